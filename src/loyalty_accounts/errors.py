@@ -1,0 +1,82 @@
+"""The errors loyalty-accounts raises, and what each means to a caller.
+
+::
+
+    LoyaltyError                     exit 1 unless stated
+    ├── InvalidCommand               exit 2: bad input, nothing was sent
+    │   └── ChartError               chart_of_accounts.yaml or a template is malformed
+    ├── InsufficientPoints           the customer cannot cover the amount
+    ├── UnknownEntity                a customer, hold or order the ledger has never seen
+    ├── DuplicateOperation           business key reused with different content
+    ├── LedgerRejected               the server refused the request for another reason
+    ├── LedgerUnavailable            exit 3: unreachable, timed out or 5xx; safe to retry
+    └── LocalServerError             exit 3: the local PostgreSQL/ledger could not be run
+        └── LedgerBuildRefused       the Go module proxy will not serve the ledger module
+
+Only ``LedgerUnavailable`` is retryable: every write carries a stable
+reference and idempotency key, so repeating it cannot post twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class LoyaltyError(Exception):
+    """Base of every error this package raises on purpose."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, code: str | None = None, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"error": type(self).__name__, "message": self.message}
+        if self.code:
+            out["code"] = self.code
+        return out
+
+
+class InvalidCommand(LoyaltyError):
+    """The request is malformed; it was rejected before reaching the ledger."""
+
+    exit_code = 2
+
+
+class ChartError(InvalidCommand):
+    """The chart of accounts or a Numscript template is invalid."""
+
+
+class InsufficientPoints(LoyaltyError):
+    """The source accounts cannot cover the amount (Formance INSUFFICIENT_FUND)."""
+
+
+class UnknownEntity(LoyaltyError):
+    """A customer, hold, order or transaction does not exist in the ledger."""
+
+
+class DuplicateOperation(LoyaltyError):
+    """A business key was reused for a different operation or different content."""
+
+
+class LedgerRejected(LoyaltyError):
+    """The ledger refused the request (validation, compilation, conflict...)."""
+
+
+class LedgerUnavailable(LoyaltyError):
+    """The ledger could not be reached or failed transiently; retrying is safe."""
+
+    exit_code = 3
+
+
+class LocalServerError(LoyaltyError):
+    """The project's local PostgreSQL or ledger process could not be managed."""
+
+    exit_code = 3
+
+
+class LedgerBuildRefused(LocalServerError):
+    """The Go module proxy refuses to serve the Formance Ledger module."""

@@ -1,0 +1,79 @@
+"""The one interface between the loyalty services and a Formance ledger.
+
+:class:`loyalty_accounts.ledger_client.LedgerClient` is the real adapter (HTTP).
+Service code depends on this protocol only, so unit tests can hand it a fake;
+the integration suite always uses the real adapter against a real server.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Iterator, Mapping, Protocol, Sequence
+
+from .types import AccountState, Asset, PostedTransaction, TransactionPlan, VolumeRow
+
+
+class LedgerPort(Protocol):
+    ledger: str
+
+    def server_version(self) -> str:
+        """Version reported by ``GET /_/info``."""
+
+    def create_ledger(self, *, metadata: Mapping[str, str] | None = None) -> bool:
+        """Create the ledger; False if it already existed."""
+
+    def insert_schema(self, version: str, schema: Mapping[str, Any]) -> bool:
+        """Store a ledger schema; False if that version already existed."""
+
+    def list_schema_versions(self) -> list[str]: ...
+
+    def post(self, plan: TransactionPlan, *, schema_version: str | None = None) -> PostedTransaction:
+        """Post exactly once: a replay of the same command returns the original
+        (``replayed=True``); the same reference with another command raises
+        :class:`~loyalty_accounts.errors.DuplicateOperation`."""
+
+    def post_many(
+        self, plans: Sequence[TransactionPlan], *, schema_version: str | None = None, atomic: bool = False
+    ) -> list[PostedTransaction]:
+        """Post through the bulk endpoint (chunked), with the same exactly-once rules."""
+
+    def find_by_reference(self, reference: str) -> PostedTransaction | None: ...
+
+    def get_transaction(self, tx_id: int) -> PostedTransaction: ...
+
+    def revert(self, tx_id: int, *, force: bool = False, metadata: Mapping[str, str] | None = None) -> PostedTransaction:
+        """Revert a transaction; reverting twice raises DuplicateOperation(code=ALREADY_REVERT)."""
+
+    def transactions(
+        self,
+        *,
+        account: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        pit: datetime | None = None,
+    ) -> Iterator[PostedTransaction]:
+        """All matching transactions, oldest first, following cursors."""
+
+    def account(self, address: str, *, pit: datetime | None = None) -> AccountState: ...
+
+    def accounts(self, address_filter: str, *, pit: datetime | None = None) -> Iterator[AccountState]:
+        """Accounts matching a Formance address filter (``customers:42:points:``), with volumes."""
+
+    def aggregate_balances(
+        self, address_filter: str, *, pit: datetime | None = None, use_insertion_date: bool = False
+    ) -> dict[Asset, int]: ...
+
+    def volumes(
+        self,
+        address_filter: str | None = None,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        group_by: int | None = None,
+        insertion_date: bool = False,
+    ) -> list[VolumeRow]:
+        """Input/output/balance per account (or per address prefix) over a window."""
+
+    def logs(self) -> Iterator[dict[str, Any]]:
+        """The ledger's hash-chained log, oldest first."""

@@ -1,0 +1,170 @@
+"""``loyalty ledger up | status | down``: the local PostgreSQL + ledger pair.
+
+State (ports, pids, the PostgreSQL password) is kept in ``state.json`` in the
+state folder, written atomically. ``up`` is idempotent: a second call finds the
+recorded processes alive and returns. ``down`` stops only recorded pids whose
+command line is still ours, so a recycled pid is never killed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import httpx
+
+from ..errors import LocalServerError
+from . import postgres, server
+from .paths import LEDGER_VERSION, default_state_dir
+from .procs import free_loopback_port, pid_alive, pid_cmdline, port_open, terminate
+
+
+@dataclass(frozen=True)
+class StackStatus:
+    url: str | None
+    version: str | None
+    postgres: str | None
+    running: bool
+    ledger_pid: int | None
+    postgres_pid: int | None
+    state_dir: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "version": self.version,
+            "postgres": self.postgres,
+            "running": self.running,
+            "ledger_pid": self.ledger_pid,
+            "postgres_pid": self.postgres_pid,
+            "state_dir": self.state_dir,
+        }
+
+
+class LocalStack:
+    def __init__(self, state_dir: Path | None = None, *, log: Callable[[str], None] | None = None) -> None:
+        self.state_dir = Path(state_dir or default_state_dir()).expanduser().resolve()
+        self._log = log or (lambda _msg: None)
+
+    # -- state file ---------------------------------------------------------
+    @property
+    def state_file(self) -> Path:
+        return self.state_dir / "state.json"
+
+    def _read(self) -> dict[str, Any]:
+        try:
+            return dict(json.loads(self.state_file.read_text()))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            raise LocalServerError(f"state file {self.state_file} is unreadable: {exc}") from exc
+
+    def _write(self, state: dict[str, Any]) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=2, sort_keys=True))
+        os.chmod(tmp, 0o600)  # holds the database password
+        os.replace(tmp, self.state_file)
+
+    def _cluster(self, state: dict[str, Any]) -> postgres.PostgresCluster | None:
+        pg = state.get("postgres")
+        if not pg or not Path(pg["data_dir"]).exists():
+            return None
+        return postgres.PostgresCluster(Path(pg["data_dir"]), int(pg["port"]), str(pg["password"]))
+
+    # -- commands -----------------------------------------------------------
+    def up(self) -> StackStatus:
+        state = self._read()
+        current = self.status()
+        if current.running:
+            return current
+        external_pg = os.environ.get("LOYALTY_POSTGRES_URI")
+        started_pg: postgres.PostgresCluster | None = None
+        if external_pg:
+            postgres_uri = external_pg
+            state.pop("postgres", None)
+        else:
+            cluster = self._cluster(state)
+            if cluster is None:
+                self._log(f"creating a PostgreSQL cluster for {self.state_dir}")
+                cluster = postgres.create_cluster(self.state_dir)
+            if not cluster.running():
+                cluster = postgres.start(cluster, self.state_dir / "postgres.log")
+                started_pg = cluster
+            state["postgres"] = {"data_dir": str(cluster.data_dir), "port": cluster.port, "password": cluster.password}
+            postgres_uri = cluster.uri
+        self._write(state)
+        try:
+            binary = server.ledger_binary(log=self._log)
+            log_file = self.state_dir / "ledger.log"
+            server.migrate(binary, postgres_uri, log_file)
+            port = int(state.get("ledger", {}).get("port") or 0)
+            if not port or port_open(port):
+                port = free_loopback_port()
+            pid = server.start(binary, postgres_uri, port, log_file)
+            state["ledger"] = {"pid": pid, "port": port, "binary": str(binary)}
+            self._write(state)
+            server.wait_ready(f"http://127.0.0.1:{port}", pid, log_file)
+        except BaseException:
+            self._stop_ledger(state)
+            if started_pg is not None:
+                postgres.stop(started_pg)
+            raise
+        return self.status()
+
+    def status(self) -> StackStatus:
+        state = self._read()
+        cluster = self._cluster(state)
+        ledger = state.get("ledger") or {}
+        pid = ledger.get("pid")
+        url = f"http://127.0.0.1:{ledger['port']}" if ledger.get("port") else None
+        version = None
+        alive = bool(pid) and self._is_ours(int(pid), str(ledger.get("binary", "")))
+        if alive and url:
+            try:
+                resp = httpx.get(f"{url}/_/info", timeout=2.0)
+                if resp.status_code == 200:
+                    version = str(resp.json().get("version"))
+            except httpx.HTTPError:
+                version = None
+        pg_running = cluster.running() if cluster else bool(os.environ.get("LOYALTY_POSTGRES_URI"))
+        return StackStatus(
+            url=url,
+            version=version,
+            postgres=(f"postgresql://127.0.0.1:{cluster.port}/{postgres.DATABASE}" if cluster else None),
+            running=bool(version) and pg_running,
+            ledger_pid=int(pid) if alive else None,
+            postgres_pid=cluster.pid if cluster and cluster.running() else None,
+            state_dir=str(self.state_dir),
+        )
+
+    def down(self) -> StackStatus:
+        state = self._read()
+        self._stop_ledger(state)
+        cluster = self._cluster(state)
+        if cluster is not None:
+            postgres.stop(cluster)
+        return self.status()
+
+    def postgres_uri(self) -> str:
+        cluster = self._cluster(self._read())
+        if cluster is None:
+            raise LocalServerError("no local PostgreSQL cluster: run `loyalty ledger up` first")
+        return cluster.uri
+
+    # -- helpers ------------------------------------------------------------
+    def _stop_ledger(self, state: dict[str, Any]) -> None:
+        ledger = state.get("ledger") or {}
+        pid = ledger.get("pid")
+        if pid and self._is_ours(int(pid), str(ledger.get("binary", ""))):
+            terminate(int(pid))
+
+    @staticmethod
+    def _is_ours(pid: int, binary: str) -> bool:
+        return pid_alive(pid) and bool(binary) and pid_cmdline(pid).startswith(binary) and " serve " in pid_cmdline(pid)
+
+
+__all__ = ["LocalStack", "StackStatus", "LEDGER_VERSION"]

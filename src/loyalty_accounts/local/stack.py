@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -148,6 +149,16 @@ class LocalStack:
         if cluster is not None:
             postgres.stop(cluster)
         return self.status()
+
+    def destroy(self) -> None:
+        """Stop everything and delete the cluster's data and the state folder."""
+
+        state = self._read()
+        self.down()
+        cluster = self._cluster(state)
+        if cluster is not None:
+            shutil.rmtree(cluster.data_dir, ignore_errors=True)
+        shutil.rmtree(self.state_dir, ignore_errors=True)
 
     def postgres_uri(self) -> str:
         cluster = self._cluster(self._read())

@@ -23,6 +23,15 @@ from ..errors import LedgerBuildRefused, LocalServerError
 from .paths import LEDGER_COMMIT, LEDGER_VERSION, cache_dir, ledger_server_source
 from .procs import pid_alive, tail
 
+# Settings of `ledger serve` beyond the connection and bind address. The same
+# values appear as environment variables in docker-compose.yml (flag name upper
+# cased, dashes to underscores); a unit test keeps the two in step.
+SERVE_SETTINGS: dict[str, str] = {
+    "experimental-features": "true",
+    "schema-enforcement-mode": "strict",
+}
+POSTGRES_MAJOR = 15
+
 _REFUSED = re.compile(r"github\.com/formancehq/ledger@\S+: .*(403 Forbidden|not available|404 Not Found)")
 
 
@@ -102,8 +111,7 @@ def start(binary: Path, postgres_uri: str, port: int, log_file: Path) -> int:
             "serve",
             "--postgres-uri", postgres_uri,
             "--bind", f"127.0.0.1:{port}",
-            "--experimental-features",
-            "--schema-enforcement-mode", "strict",
+            *(f"--{flag}={value}" for flag, value in SERVE_SETTINGS.items()),
         ],
         stdout=out,
         stderr=subprocess.STDOUT,

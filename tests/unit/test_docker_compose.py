@@ -1,0 +1,43 @@
+"""docker-compose.yml must describe the same server the local bring-up runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from loyalty_accounts.local.paths import LEDGER_VERSION
+from loyalty_accounts.local.server import POSTGRES_MAJOR, SERVE_SETTINGS
+
+
+def _compose(repo_root: Path) -> dict:
+    return yaml.safe_load((repo_root / "docker-compose.yml").read_text())
+
+
+def test_ledger_image_is_the_pinned_version(repo_root: Path) -> None:
+    services = _compose(repo_root)["services"]
+    for name in ("ledger", "ledger-migrate"):
+        assert services[name]["image"] == f"ghcr.io/formancehq/ledger:{LEDGER_VERSION}"
+
+
+def test_postgres_major_matches_local_cluster(repo_root: Path) -> None:
+    image = _compose(repo_root)["services"]["postgres"]["image"]
+    assert image == f"postgres:{POSTGRES_MAJOR}"
+
+
+def test_serve_settings_match_local_flags(repo_root: Path) -> None:
+    env = _compose(repo_root)["services"]["ledger"]["environment"]
+    for flag, value in SERVE_SETTINGS.items():
+        assert str(env[flag.upper().replace("-", "_")]) == value
+
+
+def test_every_published_port_is_loopback_only(repo_root: Path) -> None:
+    published = [p for svc in _compose(repo_root)["services"].values() for p in svc.get("ports", [])]
+    assert published, "the ledger port must be published"
+    assert all(str(p).startswith("127.0.0.1:") for p in published)
+
+
+def test_migrations_run_before_the_server(repo_root: Path) -> None:
+    services = _compose(repo_root)["services"]
+    assert services["ledger-migrate"]["command"] == ["migrate"]
+    assert services["ledger"]["depends_on"]["ledger-migrate"]["condition"] == "service_completed_successfully"

@@ -1,0 +1,731 @@
+"""HTTP-edge tests of the Formance adapter: exact requests out, server answers in.
+
+Response shapes follow Formance Ledger v2.4.12 (create 200, revert 201, bulk
+200/400 with per-element results, errors ``{"errorCode", "errorMessage"}``,
+lists ``{"cursor": {...}}``).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+import respx
+
+from loyalty_accounts.errors import (
+    DuplicateOperation,
+    InsufficientPoints,
+    InvalidCommand,
+    LedgerRejected,
+    LedgerUnavailable,
+    LoyaltyError,
+    UnknownEntity,
+)
+from loyalty_accounts.ledger_client import LedgerClient, LedgerConnection, idempotency_key
+from loyalty_accounts.types import TransactionPlan
+
+BASE = "http://ledger.test"
+TX_URL = f"{BASE}/v2/loyalty/transactions"
+BULK_URL = f"{BASE}/v2/loyalty/_bulk"
+BIG = 123456789012345678901234567890  # beyond int64 and float precision
+
+# The SDK reads every field of its list-transactions request, including the deprecated "order".
+pytestmark = pytest.mark.filterwarnings("ignore:.*DEPRECATED.*:DeprecationWarning")
+
+
+@pytest.fixture
+def router() -> respx.Router:
+    return respx.Router(assert_all_called=False)
+
+
+def make_client(router: respx.Router, **settings: Any) -> LedgerClient:
+    options: dict[str, Any] = {"url": BASE, "ledger": "loyalty", "backoff_initial_s": 0, "backoff_max_s": 0}
+    options.update(settings)
+    return LedgerClient(LedgerConnection(**options), transport=httpx.MockTransport(router.handler))
+
+
+def make_plan(reference: str = "earn:order-1", command_hash: str = "hash-1", **extra: Any) -> TransactionPlan:
+    return TransactionPlan(
+        operation="earn",
+        template="earn_points",
+        script=(
+            "vars {\n  account $customer\n  monetary $amount\n}\n"
+            "send $amount (\n  source = @world\n  destination = $customer\n)\n"
+        ),
+        vars={"customer": "customers:42:points", "amount": "PTS 100"},
+        reference=reference,
+        command_hash=command_hash,
+        metadata={"order": "order-1"},
+        **extra,
+    )
+
+
+def tx_json(tx_id: int, reference: str, command_hash: str = "hash-1", amount: int = 100) -> dict[str, Any]:
+    return {
+        "id": tx_id,
+        "reference": reference,
+        "timestamp": "2024-05-01T10:00:00.123456Z",
+        "insertedAt": "2024-05-01T10:00:00.200000Z",
+        "postings": [{"source": "world", "destination": "customers:42:points", "amount": amount, "asset": "PTS"}],
+        "metadata": {"command_hash": command_hash, "operation": "earn", "template": "earn_points"},
+        "reverted": False,
+    }
+
+
+def ok(data: Any, status: int = 200, **headers: str) -> httpx.Response:
+    return httpx.Response(status, json={"data": data}, headers=headers)
+
+
+def error(status: int, code: str, message: str) -> httpx.Response:
+    return httpx.Response(status, json={"errorCode": code, "errorMessage": message})
+
+
+def cursor(items: list[Any], next_cursor: str | None = None) -> httpx.Response:
+    page: dict[str, Any] = {"pageSize": 100, "hasMore": next_cursor is not None, "data": items}
+    if next_cursor:
+        page["next"] = next_cursor
+    return httpx.Response(200, json={"cursor": page})
+
+
+def body_of(request: httpx.Request) -> Any:
+    return json.loads(request.content)
+
+
+# -- post: request shape --------------------------------------------------------
+
+
+def test_post_sends_script_vars_reference_metadata_and_idempotency_key(router: respx.Router) -> None:
+    route = router.post(TX_URL).mock(return_value=ok(tx_json(7, "earn:order-1")))
+    plan = make_plan(timestamp=datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=timezone(timedelta(hours=2))))
+
+    with make_client(router) as client:
+        posted = client.post(plan, schema_version="v1")
+
+    request = route.calls.last.request
+    assert request.headers["Idempotency-Key"] == "loyalty:earn:order-1"
+    assert request.headers["Content-Type"] == "application/json"
+    assert request.url.params["schemaVersion"] == "v1"
+    body = body_of(request)
+    assert body == {
+        "metadata": {"command_hash": "hash-1", "operation": "earn", "order": "order-1", "template": "earn_points"},
+        "reference": "earn:order-1",
+        "script": {"plain": plan.script, "vars": {"amount": "PTS 100", "customer": "customers:42:points"}},
+        "timestamp": "2024-05-01T10:00:00.123456Z",  # converted to UTC
+    }
+    assert list(body["metadata"]) == sorted(body["metadata"])
+    assert posted.id == 7 and posted.reference == "earn:order-1" and posted.replayed is False
+    assert posted.postings[0].amount == 100
+
+
+def test_post_body_is_byte_identical_for_equal_plans(router: respx.Router) -> None:
+    route = router.post(TX_URL).mock(return_value=ok(tx_json(7, "earn:order-1")))
+    first = make_plan()
+    second = first.model_copy(update={"vars": {"amount": "PTS 100", "customer": "customers:42:points"}})
+    assert list(first.vars) != list(second.vars)
+
+    with make_client(router) as client:
+        client.post(first)
+        client.post(second)
+
+    one, two = (call.request for call in route.calls)
+    assert one.content == two.content
+    assert "timestamp" not in body_of(one)
+
+
+def test_long_reference_gets_a_bounded_idempotency_key() -> None:
+    key = idempotency_key("x" * 400)
+    assert len(key) <= 256 and key == idempotency_key("x" * 400) and key != idempotency_key("x" * 401)
+
+
+def test_idempotency_hit_header_marks_the_result_replayed(router: respx.Router) -> None:
+    router.post(TX_URL).mock(return_value=ok(tx_json(7, "earn:order-1"), **{"Idempotency-Hit": "true"}))
+    with make_client(router) as client:
+        assert client.post(make_plan()).replayed is True
+
+
+# -- paths and auth -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "gateway", "expected_path"),
+    [
+        (BASE, False, "/v2/loyalty/transactions"),
+        (f"{BASE}/proxy", False, "/proxy/v2/loyalty/transactions"),
+        (BASE, True, "/api/ledger/v2/loyalty/transactions"),
+        (f"{BASE}/api/ledger", True, "/api/ledger/v2/loyalty/transactions"),
+    ],
+)
+def test_sdk_prefix_is_stripped_only_for_a_standalone_server(
+    router: respx.Router, url: str, gateway: bool, expected_path: str
+) -> None:
+    route = router.post(path=expected_path).mock(return_value=ok(tx_json(1, "earn:order-1")))
+    with make_client(router, url=url, gateway=gateway) as client:
+        client.post(make_plan())
+    assert route.call_count == 1
+    assert route.calls.last.request.url.path == expected_path
+
+
+@pytest.mark.parametrize(("gateway", "path"), [(False, "/_/info"), (True, "/api/ledger/_/info")])
+def test_server_version_reads_info(router: respx.Router, gateway: bool, path: str) -> None:
+    info = {"server": "ledger", "version": "v2.4.12"}  # raw, not wrapped in "data"
+    router.get(f"{BASE}{path}").mock(return_value=httpx.Response(200, json=info))
+    with make_client(router, gateway=gateway) as client:
+        assert client.server_version() == "v2.4.12"
+
+
+def test_oauth_client_credentials_fetch_a_token_and_send_it(router: respx.Router) -> None:
+    client_id = f"loyalty-{uuid.uuid4().hex}"  # the SDK caches tokens per credentials, process-wide
+    token = router.post("http://auth.test/oauth/token").mock(
+        return_value=httpx.Response(200, json={"access_token": "tok-123", "token_type": "Bearer", "expires_in": 3600})
+    )
+    ledger = router.post(TX_URL).mock(return_value=ok(tx_json(1, "earn:order-1")))
+
+    with make_client(
+        router, client_id=client_id, client_secret="s3cret", token_url="http://auth.test/oauth/token"
+    ) as client:
+        client.post(make_plan())
+
+    form = parse_qs(token.calls.last.request.content.decode())
+    assert form["grant_type"] == ["client_credentials"]
+    assert form["client_id"] == [client_id] and form["client_secret"] == ["s3cret"]
+    assert ledger.calls.last.request.headers["Authorization"] == "Bearer tok-123"
+
+
+def test_without_credentials_no_authorization_header(router: respx.Router) -> None:
+    route = router.post(TX_URL).mock(return_value=ok(tx_json(1, "earn:order-1")))
+    with make_client(router) as client:
+        client.post(make_plan())
+    assert "Authorization" not in route.calls.last.request.headers
+
+
+# -- retries --------------------------------------------------------------------
+
+
+def test_lost_response_is_retried_with_the_same_key_and_body(router: respx.Router) -> None:
+    route = router.post(TX_URL).mock(
+        side_effect=[
+            httpx.RemoteProtocolError("Server disconnected without sending a response."),
+            ok(tx_json(7, "earn:order-1"), **{"Idempotency-Hit": "true"}),
+        ]
+    )
+    with make_client(router) as client:
+        posted = client.post(make_plan())
+
+    assert route.call_count == 2
+    first, second = (call.request for call in route.calls)
+    assert first.headers["Idempotency-Key"] == second.headers["Idempotency-Key"] == "loyalty:earn:order-1"
+    assert first.content == second.content
+    assert posted.id == 7
+
+
+def test_connection_refused_then_success_gives_one_result(router: respx.Router) -> None:
+    route = router.post(TX_URL).mock(side_effect=[httpx.ConnectError("refused"), ok(tx_json(8, "earn:order-1"))])
+    with make_client(router) as client:
+        posted = client.post(make_plan())
+    assert route.call_count == 2 and posted.id == 8 and posted.replayed is False
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 429])
+def test_transient_statuses_are_retried(router: respx.Router, status: int) -> None:
+    route = router.post(TX_URL).mock(
+        side_effect=[httpx.Response(status, text="<html>busy</html>"), ok(tx_json(9, "earn:order-1"))]
+    )
+    with make_client(router) as client:
+        assert client.post(make_plan()).id == 9
+    assert route.call_count == 2
+
+
+def test_business_error_is_not_retried(router: respx.Router) -> None:
+    route = router.post(TX_URL).mock(return_value=error(400, "INSUFFICIENT_FUND", "account had insufficient funds"))
+    with make_client(router) as client, pytest.raises(InsufficientPoints):
+        client.post(make_plan())
+    assert route.call_count == 1
+
+
+def test_unreachable_server_raises_ledger_unavailable_after_max_attempts(router: respx.Router) -> None:
+    route = router.post(TX_URL).mock(side_effect=httpx.ConnectError("connection refused"))
+    with make_client(router, max_attempts=3) as client, pytest.raises(LedgerUnavailable) as caught:
+        client.post(make_plan())
+    assert route.call_count == 3
+    assert BASE in str(caught.value) and "3 attempt" in str(caught.value)
+
+
+def test_persistent_internal_error_raises_ledger_unavailable(router: respx.Router) -> None:
+    route = router.get(f"{TX_URL}/5").mock(return_value=error(500, "INTERNAL", "Internal error."))
+    with make_client(router, max_attempts=2) as client, pytest.raises(LedgerUnavailable) as caught:
+        client.get_transaction(5)
+    assert route.call_count == 2 and caught.value.code == "INTERNAL"
+
+
+# -- exactly once: conflicts ------------------------------------------------------
+
+
+def lookup_route(router: respx.Router, found: list[dict[str, Any]]) -> respx.Route:
+    return router.get(TX_URL).mock(return_value=cursor(found))
+
+
+def test_conflict_with_same_command_hash_is_a_replay(router: respx.Router) -> None:
+    router.post(TX_URL).mock(return_value=error(409, "CONFLICT", 'duplicate reference "earn:order-1"'))
+    lookup = lookup_route(router, [tx_json(3, "earn:order-1", command_hash="hash-1")])
+
+    with make_client(router) as client:
+        posted = client.post(make_plan())
+
+    assert posted.id == 3 and posted.replayed is True
+    request = lookup.calls.last.request
+    assert body_of(request) == {"$match": {"reference": "earn:order-1"}}
+    assert request.method == "GET"
+
+
+def test_conflict_with_other_command_hash_is_a_duplicate_operation(router: respx.Router) -> None:
+    router.post(TX_URL).mock(return_value=error(409, "CONFLICT", 'duplicate reference "earn:order-1"'))
+    lookup_route(router, [tx_json(3, "earn:order-1", command_hash="another-command")])
+
+    with make_client(router) as client, pytest.raises(DuplicateOperation) as caught:
+        client.post(make_plan())
+    assert "earn:order-1" in str(caught.value)
+
+
+def test_conflict_without_body_is_still_resolved(router: respx.Router) -> None:
+    router.post(TX_URL).mock(return_value=httpx.Response(409))
+    lookup_route(router, [tx_json(3, "earn:order-1")])
+    with make_client(router) as client:
+        assert client.post(make_plan()).replayed is True
+
+
+def test_invalid_idempotency_hash_is_resolved_by_reference(router: respx.Router) -> None:
+    router.post(TX_URL).mock(
+        return_value=error(
+            400,
+            "VALIDATION",
+            "invalid idempotency hash when using idempotency key 'loyalty:earn:order-1', "
+            "has computed 'a' but 'b' is stored",
+        )
+    )
+    lookup_route(router, [tx_json(3, "earn:order-1", command_hash="hash-1")])
+    with make_client(router) as client:
+        posted = client.post(make_plan(timestamp=datetime(2024, 1, 1, tzinfo=timezone.utc)))
+    assert posted.id == 3 and posted.replayed is True
+
+
+# -- error mapping ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "expected"),
+    [
+        (400, "INSUFFICIENT_FUND", InsufficientPoints),
+        (404, "NOT_FOUND", UnknownEntity),
+        (404, "LEDGER_NOT_FOUND", UnknownEntity),
+        (400, "ALREADY_REVERT", DuplicateOperation),
+        (400, "VALIDATION", LedgerRejected),
+        (400, "COMPILATION_FAILED", LedgerRejected),
+        (400, "INTERPRETER_PARSE", LedgerRejected),
+        (400, "INTERPRETER_RUNTIME", LedgerRejected),
+        (400, "NO_POSTINGS", LedgerRejected),
+        (400, "METADATA_OVERRIDE", LedgerRejected),
+        (400, "SCHEMA_NOT_SPECIFIED", LedgerRejected),
+        (400, "OUTDATED_SCHEMA", LedgerRejected),
+        (413, "BULK_SIZE_EXCEEDED", LedgerRejected),
+        (400, "SOMETHING_NEW", LedgerRejected),  # unknown to the SDK's enum
+    ],
+)
+def test_error_codes_map_to_project_errors(
+    router: respx.Router, status: int, code: str, expected: type[LoyaltyError]
+) -> None:
+    router.post(TX_URL).mock(return_value=error(status, code, f"server says {code.lower()}"))
+    with make_client(router) as client, pytest.raises(LoyaltyError) as caught:
+        client.post(make_plan())
+    assert type(caught.value) is expected
+    assert caught.value.code == code
+    assert f"server says {code.lower()}" in str(caught.value)
+
+
+def test_non_json_error_body_gives_a_clear_error(router: respx.Router) -> None:
+    router.post(TX_URL).mock(
+        return_value=httpx.Response(404, text="404 page not found\n", headers={"Content-Type": "application/json"})
+    )
+    with make_client(router) as client, pytest.raises(LedgerRejected) as caught:
+        client.post(make_plan())
+    assert caught.value.code == "HTTP_404"
+    assert "404 page not found" in str(caught.value)
+    assert "/v2/loyalty/transactions" in str(caught.value)
+
+
+# -- revert -----------------------------------------------------------------------
+
+
+def test_revert_posts_force_and_metadata_with_a_per_call_key(router: respx.Router) -> None:
+    route = router.post(f"{TX_URL}/12/revert").mock(return_value=ok(tx_json(13, "", amount=100), status=201))
+    with make_client(router) as client:
+        reversal = client.revert(12, force=True, metadata={"reason": "refund"})
+        client.revert(12)
+
+    first, second = (call.request for call in route.calls)
+    assert first.url.params["force"] == "true"
+    assert body_of(first) == {"metadata": {"reason": "refund"}}
+    assert "force" not in second.url.params and second.content == b""
+    assert first.headers["Idempotency-Key"] != second.headers["Idempotency-Key"]
+    assert reversal.id == 13 and reversal.reference is None
+
+
+def test_second_revert_is_a_duplicate_operation(router: respx.Router) -> None:
+    router.post(f"{TX_URL}/12/revert").mock(
+        return_value=error(400, "ALREADY_REVERT", "transaction 12 already reverted")
+    )
+    with make_client(router) as client, pytest.raises(DuplicateOperation) as caught:
+        client.revert(12)
+    assert caught.value.code == "ALREADY_REVERT"
+
+
+# -- bulk -------------------------------------------------------------------------
+
+
+def bulk_responder(ids: dict[str, int], *, reverse: bool = False) -> Any:
+    """Answers a bulk with one created transaction per element (optionally in reverse order)."""
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        elements = body_of(request)
+        results = [
+            {
+                "responseType": "CREATE_TRANSACTION",
+                "logID": ids[e["data"]["reference"]],
+                "data": tx_json(ids[e["data"]["reference"]], e["data"]["reference"]),
+            }
+            for e in elements
+        ]
+        return httpx.Response(200, json={"data": results[::-1] if reverse else results})
+
+    return respond
+
+
+def test_bulk_chunks_by_100_and_keeps_input_order(router: respx.Router) -> None:
+    plans = [make_plan(f"earn:order-{i}") for i in range(250)]
+    ids = {plan.reference: 1000 + i for i, plan in enumerate(plans)}
+    lookups = lookup_route(router, [])
+    bulk = router.post(BULK_URL).mock(side_effect=bulk_responder(ids, reverse=True))
+
+    with make_client(router) as client:
+        posted = client.post_many(plans)
+
+    assert bulk.call_count == 3 and lookups.call_count == 3
+    sizes = [len(body_of(call.request)) for call in bulk.calls]
+    assert sizes == [100, 100, 50]
+    first = body_of(bulk.calls[0].request)[0]
+    assert first["action"] == "CREATE_TRANSACTION"
+    assert first["ik"] == "loyalty:earn:order-0"
+    assert first["data"]["script"]["vars"] == {"amount": "PTS 100", "customer": "customers:42:points"}
+    params = bulk.calls[0].request.url.params
+    assert params["continueOnFailure"] == "true" and "atomic" not in params and "parallel" not in params
+    assert body_of(lookups.calls[0].request) == {"$in": {"reference": [p.reference for p in plans[:100]]}}
+    assert [tx.reference for tx in posted] == [plan.reference for plan in plans]
+    assert [tx.id for tx in posted] == [ids[plan.reference] for plan in plans]
+
+
+def test_bulk_recognises_replays_before_sending(router: respx.Router) -> None:
+    plans = [make_plan("earn:a"), make_plan("earn:b")]
+    lookup_route(router, [tx_json(5, "earn:a", command_hash="hash-1")])
+    bulk = router.post(BULK_URL).mock(side_effect=bulk_responder({"earn:b": 6}))
+
+    with make_client(router) as client:
+        posted = client.post_many(plans)
+
+    assert [e["data"]["reference"] for e in body_of(bulk.calls.last.request)] == ["earn:b"]
+    assert [(tx.id, tx.replayed) for tx in posted] == [(5, True), (6, False)]
+
+
+def test_bulk_refuses_a_reused_reference_before_sending(router: respx.Router) -> None:
+    lookup_route(router, [tx_json(5, "earn:a", command_hash="another-command")])
+    bulk = router.post(BULK_URL).mock(side_effect=bulk_responder({}))
+    with make_client(router) as client, pytest.raises(DuplicateOperation):
+        client.post_many([make_plan("earn:a"), make_plan("earn:b")])
+    assert bulk.call_count == 0
+
+
+def test_bulk_element_error_is_mapped_and_names_the_reference(router: respx.Router) -> None:
+    lookup_route(router, [])
+    router.post(BULK_URL).mock(
+        return_value=httpx.Response(
+            400,
+            json={
+                "data": [
+                    {"responseType": "CREATE_TRANSACTION", "logID": 1, "data": tx_json(1, "earn:a")},
+                    {
+                        "responseType": "ERROR",
+                        "logID": 0,
+                        "errorCode": "INSUFFICIENT_FUND",
+                        "errorDescription": "account had insufficient funds",
+                    },
+                ]
+            },
+        )
+    )
+    with make_client(router) as client, pytest.raises(InsufficientPoints) as caught:
+        client.post_many([make_plan("earn:a"), make_plan("earn:b")])
+    assert "earn:b" in str(caught.value) and caught.value.code == "INSUFFICIENT_FUND"
+    assert caught.value.details["failures"][0]["reference"] == "earn:b"
+
+
+def test_bulk_element_conflict_is_resolved_like_post(router: respx.Router) -> None:
+    lookups = router.get(TX_URL).mock(side_effect=[cursor([]), cursor([tx_json(9, "earn:b")])])
+    router.post(BULK_URL).mock(
+        return_value=httpx.Response(
+            400,
+            json={
+                "data": [
+                    {"responseType": "CREATE_TRANSACTION", "logID": 1, "data": tx_json(1, "earn:a")},
+                    {
+                        "responseType": "ERROR",
+                        "errorCode": "CONFLICT",
+                        "errorDescription": 'duplicate reference "earn:b"',
+                    },
+                ]
+            },
+        )
+    )
+    with make_client(router) as client:
+        posted = client.post_many([make_plan("earn:a"), make_plan("earn:b")])
+    assert [(tx.id, tx.replayed) for tx in posted] == [(1, False), (9, True)]
+    assert body_of(lookups.calls.last.request) == {"$match": {"reference": "earn:b"}}
+
+
+def test_atomic_bulk_resends_the_rest_after_a_resolved_conflict(router: respx.Router) -> None:
+    router.get(TX_URL).mock(side_effect=[cursor([]), cursor([tx_json(9, "earn:b")])])
+    bulk = router.post(BULK_URL).mock(
+        side_effect=[
+            httpx.Response(
+                400,
+                json={
+                    "data": [
+                        {"responseType": "CREATE_TRANSACTION", "data": tx_json(1, "earn:a")},
+                        {"responseType": "ERROR", "errorCode": "CONFLICT", "errorDescription": "duplicate reference"},
+                    ]
+                },
+            ),
+            bulk_responder({"earn:a": 2}),
+        ]
+    )
+    with make_client(router) as client:
+        posted = client.post_many([make_plan("earn:a"), make_plan("earn:b")], atomic=True)
+
+    assert bulk.calls[0].request.url.params["atomic"] == "true"
+    assert [e["data"]["reference"] for e in body_of(bulk.calls[1].request)] == ["earn:a"]
+    assert [(tx.id, tx.replayed) for tx in posted] == [(2, False), (9, True)]
+
+
+def test_atomic_bulk_over_one_chunk_is_refused(router: respx.Router) -> None:
+    with make_client(router) as client, pytest.raises(InvalidCommand):
+        client.post_many([make_plan(f"earn:{i}") for i in range(101)], atomic=True)
+    assert not router.calls
+
+
+def test_repeated_reference_in_one_batch(router: respx.Router) -> None:
+    lookup_route(router, [])
+    bulk = router.post(BULK_URL).mock(side_effect=bulk_responder({"earn:a": 1}))
+    with make_client(router) as client:
+        posted = client.post_many([make_plan("earn:a"), make_plan("earn:a")])
+        with pytest.raises(DuplicateOperation):
+            client.post_many([make_plan("earn:a"), make_plan("earn:a", command_hash="other")])
+    assert len(body_of(bulk.calls[0].request)) == 1 and bulk.call_count == 1
+    assert [(tx.id, tx.replayed) for tx in posted] == [(1, False), (1, True)]
+
+
+# -- reads ------------------------------------------------------------------------
+
+
+def test_accounts_follow_cursors_with_volumes_as_big_ints(router: respx.Router) -> None:
+    def account(address: str) -> dict[str, Any]:
+        return {
+            "address": address,
+            "metadata": {"tier": "gold"},
+            "volumes": {"PTS": {"input": BIG, "output": 1, "balance": BIG - 1}},
+        }
+
+    route = router.get(f"{BASE}/v2/loyalty/accounts").mock(
+        side_effect=[
+            cursor([account("customers:1:points")], next_cursor="c-1"),
+            cursor([account("customers:2:points")]),
+        ]
+    )
+    pit = datetime(2024, 6, 1, tzinfo=timezone.utc)
+    with make_client(router) as client:
+        accounts = list(client.accounts("customers::points", pit=pit))
+
+    first, second = (call.request for call in route.calls)
+    assert body_of(first) == {"$match": {"address": "customers::points"}}
+    assert first.url.params["expand"] == "volumes"
+    assert first.url.params["pageSize"] == "100"
+    assert first.url.params["pit"] == "2024-06-01T00:00:00Z"
+    assert second.url.params["cursor"] == "c-1"
+    assert [a.address for a in accounts] == ["customers:1:points", "customers:2:points"]
+    assert accounts[0].volumes["PTS"].input == BIG and accounts[0].balance("PTS") == BIG - 1
+    assert accounts[0].metadata == {"tier": "gold"}
+
+
+def test_account_reads_one_address_with_volumes(router: respx.Router) -> None:
+    route = router.get(f"{BASE}/v2/loyalty/accounts/customers:42:points").mock(
+        return_value=ok(
+            {
+                "address": "customers:42:points",
+                "metadata": {},
+                "volumes": {"PTS": {"input": 10, "output": 3, "balance": 7}},
+            }
+        )
+    )
+    with make_client(router) as client:
+        state = client.account("customers:42:points")
+    assert route.calls.last.request.url.params["expand"] == "volumes"
+    assert state.balance("PTS") == 7
+
+
+def test_unknown_account_is_unknown_entity(router: respx.Router) -> None:
+    router.get(f"{BASE}/v2/loyalty/accounts/customers:404:points").mock(
+        return_value=error(404, "NOT_FOUND", "account not found")
+    )
+    with make_client(router) as client, pytest.raises(UnknownEntity):
+        client.account("customers:404:points")
+
+
+def test_transactions_filter_oldest_first_and_follow_cursors(router: respx.Router) -> None:
+    route = router.get(TX_URL).mock(
+        side_effect=[cursor([tx_json(1, "earn:a")], next_cursor="n-1"), cursor([tx_json(2, "earn:b", amount=BIG)])]
+    )
+    with make_client(router) as client:
+        found = list(
+            client.transactions(
+                account="customers:42:points",
+                metadata={"operation": "earn"},
+                start=datetime(2024, 1, 1, tzinfo=timezone.utc),
+                end=datetime(2024, 2, 1, tzinfo=timezone.utc),
+            )
+        )
+
+    first, second = (call.request for call in route.calls)
+    assert body_of(first) == {
+        "$and": [
+            {"$match": {"account": "customers:42:points"}},
+            {"$match": {"metadata[operation]": "earn"}},
+            {"$gte": {"timestamp": "2024-01-01T00:00:00Z"}},
+            {"$lt": {"timestamp": "2024-02-01T00:00:00Z"}},
+        ]
+    }
+    assert first.url.params["reverse"] == "true" and first.url.params["pageSize"] == "100"
+    assert second.url.params["cursor"] == "n-1"
+    assert [tx.id for tx in found] == [1, 2]
+    assert found[1].postings[0].amount == BIG
+
+
+def test_aggregate_balances_parse_big_ints(router: respx.Router) -> None:
+    route = router.get(f"{BASE}/v2/loyalty/aggregate/balances").mock(
+        return_value=ok({"PTS": BIG, "USD/2": -250})
+    )
+    with make_client(router) as client:
+        balances = client.aggregate_balances("customers:...", use_insertion_date=True)
+    request = route.calls.last.request
+    assert body_of(request) == {"$match": {"address": "customers:..."}}
+    assert request.url.params["useInsertionDate"] == "true"
+    assert balances == {"PTS": BIG, "USD/2": -250}
+    assert isinstance(balances["PTS"], int)
+
+
+def test_volumes_window_group_by_and_big_ints(router: respx.Router) -> None:
+    route = router.get(f"{BASE}/v2/loyalty/volumes").mock(
+        return_value=cursor([{"account": "customers", "asset": "PTS", "input": BIG, "output": 5, "balance": BIG - 5}])
+    )
+    with make_client(router) as client:
+        rows = client.volumes(
+            "customers:...",
+            start=datetime(2024, 1, 1, tzinfo=timezone.utc),
+            end=datetime(2024, 2, 1, tzinfo=timezone.utc),
+            group_by=1,
+            insertion_date=True,
+        )
+    params = route.calls.last.request.url.params
+    assert params["startTime"] == "2024-01-01T00:00:00Z" and params["endTime"] == "2024-02-01T00:00:00Z"
+    assert params["groupBy"] == "1" and params["insertionDate"] == "true"
+    assert rows[0].account == "customers" and rows[0].input == BIG and rows[0].balance == BIG - 5
+
+
+def test_logs_are_read_oldest_first(router: respx.Router) -> None:
+    route = router.get(f"{BASE}/v2/loyalty/logs").mock(
+        side_effect=[
+            cursor([{"id": 0, "type": "NEW_TRANSACTION"}], next_cursor="l-1"),
+            cursor([{"id": 1, "type": "INSERTED_SCHEMA"}]),
+        ]
+    )
+    with make_client(router) as client:
+        logs = list(client.logs())
+    assert route.calls[0].request.url.params["sort"] == "id:asc"
+    assert [entry["id"] for entry in logs] == [0, 1]
+
+
+@pytest.mark.parametrize("bad_filter", ["customers'; drop table x; --", "", "customers:*"])
+def test_address_filters_are_checked_before_sending(router: respx.Router, bad_filter: str) -> None:
+    with make_client(router) as client, pytest.raises(InvalidCommand):
+        client.aggregate_balances(bad_filter)
+    assert not router.calls
+
+
+# -- ledger and schemas -------------------------------------------------------------
+
+
+def test_create_ledger_true_then_false_when_it_exists(router: respx.Router) -> None:
+    route = router.post(f"{BASE}/v2/loyalty").mock(
+        side_effect=[httpx.Response(204), error(400, "LEDGER_ALREADY_EXISTS", "ledger already exists")]
+    )
+    with make_client(router) as client:
+        assert client.create_ledger(metadata={"programme": "loyalty"}) is True
+        assert client.create_ledger() is False
+    assert body_of(route.calls[0].request) == {"metadata": {"programme": "loyalty"}}
+
+
+def test_insert_schema_true_then_false_when_version_exists(router: respx.Router) -> None:
+    schema = {
+        "chart": {"world": {}, "customers": {"$id": {".pattern": "^[0-9]+$", "points": {}}}},
+        "transactions": {"EARN": {"script": "send [PTS 1] (source = @world destination = @customers:1:points)"}},
+    }
+    route = router.post(f"{BASE}/v2/loyalty/schemas/v1").mock(
+        side_effect=[httpx.Response(204), error(409, "SCHEMA_ALREADY_EXISTS", "schema v1 already exists")]
+    )
+    with make_client(router) as client:
+        assert client.insert_schema("v1", schema) is True
+        assert client.insert_schema("v1", schema) is False
+    assert body_of(route.calls[0].request) == schema
+
+
+def test_list_schema_versions_follows_cursors(router: respx.Router) -> None:
+    def schema(version: str) -> dict[str, Any]:
+        return {"version": version, "createdAt": "2024-01-01T00:00:00Z", "chart": {"world": {}}}
+
+    router.get(f"{BASE}/v2/loyalty/schemas").mock(
+        side_effect=[cursor([schema("v1")], next_cursor="s-1"), cursor([schema("v2")])]
+    )
+    with make_client(router) as client:
+        assert client.list_schema_versions() == ["v1", "v2"]
+
+
+# -- settings -----------------------------------------------------------------------
+
+
+def test_connection_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOYALTY_LEDGER_URL", "https://stack.example/")
+    monkeypatch.setenv("LOYALTY_LEDGER_GATEWAY", "true")
+    monkeypatch.setenv("LOYALTY_OAUTH_CLIENT_ID", "id")
+    monkeypatch.setenv("LOYALTY_OAUTH_CLIENT_SECRET", "secret")
+    monkeypatch.setenv("LOYALTY_OAUTH_TOKEN_URL", "https://stack.example/api/auth/oauth/token")
+    monkeypatch.delenv("LOYALTY_LEDGER_NAME", raising=False)
+
+    connection = LedgerConnection.from_env()
+    assert connection.url == "https://stack.example" and connection.gateway is True
+    assert connection.ledger == "loyalty" and connection.client_id == "id"
+    assert "secret" not in repr(connection)
+    assert LedgerConnection.from_env("other").ledger == "other"
+
+    monkeypatch.setenv("LOYALTY_LEDGER_URL", "ftp://nope")
+    with pytest.raises(InvalidCommand):
+        LedgerConnection.from_env()

@@ -341,7 +341,12 @@ class LedgerClient:
         return results
 
     def revert(
-        self, tx_id: int, *, force: bool = False, metadata: Mapping[str, str] | None = None
+        self,
+        tx_id: int,
+        *,
+        force: bool = False,
+        metadata: Mapping[str, str] | None = None,
+        schema_version: str | None = None,
     ) -> PostedTransaction:
         """Revert a transaction; reverting twice raises DuplicateOperation(code=ALREADY_REVERT).
 
@@ -354,6 +359,8 @@ class LedgerClient:
             id=_tx_id(tx_id),
             idempotency_key=f"loyalty:revert:{tx_id}:{uuid.uuid4().hex}",
             force=True if force else None,
+            # A revert is a logged write: under strict enforcement it must name the schema.
+            schema_version=schema_version,
             v2_revert_transaction_request=(
                 sdk_models.V2RevertTransactionRequest(metadata=dict(sorted(metadata.items()))) if metadata else None
             ),

@@ -41,7 +41,14 @@ class LedgerPort(Protocol):
 
     def get_transaction(self, tx_id: int) -> PostedTransaction: ...
 
-    def revert(self, tx_id: int, *, force: bool = False, metadata: Mapping[str, str] | None = None) -> PostedTransaction:
+    def revert(
+        self,
+        tx_id: int,
+        *,
+        force: bool = False,
+        metadata: Mapping[str, str] | None = None,
+        schema_version: str | None = None,
+    ) -> PostedTransaction:
         """Revert a transaction; reverting twice raises DuplicateOperation(code=ALREADY_REVERT)."""
 
     def transactions(

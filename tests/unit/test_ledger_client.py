@@ -363,11 +363,13 @@ def test_non_json_error_body_gives_a_clear_error(router: respx.Router) -> None:
 def test_revert_posts_force_and_metadata_with_a_per_call_key(router: respx.Router) -> None:
     route = router.post(f"{TX_URL}/12/revert").mock(return_value=ok(tx_json(13, "", amount=100), status=201))
     with make_client(router) as client:
-        reversal = client.revert(12, force=True, metadata={"reason": "refund"})
+        reversal = client.revert(12, force=True, metadata={"reason": "refund"}, schema_version="v7")
         client.revert(12)
 
     first, second = (call.request for call in route.calls)
     assert first.url.params["force"] == "true"
+    assert first.url.params["schemaVersion"] == "v7"
+    assert "schemaVersion" not in second.url.params
     assert body_of(first) == {"metadata": {"reason": "refund"}}
     assert "force" not in second.url.params and second.content == b""
     assert first.headers["Idempotency-Key"] != second.headers["Idempotency-Key"]

@@ -23,6 +23,10 @@ NUMSCRIPT_MODULE = "github.com/formancehq/numscript"
 NUMSCRIPT_VERSION = "v0.0.24"
 
 
+class InterpreterUnavailable(RuntimeError):
+    """The interpreter could not be built; the message says how to get it."""
+
+
 class ScriptFailed(Exception):
     """The interpreter refused the script; ``missing_funds`` tells the common case apart."""
 
@@ -31,14 +35,31 @@ class ScriptFailed(Exception):
         self.missing_funds = "Not enough funds" in message
 
 
-def interpreter_binary() -> Path:
-    target_dir = cache_dir() / "tools" / f"numscript-{NUMSCRIPT_VERSION}"
+def _find_go() -> str | None:
+    found = shutil.which("go")
+    if found:
+        return found
+    for candidate in (Path("/usr/local/go/bin/go"), Path.home() / "go" / "bin" / "go"):
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    return None
+
+
+def interpreter_binary(target_dir: Path | None = None, *, go: str | None = "auto") -> Path:
+    """The ``numscript`` CLI, built into the cache with ``go install`` on first use."""
+
+    target_dir = target_dir or cache_dir() / "tools" / f"numscript-{NUMSCRIPT_VERSION}"
     binary = target_dir / "numscript"
-    if binary.exists():
+    if binary.is_file() and os.access(binary, os.X_OK):
         return binary
-    go = shutil.which("go")
+    go = _find_go() if go == "auto" else go
+    command = f"GOSUMDB=off GOBIN={target_dir} CGO_ENABLED=0 go install {NUMSCRIPT_MODULE}/cmd/numscript@{NUMSCRIPT_VERSION}"
     if not go:
-        raise RuntimeError("Go is required to build the Numscript interpreter used by the unit tests")
+        raise InterpreterUnavailable(
+            f"The Numscript oracle needs the Formance numscript CLI {NUMSCRIPT_VERSION}, which is built with Go, "
+            f"and Go was not found on PATH. Install Go 1.25 or newer, or build the CLI with\n  {command}"
+        )
+    target_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, GOBIN=str(target_dir), CGO_ENABLED="0", GOFLAGS="-mod=mod")
     env.setdefault("GOSUMDB", "off")
     proc = subprocess.run(
@@ -46,9 +67,10 @@ def interpreter_binary() -> Path:
         env=env,
         capture_output=True,
         text=True,
+        timeout=1200,
     )
     if proc.returncode != 0 or not binary.exists():
-        raise RuntimeError(f"building the Numscript interpreter failed:\n{proc.stderr[-3000:]}")
+        raise InterpreterUnavailable(f"building the numscript CLI failed ({command}):\n{proc.stderr[-4000:]}")
     return binary
 
 

@@ -1,0 +1,739 @@
+"""The chart of accounts: the one place account addresses and programme policy come from.
+
+``chart_of_accounts.yaml`` is loaded, validated (pydantic for shape, then the
+cross-field rules below) and turned into a :class:`Chart`. Code never writes an
+address by hand: it asks the chart (``chart.bucket("c42", date(2027, 1, 1))``
+gives ``customers:c42:points:20270101``), and every variable segment is
+checked against its pattern on the way, so only addresses the chart declares
+can be built.
+
+The same chart becomes the ledger schema, the body of
+``POST /v2/{ledger}/schemas/{version}``: ``{"chart": {...}}``, nested segments
+with ``$name`` for a variable segment, its ``.pattern`` and ``.self: {}`` for a
+segment that is an account and has children. The schema carries the chart
+only, no transaction templates: a schema with templates obliges every
+transaction to name one, and the scripts here are rendered with ordered-source
+lists whose length varies per call (see :mod:`loyalty_accounts.numscript`), so
+they are sent as plain Numscript with their variables. The server checks
+every posting's accounts against the chart (strict enforcement); amounts,
+assets and "may go negative" are not expressible in a v2.4 schema, and stay
+with the Numscript overdraft clauses, which :mod:`loyalty_accounts.operations`
+checks against ``may_go_negative`` here.
+
+Rules beyond field types (each reported with the field path and line):
+
+- every address segment is fixed (``[a-zA-Z0-9_-]+``) or ``{name}`` with a
+  declared segment; the first segment is fixed;
+- a segment pattern is anchored (``^...$``) and uses only syntax Go's RE2 and
+  Python agree on (the ledger matches with an unanchored ``regexp.Match``);
+- at one level of the address tree there is either one variable segment or
+  fixed segments, never both and never two variables (so an address maps to
+  one account kind);
+- every account kind the operations use is declared; ``world`` is declared;
+- assets are valid Formance assets, points have no decimals, partners use
+  assets of their own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
+from pathlib import Path
+from types import MappingProxyType
+from typing import Annotated, Any, Literal, Mapping, Sequence
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from .errors import ChartError, InvalidCommand
+from .types import Address, Asset
+
+ADDRESS_RE = re.compile(r"^[a-zA-Z0-9_-]+(:[a-zA-Z0-9_-]+)*$")
+ASSET_RE = re.compile(r"^[A-Z][A-Z0-9]{0,16}(_[A-Z]{1,16})?(/\d{1,6})?$")
+FIXED_SEGMENT_RE = re.compile(r"^[a-zA-Z0-9_-]+$")
+NO_EXPIRY = "noexpiry"
+DATE_FORMAT = "%Y%m%d"
+
+Rounding = Literal["floor", "ceiling", "half_even", "half_up"]
+ROUNDING_MODES: Mapping[str, str] = {
+    "floor": ROUND_FLOOR,
+    "ceiling": ROUND_CEILING,
+    "half_even": ROUND_HALF_EVEN,
+    "half_up": ROUND_HALF_UP,
+}
+RefundShortfall = Literal["allow_negative", "claw_back", "write_off"]
+AssetRole = Literal["points", "money", "partner"]
+
+# Account kinds the operations post to; the chart must declare each of them.
+REQUIRED_KINDS: tuple[str, ...] = (
+    "world",
+    "points_issued",
+    "customer_pending",
+    "customer_points",
+    "customer_hold",
+    "customer_credit",
+    "customer_clawback",
+    "points_redeemed",
+    "points_expired",
+    "points_converted",
+    "points_written_off",
+    "points_adjustments",
+    "credit_issued",
+    "exchange_cost",
+    "exchange_revenue",
+    "partner_exchanged",
+    "partner_issued",
+    "partner_delivered",
+    "partner_received",
+    "partner_settlement",
+)
+
+# Regex syntax Python accepts but RE2 (the ledger's Go regexp) does not.
+_NON_RE2 = re.compile(r"\(\?[=!]|\(\?<[=!]|\\[1-9]|\(\?P=|\(\?\(|\\[ZA]\b")
+
+
+# --------------------------------------------------------------------------
+# Assets and money
+
+
+def asset_precision(asset: Asset) -> int:
+    """Decimal places an asset carries: ``USD/2`` → 2, ``PTS`` → 0."""
+
+    if not ASSET_RE.match(asset):
+        raise InvalidCommand(f"invalid asset {asset!r}")
+    _, _, precision = asset.partition("/")
+    return int(precision) if precision else 0
+
+
+def asset_currency(asset: Asset) -> str:
+    """The asset name without its precision: ``USD/2`` → ``USD``."""
+
+    return asset.partition("/")[0]
+
+
+def to_minor(amount: Decimal, asset: Asset) -> int:
+    """Money as integer minor units of ``asset``; more decimals than it carries is an error."""
+
+    if not isinstance(amount, Decimal) or not amount.is_finite():
+        raise InvalidCommand(f"amount {amount!r} must be a finite Decimal")
+    precision = asset_precision(asset)
+    scaled = amount.scaleb(precision)
+    if scaled != scaled.to_integral_value():
+        raise InvalidCommand(f"{amount} has more decimals than {asset} carries ({precision})")
+    return int(scaled)
+
+
+def from_minor(units: int, asset: Asset) -> Decimal:
+    """Integer minor units of ``asset`` back to a Decimal with the asset's precision."""
+
+    precision = asset_precision(asset)
+    return Decimal(units).scaleb(-precision).quantize(Decimal(1).scaleb(-precision))
+
+
+def round_to(amount: Decimal, places: int, rounding: Rounding) -> Decimal:
+    """Round to ``places`` decimals with a named rounding rule from the chart."""
+
+    return amount.quantize(Decimal(1).scaleb(-places), rounding=ROUNDING_MODES[rounding])
+
+
+def date_segment(day: date | None) -> str:
+    """A date as an address segment: ``YYYYMMDD``, or ``noexpiry`` for None."""
+
+    return NO_EXPIRY if day is None else day.strftime(DATE_FORMAT)
+
+
+def parse_date_segment(segment: str) -> date | None:
+    if segment == NO_EXPIRY:
+        return None
+    try:
+        return datetime.strptime(segment, DATE_FORMAT).date()
+    except ValueError:
+        raise InvalidCommand(f"{segment!r} is not a YYYYMMDD date") from None
+
+
+# --------------------------------------------------------------------------
+# The file's shape
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+PositiveDecimal = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class Programme(_Spec):
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+    points_asset: Asset
+    money_asset: Asset
+    point_value: PositiveDecimal
+    issuance_shards: Annotated[int, Field(ge=1, le=1024)]
+    timezone: str = "UTC"
+
+
+class EarnCurrency(_Spec):
+    rate: PositiveDecimal
+    decimals: Annotated[int, Field(ge=0, le=6)]
+
+
+class EarnPolicy(_Spec):
+    rounding: Rounding = "floor"
+    currencies: Annotated[dict[Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")], EarnCurrency], Field(min_length=1)]
+
+
+class ConversionPolicy(_Spec):
+    points_per_unit: Annotated[int, Field(ge=1)]
+
+
+class Policies(_Spec):
+    expiry_days: Annotated[int, Field(ge=1)] | None
+    pending_days: Annotated[int, Field(ge=0)]
+    hold_ttl_minutes: Annotated[int, Field(ge=1)]
+    refund_shortfall: RefundShortfall
+    earn: EarnPolicy
+    conversion: ConversionPolicy
+    settlement_rounding: Rounding = "half_even"
+
+
+class PartnerDirection(_Spec):
+    points_per_partner_point: Annotated[int, Field(ge=1)]
+    price_per_partner_point: PositiveDecimal
+
+
+class Partner(_Spec):
+    name: Name
+    asset: Asset
+    outbound: PartnerDirection
+    inbound: PartnerDirection
+
+
+class SegmentSpec(_Spec):
+    pattern: Annotated[str, StringConstraints(min_length=2)]
+    meaning: Name
+
+
+class AccountSpec(_Spec):
+    address: Annotated[str, StringConstraints(min_length=1)]
+    meaning: Name
+    assets: Annotated[tuple[AssetRole, ...], Field(min_length=1)]
+    may_go_negative: bool
+
+
+class ChartSpec(_Spec):
+    """The validated content of ``chart_of_accounts.yaml``."""
+
+    programme: Programme
+    policies: Policies
+    partners: dict[str, Partner] = Field(default_factory=dict)
+    segments: dict[str, SegmentSpec]
+    accounts: dict[str, AccountSpec]
+
+
+# --------------------------------------------------------------------------
+# YAML with exact decimals, duplicate-key detection and line numbers
+
+
+class _ChartLoader(yaml.SafeLoader):
+    """Safe YAML where floats become Decimal (from their text) and duplicate keys fail."""
+
+
+def _construct_decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal:
+    text = str(loader.construct_scalar(node)).replace("_", "")
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"{text!r} is not a decimal number", node.start_mark
+        ) from None
+
+
+def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                "while reading a mapping", node.start_mark, f"duplicate key {key!r}", key_node.start_mark
+            )
+        seen.add(key)
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+_ChartLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
+_ChartLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _line_of(root: yaml.Node | None, path: Sequence[str | int]) -> int | None:
+    """1-based line of the deepest node the path reaches in the composed YAML."""
+
+    node = root
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in path:
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if isinstance(key_node, yaml.ScalarNode) and key_node.value == str(part):
+                    node = value_node
+                    line = key_node.start_mark.line + 1
+                    break
+            else:
+                return line
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def _where(source: str, root: yaml.Node | None, path: Sequence[str | int]) -> str:
+    dotted = ".".join(str(p) for p in path) or "(top level)"
+    line = _line_of(root, path)
+    return f"{source}: {dotted}" + (f" (line {line})" if line else "")
+
+
+def default_chart_path() -> Path:
+    """``$LOYALTY_CHART``, else ``chart_of_accounts.yaml`` at the root of this checkout."""
+
+    override = os.environ.get("LOYALTY_CHART")
+    if override:
+        return Path(override)
+    return Path(__file__).resolve().parents[2] / "chart_of_accounts.yaml"
+
+
+def load_chart(path: str | Path | None = None) -> "Chart":
+    """Read and validate a chart file; any problem raises :class:`ChartError`."""
+
+    chart_path = Path(path) if path is not None else default_chart_path()
+    try:
+        text = chart_path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ChartError(f"{chart_path}: cannot read the chart of accounts ({exc.strerror})") from None
+    return Chart.from_yaml(text, source=str(chart_path))
+
+
+# --------------------------------------------------------------------------
+# Addresses
+
+
+@dataclass(frozen=True)
+class _Segment:
+    text: str
+    variable: bool
+
+
+@dataclass(frozen=True)
+class AccountKind:
+    """One declared account pattern, parsed."""
+
+    name: str
+    address: str
+    segments: tuple[_Segment, ...]
+    meaning: str
+    assets: tuple[AssetRole, ...]
+    may_go_negative: bool
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        return tuple(s.text for s in self.segments if s.variable)
+
+
+@dataclass(frozen=True)
+class ParsedAddress:
+    kind: str
+    values: Mapping[str, str]
+
+
+class Chart:
+    """The validated chart: policy values, address builders and the ledger schema.
+
+    Immutable once built; construct it with :func:`load_chart` or
+    :meth:`Chart.from_yaml`.
+    """
+
+    __slots__ = ("spec", "source", "kinds", "_patterns", "_tree", "_tz")
+
+    spec: ChartSpec
+    source: str
+    kinds: Mapping[str, AccountKind]
+
+    def __init__(self, spec: ChartSpec, *, source: str = "<chart>", node: yaml.Node | None = None) -> None:
+        self.spec = spec
+        self.source = source
+        self._tz = self._check_programme(node)
+        self._patterns = self._check_segments(node)
+        self.kinds = MappingProxyType(self._parse_accounts(node))
+        self._tree = self._build_tree(node)
+        self._check_partners(node)
+
+    # -- construction -----------------------------------------------------
+
+    @classmethod
+    def from_yaml(cls, text: str, *, source: str = "<chart>") -> "Chart":
+        try:
+            data = yaml.load(text, Loader=_ChartLoader)  # noqa: S506 - a SafeLoader subclass
+            node = yaml.compose(text, Loader=_ChartLoader)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise ChartError(f"{source}: malformed YAML{where}: {problem}") from None
+        if not isinstance(data, dict):
+            raise ChartError(f"{source}: the chart must be a YAML mapping at the top level")
+        try:
+            spec = ChartSpec.model_validate(data)
+        except ValidationError as exc:
+            lines = [f"{_where(source, node, err['loc'])}: {err['msg']}" for err in exc.errors()]
+            raise ChartError("invalid chart of accounts:\n  " + "\n  ".join(lines), details=exc.errors()) from None
+        return cls(spec, source=source, node=node)
+
+    def _fail(self, node: yaml.Node | None, path: Sequence[str | int], message: str) -> ChartError:
+        return ChartError(f"{_where(self.source, node, path)}: {message}")
+
+    def _check_programme(self, node: yaml.Node | None) -> ZoneInfo:
+        prog = self.spec.programme
+        for field in ("points_asset", "money_asset"):
+            asset = getattr(prog, field)
+            if not ASSET_RE.match(asset):
+                raise self._fail(node, ("programme", field), f"{asset!r} is not a Formance asset")
+        if "/" in prog.points_asset and asset_precision(prog.points_asset) != 0:
+            raise self._fail(node, ("programme", "points_asset"), "points are whole: the asset takes no decimals")
+        if prog.points_asset == prog.money_asset:
+            raise self._fail(node, ("programme", "money_asset"), "money and points need different assets")
+        try:
+            return ZoneInfo(prog.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise self._fail(node, ("programme", "timezone"), f"unknown time zone {prog.timezone!r}") from None
+
+    def _check_segments(self, node: yaml.Node | None) -> dict[str, re.Pattern[str]]:
+        patterns: dict[str, re.Pattern[str]] = {}
+        for name, seg in self.spec.segments.items():
+            path = ("segments", name, "pattern")
+            if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+                raise self._fail(node, ("segments", name), "segment names are lower-case identifiers")
+            if not (seg.pattern.startswith("^") and seg.pattern.endswith("$")):
+                raise self._fail(node, path, "the pattern must be anchored with ^ and $ (the ledger matches anywhere)")
+            if _NON_RE2.search(seg.pattern):
+                raise self._fail(node, path, "lookarounds, backreferences and \\A/\\Z are not supported by the ledger's RE2")
+            try:
+                patterns[name] = re.compile(seg.pattern)
+            except re.error as exc:
+                raise self._fail(node, path, f"invalid regular expression: {exc}") from None
+        probes = {"release": "20270101", "expiry": "20270101"}
+        for name, probe in probes.items():
+            if name in patterns and not patterns[name].fullmatch(probe):
+                raise self._fail(node, ("segments", name, "pattern"), f"must accept YYYYMMDD dates such as {probe}")
+        if "expiry" in patterns and not patterns["expiry"].fullmatch(NO_EXPIRY):
+            raise self._fail(node, ("segments", "expiry", "pattern"), f"must accept {NO_EXPIRY!r}")
+        if "shard" in patterns:
+            last = str(self.spec.programme.issuance_shards - 1)
+            if not patterns["shard"].fullmatch(last):
+                raise self._fail(node, ("segments", "shard", "pattern"), f"must accept shard numbers up to {last}")
+        return patterns
+
+    def _parse_accounts(self, node: yaml.Node | None) -> dict[str, AccountKind]:
+        kinds: dict[str, AccountKind] = {}
+        seen_addresses: dict[str, str] = {}
+        for name, spec in self.spec.accounts.items():
+            path = ("accounts", name, "address")
+            segments: list[_Segment] = []
+            for i, raw in enumerate(spec.address.split(":")):
+                var = re.fullmatch(r"\{([a-z][a-z0-9_]*)\}", raw)
+                if var:
+                    label = var.group(1)
+                    if i == 0:
+                        raise self._fail(node, path, "the first segment of an address must be fixed")
+                    if label not in self._patterns:
+                        raise self._fail(node, path, f"segment {{{label}}} is not declared under segments")
+                    if any(s.variable and s.text == label for s in segments):
+                        raise self._fail(node, path, f"segment {{{label}}} appears twice")
+                    segments.append(_Segment(label, True))
+                elif FIXED_SEGMENT_RE.fullmatch(raw):
+                    segments.append(_Segment(raw, False))
+                else:
+                    raise self._fail(node, path, f"invalid segment {raw!r}: use [a-zA-Z0-9_-] or {{name}}")
+            shape = ":".join("$" if s.variable else s.text for s in segments)
+            if shape in seen_addresses:
+                raise self._fail(node, path, f"same address pattern as accounts.{seen_addresses[shape]}")
+            seen_addresses[shape] = name
+            kinds[name] = AccountKind(
+                name=name,
+                address=spec.address,
+                segments=tuple(segments),
+                meaning=spec.meaning,
+                assets=spec.assets,
+                may_go_negative=spec.may_go_negative,
+            )
+        for required in REQUIRED_KINDS:
+            if required not in kinds:
+                raise self._fail(node, ("accounts",), f"missing account kind {required!r} (the operations post to it)")
+        world = kinds["world"]
+        if world.address != "world":
+            raise self._fail(node, ("accounts", "world", "address"), "the world account's address is 'world'")
+        return kinds
+
+    def _build_tree(self, node: yaml.Node | None) -> dict[str, Any]:
+        """The address tree: ``{"fixed": {...}, "var": (label, subtree) | None, "kind": name | None}``."""
+
+        def new() -> dict[str, Any]:
+            return {"fixed": {}, "var": None, "kind": None}
+
+        root = new()
+        for kind in self.kinds.values():
+            here = root
+            for depth, seg in enumerate(kind.segments):
+                prefix = ":".join(s.text if not s.variable else "{" + s.text + "}" for s in kind.segments[:depth]) or "(root)"
+                if seg.variable:
+                    if here["fixed"]:
+                        raise self._fail(
+                            node, ("accounts", kind.name, "address"),
+                            f"{prefix} has fixed segments {sorted(here['fixed'])} and a variable one: the address would be ambiguous",
+                        )
+                    if here["var"] is None:
+                        here["var"] = (seg.text, new())
+                    elif here["var"][0] != seg.text:
+                        raise self._fail(
+                            node, ("accounts", kind.name, "address"),
+                            f"{prefix} already has the variable segment {{{here['var'][0]}}}; one per level",
+                        )
+                    here = here["var"][1]
+                else:
+                    if here["var"] is not None:
+                        raise self._fail(
+                            node, ("accounts", kind.name, "address"),
+                            f"{prefix} has the variable segment {{{here['var'][0]}}} and a fixed one: the address would be ambiguous",
+                        )
+                    here = here["fixed"].setdefault(seg.text, new())
+            here["kind"] = kind.name
+        return root
+
+    def _check_partners(self, node: yaml.Node | None) -> None:
+        prog = self.spec.programme
+        seen_assets: dict[str, str] = {}
+        for key, partner in self.spec.partners.items():
+            if "partner" in self._patterns and not self._patterns["partner"].fullmatch(key):
+                raise self._fail(node, ("partners", key), "partner key does not match segments.partner.pattern")
+            if not ASSET_RE.match(partner.asset):
+                raise self._fail(node, ("partners", key, "asset"), f"{partner.asset!r} is not a Formance asset")
+            if partner.asset in (prog.points_asset, prog.money_asset):
+                raise self._fail(node, ("partners", key, "asset"), "a partner's points need an asset of their own")
+            if partner.asset in seen_assets:
+                raise self._fail(node, ("partners", key, "asset"), f"asset already used by partner {seen_assets[partner.asset]!r}")
+            if asset_precision(partner.asset) != 0:
+                raise self._fail(node, ("partners", key, "asset"), "partner points are whole: the asset takes no decimals")
+            seen_assets[partner.asset] = key
+
+    # -- programme and policy ---------------------------------------------
+
+    @property
+    def points_asset(self) -> Asset:
+        return self.spec.programme.points_asset
+
+    @property
+    def money_asset(self) -> Asset:
+        return self.spec.programme.money_asset
+
+    @property
+    def money_currency(self) -> str:
+        return asset_currency(self.money_asset)
+
+    @property
+    def point_value(self) -> Decimal:
+        return self.spec.programme.point_value
+
+    @property
+    def policies(self) -> Policies:
+        return self.spec.policies
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        return self._tz
+
+    def partner(self, key: str) -> Partner:
+        """A declared partner; an unknown key is a bad command."""
+
+        try:
+            return self.spec.partners[key]
+        except KeyError:
+            known = ", ".join(sorted(self.spec.partners)) or "none"
+            raise InvalidCommand(f"unknown partner {key!r} (declared: {known})") from None
+
+    def earn_currency(self, currency: str) -> EarnCurrency:
+        try:
+            return self.spec.policies.earn.currencies[currency]
+        except KeyError:
+            known = ", ".join(sorted(self.spec.policies.earn.currencies))
+            raise InvalidCommand(f"currency {currency!r} does not earn points (accepted: {known})") from None
+
+    def local_date(self, instant: datetime) -> date:
+        """The programme-calendar date of an instant (the date bucket names use)."""
+
+        if instant.tzinfo is None or instant.utcoffset() is None:
+            raise InvalidCommand(f"instant {instant.isoformat()} has no time zone")
+        return instant.astimezone(self._tz).date()
+
+    def expiry_for(self, day: date) -> date | None:
+        """Expiry date of points earned on ``day``: the first date they are no longer spendable."""
+
+        days = self.spec.policies.expiry_days
+        return None if days is None else day + timedelta(days=days)
+
+    def release_for(self, day: date) -> date | None:
+        """Date points earned on ``day`` become spendable, or None without a chargeback window."""
+
+        days = self.spec.policies.pending_days
+        return None if days == 0 else day + timedelta(days=days)
+
+    @property
+    def hold_ttl(self) -> timedelta:
+        return timedelta(minutes=self.spec.policies.hold_ttl_minutes)
+
+    # -- addresses --------------------------------------------------------
+
+    def address(self, kind: str, **values: str) -> Address:
+        """Build an address of a declared kind, checking each variable segment."""
+
+        try:
+            spec = self.kinds[kind]
+        except KeyError:
+            raise ChartError(f"{self.source}: no account kind {kind!r} in the chart") from None
+        missing = set(spec.variables) - set(values)
+        extra = set(values) - set(spec.variables)
+        if missing or extra:
+            raise ChartError(
+                f"accounts.{kind} ({spec.address}) takes {list(spec.variables)}; "
+                f"missing {sorted(missing)}, unexpected {sorted(extra)}"
+            )
+        parts: list[str] = []
+        for seg in spec.segments:
+            if not seg.variable:
+                parts.append(seg.text)
+                continue
+            value = values[seg.text]
+            if not isinstance(value, str) or not self._patterns[seg.text].fullmatch(value):
+                raise InvalidCommand(
+                    f"{seg.text} {value!r} does not match {self.spec.segments[seg.text].pattern} "
+                    f"(segment of accounts.{kind})"
+                )
+            parts.append(value)
+        return ":".join(parts)
+
+    def parse(self, address: Address) -> ParsedAddress | None:
+        """The account kind and segment values of an address, or None if the chart has no such account."""
+
+        if not ADDRESS_RE.match(address):
+            return None
+        here = self._tree
+        values: dict[str, str] = {}
+        for part in address.split(":"):
+            if part in here["fixed"]:
+                here = here["fixed"][part]
+            elif here["var"] is not None and self._patterns[here["var"][0]].fullmatch(part):
+                values[here["var"][0]] = part
+                here = here["var"][1]
+            else:
+                return None
+        if here["kind"] is None:
+            return None
+        return ParsedAddress(kind=here["kind"], values=values)
+
+    def kind_of(self, address: Address) -> AccountKind:
+        parsed = self.parse(address)
+        if parsed is None:
+            raise ChartError(f"{address!r} is not an account of the chart ({self.source})")
+        return self.kinds[parsed.kind]
+
+    def shard_of(self, customer: str) -> int:
+        """Issuance shard of a customer: a stable hash, so a customer always uses the same shard."""
+
+        digest = hashlib.sha256(customer.encode("utf-8")).digest()
+        return int.from_bytes(digest[:8], "big") % self.spec.programme.issuance_shards
+
+    def issued_shard(self, customer: str) -> Address:
+        return self.address("points_issued", shard=str(self.shard_of(customer)))
+
+    def bucket(self, customer: str, expiry: date | None) -> Address:
+        return self.address("customer_points", customer=customer, expiry=date_segment(expiry))
+
+    def pending(self, customer: str, release: date, expiry: date | None) -> Address:
+        return self.address(
+            "customer_pending", customer=customer, release=date_segment(release), expiry=date_segment(expiry)
+        )
+
+    def hold(self, customer: str, hold_id: str) -> Address:
+        return self.address("customer_hold", customer=customer, hold=hold_id)
+
+    def credit(self, customer: str) -> Address:
+        return self.address("customer_credit", customer=customer)
+
+    def clawback(self, customer: str) -> Address:
+        return self.address("customer_clawback", customer=customer)
+
+    def redeemed(self) -> Address:
+        return self.address("points_redeemed")
+
+    def expired(self) -> Address:
+        return self.address("points_expired")
+
+    def converted(self) -> Address:
+        return self.address("points_converted")
+
+    def written_off(self) -> Address:
+        return self.address("points_written_off")
+
+    def adjustments(self) -> Address:
+        return self.address("points_adjustments")
+
+    def credit_issued(self) -> Address:
+        return self.address("credit_issued")
+
+    def exchange_cost(self) -> Address:
+        return self.address("exchange_cost")
+
+    def exchange_revenue(self) -> Address:
+        return self.address("exchange_revenue")
+
+    def partner_account(self, partner: str, role: Literal["exchanged", "issued", "delivered", "received", "settlement"]) -> Address:
+        self.partner(partner)
+        return self.address(f"partner_{role}", partner=partner)
+
+    def parse_bucket(self, address: Address) -> tuple[str, date | None]:
+        """(customer, expiry) of a spendable-bucket address."""
+
+        parsed = self.parse(address)
+        if parsed is None or parsed.kind != "customer_points":
+            raise InvalidCommand(f"{address!r} is not a points bucket")
+        return parsed.values["customer"], parse_date_segment(parsed.values["expiry"])
+
+    # -- the ledger schema ------------------------------------------------
+
+    def to_formance_schema(self) -> dict[str, Any]:
+        """Body of ``POST /v2/{ledger}/schemas/{version}``: the chart only, no templates."""
+
+        def render(here: dict[str, Any], label: str | None) -> dict[str, Any]:
+            out: dict[str, Any] = {}
+            for name in sorted(here["fixed"]):
+                out[name] = render(here["fixed"][name], None)
+            if here["var"] is not None:
+                var_label, sub = here["var"]
+                out["$" + var_label] = render(sub, var_label)
+            if label is not None:
+                out[".pattern"] = self.spec.segments[label].pattern
+            if here["kind"] is not None and (here["fixed"] or here["var"] is not None):
+                out[".self"] = {}
+            return out
+
+        chart = {name: render(sub, None) for name, sub in sorted(self._tree["fixed"].items())}
+        return {"chart": chart}
+
+    def schema_version(self) -> str:
+        """Short stable id of the schema: the same chart gives the same version."""
+
+        canonical = json.dumps(self.to_formance_schema(), sort_keys=True, separators=(",", ":"))
+        return "coa-" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]

@@ -1,0 +1,101 @@
+"""Adjust: a manual correction, with a mandatory reason code (templates ``adjust_credit`` / ``adjust_debit``).
+
+A credit issues points from ``program:points:adjustments`` (which may go
+negative) into the bucket of today's expiry date, or of ``expires_on`` when
+given. A debit takes points from the customer's spendable buckets (FIFO)
+into ``program:points:adjustments``. The reason is a short code such as
+``goodwill`` or ``migration``, never free text: metadata must not carry
+personal data.
+
+Worked example, on 2026-06-01 with expiry 365 days, a goodwill credit of 50
+(a-1), then a debit of 30 (a-2) from buckets 20260930: 10, 20270601: 50::
+
+    program:points:adjustments    -50 → customers:c42:points:20270601  +50
+    customers:c42:points:20260930 -10 → program:points:adjustments     +30
+    customers:c42:points:20270601 -20 ↗
+
+    references "adjust:a-1", "adjust:a-2"; metadata customer, adjustment_id,
+    direction, points, reason (and expires_at for a credit)
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal, Sequence
+
+from pydantic import model_validator
+
+from ..chart import Chart
+from ..errors import InvalidCommand
+from ..numscript import Catalogue, monetary
+from ..types import TransactionPlan
+from .base import BusinessKey, Command, CustomerId, Instant, Points, ReasonCode, build_plan, iso_day
+from .fifo import BucketBalance, allocate, spendable
+
+CREDIT_TEMPLATE = "adjust_credit"
+DEBIT_TEMPLATE = "adjust_debit"
+
+
+class AdjustCommand(Command):
+    """Credit or debit ``points`` of a customer for a stated reason."""
+
+    operation = "adjust"
+    customer: CustomerId
+    adjustment_id: BusinessKey
+    direction: Literal["credit", "debit"]
+    points: Points
+    reason: ReasonCode
+    at: Instant
+    expires_on: date | None = None
+
+    @model_validator(mode="after")
+    def _expiry_only_on_credit(self) -> "AdjustCommand":
+        if self.direction == "debit" and self.expires_on is not None:
+            raise ValueError("expires_on applies to a credit only")
+        return self
+
+
+def plan(
+    command: AdjustCommand, chart: Chart, catalogue: Catalogue, buckets: Sequence[BucketBalance] = ()
+) -> TransactionPlan:
+    """The adjustment; a debit needs the customer's buckets and may raise InsufficientPoints."""
+
+    customer, asset = command.customer, chart.points_asset
+    today = chart.local_date(command.at)
+    metadata = {
+        "customer": customer,
+        "adjustment_id": command.adjustment_id,
+        "direction": command.direction,
+        "points": str(command.points),
+        "reason": command.reason,
+    }
+    if command.direction == "credit":
+        expiry = command.expires_on if command.expires_on is not None else chart.expiry_for(today)
+        if expiry is not None and expiry <= today:
+            raise InvalidCommand(f"expires_on {expiry} is not after {today}: the points would be born expired")
+        metadata["expires_at"] = iso_day(expiry)
+        template = CREDIT_TEMPLATE
+        values: dict[str, str | list[str]] = {
+            "points": monetary(asset, command.points),
+            "adjustments": chart.adjustments(),
+            "bucket": chart.bucket(customer, expiry),
+        }
+    else:
+        taken = allocate(spendable(buckets, today), command.points, customer=customer)
+        template = DEBIT_TEMPLATE
+        values = {
+            "points": monetary(asset, command.points),
+            "buckets": [chart.bucket(customer, a.expiry) for a in taken],
+            "adjustments": chart.adjustments(),
+        }
+    return build_plan(
+        chart=chart,
+        catalogue=catalogue,
+        operation=command.operation,
+        template=template,
+        values=values,
+        reference=f"adjust:{command.adjustment_id}",
+        command_hash=command.fingerprint(),
+        metadata=metadata,
+        timestamp=command.at,
+    )

@@ -1,0 +1,105 @@
+"""Capture: settle a hold (template ``capture``).
+
+The captured points go from the hold account to ``program:points:redeemed``;
+whatever the hold reserved beyond that goes back to the buckets the hold drew
+from, latest expiry first (the part kept is the part that would have expired
+soonest), one send per bucket with an explicit amount. The service passes the
+postings of the original hold transaction, which say which buckets gave what.
+A capture of every held point returns nothing; capturing none is a void (a
+revert of the hold), not a capture. A point returned to a bucket whose date
+has meanwhile passed is swept by the next expiry run.
+
+Worked example, hold h-9 took 50 from 20260930 and 20 from 20270331; capture
+of 55::
+
+    customers:c42:holds:h-9  -55 → program:points:redeemed        +55
+                             -15 → customers:c42:points:20270331  +15
+
+    reference "capture:h-9"; metadata customer=c42, hold_id=h-9, points=55,
+    returned=15
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Sequence
+
+from ..chart import Chart
+from ..errors import InvalidCommand, UnknownEntity
+from ..numscript import Catalogue, monetary
+from ..types import Posting, TransactionPlan
+from .base import Command, CustomerId, HoldId, Instant, Points, build_plan, iso_instant
+from .fifo import Allocation, give_back
+
+TEMPLATE = "capture"
+
+
+class CaptureCommand(Command):
+    """Capture ``points`` of hold ``hold_id``; the rest of the hold is released."""
+
+    operation = "capture"
+    customer: CustomerId
+    hold_id: HoldId
+    points: Points
+    at: Instant
+
+
+def held_by_bucket(command: CaptureCommand, chart: Chart, hold_postings: Sequence[Posting]) -> tuple[Allocation, ...]:
+    """What the hold transaction took from each of the customer's buckets."""
+
+    hold = chart.hold(command.customer, command.hold_id)
+    taken: dict[date | None, int] = {}
+    for posting in hold_postings:
+        if posting.destination != hold or posting.asset != chart.points_asset or posting.amount == 0:
+            continue
+        owner, expiry = chart.parse_bucket(posting.source)
+        if owner != command.customer:
+            raise InvalidCommand(f"hold {command.hold_id} drew from {posting.source}, not a bucket of {command.customer}")
+        taken[expiry] = taken.get(expiry, 0) + posting.amount
+    if not taken:
+        raise UnknownEntity(f"no hold {command.hold_id!r} for customer {command.customer}")
+    return tuple(Allocation(expiry=e, points=p) for e, p in taken.items())
+
+
+def plan(
+    command: CaptureCommand,
+    chart: Chart,
+    catalogue: Catalogue,
+    hold_postings: Sequence[Posting],
+    *,
+    hold_expires_at: datetime | None = None,
+) -> TransactionPlan:
+    """The capture; InvalidCommand when capturing more than held or after the hold lapsed."""
+
+    if hold_expires_at is not None and command.at >= hold_expires_at:
+        raise InvalidCommand(
+            f"hold {command.hold_id} lapsed at {iso_instant(hold_expires_at)}; it can only be voided"
+        )
+    legs = held_by_bucket(command, chart, hold_postings)
+    held = sum(a.points for a in legs)
+    if command.points > held:
+        raise InvalidCommand(f"hold {command.hold_id} reserved {held} points; cannot capture {command.points}")
+    returns = give_back(legs, held - command.points)
+    customer, asset = command.customer, chart.points_asset
+    return build_plan(
+        chart=chart,
+        catalogue=catalogue,
+        operation=command.operation,
+        template=TEMPLATE,
+        values={
+            "captured": monetary(asset, command.points),
+            "hold": chart.hold(customer, command.hold_id),
+            "redeemed": chart.redeemed(),
+            "returned": [monetary(asset, a.points) for a in returns],
+            "return_to": [chart.bucket(customer, a.expiry) for a in returns],
+        },
+        reference=f"capture:{command.hold_id}",
+        command_hash=command.fingerprint(),
+        metadata={
+            "customer": customer,
+            "hold_id": command.hold_id,
+            "points": str(command.points),
+            "returned": str(held - command.points),
+        },
+        timestamp=command.at,
+    )

@@ -1,0 +1,86 @@
+"""Convert: points buy store credit (template ``convert``).
+
+Both legs in one transaction: the points leave the customer's buckets (FIFO)
+for ``program:points:converted``, and store credit is issued from
+``program:credit:issued`` (negative) to ``customers:{c}:credit``. Only whole
+units of credit: the points must be a multiple of the chart's
+``points_per_unit``.
+
+Worked example, 100 PTS per 1.00 USD; c42 converts 500 points (cv-1) on
+2026-06-01 with buckets 20260930: 300 and 20270331: 400::
+
+    customers:c42:points:20260930  -300 PTS → program:points:converted  +500 PTS
+    customers:c42:points:20270331  -200 PTS ↗
+    program:credit:issued          -500 USD/2 → customers:c42:credit    +500 USD/2 (5.00 USD)
+
+    reference "convert:cv-1"; metadata customer=c42, conversion_id=cv-1,
+    points=500, credit=5.00, currency=USD
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Sequence
+
+from ..chart import Chart, from_minor, to_minor
+from ..errors import InvalidCommand
+from ..numscript import Catalogue, monetary
+from ..types import TransactionPlan
+from .base import BusinessKey, Command, CustomerId, Instant, Points, build_plan
+from .fifo import BucketBalance, allocate, spendable
+
+TEMPLATE = "convert"
+
+
+class ConvertCommand(Command):
+    """Convert ``points`` of a customer into store credit."""
+
+    operation = "convert"
+    customer: CustomerId
+    conversion_id: BusinessKey
+    points: Points
+    at: Instant
+
+
+def credit_for(chart: Chart, points: int) -> int:
+    """Store credit, in minor units of the money asset, bought by ``points``; whole units only."""
+
+    per_unit = chart.policies.conversion.points_per_unit
+    if points % per_unit:
+        raise InvalidCommand(
+            f"{points} points do not buy a whole number of {chart.money_currency}: "
+            f"use a multiple of {per_unit}"
+        )
+    return to_minor(Decimal(points // per_unit), chart.money_asset)
+
+
+def plan(command: ConvertCommand, chart: Chart, catalogue: Catalogue, buckets: Sequence[BucketBalance]) -> TransactionPlan:
+    """The conversion; InvalidCommand for a non-multiple, InsufficientPoints when short."""
+
+    credit = credit_for(chart, command.points)
+    customer = command.customer
+    taken = allocate(spendable(buckets, chart.local_date(command.at)), command.points, customer=customer)
+    return build_plan(
+        chart=chart,
+        catalogue=catalogue,
+        operation=command.operation,
+        template=TEMPLATE,
+        values={
+            "points": monetary(chart.points_asset, command.points),
+            "buckets": [chart.bucket(customer, a.expiry) for a in taken],
+            "converted": chart.converted(),
+            "credit": monetary(chart.money_asset, credit),
+            "credit_issued": chart.credit_issued(),
+            "customer_credit": chart.credit(customer),
+        },
+        reference=f"convert:{command.conversion_id}",
+        command_hash=command.fingerprint(),
+        metadata={
+            "customer": customer,
+            "conversion_id": command.conversion_id,
+            "points": str(command.points),
+            "credit": str(from_minor(credit, chart.money_asset)),
+            "currency": chart.money_currency,
+        },
+        timestamp=command.at,
+    )

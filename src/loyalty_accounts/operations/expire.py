@@ -1,0 +1,68 @@
+"""Expire: a bucket's expiry date has come; what is left in it is breakage (template ``expire``).
+
+One plan per due bucket: the whole balance (``[PTS *]``, whatever the ledger
+holds when it runs) moves to ``program:points:expired``. The reference
+carries the as-of instant: a bucket can be refilled after it expired (a
+capture returning points to it), and a later run must expire that too.
+
+Worked example, expiry run as of 2026-09-30T03:00Z, customer c42 with buckets
+20260930: 12, 20270331: 40::
+
+    customers:c42:points:20260930  -12 → program:points:expired  +12
+
+    reference "expire:20260930T030000Z:c42:20260930"; metadata customer=c42,
+    expires_at=2026-09-30, as_of=2026-09-30T03:00:00Z
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from ..chart import Chart, date_segment
+from ..numscript import Catalogue
+from ..types import TransactionPlan
+from .base import Command, CustomerId, Instant, build_plan, iso_day, iso_instant, stamp
+from .fifo import BucketBalance, due
+
+TEMPLATE = "expire"
+
+
+class ExpireCommand(Command):
+    """Expire every bucket of a customer that is due on ``as_of``."""
+
+    operation = "expire"
+    customer: CustomerId
+    as_of: Instant
+
+
+def plan(
+    command: ExpireCommand, chart: Chart, catalogue: Catalogue, buckets: Sequence[BucketBalance]
+) -> tuple[TransactionPlan, ...]:
+    """One plan per non-empty bucket whose expiry date is on or before the as-of date."""
+
+    customer = command.customer
+    plans = []
+    for bucket in due(buckets, chart.local_date(command.as_of)):
+        expiry = date_segment(bucket.expiry)
+        plans.append(
+            build_plan(
+                chart=chart,
+                catalogue=catalogue,
+                operation=command.operation,
+                template=TEMPLATE,
+                values={
+                    "asset": chart.points_asset,
+                    "bucket": chart.bucket(customer, bucket.expiry),
+                    "expired": chart.expired(),
+                },
+                reference=f"expire:{stamp(command.as_of)}:{customer}:{expiry}",
+                command_hash=command.fingerprint(expiry=expiry),
+                metadata={
+                    "customer": customer,
+                    "expires_at": iso_day(bucket.expiry),
+                    "as_of": iso_instant(command.as_of),
+                },
+                timestamp=command.as_of,
+            )
+        )
+    return tuple(plans)

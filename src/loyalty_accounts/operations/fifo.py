@@ -1,0 +1,128 @@
+"""Bucket order and allocation: the one place FIFO is decided.
+
+A customer's spendable points sit in one bucket per expiry date
+(``customers:{c}:points:{YYYYMMDD}``, or ``noexpiry``). FIFO means the
+soonest-expiring bucket is used first and ``noexpiry`` last. A bucket dated
+*d* holds points spendable strictly before *d*: on *d* they are due for
+expiry and no longer offered to a spend.
+
+Worked example, on 2026-06-01 with buckets 2026-05-31: 10 (due, skipped),
+2026-09-30: 50, 2027-03-31: 40, noexpiry: 25; spending 70 allocates
+2026-09-30 → 50, then 2027-03-31 → 20. Giving 30 of that back
+(:func:`give_back`, used by capture) returns it latest expiry first:
+2027-03-31 ← 20, then 2026-09-30 ← 10.
+
+The ledger stays the judge: a plan lists, in this order, the buckets the read
+balances say are needed, and Formance's ordered source takes from each what it
+really holds; if a concurrent write emptied one meanwhile the transaction
+fails with INSUFFICIENT_FUND and the service plans again from fresh balances.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Iterable, Sequence
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..errors import InsufficientPoints, InvalidCommand
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class BucketBalance(_Frozen):
+    """A customer's points bucket as read from the ledger: expiry (None = never) and balance."""
+
+    expiry: date | None
+    points: Annotated[int, Field(ge=0, strict=True)]
+
+
+class Allocation(_Frozen):
+    """Points taken from (or given back to) the bucket of one expiry date."""
+
+    expiry: date | None
+    points: Annotated[int, Field(gt=0, strict=True)]
+
+
+def fifo_key(expiry: date | None) -> tuple[bool, date]:
+    """Sort key: ascending expiry date, ``noexpiry`` after every date."""
+
+    return (expiry is None, expiry or date.max)
+
+
+def fifo_order(buckets: Iterable[BucketBalance]) -> tuple[BucketBalance, ...]:
+    """Buckets soonest-expiring first; the same expiry listed twice is refused."""
+
+    ordered = sorted(buckets, key=lambda b: fifo_key(b.expiry))
+    for first, second in zip(ordered, ordered[1:]):
+        if first.expiry == second.expiry:
+            raise InvalidCommand(f"bucket {first.expiry or 'noexpiry'} is listed twice")
+    return tuple(ordered)
+
+
+def is_spendable(expiry: date | None, on: date) -> bool:
+    """Points of a bucket dated ``expiry`` can be spent on ``on``."""
+
+    return expiry is None or on < expiry
+
+
+def spendable(buckets: Iterable[BucketBalance], on: date) -> tuple[BucketBalance, ...]:
+    """Non-empty, not-yet-expired buckets in FIFO order."""
+
+    return tuple(b for b in fifo_order(buckets) if b.points > 0 and is_spendable(b.expiry, on))
+
+
+def due(buckets: Iterable[BucketBalance], on: date) -> tuple[BucketBalance, ...]:
+    """Non-empty buckets whose expiry date has come by ``on``, oldest first."""
+
+    return tuple(b for b in fifo_order(buckets) if b.points > 0 and not is_spendable(b.expiry, on))
+
+
+def allocate(ordered: Sequence[BucketBalance], amount: int, *, customer: str | None = None) -> tuple[Allocation, ...]:
+    """Take ``amount`` from ``ordered`` buckets in the order given, each at most its balance.
+
+    Raises :class:`InsufficientPoints` when the buckets together hold less.
+    """
+
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise InvalidCommand(f"points to allocate must be a positive integer, got {amount!r}")
+    total = sum(b.points for b in ordered)
+    if total < amount:
+        who = f"customer {customer} has" if customer else "the buckets hold"
+        raise InsufficientPoints(f"{who} {total} spendable points; {amount} needed", code="INSUFFICIENT_FUND")
+    out: list[Allocation] = []
+    left = amount
+    for bucket in ordered:
+        if left == 0:
+            break
+        take = min(bucket.points, left)
+        if take > 0:
+            out.append(Allocation(expiry=bucket.expiry, points=take))
+            left -= take
+    return tuple(out)
+
+
+def give_back(taken: Sequence[Allocation], amount: int) -> tuple[Allocation, ...]:
+    """Return ``amount`` of what was ``taken``, to the latest-expiring buckets first.
+
+    Used when a hold is captured for less than it reserved: the part kept is
+    the part that would have expired soonest.
+    """
+
+    held = sum(a.points for a in taken)
+    if amount < 0 or amount > held:
+        raise InvalidCommand(f"cannot give back {amount} of {held} points")
+    merged: dict[date | None, int] = {}
+    for a in taken:
+        merged[a.expiry] = merged.get(a.expiry, 0) + a.points
+    out: list[Allocation] = []
+    left = amount
+    for expiry in sorted(merged, key=fifo_key, reverse=True):
+        if left == 0:
+            break
+        back = min(merged[expiry], left)
+        out.append(Allocation(expiry=expiry, points=back))
+        left -= back
+    return tuple(out)

@@ -1,0 +1,68 @@
+"""Hold: reserve points for an authorisation (template ``hold``).
+
+The points leave the customer's spendable buckets, soonest-expiring first,
+for an account of the hold's own, ``customers:{c}:holds:{hold_id}``. Nothing
+is spent yet: a capture moves them on to redeemed (returning any part not
+captured), and a *void* is a revert of this very transaction, so every point
+goes back to the bucket it came from with its expiry intact. The hold lapses
+``hold_ttl_minutes`` after it was placed (metadata ``expires_at``); the
+service voids lapsed holds.
+
+Worked example, on 2026-06-01 at 10:00Z, TTL 30 minutes, buckets 20260930: 50
+and 20270331: 40, hold h-9 of 70 points::
+
+    customers:c42:points:20260930  -50 → customers:c42:holds:h-9  +70
+    customers:c42:points:20270331  -20 ↗
+
+    reference "hold:h-9"; metadata customer=c42, hold_id=h-9, points=70,
+    expires_at=2026-06-01T10:30:00Z
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from ..chart import Chart
+from ..numscript import Catalogue, monetary
+from ..types import TransactionPlan
+from .base import Command, CustomerId, HoldId, Instant, Points, build_plan, iso_instant
+from .fifo import BucketBalance, allocate, spendable
+
+TEMPLATE = "hold"
+
+
+class HoldCommand(Command):
+    """Reserve ``points`` of a customer under ``hold_id`` at ``at``."""
+
+    operation = "hold"
+    customer: CustomerId
+    hold_id: HoldId
+    points: Points
+    at: Instant
+
+
+def plan(command: HoldCommand, chart: Chart, catalogue: Catalogue, buckets: Sequence[BucketBalance]) -> TransactionPlan:
+    """The hold transaction; InsufficientPoints when the spendable buckets hold too little."""
+
+    customer = command.customer
+    taken = allocate(spendable(buckets, chart.local_date(command.at)), command.points, customer=customer)
+    return build_plan(
+        chart=chart,
+        catalogue=catalogue,
+        operation=command.operation,
+        template=TEMPLATE,
+        values={
+            "points": monetary(chart.points_asset, command.points),
+            "buckets": [chart.bucket(customer, a.expiry) for a in taken],
+            "hold": chart.hold(customer, command.hold_id),
+        },
+        reference=f"hold:{command.hold_id}",
+        command_hash=command.fingerprint(),
+        metadata={
+            "customer": customer,
+            "hold_id": command.hold_id,
+            "points": str(command.points),
+            "expires_at": iso_instant(command.at + chart.hold_ttl),
+        },
+        timestamp=command.at,
+    )

@@ -1,0 +1,61 @@
+"""Redeem: spend points on a reward (template ``redeem``).
+
+The points leave the customer's spendable buckets soonest-expiring first for
+``program:points:redeemed``. Buckets already due for expiry are not offered.
+
+Worked example, on 2026-06-01, buckets 20260930: 50 and noexpiry: 40,
+redemption r-5 of 70 points::
+
+    customers:c42:points:20260930  -50 → program:points:redeemed  +70
+    customers:c42:points:noexpiry  -20 ↗
+
+    reference "redeem:r-5"; metadata customer=c42, redemption_id=r-5, points=70
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from ..chart import Chart
+from ..numscript import Catalogue, monetary
+from ..types import TransactionPlan
+from .base import BusinessKey, Command, CustomerId, Instant, Points, build_plan
+from .fifo import BucketBalance, allocate, spendable
+
+TEMPLATE = "redeem"
+
+
+class RedeemCommand(Command):
+    """Spend ``points`` of a customer; ``reward`` optionally names the catalogue item."""
+
+    operation = "redeem"
+    customer: CustomerId
+    redemption_id: BusinessKey
+    points: Points
+    at: Instant
+    reward: BusinessKey | None = None
+
+
+def plan(command: RedeemCommand, chart: Chart, catalogue: Catalogue, buckets: Sequence[BucketBalance]) -> TransactionPlan:
+    """The redemption; InsufficientPoints when the spendable buckets hold too little."""
+
+    customer = command.customer
+    taken = allocate(spendable(buckets, chart.local_date(command.at)), command.points, customer=customer)
+    metadata = {"customer": customer, "redemption_id": command.redemption_id, "points": str(command.points)}
+    if command.reward is not None:
+        metadata["reward"] = command.reward
+    return build_plan(
+        chart=chart,
+        catalogue=catalogue,
+        operation=command.operation,
+        template=TEMPLATE,
+        values={
+            "points": monetary(chart.points_asset, command.points),
+            "buckets": [chart.bucket(customer, a.expiry) for a in taken],
+            "redeemed": chart.redeemed(),
+        },
+        reference=f"redeem:{command.redemption_id}",
+        command_hash=command.fingerprint(),
+        metadata=metadata,
+        timestamp=command.at,
+    )

@@ -1,0 +1,163 @@
+"""Refund: take back the points an order earned, in proportion to what was refunded (template ``refund``).
+
+After this refund the order has lost ``floor(earned × cumulative_refunded /
+order_amount)`` points in total, computed exactly (rational arithmetic, no
+binary floats); this refund reverses that minus what earlier refunds already
+reversed, so any sequence of partial refunds ends, at a full refund, with
+every earned point reversed and rounding never drifts. Refunding more than
+the order's amount is refused.
+
+The points return to the customer's issuance shard (un-issuing them). They
+are taken from the order's pending account first (when the chart had a
+chargeback window at earn time), then the buckets soonest-expiring first
+(including buckets already due for expiry: those points were about to go
+anyway), and what the customer no longer has from the policy's last source,
+which may go negative:
+
+- ``allow_negative`` / ``claw_back``: ``customers:{c}:clawback``, the
+  customer's recorded debt (claw_back also repays it from the next earnings);
+- ``write_off``: ``program:points:written_off``, absorbed by the programme.
+
+Worked example, claw_back; order o-1 earned 125 points on 125.90 USD, already
+released; customer now has 20270301: 40 only; full refund rf-1::
+
+    customers:c42:points:20270301   -40 → program:points:issued:7  +125
+    customers:c42:clawback          -85 ↗   (debt of 85 points)
+
+    reference "refund:rf-1"; metadata customer=c42, order_id=o-1,
+    refund_id=rf-1, amount=125.90, currency=USD, points=125,
+    refunded_total=125.90
+
+A refund too small to reverse a further whole point has nothing to post:
+the plan is None. Such a refund leaves no transaction, so the service must
+keep it in the ``previous_refunds`` it passes for the order's next refund,
+or the cumulative amount will be understated.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Annotated, Mapping, Sequence
+
+from pydantic import Field
+
+from ..chart import Chart
+from ..errors import InvalidCommand
+from ..numscript import Catalogue, monetary
+from ..types import TransactionPlan
+from .base import BusinessKey, Command, CustomerId, Instant, Money, Value, build_plan
+from .earn import EarnRecord
+from .fifo import BucketBalance, fifo_order
+
+TEMPLATE = "refund"
+
+
+class RefundCommand(Command):
+    """Refund ``amount`` of order ``order_id``."""
+
+    operation = "refund"
+    customer: CustomerId
+    order_id: BusinessKey
+    refund_id: BusinessKey
+    amount: Money
+    at: Instant
+
+
+class RefundRecord(Value):
+    """An earlier refund of the same order: its amount and the points it reversed."""
+
+    refund_id: BusinessKey
+    amount: Money
+    points: Annotated[int, Field(ge=0, strict=True)]
+
+    @classmethod
+    def from_metadata(cls, metadata: Mapping[str, str]) -> "RefundRecord":
+        """Parse the metadata a refund plan wrote."""
+
+        try:
+            return cls(
+                refund_id=metadata["refund_id"],
+                amount=Money(amount=metadata["amount"], currency=metadata["currency"]),
+                points=int(metadata["points"]),
+            )
+        except (KeyError, ValueError) as exc:
+            raise InvalidCommand(f"refund metadata is incomplete or malformed: {exc!r}") from None
+
+
+def points_to_reverse(earned: int, order_amount: Money, refunded_total: Money, already_reversed: int) -> int:
+    """floor(earned × refunded_total / order_amount) − already_reversed, exactly, never below 0."""
+
+    target = (Fraction(earned) * Fraction(refunded_total.amount)) // Fraction(order_amount.amount)
+    return max(0, int(target) - already_reversed)
+
+
+def plan(
+    command: RefundCommand,
+    chart: Chart,
+    catalogue: Catalogue,
+    *,
+    earn: EarnRecord,
+    previous_refunds: Sequence[RefundRecord],
+    buckets: Sequence[BucketBalance],
+) -> TransactionPlan | None:
+    """The refund, or None when it reverses no further point.
+
+    ``earn`` is the order's earn (from its metadata), ``previous_refunds`` the
+    order's earlier refunds (a record with this refund's own id is ignored, so
+    a replay plans the same transaction), ``buckets`` the customer's buckets.
+    """
+
+    customer = command.customer
+    if earn.customer != customer or earn.order_id != command.order_id:
+        raise InvalidCommand(f"order {command.order_id} of customer {customer} does not match the earn record")
+    currency = command.amount.currency
+    if currency != earn.amount.currency:
+        raise InvalidCommand(f"refund in {currency} of an order paid in {earn.amount.currency}")
+    decimals = chart.earn_currency(currency).decimals
+    if command.amount.decimals() > decimals:
+        raise InvalidCommand(f"{command.amount.amount} {currency} has more than {decimals} decimals")
+    earlier = [r for r in previous_refunds if r.refund_id != command.refund_id]
+    for r in earlier:
+        if r.amount.currency != currency:
+            raise InvalidCommand(f"earlier refund {r.refund_id} is in {r.amount.currency}, not {currency}")
+    total = sum((r.amount.amount for r in earlier), command.amount.amount)
+    if total > earn.amount.amount:
+        raise InvalidCommand(
+            f"refunds of order {command.order_id} would total {total} {currency}, "
+            f"more than its amount {earn.amount.amount}"
+        )
+    refunded_total = Money(amount=total, currency=currency)
+    points = points_to_reverse(earn.points, earn.amount, refunded_total, sum(r.points for r in earlier))
+    if points == 0:
+        return None
+
+    pending = [chart.pending(customer, earn.release_on, earn.expires_on)] if earn.release_on else []
+    sources = [chart.bucket(customer, b.expiry) for b in fifo_order(buckets) if b.points > 0]
+    policy = chart.policies.refund_shortfall
+    shortfall = chart.written_off() if policy == "write_off" else chart.clawback(customer)
+    return build_plan(
+        chart=chart,
+        catalogue=catalogue,
+        operation=command.operation,
+        template=TEMPLATE,
+        values={
+            "points": monetary(chart.points_asset, points),
+            "pending": pending,
+            "buckets": sources,
+            "shortfall": shortfall,
+            "issued": chart.issued_shard(customer),
+        },
+        reference=f"refund:{command.refund_id}",
+        command_hash=command.fingerprint(),
+        metadata={
+            "customer": customer,
+            "order_id": command.order_id,
+            "refund_id": command.refund_id,
+            "amount": command.amount.formatted(decimals),
+            "currency": currency,
+            "points": str(points),
+            "refunded_total": refunded_total.formatted(decimals),
+            "shortfall_policy": policy,
+        },
+        timestamp=command.at,
+    )

@@ -1,0 +1,87 @@
+"""Release: pending points whose chargeback window has passed become spendable (template ``release``).
+
+Earned points wait in ``customers:{c}:pending:{release}:{expiry}``; from the
+release date on, the whole account moves (``[PTS *]``) to the bucket of the
+same expiry, so release never changes when points expire. One plan per due
+pending account; the reference carries the as-of instant, because a late
+order can put points into an already-released pending account and a later
+run must be able to release those too.
+
+Worked example, release run as of 2026-03-15T02:00Z, customer c42 with
+pending 20260315:20270301 holding 95 and 20260320:20270306 holding 40::
+
+    customers:c42:pending:20260315:20270301  -95 → customers:c42:points:20270301  +95
+    (20260320 is not due yet: no plan)
+
+    reference "release:20260315T020000Z:c42:20260315:20270301"
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Sequence
+
+from pydantic import Field
+
+from ..chart import Chart, date_segment
+from ..numscript import Catalogue
+from ..types import TransactionPlan
+from .base import Command, CustomerId, Instant, Value, build_plan, iso_day, iso_instant, stamp
+from .fifo import fifo_key
+
+TEMPLATE = "release"
+
+
+class ReleaseCommand(Command):
+    """Release every pending account of a customer that is due on ``as_of``."""
+
+    operation = "release"
+    customer: CustomerId
+    as_of: Instant
+
+
+class PendingBalance(Value):
+    """A pending account as read from the ledger."""
+
+    release: date
+    expiry: date | None
+    points: Annotated[int, Field(ge=0, strict=True)]
+
+
+def plan(
+    command: ReleaseCommand, chart: Chart, catalogue: Catalogue, pending: Sequence[PendingBalance]
+) -> tuple[TransactionPlan, ...]:
+    """One plan per non-empty pending account whose release date has come, oldest first."""
+
+    today = chart.local_date(command.as_of)
+    due = sorted(
+        (p for p in pending if p.points > 0 and p.release <= today),
+        key=lambda p: (p.release, fifo_key(p.expiry)),
+    )
+    customer = command.customer
+    plans = []
+    for p in due:
+        release, expiry = date_segment(p.release), date_segment(p.expiry)
+        plans.append(
+            build_plan(
+                chart=chart,
+                catalogue=catalogue,
+                operation=command.operation,
+                template=TEMPLATE,
+                values={
+                    "asset": chart.points_asset,
+                    "pending": chart.pending(customer, p.release, p.expiry),
+                    "bucket": chart.bucket(customer, p.expiry),
+                },
+                reference=f"release:{stamp(command.as_of)}:{customer}:{release}:{expiry}",
+                command_hash=command.fingerprint(release=release, expiry=expiry),
+                metadata={
+                    "customer": customer,
+                    "release_at": p.release.isoformat(),
+                    "expires_at": iso_day(p.expiry),
+                    "as_of": iso_instant(command.as_of),
+                },
+                timestamp=command.as_of,
+            )
+        )
+    return tuple(plans)

@@ -1,0 +1,77 @@
+"""Transfer: move points from one customer to another, keeping every point's expiry (template ``transfer``).
+
+The allocation is computed here, FIFO over the sender's spendable buckets,
+and written as one send per bucket with an explicit amount: from the
+sender's bucket dated *d* to the receiver's bucket dated *d*. A transfer can
+therefore never extend the life of a point. The ledger still checks every
+source (no overdraft), so a concurrent spend makes the transfer fail rather
+than go negative.
+
+Worked example, on 2026-06-01, c42 has 20260930: 50 and 20270331: 40; gives
+70 to c77 (transfer t-3)::
+
+    customers:c42:points:20260930  -50 → customers:c77:points:20260930  +50
+    customers:c42:points:20270331  -20 → customers:c77:points:20270331  +20
+
+    reference "transfer:t-3"; metadata customer=c42, to_customer=c77,
+    transfer_id=t-3, points=70
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from pydantic import model_validator
+
+from ..chart import Chart
+from ..numscript import Catalogue, monetary
+from ..types import TransactionPlan
+from .base import BusinessKey, Command, CustomerId, Instant, Points, build_plan
+from .fifo import BucketBalance, allocate, spendable
+
+TEMPLATE = "transfer"
+
+
+class TransferCommand(Command):
+    """Give ``points`` from ``customer`` to ``to_customer``."""
+
+    operation = "transfer"
+    customer: CustomerId
+    to_customer: CustomerId
+    transfer_id: BusinessKey
+    points: Points
+    at: Instant
+
+    @model_validator(mode="after")
+    def _two_customers(self) -> "TransferCommand":
+        if self.customer == self.to_customer:
+            raise ValueError("a transfer needs two different customers")
+        return self
+
+
+def plan(command: TransferCommand, chart: Chart, catalogue: Catalogue, buckets: Sequence[BucketBalance]) -> TransactionPlan:
+    """The transfer, from the sender's bucket balances; InsufficientPoints when they fall short."""
+
+    sender, receiver = command.customer, command.to_customer
+    taken = allocate(spendable(buckets, chart.local_date(command.at)), command.points, customer=sender)
+    asset = chart.points_asset
+    return build_plan(
+        chart=chart,
+        catalogue=catalogue,
+        operation=command.operation,
+        template=TEMPLATE,
+        values={
+            "moved": [monetary(asset, a.points) for a in taken],
+            "from_bucket": [chart.bucket(sender, a.expiry) for a in taken],
+            "to_bucket": [chart.bucket(receiver, a.expiry) for a in taken],
+        },
+        reference=f"transfer:{command.transfer_id}",
+        command_hash=command.fingerprint(),
+        metadata={
+            "customer": sender,
+            "to_customer": receiver,
+            "transfer_id": command.transfer_id,
+            "points": str(command.points),
+        },
+        timestamp=command.at,
+    )

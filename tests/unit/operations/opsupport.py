@@ -1,0 +1,25 @@
+"""Helpers shared by the operation tests (imported by name; pytest adds this folder to sys.path)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from loyalty_accounts.operations import BucketBalance
+
+# 2026-06-01 10:00 UTC: the instant most tests act at.
+AT = datetime(2026, 6, 1, 10, 0, tzinfo=timezone.utc)
+
+
+def buckets(**by_expiry: int) -> list[BucketBalance]:
+    """buckets(d20260930=50, noexpiry=40) → bucket balances keyed by YYYYMMDD or noexpiry."""
+
+    out = []
+    for key, points in by_expiry.items():
+        expiry = None if key == "noexpiry" else datetime.strptime(key[1:], "%Y%m%d").date()
+        out.append(BucketBalance(expiry=expiry, points=points))
+    return out
+
+
+def d(text: str) -> date:
+    return date.fromisoformat(text)
+

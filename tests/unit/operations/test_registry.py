@@ -1,0 +1,140 @@
+"""Every operation's templates exist, and each plan supplies exactly the vars its template declares."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import pytest
+from opsupport import AT, buckets, d
+
+from loyalty_accounts.operations import (
+    OPERATIONS,
+    AdjustCommand,
+    CaptureCommand,
+    ConvertCommand,
+    EarnCommand,
+    EarnRecord,
+    ExchangeInCommand,
+    ExchangeOutCommand,
+    ExpireCommand,
+    HoldCommand,
+    Money,
+    PendingBalance,
+    RedeemCommand,
+    RefundCommand,
+    ReleaseCommand,
+    TransferCommand,
+    adjust,
+    capture,
+    convert,
+    earn,
+    exchange_in,
+    exchange_out,
+    expire,
+    hold,
+    redeem,
+    refund,
+    release,
+)
+from loyalty_accounts.operations import transfer as transfer_op
+from loyalty_accounts.types import Posting, TransactionPlan
+
+MANY = buckets(d20260930=5, d20261231=5, d20270331=5, d20270601=500, noexpiry=500)
+
+
+def sample_plans(chart, catalogue) -> list[TransactionPlan]:
+    """At least one plan of every operation and template, several with lists of length > 1."""
+
+    usd = Money(amount=Decimal("125.90"), currency="USD")
+    earn_cmd = EarnCommand(customer="c42", order_id="o-1", amount=usd, ordered_at=AT)
+    earned = earn.plan(earn_cmd, chart, catalogue, clawback_balance=-3)
+    assert earned is not None
+    refunded = refund.plan(
+        RefundCommand(customer="c42", order_id="o-1", refund_id="rf-1", amount=usd, at=AT),
+        chart, catalogue, earn=EarnRecord.from_metadata(earned.metadata), previous_refunds=[], buckets=MANY,
+    )
+    assert refunded is not None
+    hold_postings = [
+        Posting(source="customers:c42:points:20260930", destination="customers:c42:holds:h-9", amount=5, asset="PTS"),
+        Posting(source="customers:c42:points:20261231", destination="customers:c42:holds:h-9", amount=5, asset="PTS"),
+    ]
+    plans = [
+        earned,
+        refunded,
+        *release.plan(
+            ReleaseCommand(customer="c42", as_of=AT), chart, catalogue,
+            [PendingBalance(release=d("2026-06-01"), expiry=d("2027-05-18"), points=10)],
+        ),
+        hold.plan(HoldCommand(customer="c42", hold_id="h-9", points=12, at=AT), chart, catalogue, MANY),
+        capture.plan(CaptureCommand(customer="c42", hold_id="h-9", points=3, at=AT), chart, catalogue, hold_postings),
+        redeem.plan(RedeemCommand(customer="c42", redemption_id="r-1", points=12, at=AT), chart, catalogue, MANY),
+        *expire.plan(
+            ExpireCommand(customer="c42", as_of=datetime(2027, 1, 1, tzinfo=timezone.utc)), chart, catalogue, MANY
+        ),
+        transfer_op.plan(
+            TransferCommand(customer="c42", to_customer="c77", transfer_id="t-1", points=12, at=AT), chart, catalogue, MANY
+        ),
+        exchange_out.plan(
+            ExchangeOutCommand(customer="c42", exchange_id="x-1", partner="skyway", partner_points=5, at=AT),
+            chart, catalogue, MANY,
+        ),
+        exchange_in.plan(
+            ExchangeInCommand(customer="c42", exchange_id="x-2", partner="skyway", partner_points=5, at=AT), chart, catalogue
+        ),
+        convert.plan(ConvertCommand(customer="c42", conversion_id="cv-1", points=100, at=AT), chart, catalogue, MANY),
+        adjust.plan(
+            AdjustCommand(customer="c42", adjustment_id="a-1", direction="credit", points=5, reason="goodwill", at=AT),
+            chart, catalogue,
+        ),
+        adjust.plan(
+            AdjustCommand(customer="c42", adjustment_id="a-2", direction="debit", points=12, reason="goodwill", at=AT),
+            chart, catalogue, MANY,
+        ),
+    ]
+    return plans
+
+
+def test_every_template_of_the_catalogue_belongs_to_an_operation(catalogue):
+    used = {t for info in OPERATIONS.values() for t in info.templates}
+    assert used == set(catalogue.names)
+
+
+@pytest.mark.parametrize("name", sorted(OPERATIONS))
+def test_every_operation_has_its_templates(name, catalogue):
+    info = OPERATIONS[name]
+    assert info.command.operation == name
+    for template in info.templates:
+        assert template in catalogue
+        assert getattr(info.module, "plan")
+
+
+def test_plans_supply_exactly_the_declared_vars(chart, catalogue):
+    plans = sample_plans(chart, catalogue)
+    assert {p.template for p in plans} == set(catalogue.names)
+    for plan in plans:
+        assert plan.template in OPERATIONS[plan.operation].templates
+        template = catalogue.get(plan.template)
+        lengths = {
+            n: sum(1 for v in plan.vars if v.startswith(n + "_") and v[len(n) + 1:].isdigit())
+            for n in template.list_vars
+        }
+        assert tuple(plan.vars) == template.expanded_names(lengths), plan.template
+        assert plan.script == template.render(lengths)
+        assert all(isinstance(v, str) for v in plan.vars.values())
+        assert all(isinstance(v, str) for v in plan.metadata.values())
+        assert plan.reference.startswith(plan.operation + ":")
+        assert set(plan.metadata).isdisjoint({"operation", "template", "command_hash"})
+        # every account var is an account of the chart
+        for decl in template.vars:
+            if decl.type == "account":
+                names = [k for k in plan.vars if k == decl.name or (decl.is_list and k.rsplit("_", 1)[0] == decl.name)]
+                for k in names:
+                    assert chart.parse(plan.vars[k]) is not None, (plan.template, k)
+
+
+def test_lists_of_several_elements_are_exercised(chart, catalogue):
+    plans = {p.template: p for p in sample_plans(chart, catalogue)}
+    assert "buckets_2" in plans["redeem"].vars
+    assert "moved_2" in plans["transfer"].vars
+    assert "returned_1" in plans["capture"].vars

@@ -1,10 +1,18 @@
-"""The ``loyalty`` command line: a thin shell over the services."""
+"""The ``loyalty`` command line: a thin shell over the services.
+
+Exit codes: 0 ok, 1 business rejection (insufficient points, duplicate key,
+unknown customer...), 2 bad input or usage, 3 ledger unavailable.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 
 from . import ledger
+from .context import AppContext
 
 app = typer.Typer(
     help="A loyalty-points programme kept as double-entry accounting on a Formance Ledger.",
@@ -12,6 +20,27 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(ledger.app, name="ledger")
+
+
+@app.callback()
+def _options(
+    ctx: typer.Context,
+    ledger_url: Annotated[
+        Optional[str],
+        typer.Option("--ledger-url", envvar="LOYALTY_LEDGER_URL", help="Formance Ledger base URL (default: the local ledger)."),
+    ] = None,
+    ledger_name: Annotated[
+        Optional[str], typer.Option("--ledger", envvar="LOYALTY_LEDGER_NAME", help="Ledger name (default: loyalty).")
+    ] = None,
+    chart: Annotated[
+        Optional[Path], typer.Option("--chart", envvar="LOYALTY_CHART", help="chart_of_accounts.yaml to use.")
+    ] = None,
+    state_dir: Annotated[
+        Optional[Path], typer.Option("--state-dir", envvar="LOYALTY_STATE_DIR", help="State folder of the local ledger.")
+    ] = None,
+) -> None:
+    ctx.obj = AppContext(ledger_url=ledger_url, ledger_name=ledger_name, chart_path=chart, state_dir=state_dir)
+    ctx.call_on_close(ctx.obj.close)
 
 
 def main() -> None:

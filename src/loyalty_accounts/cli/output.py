@@ -12,7 +12,7 @@ import enum
 import json
 import sys
 from decimal import Decimal
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Annotated, Any, Iterable, Mapping, Sequence
 
 import typer
 
@@ -83,3 +83,13 @@ def emit_mapping(data: Mapping[str, Any], fmt: Format) -> None:
         width = max((len(k) for k in data), default=0)
         for key, value in data.items():
             typer.echo(f"{key.ljust(width)}  {_plain(value)}")
+
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+CsvFlag = Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")]
+
+
+def chosen_format(json_out: bool, csv_out: bool) -> Format:
+    if json_out and csv_out:
+        raise typer.BadParameter("choose one of --json and --csv")
+    return Format.json if json_out else Format.csv if csv_out else Format.table

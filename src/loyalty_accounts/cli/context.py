@@ -1,0 +1,84 @@
+"""What every CLI command needs: which ledger, which chart, how to print.
+
+Global options are read once by the ``loyalty`` callback into an
+:class:`AppContext`; commands ask it for the ledger client and the programme.
+The ledger URL comes from ``--ledger-url``, then ``LOYALTY_LEDGER_URL``, then
+the local stack started by ``loyalty ledger up``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from ..chart import Chart, load_chart
+from ..errors import LedgerUnavailable
+from ..ledger_client import LedgerClient, LedgerConnection
+from ..local import LocalStack
+from ..numscript import Catalogue
+from .output import Format
+
+if TYPE_CHECKING:
+    from ..program import LoyaltyProgram
+
+
+@dataclass
+class AppContext:
+    ledger_url: str | None
+    ledger_name: str | None
+    chart_path: Path | None
+    state_dir: Path | None
+    fmt: Format = Format.table
+    _client: LedgerClient | None = field(default=None, repr=False)
+
+    @cached_property
+    def chart(self) -> Chart:
+        return load_chart(self.chart_path)
+
+    @cached_property
+    def catalogue(self) -> Catalogue:
+        return Catalogue()
+
+    def connection(self) -> LedgerConnection:
+        base = LedgerConnection.from_env(self.ledger_name)
+        url = self.ledger_url or _env_url()
+        if not url:
+            status = LocalStack(self.state_dir).status()
+            if not status.running or not status.url:
+                raise LedgerUnavailable(
+                    "no ledger to talk to: run `loyalty ledger up`, or set LOYALTY_LEDGER_URL / --ledger-url"
+                )
+            url = status.url
+        return base.model_copy(update={"url": url})
+
+    def client(self) -> LedgerClient:
+        if self._client is None:
+            self._client = LedgerClient(self.connection())
+        return self._client
+
+    def program(self) -> "LoyaltyProgram":
+        from ..program import LoyaltyProgram
+
+        return LoyaltyProgram(self.client(), self.chart, self.catalogue)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+
+def _env_url() -> str | None:
+    import os
+
+    return os.environ.get("LOYALTY_LEDGER_URL") or None
+
+
+def app_context(ctx: typer.Context) -> AppContext:
+    obj = ctx.find_root().obj
+    if not isinstance(obj, AppContext):  # a sub-app invoked on its own, e.g. in tests
+        obj = AppContext(None, None, None, None)
+        ctx.find_root().obj = obj
+    return obj

@@ -133,6 +133,9 @@ class Command(Value):
     """Base of every operation's command. ``operation`` names it in references and hashes."""
 
     operation: ClassVar[str]
+    # When the command is processed is not what it is: a retry a second later
+    # with the same business key must be recognised as the same command.
+    processing_fields: ClassVar[frozenset[str]] = frozenset({"at"})
 
     @field_validator("*", mode="after")
     @classmethod
@@ -145,7 +148,8 @@ class Command(Value):
     def fingerprint(self, **extra: str) -> str:
         """types.command_fingerprint of the command's business fields (and ``extra``)."""
 
-        payload: dict[str, Any] = {"operation": self.operation, **self.model_dump(mode="json"), **extra}
+        fields = self.model_dump(mode="json", exclude=set(self.processing_fields))
+        payload: dict[str, Any] = {"operation": self.operation, **fields, **extra}
         return command_fingerprint(payload)
 
 

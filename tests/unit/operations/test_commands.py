@@ -80,3 +80,17 @@ def test_instants_are_normalised_to_utc():
     b = EarnCommand(**GOOD_EARN)
     assert a == b
     assert a.fingerprint() == b.fingerprint()
+
+
+def test_processing_instant_is_not_part_of_the_fingerprint() -> None:
+    later = AT.replace(second=AT.second + 1) if AT.second < 59 else AT.replace(minute=AT.minute + 1)
+    first = RedeemCommand(customer="c42", redemption_id="r-1", points=10, at=AT)
+    retried = RedeemCommand(customer="c42", redemption_id="r-1", points=10, at=later)
+    changed = RedeemCommand(customer="c42", redemption_id="r-1", points=11, at=AT)
+    assert first.fingerprint() == retried.fingerprint()
+    assert first.fingerprint() != changed.fingerprint()
+
+
+def test_order_instant_is_part_of_the_earn_fingerprint() -> None:
+    other = {**GOOD_EARN, "ordered_at": GOOD_EARN["ordered_at"].replace(year=2025)}
+    assert EarnCommand(**GOOD_EARN).fingerprint() != EarnCommand(**other).fingerprint()

@@ -40,6 +40,7 @@ class AdjustCommand(Command):
     """Credit or debit ``points`` of a customer for a stated reason."""
 
     operation = "adjust"
+    key_field = "adjustment_id"
     customer: CustomerId
     adjustment_id: BusinessKey
     direction: Literal["credit", "debit"]
@@ -94,7 +95,7 @@ def plan(
         operation=command.operation,
         template=template,
         values=values,
-        reference=f"adjust:{command.adjustment_id}",
+        reference=command.reference(),
         command_hash=command.fingerprint(),
         metadata=metadata,
         timestamp=command.at,

@@ -136,6 +136,16 @@ class Command(Value):
     # When the command is processed is not what it is: a retry a second later
     # with the same business key must be recognised as the same command.
     processing_fields: ClassVar[frozenset[str]] = frozenset({"at"})
+    # The field holding the caller's business key; operations posting several
+    # transactions per command (release, expire) build per-bucket references.
+    key_field: ClassVar[str | None] = None
+
+    def reference(self) -> str:
+        """The Formance reference of the command's transaction: ``{operation}:{business key}``."""
+
+        if self.key_field is None:
+            raise TypeError(f"{type(self).__name__} posts several transactions; it has no single reference")
+        return f"{self.operation}:{getattr(self, self.key_field)}"
 
     @field_validator("*", mode="after")
     @classmethod

@@ -38,6 +38,7 @@ class CaptureCommand(Command):
     """Capture ``points`` of hold ``hold_id``; the rest of the hold is released."""
 
     operation = "capture"
+    key_field = "hold_id"
     customer: CustomerId
     hold_id: HoldId
     points: Points
@@ -93,7 +94,7 @@ def plan(
             "returned": [monetary(asset, a.points) for a in returns],
             "return_to": [chart.bucket(customer, a.expiry) for a in returns],
         },
-        reference=f"capture:{command.hold_id}",
+        reference=command.reference(),
         command_hash=command.fingerprint(),
         metadata={
             "customer": customer,

@@ -36,6 +36,7 @@ class ConvertCommand(Command):
     """Convert ``points`` of a customer into store credit."""
 
     operation = "convert"
+    key_field = "conversion_id"
     customer: CustomerId
     conversion_id: BusinessKey
     points: Points
@@ -73,7 +74,7 @@ def plan(command: ConvertCommand, chart: Chart, catalogue: Catalogue, buckets: S
             "credit_issued": chart.credit_issued(),
             "customer_credit": chart.credit(customer),
         },
-        reference=f"convert:{command.conversion_id}",
+        reference=command.reference(),
         command_hash=command.fingerprint(),
         metadata={
             "customer": customer,

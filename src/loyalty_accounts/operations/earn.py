@@ -43,6 +43,7 @@ class EarnCommand(Command):
     """A purchase that earns points: who, which order, how much, when it was placed."""
 
     operation = "earn"
+    key_field = "order_id"
     customer: CustomerId
     order_id: BusinessKey
     amount: Money
@@ -132,7 +133,7 @@ def plan(command: EarnCommand, chart: Chart, catalogue: Catalogue, *, clawback_b
             "clawback": chart.clawback(customer),
             "destination": destination,
         },
-        reference=f"earn:{command.order_id}",
+        reference=command.reference(),
         command_hash=command.fingerprint(),
         metadata=metadata,
         timestamp=command.ordered_at,

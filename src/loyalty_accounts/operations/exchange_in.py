@@ -35,6 +35,7 @@ class ExchangeInCommand(Command):
     """Turn ``partner_points`` whole partner points of a customer into our points."""
 
     operation = "exchange_in"
+    key_field = "exchange_id"
     customer: CustomerId
     exchange_id: BusinessKey
     partner: PartnerKey
@@ -67,7 +68,7 @@ def plan(command: ExchangeInCommand, chart: Chart, catalogue: Catalogue) -> Tran
             "exchange_revenue": chart.exchange_revenue(),
             "partner_settlement": chart.partner_account(p, "settlement"),
         },
-        reference=f"exchange_in:{command.exchange_id}",
+        reference=command.reference(),
         command_hash=command.fingerprint(),
         metadata={
             "customer": customer,

@@ -40,6 +40,7 @@ class ExchangeOutCommand(Command):
     """Deliver ``partner_points`` whole partner points to a customer, paid with our points."""
 
     operation = "exchange_out"
+    key_field = "exchange_id"
     customer: CustomerId
     exchange_id: BusinessKey
     partner: PartnerKey
@@ -84,7 +85,7 @@ def plan(
             "partner_settlement": chart.partner_account(p, "settlement"),
             "exchange_cost": chart.exchange_cost(),
         },
-        reference=f"exchange_out:{command.exchange_id}",
+        reference=command.reference(),
         command_hash=command.fingerprint(),
         metadata={
             "customer": customer,

@@ -35,6 +35,7 @@ class HoldCommand(Command):
     """Reserve ``points`` of a customer under ``hold_id`` at ``at``."""
 
     operation = "hold"
+    key_field = "hold_id"
     customer: CustomerId
     hold_id: HoldId
     points: Points
@@ -56,7 +57,7 @@ def plan(command: HoldCommand, chart: Chart, catalogue: Catalogue, buckets: Sequ
             "buckets": [chart.bucket(customer, a.expiry) for a in taken],
             "hold": chart.hold(customer, command.hold_id),
         },
-        reference=f"hold:{command.hold_id}",
+        reference=command.reference(),
         command_hash=command.fingerprint(),
         metadata={
             "customer": customer,

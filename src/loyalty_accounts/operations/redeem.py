@@ -29,6 +29,7 @@ class RedeemCommand(Command):
     """Spend ``points`` of a customer; ``reward`` optionally names the catalogue item."""
 
     operation = "redeem"
+    key_field = "redemption_id"
     customer: CustomerId
     redemption_id: BusinessKey
     points: Points
@@ -54,7 +55,7 @@ def plan(command: RedeemCommand, chart: Chart, catalogue: Catalogue, buckets: Se
             "buckets": [chart.bucket(customer, a.expiry) for a in taken],
             "redeemed": chart.redeemed(),
         },
-        reference=f"redeem:{command.redemption_id}",
+        reference=command.reference(),
         command_hash=command.fingerprint(),
         metadata=metadata,
         timestamp=command.at,

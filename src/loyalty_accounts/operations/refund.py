@@ -56,6 +56,7 @@ class RefundCommand(Command):
     """Refund ``amount`` of order ``order_id``."""
 
     operation = "refund"
+    key_field = "refund_id"
     customer: CustomerId
     order_id: BusinessKey
     refund_id: BusinessKey
@@ -147,7 +148,7 @@ def plan(
             "shortfall": shortfall,
             "issued": chart.issued_shard(customer),
         },
-        reference=f"refund:{command.refund_id}",
+        reference=command.reference(),
         command_hash=command.fingerprint(),
         metadata={
             "customer": customer,

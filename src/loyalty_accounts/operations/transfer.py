@@ -36,6 +36,7 @@ class TransferCommand(Command):
     """Give ``points`` from ``customer`` to ``to_customer``."""
 
     operation = "transfer"
+    key_field = "transfer_id"
     customer: CustomerId
     to_customer: CustomerId
     transfer_id: BusinessKey
@@ -65,7 +66,7 @@ def plan(command: TransferCommand, chart: Chart, catalogue: Catalogue, buckets: 
             "from_bucket": [chart.bucket(sender, a.expiry) for a in taken],
             "to_bucket": [chart.bucket(receiver, a.expiry) for a in taken],
         },
-        reference=f"transfer:{command.transfer_id}",
+        reference=command.reference(),
         command_hash=command.fingerprint(),
         metadata={
             "customer": sender,

@@ -438,9 +438,10 @@ class LedgerClient:
     def aggregate_balances(
         self, address_filter: str, *, pit: datetime | None = None, use_insertion_date: bool = False
     ) -> dict[Asset, int]:
+        # An empty filter means every account: the trial balance.
         request = operations.V2GetBalancesAggregatedRequest(
             ledger=self.ledger,
-            request_body={"$match": {"address": _address_filter(address_filter)}},
+            request_body={"$match": {"address": _address_filter(address_filter)}} if address_filter else {},
             pit=_utc(pit) if pit else None,
             use_insertion_date=True if use_insertion_date else None,
         )

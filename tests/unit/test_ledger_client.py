@@ -635,6 +635,13 @@ def test_aggregate_balances_parse_big_ints(router: respx.Router) -> None:
     assert isinstance(balances["PTS"], int)
 
 
+def test_aggregate_balances_without_filter_covers_every_account(router: respx.Router) -> None:
+    route = router.get(f"{BASE}/v2/loyalty/aggregate/balances").mock(return_value=ok({"PTS": 0}))
+    with make_client(router) as client:
+        assert client.aggregate_balances("") == {"PTS": 0}
+    assert body_of(route.calls.last.request) == {}
+
+
 def test_volumes_window_group_by_and_big_ints(router: respx.Router) -> None:
     route = router.get(f"{BASE}/v2/loyalty/volumes").mock(
         return_value=cursor([{"account": "customers", "asset": "PTS", "input": BIG, "output": 5, "balance": BIG - 5}])
@@ -666,7 +673,7 @@ def test_logs_are_read_oldest_first(router: respx.Router) -> None:
     assert [entry["id"] for entry in logs] == [0, 1]
 
 
-@pytest.mark.parametrize("bad_filter", ["customers'; drop table x; --", "", "customers:*"])
+@pytest.mark.parametrize("bad_filter", ["customers'; drop table x; --", "customers:*", "a::b c"])
 def test_address_filters_are_checked_before_sending(router: respx.Router, bad_filter: str) -> None:
     with make_client(router) as client, pytest.raises(InvalidCommand):
         client.aggregate_balances(bad_filter)

@@ -1,0 +1,529 @@
+"""The loyalty programme as a service over a Formance ledger.
+
+Each method takes a validated command, reads from the ledger exactly the state
+its plan needs (bucket balances, the hold, the order's earn), builds the plan
+with the pure operation, and posts it. Nothing is kept on the Python side: the
+ledger is the only book.
+
+Exactly once: before planning, the command's reference is looked up. Found
+with the same command fingerprint → the original is returned (``replayed``)
+and nothing is posted; found with another fingerprint → ``DuplicateOperation``.
+Not found → plan and post; the client resolves a concurrent duplicate the same
+way, and the database's unique reference makes two posts impossible.
+
+Never overspent: a plan lists the buckets the balances read say are needed,
+but the ledger's own overdraft check decides. If a concurrent spend emptied a
+bucket in between, the post fails with ``INSUFFICIENT_FUND`` and the plan is
+rebuilt from fresh balances (a few times), so the customer either has the
+points at the instant of posting or gets :class:`InsufficientPoints`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Callable, Iterable, Iterator, Sequence
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .chart import Chart, from_minor, parse_date_segment
+from .errors import DuplicateOperation, InsufficientPoints, InvalidCommand, UnknownEntity
+from .numscript import Catalogue
+from .operations import (
+    AdjustCommand,
+    BucketBalance,
+    CaptureCommand,
+    Command,
+    ConvertCommand,
+    EarnCommand,
+    EarnRecord,
+    ExchangeInCommand,
+    ExchangeOutCommand,
+    ExpireCommand,
+    HoldCommand,
+    PendingBalance,
+    RedeemCommand,
+    RefundCommand,
+    RefundRecord,
+    ReleaseCommand,
+    TransferCommand,
+    adjust,
+    capture,
+    convert,
+    earn,
+    exchange_in,
+    exchange_out,
+    expire,
+    hold,
+    redeem,
+    refund,
+    release,
+    transfer,
+)
+from .ports import LedgerPort
+from .types import AccountState, PostedTransaction, TransactionPlan
+
+Progress = Callable[[int, int], None]
+"""Called with (done, total) while a batch operation posts."""
+
+PLAN_ATTEMPTS = 3
+BATCH = 100
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class OperationResult(_Frozen):
+    """What one command did: the transactions it posted (or found already posted)."""
+
+    operation: str
+    reference: str
+    replayed: bool
+    points: int
+    transactions: tuple[PostedTransaction, ...] = ()
+    note: str | None = None
+
+    @property
+    def posted(self) -> bool:
+        return bool(self.transactions) and not self.replayed
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "operation": self.operation,
+            "reference": self.reference,
+            "replayed": self.replayed,
+            "points": self.points,
+            "transactions": [tx.id for tx in self.transactions],
+            "note": self.note,
+        }
+
+
+class BatchResult(_Frozen):
+    """A programme-wide run (expire, release, void of lapsed holds)."""
+
+    operation: str
+    as_of: datetime
+    posted: int
+    replayed: int
+    points: int
+    results: tuple[OperationResult, ...] = ()
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "operation": self.operation,
+            "as_of": self.as_of.isoformat(),
+            "posted": self.posted,
+            "replayed": self.replayed,
+            "points": self.points,
+        }
+
+
+class Bucket(_Frozen):
+    expiry: date | None
+    points: int
+
+
+class PendingPoints(_Frozen):
+    release: date
+    expiry: date | None
+    points: int
+
+
+class HeldPoints(_Frozen):
+    hold_id: str
+    points: int
+
+
+class CustomerBalance(_Frozen):
+    """A customer's position, read from the balances of their accounts."""
+
+    customer: str
+    spendable: int
+    pending: int
+    held: int
+    clawback: int = Field(description="negative when the customer owes points after a refund")
+    credit: Decimal
+    credit_currency: str
+    buckets: tuple[Bucket, ...]
+    pending_buckets: tuple[PendingPoints, ...]
+    holds: tuple[HeldPoints, ...]
+
+    @property
+    def total(self) -> int:
+        """Points the programme owes this customer (the liability), debt netted."""
+
+        return self.spendable + self.pending + self.held + self.clawback
+
+
+class LoyaltyProgram:
+    def __init__(self, ledger: LedgerPort, chart: Chart, catalogue: Catalogue | None = None) -> None:
+        self.ledger = ledger
+        self.chart = chart
+        self.catalogue = catalogue or Catalogue()
+        self.schema_version = chart.schema_version()
+
+    # -- set-up -------------------------------------------------------------
+
+    def init(self) -> dict[str, object]:
+        """Create the ledger and apply the chart as its schema; repeating it changes nothing."""
+
+        created = self.ledger.create_ledger(metadata={"programme": self.chart.spec.programme.name})
+        applied = self.ledger.insert_schema(self.schema_version, self.chart.to_formance_schema())
+        return {
+            "ledger": self.ledger.ledger,
+            "ledger_created": created,
+            "schema_version": self.schema_version,
+            "schema_applied": applied,
+        }
+
+    # -- operations ---------------------------------------------------------
+
+    def earn(self, command: EarnCommand) -> OperationResult:
+        def build() -> TransactionPlan | None:
+            debt = 0
+            if self.chart.policies.refund_shortfall == "claw_back":
+                debt = self.ledger.account(self.chart.clawback(command.customer)).balance(self.chart.points_asset)
+            return earn.plan(command, self.chart, self.catalogue, clawback_balance=debt)
+
+        return self._once(command, build, no_plan_note="the order earns no points")
+
+    def hold(self, command: HoldCommand) -> OperationResult:
+        return self._once(command, lambda: hold.plan(command, self.chart, self.catalogue, self._buckets(command.customer)))
+
+    def capture(self, command: CaptureCommand) -> OperationResult:
+        def build() -> TransactionPlan:
+            hold_tx = self._hold_transaction(command.customer, command.hold_id)
+            if hold_tx.reverted:
+                raise InvalidCommand(f"hold {command.hold_id} was voided; it cannot be captured")
+            expires = hold_tx.metadata.get("expires_at")
+            return capture.plan(
+                command,
+                self.chart,
+                self.catalogue,
+                hold_tx.postings,
+                hold_expires_at=_instant(expires) if expires else None,
+            )
+
+        return self._once(command, build)
+
+    def void(self, customer: str, hold_id: str) -> OperationResult:
+        """Revert the hold: every point goes back to the bucket it came from."""
+
+        hold_tx = self._hold_transaction(customer, hold_id)
+        reference = f"void:{hold_id}"
+        if hold_tx.reverted:
+            return OperationResult(operation="void", reference=reference, replayed=True, points=self._held(hold_tx))
+        if self.ledger.find_by_reference(f"capture:{hold_id}") is not None:
+            raise InvalidCommand(f"hold {hold_id} was captured; it can no longer be voided")
+        try:
+            reversal = self.ledger.revert(
+                hold_tx.id,
+                metadata={"operation": "void", "customer": customer, "hold_id": hold_id},
+                schema_version=self.schema_version,
+            )
+        except DuplicateOperation as exc:
+            if exc.code != "ALREADY_REVERT":
+                raise
+            return OperationResult(operation="void", reference=reference, replayed=True, points=self._held(hold_tx))
+        return OperationResult(
+            operation="void", reference=reference, replayed=False, points=self._held(hold_tx), transactions=(reversal,)
+        )
+
+    def void_lapsed(self, as_of: datetime, *, progress: Progress | None = None) -> BatchResult:
+        """Void every hold whose TTL has passed and that was neither captured nor voided."""
+
+        lapsed = [
+            tx
+            for tx in self.ledger.transactions(metadata={"operation": "hold"})
+            if not tx.reverted
+            and _instant(tx.metadata["expires_at"]) <= as_of
+            and self.ledger.find_by_reference(f"capture:{tx.metadata['hold_id']}") is None
+        ]
+        results = []
+        for done, tx in enumerate(lapsed, start=1):
+            results.append(self.void(tx.metadata["customer"], tx.metadata["hold_id"]))
+            if progress:
+                progress(done, len(lapsed))
+        return _batch("void", as_of, results)
+
+    def redeem(self, command: RedeemCommand) -> OperationResult:
+        return self._once(command, lambda: redeem.plan(command, self.chart, self.catalogue, self._buckets(command.customer)))
+
+    def transfer(self, command: TransferCommand) -> OperationResult:
+        return self._once(
+            command, lambda: transfer.plan(command, self.chart, self.catalogue, self._buckets(command.customer))
+        )
+
+    def exchange_out(self, command: ExchangeOutCommand) -> OperationResult:
+        return self._once(
+            command, lambda: exchange_out.plan(command, self.chart, self.catalogue, self._buckets(command.customer))
+        )
+
+    def exchange_in(self, command: ExchangeInCommand) -> OperationResult:
+        return self._once(command, lambda: exchange_in.plan(command, self.chart, self.catalogue))
+
+    def convert(self, command: ConvertCommand) -> OperationResult:
+        return self._once(command, lambda: convert.plan(command, self.chart, self.catalogue, self._buckets(command.customer)))
+
+    def adjust(self, command: AdjustCommand) -> OperationResult:
+        def build() -> TransactionPlan:
+            buckets = self._buckets(command.customer) if command.direction == "debit" else ()
+            return adjust.plan(command, self.chart, self.catalogue, buckets)
+
+        return self._once(command, build)
+
+    def refund(self, command: RefundCommand) -> OperationResult:
+        def build() -> TransactionPlan | None:
+            earn_tx = self.ledger.find_by_reference(f"earn:{command.order_id}")
+            if earn_tx is None:
+                raise UnknownEntity(f"order {command.order_id} has no earn in the ledger")
+            record = EarnRecord.from_metadata(earn_tx.metadata)
+            if record.customer != command.customer:
+                raise InvalidCommand(f"order {command.order_id} belongs to another customer, not {command.customer}")
+            previous = [
+                RefundRecord.from_metadata(tx.metadata)
+                for tx in self.ledger.transactions(metadata={"operation": "refund", "order_id": command.order_id})
+            ]
+            return refund.plan(
+                command,
+                self.chart,
+                self.catalogue,
+                earn=record,
+                previous_refunds=previous,
+                buckets=self._buckets(command.customer, spendable_only=False),
+            )
+
+        return self._once(command, build, no_plan_note="the refund is too small to reverse a whole point")
+
+    def release(self, as_of: datetime, *, customer: str | None = None, progress: Progress | None = None) -> BatchResult:
+        """Move pending points whose release date has come into their buckets."""
+
+        by_customer: dict[str, list[PendingBalance]] = defaultdict(list)
+        flt = f"customers:{customer}:pending::" if customer else "customers::pending::"
+        for acct in self.ledger.accounts(flt):
+            parsed = self.chart.parse(acct.address)
+            points = acct.balance(self.chart.points_asset)
+            if parsed is None or parsed.kind != "customer_pending" or points <= 0:
+                continue
+            release_on = parse_date_segment(parsed.values["release"])
+            assert release_on is not None  # the chart's pattern admits dates only
+            by_customer[parsed.values["customer"]].append(
+                PendingBalance(release=release_on, expiry=parse_date_segment(parsed.values["expiry"]), points=points)
+            )
+        plans: list[TransactionPlan] = []
+        for cust, pending in sorted(by_customer.items()):
+            plans.extend(release.plan(ReleaseCommand(customer=cust, as_of=as_of), self.chart, self.catalogue, pending))
+        return self._post_batch("release", as_of, plans, progress)
+
+    def expire(self, as_of: datetime, *, customer: str | None = None, progress: Progress | None = None) -> BatchResult:
+        """Drain every bucket whose expiry date has come into the expired account.
+
+        One transaction per bucket, referenced by bucket and as-of instant: a
+        second run finds the buckets empty (or the references taken) and
+        posts nothing new.
+        """
+
+        by_customer: dict[str, list[BucketBalance]] = defaultdict(list)
+        flt = f"customers:{customer}:points:" if customer else "customers::points:"
+        for acct in self.ledger.accounts(flt):
+            parsed = self.chart.parse(acct.address)
+            points = acct.balance(self.chart.points_asset)
+            if parsed is None or parsed.kind != "customer_points" or points <= 0:
+                continue
+            by_customer[parsed.values["customer"]].append(
+                BucketBalance(expiry=parse_date_segment(parsed.values["expiry"]), points=points)
+            )
+        plans: list[TransactionPlan] = []
+        for cust, buckets in sorted(by_customer.items()):
+            plans.extend(expire.plan(ExpireCommand(customer=cust, as_of=as_of), self.chart, self.catalogue, buckets))
+        return self._post_batch("expire", as_of, plans, progress)
+
+    # -- reads --------------------------------------------------------------
+
+    def balance(self, customer: str, *, pit: datetime | None = None) -> CustomerBalance:
+        accounts = list(self.ledger.accounts(f"customers:{customer}:...", pit=pit))
+        if not accounts:
+            raise UnknownEntity(f"customer {customer} has no accounts in the ledger")
+        pts, money = self.chart.points_asset, self.chart.money_asset
+        buckets, pending, holds = [], [], []
+        clawback, credit_minor = 0, 0
+        for acct in accounts:
+            parsed = self.chart.parse(acct.address)
+            if parsed is None:
+                continue
+            kind, values = parsed.kind, parsed.values
+            if kind == "customer_points":
+                buckets.append(Bucket(expiry=parse_date_segment(values["expiry"]), points=acct.balance(pts)))
+            elif kind == "customer_pending":
+                release_on = parse_date_segment(values["release"])
+                assert release_on is not None
+                pending.append(
+                    PendingPoints(release=release_on, expiry=parse_date_segment(values["expiry"]), points=acct.balance(pts))
+                )
+            elif kind == "customer_hold":
+                holds.append(HeldPoints(hold_id=values["hold"], points=acct.balance(pts)))
+            elif kind == "customer_clawback":
+                clawback = acct.balance(pts)
+            elif kind == "customer_credit":
+                credit_minor = acct.balance(money)
+        buckets = [b for b in buckets if b.points]
+        buckets.sort(key=lambda b: (b.expiry is None, b.expiry or date.max))
+        pending = sorted((p for p in pending if p.points), key=lambda p: p.release)
+        holds = [h for h in holds if h.points]
+        return CustomerBalance(
+            customer=customer,
+            spendable=sum(b.points for b in buckets),
+            pending=sum(p.points for p in pending),
+            held=sum(h.points for h in holds),
+            clawback=clawback,
+            credit=from_minor(credit_minor, money),
+            credit_currency=self.chart.money_currency,
+            buckets=tuple(buckets),
+            pending_buckets=tuple(pending),
+            holds=tuple(holds),
+        )
+
+    def history(self, customer: str) -> list[PostedTransaction]:
+        """Every transaction touching the customer's accounts, oldest first."""
+
+        txs = list(self.ledger.transactions(account=f"customers:{customer}:..."))
+        if not txs:
+            raise UnknownEntity(f"customer {customer} has no transactions in the ledger")
+        return txs
+
+    def programme_accounts(self) -> list[AccountState]:
+        """Balances of the programme's and partners' accounts (the other side of every customer)."""
+
+        return [*self.ledger.accounts("program:..."), *self.ledger.accounts("partners:...")]
+
+    # -- internals ----------------------------------------------------------
+
+    def _once(
+        self,
+        command: Command,
+        build: Callable[[], TransactionPlan | None],
+        *,
+        no_plan_note: str | None = None,
+    ) -> OperationResult:
+        reference = command.reference()
+        fingerprint = command.fingerprint()
+        existing = self.ledger.find_by_reference(reference)
+        if existing is not None:
+            return self._replay(command, reference, fingerprint, existing)
+        for attempt in range(1, PLAN_ATTEMPTS + 1):
+            plan = build()
+            if plan is None:
+                return OperationResult(operation=command.operation, reference=reference, replayed=False, points=0, note=no_plan_note)
+            try:
+                tx = self.ledger.post(plan, schema_version=self.schema_version)
+            except InsufficientPoints:
+                # Balances moved between our read and the post; the ledger
+                # refused, so nothing was posted. Read again and re-plan.
+                if attempt == PLAN_ATTEMPTS:
+                    raise
+                continue
+            return OperationResult(
+                operation=command.operation,
+                reference=reference,
+                replayed=tx.replayed,
+                points=_points_of(tx, self.chart.points_asset),
+                transactions=(tx,),
+            )
+        raise AssertionError("unreachable")
+
+    def _replay(self, command: Command, reference: str, fingerprint: str, existing: PostedTransaction) -> OperationResult:
+        if existing.metadata.get("command_hash") != fingerprint:
+            raise DuplicateOperation(
+                f"{reference} was already used for a different {command.operation}; "
+                "use a new business key for a new operation"
+            )
+        return OperationResult(
+            operation=command.operation, reference=reference, replayed=True, points=_points_of(existing, self.chart.points_asset), transactions=(existing,)
+        )
+
+    def _post_batch(self, operation: str, as_of: datetime, plans: Sequence[TransactionPlan], progress: Progress | None) -> BatchResult:
+        results: list[OperationResult] = []
+        for start in range(0, len(plans), BATCH):
+            chunk = plans[start : start + BATCH]
+            for plan, tx in zip(chunk, self.ledger.post_many(chunk, schema_version=self.schema_version)):
+                results.append(
+                    OperationResult(
+                        operation=operation, reference=plan.reference, replayed=tx.replayed, points=_points_of(tx, self.chart.points_asset), transactions=(tx,)
+                    )
+                )
+            if progress:
+                progress(len(results), len(plans))
+        return _batch(operation, as_of, results)
+
+    def _buckets(self, customer: str, *, spendable_only: bool = True) -> list[BucketBalance]:
+        """The customer's buckets with points; the operations decide which are spendable when."""
+
+        out = []
+        for acct in self.ledger.accounts(f"customers:{customer}:points:"):
+            parsed = self.chart.parse(acct.address)
+            points = acct.balance(self.chart.points_asset)
+            if parsed is None or parsed.kind != "customer_points" or points <= 0:
+                continue
+            out.append(BucketBalance(expiry=parse_date_segment(parsed.values["expiry"]), points=points))
+        if spendable_only and not out and not self._known(customer):
+            raise UnknownEntity(f"customer {customer} has no accounts in the ledger")
+        return out
+
+    def _known(self, customer: str) -> bool:
+        return any(True for _ in _first(self.ledger.accounts(f"customers:{customer}:...")))
+
+    def _held(self, hold_tx: PostedTransaction) -> int:
+        return sum(
+            p.amount
+            for p in hold_tx.postings
+            if (parsed := self.chart.parse(p.destination)) is not None and parsed.kind == "customer_hold"
+        )
+
+    def _hold_transaction(self, customer: str, hold_id: str) -> PostedTransaction:
+        tx = self.ledger.find_by_reference(f"hold:{hold_id}")
+        if tx is None:
+            raise UnknownEntity(f"hold {hold_id} does not exist")
+        if tx.metadata.get("customer") != customer:
+            raise InvalidCommand(f"hold {hold_id} belongs to another customer, not {customer}")
+        return tx
+
+
+def _first(items: Iterable[AccountState]) -> Iterator[AccountState]:
+    for item in items:
+        yield item
+        return
+
+
+def _points_of(tx: PostedTransaction, asset: str) -> int:
+    """Points an operation moved: its own metadata when it says, else its largest points posting."""
+
+    meta = tx.metadata.get("points")
+    if meta is not None and meta.isdigit():
+        return int(meta)
+    return max((p.amount for p in tx.postings if p.asset == asset), default=0)
+
+
+def _instant(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _batch(operation: str, as_of: datetime, results: Sequence[OperationResult]) -> BatchResult:
+    return BatchResult(
+        operation=operation,
+        as_of=as_of,
+        posted=sum(1 for r in results if not r.replayed and r.transactions),
+        replayed=sum(1 for r in results if r.replayed),
+        points=sum(r.points for r in results if not r.replayed),
+        results=tuple(results),
+    )
+
+
+__all__ = [
+    "BatchResult",
+    "CustomerBalance",
+    "LoyaltyProgram",
+    "OperationResult",
+]

@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from . import ledger
+from . import demo, ledger, ops
 from .context import AppContext
 
 app = typer.Typer(
@@ -20,6 +20,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(ledger.app, name="ledger")
+ops.register(app)
+app.command("demo")(demo.demo)
 
 
 @app.callback()

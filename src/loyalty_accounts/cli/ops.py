@@ -1,0 +1,408 @@
+"""The operation verbs: ``loyalty earn``, ``redeem``, ``hold``... over LoyaltyProgram.
+
+Each verb builds a command (bad input exits 2 before anything is sent), runs
+it through the service and prints what was posted. Repeating a command with
+the same business key prints the original result and posts nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Callable, Optional
+
+import typer
+
+from ..errors import InvalidCommand
+from ..operations import (
+    AdjustCommand,
+    CaptureCommand,
+    ConvertCommand,
+    EarnCommand,
+    ExchangeInCommand,
+    ExchangeOutCommand,
+    HoldCommand,
+    Money,
+    RedeemCommand,
+    RefundCommand,
+    TransferCommand,
+)
+from ..program import BatchResult, LoyaltyProgram, OperationResult
+from .context import app_context
+from .output import CsvFlag, Format, JsonFlag, chosen_format, emit_json, emit_mapping, emit_rows
+from .shell import run_guarded
+
+Customer = Annotated[str, typer.Option("--customer", "-c", help="Customer id.")]
+Points = Annotated[int, typer.Option("--points", "-p", help="Whole points (a positive integer).")]
+At = Annotated[Optional[str], typer.Option("--at", help="When it happens (ISO 8601 with offset; default now).")]
+
+
+def parse_instant(text: str | None, *, option: str = "--at") -> datetime:
+    if text is None:
+        return datetime.now(timezone.utc)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidCommand(f"{option}: {text!r} is not an ISO 8601 instant") from None
+    if moment.tzinfo is None:
+        raise InvalidCommand(f"{option}: {text!r} has no UTC offset; write e.g. {text}Z or {text}+01:00")
+    return moment
+
+
+def parse_money(amount: str, currency: str) -> Money:
+    try:
+        value = Decimal(amount)
+    except InvalidOperation:
+        raise InvalidCommand(f"--amount: {amount!r} is not a decimal number") from None
+    return Money(amount=value, currency=currency.upper())
+
+
+def _run(ctx: typer.Context, action: Callable[[LoyaltyProgram], OperationResult | BatchResult], fmt: Format) -> None:
+    app = app_context(ctx)
+    result = run_guarded(lambda: action(app.program()))
+    if isinstance(result, BatchResult):
+        emit_mapping(result.summary(), fmt)
+        return
+    summary = result.summary()
+    if fmt is Format.json:
+        summary["postings"] = [
+            p.model_dump() for tx in result.transactions for p in tx.postings
+        ]
+        emit_json(summary)
+        return
+    emit_mapping(summary, fmt)
+    if fmt is Format.table and result.transactions:
+        typer.echo("")
+        emit_rows(
+            [
+                {"tx": tx.id, "source": p.source, "destination": p.destination, "amount": p.amount, "asset": p.asset}
+                for tx in result.transactions
+                for p in tx.postings
+            ],
+            Format.table,
+        )
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def init(ctx: typer.Context, json_out: JsonFlag = False) -> None:
+        """Create the ledger and apply the chart as its schema (a no-op when already done)."""
+
+        result = run_guarded(lambda: app_context(ctx).program().init())
+        emit_mapping(result, Format.json if json_out else Format.table)
+
+    @app.command()
+    def earn(
+        ctx: typer.Context,
+        customer: Customer,
+        order: Annotated[str, typer.Option("--order", help="Order id (the business key).")],
+        amount: Annotated[str, typer.Option("--amount", help="Order amount, e.g. 12.50.")],
+        currency: Annotated[str, typer.Option("--currency", help="ISO currency code.")] = "USD",
+        ordered_at: Annotated[Optional[str], typer.Option("--ordered-at", help="Order instant (default now).")] = None,
+        json_out: JsonFlag = False,
+        csv_out: CsvFlag = False,
+    ) -> None:
+        """Award points for an order (pending first when the chart has a chargeback window)."""
+
+        fmt = chosen_format(json_out, csv_out)
+        _run(
+            ctx,
+            lambda p: p.earn(
+                EarnCommand(
+                    customer=customer,
+                    order_id=order,
+                    amount=parse_money(amount, currency),
+                    ordered_at=parse_instant(ordered_at, option="--ordered-at"),
+                )
+            ),
+            fmt,
+        )
+
+    @app.command()
+    def release(
+        ctx: typer.Context,
+        as_of: Annotated[Optional[str], typer.Option("--as-of", help="Release what is due at this instant (default now).")] = None,
+        customer: Annotated[Optional[str], typer.Option("--customer", "-c", help="Only this customer.")] = None,
+        json_out: JsonFlag = False,
+        csv_out: CsvFlag = False,
+    ) -> None:
+        """Make pending points whose chargeback window has passed spendable."""
+
+        fmt = chosen_format(json_out, csv_out)
+        with _progress("releasing") as progress:
+            _run(ctx, lambda p: p.release(parse_instant(as_of, option="--as-of"), customer=customer, progress=progress), fmt)
+
+    @app.command()
+    def hold(
+        ctx: typer.Context,
+        customer: Customer,
+        hold_id: Annotated[str, typer.Option("--hold", help="Hold id (the business key).")],
+        points: Points,
+        at: At = None,
+        json_out: JsonFlag = False,
+        csv_out: CsvFlag = False,
+    ) -> None:
+        """Reserve points (soonest-expiring first) until captured, voided or lapsed."""
+
+        fmt = chosen_format(json_out, csv_out)
+        _run(ctx, lambda p: p.hold(HoldCommand(customer=customer, hold_id=hold_id, points=points, at=parse_instant(at))), fmt)
+
+    @app.command()
+    def capture(
+        ctx: typer.Context,
+        customer: Customer,
+        hold_id: Annotated[str, typer.Option("--hold", help="Hold id.")],
+        points: Points,
+        at: At = None,
+        json_out: JsonFlag = False,
+        csv_out: CsvFlag = False,
+    ) -> None:
+        """Spend all or part of a hold; the rest goes back to the customer's buckets."""
+
+        fmt = chosen_format(json_out, csv_out)
+        _run(
+            ctx,
+            lambda p: p.capture(CaptureCommand(customer=customer, hold_id=hold_id, points=points, at=parse_instant(at))),
+            fmt,
+        )
+
+    @app.command()
+    def void(
+        ctx: typer.Context,
+        customer: Annotated[Optional[str], typer.Option("--customer", "-c", help="Customer id.")] = None,
+        hold_id: Annotated[Optional[str], typer.Option("--hold", help="Hold id.")] = None,
+        lapsed: Annotated[bool, typer.Option("--lapsed", help="Void every hold past its TTL instead.")] = False,
+        as_of: Annotated[Optional[str], typer.Option("--as-of", help="With --lapsed: the instant (default now).")] = None,
+        json_out: JsonFlag = False,
+        csv_out: CsvFlag = False,
+    ) -> None:
+        """Release a hold: every point returns to the bucket it came from."""
+
+        fmt = chosen_format(json_out, csv_out)
+        if lapsed:
+            with _progress("voiding lapsed holds") as progress:
+                _run(ctx, lambda p: p.void_lapsed(parse_instant(as_of, option="--as-of"), progress=progress), fmt)
+            return
+        if not customer or not hold_id:
+            raise typer.BadParameter("give --customer and --hold, or --lapsed")
+        _run(ctx, lambda p: p.void(customer, hold_id), fmt)
+
+    @app.command()
+    def redeem(
+        ctx: typer.Context,
+        customer: Customer,
+        redemption: Annotated[str, typer.Option("--redemption", help="Redemption id (the business key).")],
+        points: Points,
+        reward: Annotated[Optional[str], typer.Option("--reward", help="Reward or catalogue item id.")] = None,
+        at: At = None,
+        json_out: JsonFlag = False,
+        csv_out: CsvFlag = False,
+    ) -> None:
+        """Spend points on a reward, soonest-expiring first."""
+
+        fmt = chosen_format(json_out, csv_out)
+        _run(
+            ctx,
+            lambda p: p.redeem(
+                RedeemCommand(customer=customer, redemption_id=redemption, points=points, reward=reward, at=parse_instant(at))
+            ),
+            fmt,
+        )
+
+    @app.command()
+    def expire(
+        ctx: typer.Context,
+        as_of: Annotated[Optional[str], typer.Option("--as-of", help="Expire what is due at this instant (default now).")] = None,
+        customer: Annotated[Optional[str], typer.Option("--customer", "-c", help="Only this customer.")] = None,
+        json_out: JsonFlag = False,
+        csv_out: CsvFlag = False,
+    ) -> None:
+        """Move every due bucket into the expired account; running it again posts nothing new."""
+
+        fmt = chosen_format(json_out, csv_out)
+        with _progress("expiring") as progress:
+            _run(ctx, lambda p: p.expire(parse_instant(as_of, option="--as-of"), customer=customer, progress=progress), fmt)
+
+    @app.command()
+    def transfer(
+        ctx: typer.Context,
+        customer: Annotated[str, typer.Option("--from", help="Sending customer.")],
+        to_customer: Annotated[str, typer.Option("--to", help="Receiving customer.")],
+        transfer_id: Annotated[str, typer.Option("--transfer", help="Transfer id (the business key).")],
+        points: Points,
+        at: At = None,
+        json_out: JsonFlag = False,
+        csv_out: CsvFlag = False,
+    ) -> None:
+        """Give points to another customer; each point keeps its expiry date."""
+
+        fmt = chosen_format(json_out, csv_out)
+        _run(
+            ctx,
+            lambda p: p.transfer(
+                TransferCommand(customer=customer, to_customer=to_customer, transfer_id=transfer_id, points=points, at=parse_instant(at))
+            ),
+            fmt,
+        )
+
+    @app.command()
+    def exchange(
+        ctx: typer.Context,
+        customer: Customer,
+        partner: Annotated[str, typer.Option("--partner", help="Partner programme key from the chart.")],
+        exchange_id: Annotated[str, typer.Option("--exchange", help="Exchange id (the business key).")],
+        partner_points: Annotated[int, typer.Option("--partner-points", help="Whole partner points.")],
+        direction: Annotated[str, typer.Option("--direction", help="out: our points → partner; in: partner → ours.")] = "out",
+        at: At = None,
+        json_out: JsonFlag = False,
+        csv_out: CsvFlag = False,
+    ) -> None:
+        """Exchange points with a partner programme at the chart's rate, settlement leg included."""
+
+        fmt = chosen_format(json_out, csv_out)
+        if direction not in ("out", "in"):
+            raise typer.BadParameter("--direction must be out or in")
+        fields = dict(customer=customer, exchange_id=exchange_id, partner=partner, partner_points=partner_points)
+        if direction == "out":
+            _run(ctx, lambda p: p.exchange_out(ExchangeOutCommand(**fields, at=parse_instant(at))), fmt)
+        else:
+            _run(ctx, lambda p: p.exchange_in(ExchangeInCommand(**fields, at=parse_instant(at))), fmt)
+
+    @app.command()
+    def convert(
+        ctx: typer.Context,
+        customer: Customer,
+        conversion: Annotated[str, typer.Option("--conversion", help="Conversion id (the business key).")],
+        points: Points,
+        at: At = None,
+        json_out: JsonFlag = False,
+        csv_out: CsvFlag = False,
+    ) -> None:
+        """Turn points into store credit, whole units only; both legs in one transaction."""
+
+        fmt = chosen_format(json_out, csv_out)
+        _run(
+            ctx,
+            lambda p: p.convert(ConvertCommand(customer=customer, conversion_id=conversion, points=points, at=parse_instant(at))),
+            fmt,
+        )
+
+    @app.command()
+    def refund(
+        ctx: typer.Context,
+        customer: Customer,
+        order: Annotated[str, typer.Option("--order", help="The refunded order.")],
+        refund_id: Annotated[str, typer.Option("--refund", help="Refund id (the business key).")],
+        amount: Annotated[str, typer.Option("--amount", help="Refunded amount.")],
+        currency: Annotated[str, typer.Option("--currency", help="ISO currency code.")] = "USD",
+        at: At = None,
+        json_out: JsonFlag = False,
+        csv_out: CsvFlag = False,
+    ) -> None:
+        """Take back the order's points in proportion; a shortfall follows the chart's refund policy."""
+
+        fmt = chosen_format(json_out, csv_out)
+        _run(
+            ctx,
+            lambda p: p.refund(
+                RefundCommand(
+                    customer=customer, order_id=order, refund_id=refund_id, amount=parse_money(amount, currency), at=parse_instant(at)
+                )
+            ),
+            fmt,
+        )
+
+    @app.command()
+    def adjust(
+        ctx: typer.Context,
+        customer: Customer,
+        adjustment: Annotated[str, typer.Option("--adjustment", help="Adjustment id (the business key).")],
+        points: Annotated[int, typer.Option("--points", "-p", help="Positive to credit, negative to debit.")],
+        reason: Annotated[str, typer.Option("--reason", help="Reason code (mandatory), e.g. goodwill.")],
+        at: At = None,
+        json_out: JsonFlag = False,
+        csv_out: CsvFlag = False,
+    ) -> None:
+        """Credit or debit points by hand, with a mandatory reason code."""
+
+        fmt = chosen_format(json_out, csv_out)
+        if points == 0:
+            raise typer.BadParameter("--points must not be 0")
+        direction = "credit" if points > 0 else "debit"
+        _run(
+            ctx,
+            lambda p: p.adjust(
+                AdjustCommand(
+                    customer=customer, adjustment_id=adjustment, direction=direction, points=abs(points), reason=reason, at=parse_instant(at)
+                )
+            ),
+            fmt,
+        )
+
+    @app.command()
+    def balance(ctx: typer.Context, customer: Customer, json_out: JsonFlag = False, csv_out: CsvFlag = False) -> None:
+        """A customer's points by bucket, pending, holds, debt and store credit."""
+
+        fmt = chosen_format(json_out, csv_out)
+        bal = run_guarded(lambda: app_context(ctx).program().balance(customer))
+        if fmt is Format.json:
+            emit_json({**bal.model_dump(mode="json"), "total": bal.total})
+            return
+        rows = [{"state": "spendable", "expiry": b.expiry or "never", "release": None, "hold": None, "points": b.points} for b in bal.buckets]
+        rows += [{"state": "pending", "expiry": p.expiry or "never", "release": p.release, "hold": None, "points": p.points} for p in bal.pending_buckets]
+        rows += [{"state": "held", "expiry": None, "release": None, "hold": h.hold_id, "points": h.points} for h in bal.holds]
+        if bal.clawback:
+            rows.append({"state": "owed (clawback)", "expiry": None, "release": None, "hold": None, "points": bal.clawback})
+        emit_rows(rows, fmt, columns=["state", "expiry", "release", "hold", "points"], title=f"customer {customer}")
+        if fmt is Format.table:
+            typer.echo(f"\ntotal points {bal.total}   store credit {bal.credit} {bal.credit_currency}")
+
+    @app.command()
+    def history(ctx: typer.Context, customer: Customer, json_out: JsonFlag = False, csv_out: CsvFlag = False) -> None:
+        """Every transaction that touched the customer's accounts, oldest first."""
+
+        fmt = chosen_format(json_out, csv_out)
+        txs = run_guarded(lambda: app_context(ctx).program().history(customer))
+        prefix = f"customers:{customer}:"
+        rows = []
+        for tx in txs:
+            delta = sum(p.amount for p in tx.postings if p.destination.startswith(prefix) and p.asset == "PTS")
+            delta -= sum(p.amount for p in tx.postings if p.source.startswith(prefix) and p.asset == "PTS")
+            rows.append(
+                {
+                    "tx": tx.id,
+                    "timestamp": tx.timestamp.isoformat(),
+                    "operation": tx.metadata.get("operation", ""),
+                    "reference": tx.reference or "",
+                    "points_change": delta,
+                    "reverted": tx.reverted,
+                }
+            )
+        emit_rows(rows, fmt, columns=["tx", "timestamp", "operation", "reference", "points_change", "reverted"])
+
+
+class _progress:
+    """A progress bar on stderr for long runs; silent when nothing is posted."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.bar: typer.progressbar | None = None  # type: ignore[valid-type]
+
+    def __enter__(self) -> Callable[[int, int], None]:
+        def update(done: int, total: int) -> None:
+            if self.bar is None:
+                self.bar = typer.progressbar(length=total, label=self.label, file=_stderr())
+                self.bar.__enter__()
+            self.bar.update(done - self.bar.pos)
+
+        return update
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
+def _stderr():  # type: ignore[no-untyped-def]
+    import sys
+
+    return sys.stderr

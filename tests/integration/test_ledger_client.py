@@ -81,16 +81,16 @@ def client(ledger_url: str, ledger_name: str) -> Iterator[LedgerClient]:
 
 
 def test_multi_posting_transaction_and_balances(client: LedgerClient) -> None:
-    posted = client.post(plan(SPLIT, "split-1", {"amount": "PTS 101", "first": "customers:a:points:noexpiry", "second": "customers:b:points:noexpiry"}))
+    posted = client.post(plan(SPLIT, "split-1", {"amount": "PTS 100", "first": "customers:a:points:noexpiry", "second": "customers:b:points:noexpiry"}))
     assert posted.reference == "split-1"
     assert {(p.destination, p.amount, p.asset) for p in posted.postings} == {
         ("customers:a:points:noexpiry", 50, "PTS"),
-        ("customers:b:points:noexpiry", 51, "PTS"),
+        ("customers:b:points:noexpiry", 50, "PTS"),
         ("customers:a:points:noexpiry", 250, "USD/2"),
     }
     a = client.account("customers:a:points:noexpiry")
     assert a.balance("PTS") == 50 and a.balance("USD/2") == 250
-    assert client.aggregate_balances("customers:")["PTS"] == 101
+    assert client.aggregate_balances("customers:...")["PTS"] == 100
     assert client.aggregate_balances("")["PTS"] == 0  # the trial balance: every asset sums to zero
 
 
@@ -106,7 +106,7 @@ def test_lost_response_is_retried_and_posts_once(ledger_url: str, ledger_name: s
         assert transport.dropped == 1
         assert posted.replayed is True
         assert len(list(c.transactions())) == 1
-        assert c.aggregate_balances("customers:")["PTS"] == 10
+        assert c.aggregate_balances("customers:...")["PTS"] == 10
 
 
 def test_replay_returns_original_and_different_content_is_refused(client: LedgerClient) -> None:

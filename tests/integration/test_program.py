@@ -1,0 +1,175 @@
+"""Every operation on the real Formance Ledger, with the trial balance checked after each test.
+
+The stories mirror tests/unit/test_program.py; here the ledger's own overdraft
+check, unique references and idempotency keys are what is being relied on.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from typing import Iterator
+
+import pytest
+from support.programme import T0, days, programme, usd
+
+from loyalty_accounts.demo import CUSTOMERS, run_demo
+from loyalty_accounts.errors import DuplicateOperation, InsufficientPoints, InvalidCommand, LedgerRejected, UnknownEntity
+from loyalty_accounts.ledger_client import LedgerClient, LedgerConnection
+from loyalty_accounts.operations import (
+    CaptureCommand,
+    ConvertCommand,
+    EarnCommand,
+    ExchangeOutCommand,
+    HoldCommand,
+    RedeemCommand,
+    RefundCommand,
+    TransferCommand,
+)
+from loyalty_accounts.types import TransactionPlan
+
+
+@pytest.fixture
+def client(ledger_url: str, ledger_name: str) -> Iterator[LedgerClient]:
+    with LedgerClient(LedgerConnection(url=ledger_url, ledger=ledger_name)) as c:
+        yield c
+        trial = c.aggregate_balances("")
+        assert all(v == 0 for v in trial.values()), f"trial balance broken: {trial}"
+
+
+def earn(customer: str, order: str, amount: str, at=T0) -> EarnCommand:
+    return EarnCommand(customer=customer, order_id=order, amount=usd(amount), ordered_at=at)
+
+
+def test_earn_release_redeem_fifo(client: LedgerClient) -> None:
+    program = programme(client, pending_days=14, expiry_days=365)
+    program.earn(earn("c1", "o1", "50", at=T0))
+    program.earn(earn("c1", "o2", "40", at=T0 + days(30)))
+    assert program.balance("c1").pending == 90
+    assert program.release(T0 + days(44)).posted == 2
+    program.redeem(RedeemCommand(customer="c1", redemption_id="r1", points=70, at=T0 + days(45)))
+    assert {b.expiry: b.points for b in program.balance("c1").buckets} == {date(2027, 2, 9): 20}
+    with pytest.raises(InsufficientPoints):
+        program.redeem(RedeemCommand(customer="c1", redemption_id="r2", points=21, at=T0 + days(45)))
+    assert client.find_by_reference("redeem:r2") is None
+
+
+def test_the_server_rejects_a_posting_outside_the_chart(client: LedgerClient) -> None:
+    program = programme(client, pending_days=0)
+    stray = TransactionPlan(
+        operation="manual",
+        template="manual",
+        script="send [PTS 1] (\n  source = @world\n  destination = @nowhere:special\n)\n",
+        vars={},
+        reference="manual:1",
+        command_hash="x",
+    )
+    with pytest.raises(LedgerRejected):
+        client.post(stray, schema_version=program.schema_version)
+    assert list(client.transactions()) == []
+
+
+def test_hold_capture_void_and_their_replays(client: LedgerClient) -> None:
+    program = programme(client, pending_days=0, expiry_days=365)
+    program.earn(earn("c1", "o1", "30", at=T0))
+    program.earn(earn("c1", "o2", "30", at=T0 + days(1)))
+    before = program.balance("c1").buckets
+    program.hold(HoldCommand(customer="c1", hold_id="h1", points=40, at=T0 + days(2)))
+    assert program.void("c1", "h1").points == 40
+    assert program.balance("c1").buckets == before
+    assert program.void("c1", "h1").replayed
+    program.hold(HoldCommand(customer="c1", hold_id="h2", points=50, at=T0 + days(2)))
+    program.capture(CaptureCommand(customer="c1", hold_id="h2", points=35, at=T0 + days(2)))
+    again = program.capture(CaptureCommand(customer="c1", hold_id="h2", points=35, at=T0 + days(2)))
+    assert again.replayed
+    assert program.balance("c1").spendable == 25
+    with pytest.raises(InvalidCommand):
+        program.void("c1", "h2")
+
+
+def test_expire_twice_posts_once(client: LedgerClient) -> None:
+    program = programme(client, pending_days=0, expiry_days=30)
+    program.earn(earn("c1", "o1", "10", at=T0))
+    program.earn(earn("c2", "o2", "20", at=T0))
+    assert program.expire(T0 + days(30)).posted == 2
+    assert program.expire(T0 + days(30)).posted == 0
+    assert client.account("program:points:expired").balance("PTS") == 30
+
+
+def test_transfer_exchange_convert_refund(client: LedgerClient) -> None:
+    program = programme(client, pending_days=0, refund_shortfall="claw_back")
+    program.earn(earn("a", "o1", "1000"))
+    program.transfer(TransferCommand(customer="a", to_customer="b", transfer_id="t1", points=100, at=T0))
+    program.exchange_out(ExchangeOutCommand(customer="a", exchange_id="x1", partner="skyway", partner_points=100, at=T0))
+    assert client.account("partners:skyway:settlement").balance("USD/2") == -125
+    program.convert(ConvertCommand(customer="a", conversion_id="v1", points=600, at=T0))
+    assert str(program.balance("a").credit) == "6.00"
+    program.refund(RefundCommand(customer="a", order_id="o1", refund_id="f1", amount=usd("500"), at=T0))
+    bal = program.balance("a")
+    assert (bal.spendable, bal.clawback) == (0, -500)
+    with pytest.raises(UnknownEntity):
+        program.refund(RefundCommand(customer="a", order_id="nope", refund_id="f2", amount=usd("1"), at=T0))
+
+
+def test_parallel_redeems_of_the_whole_balance_spend_it_once(client: LedgerClient) -> None:
+    program = programme(client, pending_days=0)
+    program.earn(earn("c1", "o1", "100"))
+
+    def attempt(i: int) -> bool:
+        try:
+            program.redeem(RedeemCommand(customer="c1", redemption_id=f"r{i}", points=100, at=T0))
+            return True
+        except InsufficientPoints:
+            return False
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        outcomes = list(pool.map(attempt, range(20)))
+    assert outcomes.count(True) == 1
+    assert program.balance("c1").spendable == 0
+    assert client.account("program:points:redeemed").balance("PTS") == 100
+
+
+def test_parallel_holds_and_conversions_never_overspend(client: LedgerClient) -> None:
+    program = programme(client, pending_days=0)
+    program.earn(earn("c1", "o1", "500"))
+
+    def hold(i: int) -> int:
+        try:
+            program.hold(HoldCommand(customer="c1", hold_id=f"h{i}", points=100, at=T0))
+            return 100
+        except InsufficientPoints:
+            return 0
+
+    def convert(i: int) -> int:
+        try:
+            program.convert(ConvertCommand(customer="c1", conversion_id=f"v{i}", points=100, at=T0))
+            return 100
+        except InsufficientPoints:
+            return 0
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        spent = sum(pool.map(lambda i: hold(i) if i % 2 else convert(i), range(12)))
+    assert spent == 500
+    bal = program.balance("c1")
+    assert bal.spendable == 0 and bal.held + client.account("program:points:converted").balance("PTS") == 500
+
+
+def test_parallel_identical_earns_make_one_transaction(client: LedgerClient) -> None:
+    program = programme(client, pending_days=0)
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        results = list(pool.map(lambda _: program.earn(earn("c1", "o1", "42")), range(10)))
+    assert len({r.transactions[0].id for r in results}) == 1
+    assert len(list(client.transactions())) == 1
+    assert program.balance("c1").spendable == 42
+    with pytest.raises(DuplicateOperation):
+        program.earn(earn("c1", "o1", "43"))
+
+
+def test_demo_story_on_the_real_server(client: LedgerClient) -> None:
+    program = programme(client)
+    run_demo(program)
+    totals = {c: program.balance(c).total for c in CUSTOMERS}
+    assert totals == {"alice": 60, "bob": 8, "carol": 30, "dave": 80}
+    posted = len(list(client.transactions()))
+    run_demo(program)
+    assert len(list(client.transactions())) == posted

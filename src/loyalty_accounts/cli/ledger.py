@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from ..local import LocalStack
+from .context import app_context
 from .output import Format, emit_mapping
 from .shell import fail, run_guarded
 
@@ -17,33 +18,35 @@ StateDir = typer.Option(None, "--state-dir", help="Where the local cluster keeps
 JsonOut = typer.Option(False, "--json", help="Print JSON.")
 
 
-def _stack(state_dir: Optional[Path]) -> LocalStack:
-    return LocalStack(state_dir, log=lambda msg: typer.echo(msg, err=True))
+def _stack(ctx: typer.Context, state_dir: Optional[Path]) -> LocalStack:
+    """The command's --state-dir, else the global one, else the default folder."""
+
+    return LocalStack(state_dir or app_context(ctx).state_dir, log=lambda msg: typer.echo(msg, err=True))
 
 
 @app.command()
-def up(state_dir: Optional[Path] = StateDir, json: bool = JsonOut) -> None:
+def up(ctx: typer.Context, state_dir: Optional[Path] = StateDir, json: bool = JsonOut) -> None:
     """Start PostgreSQL and the ledger (building the ledger once); a second call is a no-op."""
 
-    status = run_guarded(lambda: _stack(state_dir).up())
+    status = run_guarded(lambda: _stack(ctx, state_dir).up())
     emit_mapping(status.to_dict(), Format.json if json else Format.table)
 
 
 @app.command()
-def status(state_dir: Optional[Path] = StateDir, json: bool = JsonOut) -> None:
+def status(ctx: typer.Context, state_dir: Optional[Path] = StateDir, json: bool = JsonOut) -> None:
     """Show URL, version and pids; exit 1 when the ledger is not running."""
 
-    current = run_guarded(lambda: _stack(state_dir).status())
+    current = run_guarded(lambda: _stack(ctx, state_dir).status())
     emit_mapping(current.to_dict(), Format.json if json else Format.table)
     if not current.running:
         raise typer.Exit(1)
 
 
 @app.command()
-def down(state_dir: Optional[Path] = StateDir, json: bool = JsonOut) -> None:
+def down(ctx: typer.Context, state_dir: Optional[Path] = StateDir, json: bool = JsonOut) -> None:
     """Stop exactly the processes `up` started."""
 
-    current = run_guarded(lambda: _stack(state_dir).down())
+    current = run_guarded(lambda: _stack(ctx, state_dir).down())
     if current.running:
         fail("the ledger is still running after `down`", 3)
     emit_mapping(current.to_dict(), Format.json if json else Format.table)

@@ -39,3 +39,8 @@ def test_every_command_has_help() -> None:
         result = runner.invoke(app, args)
         assert result.exit_code == 0, args
         assert "Usage" in result.stdout
+
+
+def test_global_state_dir_reaches_the_ledger_commands(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["--state-dir", str(tmp_path), "ledger", "status", "--json"])
+    assert json.loads(result.stdout)["state_dir"] == str(tmp_path.resolve())

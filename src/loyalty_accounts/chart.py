@@ -30,8 +30,13 @@ Rules beyond field types (each reported with the field path and line):
   fixed segments, never both and never two variables (so an address maps to
   one account kind);
 - every account kind the operations use is declared; ``world`` is declared;
-- assets are valid Formance assets, points have no decimals, partners use
-  assets of their own.
+- assets are valid Formance assets, points (and the qualifying and award
+  counters) have no decimals, every role and partner uses an asset of its own.
+
+The chart prices nothing: what an order or an engagement event earns comes
+from the rules file (:mod:`loyalty_accounts.rules`). The chart only says in
+which currencies orders are accepted and with how many decimals, the facts
+the books need to record an amount.
 """
 
 from __future__ import annotations
@@ -68,7 +73,7 @@ ROUNDING_MODES: Mapping[str, str] = {
     "half_up": ROUND_HALF_UP,
 }
 RefundShortfall = Literal["allow_negative", "claw_back", "write_off"]
-AssetRole = Literal["points", "money", "partner"]
+AssetRole = Literal["points", "money", "partner", "qualifying", "awards"]
 
 # Account kinds the operations post to; the chart must declare each of them.
 REQUIRED_KINDS: tuple[str, ...] = (
@@ -79,6 +84,9 @@ REQUIRED_KINDS: tuple[str, ...] = (
     "customer_hold",
     "customer_credit",
     "customer_clawback",
+    "customer_qualifying",
+    "customer_engagement",
+    "customer_engagement_day",
     "points_redeemed",
     "points_expired",
     "points_converted",
@@ -92,6 +100,8 @@ REQUIRED_KINDS: tuple[str, ...] = (
     "partner_delivered",
     "partner_received",
     "partner_settlement",
+    "tiers_qualifying",
+    "engagement_awarded",
 )
 
 # Regex syntax Python accepts but RE2 (the ledger's Go regexp) does not.
@@ -173,19 +183,17 @@ class Programme(_Spec):
     name: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
     points_asset: Asset
     money_asset: Asset
+    qualifying_asset: Asset
+    awards_asset: Asset
     point_value: PositiveDecimal
     issuance_shards: Annotated[int, Field(ge=1, le=1024)]
     timezone: str = "UTC"
 
 
-class EarnCurrency(_Spec):
-    rate: PositiveDecimal
+class OrderCurrency(_Spec):
+    """A currency orders may be paid in; how many points it earns is the rules file's business."""
+
     decimals: Annotated[int, Field(ge=0, le=6)]
-
-
-class EarnPolicy(_Spec):
-    rounding: Rounding = "floor"
-    currencies: Annotated[dict[Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")], EarnCurrency], Field(min_length=1)]
 
 
 class ConversionPolicy(_Spec):
@@ -197,7 +205,7 @@ class Policies(_Spec):
     pending_days: Annotated[int, Field(ge=0)]
     hold_ttl_minutes: Annotated[int, Field(ge=1)]
     refund_shortfall: RefundShortfall
-    earn: EarnPolicy
+    currencies: Annotated[dict[Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")], OrderCurrency], Field(min_length=1)]
     conversion: ConversionPolicy
     settlement_rounding: Rounding = "half_even"
 
@@ -398,14 +406,17 @@ class Chart:
 
     def _check_programme(self, node: yaml.Node | None) -> ZoneInfo:
         prog = self.spec.programme
-        for field in ("points_asset", "money_asset"):
+        fields = ("points_asset", "money_asset", "qualifying_asset", "awards_asset")
+        seen: dict[str, str] = {}
+        for field in fields:
             asset = getattr(prog, field)
             if not ASSET_RE.match(asset):
                 raise self._fail(node, ("programme", field), f"{asset!r} is not a Formance asset")
-        if "/" in prog.points_asset and asset_precision(prog.points_asset) != 0:
-            raise self._fail(node, ("programme", "points_asset"), "points are whole: the asset takes no decimals")
-        if prog.points_asset == prog.money_asset:
-            raise self._fail(node, ("programme", "money_asset"), "money and points need different assets")
+            if field != "money_asset" and "/" in asset and asset_precision(asset) != 0:
+                raise self._fail(node, ("programme", field), "counted in whole units: the asset takes no decimals")
+            if asset in seen:
+                raise self._fail(node, ("programme", field), f"{asset!r} is already the {seen[asset]}: each role needs its own asset")
+            seen[asset] = field
         try:
             return ZoneInfo(prog.timezone)
         except (ZoneInfoNotFoundError, ValueError):
@@ -425,7 +436,7 @@ class Chart:
                 patterns[name] = re.compile(seg.pattern)
             except re.error as exc:
                 raise self._fail(node, path, f"invalid regular expression: {exc}") from None
-        probes = {"release": "20270101", "expiry": "20270101"}
+        probes = {"release": "20270101", "expiry": "20270101", "day": "20270101"}
         for name, probe in probes.items():
             if name in patterns and not patterns[name].fullmatch(probe):
                 raise self._fail(node, ("segments", name, "pattern"), f"must accept YYYYMMDD dates such as {probe}")
@@ -521,7 +532,7 @@ class Chart:
                 raise self._fail(node, ("partners", key), "partner key does not match segments.partner.pattern")
             if not ASSET_RE.match(partner.asset):
                 raise self._fail(node, ("partners", key, "asset"), f"{partner.asset!r} is not a Formance asset")
-            if partner.asset in (prog.points_asset, prog.money_asset):
+            if partner.asset in (prog.points_asset, prog.money_asset, prog.qualifying_asset, prog.awards_asset):
                 raise self._fail(node, ("partners", key, "asset"), "a partner's points need an asset of their own")
             if partner.asset in seen_assets:
                 raise self._fail(node, ("partners", key, "asset"), f"asset already used by partner {seen_assets[partner.asset]!r}")
@@ -538,6 +549,18 @@ class Chart:
     @property
     def money_asset(self) -> Asset:
         return self.spec.programme.money_asset
+
+    @property
+    def qualifying_asset(self) -> Asset:
+        """The memo asset counting points earned from orders, for tiers (never spendable)."""
+
+        return self.spec.programme.qualifying_asset
+
+    @property
+    def awards_asset(self) -> Asset:
+        """The memo asset counting engagement awards, so the ledger can enforce their limits."""
+
+        return self.spec.programme.awards_asset
 
     @property
     def money_currency(self) -> str:
@@ -564,12 +587,14 @@ class Chart:
             known = ", ".join(sorted(self.spec.partners)) or "none"
             raise InvalidCommand(f"unknown partner {key!r} (declared: {known})") from None
 
-    def earn_currency(self, currency: str) -> EarnCurrency:
+    def order_currency(self, currency: str) -> OrderCurrency:
+        """A currency orders are accepted in; any other is a bad command."""
+
         try:
-            return self.spec.policies.earn.currencies[currency]
+            return self.spec.policies.currencies[currency]
         except KeyError:
-            known = ", ".join(sorted(self.spec.policies.earn.currencies))
-            raise InvalidCommand(f"currency {currency!r} does not earn points (accepted: {known})") from None
+            known = ", ".join(sorted(self.spec.policies.currencies))
+            raise InvalidCommand(f"currency {currency!r} is not accepted (accepted: {known})") from None
 
     def local_date(self, instant: datetime) -> date:
         """The programme-calendar date of an instant (the date bucket names use)."""
@@ -674,6 +699,24 @@ class Chart:
 
     def clawback(self, customer: str) -> Address:
         return self.address("customer_clawback", customer=customer)
+
+    def qualifying(self, customer: str, day: date) -> Address:
+        """The customer's qualifying points earned from orders placed on ``day`` (programme calendar)."""
+
+        return self.address("customer_qualifying", customer=customer, day=date_segment(day))
+
+    def tiers_qualifying(self) -> Address:
+        return self.address("tiers_qualifying")
+
+    def engagement_counter(self, customer: str, event: str, day: date | None = None) -> Address:
+        """Awards of ``event`` to ``customer``: ever, or on one programme ``day``."""
+
+        if day is None:
+            return self.address("customer_engagement", customer=customer, event=event)
+        return self.address("customer_engagement_day", customer=customer, event=event, day=date_segment(day))
+
+    def engagement_awarded(self, event: str) -> Address:
+        return self.address("engagement_awarded", event=event)
 
     def redeemed(self) -> Address:
         return self.address("points_redeemed")

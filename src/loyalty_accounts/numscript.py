@@ -67,7 +67,9 @@ _DECL = re.compile(r"^\s*(" + "|".join(sorted(VAR_TYPES)) + r")(\.\.\.)?\s+\$(" 
 _SPLICE = re.compile(r"^(\s*)\$(" + _NAME + r")\.\.\.\s*$")
 _EACH = re.compile(r"^\s*#each((?:\s+\$" + _NAME + r")+)\s*$")
 _END = re.compile(r"^\s*#end\s*$")
-_OVERDRAFT = re.compile(r"\$(" + _NAME + r")\s+allowing\s+unbounded\s+overdraft")
+# Bounded overdrafts count too: an account a script may take below zero at all
+# must be one the chart says may go negative.
+_OVERDRAFT = re.compile(r"\$(" + _NAME + r")\s+allowing\s+(?:unbounded\s+)?overdraft")
 _EMPTY_SOURCE = re.compile(r"\{\s*\n\s*\}")
 
 VarValue = str | Sequence[str]

@@ -16,14 +16,23 @@ but the ledger's own overdraft check decides. If a concurrent spend emptied a
 bucket in between, the post fails with ``INSUFFICIENT_FUND`` and the plan is
 rebuilt from fresh balances (a few times), so the customer either has the
 points at the instant of posting or gets :class:`InsufficientPoints`.
+
+Pricing: with a rules file (``rules=``), an earn is priced by
+:func:`loyalty_accounts.rules.quote` at the order's own instant, with the
+customer's tier and campaign usage read from the ledger; the chart prices
+nothing. Tiers are read from the qualifying points (QPTS) every earn posts to
+``customers:{c}:qualifying:{order day}`` and every refund takes back: the
+tier at an instant sums the balances, as of that instant, of the days inside
+the rules' qualification window. Engagement awards are limited by counters
+the ledger checks when it posts (see :mod:`loyalty_accounts.operations.engage`).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Literal, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -38,6 +47,7 @@ from .operations import (
     ConvertCommand,
     EarnCommand,
     EarnRecord,
+    EngageCommand,
     ExchangeInCommand,
     ExchangeOutCommand,
     ExpireCommand,
@@ -52,6 +62,7 @@ from .operations import (
     capture,
     convert,
     earn,
+    engage,
     exchange_in,
     exchange_out,
     expire,
@@ -62,6 +73,19 @@ from .operations import (
     transfer,
 )
 from .ports import LedgerPort
+from .rules import (
+    EarnBreakdown,
+    EngagementLimitReached,
+    Order,
+    Rules,
+    TierStatus,
+    check_against_chart,
+    engagement_points,
+    qualification_window,
+    quote,
+    tier_change,
+    tier_for,
+)
 from .types import AccountState, PostedTransaction, TransactionPlan
 
 Progress = Callable[[int, int], None]
@@ -75,6 +99,17 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
+class TierChange(_Frozen):
+    """How an earn moved its customer's tier at the order's instant (before this order vs after it)."""
+
+    before: str
+    after: str
+    direction: Literal["upgrade", "downgrade", "changed"]
+
+    def __str__(self) -> str:
+        return f"{self.direction}: {self.before} → {self.after}"
+
+
 class OperationResult(_Frozen):
     """What one command did: the transactions it posted (or found already posted)."""
 
@@ -84,13 +119,14 @@ class OperationResult(_Frozen):
     points: int
     transactions: tuple[PostedTransaction, ...] = ()
     note: str | None = None
+    tier_change: TierChange | None = None
 
     @property
     def posted(self) -> bool:
         return bool(self.transactions) and not self.replayed
 
     def summary(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "operation": self.operation,
             "reference": self.reference,
             "replayed": self.replayed,
@@ -98,6 +134,27 @@ class OperationResult(_Frozen):
             "transactions": [tx.id for tx in self.transactions],
             "note": self.note,
         }
+        if self.tier_change is not None:
+            out["tier_change"] = str(self.tier_change)
+        return out
+
+
+class EarnExplanation(_Frozen):
+    """An earn read back from the ledger: its breakdown and the points its postings really moved."""
+
+    order_id: str
+    customer: str
+    transaction: int
+    posted_points: int
+    breakdown: EarnBreakdown
+    tier_after: str | None = None
+    tier_change: TierChange | None = None
+
+    @property
+    def adds_up(self) -> bool:
+        """The explanation's figures sum exactly to the points posted."""
+
+        return sum((line.points for line in self.breakdown.lines()), Decimal(0)) == self.posted_points
 
 
 class BatchResult(_Frozen):
@@ -158,11 +215,23 @@ class CustomerBalance(_Frozen):
 
 
 class LoyaltyProgram:
-    def __init__(self, ledger: LedgerPort, chart: Chart, catalogue: Catalogue | None = None) -> None:
+    """The programme's operations and reads over one ledger.
+
+    ``rules`` price earns and engagement and define tiers; a programme
+    without them can still do everything else (spend, refund, report) but
+    refuses to earn, award or rank, since the chart prices nothing.
+    """
+
+    def __init__(
+        self, ledger: LedgerPort, chart: Chart, catalogue: Catalogue | None = None, *, rules: Rules | None = None
+    ) -> None:
         self.ledger = ledger
         self.chart = chart
         self.catalogue = catalogue or Catalogue()
         self.schema_version = chart.schema_version()
+        if rules is not None:
+            check_against_chart(rules, chart)
+        self.rules = rules
 
     # -- set-up -------------------------------------------------------------
 
@@ -181,13 +250,74 @@ class LoyaltyProgram:
     # -- operations ---------------------------------------------------------
 
     def earn(self, command: EarnCommand) -> OperationResult:
-        def build() -> TransactionPlan | None:
-            debt = 0
-            if self.chart.policies.refund_shortfall == "claw_back":
-                debt = self.ledger.account(self.chart.clawback(command.customer)).balance(self.chart.points_asset)
-            return earn.plan(command, self.chart, self.catalogue, clawback_balance=debt)
+        """Price the order with the rules at its own instant and post its points and qualifying points."""
 
-        return self._once(command, build, no_plan_note="the order earns no points")
+        rules = self._require_rules("earn")
+        reasons: list[str] = []
+
+        def build() -> TransactionPlan | None:
+            breakdown, before = self._price(rules, command)
+            after = tier_for(rules, before.qualifying_points + breakdown.points)
+            if breakdown.reason:
+                reasons.append(breakdown.reason)
+            return earn.plan(
+                command,
+                self.chart,
+                self.catalogue,
+                breakdown=breakdown,
+                clawback_balance=self._clawback_debt(command.customer),
+                tier_after=after.tier,
+                tier_change=tier_change(before, after),
+            )
+
+        result = self._once(command, build, no_plan_note="the order earns no points")
+        if not result.transactions:
+            note = f"{result.note} ({reasons[-1].replace('_', ' ')})" if reasons else result.note
+            return result.model_copy(update={"note": note})
+        return result.model_copy(update={"tier_change": _tier_change_of(result.transactions[0])})
+
+    def quote(self, command: EarnCommand) -> EarnBreakdown:
+        """What the order would earn if posted now: priced at its own instant with the tier and campaign usage the ledger holds; posts nothing."""
+
+        return self._price(self._require_rules("quote"), command)[0]
+
+    def engage(self, customer: str, event: str, key: str, at: datetime) -> OperationResult:
+        """Award an engagement event's points, once per ``key``, within the rules' limits.
+
+        The limits are pre-checked from the award counters (a clear refusal
+        without a post) and enforced by the ledger when posting: if a
+        concurrent award took the last slot in between, the ledger refuses
+        ours (``INSUFFICIENT_FUND`` on a counter), the counters are read
+        again and the refusal becomes :class:`EngagementLimitReached`.
+        """
+
+        rules = self._require_rules("engage")
+        command = EngageCommand(customer=customer, event=event, key=key, at=at)
+
+        def build() -> TransactionPlan:
+            # Looked up here, after the replay check: a key awarded under an
+            # event the rules have since dropped is still recognised.
+            rule = rules.engagement.get(command.event)
+            if rule is None:
+                known = ", ".join(sorted(rules.engagement)) or "none"
+                raise InvalidCommand(f"unknown engagement event {event!r} (events: {known})")
+            today, ever = self._award_counts(command)
+            engagement_points(rules, command.event, already_awarded_today=today, already_awarded_ever=ever)
+            return engage.plan(
+                command,
+                self.chart,
+                self.catalogue,
+                rule=rule,
+                rules_version=rules.version,
+                clawback_balance=self._clawback_debt(command.customer),
+            )
+
+        try:
+            return self._once(command, build)
+        except InsufficientPoints:
+            raise EngagementLimitReached(
+                f"{event} was awarded to {customer} concurrently up to its limit", code="ENGAGEMENT_LIMIT"
+            ) from None
 
     def hold(self, command: HoldCommand) -> OperationResult:
         return self._once(command, lambda: hold.plan(command, self.chart, self.catalogue, self._buckets(command.customer)))
@@ -342,6 +472,74 @@ class LoyaltyProgram:
 
     # -- reads --------------------------------------------------------------
 
+    def tier(self, customer: str, as_of: datetime) -> TierStatus:
+        """The customer's tier at ``as_of``: from qualifying points earned inside the window, as of then."""
+
+        rules = self._require_rules("tier")
+        if not self._known(customer):
+            raise UnknownEntity(f"customer {customer} has no accounts in the ledger")
+        return tier_for(rules, self.qualifying_points(customer, as_of))
+
+    def qualification_days(self, as_of: datetime) -> tuple[date | None, datetime]:
+        """First programme day whose orders count for the tier at ``as_of`` (None: lifetime), and ``as_of``.
+
+        The rules' window is ``[as_of - days, as_of)``; qualifying points are
+        kept per order day, so the window starts at the first whole day inside
+        it: orders count from that day's midnight (programme time zone) up to,
+        not including, ``as_of``.
+        """
+
+        start, end = qualification_window(self._require_rules("tier"), as_of)
+        if start is None:
+            return None, end
+        local = start.astimezone(self.chart.timezone)
+        first = local.date()
+        if local.time() != time(0):
+            first += timedelta(days=1)
+        return first, end
+
+    def qualifying_points(self, customer: str, as_of: datetime) -> int:
+        """Qualifying points (earned from orders, net of refunds) inside the window at ``as_of``, as of then.
+
+        Read as the volumes of the customer's qualifying accounts up to just
+        before ``as_of``: the ledger's volume ``endTime`` is inclusive and the
+        window is not, so the read stops one microsecond (the ledger's time
+        resolution) earlier. Releases, spends, transfers and void returns move
+        PTS only, so they never change this figure.
+        """
+
+        first, end = self.qualification_days(as_of)
+        total = 0
+        for row in self.ledger.volumes(f"customers:{customer}:qualifying:", end=end - _TICK):
+            parsed = self.chart.parse(row.account)
+            if row.asset != self.chart.qualifying_asset or parsed is None or parsed.kind != "customer_qualifying":
+                continue
+            day = parse_date_segment(parsed.values["day"])
+            if first is None or (day is not None and day >= first):
+                total += row.balance
+        return total
+
+    def explain(self, order_id: str) -> EarnExplanation:
+        """The breakdown an order's earn recorded, with the points its postings moved."""
+
+        tx = self.ledger.find_by_reference(f"earn:{order_id}")
+        if tx is None:
+            raise UnknownEntity(f"order {order_id} has no earn in the ledger")
+        if "r_ver" not in tx.metadata:
+            raise UnknownEntity(f"order {order_id} was earned before the rules file priced earns: it has no breakdown")
+        breakdown = EarnBreakdown.from_metadata(tx.metadata)
+        issued = self.chart.issued_shard(tx.metadata["customer"])
+        posted = sum(p.amount for p in tx.postings if p.asset == self.chart.points_asset and p.source == issued)
+        return EarnExplanation(
+            order_id=order_id,
+            customer=tx.metadata["customer"],
+            transaction=tx.id,
+            posted_points=posted,
+            breakdown=breakdown,
+            tier_after=tx.metadata.get("tier_after"),
+            tier_change=_tier_change_of(tx),
+        )
+
     def balance(self, customer: str, *, pit: datetime | None = None) -> CustomerBalance:
         accounts = list(self.ledger.accounts(f"customers:{customer}:...", pit=pit))
         if not accounts:
@@ -399,6 +597,83 @@ class LoyaltyProgram:
         return [*self.ledger.accounts("program:..."), *self.ledger.accounts("partners:...")]
 
     # -- internals ----------------------------------------------------------
+
+    def _require_rules(self, what: str) -> Rules:
+        if self.rules is None:
+            raise InvalidCommand(
+                f"{what} needs the earning rules: this programme was set up without a rules file (--rules / LOYALTY_RULES)"
+            )
+        return self.rules
+
+    def _price(self, rules: Rules, command: EarnCommand) -> tuple[EarnBreakdown, TierStatus]:
+        """The order's breakdown and the customer's tier just before it, both at the order's instant."""
+
+        category, channel = rules.order_fields(command.category, command.channel)
+        order = Order(
+            customer=command.customer,
+            order_id=command.order_id,
+            amount=command.amount.amount,
+            currency=command.amount.currency,
+            category=category,
+            channel=channel,
+            ordered_at=command.ordered_at,
+        )
+        self.chart.order_currency(order.currency)
+        before = tier_for(rules, self.qualifying_points(command.customer, command.ordered_at))
+        usage = self._campaign_usage(rules, command.customer, command.ordered_at)
+        return quote(rules, order, tier=before.tier, campaign_usage=usage), before
+
+    def _campaign_usage(self, rules: Rules, customer: str, instant: datetime) -> dict[str, int]:
+        """Points each campaign with a per-customer cap active at ``instant`` already gave this customer.
+
+        Summed from the charges recorded in the breakdowns of the customer's
+        earns placed during those campaigns, whatever order they were posted
+        in: a cap is a budget over the campaign's life, so an order arriving
+        late must not find it refilled.
+        """
+
+        capped = [c for c in rules.campaigns_at(instant) if c.cap_per_customer is not None]
+        if not capped:
+            return {}
+        wanted = {c.id for c in capped}
+        usage: dict[str, int] = defaultdict(int)
+        earns = self.ledger.transactions(
+            metadata={"operation": "earn", "customer": customer},
+            start=min(c.start for c in capped),
+            end=max(c.end for c in capped),
+        )
+        for tx in earns:
+            if "r_ver" not in tx.metadata:
+                continue
+            for campaign, charged in EarnBreakdown.from_metadata(tx.metadata).campaign_charges().items():
+                if campaign in wanted:
+                    usage[campaign] += charged
+        return dict(usage)
+
+    def _award_counts(self, command: EngageCommand) -> tuple[int, int]:
+        """(awards today, awards ever) of the command's event to its customer, from the award counters."""
+
+        asset = self.chart.awards_asset
+        day = self.chart.local_date(command.at)
+        today = -self._balance(self.chart.engagement_counter(command.customer, command.event, day), asset)
+        ever = -self._balance(self.chart.engagement_counter(command.customer, command.event), asset)
+        # A counter the rules did not keep (no such limit) reads 0; "ever" is at least "today".
+        return today, max(ever, today)
+
+    def _clawback_debt(self, customer: str) -> int:
+        """The clawback balance an earn or award repays (negative = debt), read only under claw_back."""
+
+        if self.chart.policies.refund_shortfall != "claw_back":
+            return 0
+        return self._balance(self.chart.clawback(customer), self.chart.points_asset)
+
+    def _balance(self, address: str, asset: str) -> int:
+        """An account's balance; 0 for an account the ledger has never seen (the server answers 404)."""
+
+        try:
+            return self.ledger.account(address).balance(asset)
+        except UnknownEntity:
+            return 0
 
     def _once(
         self,
@@ -490,6 +765,19 @@ class LoyaltyProgram:
         return tx
 
 
+_TICK = timedelta(microseconds=1)
+
+
+def _tier_change_of(tx: PostedTransaction) -> TierChange | None:
+    """The tier change an earn recorded in its metadata, if any."""
+
+    meta = tx.metadata
+    direction = meta.get("tier_change")
+    if direction not in ("upgrade", "downgrade", "changed") or "r_tier" not in meta or "tier_after" not in meta:
+        return None
+    return TierChange(before=meta["r_tier"], after=meta["tier_after"], direction=direction)  # type: ignore[arg-type]
+
+
 def _first(items: Iterable[AccountState]) -> Iterator[AccountState]:
     for item in items:
         yield item
@@ -524,6 +812,8 @@ def _batch(operation: str, as_of: datetime, results: Sequence[OperationResult]) 
 __all__ = [
     "BatchResult",
     "CustomerBalance",
+    "EarnExplanation",
     "LoyaltyProgram",
     "OperationResult",
+    "TierChange",
 ]

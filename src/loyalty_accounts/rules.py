@@ -61,7 +61,7 @@ from pydantic import AwareDatetime, Field, StringConstraints, ValidationError, f
 
 from .chart import Chart, Rounding, _ChartLoader, _where, round_to
 from .errors import ChartError, InvalidCommand, LoyaltyError
-from .operations.base import BusinessKey, CustomerId, Value
+from .operations.base import BusinessKey, Code, CustomerId, Value
 from .types import Frozen
 
 # More campaigns than this may never overlap: it bounds the work per order and
@@ -69,7 +69,6 @@ from .types import Frozen
 MAX_STACKED_CAMPAIGNS = 8
 MAX_ORDER_AMOUNT = Decimal(10) ** 9
 
-Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
 CampaignId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,47}$")]
 CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Version = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z][0-9A-Za-z._-]{0,31}$")]
@@ -191,6 +190,13 @@ class EngagementRule(Frozen):
     per_customer: Count | None = None
 
 
+class OrderDefaults(Frozen):
+    """What an order that does not say its category or channel is priced as."""
+
+    category: Code
+    channel: Code
+
+
 class Rules(Frozen):
     """The validated content of a rules file; build it with :func:`load_rules` or :func:`parse_rules`."""
 
@@ -204,6 +210,7 @@ class Rules(Frozen):
     tiers: Tiers
     campaigns: tuple[Campaign, ...] = ()
     engagement: dict[Code, EngagementRule] = Field(default_factory=dict)
+    order_defaults: OrderDefaults | None = None
 
     @model_validator(mode="after")
     def _cross_checks(self) -> "Rules":
@@ -227,6 +234,18 @@ class Rules(Frozen):
     @property
     def base_tier(self) -> Tier:
         return self.tiers.ladder[0]
+
+    def order_fields(self, category: str | None, channel: str | None) -> tuple[str, str]:
+        """(category, channel) of an order, the file's ``order_defaults`` standing in for what it does not say."""
+
+        defaults = self.order_defaults
+        if defaults is None and (category is None or channel is None):
+            missing = " and ".join(n for n, v in (("category", category), ("channel", channel)) if v is None)
+            raise InvalidCommand(f"the order needs a {missing}: rules {self.version} set no order_defaults")
+        return (
+            category if category is not None else defaults.category,  # type: ignore[union-attr]
+            channel if channel is not None else defaults.channel,  # type: ignore[union-attr]
+        )
 
     def category_multiplier(self, category: str) -> Decimal:
         return self.category_multipliers.get(category, Decimal(1))
@@ -329,6 +348,15 @@ def _check(rules: Rules) -> None:
         if rule.per_day is None and rule.per_customer is None:
             raise RuleProblem(("engagement", event), "give per_day and/or per_customer: an unlimited award can be farmed")
 
+    defaults = rules.order_defaults
+    if defaults is not None:
+        if defaults.channel not in rules.channels:
+            raise RuleProblem(("order_defaults", "channel"), f"{defaults.channel!r} is not one of the declared channels")
+        if defaults.category in rules.excluded_categories:
+            raise RuleProblem(
+                ("order_defaults", "category"), f"{defaults.category!r} is excluded: every order without a category would earn nothing"
+            )
+
 
 # --------------------------------------------------------------------------
 # Loading
@@ -378,11 +406,17 @@ def parse_rules(text: str, *, source: str = "<rules>", chart: Chart | None = Non
     return rules
 
 
+def check_against_chart(rules: Rules, chart: Chart, *, source: str = "rules") -> None:
+    """Refuse rules written for another programme or pricing currencies the chart does not accept as it does."""
+
+    _check_against_chart(rules, chart, source, None)
+
+
 def _check_against_chart(rules: Rules, chart: Chart, source: str, node: yaml.Node | None) -> None:
     name = chart.spec.programme.name
     if rules.programme != name:
         raise ChartError(f"{_where(source, node, ('programme',))}: the chart is for programme {name!r}")
-    accepted = chart.policies.earn.currencies
+    accepted = chart.policies.currencies
     for code, cur in rules.currencies.items():
         path = ("currencies", code)
         if code not in accepted:
@@ -444,6 +478,12 @@ class CampaignStep(Frozen):
 class ExplanationLine(Frozen):
     label: str
     points: Decimal
+
+    @property
+    def figure(self) -> str:
+        """The points as explanations print them: plain notation, no trailing zeros."""
+
+        return _text(self.points)
 
     def __str__(self) -> str:
         sign = "+" if self.points > 0 else ""
@@ -785,9 +825,11 @@ class TierStatus(Frozen):
 def tier_for(rules: Rules, qualifying_points: int) -> TierStatus:
     """The tier ``qualifying_points`` reach.
 
-    Qualifying points are points EARNED inside :func:`qualification_window`
-    (the ledger's input volume of earn postings), not the spendable balance,
-    so redeeming or expiring points never costs a tier.
+    Qualifying points are points EARNED from orders placed inside
+    :func:`qualification_window`, less what refunds of those orders took back
+    (the service reads them from the customer's qualifying accounts, one per
+    order day), not the spendable balance, so redeeming or expiring points
+    never costs a tier.
     """
 
     if not isinstance(qualifying_points, int) or isinstance(qualifying_points, bool) or qualifying_points < 0:

@@ -13,7 +13,7 @@ from typing import Iterator
 import pytest
 from support.programme import T0, days, programme, usd
 
-from loyalty_accounts.demo import CUSTOMERS, run_demo
+from loyalty_accounts.demo import CUSTOMERS, END, run_demo
 from loyalty_accounts.errors import DuplicateOperation, InsufficientPoints, InvalidCommand, LedgerRejected, UnknownEntity
 from loyalty_accounts.ledger_client import LedgerClient, LedgerConnection
 from loyalty_accounts.operations import (
@@ -168,8 +168,21 @@ def test_parallel_identical_earns_make_one_transaction(client: LedgerClient) -> 
 def test_demo_story_on_the_real_server(client: LedgerClient) -> None:
     program = programme(client)
     run_demo(program)
+    # By hand from rules.yaml 2026.11.2 (the full arithmetic is in tests/unit/cli/test_ops.py):
+    #   alice: A-1001 120 − 70 captured − 30 given − 20 expired; A-1002 60 + bf-2026 120 = 180
+    #   bob:   B-2001 88 × 2 + fresh-saturdays 176 = 352; B-2002 300 + app-week 150 + bf-2026 600 = 1050;
+    #          352 + 1050 − 180 exchanged − 200 converted = 1022
+    #   carol: C-3001 5000 (silver) + C-3002 400 − 5350 redeemed − 100 refunded (50 owed);
+    #          C-3003 220 × 5 × 1.25 + winter-travel 275 = 1650 − 50 repaid = 1600
+    #   dave:  sign-up 500 + D-4001 22 + 30 from alice, all expired on 2027-10-05; 80 from 40 Skyway miles
     totals = {c: program.balance(c).total for c in CUSTOMERS}
-    assert totals == {"alice": 60, "bob": 8, "carol": 30, "dave": 80}
+    assert totals == {"alice": 180, "bob": 1022, "carol": 1600, "dave": 80}
+    assert client.account("program:points:redeemed").balance("PTS") == 70 + 5350
+    assert client.account("program:points:expired").balance("PTS") == 20 + 30 + 22 + 500
+    assert program.tier("carol", END).qualifying_points == 400 + 1650  # C-3001 has left the window
+    # C-3003: 220 base, +880 travel ×5, +275 silver ×1.25, +275 winter-travel ×1.2 = 1650, as posted
+    explained = program.explain("C-3003")
+    assert explained.adds_up and explained.posted_points == 1650 and explained.breakdown.tier == "silver"
     posted = len(list(client.transactions()))
     run_demo(program)
     assert len(list(client.transactions())) == posted

@@ -1,4 +1,4 @@
-"""A programme on a given ledger port, with the repository's chart (optionally varied)."""
+"""A programme on a given ledger port, with the repository's chart (optionally varied) and rules."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from loyalty_accounts.numscript import Catalogue
 from loyalty_accounts.operations import Money
 from loyalty_accounts.ports import LedgerPort
 from loyalty_accounts.program import LoyaltyProgram
+from loyalty_accounts.rules import Rules, parse_rules
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 1, 10, 12, 0, tzinfo=timezone.utc)
@@ -25,8 +26,23 @@ def chart_with(**policies: Any) -> Chart:
     return Chart.from_yaml(yaml.safe_dump(data), source="variant.yaml")
 
 
-def programme(ledger: LedgerPort, **policies: Any) -> LoyaltyProgram:
-    program = LoyaltyProgram(ledger, chart_with(**policies), Catalogue(ROOT / "numscript"))
+def rules_text(*replacements: tuple[str, str]) -> str:
+    """The repository's rules file with some exact pieces of text replaced (each must be there)."""
+
+    text = (ROOT / "rules.yaml").read_text()
+    for old, new in replacements:
+        assert old in text, old
+        text = text.replace(old, new)
+    return text
+
+
+def programme(ledger: LedgerPort, *, rules: Rules | str | None = None, **policies: Any) -> LoyaltyProgram:
+    """The programme, initialised; ``rules`` is a Rules, a rules text, or None for the repository's file."""
+
+    chart = chart_with(**policies)
+    if not isinstance(rules, Rules):
+        rules = parse_rules(rules if rules is not None else rules_text(), source="rules.yaml", chart=chart)
+    program = LoyaltyProgram(ledger, chart, Catalogue(ROOT / "numscript"), rules=rules)
     program.init()
     return program
 

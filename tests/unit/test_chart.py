@@ -37,7 +37,10 @@ def test_the_repository_chart_loads_with_exact_decimals(chart):
     assert chart.money_asset == "USD/2"
     assert chart.money_currency == "USD"
     assert chart.point_value == Decimal("0.01")
-    assert chart.policies.earn.currencies["EUR"].rate == Decimal("1.1")
+    assert chart.qualifying_asset == "QPTS" and chart.awards_asset == "AWARDS"
+    # the chart prices nothing: it only accepts currencies and knows their decimals
+    assert chart.order_currency("EUR").decimals == 2 and chart.order_currency("JPY").decimals == 0
+    assert not hasattr(chart.order_currency("EUR"), "rate")
     assert chart.policies.refund_shortfall == "claw_back"
     assert chart.partner("skyway").outbound.price_per_partner_point == Decimal("0.0125")
     assert chart.hold_ttl == timedelta(minutes=30)
@@ -84,8 +87,34 @@ def test_a_missing_field_names_its_path():
 
 
 def test_nested_field_path():
-    text = variant(lambda d: d["policies"]["earn"]["currencies"]["USD"].update(rate="-1"))
-    with pytest.raises(ChartError, match=r"policies\.earn\.currencies\.USD\.rate"):
+    text = variant(lambda d: d["policies"]["currencies"]["USD"].update(decimals=-1))
+    with pytest.raises(ChartError, match=r"policies\.currencies\.USD\.decimals"):
+        Chart.from_yaml(text)
+
+
+def test_a_rate_in_the_chart_is_refused_pricing_lives_in_the_rules_file():
+    text = variant(lambda d: d["policies"]["currencies"]["USD"].update(rate="1"))
+    with pytest.raises(ChartError, match=r"policies\.currencies\.USD\.rate.*not permitted"):
+        Chart.from_yaml(text)
+
+
+def test_an_unaccepted_currency_is_a_bad_command(chart):
+    with pytest.raises(InvalidCommand, match=r"currency 'GBP' is not accepted \(accepted: EUR, JPY, USD\)"):
+        chart.order_currency("GBP")
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("qualifying_asset", "PTS", "already the points_asset"),
+        ("awards_asset", "QPTS", "already the qualifying_asset"),
+        ("qualifying_asset", "QPTS/2", "whole units"),
+        ("awards_asset", "awards", "not a Formance asset"),
+    ],
+)
+def test_memo_assets_are_whole_and_of_their_own(field, value, message):
+    text = variant(lambda d: d["programme"].update({field: value}))
+    with pytest.raises(ChartError, match=rf"programme\.{field} \(line \d+\): .*{message}"):
         Chart.from_yaml(text)
 
 
@@ -186,6 +215,11 @@ def test_address_builders(chart):
     assert chart.exchange_cost() == "program:exchange:cost"
     assert chart.exchange_revenue() == "program:exchange:revenue"
     assert chart.partner_account("skyway", "settlement") == "partners:skyway:settlement"
+    assert chart.qualifying("c42", date(2026, 6, 1)) == "customers:c42:qualifying:20260601"
+    assert chart.tiers_qualifying() == "program:tiers:qualifying"
+    assert chart.engagement_counter("c42", "sign_up") == "customers:c42:engagement:sign_up"
+    assert chart.engagement_counter("c42", "app_login", date(2026, 6, 1)) == "customers:c42:engagement:app_login:20260601"
+    assert chart.engagement_awarded("sign_up") == "program:engagement:sign_up"
 
 
 @pytest.mark.parametrize("customer", ["c 42", "c42:points", "", "x" * 65, "c.42"])
@@ -231,6 +265,13 @@ EXPECTED_SCHEMA = {
             "$customer": {
                 "clawback": {},
                 "credit": {},
+                "engagement": {
+                    "$event": {
+                        "$day": {".pattern": "^[0-9]{8}$"},
+                        ".pattern": "^[a-z0-9][a-z0-9_-]{0,31}$",
+                        ".self": {},
+                    }
+                },
                 "holds": {"$hold": {".pattern": "^[A-Za-z0-9_-]{1,100}$"}},
                 "pending": {
                     "$release": {
@@ -239,6 +280,7 @@ EXPECTED_SCHEMA = {
                     }
                 },
                 "points": {"$expiry": {".pattern": "^([0-9]{8}|noexpiry)$"}},
+                "qualifying": {"$day": {".pattern": "^[0-9]{8}$"}},
                 ".pattern": "^[A-Za-z0-9_-]{1,64}$",
             }
         },
@@ -254,6 +296,7 @@ EXPECTED_SCHEMA = {
         },
         "program": {
             "credit": {"issued": {}},
+            "engagement": {"$event": {".pattern": "^[a-z0-9][a-z0-9_-]{0,31}$"}},
             "exchange": {"cost": {}, "revenue": {}},
             "points": {
                 "adjustments": {},
@@ -263,6 +306,7 @@ EXPECTED_SCHEMA = {
                 "redeemed": {},
                 "written_off": {},
             },
+            "tiers": {"qualifying": {}},
         },
         "world": {},
     }

@@ -61,6 +61,13 @@ def test_parse_reads_declarations_description_and_overdrafts(example):
     assert example.description == "example: one header line and a second one."
 
 
+def test_a_bounded_overdraft_counts_as_an_overdraft():
+    # build_plan then requires the chart to let that account go negative
+    text = "vars {\n  monetary $n\n  monetary $cap\n  account $counter\n  account $to\n}\n" \
+           "send $n (\n  source = $counter allowing overdraft up to $cap\n  destination = $to\n)\n"
+    assert Template.parse("bounded", text).overdraft_vars == frozenset({"counter"})
+
+
 def test_render_expands_lists_splices_and_blocks(example):
     assert example.render({"buckets": 2, "amount": 2, "to": 2}) == """\
 vars {
@@ -174,7 +181,7 @@ def test_template_mistakes_are_chart_errors(text, fragment):
 
 def test_catalogue_loads_every_template(catalogue):
     assert catalogue.names == (
-        "adjust_credit", "adjust_debit", "capture", "convert", "earn", "exchange_in", "exchange_out",
+        "adjust_credit", "adjust_debit", "capture", "convert", "earn", "engage", "exchange_in", "exchange_out",
         "expire", "hold", "redeem", "refund", "release", "transfer",
     )
     assert "earn" in catalogue

@@ -38,6 +38,7 @@ from loyalty_accounts.operations import (
     ConvertCommand,
     EarnCommand,
     EarnRecord,
+    EngageCommand,
     ExchangeInCommand,
     ExchangeOutCommand,
     ExpireCommand,
@@ -52,6 +53,7 @@ from loyalty_accounts.operations import (
     capture,
     convert,
     earn,
+    engage,
     exchange_in,
     exchange_out,
     expire,
@@ -61,6 +63,7 @@ from loyalty_accounts.operations import (
     release,
     transfer,
 )
+from loyalty_accounts.rules import EarnBreakdown, Order, Rules, load_rules, quote
 from loyalty_accounts.types import Posting, TransactionPlan
 from support.interpreter import InterpreterUnavailable, interpreter_binary
 
@@ -92,6 +95,11 @@ def chart() -> Chart:
 @pytest.fixture(scope="module")
 def catalogue() -> Catalogue:
     return Catalogue(ROOT / "numscript")
+
+
+@pytest.fixture(scope="module")
+def rules(chart: Chart) -> Rules:
+    return load_rules(ROOT / "rules.yaml", chart=chart)
 
 
 def chart_variant(**policies: Any) -> Chart:
@@ -178,33 +186,102 @@ def ledger(**by_expiry: int) -> dict[str, dict[str, int]]:
 
 
 USD = Money(amount=Decimal("125.90"), currency="USD")
+EARN = EarnCommand(customer="c42", order_id="o-1", amount=USD, ordered_at=AT)
+
+
+def priced(rules: Rules, command: EarnCommand, tier: str = "member") -> EarnBreakdown:
+    """What the repository rules price the order at (125.90 USD, no category: general ×1 in store → 125)."""
+
+    category, channel = rules.order_fields(command.category, command.channel)
+    order = Order(customer=command.customer, order_id=command.order_id, amount=command.amount.amount,
+                  currency=command.amount.currency, category=category, channel=channel, ordered_at=command.ordered_at)
+    return quote(rules, order, tier=tier, campaign_usage={})
+
+
+QUALIFY_125 = P("program:tiers:qualifying", f"{C}:qualifying:20260601", 125, "QPTS")
 
 
 # -- earn and release -------------------------------------------------------------
 
 
-def test_earn_repays_the_clawback_debt_then_fills_pending(chart, catalogue, execute):
-    plan = earn.plan(EarnCommand(customer="c42", order_id="o-1", amount=USD, ordered_at=AT), chart, catalogue,
-                     clawback_balance=-30)
+def test_earn_repays_the_clawback_debt_then_fills_pending(chart, catalogue, rules, execute):
+    plan = earn.plan(EARN, chart, catalogue, breakdown=priced(rules, EARN), clawback_balance=-30)
     out = execute(plan, {f"{C}:clawback": {"PTS": -30}})
     assert out.postings == (
         P("program:points:issued:7", f"{C}:clawback", 30),
         P("program:points:issued:7", f"{C}:pending:20260615:20270601", 95),
+        QUALIFY_125,
     )
 
 
-def test_earn_larger_debt_takes_every_point(chart, catalogue, execute):
-    plan = earn.plan(EarnCommand(customer="c42", order_id="o-1", amount=USD, ordered_at=AT), chart, catalogue,
-                     clawback_balance=-500)
+def test_earn_larger_debt_takes_every_point(chart, catalogue, rules, execute):
+    plan = earn.plan(EARN, chart, catalogue, breakdown=priced(rules, EARN), clawback_balance=-500)
     out = execute(plan, {f"{C}:clawback": {"PTS": -500}})
-    assert out.postings == (P("program:points:issued:7", f"{C}:clawback", 125),)
+    # the debt takes every point, but the purchase still qualifies in full
+    assert out.postings == (P("program:points:issued:7", f"{C}:clawback", 125), QUALIFY_125)
 
 
-def test_earn_without_window_or_debt_goes_to_the_bucket(catalogue, execute):
+def test_earn_without_window_or_debt_goes_to_the_bucket(catalogue, rules, execute):
     chart = chart_variant(pending_days=0)
-    plan = earn.plan(EarnCommand(customer="c42", order_id="o-1", amount=USD, ordered_at=AT), chart, catalogue)
+    plan = earn.plan(EARN, chart, catalogue, breakdown=priced(rules, EARN))
     out = execute(plan, {}, on=chart)
-    assert out.postings == (P("program:points:issued:7", f"{C}:points:20270601", 125),)
+    assert out.postings == (P("program:points:issued:7", f"{C}:points:20270601", 125), QUALIFY_125)
+
+
+def test_a_campaign_priced_earn_posts_the_breakdowns_points(chart, catalogue, rules, execute):
+    # groceries in store on Saturday 2026-10-24 10:00 Paris, gold: 697 (rules.py's worked example)
+    saturday = EarnCommand(customer="c42", order_id="o-2", amount=Money(amount=Decimal("120.35"), currency="EUR"),
+                           ordered_at=datetime(2026, 10, 24, 8, tzinfo=timezone.utc), category="groceries", channel="store")
+    plan = earn.plan(saturday, chart, catalogue, breakdown=priced(rules, saturday, tier="gold"))
+    out = execute(plan, {})
+    assert out.postings == (
+        P("program:points:issued:7", f"{C}:pending:20261107:20271024", 697),
+        P("program:tiers:qualifying", f"{C}:qualifying:20261024", 697, "QPTS"),
+    )
+
+
+# -- engagement ---------------------------------------------------------------------
+
+
+def engage_plan(chart: Chart, catalogue: Catalogue, rules: Rules, event: str, key: str, debt: int = 0) -> TransactionPlan:
+    return engage.plan(EngageCommand(customer="c42", event=event, key=key, at=AT), chart, catalogue,
+                       rule=rules.engagement[event], rules_version=rules.version, clawback_balance=-debt)
+
+
+def test_engage_issues_points_and_counts_the_award(chart, catalogue, rules, execute):
+    plan = engage_plan(chart, catalogue, rules, "referral_completed", "ref-1", debt=300)
+    out = execute(plan, {f"{C}:clawback": {"PTS": -300}})
+    assert out.postings == (
+        P("program:points:issued:7", f"{C}:clawback", 300),
+        P("program:points:issued:7", f"{C}:points:20270601", 700),
+        P(f"{C}:engagement:referral_completed", "program:engagement:referral_completed", 1, "AWARDS"),
+        P(f"{C}:engagement:referral_completed:20260601", "program:engagement:referral_completed", 1, "AWARDS"),
+    )
+
+
+def test_the_once_per_customer_counter_refuses_a_second_award(chart, catalogue, rules, execute):
+    plan = engage_plan(chart, catalogue, rules, "sign_up", "s-2")
+    assert execute(plan, {}).ok
+    refused = execute(plan, {f"{C}:engagement:sign_up": {"AWARDS": -1}})
+    assert not refused.ok and "Not enough funds" in refused.error and refused.postings == ()
+
+
+def test_the_per_day_counter_allows_exactly_the_days_limit(chart, catalogue, rules, execute):
+    # review_written: at most 2 a day; the lifetime counter is not kept (no per-customer limit)
+    plan = engage_plan(chart, catalogue, rules, "review_written", "rv-3")
+    day = f"{C}:engagement:review_written:20260601"
+    assert execute(plan, {day: {"AWARDS": -1}}).ok
+    assert not execute(plan, {day: {"AWARDS": -2}}).ok
+    # another day's counter does not count
+    assert execute(plan, {f"{C}:engagement:review_written:20260531": {"AWARDS": -2}}).ok
+
+
+def test_both_limits_must_hold(chart, catalogue, rules, execute):
+    plan = engage_plan(chart, catalogue, rules, "referral_completed", "ref-21")
+    ever, today = f"{C}:engagement:referral_completed", f"{C}:engagement:referral_completed:20260601"
+    assert not execute(plan, {ever: {"AWARDS": -20}, today: {"AWARDS": 0}}).ok
+    assert not execute(plan, {ever: {"AWARDS": -5}, today: {"AWARDS": -3}}).ok
+    assert execute(plan, {ever: {"AWARDS": -19}, today: {"AWARDS": -2}}).ok
 
 
 def test_release_moves_the_whole_pending_account(chart, catalogue, execute):
@@ -354,9 +431,9 @@ def test_convert_points_out_credit_in(chart, catalogue, execute):
 # -- refunds and adjustments ----------------------------------------------------------
 
 
-def earn_record(release_on: date | None) -> EarnRecord:
+def earn_record(release_on: date | None, qualifying_on: date | None = None) -> EarnRecord:
     return EarnRecord(customer="c42", order_id="o-1", amount=USD, points=125, ordered_at=AT,
-                      release_on=release_on, expires_on=date(2027, 6, 1))
+                      release_on=release_on, expires_on=date(2027, 6, 1), qualifying_on=qualifying_on)
 
 
 def refund_cmd(amount: str = "125.90", refund_id: str = "rf-1") -> RefundCommand:
@@ -381,6 +458,16 @@ def test_refund_with_points_still_there_needs_no_shortfall(chart, catalogue, exe
                        buckets=bal(d20270601=125))
     out = execute(plan, ledger(d20270601=125))
     assert out.postings == (P(f"{C}:points:20270601", "program:points:issued:7", 49),)
+
+
+def test_refund_returns_the_same_share_of_qualifying_points(chart, catalogue, execute):
+    plan = refund.plan(refund_cmd("50.00"), chart, catalogue, earn=earn_record(None, date(2026, 6, 1)),
+                       previous_refunds=[], buckets=bal(d20270601=125))
+    out = execute(plan, {**ledger(d20270601=125), f"{C}:qualifying:20260601": {"QPTS": 125}})
+    assert out.postings == (
+        P(f"{C}:points:20270601", "program:points:issued:7", 49),
+        P(f"{C}:qualifying:20260601", "program:tiers:qualifying", 49, "QPTS"),
+    )
 
 
 def test_refund_under_write_off(catalogue, execute):

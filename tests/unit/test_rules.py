@@ -144,7 +144,7 @@ def line_of(text: str, marker: str) -> int:
 
 
 def test_the_repository_rules_load_and_agree_with_the_chart(repo_rules):
-    assert repo_rules.version == "2026.11.1"
+    assert repo_rules.version == "2026.11.2"
     assert repo_rules.rounding == "floor"
     assert repo_rules.currency("EUR").rate == Decimal("1.1")
     assert [t.name for t in repo_rules.tiers.ladder] == ["member", "silver", "gold"]
@@ -245,6 +245,28 @@ def test_rules_are_checked_against_the_chart(old, new, expected):
     parse_rules(TEXT, chart=chart)
     with pytest.raises(ChartError, match=expected):
         parse_rules(TEXT.replace(old, new), source="r.yaml", chart=chart)
+
+
+def test_order_defaults_stand_in_for_what_an_order_does_not_say(repo_rules, rules):
+    assert repo_rules.order_fields(None, None) == ("general", "store")
+    assert repo_rules.order_fields("books", None) == ("books", "store")
+    assert repo_rules.order_fields("books", "app") == ("books", "app")
+    with pytest.raises(InvalidCommand, match="needs a category and channel: rules t.1 set no order_defaults"):
+        rules.order_fields(None, None)
+    assert rules.order_fields("books", "web") == ("books", "web")
+
+
+@pytest.mark.parametrize(
+    "defaults, expected",
+    [
+        ("{category: general, channel: kiosk}", r"order_defaults\.channel \(line {line}\): 'kiosk' is not one of the declared"),
+        ("{category: tobacco, channel: web}", r"order_defaults\.category \(line {line}\): 'tobacco' is excluded"),
+    ],
+)
+def test_order_defaults_are_checked(defaults, expected):
+    text = TEXT + f"order_defaults: {defaults}\n"
+    with pytest.raises(ChartError, match=r"t\.yaml: " + expected.format(line=line_of(text, "order_defaults"))):
+        parse_rules(text, source="t.yaml")
 
 
 def test_missing_rules_file(tmp_path):

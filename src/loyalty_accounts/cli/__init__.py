@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from . import demo, ledger, ops
+from . import demo, ledger, ops, rules_cmd
 from .context import AppContext
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ app = typer.Typer(
 )
 app.add_typer(ledger.app, name="ledger")
 ops.register(app)
+rules_cmd.register(app)
 app.command("demo")(demo.demo)
 
 
@@ -40,8 +41,13 @@ def _options(
     state_dir: Annotated[
         Optional[Path], typer.Option("--state-dir", envvar="LOYALTY_STATE_DIR", help="State folder of the local ledger.")
     ] = None,
+    rules: Annotated[
+        Optional[Path], typer.Option("--rules", envvar="LOYALTY_RULES", help="Earning rules file (default: rules.yaml).")
+    ] = None,
 ) -> None:
-    ctx.obj = AppContext(ledger_url=ledger_url, ledger_name=ledger_name, chart_path=chart, state_dir=state_dir)
+    ctx.obj = AppContext(
+        ledger_url=ledger_url, ledger_name=ledger_name, chart_path=chart, state_dir=state_dir, rules_path=rules
+    )
     ctx.call_on_close(ctx.obj.close)
 
 

@@ -1,9 +1,11 @@
-"""What every CLI command needs: which ledger, which chart, how to print.
+"""What every CLI command needs: which ledger, which chart and rules, how to print.
 
 Global options are read once by the ``loyalty`` callback into an
 :class:`AppContext`; commands ask it for the ledger client and the programme.
 The ledger URL comes from ``--ledger-url``, then ``LOYALTY_LEDGER_URL``, then
-the local stack started by ``loyalty ledger up``.
+the local stack started by ``loyalty ledger up``. The rules file comes from
+``--rules``, then ``LOYALTY_RULES``, then the repository's ``rules.yaml``, and
+is checked against the chart when loaded.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from .output import Format
 
 if TYPE_CHECKING:
     from ..program import LoyaltyProgram
+    from ..rules import Rules
 
 
 @dataclass
@@ -32,12 +35,19 @@ class AppContext:
     ledger_name: str | None
     chart_path: Path | None
     state_dir: Path | None
+    rules_path: Path | None = None
     fmt: Format = Format.table
     _client: LedgerClient | None = field(default=None, repr=False)
 
     @cached_property
     def chart(self) -> Chart:
         return load_chart(self.chart_path)
+
+    @cached_property
+    def rules(self) -> "Rules":
+        from ..rules import load_rules
+
+        return load_rules(self.rules_path, chart=self.chart)
 
     @cached_property
     def catalogue(self) -> Catalogue:
@@ -63,7 +73,7 @@ class AppContext:
     def program(self) -> "LoyaltyProgram":
         from ..program import LoyaltyProgram
 
-        return LoyaltyProgram(self.client(), self.chart, self.catalogue)
+        return LoyaltyProgram(self.client(), self.chart, self.catalogue, rules=self.rules)
 
     def close(self) -> None:
         if self._client is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ..demo import CUSTOMERS, Step, run_demo
+from ..demo import CUSTOMERS, END, Step, run_demo
 from ..program import BatchResult, OperationResult
 from .context import app_context
 from .output import Format, JsonFlag, emit_json, emit_rows
@@ -14,7 +14,7 @@ DEMO_LEDGER = "demo"
 
 
 def demo(ctx: typer.Context, json_out: JsonFlag = False) -> None:
-    """Run a year of a small programme (earn, hold, redeem, refund, exchange, expire...) and print balances.
+    """Run a year of a small programme (earn by the rules, tiers, campaigns, hold, redeem, refund, exchange, expire...).
 
     Uses the ledger named "demo" unless --ledger is given; a second run posts
     nothing, since every step replays its business key.
@@ -33,6 +33,8 @@ def demo(ctx: typer.Context, json_out: JsonFlag = False) -> None:
         else:
             outcome = "already done" if result.replayed else ("nothing to post" if not result.transactions else "posted")
             outcome += f", {result.points} points"
+            if result.tier_change is not None:
+                outcome += f", {result.tier_change}"
             row = {"step": step.label, **result.summary()}
         steps.append(row)
         if not json_out:
@@ -60,6 +62,11 @@ def demo(ctx: typer.Context, json_out: JsonFlag = False) -> None:
         for acct in run_guarded(program.programme_accounts)
         for asset, vol in sorted(acct.volumes.items())
     ]
+    tiers = [run_guarded(lambda c=c: program.tier(c, END)) for c in CUSTOMERS]
+    tier_rows = [
+        {"customer": c, "tier": t.tier, "qualifying_points": t.qualifying_points, "next_tier": t.next_tier, "points_to_next": t.points_to_next}
+        for c, t in zip(CUSTOMERS, tiers)
+    ]
     trial = run_guarded(lambda: program.ledger.aggregate_balances(""))
     liability = sum(b.total for b in balances)
     value = liability * program.chart.point_value
@@ -70,6 +77,8 @@ def demo(ctx: typer.Context, json_out: JsonFlag = False) -> None:
                 "steps": steps,
                 "customers": [{**b.model_dump(mode="json"), "total": b.total} for b in balances],
                 "programme_accounts": programme_rows,
+                "tiers_as_of": END.isoformat(),
+                "tiers": tier_rows,
                 "trial_balance": trial,
                 "liability_points": liability,
                 "liability_value": f"{value} {program.chart.money_currency}",
@@ -78,6 +87,8 @@ def demo(ctx: typer.Context, json_out: JsonFlag = False) -> None:
         return
     typer.echo("\nCustomers")
     emit_rows(customer_rows, Format.table)
+    typer.echo(f"\nTiers as of {END.isoformat()} (qualifying points earned in the window)")
+    emit_rows(tier_rows, Format.table)
     typer.echo("\nProgramme and partner accounts")
     emit_rows(programme_rows, Format.table)
     typer.echo("\nTrial balance (every asset sums to zero): " + ", ".join(f"{a} {n}" for a, n in sorted(trial.items())))

@@ -35,6 +35,12 @@ from .shell import run_guarded
 Customer = Annotated[str, typer.Option("--customer", "-c", help="Customer id.")]
 Points = Annotated[int, typer.Option("--points", "-p", help="Whole points (a positive integer).")]
 At = Annotated[Optional[str], typer.Option("--at", help="When it happens (ISO 8601 with offset; default now).")]
+Category = Annotated[
+    Optional[str], typer.Option("--category", help="Product category, e.g. groceries (default: the rules' order_defaults).")
+]
+Channel = Annotated[
+    Optional[str], typer.Option("--channel", help="Sales channel, e.g. web, app, store (default: the rules' order_defaults).")
+]
 
 
 def parse_instant(text: str | None, *, option: str = "--at") -> datetime:
@@ -57,7 +63,9 @@ def parse_money(amount: str, currency: str) -> Money:
     return Money(amount=value, currency=currency.upper())
 
 
-def _run(ctx: typer.Context, action: Callable[[LoyaltyProgram], OperationResult | BatchResult], fmt: Format) -> None:
+def run_operation(ctx: typer.Context, action: Callable[[LoyaltyProgram], OperationResult | BatchResult], fmt: Format) -> None:
+    """Run one service call on the context's programme and print what it posted, in ``fmt``."""
+
     app = app_context(ctx)
     result = run_guarded(lambda: action(app.program()))
     if isinstance(result, BatchResult):
@@ -99,13 +107,19 @@ def register(app: typer.Typer) -> None:
         amount: Annotated[str, typer.Option("--amount", help="Order amount, e.g. 12.50.")],
         currency: Annotated[str, typer.Option("--currency", help="ISO currency code.")] = "USD",
         ordered_at: Annotated[Optional[str], typer.Option("--ordered-at", help="Order instant (default now).")] = None,
+        category: Category = None,
+        channel: Channel = None,
         json_out: JsonFlag = False,
         csv_out: CsvFlag = False,
     ) -> None:
-        """Award points for an order (pending first when the chart has a chargeback window)."""
+        """Award points for an order, priced by the rules file at the order's instant (tier, category, campaigns).
+
+        The points are pending first when the chart has a chargeback window;
+        `loyalty explain --order ORDER` shows how they were worked out.
+        """
 
         fmt = chosen_format(json_out, csv_out)
-        _run(
+        run_operation(
             ctx,
             lambda p: p.earn(
                 EarnCommand(
@@ -113,6 +127,8 @@ def register(app: typer.Typer) -> None:
                     order_id=order,
                     amount=parse_money(amount, currency),
                     ordered_at=parse_instant(ordered_at, option="--ordered-at"),
+                    category=category,
+                    channel=channel,
                 )
             ),
             fmt,
@@ -130,7 +146,7 @@ def register(app: typer.Typer) -> None:
 
         fmt = chosen_format(json_out, csv_out)
         with _progress("releasing") as progress:
-            _run(ctx, lambda p: p.release(parse_instant(as_of, option="--as-of"), customer=customer, progress=progress), fmt)
+            run_operation(ctx, lambda p: p.release(parse_instant(as_of, option="--as-of"), customer=customer, progress=progress), fmt)
 
     @app.command()
     def hold(
@@ -145,7 +161,7 @@ def register(app: typer.Typer) -> None:
         """Reserve points (soonest-expiring first) until captured, voided or lapsed."""
 
         fmt = chosen_format(json_out, csv_out)
-        _run(ctx, lambda p: p.hold(HoldCommand(customer=customer, hold_id=hold_id, points=points, at=parse_instant(at))), fmt)
+        run_operation(ctx, lambda p: p.hold(HoldCommand(customer=customer, hold_id=hold_id, points=points, at=parse_instant(at))), fmt)
 
     @app.command()
     def capture(
@@ -160,7 +176,7 @@ def register(app: typer.Typer) -> None:
         """Spend all or part of a hold; the rest goes back to the customer's buckets."""
 
         fmt = chosen_format(json_out, csv_out)
-        _run(
+        run_operation(
             ctx,
             lambda p: p.capture(CaptureCommand(customer=customer, hold_id=hold_id, points=points, at=parse_instant(at))),
             fmt,
@@ -181,11 +197,11 @@ def register(app: typer.Typer) -> None:
         fmt = chosen_format(json_out, csv_out)
         if lapsed:
             with _progress("voiding lapsed holds") as progress:
-                _run(ctx, lambda p: p.void_lapsed(parse_instant(as_of, option="--as-of"), progress=progress), fmt)
+                run_operation(ctx, lambda p: p.void_lapsed(parse_instant(as_of, option="--as-of"), progress=progress), fmt)
             return
         if not customer or not hold_id:
             raise typer.BadParameter("give --customer and --hold, or --lapsed")
-        _run(ctx, lambda p: p.void(customer, hold_id), fmt)
+        run_operation(ctx, lambda p: p.void(customer, hold_id), fmt)
 
     @app.command()
     def redeem(
@@ -201,7 +217,7 @@ def register(app: typer.Typer) -> None:
         """Spend points on a reward, soonest-expiring first."""
 
         fmt = chosen_format(json_out, csv_out)
-        _run(
+        run_operation(
             ctx,
             lambda p: p.redeem(
                 RedeemCommand(customer=customer, redemption_id=redemption, points=points, reward=reward, at=parse_instant(at))
@@ -221,7 +237,7 @@ def register(app: typer.Typer) -> None:
 
         fmt = chosen_format(json_out, csv_out)
         with _progress("expiring") as progress:
-            _run(ctx, lambda p: p.expire(parse_instant(as_of, option="--as-of"), customer=customer, progress=progress), fmt)
+            run_operation(ctx, lambda p: p.expire(parse_instant(as_of, option="--as-of"), customer=customer, progress=progress), fmt)
 
     @app.command()
     def transfer(
@@ -237,7 +253,7 @@ def register(app: typer.Typer) -> None:
         """Give points to another customer; each point keeps its expiry date."""
 
         fmt = chosen_format(json_out, csv_out)
-        _run(
+        run_operation(
             ctx,
             lambda p: p.transfer(
                 TransferCommand(customer=customer, to_customer=to_customer, transfer_id=transfer_id, points=points, at=parse_instant(at))
@@ -264,9 +280,9 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("--direction must be out or in")
         fields = dict(customer=customer, exchange_id=exchange_id, partner=partner, partner_points=partner_points)
         if direction == "out":
-            _run(ctx, lambda p: p.exchange_out(ExchangeOutCommand(**fields, at=parse_instant(at))), fmt)
+            run_operation(ctx, lambda p: p.exchange_out(ExchangeOutCommand(**fields, at=parse_instant(at))), fmt)
         else:
-            _run(ctx, lambda p: p.exchange_in(ExchangeInCommand(**fields, at=parse_instant(at))), fmt)
+            run_operation(ctx, lambda p: p.exchange_in(ExchangeInCommand(**fields, at=parse_instant(at))), fmt)
 
     @app.command()
     def convert(
@@ -281,7 +297,7 @@ def register(app: typer.Typer) -> None:
         """Turn points into store credit, whole units only; both legs in one transaction."""
 
         fmt = chosen_format(json_out, csv_out)
-        _run(
+        run_operation(
             ctx,
             lambda p: p.convert(ConvertCommand(customer=customer, conversion_id=conversion, points=points, at=parse_instant(at))),
             fmt,
@@ -302,7 +318,7 @@ def register(app: typer.Typer) -> None:
         """Take back the order's points in proportion; a shortfall follows the chart's refund policy."""
 
         fmt = chosen_format(json_out, csv_out)
-        _run(
+        run_operation(
             ctx,
             lambda p: p.refund(
                 RefundCommand(
@@ -329,7 +345,7 @@ def register(app: typer.Typer) -> None:
         if points == 0:
             raise typer.BadParameter("--points must not be 0")
         direction = "credit" if points > 0 else "debit"
-        _run(
+        run_operation(
             ctx,
             lambda p: p.adjust(
                 AdjustCommand(

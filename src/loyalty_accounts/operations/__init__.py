@@ -27,7 +27,13 @@ convert        convert                     buckets → converted; credit issued 
 refund         refund                      pending, buckets, then clawback or written_off →
                                            issued shard
 adjust         adjust_credit/adjust_debit  adjustments → bucket, or buckets → adjustments
+engage         engage                      issued shard → (clawback debt, then) bucket;
+                                           customer's award counters → engagement awarded
 =============  ==========================  ==============================================
+
+Earn also moves qualifying points (QPTS) from ``program:tiers:qualifying`` to
+the customer's qualifying account of the order's date, and refund moves the
+refunded share back: the tier is read from those accounts.
 
 **Void is not a plan.** Voiding a hold is a revert of the hold's transaction
 (``LedgerPort.revert``): Formance posts the exact mirror image, so every point
@@ -47,6 +53,7 @@ from . import (
     capture,
     convert,
     earn,
+    engage,
     exchange_in,
     exchange_out,
     expire,
@@ -61,6 +68,7 @@ from .base import Command, Money
 from .capture import CaptureCommand
 from .convert import ConvertCommand
 from .earn import EarnCommand, EarnRecord
+from .engage import EngageCommand
 from .exchange_in import ExchangeInCommand
 from .exchange_out import ExchangeOutCommand
 from .expire import ExpireCommand
@@ -101,6 +109,7 @@ OPERATIONS: Mapping[str, OperationInfo] = {
         _info(convert, ConvertCommand, convert.TEMPLATE),
         _info(refund, RefundCommand, refund.TEMPLATE),
         _info(adjust, AdjustCommand, adjust.CREDIT_TEMPLATE, adjust.DEBIT_TEMPLATE),
+        _info(engage, EngageCommand, engage.TEMPLATE),
     )
 }
 
@@ -115,6 +124,7 @@ __all__ = [
     "EarnRecord",
     "RefundRecord",
     "EarnCommand",
+    "EngageCommand",
     "ReleaseCommand",
     "HoldCommand",
     "CaptureCommand",

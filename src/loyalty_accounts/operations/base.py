@@ -36,12 +36,15 @@ HOLD_ID_PATTERN = r"^[A-Za-z0-9_-]{1,100}$"
 # Reasons are codes, not prose: metadata must never carry personal data.
 REASON_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 PARTNER_PATTERN = r"^[a-z][a-z0-9_-]{0,31}$"
+# Codes the rules file names: order categories, channels, engagement events.
+CODE_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 
 CustomerId = Annotated[str, StringConstraints(pattern=CUSTOMER_PATTERN)]
 BusinessKey = Annotated[str, StringConstraints(pattern=BUSINESS_KEY_PATTERN)]
 HoldId = Annotated[str, StringConstraints(pattern=HOLD_ID_PATTERN)]
 ReasonCode = Annotated[str, StringConstraints(pattern=REASON_PATTERN)]
 PartnerKey = Annotated[str, StringConstraints(pattern=PARTNER_PATTERN)]
+Code = Annotated[str, StringConstraints(pattern=CODE_PATTERN)]
 Points = Annotated[int, Field(gt=0, strict=True)]
 
 # Keys TransactionPlan.all_metadata adds itself.
@@ -139,6 +142,10 @@ class Command(Value):
     # The field holding the caller's business key; operations posting several
     # transactions per command (release, expire) build per-bucket references.
     key_field: ClassVar[str | None] = None
+    # Optional fields added after commands of this kind were first posted:
+    # left out of the fingerprint while unset, so an old command replayed
+    # unchanged still matches the hash stored with its transaction.
+    optional_fields: ClassVar[frozenset[str]] = frozenset()
 
     def reference(self) -> str:
         """The Formance reference of the command's transaction: ``{operation}:{business key}``."""
@@ -158,7 +165,8 @@ class Command(Value):
     def fingerprint(self, **extra: str) -> str:
         """types.command_fingerprint of the command's business fields (and ``extra``)."""
 
-        fields = self.model_dump(mode="json", exclude=set(self.processing_fields))
+        unset = {name for name in self.optional_fields if getattr(self, name) is None}
+        fields = self.model_dump(mode="json", exclude=set(self.processing_fields) | unset)
         payload: dict[str, Any] = {"operation": self.operation, **fields, **extra}
         return command_fingerprint(payload)
 

@@ -18,11 +18,21 @@ which may go negative:
   customer's recorded debt (claw_back also repays it from the next earnings);
 - ``write_off``: ``program:points:written_off``, absorbed by the programme.
 
-Worked example, claw_back; order o-1 earned 125 points on 125.90 USD, already
-released; customer now has 20270301: 40 only; full refund rf-1::
+As many qualifying points leave the qualifying account of the order's date
+(the earn recorded it as ``qualifying_on``) for ``program:tiers:qualifying``:
+the refunded share of the purchase stops counting towards the tier of the
+window the order was placed in, and only that window (a refund today of an
+order already outside the window changes nothing about today's tier). That
+account always holds them: it received the order's points as qualifying
+points and gives back at most that many over all its refunds.
 
-    customers:c42:points:20270301   -40 → program:points:issued:7  +125
-    customers:c42:clawback          -85 ↗   (debt of 85 points)
+Worked example, claw_back; order o-1 earned 125 points on 125.90 USD on
+2026-03-01, already released; customer now has 20270301: 40 only; full
+refund rf-1::
+
+    customers:c42:points:20270301      -40 → program:points:issued:7  +125
+    customers:c42:clawback             -85 ↗   (debt of 85 points)
+    customers:c42:qualifying:20260301 -125 QPTS → program:tiers:qualifying +125 QPTS
 
     reference "refund:rf-1"; metadata customer=c42, order_id=o-1,
     refund_id=rf-1, amount=125.90, currency=USD, points=125,
@@ -114,7 +124,7 @@ def plan(
     currency = command.amount.currency
     if currency != earn.amount.currency:
         raise InvalidCommand(f"refund in {currency} of an order paid in {earn.amount.currency}")
-    decimals = chart.earn_currency(currency).decimals
+    decimals = chart.order_currency(currency).decimals
     if command.amount.decimals() > decimals:
         raise InvalidCommand(f"{command.amount.amount} {currency} has more than {decimals} decimals")
     earlier = [r for r in previous_refunds if r.refund_id != command.refund_id]
@@ -136,6 +146,7 @@ def plan(
     sources = [chart.bucket(customer, b.expiry) for b in fifo_order(buckets) if b.points > 0]
     policy = chart.policies.refund_shortfall
     shortfall = chart.written_off() if policy == "write_off" else chart.clawback(customer)
+    qualified = [chart.qualifying(customer, earn.qualifying_on)] if earn.qualifying_on else []
     return build_plan(
         chart=chart,
         catalogue=catalogue,
@@ -147,6 +158,9 @@ def plan(
             "buckets": sources,
             "shortfall": shortfall,
             "issued": chart.issued_shard(customer),
+            "qualifying": [monetary(chart.qualifying_asset, points) for _ in qualified],
+            "qualified": qualified,
+            "tiers": [chart.tiers_qualifying() for _ in qualified],
         },
         reference=command.reference(),
         command_hash=command.fingerprint(),

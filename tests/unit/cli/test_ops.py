@@ -30,43 +30,122 @@ def invoke(*args: str):  # type: ignore[no-untyped-def]
     return runner.invoke(app, list(args))
 
 
+# The demo story, priced by rules.yaml (2026.11.2) on the repository chart
+# (pending 14 days, expiry 365, claw_back, UTC), worked out by hand:
+#   A-1001 alice 120.00 USD books web 10-01 (member)            120 × 1                       = 120
+#   C-3001 carol 1000.00 USD travel web 10-02 (member)          1000 × 5                      = 5000 → qualifying 5000: silver
+#   dave sign_up 10-03 (engagement, once per customer)                                        = 500, straight to bucket 20271003
+#   D-4001 dave 45.00 USD fuel store 10-03                      45 × 0.5 = 22.5, floor        = 22
+#   B-2001 bob 80.00 EUR groceries store Sat 10-24 (fresh-saturdays ×2, cap 300/order)
+#                                                               80 × 1.1 × 2 = 176; +176      = 352
+#   C-3002 carol 80.00 USD groceries app Sat 10-24 (silver, fresh-saturdays)
+#                                                               80 × 2 × 1.25 = 200; +200     = 400
+#   carol redeems 5350 of 5400 (5000 from 20271002, 350 from 20271024)          → 50 left
+#   refund 20.00 of C-3001: floor(5000 × 20 / 1000) = 100: 50 from 20271024, 50 owed;
+#       qualifying 20261002: 5000 − 100 = 4900
+#   A-1002 alice 60.00 USD electronics web 11-27 (bf-2026 ×3)   60; +60 × 2 = 120             = 180
+#   B-2002 bob 300.00 USD home app 11-28 (app-week bonus 150, then bf-2026 ×3)
+#                                                               300; +150; +300 × 2 = 600     = 1050
+#   alice holds 100 of 20271001's 120, captures 70 (30 back)    → 20271001: 50; redeemed 70
+#   bob holds 50, voided                                        → unchanged
+#   C-3003 carol 200.00 EUR travel web 12-05 (silver: 4900 + 400 = 5300; winter-travel ×1.2)
+#                                                               220 × 5 = 1100 × 1.25 = 1375; +275 = 1650;
+#                                                               repays the 50 owed, 1600 pending
+#   alice → dave 30 from 20271001                               → alice 20271001: 20, dave 20271001: 30
+#   bob exchanges out 60 miles = 180 PTS from 20271024 (352)    → 172; settlement −60 × 0.0125 = −0.75 USD
+#   dave exchanges in 40 miles = 80 PTS into 20280215           → settlement +40 × 0.008 = +0.32 USD
+#   bob converts 200 = 172 from 20271024 + 28 from 20271128     → 1050 − 28 = 1022; credit 2.00 USD
+#   expiry 2027-10-05: alice 20271001: 20, dave 20271001: 30 and 20271003: 22 + 500 = 522 → 572 expired
+# Totals: alice 180 (A-1002), bob 1022, carol 1600 (C-3003 after the debt), dave 80 (exchange in)
+#   = 2882 points = 28.82 USD; redeemed 70 + 5350 = 5420.
+# Tiers on 2027-10-05 count orders from 2026-10-05 on: alice 180, bob 352 + 1050 = 1402,
+#   carol 400 + 1650 = 2050 (C-3001 has left the window: member again), dave 0 — all members.
+DEMO_TOTALS = {"alice": 180, "bob": 1022, "carol": 1600, "dave": 80}
+
+
 def test_demo_ends_with_the_hand_computed_balances_and_replays_on_a_second_run(ledger: FakeLedger) -> None:
     first = invoke("demo", "--json")
     assert first.exit_code == 0, first.output
     out = json.loads(first.stdout)
     totals = {c["customer"]: c["total"] for c in out["customers"]}
-    # worked out in src/loyalty_accounts/demo.py's story, step by step
-    assert totals == {"alice": 60, "bob": 8, "carol": 30, "dave": 80}
+    assert totals == DEMO_TOTALS
     assert {c["customer"]: c["credit"] for c in out["customers"]}["bob"] == "2.00"
-    assert out["liability_points"] == 178 and out["liability_value"] == "1.78 USD"
+    assert out["liability_points"] == 2882 and out["liability_value"] == "28.82 USD"
     assert all(v == 0 for v in out["trial_balance"].values())
     programme = {(r["account"], r["asset"]): r["balance"] for r in out["programme_accounts"]}
-    assert programme[("program:points:expired", "PTS")] == 95
-    assert programme[("program:points:redeemed", "PTS")] == 270
+    assert programme[("program:points:expired", "PTS")] == 572
+    assert programme[("program:points:redeemed", "PTS")] == 5420
     assert programme[("partners:skyway:settlement", "USD/2")] == -75 + 32
+    # every qualifying point earned (8774) less the 100 the refund took back
+    assert programme[("program:tiers:qualifying", "QPTS")] == -(120 + 5000 + 22 + 352 + 400 + 180 + 1050 + 1650 - 100)
+    assert programme[("program:engagement:sign_up", "AWARDS")] == 1
+    tiers = {t["customer"]: (t["tier"], t["qualifying_points"]) for t in out["tiers"]}
+    assert tiers == {"alice": ("member", 180), "bob": ("member", 1402), "carol": ("member", 2050), "dave": ("member", 0)}
+    steps = {s["step"]: s for s in out["steps"]}
+    assert steps["carol orders C-3001: 1000.00 USD of travel (web)"]["tier_change"] == "upgrade: member → silver"
+    assert steps["bob orders B-2002: 300.00 USD of home (app)"]["points"] == 1050
     assert ledger.ledger == "demo"
     posted = ledger.posts
 
     again = invoke("demo", "--json")
     assert again.exit_code == 0, again.output
     assert ledger.posts == posted
-    assert json.loads(again.stdout)["liability_points"] == 178
+    assert json.loads(again.stdout)["liability_points"] == 2882
 
 
 def test_demo_prints_tables_for_people(ledger: FakeLedger) -> None:
     result = invoke("demo")
     assert result.exit_code == 0, result.output
-    assert "Customers" in result.stdout and "Trial balance" in result.stdout
-    assert "Outstanding points (liability): 178 = 1.78 USD" in result.stdout
+    assert "Customers" in result.stdout and "Trial balance" in result.stdout and "Tiers as of 2027-10-05" in result.stdout
+    assert "Outstanding points (liability): 2882 = 28.82 USD" in result.stdout
+    assert "upgrade: member → silver" in result.stdout
+
+
+def test_explain_a_demo_order_adds_up_to_what_was_posted(ledger: FakeLedger) -> None:
+    assert invoke("demo", "--json").exit_code == 0
+    # C-3003: 200.00 EUR × 1.1 = 220; travel ×5 adds 880; silver ×1.25 adds 275 (1375);
+    # winter-travel ×1.2 adds 275; 220 + 880 + 275 + 275 = 1650, no rounding
+    result = invoke("--ledger", "demo", "explain", "--order", "C-3003", "--json")
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert [(line["label"], line["points"]) for line in body["lines"]] == [
+        ("base: 200 EUR × 1.1 points per EUR", "220"),
+        ("category travel ×5", "880"),
+        ("tier silver ×1.25", "275"),
+        ("campaign winter-travel ×1.2", "275"),
+    ]
+    assert body["points"] == body["posted_points"] == 1650 and body["adds_up"] is True
+    assert body["tier"] == "silver" and body["rules_version"] == "2026.11.2"
+    # B-2002: 300 base; app-week bonus 150; bf-2026 ×3 adds 600 → 1050
+    table = invoke("--ledger", "demo", "explain", "--order", "B-2002")
+    assert table.exit_code == 0, table.output
+    assert "campaign app-week-2026-11 bonus 150" in table.stdout and "campaign bf-2026 ×3" in table.stdout
+    assert "posted: 1050 points" in table.stdout
+    assert invoke("--ledger", "demo", "explain", "--order", "nope").exit_code == 1
 
 
 def test_earn_then_redeem_and_the_json_output(ledger: FakeLedger) -> None:
+    # no category or channel: the rules' order_defaults (general ×1, store); 25.90 USD → floor(25.90) = 25
     earned = invoke("earn", "-c", "c1", "--order", "o1", "--amount", "25.90", "--ordered-at", "2026-01-01T10:00:00Z", "--json")
     assert earned.exit_code == 0, earned.output
     body = json.loads(earned.stdout)
     assert body["points"] == 25 and body["reference"] == "earn:o1" and body["replayed"] is False
     replay = invoke("earn", "-c", "c1", "--order", "o1", "--amount", "25.90", "--ordered-at", "2026-01-01T10:00:00Z", "--json")
     assert json.loads(replay.stdout)["replayed"] is True
+    assert ledger.posts == 1
+
+
+def test_earn_with_category_and_channel_is_priced_by_the_rules(ledger: FakeLedger) -> None:
+    # groceries ×2 in store on Saturday 2026-10-24 (fresh-saturdays ×2, cap 300): 40 × 2 = 80, +80 → 160
+    args = ("earn", "-c", "c1", "--order", "o1", "--amount", "40.00", "--ordered-at", "2026-10-24T09:00:00Z",
+            "--category", "groceries", "--channel", "store", "--json")
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["points"] == 160
+    excluded = invoke("earn", "-c", "c1", "--order", "o2", "--amount", "40.00", "--category", "tobacco", "--json")
+    assert excluded.exit_code == 0 and "excluded category" in json.loads(excluded.stdout)["note"]
+    bad = invoke("earn", "-c", "c1", "--order", "o3", "--amount", "40.00", "--channel", "kiosk")
+    assert bad.exit_code == 2 and "kiosk" in bad.stderr
     assert ledger.posts == 1
 
 
@@ -77,6 +156,7 @@ def test_earn_then_redeem_and_the_json_output(ledger: FakeLedger) -> None:
         (("earn", "-c", "c1", "--order", "o1", "--amount", "1.2.3"), 2, "not a decimal"),
         (("earn", "-c", "c 1", "--order", "o1", "--amount", "5"), 2, "customer"),
         (("earn", "-c", "c1", "--order", "o1", "--amount", "5", "--currency", "XYZ"), 2, "XYZ"),
+        (("earn", "-c", "c1", "--order", "o1", "--amount", "5", "--category", "Gift Cards"), 2, "category"),
         (("earn", "-c", "c1", "--order", "o1", "--amount", "5", "--ordered-at", "2026-01-01T10:00"), 2, "offset"),
         (("redeem", "-c", "ghost", "--redemption", "r1", "-p", "5"), 1, "ghost"),
         (("redeem", "-c", "c1", "--redemption", "r1", "-p", "0"), 2, "points"),
@@ -111,8 +191,9 @@ def test_balance_table_and_csv(ledger: FakeLedger) -> None:
 
 @pytest.mark.parametrize(
     "command",
-    ["init", "earn", "release", "hold", "capture", "void", "redeem", "expire", "transfer", "exchange", "convert", "refund", "adjust", "balance", "history", "demo"],
+    ["init", "earn", "release", "hold", "capture", "void", "redeem", "expire", "transfer", "exchange", "convert", "refund",
+     "adjust", "balance", "history", "demo", "quote", "explain", "tier", "engage", "rules", "rules check"],
 )
 def test_every_verb_has_help(command: str) -> None:
-    result = invoke(command, "--help")
+    result = invoke(*command.split(), "--help")
     assert result.exit_code == 0 and "Usage" in result.stdout

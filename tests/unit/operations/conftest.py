@@ -10,6 +10,7 @@ import yaml
 
 from loyalty_accounts.chart import Chart, load_chart
 from loyalty_accounts.numscript import Catalogue
+from loyalty_accounts.rules import Rules, load_rules
 
 ROOT = Path(__file__).resolve().parents[3]
 CHART_PATH = ROOT / "chart_of_accounts.yaml"
@@ -23,6 +24,13 @@ def chart() -> Chart:
 @pytest.fixture(scope="session")
 def catalogue() -> Catalogue:
     return Catalogue(ROOT / "numscript")
+
+
+@pytest.fixture(scope="session")
+def rules(chart: Chart) -> Rules:
+    """The repository's rules file: the only place orders and engagement are priced."""
+
+    return load_rules(ROOT / "rules.yaml", chart=chart)
 
 
 @pytest.fixture

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from loyalty_accounts.operations import BucketBalance
+from loyalty_accounts.operations import BucketBalance, EarnCommand
+from loyalty_accounts.rules import EarnBreakdown, Order, Rules, quote
 
 # 2026-06-01 10:00 UTC: the instant most tests act at.
 AT = datetime(2026, 6, 1, 10, 0, tzinfo=timezone.utc)
@@ -23,3 +24,19 @@ def buckets(**by_expiry: int) -> list[BucketBalance]:
 def d(text: str) -> date:
     return date.fromisoformat(text)
 
+
+
+def priced(rules: Rules, command: EarnCommand, *, tier: str = "member", usage: dict[str, int] | None = None) -> EarnBreakdown:
+    """The repository rules' price of an earn command, as the service would quote it for a customer of ``tier``."""
+
+    category, channel = rules.order_fields(command.category, command.channel)
+    order = Order(
+        customer=command.customer,
+        order_id=command.order_id,
+        amount=command.amount.amount,
+        currency=command.amount.currency,
+        category=category,
+        channel=channel,
+        ordered_at=command.ordered_at,
+    )
+    return quote(rules, order, tier=tier, campaign_usage=usage or {})

@@ -1,4 +1,4 @@
-"""Earn: points from an order, at the order's own date, into pending or a bucket."""
+"""Earn: the points the rules priced, at the order's own date, into pending or a bucket, with qualifying points."""
 
 from __future__ import annotations
 
@@ -6,12 +6,11 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-from opsupport import AT
+from opsupport import AT, priced
 
-from loyalty_accounts.errors import InvalidCommand
+from loyalty_accounts.errors import ChartError, InvalidCommand
 from loyalty_accounts.operations import EarnCommand, EarnRecord, Money, earn
+from loyalty_accounts.rules import EarnBreakdown
 from loyalty_accounts.types import TransactionPlan, command_fingerprint
 
 EARN_SCRIPT = """\
@@ -21,6 +20,9 @@ vars {
   account $issued
   account $clawback
   account $destination
+  monetary $qualifying
+  account $tiers
+  account $qualified
 }
 
 send $points (
@@ -30,17 +32,24 @@ send $points (
     remaining to $destination
   }
 )
+
+send $qualifying (
+  source = $tiers allowing unbounded overdraft
+  destination = $qualified
+)
 """
 
 
-def command(amount: str = "125.90", currency: str = "USD", at: datetime = AT) -> EarnCommand:
+def command(amount: str = "125.90", currency: str = "USD", at: datetime = AT, **fields: str) -> EarnCommand:
     return EarnCommand(
-        customer="c42", order_id="o-1", amount=Money(amount=Decimal(amount), currency=currency), ordered_at=at
+        customer="c42", order_id="o-1", amount=Money(amount=Decimal(amount), currency=currency), ordered_at=at, **fields
     )
 
 
-def test_earn_into_pending_repaying_clawback_debt(chart, catalogue):
-    plan = earn.plan(command(), chart, catalogue, clawback_balance=-30)
+def test_earn_into_pending_repaying_clawback_debt_with_its_breakdown(chart, catalogue, rules):
+    cmd = command(category="books", channel="web")
+    breakdown = priced(rules, cmd)  # 125.90 × 1, books ×1, member ×1, no campaign on 2026-06-01: floor → 125
+    plan = earn.plan(cmd, chart, catalogue, breakdown=breakdown, clawback_balance=-30, tier_after="member")
 
     assert plan == TransactionPlan(
         operation="earn",
@@ -52,6 +61,9 @@ def test_earn_into_pending_repaying_clawback_debt(chart, catalogue):
             "issued": "program:points:issued:7",
             "clawback": "customers:c42:clawback",
             "destination": "customers:c42:pending:20260615:20270601",
+            "qualifying": "QPTS 125",
+            "tiers": "program:tiers:qualifying",
+            "qualified": "customers:c42:qualifying:20260601",
         },
         reference="earn:o-1",
         command_hash=command_fingerprint(
@@ -61,6 +73,8 @@ def test_earn_into_pending_repaying_clawback_debt(chart, catalogue):
                 "order_id": "o-1",
                 "amount": {"amount": "125.9", "currency": "USD"},
                 "ordered_at": "2026-06-01T10:00:00Z",
+                "category": "books",
+                "channel": "web",
             }
         ),
         metadata={
@@ -73,93 +87,137 @@ def test_earn_into_pending_repaying_clawback_debt(chart, catalogue):
             "expires_at": "2027-06-01",
             "release_at": "2026-06-15",
             "repaid": "30",
+            "qualifying_on": "2026-06-01",
+            "tier_after": "member",
+            "r_ver": "2026.11.2",
+            "r_amt": "125.9",
+            "r_cur": "USD",
+            "r_cat": "books",
+            "r_ch": "web",
+            "r_tier": "member",
+            "r_rate": "1",
+            "r_xcat": "1",
+            "r_xtier": "1",
+            "r_rnd": "floor",
+            "r_pts": "125",
         },
         timestamp=AT,
     )
+    assert EarnBreakdown.from_metadata(plan.metadata) == breakdown
 
 
-def test_without_chargeback_window_points_go_straight_to_the_bucket(chart_with, catalogue):
+def test_the_plan_posts_exactly_the_breakdowns_points(chart, catalogue, rules):
+    # a gold customer's groceries in store on Saturday 2026-10-24 (rules.py's worked example): 697
+    cmd = command("120.35", "EUR", at=datetime(2026, 10, 24, 8, tzinfo=timezone.utc), category="groceries", channel="store")
+    plan = earn.plan(cmd, chart, catalogue, breakdown=priced(rules, cmd, tier="gold"), tier_after="gold")
+    assert plan is not None
+    assert plan.vars["points"] == "PTS 697" and plan.vars["qualifying"] == "QPTS 697"
+    assert plan.metadata["points"] == plan.metadata["r_pts"] == "697"
+    assert plan.metadata["r_c0"] == "fresh-saturdays-2026-10" and plan.metadata["r_c0_cap"] == "order"
+
+
+def test_a_tier_change_is_recorded(chart, catalogue, rules):
+    cmd = command("5000.00")
+    plan = earn.plan(cmd, chart, catalogue, breakdown=priced(rules, cmd), tier_after="silver", tier_change="upgrade")
+    assert plan is not None
+    assert (plan.metadata["r_tier"], plan.metadata["tier_after"], plan.metadata["tier_change"]) == ("member", "silver", "upgrade")
+
+
+def test_without_chargeback_window_points_go_straight_to_the_bucket(chart_with, catalogue, rules):
     chart = chart_with(pending_days=0)
-    plan = earn.plan(command(), chart, catalogue)
+    plan = earn.plan(command(), chart, catalogue, breakdown=priced(rules, command()))
     assert plan is not None
     assert plan.vars["destination"] == "customers:c42:points:20270601"
     assert plan.vars["debt"] == "PTS 0"
     assert "release_at" not in plan.metadata
-    assert "repaid" not in plan.metadata
+    assert "repaid" not in plan.metadata and "tier_after" not in plan.metadata
 
 
-def test_without_expiry_the_bucket_is_noexpiry(chart_with, catalogue):
+def test_without_expiry_the_bucket_is_noexpiry(chart_with, catalogue, rules):
     chart = chart_with(pending_days=0, expiry_days=None)
-    plan = earn.plan(command(), chart, catalogue)
+    plan = earn.plan(command(), chart, catalogue, breakdown=priced(rules, command()))
     assert plan is not None
     assert plan.vars["destination"] == "customers:c42:points:noexpiry"
     assert plan.metadata["expires_at"] == "never"
 
 
 @pytest.mark.parametrize("policy", ["allow_negative", "write_off"])
-def test_debt_is_only_repaid_under_claw_back(chart_with, catalogue, policy):
-    plan = earn.plan(command(), chart_with(refund_shortfall=policy), catalogue, clawback_balance=-30)
+def test_debt_is_only_repaid_under_claw_back(chart_with, catalogue, rules, policy):
+    plan = earn.plan(command(), chart_with(refund_shortfall=policy), catalogue, breakdown=priced(rules, command()), clawback_balance=-30)
     assert plan is not None
     assert plan.vars["debt"] == "PTS 0"
 
 
-def test_the_order_date_counts_not_the_posting_date(chart, catalogue):
+def test_the_order_date_counts_not_the_posting_date(chart, catalogue, rules):
     late = command(at=datetime(2025, 12, 31, 23, 30, tzinfo=timezone(timedelta(hours=-5))))
-    plan = earn.plan(late, chart, catalogue)
+    plan = earn.plan(late, chart, catalogue, breakdown=priced(rules, late))
     assert plan is not None
     # 23:30 at UTC-5 is 2026-01-01 04:30 UTC, and the programme calendar is UTC.
     assert plan.vars["destination"] == "customers:c42:pending:20260115:20270101"
+    assert plan.vars["qualified"] == "customers:c42:qualifying:20260101"
     assert plan.timestamp == datetime(2026, 1, 1, 4, 30, tzinfo=timezone.utc)
     assert plan.metadata["ordered_at"] == "2026-01-01T04:30:00Z"
+    assert plan.metadata["qualifying_on"] == "2026-01-01"
 
 
-def test_rate_and_floor_rounding(chart, catalogue):
-    eur = earn.plan(command("10.95", "EUR"), chart, catalogue)  # 10.95 × 1.1 = 12.045
-    jpy = earn.plan(command("1999", "JPY"), chart, catalogue)  # 1999 × 0.01 = 19.99
-    assert eur is not None and eur.vars["points"] == "PTS 12"
-    assert jpy is not None and jpy.vars["points"] == "PTS 19"
+def test_an_order_priced_at_no_point_posts_nothing(chart, catalogue, rules):
+    small = command("0.99")  # below the 1.00 USD minimum
+    assert priced(rules, small).reason == "below_minimum"
+    assert earn.plan(small, chart, catalogue, breakdown=priced(rules, small)) is None
+    excluded = command(category="tobacco")
+    assert earn.plan(excluded, chart, catalogue, breakdown=priced(rules, excluded)) is None
 
 
-def test_an_order_earning_no_point_posts_nothing(chart, catalogue):
-    assert earn.plan(command("0.99"), chart, catalogue) is None
+def test_a_breakdown_of_another_order_is_refused(chart, catalogue, rules):
+    other = priced(rules, command("99.00"))
+    with pytest.raises(ChartError, match="prices another order \\(different amount\\)"):
+        earn.plan(command(), chart, catalogue, breakdown=other)
+    groceries = command(category="groceries", channel="store")
+    with pytest.raises(ChartError, match="different category"):
+        earn.plan(groceries, chart, catalogue, breakdown=priced(rules, command(category="books", channel="store")))
 
 
-def test_unknown_currency_and_too_many_decimals(chart, catalogue):
-    with pytest.raises(InvalidCommand, match="GBP"):
-        earn.plan(command("10", "GBP"), chart, catalogue)
+def test_unaccepted_currency_and_too_many_decimals(chart, catalogue, rules):
+    gbp = priced(rules, command()).model_copy(update={"currency": "GBP"})
+    with pytest.raises(InvalidCommand, match="'GBP' is not accepted"):
+        earn.plan(command("125.90", "GBP"), chart, catalogue, breakdown=gbp)
+    fine = priced(rules, command("10.00"))
     with pytest.raises(InvalidCommand, match="more than 2 decimals"):
-        earn.plan(command("10.001"), chart, catalogue)
-    with pytest.raises(InvalidCommand, match="more than 0 decimals"):
-        earn.plan(command("100.5", "JPY"), chart, catalogue)
+        earn.plan(command("10.001"), chart, catalogue, breakdown=fine.model_copy(update={"amount": Decimal("10.001")}))
 
 
-def test_same_money_written_differently_is_the_same_command(chart, catalogue):
-    a = earn.plan(command("125.90"), chart, catalogue)
-    b = earn.plan(command("125.9"), chart, catalogue)
+def test_same_money_written_differently_is_the_same_command(chart, catalogue, rules):
+    a = earn.plan(command("125.90"), chart, catalogue, breakdown=priced(rules, command("125.90")))
+    b = earn.plan(command("125.9"), chart, catalogue, breakdown=priced(rules, command("125.9")))
     assert a is not None and b is not None
     assert a.command_hash == b.command_hash
     assert a == b
 
 
-def test_earn_record_reads_back_the_metadata(chart, catalogue):
-    plan = earn.plan(command(), chart, catalogue)
+def test_an_order_without_category_keeps_the_fingerprint_it_had_before_categories():
+    # earns posted before categories existed were hashed without them: a replay must still match
+    assert command().fingerprint() == command_fingerprint(
+        {
+            "operation": "earn",
+            "customer": "c42",
+            "order_id": "o-1",
+            "amount": {"amount": "125.9", "currency": "USD"},
+            "ordered_at": "2026-06-01T10:00:00Z",
+        }
+    )
+    assert command(category="books").fingerprint() != command().fingerprint()
+
+
+def test_earn_record_reads_back_the_metadata(chart, catalogue, rules):
+    plan = earn.plan(command(), chart, catalogue, breakdown=priced(rules, command()))
     assert plan is not None
     record = EarnRecord.from_metadata(plan.metadata)
     assert record.points == 125
     assert record.amount == Money(amount=Decimal("125.90"), currency="USD")
     assert record.release_on is not None and record.release_on.isoformat() == "2026-06-15"
     assert record.expires_on is not None and record.expires_on.isoformat() == "2027-06-01"
+    assert record.qualifying_on is not None and record.qualifying_on.isoformat() == "2026-06-01"
+    legacy = {k: v for k, v in plan.metadata.items() if k != "qualifying_on" and not k.startswith("r_")}
+    assert EarnRecord.from_metadata(legacy).qualifying_on is None
     with pytest.raises(InvalidCommand, match="earn metadata"):
         EarnRecord.from_metadata({"customer": "c42"})
-
-
-cents = st.integers(min_value=1, max_value=10**9)
-
-
-@given(a=cents, b=cents)
-def test_points_are_never_negative_and_grow_with_the_amount(chart, a, b):
-    low, high = sorted((a, b))
-    p_low = earn.points_for(Money(amount=Decimal(low) / 100, currency="EUR"), chart)
-    p_high = earn.points_for(Money(amount=Decimal(high) / 100, currency="EUR"), chart)
-    assert 0 <= p_low <= p_high
-    assert p_high <= Decimal(high) / 100 * Decimal("1.1")

@@ -92,6 +92,25 @@ def test_full_refund_under_claw_back(chart, catalogue):
     )
 
 
+def test_the_refunded_share_of_qualifying_points_leaves_the_orders_day(chart, catalogue):
+    earned = EARN.model_copy(update={"qualifying_on": d("2026-06-01")})
+    # 50.00 of 125.90 → floor(125 × 50 / 125.90) = 49 points, and as many qualifying points
+    plan = refund.plan(command("50.00"), chart, catalogue, earn=earned, previous_refunds=[], buckets=[])
+    assert plan is not None
+    assert {k: v for k, v in plan.vars.items() if k.startswith(("qualifying", "qualified", "tiers"))} == {
+        "qualifying_0": "QPTS 49",
+        "qualified_0": "customers:c42:qualifying:20260601",
+        "tiers_0": "program:tiers:qualifying",
+    }
+    assert "send $qualifying_0 (" in plan.script
+
+
+def test_an_order_earned_before_qualifying_points_returns_none(chart, catalogue):
+    plan = refund.plan(command("50.00"), chart, catalogue, earn=EARN, previous_refunds=[], buckets=[])
+    assert plan is not None
+    assert "QPTS" not in " ".join(plan.vars.values()) and "qualifying" not in plan.script
+
+
 def test_write_off_takes_the_shortfall_from_the_programme(chart_with, catalogue):
     plan = refund.plan(
         command("125.90"), chart_with(refund_shortfall="write_off"), catalogue,

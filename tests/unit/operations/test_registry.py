@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
-from opsupport import AT, buckets, d
+from opsupport import AT, buckets, d, priced
 
 from loyalty_accounts.operations import (
     OPERATIONS,
@@ -15,6 +15,7 @@ from loyalty_accounts.operations import (
     ConvertCommand,
     EarnCommand,
     EarnRecord,
+    EngageCommand,
     ExchangeInCommand,
     ExchangeOutCommand,
     ExpireCommand,
@@ -29,6 +30,7 @@ from loyalty_accounts.operations import (
     capture,
     convert,
     earn,
+    engage,
     exchange_in,
     exchange_out,
     expire,
@@ -43,12 +45,12 @@ from loyalty_accounts.types import Posting, TransactionPlan
 MANY = buckets(d20260930=5, d20261231=5, d20270331=5, d20270601=500, noexpiry=500)
 
 
-def sample_plans(chart, catalogue) -> list[TransactionPlan]:
+def sample_plans(chart, catalogue, rules) -> list[TransactionPlan]:
     """At least one plan of every operation and template, several with lists of length > 1."""
 
     usd = Money(amount=Decimal("125.90"), currency="USD")
     earn_cmd = EarnCommand(customer="c42", order_id="o-1", amount=usd, ordered_at=AT)
-    earned = earn.plan(earn_cmd, chart, catalogue, clawback_balance=-3)
+    earned = earn.plan(earn_cmd, chart, catalogue, breakdown=priced(rules, earn_cmd), clawback_balance=-3)
     assert earned is not None
     refunded = refund.plan(
         RefundCommand(customer="c42", order_id="o-1", refund_id="rf-1", amount=usd, at=AT),
@@ -91,6 +93,10 @@ def sample_plans(chart, catalogue) -> list[TransactionPlan]:
             AdjustCommand(customer="c42", adjustment_id="a-2", direction="debit", points=12, reason="goodwill", at=AT),
             chart, catalogue, MANY,
         ),
+        engage.plan(
+            EngageCommand(customer="c42", event="referral_completed", key="ref-1", at=AT),
+            chart, catalogue, rule=rules.engagement["referral_completed"], rules_version=rules.version,
+        ),
     ]
     return plans
 
@@ -109,8 +115,8 @@ def test_every_operation_has_its_templates(name, catalogue):
         assert getattr(info.module, "plan")
 
 
-def test_plans_supply_exactly_the_declared_vars(chart, catalogue):
-    plans = sample_plans(chart, catalogue)
+def test_plans_supply_exactly_the_declared_vars(chart, catalogue, rules):
+    plans = sample_plans(chart, catalogue, rules)
     assert {p.template for p in plans} == set(catalogue.names)
     for plan in plans:
         assert plan.template in OPERATIONS[plan.operation].templates
@@ -133,8 +139,10 @@ def test_plans_supply_exactly_the_declared_vars(chart, catalogue):
                     assert chart.parse(plan.vars[k]) is not None, (plan.template, k)
 
 
-def test_lists_of_several_elements_are_exercised(chart, catalogue):
-    plans = {p.template: p for p in sample_plans(chart, catalogue)}
+def test_lists_of_several_elements_are_exercised(chart, catalogue, rules):
+    plans = {p.template: p for p in sample_plans(chart, catalogue, rules)}
+    assert "counter_1" in plans["engage"].vars
+    assert "qualified_0" in plans["refund"].vars
     assert "buckets_2" in plans["redeem"].vars
     assert "moved_2" in plans["transfer"].vars
     assert "returned_1" in plans["capture"].vars

@@ -1,0 +1,122 @@
+"""Engage: points for an engagement event, its limits enforced by the ledger (template ``engage``).
+
+The points are issued like an earn's: from the customer's issuance shard,
+repaying a clawback debt first under ``claw_back``, the rest into the bucket
+of the award day's expiry date (no chargeback window: nothing was sold). They
+are not qualifying points: tiers count purchases only.
+
+Each limit the rules set for the event is a counter in the awards asset that
+the same transaction moves by one: ``customers:{c}:engagement:{event}`` for
+the per-customer limit and ``customers:{c}:engagement:{event}:{day}`` for the
+per-day one (the programme calendar's day), each sent to
+``program:engagement:{event}`` with ``allowing overdraft up to`` the limit.
+The ledger computes the counter's balance and checks that bound inside the
+post, the same check that stops two spends of the same points, so two
+processes awarding at once cannot both pass the limit: the one that would
+exceed it is refused with ``INSUFFICIENT_FUND`` and posts nothing.
+
+The reference carries the caller's key (``engage:{event}:{customer}:{key}``):
+the same key again, on any day, is a replay of the award it made, never a
+new award.
+
+Worked example: the rules give ``review_written`` 50 points, at most 2 a day;
+c42 (no debt) writes a review, key rv-77, on 2026-06-01; expiry 365 days::
+
+    program:points:issued:7                            -50 PTS    → customers:c42:points:20270601      +50
+    customers:c42:engagement:review_written:20260601    -1 AWARDS → program:engagement:review_written   +1
+                                                        (may go down to -2, the day's limit)
+
+    reference "engage:review_written:c42:rv-77"; metadata customer=c42,
+    event=review_written, key=rv-77, points=50, awarded_on=2026-06-01,
+    expires_at=2027-06-01, rules_version=...
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..chart import Chart
+from ..numscript import Catalogue, monetary
+from ..types import TransactionPlan
+from .base import BusinessKey, Code, Command, CustomerId, Instant, build_plan, iso_day, iso_instant
+
+if TYPE_CHECKING:  # rules imports operations.base; importing it here at runtime would be circular
+    from ..rules import EngagementRule
+
+TEMPLATE = "engage"
+
+
+class EngageCommand(Command):
+    """An engagement event of a customer; ``key`` is the caller's id for this award (a replay repeats it)."""
+
+    operation = "engage"
+    key_field = "key"
+    customer: CustomerId
+    event: Code
+    key: BusinessKey
+    at: Instant
+
+    def reference(self) -> str:
+        """``engage:{event}:{customer}:{key}``: keys are the caller's, unique per customer and event only."""
+
+        return f"{self.operation}:{self.event}:{self.customer}:{self.key}"
+
+
+def plan(
+    command: EngageCommand,
+    chart: Chart,
+    catalogue: Catalogue,
+    *,
+    rule: "EngagementRule",
+    rules_version: str,
+    clawback_balance: int = 0,
+) -> TransactionPlan:
+    """The award of ``rule.points``, with one bounded counter leg per limit of ``rule``.
+
+    ``clawback_balance`` is the customer's clawback balance (negative = debt);
+    it matters only under ``claw_back``.
+    """
+
+    customer, event = command.customer, command.event
+    day = chart.local_date(command.at)
+    expiry = chart.expiry_for(day)
+    debt = max(0, -clawback_balance) if chart.policies.refund_shortfall == "claw_back" else 0
+    counters: list[tuple[str, int]] = []
+    if rule.per_customer is not None:
+        counters.append((chart.engagement_counter(customer, event), rule.per_customer))
+    if rule.per_day is not None:
+        counters.append((chart.engagement_counter(customer, event, day), rule.per_day))
+    awards = chart.awards_asset
+    metadata = {
+        "customer": customer,
+        "event": event,
+        "key": command.key,
+        "points": str(rule.points),
+        "awarded_at": iso_instant(command.at),
+        "awarded_on": day.isoformat(),
+        "expires_at": iso_day(expiry),
+        "rules_version": rules_version,
+    }
+    if debt:
+        metadata["repaid"] = str(min(debt, rule.points))
+    return build_plan(
+        chart=chart,
+        catalogue=catalogue,
+        operation=command.operation,
+        template=TEMPLATE,
+        values={
+            "points": monetary(chart.points_asset, rule.points),
+            "debt": monetary(chart.points_asset, debt),
+            "issued": chart.issued_shard(customer),
+            "clawback": chart.clawback(customer),
+            "bucket": chart.bucket(customer, expiry),
+            "award": [monetary(awards, 1) for _ in counters],
+            "counter": [address for address, _ in counters],
+            "limit": [monetary(awards, limit) for _, limit in counters],
+            "awarded": [chart.engagement_awarded(event) for _ in counters],
+        },
+        reference=command.reference(),
+        command_hash=command.fingerprint(),
+        metadata=metadata,
+        timestamp=command.at,
+    )

@@ -1,0 +1,247 @@
+"""``loyalty report ...``, ``loyalty reconcile`` and ``loyalty statement``: finance reports from the ledger.
+
+Instants are ISO 8601 with an offset (``2026-05-01T00:00:00Z``,
+``2026-05-01T02:00:00+02:00``); an instant without one is refused (exit 2),
+since a report as of an unknown moment cannot be reproduced. Windows are
+``(--from, --to]``. Tables for people; ``--json`` and ``--csv`` carry the same
+lines with stable column names, ISO dates and exact decimal amounts.
+
+Exit codes: 0 ok, 1 reconciliation break, 2 bad input, 3 ledger unavailable.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated, Optional
+
+import typer
+
+from ..reports import DEFAULT_HORIZON_DAYS, DEFAULT_RATE_COHORTS, FinanceReports
+from .context import app_context
+from .output import CsvFlag, Format, JsonFlag, chosen_format, emit_json, emit_rows, render_table
+from .shell import fail, run_guarded
+
+app = typer.Typer(
+    help="Finance reports read from the ledger: liability, activity (roll-forward), breakage.",
+    no_args_is_help=True,
+)
+
+LIABILITY_COLUMNS = ("as_of", "state", "points", "value", "currency", "customers")
+ACTIVITY_COLUMNS = ("from", "to", "line", "account", "points", "value", "currency", "explained")
+BREAKAGE_COLUMNS = (
+    "line",
+    "cohort",
+    "status",
+    "first_expiry",
+    "last_expiry",
+    "issued",
+    "expired",
+    "rate",
+    "outstanding",
+    "awaiting_expiry",
+    "points",
+    "value",
+    "currency",
+    "note",
+)
+RECONCILE_COLUMNS = ("as_of", "check", "status", "detail", "offending", "info")
+STATEMENT_COLUMNS = (
+    "customer",
+    "line",
+    "timestamp",
+    "transaction_id",
+    "operation",
+    "business_key",
+    "points",
+    "balance",
+    "state",
+    "expires_on",
+)
+
+AsOfOption = Annotated[
+    Optional[str], typer.Option("--as-of", help="ISO 8601 instant with an offset, e.g. 2026-05-01T00:00:00Z (default: now).")
+]
+FromOption = Annotated[
+    Optional[str], typer.Option("--from", help="Window start, exclusive: ISO 8601 instant with an offset (default: the beginning).")
+]
+ToOption = Annotated[
+    Optional[str], typer.Option("--to", help="Window end, inclusive: ISO 8601 instant with an offset (default: now).")
+]
+
+
+def parse_instant(value: str | None, option: str) -> datetime | None:
+    """An ISO 8601 instant from the command line, in UTC; exit 2 when malformed or without an offset."""
+
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        fail(f"{option}: {value!r} is not an ISO 8601 instant (e.g. 2026-05-01T00:00:00Z)", 2)
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        fail(f"{option}: {value!r} has no UTC offset; write it as e.g. {value.strip()}Z or with +HH:MM", 2)
+    return parsed.astimezone(timezone.utc)
+
+
+def _window(start: datetime | None, end: datetime | None) -> None:
+    if start is not None and end is not None and start >= end:
+        fail(f"--from ({start.isoformat()}) must be before --to ({end.isoformat()})", 2)
+
+
+def _service(ctx: typer.Context) -> FinanceReports:
+    context = app_context(ctx)
+    return FinanceReports(context.client(), context.chart)
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "NO"
+
+
+@app.command()
+def liability(ctx: typer.Context, as_of: AsOfOption = None, json_out: JsonFlag = False, csv_out: CsvFlag = False) -> None:
+    """Outstanding points by state (spendable, pending, held, negative) and their money value."""
+
+    fmt = chosen_format(json_out, csv_out)
+    when = parse_instant(as_of, "--as-of")
+    report = run_guarded(lambda: _service(ctx).liability(when))
+    if fmt is Format.json:
+        emit_json(report.to_json())
+        return
+    title = (
+        f"Liability as of {report.as_of.isoformat()} "
+        f"(1 {report.points_asset} = {report.point_value} {report.currency})"
+    )
+    emit_rows(report.rows(), fmt, columns=LIABILITY_COLUMNS, title=title)
+    if fmt is Format.table:
+        typer.echo(
+            f"ties: {_yes(report.ties)} (states {report.total_points}, ledger customers:... "
+            f"{report.ledger_total_points}, listed accounts {report.listed_total_points})"
+        )
+        for account in report.accounts_below_zero:
+            typer.echo(f"below zero: {account.address} {account.balance} {account.asset}")
+
+
+@app.command()
+def activity(
+    ctx: typer.Context,
+    start: Annotated[str, typer.Option("--from", help="Window start, exclusive (ISO 8601 with an offset).")],
+    end: Annotated[str, typer.Option("--to", help="Window end, inclusive (ISO 8601 with an offset).")],
+    json_out: JsonFlag = False,
+    csv_out: CsvFlag = False,
+) -> None:
+    """Roll-forward: opening + issued - reversed - redeemed - expired - converted ± adjusted ± exchanged ± written-off = closing."""
+
+    fmt = chosen_format(json_out, csv_out)
+    first, last = parse_instant(start, "--from"), parse_instant(end, "--to")
+    _window(first, last)
+    report = run_guarded(lambda: _service(ctx).activity(first, last))
+    if fmt is Format.json:
+        emit_json(report.to_json())
+        return
+    title = f"Roll-forward of the points liability over ({report.start.isoformat() if report.start else 'beginning'}, {report.end.isoformat()}]"
+    emit_rows(report.rows(), fmt, columns=ACTIVITY_COLUMNS, title=title)
+    if fmt is Format.table:
+        if report.ties:
+            typer.echo("ties: yes")
+        else:
+            typer.echo(
+                f"ties: NO, closing differs from the expected closing by {report.difference} {report.points_asset}; "
+                f"unexplained movements {report.unexplained_points}, residual {report.residual}"
+            )
+
+
+@app.command()
+def breakage(
+    ctx: typer.Context,
+    start: FromOption = None,
+    end: ToOption = None,
+    cohorts: Annotated[
+        int, typer.Option("--cohorts", min=1, help="How many recent closed earn cohorts the rate uses.")
+    ] = DEFAULT_RATE_COHORTS,
+    json_out: JsonFlag = False,
+    csv_out: CsvFlag = False,
+) -> None:
+    """Realised breakage (points expired in the window) and an estimate for outstanding points, with its method."""
+
+    fmt = chosen_format(json_out, csv_out)
+    first, last = parse_instant(start, "--from"), parse_instant(end, "--to")
+    _window(first, last)
+    report = run_guarded(lambda: _service(ctx).breakage(first, last, rate_cohorts=cohorts))
+    if fmt is Format.json:
+        emit_json(report.to_json())
+        return
+    if fmt is Format.csv:
+        emit_rows(report.rows(), fmt, columns=BREAKAGE_COLUMNS)
+        return
+    window = f"({report.start.isoformat() if report.start else 'beginning'}, {report.end.isoformat()}]"
+    typer.echo(f"Realised breakage over {window}: {report.realised_points} {report.points_asset} = {report.realised_value} {report.currency}")
+    cohort_rows = [r for r in report.rows() if r["line"] == "cohort"]
+    typer.echo(f"Earn cohorts as of {report.end.isoformat()}:")
+    columns = ("cohort", "status", "first_expiry", "last_expiry", "issued", "expired", "rate", "outstanding", "awaiting_expiry", "points", "value")
+    typer.echo(render_table(cohort_rows, columns))
+    typer.echo(f"Awaiting expiry (due, not yet swept): {report.awaiting_expiry_points} {report.points_asset} = {report.awaiting_expiry_value} {report.currency}")
+    if report.estimated_points is None:
+        typer.echo(f"Estimate: none. {report.note}")
+    else:
+        typer.echo(
+            f"Estimated breakage on outstanding points: {report.estimated_points} {report.points_asset} = "
+            f"{report.estimated_value} {report.currency} at rate {report.rate}"
+        )
+    typer.echo(f"Method: {report.method}")
+
+
+def reconcile_command(
+    ctx: typer.Context, as_of: AsOfOption = None, json_out: JsonFlag = False, csv_out: CsvFlag = False
+) -> None:
+    """Reconcile the ledger: trial balance, roll-forward, negative balances, lapsed holds, overdue pending, metadata, log chain. Exit 1 on any break."""
+
+    fmt = chosen_format(json_out, csv_out)
+    when = parse_instant(as_of, "--as-of")
+    result = run_guarded(lambda: _service(ctx).reconcile(when))
+    if fmt is Format.json:
+        emit_json(result.to_json())
+    elif fmt is Format.csv:
+        emit_rows(result.rows(), fmt, columns=RECONCILE_COLUMNS)
+    else:
+        typer.echo(f"Reconciliation as of {result.as_of.isoformat()}")
+        for check in result.checks:
+            typer.echo(f"{check.status.upper():<12} {check.name}: {check.detail}")
+            for item in check.offending:
+                typer.echo(f"    ! {item}")
+            for item in check.info:
+                typer.echo(f"      {item}")
+        typer.echo("result: " + ("ok" if result.ok else "BREAK"))
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+def statement_command(
+    ctx: typer.Context,
+    customer: Annotated[str, typer.Option("--customer", help="Customer id.")],
+    start: FromOption = None,
+    end: ToOption = None,
+    days: Annotated[
+        int, typer.Option("--days", min=0, help="List points expiring within this many days after --to.")
+    ] = DEFAULT_HORIZON_DAYS,
+    json_out: JsonFlag = False,
+    csv_out: CsvFlag = False,
+) -> None:
+    """A customer's points statement: opening balance, each movement, closing balance, points expiring soon."""
+
+    fmt = chosen_format(json_out, csv_out)
+    first, last = parse_instant(start, "--from"), parse_instant(end, "--to")
+    _window(first, last)
+    report = run_guarded(lambda: _service(ctx).statement(customer, first, last, horizon_days=days))
+    if fmt is Format.json:
+        emit_json(report.to_json())
+        return
+    title = (
+        f"Statement of {report.customer} over "
+        f"({report.start.isoformat() if report.start else 'beginning'}, {report.end.isoformat()}]"
+    )
+    emit_rows(report.rows(), fmt, columns=STATEMENT_COLUMNS, title=title)
+    if fmt is Format.table and not report.ties:
+        typer.echo(f"movements do not add up: difference {report.difference} {report.points_asset}")
+
+
+__all__ = ["app", "reconcile_command", "statement_command", "parse_instant"]

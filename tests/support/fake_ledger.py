@@ -11,7 +11,7 @@ services against the real server.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator, Mapping, Sequence
 
 from loyalty_accounts.errors import (
@@ -182,7 +182,9 @@ class FakeLedger:
         insertion_date: bool = False,
     ) -> list[VolumeRow]:
         grouped: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-        for address, vols in self._volumes(start=start, end=end).items():
+        # The server's volumes window includes both ends (startTime <= t <= endTime).
+        inclusive_end = end + timedelta(microseconds=1) if end else None
+        for address, vols in self._volumes(start=start, end=inclusive_end).items():
             if address_filter and not address_matches(address, address_filter):
                 continue
             key_addr = ":".join(address.split(":")[:group_by]) if group_by else address

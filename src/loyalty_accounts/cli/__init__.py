@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from . import demo, ledger, ops, rules_cmd
+from . import demo, ledger, ops, report, rules_cmd
 from .context import AppContext
 
 app = typer.Typer(
@@ -23,6 +23,9 @@ app.add_typer(ledger.app, name="ledger")
 ops.register(app)
 rules_cmd.register(app)
 app.command("demo")(demo.demo)
+app.add_typer(report.app, name="report")
+app.command("reconcile")(report.reconcile_command)
+app.command("statement")(report.statement_command)
 
 
 @app.callback()

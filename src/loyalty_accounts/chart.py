@@ -278,6 +278,33 @@ _ChartLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
 _ChartLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+def read_yaml_mapping(text: str, *, source: str, what: str) -> tuple[dict[str, Any], yaml.Node | None]:
+    """A YAML document read with exact decimals and duplicate-key checks, plus its node tree.
+
+    The node tree lets validation errors name the line of the offending field
+    (see :func:`yaml_location`). Shared by the chart and the rules file.
+    """
+
+    try:
+        data = yaml.load(text, Loader=_ChartLoader)  # noqa: S506 - a SafeLoader subclass
+        node = yaml.compose(text, Loader=_ChartLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ChartError(f"{source}: malformed YAML{where}: {problem}") from None
+    if not isinstance(data, dict):
+        raise ChartError(f"{source}: {what} must be a YAML mapping at the top level")
+    return data, node
+
+
+def invalid_document(title: str, source: str, node: yaml.Node | None, exc: ValidationError) -> ChartError:
+    """One ChartError listing every validation failure with its field path and line."""
+
+    lines = [f"{yaml_location(source, node, err['loc'])}: {err['msg']}" for err in exc.errors()]
+    return ChartError(f"{title}:\n  " + "\n  ".join(lines), details=exc.errors())
+
+
 def _line_of(root: yaml.Node | None, path: Sequence[str | int]) -> int | None:
     """1-based line of the deepest node the path reaches in the composed YAML."""
 
@@ -300,7 +327,7 @@ def _line_of(root: yaml.Node | None, path: Sequence[str | int]) -> int | None:
     return line
 
 
-def _where(source: str, root: yaml.Node | None, path: Sequence[str | int]) -> str:
+def yaml_location(source: str, root: yaml.Node | None, path: Sequence[str | int]) -> str:
     dotted = ".".join(str(p) for p in path) or "(top level)"
     line = _line_of(root, path)
     return f"{source}: {dotted}" + (f" (line {line})" if line else "")
@@ -384,25 +411,15 @@ class Chart:
 
     @classmethod
     def from_yaml(cls, text: str, *, source: str = "<chart>") -> "Chart":
-        try:
-            data = yaml.load(text, Loader=_ChartLoader)  # noqa: S506 - a SafeLoader subclass
-            node = yaml.compose(text, Loader=_ChartLoader)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-            problem = getattr(exc, "problem", None) or str(exc)
-            raise ChartError(f"{source}: malformed YAML{where}: {problem}") from None
-        if not isinstance(data, dict):
-            raise ChartError(f"{source}: the chart must be a YAML mapping at the top level")
+        data, node = read_yaml_mapping(text, source=source, what="the chart")
         try:
             spec = ChartSpec.model_validate(data)
         except ValidationError as exc:
-            lines = [f"{_where(source, node, err['loc'])}: {err['msg']}" for err in exc.errors()]
-            raise ChartError("invalid chart of accounts:\n  " + "\n  ".join(lines), details=exc.errors()) from None
+            raise invalid_document("invalid chart of accounts", source, node, exc) from None
         return cls(spec, source=source, node=node)
 
     def _fail(self, node: yaml.Node | None, path: Sequence[str | int], message: str) -> ChartError:
-        return ChartError(f"{_where(self.source, node, path)}: {message}")
+        return ChartError(f"{yaml_location(self.source, node, path)}: {message}")
 
     def _check_programme(self, node: yaml.Node | None) -> ZoneInfo:
         prog = self.spec.programme

@@ -59,7 +59,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import AwareDatetime, Field, StringConstraints, ValidationError, field_validator, model_validator
 
-from .chart import Chart, Rounding, _ChartLoader, _where, round_to
+from .chart import Chart, Rounding, invalid_document, read_yaml_mapping, round_to, yaml_location
 from .errors import ChartError, InvalidCommand, LoyaltyError
 from .operations.base import BusinessKey, Code, CustomerId, Value
 from .types import Frozen
@@ -385,22 +385,13 @@ def load_rules(path: str | Path | None = None, *, chart: Chart | None = None) ->
 def parse_rules(text: str, *, source: str = "<rules>", chart: Chart | None = None) -> Rules:
     """Validate rules text; every error names ``source``, the field path and its line."""
 
-    try:
-        data = yaml.load(text, Loader=_ChartLoader)  # noqa: S506 - a SafeLoader subclass
-        node = yaml.compose(text, Loader=_ChartLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        raise ChartError(f"{source}: malformed YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
-    if not isinstance(data, dict):
-        raise ChartError(f"{source}: the rules must be a YAML mapping at the top level")
+    data, node = read_yaml_mapping(text, source=source, what="the rules")
     try:
         rules = Rules.model_validate(data)
     except ValidationError as exc:
-        lines = [f"{_where(source, node, err['loc'])}: {err['msg']}" for err in exc.errors()]
-        raise ChartError("invalid rules:\n  " + "\n  ".join(lines), details=exc.errors()) from None
+        raise invalid_document("invalid rules", source, node, exc) from None
     except RuleProblem as exc:
-        raise ChartError(f"{_where(source, node, exc.path)}: {exc.problem}") from None
+        raise ChartError(f"{yaml_location(source, node, exc.path)}: {exc.problem}") from None
     if chart is not None:
         _check_against_chart(rules, chart, source, node)
     return rules
@@ -415,15 +406,15 @@ def check_against_chart(rules: Rules, chart: Chart, *, source: str = "rules") ->
 def _check_against_chart(rules: Rules, chart: Chart, source: str, node: yaml.Node | None) -> None:
     name = chart.spec.programme.name
     if rules.programme != name:
-        raise ChartError(f"{_where(source, node, ('programme',))}: the chart is for programme {name!r}")
+        raise ChartError(f"{yaml_location(source, node, ('programme',))}: the chart is for programme {name!r}")
     accepted = chart.policies.currencies
     for code, cur in rules.currencies.items():
         path = ("currencies", code)
         if code not in accepted:
-            raise ChartError(f"{_where(source, node, path)}: the chart does not accept {code}")
+            raise ChartError(f"{yaml_location(source, node, path)}: the chart does not accept {code}")
         if cur.decimals != accepted[code].decimals:
             raise ChartError(
-                f"{_where(source, node, (*path, 'decimals'))}: the chart gives {code} {accepted[code].decimals} decimals"
+                f"{yaml_location(source, node, (*path, 'decimals'))}: the chart gives {code} {accepted[code].decimals} decimals"
             )
 
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
-from typing import Callable, Iterable, Iterator, Literal, Sequence
+from typing import Callable, Iterable, Iterator, Literal, Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -432,15 +432,11 @@ class LoyaltyProgram:
 
         by_customer: dict[str, list[PendingBalance]] = defaultdict(list)
         flt = f"customers:{customer}:pending::" if customer else "customers::pending::"
-        for acct in self.ledger.accounts(flt):
-            parsed = self.chart.parse(acct.address)
-            points = acct.balance(self.chart.points_asset)
-            if parsed is None or parsed.kind != "customer_pending" or points <= 0:
-                continue
-            release_on = parse_date_segment(parsed.values["release"])
+        for values, points in self._holding(flt, "customer_pending"):
+            release_on = parse_date_segment(values["release"])
             assert release_on is not None  # the chart's pattern admits dates only
-            by_customer[parsed.values["customer"]].append(
-                PendingBalance(release=release_on, expiry=parse_date_segment(parsed.values["expiry"]), points=points)
+            by_customer[values["customer"]].append(
+                PendingBalance(release=release_on, expiry=parse_date_segment(values["expiry"]), points=points)
             )
         plans: list[TransactionPlan] = []
         for cust, pending in sorted(by_customer.items()):
@@ -457,14 +453,8 @@ class LoyaltyProgram:
 
         by_customer: dict[str, list[BucketBalance]] = defaultdict(list)
         flt = f"customers:{customer}:points:" if customer else "customers::points:"
-        for acct in self.ledger.accounts(flt):
-            parsed = self.chart.parse(acct.address)
-            points = acct.balance(self.chart.points_asset)
-            if parsed is None or parsed.kind != "customer_points" or points <= 0:
-                continue
-            by_customer[parsed.values["customer"]].append(
-                BucketBalance(expiry=parse_date_segment(parsed.values["expiry"]), points=points)
-            )
+        for values, points in self._holding(flt, "customer_points"):
+            by_customer[values["customer"]].append(BucketBalance(expiry=parse_date_segment(values["expiry"]), points=points))
         plans: list[TransactionPlan] = []
         for cust, buckets in sorted(by_customer.items()):
             plans.extend(expire.plan(ExpireCommand(customer=cust, as_of=as_of), self.chart, self.catalogue, buckets))
@@ -735,16 +725,22 @@ class LoyaltyProgram:
     def _buckets(self, customer: str, *, spendable_only: bool = True) -> list[BucketBalance]:
         """The customer's buckets with points; the operations decide which are spendable when."""
 
-        out = []
-        for acct in self.ledger.accounts(f"customers:{customer}:points:"):
-            parsed = self.chart.parse(acct.address)
-            points = acct.balance(self.chart.points_asset)
-            if parsed is None or parsed.kind != "customer_points" or points <= 0:
-                continue
-            out.append(BucketBalance(expiry=parse_date_segment(parsed.values["expiry"]), points=points))
+        out = [
+            BucketBalance(expiry=parse_date_segment(values["expiry"]), points=points)
+            for values, points in self._holding(f"customers:{customer}:points:", "customer_points")
+        ]
         if spendable_only and not out and not self._known(customer):
             raise UnknownEntity(f"customer {customer} has no accounts in the ledger")
         return out
+
+    def _holding(self, address_filter: str, kind: str) -> Iterator[tuple[Mapping[str, str], int]]:
+        """(segment values, points) of every account of one chart kind that holds points."""
+
+        for acct in self.ledger.accounts(address_filter):
+            parsed = self.chart.parse(acct.address)
+            points = acct.balance(self.chart.points_asset)
+            if parsed is not None and parsed.kind == kind and points > 0:
+                yield parsed.values, points
 
     def _known(self, customer: str) -> bool:
         return any(True for _ in _first(self.ledger.accounts(f"customers:{customer}:...")))

@@ -1,17 +1,29 @@
 """A small, realistic programme year, run through the real services and priced by the rules file.
 
-Four customers shop from October 2026 in two currencies and several
+Four customers shop from October 2025 in two currencies and several
 categories, through a chargeback window. Carol's travel booking lifts her to
 silver, so her later orders earn ×1.25; Bob's Saturday groceries meet a
 store campaign, and his Black Friday order in the app stacks the app-week
-bonus on the Black Friday multiplier. Dave signs up (an engagement award,
-once per customer). Then points are held and captured (one hold is voided),
-redeemed, clawed back after a partial refund, transferred, exchanged with a
-partner airline, converted to store credit and, a year on, expired; by then
-the qualification window has moved past Carol's booking and she is a member
+bonus on the Black Friday multiplier (the 2025 editions of the campaigns in
+rules.yaml). Dave signs up (an engagement award, once per customer). Then
+points are redeemed, clawed back after a partial refund, held and captured,
+transferred, exchanged with a partner airline, converted to store credit,
+held at an abandoned checkout (voided) and, a year on, expired; by then the
+qualification window has moved past Carol's booking and she is a member
 again. Every instant is fixed, so the story is the same on every run: run it
 twice on one ledger and the second run posts nothing (every step is a replay
 of its business key).
+
+The whole story lies in the past (2025-10-02 to 2026-10-06): a ledger only
+records what has happened, and reports "as of now" read every transaction
+dated up to now, so a future-dated step would be missing from them while its
+effects were already posted. The one step the ledger dates itself is the
+void: a revert is stamped with the instant it is made, so it lands after
+every step of the story. The voided hold is therefore the story's last
+spend, placed just before the expiry run, so that no account is ever below
+zero at any instant, and the ledger reconciles as of the story's end (the
+hold is then still live) and as of now; as of an instant in between, the
+hold shows as lapsed and not yet voided, which is what the ledger records.
 """
 
 from __future__ import annotations
@@ -42,8 +54,8 @@ def _at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
 
 
-# The instant of the last step: the demo reports tiers as they stand then.
-END = _at("2027-10-05T00:00:00")
+# The instant of the last step (the expiry run): the demo reports tiers as they stand then.
+END = _at("2026-10-06T00:00:00")
 
 
 def _money(amount: str, currency: str) -> Money:
@@ -73,67 +85,73 @@ def _release(at: str) -> Step:
 
 
 STEPS: tuple[Step, ...] = (
-    _earn("alice", "A-1001", "120.00", "USD", "books", "web", "2026-10-01T10:00:00"),
-    _earn("carol", "C-3001", "1000.00", "USD", "travel", "web", "2026-10-02T09:30:00"),
-    Step("dave signs up", lambda p: p.engage("dave", "sign_up", "signup-dave", _at("2026-10-03T15:00:00"))),
-    _earn("dave", "D-4001", "45.00", "USD", "fuel", "store", "2026-10-03T16:00:00"),
-    _release("2026-10-20T00:00:00"),
-    _earn("bob", "B-2001", "80.00", "EUR", "groceries", "store", "2026-10-24T09:00:00"),
-    _earn("carol", "C-3002", "80.00", "USD", "groceries", "app", "2026-10-24T10:00:00"),
-    _release("2026-11-10T00:00:00"),
+    _earn("alice", "A-1001", "120.00", "USD", "books", "web", "2025-10-02T10:00:00"),
+    _earn("carol", "C-3001", "1000.00", "USD", "travel", "web", "2025-10-03T09:30:00"),
+    Step("dave signs up", lambda p: p.engage("dave", "sign_up", "signup-dave", _at("2025-10-04T15:00:00"))),
+    _earn("dave", "D-4001", "45.00", "USD", "fuel", "store", "2025-10-04T16:00:00"),
+    _release("2025-10-21T00:00:00"),
+    _earn("bob", "B-2001", "80.00", "EUR", "groceries", "store", "2025-10-25T09:00:00"),
+    _earn("carol", "C-3002", "80.00", "USD", "groceries", "app", "2025-10-25T10:00:00"),
+    _release("2025-11-11T00:00:00"),
     Step(
         "carol redeems 5350 points for a flight",
         lambda p: p.redeem(
-            RedeemCommand(customer="carol", redemption_id="R-C1", points=5350, reward="flight", at=_at("2026-11-12T09:00:00"))
+            RedeemCommand(customer="carol", redemption_id="R-C1", points=5350, reward="flight", at=_at("2025-11-13T09:00:00"))
         ),
     ),
     Step(
         "carol returns part of C-3001 (20.00 USD) after spending",
         lambda p: p.refund(
             RefundCommand(
-                customer="carol", order_id="C-3001", refund_id="F-C1", amount=_money("20.00", "USD"), at=_at("2026-11-14T15:00:00")
+                customer="carol", order_id="C-3001", refund_id="F-C1", amount=_money("20.00", "USD"), at=_at("2025-11-15T15:00:00")
             )
         ),
     ),
-    _earn("alice", "A-1002", "60.00", "USD", "electronics", "web", "2026-11-27T15:00:00"),
-    _earn("bob", "B-2002", "300.00", "USD", "home", "app", "2026-11-28T12:00:00"),
+    _earn("alice", "A-1002", "60.00", "USD", "electronics", "web", "2025-11-28T15:00:00"),
+    _earn("bob", "B-2002", "300.00", "USD", "home", "app", "2025-11-29T12:00:00"),
     Step(
         "alice holds 100 points at checkout",
-        lambda p: p.hold(HoldCommand(customer="alice", hold_id="H-A1", points=100, at=_at("2026-12-01T10:00:00"))),
+        lambda p: p.hold(HoldCommand(customer="alice", hold_id="H-A1", points=100, at=_at("2025-12-02T10:00:00"))),
     ),
     Step(
         "alice's checkout captures 70 of them",
-        lambda p: p.capture(CaptureCommand(customer="alice", hold_id="H-A1", points=70, at=_at("2026-12-01T10:05:00"))),
+        lambda p: p.capture(CaptureCommand(customer="alice", hold_id="H-A1", points=70, at=_at("2025-12-02T10:05:00"))),
     ),
-    Step(
-        "bob holds 50 points",
-        lambda p: p.hold(HoldCommand(customer="bob", hold_id="H-B1", points=50, at=_at("2026-12-01T11:00:00"))),
-    ),
-    Step("bob's checkout is abandoned: void", lambda p: p.void("bob", "H-B1")),
-    _earn("carol", "C-3003", "200.00", "EUR", "travel", "web", "2026-12-05T10:00:00"),
-    _release("2026-12-20T00:00:00"),
+    _earn("carol", "C-3003", "200.00", "EUR", "travel", "web", "2025-12-06T10:00:00"),
+    _release("2025-12-21T00:00:00"),
     Step(
         "alice gives dave 30 points",
         lambda p: p.transfer(
-            TransferCommand(customer="alice", to_customer="dave", transfer_id="T-1", points=30, at=_at("2027-01-10T10:00:00"))
+            TransferCommand(customer="alice", to_customer="dave", transfer_id="T-1", points=30, at=_at("2026-01-11T10:00:00"))
         ),
     ),
     Step(
         "bob swaps points for 60 Skyway miles",
         lambda p: p.exchange_out(
-            ExchangeOutCommand(customer="bob", exchange_id="X-B1", partner="skyway", partner_points=60, at=_at("2027-02-01T10:00:00"))
+            ExchangeOutCommand(customer="bob", exchange_id="X-B1", partner="skyway", partner_points=60, at=_at("2026-02-02T10:00:00"))
         ),
     ),
     Step(
         "dave brings in 40 Skyway miles",
         lambda p: p.exchange_in(
-            ExchangeInCommand(customer="dave", exchange_id="X-D1", partner="skyway", partner_points=40, at=_at("2027-02-15T10:00:00"))
+            ExchangeInCommand(customer="dave", exchange_id="X-D1", partner="skyway", partner_points=40, at=_at("2026-02-16T10:00:00"))
         ),
     ),
     Step(
         "bob converts 200 points into store credit",
-        lambda p: p.convert(ConvertCommand(customer="bob", conversion_id="V-B1", points=200, at=_at("2027-03-01T10:00:00"))),
+        lambda p: p.convert(ConvertCommand(customer="bob", conversion_id="V-B1", points=200, at=_at("2026-03-02T10:00:00"))),
     ),
+    # The void is a revert, which the ledger dates when it is made (when the demo
+    # runs), not at a story instant: so the voided hold comes after every spend
+    # of the story and is still live at END (its 30 minutes run to 00:15). Were
+    # it earlier, the points the void gives back would have been spent again
+    # before the void's date, and the ledger as of those instants would show
+    # the bucket they came from below zero.
+    Step(
+        "bob holds 50 points",
+        lambda p: p.hold(HoldCommand(customer="bob", hold_id="H-B1", points=50, at=_at("2026-10-05T23:45:00"))),
+    ),
+    Step("bob's checkout is abandoned: void", lambda p: p.void("bob", "H-B1")),
     Step("expiry run a year after the first orders", lambda p: p.expire(END)),
 )
 

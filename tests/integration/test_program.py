@@ -26,6 +26,7 @@ from loyalty_accounts.operations import (
     RefundCommand,
     TransferCommand,
 )
+from loyalty_accounts.reports import FinanceReports
 from loyalty_accounts.types import TransactionPlan
 
 
@@ -168,21 +169,28 @@ def test_parallel_identical_earns_make_one_transaction(client: LedgerClient) -> 
 def test_demo_story_on_the_real_server(client: LedgerClient) -> None:
     program = programme(client)
     run_demo(program)
-    # By hand from rules.yaml 2026.11.2 (the full arithmetic is in tests/unit/cli/test_ops.py):
-    #   alice: A-1001 120 − 70 captured − 30 given − 20 expired; A-1002 60 + bf-2026 120 = 180
-    #   bob:   B-2001 88 × 2 + fresh-saturdays 176 = 352; B-2002 300 + app-week 150 + bf-2026 600 = 1050;
-    #          352 + 1050 − 180 exchanged − 200 converted = 1022
+    # By hand from rules.yaml 2026.11.3 (the full arithmetic is in tests/unit/cli/test_ops.py):
+    #   alice: A-1001 120 − 70 captured − 30 given − 20 expired; A-1002 60 + bf-2025 120 = 180
+    #   bob:   B-2001 88 × 2 + fresh-saturdays-2025-10 176 = 352; B-2002 300 + app-week-2025-11 150
+    #          + bf-2025 600 = 1050; 352 + 1050 − 180 exchanged − 200 converted = 1022 (the hold is voided)
     #   carol: C-3001 5000 (silver) + C-3002 400 − 5350 redeemed − 100 refunded (50 owed);
-    #          C-3003 220 × 5 × 1.25 + winter-travel 275 = 1650 − 50 repaid = 1600
-    #   dave:  sign-up 500 + D-4001 22 + 30 from alice, all expired on 2027-10-05; 80 from 40 Skyway miles
+    #          C-3003 220 × 5 × 1.25 + winter-travel-2025-26 275 = 1650 − 50 repaid = 1600
+    #   dave:  sign-up 500 + D-4001 22 + 30 from alice, all expired on 2026-10-06; 80 from 40 Skyway miles
     totals = {c: program.balance(c).total for c in CUSTOMERS}
     assert totals == {"alice": 180, "bob": 1022, "carol": 1600, "dave": 80}
     assert client.account("program:points:redeemed").balance("PTS") == 70 + 5350
     assert client.account("program:points:expired").balance("PTS") == 20 + 30 + 22 + 500
     assert program.tier("carol", END).qualifying_points == 400 + 1650  # C-3001 has left the window
-    # C-3003: 220 base, +880 travel ×5, +275 silver ×1.25, +275 winter-travel ×1.2 = 1650, as posted
+    # C-3003: 220 base, +880 travel ×5, +275 silver ×1.25, +275 winter-travel-2025-26 ×1.2 = 1650, as posted
     explained = program.explain("C-3003")
     assert explained.adds_up and explained.posted_points == 1650 and explained.breakdown.tier == "silver"
+    # The whole story is in the past, and the server dates the void when it is made: as of now
+    # the liability is the 2882 points above and every reconciliation check passes, the log
+    # chain (its revert log included) too; as of the story's end, with bob's hold still live.
+    reports = FinanceReports(client, program.chart)
+    assert reports.liability().total_points == 180 + 1022 + 1600 + 80
+    assert {c.name: c.status for c in reports.reconcile().checks if c.status != "pass"} == {}
+    assert reports.reconcile(END).ok
     posted = len(list(client.transactions()))
     run_demo(program)
     assert len(list(client.transactions())) == posted

@@ -144,7 +144,7 @@ def line_of(text: str, marker: str) -> int:
 
 
 def test_the_repository_rules_load_and_agree_with_the_chart(repo_rules):
-    assert repo_rules.version == "2026.11.2"
+    assert repo_rules.version == "2026.11.3"
     assert repo_rules.rounding == "floor"
     assert repo_rules.currency("EUR").rate == Decimal("1.1")
     assert [t.name for t in repo_rules.tiers.ladder] == ["member", "silver", "gold"]
@@ -315,6 +315,43 @@ def test_the_dst_campaign_window_lasts_49_hours(rules):
     assert campaign.start == datetime(2026, 10, 23, 22, tzinfo=UTC)
     assert campaign.end == datetime(2026, 10, 25, 23, tzinfo=UTC)
     assert campaign.end - campaign.start == timedelta(hours=49)
+
+
+# The demo programme (src/loyalty_accounts/demo.py) plays autumn 2025 to autumn 2026 under
+# last year's editions of the campaigns: each the 2026 campaign 52 weeks (364 days) earlier.
+EDITIONS_2025 = {
+    "fresh-saturdays-2025-10": "fresh-saturdays-2026-10",
+    "app-week-2025-11": "app-week-2026-11",
+    "bf-2025": "bf-2026",
+    "winter-travel-2025-26": "winter-travel",
+}
+
+
+@pytest.mark.parametrize("old_id, new_id", EDITIONS_2025.items())
+def test_the_2025_campaigns_are_the_2026_ones_52_weeks_earlier(repo_rules, old_id, new_id):
+    old, new = (next(c for c in repo_rules.campaigns if c.id == i) for i in (old_id, new_id))
+    # the same weekdays and wall-clock hours in the same zone: exactly 364 days in UTC, DST included
+    assert (new.start - old.start, new.end - old.end) == (timedelta(days=364), timedelta(days=364))
+    assert old.start.astimezone(old.zone).weekday() == new.start.astimezone(new.zone).weekday()
+    same = ("timezone", "categories", "channels", "multiplier", "bonus", "cap_per_order", "cap_per_customer")
+    assert {f: getattr(old, f) for f in same} == {f: getattr(new, f) for f in same}
+
+
+@pytest.mark.parametrize(
+    "campaign, start, end",
+    [
+        # Sat 00:00 CEST to Mon 00:00 CET: summer time ended on Sunday 2025-10-26 (and 2026-10-25)
+        ("fresh-saturdays-2025-10", datetime(2025, 10, 24, 22, tzinfo=UTC), datetime(2025, 10, 26, 23, tzinfo=UTC)),
+        ("fresh-saturdays-2026-10", datetime(2026, 10, 23, 22, tzinfo=UTC), datetime(2026, 10, 25, 23, tzinfo=UTC)),
+        # Black Friday 2025 was Friday 2025-11-28 (Thanksgiving on the 27th); New York is on EST (-05:00)
+        ("bf-2025", datetime(2025, 11, 28, 5, tzinfo=UTC), datetime(2025, 12, 2, 5, tzinfo=UTC)),
+    ],
+)
+def test_the_repository_campaigns_in_time(repo_rules, campaign, start, end):
+    found = next(c for c in repo_rules.campaigns if c.id == campaign)
+    assert (found.start, found.end) == (start, end)
+    if campaign.startswith("fresh-saturdays"):
+        assert end - start == timedelta(hours=49)  # the weekend gains the hour summer time gives back
 
 
 # -- caps -----------------------------------------------------------------------------
@@ -640,7 +677,7 @@ def _amounts(currency: str) -> st.SearchStrategy[Decimal]:
 
 
 instants = st.datetimes(
-    min_value=datetime(2026, 10, 20), max_value=datetime(2027, 3, 5), timezones=st.sampled_from(ZONES),
+    min_value=datetime(2025, 10, 20), max_value=datetime(2027, 3, 5), timezones=st.sampled_from(ZONES),
     allow_imaginary=False,
 )
 
@@ -652,7 +689,7 @@ def scenarios(draw):
     fields = dict(currency=currency, category=draw(st.sampled_from(CATEGORIES)),
                   channel=draw(st.sampled_from(["web", "app", "store"])), at=draw(instants))
     tier = draw(st.sampled_from(["member", "silver", "gold"]))
-    ids = ["bf-2026", "app-week-2026-11", "winter-travel", "fresh-saturdays-2026-10"]
+    ids = ["bf-2026", "app-week-2026-11", "winter-travel", "fresh-saturdays-2026-10", *EDITIONS_2025]
     usage = draw(st.dictionaries(st.sampled_from(ids), st.integers(min_value=0, max_value=10_000)))
     return order(low, **fields), order(high, **fields), tier, usage
 
@@ -674,14 +711,15 @@ def test_properties_of_a_quote(repo_rules, scenario):
 
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.integers(min_value=100, max_value=500_000), min_size=1, max_size=12),
-       st.sampled_from(["member", "silver", "gold"]))
-def test_a_customer_never_gets_more_than_a_campaigns_customer_cap(repo_rules, cents, tier):
+       st.sampled_from(["member", "silver", "gold"]),
+       st.sampled_from([datetime(2026, 11, 28, 12, tzinfo=NEW_YORK), datetime(2025, 11, 29, 12, tzinfo=NEW_YORK)]))
+def test_a_customer_never_gets_more_than_a_campaigns_customer_cap(repo_rules, cents, tier, at):
     usage: dict[str, int] = {}
     kept = Decimal(0)
     for n in cents:
-        o = order(Decimal(n).scaleb(-2), category="electronics", at=datetime(2026, 11, 28, 12, tzinfo=NEW_YORK))
+        o = order(Decimal(n).scaleb(-2), category="electronics", at=at)
         b = quote(repo_rules, o, tier=tier, campaign_usage=usage)
         for step in b.campaigns:
             kept += step.points
             usage[step.campaign] = usage.get(step.campaign, 0) + step.charged
-    assert kept <= 6000  # bf-2026 cap_per_customer
+    assert kept <= 6000  # bf-2026's (and bf-2025's) cap_per_customer

@@ -30,35 +30,48 @@ def invoke(*args: str):  # type: ignore[no-untyped-def]
     return runner.invoke(app, list(args))
 
 
-# The demo story, priced by rules.yaml (2026.11.2) on the repository chart
-# (pending 14 days, expiry 365, claw_back, UTC), worked out by hand:
-#   A-1001 alice 120.00 USD books web 10-01 (member)            120 × 1                       = 120
-#   C-3001 carol 1000.00 USD travel web 10-02 (member)          1000 × 5                      = 5000 → qualifying 5000: silver
-#   dave sign_up 10-03 (engagement, once per customer)                                        = 500, straight to bucket 20271003
-#   D-4001 dave 45.00 USD fuel store 10-03                      45 × 0.5 = 22.5, floor        = 22
-#   B-2001 bob 80.00 EUR groceries store Sat 10-24 (fresh-saturdays ×2, cap 300/order)
+# The demo story, priced by rules.yaml (2026.11.3, the 2025 campaigns) on the repository chart
+# (pending 14 days, expiry 365 = bucket date, claw_back, UTC), worked out by hand. Every instant
+# is in the past: 2025-10-02 … 2026-10-06, the 2026-27 story 364 days (52 weeks) earlier, so the
+# weekdays, the campaigns around each order and the 365-day windows are as they were.
+#   A-1001 alice 120.00 USD books web Thu 2025-10-02 (member, no campaign)  120 × 1              = 120
+#   C-3001 carol 1000.00 USD travel web Fri 10-03 (member; winter-travel-2025-26 starts 12-02)
+#                                                               1000 × 5                      = 5000 → qualifying 5000: silver
+#   dave sign_up Sat 10-04 (engagement, once per customer)                                    = 500, straight to bucket 20261004
+#   D-4001 dave 45.00 USD fuel store Sat 10-04                  45 × 0.5 = 22.5, floor        = 22
+#   release 10-21: alice 120 (due 10-16), carol 5000 (10-17), dave 22 (10-18)
+#   B-2001 bob 80.00 EUR groceries store Sat 10-25 09:00Z = 11:00 Paris (fresh-saturdays-2025-10:
+#       Sat 10-25 00:00 CEST = 10-24 22:00Z to Mon 10-27 00:00 CET = 10-26 23:00Z; ×2, cap 300/order)
 #                                                               80 × 1.1 × 2 = 176; +176      = 352
-#   C-3002 carol 80.00 USD groceries app Sat 10-24 (silver, fresh-saturdays)
+#   C-3002 carol 80.00 USD groceries app Sat 10-25 10:00Z (silver: 5000; fresh-saturdays-2025-10)
 #                                                               80 × 2 × 1.25 = 200; +200     = 400
-#   carol redeems 5350 of 5400 (5000 from 20271002, 350 from 20271024)          → 50 left
-#   refund 20.00 of C-3001: floor(5000 × 20 / 1000) = 100: 50 from 20271024, 50 owed;
-#       qualifying 20261002: 5000 − 100 = 4900
-#   A-1002 alice 60.00 USD electronics web 11-27 (bf-2026 ×3)   60; +60 × 2 = 120             = 180
-#   B-2002 bob 300.00 USD home app 11-28 (app-week bonus 150, then bf-2026 ×3)
+#   release 11-11: bob 352, carol 400 (due 11-08)
+#   carol redeems 5350 of 5400 on 11-13 (5000 from 20261003, 350 from 20261025)   → 50 left
+#   refund 20.00 of C-3001 on 11-15: floor(5000 × 20 / 1000) = 100: 50 from 20261025, 50 owed;
+#       qualifying 20251003: 5000 − 100 = 4900
+#   A-1002 alice 60.00 USD electronics web Fri 11-28 15:00Z (member: 120; bf-2025 from 11-28 05:00Z
+#       = 00:00 New York to 12-02 05:00Z, ×3; app-week-2025-11 is for the app only)
+#                                                               60; +60 × 2 = 120             = 180
+#   B-2002 bob 300.00 USD home app Sat 11-29 12:00Z (member: 352; app-week-2025-11 from Mon 11-24
+#       00:00 Paris starts first: bonus 150, then bf-2025 ×3 on the 300 the bonus does not touch)
 #                                                               300; +150; +300 × 2 = 600     = 1050
-#   alice holds 100 of 20271001's 120, captures 70 (30 back)    → 20271001: 50; redeemed 70
-#   bob holds 50, voided                                        → unchanged
-#   C-3003 carol 200.00 EUR travel web 12-05 (silver: 4900 + 400 = 5300; winter-travel ×1.2)
-#                                                               220 × 5 = 1100 × 1.25 = 1375; +275 = 1650;
+#   alice holds 100 of 20261002's 120 on 12-02 10:00, captures 70 at 10:05 (30 back)
+#                                                               → 20261002: 50; redeemed 70
+#   C-3003 carol 200.00 EUR travel web Sat 12-06 (silver: 4900 + 400 = 5300; winter-travel-2025-26
+#       from 12-02 00:00 Paris, ×1.2, cap 5000/order)          220 × 5 = 1100 × 1.25 = 1375; +275 = 1650;
 #                                                               repays the 50 owed, 1600 pending
-#   alice → dave 30 from 20271001                               → alice 20271001: 20, dave 20271001: 30
-#   bob exchanges out 60 miles = 180 PTS from 20271024 (352)    → 172; settlement −60 × 0.0125 = −0.75 USD
-#   dave exchanges in 40 miles = 80 PTS into 20280215           → settlement +40 × 0.008 = +0.32 USD
-#   bob converts 200 = 172 from 20271024 + 28 from 20271128     → 1050 − 28 = 1022; credit 2.00 USD
-#   expiry 2027-10-05: alice 20271001: 20, dave 20271001: 30 and 20271003: 22 + 500 = 522 → 572 expired
+#   release 12-21: alice 180 (due 12-12), bob 1050 (12-13), carol 1600 (12-20)
+#   alice → dave 30 from 20261002 on 2026-01-11                 → alice 20261002: 20, dave 20261002: 30
+#   bob exchanges out 60 miles = 180 PTS from 20261025 (352) on 02-02  → 172; settlement −60 × 0.0125 = −0.75 USD
+#   dave exchanges in 40 miles = 80 PTS into 20270216 on 02-16  → settlement +40 × 0.008 = +0.32 USD
+#   bob converts 200 on 03-02 = 172 from 20261025 + 28 from 20261129   → 1050 − 28 = 1022; credit 2.00 USD
+#   bob holds 50 on Mon 2026-10-05 23:45 (from 20261129; the story's last spend, as the ledger dates
+#       the void when it is made: see demo.py) and abandons it: void → unchanged, 1022
+#   expiry run 2026-10-06 (buckets dated up to 20261006): alice 20261002: 20, dave 20261002: 30 and
+#       20261004: 500 + 22 = 522 → 572 expired (20261025 is empty; the rest is dated 20261128 on)
 # Totals: alice 180 (A-1002), bob 1022, carol 1600 (C-3003 after the debt), dave 80 (exchange in)
 #   = 2882 points = 28.82 USD; redeemed 70 + 5350 = 5420.
-# Tiers on 2027-10-05 count orders from 2026-10-05 on: alice 180, bob 352 + 1050 = 1402,
+# Tiers on 2026-10-06 count orders from 2025-10-06 (365 days back) on: alice 180, bob 352 + 1050 = 1402,
 #   carol 400 + 1650 = 2050 (C-3001 has left the window: member again), dave 0 — all members.
 DEMO_TOTALS = {"alice": 180, "bob": 1022, "carol": 1600, "dave": 80}
 
@@ -96,7 +109,7 @@ def test_demo_ends_with_the_hand_computed_balances_and_replays_on_a_second_run(l
 def test_demo_prints_tables_for_people(ledger: FakeLedger) -> None:
     result = invoke("demo")
     assert result.exit_code == 0, result.output
-    assert "Customers" in result.stdout and "Trial balance" in result.stdout and "Tiers as of 2027-10-05" in result.stdout
+    assert "Customers" in result.stdout and "Trial balance" in result.stdout and "Tiers as of 2026-10-06" in result.stdout
     assert "Outstanding points (liability): 2882 = 28.82 USD" in result.stdout
     assert "upgrade: member → silver" in result.stdout
 
@@ -104,7 +117,7 @@ def test_demo_prints_tables_for_people(ledger: FakeLedger) -> None:
 def test_explain_a_demo_order_adds_up_to_what_was_posted(ledger: FakeLedger) -> None:
     assert invoke("demo", "--json").exit_code == 0
     # C-3003: 200.00 EUR × 1.1 = 220; travel ×5 adds 880; silver ×1.25 adds 275 (1375);
-    # winter-travel ×1.2 adds 275; 220 + 880 + 275 + 275 = 1650, no rounding
+    # winter-travel-2025-26 ×1.2 adds 275; 220 + 880 + 275 + 275 = 1650, no rounding
     result = invoke("--ledger", "demo", "explain", "--order", "C-3003", "--json")
     assert result.exit_code == 0, result.output
     body = json.loads(result.stdout)
@@ -112,14 +125,14 @@ def test_explain_a_demo_order_adds_up_to_what_was_posted(ledger: FakeLedger) -> 
         ("base: 200 EUR × 1.1 points per EUR", "220"),
         ("category travel ×5", "880"),
         ("tier silver ×1.25", "275"),
-        ("campaign winter-travel ×1.2", "275"),
+        ("campaign winter-travel-2025-26 ×1.2", "275"),
     ]
     assert body["points"] == body["posted_points"] == 1650 and body["adds_up"] is True
-    assert body["tier"] == "silver" and body["rules_version"] == "2026.11.2"
-    # B-2002: 300 base; app-week bonus 150; bf-2026 ×3 adds 600 → 1050
+    assert body["tier"] == "silver" and body["rules_version"] == "2026.11.3"
+    # B-2002: 300 base; app-week-2025-11 bonus 150; bf-2025 ×3 adds 600 → 1050
     table = invoke("--ledger", "demo", "explain", "--order", "B-2002")
     assert table.exit_code == 0, table.output
-    assert "campaign app-week-2026-11 bonus 150" in table.stdout and "campaign bf-2026 ×3" in table.stdout
+    assert "campaign app-week-2025-11 bonus 150" in table.stdout and "campaign bf-2025 ×3" in table.stdout
     assert "posted: 1050 points" in table.stdout
     assert invoke("--ledger", "demo", "explain", "--order", "nope").exit_code == 1
 

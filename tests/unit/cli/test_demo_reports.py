@@ -1,0 +1,177 @@
+"""The finance reports on the demo programme, through the CLI, on the in-memory ledger (issue 4's acceptance).
+
+The demo's whole story is in the past (2025-10-02 … 2026-10-06), so reports as
+of now see all of it. The one transaction the ledger dates itself is the void
+of bob's hold (a revert, stamped with the ledger's clock when it is made):
+here the fake ledger's clock says the demo was run on 2026-11-25 at 09:00 UTC.
+
+Every figure is worked out by hand from rules.yaml (2026.11.3), the chart
+(pending 14 days, expiry 365, claw_back, 1 PTS = 0.01 USD) and the story; the
+story's own arithmetic is in tests/unit/cli/test_ops.py.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+from support.fake_ledger import FakeLedger
+from typer.testing import CliRunner
+
+from loyalty_accounts.cli import app
+from loyalty_accounts.cli.context import AppContext
+
+runner = CliRunner()
+UTC = timezone.utc
+DEMO_RUN = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+"""When the demo ran: the instant the ledger stamps on the void of bob's hold H-B1."""
+
+BEFORE_THE_STORY = "2025-10-01T00:00:00Z"
+
+# Where every point ended (test_ops.py): alice 180 (bucket 20261128), bob 1022 (20261129),
+# carol 1600 (20261206), dave 80 (20270216); nothing pending, held or owed after the void and
+# the 50 C-3003 repaid. 180 + 1022 + 1600 + 80 = 2882 points = 28.82 USD.
+LIABILITY = 180 + 1022 + 1600 + 80
+
+# The roll-forward over the whole story, account group by account group:
+#   issued     out of program:points:issued:*: A-1001 120 + C-3001 5000 + sign-up 500 + D-4001 22
+#              + B-2001 352 + C-3002 400 + A-1002 180 + B-2002 1050 + C-3003 1650 (50 of it to carol's
+#              clawback account, still a customer account) + exchange in 80            = 9354
+#   reversed   into the shards: the refund of C-3001, 50 from a bucket + 50 owed       = −100
+#   redeemed   A-1002's hold captured 70 + carol's flight 5350                         = −5420
+#   expired    the run of 2026-10-06: 20 + 30 + 522                                    = −572
+#   converted  bob's 200                                                               = −200
+#   exchanged  partners:skyway:exchanged took bob's 180 (60 miles × 3)                 = −180
+#   adjusted, written off: nothing                                                     = 0
+#   0 + 9354 − 100 − 5420 − 572 − 200 − 180 = 2882 = the closing liability: it ties.
+ROLL_FORWARD = {
+    "opening": 0,
+    "issued": 9354,
+    "reversed": -100,
+    "redeemed": -5420,
+    "expired": -572,
+    "converted": -200,
+    "adjusted": 0,
+    "exchanged": -180,
+    "written_off": 0,
+    "expected_closing": LIABILITY,
+    "closing": LIABILITY,
+    "difference": 0,
+}
+EXPIRED = 20 + 30 + 500 + 22  # alice 20261002, dave 20261002 (from alice) and 20261004 (sign-up + D-4001)
+
+
+@pytest.fixture
+def ledger(monkeypatch: pytest.MonkeyPatch) -> FakeLedger:
+    fake = FakeLedger(clock=lambda: DEMO_RUN)
+
+    def client(self: AppContext) -> FakeLedger:
+        fake.ledger = self.ledger_name or "loyalty"
+        return fake
+
+    monkeypatch.setattr(AppContext, "client", client)
+    result = runner.invoke(app, ["demo", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["liability_points"] == LIABILITY
+    return fake
+
+
+def invoke(*args: str):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, ["--ledger", "demo", *args])
+
+
+def test_as_of_now_the_reports_show_the_demo_and_reconcile(ledger: FakeLedger) -> None:
+    liability = invoke("report", "liability", "--json")
+    assert liability.exit_code == 0, liability.output
+    body = json.loads(liability.stdout)
+    assert (body["total_points"], body["total_value"], body["ties"]) == (LIABILITY, "28.82", True)
+    assert {line["state"]: (line["points"], line["customers"]) for line in body["lines"]} == {
+        "spendable": (LIABILITY, 4),
+        "pending": (0, 0),
+        "held": (0, 0),
+        "negative": (0, 0),
+        "other": (0, 0),
+        "total": (LIABILITY, 4),
+    }
+    assert body["accounts_below_zero"] == []
+
+    now = datetime.now(UTC).isoformat()
+    activity = invoke("report", "activity", "--from", BEFORE_THE_STORY, "--to", now, "--json")
+    assert activity.exit_code == 0, activity.output
+    body = json.loads(activity.stdout)
+    assert {line["line"]: line["points"] for line in body["lines"]} == ROLL_FORWARD
+    assert body["ties"] is True and body["unexplained_points"] == 0 and body["residual"] == 0
+
+    breakage = invoke("report", "breakage", "--json")
+    assert breakage.exit_code == 0, breakage.output
+    body = json.loads(breakage.stdout)
+    assert (body["realised_points"], body["realised_value"]) == (EXPIRED, "5.72")
+
+    reconcile = invoke("reconcile", "--json")
+    assert reconcile.exit_code == 0, reconcile.output
+    body = json.loads(reconcile.stdout)
+    # The in-memory ledger keeps no hashed log, so its chain cannot be verified (not a break);
+    # the integration suite checks it on the real server.
+    assert {c["check"]: c["status"] for c in body["checks"]} == {
+        "trial_balance": "pass",
+        "roll_forward": "pass",
+        "negative_balances": "pass",
+        "expired_holds": "pass",
+        "overdue_pending": "pass",
+        "transaction_metadata": "pass",
+        "log_chain": "not_verified",
+    }
+    assert body["ok"] is True
+    checks = {c["check"]: c for c in body["checks"]}
+    assert checks["negative_balances"]["info"] == []  # carol's debt was repaid by C-3003
+    # the one transaction without operation metadata is the void: the server's revert of bob's hold
+    reverts = [line for line in checks["transaction_metadata"]["info"] if "reverts" in line]
+    assert len(reverts) == 1 and reverts[0].endswith("(hold) as void")
+
+
+def test_the_breakage_estimate_on_the_demo(ledger: FakeLedger) -> None:
+    # As of 2026-11-25 12:00 (after the demo ran), the bucket of an earn on day d expires on
+    # d + 365, so the latest closed earn month is October 2025 (November's last buckets,
+    # 2026-11-30, are not due yet). Of the 12 closed cohorts 2024-11 … 2025-10 only 2025-10 issued:
+    #   issued  120 + 5000 + 500 + 22 + 352 + 400 = 6394 (no clawback repaid in October)
+    #   expired 572 by the run of 2026-10-06, nothing left in the cohort's buckets → rate 572 / 6394
+    #         = 0.0894588… → 0.089459
+    # Open cohorts, not-yet-due points × 572 / 6394, rounded half-even:
+    #   2025-11  alice 180 (20261128) + bob 1022 (20261129) = 1202 → 687544 / 6394 = 107.53 → 108
+    #   2025-12  carol 1600 (20261206)                            → 915200 / 6394 = 143.13 → 143
+    #   2026-02  dave 80 (20270216, the exchange in)              →  45760 / 6394 =   7.16 →   7
+    #   estimate 108 + 143 + 7 = 258 points = 2.58 USD; nothing due and unswept.
+    result = invoke("report", "breakage", "--to", "2026-11-25T12:00:00Z", "--json")
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert (body["realised_points"], body["rate"], body["rate_cohorts"][-1]) == (EXPIRED, "0.089459", "2025-10")
+    cohorts = {
+        line["cohort"]: (line["status"], line["issued"], line["expired"], line["outstanding"], line["points"])
+        for line in body["lines"]
+        if line["line"] == "cohort"
+    }
+    assert cohorts == {
+        "2025-10": ("closed", 6394, 572, None, None),
+        "2025-11": ("open", None, None, 1202, 108),
+        "2025-12": ("open", None, None, 1600, 143),
+        "2026-02": ("open", None, None, 80, 7),
+    }
+    assert (body["estimated_points"], body["estimated_value"], body["awaiting_expiry_points"]) == (258, "2.58", 0)
+
+
+def test_as_of_the_story_s_end_it_reconciles_and_the_void_is_dated_when_it_was_made(ledger: FakeLedger) -> None:
+    # On 2026-10-06 00:00 bob's hold H-B1 (50 points, placed 2026-10-05 23:45 for 30 minutes) is
+    # live: 50 held out of bob's 1022, and every check passes.
+    end = invoke("reconcile", "--as-of", "2026-10-06T00:00:00Z", "--json")
+    assert end.exit_code == 0, end.output
+    liability = json.loads(invoke("report", "liability", "--as-of", "2026-10-06T00:00:00Z", "--json").stdout)
+    assert {line["state"]: line["points"] for line in liability["lines"]}["held"] == 50
+    assert liability["total_points"] == LIABILITY
+    # The void is a revert, which the ledger dates when the demo runs (DEMO_RUN): in between,
+    # the ledger records a lapsed hold still holding its points, and says so.
+    between = invoke("reconcile", "--as-of", "2026-11-01T00:00:00Z", "--json")
+    assert between.exit_code == 1
+    checks = {c["check"]: c for c in json.loads(between.stdout)["checks"]}
+    assert checks["expired_holds"]["status"] == "fail"
+    assert [line.split(": ")[0] for line in checks["expired_holds"]["offending"]] == ["customers:bob:holds:H-B1"]

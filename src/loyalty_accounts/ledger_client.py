@@ -368,6 +368,27 @@ class LedgerClient:
         response = self._send(f"revert transaction {tx_id}", lambda: self._v2.revert_transaction(request=request))
         return _transaction(_data(response, "reverting transaction"))
 
+    def add_transaction_metadata(
+        self, tx_id: int, metadata: Mapping[str, str], *, schema_version: str | None = None
+    ) -> None:
+        """Add metadata to a transaction (a logged write: strict enforcement wants the schema).
+
+        The idempotency key is derived from the content, so a retry after a
+        lost response is a hit and the same keys written twice are one write.
+        """
+        body = dict(sorted(metadata.items()))
+        digest = hashlib.sha256(repr(sorted(body.items())).encode()).hexdigest()[:32]
+        request = operations.V2AddMetadataOnTransactionRequest(
+            ledger=self.ledger,
+            id=_tx_id(tx_id),
+            request_body=body,
+            idempotency_key=f"loyalty:meta:{tx_id}:{digest}",
+            schema_version=schema_version,
+        )
+        self._send(
+            f"add metadata to transaction {tx_id}", lambda: self._v2.add_metadata_on_transaction(request=request)
+        )
+
     # -- reads --------------------------------------------------------------
 
     def find_by_reference(self, reference: str) -> PostedTransaction | None:

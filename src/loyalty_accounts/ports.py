@@ -37,6 +37,11 @@ class LedgerPort(Protocol):
     ) -> list[PostedTransaction]:
         """Post through the bulk endpoint (chunked), with the same exactly-once rules."""
 
+    def add_transaction_metadata(
+        self, tx_id: int, metadata: Mapping[str, str], *, schema_version: str | None = None
+    ) -> None:
+        """Add keys to a transaction's metadata; writing the same keys again changes nothing."""
+
     def find_by_reference(self, reference: str) -> PostedTransaction | None: ...
 
     def get_transaction(self, tx_id: int) -> PostedTransaction: ...

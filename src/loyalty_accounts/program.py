@@ -29,6 +29,7 @@ the ledger checks when it posts (see :mod:`loyalty_accounts.operations.engage`).
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
@@ -55,6 +56,7 @@ from .operations import (
     PendingBalance,
     RedeemCommand,
     RefundCommand,
+    Money,
     RefundRecord,
     ReleaseCommand,
     TransferCommand,
@@ -92,6 +94,8 @@ Progress = Callable[[int, int], None]
 """Called with (done, total) while a batch operation posts."""
 
 PLAN_ATTEMPTS = 3
+SMALL_REFUND_PREFIX = "small_refund:"
+_SMALL_REFUND_NOTE = "the refund is too small to reverse a whole point; recorded on the order's earn"
 BATCH = 100
 
 
@@ -405,27 +409,72 @@ class LoyaltyProgram:
         return self._once(command, build)
 
     def refund(self, command: RefundCommand) -> OperationResult:
+        """Reverse the order's points in proportion to the refunded amount.
+
+        A refund too small to reverse a whole point posts no transaction, yet
+        its amount must count towards later refunds of the order (three
+        refunds of a third each reverse everything). It is recorded as
+        metadata on the order's earn transaction, under its refund id.
+        """
+
+        earn_tx = self.ledger.find_by_reference(f"earn:{command.order_id}")
+        if earn_tx is None:
+            raise UnknownEntity(f"order {command.order_id} has no earn in the ledger")
+        note_key = f"{SMALL_REFUND_PREFIX}{command.refund_id}"
+        fingerprint = command.fingerprint()
+        recorded = earn_tx.metadata.get(note_key)
+        if recorded is not None:
+            if json.loads(recorded).get("command_hash") != fingerprint:
+                raise DuplicateOperation(f"refund {command.refund_id} was already recorded with different content")
+            return OperationResult(
+                operation=command.operation, reference=command.reference(), replayed=True, points=0, note=_SMALL_REFUND_NOTE
+            )
+
         def build() -> TransactionPlan | None:
-            earn_tx = self.ledger.find_by_reference(f"earn:{command.order_id}")
-            if earn_tx is None:
-                raise UnknownEntity(f"order {command.order_id} has no earn in the ledger")
-            record = EarnRecord.from_metadata(earn_tx.metadata)
+            current = self.ledger.get_transaction(earn_tx.id)
+            record = EarnRecord.from_metadata(current.metadata)
             if record.customer != command.customer:
                 raise InvalidCommand(f"order {command.order_id} belongs to another customer, not {command.customer}")
-            previous = [
-                RefundRecord.from_metadata(tx.metadata)
-                for tx in self.ledger.transactions(metadata={"operation": "refund", "order_id": command.order_id})
-            ]
             return refund.plan(
                 command,
                 self.chart,
                 self.catalogue,
                 earn=record,
-                previous_refunds=previous,
+                previous_refunds=self._refunds_of(command.order_id, current),
                 buckets=self._buckets(command.customer, spendable_only=False),
             )
 
-        return self._once(command, build, no_plan_note="the refund is too small to reverse a whole point")
+        result = self._once(command, build, no_plan_note=_SMALL_REFUND_NOTE)
+        if not result.transactions:
+            note = {
+                "amount": str(command.amount.amount),
+                "currency": command.amount.currency,
+                "command_hash": fingerprint,
+            }
+            self.ledger.add_transaction_metadata(
+                earn_tx.id, {note_key: json.dumps(note, sort_keys=True)}, schema_version=self.schema_version
+            )
+        return result
+
+    def _refunds_of(self, order_id: str, earn_tx: PostedTransaction) -> list[RefundRecord]:
+        """Every earlier refund of the order: posted ones and the small ones noted on its earn."""
+
+        posted = [
+            RefundRecord.from_metadata(tx.metadata)
+            for tx in self.ledger.transactions(metadata={"operation": "refund", "order_id": order_id})
+        ]
+        small = []
+        for key, value in earn_tx.metadata.items():
+            if key.startswith(SMALL_REFUND_PREFIX):
+                note = json.loads(value)
+                small.append(
+                    RefundRecord(
+                        refund_id=key[len(SMALL_REFUND_PREFIX):],
+                        amount=Money(amount=Decimal(note["amount"]), currency=note["currency"]),
+                        points=0,
+                    )
+                )
+        return posted + small
 
     def release(self, as_of: datetime, *, customer: str | None = None, progress: Progress | None = None) -> BatchResult:
         """Move pending points whose release date has come into their buckets."""

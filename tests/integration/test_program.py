@@ -194,3 +194,14 @@ def test_demo_story_on_the_real_server(client: LedgerClient) -> None:
     posted = len(list(client.transactions()))
     run_demo(program)
     assert len(list(client.transactions())) == posted
+
+
+def test_small_refunds_are_remembered_on_the_earn(client: LedgerClient) -> None:
+    program = programme(client, pending_days=0)
+    program.earn(earn("c1", "o1", "100"))  # 100 points for 100.00 USD
+    first = program.refund(RefundCommand(customer="c1", order_id="o1", refund_id="f1", amount=usd("0.50"), at=T0))
+    assert first.points == 0 and not first.transactions
+    assert "small_refund:f1" in client.find_by_reference("earn:o1").metadata
+    second = program.refund(RefundCommand(customer="c1", order_id="o1", refund_id="f2", amount=usd("0.50"), at=T0))
+    assert second.points == 1
+    assert program.balance("c1").spendable == 99

@@ -121,6 +121,13 @@ class FakeLedger:
         self.txs[tx_id] = original.model_copy(update={"reverted": True})
         return self._record(reversed_postings, None, dict(metadata or {}), None)
 
+    def add_transaction_metadata(
+        self, tx_id: int, metadata: Mapping[str, str], *, schema_version: str | None = None
+    ) -> None:
+        tx = self.get_transaction(tx_id)
+        self._check_schema(schema_version)
+        self.txs[tx_id] = tx.model_copy(update={"metadata": {**tx.metadata, **metadata}})
+
     # -- reads --------------------------------------------------------------
     def find_by_reference(self, reference: str) -> PostedTransaction | None:
         index = self._by_ref.get(reference)

@@ -738,3 +738,16 @@ def test_connection_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOYALTY_LEDGER_URL", "ftp://nope")
     with pytest.raises(InvalidCommand):
         LedgerConnection.from_env()
+
+
+def test_add_transaction_metadata_is_idempotent_by_content(router: respx.Router) -> None:
+    route = router.post(f"{TX_URL}/7/metadata").mock(return_value=httpx.Response(204))
+    with make_client(router) as client:
+        client.add_transaction_metadata(7, {"b": "2", "a": "1"}, schema_version="v3")
+        client.add_transaction_metadata(7, {"a": "1", "b": "2"})
+        client.add_transaction_metadata(7, {"a": "1", "b": "3"})
+    first, second, third = (call.request for call in route.calls)
+    assert body_of(first) == {"a": "1", "b": "2"}
+    assert first.url.params["schemaVersion"] == "v3"
+    assert first.headers["Idempotency-Key"] == second.headers["Idempotency-Key"]
+    assert third.headers["Idempotency-Key"] != first.headers["Idempotency-Key"]

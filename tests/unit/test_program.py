@@ -265,3 +265,21 @@ def test_a_concurrent_spend_is_caught_by_the_ledger_and_replanned() -> None:
     assert program.balance("c1").spendable == 5
     assert ledger.find_by_reference("redeem:r2") is None
     trial_balance_holds(ledger)
+
+
+def test_small_refunds_add_up_even_when_each_reverses_no_whole_point(ledger: FakeLedger) -> None:
+    program = programme(ledger, pending_days=0)
+    program.earn(earn("c1", "o1", "100"))  # 100 points for 100.00 USD
+    first = program.refund(RefundCommand(customer="c1", order_id="o1", refund_id="f1", amount=usd("0.50"), at=T0))
+    assert first.points == 0 and not first.transactions  # floor(100 x 0.50 / 100) = 0
+    again = program.refund(RefundCommand(customer="c1", order_id="o1", refund_id="f1", amount=usd("0.50"), at=T0))
+    assert again.replayed
+    with pytest.raises(DuplicateOperation):
+        program.refund(RefundCommand(customer="c1", order_id="o1", refund_id="f1", amount=usd("0.60"), at=T0))
+    second = program.refund(RefundCommand(customer="c1", order_id="o1", refund_id="f2", amount=usd("0.50"), at=T0))
+    assert second.points == 1  # floor(100 x 1.00 / 100) - 0 = 1
+    assert program.balance("c1").spendable == 99
+    # the order's refunds cannot exceed its amount, small ones included
+    with pytest.raises(InvalidCommand):
+        program.refund(RefundCommand(customer="c1", order_id="o1", refund_id="f3", amount=usd("99.01"), at=T0))
+    trial_balance_holds(ledger)

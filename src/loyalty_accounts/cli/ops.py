@@ -7,13 +7,10 @@ the same business key prints the original result and posts nothing.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from decimal import Decimal, InvalidOperation
 from typing import Annotated, Callable, Optional
 
 import typer
 
-from ..errors import InvalidCommand
 from ..operations import (
     AdjustCommand,
     CaptureCommand,
@@ -22,13 +19,13 @@ from ..operations import (
     ExchangeInCommand,
     ExchangeOutCommand,
     HoldCommand,
-    Money,
     RedeemCommand,
     RefundCommand,
     TransferCommand,
 )
 from ..program import BatchResult, LoyaltyProgram, OperationResult
 from .context import app_context
+from .inputs import parse_instant, parse_money
 from .output import CsvFlag, Format, JsonFlag, chosen_format, emit_json, emit_mapping, emit_rows
 from .shell import run_guarded
 
@@ -41,26 +38,6 @@ Category = Annotated[
 Channel = Annotated[
     Optional[str], typer.Option("--channel", help="Sales channel, e.g. web, app, store (default: the rules' order_defaults).")
 ]
-
-
-def parse_instant(text: str | None, *, option: str = "--at") -> datetime:
-    if text is None:
-        return datetime.now(timezone.utc)
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidCommand(f"{option}: {text!r} is not an ISO 8601 instant") from None
-    if moment.tzinfo is None:
-        raise InvalidCommand(f"{option}: {text!r} has no UTC offset; write e.g. {text}Z or {text}+01:00")
-    return moment
-
-
-def parse_money(amount: str, currency: str) -> Money:
-    try:
-        value = Decimal(amount)
-    except InvalidOperation:
-        raise InvalidCommand(f"--amount: {amount!r} is not a decimal number") from None
-    return Money(amount=value, currency=currency.upper())
 
 
 def run_operation(ctx: typer.Context, action: Callable[[LoyaltyProgram], OperationResult | BatchResult], fmt: Format) -> None:

@@ -18,6 +18,7 @@ import typer
 
 from ..reports import DEFAULT_HORIZON_DAYS, DEFAULT_RATE_COHORTS, FinanceReports
 from .context import app_context
+from .inputs import parse_instant as parse_cli_instant
 from .output import CsvFlag, Format, JsonFlag, chosen_format, emit_json, emit_rows, render_table
 from .shell import fail, run_guarded
 
@@ -70,17 +71,11 @@ ToOption = Annotated[
 
 
 def parse_instant(value: str | None, option: str) -> datetime | None:
-    """An ISO 8601 instant from the command line, in UTC; exit 2 when malformed or without an offset."""
+    """An optional ISO 8601 instant from the command line, in UTC; exit 2 when malformed or without an offset."""
 
     if value is None:
         return None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        fail(f"{option}: {value!r} is not an ISO 8601 instant (e.g. 2026-05-01T00:00:00Z)", 2)
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        fail(f"{option}: {value!r} has no UTC offset; write it as e.g. {value.strip()}Z or with +HH:MM", 2)
-    return parsed.astimezone(timezone.utc)
+    return run_guarded(lambda: parse_cli_instant(value.strip(), option=option)).astimezone(timezone.utc)
 
 
 def _window(start: datetime | None, end: datetime | None) -> None:

@@ -34,40 +34,18 @@ from __future__ import annotations
 import importlib.util
 import random
 import sys
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Iterator
 
 import pytest
+from support.finance_books import Books, at, history_to_first_hold
 
-from loyalty_accounts.chart import Chart, load_chart
+from loyalty_accounts.chart import load_chart
 from loyalty_accounts.ledger_client import LedgerClient, LedgerConnection
 from loyalty_accounts.numscript import Catalogue
-from loyalty_accounts.operations import (
-    BucketBalance,
-    CaptureCommand,
-    EarnCommand,
-    EarnRecord,
-    ExpireCommand,
-    HoldCommand,
-    Money,
-    PendingBalance,
-    RedeemCommand,
-    RefundCommand,
-    ReleaseCommand,
-    capture,
-    earn,
-    expire,
-    hold,
-    redeem,
-    refund,
-    release,
-)
 from loyalty_accounts.reports import FinanceReports
-from loyalty_accounts.rules import EarnBreakdown
-from loyalty_accounts.types import PostedTransaction, TransactionPlan
 
 pytestmark = pytest.mark.integration
 
@@ -75,152 +53,11 @@ ROOT = Path(__file__).resolve().parents[2]
 UTC = timezone.utc
 
 
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
 AS_OF = at("2026-05-01T00:00:00")
-MOVE = """vars {
-  monetary $amount
-  account $from
-  account $to
-}
-send $amount (
-  source = $from allowing unbounded overdraft
-  destination = $to
-)
-"""
-
-
-def priced(amount: str) -> EarnBreakdown:
-    """A USD order at 1 point per dollar, floored, with no category, tier or campaign effect."""
-
-    value = Decimal(amount)
-    return EarnBreakdown(
-        rules_version="test-1",
-        amount=value,
-        currency="USD",
-        category="general",
-        channel="store",
-        tier="member",
-        rate=Decimal(1),
-        category_multiplier=Decimal(1),
-        tier_multiplier=Decimal(1),
-        rounding="floor",
-        points=int(value),
-    )
-
-
-@dataclass
-class Books:
-    """The HTTP client on a fresh ledger, and the reads a service would make to plan each operation."""
-
-    client: LedgerClient
-    chart: Chart
-    catalogue: Catalogue
-
-    @property
-    def version(self) -> str:
-        return self.chart.schema_version()
-
-    def post(self, plan: TransactionPlan | None) -> PostedTransaction:
-        assert plan is not None
-        return self.client.post(plan, schema_version=self.version)
-
-    def buckets(self, customer: str) -> list[BucketBalance]:
-        out = []
-        for account in self.client.accounts(f"customers:{customer}:points:"):
-            _, expiry = self.chart.parse_bucket(account.address)
-            out.append(BucketBalance(expiry=expiry, points=max(0, account.balance("PTS"))))
-        return out
-
-    def pending(self, customer: str) -> list[PendingBalance]:
-        out = []
-        for account in self.client.accounts(f"customers:{customer}:pending::"):
-            values = self.chart.parse(account.address).values
-            out.append(
-                PendingBalance(
-                    release=datetime.strptime(values["release"], "%Y%m%d").date(),
-                    expiry=datetime.strptime(values["expiry"], "%Y%m%d").date(),
-                    points=max(0, account.balance("PTS")),
-                )
-            )
-        return out
-
-    def earn(self, customer: str, order: str, amount: str, when: str) -> PostedTransaction:
-        clawback = self.client.aggregate_balances(self.chart.clawback(customer)).get("PTS", 0)
-        command = EarnCommand(
-            customer=customer, order_id=order, amount=Money(amount=Decimal(amount), currency="USD"), ordered_at=at(when)
-        )
-        return self.post(earn.plan(command, self.chart, self.catalogue, breakdown=priced(amount), clawback_balance=clawback))
-
-    def release(self, customer: str, when: str) -> None:
-        for plan in release.plan(ReleaseCommand(customer=customer, as_of=at(when)), self.chart, self.catalogue, self.pending(customer)):
-            self.post(plan)
-
-    def redeem(self, customer: str, rid: str, points: int, when: str) -> None:
-        command = RedeemCommand(customer=customer, redemption_id=rid, points=points, at=at(when))
-        self.post(redeem.plan(command, self.chart, self.catalogue, self.buckets(customer)))
-
-    def expire(self, customer: str, when: str) -> None:
-        for plan in expire.plan(ExpireCommand(customer=customer, as_of=at(when)), self.chart, self.catalogue, self.buckets(customer)):
-            self.post(plan)
-
-    def hold(self, customer: str, hid: str, points: int, when: str) -> PostedTransaction:
-        command = HoldCommand(customer=customer, hold_id=hid, points=points, at=at(when))
-        return self.post(hold.plan(command, self.chart, self.catalogue, self.buckets(customer)))
-
-    def capture(self, held: PostedTransaction, points: int, when: str) -> None:
-        meta = held.metadata
-        command = CaptureCommand(customer=meta["customer"], hold_id=meta["hold_id"], points=points, at=at(when))
-        expires = datetime.fromisoformat(meta["expires_at"].replace("Z", "+00:00"))
-        self.post(capture.plan(command, self.chart, self.catalogue, held.postings, hold_expires_at=expires))
-
-    def refund(self, customer: str, order: str, rid: str, amount: str, when: str) -> None:
-        original = self.client.find_by_reference(f"earn:{order}")
-        assert original is not None
-        command = RefundCommand(
-            customer=customer, order_id=order, refund_id=rid, amount=Money(amount=Decimal(amount), currency="USD"), at=at(when)
-        )
-        self.post(
-            refund.plan(
-                command,
-                self.chart,
-                self.catalogue,
-                earn=EarnRecord.from_metadata(original.metadata),
-                previous_refunds=[],
-                buckets=self.buckets(customer),
-            )
-        )
-
-    def manual(self, source: str, destination: str, points: int, when: str) -> PostedTransaction:
-        plan = TransactionPlan(
-            operation="manual",
-            template="none",
-            script=MOVE,
-            vars={"amount": f"PTS {points}", "from": source, "to": destination},
-            reference="manual-1",
-            command_hash="manual",
-            timestamp=at(when),
-        )
-        return self.post(plan)
 
 
 def clean_history(b: Books) -> None:
-    b.earn("c1", "o-1", "100.00", "2025-01-10T12:00:00")
-    b.earn("c2", "o-2", "50.00", "2025-01-20T09:00:00")
-    b.release("c1", "2025-01-25T02:00:00")
-    b.redeem("c1", "r-1", 30, "2025-02-01T10:00:00")
-    b.release("c2", "2025-02-04T02:00:00")
-    b.expire("c1", "2026-01-21T03:00:00")
-    b.expire("c2", "2026-01-21T03:00:00")
-    b.earn("c4", "o-6", "30.00", "2026-02-01T10:00:00")
-    b.release("c4", "2026-02-16T02:00:00")
-    b.redeem("c4", "r-2", 30, "2026-02-20T10:00:00")
-    b.earn("c1", "o-3", "200.00", "2026-03-01T10:00:00")
-    b.refund("c4", "o-6", "rf-1", "30.00", "2026-03-02T10:00:00")
-    b.release("c1", "2026-03-16T02:00:00")
-    h1 = b.hold("c1", "h-1", 60, "2026-03-20T10:00:00")
+    h1 = history_to_first_hold(b)["h-1"]
     b.capture(h1, 60, "2026-03-20T10:10:00")
 
 
@@ -239,11 +76,11 @@ def books(ledger_url: str, ledger_name: str) -> Iterator[Books]:
     with LedgerClient(LedgerConnection(url=ledger_url, ledger=ledger_name)) as client:
         assert client.create_ledger() is True
         client.insert_schema(chart.schema_version(), chart.to_formance_schema())
-        yield Books(client, chart, Catalogue(ROOT / "numscript"))
+        yield Books(client, chart, Catalogue(ROOT / "numscript"), chart.schema_version())
 
 
 def reports(b: Books) -> FinanceReports:
-    return FinanceReports(b.client, b.chart, clock=lambda: AS_OF)
+    return FinanceReports(b.ledger, b.chart, clock=lambda: AS_OF)
 
 
 def test_reports_on_the_full_history(books: Books) -> None:
@@ -358,17 +195,17 @@ def test_the_benchmark_seeding_gives_a_history_that_reconciles(books: Books) -> 
     spec.loader.exec_module(bench)
     now = datetime.now(UTC).replace(microsecond=0)
     seeded = bench.seed(
-        books.client,
+        books.ledger,
         books.chart,
         books.catalogue,
         customers=5,
         transactions=60,
         rng=random.Random(11),
         now=now,
-        schema_version=books.version,
+        schema_version=books.schema_version,
     )
-    assert seeded.total == len(list(books.client.transactions()))
-    service = FinanceReports(books.client, books.chart, clock=lambda: now)
+    assert seeded.total == len(list(books.ledger.transactions()))
+    service = FinanceReports(books.ledger, books.chart, clock=lambda: now)
     result = service.reconcile(now)
     assert result.ok, result.checks
     assert service.liability(now).ties

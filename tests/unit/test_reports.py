@@ -34,7 +34,6 @@ import importlib.util
 import json
 import random
 import sys
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -43,6 +42,7 @@ from typing import Any, Iterator
 import pytest
 import typer
 from support.fake_ledger import FakeLedger
+from support.finance_books import MOVE, Books, at, history_to_first_hold, priced
 from typer.testing import CliRunner
 
 from loyalty_accounts.chart import Chart, load_chart
@@ -103,37 +103,14 @@ from loyalty_accounts.reports import (
     revert_targets,
     roll_forward,
 )
-from loyalty_accounts.rules import EarnBreakdown, EngagementRule
+from loyalty_accounts.rules import EngagementRule
 from loyalty_accounts.types import AccountState, Posting, PostedTransaction, TransactionPlan, Volume, VolumeRow
 
 ROOT = Path(__file__).resolve().parents[2]
 UTC = timezone.utc
 
 
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
 AS_OF = at("2026-05-01T00:00:00")
-
-
-def priced(amount: str) -> EarnBreakdown:
-    """A plain pricing of a USD order at 1 point per dollar, floored (no category, tier or campaign effect)."""
-
-    value = Decimal(amount)
-    return EarnBreakdown(
-        rules_version="test-1",
-        amount=value,
-        currency="USD",
-        category="general",
-        channel="store",
-        tier="member",
-        rate=Decimal(1),
-        category_multiplier=Decimal(1),
-        tier_multiplier=Decimal(1),
-        rounding="floor",
-        points=int(value),
-    )
 
 
 @pytest.fixture(scope="module")
@@ -146,143 +123,28 @@ def catalogue() -> Catalogue:
     return Catalogue(ROOT / "numscript")
 
 
-# --------------------------------------------------------------------------
-# Driving the fake ledger with the operations' plans
+class FakeBooks(Books):
+    """The shared books on the in-memory ledger, whose clock (it stamps reverts) the test sets."""
 
+    def __init__(self, chart: Chart, catalogue: Catalogue) -> None:
+        self.now = [at("2026-04-20T00:00:00")]
+        self.fake = FakeLedger(clock=lambda: self.now[0])
+        super().__init__(self.fake, chart, catalogue)
 
-@dataclass
-class Books:
-    """A FakeLedger and the reads a service would make to plan each operation."""
-
-    chart: Chart
-    catalogue: Catalogue
-    now: list[datetime] = field(default_factory=lambda: [at("2026-04-20T00:00:00")])
-    ledger: FakeLedger = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.ledger = FakeLedger(clock=lambda: self.now[0])
-
-    def post(self, plan: TransactionPlan | None) -> PostedTransaction:
-        assert plan is not None
-        return self.ledger.post(plan)
-
-    def buckets(self, customer: str) -> list[BucketBalance]:
-        out = []
-        for account in self.ledger.accounts(f"customers:{customer}:points:"):
-            _, expiry = self.chart.parse_bucket(account.address)
-            out.append(BucketBalance(expiry=expiry, points=max(0, account.balance("PTS"))))
-        return out
-
-    def pending(self, customer: str) -> list[PendingBalance]:
-        out = []
-        for account in self.ledger.accounts(f"customers:{customer}:pending::"):
-            values = self.chart.parse(account.address).values
-            out.append(
-                PendingBalance(
-                    release=datetime.strptime(values["release"], "%Y%m%d").date(),
-                    expiry=datetime.strptime(values["expiry"], "%Y%m%d").date(),
-                    points=max(0, account.balance("PTS")),
-                )
-            )
-        return out
-
-    def earn(self, customer: str, order: str, amount: str, when: str) -> PostedTransaction:
-        clawback = self.ledger.account(self.chart.clawback(customer)).balance("PTS")
-        command = EarnCommand(
-            customer=customer, order_id=order, amount=Money(amount=Decimal(amount), currency="USD"), ordered_at=at(when)
-        )
-        return self.post(earn.plan(command, self.chart, self.catalogue, breakdown=priced(amount), clawback_balance=clawback))
-
-    def release(self, customer: str, when: str) -> None:
-        command = ReleaseCommand(customer=customer, as_of=at(when))
-        for plan in release.plan(command, self.chart, self.catalogue, self.pending(customer)):
-            self.post(plan)
-
-    def redeem(self, customer: str, rid: str, points: int, when: str) -> PostedTransaction:
-        command = RedeemCommand(customer=customer, redemption_id=rid, points=points, at=at(when))
-        return self.post(redeem.plan(command, self.chart, self.catalogue, self.buckets(customer)))
-
-    def expire(self, customer: str, when: str) -> None:
-        command = ExpireCommand(customer=customer, as_of=at(when))
-        for plan in expire.plan(command, self.chart, self.catalogue, self.buckets(customer)):
-            self.post(plan)
-
-    def hold(self, customer: str, hid: str, points: int, when: str) -> PostedTransaction:
-        command = HoldCommand(customer=customer, hold_id=hid, points=points, at=at(when))
-        return self.post(hold.plan(command, self.chart, self.catalogue, self.buckets(customer)))
-
-    def refund(self, customer: str, order: str, rid: str, amount: str, when: str) -> PostedTransaction:
-        original = self.ledger.find_by_reference(f"earn:{order}")
-        assert original is not None
-        command = RefundCommand(
-            customer=customer, order_id=order, refund_id=rid, amount=Money(amount=Decimal(amount), currency="USD"), at=at(when)
-        )
-        plan = refund.plan(
-            command,
-            self.chart,
-            self.catalogue,
-            earn=EarnRecord.from_metadata(original.metadata),
-            previous_refunds=[],
-            buckets=self.buckets(customer),
-        )
-        return self.post(plan)
-
-    def void(self, tx: PostedTransaction, when: str) -> PostedTransaction:
-        """A void as the programme makes it: a revert of the hold, labelled."""
-
+    def void_at(self, held: PostedTransaction, when: str) -> PostedTransaction:
         self.now[0] = at(when)
-        meta = {"operation": "void", "customer": tx.metadata["customer"], "hold_id": tx.metadata["hold_id"]}
-        return self.ledger.revert(tx.id, metadata=meta)
-
-    def manual(self, source: str, destination: str, points: int, when: str, *, reference: str = "manual-1") -> PostedTransaction:
-        plan = TransactionPlan(
-            operation="manual",
-            template="none",
-            script=MOVE,
-            vars={"amount": f"PTS {points}", "from": source, "to": destination},
-            reference=reference,
-            command_hash="manual",
-            timestamp=at(when),
-        )
-        return self.ledger.post(plan)
+        return self.void(held)
 
     def raw(self, postings: tuple[Posting, ...], when: str, metadata: dict[str, str] | None = None) -> PostedTransaction:
         """A transaction written by another client, with whatever metadata it chose (none by default)."""
 
-        return self.ledger._record(postings, at(when), metadata or {}, None)
-
-
-MOVE = """vars {
-  monetary $amount
-  account $from
-  account $to
-}
-send $amount (
-  source = $from allowing unbounded overdraft
-  destination = $to
-)
-"""
+        return self.fake._record(postings, at(when), metadata or {}, None)
 
 
 def clean_history(books: Books) -> dict[str, PostedTransaction]:
-    """The scripted history up to the voided hold (every check passes on it)."""
+    """The scripted history up to the hold h-1 (every check passes once it is voided)."""
 
-    b = books
-    b.earn("c1", "o-1", "100.00", "2025-01-10T12:00:00")
-    b.earn("c2", "o-2", "50.00", "2025-01-20T09:00:00")
-    b.release("c1", "2025-01-25T02:00:00")
-    b.redeem("c1", "r-1", 30, "2025-02-01T10:00:00")
-    b.release("c2", "2025-02-04T02:00:00")
-    b.expire("c1", "2026-01-21T03:00:00")
-    b.expire("c2", "2026-01-21T03:00:00")
-    b.earn("c4", "o-6", "30.00", "2026-02-01T10:00:00")
-    b.release("c4", "2026-02-16T02:00:00")
-    b.redeem("c4", "r-2", 30, "2026-02-20T10:00:00")
-    o3 = b.earn("c1", "o-3", "200.00", "2026-03-01T10:00:00")
-    b.refund("c4", "o-6", "rf-1", "30.00", "2026-03-02T10:00:00")
-    b.release("c1", "2026-03-16T02:00:00")
-    h1 = b.hold("c1", "h-1", 60, "2026-03-20T10:00:00")
-    return {"o-3": o3, "h-1": h1}
+    return history_to_first_hold(books)
 
 
 def full_history(books: Books) -> dict[str, PostedTransaction]:
@@ -298,17 +160,17 @@ def full_history(books: Books) -> dict[str, PostedTransaction]:
 
 
 @pytest.fixture(scope="module")
-def full(chart: Chart, catalogue: Catalogue) -> Books:
-    books = Books(chart, catalogue)
+def full(chart: Chart, catalogue: Catalogue) -> FakeBooks:
+    books = FakeBooks(chart, catalogue)
     full_history(books)
     return books
 
 
 @pytest.fixture
-def clean(chart: Chart, catalogue: Catalogue) -> tuple[Books, dict[str, PostedTransaction]]:
-    books = Books(chart, catalogue)
+def clean(chart: Chart, catalogue: Catalogue) -> tuple[FakeBooks, dict[str, PostedTransaction]]:
+    books = FakeBooks(chart, catalogue)
     txs = clean_history(books)
-    books.void(txs["h-1"], "2026-03-20T10:05:00")
+    books.void_at(txs["h-1"], "2026-03-20T10:05:00")
     return books, txs
 
 
@@ -762,7 +624,7 @@ def test_logs_without_hashes_or_unknown_types_are_not_verified() -> None:
 # The service on the scripted history
 
 
-def test_liability_now(full: Books) -> None:
+def test_liability_now(full: FakeBooks) -> None:
     report = reports(full).liability()
     assert report.as_of == AS_OF
     lines = {line.state: (line.points, line.value, line.customers) for line in report.lines}
@@ -779,14 +641,14 @@ def test_liability_now(full: Books) -> None:
     assert [a.address for a in report.accounts_below_zero] == ["customers:c4:clawback"]
 
 
-def test_liability_at_a_past_instant_uses_point_in_time_reads(full: Books) -> None:
+def test_liability_at_a_past_instant_uses_point_in_time_reads(full: FakeBooks) -> None:
     report = reports(full).liability(at("2025-06-01T00:00:00"))
     points = {line.state: line.points for line in report.lines}
     assert points == {"spendable": 120, "pending": 0, "held": 0, "negative": 0, "other": 0}
     assert report.total_value == Decimal("1.20") and report.customers_with_position == 2 and report.ties
 
 
-def test_roll_forward_that_ties(clean: tuple[Books, dict[str, PostedTransaction]]) -> None:
+def test_roll_forward_that_ties(clean: tuple[FakeBooks, dict[str, PostedTransaction]]) -> None:
     books, _ = clean
     report = reports(books).activity(at("2026-01-01T00:00:00"), AS_OF)
     lines = {line.line: line.points for line in report.lines}
@@ -804,7 +666,7 @@ def test_roll_forward_that_ties(clean: tuple[Books, dict[str, PostedTransaction]
     assert report.ties and report.difference == 0 and report.residual == 0
 
 
-def test_roll_forward_does_not_tie_after_a_manual_posting(full: Books) -> None:
+def test_roll_forward_does_not_tie_after_a_manual_posting(full: FakeBooks) -> None:
     report = reports(full).activity(at("2026-01-01T00:00:00"), AS_OF)
     assert report.opening_points == 120 and report.closing_points == 260
     assert report.expected_closing_points == 250  # 120 + 350 - 70 - 30 - 120
@@ -813,13 +675,13 @@ def test_roll_forward_does_not_tie_after_a_manual_posting(full: Books) -> None:
     assert [(line.line, line.account, line.points) for line in world] == [("world", "world", 10)]
 
 
-def test_roll_forward_of_a_window_before_the_manual_posting_ties(full: Books) -> None:
+def test_roll_forward_of_a_window_before_the_manual_posting_ties(full: FakeBooks) -> None:
     report = reports(full).activity(at("2025-01-01T00:00:00"), at("2026-01-01T00:00:00"))
     assert (report.opening_points, report.closing_points) == (0, 120)
     assert report.ties
 
 
-def test_realised_breakage_and_estimate(full: Books) -> None:
+def test_realised_breakage_and_estimate(full: FakeBooks) -> None:
     service = reports(full)
     report = service.breakage()
     assert (report.realised_points, report.realised_value) == (120, Decimal("1.20"))
@@ -838,14 +700,14 @@ def test_realised_breakage_and_estimate(full: Books) -> None:
     assert january.realised_points == 120 and january.rate == Decimal("0.800000")
 
 
-def test_breakage_before_any_cohort_closed_says_so(full: Books) -> None:
+def test_breakage_before_any_cohort_closed_says_so(full: FakeBooks) -> None:
     report = reports(full).breakage(None, at("2026-01-25T00:00:00"))
     assert report.realised_points == 120  # expired on 2026-01-21
     assert report.rate is None and report.estimated_points is None
     assert "too little history" in (report.note or "")
 
 
-def test_reconcile_a_clean_history_passes(clean: tuple[Books, dict[str, PostedTransaction]]) -> None:
+def test_reconcile_a_clean_history_passes(clean: tuple[FakeBooks, dict[str, PostedTransaction]]) -> None:
     books, txs = clean
     result = reports(books).reconcile()
     statuses = {c.name: c.status for c in result.checks}
@@ -863,7 +725,7 @@ def test_reconcile_a_clean_history_passes(clean: tuple[Books, dict[str, PostedTr
     assert result.check("transaction_metadata").info == (f"#{txs['h-1'].id + 1} reverts #{txs['h-1'].id} (hold) as void",)
 
 
-def test_reconcile_the_full_history_names_every_break(full: Books) -> None:
+def test_reconcile_the_full_history_names_every_break(full: FakeBooks) -> None:
     result = reports(full).reconcile()
     assert not result.ok
     assert result.check("roll_forward").offending == ("world: +10 PTS (world)",)
@@ -876,14 +738,14 @@ def test_reconcile_the_full_history_names_every_break(full: Books) -> None:
     assert result.check("negative_balances").status == "pass"
 
 
-def test_reconcile_as_of_a_past_instant(full: Books) -> None:
+def test_reconcile_as_of_a_past_instant(full: FakeBooks) -> None:
     result = reports(full).reconcile(at("2026-03-20T10:15:00"))
     # The hold was placed at 10:00 and lapses at 10:30: still within its TTL.
     assert result.check("expired_holds").status == "pass"
     assert result.ok
 
 
-def test_hold_left_open_past_its_ttl_fails(clean: tuple[Books, dict[str, PostedTransaction]]) -> None:
+def test_hold_left_open_past_its_ttl_fails(clean: tuple[FakeBooks, dict[str, PostedTransaction]]) -> None:
     books, _ = clean
     books.hold("c1", "h-2", 25, "2026-04-01T12:00:00")
     check = reports(books).reconcile().check("expired_holds")
@@ -891,7 +753,7 @@ def test_hold_left_open_past_its_ttl_fails(clean: tuple[Books, dict[str, PostedT
     assert check.offending == ("customers:c1:holds:h-2: 25 points, lapsed at 2026-04-01T12:30:00Z (hold #15)",)
 
 
-def test_pending_past_its_release_date_fails(clean: tuple[Books, dict[str, PostedTransaction]]) -> None:
+def test_pending_past_its_release_date_fails(clean: tuple[FakeBooks, dict[str, PostedTransaction]]) -> None:
     books, _ = clean
     books.earn("c3", "o-4", "80.00", "2026-04-01T10:00:00")
     service = reports(books)
@@ -901,7 +763,7 @@ def test_pending_past_its_release_date_fails(clean: tuple[Books, dict[str, Poste
     assert check.offending == ("customers:c3:pending:20260415:20270401: 80 points, release date 2026-04-15",)
 
 
-def test_transaction_missing_metadata_fails(clean: tuple[Books, dict[str, PostedTransaction]]) -> None:
+def test_transaction_missing_metadata_fails(clean: tuple[FakeBooks, dict[str, PostedTransaction]]) -> None:
     books, _ = clean
     bad = TransactionPlan(
         operation="redeem",
@@ -923,7 +785,7 @@ def test_transaction_missing_metadata_fails(clean: tuple[Books, dict[str, Posted
     )
 
 
-def test_customer_account_below_zero_fails(clean: tuple[Books, dict[str, PostedTransaction]]) -> None:
+def test_customer_account_below_zero_fails(clean: tuple[FakeBooks, dict[str, PostedTransaction]]) -> None:
     books, txs = clean
     # Reverting o-3 after its points were released: the pending account goes below zero (forced).
     books.now[0] = at("2026-04-20T00:00:00")
@@ -938,7 +800,7 @@ def test_customer_account_below_zero_fails(clean: tuple[Books, dict[str, PostedT
     assert {line.state: line.points for line in liability.lines}["negative"] == -230
 
 
-def test_manual_posting_breaks_the_roll_forward_check(clean: tuple[Books, dict[str, PostedTransaction]]) -> None:
+def test_manual_posting_breaks_the_roll_forward_check(clean: tuple[FakeBooks, dict[str, PostedTransaction]]) -> None:
     books, _ = clean
     books.manual("world", "customers:c5:points:noexpiry", 10, "2026-04-10T10:00:00")
     check = reports(books).reconcile().check("roll_forward")
@@ -965,7 +827,7 @@ def test_reconcile_reports_the_log_chain(chart: Chart) -> None:
     assert result.check("log_chain").status == "fail" and not result.ok
 
 
-def test_customer_statement(full: Books) -> None:
+def test_customer_statement(full: FakeBooks) -> None:
     statement = reports(full).statement("c1", at("2026-01-01T00:00:00"), AS_OF, horizon_days=330)
     assert (statement.opening_points, statement.closing_points) == (70, 200)
     assert [(line.operation, line.business_key, line.points, line.balance) for line in statement.lines] == [
@@ -979,7 +841,7 @@ def test_customer_statement(full: Books) -> None:
     assert reports(full).statement("c1", at("2026-01-01T00:00:00"), AS_OF).expiring == ()
 
 
-def test_statement_lists_a_void_as_a_revert(clean: tuple[Books, dict[str, PostedTransaction]]) -> None:
+def test_statement_lists_a_void_as_a_revert(clean: tuple[FakeBooks, dict[str, PostedTransaction]]) -> None:
     books, txs = clean
     statement = reports(books).statement("c1", at("2026-03-01T00:00:00"), AS_OF)
     last = statement.lines[-1]
@@ -987,7 +849,7 @@ def test_statement_lists_a_void_as_a_revert(clean: tuple[Books, dict[str, Posted
     assert statement.closing_points == 200 and statement.ties
 
 
-def test_statement_refuses_a_bad_customer_id_and_a_reversed_window(full: Books) -> None:
+def test_statement_refuses_a_bad_customer_id_and_a_reversed_window(full: FakeBooks) -> None:
     with pytest.raises(InvalidCommand):
         reports(full).statement("not a customer!")
     with pytest.raises(InvalidCommand):
@@ -1046,7 +908,7 @@ def cli(port: Any) -> typer.Typer:
     return root
 
 
-def test_cli_liability_json_and_csv_carry_the_same_content(full: Books) -> None:
+def test_cli_liability_json_and_csv_carry_the_same_content(full: FakeBooks) -> None:
     app = cli(full.ledger)
     result = runner.invoke(app, ["report", "liability", "--as-of", "2026-05-01T00:00:00Z", "--json"])
     assert result.exit_code == 0, result.output
@@ -1060,19 +922,19 @@ def test_cli_liability_json_and_csv_carry_the_same_content(full: Books) -> None:
     assert [row["value"] for row in payload["lines"]] == [line.split(",")[3] for line in lines[1:]]
 
 
-def test_cli_activity_table_says_whether_it_ties(full: Books) -> None:
+def test_cli_activity_table_says_whether_it_ties(full: FakeBooks) -> None:
     result = runner.invoke(cli(full.ledger), ["report", "activity", "--from", "2026-01-01T00:00:00Z", "--to", "2026-05-01T00:00:00Z"])
     assert result.exit_code == 0, result.output
     assert "ties: NO" in result.stdout and "by 10 PTS" in result.stdout
 
 
-def test_cli_breakage_prints_the_method(full: Books) -> None:
+def test_cli_breakage_prints_the_method(full: FakeBooks) -> None:
     result = runner.invoke(cli(full.ledger), ["report", "breakage", "--to", "2026-05-01T00:00:00Z"])
     assert result.exit_code == 0, result.output
     assert "Method: rate = expired / issued" in result.stdout and "176 PTS = 1.76 USD" in result.stdout
 
 
-def test_cli_reconcile_exits_1_on_a_break_and_0_when_clean(full: Books, clean: tuple[Books, dict[str, PostedTransaction]]) -> None:
+def test_cli_reconcile_exits_1_on_a_break_and_0_when_clean(full: Books, clean: tuple[FakeBooks, dict[str, PostedTransaction]]) -> None:
     broken = runner.invoke(cli(full.ledger), ["reconcile", "--as-of", "2026-05-01T00:00:00Z"])
     assert broken.exit_code == 1
     assert "FAIL         expired_holds" in broken.stdout and "customers:c1:holds:h-1" in broken.stdout
@@ -1081,7 +943,7 @@ def test_cli_reconcile_exits_1_on_a_break_and_0_when_clean(full: Books, clean: t
     assert json.loads(ok.stdout)["ok"] is True
 
 
-def test_cli_statement_csv(full: Books) -> None:
+def test_cli_statement_csv(full: FakeBooks) -> None:
     result = runner.invoke(
         cli(full.ledger), ["statement", "--customer", "c1", "--from", "2026-01-01T00:00:00Z", "--to", "2026-05-01T00:00:00Z", "--csv"]
     )
@@ -1111,7 +973,7 @@ def test_cli_bad_input_exits_2(full: Books, args: list[str]) -> None:
     assert result.exit_code == 2, result.output
 
 
-def test_cli_naive_instant_is_explained(full: Books) -> None:
+def test_cli_naive_instant_is_explained(full: FakeBooks) -> None:
     result = runner.invoke(cli(full.ledger), ["reconcile", "--as-of", "2026-05-01T00:00:00"])
     assert result.exit_code == 2
     assert "has no UTC offset" in result.stderr

@@ -53,6 +53,7 @@ from .operations import (
     ExchangeOutCommand,
     ExpireCommand,
     HoldCommand,
+    OpenCounterCommand,
     PendingBalance,
     RedeemCommand,
     RefundCommand,
@@ -69,6 +70,7 @@ from .operations import (
     exchange_out,
     expire,
     hold,
+    open_counter,
     redeem,
     refund,
     release,
@@ -78,6 +80,7 @@ from .ports import LedgerPort
 from .rules import (
     EarnBreakdown,
     EngagementLimitReached,
+    EngagementRule,
     Order,
     Rules,
     TierStatus,
@@ -305,7 +308,7 @@ class LoyaltyProgram:
             if rule is None:
                 known = ", ".join(sorted(rules.engagement)) or "none"
                 raise InvalidCommand(f"unknown engagement event {event!r} (events: {known})")
-            today, ever = self._award_counts(command)
+            today, ever = self._award_counts(command, rule)
             engagement_points(rules, command.event, already_awarded_today=today, already_awarded_ever=ever)
             return engage.plan(
                 command,
@@ -689,15 +692,30 @@ class LoyaltyProgram:
                     usage[campaign] += charged
         return dict(usage)
 
-    def _award_counts(self, command: EngageCommand) -> tuple[int, int]:
-        """(awards today, awards ever) of the command's event to its customer, from the award counters."""
+    def _award_counts(self, command: EngageCommand, rule: EngagementRule) -> tuple[int, int]:
+        """(awards today, awards ever) of the command's event to its customer, from the award counters.
+
+        A counter the rule limits but the ledger has never moved is opened
+        first (:mod:`~loyalty_accounts.operations.open_counter`): the ledger's
+        bound on a counter holds under concurrency only once the counter has a
+        balance row. A counter the rules do not keep (no such limit) reads 0.
+        """
 
         asset = self.chart.awards_asset
         day = self.chart.local_date(command.at)
-        today = -self._balance(self.chart.engagement_counter(command.customer, command.event, day), asset)
-        ever = -self._balance(self.chart.engagement_counter(command.customer, command.event), asset)
-        # A counter the rules did not keep (no such limit) reads 0; "ever" is at least "today".
-        return today, max(ever, today)
+        counts: dict[date | None, int] = {}
+        for counter_day, limit in ((day, rule.per_day), (None, rule.per_customer)):
+            address = self.chart.engagement_counter(command.customer, command.event, counter_day)
+            try:
+                volume = self.ledger.account(address).volumes.get(asset)
+            except UnknownEntity:
+                volume = None
+            if volume is None and limit is not None:
+                opening = OpenCounterCommand(customer=command.customer, event=command.event, day=counter_day)
+                self.ledger.post(open_counter.plan(opening, self.chart, self.catalogue), schema_version=self.schema_version)
+            counts[counter_day] = -volume.balance if volume else 0
+        # "ever" is at least "today" (a per-day limit alone keeps no "ever" counter).
+        return counts[day], max(counts[None], counts[day])
 
     def _clawback_debt(self, customer: str) -> int:
         """The clawback balance an earn or award repays (negative = debt), read only under claw_back."""

@@ -265,10 +265,11 @@ OPERATION_METADATA: Mapping[str, MetadataRule] = {
         frozenset({"repaid"}),
         "key",
     ),
+    "open_counter": MetadataRule(frozenset({"customer", "event"}), frozenset({"day"})),
 }
 """Per operation: the metadata keys its plans write (besides :data:`BASE_METADATA`).
 
-Release and expire have no business key of their own: their reference
+Release, expire and open_counter have no business key of their own: their reference
 (run instant, customer, dates) identifies them.
 """
 

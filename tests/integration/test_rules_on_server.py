@@ -75,16 +75,25 @@ def award(program, customer: str, event: str, key: str, at: datetime) -> Operati
         return exc
 
 
+ROUNDS = 6
+"""Fresh counters raced per test: on a never-opened counter the server let 1 to 8 of 8 racers through."""
+
+
 def test_once_per_customer_award_under_concurrency(client: LedgerClient) -> None:
+    # Each round races 10 awards on a customer whose counter has never been used.
     program = programme(client, pending_days=0)
-    with ThreadPoolExecutor(max_workers=10) as pool:
-        outcomes = list(pool.map(lambda i: award(program, "c1", "sign_up", f"k{i}", T0), range(10)))
-    posted = [o for o in outcomes if isinstance(o, OperationResult)]
-    assert len(posted) == 1 and posted[0].points == 500
-    assert sum(isinstance(o, EngagementLimitReached) for o in outcomes) == 9
-    assert len(list(client.transactions(metadata={"operation": "engage"}))) == 1
-    assert client.account("customers:c1:engagement:sign_up").balance("AWARDS") == -1
-    assert program.balance("c1").spendable == 500
+    customers = [f"c{n}" for n in range(ROUNDS)]
+    for customer in customers:
+        with ThreadPoolExecutor(max_workers=10) as pool:
+            outcomes = list(pool.map(lambda i: award(program, customer, "sign_up", f"k{i}", T0), range(10)))
+        posted = [o for o in outcomes if isinstance(o, OperationResult)]
+        assert len(posted) == 1 and posted[0].points == 500, (customer, outcomes)
+        assert sum(isinstance(o, EngagementLimitReached) for o in outcomes) == 9, (customer, outcomes)
+        assert client.account(f"customers:{customer}:engagement:sign_up").balance("AWARDS") == -1
+        assert program.balance(customer).spendable == 500
+    assert len(list(client.transactions(metadata={"operation": "engage"}))) == ROUNDS
+    # one opening per counter, however many racers found it unopened
+    assert len(list(client.transactions(metadata={"operation": "open_counter"}))) == ROUNDS
 
 
 def test_the_same_key_in_parallel_is_one_award(client: LedgerClient) -> None:
@@ -97,11 +106,15 @@ def test_the_same_key_in_parallel_is_one_award(client: LedgerClient) -> None:
 
 
 def test_n_per_day_award_under_concurrency(client: LedgerClient) -> None:
+    # Each round races 10 reviews on a day whose counter has never been used (2 a day allowed).
     program = programme(client, pending_days=0)
-    day = datetime(2026, 3, 1, 9, tzinfo=UTC)
-    with ThreadPoolExecutor(max_workers=10) as pool:
-        outcomes = list(pool.map(lambda i: award(program, "c1", "review_written", f"r{i}", day), range(10)))
-    assert sum(isinstance(o, OperationResult) for o in outcomes) == 2
-    assert program.balance("c1").spendable == 100
+    first = datetime(2026, 3, 1, 9, tzinfo=UTC)
+    for n in range(ROUNDS):
+        day = first + days(n)
+        with ThreadPoolExecutor(max_workers=10) as pool:
+            outcomes = list(pool.map(lambda i: award(program, "c1", "review_written", f"r{n}-{i}", day), range(10)))
+        assert sum(isinstance(o, OperationResult) for o in outcomes) == 2, (day, outcomes)
+        assert sum(isinstance(o, EngagementLimitReached) for o in outcomes) == 8, (day, outcomes)
+        assert program.balance("c1").spendable == 100 * (n + 1)
     # the next day has its own allowance
-    assert program.engage("c1", "review_written", "r-next", day + days(1)).points == 50
+    assert program.engage("c1", "review_written", "r-next", first + days(ROUNDS)).points == 50

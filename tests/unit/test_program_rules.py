@@ -200,7 +200,10 @@ def test_once_per_customer_award(ledger):
         program.engage("c1", "sign_up", "k2", T0 + days(1))
     # another customer has an allowance of their own
     assert program.engage("c2", "sign_up", "k2", T0).points == 500
-    assert ledger.posts == 2
+    # each customer's counter is opened once (a round trip that leaves it at 0), then awarded
+    assert ledger.posts == 4
+    opened = [tx.reference for tx in ledger.transactions(metadata={"operation": "open_counter"})]
+    assert opened == ["open_counter:sign_up:c1", "open_counter:sign_up:c2"]
     assert ledger.account("customers:c1:engagement:sign_up").balance("AWARDS") == -1
     assert ledger.account("program:engagement:sign_up").balance("AWARDS") == 2
     trial_balance_holds(ledger)
@@ -219,7 +222,10 @@ def test_n_per_day_award(ledger):
     assert program.balance("c1").spendable == 150
     with pytest.raises(InvalidCommand, match="unknown engagement event 'dance'"):
         program.engage("c1", "dance", "d1", day)
-    assert ledger.posts == 3
+    # two days' counters opened, three awards
+    opened = [tx.reference for tx in ledger.transactions(metadata={"operation": "open_counter"})]
+    assert opened == ["open_counter:review_written:c1:20260301", "open_counter:review_written:c1:20260302"]
+    assert ledger.posts == 5
 
 
 def test_engagement_repays_a_clawback_debt_first(ledger):

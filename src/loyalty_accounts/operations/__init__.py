@@ -29,6 +29,8 @@ refund         refund                      pending, buckets, then clawback or wr
 adjust         adjust_credit/adjust_debit  adjustments → bucket, or buckets → adjustments
 engage         engage                      issued shard → (clawback debt, then) bucket;
                                            customer's award counters → engagement awarded
+open_counter   open_counter                world → a never-used award counter → world, one
+                                           unit (gives the counter a balance row to lock)
 =============  ==========================  ==============================================
 
 Earn also moves qualifying points (QPTS) from ``program:tiers:qualifying`` to
@@ -58,6 +60,7 @@ from . import (
     exchange_out,
     expire,
     hold,
+    open_counter,
     redeem,
     refund,
     release,
@@ -74,6 +77,7 @@ from .exchange_out import ExchangeOutCommand
 from .expire import ExpireCommand
 from .fifo import Allocation, BucketBalance
 from .hold import HoldCommand
+from .open_counter import OpenCounterCommand
 from .redeem import RedeemCommand
 from .refund import RefundCommand, RefundRecord
 from .release import PendingBalance, ReleaseCommand
@@ -110,6 +114,7 @@ OPERATIONS: Mapping[str, OperationInfo] = {
         _info(refund, RefundCommand, refund.TEMPLATE),
         _info(adjust, AdjustCommand, adjust.CREDIT_TEMPLATE, adjust.DEBIT_TEMPLATE),
         _info(engage, EngageCommand, engage.TEMPLATE),
+        _info(open_counter, OpenCounterCommand, open_counter.TEMPLATE),
     )
 }
 
@@ -125,6 +130,7 @@ __all__ = [
     "RefundRecord",
     "EarnCommand",
     "EngageCommand",
+    "OpenCounterCommand",
     "ReleaseCommand",
     "HoldCommand",
     "CaptureCommand",

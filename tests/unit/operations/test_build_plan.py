@@ -51,7 +51,7 @@ def test_public_api_is_pinned():
         "OPERATIONS", "OperationInfo", "Command", "Money", "BucketBalance", "Allocation", "PendingBalance",
         "EarnRecord", "RefundRecord", "EarnCommand", "ReleaseCommand", "HoldCommand", "CaptureCommand",
         "RedeemCommand", "ExpireCommand", "TransferCommand", "ExchangeOutCommand", "ExchangeInCommand",
-        "ConvertCommand", "RefundCommand", "AdjustCommand", "EngageCommand",
+        "ConvertCommand", "RefundCommand", "AdjustCommand", "EngageCommand", "OpenCounterCommand",
     ])
     for name in operations.__all__:
         assert hasattr(operations, name)

@@ -21,6 +21,7 @@ from loyalty_accounts.operations import (
     ExpireCommand,
     HoldCommand,
     Money,
+    OpenCounterCommand,
     PendingBalance,
     RedeemCommand,
     RefundCommand,
@@ -35,6 +36,7 @@ from loyalty_accounts.operations import (
     exchange_out,
     expire,
     hold,
+    open_counter,
     redeem,
     refund,
     release,
@@ -97,6 +99,7 @@ def sample_plans(chart, catalogue, rules) -> list[TransactionPlan]:
             EngageCommand(customer="c42", event="referral_completed", key="ref-1", at=AT),
             chart, catalogue, rule=rules.engagement["referral_completed"], rules_version=rules.version,
         ),
+        open_counter.plan(OpenCounterCommand(customer="c42", event="referral_completed"), chart, catalogue),
     ]
     return plans
 

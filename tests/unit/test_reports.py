@@ -65,6 +65,7 @@ from loyalty_accounts.operations import (
     ExpireCommand,
     HoldCommand,
     Money,
+    OpenCounterCommand,
     PendingBalance,
     RedeemCommand,
     RefundCommand,
@@ -79,6 +80,7 @@ from loyalty_accounts.operations import (
     exchange_out,
     expire,
     hold,
+    open_counter,
     redeem,
     refund,
     release,
@@ -464,6 +466,7 @@ def every_plan(chart: Chart, catalogue: Catalogue) -> list[TransactionPlan]:
             rules_version="test-1",
             clawback_balance=-5,
         ),
+        open_counter.plan(OpenCounterCommand(customer="c42", event="review_written", day=date(2026, 6, 1)), chart, catalogue),
         *release.plan(
             ReleaseCommand(customer="c42", as_of=t), chart, catalogue, [PendingBalance(release=date(2026, 6, 1), expiry=date(2027, 5, 18), points=95)]
         ),

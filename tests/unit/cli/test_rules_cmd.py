@@ -112,7 +112,8 @@ def test_engage_once_per_customer_then_limit_reached(ledger: FakeLedger) -> None
     assert second.exit_code == 1 and "at most 1 time(s) per customer" in second.stderr
     unknown = invoke("engage", "-c", "c1", "--event", "dance", "--key", "k3")
     assert unknown.exit_code == 2 and "dance" in unknown.stderr
-    assert ledger.posts == 1
+    assert ledger.posts == 2  # the counter's opening, then the one award
+    assert [tx.metadata["operation"] for tx in ledger.txs] == ["open_counter", "engage"]
 
 
 # -- rules check and --rules -----------------------------------------------------------

@@ -78,6 +78,13 @@ def test_the_history_was_posted_after_the_instant_it_is_read_at(books: Books) ->
     assert books.ledger.aggregate_balances(customers, pit=AS_OF, use_insertion_date=True) == {}
     assert books.ledger.aggregate_balances(customers, pit=AS_OF)["PTS"] == 100
 
+    # One account as of an instant: its effective volumes, and unknown before its first dated movement.
+    bucket = books.ledger.account("customers:alice:points:20270301", pit=AS_OF)
+    assert (bucket.volumes["PTS"].input, bucket.volumes["PTS"].output, bucket.balance("PTS")) == (100, 40, 60)
+    assert books.ledger.account("customers:alice:holds:h-a", pit=AS_OF).balance("PTS") == 40
+    with pytest.raises(UnknownEntity):
+        books.ledger.account("customers:alice:holds:h-a", pit=at("2026-04-01T09:59:59"))
+
 
 def test_liability_as_of_a_past_instant_lists_back_dated_points_and_ties(books: Books) -> None:
     liability = FinanceReports(books.ledger, books.chart).liability(AS_OF)

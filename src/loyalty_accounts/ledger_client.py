@@ -23,6 +23,32 @@ Exactly once
     is fetched by reference: the same ``command_hash`` means a replay
     (``replayed=True``); another one raises :class:`DuplicateOperation`.
 
+Point in time
+    Every read "as of" an instant ``pit`` gives the ledger's state *effective*
+    at ``pit``: what the transactions whose timestamp is at or before ``pit``
+    did, whenever they were posted. A transaction posted today but dated last
+    month is in a read as of a day last month. On v2.4.12 (sources under
+    ``internal/storage/ledger/``):
+
+    - accounts: ``expand=effectiveVolumes``, never ``expand=volumes``, which
+      with ``pit`` follows *insertion* order (``resource_accounts.go``); an
+      account is listed once its ``first_usage`` (the earliest timestamp of a
+      transaction touching it, lowered by back-dated writes) is at or before
+      ``pit``. Without ``pit`` both expansions give the current volumes.
+    - aggregate balances: ``pit`` without ``useInsertionDate``
+      (``resource_aggregated_balances.go``);
+    - volumes: ``endTime``/``startTime`` without ``insertionDate``, both
+      bounds inclusive (``resource_volumes.go``);
+    - transactions: ``pit`` keeps those with ``timestamp <= pit``; their
+      metadata is the revision dated at or before ``pit`` (creation metadata
+      is dated by the timestamp, later additions by when they were written)
+      and ``reverted`` says whether the revert was written by then
+      (``resource_transactions.go``).
+
+    A read without ``pit`` gives the current state: every transaction posted
+    so far, whatever its timestamp, which is what the ledger checks a new
+    posting's balances against (``balances.go`` reads ``accounts_volumes``).
+
 Retries
     Only transient failures are retried: connection errors, timeouts, broken
     responses, HTTP 5xx and 429. Waits grow exponentially with full jitter, up
@@ -84,6 +110,8 @@ _ADDRESS = re.compile(r"^[a-zA-Z0-9_-]+(:[a-zA-Z0-9_-]+)*$")
 # The server splices exact addresses into SQL text, so anything else is refused here.
 _ADDRESS_FILTER = re.compile(r"^(\.\.\.|[a-zA-Z0-9_-]*(:[a-zA-Z0-9_-]*)*(:\.\.\.)?)$")
 _INTEGER = re.compile(r"^-?[0-9]+$")
+_EFFECTIVE_VOLUMES = "effectiveVolumes"
+"""Account expansion giving volumes by effective date (also the key it comes back under)."""
 
 _ERROR_TYPES: Mapping[str, type[LoyaltyError]] = {
     "INSUFFICIENT_FUND": InsufficientPoints,
@@ -409,7 +437,12 @@ class LedgerClient:
         end: datetime | None = None,
         pit: datetime | None = None,
     ) -> Iterator[PostedTransaction]:
-        """All matching transactions, oldest (lowest id) first; ``start`` inclusive, ``end`` exclusive."""
+        """All matching transactions, oldest (lowest id) first; ``start`` inclusive, ``end`` exclusive.
+
+        ``start``/``end``/``pit`` compare with the timestamp (effective date);
+        with ``pit``, metadata and ``reverted`` are as they stood at ``pit``
+        (see the module docstring).
+        """
         clauses: list[dict[str, Any]] = []
         if account is not None:
             clauses.append({"$match": {"account": _address_filter(account)}})
@@ -427,16 +460,25 @@ class LedgerClient:
         return self._transactions_by_filter(query, pit=pit)
 
     def account(self, address: str, *, pit: datetime | None = None) -> AccountState:
-        """One account with its volumes; UnknownEntity if the ledger has never seen it."""
+        """One account with its volumes, effective at ``pit`` (default: the current volumes).
+
+        Raises UnknownEntity if the ledger has never seen the account, or, with
+        ``pit``, if no transaction dated at or before ``pit`` touched it.
+        """
         if not _ADDRESS.match(address):
             raise InvalidCommand(f"not a ledger account address: {address!r}")
         request = operations.V2GetAccountRequest(
-            ledger=self.ledger, address=address, expand="volumes", pit=_utc(pit) if pit else None
+            ledger=self.ledger, address=address, expand=_EFFECTIVE_VOLUMES, pit=_utc(pit) if pit else None
         )
         response = self._send(f"read account {address}", lambda: self._v2.get_account(request=request))
         return _account(_data(response, "account"))
 
     def accounts(self, address_filter: str, *, pit: datetime | None = None) -> Iterator[AccountState]:
+        """Accounts matching the filter with their volumes effective at ``pit`` (default: current).
+
+        With ``pit``, only accounts touched by a transaction dated at or before
+        ``pit`` are listed (the server filters on ``first_usage``).
+        """
         body = {"$match": {"address": _address_filter(address_filter)}}
 
         def fetch(cursor: str | None) -> Any:
@@ -449,7 +491,7 @@ class LedgerClient:
                     ledger=self.ledger,
                     request_body=body,
                     page_size=PAGE_SIZE,
-                    expand="volumes",
+                    expand=_EFFECTIVE_VOLUMES,
                     pit=_utc(pit) if pit else None,
                 )
             return self._v2.list_accounts(request=request)
@@ -459,7 +501,11 @@ class LedgerClient:
     def aggregate_balances(
         self, address_filter: str, *, pit: datetime | None = None, use_insertion_date: bool = False
     ) -> dict[Asset, int]:
-        # An empty filter means every account: the trial balance.
+        """Sum of the matching accounts' balances per asset; an empty filter means every account.
+
+        With ``pit``: effective at ``pit`` (transactions dated at or before it),
+        unless ``use_insertion_date`` asks for those *posted* by then.
+        """
         request = operations.V2GetBalancesAggregatedRequest(
             ledger=self.ledger,
             request_body={"$match": {"address": _address_filter(address_filter)}} if address_filter else {},
@@ -483,7 +529,12 @@ class LedgerClient:
         group_by: int | None = None,
         insertion_date: bool = False,
     ) -> list[VolumeRow]:
-        """Input/output/balance per account (or per address prefix) between ``start`` and ``end``."""
+        """Input/output/balance per account (or per address prefix) between ``start`` and ``end``.
+
+        Both bounds are inclusive and apply to the transactions' effective
+        dates (timestamps), unless ``insertion_date`` asks for when they were
+        posted.
+        """
         body = {"$match": {"address": _address_filter(address_filter)}} if address_filter else {}
         if group_by is not None and group_by < 1:
             raise InvalidCommand(f"group_by must be a positive number of segments, got {group_by}")
@@ -864,9 +915,10 @@ def _transaction(data: Any, *, replayed: bool = False) -> PostedTransaction:
 
 
 def _account(data: Any) -> AccountState:
+    """An account read with ``expand=effectiveVolumes``; no key means no movement (yet)."""
     if not isinstance(data, dict) or not isinstance(data.get("address"), str):
         raise _unexpected("account", data)
-    volumes = data.get("volumes") or {}
+    volumes = data.get(_EFFECTIVE_VOLUMES) or {}
     if not isinstance(volumes, dict):
         raise _unexpected("account volumes", volumes)
     return AccountState(

@@ -3,6 +3,15 @@
 :class:`loyalty_accounts.ledger_client.LedgerClient` is the real adapter (HTTP).
 Service code depends on this protocol only, so unit tests can hand it a fake;
 the integration suite always uses the real adapter against a real server.
+
+Point in time: every read that takes ``pit`` answers with the ledger's state
+*effective at pit*: the effect of every transaction whose timestamp (effective
+date) is at or before ``pit``, including those posted after ``pit`` with an
+earlier date. Windows (``start``/``end``) also compare timestamps. The only
+insertion-order reads are the ones asked for by name (``use_insertion_date``,
+``insertion_date``). Without ``pit`` a read gives the current state: every
+transaction posted so far, whatever its timestamp; that is what the ledger
+checks a new posting's balances against, so operations plan on it.
 """
 
 from __future__ import annotations
@@ -65,16 +74,32 @@ class LedgerPort(Protocol):
         end: datetime | None = None,
         pit: datetime | None = None,
     ) -> Iterator[PostedTransaction]:
-        """All matching transactions, oldest first, following cursors."""
+        """All matching transactions, oldest first, following cursors.
 
-    def account(self, address: str, *, pit: datetime | None = None) -> AccountState: ...
+        ``start`` (inclusive) and ``end`` (exclusive) bound the timestamp. With
+        ``pit``: the transactions effective at pit (timestamp at or before it),
+        with their metadata as it stood at pit and ``reverted`` true only if
+        the revert was written by then.
+        """
+
+    def account(self, address: str, *, pit: datetime | None = None) -> AccountState:
+        """One account with its volumes effective at pit (default: current).
+
+        Raises UnknownEntity for an account never touched (with ``pit``: by no
+        transaction dated at or before pit).
+        """
 
     def accounts(self, address_filter: str, *, pit: datetime | None = None) -> Iterator[AccountState]:
-        """Accounts matching a Formance address filter (``customers:42:points:``), with volumes."""
+        """Accounts matching a Formance address filter (``customers:42:points:``), with volumes
+        effective at pit (default: current); with ``pit``, only accounts a transaction dated at
+        or before pit touched."""
 
     def aggregate_balances(
         self, address_filter: str, *, pit: datetime | None = None, use_insertion_date: bool = False
-    ) -> dict[Asset, int]: ...
+    ) -> dict[Asset, int]:
+        """Balances per asset summed over the matching accounts (empty filter: all), effective
+        at pit (default: current); ``use_insertion_date=True`` counts the transactions *posted*
+        by pit instead."""
 
     def volumes(
         self,
@@ -85,7 +110,9 @@ class LedgerPort(Protocol):
         group_by: int | None = None,
         insertion_date: bool = False,
     ) -> list[VolumeRow]:
-        """Input/output/balance per account (or per address prefix) over a window."""
+        """Input/output/balance per account (or per address prefix) of the transactions whose
+        timestamp is in ``[start, end]`` (both inclusive): effective dates, unless
+        ``insertion_date=True`` asks for when they were posted."""
 
     def logs(self) -> Iterator[dict[str, Any]]:
         """The ledger's hash-chained log, oldest first."""

@@ -369,7 +369,11 @@ class LoyaltyProgram:
         )
 
     def void_lapsed(self, as_of: datetime, *, progress: Progress | None = None) -> BatchResult:
-        """Void every hold whose TTL has passed and that was neither captured nor voided."""
+        """Void every hold whose TTL has passed by ``as_of`` and that is neither captured nor voided now.
+
+        Reads the current state (no ``pit``): a hold captured or voided after
+        ``as_of`` is settled and must not be voided again.
+        """
 
         lapsed = [
             tx
@@ -480,7 +484,11 @@ class LoyaltyProgram:
         return posted + small
 
     def release(self, as_of: datetime, *, customer: str | None = None, progress: Progress | None = None) -> BatchResult:
-        """Move pending points whose release date has come into their buckets."""
+        """Move pending points whose release date has come into their buckets.
+
+        Plans on the current balances (no ``pit``), the ones the ledger checks
+        the postings against, even for a past ``as_of``.
+        """
 
         by_customer: dict[str, list[PendingBalance]] = defaultdict(list)
         flt = f"customers:{customer}:pending::" if customer else "customers::pending::"
@@ -500,7 +508,8 @@ class LoyaltyProgram:
 
         One transaction per bucket, referenced by bucket and as-of instant: a
         second run finds the buckets empty (or the references taken) and
-        posts nothing new.
+        posts nothing new. Like :meth:`release`, it plans on the current
+        balances, the ones the ledger checks the postings against.
         """
 
         by_customer: dict[str, list[BucketBalance]] = defaultdict(list)
@@ -583,8 +592,15 @@ class LoyaltyProgram:
         )
 
     def balance(self, customer: str, *, pit: datetime | None = None) -> CustomerBalance:
+        """The customer's position effective at ``pit`` (default: now, every posted transaction).
+
+        As of a past instant it counts every transaction dated at or before
+        it, also those posted later (a back-dated earn is there); a customer
+        the ledger knows but who had no movement by then has an empty
+        position. Raises UnknownEntity for a customer the ledger has never seen.
+        """
         accounts = list(self.ledger.accounts(f"customers:{customer}:...", pit=pit))
-        if not accounts:
+        if not accounts and (pit is None or not self._known(customer)):
             raise UnknownEntity(f"customer {customer} has no accounts in the ledger")
         pts, money = self.chart.points_asset, self.chart.money_asset
         buckets, pending, holds = [], [], []
@@ -626,7 +642,7 @@ class LoyaltyProgram:
         )
 
     def history(self, customer: str) -> list[PostedTransaction]:
-        """Every transaction touching the customer's accounts, oldest first."""
+        """Every transaction touching the customer's accounts, oldest (first posted) first, whatever its date."""
 
         txs = list(self.ledger.transactions(account=f"customers:{customer}:..."))
         if not txs:
@@ -634,7 +650,7 @@ class LoyaltyProgram:
         return txs
 
     def programme_accounts(self) -> list[AccountState]:
-        """Balances of the programme's and partners' accounts (the other side of every customer)."""
+        """Current balances of the programme's and partners' accounts (the other side of every customer)."""
 
         return [*self.ledger.accounts("program:..."), *self.ledger.accounts("partners:...")]
 

@@ -13,7 +13,10 @@ Python. The module has two layers:
 
 Instants and windows
     An *as-of* instant ``T`` means "every transaction whose effective date
-    (its timestamp) is at or before ``T``": balances are read with ``pit=T``.
+    (its timestamp) is at or before ``T``", whenever it was posted: balances
+    and account positions are read with ``pit=T``, which the port answers
+    effective at ``T`` (a back-dated earn posted later is in a report as of
+    a day after its date).
     A window ``(T1, T2]`` holds the transactions after ``T1`` up to and
     including ``T2``; volumes are read with ``startTime = T1 + 1µs`` and
     ``endTime = T2``, which the v2.4.12 server applies inclusively at both

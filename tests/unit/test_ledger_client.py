@@ -545,7 +545,7 @@ def test_accounts_follow_cursors_with_volumes_as_big_ints(router: respx.Router) 
         return {
             "address": address,
             "metadata": {"tier": "gold"},
-            "volumes": {"PTS": {"input": BIG, "output": 1, "balance": BIG - 1}},
+            "effectiveVolumes": {"PTS": {"input": BIG, "output": 1, "balance": BIG - 1}},
         }
 
     route = router.get(f"{BASE}/v2/loyalty/accounts").mock(
@@ -560,7 +560,8 @@ def test_accounts_follow_cursors_with_volumes_as_big_ints(router: respx.Router) 
 
     first, second = (call.request for call in route.calls)
     assert body_of(first) == {"$match": {"address": "customers::points"}}
-    assert first.url.params["expand"] == "volumes"
+    # Effective volumes: with a pit, expand=volumes would follow insertion order.
+    assert first.url.params["expand"] == "effectiveVolumes"
     assert first.url.params["pageSize"] == "100"
     assert first.url.params["pit"] == "2024-06-01T00:00:00Z"
     assert second.url.params["cursor"] == "c-1"
@@ -575,14 +576,49 @@ def test_account_reads_one_address_with_volumes(router: respx.Router) -> None:
             {
                 "address": "customers:42:points",
                 "metadata": {},
-                "volumes": {"PTS": {"input": 10, "output": 3, "balance": 7}},
+                "effectiveVolumes": {"PTS": {"input": 10, "output": 3, "balance": 7}},
             }
         )
     )
     with make_client(router) as client:
         state = client.account("customers:42:points")
-    assert route.calls.last.request.url.params["expand"] == "volumes"
+    params = route.calls.last.request.url.params
+    assert params["expand"] == "effectiveVolumes" and "pit" not in params
     assert state.balance("PTS") == 7
+
+
+def test_account_as_of_an_instant_reads_effective_volumes_only(router: respx.Router) -> None:
+    # A body as a server could send it with both expansions: insertion-order volumes (a back-dated
+    # earn of 100 posted after the pit is missing) and effective ones (it is there). Only the
+    # effective ones may be read.
+    route = router.get(f"{BASE}/v2/loyalty/accounts/customers:42:points").mock(
+        return_value=ok(
+            {
+                "address": "customers:42:points",
+                "metadata": {},
+                "volumes": {"PTS": {"input": 0, "output": 0, "balance": 0}},
+                "effectiveVolumes": {"PTS": {"input": 100, "output": 30, "balance": 70}},
+            }
+        )
+    )
+    with make_client(router) as client:
+        state = client.account("customers:42:points", pit=datetime(2026, 6, 1, 2, tzinfo=timezone(timedelta(hours=2))))
+    params = route.calls.last.request.url.params
+    assert params["expand"] == "effectiveVolumes"
+    assert params["pit"] == "2026-06-01T00:00:00Z"
+    assert state.balance("PTS") == 70
+
+
+def test_account_without_effective_volumes_has_none(router: respx.Router) -> None:
+    # The server leaves the key out when nothing moved by the pit; "volumes" alone is not read.
+    router.get(f"{BASE}/v2/loyalty/accounts/customers:42:points").mock(
+        return_value=ok(
+            {"address": "customers:42:points", "metadata": {}, "volumes": {"PTS": {"input": 5, "output": 0, "balance": 5}}}
+        )
+    )
+    with make_client(router) as client:
+        state = client.account("customers:42:points", pit=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    assert state.volumes == {} and state.balance("PTS") == 0
 
 
 def test_unknown_account_is_unknown_entity(router: respx.Router) -> None:
@@ -635,6 +671,15 @@ def test_aggregate_balances_parse_big_ints(router: respx.Router) -> None:
     assert isinstance(balances["PTS"], int)
 
 
+def test_aggregate_balances_as_of_an_instant_are_effective(router: respx.Router) -> None:
+    route = router.get(f"{BASE}/v2/loyalty/aggregate/balances").mock(return_value=ok({"PTS": 100}))
+    with make_client(router) as client:
+        assert client.aggregate_balances("customers:...", pit=datetime(2026, 6, 1, tzinfo=timezone.utc)) == {"PTS": 100}
+    params = route.calls.last.request.url.params
+    assert params["pit"] == "2026-06-01T00:00:00Z"
+    assert "useInsertionDate" not in params and "use_insertion_date" not in params
+
+
 def test_aggregate_balances_without_filter_covers_every_account(router: respx.Router) -> None:
     route = router.get(f"{BASE}/v2/loyalty/aggregate/balances").mock(return_value=ok({"PTS": 0}))
     with make_client(router) as client:
@@ -658,6 +703,25 @@ def test_volumes_window_group_by_and_big_ints(router: respx.Router) -> None:
     assert params["startTime"] == "2024-01-01T00:00:00Z" and params["endTime"] == "2024-02-01T00:00:00Z"
     assert params["groupBy"] == "1" and params["insertionDate"] == "true"
     assert rows[0].account == "customers" and rows[0].input == BIG and rows[0].balance == BIG - 5
+
+
+def test_volumes_up_to_an_instant_are_effective(router: respx.Router) -> None:
+    route = router.get(f"{BASE}/v2/loyalty/volumes").mock(return_value=cursor([]))
+    with make_client(router) as client:
+        assert client.volumes("customers:...", end=datetime(2026, 6, 1, tzinfo=timezone.utc)) == []
+    params = route.calls.last.request.url.params
+    assert params["endTime"] == "2026-06-01T00:00:00Z"
+    assert "insertionDate" not in params and "startTime" not in params
+
+
+def test_transactions_as_of_an_instant_send_the_pit(router: respx.Router) -> None:
+    route = router.get(TX_URL).mock(return_value=cursor([tx_json(1, "earn:a")]))
+    with make_client(router) as client:
+        found = list(client.transactions(metadata={"operation": "hold"}, pit=datetime(2026, 6, 1, tzinfo=timezone.utc)))
+    request = route.calls.last.request
+    assert request.url.params["pit"] == "2026-06-01T00:00:00Z"
+    assert body_of(request) == {"$match": {"metadata[operation]": "hold"}}
+    assert [tx.id for tx in found] == [1]
 
 
 def test_logs_are_read_oldest_first(router: respx.Router) -> None:

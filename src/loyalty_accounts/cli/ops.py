@@ -333,20 +333,30 @@ def register(app: typer.Typer) -> None:
         )
 
     @app.command()
-    def balance(ctx: typer.Context, customer: Customer, json_out: JsonFlag = False, csv_out: CsvFlag = False) -> None:
+    def balance(
+        ctx: typer.Context,
+        customer: Customer,
+        as_of: Annotated[
+            Optional[str],
+            typer.Option("--as-of", help="The position effective at this instant, back-dated postings included (default: now)."),
+        ] = None,
+        json_out: JsonFlag = False,
+        csv_out: CsvFlag = False,
+    ) -> None:
         """A customer's points by bucket, pending, holds, debt and store credit."""
 
         fmt = chosen_format(json_out, csv_out)
-        bal = run_guarded(lambda: app_context(ctx).program().balance(customer))
+        pit = run_guarded(lambda: parse_instant(as_of, option="--as-of")) if as_of is not None else None
+        bal = run_guarded(lambda: app_context(ctx).program().balance(customer, pit=pit))
         if fmt is Format.json:
-            emit_json({**bal.model_dump(mode="json"), "total": bal.total})
+            emit_json({**bal.model_dump(mode="json"), "total": bal.total, **({"as_of": pit.isoformat()} if pit else {})})
             return
         rows = [{"state": "spendable", "expiry": b.expiry or "never", "release": None, "hold": None, "points": b.points} for b in bal.buckets]
         rows += [{"state": "pending", "expiry": p.expiry or "never", "release": p.release, "hold": None, "points": p.points} for p in bal.pending_buckets]
         rows += [{"state": "held", "expiry": None, "release": None, "hold": h.hold_id, "points": h.points} for h in bal.holds]
         if bal.clawback:
             rows.append({"state": "owed (clawback)", "expiry": None, "release": None, "hold": None, "points": bal.clawback})
-        emit_rows(rows, fmt, columns=["state", "expiry", "release", "hold", "points"], title=f"customer {customer}")
+        emit_rows(rows, fmt, columns=["state", "expiry", "release", "hold", "points"], title=f"customer {customer}" + (f" as of {pit.isoformat()}" if pit else ""))
         if fmt is Format.table:
             typer.echo(f"\ntotal points {bal.total}   store credit {bal.credit} {bal.credit_currency}")
 

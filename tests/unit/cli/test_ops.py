@@ -202,6 +202,21 @@ def test_balance_table_and_csv(ledger: FakeLedger) -> None:
     assert csv_out.stdout.splitlines()[1].endswith(",10")
 
 
+def test_balance_as_of_an_instant(ledger: FakeLedger) -> None:
+    # 10 points earned 2025-01-01 (pending until 01-15, bucket 2026-01-01), released on 02-01.
+    invoke("earn", "-c", "c1", "--order", "o1", "--amount", "10", "--ordered-at", "2025-01-01T00:00:00Z")
+    invoke("release", "--as-of", "2025-02-01T00:00:00Z")
+    january = json.loads(invoke("balance", "-c", "c1", "--as-of", "2025-01-20T00:00:00Z", "--json").stdout)
+    assert (january["pending"], january["spendable"], january["as_of"]) == (10, 0, "2025-01-20T00:00:00+00:00")
+    february = json.loads(invoke("balance", "-c", "c1", "--as-of", "2025-02-01T01:00:00+01:00", "--json").stdout)
+    assert (february["pending"], february["spendable"]) == (0, 10)
+    before = invoke("balance", "-c", "c1", "--as-of", "2024-12-01T00:00:00Z")
+    assert before.exit_code == 0 and "total points 0" in before.stdout and "as of 2024-12-01" in before.stdout
+    naive = invoke("balance", "-c", "c1", "--as-of", "2025-01-20T00:00:00")
+    assert naive.exit_code == 2 and "no UTC offset" in naive.stderr
+    assert invoke("balance", "-c", "nobody", "--as-of", "2025-01-20T00:00:00Z").exit_code == 1
+
+
 @pytest.mark.parametrize(
     "command",
     ["init", "earn", "release", "hold", "capture", "void", "redeem", "expire", "transfer", "exchange", "convert", "refund",

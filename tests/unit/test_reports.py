@@ -730,13 +730,14 @@ def test_reconcile_a_clean_history_passes(clean: tuple[FakeBooks, dict[str, Post
 
 def test_reconcile_the_full_history_names_every_break(full: FakeBooks) -> None:
     result = reports(full).reconcile()
+    # transaction ids count from 1, as on the server
     assert not result.ok
     assert result.check("roll_forward").offending == ("world: +10 PTS (world)",)
     assert result.check("expired_holds").offending == (
-        "customers:c1:holds:h-1: 60 points, lapsed at 2026-03-20T10:30:00Z (hold #13)",
+        "customers:c1:holds:h-1: 60 points, lapsed at 2026-03-20T10:30:00Z (hold #14)",
     )
     assert result.check("overdue_pending").offending == ("customers:c3:pending:20260415:20270401: 80 points, release date 2026-04-15",)
-    assert result.check("transaction_metadata").offending == ("#17: unknown operation 'manual'",)
+    assert result.check("transaction_metadata").offending == ("#18: unknown operation 'manual'",)
     assert result.check("trial_balance").status == "pass"
     assert result.check("negative_balances").status == "pass"
 
@@ -753,7 +754,7 @@ def test_hold_left_open_past_its_ttl_fails(clean: tuple[FakeBooks, dict[str, Pos
     books.hold("c1", "h-2", 25, "2026-04-01T12:00:00")
     check = reports(books).reconcile().check("expired_holds")
     assert check.status == "fail"
-    assert check.offending == ("customers:c1:holds:h-2: 25 points, lapsed at 2026-04-01T12:30:00Z (hold #15)",)
+    assert check.offending == ("customers:c1:holds:h-2: 25 points, lapsed at 2026-04-01T12:30:00Z (hold #16)",)
 
 
 def test_pending_past_its_release_date_fails(clean: tuple[FakeBooks, dict[str, PostedTransaction]]) -> None:

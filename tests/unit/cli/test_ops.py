@@ -23,6 +23,8 @@ def ledger(monkeypatch: pytest.MonkeyPatch) -> FakeLedger:
         return fake
 
     monkeypatch.setattr(AppContext, "client", client)
+    # As `loyalty init` leaves it: a real server refuses writes naming a schema it does not hold.
+    assert runner.invoke(app, ["init"]).exit_code == 0
     return fake
 
 

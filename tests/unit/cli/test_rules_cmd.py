@@ -26,6 +26,8 @@ def ledger(monkeypatch: pytest.MonkeyPatch) -> FakeLedger:
 
     monkeypatch.setattr(AppContext, "client", client)
     monkeypatch.delenv("LOYALTY_RULES", raising=False)
+    # As `loyalty init` leaves it: a real server refuses writes naming a schema it does not hold.
+    assert runner.invoke(app, ["init"]).exit_code == 0
     return fake
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import LocalServerError
-from .procs import free_loopback_port, pid_alive, port_open, tail
+from .procs import free_loopback_port, pid_alive, port_open, tail, wait_reaped
 
 SERVICE_USER = "loyalty-pg"
 DATABASE = "ledger"
@@ -150,6 +150,13 @@ def start(cluster: PostgresCluster, log_file: Path) -> PostgresCluster:
 
     if cluster.running():
         return cluster
+    stale = cluster.pid
+    if stale is not None and not wait_reaped(stale, timeout=30):
+        # Still a zombie of an earlier crash: PostgreSQL would refuse its lock file.
+        raise LocalServerError(
+            f"the previous PostgreSQL of {cluster.data_dir} (pid {stale}) has died but has not been reaped yet; "
+            "run `loyalty ledger up` again in a moment"
+        )
     if port_open(cluster.port):
         cluster = PostgresCluster(cluster.data_dir, free_loopback_port(), cluster.password)
     pg_bin = find_pg_bin()

@@ -103,6 +103,19 @@ def _answers_with_postgres(url: str) -> None:
     assert created.status_code == 204, created.text
 
 
+def _start_stray(stack: LocalStack) -> int:
+    """Start a ledger server in the stack's state folder that its state file does not know."""
+
+    binary = Path(json.loads(stack.state_file.read_text())["ledger"]["binary"])
+    pid = server.start(binary, stack.postgres_uri(), free_loopback_port(), stack.state_dir / "ledger.log")
+    # Popen can return while the child is still inside exec: /proc/<pid>/cmdline is empty then.
+    deadline = time.monotonic() + 10
+    while _proc(str(pid), "cmdline").split(b"\0")[1:2] != [b"serve"]:
+        assert time.monotonic() < deadline, f"pid {pid} never showed `serve` in its command line"
+        time.sleep(0.02)
+    return pid
+
+
 def _wait_dead(pid: int) -> None:
     deadline = time.monotonic() + 10
     while pid_alive(pid):
@@ -231,16 +244,14 @@ def test_a_stray_ledger_of_the_state_folder_is_stopped_by_up_and_down(tmp_path: 
     try:
         status = _up(stack)
         assert status.ledger_pid
-        binary = Path(json.loads(stack.state_file.read_text())["ledger"]["binary"])
-        # A second server of this state folder that the state file does not know.
-        stray = server.start(binary, stack.postgres_uri(), free_loopback_port(), stack.state_dir / "ledger.log")
+        stray = _start_stray(stack)
         assert _ledger_servers(stack) == sorted([status.ledger_pid, stray])
 
         again = stack.up()
         assert again.ledger_pid == status.ledger_pid
         assert _ledger_servers(stack) == [status.ledger_pid]
 
-        stray = server.start(binary, stack.postgres_uri(), free_loopback_port(), stack.state_dir / "ledger.log")
+        stray = _start_stray(stack)
         assert _ledger_servers(stack) == sorted([status.ledger_pid, stray])
         stack.down()
         assert _ledger_servers(stack) == [] and _postgres_processes(stack) == []

@@ -177,11 +177,23 @@ def start(cluster: PostgresCluster, log_file: Path) -> PostgresCluster:
     return cluster
 
 
-def stop(cluster: PostgresCluster) -> None:
-    if not pid_alive(cluster.pid):
+def stop(cluster: PostgresCluster, *, timeout: float = 30.0) -> None:
+    """Fast shutdown; returns once the postmaster process itself has exited.
+
+    ``pg_ctl -w stop`` returns when ``postmaster.pid`` is gone, which the
+    postmaster removes just before it exits, so its pid is waited for too.
+    """
+
+    pid = cluster.pid
+    if not pid_alive(pid):
         return
     pg_ctl = find_pg_bin(install=False) / "pg_ctl"
     _run_as(_service_account(), [str(pg_ctl), "-D", str(cluster.data_dir), "-m", "fast", "-w", "stop"])
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid):
+        if time.monotonic() > deadline:
+            raise LocalServerError(f"PostgreSQL (pid {pid}) still runs {timeout:.0f}s after `pg_ctl stop`")
+        time.sleep(0.05)
 
 
 def _ensure_database(cluster: PostgresCluster, pg_bin: Path, account: tuple[int, int] | None) -> None:

@@ -11,7 +11,8 @@
     ├── LedgerRejected               the server refused the request for another reason
     ├── LedgerUnavailable            exit 3: unreachable, timed out or 5xx; safe to retry
     └── LocalServerError             exit 3: the local PostgreSQL/ledger could not be run
-        └── LedgerBuildRefused       the Go module proxy will not serve the ledger module
+        └── LedgerServerNotFound     no v2.4.12 binary installed or cached, and no build possible
+            └── LedgerBuildRefused   the Go module proxy will not serve the ledger module
 
 Only ``LedgerUnavailable`` is retryable: every write carries a stable
 reference and idempotency key, so repeating it cannot post twice.
@@ -78,5 +79,13 @@ class LocalServerError(LoyaltyError):
     exit_code = 3
 
 
-class LedgerBuildRefused(LocalServerError):
+class LedgerServerNotFound(LocalServerError):
+    """No Formance Ledger server binary is installed, cached, or buildable here.
+
+    The message names every place searched and every installed binary that
+    was skipped (and why), then why a build is impossible.
+    """
+
+
+class LedgerBuildRefused(LedgerServerNotFound):
     """The Go module proxy refuses to serve the Formance Ledger module."""

@@ -5,10 +5,14 @@ The server is brought up once per session by the project's own bring-up code
 ``LOYALTY_LEDGER_URL`` when the developer already runs one. Each test gets a
 ledger of its own, so tests never see each other's transactions.
 
-The one condition under which ledger-backed tests do not run is the one the
-project cannot fix from here: the Go module proxy refusing to serve the
-Formance Ledger module. That is reported as a skip carrying the exact ``go``
-error, never silently; every other failure to bring the server up is an error.
+The server binary is found as ``loyalty ledger up`` finds it (an installed
+v2.4.12 on ``PATH`` or in ``~/.local/bin``, the cached build, a build from the
+module proxy; ``LOYALTY_LEDGER_BIN`` first). The one condition under which
+ledger-backed tests do not run is that none of these yields a server: no
+installed v2.4.12 binary and no build possible (no Go, or the Go module proxy
+refusing to serve the Formance Ledger module). That is reported as a skip
+starting ``BLOCKED:`` that says what was searched and the exact ``go`` error,
+never silently; every other failure to bring the server up is an error.
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ from typing import Iterator
 
 import pytest
 
-from loyalty_accounts.errors import LedgerBuildRefused
+from loyalty_accounts.errors import LedgerServerNotFound
 from loyalty_accounts.local import LocalStack
+from loyalty_accounts.local.paths import LEDGER_VERSION
 
 pytestmark = pytest.mark.integration
 
@@ -40,9 +45,9 @@ def ledger_url(local_stack_dir: Path) -> Iterator[str]:
     stack = LocalStack(local_stack_dir)
     try:
         status = stack.up()
-    except LedgerBuildRefused as exc:
+    except LedgerServerNotFound as exc:  # LedgerBuildRefused is one
         stack.destroy()
-        pytest.skip(f"BLOCKED: no Formance Ledger server can be built on this machine: {exc.message}")
+        pytest.skip(f"BLOCKED: no Formance Ledger {LEDGER_VERSION} server is installed or can be built on this machine: {exc.message}")
     assert status.url and status.running, status
     try:
         yield status.url

@@ -1,25 +1,126 @@
-"""The project's own bring-up: a private PostgreSQL, the ledger, and clean stops."""
+"""The project's own bring-up: a private PostgreSQL, the ledger, clean stops, and repair after a crash.
+
+Which processes belong to a stack is read from /proc, not from its state
+file: a ledger server of a stack is a ``ledger serve`` whose working folder is
+the stack's state folder or whose command line or environment holds the
+stack's PostgreSQL password; its PostgreSQL processes are those working in,
+or naming, the cluster's data folder.
+"""
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import signal
 import subprocess
+import time
+import uuid
 from pathlib import Path
 
 import httpx
 import pytest
 
-from loyalty_accounts.errors import LedgerBuildRefused
-from loyalty_accounts.local import LocalStack, postgres
+from loyalty_accounts.errors import LedgerServerNotFound
+from loyalty_accounts.local import LocalStack, StackStatus, postgres, server
 from loyalty_accounts.local.paths import LEDGER_VERSION
-from loyalty_accounts.local.procs import pid_alive, port_open
+from loyalty_accounts.local.procs import free_loopback_port, pid_alive, port_open
 
 
-def _psql(cluster: postgres.PostgresCluster, sql: str) -> str:
+def _psql(cluster: postgres.PostgresCluster, sql: str, *, password: str | None = None) -> str:
+    """Run ``sql`` over TCP as the ``ledger`` role; the password goes in PGPASSWORD, not argv."""
+
     psql = postgres.find_pg_bin() / "psql"
-    uri = cluster.uri.replace("?sslmode=disable", "")
-    proc = subprocess.run([str(psql), uri, "-tAc", sql], capture_output=True, text=True, check=True)
+    env = dict(os.environ, PGPASSWORD=password or cluster.password)
+    args = ["-h", "127.0.0.1", "-p", str(cluster.port), "-U", postgres.ROLE, "-d", postgres.DATABASE, "-tAc", sql]
+    proc = subprocess.run([str(psql), *args], capture_output=True, text=True, env=env, check=True)
     return proc.stdout.strip()
+
+
+def _up(stack: LocalStack) -> StackStatus:
+    try:
+        return stack.up()
+    except LedgerServerNotFound as exc:
+        stack.destroy()
+        pytest.skip(f"BLOCKED: {exc.message}")
+
+
+def _password(stack: LocalStack) -> str:
+    return str(json.loads(stack.state_file.read_text())["postgres"]["password"])
+
+
+def _proc(pid: str, name: str) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/{name}").read_bytes()
+    except OSError:
+        return b""
+
+
+def _cwd(pid: str) -> str:
+    try:
+        return os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        return ""
+
+
+def _pids() -> list[str]:
+    return [entry.name for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+
+
+def _ledger_servers(stack: LocalStack) -> list[int]:
+    secret = _password(stack).encode()
+    found = []
+    for pid in _pids():
+        argv = _proc(pid, "cmdline").split(b"\0")
+        if len(argv) < 2 or argv[1] != b"serve":
+            continue
+        ours = _cwd(pid) == str(stack.state_dir) or secret in _proc(pid, "cmdline") or secret in _proc(pid, "environ")
+        if ours:
+            found.append(int(pid))
+    return sorted(found)
+
+
+def _postgres_processes(stack: LocalStack) -> list[int]:
+    data_dir = json.loads(stack.state_file.read_text())["postgres"]["data_dir"]
+    return sorted(
+        int(pid) for pid in _pids() if _cwd(pid) == data_dir or data_dir.encode() in _proc(pid, "cmdline")
+    )
+
+
+def _command_lines_with(secret: str) -> list[str]:
+    return [
+        _proc(pid, "cmdline").replace(b"\0", b" ").decode(errors="replace")
+        for pid in _pids()
+        if secret.encode() in _proc(pid, "cmdline")
+    ]
+
+
+def _answers_with_postgres(url: str) -> None:
+    """The server reports the pinned version and writes to PostgreSQL (creates a ledger)."""
+
+    assert httpx.get(f"{url}/_/info", timeout=5).json()["version"] == LEDGER_VERSION
+    created = httpx.post(f"{url}/v2/t{uuid.uuid4().hex[:12]}", json={}, timeout=10)
+    assert created.status_code == 204, created.text
+
+
+def _start_stray(stack: LocalStack) -> int:
+    """Start a ledger server in the stack's state folder that its state file does not know."""
+
+    binary = Path(json.loads(stack.state_file.read_text())["ledger"]["binary"])
+    pid = server.start(binary, stack.postgres_uri(), free_loopback_port(), stack.state_dir / "ledger.log")
+    # Popen can return while the child is still inside exec: /proc/<pid>/cmdline is empty then.
+    deadline = time.monotonic() + 10
+    while _proc(str(pid), "cmdline").split(b"\0")[1:2] != [b"serve"]:
+        assert time.monotonic() < deadline, f"pid {pid} never showed `serve` in its command line"
+        time.sleep(0.02)
+    return pid
+
+
+def _wait_dead(pid: int) -> None:
+    deadline = time.monotonic() + 10
+    while pid_alive(pid):
+        assert time.monotonic() < deadline, f"pid {pid} still alive"
+        time.sleep(0.05)
 
 
 def test_private_postgres_listens_on_loopback_only_and_stops(tmp_path: Path) -> None:
@@ -31,9 +132,8 @@ def test_private_postgres_listens_on_loopback_only_and_stops(tmp_path: Path) -> 
         assert _psql(cluster, "SHOW listen_addresses") == "127.0.0.1"
         assert _psql(cluster, "SELECT current_database()") == "ledger"
         # A wrong password is refused: the cluster is not open to anyone on the machine.
-        bad = cluster.uri.replace(cluster.password, "not-the-password").replace("?sslmode=disable", "")
-        denied = subprocess.run([str(postgres.find_pg_bin() / "psql"), bad, "-tAc", "SELECT 1"], capture_output=True, text=True)
-        assert denied.returncode != 0
+        with pytest.raises(subprocess.CalledProcessError):
+            _psql(cluster, "SELECT 1", password="not-the-password")
         postgres.stop(cluster)
         assert not port_open(cluster.port)
         assert not pid_alive(pid)
@@ -61,10 +161,7 @@ def test_server_reports_the_pinned_version(ledger_url: str) -> None:
 def test_up_twice_keeps_one_of_each_and_down_stops_them(tmp_path: Path) -> None:
     stack = LocalStack(tmp_path / "state")
     try:
-        try:
-            first = stack.up()
-        except LedgerBuildRefused as exc:
-            pytest.skip(f"BLOCKED: {exc.message}")
+        first = _up(stack)
         second = stack.up()
         assert first.running and second.running
         assert (second.ledger_pid, second.postgres_pid, second.url) == (first.ledger_pid, first.postgres_pid, first.url)
@@ -75,5 +172,88 @@ def test_up_twice_keeps_one_of_each_and_down_stops_them(tmp_path: Path) -> None:
         assert not port_open(port)
         assert first.ledger_pid and not pid_alive(first.ledger_pid)
         assert first.postgres_pid and not pid_alive(first.postgres_pid)
+    finally:
+        stack.destroy()
+
+
+def test_up_after_postgres_was_killed_leaves_one_ledger_and_down_leaves_nothing(tmp_path: Path) -> None:
+    stack = LocalStack(tmp_path / "state")
+    try:
+        first = _up(stack)
+        assert first.postgres_pid and first.ledger_pid
+        os.kill(first.postgres_pid, signal.SIGKILL)
+        _wait_dead(first.postgres_pid)
+        assert not stack.status().running
+
+        second = stack.up()
+        assert second.running and second.url == first.url
+        assert second.postgres_pid and second.postgres_pid != first.postgres_pid
+        assert _ledger_servers(stack) == [second.ledger_pid]
+        assert second.url
+        _answers_with_postgres(second.url)
+        assert _command_lines_with(_password(stack)) == []
+
+        stack.down()
+        assert _ledger_servers(stack) == []
+        assert _postgres_processes(stack) == []
+        assert not port_open(int(second.url.rsplit(":", 1)[1]))
+    finally:
+        stack.destroy()
+
+
+def test_up_after_the_ledger_was_killed_starts_one_on_the_same_port(tmp_path: Path) -> None:
+    stack = LocalStack(tmp_path / "state")
+    try:
+        first = _up(stack)
+        assert first.ledger_pid
+        os.kill(first.ledger_pid, signal.SIGKILL)
+        os.waitpid(first.ledger_pid, 0)  # our child: reap it
+        assert not stack.status().running
+
+        second = stack.up()
+        assert second.running and second.url == first.url
+        assert second.ledger_pid and second.ledger_pid != first.ledger_pid
+        assert second.postgres_pid == first.postgres_pid
+        assert _ledger_servers(stack) == [second.ledger_pid]
+        assert second.url
+        _answers_with_postgres(second.url)
+
+        stack.down()
+        assert _ledger_servers(stack) == [] and _postgres_processes(stack) == []
+    finally:
+        stack.destroy()
+
+
+def test_no_command_line_carries_the_postgres_password(tmp_path: Path) -> None:
+    stack = LocalStack(tmp_path / "state")
+    try:
+        status = _up(stack)
+        secret = _password(stack)
+        assert len(secret) == 32
+        assert status.ledger_pid
+        # The ledger does get it, through its environment (readable by its owner only).
+        assert f"POSTGRES_URI={stack.postgres_uri()}".encode() in _proc(str(status.ledger_pid), "environ").split(b"\0")
+        assert _command_lines_with(secret) == []
+        assert _postgres_processes(stack), "the scan must see the cluster's processes"
+    finally:
+        stack.destroy()
+
+
+def test_a_stray_ledger_of_the_state_folder_is_stopped_by_up_and_down(tmp_path: Path) -> None:
+    stack = LocalStack(tmp_path / "state")
+    try:
+        status = _up(stack)
+        assert status.ledger_pid
+        stray = _start_stray(stack)
+        assert _ledger_servers(stack) == sorted([status.ledger_pid, stray])
+
+        again = stack.up()
+        assert again.ledger_pid == status.ledger_pid
+        assert _ledger_servers(stack) == [status.ledger_pid]
+
+        stray = _start_stray(stack)
+        assert _ledger_servers(stack) == sorted([status.ledger_pid, stray])
+        stack.down()
+        assert _ledger_servers(stack) == [] and _postgres_processes(stack) == []
     finally:
         stack.destroy()

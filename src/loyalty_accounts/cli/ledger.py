@@ -26,7 +26,13 @@ def _stack(ctx: typer.Context, state_dir: Optional[Path]) -> LocalStack:
 
 @app.command()
 def up(ctx: typer.Context, state_dir: Optional[Path] = StateDir, json: bool = JsonOut) -> None:
-    """Start PostgreSQL and the ledger (building the ledger once); a second call is a no-op."""
+    """Start PostgreSQL and the ledger; a second call is a no-op, and after a crash it repairs.
+
+    The server binary is LOYALTY_LEDGER_BIN, else an installed v2.4.12 `ledger` or
+    `formance-ledger` (PATH, then ~/.local/bin), else the cached build, else a build.
+    After a crash it restarts PostgreSQL and keeps or replaces the ledger; it never
+    leaves a second ledger server running.
+    """
 
     status = run_guarded(lambda: _stack(ctx, state_dir).up())
     emit_mapping(status.to_dict(), Format.json if json else Format.table)
@@ -44,7 +50,7 @@ def status(ctx: typer.Context, state_dir: Optional[Path] = StateDir, json: bool 
 
 @app.command()
 def down(ctx: typer.Context, state_dir: Optional[Path] = StateDir, json: bool = JsonOut) -> None:
-    """Stop exactly the processes `up` started."""
+    """Stop the processes `up` started (and any stray ledger server of the state folder)."""
 
     current = run_guarded(lambda: _stack(ctx, state_dir).down())
     if current.running:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import LocalServerError
-from .procs import free_loopback_port, pid_alive, port_open, tail
+from .procs import free_loopback_port, pid_alive, port_open, tail, wait_reaped
 
 SERVICE_USER = "loyalty-pg"
 DATABASE = "ledger"
@@ -150,6 +150,13 @@ def start(cluster: PostgresCluster, log_file: Path) -> PostgresCluster:
 
     if cluster.running():
         return cluster
+    stale = cluster.pid
+    if stale is not None and not wait_reaped(stale, timeout=30):
+        # Still a zombie of an earlier crash: PostgreSQL would refuse its lock file.
+        raise LocalServerError(
+            f"the previous PostgreSQL of {cluster.data_dir} (pid {stale}) has died but has not been reaped yet; "
+            "run `loyalty ledger up` again in a moment"
+        )
     if port_open(cluster.port):
         cluster = PostgresCluster(cluster.data_dir, free_loopback_port(), cluster.password)
     pg_bin = find_pg_bin()
@@ -170,11 +177,23 @@ def start(cluster: PostgresCluster, log_file: Path) -> PostgresCluster:
     return cluster
 
 
-def stop(cluster: PostgresCluster) -> None:
-    if not pid_alive(cluster.pid):
+def stop(cluster: PostgresCluster, *, timeout: float = 30.0) -> None:
+    """Fast shutdown; returns once the postmaster process itself has exited.
+
+    ``pg_ctl -w stop`` returns when ``postmaster.pid`` is gone, which the
+    postmaster removes just before it exits, so its pid is waited for too.
+    """
+
+    pid = cluster.pid
+    if not pid_alive(pid):
         return
     pg_ctl = find_pg_bin(install=False) / "pg_ctl"
     _run_as(_service_account(), [str(pg_ctl), "-D", str(cluster.data_dir), "-m", "fast", "-w", "stop"])
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid):
+        if time.monotonic() > deadline:
+            raise LocalServerError(f"PostgreSQL (pid {pid}) still runs {timeout:.0f}s after `pg_ctl stop`")
+        time.sleep(0.05)
 
 
 def _ensure_database(cluster: PostgresCluster, pg_bin: Path, account: tuple[int, int] | None) -> None:

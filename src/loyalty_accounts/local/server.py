@@ -1,25 +1,43 @@
-"""Build and run the Formance Ledger server.
+"""Find, build and run the Formance Ledger server.
 
-The server is built from the Go module proxy through the small wrapper module
-in ``ledger-server/`` (upstream's module path has no ``/v2`` suffix, so its
-v2 tags can only be required by pseudo-version). The binary is cached outside
-the repository, keyed by the ledger version and a hash of the wrapper sources,
-so the ~300-module build happens once per machine.
+A server binary is found in this order (:func:`ledger_binary`):
+
+1. ``LOYALTY_LEDGER_BIN``, used as given (it must be executable);
+2. an installed binary named ``ledger`` or ``formance-ledger`` on ``PATH``,
+   then in ``~/.local/bin`` (:func:`install_dirs`), accepted only when its
+   ``version`` subcommand says :data:`~.paths.LEDGER_VERSION`; any other is
+   skipped with a log line and never run as a server;
+3. the cached build of the wrapper module;
+4. a build from the Go module proxy through the small wrapper module in
+   ``ledger-server/`` (upstream's module path has no ``/v2`` suffix, so its
+   v2 tags can only be required by pseudo-version). The binary is cached
+   outside the repository, keyed by the ledger version and a hash of the
+   wrapper sources, so the ~300-module build happens once per machine.
+
+The PostgreSQL URI (it carries the password) is handed to ``ledger migrate``
+and ``ledger serve`` in the ``POSTGRES_URI`` environment variable, never on
+the command line, which every user of the machine can read in
+``/proc/<pid>/cmdline``. The server binds each flag to the environment
+variable of its upper-cased, underscored name (go-libs
+``pkg/service/flags.go``, ``BindEnvToFlagSet``, called by ``service.Execute``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import shutil
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import httpx
 
-from ..errors import LedgerBuildRefused, LocalServerError
+from ..errors import LedgerBuildRefused, LedgerServerNotFound, LocalServerError
 from .paths import LEDGER_COMMIT, LEDGER_VERSION, cache_dir, ledger_server_source
 from .procs import pid_alive, tail
 
@@ -29,6 +47,10 @@ from .procs import pid_alive, tail
 SERVE_SETTINGS: dict[str, str] = {
     "experimental-features": "true",
     "schema-enforcement-mode": "strict",
+    # Without an idle pool the server opens a PostgreSQL connection per request
+    # (the go-libs default is 0 idle connections; pkg/storage/bun/connect/flags.go).
+    # 20 equals the default maximum of open connections.
+    "postgres-max-idle-conns": "20",
 }
 POSTGRES_MAJOR = 15
 
@@ -43,24 +65,144 @@ def _source_digest(src: Path) -> str:
     return digest.hexdigest()[:12]
 
 
-def ledger_binary(*, log: "callable[[str], None] | None" = None) -> Path:  # type: ignore[valid-type]
-    """Path of a built ledger binary, building it first when the cache has none."""
+Log = Callable[[str], None]
+_logger = logging.getLogger(__name__)
+
+INSTALLED_NAMES: tuple[str, ...] = ("ledger", "formance-ledger")
+_VERSION_LINE = re.compile(r"^\s*Version:\s*(\S+)", re.MULTILINE)
+
+
+def install_dirs() -> tuple[Path, ...]:
+    """Folders searched for an installed server after ``PATH``: ``~/.local/bin``."""
+
+    return (Path.home() / ".local" / "bin",)
+
+
+def binary_version(path: Path, *, timeout: float = 10.0) -> str | None:
+    """What ``<path> version`` prints after ``Version:`` (e.g. ``"v2.4.12"``).
+
+    None when the program does not run, fails, times out or prints no such
+    line. The line's format is the server's ``cmd/version.go``
+    (``Version: %s``); the value is the ``-X cmd.Version=`` of its build.
+    """
+
+    try:
+        proc = subprocess.run(
+            [str(path), "version"], capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if proc.returncode != 0:
+        return None
+    match = _VERSION_LINE.search(proc.stdout)
+    return match.group(1) if match else None
+
+
+def installed_candidates() -> list[Path]:
+    """Executables named :data:`INSTALLED_NAMES`, ``PATH`` folders first, then :func:`install_dirs`.
+
+    Each file appears once (the first path that reaches it), in search order.
+    """
+
+    folders = [Path(p) for p in os.environ.get("PATH", "").split(os.pathsep) if p]
+    found: list[Path] = []
+    seen: set[Path] = set()
+    for folder in (*folders, *install_dirs()):
+        for name in INSTALLED_NAMES:
+            path = folder / name
+            if not (path.is_file() and os.access(path, os.X_OK)):
+                continue
+            real = path.resolve()
+            if real not in seen:
+                seen.add(real)
+                found.append(path)
+    return found
+
+
+@dataclass(frozen=True)
+class InstalledSearch:
+    """Outcome of looking for an installed server: the one accepted, and why others were not."""
+
+    binary: Path | None
+    skipped: tuple[str, ...]
+
+    def describe(self) -> str:
+        places = ", ".join(str(d) for d in install_dirs())
+        names = " or ".join(f"`{n}`" for n in INSTALLED_NAMES)
+        text = f"no installed Formance Ledger {LEDGER_VERSION} binary was found ({names} on PATH or in {places})"
+        if self.skipped:
+            text += "; skipped: " + "; ".join(self.skipped)
+        return text
+
+
+def find_installed(log: Log | None = None) -> InstalledSearch:
+    """The first installed binary whose ``version`` is :data:`LEDGER_VERSION`.
+
+    Every candidate with another (or no) version is skipped, with a log line
+    saying which and why; it is never started.
+    """
+
+    skipped: list[str] = []
+    for path in installed_candidates():
+        version = binary_version(path)
+        if version == LEDGER_VERSION:
+            return InstalledSearch(binary=path, skipped=tuple(skipped))
+        said = f"says {version}" if version else "does not report a version"
+        note = f"{path} (`{path.name} version` {said}, not {LEDGER_VERSION})"
+        skipped.append(note)
+        _say(log, f"skipping {note}")
+    return InstalledSearch(binary=None, skipped=tuple(skipped))
+
+
+def _say(log: Log | None, message: str) -> None:
+    if log is not None:
+        log(message)
+    else:
+        _logger.warning(message)
+
+
+def ledger_binary(*, log: Log | None = None) -> Path:
+    """Path of a Formance Ledger server to run, in the order of this module's docstring.
+
+    Raises ``LocalServerError`` when ``LOYALTY_LEDGER_BIN`` is not executable
+    or a build fails, and ``LedgerServerNotFound`` (``LedgerBuildRefused``
+    when the module proxy refuses the module) when nothing is installed or
+    cached and no build is possible; its message names what was searched.
+    """
 
     override = os.environ.get("LOYALTY_LEDGER_BIN")
     if override:
         path = Path(override)
-        if not os.access(path, os.X_OK):
+        if not (path.is_file() and os.access(path, os.X_OK)):
             raise LocalServerError(f"LOYALTY_LEDGER_BIN={override} is not an executable file")
         return path
+    installed = find_installed(log)
+    if installed.binary is not None:
+        if log:
+            log(f"using the installed Formance Ledger {LEDGER_VERSION} at {installed.binary}")
+        return installed.binary
+    try:
+        return _cached_or_built(log)
+    except LedgerServerNotFound as exc:
+        raise type(exc)(f"{installed.describe()}, and {exc.message}", code=exc.code, details=exc.details) from exc
+
+
+def _cached_or_built(log: Log | None) -> Path:
     src = ledger_server_source()
     if not (src / "go.mod").exists():
-        raise LocalServerError(f"ledger wrapper module not found at {src} (set LOYALTY_LEDGER_SERVER_SRC)")
+        raise LedgerServerNotFound(
+            f"the ledger wrapper module is not at {src} to build one (set LOYALTY_LEDGER_SERVER_SRC)",
+            code="LEDGER_NOT_FOUND",
+        )
     target = cache_dir() / "ledger" / f"{LEDGER_VERSION}-{_source_digest(src)}" / "ledger"
     if target.exists():
         return target
     go = shutil.which("go")
     if not go:
-        raise LocalServerError("Go (1.25 or newer) is needed to build the Formance Ledger server; install it first")
+        raise LedgerServerNotFound(
+            "Go (1.25 or newer), needed to build the Formance Ledger server, is not installed",
+            code="LEDGER_NOT_FOUND",
+        )
     if log:
         log(f"building Formance Ledger {LEDGER_VERSION} from the Go module proxy (once; cached in {target.parent})")
     work = target.parent / "src"
@@ -93,30 +235,57 @@ def ledger_binary(*, log: "callable[[str], None] | None" = None) -> Path:  # typ
     return target
 
 
+def server_env(postgres_uri: str) -> dict[str, str]:
+    """The environment for ``ledger migrate`` / ``ledger serve``: ours plus ``POSTGRES_URI``."""
+
+    return dict(os.environ, POSTGRES_URI=postgres_uri)
+
+
 def migrate(binary: Path, postgres_uri: str, log_file: Path) -> None:
+    """Run ``ledger migrate`` (the URI in the environment); raises ``LocalServerError`` on failure."""
+
+    log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("ab") as out:
-        proc = subprocess.run([str(binary), "migrate", "--postgres-uri", postgres_uri], stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.run(
+            [str(binary), "migrate"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=server_env(postgres_uri),
+            cwd=log_file.parent,
+        )
     if proc.returncode != 0:
         raise LocalServerError(f"ledger migrations failed:\n{tail(log_file)}")
 
 
+def serve_command(binary: Path, port: int) -> list[str]:
+    """The ``ledger serve`` command line: loopback bind and :data:`SERVE_SETTINGS`, no secret."""
+
+    return [
+        str(binary),
+        "serve",
+        "--bind", f"127.0.0.1:{port}",
+        *(f"--{flag}={value}" for flag, value in SERVE_SETTINGS.items()),
+    ]
+
+
 def start(binary: Path, postgres_uri: str, port: int, log_file: Path) -> int:
-    """Start ``ledger serve`` detached, bound to loopback; returns its pid."""
+    """Start ``ledger serve`` detached, bound to loopback; returns its pid.
+
+    The process's working folder is ``log_file``'s folder (the stack's state
+    folder), which is how :func:`~.procs.processes_in` recognises it later.
+    """
 
     log_file.parent.mkdir(parents=True, exist_ok=True)
     out = log_file.open("ab")
     proc = subprocess.Popen(
-        [
-            str(binary),
-            "serve",
-            "--postgres-uri", postgres_uri,
-            "--bind", f"127.0.0.1:{port}",
-            *(f"--{flag}={value}" for flag, value in SERVE_SETTINGS.items()),
-        ],
+        serve_command(binary, port),
         stdout=out,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
+        env=server_env(postgres_uri),
+        cwd=log_file.parent,
     )
     out.close()
     return proc.pid
@@ -139,3 +308,34 @@ def wait_ready(url: str, pid: int, log_file: Path, timeout: float = 60.0) -> str
             last_error = str(exc)
         time.sleep(0.25)
     raise LocalServerError(f"the ledger at {url} did not answer within {timeout:.0f}s ({last_error}):\n{tail(log_file)}")
+
+
+def answers(url: str, *, timeout: float = 2.0) -> bool:
+    """True when the server at ``url`` is the pinned version and can read PostgreSQL.
+
+    ``/_/info`` alone is not enough: it never touches the database (the
+    server's ``cmd/serve.go``), and its healthcheck caches its first success
+    (``internal/storage/module.go``). Listing one ledger (``GET /v2/?pageSize=1``,
+    ``internal/api/v2/routes.go``) reads the system store.
+    """
+
+    try:
+        info = httpx.get(f"{url}/_/info", timeout=timeout)
+        if info.status_code != 200 or info.json().get("version") != LEDGER_VERSION:
+            return False
+        return httpx.get(f"{url}/v2/", params={"pageSize": 1}, timeout=timeout).status_code == 200
+    except (httpx.HTTPError, ValueError):
+        return False
+
+
+def wait_answering(url: str, pid: int, *, timeout: float) -> bool:
+    """Poll :func:`answers` until it is true (True) or ``timeout`` s pass or ``pid`` dies (False)."""
+
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid):
+        if answers(url):
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.25)
+    return False

@@ -2,12 +2,20 @@
 
 State (ports, pids, the PostgreSQL password) is kept in ``state.json`` in the
 state folder, written atomically. ``up`` is idempotent: a second call finds the
-recorded processes alive and returns. ``down`` stops only recorded pids whose
-command line is still ours, so a recycled pid is never killed.
+recorded processes alive and returns.
+
+After a crash ``up`` repairs rather than adds: it restarts PostgreSQL when it is
+down, then reuses the recorded ledger if it is still ours, was started against
+the same PostgreSQL and answers; otherwise it stops it and starts one ledger
+on the same port. A ledger server is ours when its pid is recorded and its
+command line is the recorded binary's ``serve``, or when it runs ``serve`` with
+the state folder as its working folder (``server.start`` puts it there); ``up``
+and ``down`` stop every such process they do not keep, so none is leaked.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -20,7 +28,11 @@ import httpx
 from ..errors import LocalServerError
 from . import postgres, server
 from .paths import LEDGER_VERSION, default_state_dir
-from .procs import free_loopback_port, pid_alive, pid_cmdline, port_open, terminate
+from .procs import free_loopback_port, pid_alive, pid_argv, pid_cmdline, port_open, processes_in, terminate
+
+# How long `up` gives a surviving ledger to answer again (its connections to a
+# restarted PostgreSQL are re-opened on first use) before replacing it.
+REUSE_TIMEOUT_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -78,9 +90,17 @@ class LocalStack:
 
     # -- commands -----------------------------------------------------------
     def up(self) -> StackStatus:
+        """Start what is not running; reuse or replace what an earlier ``up`` left behind.
+
+        Returns the status afterwards. Raises ``LocalServerError`` (its
+        subclass ``LedgerServerNotFound`` when no server binary can be had);
+        on failure, whatever this call started is stopped again.
+        """
+
         state = self._read()
         current = self.status()
         if current.running:
+            self._stop_strays(keep=current.ledger_pid)
             return current
         external_pg = os.environ.get("LOYALTY_POSTGRES_URI")
         started_pg: postgres.PostgresCluster | None = None
@@ -98,6 +118,10 @@ class LocalStack:
             state["postgres"] = {"data_dir": str(cluster.data_dir), "port": cluster.port, "password": cluster.password}
             postgres_uri = cluster.uri
         self._write(state)
+        if self._reuse_ledger(state, postgres_uri):
+            return self.status()
+        self._stop_ledger(state)
+        self._stop_strays(keep=None)
         try:
             binary = server.ledger_binary(log=self._log)
             log_file = self.state_dir / "ledger.log"
@@ -106,7 +130,7 @@ class LocalStack:
             if not port or port_open(port):
                 port = free_loopback_port()
             pid = server.start(binary, postgres_uri, port, log_file)
-            state["ledger"] = {"pid": pid, "port": port, "binary": str(binary)}
+            state["ledger"] = {"pid": pid, "port": port, "binary": str(binary), "postgres": _fingerprint(postgres_uri)}
             self._write(state)
             server.wait_ready(f"http://127.0.0.1:{port}", pid, log_file)
         except BaseException:
@@ -115,6 +139,24 @@ class LocalStack:
                 postgres.stop(started_pg)
             raise
         return self.status()
+
+    def _reuse_ledger(self, state: dict[str, Any], postgres_uri: str) -> bool:
+        """True when the recorded ledger is ours, on this PostgreSQL, and answers again."""
+
+        ledger = state.get("ledger") or {}
+        pid = int(ledger.get("pid") or 0)
+        if not pid or not self._is_ours(pid, str(ledger.get("binary", ""))):
+            return False
+        url = f"http://127.0.0.1:{ledger['port']}"
+        if ledger.get("postgres") != _fingerprint(postgres_uri):
+            self._log(f"restarting the ledger (pid {pid}): PostgreSQL is not where it was started against")
+            return False
+        if server.wait_answering(url, pid, timeout=REUSE_TIMEOUT_S):
+            self._log(f"the ledger at {url} (pid {pid}) answers again; keeping it")
+            self._stop_strays(keep=pid)
+            return True
+        self._log(f"restarting the ledger (pid {pid}): it did not answer at {url} within {REUSE_TIMEOUT_S:.0f}s")
+        return False
 
     def status(self) -> StackStatus:
         state = self._read()
@@ -143,8 +185,11 @@ class LocalStack:
         )
 
     def down(self) -> StackStatus:
+        """Stop the ledger (and any stray ledger of this state folder), then PostgreSQL."""
+
         state = self._read()
         self._stop_ledger(state)
+        self._stop_strays(keep=None)
         cluster = self._cluster(state)
         if cluster is not None:
             postgres.stop(cluster)
@@ -173,9 +218,26 @@ class LocalStack:
         if pid and self._is_ours(int(pid), str(ledger.get("binary", ""))):
             terminate(int(pid))
 
+    def ledger_processes(self) -> list[int]:
+        """Pids of ledger servers running with this state folder as working folder (a /proc scan)."""
+
+        return [pid for pid in processes_in(self.state_dir) if pid_argv(pid)[1:2] == ["serve"]]
+
+    def _stop_strays(self, *, keep: int | None) -> None:
+        for pid in self.ledger_processes():
+            if pid != keep:
+                self._log(f"stopping a ledger server of {self.state_dir} that is not the recorded one (pid {pid})")
+                terminate(pid)
+
     @staticmethod
     def _is_ours(pid: int, binary: str) -> bool:
         return pid_alive(pid) and bool(binary) and pid_cmdline(pid).startswith(binary) and " serve " in pid_cmdline(pid)
+
+
+def _fingerprint(postgres_uri: str) -> str:
+    """Which PostgreSQL a ledger was started against, without storing the URI twice."""
+
+    return hashlib.sha256(postgres_uri.encode()).hexdigest()[:16]
 
 
 __all__ = ["LocalStack", "StackStatus", "LEDGER_VERSION"]

@@ -16,6 +16,11 @@ but the ledger's own overdraft check decides. If a concurrent spend emptied a
 bucket in between, the post fails with ``INSUFFICIENT_FUND`` and the plan is
 rebuilt from fresh balances (a few times), so the customer either has the
 points at the instant of posting or gets :class:`InsufficientPoints`.
+Before re-planning or refusing, the reference is looked up once more: the
+server checks funds before the reference, so the losing twin of the same
+command run twice at once (the whole balance spent, or an engagement
+counter's last slot taken) is refused for funds although its twin posted it;
+it is answered with the original (``replayed``) instead.
 
 Pricing: with a rules file (``rules=``), an earn is priced by
 :func:`loyalty_accounts.rules.quote` at the order's own instant, with the
@@ -361,6 +366,14 @@ class LoyaltyProgram:
             if exc.code != "ALREADY_REVERT":
                 raise
             return OperationResult(operation="void", reference=reference, replayed=True, points=self._held(hold_tx))
+        except InsufficientPoints:
+            # The hold account was emptied between our reads and the revert: by a
+            # capture, or by a void that got there first. Say which.
+            if self.ledger.get_transaction(hold_tx.id).reverted:
+                return OperationResult(operation="void", reference=reference, replayed=True, points=self._held(hold_tx))
+            if self.ledger.find_by_reference(f"capture:{hold_id}") is not None:
+                raise InvalidCommand(f"hold {hold_id} was captured; it can no longer be voided") from None
+            raise
         return OperationResult(
             operation="void", reference=reference, replayed=False, points=self._held(hold_tx), transactions=(reversal,)
         )
@@ -733,8 +746,13 @@ class LoyaltyProgram:
             try:
                 tx = self.ledger.post(plan, schema_version=self.schema_version)
             except InsufficientPoints:
-                # Balances moved between our read and the post; the ledger
-                # refused, so nothing was posted. Read again and re-plan.
+                # Balances moved between our read and the post and the ledger
+                # refused. Funds are checked before the reference, so the mover
+                # may be this very command run by another caller: then answer
+                # with its transaction. Otherwise read again and re-plan.
+                existing = self.ledger.find_by_reference(reference)
+                if existing is not None:
+                    return self._replay(command, reference, fingerprint, existing)
                 if attempt == PLAN_ATTEMPTS:
                     raise
                 continue

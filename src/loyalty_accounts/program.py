@@ -297,7 +297,9 @@ class LoyaltyProgram:
         without a post) and enforced by the ledger when posting: if a
         concurrent award took the last slot in between, the ledger refuses
         ours (``INSUFFICIENT_FUND`` on a counter), the counters are read
-        again and the refusal becomes :class:`EngagementLimitReached`.
+        again and the refusal becomes :class:`EngagementLimitReached` —
+        unless the concurrent award was this very one (the same key sent
+        twice at once): then it is answered with that award (``replayed``).
         """
 
         rules = self._require_rules("engage")

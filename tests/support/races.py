@@ -7,6 +7,8 @@ caller in first.
 
 from __future__ import annotations
 
+from typing import Callable
+
 from loyalty_accounts.errors import InsufficientPoints
 from loyalty_accounts.types import PostedTransaction, TransactionPlan
 
@@ -42,3 +44,24 @@ class FundsBeforeReference(FakeLedger):
             if exc.missing_funds:
                 raise InsufficientPoints(str(exc), code="INSUFFICIENT_FUND") from None
         return super().post(plan, schema_version=schema_version)
+
+
+class TwinAfterLookup(FakeLedger):
+    """Another caller's twin commits right after our first lookup of its reference missed.
+
+    Set ``reference`` and ``twin`` (a callable running the same command through
+    another path): the twin runs once, just after a lookup of ``reference``
+    found nothing, so the reads our plan is then built from already include it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reference: str | None = None
+        self.twin: Callable[[], object] | None = None
+
+    def find_by_reference(self, reference: str) -> PostedTransaction | None:
+        found = super().find_by_reference(reference)
+        if found is None and reference == self.reference and self.twin is not None:
+            twin, self.twin = self.twin, None
+            twin()
+        return found

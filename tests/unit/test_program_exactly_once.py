@@ -16,7 +16,7 @@ from typing import Callable
 import pytest
 from support.fake_ledger import FakeLedger
 from support.programme import T0, programme, usd
-from support.races import FundsBeforeReference
+from support.races import FundsBeforeReference, TwinAfterLookup
 
 from loyalty_accounts.errors import DuplicateOperation, InsufficientPoints, InvalidCommand
 from loyalty_accounts.operations import (
@@ -27,6 +27,7 @@ from loyalty_accounts.operations import (
     ExchangeOutCommand,
     HoldCommand,
     RedeemCommand,
+    RefundCommand,
     TransferCommand,
 )
 from loyalty_accounts.program import LoyaltyProgram, OperationResult
@@ -148,3 +149,39 @@ def test_an_earn_whose_order_time_was_not_given_is_the_same_command_a_second_lat
         program.earn(EarnCommand(customer="c1", order_id="A-1", amount=usd("25.90"), ordered_at=T0 + timedelta(days=1)))
     with pytest.raises(DuplicateOperation):
         program.earn(unstated(timedelta(seconds=2)).model_copy(update={"amount": usd("26.00")}))
+
+
+# -- the twin posts between our lookup and the reads our plan is built from ---------------
+
+
+def test_a_twin_posted_before_the_balances_were_read_is_a_replay_not_a_refusal() -> None:
+    ledger = TwinAfterLookup()
+    program = programme(ledger, pending_days=0)
+    program.earn(earn("o1", "100.00"))
+    spend = RedeemCommand(customer="c1", redemption_id="r1", points=100, at=T0)
+    ledger.reference, ledger.twin = "redeem:r1", lambda: program.redeem(spend)
+    result = program.redeem(spend)  # its plan, from buckets the twin emptied, would refuse
+    assert result.replayed is True and result.points == 100
+    assert ledger.account("program:points:redeemed").balance("PTS") == 100
+
+
+def test_a_twin_award_counted_before_the_counters_were_read_is_a_replay_not_limit_reached() -> None:
+    ledger = TwinAfterLookup()
+    program = programme(ledger, pending_days=0)
+    ledger.reference, ledger.twin = "engage:sign_up:c1:k1", lambda: program.engage("c1", "sign_up", "k1", T0)
+    result = program.engage("c1", "sign_up", "k1", T0)
+    assert result.replayed is True and result.points == 500
+    assert program.balance("c1").spendable == 500
+
+
+def test_a_twin_refund_read_as_an_earlier_refund_is_a_replay_not_a_small_refund() -> None:
+    ledger = TwinAfterLookup()
+    program = programme(ledger, pending_days=0)
+    program.earn(earn("o1", "100.00"))
+    refund = RefundCommand(customer="c1", order_id="o1", refund_id="f1", amount=usd("100.00"), at=T0)
+    ledger.reference, ledger.twin = "refund:f1", lambda: program.refund(refund)
+    result = program.refund(refund)
+    assert result.replayed is True and result.points == 100
+    earn_tx = ledger.find_by_reference("earn:o1")
+    assert earn_tx is not None and not any(key.startswith("small_refund:") for key in earn_tx.metadata)
+    assert program.balance("c1").spendable == 0

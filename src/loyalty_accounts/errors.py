@@ -9,13 +9,18 @@
     ├── UnknownEntity                a customer, hold or order the ledger has never seen
     ├── DuplicateOperation           business key reused with different content
     ├── LedgerRejected               the server refused the request for another reason
-    ├── LedgerUnavailable            exit 3: unreachable, timed out or 5xx; safe to retry
+    ├── LedgerUnavailable            exit 3: unreachable, timed out or 5xx; nothing was written
+    ├── OutcomeUnknown               exit 4: a write got no answer within the retry budget;
+    │                                it may have been posted: run the same command again to learn
     └── LocalServerError             exit 3: the local PostgreSQL/ledger could not be run
         └── LedgerServerNotFound     no v2.4.12 binary installed or cached, and no build possible
             └── LedgerBuildRefused   the Go module proxy will not serve the ledger module
 
-Only ``LedgerUnavailable`` is retryable: every write carries a stable
-reference and idempotency key, so repeating it cannot post twice.
+``LedgerUnavailable`` and ``OutcomeUnknown`` are the retryable ones: every
+write carries a stable reference, so repeating the same command cannot post
+twice, and after ``OutcomeUnknown`` it is how the caller learns what happened
+(the original transaction, reported as ``replayed``, or a fresh posting).
+A read that runs out of retries is always ``LedgerUnavailable``.
 """
 
 from __future__ import annotations
@@ -68,9 +73,25 @@ class LedgerRejected(LoyaltyError):
 
 
 class LedgerUnavailable(LoyaltyError):
-    """The ledger could not be reached or failed transiently; retrying is safe."""
+    """The ledger could not be reached or failed transiently; retrying is safe.
+
+    Raised for a write only when no attempt can have reached the server
+    unanswered (e.g. every attempt's connection was refused): nothing was posted.
+    """
 
     exit_code = 3
+
+
+class OutcomeUnknown(LoyaltyError):
+    """A write may or may not have been applied: an attempt reached the ledger (or may have)
+    and no answer came back before the retry budget ran out.
+
+    Repeating the same command is safe and is how to learn the outcome: it is
+    answered with the original transaction if the write was applied.
+    ``details`` carries ``{"what", "attempts", "reference"?}``.
+    """
+
+    exit_code = 4
 
 
 class LocalServerError(LoyaltyError):

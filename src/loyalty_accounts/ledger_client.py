@@ -14,14 +14,17 @@ amounts are arbitrary-precision integers that must stay Python ``int``.
 
 Exactly once
     Every transaction carries ``reference`` = the plan's business key (unique
-    per ledger) and an ``Idempotency-Key`` derived from it, and the request body
-    is byte-for-byte the same for the same plan. Repeating a post (a retry
-    after a lost response, or the same command run again) is answered with the
-    original transaction (``Idempotency-Hit: true``). When the server instead
-    reports the reference as taken (409 ``CONFLICT``) or the key as used with
-    another body (400 ``VALIDATION`` "invalid idempotency hash"), the original
-    is fetched by reference: the same ``command_hash`` means a replay
-    (``replayed=True``); another one raises :class:`DuplicateOperation`.
+    per ledger: the database refuses a second transaction with it), and the
+    request body is byte-for-byte the same for the same plan. When the ledger
+    reports the reference as taken (409 ``CONFLICT``), or refuses the post
+    with ``INSUFFICIENT_FUND`` — v2.4.12 runs the script and its balance checks
+    before the reference's uniqueness is checked, so the losing twin of two
+    identical spends of the whole balance hears "insufficient funds"
+    (``internal/controller/ledger/controller_default.go``, createTransaction,
+    then ``log_process.go``) — the original is looked up by reference: the same
+    ``command_hash`` answers with it; another one raises
+    :class:`DuplicateOperation`; no transaction with the reference means the
+    refusal stands.
 
 Point in time
     Every read "as of" an instant ``pit`` gives the ledger's state *effective*
@@ -49,13 +52,32 @@ Point in time
     so far, whatever its timestamp, which is what the ledger checks a new
     posting's balances against (``balances.go`` reads ``accounts_volumes``).
 
-Retries
+``replayed`` means "an earlier call posted this"
+    Each call (one :meth:`LedgerClient.post`, one bulk chunk, one revert) sends
+    an ``Idempotency-Key`` of its own: the reference plus a random call id,
+    reused by that call's retries only. So an ``Idempotency-Hit`` can only be
+    this call's own earlier attempt, whose response was lost (``replayed=False``:
+    this call posted it). A taken reference found while every earlier attempt
+    of this call was answered means another call posted it (``replayed=True``).
+    Found after an attempt that got no answer, it may be ours (an attempt still
+    running on the server when the retry arrived) or another call's: the same
+    request is sent once more with the same key, and the ledger's idempotency
+    record decides (a hit: ours; refused again: another call's). Only if that
+    check gets no answer either is the transaction's ``insertedAt`` (server
+    clock) compared with the call's start (client clock).
+
+Retries and the retry budget
     Only transient failures are retried: connection errors, timeouts, broken
-    responses, HTTP 5xx and 429. Waits grow exponentially with full jitter, up
-    to ``max_attempts`` tries in all, then :class:`LedgerUnavailable` is raised.
-    A 4xx is an answer, never retried. The SDK's own retries stay off: they
-    would retry without our idempotency key discipline and hide attempts from
-    the policy above.
+    responses, HTTP 5xx and 429. Waits grow exponentially with full jitter (up
+    to ``backoff_max_s``) for as long as ``retry_budget_s`` lasts (default 45 s,
+    enough for a ledger or PostgreSQL restart), capped by ``max_attempts`` when
+    set. A 4xx is an answer, never retried. The SDK's own retries stay off.
+    When the budget is spent, a read raises :class:`LedgerUnavailable`; so does
+    a write none of whose attempts can have reached the server (connection
+    refused: nothing was posted). A write with an attempt that may have reached
+    it unanswered (a timeout, a dropped connection, a 5xx) raises
+    :class:`OutcomeUnknown`: it may have been posted, and running the same
+    command again tells.
 """
 
 from __future__ import annotations
@@ -64,8 +86,10 @@ import hashlib
 import logging
 import os
 import re
-import uuid
+import secrets
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -75,7 +99,7 @@ from formance_sdk_python.models import errors as sdk_errors
 from formance_sdk_python.models import ledger as sdk_models
 from formance_sdk_python.models import operations, shared
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_random_exponential
 
 from .errors import (
     ChartError,
@@ -85,6 +109,7 @@ from .errors import (
     LedgerRejected,
     LedgerUnavailable,
     LoyaltyError,
+    OutcomeUnknown,
     UnknownEntity,
 )
 from .types import AccountState, Asset, Posting, PostedTransaction, TransactionPlan, Volume, VolumeRow
@@ -103,6 +128,11 @@ BULK_CHUNK = 100
 """The server's default bulk limit (``--bulk-max-size``); beyond it: 413 BULK_SIZE_EXCEEDED."""
 MAX_IDEMPOTENCY_KEY = 256
 """The server stores idempotency keys in a varchar(256) column."""
+DEFAULT_TIMEOUT_S = 10.0
+"""Seconds one HTTP request may take (``LOYALTY_LEDGER_TIMEOUT``)."""
+DEFAULT_RETRY_BUDGET_S = 45.0
+"""Seconds transient failures are retried for (``LOYALTY_LEDGER_RETRY_BUDGET``): a ledger or
+PostgreSQL restart takes several seconds to about 30."""
 
 _LEDGER_NAME = re.compile(r"^[0-9a-zA-Z_-]{1,63}$")
 _ADDRESS = re.compile(r"^[a-zA-Z0-9_-]+(:[a-zA-Z0-9_-]+)*$")
@@ -141,6 +171,8 @@ _TRANSIENT_TRANSPORT_ERRORS = (
     httpx.RemoteProtocolError,
     httpx.ProxyError,
 )
+_NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+"""Transport failures raised before the request left: the server cannot have acted on it."""
 
 
 class LedgerConnection(BaseModel):
@@ -159,10 +191,14 @@ class LedgerConnection(BaseModel):
     client_id: str | None = None
     client_secret: str | None = Field(default=None, repr=False)
     token_url: str | None = None
-    timeout_s: float = Field(default=10.0, gt=0)
-    max_attempts: int = Field(default=5, ge=1)
+    timeout_s: float = Field(default=DEFAULT_TIMEOUT_S, gt=0)
+    """Seconds one HTTP request may take before it counts as a (transient) failure."""
+    retry_budget_s: float = Field(default=DEFAULT_RETRY_BUDGET_S, ge=0)
+    """Seconds after a request's first attempt during which transient failures are retried (0: no retry)."""
+    max_attempts: int | None = Field(default=None, ge=1)
+    """An optional cap on attempts per request, on top of the budget."""
     backoff_initial_s: float = Field(default=0.2, ge=0)
-    backoff_max_s: float = Field(default=5.0, ge=0)
+    backoff_max_s: float = Field(default=2.0, ge=0)
 
     @field_validator("url")
     @classmethod
@@ -194,8 +230,22 @@ class LedgerConnection(BaseModel):
 
     @classmethod
     def from_env(cls, ledger: str | None = None) -> LedgerConnection:
-        """Settings from ``LOYALTY_LEDGER_*`` / ``LOYALTY_OAUTH_*`` environment variables."""
+        """Settings from ``LOYALTY_LEDGER_*`` / ``LOYALTY_OAUTH_*`` environment variables.
+
+        ``LOYALTY_LEDGER_TIMEOUT`` (seconds per request, > 0) and
+        ``LOYALTY_LEDGER_RETRY_BUDGET`` (seconds of retrying, >= 0) are decimal
+        numbers of seconds; InvalidCommand names the variable when one is not.
+        """
         env = os.environ
+        timing: dict[str, float] = {}
+        for name, setting in (("LOYALTY_LEDGER_TIMEOUT", "timeout_s"), ("LOYALTY_LEDGER_RETRY_BUDGET", "retry_budget_s")):
+            text = env.get(name, "").strip()
+            if not text:
+                continue
+            try:
+                timing[setting] = float(text)
+            except ValueError:
+                raise InvalidCommand(f"{name} must be a number of seconds, got {text!r}") from None
         try:
             return cls(
                 url=env.get("LOYALTY_LEDGER_URL") or DEFAULT_URL,
@@ -204,36 +254,69 @@ class LedgerConnection(BaseModel):
                 client_id=env.get("LOYALTY_OAUTH_CLIENT_ID") or None,
                 client_secret=env.get("LOYALTY_OAUTH_CLIENT_SECRET") or None,
                 token_url=env.get("LOYALTY_OAUTH_TOKEN_URL") or None,
+                **timing,
             )
         except ValidationError as exc:
             raise InvalidCommand(f"invalid ledger settings in the environment: {exc}") from exc
 
 
-def idempotency_key(reference: str) -> str:
-    """The Idempotency-Key for a plan: a pure function of its reference.
+def idempotency_key(reference: str, call_id: str) -> str:
+    """The Idempotency-Key of one call posting ``reference``: ``loyalty:{reference}#{call_id}``.
 
-    Long references are hashed so the key fits the server's 256-character column.
+    The call id is random per call and shared by the call's retries, so an
+    idempotency hit always means this call's own earlier attempt (see the
+    module docstring). Long references are hashed so the key fits the server's
+    256-character column.
     """
-    key = f"loyalty:{reference}"
+    key = f"loyalty:{reference}#{call_id}"
     if len(key) <= MAX_IDEMPOTENCY_KEY:
         return key
-    return "loyalty:sha256:" + hashlib.sha256(reference.encode()).hexdigest()
+    return f"loyalty:sha256:{hashlib.sha256(reference.encode()).hexdigest()}#{call_id}"
 
 
 class _Transient(Exception):
-    """A failure worth retrying; becomes LedgerUnavailable once attempts run out."""
+    """A failure worth retrying; LedgerUnavailable or OutcomeUnknown once the budget is spent.
 
-    def __init__(self, message: str, code: str | None = None) -> None:
+    ``maybe_applied`` is False only when the request cannot have been acted on
+    (it never left: connection refused; or it was rate limited: 429).
+    """
+
+    def __init__(self, message: str, code: str | None = None, *, maybe_applied: bool = True) -> None:
         super().__init__(message)
         self.code = code
+        self.maybe_applied = maybe_applied
+
+
+@dataclass
+class _Call:
+    """One logical request (a post, a bulk chunk, a revert) and what its attempts left unknown.
+
+    ``uncertain`` becomes True when an attempt may have reached the server and
+    got no answer; ``started`` is the wall-clock start, compared with a
+    transaction's ``insertedAt`` only as a last resort.
+    """
+
+    id: str = field(default_factory=lambda: secrets.token_hex(8))
+    started: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    uncertain: bool = False
 
 
 class LedgerClient:
     """:class:`~loyalty_accounts.ports.LedgerPort` over HTTP (see the module docstring)."""
 
-    def __init__(self, connection: LedgerConnection, *, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        connection: LedgerConnection,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """``clock`` (seconds, monotonic) and ``sleep`` time the retry budget; tests replace them."""
         self.connection = connection
         self.ledger = connection.ledger
+        self._clock = clock
+        self._sleep = sleep
         self._http = httpx.Client(
             transport=transport,
             timeout=connection.timeout_s,
@@ -285,7 +368,7 @@ class LedgerClient:
             v2_create_ledger_request=sdk_models.V2CreateLedgerRequest(metadata=dict(metadata) if metadata else None),
         )
         try:
-            self._send("create ledger", lambda: self._v2.create_ledger(request=request))
+            self._send("create ledger", lambda: self._v2.create_ledger(request=request), write=True)
         except LedgerRejected as exc:
             # v2.4.12 answers 400 LEDGER_ALREADY_EXISTS (not 409) for an existing ledger.
             if exc.code == "LEDGER_ALREADY_EXISTS":
@@ -300,7 +383,7 @@ class LedgerClient:
             raise ChartError(f"schema {version!r} does not have the shape the ledger expects: {exc}") from exc
         request = operations.V2InsertSchemaRequest(ledger=self.ledger, version=version, v2_schema_data=data)
         try:
-            self._send("insert schema", lambda: self._v2.insert_schema(request=request))
+            self._send("insert schema", lambda: self._v2.insert_schema(request=request), write=True)
         except LedgerRejected as exc:
             if exc.code == "SCHEMA_ALREADY_EXISTS":
                 return False
@@ -322,20 +405,38 @@ class LedgerClient:
     # -- writes -------------------------------------------------------------
 
     def post(self, plan: TransactionPlan, *, schema_version: str | None = None) -> PostedTransaction:
+        """Post once (see the module docstring): the new transaction (``replayed=False``), or
+        the one an earlier call posted under the same reference and command (``replayed=True``).
+
+        Raises DuplicateOperation (the reference belongs to another command),
+        InsufficientPoints (no transaction carries the reference), other
+        LoyaltyErrors for refusals, LedgerUnavailable (nothing was posted) or
+        OutcomeUnknown (it may have been).
+        """
+        call = _Call()
         request = operations.V2CreateTransactionRequest(
             ledger=self.ledger,
-            idempotency_key=idempotency_key(plan.reference),
+            idempotency_key=idempotency_key(plan.reference, call.id),
             schema_version=schema_version,
             v2_post_transaction=_post_body(plan),
         )
+
+        def send() -> httpx.Response:
+            return self._send(
+                "post transaction", lambda: self._v2.create_transaction(request=request), call=call, write=True
+            )
+
         try:
-            response = self._send("post transaction", lambda: self._v2.create_transaction(request=request))
+            response = send()
         except LoyaltyError as exc:
-            if _is_reference_clash(exc.code, exc.message):
-                return self._resolve_clash(plan, exc.code)
-            raise
+            if not _may_mean_taken(exc):
+                raise
+            original, inserted_at = self._original(plan, exc)
+            ours = call.uncertain and self._ours_after_all(call, lambda: send() is not None, inserted_at)
+            return original.model_copy(update={"replayed": not ours})
+        # With a key of this call's own, a hit is an earlier attempt of this call whose answer was lost.
         hit = response.headers.get("Idempotency-Hit", "").lower() == "true"
-        return _transaction(_data(response, "posted transaction"), replayed=hit)
+        return _transaction(_data(response, "posted transaction"), replayed=hit and not call.uncertain)
 
     def post_many(
         self, plans: Sequence[TransactionPlan], *, schema_version: str | None = None, atomic: bool = False
@@ -382,10 +483,11 @@ class LedgerClient:
         retry after a lost response gets the reversal it created, while a second
         call still hears ALREADY_REVERT.
         """
+        call = _Call()
         request = operations.V2RevertTransactionRequest(
             ledger=self.ledger,
             id=_tx_id(tx_id),
-            idempotency_key=f"loyalty:revert:{tx_id}:{uuid.uuid4().hex}",
+            idempotency_key=f"loyalty:revert:{tx_id}#{call.id}",
             force=True if force else None,
             # A revert is a logged write: under strict enforcement it must name the schema.
             schema_version=schema_version,
@@ -393,7 +495,26 @@ class LedgerClient:
                 sdk_models.V2RevertTransactionRequest(metadata=dict(sorted(metadata.items()))) if metadata else None
             ),
         )
-        response = self._send(f"revert transaction {tx_id}", lambda: self._v2.revert_transaction(request=request))
+
+        def send() -> httpx.Response:
+            return self._send(
+                f"revert transaction {tx_id}",
+                lambda: self._v2.revert_transaction(request=request),
+                call=call,
+                write=True,
+            )
+
+        try:
+            response = send()
+        except DuplicateOperation as exc:
+            if exc.code != "ALREADY_REVERT" or not call.uncertain:
+                raise
+            # An unanswered attempt of this very call may be the revert: the same key
+            # is answered from the ledger's idempotency record if so.
+            try:
+                response = send()
+            except LoyaltyError:
+                raise exc from None
         return _transaction(_data(response, "reverting transaction"))
 
     def add_transaction_metadata(
@@ -414,7 +535,9 @@ class LedgerClient:
             schema_version=schema_version,
         )
         self._send(
-            f"add metadata to transaction {tx_id}", lambda: self._v2.add_metadata_on_transaction(request=request)
+            f"add metadata to transaction {tx_id}",
+            lambda: self._v2.add_metadata_on_transaction(request=request),
+            write=True,
         )
 
     # -- reads --------------------------------------------------------------
@@ -579,27 +702,53 @@ class LedgerClient:
 
     # -- internals: exactly once ------------------------------------------
 
-    def _resolve_clash(self, plan: TransactionPlan, code: str | None) -> PostedTransaction:
-        """The reference is taken: a replay of the same command, or another operation's key."""
-        original = self.find_by_reference(plan.reference)
-        if original is None:
+    def _original(self, plan: TransactionPlan, refusal: LoyaltyError) -> tuple[PostedTransaction, datetime | None]:
+        """The transaction holding ``plan``'s reference after ``refusal``, with its ``insertedAt``.
+
+        Raises DuplicateOperation when it was posted for another command, and
+        ``refusal`` itself (INSUFFICIENT_FUND) or LedgerRejected (a clash) when
+        no transaction carries the reference.
+        """
+        found = self._lookup(plan.reference)
+        if found is None:
+            if refusal.code == "INSUFFICIENT_FUND":
+                raise refusal
             raise LedgerRejected(
-                f"the ledger reported reference {plan.reference!r} as already used ({code}) "
+                f"the ledger reported reference {plan.reference!r} as already used ({refusal.code}) "
                 "but no transaction carries it",
-                code=code,
+                code=refusal.code,
             )
-        if original.metadata.get("command_hash") == plan.command_hash:
-            return original.model_copy(update={"replayed": True})
-        raise DuplicateOperation(
-            f"reference {plan.reference!r} is already used by transaction {original.id} "
-            "for a different command",
-            code="CONFLICT",
-            details={
-                "reference": plan.reference,
-                "transaction_id": original.id,
-                "command_hash": original.metadata.get("command_hash"),
-            },
-        )
+        original, inserted_at = found
+        if original.metadata.get("command_hash") != plan.command_hash:
+            raise DuplicateOperation(
+                f"reference {plan.reference!r} is already used by transaction {original.id} "
+                "for a different command",
+                code="CONFLICT",
+                details={
+                    "reference": plan.reference,
+                    "transaction_id": original.id,
+                    "command_hash": original.metadata.get("command_hash"),
+                },
+            )
+        return original, inserted_at
+
+    @staticmethod
+    def _ours_after_all(call: _Call, recheck: Callable[[], object], inserted_at: datetime | None) -> bool:
+        """Whether a transaction found under the reference was posted by an unanswered attempt of ``call``.
+
+        ``recheck`` sends the call's request again with the call's own key: the
+        ledger answers it from its idempotency record (a success) only if one
+        of the call's attempts committed, and refuses it again otherwise. When
+        that gets no answer either, the transaction's ``insertedAt`` (server
+        clock) is compared with the call's start (client clock).
+        """
+        try:
+            recheck()
+        except (LedgerUnavailable, OutcomeUnknown):
+            return inserted_at is not None and inserted_at >= call.started
+        except LoyaltyError:
+            return False
+        return True
 
     def _post_chunk(
         self, chunk: Sequence[TransactionPlan], *, schema_version: str | None, atomic: bool
@@ -622,38 +771,78 @@ class LedgerClient:
                     details={"reference": plan.reference, "transaction_id": found.id},
                 )
 
+        call = _Call()
+        keys = {plan.reference: idempotency_key(plan.reference, call.id) for plan in pending}
         while pending:
-            outcomes = self._bulk(pending, schema_version=schema_version, atomic=atomic)
+            outcomes = self._bulk(pending, keys, call=call, schema_version=schema_version, atomic=atomic)
             failures: list[tuple[TransactionPlan, LoyaltyError]] = []
-            replays: set[str] = set()
+            taken: list[tuple[TransactionPlan, PostedTransaction, datetime | None]] = []
             committed: dict[str, PostedTransaction] = {}
             for plan, outcome in zip(pending, outcomes):
                 if isinstance(outcome, PostedTransaction):
+                    # Bulk results do not say "hit"; with this call's own keys a hit is ours anyway.
                     committed[plan.reference] = outcome
-                elif _is_reference_clash(outcome.code, outcome.message):
-                    # Raises DuplicateOperation when the reference belongs to another command.
-                    posted[plan.reference] = self._resolve_clash(plan, outcome.code)
-                    replays.add(plan.reference)
-                else:
-                    failures.append((plan, outcome))
+                    continue
+                if _may_mean_taken(outcome):
+                    try:
+                        # Raises DuplicateOperation when the reference belongs to another command.
+                        taken.append((plan, *self._original(plan, outcome)))
+                        continue
+                    except InsufficientPoints:
+                        pass
+                failures.append((plan, outcome))
 
             if failures:
                 raise _first_failure(failures, atomic=atomic)
-            if atomic and replays:
-                # The server rolled the whole chunk back: send again what was not a replay.
-                pending = [plan for plan in pending if plan.reference not in replays]
+            ours = self._ours_in_bulk(taken, keys, call, schema_version) if taken and call.uncertain else set()
+            for plan, original, _ in taken:
+                posted[plan.reference] = original.model_copy(update={"replayed": plan.reference not in ours})
+            if atomic and taken:
+                # The server rolled the whole chunk back: send again what was not already there.
+                resolved = {plan.reference for plan, _, _ in taken}
+                pending = [plan for plan in pending if plan.reference not in resolved]
                 continue
             posted.update(committed)
             pending = []
         return posted
 
+    def _ours_in_bulk(
+        self,
+        taken: Sequence[tuple[TransactionPlan, PostedTransaction, datetime | None]],
+        keys: Mapping[str, str],
+        call: _Call,
+        schema_version: str | None,
+    ) -> set[str]:
+        """References among ``taken`` that an unanswered attempt of ``call`` posted (see _ours_after_all).
+
+        The elements are sent once more, with their keys, in a non-atomic bulk:
+        every reference is taken, so nothing new can be posted; an element
+        answered with its transaction was ours.
+        """
+        plans = [plan for plan, _, _ in taken]
+        try:
+            outcomes = self._bulk(plans, keys, call=call, schema_version=schema_version, atomic=False)
+        except (LedgerUnavailable, OutcomeUnknown):
+            return {
+                plan.reference
+                for plan, _, inserted_at in taken
+                if inserted_at is not None and inserted_at >= call.started
+            }
+        return {plan.reference for plan, outcome in zip(plans, outcomes) if isinstance(outcome, PostedTransaction)}
+
     def _bulk(
-        self, plans: Sequence[TransactionPlan], *, schema_version: str | None, atomic: bool
+        self,
+        plans: Sequence[TransactionPlan],
+        keys: Mapping[str, str],
+        *,
+        call: _Call,
+        schema_version: str | None,
+        atomic: bool,
     ) -> list[PostedTransaction | LoyaltyError]:
-        """One ``/_bulk`` request; one outcome per plan, in the order of ``plans``."""
+        """One ``/_bulk`` request; one outcome per plan, in the order of ``plans``; ``keys`` by reference."""
         elements = [
             sdk_models.V2BulkElementCreateTransaction(
-                action="CREATE_TRANSACTION", ik=idempotency_key(plan.reference), data=_post_body(plan)
+                action="CREATE_TRANSACTION", ik=keys[plan.reference], data=_post_body(plan)
             )
             for plan in plans
         ]
@@ -667,7 +856,13 @@ class LedgerClient:
             schema_version=schema_version,
         )
         # 400 with a "data" array is a per-element report, not a refusal of the request.
-        response = self._send("post bulk", lambda: self._v2.create_bulk(request=request), accept=frozenset({400}))
+        response = self._send(
+            "post bulk",
+            lambda: self._v2.create_bulk(request=request),
+            accept=frozenset({400}),
+            call=call,
+            write=True,
+        )
         body = _json_body(response, "bulk response")
         items = body.get("data") if isinstance(body, dict) else None
         if not isinstance(items, list):
@@ -680,9 +875,20 @@ class LedgerClient:
 
     # -- internals: transport ---------------------------------------------
 
+    def _lookup(self, reference: str) -> tuple[PostedTransaction, datetime | None] | None:
+        """The transaction carrying ``reference`` and its ``insertedAt`` (None if absent), or None."""
+        for item in self._raw_transactions({"$match": {"reference": reference}}, page_size=1):
+            return _transaction(item), _inserted_at(item)
+        return None
+
     def _transactions_by_filter(
         self, query: Mapping[str, Any], *, pit: datetime | None = None, page_size: int = PAGE_SIZE
     ) -> Iterator[PostedTransaction]:
+        return (_transaction(item) for item in self._raw_transactions(query, pit=pit, page_size=page_size))
+
+    def _raw_transactions(
+        self, query: Mapping[str, Any], *, pit: datetime | None = None, page_size: int = PAGE_SIZE
+    ) -> Iterator[Any]:
         def fetch(cursor: str | None) -> Any:
             if cursor is not None:
                 request = operations.V2ListTransactionsRequest(
@@ -700,7 +906,7 @@ class LedgerClient:
                 )
             return self._v2.list_transactions(request=request)
 
-        return (_transaction(item) for item in self._pages("list transactions", fetch))
+        return self._pages("list transactions", fetch)
 
     def _pages(self, what: str, fetch: Callable[[str | None], Any]) -> Iterator[Any]:
         """Items of every page, following ``cursor.next`` until ``hasMore`` is false."""
@@ -722,35 +928,73 @@ class LedgerClient:
                 )
 
     def _send(
-        self, what: str, call: Callable[[], Any], *, accept: frozenset[int] = frozenset()
+        self,
+        what: str,
+        request: Callable[[], Any],
+        *,
+        accept: frozenset[int] = frozenset(),
+        call: _Call | None = None,
+        write: bool = False,
     ) -> httpx.Response:
         """Run one SDK call under the retry policy; return the raw HTTP response.
 
         2xx (and statuses in ``accept``) are returned; other 4xx raise the mapped
-        project error at once; transient failures are retried and end in
-        LedgerUnavailable.
+        project error at once; transient failures are retried while the retry
+        budget lasts (and ``max_attempts`` allows). Then a ``write`` any of whose
+        attempts may have been acted on raises OutcomeUnknown; anything else
+        raises LedgerUnavailable. ``call`` collects that uncertainty across
+        several sends of the same request.
         """
+        settings = self.connection
+        started = self._clock()
+        attempts = 0
+        uncertain = call.uncertain if call is not None else False
+
+        def out_of_budget(state: RetryCallState) -> bool:
+            if settings.max_attempts is not None and state.attempt_number >= settings.max_attempts:
+                return True
+            return self._clock() - started >= settings.retry_budget_s
+
+        def attempt() -> httpx.Response:
+            nonlocal attempts, uncertain
+            attempts += 1
+            try:
+                return self._attempt(what, request, accept)
+            except _Transient as exc:
+                uncertain = uncertain or exc.maybe_applied
+                if call is not None:
+                    call.uncertain = uncertain
+                raise
+
         retrying = Retrying(
-            stop=stop_after_attempt(self.connection.max_attempts),
-            wait=wait_random_exponential(
-                multiplier=self.connection.backoff_initial_s, max=self.connection.backoff_max_s
-            ),
+            stop=out_of_budget,
+            wait=wait_random_exponential(multiplier=settings.backoff_initial_s, max=settings.backoff_max_s),
             retry=retry_if_exception_type(_Transient),
             before_sleep=_log_retry(what),
+            sleep=self._sleep,
             reraise=True,
         )
         try:
-            return retrying(self._attempt, what, call, accept)
+            return retrying(attempt)
         except _Transient as exc:
+            spent = f"{attempts} attempt(s) over {self._clock() - started:.1f} s; last error: {exc}"
+            if write and uncertain:
+                raise OutcomeUnknown(
+                    f"{what}: no answer from the Formance ledger at {settings.url} after {spent}. "
+                    "It may have been posted: run the same command again to learn",
+                    code=exc.code,
+                    details={"what": what, "attempts": attempts},
+                ) from exc
             raise LedgerUnavailable(
-                f"Formance ledger at {self.connection.url} is unavailable: {what} failed after "
-                f"{self.connection.max_attempts} attempt(s); last error: {exc}",
+                f"Formance ledger at {settings.url} is unavailable: {what} failed after {spent}",
                 code=exc.code,
             ) from exc
 
     def _attempt(self, what: str, call: Callable[[], Any], accept: frozenset[int]) -> httpx.Response:
         try:
             response: httpx.Response = call().raw_response
+        except _NOT_SENT_ERRORS as exc:
+            raise _Transient(f"{type(exc).__name__}: {exc or 'no detail'}", maybe_applied=False) from exc
         except _TRANSIENT_TRANSPORT_ERRORS as exc:
             raise _Transient(f"{type(exc).__name__}: {exc or 'no detail'}") from exc
         except httpx.TransportError as exc:  # e.g. an unsupported URL scheme: retrying cannot help
@@ -767,7 +1011,7 @@ class LedgerClient:
             if type(exc) is Exception and "token endpoint" in str(exc):
                 status = re.search(r"status code (\d{3})", str(exc))
                 if status and (int(status.group(1)) >= 500 or status.group(1) == "429"):
-                    raise _Transient(f"OAuth2 token endpoint: {exc}") from exc
+                    raise _Transient(f"OAuth2 token endpoint: {exc}", maybe_applied=False) from exc
                 raise LedgerRejected(f"OAuth2 token request failed: {exc}", code="UNAUTHORIZED") from exc
             raise
         status = response.status_code
@@ -775,7 +1019,8 @@ class LedgerClient:
             return response
         if status >= 500 or status == 429:
             code, message, _ = _error_fields(response)
-            raise _Transient(f"HTTP {status} {code}: {message}", code=code)
+            # 429 (RFC 6585): rate limited, the request was not processed; a 5xx may come after work was done.
+            raise _Transient(f"HTTP {status} {code}: {message}", code=code, maybe_applied=status != 429)
         raise _error_from_response(what, response)
 
 
@@ -1029,9 +1274,28 @@ def _error_from_response(what: str, response: httpx.Response) -> LoyaltyError:
     )
 
 
-def _is_reference_clash(code: str | None, message: str) -> bool:
-    """409 CONFLICT (reference taken) or 400 VALIDATION for a key reused with another body."""
-    return code == "CONFLICT" or (code == "VALIDATION" and "invalid idempotency hash" in message)
+def _may_mean_taken(error: LoyaltyError) -> bool:
+    """A refusal that may mean "the reference is already taken": look it up before believing it.
+
+    409 CONFLICT (reference taken), 400 VALIDATION for a key reused with
+    another body, and INSUFFICIENT_FUND: v2.4.12 runs the script's balance
+    checks before the reference's uniqueness is checked (createTransaction in
+    ``internal/controller/ledger/controller_default.go``), so the losing twin of
+    two identical spends of the whole balance hears this.
+    """
+    code, message = error.code, error.message
+    return code in ("CONFLICT", "INSUFFICIENT_FUND") or (code == "VALIDATION" and "invalid idempotency hash" in message)
+
+
+def _inserted_at(data: Any) -> datetime | None:
+    """A transaction's ``insertedAt`` (when the server recorded it, by its clock), if it sent one."""
+    text = data.get("insertedAt") if isinstance(data, dict) else None
+    if not isinstance(text, str):
+        return None
+    try:
+        return _utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except ValueError:
+        return None
 
 
 def _log_retry(what: str) -> Callable[[RetryCallState], None]:

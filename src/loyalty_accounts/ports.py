@@ -38,8 +38,11 @@ class LedgerPort(Protocol):
 
     def post(self, plan: TransactionPlan, *, schema_version: str | None = None) -> PostedTransaction:
         """Post exactly once: a replay of the same command returns the original
-        (``replayed=True``); the same reference with another command raises
-        :class:`~loyalty_accounts.errors.DuplicateOperation`."""
+        (``replayed=True``: an earlier call posted it, never this call's own
+        retry); the same reference with another command raises
+        :class:`~loyalty_accounts.errors.DuplicateOperation`. A write whose
+        outcome stayed unknown raises
+        :class:`~loyalty_accounts.errors.OutcomeUnknown`."""
 
     def post_many(
         self, plans: Sequence[TransactionPlan], *, schema_version: str | None = None, atomic: bool = False

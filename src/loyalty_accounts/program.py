@@ -16,6 +16,13 @@ but the ledger's own overdraft check decides. If a concurrent spend emptied a
 bucket in between, the post fails with ``INSUFFICIENT_FUND`` and the plan is
 rebuilt from fresh balances (a few times), so the customer either has the
 points at the instant of posting or gets :class:`InsufficientPoints`.
+Before re-planning or refusing, the reference is looked up once more: the
+server checks funds before the reference, so the losing twin of the same
+command run twice at once (the whole balance spent, or an engagement
+counter's last slot taken) is refused for funds although its twin posted it;
+it is answered with the original (``replayed``) instead. The same holds when
+the twin posted between the first lookup and the reads a plan is built from
+(the plan then refuses, or has nothing left to post).
 
 Pricing: with a rules file (``rules=``), an earn is priced by
 :func:`loyalty_accounts.rules.quote` at the order's own instant, with the
@@ -38,7 +45,15 @@ from typing import Callable, Iterable, Iterator, Literal, Mapping, Sequence
 from pydantic import BaseModel, ConfigDict, Field
 
 from .chart import Chart, from_minor, parse_date_segment
-from .errors import DuplicateOperation, InsufficientPoints, InvalidCommand, UnknownEntity
+from .errors import (
+    DuplicateOperation,
+    InsufficientPoints,
+    InvalidCommand,
+    LedgerUnavailable,
+    LoyaltyError,
+    OutcomeUnknown,
+    UnknownEntity,
+)
 from .numscript import Catalogue
 from .operations import (
     AdjustCommand,
@@ -295,7 +310,9 @@ class LoyaltyProgram:
         without a post) and enforced by the ledger when posting: if a
         concurrent award took the last slot in between, the ledger refuses
         ours (``INSUFFICIENT_FUND`` on a counter), the counters are read
-        again and the refusal becomes :class:`EngagementLimitReached`.
+        again and the refusal becomes :class:`EngagementLimitReached` —
+        unless the concurrent award was this very one (the same key sent
+        twice at once): then it is answered with that award (``replayed``).
         """
 
         rules = self._require_rules("engage")
@@ -364,6 +381,14 @@ class LoyaltyProgram:
             if exc.code != "ALREADY_REVERT":
                 raise
             return OperationResult(operation="void", reference=reference, replayed=True, points=self._held(hold_tx))
+        except InsufficientPoints:
+            # The hold account was emptied between our reads and the revert: by a
+            # capture, or by a void that got there first. Say which.
+            if self.ledger.get_transaction(hold_tx.id).reverted:
+                return OperationResult(operation="void", reference=reference, replayed=True, points=self._held(hold_tx))
+            if self.ledger.find_by_reference(f"capture:{hold_id}") is not None:
+                raise InvalidCommand(f"hold {hold_id} was captured; it can no longer be voided") from None
+            raise
         return OperationResult(
             operation="void", reference=reference, replayed=False, points=self._held(hold_tx), transactions=(reversal,)
         )
@@ -761,14 +786,30 @@ class LoyaltyProgram:
         if existing is not None:
             return self._replay(command, reference, fingerprint, existing)
         for attempt in range(1, PLAN_ATTEMPTS + 1):
-            plan = build()
+            # The balances, counters or earlier refunds read for the plan may already
+            # include this very command, posted by another caller since the lookup
+            # above: a refusal or an empty plan is then its replay, not the answer.
+            try:
+                plan = build()
+            except (LedgerUnavailable, OutcomeUnknown):
+                raise
+            except LoyaltyError:
+                if (meanwhile := self._posted_meanwhile(command, reference, fingerprint)) is not None:
+                    return meanwhile
+                raise
             if plan is None:
+                if (meanwhile := self._posted_meanwhile(command, reference, fingerprint)) is not None:
+                    return meanwhile
                 return OperationResult(operation=command.operation, reference=reference, replayed=False, points=0, note=no_plan_note)
             try:
                 tx = self.ledger.post(plan, schema_version=self.schema_version)
             except InsufficientPoints:
-                # Balances moved between our read and the post; the ledger
-                # refused, so nothing was posted. Read again and re-plan.
+                # Balances moved between our read and the post and the ledger
+                # refused. Funds are checked before the reference, so the mover
+                # may be this very command run by another caller: then answer
+                # with its transaction. Otherwise read again and re-plan.
+                if (meanwhile := self._posted_meanwhile(command, reference, fingerprint)) is not None:
+                    return meanwhile
                 if attempt == PLAN_ATTEMPTS:
                     raise
                 continue
@@ -780,6 +821,15 @@ class LoyaltyProgram:
                 transactions=(tx,),
             )
         raise AssertionError("unreachable")
+
+    def _posted_meanwhile(self, command: Command, reference: str, fingerprint: str) -> OperationResult | None:
+        """The replay of ``command`` if its reference has been taken since it was first looked up, else None.
+
+        Raises DuplicateOperation when another command took it.
+        """
+
+        existing = self.ledger.find_by_reference(reference)
+        return None if existing is None else self._replay(command, reference, fingerprint, existing)
 
     def _replay(self, command: Command, reference: str, fingerprint: str, existing: PostedTransaction) -> OperationResult:
         if existing.metadata.get("command_hash") != fingerprint:

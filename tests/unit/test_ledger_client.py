@@ -24,6 +24,7 @@ from loyalty_accounts.errors import (
     LedgerRejected,
     LedgerUnavailable,
     LoyaltyError,
+    OutcomeUnknown,
     UnknownEntity,
 )
 from loyalty_accounts.ledger_client import LedgerClient, LedgerConnection, idempotency_key
@@ -43,10 +44,24 @@ def router() -> respx.Router:
     return respx.Router(assert_all_called=False)
 
 
-def make_client(router: respx.Router, **settings: Any) -> LedgerClient:
+class FakeTime:
+    """A monotonic clock that moves only when the client sleeps or a test says an attempt took time."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def make_client(router: respx.Router, *, fake_time: FakeTime | None = None, **settings: Any) -> LedgerClient:
     options: dict[str, Any] = {"url": BASE, "ledger": "loyalty", "backoff_initial_s": 0, "backoff_max_s": 0}
     options.update(settings)
-    return LedgerClient(LedgerConnection(**options), transport=httpx.MockTransport(router.handler))
+    timing: dict[str, Any] = {"clock": fake_time.clock, "sleep": fake_time.sleep} if fake_time else {}
+    return LedgerClient(LedgerConnection(**options), transport=httpx.MockTransport(router.handler), **timing)
 
 
 def make_plan(reference: str = "earn:order-1", command_hash: str = "hash-1", **extra: Any) -> TransactionPlan:
@@ -107,7 +122,7 @@ def test_post_sends_script_vars_reference_metadata_and_idempotency_key(router: r
         posted = client.post(plan, schema_version="v1")
 
     request = route.calls.last.request
-    assert request.headers["Idempotency-Key"] == "loyalty:earn:order-1"
+    assert request.headers["Idempotency-Key"].startswith("loyalty:earn:order-1#")
     assert request.headers["Content-Type"] == "application/json"
     assert request.url.params["schemaVersion"] == "v1"
     body = body_of(request)
@@ -138,11 +153,23 @@ def test_post_body_is_byte_identical_for_equal_plans(router: respx.Router) -> No
 
 
 def test_long_reference_gets_a_bounded_idempotency_key() -> None:
-    key = idempotency_key("x" * 400)
-    assert len(key) <= 256 and key == idempotency_key("x" * 400) and key != idempotency_key("x" * 401)
+    key = idempotency_key("x" * 400, "c1")
+    assert len(key) <= 256 and key == idempotency_key("x" * 400, "c1")
+    assert key != idempotency_key("x" * 401, "c1") and key != idempotency_key("x" * 400, "c2")
+    assert idempotency_key("earn:A-1", "0123") == "loyalty:earn:A-1#0123"
 
 
-def test_idempotency_hit_header_marks_the_result_replayed(router: respx.Router) -> None:
+def test_each_call_has_its_own_idempotency_key(router: respx.Router) -> None:
+    route = router.post(TX_URL).mock(return_value=ok(tx_json(7, "earn:order-1")))
+    with make_client(router) as client:
+        client.post(make_plan())
+        client.post(make_plan())
+    first, second = (call.request.headers["Idempotency-Key"] for call in route.calls)
+    assert first != second
+    assert first.startswith("loyalty:earn:order-1#") and second.startswith("loyalty:earn:order-1#")
+
+
+def test_idempotency_hit_on_the_first_attempt_means_an_earlier_call(router: respx.Router) -> None:
     router.post(TX_URL).mock(return_value=ok(tx_json(7, "earn:order-1"), **{"Idempotency-Hit": "true"}))
     with make_client(router) as client:
         assert client.post(make_plan()).replayed is True
@@ -218,9 +245,10 @@ def test_lost_response_is_retried_with_the_same_key_and_body(router: respx.Route
 
     assert route.call_count == 2
     first, second = (call.request for call in route.calls)
-    assert first.headers["Idempotency-Key"] == second.headers["Idempotency-Key"] == "loyalty:earn:order-1"
+    assert first.headers["Idempotency-Key"] == second.headers["Idempotency-Key"]
     assert first.content == second.content
-    assert posted.id == 7
+    # The hit answers this call's own first attempt: this call posted it.
+    assert posted.id == 7 and posted.replayed is False
 
 
 def test_connection_refused_then_success_gives_one_result(router: respx.Router) -> None:
@@ -242,9 +270,12 @@ def test_transient_statuses_are_retried(router: respx.Router, status: int) -> No
 
 def test_business_error_is_not_retried(router: respx.Router) -> None:
     route = router.post(TX_URL).mock(return_value=error(400, "INSUFFICIENT_FUND", "account had insufficient funds"))
+    lookup = router.get(TX_URL).mock(return_value=cursor([]))
     with make_client(router) as client, pytest.raises(InsufficientPoints):
         client.post(make_plan())
     assert route.call_count == 1
+    # Before believing "insufficient funds", the reference was looked up once (and was not there).
+    assert lookup.call_count == 1 and body_of(lookup.calls.last.request) == {"$match": {"reference": "earn:order-1"}}
 
 
 def test_unreachable_server_raises_ledger_unavailable_after_max_attempts(router: respx.Router) -> None:
@@ -260,6 +291,123 @@ def test_persistent_internal_error_raises_ledger_unavailable(router: respx.Route
     with make_client(router, max_attempts=2) as client, pytest.raises(LedgerUnavailable) as caught:
         client.get_transaction(5)
     assert route.call_count == 2 and caught.value.code == "INTERNAL"
+
+
+# -- retry budget and unknown outcomes ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("failure", "expected"),
+    [
+        (httpx.ReadTimeout("timed out"), OutcomeUnknown),  # the request was sent: it may have been applied
+        (httpx.RemoteProtocolError("Server disconnected without sending a response."), OutcomeUnknown),
+        (httpx.Response(500, json={"errorCode": "INTERNAL", "errorMessage": "commit failed"}), OutcomeUnknown),
+        (httpx.ConnectError("connection refused"), LedgerUnavailable),  # never left: nothing was posted
+        (httpx.Response(429, text="too many clients"), LedgerUnavailable),  # turned away before any work
+    ],
+)
+def test_a_write_out_of_retries_is_unknown_only_if_an_attempt_may_have_been_applied(
+    router: respx.Router, failure: Any, expected: type[LoyaltyError]
+) -> None:
+    route = router.post(TX_URL).mock(side_effect=[failure] * 3)
+    with make_client(router, max_attempts=3) as client, pytest.raises(LoyaltyError) as caught:
+        client.post(make_plan())
+    assert type(caught.value) is expected and route.call_count == 3
+    if expected is OutcomeUnknown:
+        assert caught.value.exit_code == 4
+        assert "may have been posted: run the same command again to learn" in caught.value.message
+        assert caught.value.details == {"what": "post transaction", "attempts": 3}
+    else:
+        assert caught.value.exit_code == 3
+
+
+def test_an_unknown_outcome_is_remembered_across_later_refused_connections(router: respx.Router) -> None:
+    router.post(TX_URL).mock(side_effect=[httpx.ReadTimeout("timed out"), httpx.ConnectError("refused")])
+    with make_client(router, max_attempts=2) as client, pytest.raises(OutcomeUnknown):
+        client.post(make_plan())
+
+
+def test_a_read_out_of_retries_stays_ledger_unavailable(router: respx.Router) -> None:
+    router.get(f"{TX_URL}/5").mock(side_effect=httpx.ReadTimeout("timed out"))
+    with make_client(router, max_attempts=2) as client, pytest.raises(LedgerUnavailable) as caught:
+        client.get_transaction(5)
+    assert type(caught.value) is LedgerUnavailable and caught.value.exit_code == 3
+
+
+def test_a_bulk_out_of_retries_is_unknown(router: respx.Router) -> None:
+    lookup_route(router, [])
+    router.post(BULK_URL).mock(side_effect=httpx.ReadTimeout("timed out"))
+    with make_client(router, max_attempts=2) as client, pytest.raises(OutcomeUnknown):
+        client.post_many([make_plan("earn:a")])
+
+
+def test_the_default_budget_outlasts_a_30_second_restart(router: respx.Router) -> None:
+    fake_time = FakeTime()
+
+    def restarting(request: httpx.Request) -> httpx.Response:
+        fake_time.now += 0.01  # a refused connection is quick
+        if fake_time.now < 30:
+            raise httpx.ConnectError("connection refused", request=request)
+        return ok(tx_json(7, "earn:order-1"))
+
+    route = router.post(TX_URL).mock(side_effect=restarting)
+    # The shipped defaults: no max_attempts, 45 s budget, backoff 0.2 s doubling up to 2 s.
+    with LedgerClient(
+        LedgerConnection(url=BASE, ledger="loyalty"),
+        transport=httpx.MockTransport(router.handler),
+        clock=fake_time.clock,
+        sleep=fake_time.sleep,
+    ) as client:
+        posted = client.post(make_plan())
+    assert posted.id == 7 and posted.replayed is False
+    # Back within one maximal wait (2 s) and one attempt (0.01 s) of the server's return.
+    assert 30 <= fake_time.now < 32.02 and route.call_count > 10
+
+
+def test_retries_stop_once_the_budget_is_spent(router: respx.Router) -> None:
+    fake_time = FakeTime()
+
+    def hanging(request: httpx.Request) -> httpx.Response:
+        fake_time.now += 10  # each attempt waits out its 10 s timeout
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    router.post(TX_URL).mock(side_effect=hanging)
+    with make_client(
+        router, fake_time=fake_time, backoff_initial_s=0.2, backoff_max_s=2.0
+    ) as client, pytest.raises(OutcomeUnknown) as caught:
+        client.post(make_plan())
+    # 45 s budget, 10 s per attempt, waits of at most 0.2, 0.4, 0.8, 1.6 s: the 4th attempt ends
+    # by 41.4 s, so a 5th runs and ends between 50 and 53 s; then the budget is spent.
+    assert 50 <= fake_time.now <= 53
+    assert "after 5 attempt(s)" in caught.value.message
+
+
+def test_timeout_and_retry_budget_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOYALTY_LEDGER_URL", BASE)
+    monkeypatch.delenv("LOYALTY_LEDGER_TIMEOUT", raising=False)
+    monkeypatch.delenv("LOYALTY_LEDGER_RETRY_BUDGET", raising=False)
+    default = LedgerConnection.from_env()
+    assert default.timeout_s == 10.0 and default.retry_budget_s == 45.0 and default.max_attempts is None
+
+    monkeypatch.setenv("LOYALTY_LEDGER_TIMEOUT", "2.5")
+    monkeypatch.setenv("LOYALTY_LEDGER_RETRY_BUDGET", "0")
+    connection = LedgerConnection.from_env()
+    assert connection.timeout_s == 2.5 and connection.retry_budget_s == 0
+    with LedgerClient(connection) as client:
+        assert client._http.timeout.read == 2.5
+
+    router = respx.Router(assert_all_called=False)
+    route = router.post(TX_URL).mock(side_effect=httpx.ConnectError("refused"))
+    with LedgerClient(connection, transport=httpx.MockTransport(router.handler)) as client:
+        with pytest.raises(LedgerUnavailable, match="after 1 attempt"):
+            client.post(make_plan())
+    assert route.call_count == 1  # a budget of 0 means no retry
+
+    for name, value in (("LOYALTY_LEDGER_TIMEOUT", "soon"), ("LOYALTY_LEDGER_TIMEOUT", "0"), ("LOYALTY_LEDGER_RETRY_BUDGET", "-1")):
+        monkeypatch.setenv(name, value)
+        with pytest.raises(InvalidCommand):
+            LedgerConnection.from_env()
+        monkeypatch.delenv(name)
 
 
 # -- exactly once: conflicts ------------------------------------------------------
@@ -313,6 +461,88 @@ def test_invalid_idempotency_hash_is_resolved_by_reference(router: respx.Router)
     assert posted.id == 3 and posted.replayed is True
 
 
+def test_insufficient_funds_with_the_reference_taken_by_the_same_command_is_a_replay(router: respx.Router) -> None:
+    # v2.4.12 checks funds before the reference: the losing twin of a spend of the whole balance hears this.
+    route = router.post(TX_URL).mock(return_value=error(400, "INSUFFICIENT_FUND", "account had insufficient funds"))
+    lookup = lookup_route(router, [tx_json(3, "earn:order-1", command_hash="hash-1")])
+    with make_client(router) as client:
+        posted = client.post(make_plan())
+    assert posted.id == 3 and posted.replayed is True
+    assert route.call_count == 1 and body_of(lookup.calls.last.request) == {"$match": {"reference": "earn:order-1"}}
+
+
+def test_insufficient_funds_with_the_reference_taken_by_another_command_is_a_duplicate(router: respx.Router) -> None:
+    router.post(TX_URL).mock(return_value=error(400, "INSUFFICIENT_FUND", "account had insufficient funds"))
+    lookup_route(router, [tx_json(3, "earn:order-1", command_hash="another-command")])
+    with make_client(router) as client, pytest.raises(DuplicateOperation) as caught:
+        client.post(make_plan())
+    assert caught.value.details["transaction_id"] == 3
+
+
+# -- replayed: this call or an earlier one -------------------------------------------
+
+
+def test_conflict_after_an_unanswered_attempt_that_was_ours_is_not_a_replay(router: respx.Router) -> None:
+    route = router.post(TX_URL).mock(
+        side_effect=[
+            httpx.ReadTimeout("timed out"),  # our attempt, still running on the server...
+            error(409, "CONFLICT", "duplicate reference"),  # ...commits before the retry
+            ok(tx_json(3, "earn:order-1"), **{"Idempotency-Hit": "true"}),  # same key: the ledger knows it
+        ]
+    )
+    lookup_route(router, [tx_json(3, "earn:order-1")])
+    with make_client(router) as client:
+        posted = client.post(make_plan())
+    assert posted.id == 3 and posted.replayed is False
+    assert route.call_count == 3
+    assert len({call.request.headers["Idempotency-Key"] for call in route.calls}) == 1
+    assert len({call.request.content for call in route.calls}) == 1
+
+
+def test_conflict_after_an_unanswered_attempt_that_was_not_ours_is_a_replay(router: respx.Router) -> None:
+    route = router.post(TX_URL).mock(
+        side_effect=[
+            httpx.ReadTimeout("timed out"),
+            error(409, "CONFLICT", "duplicate reference"),
+            error(409, "CONFLICT", "duplicate reference"),  # our key is unknown to the ledger: another call posted it
+        ]
+    )
+    lookup_route(router, [tx_json(3, "earn:order-1")])
+    with make_client(router) as client:
+        assert client.post(make_plan()).replayed is True
+    assert route.call_count == 3
+
+
+def test_conflict_after_refused_connections_only_is_a_replay_without_a_recheck(router: respx.Router) -> None:
+    route = router.post(TX_URL).mock(
+        side_effect=[httpx.ConnectError("refused"), error(409, "CONFLICT", "duplicate reference")]
+    )
+    lookup_route(router, [tx_json(3, "earn:order-1")])
+    with make_client(router) as client:
+        assert client.post(make_plan()).replayed is True
+    assert route.call_count == 2
+
+
+@pytest.mark.parametrize(
+    ("inserted_at", "replayed"), [("2000-01-01T00:00:00Z", True), ("2999-01-01T00:00:00.5Z", False)]
+)
+def test_when_the_recheck_gets_no_answer_the_insertion_time_decides(
+    router: respx.Router, inserted_at: str, replayed: bool
+) -> None:
+    route = router.post(TX_URL).mock(
+        side_effect=[
+            httpx.ReadTimeout("timed out"),
+            error(409, "CONFLICT", "duplicate reference"),
+            httpx.ReadTimeout("timed out"),
+            httpx.ReadTimeout("timed out"),
+        ]
+    )
+    lookup_route(router, [{**tx_json(3, "earn:order-1"), "insertedAt": inserted_at}])
+    with make_client(router, max_attempts=2) as client:
+        assert client.post(make_plan()).replayed is replayed
+    assert route.call_count == 4
+
+
 # -- error mapping ----------------------------------------------------------------
 
 
@@ -339,6 +569,7 @@ def test_error_codes_map_to_project_errors(
     router: respx.Router, status: int, code: str, expected: type[LoyaltyError]
 ) -> None:
     router.post(TX_URL).mock(return_value=error(status, code, f"server says {code.lower()}"))
+    router.get(TX_URL).mock(return_value=cursor([]))  # the reference lookup after INSUFFICIENT_FUND
     with make_client(router) as client, pytest.raises(LoyaltyError) as caught:
         client.post(make_plan())
     assert type(caught.value) is expected
@@ -385,6 +616,20 @@ def test_second_revert_is_a_duplicate_operation(router: respx.Router) -> None:
     assert caught.value.code == "ALREADY_REVERT"
 
 
+def test_already_reverted_after_an_unanswered_attempt_is_settled_with_the_calls_own_key(router: respx.Router) -> None:
+    route = router.post(f"{TX_URL}/12/revert").mock(
+        side_effect=[
+            httpx.ReadTimeout("timed out"),
+            error(400, "ALREADY_REVERT", "transaction 12 already reverted"),
+            ok(tx_json(13, "", amount=100), status=201, **{"Idempotency-Hit": "true"}),
+        ]
+    )
+    with make_client(router) as client:
+        reversal = client.revert(12)
+    assert reversal.id == 13 and route.call_count == 3
+    assert len({call.request.headers["Idempotency-Key"] for call in route.calls}) == 1
+
+
 # -- bulk -------------------------------------------------------------------------
 
 
@@ -420,7 +665,9 @@ def test_bulk_chunks_by_100_and_keeps_input_order(router: respx.Router) -> None:
     assert sizes == [100, 100, 50]
     first = body_of(bulk.calls[0].request)[0]
     assert first["action"] == "CREATE_TRANSACTION"
-    assert first["ik"] == "loyalty:earn:order-0"
+    assert first["ik"].startswith("loyalty:earn:order-0#")
+    keys = [element["ik"] for call in bulk.calls for element in body_of(call.request)]
+    assert len(set(keys)) == 250
     assert first["data"]["script"]["vars"] == {"amount": "PTS 100", "customer": "customers:42:points"}
     params = bulk.calls[0].request.url.params
     assert params["continueOnFailure"] == "true" and "atomic" not in params and "parallel" not in params
@@ -535,6 +782,51 @@ def test_repeated_reference_in_one_batch(router: respx.Router) -> None:
             client.post_many([make_plan("earn:a"), make_plan("earn:a", command_hash="other")])
     assert len(body_of(bulk.calls[0].request)) == 1 and bulk.call_count == 1
     assert [(tx.id, tx.replayed) for tx in posted] == [(1, False), (1, True)]
+
+
+def test_bulk_element_insufficient_funds_with_its_reference_taken_is_a_replay(router: respx.Router) -> None:
+    lookups = router.get(TX_URL).mock(side_effect=[cursor([]), cursor([tx_json(9, "earn:b")])])
+    router.post(BULK_URL).mock(
+        return_value=httpx.Response(
+            400,
+            json={
+                "data": [
+                    {"responseType": "CREATE_TRANSACTION", "data": tx_json(1, "earn:a")},
+                    {"responseType": "ERROR", "errorCode": "INSUFFICIENT_FUND", "errorDescription": "insufficient"},
+                ]
+            },
+        )
+    )
+    with make_client(router) as client:
+        posted = client.post_many([make_plan("earn:a"), make_plan("earn:b")])
+    assert [(tx.id, tx.replayed) for tx in posted] == [(1, False), (9, True)]
+    assert body_of(lookups.calls.last.request) == {"$match": {"reference": "earn:b"}}
+
+
+def test_bulk_conflict_after_an_unanswered_attempt_is_settled_with_the_same_keys(router: respx.Router) -> None:
+    router.get(TX_URL).mock(side_effect=[cursor([]), cursor([tx_json(9, "earn:b")])])
+    bulk = router.post(BULK_URL).mock(
+        side_effect=[
+            httpx.ReadTimeout("timed out"),
+            httpx.Response(
+                400,
+                json={
+                    "data": [
+                        {"responseType": "CREATE_TRANSACTION", "data": tx_json(1, "earn:a")},
+                        {"responseType": "ERROR", "errorCode": "CONFLICT", "errorDescription": "duplicate reference"},
+                    ]
+                },
+            ),
+            bulk_responder({"earn:b": 9}),  # b's key is known to the ledger: our first attempt posted it
+        ]
+    )
+    with make_client(router) as client:
+        posted = client.post_many([make_plan("earn:a"), make_plan("earn:b")])
+    assert [(tx.id, tx.replayed) for tx in posted] == [(1, False), (9, False)]
+    recheck = bulk.calls[2].request
+    assert [e["data"]["reference"] for e in body_of(recheck)] == ["earn:b"]
+    assert body_of(recheck)[0]["ik"] == body_of(bulk.calls[0].request)[1]["ik"]
+    assert "atomic" not in recheck.url.params
 
 
 # -- reads ------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """The ``loyalty`` command line: a thin shell over the services.
 
 Exit codes: 0 ok, 1 business rejection (insufficient points, duplicate key,
-unknown customer...), 2 bad input or usage, 3 ledger unavailable.
+unknown customer...), 2 bad input or usage, 3 ledger unavailable (nothing was
+written), 4 outcome unknown (a write may have been posted: run the same
+command again to learn).
 """
 
 from __future__ import annotations

@@ -83,7 +83,10 @@ def register(app: typer.Typer) -> None:
         order: Annotated[str, typer.Option("--order", help="Order id (the business key).")],
         amount: Annotated[str, typer.Option("--amount", help="Order amount, e.g. 12.50.")],
         currency: Annotated[str, typer.Option("--currency", help="ISO currency code.")] = "USD",
-        ordered_at: Annotated[Optional[str], typer.Option("--ordered-at", help="Order instant (default now).")] = None,
+        ordered_at: Annotated[
+            Optional[str],
+            typer.Option("--ordered-at", help="Order instant (default now; then running the same line again is a replay)."),
+        ] = None,
         category: Category = None,
         channel: Channel = None,
         json_out: JsonFlag = False,
@@ -106,6 +109,8 @@ def register(app: typer.Typer) -> None:
                     ordered_at=parse_instant(ordered_at, option="--ordered-at"),
                     category=category,
                     channel=channel,
+                    # "now" is not what the order is: the same line run again must be the same command.
+                    unstated=frozenset() if ordered_at is not None else frozenset({"ordered_at"}),
                 )
             ),
             fmt,

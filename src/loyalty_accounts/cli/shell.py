@@ -1,7 +1,8 @@
 """Turning package errors into one-line messages and meaningful exit codes.
 
 0 ok, 1 business rejection (insufficient points, duplicate key...), 2 bad input
-or usage, 3 ledger or local server unavailable.
+or usage, 3 ledger or local server unavailable, 4 a write's outcome unknown
+(``OutcomeUnknown``: run the same command again to learn).
 """
 
 from __future__ import annotations

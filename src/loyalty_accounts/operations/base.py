@@ -6,6 +6,14 @@ nothing malformed gets as far as a plan. :func:`build_plan` is the single
 exit: it binds the template (exactly the declared vars), refuses any account
 the chart does not declare and any overdraft on an account the chart says may
 not go negative. ``Command.fingerprint`` gives the plan's ``command_hash``.
+
+What enters the fingerprint is what the command *is*, never when or by whom
+it was sent: a retry of the same command must find the same hash. So
+``processing_fields`` (``at``: when it is processed) never enter it, and a
+business field the caller left out and that was filled in with the clock
+(an earn's ``ordered_at`` without ``--ordered-at``) is named in ``unstated``
+and left out too. Sweeps (release, expire) keep their as-of instant to the
+whole second their references name.
 """
 
 from __future__ import annotations
@@ -147,6 +155,20 @@ class Command(Value):
     # unchanged still matches the hash stored with its transaction.
     optional_fields: ClassVar[frozenset[str]] = frozenset()
 
+    unstated: frozenset[str] = Field(default=frozenset(), exclude=True)
+    """Fields the caller did not give and that were filled in with the clock when the command
+    was made (e.g. ``ordered_at`` when the CLI ran without ``--ordered-at``). Left out of the
+    fingerprint: the same command sent again a moment later, again without them, is the same
+    command, and is answered with the original transaction. A stated value always counts."""
+
+    @field_validator("unstated")
+    @classmethod
+    def _unstated_are_fields(cls, value: frozenset[str]) -> frozenset[str]:
+        unknown = sorted(value - (set(cls.model_fields) - {"unstated"}))
+        if unknown:
+            raise ValueError(f"not fields of this command: {', '.join(unknown)}")
+        return value
+
     def reference(self) -> str:
         """The Formance reference of the command's transaction: ``{operation}:{business key}``."""
 
@@ -166,7 +188,7 @@ class Command(Value):
         """types.command_fingerprint of the command's business fields (and ``extra``)."""
 
         unset = {name for name in self.optional_fields if getattr(self, name) is None}
-        fields = self.model_dump(mode="json", exclude=set(self.processing_fields) | unset)
+        fields = self.model_dump(mode="json", exclude=set(self.processing_fields) | unset | set(self.unstated))
         payload: dict[str, Any] = {"operation": self.operation, **fields, **extra}
         return command_fingerprint(payload)
 
@@ -187,6 +209,17 @@ def stamp(value: datetime) -> str:
     """An instant inside a reference: ``20260301T101500Z``."""
 
     return _utc(value).strftime("%Y%m%dT%H%M%SZ")
+
+
+def whole_second(value: datetime) -> datetime:
+    """``value`` without its fraction of a second: the resolution of :func:`stamp`.
+
+    A sweep's as-of instant is in its references to the second and in its
+    fingerprint in full; kept to the second, two runs within one second (the
+    CLI's default "now") are the same run instead of a clash.
+    """
+
+    return value.replace(microsecond=0)
 
 
 def build_plan(

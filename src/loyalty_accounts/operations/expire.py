@@ -16,12 +16,15 @@ Worked example, expiry run as of 2026-09-30T03:00Z, customer c42 with buckets
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Sequence
+
+from pydantic import field_validator
 
 from ..chart import Chart, date_segment
 from ..numscript import Catalogue
 from ..types import TransactionPlan
-from .base import Command, CustomerId, Instant, build_plan, iso_day, iso_instant, stamp
+from .base import Command, CustomerId, Instant, build_plan, iso_day, iso_instant, stamp, whole_second
 from .fifo import BucketBalance, due
 
 TEMPLATE = "expire"
@@ -33,6 +36,11 @@ class ExpireCommand(Command):
     operation = "expire"
     customer: CustomerId
     as_of: Instant
+
+    @field_validator("as_of")
+    @classmethod
+    def _to_the_second(cls, value: datetime) -> datetime:
+        return whole_second(value)
 
 
 def plan(

@@ -94,3 +94,37 @@ def test_processing_instant_is_not_part_of_the_fingerprint() -> None:
 def test_order_instant_is_part_of_the_earn_fingerprint() -> None:
     other = {**GOOD_EARN, "ordered_at": GOOD_EARN["ordered_at"].replace(year=2025)}
     assert EarnCommand(**GOOD_EARN).fingerprint() != EarnCommand(**other).fingerprint()
+
+
+def test_an_order_instant_filled_in_with_the_clock_is_not_part_of_the_fingerprint() -> None:
+    from datetime import timedelta
+
+    def made_at(offset: timedelta) -> EarnCommand:
+        return EarnCommand(**{**GOOD_EARN, "ordered_at": AT + offset, "unstated": {"ordered_at"}})
+
+    first, a_second_later = made_at(timedelta(0)), made_at(timedelta(seconds=1))
+    assert first.fingerprint() == a_second_later.fingerprint()
+    assert first.fingerprint() != EarnCommand(**GOOD_EARN).fingerprint()  # a stated instant counts
+    other_amount = EarnCommand(**{**GOOD_EARN, "amount": Money(amount=Decimal("11"), currency="USD"), "unstated": {"ordered_at"}})
+    assert other_amount.fingerprint() != first.fingerprint()
+    assert "unstated" not in first.model_dump()
+    with pytest.raises(InvalidCommand, match="not fields of this command: colour"):
+        EarnCommand(**{**GOOD_EARN, "unstated": {"colour"}})
+
+
+def test_sweeps_keep_their_as_of_to_the_second_their_references_name() -> None:
+    from opsupport import buckets
+
+    from loyalty_accounts.chart import load_chart
+    from loyalty_accounts.numscript import Catalogue
+    from loyalty_accounts.operations import ExpireCommand, ReleaseCommand, expire
+
+    early = ExpireCommand(customer="c42", as_of=AT.replace(microsecond=100))
+    late = ExpireCommand(customer="c42", as_of=AT.replace(microsecond=900_000))
+    assert early.as_of == late.as_of == AT.replace(microsecond=0)
+    assert early.fingerprint() == late.fingerprint()
+    assert ReleaseCommand(customer="c42", as_of=AT.replace(microsecond=5)).as_of == AT.replace(microsecond=0)
+    chart, catalogue = load_chart(None), Catalogue()
+    (plan_early,) = expire.plan(early, chart, catalogue, buckets(d20250101=5))
+    (plan_late,) = expire.plan(late, chart, catalogue, buckets(d20250101=5))
+    assert (plan_early.reference, plan_early.command_hash) == (plan_late.reference, plan_late.command_hash)

@@ -114,7 +114,6 @@ class FakeLedger:
         """Transactions in id order, each in its current state."""
         self._position: dict[int, int] = {}
         self._by_ref: dict[str, int] = {}
-        self._as_posted: dict[int, PostedTransaction] = {}
         self._inserted_at: dict[int, datetime] = {}
         self._reverted_at: dict[int, datetime] = {}
         self._metadata_history: dict[int, list[tuple[datetime, dict[str, str]]]] = {}
@@ -147,10 +146,19 @@ class FakeLedger:
     def post(self, plan: TransactionPlan, *, schema_version: str | None = None) -> PostedTransaction:
         existing = self.find_by_reference(plan.reference)
         if existing is not None:
+            # As LedgerClient on the server: every call has its own idempotency key, so a
+            # second call runs the script (funds are checked first) and then fails to insert
+            # on the taken reference, which uses up a transaction id; the client then finds
+            # the original by reference, in its current state.
+            try:
+                run_script(plan.script, plan.vars, self._balances())
+            except ScriptFailed:
+                pass
+            else:
+                self._last_id += 1
             if existing.metadata.get("command_hash") != plan.command_hash:
                 raise DuplicateOperation(f"reference {plan.reference!r} already used by another operation", code="CONFLICT")
-            # An idempotency hit: the server answers with the transaction as it was posted.
-            return self._as_posted[existing.id].model_copy(update={"replayed": True})
+            return existing.model_copy(update={"replayed": True})
         return self._create(plan, schema_version)
 
     def post_many(
@@ -411,7 +419,6 @@ class FakeLedger:
         )
         self._position[tx.id] = len(self.txs)
         self.txs.append(tx)
-        self._as_posted[tx.id] = tx
         self._inserted_at[tx.id] = now
         self._metadata_history[tx.id] = [(tx.timestamp, dict(metadata))]
         if reference:
@@ -434,7 +441,7 @@ class FakeLedger:
             update={"metadata": dict(history[-1]) if history else {}, "reverted": reverted_at is not None and reverted_at <= pit}
         )
 
-    _STATE = ("txs", "posts", "_position", "_by_ref", "_as_posted", "_inserted_at", "_reverted_at",
+    _STATE = ("txs", "posts", "_position", "_by_ref", "_inserted_at", "_reverted_at",
               "_metadata_history", "_metadata_writes", "_last_id", "_logs", "_last_log_id")
 
     def _snapshot(self) -> dict[str, Any]:

@@ -31,14 +31,11 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from support.finance_books import Books, at
+from support.finance_books import Books, at, server_books
 from typer.testing import CliRunner
 
-from loyalty_accounts.chart import load_chart
 from loyalty_accounts.cli import app
 from loyalty_accounts.errors import UnknownEntity
-from loyalty_accounts.ledger_client import LedgerClient, LedgerConnection
-from loyalty_accounts.numscript import Catalogue
 from loyalty_accounts.program import Bucket, HeldPoints, LoyaltyProgram, PendingPoints
 from loyalty_accounts.reports import FinanceReports
 from loyalty_accounts.rules import load_rules
@@ -62,11 +59,7 @@ def back_dated_history(b: Books) -> None:
 
 @pytest.fixture
 def books(ledger_url: str, ledger_name: str) -> Iterator[Books]:
-    chart = load_chart(ROOT / "chart_of_accounts.yaml")
-    with LedgerClient(LedgerConnection(url=ledger_url, ledger=ledger_name)) as client:
-        assert client.create_ledger() is True
-        client.insert_schema(chart.schema_version(), chart.to_formance_schema())
-        b = Books(client, chart, Catalogue(ROOT / "numscript"), chart.schema_version())
+    with server_books(ledger_url, ledger_name) as b:
         back_dated_history(b)
         yield b
 

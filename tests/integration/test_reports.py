@@ -40,11 +40,8 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from support.finance_books import Books, at, history_to_first_hold
+from support.finance_books import Books, at, history_to_first_hold, server_books
 
-from loyalty_accounts.chart import load_chart
-from loyalty_accounts.ledger_client import LedgerClient, LedgerConnection
-from loyalty_accounts.numscript import Catalogue
 from loyalty_accounts.reports import FinanceReports
 
 pytestmark = pytest.mark.integration
@@ -72,11 +69,8 @@ def full_history(b: Books) -> None:
 
 @pytest.fixture
 def books(ledger_url: str, ledger_name: str) -> Iterator[Books]:
-    chart = load_chart(ROOT / "chart_of_accounts.yaml")
-    with LedgerClient(LedgerConnection(url=ledger_url, ledger=ledger_name)) as client:
-        assert client.create_ledger() is True
-        client.insert_schema(chart.schema_version(), chart.to_formance_schema())
-        yield Books(client, chart, Catalogue(ROOT / "numscript"), chart.schema_version())
+    with server_books(ledger_url, ledger_name) as b:
+        yield b
 
 
 def reports(b: Books) -> FinanceReports:

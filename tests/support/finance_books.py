@@ -9,11 +9,15 @@ dollar so the expected figures can be worked out by hand.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
+from pathlib import Path
+from typing import Iterator
 
-from loyalty_accounts.chart import Chart
+from loyalty_accounts.chart import Chart, load_chart
+from loyalty_accounts.ledger_client import LedgerClient, LedgerConnection
 from loyalty_accounts.numscript import Catalogue
 from loyalty_accounts.operations import (
     BucketBalance,
@@ -193,3 +197,17 @@ def history_to_first_hold(b: Books) -> dict[str, PostedTransaction]:
     b.release("c1", "2026-03-16T02:00:00")
     h1 = b.hold("c1", "h-1", 60, "2026-03-20T10:00:00")
     return {"o-3": o3, "h-1": h1}
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@contextmanager
+def server_books(url: str, ledger_name: str) -> Iterator[Books]:
+    """Books on a new ledger of a real server, with the repository's chart applied as its schema."""
+
+    chart = load_chart(ROOT / "chart_of_accounts.yaml")
+    with LedgerClient(LedgerConnection(url=url, ledger=ledger_name)) as client:
+        assert client.create_ledger() is True
+        client.insert_schema(chart.schema_version(), chart.to_formance_schema())
+        yield Books(client, chart, Catalogue(ROOT / "numscript"), chart.schema_version())

@@ -970,7 +970,7 @@ class LedgerClient:
             stop=out_of_budget,
             wait=wait_random_exponential(multiplier=settings.backoff_initial_s, max=settings.backoff_max_s),
             retry=retry_if_exception_type(_Transient),
-            before_sleep=_log_retry(what),
+            before_sleep=_log_retry(what, settings.retry_budget_s),
             sleep=self._sleep,
             reraise=True,
         )
@@ -1298,9 +1298,14 @@ def _inserted_at(data: Any) -> datetime | None:
         return None
 
 
-def _log_retry(what: str) -> Callable[[RetryCallState], None]:
+def _log_retry(what: str, budget_s: float) -> Callable[[RetryCallState], None]:
+    """One warning when a call starts retrying; each later attempt only at debug level."""
+
     def before_sleep(state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
-        log.warning("%s: attempt %d failed (%s); retrying", what, state.attempt_number, error)
+        if state.attempt_number == 1:
+            log.warning("%s: no answer from the ledger (%s); retrying for up to %.0f s", what, error, budget_s)
+        else:
+            log.debug("%s: attempt %d failed (%s); retrying", what, state.attempt_number, error)
 
     return before_sleep

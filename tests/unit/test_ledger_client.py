@@ -286,6 +286,16 @@ def test_unreachable_server_raises_ledger_unavailable_after_max_attempts(router:
     assert BASE in str(caught.value) and "3 attempt" in str(caught.value)
 
 
+def test_a_retrying_call_warns_once_not_once_per_attempt(router: respx.Router, caplog: pytest.LogCaptureFixture) -> None:
+    router.post(TX_URL).mock(side_effect=httpx.ConnectError("connection refused"))
+    with caplog.at_level("DEBUG", logger="loyalty_accounts.ledger_client"):
+        with make_client(router, max_attempts=4) as client, pytest.raises(LedgerUnavailable):
+            client.post(make_plan())
+    retries = [r for r in caplog.records if "retrying" in r.getMessage()]
+    assert [r.levelname for r in retries] == ["WARNING", "DEBUG", "DEBUG"]
+    assert "retrying for up to 45 s" in retries[0].getMessage()
+
+
 def test_persistent_internal_error_raises_ledger_unavailable(router: respx.Router) -> None:
     route = router.get(f"{TX_URL}/5").mock(return_value=error(500, "INTERNAL", "Internal error."))
     with make_client(router, max_attempts=2) as client, pytest.raises(LedgerUnavailable) as caught:

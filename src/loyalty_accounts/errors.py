@@ -8,6 +8,7 @@
     ├── InsufficientPoints           the customer cannot cover the amount
     ├── UnknownEntity                a customer, hold or order the ledger has never seen
     ├── DuplicateOperation           business key reused with different content
+    ├── OperationRefused             a business rule refuses it (a lapsed hold captured, a captured hold voided)
     ├── LedgerRejected               the server refused the request for another reason
     ├── LedgerUnavailable            exit 3: unreachable, timed out or 5xx; nothing was written
     ├── OutcomeUnknown               exit 4: a write got no answer within the retry budget;
@@ -54,6 +55,10 @@ class InvalidCommand(LoyaltyError):
 
 class ChartError(InvalidCommand):
     """The chart of accounts or a Numscript template is invalid."""
+
+
+class OperationRefused(LoyaltyError):
+    """A well-formed command that the programme's rules refuse in the state the ledger is in."""
 
 
 class InsufficientPoints(LoyaltyError):

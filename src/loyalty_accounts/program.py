@@ -51,6 +51,7 @@ from .errors import (
     InvalidCommand,
     LedgerUnavailable,
     LoyaltyError,
+    OperationRefused,
     OutcomeUnknown,
     UnknownEntity,
 )
@@ -387,7 +388,7 @@ class LoyaltyProgram:
             if self.ledger.get_transaction(hold_tx.id).reverted:
                 return OperationResult(operation="void", reference=reference, replayed=True, points=self._held(hold_tx))
             if self.ledger.find_by_reference(f"capture:{hold_id}") is not None:
-                raise InvalidCommand(f"hold {hold_id} was captured; it can no longer be voided") from None
+                raise OperationRefused(f"hold {hold_id} was captured; it can no longer be voided") from None
             raise
         return OperationResult(
             operation="void", reference=reference, replayed=False, points=self._held(hold_tx), transactions=(reversal,)

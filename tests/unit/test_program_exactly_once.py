@@ -18,7 +18,7 @@ from support.fake_ledger import FakeLedger
 from support.programme import T0, programme, usd
 from support.races import FundsBeforeReference, TwinAfterLookup
 
-from loyalty_accounts.errors import DuplicateOperation, InsufficientPoints, InvalidCommand
+from loyalty_accounts.errors import DuplicateOperation, InsufficientPoints, OperationRefused
 from loyalty_accounts.operations import (
     AdjustCommand,
     CaptureCommand,
@@ -123,7 +123,7 @@ def test_a_void_that_loses_to_a_capture_says_captured() -> None:
     program = programme(ledger, pending_days=0)
     program.earn(earn("o1", "100.00"))
     program.hold(HoldCommand(customer="c1", hold_id="h1", points=100, at=T0))
-    with pytest.raises(InvalidCommand, match="was captured"):
+    with pytest.raises(OperationRefused, match="was captured"):
         program.void("c1", "h1")
 
 

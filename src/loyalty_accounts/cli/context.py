@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+from pydantic import ValidationError
 
 from ..chart import Chart, load_chart
-from ..errors import LedgerUnavailable
+from ..errors import InvalidCommand, LedgerUnavailable
 from ..ledger_client import LedgerClient, LedgerConnection
 from ..local import LocalStack
 from ..numscript import Catalogue
@@ -63,7 +64,11 @@ class AppContext:
                     "no ledger to talk to: run `loyalty ledger up`, or set LOYALTY_LEDGER_URL / --ledger-url"
                 )
             url = status.url
-        return base.model_copy(update={"url": url})
+        try:
+            return LedgerConnection.model_validate({**base.model_dump(), "url": url})
+        except ValidationError as exc:
+            reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+            raise InvalidCommand(f"--ledger-url / LOYALTY_LEDGER_URL: {reason}") from None
 
     def client(self) -> LedgerClient:
         if self._client is None:

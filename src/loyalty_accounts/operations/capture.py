@@ -25,7 +25,7 @@ from datetime import date, datetime
 from typing import Sequence
 
 from ..chart import Chart
-from ..errors import InvalidCommand, UnknownEntity
+from ..errors import InvalidCommand, OperationRefused, UnknownEntity
 from ..numscript import Catalogue, monetary
 from ..types import Posting, TransactionPlan
 from .base import Command, CustomerId, HoldId, Instant, Points, build_plan, iso_instant
@@ -70,10 +70,10 @@ def plan(
     *,
     hold_expires_at: datetime | None = None,
 ) -> TransactionPlan:
-    """The capture; InvalidCommand when capturing more than held or after the hold lapsed."""
+    """The capture; InvalidCommand when capturing more than held, OperationRefused after the hold lapsed."""
 
     if hold_expires_at is not None and command.at >= hold_expires_at:
-        raise InvalidCommand(
+        raise OperationRefused(
             f"hold {command.hold_id} lapsed at {iso_instant(hold_expires_at)}; it can only be voided"
         )
     legs = held_by_bucket(command, chart, hold_postings)

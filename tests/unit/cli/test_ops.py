@@ -233,3 +233,9 @@ def test_balance_as_of_an_instant(ledger: FakeLedger) -> None:
 def test_every_verb_has_help(command: str) -> None:
     result = invoke(*command.split(), "--help")
     assert result.exit_code == 0 and "Usage" in result.stdout
+
+
+def test_a_malformed_ledger_url_is_bad_input_not_an_unreachable_ledger() -> None:
+    result = invoke("--ledger-url", "not-a-url", "balance", "-c", "c1")
+    assert result.exit_code == 2, result.output
+    assert "--ledger-url / LOYALTY_LEDGER_URL: ledger URL must be http(s)://" in result.stderr

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from opsupport import AT
 
-from loyalty_accounts.errors import InvalidCommand, UnknownEntity
+from loyalty_accounts.errors import InvalidCommand, OperationRefused, UnknownEntity
 from loyalty_accounts.operations import CaptureCommand, capture
 from loyalty_accounts.types import Posting, TransactionPlan
 
@@ -82,8 +82,10 @@ def test_capturing_more_than_held(chart, catalogue):
 
 
 def test_a_lapsed_hold_cannot_be_captured(chart, catalogue):
-    with pytest.raises(InvalidCommand, match="lapsed"):
+    # A business refusal (exit 1), not malformed input (exit 2).
+    with pytest.raises(OperationRefused, match="lapsed") as refused:
         capture.plan(command(1), chart, catalogue, HOLD_POSTINGS, hold_expires_at=AT)
+    assert refused.value.exit_code == 1
 
 
 def test_postings_of_another_hold_are_no_hold(chart, catalogue):

@@ -14,7 +14,7 @@ way, and the database's unique reference makes two posts impossible.
 Never overspent: a plan lists the buckets the balances read say are needed,
 but the ledger's own overdraft check decides. If a concurrent spend emptied a
 bucket in between, the post fails with ``INSUFFICIENT_FUND`` and the plan is
-rebuilt from fresh balances (a few times), so the customer either has the
+rebuilt from fresh balances (up to ``PLAN_ATTEMPTS`` times), so the customer either has the
 points at the instant of posting or gets :class:`InsufficientPoints`.
 Before re-planning or refusing, the reference is looked up once more: the
 server checks funds before the reference, so the losing twin of the same
@@ -37,9 +37,11 @@ the ledger checks when it posts (see :mod:`loyalty_accounts.operations.engage`).
 from __future__ import annotations
 
 import json
+import random
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
+from time import sleep
 from typing import Callable, Iterable, Iterator, Literal, Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -112,7 +114,15 @@ from .types import AccountState, PostedTransaction, TransactionPlan
 Progress = Callable[[int, int], None]
 """Called with (done, total) while a batch operation posts."""
 
-PLAN_ATTEMPTS = 3
+PLAN_ATTEMPTS = 30
+"""Plans tried for one command while the ledger refuses them for funds. Each refusal
+means a concurrent spend took planned points first, so what the customer has shrinks
+every round and a plan that no longer fits is refused by the plan itself (with the
+customer's spendable points). Twenty racers on twenty one-bucket spends needed up to
+nineteen re-plans on the v2.4.12 server; three left a third of them refused."""
+REPLAN_JITTER_S = 0.01
+"""Random wait before a re-plan, times the attempt number (at most 0.2 s): racers that
+lost the same bucket do not all re-read and re-post in lockstep."""
 SMALL_REFUND_PREFIX = "small_refund:"
 _SMALL_REFUND_NOTE = "the refund is too small to reverse a whole point; recorded on the order's earn"
 BATCH = 100
@@ -351,7 +361,7 @@ class LoyaltyProgram:
         def build() -> TransactionPlan:
             hold_tx = self._hold_transaction(command.customer, command.hold_id)
             if hold_tx.reverted:
-                raise InvalidCommand(f"hold {command.hold_id} was voided; it cannot be captured")
+                raise OperationRefused(f"hold {command.hold_id} was voided; it cannot be captured")
             expires = hold_tx.metadata.get("expires_at")
             return capture.plan(
                 command,
@@ -371,7 +381,7 @@ class LoyaltyProgram:
         if hold_tx.reverted:
             return OperationResult(operation="void", reference=reference, replayed=True, points=self._held(hold_tx))
         if self.ledger.find_by_reference(f"capture:{hold_id}") is not None:
-            raise InvalidCommand(f"hold {hold_id} was captured; it can no longer be voided")
+            raise OperationRefused(f"hold {hold_id} was captured; it can no longer be voided")
         try:
             reversal = self.ledger.revert(
                 hold_tx.id,
@@ -812,7 +822,12 @@ class LoyaltyProgram:
                 if (meanwhile := self._posted_meanwhile(command, reference, fingerprint)) is not None:
                     return meanwhile
                 if attempt == PLAN_ATTEMPTS:
-                    raise
+                    raise InsufficientPoints(
+                        f"{reference}: concurrent spends took the points planned for it {PLAN_ATTEMPTS} times in a row; "
+                        "nothing was posted: run the same command again",
+                        code="INSUFFICIENT_FUND",
+                    ) from None
+                sleep(random.uniform(0, min(0.2, REPLAN_JITTER_S * attempt)))
                 continue
             return OperationResult(
                 operation=command.operation,

@@ -12,7 +12,7 @@ import pytest
 from support.fake_ledger import FakeLedger
 from support.programme import T0, days, programme, usd
 
-from loyalty_accounts.errors import DuplicateOperation, InsufficientPoints, InvalidCommand, UnknownEntity
+from loyalty_accounts.errors import DuplicateOperation, InsufficientPoints, InvalidCommand, OperationRefused, UnknownEntity
 from loyalty_accounts.operations import (
     AdjustCommand,
     CaptureCommand,
@@ -125,9 +125,19 @@ def test_void_returns_points_to_the_very_buckets_and_only_once(ledger: FakeLedge
     assert voided.points == 40 and not voided.replayed
     assert program.balance("c1").buckets == before
     assert program.void("c1", "h1").replayed
-    with pytest.raises(InvalidCommand, match="voided"):
+    with pytest.raises(OperationRefused, match="voided"):
         program.capture(CaptureCommand(customer="c1", hold_id="h1", points=10, at=T0 + days(2)))
     trial_balance_holds(ledger)
+
+
+def test_a_captured_hold_cannot_be_voided_a_business_refusal(ledger: FakeLedger) -> None:
+    program = programme(ledger, pending_days=0, expiry_days=365)
+    program.earn(earn("c1", "o1", "30", at=T0))
+    program.hold(HoldCommand(customer="c1", hold_id="h1", points=20, at=T0 + days(1)))
+    program.capture(CaptureCommand(customer="c1", hold_id="h1", points=20, at=T0 + days(1)))
+    with pytest.raises(OperationRefused, match="was captured") as refused:
+        program.void("c1", "h1")
+    assert refused.value.exit_code == 1
 
 
 def test_lapsed_holds_are_voided_in_bulk(ledger: FakeLedger) -> None:

@@ -59,7 +59,9 @@ class AppContext:
         url = self.ledger_url or _env_url()
         if not url:
             status = LocalStack(self.state_dir).status()
-            if not status.running or not status.url:
+            # A ledger process of the local stack that is alive but not answering (PostgreSQL
+            # restarting, say) is still the one to talk to: the retry budget covers the restart.
+            if not status.url or status.ledger_pid is None:
                 raise LedgerUnavailable(
                     "no ledger to talk to: run `loyalty ledger up`, or set LOYALTY_LEDGER_URL / --ledger-url"
                 )

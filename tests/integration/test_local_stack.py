@@ -16,6 +16,7 @@ import signal
 import subprocess
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -197,6 +198,30 @@ def test_up_after_postgres_was_killed_leaves_one_ledger_and_down_leaves_nothing(
         assert _ledger_servers(stack) == []
         assert _postgres_processes(stack) == []
         assert not port_open(int(second.url.rsplit(":", 1)[1]))
+    finally:
+        stack.destroy()
+
+
+def test_two_ups_at_once_after_postgres_was_killed_both_succeed_with_one_of_each(tmp_path: Path) -> None:
+    stack = LocalStack(tmp_path / "state")
+    try:
+        first = _up(stack)
+        assert first.postgres_pid
+        os.kill(first.postgres_pid, signal.SIGKILL)
+        _wait_dead(first.postgres_pid)
+
+        # Two processes' worth of `up` (separate LocalStack objects, separate lock handles).
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            results = list(pool.map(lambda _: LocalStack(tmp_path / "state").up(), range(2)))
+        assert all(r.running for r in results)
+        assert results[0].url == results[1].url == first.url
+        assert results[0].postgres_pid == results[1].postgres_pid
+        # one postmaster: every PostgreSQL process of the data folder is it or its child
+        postmaster = results[0].postgres_pid
+        for pid in _postgres_processes(stack):
+            parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            assert postmaster in (pid, parent), (pid, parent, postmaster)
+        assert _ledger_servers(stack) == [results[0].ledger_pid]
     finally:
         stack.destroy()
 

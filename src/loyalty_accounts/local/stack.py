@@ -15,13 +15,15 @@ and ``down`` stop every such process they do not keep, so none is leaked.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import httpx
 
@@ -97,6 +99,10 @@ class LocalStack:
         on failure, whatever this call started is stopped again.
         """
 
+        with self._exclusive():
+            return self._up()
+
+    def _up(self) -> StackStatus:
         state = self._read()
         current = self.status()
         if current.running:
@@ -187,12 +193,13 @@ class LocalStack:
     def down(self) -> StackStatus:
         """Stop the ledger (and any stray ledger of this state folder), then PostgreSQL."""
 
-        state = self._read()
-        self._stop_ledger(state)
-        self._stop_strays(keep=None)
-        cluster = self._cluster(state)
-        if cluster is not None:
-            postgres.stop(cluster)
+        with self._exclusive():
+            state = self._read()
+            self._stop_ledger(state)
+            self._stop_strays(keep=None)
+            cluster = self._cluster(state)
+            if cluster is not None:
+                postgres.stop(cluster)
         return self.status()
 
     def destroy(self) -> None:
@@ -212,6 +219,22 @@ class LocalStack:
         return cluster.uri
 
     # -- helpers ------------------------------------------------------------
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """One ``up`` or ``down`` at a time per state folder, across processes (an flock).
+
+        Two ``up`` run at once after a crash would otherwise both restart
+        PostgreSQL; the second now waits, then finds the stack running.
+        """
+
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.state_dir / "stack.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
     def _stop_ledger(self, state: dict[str, Any]) -> None:
         ledger = state.get("ledger") or {}
         pid = ledger.get("pid")

@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Mapping
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -220,6 +221,10 @@ def whole_second(value: datetime) -> datetime:
     """
 
     return value.replace(microsecond=0)
+
+
+SweepInstant = Annotated[AwareDatetime, AfterValidator(whole_second)]
+"""The as-of instant of a sweep (release, expire), kept to the whole second (see :func:`whole_second`)."""
 
 
 def build_plan(

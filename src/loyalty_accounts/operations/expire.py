@@ -16,15 +16,12 @@ Worked example, expiry run as of 2026-09-30T03:00Z, customer c42 with buckets
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Sequence
-
-from pydantic import field_validator
 
 from ..chart import Chart, date_segment
 from ..numscript import Catalogue
 from ..types import TransactionPlan
-from .base import Command, CustomerId, Instant, build_plan, iso_day, iso_instant, stamp, whole_second
+from .base import Command, CustomerId, SweepInstant, build_plan, iso_day, iso_instant, stamp
 from .fifo import BucketBalance, due
 
 TEMPLATE = "expire"
@@ -35,12 +32,7 @@ class ExpireCommand(Command):
 
     operation = "expire"
     customer: CustomerId
-    as_of: Instant
-
-    @field_validator("as_of")
-    @classmethod
-    def _to_the_second(cls, value: datetime) -> datetime:
-        return whole_second(value)
+    as_of: SweepInstant
 
 
 def plan(

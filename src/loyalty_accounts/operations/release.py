@@ -18,15 +18,15 @@ pending 20260315:20270301 holding 95 and 20260320:20270306 holding 40::
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Sequence
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from ..chart import Chart, date_segment
 from ..numscript import Catalogue
 from ..types import TransactionPlan
-from .base import Command, CustomerId, Instant, Value, build_plan, iso_day, iso_instant, stamp, whole_second
+from .base import Command, CustomerId, SweepInstant, Value, build_plan, iso_day, iso_instant, stamp
 from .fifo import fifo_key
 
 TEMPLATE = "release"
@@ -37,12 +37,7 @@ class ReleaseCommand(Command):
 
     operation = "release"
     customer: CustomerId
-    as_of: Instant
-
-    @field_validator("as_of")
-    @classmethod
-    def _to_the_second(cls, value: datetime) -> datetime:
-        return whole_second(value)
+    as_of: SweepInstant
 
 
 class PendingBalance(Value):

@@ -300,6 +300,11 @@ class _Call:
     started: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     uncertain: bool = False
 
+    def inserted_since_start(self, inserted_at: datetime | None) -> bool:
+        """The last-resort test: the transaction was inserted (server clock) after this call began (client clock)."""
+
+        return inserted_at is not None and inserted_at >= self.started
+
 
 class LedgerClient:
     """:class:`~loyalty_accounts.ports.LedgerPort` over HTTP (see the module docstring)."""
@@ -745,7 +750,7 @@ class LedgerClient:
         try:
             recheck()
         except (LedgerUnavailable, OutcomeUnknown):
-            return inserted_at is not None and inserted_at >= call.started
+            return call.inserted_since_start(inserted_at)
         except LoyaltyError:
             return False
         return True
@@ -823,11 +828,7 @@ class LedgerClient:
         try:
             outcomes = self._bulk(plans, keys, call=call, schema_version=schema_version, atomic=False)
         except (LedgerUnavailable, OutcomeUnknown):
-            return {
-                plan.reference
-                for plan, _, inserted_at in taken
-                if inserted_at is not None and inserted_at >= call.started
-            }
+            return {plan.reference for plan, _, inserted_at in taken if call.inserted_since_start(inserted_at)}
         return {plan.reference for plan, outcome in zip(plans, outcomes) if isinstance(outcome, PostedTransaction)}
 
     def _bulk(

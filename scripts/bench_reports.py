@@ -51,7 +51,6 @@ from loyalty_accounts.operations import (  # noqa: E402
     BucketBalance,
     EarnCommand,
     ExpireCommand,
-    Money,
     PendingBalance,
     RedeemCommand,
     ReleaseCommand,
@@ -64,6 +63,7 @@ from loyalty_accounts.operations.fifo import allocate, spendable  # noqa: E402
 from loyalty_accounts.ports import LedgerPort  # noqa: E402
 from loyalty_accounts.reports import FinanceReports  # noqa: E402
 from loyalty_accounts.types import TransactionPlan  # noqa: E402
+from loyalty_accounts.vocabulary.amounts import Money  # noqa: E402
 
 HISTORY_DAYS = 540
 EARN_SHARE = Decimal("0.55")

@@ -47,31 +47,26 @@ import os
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any, Literal, Mapping, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import Field, StringConstraints, ValidationError
 
 from .errors import ChartError, InvalidCommand
-from .types import Address, Asset
+from .types import Address
+from .vocabulary.amounts import ASSET_RE, Asset, Rounding, asset_currency, asset_precision
+from .vocabulary.frozen import Frozen
+from .vocabulary.yaml_file import invalid_document, read_yaml_mapping, yaml_location
 
 ADDRESS_RE = re.compile(r"^[a-zA-Z0-9_-]+(:[a-zA-Z0-9_-]+)*$")
-ASSET_RE = re.compile(r"^[A-Z][A-Z0-9]{0,16}(_[A-Z]{1,16})?(/\d{1,6})?$")
 FIXED_SEGMENT_RE = re.compile(r"^[a-zA-Z0-9_-]+$")
 NO_EXPIRY = "noexpiry"
 DATE_FORMAT = "%Y%m%d"
 
-Rounding = Literal["floor", "ceiling", "half_even", "half_up"]
-ROUNDING_MODES: Mapping[str, str] = {
-    "floor": ROUND_FLOOR,
-    "ceiling": ROUND_CEILING,
-    "half_even": ROUND_HALF_EVEN,
-    "half_up": ROUND_HALF_UP,
-}
 RefundShortfall = Literal["allow_negative", "claw_back", "write_off"]
 AssetRole = Literal["points", "money", "partner", "qualifying", "awards"]
 
@@ -109,47 +104,7 @@ _NON_RE2 = re.compile(r"\(\?[=!]|\(\?<[=!]|\\[1-9]|\(\?P=|\(\?\(|\\[ZA]\b")
 
 
 # --------------------------------------------------------------------------
-# Assets and money
-
-
-def asset_precision(asset: Asset) -> int:
-    """Decimal places an asset carries: ``USD/2`` → 2, ``PTS`` → 0."""
-
-    if not ASSET_RE.match(asset):
-        raise InvalidCommand(f"invalid asset {asset!r}")
-    _, _, precision = asset.partition("/")
-    return int(precision) if precision else 0
-
-
-def asset_currency(asset: Asset) -> str:
-    """The asset name without its precision: ``USD/2`` → ``USD``."""
-
-    return asset.partition("/")[0]
-
-
-def to_minor(amount: Decimal, asset: Asset) -> int:
-    """Money as integer minor units of ``asset``; more decimals than it carries is an error."""
-
-    if not isinstance(amount, Decimal) or not amount.is_finite():
-        raise InvalidCommand(f"amount {amount!r} must be a finite Decimal")
-    precision = asset_precision(asset)
-    scaled = amount.scaleb(precision)
-    if scaled != scaled.to_integral_value():
-        raise InvalidCommand(f"{amount} has more decimals than {asset} carries ({precision})")
-    return int(scaled)
-
-
-def from_minor(units: int, asset: Asset) -> Decimal:
-    """Integer minor units of ``asset`` back to a Decimal with the asset's precision."""
-
-    precision = asset_precision(asset)
-    return Decimal(units).scaleb(-precision).quantize(Decimal(1).scaleb(-precision))
-
-
-def round_to(amount: Decimal, places: int, rounding: Rounding) -> Decimal:
-    """Round to ``places`` decimals with a named rounding rule from the chart."""
-
-    return amount.quantize(Decimal(1).scaleb(-places), rounding=ROUNDING_MODES[rounding])
+# Dates in addresses
 
 
 def date_segment(day: date | None) -> str:
@@ -171,15 +126,11 @@ def parse_date_segment(segment: str) -> date | None:
 # The file's shape
 
 
-class _Spec(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
 PositiveDecimal = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
-class Programme(_Spec):
+class Programme(Frozen):
     name: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
     points_asset: Asset
     money_asset: Asset
@@ -190,17 +141,17 @@ class Programme(_Spec):
     timezone: str = "UTC"
 
 
-class OrderCurrency(_Spec):
+class OrderCurrency(Frozen):
     """A currency orders may be paid in; how many points it earns is the rules file's business."""
 
     decimals: Annotated[int, Field(ge=0, le=6)]
 
 
-class ConversionPolicy(_Spec):
+class ConversionPolicy(Frozen):
     points_per_unit: Annotated[int, Field(ge=1)]
 
 
-class Policies(_Spec):
+class Policies(Frozen):
     expiry_days: Annotated[int, Field(ge=1)] | None
     pending_days: Annotated[int, Field(ge=0)]
     hold_ttl_minutes: Annotated[int, Field(ge=1)]
@@ -210,31 +161,31 @@ class Policies(_Spec):
     settlement_rounding: Rounding = "half_even"
 
 
-class PartnerDirection(_Spec):
+class PartnerDirection(Frozen):
     points_per_partner_point: Annotated[int, Field(ge=1)]
     price_per_partner_point: PositiveDecimal
 
 
-class Partner(_Spec):
+class Partner(Frozen):
     name: Name
     asset: Asset
     outbound: PartnerDirection
     inbound: PartnerDirection
 
 
-class SegmentSpec(_Spec):
+class SegmentSpec(Frozen):
     pattern: Annotated[str, StringConstraints(min_length=2)]
     meaning: Name
 
 
-class AccountSpec(_Spec):
+class AccountSpec(Frozen):
     address: Annotated[str, StringConstraints(min_length=1)]
     meaning: Name
     assets: Annotated[tuple[AssetRole, ...], Field(min_length=1)]
     may_go_negative: bool
 
 
-class ChartSpec(_Spec):
+class ChartSpec(Frozen):
     """The validated content of ``chart_of_accounts.yaml``."""
 
     programme: Programme
@@ -242,95 +193,6 @@ class ChartSpec(_Spec):
     partners: dict[str, Partner] = Field(default_factory=dict)
     segments: dict[str, SegmentSpec]
     accounts: dict[str, AccountSpec]
-
-
-# --------------------------------------------------------------------------
-# YAML with exact decimals, duplicate-key detection and line numbers
-
-
-class _ChartLoader(yaml.SafeLoader):
-    """Safe YAML where floats become Decimal (from their text) and duplicate keys fail."""
-
-
-def _construct_decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal:
-    text = str(loader.construct_scalar(node)).replace("_", "")
-    try:
-        return Decimal(text)
-    except InvalidOperation:
-        raise yaml.constructor.ConstructorError(
-            None, None, f"{text!r} is not a decimal number", node.start_mark
-        ) from None
-
-
-def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                "while reading a mapping", node.start_mark, f"duplicate key {key!r}", key_node.start_mark
-            )
-        seen.add(key)
-    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
-
-
-_ChartLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
-_ChartLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def read_yaml_mapping(text: str, *, source: str, what: str) -> tuple[dict[str, Any], yaml.Node | None]:
-    """A YAML document read with exact decimals and duplicate-key checks, plus its node tree.
-
-    The node tree lets validation errors name the line of the offending field
-    (see :func:`yaml_location`). Shared by the chart and the rules file.
-    """
-
-    try:
-        data = yaml.load(text, Loader=_ChartLoader)  # noqa: S506 - a SafeLoader subclass
-        node = yaml.compose(text, Loader=_ChartLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ChartError(f"{source}: malformed YAML{where}: {problem}") from None
-    if not isinstance(data, dict):
-        raise ChartError(f"{source}: {what} must be a YAML mapping at the top level")
-    return data, node
-
-
-def invalid_document(title: str, source: str, node: yaml.Node | None, exc: ValidationError) -> ChartError:
-    """One ChartError listing every validation failure with its field path and line."""
-
-    lines = [f"{yaml_location(source, node, err['loc'])}: {err['msg']}" for err in exc.errors()]
-    return ChartError(f"{title}:\n  " + "\n  ".join(lines), details=exc.errors())
-
-
-def _line_of(root: yaml.Node | None, path: Sequence[str | int]) -> int | None:
-    """1-based line of the deepest node the path reaches in the composed YAML."""
-
-    node = root
-    line = node.start_mark.line + 1 if node is not None else None
-    for part in path:
-        if isinstance(node, yaml.MappingNode):
-            for key_node, value_node in node.value:
-                if isinstance(key_node, yaml.ScalarNode) and key_node.value == str(part):
-                    node = value_node
-                    line = key_node.start_mark.line + 1
-                    break
-            else:
-                return line
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            return line
-    return line
-
-
-def yaml_location(source: str, root: yaml.Node | None, path: Sequence[str | int]) -> str:
-    dotted = ".".join(str(p) for p in path) or "(top level)"
-    line = _line_of(root, path)
-    return f"{source}: {dotted}" + (f" (line {line})" if line else "")
 
 
 def default_chart_path() -> Path:

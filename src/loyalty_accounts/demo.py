@@ -40,11 +40,11 @@ from .operations import (
     ExchangeInCommand,
     ExchangeOutCommand,
     HoldCommand,
-    Money,
     RedeemCommand,
     RefundCommand,
     TransferCommand,
 )
+from .vocabulary.amounts import Money
 from .program import BatchResult, LoyaltyProgram, OperationResult
 
 CUSTOMERS = ("alice", "bob", "carol", "dave")

@@ -112,7 +112,8 @@ from .errors import (
     OutcomeUnknown,
     UnknownEntity,
 )
-from .types import AccountState, Asset, Posting, PostedTransaction, TransactionPlan, Volume, VolumeRow
+from .types import AccountState, Posting, PostedTransaction, TransactionPlan, Volume, VolumeRow
+from .vocabulary.amounts import Asset
 
 __all__ = ["LedgerClient", "LedgerConnection", "idempotency_key"]
 

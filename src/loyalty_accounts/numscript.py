@@ -56,9 +56,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from .chart import ASSET_RE, to_minor
+from .vocabulary.amounts import ASSET_RE, to_minor
 from .errors import ChartError, InvalidCommand
-from .types import Asset
+from .vocabulary.amounts import Asset
 
 VAR_TYPES = frozenset({"account", "monetary", "number", "portion", "asset", "string"})
 _NAME = r"[a-z_][a-z0-9_]*"

@@ -19,7 +19,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Iterator, Mapping, Protocol, Sequence
 
-from .types import AccountState, Asset, PostedTransaction, TransactionPlan, VolumeRow
+from .types import AccountState, PostedTransaction, TransactionPlan, VolumeRow
+from .vocabulary.amounts import Asset
 
 
 class LedgerPort(Protocol):

@@ -46,7 +46,8 @@ from typing import Callable, Iterable, Iterator, Literal, Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .chart import Chart, from_minor, parse_date_segment
+from .chart import Chart, parse_date_segment
+from .vocabulary.amounts import from_minor
 from .errors import (
     DuplicateOperation,
     InsufficientPoints,
@@ -75,7 +76,6 @@ from .operations import (
     PendingBalance,
     RedeemCommand,
     RefundCommand,
-    Money,
     RefundRecord,
     ReleaseCommand,
     TransferCommand,
@@ -94,6 +94,7 @@ from .operations import (
     release,
     transfer,
 )
+from .vocabulary.amounts import Money
 from .ports import LedgerPort
 from .rules import (
     EarnBreakdown,

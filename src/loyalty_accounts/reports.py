@@ -131,7 +131,8 @@ from .chart import Chart, parse_date_segment
 from .errors import InvalidCommand
 from .operations import OPERATIONS
 from .ports import LedgerPort
-from .types import AccountState, Frozen, PostedTransaction, VolumeRow
+from .types import AccountState, PostedTransaction, VolumeRow
+from .vocabulary.frozen import Frozen
 
 __all__ = [
     "BASE_METADATA",

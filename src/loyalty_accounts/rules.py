@@ -59,10 +59,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import AwareDatetime, Field, StringConstraints, ValidationError, field_validator, model_validator
 
-from .chart import Chart, Rounding, invalid_document, read_yaml_mapping, round_to, yaml_location
+from .chart import Chart
+from .vocabulary.amounts import Rounding, round_to
+from .vocabulary.yaml_file import invalid_document, read_yaml_mapping, yaml_location
 from .errors import ChartError, InvalidCommand, LoyaltyError
-from .operations.base import BusinessKey, Code, CustomerId, Value
-from .types import Frozen
+from .vocabulary.ids import BusinessKey, Code, CustomerId
+from .vocabulary.frozen import Value
+from .vocabulary.frozen import Frozen
 
 # More campaigns than this may never overlap: it bounds the work per order and
 # the size of an earn transaction's metadata.

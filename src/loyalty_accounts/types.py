@@ -13,14 +13,12 @@ import json
 from datetime import datetime
 from typing import Any, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from .vocabulary.amounts import Asset
+from .vocabulary.frozen import Frozen
 
 Address = str
-Asset = str
-
-
-class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class Posting(Frozen):

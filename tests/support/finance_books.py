@@ -26,7 +26,6 @@ from loyalty_accounts.operations import (
     EarnRecord,
     ExpireCommand,
     HoldCommand,
-    Money,
     PendingBalance,
     RedeemCommand,
     RefundCommand,
@@ -39,6 +38,7 @@ from loyalty_accounts.operations import (
     refund,
     release,
 )
+from loyalty_accounts.vocabulary.amounts import Money
 from loyalty_accounts.ports import LedgerPort
 from loyalty_accounts.rules import EarnBreakdown
 from loyalty_accounts.types import PostedTransaction, TransactionPlan

@@ -11,7 +11,7 @@ import yaml
 
 from loyalty_accounts.chart import Chart
 from loyalty_accounts.numscript import Catalogue
-from loyalty_accounts.operations import Money
+from loyalty_accounts.vocabulary.amounts import Money
 from loyalty_accounts.ports import LedgerPort
 from loyalty_accounts.program import LoyaltyProgram
 from loyalty_accounts.rules import Rules, parse_rules

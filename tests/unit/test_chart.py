@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from loyalty_accounts.chart import Chart, asset_precision, from_minor, load_chart, to_minor
+from loyalty_accounts.chart import Chart, load_chart
+from loyalty_accounts.vocabulary.amounts import asset_precision, from_minor, to_minor
 from loyalty_accounts.errors import ChartError, InvalidCommand
 
 ROOT = Path(__file__).resolve().parents[2]

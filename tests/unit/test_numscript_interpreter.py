@@ -43,7 +43,6 @@ from loyalty_accounts.operations import (
     ExchangeOutCommand,
     ExpireCommand,
     HoldCommand,
-    Money,
     PendingBalance,
     RedeemCommand,
     RefundCommand,
@@ -63,6 +62,7 @@ from loyalty_accounts.operations import (
     release,
     transfer,
 )
+from loyalty_accounts.vocabulary.amounts import Money
 from loyalty_accounts.rules import EarnBreakdown, Order, Rules, load_rules, quote
 from loyalty_accounts.types import Posting, TransactionPlan
 from support.interpreter import InterpreterUnavailable, interpreter_binary

@@ -18,7 +18,8 @@ from support.programme import T0, chart_with, days, programme, rules_text, usd
 
 from loyalty_accounts.errors import DuplicateOperation, InvalidCommand, UnknownEntity
 from loyalty_accounts.numscript import Catalogue
-from loyalty_accounts.operations import EarnCommand, Money, RedeemCommand, RefundCommand, TransferCommand
+from loyalty_accounts.operations import EarnCommand, RedeemCommand, RefundCommand, TransferCommand
+from loyalty_accounts.vocabulary.amounts import Money
 from loyalty_accounts.program import LoyaltyProgram, TierChange
 from loyalty_accounts.rules import EngagementLimitReached
 

@@ -64,7 +64,6 @@ from loyalty_accounts.operations import (
     ExchangeOutCommand,
     ExpireCommand,
     HoldCommand,
-    Money,
     OpenCounterCommand,
     PendingBalance,
     RedeemCommand,
@@ -86,6 +85,7 @@ from loyalty_accounts.operations import (
     release,
     transfer,
 )
+from loyalty_accounts.vocabulary.amounts import Money
 from loyalty_accounts.reports import (
     BASE_METADATA,
     OPERATION_METADATA,

@@ -25,7 +25,8 @@ from ..operations import (
 )
 from ..program import BatchResult, LoyaltyProgram, OperationResult
 from .context import app_context
-from .inputs import parse_instant, parse_money
+from .inputs import parse_instant
+from ..vocabulary.amounts import parse_money
 from .output import CsvFlag, Format, JsonFlag, chosen_format, emit_json, emit_mapping, emit_rows
 from .shell import run_guarded
 

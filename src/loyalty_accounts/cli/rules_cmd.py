@@ -20,7 +20,8 @@ from ..errors import InvalidCommand
 from ..operations import EarnCommand
 from ..rules import EarnBreakdown, Order, Rules, compare_versions, load_rules, quote
 from .context import app_context
-from .inputs import parse_instant, parse_money
+from .inputs import parse_instant
+from ..vocabulary.amounts import parse_money
 from .ops import At, Category, Channel, Customer, run_operation
 from .output import CsvFlag, Format, JsonFlag, chosen_format, emit_json, emit_mapping, emit_rows
 from .shell import fail, run_guarded

@@ -67,7 +67,7 @@ from . import (
     transfer,
 )
 from .adjust import AdjustCommand
-from .base import Command, Money
+from .base import Command
 from .capture import CaptureCommand
 from .convert import ConvertCommand
 from .earn import EarnCommand, EarnRecord
@@ -122,7 +122,6 @@ __all__ = [
     "OPERATIONS",
     "OperationInfo",
     "Command",
-    "Money",
     "BucketBalance",
     "Allocation",
     "PendingBalance",

@@ -29,7 +29,10 @@ from ..chart import Chart
 from ..errors import InvalidCommand
 from ..numscript import Catalogue, monetary
 from ..types import TransactionPlan
-from .base import BusinessKey, Command, CustomerId, Instant, Points, ReasonCode, build_plan, iso_day
+from .base import Command, build_plan
+from ..vocabulary.ids import BusinessKey, CustomerId, ReasonCode
+from ..vocabulary.instants import Instant, iso_day
+from ..vocabulary.amounts import Points
 from .fifo import BucketBalance, allocate, spendable
 
 CREDIT_TEMPLATE = "adjust_credit"

@@ -18,127 +18,20 @@ whole second their references name.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
-from decimal import Decimal
-from typing import Annotated, Any, ClassVar, Mapping
+from datetime import datetime
+from typing import Any, ClassVar, Mapping
 
-from pydantic import (
-    AfterValidator,
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    ValidationError,
-    field_validator,
-)
+from pydantic import Field, field_validator
 
-from ..chart import Chart, round_to
-from ..errors import ChartError, InvalidCommand
+from ..chart import Chart
+from ..errors import ChartError
 from ..numscript import Catalogue, VarValue
 from ..types import TransactionPlan, command_fingerprint
-
-CUSTOMER_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
-BUSINESS_KEY_PATTERN = r"^[A-Za-z0-9_.-]{1,100}$"
-# A hold id is also an address segment, and addresses do not allow '.'.
-HOLD_ID_PATTERN = r"^[A-Za-z0-9_-]{1,100}$"
-# Reasons are codes, not prose: metadata must never carry personal data.
-REASON_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
-PARTNER_PATTERN = r"^[a-z][a-z0-9_-]{0,31}$"
-# Codes the rules file names: order categories, channels, engagement events.
-CODE_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
-
-CustomerId = Annotated[str, StringConstraints(pattern=CUSTOMER_PATTERN)]
-BusinessKey = Annotated[str, StringConstraints(pattern=BUSINESS_KEY_PATTERN)]
-HoldId = Annotated[str, StringConstraints(pattern=HOLD_ID_PATTERN)]
-ReasonCode = Annotated[str, StringConstraints(pattern=REASON_PATTERN)]
-PartnerKey = Annotated[str, StringConstraints(pattern=PARTNER_PATTERN)]
-Code = Annotated[str, StringConstraints(pattern=CODE_PATTERN)]
-Points = Annotated[int, Field(gt=0, strict=True)]
+from ..vocabulary.frozen import Value
+from ..vocabulary.instants import utc
 
 # Keys TransactionPlan.all_metadata adds itself.
 RESERVED_METADATA = frozenset({"operation", "template", "command_hash"})
-
-
-class InvalidValue(InvalidCommand, ValueError):
-    """InvalidCommand that is also a ValueError, so pydantic reports it inside an enclosing command."""
-
-
-def _describe(title: str, exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(command)"
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "missing":
-            parts.append(f"{loc}: required")
-        elif err["type"] == "value_error":
-            parts.append(f"{loc}: {msg}")
-        else:
-            parts.append(f"{loc}: {msg} (got {err.get('input')!r})")
-    return f"invalid {title}: " + "; ".join(parts)
-
-
-class Value(BaseModel):
-    """A frozen model whose validation failures are InvalidCommand, not pydantic errors."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    def __init__(self, /, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as exc:
-            raise InvalidValue(_describe(type(self).__name__, exc), details=exc.errors(include_context=False)) from None
-
-    @classmethod
-    def model_validate(cls, obj: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        try:
-            return super().model_validate(obj, **kwargs)
-        except ValidationError as exc:
-            raise InvalidValue(_describe(cls.__name__, exc), details=exc.errors(include_context=False)) from None
-
-    @classmethod
-    def model_validate_json(cls, json_data: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        try:
-            return super().model_validate_json(json_data, **kwargs)
-        except ValidationError as exc:
-            raise InvalidValue(_describe(cls.__name__, exc), details=exc.errors(include_context=False)) from None
-
-
-def _utc(value: datetime) -> datetime:
-    return value.astimezone(timezone.utc)
-
-
-# A timezone-aware instant; commands keep it in UTC.
-Instant = AwareDatetime
-
-
-class Money(Value):
-    """A positive sum in a currency, e.g. 12.50 USD. Never a float."""
-
-    amount: Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
-    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-
-    @field_validator("amount", mode="before")
-    @classmethod
-    def _no_float(cls, value: Any) -> Any:
-        if isinstance(value, float):
-            raise ValueError("money must be a Decimal or a string, never a float")
-        return value
-
-    @field_validator("amount")
-    @classmethod
-    def _canonical(cls, value: Decimal) -> Decimal:
-        # 12.50 and 12.5 are the same money and must fingerprint alike.
-        return Decimal(format(value.normalize(), "f"))
-
-    def decimals(self) -> int:
-        exponent = self.amount.as_tuple().exponent
-        return max(0, -exponent) if isinstance(exponent, int) else 0
-
-    def formatted(self, places: int) -> str:
-        """The amount with exactly ``places`` decimals, as metadata shows it."""
-
-        return str(round_to(self.amount, places, "half_even"))
 
 
 class Command(Value):
@@ -182,7 +75,7 @@ class Command(Value):
     def _instants_in_utc(cls, value: Any) -> Any:
         # The same instant written with another offset is the same command.
         if isinstance(value, datetime):
-            return _utc(value)
+            return utc(value)
         return value
 
     def fingerprint(self, **extra: str) -> str:
@@ -192,39 +85,6 @@ class Command(Value):
         fields = self.model_dump(mode="json", exclude=set(self.processing_fields) | unset | set(self.unstated))
         payload: dict[str, Any] = {"operation": self.operation, **fields, **extra}
         return command_fingerprint(payload)
-
-
-def iso_instant(value: datetime) -> str:
-    """An instant in metadata: UTC, ISO 8601 with a Z."""
-
-    return _utc(value).isoformat().replace("+00:00", "Z")
-
-
-def iso_day(value: date | None) -> str:
-    """A bucket date in metadata: ``2027-01-01``, or ``never`` for points that do not expire."""
-
-    return "never" if value is None else value.isoformat()
-
-
-def stamp(value: datetime) -> str:
-    """An instant inside a reference: ``20260301T101500Z``."""
-
-    return _utc(value).strftime("%Y%m%dT%H%M%SZ")
-
-
-def whole_second(value: datetime) -> datetime:
-    """``value`` without its fraction of a second: the resolution of :func:`stamp`.
-
-    A sweep's as-of instant is in its references to the second and in its
-    fingerprint in full; kept to the second, two runs within one second (the
-    CLI's default "now") are the same run instead of a clash.
-    """
-
-    return value.replace(microsecond=0)
-
-
-SweepInstant = Annotated[AwareDatetime, AfterValidator(whole_second)]
-"""The as-of instant of a sweep (release, expire), kept to the whole second (see :func:`whole_second`)."""
 
 
 def build_plan(

@@ -28,7 +28,10 @@ from ..chart import Chart
 from ..errors import InvalidCommand, OperationRefused, UnknownEntity
 from ..numscript import Catalogue, monetary
 from ..types import Posting, TransactionPlan
-from .base import Command, CustomerId, HoldId, Instant, Points, build_plan, iso_instant
+from .base import Command, build_plan
+from ..vocabulary.ids import CustomerId, HoldId
+from ..vocabulary.instants import Instant, iso_instant
+from ..vocabulary.amounts import Points
 from .fifo import Allocation, give_back
 
 TEMPLATE = "capture"

@@ -22,11 +22,15 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Sequence
 
-from ..chart import Chart, from_minor, to_minor
+from ..chart import Chart
+from ..vocabulary.amounts import from_minor, to_minor
 from ..errors import InvalidCommand
 from ..numscript import Catalogue, monetary
 from ..types import TransactionPlan
-from .base import BusinessKey, Command, CustomerId, Instant, Points, build_plan
+from .base import Command, build_plan
+from ..vocabulary.ids import BusinessKey, CustomerId
+from ..vocabulary.instants import Instant
+from ..vocabulary.amounts import Points
 from .fifo import BucketBalance, allocate, spendable
 
 TEMPLATE = "convert"

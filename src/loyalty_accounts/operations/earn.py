@@ -46,7 +46,11 @@ from ..chart import Chart
 from ..errors import ChartError, InvalidCommand
 from ..numscript import Catalogue, monetary
 from ..types import TransactionPlan
-from .base import BusinessKey, Code, Command, CustomerId, Instant, Money, Value, build_plan, iso_day, iso_instant
+from .base import Command, build_plan
+from ..vocabulary.ids import BusinessKey, Code, CustomerId
+from ..vocabulary.instants import Instant, iso_day, iso_instant
+from ..vocabulary.amounts import Money
+from ..vocabulary.frozen import Value
 
 if TYPE_CHECKING:  # rules imports operations.base; importing it here at runtime would be circular
     from ..rules import EarnBreakdown

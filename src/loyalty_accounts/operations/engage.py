@@ -38,7 +38,9 @@ from typing import TYPE_CHECKING
 from ..chart import Chart
 from ..numscript import Catalogue, monetary
 from ..types import TransactionPlan
-from .base import BusinessKey, Code, Command, CustomerId, Instant, build_plan, iso_day, iso_instant
+from .base import Command, build_plan
+from ..vocabulary.ids import BusinessKey, Code, CustomerId
+from ..vocabulary.instants import Instant, iso_day, iso_instant
 
 if TYPE_CHECKING:  # rules imports operations.base; importing it here at runtime would be circular
     from ..rules import EngagementRule

@@ -22,10 +22,14 @@ days; c42 hands in 100 miles (x-2) on 2026-06-01::
 
 from __future__ import annotations
 
-from ..chart import Chart, to_minor
+from ..chart import Chart
+from ..vocabulary.amounts import to_minor
 from ..numscript import Catalogue, monetary
 from ..types import TransactionPlan
-from .base import BusinessKey, Command, CustomerId, Instant, PartnerKey, Points, build_plan, iso_day
+from .base import Command, build_plan
+from ..vocabulary.ids import BusinessKey, CustomerId, PartnerKey
+from ..vocabulary.instants import Instant, iso_day
+from ..vocabulary.amounts import Points
 from .exchange_out import settlement_amount
 
 TEMPLATE = "exchange_in"

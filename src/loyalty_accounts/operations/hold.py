@@ -25,7 +25,10 @@ from typing import Sequence
 from ..chart import Chart
 from ..numscript import Catalogue, monetary
 from ..types import TransactionPlan
-from .base import Command, CustomerId, HoldId, Instant, Points, build_plan, iso_instant
+from .base import Command, build_plan
+from ..vocabulary.ids import CustomerId, HoldId
+from ..vocabulary.instants import Instant, iso_instant
+from ..vocabulary.amounts import Points
 from .fifo import BucketBalance, allocate, spendable
 
 TEMPLATE = "hold"

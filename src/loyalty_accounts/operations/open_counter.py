@@ -40,7 +40,8 @@ from datetime import date
 from ..chart import Chart
 from ..numscript import Catalogue, monetary
 from ..types import TransactionPlan
-from .base import Code, Command, CustomerId, build_plan
+from .base import Command, build_plan
+from ..vocabulary.ids import Code, CustomerId
 
 TEMPLATE = "open_counter"
 

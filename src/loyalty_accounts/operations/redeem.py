@@ -19,7 +19,10 @@ from typing import Sequence
 from ..chart import Chart
 from ..numscript import Catalogue, monetary
 from ..types import TransactionPlan
-from .base import BusinessKey, Command, CustomerId, Instant, Points, build_plan
+from .base import Command, build_plan
+from ..vocabulary.ids import BusinessKey, CustomerId
+from ..vocabulary.instants import Instant
+from ..vocabulary.amounts import Points
 from .fifo import BucketBalance, allocate, spendable
 
 TEMPLATE = "redeem"

@@ -55,7 +55,11 @@ from ..chart import Chart
 from ..errors import InvalidCommand
 from ..numscript import Catalogue, monetary
 from ..types import TransactionPlan
-from .base import BusinessKey, Command, CustomerId, Instant, Money, Value, build_plan
+from .base import Command, build_plan
+from ..vocabulary.ids import BusinessKey, CustomerId
+from ..vocabulary.instants import Instant
+from ..vocabulary.amounts import Money
+from ..vocabulary.frozen import Value
 from .earn import EarnRecord
 from .fifo import BucketBalance, fifo_order
 

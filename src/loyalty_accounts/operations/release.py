@@ -26,7 +26,10 @@ from pydantic import Field
 from ..chart import Chart, date_segment
 from ..numscript import Catalogue
 from ..types import TransactionPlan
-from .base import Command, CustomerId, SweepInstant, Value, build_plan, iso_day, iso_instant, stamp
+from .base import Command, build_plan
+from ..vocabulary.ids import CustomerId
+from ..vocabulary.instants import SweepInstant, iso_day, iso_instant, stamp
+from ..vocabulary.frozen import Value
 from .fifo import fifo_key
 
 TEMPLATE = "release"

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from opsupport import AT, buckets, d
 
 from loyalty_accounts.errors import InvalidCommand
-from loyalty_accounts.operations import EarnRecord, Money, RefundCommand, RefundRecord, refund
+from loyalty_accounts.operations import EarnRecord, RefundCommand, RefundRecord, refund
+from loyalty_accounts.vocabulary.amounts import Money
 from loyalty_accounts.types import TransactionPlan
 
 EARN = EarnRecord(

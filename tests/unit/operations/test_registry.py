@@ -20,7 +20,6 @@ from loyalty_accounts.operations import (
     ExchangeOutCommand,
     ExpireCommand,
     HoldCommand,
-    Money,
     OpenCounterCommand,
     PendingBalance,
     RedeemCommand,
@@ -41,6 +40,7 @@ from loyalty_accounts.operations import (
     refund,
     release,
 )
+from loyalty_accounts.vocabulary.amounts import Money
 from loyalty_accounts.operations import transfer as transfer_op
 from loyalty_accounts.types import Posting, TransactionPlan
 

@@ -1,0 +1,120 @@
+"""Points and money: integers for points, ``Decimal`` or integer minor units for money, never floats.
+
+A Formance asset names its precision: ``USD/2`` carries two decimals, so 1234
+minor units are 12.34 USD; ``PTS`` carries none. Money entering the package
+is a :class:`Money` (a positive ``Decimal`` and an ISO currency code); on the
+ledger it becomes integer minor units (:func:`to_minor`), and comes back with
+:func:`from_minor`. Rounding is always named (:data:`Rounding`), never implied.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from typing import Annotated, Any, Literal, Mapping
+
+from pydantic import Field, StringConstraints, field_validator
+
+from ..errors import InvalidCommand
+from .frozen import Value
+
+Asset = str
+"""A Formance asset name: ``PTS``, ``USD/2``, ``SKYMILES``."""
+
+ASSET_RE = re.compile(r"^[A-Z][A-Z0-9]{0,16}(_[A-Z]{1,16})?(/\d{1,6})?$")
+
+Points = Annotated[int, Field(gt=0, strict=True)]
+"""A positive whole number of points (strict: ``True`` or ``1.0`` are not points)."""
+
+Rounding = Literal["floor", "ceiling", "half_even", "half_up"]
+ROUNDING_MODES: Mapping[str, str] = {
+    "floor": ROUND_FLOOR,
+    "ceiling": ROUND_CEILING,
+    "half_even": ROUND_HALF_EVEN,
+    "half_up": ROUND_HALF_UP,
+}
+
+
+def asset_precision(asset: Asset) -> int:
+    """Decimal places an asset carries: ``USD/2`` → 2, ``PTS`` → 0. InvalidCommand for a malformed asset."""
+
+    if not ASSET_RE.match(asset):
+        raise InvalidCommand(f"invalid asset {asset!r}")
+    _, _, precision = asset.partition("/")
+    return int(precision) if precision else 0
+
+
+def asset_currency(asset: Asset) -> str:
+    """The asset name without its precision: ``USD/2`` → ``USD``."""
+
+    return asset.partition("/")[0]
+
+
+def to_minor(amount: Decimal, asset: Asset) -> int:
+    """Money as integer minor units of ``asset``; more decimals than it carries is InvalidCommand."""
+
+    if not isinstance(amount, Decimal) or not amount.is_finite():
+        raise InvalidCommand(f"amount {amount!r} must be a finite Decimal")
+    precision = asset_precision(asset)
+    scaled = amount.scaleb(precision)
+    if scaled != scaled.to_integral_value():
+        raise InvalidCommand(f"{amount} has more decimals than {asset} carries ({precision})")
+    return int(scaled)
+
+
+def from_minor(units: int, asset: Asset) -> Decimal:
+    """Integer minor units of ``asset`` back to a Decimal with the asset's precision."""
+
+    precision = asset_precision(asset)
+    return Decimal(units).scaleb(-precision).quantize(Decimal(1).scaleb(-precision))
+
+
+def round_to(amount: Decimal, places: int, rounding: Rounding) -> Decimal:
+    """Round to ``places`` decimals with a named rounding rule."""
+
+    return amount.quantize(Decimal(1).scaleb(-places), rounding=ROUNDING_MODES[rounding])
+
+
+class Money(Value):
+    """A positive sum in a currency, e.g. 12.50 USD. Never a float."""
+
+    amount: Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+
+    @field_validator("amount", mode="before")
+    @classmethod
+    def _no_float(cls, value: Any) -> Any:
+        if isinstance(value, float):
+            raise ValueError("money must be a Decimal or a string, never a float")
+        return value
+
+    @field_validator("amount")
+    @classmethod
+    def _canonical(cls, value: Decimal) -> Decimal:
+        # 12.50 and 12.5 are the same money and must fingerprint alike.
+        return Decimal(format(value.normalize(), "f"))
+
+    def decimals(self) -> int:
+        exponent = self.amount.as_tuple().exponent
+        return max(0, -exponent) if isinstance(exponent, int) else 0
+
+    def formatted(self, places: int) -> str:
+        """The amount with exactly ``places`` decimals, as metadata shows it."""
+
+        return str(round_to(self.amount, places, "half_even"))
+
+
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+"""Digits with an optional decimal point: no exponent, sign, separator or space (``1e3`` is not 1000)."""
+
+
+def parse_money(amount: str, currency: str, *, option: str = "--amount") -> Money:
+    """Money from text: an exact decimal written plainly (``12.50``) in an (upper-cased) currency.
+
+    Raises InvalidCommand for ``1e3``, ``1,000``, ``NaN``, a float-looking
+    exponent or a non-positive amount.
+    """
+
+    if not _PLAIN_DECIMAL.fullmatch(amount):
+        raise InvalidCommand(f"{option}: {amount!r} is not a plain decimal number; write e.g. 12.50")
+    return Money(amount=Decimal(amount), currency=currency.upper())

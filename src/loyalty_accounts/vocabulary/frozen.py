@@ -1,0 +1,66 @@
+"""The one frozen base model, and its variant whose validation failures are InvalidCommand.
+
+Every value in the package is a :class:`Frozen` pydantic model: immutable,
+hashable where its fields are, and refusing unknown fields. Values built from
+what a caller typed (commands, orders, money) derive from :class:`Value`, so
+a bad field is reported as :class:`~loyalty_accounts.errors.InvalidCommand`
+(exit 2) naming the field, never as a raw pydantic error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ..errors import InvalidCommand
+
+
+class Frozen(BaseModel):
+    """Base of every value: frozen, unknown fields refused."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class InvalidValue(InvalidCommand, ValueError):
+    """InvalidCommand that is also a ValueError, so pydantic reports it inside an enclosing value."""
+
+
+def describe_validation(title: str, exc: ValidationError) -> str:
+    """One line naming every failing field of ``title``: ``invalid RedeemCommand: points: …``."""
+
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(command)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "missing":
+            parts.append(f"{loc}: required")
+        elif err["type"] == "value_error":
+            parts.append(f"{loc}: {msg}")
+        else:
+            parts.append(f"{loc}: {msg} (got {err.get('input')!r})")
+    return f"invalid {title}: " + "; ".join(parts)
+
+
+class Value(Frozen):
+    """A frozen model whose validation failures raise :class:`InvalidValue` (an InvalidCommand)."""
+
+    def __init__(self, /, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise InvalidValue(describe_validation(type(self).__name__, exc), details=exc.errors(include_context=False)) from None
+
+    @classmethod
+    def model_validate(cls, obj: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        try:
+            return super().model_validate(obj, **kwargs)
+        except ValidationError as exc:
+            raise InvalidValue(describe_validation(cls.__name__, exc), details=exc.errors(include_context=False)) from None
+
+    @classmethod
+    def model_validate_json(cls, json_data: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        try:
+            return super().model_validate_json(json_data, **kwargs)
+        except ValidationError as exc:
+            raise InvalidValue(describe_validation(cls.__name__, exc), details=exc.errors(include_context=False)) from None

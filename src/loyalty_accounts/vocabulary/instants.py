@@ -1,0 +1,135 @@
+"""Instants and days: one parser, one rule.
+
+**The rule.** An instant is written in ISO 8601 *with* its offset
+(``2026-05-01T10:15:00Z``, ``2026-05-01T12:15:00+02:00``); a time without an
+offset names no instant and is refused. A bare date (``2026-05-01``) is the
+*start of that day in a named time zone*: the programme's (the chart's
+``programme.timezone``) for command-line options and reports, a campaign's
+own ``timezone`` for its window in the rules file. Every instant the package
+keeps is in UTC.
+
+Inside the package an instant is a timezone-aware ``datetime``; the helpers
+below render it for metadata (:func:`iso_instant`), references (:func:`stamp`)
+and bucket dates (:func:`iso_day`).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from typing import Annotated
+
+from pydantic import AfterValidator, AwareDatetime
+
+from ..errors import InvalidCommand
+
+Instant = AwareDatetime
+"""A timezone-aware instant (pydantic refuses a naive one); commands keep it in UTC."""
+
+_BARE_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def utc(value: datetime) -> datetime:
+    """``value`` in UTC; InvalidCommand if it has no offset."""
+
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidCommand(f"instant {value.isoformat()} has no time zone")
+    return value.astimezone(timezone.utc)
+
+
+def zone_name(zone: tzinfo) -> str:
+    return getattr(zone, "key", None) or str(zone)
+
+
+def day_start(day: date, zone: tzinfo) -> datetime:
+    """The first instant of ``day`` in ``zone``, in UTC (DST-aware: midnight as the zone has it)."""
+
+    return datetime.combine(day, time(), tzinfo=zone).astimezone(timezone.utc)
+
+
+def day_of(instant: datetime, zone: tzinfo) -> date:
+    """The calendar day ``instant`` falls on in ``zone``."""
+
+    return utc(instant).astimezone(zone).date()
+
+
+def day_bounds(instant: datetime, zone: tzinfo) -> tuple[datetime, datetime]:
+    """The day ``instant`` falls on in ``zone`` as [start, end) in UTC (23 or 25 hours across DST)."""
+
+    day = day_of(instant, zone)
+    return day_start(day, zone), day_start(day + timedelta(days=1), zone)
+
+
+def parse_instant(text: str, zone: tzinfo, *, what: str = "instant") -> datetime:
+    """An instant from text, in UTC: ISO 8601 with an offset, or a bare date (start of that day in ``zone``).
+
+    Raises InvalidCommand, naming ``what`` (e.g. ``--as-of``), for anything
+    else: a time without an offset, an offset without a time, or text that is
+    not ISO 8601.
+    """
+
+    text = text.strip()
+    if _BARE_DATE.fullmatch(text):
+        try:
+            return day_start(date.fromisoformat(text), zone)
+        except ValueError:
+            raise InvalidCommand(f"{what}: {text!r} is not a calendar date") from None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        head = text[:10]
+        example = head if _BARE_DATE.fullmatch(head) else "2026-05-01"
+        raise InvalidCommand(
+            f"{what}: {text!r} is not an ISO 8601 instant or date; write e.g. {example}T10:00:00Z, "
+            f"or {example} for the start of that day in {zone_name(zone)}"
+        ) from None
+    if moment.tzinfo is None:
+        raise InvalidCommand(
+            f"{what}: {text!r} has no UTC offset; write e.g. {text}Z or {text}+01:00 "
+            f"(a bare date such as {text[:10]} is the start of that day in {zone_name(zone)})"
+        )
+    return moment.astimezone(timezone.utc)
+
+
+def iso_instant(value: datetime) -> str:
+    """An instant in metadata: UTC, ISO 8601 with a Z."""
+
+    return utc(value).isoformat().replace("+00:00", "Z")
+
+
+def iso_day(value: date | None) -> str:
+    """A bucket date in metadata: ``2027-01-01``, or ``never`` for points that do not expire."""
+
+    return "never" if value is None else value.isoformat()
+
+
+def day_from_metadata(text: str) -> date | None:
+    """The inverse of :func:`iso_day`; InvalidCommand for anything else."""
+
+    if text == "never":
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidCommand(f"{text!r} is not a date (YYYY-MM-DD) or 'never'") from None
+
+
+def stamp(value: datetime) -> str:
+    """An instant inside a reference: ``20260301T101500Z``."""
+
+    return utc(value).strftime("%Y%m%dT%H%M%SZ")
+
+
+def whole_second(value: datetime) -> datetime:
+    """``value`` without its fraction of a second: the resolution of :func:`stamp`.
+
+    A sweep's as-of instant is in its references to the second and in its
+    fingerprint in full; kept to the second, two runs within one second (the
+    CLI's default "now") are the same run instead of a clash.
+    """
+
+    return value.replace(microsecond=0)
+
+
+SweepInstant = Annotated[AwareDatetime, AfterValidator(whole_second)]
+"""The as-of instant of a sweep (release, expire), kept to the whole second (see :func:`whole_second`)."""

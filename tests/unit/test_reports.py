@@ -964,7 +964,7 @@ def test_cli_statement_csv(full: FakeBooks) -> None:
     "args",
     [
         ["report", "liability", "--as-of", "2026-05-01T00:00:00"],
-        ["report", "liability", "--as-of", "2026-05-01"],
+        ["report", "liability", "--as-of", "2026-05-01Z"],
         ["report", "liability", "--as-of", "yesterday"],
         ["report", "activity", "--from", "2026-05-01T00:00:00Z", "--to", "2026-01-01T00:00:00Z"],
         ["report", "liability", "--json", "--csv"],

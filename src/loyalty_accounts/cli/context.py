@@ -10,6 +10,7 @@ is checked against the chart when loaded.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class AppContext:
+    """The running command's options; the latest one made is :func:`current_app`."""
+
     ledger_url: str | None
     ledger_name: str | None
     chart_path: Path | None
@@ -39,6 +42,9 @@ class AppContext:
     rules_path: Path | None = None
     fmt: Format = Format.table
     _client: LedgerClient | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        _CURRENT.set(self)
 
     @cached_property
     def chart(self) -> Chart:
@@ -99,3 +105,12 @@ def app_context(ctx: typer.Context) -> AppContext:
         obj = AppContext(None, None, None, None)
         ctx.find_root().obj = obj
     return obj
+
+
+_CURRENT: ContextVar[AppContext | None] = ContextVar("loyalty_app", default=None)
+
+
+def current_app() -> AppContext | None:
+    """The AppContext of the command running in this context (set when the ``loyalty`` callback made it)."""
+
+    return _CURRENT.get()

@@ -1,26 +1,37 @@
-"""Command-line values turned into domain values: instants and money.
+"""Command-line instants: one rule for every option that takes one.
 
-Shared by every command group, so an instant or an amount is read, and
-refused, the same way everywhere. Errors are InvalidCommand (exit 2).
+An option such as ``--at``, ``--as-of``, ``--from`` or ``--to`` takes an
+ISO 8601 instant with its offset (``2026-05-01T10:00:00Z``) or a bare date
+(``2026-05-01``), which is the start of that day in the programme's time zone
+(the chart's ``programme.timezone``; see
+:func:`loyalty_accounts.vocabulary.instants.parse_instant`). No text means
+now. Errors are InvalidCommand (exit 2).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 
-from ..errors import InvalidCommand
+from ..vocabulary.instants import parse_instant as parse_text
 
 
-def parse_instant(text: str | None, *, option: str = "--at") -> datetime:
-    """An instant with its offset as written; no text means now. A naive instant is refused."""
+def programme_zone() -> tzinfo:
+    """The time zone of the programme the running command uses (its chart's ``programme.timezone``)."""
+
+    from .context import current_app
+
+    app = current_app()
+    if app is None:
+        raise RuntimeError("no loyalty command is running: pass zone= explicitly")
+    return app.chart.timezone
+
+
+def parse_instant(text: str | None, *, option: str = "--at", zone: tzinfo | None = None) -> datetime:
+    """The instant an option names, in UTC; no text means now.
+
+    ``zone`` is where a bare date is read (default: the programme's time zone).
+    """
 
     if text is None:
         return datetime.now(timezone.utc)
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidCommand(f"{option}: {text!r} is not an ISO 8601 instant") from None
-    if moment.tzinfo is None:
-        example = text if "T" in text or " " in text else f"{text}T00:00:00"
-        raise InvalidCommand(f"{option}: {text!r} has no UTC offset; write e.g. {example}Z or {example}+01:00")
-    return moment
+    return parse_text(text, zone if zone is not None else programme_zone(), what=option)

@@ -27,6 +27,7 @@ Instant = AwareDatetime
 """A timezone-aware instant (pydantic refuses a naive one); commands keep it in UTC."""
 
 _BARE_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DATE_AND_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}.*")
 
 
 def utc(value: datetime) -> datetime:
@@ -75,6 +76,8 @@ def parse_instant(text: str, zone: tzinfo, *, what: str = "instant") -> datetime
         except ValueError:
             raise InvalidCommand(f"{what}: {text!r} is not a calendar date") from None
     try:
+        if not _DATE_AND_TIME.fullmatch(text):
+            raise ValueError(text)
         moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         head = text[:10]

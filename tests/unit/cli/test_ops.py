@@ -174,7 +174,8 @@ def test_earn_with_category_and_channel_is_priced_by_the_rules(ledger: FakeLedge
         (("earn", "-c", "c1", "--order", "o1", "--amount", "+10"), 2, "not a plain decimal"),
         (("earn", "-c", "c1", "--order", "o1", "--amount", " 10"), 2, "not a plain decimal"),
         (("earn", "-c", "c1", "--order", "o1", "--amount", "nan"), 2, "not a plain decimal"),
-        (("earn", "-c", "c1", "--order", "o1", "--amount", "5", "--ordered-at", "2026-01-01"), 2, "2026-01-01T00:00:00Z"),
+        (("earn", "-c", "c1", "--order", "o1", "--amount", "5", "--ordered-at", "2026-01-01Z"), 2, "2026-01-01T10:00:00Z"),
+        (("earn", "-c", "c1", "--order", "o1", "--amount", "5", "--ordered-at", "2026-02-30"), 2, "not a calendar date"),
         (("earn", "-c", "c 1", "--order", "o1", "--amount", "5"), 2, "customer"),
         (("earn", "-c", "c1", "--order", "o1", "--amount", "5", "--currency", "XYZ"), 2, "XYZ"),
         (("earn", "-c", "c1", "--order", "o1", "--amount", "5", "--category", "Gift Cards"), 2, "category"),
@@ -189,6 +190,13 @@ def test_bad_input_exits_non_zero_and_posts_nothing(ledger: FakeLedger, args: tu
     assert result.exit_code == code, result.output
     assert message in result.stderr
     assert ledger.posts == 0
+
+
+def test_a_bare_date_is_the_start_of_that_day_in_the_programme_time_zone(ledger: FakeLedger) -> None:
+    result = invoke("earn", "-c", "c1", "--order", "o1", "--amount", "5", "--ordered-at", "2026-01-01", "--json")
+    assert result.exit_code == 0, result.output
+    earn = ledger.find_by_reference("earn:o1")
+    assert earn is not None and earn.metadata["ordered_at"] == "2026-01-01T00:00:00Z"  # the shipped chart's zone is UTC
 
 
 def test_insufficient_points_and_reused_keys_are_business_errors(ledger: FakeLedger) -> None:

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import pytest
+
+from loyalty_accounts.errors import InvalidCommand
+from loyalty_accounts.vocabulary.ids import business_key, code, customer_id, hold_id
+
+
+@pytest.mark.parametrize("bad", ["", " ", "c 1", "a:b", "a.b", "x" * 65, None, 42])
+def test_a_customer_id_is_refused_when_empty_or_malformed(bad: object) -> None:
+    with pytest.raises(InvalidCommand, match="customer id"):
+        customer_id(bad)
+
+
+def test_the_message_says_empty_for_an_empty_id() -> None:
+    with pytest.raises(InvalidCommand, match="customer id empty is not valid"):
+        customer_id("")
+
+
+def test_good_ids_pass_unchanged() -> None:
+    assert customer_id("c-42_A") == "c-42_A"
+    assert hold_id("h1") == "h1"
+    assert business_key("order.2026-1") == "order.2026-1"
+    assert code("app_login") == "app_login"
+
+
+@pytest.mark.parametrize(("check", "bad"), [(hold_id, "h.1"), (business_key, "a b"), (code, "App")])
+def test_each_kind_has_its_own_pattern(check, bad) -> None:
+    with pytest.raises(InvalidCommand):
+        check(bad)

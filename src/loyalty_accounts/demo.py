@@ -44,18 +44,19 @@ from .operations import (
     RefundCommand,
     TransferCommand,
 )
-from .vocabulary.amounts import Money
 from .program import BatchResult, LoyaltyProgram, OperationResult
+from .vocabulary.amounts import Money
+from .vocabulary.instants import parse_instant
 
 CUSTOMERS = ("alice", "bob", "carol", "dave")
 
 
 def _at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+    return parse_instant(text, timezone.utc)
 
 
 # The instant of the last step (the expiry run): the demo reports tiers as they stand then.
-END = _at("2026-10-06T00:00:00")
+END = _at("2026-10-06T00:00:00Z")
 
 
 def _money(amount: str, currency: str) -> Money:
@@ -85,61 +86,61 @@ def _release(at: str) -> Step:
 
 
 STEPS: tuple[Step, ...] = (
-    _earn("alice", "A-1001", "120.00", "USD", "books", "web", "2025-10-02T10:00:00"),
-    _earn("carol", "C-3001", "1000.00", "USD", "travel", "web", "2025-10-03T09:30:00"),
-    Step("dave signs up", lambda p: p.engage("dave", "sign_up", "signup-dave", _at("2025-10-04T15:00:00"))),
-    _earn("dave", "D-4001", "45.00", "USD", "fuel", "store", "2025-10-04T16:00:00"),
-    _release("2025-10-21T00:00:00"),
-    _earn("bob", "B-2001", "80.00", "EUR", "groceries", "store", "2025-10-25T09:00:00"),
-    _earn("carol", "C-3002", "80.00", "USD", "groceries", "app", "2025-10-25T10:00:00"),
-    _release("2025-11-11T00:00:00"),
+    _earn("alice", "A-1001", "120.00", "USD", "books", "web", "2025-10-02T10:00:00Z"),
+    _earn("carol", "C-3001", "1000.00", "USD", "travel", "web", "2025-10-03T09:30:00Z"),
+    Step("dave signs up", lambda p: p.engage("dave", "sign_up", "signup-dave", _at("2025-10-04T15:00:00Z"))),
+    _earn("dave", "D-4001", "45.00", "USD", "fuel", "store", "2025-10-04T16:00:00Z"),
+    _release("2025-10-21T00:00:00Z"),
+    _earn("bob", "B-2001", "80.00", "EUR", "groceries", "store", "2025-10-25T09:00:00Z"),
+    _earn("carol", "C-3002", "80.00", "USD", "groceries", "app", "2025-10-25T10:00:00Z"),
+    _release("2025-11-11T00:00:00Z"),
     Step(
         "carol redeems 5350 points for a flight",
         lambda p: p.redeem(
-            RedeemCommand(customer="carol", redemption_id="R-C1", points=5350, reward="flight", at=_at("2025-11-13T09:00:00"))
+            RedeemCommand(customer="carol", redemption_id="R-C1", points=5350, reward="flight", at=_at("2025-11-13T09:00:00Z"))
         ),
     ),
     Step(
         "carol returns part of C-3001 (20.00 USD) after spending",
         lambda p: p.refund(
             RefundCommand(
-                customer="carol", order_id="C-3001", refund_id="F-C1", amount=_money("20.00", "USD"), at=_at("2025-11-15T15:00:00")
+                customer="carol", order_id="C-3001", refund_id="F-C1", amount=_money("20.00", "USD"), at=_at("2025-11-15T15:00:00Z")
             )
         ),
     ),
-    _earn("alice", "A-1002", "60.00", "USD", "electronics", "web", "2025-11-28T15:00:00"),
-    _earn("bob", "B-2002", "300.00", "USD", "home", "app", "2025-11-29T12:00:00"),
+    _earn("alice", "A-1002", "60.00", "USD", "electronics", "web", "2025-11-28T15:00:00Z"),
+    _earn("bob", "B-2002", "300.00", "USD", "home", "app", "2025-11-29T12:00:00Z"),
     Step(
         "alice holds 100 points at checkout",
-        lambda p: p.hold(HoldCommand(customer="alice", hold_id="H-A1", points=100, at=_at("2025-12-02T10:00:00"))),
+        lambda p: p.hold(HoldCommand(customer="alice", hold_id="H-A1", points=100, at=_at("2025-12-02T10:00:00Z"))),
     ),
     Step(
         "alice's checkout captures 70 of them",
-        lambda p: p.capture(CaptureCommand(customer="alice", hold_id="H-A1", points=70, at=_at("2025-12-02T10:05:00"))),
+        lambda p: p.capture(CaptureCommand(customer="alice", hold_id="H-A1", points=70, at=_at("2025-12-02T10:05:00Z"))),
     ),
-    _earn("carol", "C-3003", "200.00", "EUR", "travel", "web", "2025-12-06T10:00:00"),
-    _release("2025-12-21T00:00:00"),
+    _earn("carol", "C-3003", "200.00", "EUR", "travel", "web", "2025-12-06T10:00:00Z"),
+    _release("2025-12-21T00:00:00Z"),
     Step(
         "alice gives dave 30 points",
         lambda p: p.transfer(
-            TransferCommand(customer="alice", to_customer="dave", transfer_id="T-1", points=30, at=_at("2026-01-11T10:00:00"))
+            TransferCommand(customer="alice", to_customer="dave", transfer_id="T-1", points=30, at=_at("2026-01-11T10:00:00Z"))
         ),
     ),
     Step(
         "bob swaps points for 60 Skyway miles",
         lambda p: p.exchange_out(
-            ExchangeOutCommand(customer="bob", exchange_id="X-B1", partner="skyway", partner_points=60, at=_at("2026-02-02T10:00:00"))
+            ExchangeOutCommand(customer="bob", exchange_id="X-B1", partner="skyway", partner_points=60, at=_at("2026-02-02T10:00:00Z"))
         ),
     ),
     Step(
         "dave brings in 40 Skyway miles",
         lambda p: p.exchange_in(
-            ExchangeInCommand(customer="dave", exchange_id="X-D1", partner="skyway", partner_points=40, at=_at("2026-02-16T10:00:00"))
+            ExchangeInCommand(customer="dave", exchange_id="X-D1", partner="skyway", partner_points=40, at=_at("2026-02-16T10:00:00Z"))
         ),
     ),
     Step(
         "bob converts 200 points into store credit",
-        lambda p: p.convert(ConvertCommand(customer="bob", conversion_id="V-B1", points=200, at=_at("2026-03-02T10:00:00"))),
+        lambda p: p.convert(ConvertCommand(customer="bob", conversion_id="V-B1", points=200, at=_at("2026-03-02T10:00:00Z"))),
     ),
     # The void is a revert, which the ledger dates when it is made (when the demo
     # runs), not at a story instant: so the voided hold comes after every spend
@@ -149,7 +150,7 @@ STEPS: tuple[Step, ...] = (
     # the bucket they came from below zero.
     Step(
         "bob holds 50 points",
-        lambda p: p.hold(HoldCommand(customer="bob", hold_id="H-B1", points=50, at=_at("2026-10-05T23:45:00"))),
+        lambda p: p.hold(HoldCommand(customer="bob", hold_id="H-B1", points=50, at=_at("2026-10-05T23:45:00Z"))),
     ),
     Step("bob's checkout is abandoned: void", lambda p: p.void("bob", "H-B1")),
     Step("expiry run a year after the first orders", lambda p: p.expire(END)),

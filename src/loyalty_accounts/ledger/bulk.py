@@ -147,7 +147,7 @@ def _bulk(
     atomic: bool,
 ) -> list[PostedTransaction | LoyaltyError]:
     """One ``/_bulk`` request; one outcome per plan, in the order of ``plans``; ``keys`` by reference."""
-    elements = [
+    elements: list[sdk_models.V2BulkElement] = [
         sdk_models.V2BulkElementCreateTransaction(
             action="CREATE_TRANSACTION", ik=keys[plan.reference], data=wire.post_body(plan)
         )

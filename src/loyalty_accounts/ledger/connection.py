@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Any
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -92,7 +93,7 @@ class LedgerConnection(BaseModel):
         This is the only place the ledger settings are read from the environment.
         """
         env = os.environ
-        timing: dict[str, float] = {}
+        timing: dict[str, Any] = {}  # seconds, by setting name
         for name, setting in (("LOYALTY_LEDGER_TIMEOUT", "timeout_s"), ("LOYALTY_LEDGER_RETRY_BUDGET", "retry_budget_s")):
             text = env.get(name, "").strip()
             if not text:

@@ -270,7 +270,10 @@ class LedgerReader:
     # -- logs -------------------------------------------------------------------
 
     def logs(self) -> Iterator[dict[str, Any]]:
-        """The ledger's hash-chained log, oldest first, as the server sent it (checked by :mod:`loyalty_accounts.ledger.log_chain`)."""
+        """The ledger's hash-chained log, oldest first, as the server sent it.
+
+        :mod:`loyalty_accounts.ledger.log_chain` recomputes its hashes.
+        """
 
         def fetch(cursor: str | None) -> Any:
             if cursor is not None:

@@ -124,7 +124,8 @@ class Transport:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        """``transport`` replaces httpx's (tests); ``clock`` (seconds, monotonic) and ``sleep`` time the retry budget."""
+        """``transport`` replaces httpx's (tests); ``clock`` (seconds, monotonic) and ``sleep`` time
+        the retry budget."""
         self.connection = connection
         self.ledger = connection.ledger
         self._clock = clock
@@ -249,8 +250,8 @@ class Transport:
         except Exception as exc:
             # The SDK's OAuth2 hook raises a bare Exception when the token endpoint refuses.
             if type(exc) is Exception and "token endpoint" in str(exc):
-                status = re.search(r"status code (\d{3})", str(exc))
-                if status and (int(status.group(1)) >= 500 or status.group(1) == "429"):
+                token_status = re.search(r"status code (\d{3})", str(exc))
+                if token_status and (int(token_status.group(1)) >= 500 or token_status.group(1) == "429"):
                     raise _Transient(f"OAuth2 token endpoint: {exc}", maybe_applied=False) from exc
                 raise LedgerRejected(f"OAuth2 token request failed: {exc}", code="UNAUTHORIZED") from exc
             raise

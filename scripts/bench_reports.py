@@ -45,7 +45,7 @@ if str(ROOT / "src") not in sys.path:
 
 from loyalty_accounts.chart import Chart, load_chart, parse_date_segment  # noqa: E402
 from loyalty_accounts.errors import LedgerUnavailable, LoyaltyError  # noqa: E402
-from loyalty_accounts.ledger_client import LedgerClient, LedgerConnection  # noqa: E402
+from loyalty_accounts.ledger import LedgerClient, LedgerConnection  # noqa: E402
 from loyalty_accounts.numscript import Catalogue  # noqa: E402
 from loyalty_accounts.operations import (  # noqa: E402
     BucketBalance,

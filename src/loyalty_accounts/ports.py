@@ -1,6 +1,6 @@
 """The one interface between the loyalty services and a Formance ledger.
 
-:class:`loyalty_accounts.ledger_client.LedgerClient` is the real adapter (HTTP).
+:class:`loyalty_accounts.ledger.LedgerClient` is the real adapter (HTTP).
 Service code depends on this protocol only, so unit tests can hand it a fake;
 the integration suite always uses the real adapter against a real server.
 

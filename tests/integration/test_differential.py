@@ -18,7 +18,7 @@ import pytest
 from support.fake_ledger import FakeLedger
 from support.scenarios import SCENARIOS, Run
 
-from loyalty_accounts.ledger_client import LedgerClient, LedgerConnection
+from loyalty_accounts.ledger import LedgerClient, LedgerConnection
 
 pytestmark = pytest.mark.integration
 

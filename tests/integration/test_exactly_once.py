@@ -21,7 +21,7 @@ from support.programme import T0, programme, usd
 from typer.testing import CliRunner
 
 from loyalty_accounts.cli import app
-from loyalty_accounts.ledger_client import LedgerClient, LedgerConnection
+from loyalty_accounts.ledger import LedgerClient, LedgerConnection
 from loyalty_accounts.operations import EarnCommand, RedeemCommand
 from loyalty_accounts.program import LoyaltyProgram, OperationResult
 

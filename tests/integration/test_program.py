@@ -21,7 +21,7 @@ from loyalty_accounts.errors import (
     OperationRefused,
     UnknownEntity,
 )
-from loyalty_accounts.ledger_client import LedgerClient, LedgerConnection
+from loyalty_accounts.ledger import LedgerClient, LedgerConnection
 from loyalty_accounts.operations import (
     CaptureCommand,
     ConvertCommand,

@@ -3,7 +3,7 @@
 Scripts run in the real Formance Numscript interpreter (see ``interpreter``);
 this class only keeps the books around it, the way a Formance Ledger v2.4.12
 server in strict schema mode answers through
-:class:`~loyalty_accounts.ledger_client.LedgerClient`. The integration test
+:class:`~loyalty_accounts.ledger.LedgerClient`. The integration test
 ``tests/integration/test_differential.py`` runs the same scenarios here and on
 a real server and compares the answers field by field; what it pinned down:
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Iterator
 
 from loyalty_accounts.chart import Chart, load_chart
-from loyalty_accounts.ledger_client import LedgerClient, LedgerConnection
+from loyalty_accounts.ledger import LedgerClient, LedgerConnection
 from loyalty_accounts.numscript import Catalogue
 from loyalty_accounts.operations import (
     BucketBalance,

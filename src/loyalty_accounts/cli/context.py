@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from ..chart import Chart, load_chart
 from ..errors import InvalidCommand, LedgerUnavailable
-from ..ledger_client import LedgerClient, LedgerConnection
+from ..ledger import LedgerClient, LedgerConnection
 from ..local import LocalStack
 from ..numscript import Catalogue
 from .output import Format

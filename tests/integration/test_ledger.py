@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from loyalty_accounts.errors import DuplicateOperation, InsufficientPoints, LedgerUnavailable
-from loyalty_accounts.ledger_client import LedgerClient, LedgerConnection
+from loyalty_accounts.ledger import LedgerClient, LedgerConnection
 from loyalty_accounts.types import TransactionPlan
 
 SPLIT = """vars {

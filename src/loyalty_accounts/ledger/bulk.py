@@ -1,0 +1,245 @@
+"""Bulk posting through ``/_bulk``, in chunks, with the exactly-once rules of a single post.
+
+Each chunk's references are looked up first (one request): the bulk endpoint
+does not say which elements were idempotency hits, so this is how replays are
+recognised, and a reused reference is refused before anything of the chunk is
+sent. Elements refused in a way that may mean "reference taken" are settled
+like a single post (:mod:`loyalty_accounts.ledger.exactly_once`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from formance_sdk_python.models import ledger as sdk_models
+from formance_sdk_python.models import operations
+
+from ..errors import (
+    DuplicateOperation,
+    InsufficientPoints,
+    InvalidCommand,
+    LedgerRejected,
+    LedgerUnavailable,
+    LoyaltyError,
+    OutcomeUnknown,
+)
+from ..types import PostedTransaction, TransactionPlan
+from . import wire
+from .errors import error_from_response, error_type, may_mean_taken, unexpected
+from .exactly_once import original, reference_taken_by_another_command
+from .reads import transactions_matching
+from .transport import Call, Transport, idempotency_key
+
+__all__ = ["BULK_CHUNK", "post_many"]
+
+BULK_CHUNK = 100
+"""The server's default bulk limit (``--bulk-max-size``); beyond it: 413 BULK_SIZE_EXCEEDED."""
+
+
+def post_many(
+    transport: Transport, plans: Sequence[TransactionPlan], *, schema_version: str | None, atomic: bool
+) -> list[PostedTransaction]:
+    """Post through ``/_bulk`` in chunks of 100, with the same exactly-once rules as a single post.
+
+    ``atomic`` makes the server apply each chunk in one database transaction;
+    it is refused above 100 plans since atomicity cannot span chunks.
+    """
+    unique = _unique_by_reference(plans)
+    if atomic and len(unique) > BULK_CHUNK:
+        raise InvalidCommand(f"atomic posting is limited to {BULK_CHUNK} transactions per call, got {len(unique)}")
+    posted: dict[str, PostedTransaction] = {}
+    for start in range(0, len(unique), BULK_CHUNK):
+        chunk = unique[start : start + BULK_CHUNK]
+        posted.update(_post_chunk(transport, chunk, schema_version=schema_version, atomic=atomic))
+
+    results: list[PostedTransaction] = []
+    seen: set[str] = set()
+    for plan in plans:
+        tx = posted[plan.reference]
+        # A reference repeated inside the input is a replay of its first occurrence.
+        results.append(tx.model_copy(update={"replayed": True}) if plan.reference in seen else tx)
+        seen.add(plan.reference)
+    return results
+
+
+def _post_chunk(
+    transport: Transport, chunk: Sequence[TransactionPlan], *, schema_version: str | None, atomic: bool
+) -> dict[str, PostedTransaction]:
+    posted: dict[str, PostedTransaction] = {}
+    lookup = {"$in": {"reference": [plan.reference for plan in chunk]}}
+    existing = {tx.reference: tx for tx in transactions_matching(transport, lookup)}
+    pending: list[TransactionPlan] = []
+    for plan in chunk:
+        found = existing.get(plan.reference)
+        if found is None:
+            pending.append(plan)
+        elif found.metadata.get("command_hash") == plan.command_hash:
+            posted[plan.reference] = found.model_copy(update={"replayed": True})
+        else:
+            raise reference_taken_by_another_command(plan, found)
+
+    call = Call()
+    keys = {plan.reference: idempotency_key(plan.reference, call.id) for plan in pending}
+    while pending:
+        outcomes = _bulk(transport, pending, keys, call=call, schema_version=schema_version, atomic=atomic)
+        failures: list[tuple[TransactionPlan, LoyaltyError]] = []
+        taken: list[tuple[TransactionPlan, PostedTransaction, datetime | None]] = []
+        committed: dict[str, PostedTransaction] = {}
+        for plan, outcome in zip(pending, outcomes):
+            if isinstance(outcome, PostedTransaction):
+                # Bulk results do not say "hit"; with this call's own keys a hit is ours anyway.
+                committed[plan.reference] = outcome
+                continue
+            if may_mean_taken(outcome):
+                try:
+                    # Raises DuplicateOperation when the reference belongs to another command.
+                    taken.append((plan, *original(transport, plan, outcome)))
+                    continue
+                except InsufficientPoints:
+                    pass
+            failures.append((plan, outcome))
+
+        if failures:
+            raise _first_failure(failures, atomic=atomic)
+        ours = _ours_in_bulk(transport, taken, keys, call, schema_version) if taken and call.uncertain else set()
+        for plan, found, _ in taken:
+            posted[plan.reference] = found.model_copy(update={"replayed": plan.reference not in ours})
+        if atomic and taken:
+            # The server rolled the whole chunk back: send again what was not already there.
+            resolved = {plan.reference for plan, _, _ in taken}
+            pending = [plan for plan in pending if plan.reference not in resolved]
+            continue
+        posted.update(committed)
+        pending = []
+    return posted
+
+
+def _ours_in_bulk(
+    transport: Transport,
+    taken: Sequence[tuple[TransactionPlan, PostedTransaction, datetime | None]],
+    keys: Mapping[str, str],
+    call: Call,
+    schema_version: str | None,
+) -> set[str]:
+    """References among ``taken`` that an unanswered attempt of ``call`` posted (see ``ours_after_all``).
+
+    The elements are sent once more, with their keys, in a non-atomic bulk:
+    every reference is taken, so nothing new can be posted; an element
+    answered with its transaction was ours.
+    """
+    plans = [plan for plan, _, _ in taken]
+    try:
+        outcomes = _bulk(transport, plans, keys, call=call, schema_version=schema_version, atomic=False)
+    except (LedgerUnavailable, OutcomeUnknown):
+        return {plan.reference for plan, _, inserted_at in taken if call.inserted_since_start(inserted_at)}
+    return {plan.reference for plan, outcome in zip(plans, outcomes) if isinstance(outcome, PostedTransaction)}
+
+
+def _bulk(
+    transport: Transport,
+    plans: Sequence[TransactionPlan],
+    keys: Mapping[str, str],
+    *,
+    call: Call,
+    schema_version: str | None,
+    atomic: bool,
+) -> list[PostedTransaction | LoyaltyError]:
+    """One ``/_bulk`` request; one outcome per plan, in the order of ``plans``; ``keys`` by reference."""
+    elements: list[sdk_models.V2BulkElement] = [
+        sdk_models.V2BulkElementCreateTransaction(
+            action="CREATE_TRANSACTION", ik=keys[plan.reference], data=wire.post_body(plan)
+        )
+        for plan in plans
+    ]
+    request = operations.V2CreateBulkRequest(
+        ledger=transport.ledger,
+        request_body=elements,
+        # Sequential (never "parallel"): results then come back in element order.
+        # continueOnFailure: every element gets its own outcome instead of "context canceled".
+        continue_on_failure=True,
+        atomic=True if atomic else None,
+        schema_version=schema_version,
+    )
+    # 400 with a "data" array is a per-element report, not a refusal of the request.
+    response = transport.send(
+        "post bulk",
+        lambda: transport.v2.create_bulk(request=request),
+        accept=frozenset({400}),
+        call=call,
+        write=True,
+    )
+    body = wire.json_body(response, "bulk response")
+    items = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        raise error_from_response("post bulk", response)
+    if len(items) != len(plans):
+        raise LedgerRejected(
+            f"bulk response has {len(items)} results for {len(plans)} elements", code="UNEXPECTED_RESPONSE"
+        )
+    return _correlate_bulk(plans, items)
+
+
+def _unique_by_reference(plans: Sequence[TransactionPlan]) -> list[TransactionPlan]:
+    """First plan per reference; the same reference with two commands is refused up front."""
+    first: dict[str, TransactionPlan] = {}
+    for plan in plans:
+        other = first.setdefault(plan.reference, plan)
+        if other.command_hash != plan.command_hash:
+            raise DuplicateOperation(
+                f"reference {plan.reference!r} is used by two different commands in the same batch",
+                code="CONFLICT",
+                details={"reference": plan.reference},
+            )
+    return list(first.values())
+
+
+def _correlate_bulk(plans: Sequence[TransactionPlan], items: list[Any]) -> list[PostedTransaction | LoyaltyError]:
+    """Outcomes in the order of ``plans``.
+
+    Successes are matched by reference. Errors carry no reference, so they are
+    matched by position: v2.4.12 returns a sequential bulk's results in element
+    order (its elementID is never filled in, so only sequential order holds).
+    """
+    index = {plan.reference: i for i, plan in enumerate(plans)}
+    outcomes: list[PostedTransaction | LoyaltyError | None] = [None] * len(plans)
+    errors: list[tuple[int, LoyaltyError]] = []
+    for position, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise unexpected("bulk result", item)
+        if item.get("responseType") == "ERROR" or item.get("errorCode"):
+            code = str(item.get("errorCode") or "INTERNAL")
+            message = str(item.get("errorDescription") or "")
+            reference = plans[position].reference
+            error = error_type(code)(f"transaction {reference!r} refused ({code}): {message}", code=code)
+            errors.append((position, error))
+            continue
+        tx = wire.transaction(item.get("data"))
+        slot = index.get(tx.reference or "")
+        if slot is None or outcomes[slot] is not None:
+            raise unexpected("bulk result (reference not in the request)", tx.reference)
+        outcomes[slot] = tx
+    for position, error in errors:
+        if outcomes[position] is not None:
+            raise LedgerRejected("bulk results cannot be matched to their elements", code="UNEXPECTED_RESPONSE")
+        outcomes[position] = error
+    if any(outcome is None for outcome in outcomes):
+        raise LedgerRejected("bulk results cannot be matched to their elements", code="UNEXPECTED_RESPONSE")
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _first_failure(failures: list[tuple[TransactionPlan, LoyaltyError]], *, atomic: bool) -> LoyaltyError:
+    """The error to raise for a bulk with refused elements; its details list them all."""
+    _, first = failures[0]
+    suffix = " (atomic batch: nothing was posted)" if atomic else ""
+    return type(first)(
+        f"{first.message}{suffix}",
+        code=first.code,
+        details={
+            "atomic": atomic,
+            "failures": [
+                {"reference": plan.reference, "code": err.code, "message": err.message} for plan, err in failures
+            ],
+        },
+    )

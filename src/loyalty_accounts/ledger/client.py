@@ -1,0 +1,212 @@
+""":class:`LedgerClient`: :class:`~loyalty_accounts.ports.LedgerPort` over HTTP.
+
+The reads come from :class:`~loyalty_accounts.ledger.reads.LedgerReader`; this
+module adds the writes: the ledger and its schemas, posts (one, or many
+through :mod:`~loyalty_accounts.ledger.bulk`), reverts and metadata. Every
+write goes through the transport's retry policy
+(:mod:`~loyalty_accounts.ledger.transport`), and a post is exactly once by
+its reference (:mod:`~loyalty_accounts.ledger.exactly_once`, which also says
+what ``replayed`` means).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import httpx
+from formance_sdk_python.models import ledger as sdk_models
+from formance_sdk_python.models import operations
+from pydantic import ValidationError
+
+from ..errors import ChartError, DuplicateOperation, LedgerRejected, LoyaltyError
+from ..types import PostedTransaction, TransactionPlan
+from . import bulk, wire
+from .connection import LedgerConnection
+from .errors import may_mean_taken
+from .exactly_once import original, ours_after_all
+from .reads import LedgerReader
+from .transport import Call, Transport, idempotency_key
+
+__all__ = ["LedgerClient"]
+
+
+class LedgerClient(LedgerReader):
+    """:class:`~loyalty_accounts.ports.LedgerPort` over HTTP (see the module docstring)."""
+
+    def __init__(
+        self,
+        connection: LedgerConnection,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """``clock`` (seconds, monotonic) and ``sleep`` time the retry budget; tests replace them."""
+        super().__init__(Transport(connection, transport=transport, clock=clock, sleep=sleep))
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def __enter__(self) -> LedgerClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- ledger and schemas ------------------------------------------------
+
+    def create_ledger(self, *, metadata: Mapping[str, str] | None = None) -> bool:
+        request = operations.V2CreateLedgerRequest(
+            ledger=self.ledger,
+            v2_create_ledger_request=sdk_models.V2CreateLedgerRequest(metadata=dict(metadata) if metadata else None),
+        )
+        try:
+            self._transport.send("create ledger", lambda: self._transport.v2.create_ledger(request=request), write=True)
+        except LedgerRejected as exc:
+            # v2.4.12 answers 400 LEDGER_ALREADY_EXISTS (not 409) for an existing ledger.
+            if exc.code == "LEDGER_ALREADY_EXISTS":
+                return False
+            raise
+        return True
+
+    def insert_schema(self, version: str, schema: Mapping[str, Any]) -> bool:
+        try:
+            data = sdk_models.V2SchemaData.model_validate(dict(schema))
+        except ValidationError as exc:
+            raise ChartError(f"schema {version!r} does not have the shape the ledger expects: {exc}") from exc
+        request = operations.V2InsertSchemaRequest(ledger=self.ledger, version=version, v2_schema_data=data)
+        try:
+            self._transport.send("insert schema", lambda: self._transport.v2.insert_schema(request=request), write=True)
+        except LedgerRejected as exc:
+            if exc.code == "SCHEMA_ALREADY_EXISTS":
+                return False
+            raise
+        return True
+
+    # -- writes -------------------------------------------------------------
+
+    def post(self, plan: TransactionPlan, *, schema_version: str | None = None) -> PostedTransaction:
+        """Post once (see :mod:`~loyalty_accounts.ledger.exactly_once`): the new transaction
+        (``replayed=False``), or the one an earlier call posted under the same reference and
+        command (``replayed=True``).
+
+        Raises DuplicateOperation (the reference belongs to another command),
+        InsufficientPoints (no transaction carries the reference), other
+        LoyaltyErrors for refusals, LedgerUnavailable (nothing was posted) or
+        OutcomeUnknown (it may have been).
+        """
+        call = Call()
+        request = operations.V2CreateTransactionRequest(
+            ledger=self.ledger,
+            idempotency_key=idempotency_key(plan.reference, call.id),
+            schema_version=schema_version,
+            v2_post_transaction=wire.post_body(plan),
+        )
+
+        def send() -> httpx.Response:
+            return self._transport.send(
+                "post transaction",
+                lambda: self._transport.v2.create_transaction(request=request),
+                call=call,
+                write=True,
+            )
+
+        try:
+            response = send()
+        except LoyaltyError as exc:
+            if not may_mean_taken(exc):
+                raise
+            found, inserted_at = original(self._transport, plan, exc)
+            ours = call.uncertain and ours_after_all(call, lambda: send() is not None, inserted_at)
+            return found.model_copy(update={"replayed": not ours})
+        # With a key of this call's own, a hit is an earlier attempt of this call whose answer was lost.
+        hit = response.headers.get("Idempotency-Hit", "").lower() == "true"
+        return wire.transaction(wire.data(response, "posted transaction"), replayed=hit and not call.uncertain)
+
+    def post_many(
+        self, plans: Sequence[TransactionPlan], *, schema_version: str | None = None, atomic: bool = False
+    ) -> list[PostedTransaction]:
+        """Post through ``/_bulk`` in chunks of 100, with the same exactly-once rules as post().
+
+        Each chunk's references are looked up first (see
+        :mod:`~loyalty_accounts.ledger.bulk`). ``atomic`` makes the server apply
+        the chunk in one database transaction; it is refused above 100 plans
+        since atomicity cannot span chunks.
+        """
+        return bulk.post_many(self._transport, plans, schema_version=schema_version, atomic=atomic)
+
+    def revert(
+        self,
+        tx_id: int,
+        *,
+        force: bool = False,
+        metadata: Mapping[str, str] | None = None,
+        schema_version: str | None = None,
+    ) -> PostedTransaction:
+        """Revert a transaction; reverting twice raises DuplicateOperation(code=ALREADY_REVERT).
+
+        The idempotency key is fresh for each call and reused by its retries: a
+        retry after a lost response gets the reversal it created, while a second
+        call still hears ALREADY_REVERT.
+        """
+        call = Call()
+        request = operations.V2RevertTransactionRequest(
+            ledger=self.ledger,
+            id=wire.tx_id(tx_id),
+            idempotency_key=f"loyalty:revert:{tx_id}#{call.id}",
+            force=True if force else None,
+            # A revert is a logged write: under strict enforcement it must name the schema.
+            schema_version=schema_version,
+            v2_revert_transaction_request=(
+                sdk_models.V2RevertTransactionRequest(metadata=dict(sorted(metadata.items()))) if metadata else None
+            ),
+        )
+
+        def send() -> httpx.Response:
+            return self._transport.send(
+                f"revert transaction {tx_id}",
+                lambda: self._transport.v2.revert_transaction(request=request),
+                call=call,
+                write=True,
+            )
+
+        try:
+            response = send()
+        except DuplicateOperation as exc:
+            if exc.code != "ALREADY_REVERT" or not call.uncertain:
+                raise
+            # An unanswered attempt of this very call may be the revert: the same key
+            # is answered from the ledger's idempotency record if so.
+            try:
+                response = send()
+            except LoyaltyError:
+                raise exc from None
+        return wire.transaction(wire.data(response, "reverting transaction"))
+
+    def add_transaction_metadata(
+        self, tx_id: int, metadata: Mapping[str, str], *, schema_version: str | None = None
+    ) -> None:
+        """Add metadata to a transaction (a logged write: strict enforcement wants the schema).
+
+        The idempotency key is derived from the content, so a retry after a
+        lost response is a hit and the same keys written twice are one write.
+        """
+        body = dict(sorted(metadata.items()))
+        digest = hashlib.sha256(repr(sorted(body.items())).encode()).hexdigest()[:32]
+        request = operations.V2AddMetadataOnTransactionRequest(
+            ledger=self.ledger,
+            id=wire.tx_id(tx_id),
+            request_body=body,
+            idempotency_key=f"loyalty:meta:{tx_id}:{digest}",
+            schema_version=schema_version,
+        )
+        self._transport.send(
+            f"add metadata to transaction {tx_id}",
+            lambda: self._transport.v2.add_metadata_on_transaction(request=request),
+            write=True,
+        )

@@ -1,0 +1,292 @@
+"""Reads: server info, schemas, transactions, accounts, balances, volumes and logs.
+
+Point in time
+    Every read "as of" an instant ``pit`` gives the ledger's state *effective*
+    at ``pit``: what the transactions whose timestamp is at or before ``pit``
+    did, whenever they were posted. A transaction posted today but dated last
+    month is in a read as of a day last month. On v2.4.12 (sources under
+    ``internal/storage/ledger/``):
+
+    - accounts: ``expand=effectiveVolumes``, never ``expand=volumes``, which
+      with ``pit`` follows *insertion* order (``resource_accounts.go``); an
+      account is listed once its ``first_usage`` (the earliest timestamp of a
+      transaction touching it, lowered by back-dated writes) is at or before
+      ``pit``. Without ``pit`` both expansions give the current volumes.
+    - aggregate balances: ``pit`` without ``useInsertionDate``
+      (``resource_aggregated_balances.go``);
+    - volumes: ``endTime``/``startTime`` without ``insertionDate``, both
+      bounds inclusive (``resource_volumes.go``);
+    - transactions: ``pit`` keeps those with ``timestamp <= pit``; their
+      metadata is the revision dated at or before ``pit`` (creation metadata
+      is dated by the timestamp, later additions by when they were written)
+      and ``reverted`` says whether the revert was written by then
+      (``resource_transactions.go``).
+
+    A read without ``pit`` gives the current state: every transaction posted
+    so far, whatever its timestamp, which is what the ledger checks a new
+    posting's balances against (``balances.go`` reads ``accounts_volumes``).
+
+Lists follow the server's cursors, :data:`PAGE_SIZE` items a page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any
+
+from formance_sdk_python.models import operations
+
+from ..errors import InvalidCommand, LedgerRejected
+from ..types import AccountState, PostedTransaction, VolumeRow
+from ..vocabulary.amounts import Asset
+from . import wire
+from .errors import unexpected
+from .transport import Transport
+
+__all__ = ["LedgerReader", "PAGE_SIZE", "list_transactions", "transactions_matching"]
+
+PAGE_SIZE = 100
+"""The server's maximum page size (go-libs paginate.MaxPageSize)."""
+
+
+def list_transactions(
+    transport: Transport, query: Mapping[str, Any], *, pit: datetime | None = None, page_size: int = PAGE_SIZE
+) -> Iterator[Any]:
+    """The raw transactions matching a filter, oldest (lowest id) first, across pages."""
+
+    def fetch(cursor: str | None) -> Any:
+        if cursor is not None:
+            request = operations.V2ListTransactionsRequest(
+                ledger=transport.ledger, request_body={}, cursor=cursor, page_size=page_size
+            )
+        else:
+            # Filters travel as a JSON body on GET (the server also reads ?query=).
+            # Default order is newest first; reverse=true gives ascending ids.
+            request = operations.V2ListTransactionsRequest(
+                ledger=transport.ledger,
+                request_body=dict(query),
+                page_size=page_size,
+                reverse=True,
+                pit=wire.utc(pit) if pit else None,
+            )
+        return transport.v2.list_transactions(request=request)
+
+    return transport.pages("list transactions", fetch)
+
+
+def transactions_matching(
+    transport: Transport, query: Mapping[str, Any], *, pit: datetime | None = None, page_size: int = PAGE_SIZE
+) -> Iterator[PostedTransaction]:
+    """:func:`list_transactions` decoded."""
+    return (wire.transaction(item) for item in list_transactions(transport, query, pit=pit, page_size=page_size))
+
+
+class LedgerReader:
+    """The read half of :class:`~loyalty_accounts.ports.LedgerPort` (see the module docstring)."""
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+        self.connection = transport.connection
+        self.ledger = transport.ledger
+
+    # -- server and ledger -------------------------------------------------
+
+    def server_version(self) -> str:
+        """Version from ``GET /_/info``.
+
+        The SDK calls ``/api/ledger/_/info``: a gateway forwards that to the
+        ledger's ``/_/info``, and for a standalone server the prefix is stripped.
+        """
+        response = self._transport.send("read server info", lambda: self._transport.v2.get_info())
+        body = wire.json_body(response, "server info")
+        version = body.get("version") if isinstance(body, dict) else None
+        if not isinstance(version, str):
+            raise LedgerRejected(
+                f"{self.connection.url}/_/info did not report a version: {response.text[:200]!r}",
+                code="UNEXPECTED_RESPONSE",
+            )
+        return version
+
+    def list_schema_versions(self) -> list[str]:
+        def fetch(cursor: str | None) -> Any:
+            request = operations.V2ListSchemasRequest(
+                ledger=self.ledger,
+                cursor=cursor,
+                page_size=PAGE_SIZE,
+                order=operations.V2ListSchemasOrder.ASC,
+            )
+            return self._transport.v2.list_schemas(request=request)
+
+        return [str(item["version"]) for item in self._transport.pages("list schemas", fetch)]
+
+    # -- transactions ---------------------------------------------------------
+
+    def find_by_reference(self, reference: str) -> PostedTransaction | None:
+        found = transactions_matching(self._transport, {"$match": {"reference": reference}}, page_size=1)
+        return next(found, None)
+
+    def get_transaction(self, tx_id: int) -> PostedTransaction:
+        request = operations.V2GetTransactionRequest(ledger=self.ledger, id=wire.tx_id(tx_id))
+        response = self._transport.send(
+            f"read transaction {tx_id}", lambda: self._transport.v2.get_transaction(request=request)
+        )
+        return wire.transaction(wire.data(response, "transaction"))
+
+    def transactions(
+        self,
+        *,
+        account: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        pit: datetime | None = None,
+    ) -> Iterator[PostedTransaction]:
+        """All matching transactions, oldest (lowest id) first; ``start`` inclusive, ``end`` exclusive.
+
+        ``start``/``end``/``pit`` compare with the timestamp (effective date);
+        with ``pit``, metadata and ``reverted`` are as they stood at ``pit``
+        (see the module docstring).
+        """
+        clauses: list[dict[str, Any]] = []
+        if account is not None:
+            clauses.append({"$match": {"account": wire.address_filter(account)}})
+        for key, value in sorted((metadata or {}).items()):
+            clauses.append({"$match": {f"metadata[{key}]": value}})
+        if start is not None:
+            clauses.append({"$gte": {"timestamp": wire.rfc3339(start)}})
+        if end is not None:
+            clauses.append({"$lt": {"timestamp": wire.rfc3339(end)}})
+        query: dict[str, Any] = {}
+        if len(clauses) == 1:
+            query = clauses[0]
+        elif clauses:
+            query = {"$and": clauses}
+        return transactions_matching(self._transport, query, pit=pit)
+
+    # -- accounts, balances, volumes -------------------------------------------
+
+    def account(self, address: str, *, pit: datetime | None = None) -> AccountState:
+        """One account with its volumes, effective at ``pit`` (default: the current volumes).
+
+        Raises UnknownEntity if the ledger has never seen the account, or, with
+        ``pit``, if no transaction dated at or before ``pit`` touched it.
+        """
+        if not wire.ADDRESS.match(address):
+            raise InvalidCommand(f"not a ledger account address: {address!r}")
+        request = operations.V2GetAccountRequest(
+            ledger=self.ledger, address=address, expand=wire.EFFECTIVE_VOLUMES, pit=wire.utc(pit) if pit else None
+        )
+        response = self._transport.send(
+            f"read account {address}", lambda: self._transport.v2.get_account(request=request)
+        )
+        return wire.account(wire.data(response, "account"))
+
+    def accounts(self, address_filter: str, *, pit: datetime | None = None) -> Iterator[AccountState]:
+        """Accounts matching the filter with their volumes effective at ``pit`` (default: current).
+
+        With ``pit``, only accounts touched by a transaction dated at or before
+        ``pit`` are listed (the server filters on ``first_usage``).
+        """
+        body = {"$match": {"address": wire.address_filter(address_filter)}}
+
+        def fetch(cursor: str | None) -> Any:
+            if cursor is not None:
+                request = operations.V2ListAccountsRequest(
+                    ledger=self.ledger, request_body={}, cursor=cursor, page_size=PAGE_SIZE
+                )
+            else:
+                request = operations.V2ListAccountsRequest(
+                    ledger=self.ledger,
+                    request_body=body,
+                    page_size=PAGE_SIZE,
+                    expand=wire.EFFECTIVE_VOLUMES,
+                    pit=wire.utc(pit) if pit else None,
+                )
+            return self._transport.v2.list_accounts(request=request)
+
+        return (wire.account(item) for item in self._transport.pages("list accounts", fetch))
+
+    def aggregate_balances(
+        self, address_filter: str, *, pit: datetime | None = None, use_insertion_date: bool = False
+    ) -> dict[Asset, int]:
+        """Sum of the matching accounts' balances per asset; an empty filter means every account.
+
+        With ``pit``: effective at ``pit`` (transactions dated at or before it),
+        unless ``use_insertion_date`` asks for those *posted* by then.
+        """
+        request = operations.V2GetBalancesAggregatedRequest(
+            ledger=self.ledger,
+            request_body={"$match": {"address": wire.address_filter(address_filter)}} if address_filter else {},
+            pit=wire.utc(pit) if pit else None,
+            use_insertion_date=True if use_insertion_date else None,
+        )
+        response = self._transport.send(
+            "aggregate balances", lambda: self._transport.v2.get_balances_aggregated(request=request)
+        )
+        data = wire.data(response, "aggregated balances")
+        if not isinstance(data, dict):
+            raise unexpected("aggregated balances", data)
+        return {str(asset): wire.integer(amount, f"balance of {asset}") for asset, amount in data.items()}
+
+    def volumes(
+        self,
+        address_filter: str | None = None,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        group_by: int | None = None,
+        insertion_date: bool = False,
+    ) -> list[VolumeRow]:
+        """Input/output/balance per account (or per address prefix) between ``start`` and ``end``.
+
+        Both bounds are inclusive and apply to the transactions' effective
+        dates (timestamps), unless ``insertion_date`` asks for when they were
+        posted.
+        """
+        body = {"$match": {"address": wire.address_filter(address_filter)}} if address_filter else {}
+        if group_by is not None and group_by < 1:
+            raise InvalidCommand(f"group_by must be a positive number of segments, got {group_by}")
+
+        def fetch(cursor: str | None) -> Any:
+            if cursor is not None:
+                request = operations.V2GetVolumesWithBalancesRequest(
+                    ledger=self.ledger, request_body={}, cursor=cursor, page_size=PAGE_SIZE
+                )
+            else:
+                request = operations.V2GetVolumesWithBalancesRequest(
+                    ledger=self.ledger,
+                    request_body=body,
+                    page_size=PAGE_SIZE,
+                    start_time=wire.utc(start) if start else None,
+                    end_time=wire.utc(end) if end else None,
+                    group_by=group_by,
+                    insertion_date=True if insertion_date else None,
+                )
+            return self._transport.v2.get_volumes_with_balances(request=request)
+
+        return [wire.volume_row(item) for item in self._transport.pages("read volumes", fetch)]
+
+    # -- logs -------------------------------------------------------------------
+
+    def logs(self) -> Iterator[dict[str, Any]]:
+        """The ledger's hash-chained log, oldest first, as the server sent it.
+
+        :mod:`loyalty_accounts.ledger.log_chain` recomputes its hashes.
+        """
+
+        def fetch(cursor: str | None) -> Any:
+            if cursor is not None:
+                request = operations.V2ListLogsRequest(
+                    ledger=self.ledger, request_body={}, cursor=cursor, page_size=PAGE_SIZE
+                )
+            else:
+                request = operations.V2ListLogsRequest(
+                    ledger=self.ledger, request_body={}, page_size=PAGE_SIZE, sort="id:asc"
+                )
+            return self._transport.v2.list_logs(request=request)
+
+        for item in self._transport.pages("list logs", fetch):
+            if not isinstance(item, dict):
+                raise unexpected("log", item)
+            yield item

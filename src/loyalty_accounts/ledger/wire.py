@@ -1,0 +1,196 @@
+"""Wire formats: what goes to the Formance ledger and how its answers become project values.
+
+Requests: the create-transaction body (the same plan always gives the same
+bytes, which the exactly-once rules rely on), instants in UTC, and address
+filters and transaction ids checked before anything is sent (the server
+splices exact addresses into SQL text).
+
+Responses are read from the raw JSON, not from the SDK's models: amounts are
+arbitrary-precision integers (Go ``big.Int``) that must stay Python ``int``,
+and anything that does not have the expected shape raises LedgerRejected
+with code ``UNEXPECTED_RESPONSE``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+import httpx
+from formance_sdk_python.models import ledger as sdk_models
+from pydantic import ValidationError
+
+from ..errors import InvalidCommand, LedgerRejected
+from ..types import AccountState, Posting, PostedTransaction, TransactionPlan, Volume, VolumeRow
+from .errors import unexpected
+
+__all__ = [
+    "EFFECTIVE_VOLUMES",
+    "ADDRESS",
+    "post_body",
+    "utc",
+    "rfc3339",
+    "address_filter",
+    "tx_id",
+    "json_body",
+    "data",
+    "integer",
+    "transaction",
+    "account",
+    "volume_row",
+    "inserted_at",
+]
+
+ADDRESS = re.compile(r"^[a-zA-Z0-9_-]+(:[a-zA-Z0-9_-]+)*$")
+# Address filters: an empty segment matches any one segment, a trailing "..." any subtree.
+# The server splices exact addresses into SQL text, so anything else is refused here.
+_ADDRESS_FILTER = re.compile(r"^(\.\.\.|[a-zA-Z0-9_-]*(:[a-zA-Z0-9_-]*)*(:\.\.\.)?)$")
+_INTEGER = re.compile(r"^-?[0-9]+$")
+EFFECTIVE_VOLUMES = "effectiveVolumes"
+"""Account expansion giving volumes by effective date (also the key it comes back under)."""
+
+
+# -- requests -------------------------------------------------------------------
+
+
+def post_body(plan: TransactionPlan) -> sdk_models.V2PostTransaction:
+    """The create-transaction body; the same plan always gives the same bytes."""
+    return sdk_models.V2PostTransaction(
+        script=sdk_models.V2PostTransactionScript(plain=plan.script, vars=dict(sorted(plan.vars.items()))),
+        reference=plan.reference,
+        metadata=dict(sorted(plan.all_metadata().items())),
+        timestamp=utc(plan.timestamp) if plan.timestamp is not None else None,
+    )
+
+
+def utc(moment: datetime) -> datetime:
+    """Aware UTC datetime; a naive one is taken as UTC (the server needs an offset)."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def rfc3339(moment: datetime) -> str:
+    return utc(moment).isoformat().replace("+00:00", "Z")
+
+
+def address_filter(value: str) -> str:
+    if not value or not _ADDRESS_FILTER.match(value):
+        raise InvalidCommand(f"not a ledger address filter: {value!r}")
+    return value
+
+
+def tx_id(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidCommand(f"not a transaction id: {value!r}")
+    return value
+
+
+# -- responses ------------------------------------------------------------------
+
+
+def json_body(response: httpx.Response, what: str) -> Any:
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise LedgerRejected(
+            f"{what}: expected JSON from the ledger, got {response.status_code} {response.text[:200]!r}",
+            code="UNEXPECTED_RESPONSE",
+        ) from exc
+
+
+def data(response: httpx.Response, what: str) -> Any:
+    body = json_body(response, what)
+    if not isinstance(body, dict) or "data" not in body:
+        raise unexpected(what, body)
+    return body["data"]
+
+
+def integer(value: Any, what: str) -> int:
+    """An amount as a Python int. Go big.Int arrives as a JSON number (or a string)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _INTEGER.match(value):
+        return int(value)
+    raise unexpected(what, value)
+
+
+def _str_map(value: Any, what: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise unexpected(what, value)
+    return {str(k): str(v) for k, v in value.items()}
+
+
+def transaction(item: Any, *, replayed: bool = False) -> PostedTransaction:
+    if not isinstance(item, dict):
+        raise unexpected("transaction", item)
+    try:
+        postings = tuple(
+            Posting(
+                source=p["source"],
+                destination=p["destination"],
+                amount=integer(p["amount"], "posting amount"),
+                asset=p["asset"],
+            )
+            for p in item.get("postings") or []
+        )
+        return PostedTransaction(
+            id=integer(item["id"], "transaction id"),
+            reference=item.get("reference") or None,
+            timestamp=item["timestamp"],
+            postings=postings,
+            metadata=_str_map(item.get("metadata"), "transaction metadata"),
+            reverted=bool(item.get("reverted", False)),
+            replayed=replayed,
+        )
+    except (KeyError, TypeError, ValidationError) as exc:
+        raise unexpected("transaction", item) from exc
+
+
+def account(item: Any) -> AccountState:
+    """An account read with ``expand=effectiveVolumes``; no key means no movement (yet)."""
+    if not isinstance(item, dict) or not isinstance(item.get("address"), str):
+        raise unexpected("account", item)
+    volumes = item.get(EFFECTIVE_VOLUMES) or {}
+    if not isinstance(volumes, dict):
+        raise unexpected("account volumes", volumes)
+    return AccountState(
+        address=item["address"],
+        metadata=_str_map(item.get("metadata"), "account metadata"),
+        volumes={
+            str(asset): Volume(
+                input=integer(v.get("input"), "input volume"), output=integer(v.get("output"), "output volume")
+            )
+            for asset, v in volumes.items()
+            if isinstance(v, dict)
+        },
+    )
+
+
+def volume_row(item: Any) -> VolumeRow:
+    if not isinstance(item, dict):
+        raise unexpected("volume row", item)
+    try:
+        return VolumeRow(
+            account=item["account"],
+            asset=item["asset"],
+            input=integer(item["input"], "input volume"),
+            output=integer(item["output"], "output volume"),
+            balance=integer(item["balance"], "balance"),
+        )
+    except (KeyError, ValidationError) as exc:
+        raise unexpected("volume row", item) from exc
+
+
+def inserted_at(item: Any) -> datetime | None:
+    """A transaction's ``insertedAt`` (when the server recorded it, by its clock), if it sent one."""
+    text = item.get("insertedAt") if isinstance(item, dict) else None
+    if not isinstance(text, str):
+        return None
+    try:
+        return utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except ValueError:
+        return None

@@ -3,7 +3,8 @@
 Every problem is a :class:`~loyalty_accounts.errors.ChartError` (exit 2)
 naming the file, the field path and its line, as
 :mod:`loyalty_accounts.chart` does: pydantic's for a field's type or bounds,
-:class:`~.model.RuleProblem` for a rule across fields, and the chart's for a
+:class:`~.model.RuleProblem` for a rule across fields (a campaign edge
+written as a time without an offset included), and the chart's for a
 programme or currency it does not share.
 """
 

@@ -7,15 +7,17 @@ never stack more than :data:`MAX_STACKED_CAMPAIGNS` deep, ...). A broken
 cross-field rule is a :class:`RuleProblem` carrying its field path, so the
 loader (:mod:`.loader`) can name the line.
 
-A campaign's window (``starts`` inclusive, ``ends`` exclusive) is read in the
-campaign's own ``timezone`` when written without an offset (wall-clock time,
-so a Paris weekend stays midnight-to-midnight in Paris across a DST change);
-a time with an offset is that instant.
+A campaign's window (``starts`` inclusive, ``ends`` exclusive) follows the
+package's one rule for instants (:mod:`loyalty_accounts.vocabulary.instants`):
+a bare date (``2026-12-01``) is midnight of that day in the campaign's own
+``timezone``, so a Paris weekend stays midnight-to-midnight in Paris across a
+DST change; a time with an offset (``2026-07-01T09:00:00+09:00``) is that
+instant; a time without an offset names no instant and is refused.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -26,6 +28,7 @@ from ..errors import ChartError, InvalidCommand
 from ..vocabulary.amounts import Rounding
 from ..vocabulary.frozen import Frozen, Value
 from ..vocabulary.ids import BusinessKey, Code, CustomerId
+from ..vocabulary.instants import parse_instant
 
 # More campaigns than this may never overlap: it bounds the work per order and
 # the size of an earn transaction's metadata.
@@ -81,18 +84,32 @@ class Tiers(Frozen):
 
 
 class Campaign(Frozen):
-    """A time-boxed promotion. ``starts``/``ends`` without an offset are wall-clock times in ``timezone``."""
+    """A time-boxed promotion, from ``starts`` (inclusive) to ``ends`` (exclusive).
+
+    Each edge is kept as written: a bare date (midnight at the start of that
+    day in ``timezone``) or an instant with its offset (see the module
+    docstring); :attr:`start` and :attr:`end` are the UTC instants they name.
+    """
 
     id: CampaignId
     timezone: str
-    starts: datetime
-    ends: datetime
+    starts: str
+    ends: str
     categories: Annotated[tuple[Code, ...], Field(min_length=1)] | None = None
     channels: Annotated[tuple[Code, ...], Field(min_length=1)] | None = None
     multiplier: Annotated[Decimal, Field(gt=1, le=100, decimal_places=4, allow_inf_nan=False)] | None = None
     bonus: WholePoints | None = None
     cap_per_order: WholePoints | None = None
     cap_per_customer: WholePoints | None = None
+
+    @field_validator("starts", "ends", mode="before")
+    @classmethod
+    def _as_written(cls, value: Any) -> Any:
+        # YAML reads an unquoted 2026-12-01 as a date and 2026-11-27T00:00:00 as a
+        # datetime: turn them back into their ISO text so the one instant rule judges them.
+        if isinstance(value, (date, datetime)):
+            return value.isoformat()
+        return value
 
     @property
     def zone(self) -> ZoneInfo:
@@ -102,13 +119,13 @@ class Campaign(Frozen):
     def start(self) -> datetime:
         """First instant of the campaign (inclusive), in UTC."""
 
-        return _resolve(self.starts, self.zone)
+        return parse_instant(self.starts, self.zone, what=f"campaign {self.id} starts")
 
     @property
     def end(self) -> datetime:
         """First instant after the campaign (exclusive), in UTC."""
 
-        return _resolve(self.ends, self.zone)
+        return parse_instant(self.ends, self.zone, what=f"campaign {self.id} ends")
 
     def active_at(self, instant: datetime) -> bool:
         return self.start <= instant < self.end
@@ -213,27 +230,6 @@ class Rules(Frozen):
         return tuple(sorted(active, key=lambda c: (c.start, c.id)))
 
 
-def _resolve(value: datetime, zone: ZoneInfo) -> datetime:
-    """A window edge as a UTC instant: wall-clock time is read in ``zone``, an offset is kept."""
-
-    local = value if value.tzinfo is not None else value.replace(tzinfo=zone)
-    return local.astimezone(timezone.utc)
-
-
-def _wall_clock_problem(value: datetime, zone: ZoneInfo) -> str | None:
-    """Why a wall-clock edge does not name exactly one instant in ``zone``, or None."""
-
-    if value.tzinfo is not None:
-        return None
-    first = value.replace(tzinfo=zone, fold=0)
-    second = value.replace(tzinfo=zone, fold=1)
-    if first.utcoffset() == second.utcoffset():
-        return None
-    if first.astimezone(timezone.utc).astimezone(zone).replace(tzinfo=None) != value:
-        return f"{value.isoformat()} does not exist in {zone.key} (the clocks skip it)"
-    return f"{value.isoformat()} happens twice in {zone.key} (the clocks go back): give a UTC offset"
-
-
 def _check(rules: Rules) -> None:
     """The rules beyond field types; each failure names its field path."""
 
@@ -275,9 +271,11 @@ def _check(rules: Rules) -> None:
         except (ZoneInfoNotFoundError, ValueError):
             raise RuleProblem((*path, "timezone"), f"unknown IANA time zone {campaign.timezone!r}") from None
         for edge in ("starts", "ends"):
-            problem = _wall_clock_problem(getattr(campaign, edge), zone)
-            if problem:
-                raise RuleProblem((*path, edge), problem)
+            where = ".".join(str(p) for p in (*path, edge))
+            try:
+                parse_instant(getattr(campaign, edge), zone, what=where)
+            except InvalidCommand as exc:  # its message starts with ``where``; the loader puts it (and its line) back
+                raise RuleProblem((*path, edge), exc.message.removeprefix(f"{where}: ")) from None
         if campaign.end <= campaign.start:
             raise RuleProblem((*path, "ends"), "the campaign must end after it starts")
         if (campaign.multiplier is None) == (campaign.bonus is None):

@@ -11,12 +11,12 @@ How :func:`quote` prices an order, always in this order:
 3. × the category multiplier (1 for a category the file does not list);
 4. × the tier multiplier;
 5. the campaigns active at the order's own instant (start inclusive, end
-   exclusive; wall-clock edges read in the campaign's time zone), taken by
-   start instant then id: a multiplier adds ``running × (m − 1)`` to the
-   running figure, so later multipliers compound on it; a bonus adds a fixed
-   number of points that no multiplier touches; each contribution is clipped
-   to the campaign's per-order cap and to what is left of its per-customer cap
-   after ``campaign_usage``;
+   exclusive; a bare-date edge is midnight in the campaign's time zone),
+   taken by start instant then id: a multiplier adds ``running × (m − 1)`` to
+   the running figure, so later multipliers compound on it; a bonus adds a
+   fixed number of points that no multiplier touches; each contribution is
+   clipped to the campaign's per-order cap and to what is left of its
+   per-customer cap after ``campaign_usage``;
 6. the exact total is rounded once, with the file's rule (floor).
 
 Every step above works on exact decimals and never rounds; rounding happens

@@ -39,8 +39,8 @@ tiers:
 campaigns:
   - id: paris-weekend
     timezone: Europe/Paris
-    starts: "2026-10-24T00:00:00"
-    ends: "2026-10-26T00:00:00"
+    starts: "2026-10-24"
+    ends: "2026-10-26"
     multiplier: 2
   - id: ny-day
     timezone: America/New_York
@@ -54,8 +54,8 @@ campaigns:
     bonus: 10
   - id: capped
     timezone: UTC
-    starts: "2026-08-01T00:00:00"
-    ends: "2026-08-15T00:00:00"
+    starts: "2026-08-01"
+    ends: "2026-08-15"
     categories: [electronics]
     channels: [web, app]
     multiplier: 3
@@ -63,27 +63,27 @@ campaigns:
     cap_per_customer: 400
   - id: stack-b
     timezone: UTC
-    starts: "2026-09-01T00:00:00"
-    ends: "2026-09-10T00:00:00"
+    starts: "2026-09-01"
+    ends: "2026-09-10"
     categories: [books]
     multiplier: 2
     cap_per_order: 50
   - id: stack-a
     timezone: UTC
-    starts: "2026-09-01T00:00:00"
-    ends: "2026-09-10T00:00:00"
+    starts: "2026-09-01"
+    ends: "2026-09-10"
     categories: [books]
     multiplier: "1.5"
   - id: stack-bonus
     timezone: UTC
-    starts: "2026-08-31T00:00:00"
-    ends: "2026-09-10T00:00:00"
+    starts: "2026-08-31"
+    ends: "2026-09-10"
     categories: [books]
     bonus: 25
   - id: aa-late
     timezone: UTC
-    starts: "2026-09-02T00:00:00"
-    ends: "2026-09-10T00:00:00"
+    starts: "2026-09-02"
+    ends: "2026-09-10"
     categories: [books]
     multiplier: 2
 engagement:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -29,17 +30,24 @@ def test_yaml_numbers_are_exact_decimals(rules):
 
 # (replace this, with that, line marker, expected message)
 BAD_FILES = [
-    ('ends: "2026-10-26T00:00:00"', 'ends: "2026-10-23T00:00:00"', "2026-10-23T00",
+    ('ends: "2026-10-26"', 'ends: "2026-10-23"', "2026-10-23",
      r"campaigns\.0\.ends \(line {line}\): the campaign must end after it starts"),
     ('USD: {rate: "1"', 'USD: {rate: "-1"', "USD:", r"currencies\.USD\.rate \(line {line}\).*greater than 0"),
     ("{name: silver, threshold: 5000", "{name: silver, threshold: 0", "name: silver",
      r"tiers\.ladder\.1\.threshold \(line {line}\): thresholds must increase"),
     ("timezone: America/New_York", "timezone: America/Gotham", "America/Gotham",
      r"campaigns\.1\.timezone \(line {line}\): unknown IANA time zone"),
-    ('starts: "2026-10-24T00:00:00"', 'starts: "2026-03-29T02:30:00"', "2026-03-29T02:30",
-     r"campaigns\.0\.starts \(line {line}\): 2026-03-29T02:30:00 does not exist in Europe/Paris"),
-    ('starts: "2026-10-24T00:00:00"', 'starts: "2026-10-25T02:30:00"', "2026-10-25T02:30",
-     r"campaigns\.0\.starts \(line {line}\): .*happens twice in Europe/Paris"),
+    # a time without an offset names no instant, quoted or not (YAML reads the unquoted one as a datetime)
+    ('starts: "2026-10-24"', 'starts: "2026-10-24T00:00:00"', "2026-10-24T00",
+     r"campaigns\.0\.starts \(line {line}\): '2026-10-24T00:00:00' has no UTC offset"),
+    ('starts: "2026-10-24"', "starts: 2026-10-25T02:30:00", "2026-10-25T02:30",
+     r"campaigns\.0\.starts \(line {line}\): '2026-10-25T02:30:00' has no UTC offset"),
+    ("ends: 2026-06-02", "ends: 2026-06-02 09:00:00", "2026-06-02 09:00",
+     r"campaigns\.1\.ends \(line {line}\): '2026-06-02T09:00:00' has no UTC offset"),
+    ('starts: "2026-10-24"', 'starts: "2026-02-30"', "2026-02-30",
+     r"campaigns\.0\.starts \(line {line}\): '2026-02-30' is not a calendar date"),
+    ('starts: "2026-10-24"', 'starts: "next saturday"', "next saturday",
+     r"campaigns\.0\.starts \(line {line}\): 'next saturday' is not an ISO 8601 instant or date"),
     ("    bonus: 100\n", "    bonus: 100\n    multiplier: 2\n", "id: ny-day",
      r"campaigns\.1 \(line {line}\): give exactly one of multiplier or bonus"),
     ("categories: [electronics]", "categories: [tobacco]", "[tobacco]",
@@ -72,9 +80,26 @@ def test_a_bad_rules_file_names_the_file_the_field_and_the_line(old, new, marker
         parse_rules(text, source="t.yaml")
 
 
+def test_a_campaign_time_without_an_offset_is_refused_with_its_field_and_line():
+    text = TEXT.replace('ends: "2026-10-26"', 'ends: "2026-10-26T00:00:00"', 1)
+    with pytest.raises(ChartError) as caught:
+        parse_rules(text, source="t.yaml")
+    assert caught.value.message == (
+        f"t.yaml: campaigns.0.ends (line {line_of(text, '2026-10-26T00')}): '2026-10-26T00:00:00' has no UTC offset; "
+        "write e.g. 2026-10-26T00:00:00Z or 2026-10-26T00:00:00+01:00 "
+        "(a bare date such as 2026-10-26 is the start of that day in Europe/Paris)"
+    )
+    assert caught.value.exit_code == 2
+
+
+def test_every_campaign_edge_of_the_repository_rules_is_a_bare_date(repo_rules):
+    edges = [edge for c in repo_rules.campaigns for edge in (c.starts, c.ends)]
+    assert edges and all(re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", edge) for edge in edges)
+
+
 def test_too_many_overlapping_campaigns_are_refused():
     extra = "".join(
-        f"  - {{id: pile-{i}, timezone: UTC, starts: '2027-01-0{1 + i % 2}T00:00:00', ends: '2027-02-01T00:00:00', bonus: 1}}\n"
+        f"  - {{id: pile-{i}, timezone: UTC, starts: '2027-01-0{1 + i % 2}', ends: '2027-02-01', bonus: 1}}\n"
         for i in range(MAX_STACKED_CAMPAIGNS + 1)
     )
     text = TEXT.replace("engagement:\n", extra + "engagement:\n")

@@ -6,10 +6,11 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from rulesupport import EDITIONS_2025, NEW_YORK, PARIS, TOKYO, UTC, order, points
+from rulesupport import EDITIONS_2025, NEW_YORK, PARIS, TEXT, TOKYO, UTC, order, points
 
 from loyalty_accounts.errors import InvalidCommand
-from loyalty_accounts.rules.model import Order
+from loyalty_accounts.rules.loader import parse_rules
+from loyalty_accounts.rules.model import Campaign, Order
 
 
 def test_order_defaults_stand_in_for_what_an_order_does_not_say(repo_rules, rules):
@@ -74,6 +75,44 @@ def test_the_dst_campaign_window_lasts_49_hours(rules):
     assert campaign.start == datetime(2026, 10, 23, 22, tzinfo=UTC)
     assert campaign.end == datetime(2026, 10, 25, 23, tzinfo=UTC)
     assert campaign.end - campaign.start == timedelta(hours=49)
+
+
+def _campaign(zone: str, starts: str, ends: str = "'2026-12-31'") -> Campaign:
+    """One more campaign in the test document (where nothing else runs in the second half of December)."""
+
+    line = f"  - {{id: edge, timezone: {zone}, starts: {starts}, ends: {ends}, bonus: 1}}\n"
+    return parse_rules(TEXT.replace("engagement:\n", line + "engagement:\n")).campaigns[-1]
+
+
+@pytest.mark.parametrize(
+    "zone, day, first_instant",
+    [
+        ("Europe/Paris", "2026-03-29", datetime(2026, 3, 28, 23, tzinfo=UTC)),  # clocks go forward at 02:00: midnight is CET
+        ("Europe/Paris", "2026-10-25", datetime(2026, 10, 24, 22, tzinfo=UTC)),  # clocks go back at 03:00: midnight is CEST
+        ("America/New_York", "2026-03-08", datetime(2026, 3, 8, 5, tzinfo=UTC)),  # EST until 02:00
+        ("America/New_York", "2026-11-01", datetime(2026, 11, 1, 4, tzinfo=UTC)),  # EDT until 02:00
+    ],
+)
+def test_a_bare_date_is_midnight_in_the_campaigns_zone_also_on_a_dst_change_day(zone, day, first_instant):
+    quoted, unquoted = _campaign(zone, f"'{day}'"), _campaign(zone, day)  # YAML reads the unquoted one as a date
+    assert quoted.start == unquoted.start == first_instant
+    assert quoted.starts == unquoted.starts == day  # kept as written
+
+
+@pytest.mark.parametrize(
+    "zone, starts, instant",
+    [
+        # the second 02:30 of the day Paris clocks go back, which a time without an offset could not tell apart
+        ("Europe/Paris", "'2026-10-25T02:30:00+01:00'", datetime(2026, 10, 25, 1, 30, tzinfo=UTC)),
+        ("Europe/Paris", "'2026-10-25T02:30:00+02:00'", datetime(2026, 10, 25, 0, 30, tzinfo=UTC)),
+        ("Asia/Tokyo", "'2026-07-01T12:00:00Z'", datetime(2026, 7, 1, 12, tzinfo=UTC)),  # another zone's offset is kept
+        ("Asia/Tokyo", "2026-07-01T09:00:00+09:00", datetime(2026, 7, 1, 0, tzinfo=UTC)),  # unquoted: a YAML datetime
+    ],
+)
+def test_an_edge_with_an_offset_is_that_instant_whatever_the_zone(zone, starts, instant):
+    campaign = _campaign(zone, starts)
+    assert campaign.start == instant
+    assert campaign.start.utcoffset() == timedelta(0)
 
 
 @pytest.mark.parametrize("old_id, new_id", EDITIONS_2025.items())

@@ -40,20 +40,18 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Mapping
+from typing import Mapping
 
 from ..chart import Chart
 from ..errors import ChartError, InvalidCommand
 from ..numscript import Catalogue, monetary
+from ..rules import EarnBreakdown
 from ..types import TransactionPlan
 from .base import Command, build_plan
 from ..vocabulary.ids import BusinessKey, Code, CustomerId
 from ..vocabulary.instants import Instant, iso_day, iso_instant
 from ..vocabulary.amounts import Money
 from ..vocabulary.frozen import Value
-
-if TYPE_CHECKING:  # rules imports operations.base; importing it here at runtime would be circular
-    from ..rules import EarnBreakdown
 
 TEMPLATE = "earn"
 
@@ -112,7 +110,7 @@ class EarnRecord(Value):
             raise InvalidCommand(f"earn metadata is incomplete or malformed: {exc!r}") from None
 
 
-def _check_breakdown(command: EarnCommand, breakdown: "EarnBreakdown") -> None:
+def _check_breakdown(command: EarnCommand, breakdown: EarnBreakdown) -> None:
     """The breakdown must price this very order, or the metadata would explain another one."""
 
     mismatches = [
@@ -134,7 +132,7 @@ def plan(
     chart: Chart,
     catalogue: Catalogue,
     *,
-    breakdown: "EarnBreakdown",
+    breakdown: EarnBreakdown,
     clawback_balance: int = 0,
     tier_after: str | None = None,
     tier_change: str | None = None,

@@ -33,17 +33,13 @@ c42 (no debt) writes a review, key rv-77, on 2026-06-01; expiry 365 days::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ..chart import Chart
 from ..numscript import Catalogue, monetary
+from ..rules import EngagementRule
 from ..types import TransactionPlan
 from .base import Command, build_plan
 from ..vocabulary.ids import BusinessKey, Code, CustomerId
 from ..vocabulary.instants import Instant, iso_day, iso_instant
-
-if TYPE_CHECKING:  # rules imports operations.base; importing it here at runtime would be circular
-    from ..rules import EngagementRule
 
 TEMPLATE = "engage"
 
@@ -69,7 +65,7 @@ def plan(
     chart: Chart,
     catalogue: Catalogue,
     *,
-    rule: "EngagementRule",
+    rule: EngagementRule,
     rules_version: str,
     clawback_balance: int = 0,
 ) -> TransactionPlan:

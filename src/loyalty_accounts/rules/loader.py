@@ -1,0 +1,79 @@
+"""Reading a rules file: from a path or text to validated :class:`~.model.Rules`, checked against the chart.
+
+Every problem is a :class:`~loyalty_accounts.errors.ChartError` (exit 2)
+naming the file, the field path and its line, as
+:mod:`loyalty_accounts.chart` does: pydantic's for a field's type or bounds,
+:class:`~.model.RuleProblem` for a rule across fields (a campaign edge
+written as a time without an offset included), and the chart's for a
+programme or currency it does not share.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from ..chart import Chart
+from ..errors import ChartError
+from ..vocabulary.yaml_file import invalid_document, read_yaml_mapping, yaml_location
+from .model import RuleProblem, Rules
+
+
+def default_rules_path() -> Path:
+    """``$LOYALTY_RULES``, else ``rules.yaml`` at the root of this checkout."""
+
+    override = os.environ.get("LOYALTY_RULES")
+    if override:
+        return Path(override)
+    return Path(__file__).resolve().parents[3] / "rules.yaml"
+
+
+def load_rules(path: str | Path | None = None, *, chart: Chart | None = None) -> Rules:
+    """Read and validate a rules file (and, given a chart, check it against it); problems raise ChartError."""
+
+    rules_path = Path(path) if path is not None else default_rules_path()
+    try:
+        text = rules_path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ChartError(f"{rules_path}: cannot read the rules file ({exc.strerror})") from None
+    return parse_rules(text, source=str(rules_path), chart=chart)
+
+
+def parse_rules(text: str, *, source: str = "<rules>", chart: Chart | None = None) -> Rules:
+    """Validate rules text; every error names ``source``, the field path and its line."""
+
+    data, node = read_yaml_mapping(text, source=source, what="the rules")
+    try:
+        rules = Rules.model_validate(data)
+    except ValidationError as exc:
+        raise invalid_document("invalid rules", source, node, exc) from None
+    except RuleProblem as exc:
+        raise ChartError(f"{yaml_location(source, node, exc.path)}: {exc.problem}") from None
+    if chart is not None:
+        _check_against_chart(rules, chart, source, node)
+    return rules
+
+
+def check_against_chart(rules: Rules, chart: Chart, *, source: str = "rules") -> None:
+    """Refuse rules written for another programme or pricing currencies the chart does not accept as it does."""
+
+    _check_against_chart(rules, chart, source, None)
+
+
+def _check_against_chart(rules: Rules, chart: Chart, source: str, node: yaml.Node | None) -> None:
+    name = chart.spec.programme.name
+    if rules.programme != name:
+        raise ChartError(f"{yaml_location(source, node, ('programme',))}: the chart is for programme {name!r}")
+    accepted = chart.policies.currencies
+    for code, cur in rules.currencies.items():
+        path = ("currencies", code)
+        if code not in accepted:
+            raise ChartError(f"{yaml_location(source, node, path)}: the chart does not accept {code}")
+        if cur.decimals != accepted[code].decimals:
+            raise ChartError(
+                f"{yaml_location(source, node, (*path, 'decimals'))}: the chart gives {code} {accepted[code].decimals} decimals"
+            )
+

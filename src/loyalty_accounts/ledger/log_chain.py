@@ -40,7 +40,9 @@ from typing import Any
 
 from pydantic import Field
 
+from ..errors import InvalidCommand
 from ..vocabulary.frozen import Frozen
+from ..vocabulary.instants import parse_instant
 
 __all__ = ["LogChainVerification", "log_hash", "verify_log_chain"]
 
@@ -121,10 +123,8 @@ def _instant_field(value: Any) -> str:
     if _GO_UTC_INSTANT.match(value):
         return value
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        if moment.tzinfo is None:
-            raise ValueError(f"{value!r} has no time zone")
-    except ValueError:
+        moment = parse_instant(value, timezone.utc)
+    except InvalidCommand:
         raise _Unverifiable(f"instant {value!r} is not RFC 3339") from None
     return _rfc3339(moment)
 

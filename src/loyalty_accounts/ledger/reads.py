@@ -40,6 +40,7 @@ from formance_sdk_python.models import operations
 from ..errors import InvalidCommand, LedgerRejected
 from ..types import AccountState, PostedTransaction, VolumeRow
 from ..vocabulary.amounts import Asset
+from ..vocabulary.instants import utc
 from . import wire
 from .errors import unexpected
 from .transport import Transport
@@ -68,7 +69,7 @@ def list_transactions(
                 request_body=dict(query),
                 page_size=page_size,
                 reverse=True,
-                pit=wire.utc(pit) if pit else None,
+                pit=utc(pit) if pit else None,
             )
         return transport.v2.list_transactions(request=request)
 
@@ -175,7 +176,7 @@ class LedgerReader:
         if not wire.ADDRESS.match(address):
             raise InvalidCommand(f"not a ledger account address: {address!r}")
         request = operations.V2GetAccountRequest(
-            ledger=self.ledger, address=address, expand=wire.EFFECTIVE_VOLUMES, pit=wire.utc(pit) if pit else None
+            ledger=self.ledger, address=address, expand=wire.EFFECTIVE_VOLUMES, pit=utc(pit) if pit else None
         )
         response = self._transport.send(
             f"read account {address}", lambda: self._transport.v2.get_account(request=request)
@@ -201,7 +202,7 @@ class LedgerReader:
                     request_body=body,
                     page_size=PAGE_SIZE,
                     expand=wire.EFFECTIVE_VOLUMES,
-                    pit=wire.utc(pit) if pit else None,
+                    pit=utc(pit) if pit else None,
                 )
             return self._transport.v2.list_accounts(request=request)
 
@@ -218,7 +219,7 @@ class LedgerReader:
         request = operations.V2GetBalancesAggregatedRequest(
             ledger=self.ledger,
             request_body={"$match": {"address": wire.address_filter(address_filter)}} if address_filter else {},
-            pit=wire.utc(pit) if pit else None,
+            pit=utc(pit) if pit else None,
             use_insertion_date=True if use_insertion_date else None,
         )
         response = self._transport.send(
@@ -258,8 +259,8 @@ class LedgerReader:
                     ledger=self.ledger,
                     request_body=body,
                     page_size=PAGE_SIZE,
-                    start_time=wire.utc(start) if start else None,
-                    end_time=wire.utc(end) if end else None,
+                    start_time=utc(start) if start else None,
+                    end_time=utc(end) if end else None,
                     group_by=group_by,
                     insertion_date=True if insertion_date else None,
                 )

@@ -23,13 +23,13 @@ from pydantic import ValidationError
 
 from ..errors import InvalidCommand, LedgerRejected
 from ..types import AccountState, Posting, PostedTransaction, TransactionPlan, Volume, VolumeRow
+from ..vocabulary.instants import iso_instant, parse_instant, utc
 from .errors import unexpected
 
 __all__ = [
     "EFFECTIVE_VOLUMES",
     "ADDRESS",
     "post_body",
-    "utc",
     "rfc3339",
     "address_filter",
     "tx_id",
@@ -64,15 +64,10 @@ def post_body(plan: TransactionPlan) -> sdk_models.V2PostTransaction:
     )
 
 
-def utc(moment: datetime) -> datetime:
-    """Aware UTC datetime; a naive one is taken as UTC (the server needs an offset)."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
-
-
 def rfc3339(moment: datetime) -> str:
-    return utc(moment).isoformat().replace("+00:00", "Z")
+    """An instant as the server takes it: UTC with a Z (InvalidCommand for a naive one)."""
+
+    return iso_instant(moment)
 
 
 def address_filter(value: str) -> str:
@@ -191,6 +186,6 @@ def inserted_at(item: Any) -> datetime | None:
     if not isinstance(text, str):
         return None
     try:
-        return utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
-    except ValueError:
+        return parse_instant(text, timezone.utc, what="insertedAt")
+    except InvalidCommand:
         return None

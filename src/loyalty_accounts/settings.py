@@ -42,6 +42,14 @@ CONFIG_VARIABLE = "LOYALTY_CONFIG"
 CONFIG_NAME = "loyalty.toml"
 APP_FOLDER = "loyalty-accounts"
 
+_PATH_FIELDS = (
+    "chart", "rules", "numscript_dir", "xdg_state_home", "xdg_cache_home", "state_dir", "cache_dir",
+    "ledger_bin", "ledger_server_src",
+)
+"""Fields holding a path: ``~`` is expanded, and a relative one in the settings file is taken from its folder."""
+_SECRET_FIELDS = ("oauth_client_secret", "postgres_uri")
+"""Fields whose value an error message never repeats."""
+
 
 def _xdg_state() -> Path:
     return Path.home() / ".local" / "state"
@@ -109,10 +117,7 @@ class Settings(BaseSettings):
     postgres_uri: SecretStr | None = None
     """A PostgreSQL for ``loyalty ledger up`` to use instead of creating a private cluster (carries a password)."""
 
-    @field_validator(
-        "chart", "rules", "numscript_dir", "xdg_state_home", "xdg_cache_home", "state_dir", "cache_dir",
-        "ledger_bin", "ledger_server_src",
-    )
+    @field_validator(*_PATH_FIELDS)
     @classmethod
     def _expand_home(cls, value: Path | None) -> Path | None:
         return value.expanduser() if value is not None else None
@@ -198,9 +203,6 @@ class _FileSource(PydanticBaseSettingsSource):
         return read_config_file(path) if path is not None else {}
 
 
-_PATH_FIELDS = frozenset(
-    name for name, info in Settings.model_fields.items() if "Path" in str(info.annotation)
-)
 _FIELD_OF_ALIAS = {variable_name(name): name for name in Settings.model_fields}
 
 
@@ -213,7 +215,7 @@ def _describe(error: Mapping[str, Any], given: Mapping[str, Any]) -> str:
     path = config_file()
     if error["type"] == "extra_forbidden":
         return f"{path}: unknown setting {key!r}"
-    shown = f", got {error['input']!r}" if "input" in error and field not in ("oauth_client_secret", "postgres_uri") else ""
+    shown = f", got {error['input']!r}" if "input" in error and field not in _SECRET_FIELDS else ""
     if field in given:
         return f"setting {field}: {reason}{shown}"
     variable = variable_name(field) if field in Settings.model_fields else key

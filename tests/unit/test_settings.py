@@ -149,29 +149,34 @@ def test_a_missing_named_file_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_pa
     assert caught.value.exit_code == 2
 
 
-def test_a_malformed_file_is_one_line_naming_it(tmp_path: Path) -> None:
-    config = write(tmp_path / "loyalty.toml", "ledger_timeout = \n")
+def refusal(config: Path, text: str) -> str:
+    """The one-line message load_settings() refuses the settings file ``config`` holding ``text`` with."""
+
+    write(config, text)
     with pytest.raises(InvalidCommand) as caught:
         load_settings()
-    message = caught.value.message
+    assert caught.value.exit_code == 2
+    assert "\n" not in caught.value.message
+    return caught.value.message
+
+
+def test_a_malformed_file_is_one_line_naming_it(tmp_path: Path) -> None:
+    config = tmp_path / "loyalty.toml"
+    message = refusal(config, "ledger_timeout = \n")
     assert message.startswith(f"{config}: not a valid TOML settings file (")
-    assert "line 1" in message and "\n" not in message
+    assert "line 1" in message
 
 
 def test_an_unknown_key_in_the_file_is_refused(tmp_path: Path) -> None:
-    config = write(tmp_path / "loyalty.toml", "ledger_timout = 3\n")
-    with pytest.raises(InvalidCommand) as caught:
-        load_settings()
-    assert caught.value.message == f"{config}: unknown setting 'ledger_timout'"
+    config = tmp_path / "loyalty.toml"
+    assert refusal(config, "ledger_timout = 3\n") == f"{config}: unknown setting 'ledger_timout'"
 
 
 def test_a_malformed_value_in_the_file_names_the_file_and_the_key(tmp_path: Path) -> None:
-    config = write(tmp_path / "loyalty.toml", 'ledger_gateway = "maybe"\n')
-    with pytest.raises(InvalidCommand) as caught:
-        load_settings()
-    message = caught.value.message
+    config = tmp_path / "loyalty.toml"
+    message = refusal(config, 'ledger_gateway = "maybe"\n')
     assert message.startswith(f"{config}: ledger_gateway: ")
-    assert message.endswith("got 'maybe'") and "\n" not in message
+    assert message.endswith("got 'maybe'")
 
 
 @pytest.mark.parametrize(
@@ -197,11 +202,9 @@ def test_a_malformed_variable_is_one_line_naming_it(
 
 
 def test_a_secret_is_never_echoed_in_an_error(tmp_path: Path) -> None:
-    write(tmp_path / "loyalty.toml", "postgres_uri = 5\n")
-    with pytest.raises(InvalidCommand) as caught:
-        load_settings()
-    assert caught.value.message.startswith(f"{tmp_path / 'loyalty.toml'}: postgres_uri: ")
-    assert "got" not in caught.value.message
+    message = refusal(tmp_path / "loyalty.toml", "postgres_uri = 5\n")
+    assert message.startswith(f"{tmp_path / 'loyalty.toml'}: postgres_uri: ")
+    assert "got" not in message
 
 
 def test_the_package_reads_its_files_and_folders_through_the_settings(tmp_path: Path) -> None:
@@ -218,3 +221,10 @@ def test_the_package_reads_its_files_and_folders_through_the_settings(tmp_path: 
     assert default_state_dir() == tmp_path / "state"
     assert cache_dir() == tmp_path / "cache"
     assert ledger_server_source() == tmp_path / "src"
+
+
+def test_every_path_field_expands_home_and_follows_the_file() -> None:
+    from loyalty_accounts.settings import _PATH_FIELDS
+
+    paths = {name for name, info in Settings.model_fields.items() if "Path" in str(info.annotation)}
+    assert set(_PATH_FIELDS) == paths

@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -57,6 +56,7 @@ import yaml
 from pydantic import Field, StringConstraints, ValidationError
 
 from .errors import ChartError, InvalidCommand
+from .settings import load_settings
 from .types import Address
 from .vocabulary.amounts import ASSET_RE, Asset, Rounding, asset_currency, asset_precision
 from .vocabulary.frozen import Frozen
@@ -196,12 +196,9 @@ class ChartSpec(Frozen):
 
 
 def default_chart_path() -> Path:
-    """``$LOYALTY_CHART``, else ``chart_of_accounts.yaml`` at the root of this checkout."""
+    """Settings ``chart``: ``$LOYALTY_CHART``, else ``chart_of_accounts.yaml`` at the root of this checkout."""
 
-    override = os.environ.get("LOYALTY_CHART")
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parents[2] / "chart_of_accounts.yaml"
+    return load_settings().chart
 
 
 def load_chart(path: str | Path | None = None) -> "Chart":

@@ -49,7 +49,6 @@ never ends up empty.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -58,6 +57,7 @@ from typing import Mapping, Sequence
 
 from .vocabulary.amounts import ASSET_RE, to_minor
 from .errors import ChartError, InvalidCommand
+from .settings import load_settings
 from .vocabulary.amounts import Asset
 
 VAR_TYPES = frozenset({"account", "monetary", "number", "portion", "asset", "string"})
@@ -359,12 +359,9 @@ class Template:
 
 
 def default_template_dir() -> Path:
-    """``$LOYALTY_NUMSCRIPT_DIR``, else ``numscript/`` at the root of this checkout."""
+    """Settings ``numscript_dir``: ``$LOYALTY_NUMSCRIPT_DIR``, else ``numscript/`` at the root of this checkout."""
 
-    override = os.environ.get("LOYALTY_NUMSCRIPT_DIR")
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parents[2] / "numscript"
+    return load_settings().numscript_dir
 
 
 class Catalogue:

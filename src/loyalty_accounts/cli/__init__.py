@@ -13,6 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..version import __version__
 from . import demo, ledger, ops, report, rules_cmd
 from .context import AppContext
 
@@ -30,25 +31,39 @@ app.command("reconcile")(report.reconcile_command)
 app.command("statement")(report.statement_command)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"loyalty-accounts {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _options(
     ctx: typer.Context,
     ledger_url: Annotated[
         Optional[str],
-        typer.Option("--ledger-url", envvar="LOYALTY_LEDGER_URL", help="Formance Ledger base URL (default: the local ledger)."),
+        typer.Option(
+            "--ledger-url", help="Formance Ledger base URL (default: LOYALTY_LEDGER_URL, loyalty.toml, else the local ledger)."
+        ),
     ] = None,
     ledger_name: Annotated[
-        Optional[str], typer.Option("--ledger", envvar="LOYALTY_LEDGER_NAME", help="Ledger name (default: loyalty).")
+        Optional[str], typer.Option("--ledger", help="Ledger name (default: LOYALTY_LEDGER_NAME, loyalty.toml, else loyalty).")
     ] = None,
     chart: Annotated[
-        Optional[Path], typer.Option("--chart", envvar="LOYALTY_CHART", help="chart_of_accounts.yaml to use.")
+        Optional[Path], typer.Option("--chart", help="chart_of_accounts.yaml to use (default: LOYALTY_CHART, loyalty.toml).")
     ] = None,
     state_dir: Annotated[
-        Optional[Path], typer.Option("--state-dir", envvar="LOYALTY_STATE_DIR", help="State folder of the local ledger.")
+        Optional[Path],
+        typer.Option("--state-dir", help="State folder of the local ledger (default: LOYALTY_STATE_DIR, loyalty.toml)."),
     ] = None,
     rules: Annotated[
-        Optional[Path], typer.Option("--rules", envvar="LOYALTY_RULES", help="Earning rules file (default: rules.yaml).")
+        Optional[Path],
+        typer.Option("--rules", help="Earning rules file (default: LOYALTY_RULES, loyalty.toml, else rules.yaml)."),
     ] = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
 ) -> None:
     ctx.obj = AppContext(
         ledger_url=ledger_url, ledger_name=ledger_name, chart_path=chart, state_dir=state_dir, rules_path=rules

@@ -1,10 +1,12 @@
-"""What every CLI command needs: which ledger, which chart and rules, how to print.
+"""What every CLI command needs: the programme the settings describe, and how to print.
 
 Global options are read once by the ``loyalty`` callback into an
-:class:`AppContext`; commands ask it for the ledger client and the programme.
-The ledger URL comes from ``--ledger-url``, then ``LOYALTY_LEDGER_URL``, then
-the local stack started by ``loyalty ledger up``. The rules file comes from
-``--rules``, then ``LOYALTY_RULES``, then the repository's ``rules.yaml``, and
+:class:`AppContext`; they override the settings (environment, then
+``loyalty.toml``: see :mod:`loyalty_accounts.settings`), and
+:class:`~loyalty_accounts.app.App` builds the rest. The ledger URL comes from
+``--ledger-url``, then ``LOYALTY_LEDGER_URL`` / ``ledger_url``, then the local
+stack started by ``loyalty ledger up``. The rules file comes from ``--rules``,
+then ``LOYALTY_RULES`` / ``rules``, then the repository's ``rules.yaml``, and
 is checked against the chart when loaded.
 """
 
@@ -14,26 +16,28 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
-from pydantic import ValidationError
 
-from ..chart import Chart, load_chart
-from ..errors import InvalidCommand, LedgerUnavailable
-from ..ledger import LedgerClient, LedgerConnection
+from ..app import App
+from ..chart import Chart
+from ..errors import LedgerUnavailable
+from ..ledger import LedgerConnection
 from ..local import LocalStack
 from ..numscript import Catalogue
+from ..ports import LedgerPort
+from ..program import LoyaltyProgram
+from ..reports import FinanceReports
+from ..rules import Rules
+from ..settings import Settings, load_settings
 from .output import Format
-
-if TYPE_CHECKING:
-    from ..program import LoyaltyProgram
-    from ..rules import Rules
 
 
 @dataclass
 class AppContext:
-    """The running command's options; the latest one made is :func:`current_app`."""
+    """The global options (None: not given, the settings decide) and the App built from them.
+
+    The latest one made is :func:`current_app`."""
 
     ledger_url: str | None
     ledger_name: str | None
@@ -41,62 +45,69 @@ class AppContext:
     state_dir: Path | None
     rules_path: Path | None = None
     fmt: Format = Format.table
-    _client: LedgerClient | None = field(default=None, repr=False)
+    _client: LedgerPort | None = field(default=None, repr=False)
+    default_ledger: str | None = None
+    """The ledger name when neither --ledger nor the settings give one (``loyalty demo``: ``demo``)."""
 
     def __post_init__(self) -> None:
         _CURRENT.set(self)
 
     @cached_property
+    def settings(self) -> Settings:
+        return load_settings(
+            ledger_url=self.ledger_url,
+            ledger_name=self.ledger_name,
+            chart=self.chart_path,
+            state_dir=self.state_dir,
+            rules=self.rules_path,
+        )
+
+    @cached_property
+    def app(self) -> App:
+        defaults = {"default_ledger": self.default_ledger} if self.default_ledger else {}
+        return App(self.settings, ledger=self.client, find_ledger=self._local_ledger, **defaults)
+
+    @property
     def chart(self) -> Chart:
-        return load_chart(self.chart_path)
+        return self.app.chart
 
-    @cached_property
-    def rules(self) -> "Rules":
-        from ..rules import load_rules
+    @property
+    def rules(self) -> Rules:
+        return self.app.rules
 
-        return load_rules(self.rules_path, chart=self.chart)
-
-    @cached_property
+    @property
     def catalogue(self) -> Catalogue:
-        return Catalogue()
+        return self.app.catalogue
 
     def connection(self) -> LedgerConnection:
-        base = LedgerConnection.from_env(self.ledger_name)
-        url = self.ledger_url or _env_url()
-        if not url:
-            status = LocalStack(self.state_dir).status()
-            # A ledger process of the local stack that is alive but not answering (PostgreSQL
-            # restarting, say) is still the one to talk to: the retry budget covers the restart.
-            if not status.url or status.ledger_pid is None:
-                raise LedgerUnavailable(
-                    "no ledger to talk to: run `loyalty ledger up`, or set LOYALTY_LEDGER_URL / --ledger-url"
-                )
-            url = status.url
-        try:
-            return LedgerConnection.model_validate({**base.model_dump(), "url": url})
-        except ValidationError as exc:
-            reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
-            raise InvalidCommand(f"--ledger-url / LOYALTY_LEDGER_URL: {reason}") from None
+        return self.app.connection()
 
-    def client(self) -> LedgerClient:
+    def client(self) -> LedgerPort:
+        """The ledger every command uses (tests replace this method with a fake)."""
+
         if self._client is None:
-            self._client = LedgerClient(self.connection())
+            self._client = self.app.client()
         return self._client
 
-    def program(self) -> "LoyaltyProgram":
-        from ..program import LoyaltyProgram
+    def program(self) -> LoyaltyProgram:
+        return self.app.program
 
-        return LoyaltyProgram(self.client(), self.chart, self.catalogue, rules=self.rules)
+    def reports(self) -> FinanceReports:
+        return self.app.reports
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
+        if "app" in self.__dict__:
+            self.app.close()
 
+    def _local_ledger(self) -> str:
+        """The URL of the ledger ``loyalty ledger up`` started, while its process lives."""
 
-def _env_url() -> str | None:
-    import os
-
-    return os.environ.get("LOYALTY_LEDGER_URL") or None
+        status = LocalStack(self.settings.state_dir).status()
+        # A ledger process of the local stack that is alive but not answering (PostgreSQL
+        # restarting, say) is still the one to talk to: the retry budget covers the restart.
+        if not status.url or status.ledger_pid is None:
+            raise LedgerUnavailable("no ledger to talk to: run `loyalty ledger up`, or set LOYALTY_LEDGER_URL / --ledger-url")
+        return status.url
 
 
 def app_context(ctx: typer.Context) -> AppContext:

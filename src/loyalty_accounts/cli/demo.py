@@ -21,8 +21,7 @@ def demo(ctx: typer.Context, json_out: JsonFlag = False) -> None:
     """
 
     app = app_context(ctx)
-    if app.ledger_name is None:
-        app.ledger_name = DEMO_LEDGER
+    app.default_ledger = DEMO_LEDGER
     program = run_guarded(app.program)
     steps: list[dict[str, object]] = []
 

@@ -84,8 +84,7 @@ def _window(start: datetime | None, end: datetime | None) -> None:
 
 
 def _service(ctx: typer.Context) -> FinanceReports:
-    context = app_context(ctx)
-    return FinanceReports(context.client(), context.chart)
+    return app_context(ctx).reports()
 
 
 def _yes(flag: bool) -> str:

@@ -1,19 +1,16 @@
 """Where the Formance ledger is and how to talk to it: :class:`LedgerConnection`.
 
-The settings are a frozen value; :meth:`LedgerConnection.from_env` is the one
-place that reads them from the environment.
+A frozen value. What it holds comes from the settings
+(:mod:`loyalty_accounts.settings`); :func:`loyalty_accounts.app.ledger_connection`
+builds it from them.
 """
 
 from __future__ import annotations
 
-import os
 import re
-from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-
-from ..errors import InvalidCommand
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = ["LedgerConnection", "DEFAULT_URL", "DEFAULT_LEDGER", "SDK_PATH_PREFIX"]
 
@@ -22,9 +19,9 @@ DEFAULT_LEDGER = "loyalty"
 SDK_PATH_PREFIX = "/api/ledger"
 """formance-sdk-python hard-codes this gateway prefix in front of every ledger route."""
 DEFAULT_TIMEOUT_S = 10.0
-"""Seconds one HTTP request may take (``LOYALTY_LEDGER_TIMEOUT``)."""
+"""Seconds one HTTP request may take (setting ``ledger_timeout``)."""
 DEFAULT_RETRY_BUDGET_S = 45.0
-"""Seconds transient failures are retried for (``LOYALTY_LEDGER_RETRY_BUDGET``): a ledger or
+"""Seconds transient failures are retried for (setting ``ledger_retry_budget``): a ledger or
 PostgreSQL restart takes several seconds to about 30."""
 
 _LEDGER_NAME = re.compile(r"^[0-9a-zA-Z_-]{1,63}$")
@@ -82,35 +79,3 @@ class LedgerConnection(BaseModel):
         if self.gateway and self.url.endswith(SDK_PATH_PREFIX):
             return self.url[: -len(SDK_PATH_PREFIX)]
         return self.url
-
-    @classmethod
-    def from_env(cls, ledger: str | None = None) -> LedgerConnection:
-        """Settings from ``LOYALTY_LEDGER_*`` / ``LOYALTY_OAUTH_*`` environment variables.
-
-        ``LOYALTY_LEDGER_TIMEOUT`` (seconds per request, > 0) and
-        ``LOYALTY_LEDGER_RETRY_BUDGET`` (seconds of retrying, >= 0) are decimal
-        numbers of seconds; InvalidCommand names the variable when one is not.
-        This is the only place the ledger settings are read from the environment.
-        """
-        env = os.environ
-        timing: dict[str, Any] = {}  # seconds, by setting name
-        for name, setting in (("LOYALTY_LEDGER_TIMEOUT", "timeout_s"), ("LOYALTY_LEDGER_RETRY_BUDGET", "retry_budget_s")):
-            text = env.get(name, "").strip()
-            if not text:
-                continue
-            try:
-                timing[setting] = float(text)
-            except ValueError:
-                raise InvalidCommand(f"{name} must be a number of seconds, got {text!r}") from None
-        try:
-            return cls(
-                url=env.get("LOYALTY_LEDGER_URL") or DEFAULT_URL,
-                ledger=ledger or env.get("LOYALTY_LEDGER_NAME") or DEFAULT_LEDGER,
-                gateway=env.get("LOYALTY_LEDGER_GATEWAY", "").strip().lower() in ("1", "true", "yes", "on"),
-                client_id=env.get("LOYALTY_OAUTH_CLIENT_ID") or None,
-                client_secret=env.get("LOYALTY_OAUTH_CLIENT_SECRET") or None,
-                token_url=env.get("LOYALTY_OAUTH_TOKEN_URL") or None,
-                **timing,
-            )
-        except ValidationError as exc:
-            raise InvalidCommand(f"invalid ledger settings in the environment: {exc}") from exc

@@ -38,6 +38,7 @@ from typing import Callable
 import httpx
 
 from ..errors import LedgerBuildRefused, LedgerServerNotFound, LocalServerError
+from ..settings import load_settings
 from .paths import LEDGER_COMMIT, LEDGER_VERSION, cache_dir, ledger_server_source
 from .procs import pid_alive, tail
 
@@ -170,11 +171,10 @@ def ledger_binary(*, log: Log | None = None) -> Path:
     cached and no build is possible; its message names what was searched.
     """
 
-    override = os.environ.get("LOYALTY_LEDGER_BIN")
-    if override:
-        path = Path(override)
+    path = load_settings().ledger_bin
+    if path is not None:
         if not (path.is_file() and os.access(path, os.X_OK)):
-            raise LocalServerError(f"LOYALTY_LEDGER_BIN={override} is not an executable file")
+            raise LocalServerError(f"LOYALTY_LEDGER_BIN={path} is not an executable file")
         return path
     installed = find_installed(log)
     if installed.binary is not None:

@@ -28,6 +28,7 @@ from typing import Any, Callable, Iterator
 import httpx
 
 from ..errors import LocalServerError
+from ..settings import load_settings
 from . import postgres, server
 from .paths import LEDGER_VERSION, default_state_dir
 from .procs import free_loopback_port, pid_alive, pid_argv, pid_cmdline, port_open, processes_in, terminate
@@ -108,10 +109,10 @@ class LocalStack:
         if current.running:
             self._stop_strays(keep=current.ledger_pid)
             return current
-        external_pg = os.environ.get("LOYALTY_POSTGRES_URI")
+        external_pg = load_settings().postgres_uri
         started_pg: postgres.PostgresCluster | None = None
-        if external_pg:
-            postgres_uri = external_pg
+        if external_pg is not None:
+            postgres_uri = external_pg.get_secret_value()
             state.pop("postgres", None)
         else:
             cluster = self._cluster(state)
@@ -179,7 +180,7 @@ class LocalStack:
                     version = str(resp.json().get("version"))
             except httpx.HTTPError:
                 version = None
-        pg_running = cluster.running() if cluster else bool(os.environ.get("LOYALTY_POSTGRES_URI"))
+        pg_running = cluster.running() if cluster else load_settings().postgres_uri is not None
         return StackStatus(
             url=url,
             version=version,

@@ -10,7 +10,6 @@ programme or currency it does not share.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import yaml
@@ -18,17 +17,15 @@ from pydantic import ValidationError
 
 from ..chart import Chart
 from ..errors import ChartError
+from ..settings import load_settings
 from ..vocabulary.yaml_file import invalid_document, read_yaml_mapping, yaml_location
 from .model import RuleProblem, Rules
 
 
 def default_rules_path() -> Path:
-    """``$LOYALTY_RULES``, else ``rules.yaml`` at the root of this checkout."""
+    """Settings ``rules``: ``$LOYALTY_RULES``, else ``rules.yaml`` at the root of this checkout."""
 
-    override = os.environ.get("LOYALTY_RULES")
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parents[3] / "rules.yaml"
+    return load_settings().rules
 
 
 def load_rules(path: str | Path | None = None, *, chart: Chart | None = None) -> Rules:

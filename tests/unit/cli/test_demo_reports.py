@@ -67,7 +67,7 @@ def ledger(monkeypatch: pytest.MonkeyPatch) -> FakeLedger:
     fake = FakeLedger(clock=lambda: DEMO_RUN)
 
     def client(self: AppContext) -> FakeLedger:
-        fake.ledger = self.ledger_name or "loyalty"
+        fake.ledger = self.app.ledger_name
         return fake
 
     monkeypatch.setattr(AppContext, "client", client)

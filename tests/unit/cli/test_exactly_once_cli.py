@@ -40,7 +40,7 @@ class NoAnswer(FakeLedger):
 
 def use(monkeypatch: pytest.MonkeyPatch, fake: FakeLedger) -> FakeLedger:
     def client(self: AppContext) -> FakeLedger:
-        fake.ledger = self.ledger_name or "loyalty"
+        fake.ledger = self.app.ledger_name
         return fake
 
     monkeypatch.setattr(AppContext, "client", client)

@@ -11,38 +11,23 @@ import pytest
 import respx
 from ledgersupport import BASE, TX_URL, make_plan
 
-from loyalty_accounts.errors import InvalidCommand, LedgerUnavailable
+from loyalty_accounts.errors import LedgerUnavailable
 from loyalty_accounts.ledger import LedgerClient, LedgerConnection
 
-def test_connection_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LOYALTY_LEDGER_URL", "https://stack.example/")
-    monkeypatch.setenv("LOYALTY_LEDGER_GATEWAY", "true")
-    monkeypatch.setenv("LOYALTY_OAUTH_CLIENT_ID", "id")
-    monkeypatch.setenv("LOYALTY_OAUTH_CLIENT_SECRET", "secret")
-    monkeypatch.setenv("LOYALTY_OAUTH_TOKEN_URL", "https://stack.example/api/auth/oauth/token")
-    monkeypatch.delenv("LOYALTY_LEDGER_NAME", raising=False)
-
-    connection = LedgerConnection.from_env()
-    assert connection.url == "https://stack.example" and connection.gateway is True
-    assert connection.ledger == "loyalty" and connection.client_id == "id"
+def test_a_connection_refuses_a_malformed_url_or_half_credentials_and_hides_the_secret() -> None:
+    connection = LedgerConnection(url="https://stack.example/", gateway=True, client_id="id", client_secret="secret")
+    assert connection.url == "https://stack.example" and connection.ledger == "loyalty"
     assert "secret" not in repr(connection)
-    assert LedgerConnection.from_env("other").ledger == "other"
-
-    monkeypatch.setenv("LOYALTY_LEDGER_URL", "ftp://nope")
-    with pytest.raises(InvalidCommand):
-        LedgerConnection.from_env()
+    for bad in ({"url": "ftp://nope"}, {"ledger": "a b"}, {"client_id": "id"}):
+        with pytest.raises(ValueError):
+            LedgerConnection(**bad)
 
 
-def test_timeout_and_retry_budget_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LOYALTY_LEDGER_URL", BASE)
-    monkeypatch.delenv("LOYALTY_LEDGER_TIMEOUT", raising=False)
-    monkeypatch.delenv("LOYALTY_LEDGER_RETRY_BUDGET", raising=False)
-    default = LedgerConnection.from_env()
+def test_the_timeout_reaches_httpx_and_a_retry_budget_of_zero_means_one_attempt() -> None:
+    default = LedgerConnection(url=BASE)
     assert default.timeout_s == 10.0 and default.retry_budget_s == 45.0 and default.max_attempts is None
 
-    monkeypatch.setenv("LOYALTY_LEDGER_TIMEOUT", "2.5")
-    monkeypatch.setenv("LOYALTY_LEDGER_RETRY_BUDGET", "0")
-    connection = LedgerConnection.from_env()
+    connection = LedgerConnection(url=BASE, timeout_s=2.5, retry_budget_s=0)
     assert connection.timeout_s == 2.5 and connection.retry_budget_s == 0
     with LedgerClient(connection) as client:
         assert client._transport.http.timeout.read == 2.5
@@ -54,8 +39,3 @@ def test_timeout_and_retry_budget_come_from_the_environment(monkeypatch: pytest.
             client.post(make_plan())
     assert route.call_count == 1  # a budget of 0 means no retry
 
-    for name, value in (("LOYALTY_LEDGER_TIMEOUT", "soon"), ("LOYALTY_LEDGER_TIMEOUT", "0"), ("LOYALTY_LEDGER_RETRY_BUDGET", "-1")):
-        monkeypatch.setenv(name, value)
-        with pytest.raises(InvalidCommand):
-            LedgerConnection.from_env()
-        monkeypatch.delenv(name)

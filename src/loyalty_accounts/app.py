@@ -1,0 +1,172 @@
+"""The composition root: one :class:`~loyalty_accounts.settings.Settings` in, the programme out.
+
+:class:`App` is the one place that turns settings into objects: the chart,
+the earning rules (checked against the chart), the Numscript templates, the
+ledger client, and the services on top of them, :class:`LoyaltyProgram` and
+:class:`FinanceReports`. Each is built on first use and then kept, so a
+command that only reads the rules never needs a ledger. The command line is a
+thin user of it (``cli/context.py``); a Python caller writes::
+
+    with create_app(ledger_url="http://127.0.0.1:3068") as app:
+        app.program.balance("alice")
+
+Errors: a chart, rules or template problem is ChartError, a malformed
+setting InvalidCommand (both exit 2), no ledger to talk to LedgerUnavailable
+(exit 3).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any, Callable
+
+from pydantic import ValidationError
+
+from .chart import Chart, load_chart
+from .errors import InvalidCommand, LedgerUnavailable
+from .ledger import LedgerClient, LedgerConnection
+from .ledger.connection import DEFAULT_LEDGER
+from .numscript import Catalogue
+from .ports import LedgerPort
+from .program import LoyaltyProgram
+from .reports import FinanceReports
+from .rules import Rules, load_rules
+from .settings import Settings, load_settings
+
+__all__ = ["App", "create_app", "ledger_connection"]
+
+_SETTING_NAMES = {
+    "url": "--ledger-url / LOYALTY_LEDGER_URL",
+    "ledger": "--ledger / LOYALTY_LEDGER_NAME",
+    "token_url": "LOYALTY_OAUTH_TOKEN_URL",
+}
+"""The settings a LedgerConnection field comes from, to name them in an error."""
+
+
+def ledger_connection(settings: Settings, *, url: str, ledger: str | None = None) -> LedgerConnection:
+    """How to talk to the ledger at ``url`` named ``ledger`` (default: ``settings.ledger_name``, else ``loyalty``).
+
+    Raises InvalidCommand naming the setting when the URL or the ledger name is malformed,
+    or when only one of the OAuth2 client id and secret is set.
+    """
+
+    secret = settings.oauth_client_secret
+    try:
+        return LedgerConnection(
+            url=url,
+            ledger=ledger or settings.ledger_name or DEFAULT_LEDGER,
+            gateway=settings.ledger_gateway,
+            client_id=settings.oauth_client_id,
+            client_secret=secret.get_secret_value() if secret is not None else None,
+            token_url=settings.oauth_token_url,
+            timeout_s=settings.ledger_timeout,
+            retry_budget_s=settings.ledger_retry_budget,
+        )
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else ""
+        name = _SETTING_NAMES.get(field, "LOYALTY_OAUTH_CLIENT_ID / LOYALTY_OAUTH_CLIENT_SECRET")
+        raise InvalidCommand(f"{name}: {error['msg'].removeprefix('Value error, ')}") from None
+
+
+class App:
+    """The programme as ``settings`` describe it, each part built on first use.
+
+    ``ledger`` supplies the ledger to post to and read from (default: a
+    :class:`LedgerClient` for :meth:`connection`). ``find_ledger`` gives the
+    ledger URL when the settings name none (the command line asks the local
+    stack); without it, no URL is LedgerUnavailable. ``default_ledger`` is
+    the ledger name when the settings name none.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        ledger: Callable[[], LedgerPort] | None = None,
+        find_ledger: Callable[[], str] | None = None,
+        default_ledger: str = DEFAULT_LEDGER,
+    ) -> None:
+        self.settings = settings
+        self._ledger_source = ledger
+        self._find_ledger = find_ledger
+        self._default_ledger = default_ledger
+        self._client: LedgerClient | None = None
+
+    @property
+    def ledger_name(self) -> str:
+        """The ledger's name: ``settings.ledger_name``, else ``default_ledger``."""
+        return self.settings.ledger_name or self._default_ledger
+
+    @cached_property
+    def chart(self) -> Chart:
+        """The chart of accounts at ``settings.chart``."""
+        return load_chart(self.settings.chart)
+
+    @cached_property
+    def rules(self) -> Rules:
+        """The earning rules at ``settings.rules``, checked against :attr:`chart`."""
+        return load_rules(self.settings.rules, chart=self.chart)
+
+    @cached_property
+    def catalogue(self) -> Catalogue:
+        """The Numscript templates of ``settings.numscript_dir``."""
+        return Catalogue(self.settings.numscript_dir)
+
+    def connection(self) -> LedgerConnection:
+        """Where the ledger is: ``settings.ledger_url``, else what ``find_ledger`` says."""
+
+        url = self.settings.ledger_url
+        if not url:
+            if self._find_ledger is None:
+                raise LedgerUnavailable("no ledger to talk to: set LOYALTY_LEDGER_URL or ledger_url in loyalty.toml")
+            url = self._find_ledger()
+        return ledger_connection(self.settings, url=url, ledger=self.ledger_name)
+
+    def client(self) -> LedgerClient:
+        """The HTTP client of :meth:`connection`, opened once; :meth:`close` closes it."""
+
+        if self._client is None:
+            self._client = LedgerClient(self.connection())
+        return self._client
+
+    @cached_property
+    def ledger(self) -> LedgerPort:
+        """The ledger the services use: the one ``ledger`` supplies, else :meth:`client`."""
+        return self._ledger_source() if self._ledger_source is not None else self.client()
+
+    @cached_property
+    def program(self) -> LoyaltyProgram:
+        """The loyalty programme on :attr:`ledger`, priced by :attr:`rules`."""
+        return LoyaltyProgram(self.ledger, self.chart, self.catalogue, rules=self.rules)
+
+    @cached_property
+    def reports(self) -> FinanceReports:
+        """The finance statements of :attr:`ledger`."""
+        return FinanceReports(self.ledger, self.chart)
+
+    def close(self) -> None:
+        """Close the HTTP client if one was opened."""
+
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def __enter__(self) -> App:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def create_app(settings: Settings | None = None, *, ledger: LedgerPort | None = None, **overrides: Any) -> App:
+    """An :class:`App` from ``settings`` (default: :func:`load_settings` with ``overrides``) on ``ledger`` if given.
+
+    ``overrides`` are settings fields (``ledger_url=...``, ``rules=...``); None means not given.
+    """
+
+    if settings is None:
+        settings = load_settings(**overrides)
+    elif overrides:
+        raise TypeError("create_app takes settings or overrides, not both")
+    return App(settings, ledger=(lambda: ledger) if ledger is not None else None)

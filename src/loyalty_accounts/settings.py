@@ -1,0 +1,224 @@
+"""Every setting loyalty-accounts reads, as one typed model.
+
+:class:`Settings` holds each knob once, with its type, unit and default.
+Values come from, highest precedence first:
+
+1. values passed to :func:`load_settings` (the command line's global options);
+2. the environment: ``LOYALTY_<FIELD>`` (``LOYALTY_LEDGER_URL`` for
+   ``ledger_url``...), and ``XDG_STATE_HOME`` / ``XDG_CACHE_HOME`` for the two
+   XDG base folders. An empty variable counts as unset;
+3. one optional TOML file of ``field = value`` lines: ``$LOYALTY_CONFIG``
+   (which must then exist), else ``./loyalty.toml`` in the working directory,
+   else ``$XDG_CONFIG_HOME/loyalty-accounts/loyalty.toml``
+   (``~/.config/loyalty-accounts/loyalty.toml``); the first found is the only
+   one read. A relative path in the file is taken from the file's folder;
+4. the defaults below (the data files of this checkout).
+
+A malformed file, an unknown key in it or a malformed value raises
+:class:`~loyalty_accounts.errors.InvalidCommand` (exit 2) in one line naming
+the variable, or the file and its key. Nothing here reads a file other than
+the settings file, nor connects anywhere: the settings only say where things
+are, and :mod:`loyalty_accounts.app` builds them.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Mapping
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from .errors import InvalidCommand
+
+CHECKOUT = Path(__file__).resolve().parents[2]
+"""The source checkout this package runs from (editable install or tree): where the default data files are."""
+
+ENV_PREFIX = "LOYALTY_"
+CONFIG_VARIABLE = "LOYALTY_CONFIG"
+CONFIG_NAME = "loyalty.toml"
+APP_FOLDER = "loyalty-accounts"
+
+_PATH_FIELDS = (
+    "chart", "rules", "numscript_dir", "xdg_state_home", "xdg_cache_home", "state_dir", "cache_dir",
+    "ledger_bin", "ledger_server_src",
+)
+"""Fields holding a path: ``~`` is expanded, and a relative one in the settings file is taken from its folder."""
+_SECRET_FIELDS = ("oauth_client_secret", "postgres_uri")
+"""Fields whose value an error message never repeats."""
+
+
+def _xdg_state() -> Path:
+    return Path.home() / ".local" / "state"
+
+
+def _xdg_cache() -> Path:
+    return Path.home() / ".cache"
+
+
+class Settings(BaseSettings):
+    """Where the ledger and the programme's files are, and how patient to be with the ledger."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_ignore_empty=True, extra="forbid", frozen=True, populate_by_name=True
+    )
+
+    # -- the ledger ---------------------------------------------------------
+
+    ledger_url: str | None = None
+    """Base URL of the Formance Ledger; None: the one ``loyalty ledger up`` started (command line only)."""
+    ledger_name: str | None = None
+    """The ledger's name; None: ``loyalty`` (``loyalty demo``: ``demo``)."""
+    ledger_gateway: bool = False
+    """True: ``ledger_url`` is a Formance Stack gateway serving the ledger under ``/api/ledger``."""
+    ledger_timeout: float = Field(default=10.0, gt=0)
+    """Seconds one HTTP request to the ledger may take before it counts as a (transient) failure."""
+    ledger_retry_budget: float = Field(default=45.0, ge=0)
+    """Seconds transient failures are retried for (enough for a ledger or PostgreSQL restart; 0: no retry)."""
+    oauth_client_id: str | None = None
+    """OAuth2 client id for a Stack / Cloud deployment (with ``oauth_client_secret``)."""
+    oauth_client_secret: SecretStr | None = None
+    """OAuth2 client secret (never printed)."""
+    oauth_token_url: str | None = None
+    """OAuth2 token endpoint; None: the SDK's default for the gateway."""
+
+    # -- the programme's files ------------------------------------------------
+
+    chart: Path = CHECKOUT / "chart_of_accounts.yaml"
+    """The chart of accounts (YAML)."""
+    rules: Path = CHECKOUT / "rules.yaml"
+    """The earning rules (YAML), checked against the chart when loaded."""
+    numscript_dir: Path = CHECKOUT / "numscript"
+    """The folder of ``*.num`` transaction templates."""
+
+    # -- the local stack (``loyalty ledger up``) ------------------------------
+
+    xdg_state_home: Path = Field(
+        default_factory=lambda: _xdg_state(),
+        validation_alias=AliasChoices("XDG_STATE_HOME", "xdg_state_home"),
+    )
+    """The XDG state base folder (``XDG_STATE_HOME``, unprefixed)."""
+    xdg_cache_home: Path = Field(
+        default_factory=lambda: _xdg_cache(),
+        validation_alias=AliasChoices("XDG_CACHE_HOME", "xdg_cache_home"),
+    )
+    """The XDG cache base folder (``XDG_CACHE_HOME``, unprefixed)."""
+    state_dir: Path = Field(default_factory=lambda data: data.get("xdg_state_home", _xdg_state()) / APP_FOLDER)
+    """Where the local PostgreSQL and ledger keep their state; default ``$XDG_STATE_HOME/loyalty-accounts``."""
+    cache_dir: Path = Field(default_factory=lambda data: data.get("xdg_cache_home", _xdg_cache()) / APP_FOLDER)
+    """Where built tools are cached; default ``$XDG_CACHE_HOME/loyalty-accounts``."""
+    ledger_bin: Path | None = None
+    """A ledger server binary to run as given (no version check); None: look for one."""
+    ledger_server_src: Path = CHECKOUT / "ledger-server"
+    """The ``ledger-server`` module folder ``loyalty ledger up`` falls back on."""
+    postgres_uri: SecretStr | None = None
+    """A PostgreSQL for ``loyalty ledger up`` to use instead of creating a private cluster (carries a password)."""
+
+    @field_validator(*_PATH_FIELDS)
+    @classmethod
+    def _expand_home(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, _FileSource(settings_cls)
+
+
+def variable_name(field: str) -> str:
+    """The environment variable of ``field``: ``LOYALTY_LEDGER_URL`` for ``ledger_url``."""
+
+    alias = Settings.model_fields[field].validation_alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+def config_file() -> Path | None:
+    """The settings file to read: ``$LOYALTY_CONFIG``, else ``./loyalty.toml``, else the user's; None if none exists.
+
+    Raises InvalidCommand when ``$LOYALTY_CONFIG`` names no file.
+    """
+
+    named = os.environ.get(CONFIG_VARIABLE)
+    if named:
+        path = Path(named).expanduser()
+        if not path.is_file():
+            raise InvalidCommand(f"{CONFIG_VARIABLE}={named}: no such settings file")
+        return path
+    user_base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    for candidate in (Path.cwd() / CONFIG_NAME, user_base / APP_FOLDER / CONFIG_NAME):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The table of a settings file, relative paths taken from its folder; InvalidCommand names the file."""
+
+    try:
+        with path.open("rb") as handle:
+            table = tomllib.load(handle)
+    except OSError as exc:
+        raise InvalidCommand(f"{path}: cannot read the settings file ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidCommand(f"{path}: not a valid TOML settings file ({exc})") from None
+    for key, value in table.items():
+        if _FIELD_OF_ALIAS.get(key, key) in _PATH_FIELDS and isinstance(value, str):
+            value_path = Path(value).expanduser()
+            table[key] = str(value_path if value_path.is_absolute() else path.parent / value_path)
+    return table
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """The settings from ``overrides`` (None: not given), the environment and the settings file.
+
+    Raises InvalidCommand, in one line naming the variable or the file and key, when a value is malformed.
+    """
+
+    given = {name: value for name, value in overrides.items() if value is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        raise InvalidCommand(_describe(exc.errors()[0], given)) from None
+
+
+class _FileSource(PydanticBaseSettingsSource):
+    """The settings file's table (see :func:`config_file`), below the environment."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ hands over the whole table
+
+    def __call__(self) -> dict[str, Any]:
+        path = config_file()
+        return read_config_file(path) if path is not None else {}
+
+
+_FIELD_OF_ALIAS = {variable_name(name): name for name in Settings.model_fields}
+
+
+def _describe(error: Mapping[str, Any], given: Mapping[str, Any]) -> str:
+    """One line for a settings error: where the value came from, what is wrong with it."""
+
+    key = str(error["loc"][0]) if error["loc"] else ""
+    field = _FIELD_OF_ALIAS.get(key, key)
+    reason = str(error["msg"]).removeprefix("Value error, ")
+    path = config_file()
+    if error["type"] == "extra_forbidden":
+        return f"{path}: unknown setting {key!r}"
+    shown = f", got {error['input']!r}" if "input" in error and field not in _SECRET_FIELDS else ""
+    if field in given:
+        return f"setting {field}: {reason}{shown}"
+    variable = variable_name(field) if field in Settings.model_fields else key
+    if any(name.upper() == variable and text for name, text in os.environ.items()):
+        return f"{variable}: {reason}{shown}"
+    return f"{path}: {field}: {reason}{shown}"

@@ -45,7 +45,8 @@ from .operations import (
     TransferCommand,
 )
 from .vocabulary.amounts import Money
-from .program import BatchResult, LoyaltyProgram, OperationResult
+from .program import LoyaltyProgram
+from .services.results import BatchResult, OperationResult
 
 CUSTOMERS = ("alice", "bob", "carol", "dave")
 

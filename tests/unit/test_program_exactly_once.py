@@ -30,7 +30,8 @@ from loyalty_accounts.operations import (
     RefundCommand,
     TransferCommand,
 )
-from loyalty_accounts.program import LoyaltyProgram, OperationResult
+from loyalty_accounts.program import LoyaltyProgram
+from loyalty_accounts.services.results import OperationResult
 
 
 def earn(order: str, amount: str, customer: str = "c1") -> EarnCommand:

@@ -20,7 +20,8 @@ from loyalty_accounts.errors import DuplicateOperation, InvalidCommand, UnknownE
 from loyalty_accounts.numscript import Catalogue
 from loyalty_accounts.operations import EarnCommand, RedeemCommand, RefundCommand, TransferCommand
 from loyalty_accounts.vocabulary.amounts import Money
-from loyalty_accounts.program import LoyaltyProgram, TierChange
+from loyalty_accounts.program import LoyaltyProgram
+from loyalty_accounts.services.results import TierChange
 from loyalty_accounts.rules import EngagementLimitReached
 
 UTC = timezone.utc

@@ -16,15 +16,18 @@ Worked example, expiry run as of 2026-09-30T03:00Z, customer c42 with buckets
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Sequence
 
-from ..chart import Chart, date_segment
+from ..chart import Chart, date_segment, parse_date_segment
 from ..numscript import Catalogue
 from ..types import TransactionPlan
 from .base import Command, build_plan
 from ..vocabulary.ids import CustomerId
 from ..vocabulary.instants import SweepInstant, iso_day, iso_instant, stamp
+from .entry import Sweep
 from .fifo import BucketBalance, due
+from .reading import Reading
 
 TEMPLATE = "expire"
 
@@ -68,3 +71,21 @@ def plan(
             )
         )
     return tuple(plans)
+
+
+def read(reading: Reading, customer: str | None) -> dict[str, list[BucketBalance]]:
+    """The buckets holding points, per customer (one customer, or all for None), on the current balances."""
+
+    by_customer: dict[str, list[BucketBalance]] = defaultdict(list)
+    for values, points in reading.holding(reading.chart.buckets_filter(customer), "customer_points"):
+        by_customer[values["customer"]].append(BucketBalance(expiry=parse_date_segment(values["expiry"]), points=points))
+    return by_customer
+
+
+OPERATION: Sweep[ExpireCommand, list[BucketBalance]] = Sweep(
+    command=ExpireCommand,
+    templates=(TEMPLATE,),
+    read=read,
+    plan=plan,
+    writes=("customer", "expires_at", "as_of"),
+)

@@ -688,14 +688,17 @@ class Chart:
 
         return self.kind_filter("customer_qualifying", customer=customer)
 
-    def customer_filter(self, customer: str) -> str:
-        """Every account of one customer, whatever its kind (``customers:c42:...``).
+    def customer_filter(self, customer: str | None = None) -> str:
+        """Every account of one customer, whatever its kind (``customers:c42:...``); None: of every customer
+        (``customers:...``).
 
         Built from the bucket's address up to its ``{customer}`` segment: the
         chart's tree has one variable segment per level, so every account under
         that root is the customer's.
         """
 
+        if customer is None:
+            return self.root_filter(CUSTOMER_BUCKET)
         parts: list[str] = []
         for seg in self._kind(CUSTOMER_BUCKET).segments:
             if seg.variable:
@@ -704,14 +707,21 @@ class Chart:
             parts.append(seg.text)
         return ":".join([*parts, ANY_DEPTH])
 
+    def root_filter(self, kind: str) -> str:
+        """Every account under the root segment of ``kind``'s address (``program:...`` for ``points_issued``)."""
+
+        return ":".join((self._kind(kind).segments[0].text, ANY_DEPTH))
+
     def programme_filters(self) -> tuple[str, ...]:
         """Filters for every account that is neither a customer's nor ``world``: the programme's and the
         partners' (``program:...``, ``partners:...``), one per root segment in the order the chart declares them."""
 
-        roots = dict.fromkeys(kind.segments[0].text for kind in self.kinds.values())
+        roots: dict[str, str] = {}
+        for kind in self.kinds.values():
+            roots.setdefault(kind.segments[0].text, kind.name)
         for own in ("world", CUSTOMER_BUCKET):
-            roots.pop(self.kinds[own].segments[0].text, None)
-        return tuple(":".join((root, ANY_DEPTH)) for root in roots)
+            roots.pop(self._kind(own).segments[0].text, None)
+        return tuple(self.root_filter(kind) for kind in roots.values())
 
     # -- the ledger schema ------------------------------------------------
 

@@ -253,11 +253,11 @@ def campaign_usage(reading: Reading, rules: Rules, customer: str, instant: datet
     return dict(usage)
 
 
-def price(command: EarnCommand, reading: Reading, rules: Rules) -> tuple[EarnBreakdown, TierStatus]:
-    """The order's breakdown and the customer's tier just before it, both at the order's instant."""
+def order_of(command: EarnCommand, rules: Rules) -> Order:
+    """The order the rules price for ``command``: its category and channel, or the rules' defaults."""
 
     category, channel = rules.order_fields(command.category, command.channel)
-    order = Order(
+    return Order(
         customer=command.customer,
         order_id=command.order_id,
         amount=command.amount.amount,
@@ -266,6 +266,12 @@ def price(command: EarnCommand, reading: Reading, rules: Rules) -> tuple[EarnBre
         channel=channel,
         ordered_at=command.ordered_at,
     )
+
+
+def price(command: EarnCommand, reading: Reading, rules: Rules) -> tuple[EarnBreakdown, TierStatus]:
+    """The order's breakdown and the customer's tier just before it, both at the order's instant."""
+
+    order = order_of(command, rules)
     reading.chart.order_currency(order.currency)
     before = tier_for(rules, reading.qualifying_points(command.customer, command.ordered_at))
     usage = campaign_usage(reading, rules, command.customer, command.ordered_at)

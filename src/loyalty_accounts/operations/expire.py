@@ -16,10 +16,9 @@ Worked example, expiry run as of 2026-09-30T03:00Z, customer c42 with buckets
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Sequence
 
-from ..chart import Chart, date_segment, parse_date_segment
+from ..chart import Chart, date_segment
 from ..numscript import Catalogue
 from ..types import TransactionPlan
 from .base import Command, build_plan
@@ -27,7 +26,7 @@ from ..vocabulary.ids import CustomerId
 from ..vocabulary.instants import SweepInstant, iso_day, iso_instant, stamp
 from .entry import Sweep
 from .fifo import BucketBalance, due
-from .reading import Reading
+from .reading import Reading, bucket_balance
 
 TEMPLATE = "expire"
 
@@ -76,10 +75,7 @@ def plan(
 def read(reading: Reading, customer: str | None) -> dict[str, list[BucketBalance]]:
     """The buckets holding points, per customer (one customer, or all for None), on the current balances."""
 
-    by_customer: dict[str, list[BucketBalance]] = defaultdict(list)
-    for values, points in reading.holding(reading.chart.buckets_filter(customer), "customer_points"):
-        by_customer[values["customer"]].append(BucketBalance(expiry=parse_date_segment(values["expiry"]), points=points))
-    return by_customer
+    return reading.holding_by_customer(reading.chart.buckets_filter(customer), "customer_points", bucket_balance)
 
 
 OPERATION: Sweep[ExpireCommand, list[BucketBalance]] = Sweep(

@@ -14,14 +14,17 @@ docstring). Every ``LedgerPort`` is a ``LedgerReader``; nothing here can post.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import date, datetime, time, timedelta
-from typing import Iterator, Mapping, Protocol
+from typing import Callable, Iterator, Mapping, Protocol, TypeVar
 
 from ..chart import Chart, parse_date_segment
 from ..errors import InvalidCommand, UnknownEntity
 from ..rules import Rules, qualification_window
 from ..types import AccountState, PostedTransaction, VolumeRow
 from .fifo import BucketBalance
+
+T = TypeVar("T")
 
 _TICK = timedelta(microseconds=1)
 """The ledger's time resolution: a read up to just before an instant stops this much earlier."""
@@ -100,6 +103,16 @@ class Reading:
             if parsed is not None and parsed.kind == kind and points > 0:
                 yield parsed.values, points
 
+    def holding_by_customer(
+        self, address_filter: str, kind: str, balance: Callable[[Mapping[str, str], int], T]
+    ) -> dict[str, list[T]]:
+        """:meth:`holding`, grouped by the accounts' customer segment, each made a ``balance(values, points)``."""
+
+        by_customer: dict[str, list[T]] = defaultdict(list)
+        for values, points in self.holding(address_filter, kind):
+            by_customer[values["customer"]].append(balance(values, points))
+        return by_customer
+
     def known(self, customer: str) -> bool:
         """Whether the ledger has any account of the customer (reads one account at most)."""
 
@@ -118,10 +131,7 @@ class Reading:
         least be known to the ledger, else UnknownEntity.
         """
 
-        out = [
-            BucketBalance(expiry=parse_date_segment(values["expiry"]), points=points)
-            for values, points in self.holding(self.chart.buckets_filter(customer), "customer_points")
-        ]
+        out = [bucket_balance(values, points) for values, points in self.holding(self.chart.buckets_filter(customer), "customer_points")]
         if spendable_only and not out:
             self.require_known(customer)
         return out
@@ -171,6 +181,12 @@ class Reading:
             if first is None or (day is not None and day >= first):
                 total += row.balance
         return total
+
+
+def bucket_balance(values: Mapping[str, str], points: int) -> BucketBalance:
+    """A bucket read from the segment values of its address and its points."""
+
+    return BucketBalance(expiry=parse_date_segment(values["expiry"]), points=points)
 
 
 def customer_buckets(command: HasCustomer, reading: Reading) -> list[BucketBalance]:

@@ -18,9 +18,8 @@ pending 20260315:20270301 holding 95 and 20260320:20270306 holding 40::
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import date
-from typing import Annotated, Sequence
+from typing import Annotated, Mapping, Sequence
 
 from pydantic import Field
 
@@ -100,14 +99,13 @@ def read(reading: Reading, customer: str | None) -> dict[str, list[PendingBalanc
     postings against, even for a past as-of instant.
     """
 
-    by_customer: dict[str, list[PendingBalance]] = defaultdict(list)
-    for values, points in reading.holding(reading.chart.pending_filter(customer), "customer_pending"):
-        release_on = parse_date_segment(values["release"])
-        assert release_on is not None  # the chart's pattern admits dates only
-        by_customer[values["customer"]].append(
-            PendingBalance(release=release_on, expiry=parse_date_segment(values["expiry"]), points=points)
-        )
-    return by_customer
+    return reading.holding_by_customer(reading.chart.pending_filter(customer), "customer_pending", _pending)
+
+
+def _pending(values: Mapping[str, str], points: int) -> PendingBalance:
+    release_on = parse_date_segment(values["release"])
+    assert release_on is not None  # the chart's pattern admits dates only
+    return PendingBalance(release=release_on, expiry=parse_date_segment(values["expiry"]), points=points)
 
 
 OPERATION: Sweep[ReleaseCommand, list[PendingBalance]] = Sweep(

@@ -1,10 +1,8 @@
 """Tiers on the in-memory ledger: from the qualifying points of the orders inside the window, as of then.
 
-Expectations are worked out by hand from rules.yaml (2026.11.3: USD ×1, no
-category = general ×1 in store, silver from 5000 qualifying points in a
-rolling 365-day window at ×1.25) and the repository chart (UTC calendar,
-14-day chargeback window). The same stories run against the real server in
-tests/integration/test_rules_on_server.py.
+Worked out by hand from rules.yaml (silver from 5000 qualifying points in a
+rolling 365-day window, ×1.25) and the repository chart, like test_earning.py;
+the same stories run on the real server in tests/integration/test_rules_on_server.py.
 """
 
 from __future__ import annotations

@@ -94,4 +94,5 @@ class Sweep(Entry[C], Generic[C, S]):
     def command_for(self, customer: str, as_of: datetime) -> C:
         """The run's command for one customer."""
 
-        return self.command(customer=customer, as_of=as_of)
+        command: C = self.command.model_validate({"customer": customer, "as_of": as_of})
+        return command

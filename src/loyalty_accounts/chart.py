@@ -65,6 +65,11 @@ from .vocabulary.yaml_file import invalid_document, read_yaml_mapping, yaml_loca
 ADDRESS_RE = re.compile(r"^[a-zA-Z0-9_-]+(:[a-zA-Z0-9_-]+)*$")
 FIXED_SEGMENT_RE = re.compile(r"^[a-zA-Z0-9_-]+$")
 NO_EXPIRY = "noexpiry"
+# Formance address filters: an empty part matches any one segment, a last part "..." any further segments.
+ANY_SEGMENT = ""
+ANY_DEPTH = "..."
+# The kind whose address roots every account of a customer (see Chart.customer_filter).
+CUSTOMER_BUCKET = "customer_points"
 DATE_FORMAT = "%Y%m%d"
 
 RefundShortfall = Literal["allow_negative", "claw_back", "write_off"]
@@ -500,10 +505,7 @@ class Chart:
     def address(self, kind: str, **values: str) -> Address:
         """Build an address of a declared kind, checking each variable segment."""
 
-        try:
-            spec = self.kinds[kind]
-        except KeyError:
-            raise ChartError(f"{self.source}: no account kind {kind!r} in the chart") from None
+        spec = self._kind(kind)
         missing = set(spec.variables) - set(values)
         extra = set(values) - set(spec.variables)
         if missing or extra:
@@ -511,18 +513,7 @@ class Chart:
                 f"accounts.{kind} ({spec.address}) takes {list(spec.variables)}; "
                 f"missing {sorted(missing)}, unexpected {sorted(extra)}"
             )
-        parts: list[str] = []
-        for seg in spec.segments:
-            if not seg.variable:
-                parts.append(seg.text)
-                continue
-            value = values[seg.text]
-            if not isinstance(value, str) or not self._patterns[seg.text].fullmatch(value):
-                raise InvalidCommand(
-                    f"{seg.text} {value!r} does not match {self.spec.segments[seg.text].pattern} "
-                    f"(segment of accounts.{kind})"
-                )
-            parts.append(value)
+        parts = [self._segment_value(kind, seg.text, values[seg.text]) if seg.variable else seg.text for seg in spec.segments]
         return ":".join(parts)
 
     def parse(self, address: Address) -> ParsedAddress | None:
@@ -629,6 +620,105 @@ class Chart:
         if parsed is None or parsed.kind != "customer_points":
             raise InvalidCommand(f"{address!r} is not a points bucket")
         return parsed.values["customer"], parse_date_segment(parsed.values["expiry"])
+
+    # -- address filters (issue 9: the chart builds every address, filter and reference) --
+    #
+    # A Formance address filter (``GET /v2/{ledger}/accounts?address=...``,
+    # ``$match: {address: ...}``) has one part per address segment; an empty
+    # part matches any one segment and a last part ``...`` any number of
+    # further segments. Filters are built here from the declared account kinds,
+    # never written by hand: a given segment value is checked against its
+    # pattern like any address segment, so an empty or malformed customer id is
+    # refused (InvalidCommand) instead of turning into an empty part, which
+    # would match every customer.
+
+    def _kind(self, kind: str) -> AccountKind:
+        try:
+            return self.kinds[kind]
+        except KeyError:
+            raise ChartError(f"{self.source}: no account kind {kind!r} in the chart") from None
+
+    def _segment_value(self, kind: str, segment: str, value: object) -> str:
+        """``value`` if it matches the pattern of ``segment`` (a variable segment of accounts.``kind``), else InvalidCommand."""
+
+        if not isinstance(value, str) or not self._patterns[segment].fullmatch(value):
+            raise InvalidCommand(
+                f"{segment} {value!r} does not match {self.spec.segments[segment].pattern} (segment of accounts.{kind})"
+            )
+        return value
+
+    def kind_filter(self, kind: str, **values: str) -> str:
+        """The filter matching every account of ``kind``; each segment given in ``values`` is fixed to its value.
+
+        ``kind_filter("customer_points", customer="c42")`` is ``customers:c42:points:``
+        (every bucket of c42), ``kind_filter("customer_pending")`` is
+        ``customers::pending::`` (every pending account).
+        """
+
+        spec = self._kind(kind)
+        unexpected = set(values) - set(spec.variables)
+        if unexpected:
+            raise ChartError(f"accounts.{kind} ({spec.address}) has no segment {sorted(unexpected)}")
+        parts = [
+            (self._segment_value(kind, seg.text, values[seg.text]) if seg.text in values else ANY_SEGMENT)
+            if seg.variable
+            else seg.text
+            for seg in spec.segments
+        ]
+        return ":".join(parts)
+
+    def _customer_kind_filter(self, kind: str, customer: str | None) -> str:
+        return self.kind_filter(kind) if customer is None else self.kind_filter(kind, customer=customer)
+
+    def buckets_filter(self, customer: str | None = None) -> str:
+        """The spendable buckets of one customer, or of every customer (``customers::points:``)."""
+
+        return self._customer_kind_filter(CUSTOMER_BUCKET, customer)
+
+    def pending_filter(self, customer: str | None = None) -> str:
+        """The pending accounts of one customer, or of every customer (``customers::pending::``)."""
+
+        return self._customer_kind_filter("customer_pending", customer)
+
+    def qualifying_filter(self, customer: str) -> str:
+        """The customer's qualifying accounts, one per order day (``customers:c42:qualifying:``)."""
+
+        return self.kind_filter("customer_qualifying", customer=customer)
+
+    def customer_filter(self, customer: str | None = None) -> str:
+        """Every account of one customer, whatever its kind (``customers:c42:...``); None: of every customer
+        (``customers:...``).
+
+        Built from the bucket's address up to its ``{customer}`` segment: the
+        chart's tree has one variable segment per level, so every account under
+        that root is the customer's.
+        """
+
+        if customer is None:
+            return self.root_filter(CUSTOMER_BUCKET)
+        parts: list[str] = []
+        for seg in self._kind(CUSTOMER_BUCKET).segments:
+            if seg.variable:
+                parts.append(self._segment_value(CUSTOMER_BUCKET, seg.text, customer))
+                break
+            parts.append(seg.text)
+        return ":".join([*parts, ANY_DEPTH])
+
+    def root_filter(self, kind: str) -> str:
+        """Every account under the root segment of ``kind``'s address (``program:...`` for ``points_issued``)."""
+
+        return ":".join((self._kind(kind).segments[0].text, ANY_DEPTH))
+
+    def programme_filters(self) -> tuple[str, ...]:
+        """Filters for every account that is neither a customer's nor ``world``: the programme's and the
+        partners' (``program:...``, ``partners:...``), one per root segment in the order the chart declares them."""
+
+        roots: dict[str, str] = {}
+        for kind in self.kinds.values():
+            roots.setdefault(kind.segments[0].text, kind.name)
+        for own in ("world", CUSTOMER_BUCKET):
+            roots.pop(self._kind(own).segments[0].text, None)
+        return tuple(self.root_filter(kind) for kind in roots.values())
 
     # -- the ledger schema ------------------------------------------------
 

@@ -44,7 +44,8 @@ from .operations import (
     RefundCommand,
     TransferCommand,
 )
-from .program import BatchResult, LoyaltyProgram, OperationResult
+from .program import LoyaltyProgram
+from .services.results import BatchResult, OperationResult
 from .vocabulary.amounts import Money
 from .vocabulary.instants import parse_instant
 

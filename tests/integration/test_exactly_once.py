@@ -23,7 +23,8 @@ from typer.testing import CliRunner
 from loyalty_accounts.cli import app
 from loyalty_accounts.ledger import LedgerClient, LedgerConnection
 from loyalty_accounts.operations import EarnCommand, RedeemCommand
-from loyalty_accounts.program import LoyaltyProgram, OperationResult
+from loyalty_accounts.program import LoyaltyProgram
+from loyalty_accounts.services.results import OperationResult
 
 ROUNDS = 20
 

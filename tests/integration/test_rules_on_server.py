@@ -19,7 +19,7 @@ from support.programme import T0, days, programme, usd
 from loyalty_accounts.errors import LoyaltyError
 from loyalty_accounts.ledger import LedgerClient, LedgerConnection
 from loyalty_accounts.operations import EarnCommand, RefundCommand
-from loyalty_accounts.program import OperationResult, TierChange
+from loyalty_accounts.services.results import OperationResult, TierChange
 from loyalty_accounts.rules import EngagementLimitReached
 
 UTC = timezone.utc

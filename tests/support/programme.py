@@ -11,6 +11,7 @@ import yaml
 
 from loyalty_accounts.chart import Chart
 from loyalty_accounts.numscript import Catalogue
+from loyalty_accounts.operations import EarnCommand
 from loyalty_accounts.vocabulary.amounts import Money
 from loyalty_accounts.ports import LedgerPort
 from loyalty_accounts.program import LoyaltyProgram
@@ -53,3 +54,15 @@ def usd(amount: str) -> Money:
 
 def days(n: int) -> timedelta:
     return timedelta(days=n)
+
+
+def earn(customer: str, order: str, amount: str, at: datetime = T0, **fields: str) -> EarnCommand:
+    """An order of ``amount`` USD (``category``, ``channel`` in ``fields``)."""
+
+    return EarnCommand(customer=customer, order_id=order, amount=usd(amount), ordered_at=at, **fields)
+
+
+def trial_balance_holds(ledger: LedgerPort) -> None:
+    """Every asset sums to zero over all accounts: the books balance."""
+
+    assert all(v == 0 for v in ledger.aggregate_balances("").values())

@@ -367,3 +367,61 @@ def test_minor_units_refuse_extra_decimals_and_bad_assets():
         asset_precision("usd")
     with pytest.raises(InvalidCommand):
         to_minor(Decimal("NaN"), "USD/2")
+
+
+# -- address filters, built from the declared kinds --------------------------
+
+
+def _example(chart: Chart, kind: str, customer: str) -> str:
+    """An address of ``kind``, for ``customer`` when the kind has that segment."""
+
+    samples = {"customer": customer, "expiry": "20270101", "release": "20260115", "hold": "h-1", "day": "20260110",
+               "event": "sign_up", "shard": "3", "partner": "skyway"}
+    return chart.address(kind, **{name: samples[name] for name in chart.kinds[kind].variables})
+
+
+def test_filters_are_the_formance_filters_of_the_declared_kinds(chart):
+    assert chart.buckets_filter() == "customers::points:"
+    assert chart.buckets_filter("c42") == "customers:c42:points:"
+    assert chart.pending_filter() == "customers::pending::"
+    assert chart.pending_filter("c42") == "customers:c42:pending::"
+    assert chart.qualifying_filter("c42") == "customers:c42:qualifying:"
+    assert chart.customer_filter("c42") == "customers:c42:..."
+    assert chart.customer_filter() == "customers:..."
+    assert chart.root_filter("points_issued") == "program:..."
+    assert chart.programme_filters() == ("program:...", "partners:...")
+    assert chart.kind_filter("customer_engagement_day", event="sign_up") == "customers::engagement:sign_up:"
+
+
+def test_each_filter_matches_exactly_the_accounts_it_names(chart):
+    from support.fake_ledger import address_matches
+
+    for kind in chart.kinds:
+        mine, theirs = _example(chart, kind, "c42"), _example(chart, kind, "c43")
+        is_customers = "customer" in chart.kinds[kind].variables
+        assert address_matches(mine, chart.customer_filter("c42")) is is_customers, kind
+        assert not (is_customers and address_matches(theirs, chart.customer_filter("c42"))), kind
+        assert address_matches(mine, chart.customer_filter()) is is_customers, kind
+        in_programme = any(address_matches(mine, f) for f in chart.programme_filters())
+        assert in_programme is (not is_customers and kind != "world"), kind
+        assert address_matches(mine, chart.kind_filter(kind)), kind
+        for filter_of, own in ((chart.buckets_filter, "customer_points"), (chart.pending_filter, "customer_pending")):
+            assert address_matches(mine, filter_of()) is (kind == own), kind
+            assert address_matches(mine, filter_of("c42")) is (kind == own), kind
+            assert not address_matches(theirs, filter_of("c42")), kind
+        assert address_matches(mine, chart.qualifying_filter("c42")) is (kind == "customer_qualifying"), kind
+
+
+@pytest.mark.parametrize("customer", ["", "c 42", "c:42", "c42:...", "c.42", "x" * 65])
+def test_a_filter_refuses_a_customer_id_that_is_no_segment(chart, customer):
+    # An empty id would be an empty part: a filter matching every customer.
+    for make in (chart.customer_filter, chart.buckets_filter, chart.pending_filter, chart.qualifying_filter):
+        with pytest.raises(InvalidCommand, match="does not match"):
+            make(customer)
+
+
+def test_a_filter_names_only_segments_its_kind_has(chart):
+    with pytest.raises(ChartError, match="no segment"):
+        chart.kind_filter("customer_points", hold="h-1")
+    with pytest.raises(ChartError, match="no account kind"):
+        chart.kind_filter("customer_points_typo")

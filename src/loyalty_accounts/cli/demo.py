@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from ..demo import CUSTOMERS, END, Step, run_demo
-from ..program import BatchResult, OperationResult
+from ..services.results import BatchResult, OperationResult
 from .context import app_context
 from .output import Format, JsonFlag, emit_json, emit_rows
 from .shell import run_guarded

@@ -23,7 +23,8 @@ from ..operations import (
     RefundCommand,
     TransferCommand,
 )
-from ..program import BatchResult, LoyaltyProgram, OperationResult
+from ..program import LoyaltyProgram
+from ..services.results import BatchResult, OperationResult
 from .context import app_context
 from .inputs import parse_instant
 from ..vocabulary.amounts import parse_money

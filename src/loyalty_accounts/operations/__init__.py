@@ -1,12 +1,18 @@
-"""Loyalty operations: pure functions from a command to a Formance transaction plan.
+"""Loyalty operations: pure functions from a command to a Formance transaction plan, and their registry.
 
 Each module holds one operation: its command (a frozen pydantic model,
-checked when made), and ``plan(command, chart, catalogue, <state>)`` returning
+checked when made), ``plan(command, chart, catalogue, <state>)`` returning
 a :class:`~loyalty_accounts.types.TransactionPlan` (rendered script, vars,
-reference, metadata). State the plan needs (bucket balances, the hold's
-postings, the original earn) is read by the service and passed in as plain
-typed values; nothing here talks to the ledger, reads a clock or keeps a
-balance of its own.
+reference, metadata), and its registry entry ``OPERATION``
+(:mod:`.entry`): the templates, the ``read`` giving the state the plan needs
+(bucket balances, the hold's postings, the original earn) through a read-only
+:class:`~.reading.Reading`, and the metadata it writes. Plans are pure: they
+never talk to the ledger, read a clock or keep a balance of their own; the
+services' executor reads, plans and posts.
+
+:data:`OPERATIONS` is built from the modules named in :data:`MODULES`: an
+operation is added by one module (with its ``OPERATION``), its
+``numscript/<template>.num``, and its name in ``MODULES``.
 
 =============  ==========================  ==============================================
 operation      template(s)                 accounts moved
@@ -15,7 +21,7 @@ earn           earn                        issued shard → (clawback debt, then
 release        release                     pending → bucket of the same expiry
 hold           hold                        buckets (FIFO) → hold
 capture        capture                     hold → redeemed; remainder → its buckets
-void           (none: a revert)            hold → the very buckets it came from
+void           (none: a revert; no entry)  hold → the very buckets it came from
 redeem         redeem                      buckets (FIFO) → redeemed
 expire         expire                      due bucket (all of it) → expired
 transfer       transfer                    sender's bucket d → receiver's bucket d, per d
@@ -46,9 +52,9 @@ and a second void is refused by the ledger (``ALREADY_REVERT``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from types import ModuleType
-from typing import Mapping
+from importlib import import_module
+from types import MappingProxyType
+from typing import Any, Mapping
 
 from . import (
     adjust,
@@ -65,6 +71,7 @@ from . import (
     refund,
     release,
     transfer,
+    void,
 )
 from .adjust import AdjustCommand
 from .base import Command
@@ -72,55 +79,50 @@ from .capture import CaptureCommand
 from .convert import ConvertCommand
 from .earn import EarnCommand, EarnRecord
 from .engage import EngageCommand
+from .entry import Operation, Sweep
 from .exchange_in import ExchangeInCommand
 from .exchange_out import ExchangeOutCommand
 from .expire import ExpireCommand
 from .fifo import Allocation, BucketBalance
 from .hold import HoldCommand
 from .open_counter import OpenCounterCommand
+from .reading import Reading
 from .redeem import RedeemCommand
 from .refund import RefundCommand, RefundRecord
 from .release import PendingBalance, ReleaseCommand
 from .transfer import TransferCommand
+from .void import VoidCommand
+
+Registered = Operation[Any, Any] | Sweep[Any, Any]
+"""A registry entry: an operation posting one transaction per command, or a programme-wide sweep."""
+
+MODULES: tuple[str, ...] = (
+    "earn", "release", "hold", "capture", "redeem", "expire", "transfer", "exchange_out", "exchange_in", "convert",
+    "refund", "adjust", "engage", "open_counter",
+)
+"""The operation modules, each defining ``OPERATION``: the one line to extend when adding an operation."""
 
 
-@dataclass(frozen=True)
-class OperationInfo:
-    """An operation's name, command type, the templates it may use and its module."""
-
-    name: str
-    command: type[Command]
-    templates: tuple[str, ...]
-    module: ModuleType
-
-
-def _info(module: ModuleType, command: type[Command], *templates: str) -> OperationInfo:
-    return OperationInfo(name=command.operation, command=command, templates=templates, module=module)
+def _registry() -> Mapping[str, Registered]:
+    entries: dict[str, Registered] = {}
+    for name in MODULES:
+        entry = import_module(f"{__name__}.{name}").OPERATION
+        if not isinstance(entry, (Operation, Sweep)) or entry.name in entries:
+            raise TypeError(f"operations.{name}.OPERATION must be a new Operation or Sweep, got {entry!r}")
+        entries[entry.name] = entry
+    return MappingProxyType(entries)
 
 
-OPERATIONS: Mapping[str, OperationInfo] = {
-    info.name: info
-    for info in (
-        _info(earn, EarnCommand, earn.TEMPLATE),
-        _info(release, ReleaseCommand, release.TEMPLATE),
-        _info(hold, HoldCommand, hold.TEMPLATE),
-        _info(capture, CaptureCommand, capture.TEMPLATE),
-        _info(redeem, RedeemCommand, redeem.TEMPLATE),
-        _info(expire, ExpireCommand, expire.TEMPLATE),
-        _info(transfer, TransferCommand, transfer.TEMPLATE),
-        _info(exchange_out, ExchangeOutCommand, exchange_out.TEMPLATE),
-        _info(exchange_in, ExchangeInCommand, exchange_in.TEMPLATE),
-        _info(convert, ConvertCommand, convert.TEMPLATE),
-        _info(refund, RefundCommand, refund.TEMPLATE),
-        _info(adjust, AdjustCommand, adjust.CREDIT_TEMPLATE, adjust.DEBIT_TEMPLATE),
-        _info(engage, EngageCommand, engage.TEMPLATE),
-        _info(open_counter, OpenCounterCommand, open_counter.TEMPLATE),
-    )
-}
+OPERATIONS: Mapping[str, Registered] = _registry()
+"""Every operation's registry entry, by operation name."""
 
 __all__ = [
     "OPERATIONS",
-    "OperationInfo",
+    "MODULES",
+    "Registered",
+    "Operation",
+    "Sweep",
+    "Reading",
     "Command",
     "BucketBalance",
     "Allocation",
@@ -133,6 +135,7 @@ __all__ = [
     "ReleaseCommand",
     "HoldCommand",
     "CaptureCommand",
+    "VoidCommand",
     "RedeemCommand",
     "ExpireCommand",
     "TransferCommand",

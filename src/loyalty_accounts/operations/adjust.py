@@ -33,7 +33,9 @@ from .base import Command, build_plan
 from ..vocabulary.ids import BusinessKey, CustomerId, ReasonCode
 from ..vocabulary.instants import Instant, iso_day
 from ..vocabulary.amounts import Points
+from .entry import Operation
 from .fifo import BucketBalance, allocate, spendable
+from .reading import Reading
 
 CREDIT_TEMPLATE = "adjust_credit"
 DEBIT_TEMPLATE = "adjust_debit"
@@ -103,3 +105,18 @@ def plan(
         metadata=metadata,
         timestamp=command.at,
     )
+
+
+def read(command: AdjustCommand, reading: Reading) -> list[BucketBalance]:
+    """A debit's state is the customer's buckets; a credit reads nothing."""
+
+    return reading.buckets(command.customer) if command.direction == "debit" else []
+
+
+OPERATION: Operation[AdjustCommand, list[BucketBalance]] = Operation(
+    command=AdjustCommand,
+    templates=(CREDIT_TEMPLATE, DEBIT_TEMPLATE),
+    read=read,
+    plan=plan,
+    writes=("customer", "adjustment_id", "direction", "points", "reason", "expires_at"),
+)

@@ -34,6 +34,23 @@ from ..vocabulary.instants import utc
 RESERVED_METADATA = frozenset({"operation", "template", "command_hash"})
 
 
+def keyed_reference(operation: str, key: str) -> str:
+    """The reference of an operation's transaction for one business key: ``{operation}:{key}``.
+
+    The one place the format lives: :meth:`Command.reference` uses it, and so do
+    the operation modules naming the reference of a transaction they look up
+    (``earn.earn_reference(order_id)``, ``capture.capture_reference(hold_id)``...).
+    """
+
+    return f"{operation}:{key}"
+
+
+def metadata_filter(operation: str, **fields: str) -> dict[str, str]:
+    """The metadata query finding an operation's transactions (``operation`` is the key every plan writes)."""
+
+    return {"operation": operation, **fields}
+
+
 class Command(Value):
     """Base of every operation's command. ``operation`` names it in references and hashes."""
 
@@ -68,7 +85,7 @@ class Command(Value):
 
         if self.key_field is None:
             raise TypeError(f"{type(self).__name__} posts several transactions; it has no single reference")
-        return f"{self.operation}:{getattr(self, self.key_field)}"
+        return keyed_reference(self.operation, getattr(self, self.key_field))
 
     @field_validator("*", mode="after")
     @classmethod

@@ -28,11 +28,15 @@ from ..chart import Chart
 from ..errors import InvalidCommand, OperationRefused, UnknownEntity
 from ..numscript import Catalogue, monetary
 from ..types import Posting, TransactionPlan
-from .base import Command, build_plan
+from .base import Command, build_plan, keyed_reference
+from ..vocabulary.frozen import Frozen
 from ..vocabulary.ids import CustomerId, HoldId
 from ..vocabulary.instants import Instant, iso_instant
 from ..vocabulary.amounts import Points
+from .entry import Operation
 from .fifo import Allocation, give_back
+from .hold import find_hold, hold_expiry
+from .reading import Reading
 
 TEMPLATE = "capture"
 
@@ -107,3 +111,42 @@ def plan(
         },
         timestamp=command.at,
     )
+
+
+def capture_reference(hold_id: str) -> str:
+    """The reference of the capture of hold ``hold_id`` (what :meth:`CaptureCommand.reference` gives)."""
+
+    return keyed_reference(CaptureCommand.operation, hold_id)
+
+
+def is_captured(reading: Reading, hold_id: str) -> bool:
+    """Whether hold ``hold_id`` has been captured (its capture's reference is taken)."""
+
+    return reading.ledger.find_by_reference(capture_reference(hold_id)) is not None
+
+
+class Held(Frozen):
+    """What a capture reads: the hold transaction's postings and when the hold lapses."""
+
+    postings: tuple[Posting, ...]
+    expires_at: datetime | None
+
+
+def read(command: CaptureCommand, reading: Reading) -> Held:
+    """The customer's hold; OperationRefused when it was voided (reverted)."""
+
+    hold_tx = find_hold(reading, command.customer, command.hold_id)
+    if hold_tx.reverted:
+        raise OperationRefused(f"hold {command.hold_id} was voided; it cannot be captured")
+    return Held(postings=hold_tx.postings, expires_at=hold_expiry(hold_tx))
+
+
+OPERATION: Operation[CaptureCommand, Held] = Operation(
+    command=CaptureCommand,
+    templates=(TEMPLATE,),
+    read=read,
+    plan=lambda command, chart, catalogue, held: plan(
+        command, chart, catalogue, held.postings, hold_expires_at=held.expires_at
+    ),
+    writes=("customer", "hold_id", "points", "returned"),
+)

@@ -32,6 +32,8 @@ from ..vocabulary.ids import BusinessKey, CustomerId
 from ..vocabulary.instants import Instant
 from ..vocabulary.amounts import Points
 from .fifo import BucketBalance, allocate, spendable
+from .entry import Operation
+from .reading import customer_buckets
 
 TEMPLATE = "convert"
 
@@ -89,3 +91,12 @@ def plan(command: ConvertCommand, chart: Chart, catalogue: Catalogue, buckets: S
         },
         timestamp=command.at,
     )
+
+
+OPERATION: Operation[ConvertCommand, list[BucketBalance]] = Operation(
+    command=ConvertCommand,
+    templates=(TEMPLATE,),
+    read=customer_buckets,
+    plan=plan,
+    writes=("customer", "conversion_id", "points", "credit", "currency"),
+)

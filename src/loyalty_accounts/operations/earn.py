@@ -1,9 +1,10 @@
 """Earn: issue the points an order was priced at (template ``earn``).
 
-The plan prices nothing. The service prices the order with the rules file
-(:func:`loyalty_accounts.rules.quote`) at the order's own instant, so a
-late-arriving order earns what it would have earned then, and passes the
-:class:`~loyalty_accounts.rules.EarnBreakdown` in; the plan posts exactly its
+The plan prices nothing. The earn's read (:func:`read`, through :func:`price`)
+prices the order with the rules file (:func:`loyalty_accounts.rules.quote`) at
+the order's own instant, so a late-arriving order earns what it would have
+earned then, and passes the :class:`~loyalty_accounts.rules.EarnBreakdown`
+in; the plan posts exactly its
 points and writes the breakdown into the transaction's metadata, so every earn
 explains itself from the ledger alone.
 
@@ -38,22 +39,26 @@ gives 0) has nothing to post: the plan is None.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from collections import defaultdict
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Mapping
 
 from ..chart import Chart
-from ..errors import ChartError, InvalidCommand
+from ..errors import ChartError, InvalidCommand, UnknownEntity
 from ..numscript import Catalogue, monetary
-from ..rules import EarnBreakdown
-from ..types import TransactionPlan
-from .base import Command, build_plan
+from ..rules import EarnBreakdown, Order, Rules, TierStatus, quote, tier_change, tier_for
+from ..types import PostedTransaction, TransactionPlan
+from .base import Command, build_plan, keyed_reference, metadata_filter
 from ..vocabulary.ids import BusinessKey, Code, CustomerId
-from ..vocabulary.instants import Instant, iso_day, iso_instant
+from ..vocabulary.instants import Instant, day_from_metadata, iso_day, iso_instant, parse_instant
 from ..vocabulary.amounts import Money
-from ..vocabulary.frozen import Value
+from ..vocabulary.frozen import Frozen, Value
+from .entry import Operation
+from .reading import Reading
 
 TEMPLATE = "earn"
+NO_POINTS_NOTE = "the order earns no points"
 
 
 class EarnCommand(Command):
@@ -95,18 +100,18 @@ class EarnRecord(Value):
         """
 
         try:
-            expires = metadata["expires_at"]
             return cls(
                 customer=metadata["customer"],
                 order_id=metadata["order_id"],
                 amount=Money(amount=Decimal(metadata["amount"]), currency=metadata["currency"]),
                 points=int(metadata["points"]),
-                ordered_at=datetime.fromisoformat(metadata["ordered_at"].replace("Z", "+00:00")),
+                # Written by iso_instant: always UTC with a Z.
+                ordered_at=parse_instant(metadata["ordered_at"], timezone.utc, what="ordered_at"),
                 release_on=date.fromisoformat(metadata["release_at"]) if "release_at" in metadata else None,
-                expires_on=None if expires == "never" else date.fromisoformat(expires),
+                expires_on=day_from_metadata(metadata["expires_at"]),
                 qualifying_on=date.fromisoformat(metadata["qualifying_on"]) if "qualifying_on" in metadata else None,
             )
-        except (KeyError, ValueError, ArithmeticError) as exc:
+        except (KeyError, ValueError, ArithmeticError, InvalidCommand) as exc:
             raise InvalidCommand(f"earn metadata is incomplete or malformed: {exc!r}") from None
 
 
@@ -200,3 +205,126 @@ def plan(
         metadata=metadata,
         timestamp=command.ordered_at,
     )
+
+
+# -- what the service reads for an earn ------------------------------------
+
+
+def earn_reference(order_id: str) -> str:
+    """The reference of the earn of order ``order_id`` (what :meth:`EarnCommand.reference` gives)."""
+
+    return keyed_reference(EarnCommand.operation, order_id)
+
+
+def find_earn(reading: Reading, order_id: str) -> PostedTransaction:
+    """The earn transaction of an order; UnknownEntity when the order earned nothing in this ledger."""
+
+    tx = reading.ledger.find_by_reference(earn_reference(order_id))
+    if tx is None:
+        raise UnknownEntity(f"order {order_id} has no earn in the ledger")
+    return tx
+
+
+def campaign_usage(reading: Reading, rules: Rules, customer: str, instant: datetime) -> dict[str, int]:
+    """Points each campaign with a per-customer cap active at ``instant`` already gave this customer.
+
+    Summed from the charges recorded in the breakdowns of the customer's
+    earns placed during those campaigns, whatever order they were posted
+    in: a cap is a budget over the campaign's life, so an order arriving
+    late must not find it refilled.
+    """
+
+    capped = [c for c in rules.campaigns_at(instant) if c.cap_per_customer is not None]
+    if not capped:
+        return {}
+    wanted = {c.id for c in capped}
+    usage: dict[str, int] = defaultdict(int)
+    earns = reading.ledger.transactions(
+        metadata=metadata_filter(EarnCommand.operation, customer=customer),
+        start=min(c.start for c in capped),
+        end=max(c.end for c in capped),
+    )
+    for tx in earns:
+        if "r_ver" not in tx.metadata:
+            continue
+        for campaign, charged in EarnBreakdown.from_metadata(tx.metadata).campaign_charges().items():
+            if campaign in wanted:
+                usage[campaign] += charged
+    return dict(usage)
+
+
+def order_of(command: EarnCommand, rules: Rules) -> Order:
+    """The order the rules price for ``command``: its category and channel, or the rules' defaults."""
+
+    category, channel = rules.order_fields(command.category, command.channel)
+    return Order(
+        customer=command.customer,
+        order_id=command.order_id,
+        amount=command.amount.amount,
+        currency=command.amount.currency,
+        category=category,
+        channel=channel,
+        ordered_at=command.ordered_at,
+    )
+
+
+def price(command: EarnCommand, reading: Reading, rules: Rules) -> tuple[EarnBreakdown, TierStatus]:
+    """The order's breakdown and the customer's tier just before it, both at the order's instant."""
+
+    order = order_of(command, rules)
+    reading.chart.order_currency(order.currency)
+    before = tier_for(rules, reading.qualifying_points(command.customer, command.ordered_at))
+    usage = campaign_usage(reading, rules, command.customer, command.ordered_at)
+    return quote(rules, order, tier=before.tier, campaign_usage=usage), before
+
+
+class Priced(Frozen):
+    """What an earn reads: the order priced at its instant, the tier before and after it, the clawback balance."""
+
+    breakdown: EarnBreakdown
+    before: TierStatus
+    after: TierStatus
+    clawback_balance: int
+
+
+def read(command: EarnCommand, reading: Reading) -> Priced:
+    """The order priced at its instant, the tier it moves the customer from and to, the clawback balance."""
+
+    rules = reading.require_rules("earn")
+    breakdown, before = price(command, reading, rules)
+    after = tier_for(rules, before.qualifying_points + breakdown.points)
+    return Priced(
+        breakdown=breakdown, before=before, after=after, clawback_balance=reading.clawback_debt(command.customer)
+    )
+
+
+def _plan_priced(command: EarnCommand, chart: Chart, catalogue: Catalogue, priced: Priced) -> TransactionPlan | None:
+    return plan(
+        command,
+        chart,
+        catalogue,
+        breakdown=priced.breakdown,
+        clawback_balance=priced.clawback_balance,
+        tier_after=priced.after.tier,
+        tier_change=tier_change(priced.before, priced.after),
+    )
+
+
+def _no_points(priced: Priced) -> str:
+    """Why nothing was posted: the order earns no points (and the rules' reason, when they give one)."""
+
+    reason = priced.breakdown.reason
+    return f"{NO_POINTS_NOTE} ({reason.replace('_', ' ')})" if reason else NO_POINTS_NOTE
+
+
+OPERATION: Operation[EarnCommand, Priced] = Operation(
+    command=EarnCommand,
+    templates=(TEMPLATE,),
+    read=read,
+    plan=_plan_priced,
+    writes=(
+        "customer", "order_id", "amount", "currency", "points", "ordered_at", "expires_at", "qualifying_on",
+        "release_at", "repaid", "tier_after", "tier_change", "r_*",
+    ),
+    no_plan_note=_no_points,
+)

@@ -33,13 +33,21 @@ c42 (no debt) writes a review, key rv-77, on 2026-06-01; expiry 365 days::
 
 from __future__ import annotations
 
+from datetime import date
+
 from ..chart import Chart
+from ..errors import InvalidCommand, UnknownEntity
 from ..numscript import Catalogue, monetary
-from ..rules import EngagementRule
+from ..rules import EngagementRule, Rules, engagement_points
 from ..types import TransactionPlan
 from .base import Command, build_plan
+from ..vocabulary.frozen import Frozen
 from ..vocabulary.ids import BusinessKey, Code, CustomerId
 from ..vocabulary.instants import Instant, iso_day, iso_instant
+from . import open_counter
+from .entry import Operation
+from .open_counter import OpenCounterCommand
+from .reading import Reading
 
 TEMPLATE = "engage"
 
@@ -118,3 +126,93 @@ def plan(
         metadata=metadata,
         timestamp=command.at,
     )
+
+
+# -- what the service reads for an award ------------------------------------
+
+
+class Counted(Frozen):
+    """What an award reads: the rules and the event's rule, the award counters, the clawback balance.
+
+    ``unopened`` are the counters a limit of the rule needs that the ledger has
+    never moved: they are opened (:mod:`.open_counter`) before the award is
+    posted, since the ledger's bound on a counter holds under concurrency only
+    once the counter has a balance row.
+    """
+
+    rules: Rules
+    rule: EngagementRule
+    awarded_today: int
+    awarded_ever: int
+    clawback_balance: int
+    unopened: tuple[OpenCounterCommand, ...] = ()
+
+
+def read(command: EngageCommand, reading: Reading) -> Counted:
+    """The event's rule and (awards today, awards ever) of the event to the customer, from the award counters.
+
+    The rule is looked up here, after the replay check: a key awarded under an
+    event the rules have since dropped is still recognised. A counter the rules
+    do not keep (no such limit) reads 0; "ever" is at least "today" (a per-day
+    limit alone keeps no "ever" counter).
+    """
+
+    rules = reading.require_rules("engage")
+    rule = rules.engagement.get(command.event)
+    if rule is None:
+        known = ", ".join(sorted(rules.engagement)) or "none"
+        raise InvalidCommand(f"unknown engagement event {command.event!r} (events: {known})")
+    chart = reading.chart
+    day = chart.local_date(command.at)
+    counts: dict[date | None, int] = {}
+    unopened: list[OpenCounterCommand] = []
+    for counter_day, limit in ((day, rule.per_day), (None, rule.per_customer)):
+        address = chart.engagement_counter(command.customer, command.event, counter_day)
+        try:
+            volume = reading.ledger.account(address).volumes.get(chart.awards_asset)
+        except UnknownEntity:
+            volume = None
+        if volume is None and limit is not None:
+            unopened.append(OpenCounterCommand(customer=command.customer, event=command.event, day=counter_day))
+        counts[counter_day] = -volume.balance if volume else 0
+    return Counted(
+        rules=rules,
+        rule=rule,
+        awarded_today=counts[day],
+        awarded_ever=max(counts[None], counts[day]),
+        clawback_balance=reading.clawback_debt(command.customer),
+        unopened=tuple(unopened),
+    )
+
+
+def _open_counters(command: EngageCommand, chart: Chart, catalogue: Catalogue, counted: Counted) -> list[TransactionPlan]:
+    return [open_counter.plan(opening, chart, catalogue) for opening in counted.unopened]
+
+
+def _plan_counted(command: EngageCommand, chart: Chart, catalogue: Catalogue, counted: Counted) -> TransactionPlan:
+    """The award, once the rules' limits allow it (EngagementLimitReached when a counter is at its limit)."""
+
+    engagement_points(
+        counted.rules,
+        command.event,
+        already_awarded_today=counted.awarded_today,
+        already_awarded_ever=counted.awarded_ever,
+    )
+    return plan(
+        command,
+        chart,
+        catalogue,
+        rule=counted.rule,
+        rules_version=counted.rules.version,
+        clawback_balance=counted.clawback_balance,
+    )
+
+
+OPERATION: Operation[EngageCommand, Counted] = Operation(
+    command=EngageCommand,
+    templates=(TEMPLATE,),
+    read=read,
+    plan=_plan_counted,
+    setup=_open_counters,
+    writes=("customer", "event", "key", "points", "awarded_at", "awarded_on", "expires_at", "rules_version", "repaid"),
+)

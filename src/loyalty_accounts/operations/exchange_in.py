@@ -30,7 +30,9 @@ from .base import Command, build_plan
 from ..vocabulary.ids import BusinessKey, CustomerId, PartnerKey
 from ..vocabulary.instants import Instant, iso_day
 from ..vocabulary.amounts import Points
+from .entry import Operation
 from .exchange_out import settlement_amount
+from .reading import nothing
 
 TEMPLATE = "exchange_in"
 
@@ -87,3 +89,15 @@ def plan(command: ExchangeInCommand, chart: Chart, catalogue: Catalogue) -> Tran
         },
         timestamp=command.at,
     )
+
+
+OPERATION: Operation[ExchangeInCommand, None] = Operation(
+    command=ExchangeInCommand,
+    templates=(TEMPLATE,),
+    read=nothing,
+    plan=lambda command, chart, catalogue, _: plan(command, chart, catalogue),
+    writes=(
+        "customer", "exchange_id", "partner", "points", "partner_points", "partner_asset", "settlement", "currency",
+        "expires_at",
+    ),
+)

@@ -36,6 +36,8 @@ from ..vocabulary.ids import BusinessKey, CustomerId, PartnerKey
 from ..vocabulary.instants import Instant
 from ..vocabulary.amounts import Points
 from .fifo import BucketBalance, allocate, spendable
+from .entry import Operation
+from .reading import customer_buckets
 
 TEMPLATE = "exchange_out"
 
@@ -103,3 +105,12 @@ def plan(
         },
         timestamp=command.at,
     )
+
+
+OPERATION: Operation[ExchangeOutCommand, list[BucketBalance]] = Operation(
+    command=ExchangeOutCommand,
+    templates=(TEMPLATE,),
+    read=customer_buckets,
+    plan=plan,
+    writes=("customer", "exchange_id", "partner", "points", "partner_points", "partner_asset", "settlement", "currency"),
+)

@@ -24,7 +24,9 @@ from ..types import TransactionPlan
 from .base import Command, build_plan
 from ..vocabulary.ids import CustomerId
 from ..vocabulary.instants import SweepInstant, iso_day, iso_instant, stamp
+from .entry import Sweep
 from .fifo import BucketBalance, due
+from .reading import Reading, bucket_balance
 
 TEMPLATE = "expire"
 
@@ -68,3 +70,18 @@ def plan(
             )
         )
     return tuple(plans)
+
+
+def read(reading: Reading, customer: str | None) -> dict[str, list[BucketBalance]]:
+    """The buckets holding points, per customer (one customer, or all for None), on the current balances."""
+
+    return reading.holding_by_customer(reading.chart.buckets_filter(customer), "customer_points", bucket_balance)
+
+
+OPERATION: Sweep[ExpireCommand, list[BucketBalance]] = Sweep(
+    command=ExpireCommand,
+    templates=(TEMPLATE,),
+    read=read,
+    plan=plan,
+    writes=("customer", "expires_at", "as_of"),
+)

@@ -23,23 +23,20 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Iterable, Sequence
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from ..errors import InsufficientPoints, InvalidCommand
+from ..vocabulary.frozen import Frozen
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class BucketBalance(_Frozen):
+class BucketBalance(Frozen):
     """A customer's points bucket as read from the ledger: expiry (None = never) and balance."""
 
     expiry: date | None
     points: Annotated[int, Field(ge=0, strict=True)]
 
 
-class Allocation(_Frozen):
+class Allocation(Frozen):
     """Points taken from (or given back to) the bucket of one expiry date."""
 
     expiry: date | None

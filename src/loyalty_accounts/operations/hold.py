@@ -20,16 +20,20 @@ and 20270331: 40, hold h-9 of 70 points::
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Sequence
 
 from ..chart import Chart
+from ..errors import InvalidCommand, UnknownEntity
 from ..numscript import Catalogue, monetary
-from ..types import TransactionPlan
-from .base import Command, build_plan
+from ..types import PostedTransaction, TransactionPlan
+from .base import Command, build_plan, keyed_reference, metadata_filter
 from ..vocabulary.ids import CustomerId, HoldId
-from ..vocabulary.instants import Instant, iso_instant
+from ..vocabulary.instants import Instant, iso_instant, parse_instant
 from ..vocabulary.amounts import Points
+from .entry import Operation
 from .fifo import BucketBalance, allocate, spendable
+from .reading import Reading, customer_buckets
 
 TEMPLATE = "hold"
 
@@ -70,3 +74,42 @@ def plan(command: HoldCommand, chart: Chart, catalogue: Catalogue, buckets: Sequ
         },
         timestamp=command.at,
     )
+
+
+def hold_reference(hold_id: str) -> str:
+    """The reference of hold ``hold_id``'s transaction (what :meth:`HoldCommand.reference` gives)."""
+
+    return keyed_reference(HoldCommand.operation, hold_id)
+
+
+def all_holds() -> dict[str, str]:
+    """The metadata query finding every hold transaction."""
+
+    return metadata_filter(HoldCommand.operation)
+
+
+def find_hold(reading: Reading, customer: str, hold_id: str) -> PostedTransaction:
+    """Hold ``hold_id``'s transaction; UnknownEntity if there is none, InvalidCommand if it is another customer's."""
+
+    tx = reading.ledger.find_by_reference(hold_reference(hold_id))
+    if tx is None:
+        raise UnknownEntity(f"hold {hold_id} does not exist")
+    if tx.metadata.get("customer") != customer:
+        raise InvalidCommand(f"hold {hold_id} belongs to another customer, not {customer}")
+    return tx
+
+
+def hold_expiry(hold_tx: PostedTransaction) -> datetime | None:
+    """When the hold lapses, as its transaction recorded it (``expires_at``, UTC with a Z); None if not recorded."""
+
+    text = hold_tx.metadata.get("expires_at")
+    return parse_instant(text, timezone.utc, what="the hold's expires_at") if text else None
+
+
+OPERATION: Operation[HoldCommand, list[BucketBalance]] = Operation(
+    command=HoldCommand,
+    templates=(TEMPLATE,),
+    read=customer_buckets,
+    plan=plan,
+    writes=("customer", "hold_id", "points", "expires_at"),
+)

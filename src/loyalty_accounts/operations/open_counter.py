@@ -42,6 +42,8 @@ from ..numscript import Catalogue, monetary
 from ..types import TransactionPlan
 from .base import Command, build_plan
 from ..vocabulary.ids import Code, CustomerId
+from .entry import Operation
+from .reading import nothing
 
 TEMPLATE = "open_counter"
 
@@ -82,3 +84,12 @@ def plan(command: OpenCounterCommand, chart: Chart, catalogue: Catalogue) -> Tra
         metadata=metadata,
         timestamp=None,
     )
+
+
+OPERATION: Operation[OpenCounterCommand, None] = Operation(
+    command=OpenCounterCommand,
+    templates=(TEMPLATE,),
+    read=nothing,
+    plan=lambda command, chart, catalogue, _: plan(command, chart, catalogue),
+    writes=("customer", "event", "day"),
+)

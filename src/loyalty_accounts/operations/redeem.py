@@ -24,6 +24,8 @@ from ..vocabulary.ids import BusinessKey, CustomerId
 from ..vocabulary.instants import Instant
 from ..vocabulary.amounts import Points
 from .fifo import BucketBalance, allocate, spendable
+from .entry import Operation
+from .reading import customer_buckets
 
 TEMPLATE = "redeem"
 
@@ -63,3 +65,12 @@ def plan(command: RedeemCommand, chart: Chart, catalogue: Catalogue, buckets: Se
         metadata=metadata,
         timestamp=command.at,
     )
+
+
+OPERATION: Operation[RedeemCommand, list[BucketBalance]] = Operation(
+    command=RedeemCommand,
+    templates=(TEMPLATE,),
+    read=customer_buckets,
+    plan=plan,
+    writes=("customer", "redemption_id", "points", "reward"),
+)

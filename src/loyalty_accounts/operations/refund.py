@@ -46,6 +46,8 @@ or the cumulative amount will be understated.
 
 from __future__ import annotations
 
+import json
+from decimal import Decimal
 from fractions import Fraction
 from typing import Annotated, Mapping, Sequence
 
@@ -54,16 +56,21 @@ from pydantic import Field
 from ..chart import Chart
 from ..errors import InvalidCommand
 from ..numscript import Catalogue, monetary
-from ..types import TransactionPlan
-from .base import Command, build_plan
+from ..types import PostedTransaction, TransactionPlan
+from .base import Command, build_plan, metadata_filter
 from ..vocabulary.ids import BusinessKey, CustomerId
 from ..vocabulary.instants import Instant
 from ..vocabulary.amounts import Money
-from ..vocabulary.frozen import Value
-from .earn import EarnRecord
+from ..vocabulary.frozen import Frozen, Value
+from .earn import EarnRecord, find_earn
+from .entry import Operation
 from .fifo import BucketBalance, fifo_order
+from .reading import Reading
 
 TEMPLATE = "refund"
+SMALL_REFUND_PREFIX = "small_refund:"
+"""Metadata key prefix, on the order's earn, of a refund too small to post (``small_refund:{refund_id}``)."""
+SMALL_REFUND_NOTE = "the refund is too small to reverse a whole point; recorded on the order's earn"
 
 
 class RefundCommand(Command):
@@ -180,3 +187,103 @@ def plan(
         },
         timestamp=command.at,
     )
+
+
+# -- refunds too small to post, recorded on the order's earn ---------------
+
+
+def small_refund_key(refund_id: str) -> str:
+    """The key, in the metadata of the order's earn, of a refund that reversed no whole point."""
+
+    return SMALL_REFUND_PREFIX + refund_id
+
+
+def small_refund_note(command: RefundCommand) -> dict[str, str]:
+    """The metadata to add to the order's earn for ``command``, a refund that reverses no whole point.
+
+    A refund too small to reverse a whole point posts no transaction, yet its
+    amount must count towards later refunds of the order (three refunds of a
+    third each reverse everything): it is kept on the earn, under its refund id,
+    with its command hash so that a replay is told from another refund.
+    """
+
+    note = {"amount": str(command.amount.amount), "currency": command.amount.currency, "command_hash": command.fingerprint()}
+    return {small_refund_key(command.refund_id): json.dumps(note, sort_keys=True)}
+
+
+def small_refund_hash(earn_metadata: Mapping[str, str], refund_id: str) -> str | None:
+    """The command hash of the small refund ``refund_id`` recorded on the earn; None if none is recorded."""
+
+    recorded = earn_metadata.get(small_refund_key(refund_id))
+    return None if recorded is None else json.loads(recorded).get("command_hash")
+
+
+def small_refunds(earn_metadata: Mapping[str, str]) -> list[RefundRecord]:
+    """The small refunds recorded on an earn, as refunds that reversed 0 points."""
+
+    out = []
+    for key, value in earn_metadata.items():
+        if key.startswith(SMALL_REFUND_PREFIX):
+            note = json.loads(value)
+            out.append(
+                RefundRecord(
+                    refund_id=key[len(SMALL_REFUND_PREFIX):],
+                    amount=Money(amount=Decimal(note["amount"]), currency=note["currency"]),
+                    points=0,
+                )
+            )
+    return out
+
+
+# -- what the service reads for a refund -----------------------------------
+
+
+class Refundable(Frozen):
+    """What a refund reads: the order's earn, its earlier refunds and the customer's buckets."""
+
+    earn: EarnRecord
+    previous_refunds: tuple[RefundRecord, ...]
+    buckets: tuple[BucketBalance, ...]
+
+
+def refunds_of(reading: Reading, order_id: str, earn_tx: PostedTransaction) -> list[RefundRecord]:
+    """Every earlier refund of the order: posted ones and the small ones noted on its earn."""
+
+    posted = [
+        RefundRecord.from_metadata(tx.metadata)
+        for tx in reading.ledger.transactions(metadata=metadata_filter(RefundCommand.operation, order_id=order_id))
+    ]
+    return posted + small_refunds(earn_tx.metadata)
+
+
+def read(command: RefundCommand, reading: Reading) -> Refundable:
+    """The order's earn as it is now (with the small refunds noted on it), its refunds, every bucket of the customer."""
+
+    earn_tx = find_earn(reading, command.order_id)
+    record = EarnRecord.from_metadata(earn_tx.metadata)
+    if record.customer != command.customer:
+        raise InvalidCommand(f"order {command.order_id} belongs to another customer, not {command.customer}")
+    return Refundable(
+        earn=record,
+        previous_refunds=tuple(refunds_of(reading, command.order_id, earn_tx)),
+        buckets=tuple(reading.buckets(command.customer, spendable_only=False)),
+    )
+
+
+OPERATION: Operation[RefundCommand, Refundable] = Operation(
+    command=RefundCommand,
+    templates=(TEMPLATE,),
+    read=read,
+    plan=lambda command, chart, catalogue, refundable: plan(
+        command,
+        chart,
+        catalogue,
+        earn=refundable.earn,
+        previous_refunds=refundable.previous_refunds,
+        buckets=refundable.buckets,
+    ),
+    writes=(
+        "customer", "order_id", "refund_id", "amount", "currency", "points", "refunded_total", "shortfall_policy",
+    ),
+    no_plan_note=lambda refundable: SMALL_REFUND_NOTE,
+)

@@ -19,18 +19,20 @@ pending 20260315:20270301 holding 95 and 20260320:20270306 holding 40::
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Sequence
+from typing import Annotated, Mapping, Sequence
 
 from pydantic import Field
 
-from ..chart import Chart, date_segment
+from ..chart import Chart, date_segment, parse_date_segment
 from ..numscript import Catalogue
 from ..types import TransactionPlan
 from .base import Command, build_plan
 from ..vocabulary.ids import CustomerId
 from ..vocabulary.instants import SweepInstant, iso_day, iso_instant, stamp
 from ..vocabulary.frozen import Value
+from .entry import Sweep
 from .fifo import fifo_key
+from .reading import Reading
 
 TEMPLATE = "release"
 
@@ -88,3 +90,28 @@ def plan(
             )
         )
     return tuple(plans)
+
+
+def read(reading: Reading, customer: str | None) -> dict[str, list[PendingBalance]]:
+    """The pending accounts holding points, per customer (one customer, or all for None).
+
+    Read on the current balances (no ``pit``), the ones the ledger checks the
+    postings against, even for a past as-of instant.
+    """
+
+    return reading.holding_by_customer(reading.chart.pending_filter(customer), "customer_pending", _pending)
+
+
+def _pending(values: Mapping[str, str], points: int) -> PendingBalance:
+    release_on = parse_date_segment(values["release"])
+    assert release_on is not None  # the chart's pattern admits dates only
+    return PendingBalance(release=release_on, expiry=parse_date_segment(values["expiry"]), points=points)
+
+
+OPERATION: Sweep[ReleaseCommand, list[PendingBalance]] = Sweep(
+    command=ReleaseCommand,
+    templates=(TEMPLATE,),
+    read=read,
+    plan=plan,
+    writes=("customer", "release_at", "expires_at", "as_of"),
+)

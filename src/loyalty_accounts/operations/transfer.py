@@ -31,6 +31,8 @@ from ..vocabulary.ids import BusinessKey, CustomerId
 from ..vocabulary.instants import Instant
 from ..vocabulary.amounts import Points
 from .fifo import BucketBalance, allocate, spendable
+from .entry import Operation
+from .reading import customer_buckets
 
 TEMPLATE = "transfer"
 
@@ -79,3 +81,12 @@ def plan(command: TransferCommand, chart: Chart, catalogue: Catalogue, buckets: 
         },
         timestamp=command.at,
     )
+
+
+OPERATION: Operation[TransferCommand, list[BucketBalance]] = Operation(
+    command=TransferCommand,
+    templates=(TEMPLATE,),
+    read=customer_buckets,
+    plan=plan,
+    writes=("customer", "to_customer", "transfer_id", "points"),
+)

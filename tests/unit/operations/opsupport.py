@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 
 from loyalty_accounts.operations import BucketBalance, EarnCommand
-from loyalty_accounts.rules import EarnBreakdown, Order, Rules, quote
+from loyalty_accounts.operations.earn import order_of
+from loyalty_accounts.rules import EarnBreakdown, Rules, quote
 
 # 2026-06-01 10:00 UTC: the instant most tests act at.
 AT = datetime(2026, 6, 1, 10, 0, tzinfo=timezone.utc)
@@ -29,14 +30,4 @@ def d(text: str) -> date:
 def priced(rules: Rules, command: EarnCommand, *, tier: str = "member", usage: dict[str, int] | None = None) -> EarnBreakdown:
     """The repository rules' price of an earn command, as the service would quote it for a customer of ``tier``."""
 
-    category, channel = rules.order_fields(command.category, command.channel)
-    order = Order(
-        customer=command.customer,
-        order_id=command.order_id,
-        amount=command.amount.amount,
-        currency=command.amount.currency,
-        category=category,
-        channel=channel,
-        ordered_at=command.ordered_at,
-    )
-    return quote(rules, order, tier=tier, campaign_usage=usage or {})
+    return quote(rules, order_of(command, rules), tier=tier, campaign_usage=usage or {})

@@ -115,7 +115,7 @@ def test_every_operation_has_its_templates(name, catalogue):
     assert info.command.operation == name
     for template in info.templates:
         assert template in catalogue
-        assert getattr(info.module, "plan")
+        assert callable(info.plan) and callable(info.read)
 
 
 def test_plans_supply_exactly_the_declared_vars(chart, catalogue, rules):
@@ -123,6 +123,8 @@ def test_plans_supply_exactly_the_declared_vars(chart, catalogue, rules):
     assert {p.template for p in plans} == set(catalogue.names)
     for plan in plans:
         assert plan.template in OPERATIONS[plan.operation].templates
+        undeclared = [key for key in plan.metadata if not OPERATIONS[plan.operation].writes_key(key)]
+        assert not undeclared, (plan.operation, undeclared)
         template = catalogue.get(plan.template)
         lengths = {
             n: sum(1 for v in plan.vars if v.startswith(n + "_") and v[len(n) + 1:].isdigit())

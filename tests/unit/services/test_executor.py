@@ -1,4 +1,4 @@
-"""Exactly-once answers from the services: twins, retries of the same command, refusals that are not.
+"""The executor's exactly-once answers: twins, retries of the same command, refusals that are not, re-plans.
 
 The in-memory ledger checks a reference before it runs the script; the real
 server (v2.4.12) runs the script and its balance checks first, so the losing
@@ -15,10 +15,10 @@ from typing import Callable
 
 import pytest
 from support.fake_ledger import FakeLedger
-from support.programme import T0, programme, usd
+from support.programme import T0, programme, trial_balance_holds, usd
 from support.races import FundsBeforeReference, TwinAfterLookup
 
-from loyalty_accounts.errors import DuplicateOperation, InsufficientPoints, OperationRefused
+from loyalty_accounts.errors import DuplicateOperation, InsufficientPoints
 from loyalty_accounts.operations import (
     AdjustCommand,
     CaptureCommand,
@@ -30,7 +30,17 @@ from loyalty_accounts.operations import (
     RefundCommand,
     TransferCommand,
 )
-from loyalty_accounts.program import LoyaltyProgram, OperationResult
+from loyalty_accounts.chart import Chart
+from loyalty_accounts.numscript import Catalogue, monetary
+from loyalty_accounts.operations import OPERATIONS, Command, Operation, Reading
+from loyalty_accounts.operations.base import build_plan
+from loyalty_accounts.program import LoyaltyProgram
+from loyalty_accounts.services.executor import Executor
+from loyalty_accounts.services.results import OperationResult
+from loyalty_accounts.types import TransactionPlan
+from loyalty_accounts.vocabulary.amounts import Points
+from loyalty_accounts.vocabulary.ids import BusinessKey, CustomerId
+from loyalty_accounts.vocabulary.instants import Instant
 
 
 def earn(order: str, amount: str, customer: str = "c1") -> EarnCommand:
@@ -113,20 +123,6 @@ def test_the_losing_twin_of_an_award_gets_the_original_not_limit_reached() -> No
     assert program.balance("c1").spendable == 500
 
 
-def test_a_void_that_loses_to_a_capture_says_captured() -> None:
-    class CapturesFirst(FakeLedger):
-        def revert(self, tx_id, **kwargs):  # type: ignore[no-untyped-def]
-            program.capture(CaptureCommand(customer="c1", hold_id="h1", points=100, at=T0))
-            return super().revert(tx_id, **kwargs)
-
-    ledger = CapturesFirst()
-    program = programme(ledger, pending_days=0)
-    program.earn(earn("o1", "100.00"))
-    program.hold(HoldCommand(customer="c1", hold_id="h1", points=100, at=T0))
-    with pytest.raises(OperationRefused, match="was captured"):
-        program.void("c1", "h1")
-
-
 # -- the same command again: defaults that are not what the command is ---------------------
 
 
@@ -185,3 +181,118 @@ def test_a_twin_refund_read_as_an_earlier_refund_is_a_replay_not_a_small_refund(
     earn_tx = ledger.find_by_reference("earn:o1")
     assert earn_tx is not None and not any(key.startswith("small_refund:") for key in earn_tx.metadata)
     assert program.balance("c1").spendable == 0
+
+
+# -- the same command twice, and a spend raced by another one -------------------------------
+
+
+def test_repeating_an_earn_posts_once_and_a_changed_one_is_refused() -> None:
+    ledger = FakeLedger()
+    program = programme(ledger, pending_days=0)
+    first = program.earn(earn("o1", "10"))
+    again = program.earn(earn("o1", "10"))
+    assert again.replayed and again.transactions[0].id == first.transactions[0].id
+    with pytest.raises(DuplicateOperation):
+        program.earn(earn("o1", "11"))
+    assert ledger.posts == 1
+
+
+class SpendsBehindOurBack(FakeLedger):
+    """Another process spends points between our balance read and our post."""
+
+    def __init__(self, steal: int) -> None:
+        super().__init__()
+        self.steal = steal
+        self.armed = False
+        self.stolen = 0
+
+    def post(self, plan, *, schema_version=None):  # type: ignore[no-untyped-def]
+        if self.armed and plan.operation == "redeem":
+            self.armed = False
+            self.stolen += 1
+            theirs = {"reference": f"redeem:other-{self.stolen}", "command_hash": "other", "vars": {**plan.vars, "points": f"PTS {self.steal}"}}
+            self.post(plan.model_copy(update=theirs), schema_version=schema_version)
+        return super().post(plan, schema_version=schema_version)
+
+
+def test_a_concurrent_spend_is_caught_by_the_ledger_and_replanned() -> None:
+    ledger = SpendsBehindOurBack(steal=30)
+    program = programme(ledger, pending_days=0)
+    program.earn(earn("o1", "100"))
+    ledger.armed = True
+    result = program.redeem(RedeemCommand(customer="c1", redemption_id="r1", points=60, at=T0))
+    assert result.points == 60 and program.balance("c1").spendable == 10
+
+    ledger.armed, ledger.steal = True, 5
+    with pytest.raises(InsufficientPoints):
+        program.redeem(RedeemCommand(customer="c1", redemption_id="r2", points=10, at=T0))
+    assert program.balance("c1").spendable == 5
+    assert ledger.find_by_reference("redeem:r2") is None
+    trial_balance_holds(ledger)
+
+
+
+# -- a new operation is one registry entry: the executor runs it, no service needed ----------
+
+
+class BonusCommand(Command):
+    """A bonus of ``points`` to a known customer, into points that never expire (a test-only operation)."""
+
+    operation = "bonus"
+    key_field = "bonus_id"
+    customer: CustomerId
+    bonus_id: BusinessKey
+    points: Points
+    at: Instant
+
+
+def read_bonus(command: BonusCommand, reading: Reading) -> int:
+    reading.require_known(command.customer)
+    return reading.balance(reading.chart.bucket(command.customer, None), reading.chart.points_asset)
+
+
+def plan_bonus(command: BonusCommand, chart: Chart, catalogue: Catalogue, never_expiring: int) -> TransactionPlan | None:
+    if never_expiring >= 1000:
+        return None  # enough already
+    return build_plan(
+        chart=chart,
+        catalogue=catalogue,
+        operation=command.operation,
+        template="adjust_credit",
+        values={
+            "points": monetary(chart.points_asset, command.points),
+            "adjustments": chart.adjustments(),
+            "bucket": chart.bucket(command.customer, None),
+        },
+        reference=command.reference(),
+        command_hash=command.fingerprint(),
+        metadata={"customer": command.customer, "points": str(command.points)},
+        timestamp=command.at,
+    )
+
+
+BONUS: Operation[BonusCommand, int] = Operation(
+    command=BonusCommand,
+    templates=("adjust_credit",),
+    read=read_bonus,
+    plan=plan_bonus,
+    writes=("customer", "points"),
+    no_plan_note=lambda never_expiring: f"{never_expiring} points that never expire are enough",
+)
+
+
+def test_a_registered_operation_runs_read_plan_post_exactly_once() -> None:
+    ledger = FakeLedger()
+    program = programme(ledger, pending_days=0)
+    program.earn(earn("o1", "100.00"))
+    executor = Executor(ledger, program.chart, program.catalogue, program.rules, registry={**OPERATIONS, "bonus": BONUS})
+    first = executor.run(BonusCommand(customer="c1", bonus_id="b1", points=600, at=T0))
+    assert (first.operation, first.reference, first.points, first.replayed) == ("bonus", "bonus:b1", 600, False)
+    assert executor.run(BonusCommand(customer="c1", bonus_id="b1", points=600, at=T0)).replayed
+    with pytest.raises(DuplicateOperation):
+        executor.run(BonusCommand(customer="c1", bonus_id="b1", points=601, at=T0))
+    assert executor.run(BonusCommand(customer="c1", bonus_id="b2", points=600, at=T0)).posted
+    enough = executor.run(BonusCommand(customer="c1", bonus_id="b3", points=1, at=T0))
+    assert not enough.transactions and enough.note == "1200 points that never expire are enough"
+    assert program.balance("c1").spendable == 1300
+    trial_balance_holds(ledger)

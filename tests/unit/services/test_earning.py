@@ -1,4 +1,4 @@
-"""Earning by the rules on the in-memory ledger: tiers from qualifying points, explanations, engagement limits.
+"""Earning by the rules on the in-memory ledger: pricing, quotes, explanations, engagement limits.
 
 Expectations are worked out by hand from rules.yaml (2026.11.3: USD ×1, no
 category = general ×1 in store, silver from 5000 qualifying points in a
@@ -14,102 +14,16 @@ from decimal import Decimal
 
 import pytest
 from support.fake_ledger import FakeLedger
-from support.programme import T0, chart_with, days, programme, rules_text, usd
+from support.programme import T0, chart_with, days, earn, programme, rules_text, trial_balance_holds, usd
 
 from loyalty_accounts.errors import DuplicateOperation, InvalidCommand, UnknownEntity
 from loyalty_accounts.numscript import Catalogue
-from loyalty_accounts.operations import EarnCommand, RedeemCommand, RefundCommand, TransferCommand
-from loyalty_accounts.vocabulary.amounts import Money
-from loyalty_accounts.program import LoyaltyProgram, TierChange
+from loyalty_accounts.operations import EarnCommand, RedeemCommand, RefundCommand
+from loyalty_accounts.program import LoyaltyProgram
 from loyalty_accounts.rules import EngagementLimitReached
+from loyalty_accounts.vocabulary.amounts import Money
 
 UTC = timezone.utc
-
-
-def earn(customer: str, order: str, amount: str, at: datetime, **fields: str) -> EarnCommand:
-    return EarnCommand(customer=customer, order_id=order, amount=usd(amount), ordered_at=at, **fields)
-
-
-@pytest.fixture
-def ledger() -> FakeLedger:
-    return FakeLedger()
-
-
-def trial_balance_holds(ledger: FakeLedger) -> None:
-    assert all(v == 0 for v in ledger.aggregate_balances("").values())
-
-
-# -- tiers ---------------------------------------------------------------------------
-
-
-def test_tier_upgrades_with_a_back_dated_order_priced_at_its_own_instant_then_downgrades_as_the_window_moves(ledger):
-    program = programme(ledger, pending_days=0)
-    # o1 3000.00 on 2026-01-10: 3000 points, qualifying 3000 → member
-    assert program.earn(earn("c1", "o1", "3000.00", T0)).tier_change is None
-    # o2 2500.00 on 2026-04-20: member before (3000), 2500 points; after 5500 ≥ 5000 → silver
-    second = program.earn(earn("c1", "o2", "2500.00", T0 + days(100)))
-    assert second.points == 2500
-    assert second.tier_change == TierChange(before="member", after="silver", direction="upgrade")
-    # o3 1000.00 placed on 2026-03-01 but posted now: at ITS instant only o1 counts (3000, member),
-    # so ×1 → 1000 points, and 4000 after it: still member then
-    late = program.earn(earn("c1", "o3", "1000.00", T0 + days(50)))
-    assert late.points == 1000 and late.tier_change is None
-    assert program.explain("o3").breakdown.tier == "member"
-    # o4 100.00 on 2026-07-29, silver (6500): 100 × 1.25 = 125
-    assert program.earn(earn("c1", "o4", "100.00", T0 + days(200))).points == 125
-
-    status = program.tier("c1", T0 + days(201))
-    assert (status.tier, status.qualifying_points, status.next_tier, status.points_to_next) == ("silver", 6625, "gold", 13375)
-    # 2027-01-10 00:00: the window starts 2026-01-10 00:00, so o1's day still counts: 6625
-    year = datetime(2027, 1, 10, tzinfo=UTC)
-    assert program.tier("c1", year).qualifying_points == 6625
-    # one instant later the window starts inside 2026-01-10: that day drops out, 2500 + 1000 + 125 = 3625
-    after = program.tier("c1", year + timedelta(microseconds=1))
-    assert (after.tier, after.qualifying_points, after.points_to_next) == ("member", 3625, 1375)
-    # an order then is priced at member, and lifts the customer back to silver: 3625 + 1400 = 5025
-    again = program.earn(earn("c1", "o5", "1400.00", year + days(1)))
-    assert again.points == 1400 and again.tier_change == TierChange(before="member", after="silver", direction="upgrade")
-    trial_balance_holds(ledger)
-
-
-def test_spending_moving_and_expiring_points_never_costs_a_tier(ledger):
-    program = programme(ledger, pending_days=0, expiry_days=30)
-    program.earn(earn("c1", "o1", "5000.00", T0))
-    program.redeem(RedeemCommand(customer="c1", redemption_id="r1", points=3000, at=T0 + days(1)))
-    program.transfer(TransferCommand(customer="c1", to_customer="c2", transfer_id="t1", points=1000, at=T0 + days(2)))
-    program.expire(T0 + days(30))
-    assert program.balance("c1").total == 0
-    assert program.tier("c1", T0 + days(31)).qualifying_points == 5000
-    # and the receiver of the transfer did not buy anything
-    assert program.tier("c2", T0 + days(31)).qualifying_points == 0
-
-
-def test_a_refund_lowers_the_window_of_its_order_from_the_refund_on(ledger):
-    program = programme(ledger, pending_days=0)
-    program.earn(earn("c1", "o1", "3000.00", T0))
-    program.earn(earn("c1", "o2", "2400.00", T0 + days(10)))
-    assert program.tier("c1", T0 + days(20)).tier == "silver"  # 5400
-    # half of o2 back: floor(2400 × 1200 / 2400) = 1200 points and qualifying points
-    program.refund(RefundCommand(customer="c1", order_id="o2", refund_id="f1", amount=usd("1200.00"), at=T0 + days(30)))
-    assert program.tier("c1", T0 + days(29)).qualifying_points == 5400  # as it stood before the refund
-    assert program.tier("c1", T0 + days(31)).qualifying_points == 4200
-    assert program.tier("c1", T0 + days(31)).tier == "member"
-    # on 2027-01-15 12:00 the window counts orders from 2026-01-16: o1 (2026-01-10) is out, o2's
-    # remaining 1200 are in; refunding all of o1 then takes nothing from that window
-    later = T0 + days(370)
-    assert program.tier("c1", later).qualifying_points == 1200
-    program.refund(RefundCommand(customer="c1", order_id="o1", refund_id="f2", amount=usd("3000.00"), at=later))
-    assert program.tier("c1", later + days(1)).qualifying_points == 1200
-    trial_balance_holds(ledger)
-
-
-def test_tier_of_an_unknown_customer_and_a_lifetime_window(ledger):
-    program = programme(ledger, pending_days=0, rules=rules_text(("{window: rolling, days: 365}", "{window: lifetime}")))
-    with pytest.raises(UnknownEntity):
-        program.tier("ghost", T0)
-    program.earn(earn("c1", "o1", "5000.00", T0))
-    assert program.qualification_days(T0 + days(3000))[0] is None
-    assert program.tier("c1", T0 + days(3000)).tier == "silver"
 
 
 def test_without_rules_nothing_is_priced(ledger):
@@ -120,10 +34,6 @@ def test_without_rules_nothing_is_priced(ledger):
     with pytest.raises(InvalidCommand, match="needs the earning rules"):
         program.engage("c1", "sign_up", "k1", T0)
     assert ledger.posts == 0
-
-
-# -- pricing and explanations --------------------------------------------------------
-
 
 def test_explain_adds_up_to_what_was_posted(ledger):
     program = programme(ledger, pending_days=0)
@@ -146,7 +56,6 @@ def test_explain_adds_up_to_what_was_posted(ledger):
     with pytest.raises(UnknownEntity):
         program.explain("nope")
 
-
 def test_quote_reads_the_ledger_but_posts_nothing(ledger):
     program = programme(ledger, pending_days=0)
     program.earn(earn("c1", "o1", "6000.00", T0))
@@ -154,7 +63,6 @@ def test_quote_reads_the_ledger_but_posts_nothing(ledger):
     assert (quoted.tier, quoted.points) == ("silver", 125)
     assert ledger.posts == 1
     assert program.earn(earn("c1", "o2", "100.00", T0 + days(1))).points == 125
-
 
 def test_a_campaign_cap_per_customer_is_a_budget_over_its_life(ledger):
     program = programme(ledger, pending_days=0)
@@ -165,7 +73,6 @@ def test_a_campaign_cap_per_customer_is_a_budget_over_its_life(ledger):
     # an order placed earlier in the week but arriving last finds the budget spent: 10 only
     assert program.earn(earn("c1", "early", "10.00", datetime(2026, 11, 23, 9, tzinfo=UTC), channel="app")).points == 10
     assert program.explain("early").breakdown.campaigns[0].cap == "customer"
-
 
 def test_orders_without_category_or_channel_use_the_rules_defaults_and_keep_their_replays(ledger):
     program = programme(ledger, pending_days=0)
@@ -179,15 +86,20 @@ def test_orders_without_category_or_channel_use_the_rules_defaults_and_keep_thei
     with pytest.raises(InvalidCommand, match="needs a category and channel"):
         no_defaults.earn(earn("c1", "o1", "10.00", T0))
 
-
 def test_an_excluded_category_posts_nothing_and_says_why(ledger):
     program = programme(ledger, pending_days=0)
     result = program.earn(earn("c1", "o1", "50.00", T0, category="gift_cards"))
     assert result.points == 0 and not result.transactions and result.note == "the order earns no points (excluded category)"
     assert ledger.posts == 0
 
-
-# -- engagement ------------------------------------------------------------------------
+def test_money_in_another_currency_is_priced_by_its_rate(ledger):
+    program = programme(ledger, pending_days=0)
+    # 10.95 EUR × 1.1 = 12.045 → 12; 1999 JPY × 0.01 = 19.99 → 19
+    eur = EarnCommand(customer="c1", order_id="e1", amount=Money(amount=Decimal("10.95"), currency="EUR"), ordered_at=T0)
+    jpy = EarnCommand(customer="c1", order_id="j1", amount=Money(amount=Decimal("1999"), currency="JPY"), ordered_at=T0)
+    assert program.earn(eur).points == 12 and program.earn(jpy).points == 19
+    with pytest.raises(InvalidCommand, match="GBP"):
+        program.earn(EarnCommand(customer="c1", order_id="g1", amount=Money(amount=Decimal("5"), currency="GBP"), ordered_at=T0))
 
 
 def test_once_per_customer_award(ledger):
@@ -209,7 +121,6 @@ def test_once_per_customer_award(ledger):
     assert ledger.account("program:engagement:sign_up").balance("AWARDS") == 2
     trial_balance_holds(ledger)
 
-
 def test_n_per_day_award(ledger):
     program = programme(ledger, pending_days=0)
     # review_written: 50 points, at most 2 a day (programme calendar: UTC)
@@ -228,7 +139,6 @@ def test_n_per_day_award(ledger):
     assert opened == ["open_counter:review_written:c1:20260301", "open_counter:review_written:c1:20260302"]
     assert ledger.posts == 5
 
-
 def test_engagement_repays_a_clawback_debt_first(ledger):
     program = programme(ledger, pending_days=0, refund_shortfall="claw_back")
     program.earn(earn("c1", "o1", "100.00", T0))
@@ -238,7 +148,6 @@ def test_engagement_repays_a_clawback_debt_first(ledger):
     program.engage("c1", "sign_up", "k1", T0 + days(1))
     bal = program.balance("c1")
     assert (bal.clawback, bal.spendable) == (0, 460)
-
 
 class AwardsBehindOurBack(FakeLedger):
     """Another process awards the same event between our counter read and our post."""
@@ -254,7 +163,6 @@ class AwardsBehindOurBack(FakeLedger):
             super().post(plan.model_copy(update=theirs), schema_version=schema_version)
         return super().post(plan, schema_version=schema_version)
 
-
 def test_the_ledger_refuses_an_award_a_concurrent_one_already_took():
     ledger = AwardsBehindOurBack()
     program = programme(ledger, pending_days=0)
@@ -266,20 +174,3 @@ def test_the_ledger_refuses_an_award_a_concurrent_one_already_took():
     assert ledger.find_by_reference("engage:sign_up:c1:k1") is None
     assert program.balance("c1").spendable == 500
     trial_balance_holds(ledger)
-
-
-def test_an_award_never_qualifies_for_a_tier(ledger):
-    program = programme(ledger, pending_days=0)
-    program.engage("c1", "referral_completed", "ref-1", T0)
-    assert program.balance("c1").spendable == 1000
-    assert program.tier("c1", T0 + days(1)).qualifying_points == 0
-
-
-def test_money_in_another_currency_is_priced_by_its_rate(ledger):
-    program = programme(ledger, pending_days=0)
-    # 10.95 EUR × 1.1 = 12.045 → 12; 1999 JPY × 0.01 = 19.99 → 19
-    eur = EarnCommand(customer="c1", order_id="e1", amount=Money(amount=Decimal("10.95"), currency="EUR"), ordered_at=T0)
-    jpy = EarnCommand(customer="c1", order_id="j1", amount=Money(amount=Decimal("1999"), currency="JPY"), ordered_at=T0)
-    assert program.earn(eur).points == 12 and program.earn(jpy).points == 19
-    with pytest.raises(InvalidCommand, match="GBP"):
-        program.earn(EarnCommand(customer="c1", order_id="g1", amount=Money(amount=Decimal("5"), currency="GBP"), ordered_at=T0))

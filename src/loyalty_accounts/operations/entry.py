@@ -1,0 +1,98 @@
+"""The registry entry of an operation: everything about it, in one value its module defines.
+
+Each operation module ends with ``OPERATION = Operation(...)`` (a command
+that posts one transaction) or ``OPERATION = Sweep(...)`` (a programme-wide
+run posting one transaction per due account); :mod:`loyalty_accounts.operations`
+builds the registry from them, and the services' generic executor
+(:mod:`loyalty_accounts.services.executor`) runs any entry: read the state,
+plan, post, re-plan when the ledger refuses the plan for funds.
+
+An entry holds:
+
+- ``command``: the command type; its ``operation`` names the entry, its
+  ``key_field`` and :meth:`~.base.Command.reference` give the business key
+  and the transaction's reference;
+- ``templates``: the Numscript templates (``numscript/<name>.num``) its plans use;
+- ``read``: the state the plan needs, read through a
+  :class:`~.reading.Reading` (read-only; may raise a business refusal);
+- ``plan``: the pure plan, ``plan(command, chart, catalogue, state)`` (no I/O, no clock);
+- ``writes``: the metadata keys its transactions carry (``r_*`` for a prefix),
+  besides the ``operation``, ``template`` and ``command_hash`` every plan adds;
+- optionally ``setup``: transactions to post before the plan's (pure; see
+  :mod:`.engage`, which opens its award counters), and ``no_plan_note``: what
+  the answer says when the plan has nothing to post.
+
+Adding an operation: one module with its command, its pure plan and its
+``OPERATION``, its ``numscript/<template>.num``, and its name in
+``operations.MODULES``. ``LoyaltyProgram.execute`` runs its commands; a
+service method is needed only for what the generic answer does not say.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable, Generic, Mapping, Sequence, TypeVar
+
+from ..chart import Chart
+from ..numscript import Catalogue
+from ..types import TransactionPlan
+from .base import Command
+from .reading import Reading
+
+C = TypeVar("C", bound=Command)
+S = TypeVar("S")
+
+
+@dataclass(frozen=True)
+class Entry(Generic[C]):
+    """What every entry says: its command type, templates and the metadata it writes."""
+
+    command: type[C]
+    templates: tuple[str, ...]
+    writes: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        """The operation's name: its command's ``operation``."""
+
+        return self.command.operation
+
+    def writes_key(self, key: str) -> bool:
+        """Whether ``key`` is metadata this operation writes (``r_*`` in ``writes`` covers every ``r_`` key)."""
+
+        return any(key == w or (w.endswith("*") and key.startswith(w[:-1])) for w in self.writes)
+
+
+@dataclass(frozen=True)
+class Operation(Entry[C], Generic[C, S]):
+    """An operation posting one transaction per command, run by the executor exactly once."""
+
+    read: Callable[[C, Reading], S]
+    plan: Callable[[C, Chart, Catalogue, S], TransactionPlan | None]
+    setup: Callable[[C, Chart, Catalogue, S], Sequence[TransactionPlan]] | None = None
+    no_plan_note: Callable[[S], str | None] | None = None
+
+    def reference(self, command: C) -> str:
+        """The reference of the command's transaction (its business key under the operation's name)."""
+
+        return command.reference()
+
+
+@dataclass(frozen=True)
+class Sweep(Entry[C], Generic[C, S]):
+    """A programme-wide run: one command per customer with something due, several plans per command.
+
+    ``read(reading, customer)`` gives the state per customer (of that customer
+    only, or of every customer for None); each plan carries its own reference
+    (bucket and as-of instant), so running again posts nothing new.
+    """
+
+    read: Callable[[Reading, str | None], Mapping[str, S]]
+    plan: Callable[[C, Chart, Catalogue, S], Sequence[TransactionPlan]]
+
+    def command_for(self, customer: str, as_of: datetime) -> C:
+        """The run's command for one customer."""
+
+        command: C = self.command.model_validate({"customer": customer, "as_of": as_of})
+        return command

@@ -1,0 +1,120 @@
+"""Spending: holds and their capture or void, redemptions, transfers, partner exchanges, conversions, adjustments.
+
+Every spend runs through the executor (:mod:`.executor`): its plan takes the
+customer's buckets soonest-expiring first, and the ledger's overdraft check
+decides, re-planned when a concurrent spend got there first. A void is not a
+plan but a revert of the hold's transaction (see
+:mod:`loyalty_accounts.operations.void`).
+"""
+
+from __future__ import annotations
+
+from ..errors import DuplicateOperation, InsufficientPoints, OperationRefused
+from ..operations import (
+    AdjustCommand,
+    CaptureCommand,
+    ConvertCommand,
+    ExchangeInCommand,
+    ExchangeOutCommand,
+    HoldCommand,
+    RedeemCommand,
+    TransferCommand,
+    VoidCommand,
+)
+from ..operations.capture import is_captured
+from ..operations.hold import find_hold
+from ..operations.void import held_points
+from ..types import PostedTransaction
+from ..vocabulary import ids
+from .executor import Executor
+from .results import OperationResult
+
+
+class SpendingService:
+    """The operations that take points out of a customer's buckets (and exchange in, which brings partner points)."""
+
+    def __init__(self, executor: Executor) -> None:
+        self._executor = executor
+        self._reading = executor.reading
+
+    def hold(self, command: HoldCommand) -> OperationResult:
+        """Reserve points under a hold id; they lapse after the chart's hold TTL unless captured."""
+
+        return self._executor.run(command)
+
+    def capture(self, command: CaptureCommand) -> OperationResult:
+        """Spend all or part of a hold; the rest goes back to its buckets. Refused after a void or once lapsed."""
+
+        return self._executor.run(command)
+
+    def void(self, customer: str, hold_id: str) -> OperationResult:
+        """Revert the hold: every point goes back to the bucket it came from."""
+
+        command = VoidCommand(customer=ids.customer_id(customer), hold_id=ids.hold_id(hold_id))
+        hold_tx = find_hold(self._reading, command.customer, command.hold_id)
+        if hold_tx.reverted:
+            return self._voided(command, hold_tx)
+        if is_captured(self._reading, command.hold_id):
+            raise OperationRefused(f"hold {command.hold_id} was captured; it can no longer be voided")
+        ledger = self._executor.ledger
+        try:
+            reversal = ledger.revert(hold_tx.id, metadata=command.metadata(), schema_version=self._executor.schema_version)
+        except DuplicateOperation as exc:
+            if exc.code != "ALREADY_REVERT":
+                raise
+            return self._voided(command, hold_tx)
+        except InsufficientPoints:
+            # The hold account was emptied between our reads and the revert: by a
+            # capture, or by a void that got there first. Say which.
+            if ledger.get_transaction(hold_tx.id).reverted:
+                return self._voided(command, hold_tx)
+            if is_captured(self._reading, command.hold_id):
+                raise OperationRefused(f"hold {command.hold_id} was captured; it can no longer be voided") from None
+            raise
+        return OperationResult(
+            operation=command.operation,
+            reference=command.reference(),
+            replayed=False,
+            points=held_points(self._reading.chart, hold_tx),
+            transactions=(reversal,),
+        )
+
+    def _voided(self, command: VoidCommand, hold_tx: PostedTransaction) -> OperationResult:
+        """The answer for a hold voided before: a replay, with no transaction of its own."""
+
+        return OperationResult(
+            operation=command.operation,
+            reference=command.reference(),
+            replayed=True,
+            points=held_points(self._reading.chart, hold_tx),
+        )
+
+    def redeem(self, command: RedeemCommand) -> OperationResult:
+        """Spend points on a reward."""
+
+        return self._executor.run(command)
+
+    def transfer(self, command: TransferCommand) -> OperationResult:
+        """Give points to another customer; each point keeps its expiry date."""
+
+        return self._executor.run(command)
+
+    def exchange_out(self, command: ExchangeOutCommand) -> OperationResult:
+        """Turn points into a partner's points, with the settlement owed to the partner."""
+
+        return self._executor.run(command)
+
+    def exchange_in(self, command: ExchangeInCommand) -> OperationResult:
+        """Turn a partner's points into ours, with the settlement the partner owes."""
+
+        return self._executor.run(command)
+
+    def convert(self, command: ConvertCommand) -> OperationResult:
+        """Buy store credit with points."""
+
+        return self._executor.run(command)
+
+    def adjust(self, command: AdjustCommand) -> OperationResult:
+        """A manual credit or debit of points, with a reason code."""
+
+        return self._executor.run(command)

@@ -1,0 +1,74 @@
+"""Sweeps: programme-wide runs as of an instant (release, expire, void of lapsed holds).
+
+Each run plans on the current balances (no ``pit``), the ones the ledger
+checks the postings against, even for a past ``as_of``; each of its
+transactions carries its own reference, so running it again posts nothing new.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ..operations.capture import is_captured
+from ..operations.hold import all_holds, hold_expiry
+from ..vocabulary import ids
+from .executor import Executor, Progress
+from .results import BatchResult, batch_of
+from .spending import SpendingService
+
+
+class SweepService:
+    """Release, expire and void lapsed holds over the executor's ledger (one customer, or all)."""
+
+    def __init__(self, executor: Executor, spending: SpendingService) -> None:
+        self._executor = executor
+        self._spending = spending
+
+    def release(self, as_of: datetime, *, customer: str | None = None, progress: Progress | None = None) -> BatchResult:
+        """Move pending points whose release date has come into their buckets.
+
+        Plans on the current balances (no ``pit``), the ones the ledger checks
+        the postings against, even for a past ``as_of``.
+        """
+
+        return self._executor.sweep("release", as_of, _customer_or_all(customer), progress)
+
+    def expire(self, as_of: datetime, *, customer: str | None = None, progress: Progress | None = None) -> BatchResult:
+        """Drain every bucket whose expiry date has come into the expired account.
+
+        One transaction per bucket, referenced by bucket and as-of instant: a
+        second run finds the buckets empty (or the references taken) and
+        posts nothing new. Like :meth:`release`, it plans on the current
+        balances, the ones the ledger checks the postings against.
+        """
+
+        return self._executor.sweep("expire", as_of, _customer_or_all(customer), progress)
+
+    def void_lapsed(self, as_of: datetime, *, progress: Progress | None = None) -> BatchResult:
+        """Void every hold whose TTL has passed by ``as_of`` and that is neither captured nor voided now.
+
+        Reads the current state (no ``pit``): a hold captured or voided after
+        ``as_of`` is settled and must not be voided again.
+        """
+
+        reading = self._executor.reading
+        lapsed = [
+            tx
+            for tx in reading.ledger.transactions(metadata=all_holds())
+            if not tx.reverted
+            and (lapses := hold_expiry(tx)) is not None
+            and lapses <= as_of
+            and not is_captured(reading, tx.metadata["hold_id"])
+        ]
+        results = []
+        for done, tx in enumerate(lapsed, start=1):
+            results.append(self._spending.void(tx.metadata["customer"], tx.metadata["hold_id"]))
+            if progress:
+                progress(done, len(lapsed))
+        return batch_of("void", as_of, results)
+
+
+def _customer_or_all(customer: str | None) -> str | None:
+    """A run's customer, checked (an empty id is refused, not read as "every customer"); None: all."""
+
+    return None if customer is None else ids.customer_id(customer)

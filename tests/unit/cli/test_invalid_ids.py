@@ -1,0 +1,57 @@
+"""An empty or malformed identifier on the command line is bad input: exit 2, and not one request to the ledger.
+
+Before, ``loyalty balance -c ''`` printed every customer's points with exit 0
+(the empty id made the filter ``customers::...``, which matches everyone).
+The real HTTP client is used, behind a mock that records every request.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+import respx
+from typer.testing import CliRunner
+
+from loyalty_accounts.cli import app
+
+runner = CliRunner()
+BASE = "http://ledger.test"
+
+# The SDK reads every field of its list-transactions request, including the deprecated "order".
+pytestmark = pytest.mark.filterwarnings("ignore:.*DEPRECATED.*:DeprecationWarning")
+
+
+@pytest.fixture
+def router(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("LOYALTY_LEDGER_URL", BASE)
+    with respx.mock(base_url=BASE, assert_all_called=False) as mock:
+        mock.route().mock(return_value=httpx.Response(404, json={"errorCode": "NOT_FOUND", "errorMessage": "not found"}))
+        yield mock
+
+
+BAD_IDS = ["", "c 1", "c1:...", "a:b"]
+COMMANDS = {
+    "balance": lambda bad: ["balance", "-c", bad],
+    "history": lambda bad: ["history", "-c", bad],
+    "release": lambda bad: ["release", "-c", bad, "--as-of", "2026-01-01T00:00:00Z"],
+    "expire": lambda bad: ["expire", "-c", bad, "--as-of", "2026-01-01T00:00:00Z"],
+    "void": lambda bad: ["void", "-c", bad, "--hold", "h1"],
+    "void (hold)": lambda bad: ["void", "-c", "c1", "--hold", bad or "h 1"],
+    "explain": lambda bad: ["explain", "--order", bad],
+}
+
+
+@pytest.mark.parametrize("bad", BAD_IDS)
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_a_bad_id_exits_2_and_asks_the_ledger_nothing(router: respx.MockRouter, command: str, bad: str) -> None:
+    result = runner.invoke(app, COMMANDS[command](bad))
+    assert result.exit_code == 2, result.output
+    # refused as a bad id (the void verb refuses an empty --customer itself), not as a usage error
+    assert "is not valid" in result.output or "give --customer and --hold" in result.output, result.output
+    assert router.calls.call_count == 0
+
+
+def test_a_well_formed_id_does_reach_the_ledger(router: respx.MockRouter) -> None:
+    # The control: the same mock sees the requests a valid id makes.
+    runner.invoke(app, ["balance", "-c", "c1"])
+    assert router.calls.call_count >= 1

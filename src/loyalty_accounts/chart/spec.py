@@ -1,0 +1,191 @@
+"""What a chart of accounts file holds: its validated shape, the account kinds, and address constants.
+
+The pydantic models mirror ``chart_of_accounts.yaml`` (shape only; the
+cross-field rules are checked by :class:`loyalty_accounts.chart.Chart`).
+:class:`AccountKind` is one declared address pattern, parsed into segments.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Literal, Mapping
+
+from pydantic import Field, StringConstraints
+
+from ..errors import InvalidCommand
+from ..vocabulary.amounts import Asset, Rounding
+from ..vocabulary.frozen import Frozen
+
+ADDRESS_RE = re.compile(r"^[a-zA-Z0-9_-]+(:[a-zA-Z0-9_-]+)*$")
+FIXED_SEGMENT_RE = re.compile(r"^[a-zA-Z0-9_-]+$")
+NO_EXPIRY = "noexpiry"
+# Formance address filters: an empty part matches any one segment, a last part "..." any further segments.
+ANY_SEGMENT = ""
+ANY_DEPTH = "..."
+# The kind whose address roots every account of a customer (see Chart.customer_filter).
+CUSTOMER_BUCKET = "customer_points"
+DATE_FORMAT = "%Y%m%d"
+
+RefundShortfall = Literal["allow_negative", "claw_back", "write_off"]
+AssetRole = Literal["points", "money", "partner", "qualifying", "awards"]
+
+# Account kinds the operations post to; the chart must declare each of them.
+REQUIRED_KINDS: tuple[str, ...] = (
+    "world",
+    "points_issued",
+    "customer_pending",
+    "customer_points",
+    "customer_hold",
+    "customer_credit",
+    "customer_clawback",
+    "customer_qualifying",
+    "customer_engagement",
+    "customer_engagement_day",
+    "points_redeemed",
+    "points_expired",
+    "points_converted",
+    "points_written_off",
+    "points_adjustments",
+    "credit_issued",
+    "exchange_cost",
+    "exchange_revenue",
+    "partner_exchanged",
+    "partner_issued",
+    "partner_delivered",
+    "partner_received",
+    "partner_settlement",
+    "tiers_qualifying",
+    "engagement_awarded",
+)
+
+# Regex syntax Python accepts but RE2 (the ledger's Go regexp) does not.
+NON_RE2 = re.compile(r"\(\?[=!]|\(\?<[=!]|\\[1-9]|\(\?P=|\(\?\(|\\[ZA]\b")
+
+
+# --------------------------------------------------------------------------
+# Dates in addresses
+
+
+def date_segment(day: date | None) -> str:
+    """A date as an address segment: ``YYYYMMDD``, or ``noexpiry`` for None."""
+
+    return NO_EXPIRY if day is None else day.strftime(DATE_FORMAT)
+
+
+def parse_date_segment(segment: str) -> date | None:
+    if segment == NO_EXPIRY:
+        return None
+    try:
+        return datetime.strptime(segment, DATE_FORMAT).date()
+    except ValueError:
+        raise InvalidCommand(f"{segment!r} is not a YYYYMMDD date") from None
+
+
+# --------------------------------------------------------------------------
+# The file's shape
+
+
+PositiveDecimal = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class Programme(Frozen):
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+    points_asset: Asset
+    money_asset: Asset
+    qualifying_asset: Asset
+    awards_asset: Asset
+    point_value: PositiveDecimal
+    issuance_shards: Annotated[int, Field(ge=1, le=1024)]
+    timezone: str = "UTC"
+
+
+class OrderCurrency(Frozen):
+    """A currency orders may be paid in; how many points it earns is the rules file's business."""
+
+    decimals: Annotated[int, Field(ge=0, le=6)]
+
+
+class ConversionPolicy(Frozen):
+    points_per_unit: Annotated[int, Field(ge=1)]
+
+
+class Policies(Frozen):
+    expiry_days: Annotated[int, Field(ge=1)] | None
+    pending_days: Annotated[int, Field(ge=0)]
+    hold_ttl_minutes: Annotated[int, Field(ge=1)]
+    refund_shortfall: RefundShortfall
+    currencies: Annotated[dict[Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")], OrderCurrency], Field(min_length=1)]
+    conversion: ConversionPolicy
+    settlement_rounding: Rounding = "half_even"
+
+
+class PartnerDirection(Frozen):
+    points_per_partner_point: Annotated[int, Field(ge=1)]
+    price_per_partner_point: PositiveDecimal
+
+
+class Partner(Frozen):
+    name: Name
+    asset: Asset
+    outbound: PartnerDirection
+    inbound: PartnerDirection
+
+
+class SegmentSpec(Frozen):
+    pattern: Annotated[str, StringConstraints(min_length=2)]
+    meaning: Name
+
+
+class AccountSpec(Frozen):
+    address: Annotated[str, StringConstraints(min_length=1)]
+    meaning: Name
+    assets: Annotated[tuple[AssetRole, ...], Field(min_length=1)]
+    may_go_negative: bool
+
+
+class ChartSpec(Frozen):
+    """The validated content of ``chart_of_accounts.yaml``."""
+
+    programme: Programme
+    policies: Policies
+    partners: dict[str, Partner] = Field(default_factory=dict)
+    segments: dict[str, SegmentSpec]
+    accounts: dict[str, AccountSpec]
+
+
+# --------------------------------------------------------------------------
+# Addresses
+
+
+@dataclass(frozen=True)
+class Segment:
+    text: str
+    variable: bool
+
+
+@dataclass(frozen=True)
+class AccountKind:
+    """One declared account pattern, parsed."""
+
+    name: str
+    address: str
+    segments: tuple[Segment, ...]
+    meaning: str
+    assets: tuple[AssetRole, ...]
+    may_go_negative: bool
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        return tuple(s.text for s in self.segments if s.variable)
+
+
+@dataclass(frozen=True)
+class ParsedAddress:
+    kind: str
+    values: Mapping[str, str]
+
+

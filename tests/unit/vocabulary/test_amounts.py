@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from loyalty_accounts.errors import InvalidCommand
+from loyalty_accounts.vocabulary.amounts import asset_precision, from_minor, to_minor
+
+
+def test_asset_precision_and_minor_units():
+    assert asset_precision("USD/2") == 2
+    assert asset_precision("PTS") == 0
+    assert to_minor(Decimal("12.5"), "USD/2") == 1250
+    assert to_minor(Decimal("12.50"), "USD/2") == 1250
+    assert to_minor(Decimal("3"), "JPY") == 3
+    assert from_minor(1250, "USD/2") == Decimal("12.50")
+    assert str(from_minor(5, "USD/2")) == "0.05"
+
+
+def test_minor_units_refuse_extra_decimals_and_bad_assets():
+    with pytest.raises(InvalidCommand, match="more decimals"):
+        to_minor(Decimal("12.345"), "USD/2")
+    with pytest.raises(InvalidCommand, match="invalid asset"):
+        asset_precision("usd")
+    with pytest.raises(InvalidCommand):
+        to_minor(Decimal("NaN"), "USD/2")
+
+

@@ -1,0 +1,319 @@
+"""The log hash chain: recompute every log's hash as the server does and compare it with the stored one.
+
+Moved here unchanged from the old ``reports`` module; the reconciliation reads
+:func:`check_log_chain`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from collections import defaultdict
+from datetime import datetime, timezone
+from typing import Any, Iterable, Mapping
+
+from .check import Check, Status
+from .common import parse_instant as _parse_instant
+
+__all__ = ["LOG_CHAIN_SCOPE", "check_log_chain", "log_hash"]
+
+
+# --------------------------------------------------------------------------
+# The log hash chain
+#
+# What the v2.4.12 server hashes (the PostgreSQL trigger ``set_log_hash`` its
+# bucket migrations install when HASH_LOGS=SYNC, which is the default):
+#
+#   sha256( [ '"' base64(previous log's hash) '"' LF ]  document  LF )
+#
+#   document = {"type":"<TYPE>","data":<memento>,"date":"<date>Z",
+#               "idempotencyKey":"<key or empty>","id":0,"hash":null}
+#
+# ``memento`` is Go's encoding/json rendering of the log payload reduced to the
+# fields that decide it (for a transaction: postings, metadata, timestamp,
+# reference when set, id, reverted=false; for a revert: the reverted id and
+# the reversal), ``date`` the log's date as PostgreSQL renders a timestamp in
+# JSON (fractional seconds without trailing zeros). The previous log is the
+# one with the highest id before it; there is no hash before the first log.
+# The server's Go code computes the same document when it imports logs, and
+# adds ``,"schemaVersion":"..."`` when the log carries a schema version; the
+# trigger installed by v2.4.12's migrations does not. Both forms are tried and
+# a log verifies if either matches.
+
+
+def _go_string(text: str) -> str:
+    """A JSON string as Go's encoding/json writes it (HTML-safe escapes, \\b and \\f short forms)."""
+
+    out = ['"']
+    for ch in text:
+        code = ord(ch)
+        if ch == '"':
+            out.append('\\"')
+        elif ch == "\\":
+            out.append("\\\\")
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ch == "\b":
+            out.append("\\b")
+        elif ch == "\f":
+            out.append("\\f")
+        elif code < 0x20 or ch in "<>&" or code in (0x2028, 0x2029):
+            out.append(f"\\u{code:04x}")
+        elif 0xD800 <= code <= 0xDFFF:
+            raise _Unverifiable("a string holds a lone surrogate")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+class _Unverifiable(Exception):
+    """The log holds something whose Go rendering cannot be reproduced."""
+
+
+def _go_json(value: Any, *, sort_keys: bool) -> str:
+    """Compact JSON as Go writes it; objects keep their order unless ``sort_keys`` (Go maps)."""
+
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return _go_string(value)
+    if isinstance(value, Mapping):
+        keys = sorted(value) if sort_keys else list(value)
+        return "{" + ",".join(_go_string(str(k)) + ":" + _go_json(value[k], sort_keys=sort_keys) for k in keys) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_go_json(v, sort_keys=sort_keys) for v in value) + "]"
+    raise _Unverifiable(f"cannot reproduce Go's rendering of {type(value).__name__} {value!r}")
+
+
+def _rfc3339(moment: datetime) -> str:
+    """Go's RFC3339Nano in UTC at microsecond precision; also PostgreSQL's JSON timestamp + 'Z'."""
+
+    moment = moment.astimezone(timezone.utc)
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    if moment.microsecond:
+        text += "." + f"{moment.microsecond:06d}".rstrip("0")
+    return text + "Z"
+
+
+_GO_UTC_INSTANT = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]*[1-9])?Z$")
+
+
+def _instant_field(value: Any) -> str:
+    """An instant as the server hashed it: its own rendering when already canonical, else re-rendered."""
+
+    if not isinstance(value, str):
+        raise _Unverifiable(f"instant {value!r} is not a string")
+    if _GO_UTC_INSTANT.match(value):
+        return value
+    try:
+        return _rfc3339(_parse_instant(value))
+    except ValueError:
+        raise _Unverifiable(f"instant {value!r} is not RFC 3339") from None
+
+
+def _amount(value: Any) -> str:
+    if isinstance(value, bool):
+        raise _Unverifiable("boolean amount")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str) and value.lstrip("-").isdigit():
+        return str(int(value))
+    raise _Unverifiable(f"amount {value!r} is not an integer")
+
+
+def _transaction_resume(tx: Any) -> str:
+    if not isinstance(tx, Mapping):
+        raise _Unverifiable("transaction payload is not an object")
+    postings = tx.get("postings") or []
+    posting_text = ",".join(
+        "{"
+        + f'"source":{_go_string(p["source"])},"destination":{_go_string(p["destination"])},'
+        + f'"amount":{_amount(p["amount"])},"asset":{_go_string(p["asset"])}'
+        + "}"
+        for p in postings
+    )
+    parts = [
+        f'"postings":[{posting_text}]' if tx.get("postings") is not None else '"postings":null',
+        '"metadata":' + _go_json(tx.get("metadata"), sort_keys=True),
+        '"timestamp":' + _go_string(_instant_field(tx.get("timestamp"))),
+    ]
+    if tx.get("reference"):
+        parts.append('"reference":' + _go_string(tx["reference"]))
+    tx_id = tx.get("id")
+    parts.append('"id":' + ("null" if tx_id is None else _amount(tx_id)))
+    parts.append('"reverted":false')
+    return "{" + ",".join(parts) + "}"
+
+
+def _memento(log_type: str, data: Any) -> str:
+    if not isinstance(data, Mapping):
+        raise _Unverifiable("log data is not an object")
+    try:
+        if log_type == "NEW_TRANSACTION":
+            return (
+                '{"transaction":' + _transaction_resume(data.get("transaction"))
+                + ',"accountMetadata":' + _go_json(data.get("accountMetadata"), sort_keys=True) + "}"
+            )
+        if log_type == "REVERTED_TRANSACTION":
+            reverted = data.get("revertedTransaction")
+            if not isinstance(reverted, Mapping) or reverted.get("id") is None:
+                raise _Unverifiable("revert log without the reverted transaction's id")
+            return (
+                '{"revertedTransactionID":' + _amount(reverted["id"])
+                + ',"transaction":' + _transaction_resume(data.get("transaction")) + "}"
+            )
+        if log_type == "SET_METADATA":
+            return (
+                '{"targetType":' + _go_json(data.get("targetType"), sort_keys=True)
+                + ',"targetId":' + _go_json(data.get("targetId"), sort_keys=True)
+                + ',"metadata":' + _go_json(data.get("metadata"), sort_keys=True) + "}"
+            )
+        if log_type == "DELETE_METADATA":
+            return (
+                '{"targetType":' + _go_json(data.get("targetType"), sort_keys=True)
+                + ',"targetId":' + _go_json(data.get("targetId"), sort_keys=True)
+                + ',"key":' + _go_json(data.get("key"), sort_keys=True) + "}"
+            )
+        if log_type == "INSERTED_SCHEMA":
+            # Rendered by the server from the same Go value it hashed, in Go's field order.
+            return _go_json(data, sort_keys=False)
+    except (KeyError, TypeError) as exc:
+        raise _Unverifiable(f"malformed {log_type} payload ({exc!r})") from None
+    raise _Unverifiable(f"unknown log type {log_type!r}")
+
+
+def _bytea_text(text: str) -> bytes:
+    """What PostgreSQL's bytea input makes of text spliced into the hashed document (``\\\\`` and ``\\ooo``)."""
+
+    raw = text.encode("utf-8")
+    out = bytearray()
+    i = 0
+    while i < len(raw):
+        byte = raw[i]
+        if byte != 0x5C:
+            out.append(byte)
+            i += 1
+        elif raw[i + 1 : i + 2] == b"\\":
+            out.append(0x5C)
+            i += 2
+        elif len(raw) >= i + 4 and all(0x30 <= b <= 0x37 for b in raw[i + 1 : i + 4]):
+            out.append(int(raw[i + 1 : i + 4], 8) & 0xFF)
+            i += 4
+        else:
+            raise _Unverifiable("a backslash the database could not have stored")
+    return bytes(out)
+
+
+def log_hash(log: Mapping[str, Any], previous: bytes | None, *, with_schema_version: bool = False) -> bytes:
+    """The hash the server gives ``log`` when the log before it has hash ``previous``.
+
+    ``log`` is an item of ``GET /v2/{ledger}/logs`` as parsed JSON (type,
+    data, date, idempotencyKey, schemaVersion). Raises ValueError when the
+    log holds something whose rendering cannot be reproduced.
+    """
+
+    try:
+        log_type = log.get("type")
+        if not isinstance(log_type, str):
+            raise _Unverifiable("log without a type")
+        memento = _memento(log_type, log.get("data")).encode("utf-8")
+        document = (
+            b'{"type":"' + _bytea_text(log_type) + b'","data":' + memento
+            + b',"date":"' + _instant_field(log.get("date")).encode() + b'"'
+            + b',"idempotencyKey":"' + _bytea_text(str(log.get("idempotencyKey") or "")) + b'"'
+            + b',"id":0,"hash":null'
+        )
+        schema_version = log.get("schemaVersion")
+        if with_schema_version and schema_version:
+            document += b',"schemaVersion":"' + _bytea_text(str(schema_version)) + b'"'
+        document += b"}"
+    except _Unverifiable as exc:
+        raise ValueError(str(exc)) from None
+    prefix = b'"' + base64.b64encode(previous) + b'"\n' if previous is not None else b""
+    return hashlib.sha256(prefix + document + b"\n").digest()
+
+
+LOG_CHAIN_SCOPE = (
+    "recomputes every log's SHA-256 from its type, payload (the fields the server hashes), date and "
+    "idempotency key, chained to the previous log's stored hash, and compares with the stored hash; "
+    "proves the log as served is unaltered and unbroken since it was written, but not that the "
+    "balances tables agree with the log"
+)
+
+
+def check_log_chain(logs: Iterable[Mapping[str, Any]]) -> Check:
+    """Verify the ledger's hash chain, oldest log first (see :func:`log_hash`)."""
+
+    previous: bytes | None = None
+    count = 0
+    mismatched: list[str] = []
+    unverifiable: list[str] = []
+    variants: dict[str, int] = defaultdict(int)
+    unhashed = 0
+    last_id: int | None = None
+    for log in logs:
+        count += 1
+        log_id = log.get("id")
+        if isinstance(log_id, int) and last_id is not None and log_id <= last_id:
+            mismatched.append(f"log {log_id}: out of order after log {last_id}")
+        if isinstance(log_id, int):
+            last_id = log_id
+        stored_text = log.get("hash")
+        if not stored_text:
+            unhashed += 1
+            previous = None
+            continue
+        try:
+            stored = base64.b64decode(str(stored_text), validate=True)
+        except (binascii.Error, ValueError):
+            mismatched.append(f"log {log_id}: stored hash is not base64")
+            previous = None
+            continue
+        try:
+            plain = log_hash(log, previous)
+            if plain == stored:
+                variants["trigger"] += 1
+            elif log.get("schemaVersion") and log_hash(log, previous, with_schema_version=True) == stored:
+                variants["with schemaVersion"] += 1
+            else:
+                mismatched.append(f"log {log_id} ({log.get('type')}): hash does not match its content and the previous hash")
+        except ValueError as exc:
+            unverifiable.append(f"log {log_id}: {exc}")
+        previous = stored
+    if count == 0:
+        return Check(name="log_chain", status="pass", detail="the ledger has no logs yet; " + LOG_CHAIN_SCOPE)
+    if unhashed == count:
+        return Check(
+            name="log_chain",
+            status="not_verified",
+            detail=f"{count} log(s) carry no hash: the ledger does not hash its logs synchronously (HASH_LOGS)",
+        )
+    notes = tuple(f"{n} log(s) matched the {v} form" for v, n in sorted(variants.items()))
+    if unhashed:
+        unverifiable.append(f"{unhashed} log(s) carry no hash")
+    if mismatched:
+        status: Status = "fail"
+    elif unverifiable:
+        status = "not_verified"
+    else:
+        status = "pass"
+    return Check(
+        name="log_chain",
+        status=status,
+        detail=f"{count} log(s): {LOG_CHAIN_SCOPE}",
+        offending=tuple(mismatched) + tuple(unverifiable),
+        info=notes,
+    )

@@ -1,0 +1,82 @@
+"""A two-log hash chain as GET /v2/{ledger}/logs serves it, with the documents the server hashed written out by hand.
+
+Shared by the log-chain tests and the reconciliation test that reads the
+chain through the service (``HashedLogs`` serves it from the in-memory ledger).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any, Iterator
+
+from support.fake_ledger import FakeLedger
+
+__all__ = ["HASH1", "HASH2", "LOG1_DOCUMENT", "LOG2_DOCUMENT", "HashedLogs", "logs_as_served"]
+
+LOG1_DOCUMENT = (
+    b'{"type":"NEW_TRANSACTION","data":{"transaction":{"postings":[{"source":"program:points:issued:3",'
+    b'"destination":"customers:c1:points:20270601","amount":100,"asset":"PTS"}],'
+    b'"metadata":{"a":"1","b":"x\\u003cy \\u0026 \xc2\xbd \\\\ \\"q\\""},"timestamp":"2026-06-01T10:00:00Z",'
+    b'"reference":"earn:o-1","id":0,"reverted":false},"accountMetadata":{}},'
+    b'"date":"2026-06-01T10:00:00.5Z","idempotencyKey":"loyalty:earn:o-1","id":0,"hash":null}'
+)
+LOG2_DOCUMENT = (
+    b'{"type":"REVERTED_TRANSACTION","data":{"revertedTransactionID":0,"transaction":{"postings":'
+    b'[{"source":"customers:c1:points:20270601","destination":"program:points:issued:3","amount":100,"asset":"PTS"}],'
+    b'"metadata":{"com.formance.spec/state/reverts":"0"},"timestamp":"2026-06-02T08:00:00.123456Z","id":1,'
+    b'"reverted":false}},"date":"2026-06-02T08:00:00.123456Z","idempotencyKey":"","id":0,"hash":null}'
+)
+HASH1 = hashlib.sha256(LOG1_DOCUMENT + b"\n").digest()
+HASH2 = hashlib.sha256(b'"' + base64.b64encode(HASH1) + b'"\n' + LOG2_DOCUMENT + b"\n").digest()
+
+
+def logs_as_served() -> list[dict[str, Any]]:
+    """Two logs as GET /v2/{ledger}/logs renders them (extra fields the hash ignores included)."""
+
+    tx0 = {
+        "postings": [{"source": "program:points:issued:3", "destination": "customers:c1:points:20270601", "amount": 100, "asset": "PTS"}],
+        "metadata": {"b": 'x<y & ½ \\ "q"', "a": "1"},
+        "timestamp": "2026-06-01T10:00:00Z",
+        "reference": "earn:o-1",
+        "id": 0,
+        "insertedAt": "2026-06-01T10:00:00.5Z",
+        "postCommitVolumes": {"customers:c1:points:20270601": {"PTS": {"input": 100, "output": 0}}},
+        "reverted": False,
+    }
+    tx1 = {
+        "postings": [{"source": "customers:c1:points:20270601", "destination": "program:points:issued:3", "amount": 100, "asset": "PTS"}],
+        "metadata": {"com.formance.spec/state/reverts": "0"},
+        "timestamp": "2026-06-02T08:00:00.123456Z",
+        "id": 1,
+        "reverted": False,
+    }
+    return [
+        {
+            "id": 1,
+            "type": "NEW_TRANSACTION",
+            "data": {"transaction": tx0, "accountMetadata": {}},
+            "date": "2026-06-01T10:00:00.500000Z",
+            "idempotencyKey": "loyalty:earn:o-1",
+            "idempotencyHash": "ignored",
+            "hash": base64.b64encode(HASH1).decode(),
+        },
+        {
+            "id": 2,
+            "type": "REVERTED_TRANSACTION",
+            "data": {"revertedTransaction": {**tx0, "reverted": True}, "transaction": tx1},
+            "date": "2026-06-02T08:00:00.123456Z",
+            "idempotencyKey": "",
+            "hash": base64.b64encode(HASH2).decode(),
+        },
+    ]
+
+
+class HashedLogs(FakeLedger):
+    """An in-memory ledger serving a given hash-chained log."""
+
+    served: list[dict[str, Any]] = []
+
+    def logs(self) -> Iterator[dict[str, Any]]:
+        yield from self.served
+

@@ -49,19 +49,7 @@ BREAKAGE_COLUMNS = (
     "currency",
     "note",
 )
-BREAKAGE_COHORT_COLUMNS = (
-    "cohort",
-    "status",
-    "first_expiry",
-    "last_expiry",
-    "issued",
-    "expired",
-    "rate",
-    "outstanding",
-    "awaiting_expiry",
-    "points",
-    "value",
-)
+BREAKAGE_COHORT_COLUMNS = tuple(c for c in BREAKAGE_COLUMNS if c not in ("line", "currency", "note"))
 """The cohort table of the breakage report as people read it (the other lines are told in sentences)."""
 RECONCILE_COLUMNS = ("as_of", "check", "status", "detail", "offending", "info")
 STATEMENT_COLUMNS = (
@@ -76,6 +64,14 @@ STATEMENT_COLUMNS = (
     "state",
     "expires_on",
 )
+
+
+def _row(columns: tuple[str, ...], **fields: Any) -> dict[str, Any]:
+    """A row holding every column in order, ``None`` where ``fields`` gives no value."""
+
+    row: dict[str, Any] = dict.fromkeys(columns)
+    row.update(fields)
+    return row
 
 
 # -- liability --------------------------------------------------------------
@@ -185,24 +181,7 @@ def _realised_window(report: BreakageReport) -> str:
 
 def breakage_rows(report: BreakageReport) -> list[dict[str, Any]]:
     def row(line: str, **fields: Any) -> dict[str, Any]:
-        base = {
-            "line": line,
-            "cohort": None,
-            "status": None,
-            "first_expiry": None,
-            "last_expiry": None,
-            "issued": None,
-            "expired": None,
-            "rate": None,
-            "outstanding": None,
-            "awaiting_expiry": None,
-            "points": None,
-            "value": None,
-            "currency": report.currency,
-            "note": None,
-        }
-        base.update(fields)
-        return base
+        return _row(BREAKAGE_COLUMNS, line=line, currency=report.currency, **fields)
 
     out = [row("realised", points=report.realised_points, value=report.realised_value, note=_realised_window(report))]
     for c in report.cohorts:
@@ -304,20 +283,7 @@ def reconcile_json(result: Reconciliation) -> dict[str, Any]:
 
 def statement_rows(statement: CustomerStatement) -> list[dict[str, Any]]:
     def row(line: str, **fields: Any) -> dict[str, Any]:
-        base = {
-            "customer": statement.customer,
-            "line": line,
-            "timestamp": None,
-            "transaction_id": None,
-            "operation": None,
-            "business_key": None,
-            "points": None,
-            "balance": None,
-            "state": None,
-            "expires_on": None,
-        }
-        base.update(fields)
-        return base
+        return _row(STATEMENT_COLUMNS, customer=statement.customer, line=line, **fields)
 
     out = [row("opening", timestamp=statement.start, balance=statement.opening_points)]
     for line in statement.lines:

@@ -2,7 +2,7 @@
 
 ``Books`` makes the reads a service would make to plan each operation and
 posts the operations' own plans, so the same story runs on the in-memory
-ledger (tests/unit/test_reports.py) and on the real server
+ledger (tests/unit/reports/) and on the real server
 (tests/integration/test_reports.py). Earns are priced at one point per
 dollar so the expected figures can be worked out by hand.
 """

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from typing import Any
+from typing import Any, Iterator
+
+from support.fake_ledger import FakeLedger
 
 LOG1_DOCUMENT = (
     b'{"type":"NEW_TRANSACTION","data":{"transaction":{"postings":[{"source":"program:points:issued:3",'
@@ -67,3 +69,12 @@ def logs_as_served() -> list[dict[str, Any]]:
             "hash": base64.b64encode(HASH2).decode(),
         },
     ]
+
+
+class HashedLogs(FakeLedger):
+    """An in-memory ledger serving a given hash-chained log (``served``)."""
+
+    served: list[dict[str, Any]] = []
+
+    def logs(self) -> Iterator[dict[str, Any]]:
+        yield from self.served

@@ -21,42 +21,28 @@ from .context import app_context
 from .inputs import parse_instant as parse_cli_instant
 from .output import CsvFlag, Format, JsonFlag, chosen_format, emit_json, emit_rows, render_table
 from .shell import fail, run_guarded
+from .views import (
+    ACTIVITY_COLUMNS,
+    BREAKAGE_COHORT_COLUMNS,
+    BREAKAGE_COLUMNS,
+    LIABILITY_COLUMNS,
+    RECONCILE_COLUMNS,
+    STATEMENT_COLUMNS,
+    activity_json,
+    activity_rows,
+    breakage_json,
+    breakage_rows,
+    liability_json,
+    liability_rows,
+    reconcile_json,
+    reconcile_rows,
+    statement_json,
+    statement_rows,
+)
 
 app = typer.Typer(
     help="Finance reports read from the ledger: liability, activity (roll-forward), breakage.",
     no_args_is_help=True,
-)
-
-LIABILITY_COLUMNS = ("as_of", "state", "points", "value", "currency", "customers")
-ACTIVITY_COLUMNS = ("from", "to", "line", "account", "points", "value", "currency", "explained")
-BREAKAGE_COLUMNS = (
-    "line",
-    "cohort",
-    "status",
-    "first_expiry",
-    "last_expiry",
-    "issued",
-    "expired",
-    "rate",
-    "outstanding",
-    "awaiting_expiry",
-    "points",
-    "value",
-    "currency",
-    "note",
-)
-RECONCILE_COLUMNS = ("as_of", "check", "status", "detail", "offending", "info")
-STATEMENT_COLUMNS = (
-    "customer",
-    "line",
-    "timestamp",
-    "transaction_id",
-    "operation",
-    "business_key",
-    "points",
-    "balance",
-    "state",
-    "expires_on",
 )
 
 AsOfOption = Annotated[
@@ -99,13 +85,13 @@ def liability(ctx: typer.Context, as_of: AsOfOption = None, json_out: JsonFlag =
     when = parse_instant(as_of, "--as-of")
     report = run_guarded(lambda: _service(ctx).liability(when))
     if fmt is Format.json:
-        emit_json(report.to_json())
+        emit_json(liability_json(report))
         return
     title = (
         f"Liability as of {report.as_of.isoformat()} "
         f"(1 {report.points_asset} = {report.point_value} {report.currency})"
     )
-    emit_rows(report.rows(), fmt, columns=LIABILITY_COLUMNS, title=title)
+    emit_rows(liability_rows(report), fmt, columns=LIABILITY_COLUMNS, title=title)
     if fmt is Format.table:
         typer.echo(
             f"ties: {_yes(report.ties)} (states {report.total_points}, ledger customers:... "
@@ -130,10 +116,10 @@ def activity(
     _window(first, last)
     report = run_guarded(lambda: _service(ctx).activity(first, last))
     if fmt is Format.json:
-        emit_json(report.to_json())
+        emit_json(activity_json(report))
         return
     title = f"Roll-forward of the points liability over ({report.start.isoformat() if report.start else 'beginning'}, {report.end.isoformat()}]"
-    emit_rows(report.rows(), fmt, columns=ACTIVITY_COLUMNS, title=title)
+    emit_rows(activity_rows(report), fmt, columns=ACTIVITY_COLUMNS, title=title)
     if fmt is Format.table:
         if report.ties:
             typer.echo("ties: yes")
@@ -162,17 +148,16 @@ def breakage(
     _window(first, last)
     report = run_guarded(lambda: _service(ctx).breakage(first, last, rate_cohorts=cohorts))
     if fmt is Format.json:
-        emit_json(report.to_json())
+        emit_json(breakage_json(report))
         return
     if fmt is Format.csv:
-        emit_rows(report.rows(), fmt, columns=BREAKAGE_COLUMNS)
+        emit_rows(breakage_rows(report), fmt, columns=BREAKAGE_COLUMNS)
         return
     window = f"({report.start.isoformat() if report.start else 'beginning'}, {report.end.isoformat()}]"
     typer.echo(f"Realised breakage over {window}: {report.realised_points} {report.points_asset} = {report.realised_value} {report.currency}")
-    cohort_rows = [r for r in report.rows() if r["line"] == "cohort"]
+    cohort_rows = [r for r in breakage_rows(report) if r["line"] == "cohort"]
     typer.echo(f"Earn cohorts as of {report.end.isoformat()}:")
-    columns = ("cohort", "status", "first_expiry", "last_expiry", "issued", "expired", "rate", "outstanding", "awaiting_expiry", "points", "value")
-    typer.echo(render_table(cohort_rows, columns))
+    typer.echo(render_table(cohort_rows, BREAKAGE_COHORT_COLUMNS))
     typer.echo(f"Awaiting expiry (due, not yet swept): {report.awaiting_expiry_points} {report.points_asset} = {report.awaiting_expiry_value} {report.currency}")
     if report.estimated_points is None:
         typer.echo(f"Estimate: none. {report.note}")
@@ -193,9 +178,9 @@ def reconcile_command(
     when = parse_instant(as_of, "--as-of")
     result = run_guarded(lambda: _service(ctx).reconcile(when))
     if fmt is Format.json:
-        emit_json(result.to_json())
+        emit_json(reconcile_json(result))
     elif fmt is Format.csv:
-        emit_rows(result.rows(), fmt, columns=RECONCILE_COLUMNS)
+        emit_rows(reconcile_rows(result), fmt, columns=RECONCILE_COLUMNS)
     else:
         typer.echo(f"Reconciliation as of {result.as_of.isoformat()}")
         for check in result.checks:
@@ -227,13 +212,13 @@ def statement_command(
     _window(first, last)
     report = run_guarded(lambda: _service(ctx).statement(customer, first, last, horizon_days=days))
     if fmt is Format.json:
-        emit_json(report.to_json())
+        emit_json(statement_json(report))
         return
     title = (
         f"Statement of {report.customer} over "
         f"({report.start.isoformat() if report.start else 'beginning'}, {report.end.isoformat()}]"
     )
-    emit_rows(report.rows(), fmt, columns=STATEMENT_COLUMNS, title=title)
+    emit_rows(statement_rows(report), fmt, columns=STATEMENT_COLUMNS, title=title)
     if fmt is Format.table and not report.ties:
         typer.echo(f"movements do not add up: difference {report.difference} {report.points_asset}")
 

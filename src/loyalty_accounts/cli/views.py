@@ -1,0 +1,323 @@
+"""How the finance reports are shown: their rows, columns and JSON documents, defined once for the CLI.
+
+Rows carry the same lines in tables, CSV and JSON (``"lines"``), with stable
+column names; values stay ``datetime``, ``date`` and exact ``Decimal`` until
+the output layer renders them (ISO dates, decimal strings).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from ..reports import BreakageReport, CustomerStatement, LiabilityStatement, Reconciliation, RollForward, money_value
+
+__all__ = [
+    "ACTIVITY_COLUMNS",
+    "BREAKAGE_COHORT_COLUMNS",
+    "BREAKAGE_COLUMNS",
+    "LIABILITY_COLUMNS",
+    "RECONCILE_COLUMNS",
+    "STATEMENT_COLUMNS",
+    "activity_json",
+    "activity_rows",
+    "breakage_json",
+    "breakage_rows",
+    "liability_json",
+    "liability_rows",
+    "reconcile_json",
+    "reconcile_rows",
+    "statement_json",
+    "statement_rows",
+]
+
+LIABILITY_COLUMNS = ("as_of", "state", "points", "value", "currency", "customers")
+ACTIVITY_COLUMNS = ("from", "to", "line", "account", "points", "value", "currency", "explained")
+BREAKAGE_COLUMNS = (
+    "line",
+    "cohort",
+    "status",
+    "first_expiry",
+    "last_expiry",
+    "issued",
+    "expired",
+    "rate",
+    "outstanding",
+    "awaiting_expiry",
+    "points",
+    "value",
+    "currency",
+    "note",
+)
+BREAKAGE_COHORT_COLUMNS = tuple(c for c in BREAKAGE_COLUMNS if c not in ("line", "currency", "note"))
+"""The cohort table of the breakage report as people read it (the other lines are told in sentences)."""
+RECONCILE_COLUMNS = ("as_of", "check", "status", "detail", "offending", "info")
+STATEMENT_COLUMNS = (
+    "customer",
+    "line",
+    "timestamp",
+    "transaction_id",
+    "operation",
+    "business_key",
+    "points",
+    "balance",
+    "state",
+    "expires_on",
+)
+
+
+def _row(columns: tuple[str, ...], **fields: Any) -> dict[str, Any]:
+    """A row holding every column in order, ``None`` where ``fields`` gives no value."""
+
+    row: dict[str, Any] = dict.fromkeys(columns)
+    row.update(fields)
+    return row
+
+
+# -- liability --------------------------------------------------------------
+
+
+def liability_rows(statement: LiabilityStatement) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = [
+        {
+            "as_of": statement.as_of,
+            "state": line.state,
+            "points": line.points,
+            "value": line.value,
+            "currency": statement.currency,
+            "customers": line.customers,
+        }
+        for line in statement.lines
+    ]
+    rows.append(
+        {
+            "as_of": statement.as_of,
+            "state": "total",
+            "points": statement.total_points,
+            "value": statement.total_value,
+            "currency": statement.currency,
+            "customers": statement.customers_with_position,
+        }
+    )
+    return rows
+
+
+def liability_json(statement: LiabilityStatement) -> dict[str, Any]:
+    return {
+        "report": "liability",
+        "as_of": statement.as_of,
+        "points_asset": statement.points_asset,
+        "currency": statement.currency,
+        "point_value": statement.point_value,
+        "lines": liability_rows(statement),
+        "total_points": statement.total_points,
+        "total_value": statement.total_value,
+        "ledger_total_points": statement.ledger_total_points,
+        "listed_total_points": statement.listed_total_points,
+        "ties": statement.ties,
+        "difference": statement.difference,
+        "customers_with_position": statement.customers_with_position,
+        "accounts_below_zero": [a.model_dump() for a in statement.accounts_below_zero],
+    }
+
+
+# -- activity (roll-forward) ------------------------------------------------
+
+
+def _value(report: RollForward, points: int) -> Decimal:
+    return money_value(points, report.point_value)
+
+
+def activity_rows(report: RollForward) -> list[dict[str, Any]]:
+    def row(line: str, account: str, points: int, explained: bool | None = None) -> dict[str, Any]:
+        return {
+            "from": report.start,
+            "to": report.end,
+            "line": line,
+            "account": account,
+            "points": points,
+            "value": _value(report, points),
+            "currency": report.currency,
+            "explained": explained,
+        }
+
+    out = [row("opening", "customers:...", report.opening_points)]
+    out.extend(row(line.line, line.account, line.points, line.explained) for line in report.lines)
+    out.append(row("expected_closing", "customers:...", report.expected_closing_points))
+    out.append(row("closing", "customers:...", report.closing_points))
+    out.append(row("difference", "customers:...", report.difference))
+    return out
+
+
+def activity_json(report: RollForward) -> dict[str, Any]:
+    return {
+        "report": "activity",
+        "from": report.start,
+        "to": report.end,
+        "points_asset": report.points_asset,
+        "currency": report.currency,
+        "point_value": report.point_value,
+        "opening_points": report.opening_points,
+        "opening_value": _value(report, report.opening_points),
+        "lines": activity_rows(report),
+        "expected_closing_points": report.expected_closing_points,
+        "closing_points": report.closing_points,
+        "closing_value": _value(report, report.closing_points),
+        "ties": report.ties,
+        "difference": report.difference,
+        "difference_value": _value(report, report.difference),
+        "unexplained_points": report.unexplained_points,
+        "residual": report.residual,
+    }
+
+
+# -- breakage ---------------------------------------------------------------
+
+
+def _realised_window(report: BreakageReport) -> str:
+    start = report.start.isoformat() if report.start else "beginning"
+    return f"expired in ({start}, {report.end.isoformat()}]"
+
+
+def breakage_rows(report: BreakageReport) -> list[dict[str, Any]]:
+    def row(line: str, **fields: Any) -> dict[str, Any]:
+        return _row(BREAKAGE_COLUMNS, line=line, currency=report.currency, **fields)
+
+    out = [row("realised", points=report.realised_points, value=report.realised_value, note=_realised_window(report))]
+    for c in report.cohorts:
+        out.append(
+            row(
+                "cohort",
+                cohort=c.cohort,
+                status=c.status,
+                first_expiry=c.first_expiry,
+                last_expiry=c.last_expiry,
+                issued=c.issued,
+                expired=c.expired,
+                rate=c.rate,
+                outstanding=c.outstanding if c.status == "open" else None,
+                awaiting_expiry=c.awaiting_expiry,
+                points=c.estimated,
+                value=c.value,
+            )
+        )
+    out.append(
+        row(
+            "awaiting_expiry",
+            awaiting_expiry=report.awaiting_expiry_points,
+            points=report.awaiting_expiry_points,
+            value=report.awaiting_expiry_value,
+        )
+    )
+    out.append(
+        row(
+            "estimate",
+            rate=report.rate,
+            points=report.estimated_points,
+            value=report.estimated_value,
+            note=report.note or report.method,
+        )
+    )
+    return out
+
+
+def breakage_json(report: BreakageReport) -> dict[str, Any]:
+    return {
+        "report": "breakage",
+        "from": report.start,
+        "to": report.end,
+        "points_asset": report.points_asset,
+        "currency": report.currency,
+        "point_value": report.point_value,
+        "realised_points": report.realised_points,
+        "realised_value": report.realised_value,
+        "method": report.method,
+        "rate": report.rate,
+        "rate_cohorts": list(report.rate_cohorts),
+        "awaiting_expiry_points": report.awaiting_expiry_points,
+        "awaiting_expiry_value": report.awaiting_expiry_value,
+        "estimated_points": report.estimated_points,
+        "estimated_value": report.estimated_value,
+        "note": report.note,
+        "lines": breakage_rows(report),
+    }
+
+
+# -- reconciliation ---------------------------------------------------------
+
+
+def reconcile_rows(result: Reconciliation) -> list[dict[str, Any]]:
+    return [
+        {
+            "as_of": result.as_of,
+            "check": c.name,
+            "status": c.status,
+            "detail": c.detail,
+            "offending": "; ".join(c.offending),
+            "info": "; ".join(c.info),
+        }
+        for c in result.checks
+    ]
+
+
+def reconcile_json(result: Reconciliation) -> dict[str, Any]:
+    return {
+        "report": "reconcile",
+        "as_of": result.as_of,
+        "ok": result.ok,
+        "checks": [
+            {
+                "check": c.name,
+                "status": c.status,
+                "detail": c.detail,
+                "offending": list(c.offending),
+                "info": list(c.info),
+            }
+            for c in result.checks
+        ],
+    }
+
+
+# -- customer statement -----------------------------------------------------
+
+
+def statement_rows(statement: CustomerStatement) -> list[dict[str, Any]]:
+    def row(line: str, **fields: Any) -> dict[str, Any]:
+        return _row(STATEMENT_COLUMNS, customer=statement.customer, line=line, **fields)
+
+    out = [row("opening", timestamp=statement.start, balance=statement.opening_points)]
+    for line in statement.lines:
+        out.append(
+            row(
+                "movement",
+                timestamp=line.timestamp,
+                transaction_id=line.transaction_id,
+                operation=line.operation,
+                business_key=line.business_key,
+                points=line.points,
+                balance=line.balance,
+            )
+        )
+    out.append(row("closing", timestamp=statement.end, balance=statement.closing_points))
+    for item in statement.expiring:
+        out.append(row("expiring", points=item.points, state=item.state, expires_on=item.expires_on))
+    return out
+
+
+def statement_json(statement: CustomerStatement) -> dict[str, Any]:
+    return {
+        "report": "statement",
+        "customer": statement.customer,
+        "from": statement.start,
+        "to": statement.end,
+        "points_asset": statement.points_asset,
+        "currency": statement.currency,
+        "opening_points": statement.opening_points,
+        "opening_value": money_value(statement.opening_points, statement.point_value),
+        "closing_points": statement.closing_points,
+        "closing_value": money_value(statement.closing_points, statement.point_value),
+        "ties": statement.ties,
+        "difference": statement.difference,
+        "horizon_days": statement.horizon_days,
+        "lines": statement_rows(statement),
+    }

@@ -1,0 +1,156 @@
+"""Finance reports read from the ledger: liability, roll-forward, breakage, reconciliation, statements.
+
+Every figure here comes from the ledger's own aggregation (aggregate balances
+and volumes, at a point in time or over a window); nothing is replayed in
+Python. One module per statement (:mod:`.liability`, :mod:`.roll_forward`,
+:mod:`.breakage`, :mod:`.reconcile`, :mod:`.statement`), each with two layers:
+
+- a pure function (``liability_statement``, ``roll_forward``,
+  ``breakage_report``, the ``check_*`` functions, ``customer_statement``)
+  that turns fetched numbers into a frozen report value with ``int`` points
+  and exact ``Decimal`` money;
+- its fetch (``read_*``), which does the reads through a
+  :class:`~loyalty_accounts.ports.LedgerPort` and calls it.
+
+:class:`FinanceReports` is the service over them. How a report is shown
+(rows, columns, JSON) is the command line's business
+(:mod:`loyalty_accounts.cli.views`).
+
+Instants and windows
+    An *as-of* instant ``T`` means "every transaction whose effective date
+    (its timestamp) is at or before ``T``", whenever it was posted: balances
+    and account positions are read with ``pit=T``, which the port answers
+    effective at ``T`` (a back-dated earn posted later is in a report as of
+    a day after its date).
+    A window ``(T1, T2]`` holds the transactions after ``T1`` up to and
+    including ``T2``; volumes are read with ``startTime = T1 + 1µs`` and
+    ``endTime = T2``, which the v2.4.12 server applies inclusively at both
+    ends, at the database's microsecond precision. Opening (pit ``T1``),
+    flows (the window) and closing (pit ``T2``) therefore partition the
+    history exactly. Reports without an as-of use the current instant, so
+    all the reads of one report see the same cut.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ..chart import Chart
+from ..ports import LedgerPort
+from .breakage import (
+    DEFAULT_RATE_COHORTS,
+    BreakageReport,
+    CohortRow,
+    breakage_method,
+    breakage_report,
+    closed_cohorts,
+    cohort_of,
+    read_breakage,
+)
+from .check import Check
+from .common import Clock, kind_filter, money_value, utc_now
+from .liability import AccountBalance, LiabilityLine, LiabilityStatement, liability_statement, read_liability
+from .log_chain import check_log_chain
+from .metadata import BASE_METADATA, OPERATION_METADATA, MetadataRule
+from .reconcile import (
+    Reconciliation,
+    check_expired_holds,
+    check_negative_balances,
+    check_overdue_pending,
+    check_roll_forward,
+    check_transaction_metadata,
+    check_trial_balance,
+    read_reconciliation,
+)
+from .reverts import REVERT_METADATA_KEY, revert_targets
+from .roll_forward import RollForward, RollForwardLine, read_roll_forward, roll_forward
+from .statement import (
+    DEFAULT_HORIZON_DAYS,
+    CustomerStatement,
+    ExpiringPoints,
+    StatementLine,
+    customer_statement,
+    read_statement,
+)
+
+__all__ = [
+    "DEFAULT_HORIZON_DAYS",
+    "DEFAULT_RATE_COHORTS",
+    "BASE_METADATA",
+    "OPERATION_METADATA",
+    "REVERT_METADATA_KEY",
+    "MetadataRule",
+    "AccountBalance",
+    "LiabilityLine",
+    "LiabilityStatement",
+    "RollForwardLine",
+    "RollForward",
+    "CohortRow",
+    "BreakageReport",
+    "Check",
+    "Reconciliation",
+    "StatementLine",
+    "ExpiringPoints",
+    "CustomerStatement",
+    "FinanceReports",
+    "money_value",
+    "kind_filter",
+    "cohort_of",
+    "closed_cohorts",
+    "liability_statement",
+    "roll_forward",
+    "breakage_report",
+    "breakage_method",
+    "revert_targets",
+    "check_trial_balance",
+    "check_roll_forward",
+    "check_negative_balances",
+    "check_expired_holds",
+    "check_overdue_pending",
+    "check_transaction_metadata",
+    "check_log_chain",
+    "customer_statement",
+]
+
+
+class FinanceReports:
+    """The reports, read through a :class:`LedgerPort` by each statement's fetch."""
+
+    def __init__(self, ledger: LedgerPort, chart: Chart, *, clock: Clock = utc_now) -> None:
+        self.ledger = ledger
+        self.chart = chart
+        self._clock = clock
+
+    def liability(self, as_of: datetime | None = None) -> LiabilityStatement:
+        """Outstanding points by state at ``as_of`` (default: now), read at that point in time."""
+
+        return read_liability(self.ledger, self.chart, as_of, clock=self._clock)
+
+    def activity(self, start: datetime | None, end: datetime | None = None) -> RollForward:
+        """Roll-forward over ``(start, end]``; ``start=None`` means from the first transaction."""
+
+        return read_roll_forward(self.ledger, self.chart, start, end, clock=self._clock)
+
+    def breakage(
+        self, start: datetime | None = None, end: datetime | None = None, *, rate_cohorts: int = DEFAULT_RATE_COHORTS
+    ) -> BreakageReport:
+        """Realised breakage over ``(start, end]`` and the cohort estimate as of ``end`` (default: now)."""
+
+        return read_breakage(self.ledger, self.chart, start, end, rate_cohorts=rate_cohorts, clock=self._clock)
+
+    def reconcile(self, as_of: datetime | None = None) -> Reconciliation:
+        """Every reconciliation check as of ``as_of`` (default: now)."""
+
+        return read_reconciliation(self.ledger, self.chart, as_of, clock=self._clock)
+
+    def statement(
+        self,
+        customer: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        *,
+        horizon_days: int = DEFAULT_HORIZON_DAYS,
+    ) -> CustomerStatement:
+        """A customer's statement over ``(start, end]`` (default: from the beginning to now)."""
+
+        return read_statement(self.ledger, self.chart, customer, start, end, horizon_days=horizon_days, clock=self._clock)

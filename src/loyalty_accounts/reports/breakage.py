@@ -1,0 +1,371 @@
+"""Breakage: points expired over a window (realised) and an estimate of what outstanding points will expire.
+
+Breakage method
+    Realised breakage over a window is the net input of
+    ``program:points:expired``. The estimate for outstanding points uses earn
+    cohorts (the programme-calendar month of the earn). A bucket's cohort is
+    its expiry date minus ``policies.expiry_days`` (so it follows points
+    through transfers, holds and captures, which keep expiry dates). For the
+    most recent ``rate_cohorts`` cohorts whose buckets have all passed their
+    expiry date: issued = points out of the issuance shards and the
+    adjustments account with an effective date in the month, less points
+    that repaid clawback debt in that month; expired = points the expiry runs
+    moved out of that cohort's buckets (read from the expire transactions'
+    ``expires_at`` and postings, one per expired bucket, so bounded by the
+    number of bucket accounts) plus points still sitting in those due
+    buckets. The rate is Σ expired ÷ Σ issued over those cohorts, and the
+    estimate for each open cohort is its not-yet-due points (buckets and
+    pending, by expiry date) × the rate, rounded half-even to whole points.
+    Points already due but not yet swept are reported apart as
+    ``awaiting_expiry`` (they will expire for certain). Held points carry no
+    expiry date and ``noexpiry`` buckets never expire: neither is estimated.
+    With no closed cohort that issued anything the report says so and gives
+    no rate.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections import defaultdict
+from datetime import date, datetime, timedelta, timezone
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from fractions import Fraction
+from typing import Any, Literal, Mapping, Sequence
+
+from ..chart import Chart, parse_date_segment
+from ..errors import InvalidCommand
+from ..ports import LedgerPort
+from ..types import AccountState
+from ..vocabulary.frozen import Frozen
+from .common import ONE_MICROSECOND, Clock, kind_filter, kind_of, money_value, root_of, utc, volume_window, window
+
+__all__ = [
+    "DEFAULT_RATE_COHORTS",
+    "BreakageReport",
+    "CohortRow",
+    "breakage_method",
+    "breakage_report",
+    "closed_cohorts",
+    "cohort_of",
+    "read_breakage",
+]
+
+DEFAULT_RATE_COHORTS = 12
+
+
+def _rate_decimal(rate: Fraction) -> Decimal:
+    """A rate for display: 6 decimals, half-even (the computation keeps the exact fraction)."""
+
+    with localcontext() as ctx:
+        ctx.prec = 60
+        value = Decimal(rate.numerator) / Decimal(rate.denominator)
+    return value.quantize(Decimal("0.000001"), rounding=ROUND_HALF_EVEN)
+
+
+def _local_midnight(chart: Chart, day: date) -> datetime:
+    """The instant a programme-calendar day starts, in UTC."""
+
+    return datetime(day.year, day.month, day.day, tzinfo=chart.timezone).astimezone(timezone.utc)
+
+
+def _month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _add_months(month: date, count: int) -> date:
+    index = month.year * 12 + (month.month - 1) + count
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _month_end(month: date) -> date:
+    return month.replace(day=calendar.monthrange(month.year, month.month)[1])
+
+
+def cohort_of(expiry: date, expiry_days: int) -> date:
+    """The earn cohort (first day of the earn month) of a bucket dated ``expiry``."""
+
+    return _month_start(expiry - timedelta(days=expiry_days))
+
+
+def closed_cohorts(as_of: date, expiry_days: int, count: int) -> tuple[date, ...]:
+    """The ``count`` most recent cohorts whose buckets have all passed expiry on ``as_of``, oldest first.
+
+    A cohort (month *m*) is closed when the bucket of its last day,
+    ``last_day(m) + expiry_days``, is due: that date ≤ ``as_of``.
+    """
+
+    latest_earn = as_of - timedelta(days=expiry_days)
+    last = _month_start(latest_earn)
+    if _month_end(last) > latest_earn:
+        last = _add_months(last, -1)
+    return tuple(_add_months(last, -i) for i in range(count - 1, -1, -1))
+
+
+def _month_label(month: date) -> str:
+    return month.strftime("%Y-%m")
+
+
+class CohortRow(Frozen):
+    cohort: str
+    """Earn month, ``YYYY-MM``."""
+    status: Literal["closed", "open"]
+    first_expiry: date
+    last_expiry: date
+    issued: int | None = None
+    expired: int | None = None
+    rate: Decimal | None = None
+    outstanding: int = 0
+    """Open cohorts: points not yet due (buckets and pending)."""
+    awaiting_expiry: int = 0
+    """Points already due but not yet moved to expired."""
+    estimated: int | None = None
+    """Open cohorts: estimated breakage points."""
+    value: Decimal | None = None
+    """Money value of ``estimated``."""
+
+
+class BreakageReport(Frozen):
+    start: datetime | None
+    end: datetime
+    points_asset: str
+    currency: str
+    point_value: Decimal
+    realised_points: int
+    realised_value: Decimal
+    method: str
+    rate: Decimal | None
+    rate_cohorts: tuple[str, ...]
+    cohorts: tuple[CohortRow, ...]
+    awaiting_expiry_points: int
+    awaiting_expiry_value: Decimal
+    estimated_points: int | None
+    estimated_value: Decimal | None
+    note: str | None = None
+    """Why there is no estimate, when there is none."""
+
+
+def breakage_method(rate_cohorts: int) -> str:
+    return (
+        f"rate = expired / issued over the {rate_cohorts} most recent earn cohorts (programme-calendar month "
+        "of the earn) whose buckets have all passed expiry; issued = points out of the issuance shards and "
+        "the adjustments account dated in the month, less clawback repayments; expired = points the expiry "
+        "runs took from the cohort's buckets plus points still in them; a bucket's cohort is its expiry date "
+        "minus policies.expiry_days. Estimate = each open cohort's not-yet-due points (buckets and pending) "
+        "x rate, rounded half-even; held and noexpiry points are not estimated; due but unswept points are "
+        "reported as awaiting expiry."
+    )
+
+
+def breakage_report(
+    *,
+    start: datetime | None,
+    end: datetime,
+    chart: Chart,
+    realised: int,
+    positions: Sequence[AccountState],
+    expired_by_expiry: Mapping[date, int],
+    issued_by_cohort: Mapping[date, int],
+    rate_cohorts: int = DEFAULT_RATE_COHORTS,
+) -> BreakageReport:
+    """Realised breakage and the cohort estimate (see the module docstring for the method).
+
+    ``positions``: every customer points bucket and pending account at
+    ``end``; ``expired_by_expiry``: points the expiry runs moved to expired,
+    by the bucket's expiry date; ``issued_by_cohort``: issued points of each
+    closed cohort in :func:`closed_cohorts` (keyed by the month's first day).
+    """
+
+    value = chart.point_value
+    end = utc(end)
+    days = chart.policies.expiry_days
+    common: dict[str, Any] = {
+        "start": utc(start) if start is not None else None,
+        "end": end,
+        "points_asset": chart.points_asset,
+        "currency": chart.money_currency,
+        "point_value": value,
+        "realised_points": realised,
+        "realised_value": money_value(realised, value),
+        "method": breakage_method(rate_cohorts),
+    }
+    if days is None:
+        return BreakageReport(
+            **common,
+            rate=None,
+            rate_cohorts=(),
+            cohorts=(),
+            awaiting_expiry_points=0,
+            awaiting_expiry_value=money_value(0, value),
+            estimated_points=None,
+            estimated_value=None,
+            note="points never expire under this chart (policies.expiry_days is null): no breakage to estimate",
+        )
+
+    today = chart.local_date(end)
+    closed = closed_cohorts(today, days, rate_cohorts)
+    closed_set = set(closed)
+    not_due: dict[date, int] = defaultdict(int)
+    due: dict[date, int] = defaultdict(int)
+    asset = chart.points_asset
+    for account in positions:
+        balance = account.balance(asset)
+        if balance <= 0:
+            continue
+        parsed = chart.parse(account.address)
+        if parsed is None or parsed.kind not in ("customer_points", "customer_pending"):
+            continue
+        expiry = parse_date_segment(parsed.values["expiry"])
+        if expiry is None:
+            continue
+        cohort = cohort_of(expiry, days)
+        if expiry <= today:
+            due[cohort] += balance
+        else:
+            not_due[cohort] += balance
+
+    expired_by_cohort: dict[date, int] = defaultdict(int)
+    for expiry, points in expired_by_expiry.items():
+        expired_by_cohort[cohort_of(expiry, days)] += points
+
+    issued_total = sum(issued_by_cohort.get(m, 0) for m in closed)
+    expired_total = sum(expired_by_cohort.get(m, 0) + due.get(m, 0) for m in closed)
+    rate = Fraction(expired_total, issued_total) if issued_total > 0 else None
+
+    rows: list[CohortRow] = []
+    for month in closed:
+        issued = issued_by_cohort.get(month, 0)
+        expired = expired_by_cohort.get(month, 0) + due.get(month, 0)
+        if issued == 0 and expired == 0:
+            continue
+        rows.append(
+            CohortRow(
+                cohort=_month_label(month),
+                status="closed",
+                first_expiry=month + timedelta(days=days),
+                last_expiry=_month_end(month) + timedelta(days=days),
+                issued=issued,
+                expired=expired,
+                rate=_rate_decimal(Fraction(expired, issued)) if issued else None,
+                awaiting_expiry=due.get(month, 0),
+            )
+        )
+    estimated_total = 0
+    for month in sorted((set(not_due) | set(due)) - closed_set):
+        if _month_end(month) + timedelta(days=days) <= today:
+            # Closed, but older than the cohorts the rate uses: only what is left to sweep.
+            rows.append(
+                CohortRow(
+                    cohort=_month_label(month),
+                    status="closed",
+                    first_expiry=month + timedelta(days=days),
+                    last_expiry=_month_end(month) + timedelta(days=days),
+                    awaiting_expiry=due.get(month, 0),
+                )
+            )
+            continue
+        outstanding = not_due.get(month, 0)
+        estimate = round(outstanding * rate) if rate is not None else None
+        estimated_total += estimate or 0
+        rows.append(
+            CohortRow(
+                cohort=_month_label(month),
+                status="open",
+                first_expiry=month + timedelta(days=days),
+                last_expiry=_month_end(month) + timedelta(days=days),
+                outstanding=outstanding,
+                awaiting_expiry=due.get(month, 0),
+                estimated=estimate,
+                value=money_value(estimate, value) if estimate is not None else None,
+            )
+        )
+    awaiting = sum(due.values())
+    note = None
+    if rate is None:
+        first_close = _month_end(closed[-1]) if closed else today
+        note = (
+            "too little history to estimate breakage: no earn cohort whose buckets have all passed expiry "
+            f"issued any points (the {rate_cohorts} most recent closed cohorts end with "
+            f"{_month_label(closed[-1]) if closed else 'none'}; cohorts earned after "
+            f"{first_close.isoformat()} are still open)"
+        )
+    return BreakageReport(
+        **common,
+        rate=_rate_decimal(rate) if rate is not None else None,
+        rate_cohorts=tuple(_month_label(m) for m in closed),
+        cohorts=tuple(sorted(rows, key=lambda r: r.cohort)),
+        awaiting_expiry_points=awaiting,
+        awaiting_expiry_value=money_value(awaiting, value),
+        estimated_points=estimated_total if rate is not None else None,
+        estimated_value=money_value(estimated_total, value) if rate is not None else None,
+        note=note,
+    )
+
+
+def read_breakage(
+    ledger: LedgerPort,
+    chart: Chart,
+    start: datetime | None,
+    end: datetime | None,
+    *,
+    rate_cohorts: int = DEFAULT_RATE_COHORTS,
+    clock: Clock,
+) -> BreakageReport:
+    """Realised breakage over ``(start, end]`` and the cohort estimate as of ``end`` (default: now)."""
+
+    if rate_cohorts < 1:
+        raise InvalidCommand(f"rate_cohorts must be at least 1, got {rate_cohorts}")
+    start, end = window(start, end, clock)
+    asset = chart.points_asset
+    realised = sum(
+        row.input - row.output
+        for row in ledger.volumes(chart.expired(), **volume_window(start, end))
+        if row.asset == asset and row.account == chart.expired()
+    )
+    days = chart.policies.expiry_days
+    positions: list[AccountState] = []
+    expired_by_expiry: dict[date, int] = defaultdict(int)
+    issued: dict[date, int] = {}
+    if days is not None:
+        for kind in ("customer_points", "customer_pending"):
+            positions.extend(ledger.accounts(kind_filter(chart, kind), pit=end))
+        months = closed_cohorts(chart.local_date(end), days, rate_cohorts)
+        for month in months:
+            issued[month] = _issued_in(ledger, chart, month)
+        first_expiry = _local_midnight(chart, months[0] + timedelta(days=days))
+        if first_expiry <= end:
+            for tx in ledger.transactions(metadata={"operation": "expire"}, start=first_expiry, end=end + ONE_MICROSECOND):
+                if tx.reverted:
+                    continue
+                try:
+                    expiry = date.fromisoformat(tx.metadata.get("expires_at", ""))
+                except ValueError:
+                    continue
+                expired_by_expiry[expiry] += sum(
+                    p.amount for p in tx.postings if p.asset == asset and p.destination == chart.expired()
+                )
+    return breakage_report(
+        start=start,
+        end=end,
+        chart=chart,
+        realised=realised,
+        positions=positions,
+        expired_by_expiry=expired_by_expiry,
+        issued_by_cohort=issued,
+        rate_cohorts=rate_cohorts,
+    )
+
+
+def _issued_in(ledger: LedgerPort, chart: Chart, month: date) -> int:
+    """Points issued in a programme-calendar month, less clawback repayments (see breakage_method)."""
+
+    asset = chart.points_asset
+    start = _local_midnight(chart, month)
+    end = _local_midnight(chart, _add_months(month, 1)) - ONE_MICROSECOND
+    issued = 0
+    for row in ledger.volumes(f"{root_of(chart, 'points_issued')}:...", start=start, end=end):
+        if row.asset == asset and kind_of(chart, row.account) in ("points_issued", "points_adjustments"):
+            issued += row.output
+    for row in ledger.volumes(kind_filter(chart, "customer_clawback"), start=start, end=end, group_by=1):
+        if row.asset == asset:
+            issued -= row.input
+    return issued

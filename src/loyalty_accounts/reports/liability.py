@@ -1,0 +1,186 @@
+"""Liability: outstanding points by state (spendable, pending, held, negative, other) at an instant.
+
+Read with ``pit=T`` (every transaction effective at or before ``T``): one
+aggregate per customer points kind, the aggregate over the whole customer
+subtree, and every customer account listed one by one; the statement ties
+when the three agree.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from decimal import Decimal
+from typing import Mapping, Sequence
+
+from ..chart import Chart
+from ..ports import LedgerPort
+from ..types import AccountState
+from ..vocabulary.frozen import Frozen
+from .common import Clock, customer_root, instant_or_now, kind_filter, kind_of, money_value, points_of, utc
+
+__all__ = [
+    "STATES",
+    "AccountBalance",
+    "LiabilityLine",
+    "LiabilityStatement",
+    "liability_statement",
+    "read_liability",
+]
+
+
+STATES: tuple[str, ...] = ("spendable", "pending", "held", "negative", "other")
+_STATE_OF_KIND: Mapping[str, str] = {
+    "customer_points": "spendable",
+    "customer_pending": "pending",
+    "customer_hold": "held",
+    "customer_clawback": "negative",
+}
+_STATE_ACCOUNTS: Mapping[str, str] = {
+    "spendable": "customers:{customer}:points:{expiry}",
+    "pending": "customers:{customer}:pending:{release}:{expiry}",
+    "held": "customers:{customer}:holds:{hold}",
+    "negative": "customers:{customer}:clawback and any customer account below zero",
+    "other": "customer accounts the chart does not declare as points accounts",
+}
+
+
+class LiabilityLine(Frozen):
+    state: str
+    points: int
+    value: Decimal
+    customers: int
+    """Customers with a non-zero balance in this state."""
+    accounts: str
+
+
+class AccountBalance(Frozen):
+    address: str
+    asset: str
+    balance: int
+
+
+class LiabilityStatement(Frozen):
+    """Outstanding points by state at an instant, valued at the chart's point value."""
+
+    as_of: datetime
+    points_asset: str
+    currency: str
+    point_value: Decimal
+    lines: tuple[LiabilityLine, ...]
+    total_points: int
+    total_value: Decimal
+    ledger_total_points: int
+    """aggregate_balances("customers:...") at the same instant."""
+    listed_total_points: int
+    """Sum of the customer accounts listed one by one at the same instant."""
+    customers_with_position: int
+    accounts_below_zero: tuple[AccountBalance, ...]
+
+    @property
+    def ties(self) -> bool:
+        return self.total_points == self.ledger_total_points == self.listed_total_points
+
+    @property
+    def difference(self) -> int:
+        return self.total_points - self.ledger_total_points
+
+
+def _customer_of(chart: Chart, address: str) -> str:
+    parsed = chart.parse(address)
+    if parsed is not None and "customer" in parsed.values:
+        return parsed.values["customer"]
+    parts = address.split(":")
+    return parts[1] if len(parts) > 1 else address
+
+
+def liability_statement(
+    *,
+    as_of: datetime,
+    chart: Chart,
+    by_kind: Mapping[str, int],
+    ledger_total: int,
+    accounts: Sequence[AccountState],
+) -> LiabilityStatement:
+    """The liability statement from per-kind aggregates, the subtree total and the listed accounts.
+
+    ``by_kind`` holds the points balance of every customer points kind
+    (``customer_points``, ``customer_pending``, ``customer_hold``,
+    ``customer_clawback``), each an aggregate over its address filter;
+    ``ledger_total`` the aggregate over ``customers:...``; ``accounts`` every
+    customer account with its volumes, all at ``as_of``. A negative balance
+    in a spendable, pending or hold account is moved to the ``negative``
+    line (so the other lines are what the programme owes); points in
+    customer accounts of no declared points kind form the ``other`` line.
+    """
+
+    asset = chart.points_asset
+    negative_part = {"spendable": 0, "pending": 0, "held": 0}
+    other = 0
+    listed = 0
+    in_state: dict[str, set[str]] = {state: set() for state in STATES}
+    position: dict[str, int] = defaultdict(int)
+    below_zero: list[AccountBalance] = []
+    for account in accounts:
+        if asset not in account.volumes:
+            continue
+        balance = account.balance(asset)
+        listed += balance
+        customer = _customer_of(chart, account.address)
+        position[customer] += balance
+        state = _STATE_OF_KIND.get(kind_of(chart, account.address) or "", "other")
+        if balance < 0:
+            below_zero.append(AccountBalance(address=account.address, asset=asset, balance=balance))
+        if state == "other":
+            other += balance
+        elif balance < 0 and state in negative_part:
+            negative_part[state] += balance
+            state = "negative"
+        if balance != 0:
+            in_state[state].add(customer)
+
+    points = {
+        "spendable": by_kind.get("customer_points", 0) - negative_part["spendable"],
+        "pending": by_kind.get("customer_pending", 0) - negative_part["pending"],
+        "held": by_kind.get("customer_hold", 0) - negative_part["held"],
+        "negative": by_kind.get("customer_clawback", 0) + sum(negative_part.values()),
+        "other": other,
+    }
+    value = chart.point_value
+    lines = tuple(
+        LiabilityLine(
+            state=state,
+            points=points[state],
+            value=money_value(points[state], value),
+            customers=len(in_state[state]),
+            accounts=_STATE_ACCOUNTS[state],
+        )
+        for state in STATES
+    )
+    total = sum(points.values())
+    return LiabilityStatement(
+        as_of=utc(as_of),
+        points_asset=asset,
+        currency=chart.money_currency,
+        point_value=value,
+        lines=lines,
+        total_points=total,
+        total_value=money_value(total, value),
+        ledger_total_points=ledger_total,
+        listed_total_points=listed,
+        customers_with_position=sum(1 for p in position.values() if p != 0),
+        accounts_below_zero=tuple(sorted(below_zero, key=lambda a: a.address)),
+    )
+
+
+def read_liability(ledger: LedgerPort, chart: Chart, as_of: datetime | None, *, clock: Clock) -> LiabilityStatement:
+    """Outstanding points by state at ``as_of`` (default: now), read at that point in time."""
+
+    pit = instant_or_now(as_of, clock)
+    by_kind = {
+        kind: points_of(chart, ledger.aggregate_balances(kind_filter(chart, kind), pit=pit)) for kind in _STATE_OF_KIND
+    }
+    subtree = f"{customer_root(chart)}:..."
+    total = points_of(chart, ledger.aggregate_balances(subtree, pit=pit))
+    accounts = list(ledger.accounts(subtree, pit=pit))
+    return liability_statement(as_of=pit, chart=chart, by_kind=by_kind, ledger_total=total, accounts=accounts)

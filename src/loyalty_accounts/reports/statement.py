@@ -1,0 +1,216 @@
+"""Customer statement: a customer's points between two instants, movement by movement, and what expires soon after.
+
+Opening and closing are the customer's subtree aggregated at pit ``start``
+and pit ``end``; the movements are the transactions touching the customer's
+accounts in ``(start, end]``, each with its net effect on the customer's
+points and the running balance. A reversal is named after what it reverts.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Mapping, Sequence
+
+from ..chart import Chart, parse_date_segment
+from ..errors import InvalidCommand
+from ..ports import LedgerPort
+from ..types import AccountState, PostedTransaction
+from ..vocabulary.frozen import Frozen
+from .common import ONE_MICROSECOND, Clock, customer_root, kind_filter, points_of, utc, window
+from .metadata import OPERATION_METADATA
+from .reverts import REVERT_METADATA_KEY, revert_targets
+
+__all__ = [
+    "DEFAULT_HORIZON_DAYS",
+    "CustomerStatement",
+    "ExpiringPoints",
+    "StatementLine",
+    "customer_statement",
+    "read_statement",
+]
+
+DEFAULT_HORIZON_DAYS = 30
+
+
+class StatementLine(Frozen):
+    timestamp: datetime
+    transaction_id: int
+    operation: str
+    business_key: str
+    reference: str | None
+    points: int
+    """Net change of the customer's points (all their points accounts)."""
+    balance: int
+
+
+class ExpiringPoints(Frozen):
+    expires_on: date
+    state: str
+    points: int
+
+
+class CustomerStatement(Frozen):
+    customer: str
+    start: datetime | None
+    end: datetime
+    points_asset: str
+    currency: str
+    point_value: Decimal
+    opening_points: int
+    closing_points: int
+    lines: tuple[StatementLine, ...]
+    expiring: tuple[ExpiringPoints, ...]
+    horizon_days: int
+
+    @property
+    def difference(self) -> int:
+        return self.closing_points - self.opening_points - sum(line.points for line in self.lines)
+
+    @property
+    def ties(self) -> bool:
+        return self.difference == 0
+
+
+def _business_key(tx: PostedTransaction) -> str:
+    operation = tx.metadata.get("operation", "")
+    rule = OPERATION_METADATA.get(operation)
+    if rule is not None and rule.business_key and tx.metadata.get(rule.business_key):
+        return tx.metadata[rule.business_key]
+    return tx.reference or ""
+
+
+def customer_statement(
+    *,
+    customer: str,
+    start: datetime | None,
+    end: datetime,
+    chart: Chart,
+    opening: int,
+    closing: int,
+    transactions: Sequence[PostedTransaction],
+    originals: Mapping[int, PostedTransaction],
+    positions: Sequence[AccountState],
+    horizon_days: int = DEFAULT_HORIZON_DAYS,
+) -> CustomerStatement:
+    """A customer's points between two instants, with what expires soon after ``end``.
+
+    ``transactions`` touch the customer's accounts in ``(start, end]``;
+    ``originals`` holds the transactions reverted by reversals among them;
+    ``positions`` are the customer's buckets and pending accounts at ``end``.
+    """
+
+    asset = chart.points_asset
+    prefix = f"{customer_root(chart)}:{customer}:"
+    reverts = revert_targets(list(transactions) + [t for t in originals.values() if t.id not in {x.id for x in transactions}])
+    lines: list[StatementLine] = []
+    running = opening
+    for tx in sorted(transactions, key=lambda t: (t.timestamp, t.id)):
+        delta = 0
+        for p in tx.postings:
+            if p.asset != asset:
+                continue
+            if p.destination.startswith(prefix):
+                delta += p.amount
+            if p.source.startswith(prefix):
+                delta -= p.amount
+        running += delta
+        if tx.id in reverts:
+            original = originals.get(reverts[tx.id]) or next((t for t in transactions if t.id == reverts[tx.id]), None)
+            what = original.metadata.get("operation", "") if original else ""
+            operation = f"revert of {what}" if what else "revert"
+            key = f"#{reverts[tx.id]}" + (f" {_business_key(original)}" if original and _business_key(original) else "")
+        else:
+            operation = tx.metadata.get("operation") or "(none)"
+            key = _business_key(tx)
+        lines.append(
+            StatementLine(
+                timestamp=tx.timestamp,
+                transaction_id=tx.id,
+                operation=operation,
+                business_key=key,
+                reference=tx.reference,
+                points=delta,
+                balance=running,
+            )
+        )
+
+    today = chart.local_date(utc(end))
+    limit = today + timedelta(days=horizon_days)
+    expiring: dict[tuple[date, str], int] = defaultdict(int)
+    for account in positions:
+        balance = account.balance(asset)
+        parsed = chart.parse(account.address)
+        if balance <= 0 or parsed is None or parsed.values.get("customer") != customer:
+            continue
+        if parsed.kind not in ("customer_points", "customer_pending"):
+            continue
+        expiry = parse_date_segment(parsed.values["expiry"])
+        if expiry is not None and today < expiry <= limit:
+            state = "spendable" if parsed.kind == "customer_points" else "pending"
+            expiring[(expiry, state)] += balance
+    return CustomerStatement(
+        customer=customer,
+        start=utc(start) if start is not None else None,
+        end=utc(end),
+        points_asset=asset,
+        currency=chart.money_currency,
+        point_value=chart.point_value,
+        opening_points=opening,
+        closing_points=closing,
+        lines=tuple(lines),
+        expiring=tuple(ExpiringPoints(expires_on=d, state=s, points=p) for (d, s), p in sorted(expiring.items())),
+        horizon_days=horizon_days,
+    )
+
+
+def read_statement(
+    ledger: LedgerPort,
+    chart: Chart,
+    customer: str,
+    start: datetime | None,
+    end: datetime | None,
+    *,
+    horizon_days: int = DEFAULT_HORIZON_DAYS,
+    clock: Clock,
+) -> CustomerStatement:
+    """A customer's statement over ``(start, end]`` (default: from the beginning to now)."""
+
+    chart.credit(customer)  # validates the id against the chart's customer segment
+    if horizon_days < 0:
+        raise InvalidCommand(f"horizon must be zero or more days, got {horizon_days}")
+    start, end = window(start, end, clock)
+    subtree = f"{customer_root(chart)}:{customer}:..."
+    opening = points_of(chart, ledger.aggregate_balances(subtree, pit=start)) if start is not None else 0
+    closing = points_of(chart, ledger.aggregate_balances(subtree, pit=end))
+    transactions = list(
+        ledger.transactions(
+            account=subtree,
+            start=start + ONE_MICROSECOND if start is not None else None,
+            end=end + ONE_MICROSECOND,
+        )
+    )
+    listed = {tx.id for tx in transactions}
+    originals: dict[int, PostedTransaction] = {}
+    for tx in transactions:
+        marker = tx.metadata.get(REVERT_METADATA_KEY, "")
+        if marker.isdigit() and int(marker) not in listed:
+            originals[int(marker)] = ledger.get_transaction(int(marker))
+    positions: list[AccountState] = []
+    for kind in ("customer_points", "customer_pending"):
+        pattern = kind_filter(chart, kind).split(":")
+        pattern[1] = customer
+        positions.extend(ledger.accounts(":".join(pattern), pit=end))
+    return customer_statement(
+        customer=customer,
+        start=start,
+        end=end,
+        chart=chart,
+        opening=opening,
+        closing=closing,
+        transactions=transactions,
+        originals=originals,
+        positions=positions,
+        horizon_days=horizon_days,
+    )

@@ -1,0 +1,125 @@
+"""``loyalty report ...``, ``loyalty reconcile`` and ``loyalty statement`` on the scripted history (support.report_books)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import typer
+from support.finance_books import Books
+from support.report_books import ROOT, FakeBooks, catalogue, chart, clean, full
+from typer.testing import CliRunner
+
+from loyalty_accounts.cli.context import AppContext
+from loyalty_accounts.cli.report import app as report_app
+from loyalty_accounts.cli.report import reconcile_command, statement_command
+from loyalty_accounts.errors import LedgerUnavailable
+from loyalty_accounts.types import PostedTransaction
+
+__all__ = ["catalogue", "chart", "clean", "full"]  # fixtures
+
+runner = CliRunner()
+
+
+class Unreachable:
+    """A port whose every read fails the way the HTTP client does when the server is down."""
+
+    ledger = "down"
+
+    def __getattr__(self, name: str) -> Any:
+        def fail(*args: Any, **kwargs: Any) -> Any:
+            raise LedgerUnavailable("Formance ledger at http://127.0.0.1:9 is unavailable")
+
+        return fail
+
+
+def cli(port: Any) -> typer.Typer:
+    root = typer.Typer()
+
+    @root.callback()
+    def _options(ctx: typer.Context) -> None:
+        ctx.obj = AppContext(None, None, ROOT / "chart_of_accounts.yaml", None, _client=port)
+
+    root.add_typer(report_app, name="report")
+    root.command("reconcile")(reconcile_command)
+    root.command("statement")(statement_command)
+    return root
+
+
+def test_cli_liability_json_and_csv_carry_the_same_content(full: FakeBooks) -> None:
+    app = cli(full.ledger)
+    result = runner.invoke(app, ["report", "liability", "--as-of", "2026-05-01T00:00:00Z", "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["total_points"] == 260 and payload["total_value"] == "2.60" and payload["ties"] is True
+    csv_result = runner.invoke(app, ["report", "liability", "--as-of", "2026-05-01T02:00:00+02:00", "--csv"])
+    assert csv_result.exit_code == 0, csv_result.output
+    lines = csv_result.stdout.splitlines()
+    assert lines[0] == "as_of,state,points,value,currency,customers"
+    assert lines[-1] == "2026-05-01T00:00:00+00:00,total,260,2.60,USD,4"
+    assert [row["value"] for row in payload["lines"]] == [line.split(",")[3] for line in lines[1:]]
+
+
+def test_cli_activity_table_says_whether_it_ties(full: FakeBooks) -> None:
+    result = runner.invoke(cli(full.ledger), ["report", "activity", "--from", "2026-01-01T00:00:00Z", "--to", "2026-05-01T00:00:00Z"])
+    assert result.exit_code == 0, result.output
+    assert "ties: NO" in result.stdout and "by 10 PTS" in result.stdout
+
+
+def test_cli_breakage_prints_the_method(full: FakeBooks) -> None:
+    result = runner.invoke(cli(full.ledger), ["report", "breakage", "--to", "2026-05-01T00:00:00Z"])
+    assert result.exit_code == 0, result.output
+    assert "Method: rate = expired / issued" in result.stdout and "176 PTS = 1.76 USD" in result.stdout
+
+
+def test_cli_reconcile_exits_1_on_a_break_and_0_when_clean(full: Books, clean: tuple[FakeBooks, dict[str, PostedTransaction]]) -> None:
+    broken = runner.invoke(cli(full.ledger), ["reconcile", "--as-of", "2026-05-01T00:00:00Z"])
+    assert broken.exit_code == 1
+    assert "FAIL         expired_holds" in broken.stdout and "customers:c1:holds:h-1" in broken.stdout
+    ok = runner.invoke(cli(clean[0].ledger), ["reconcile", "--as-of", "2026-05-01T00:00:00Z", "--json"])
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.stdout)["ok"] is True
+
+
+def test_cli_statement_csv(full: FakeBooks) -> None:
+    result = runner.invoke(
+        cli(full.ledger), ["statement", "--customer", "c1", "--from", "2026-01-01T00:00:00Z", "--to", "2026-05-01T00:00:00Z", "--csv"]
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "customer,line,timestamp,transaction_id,operation,business_key,points,balance,state,expires_on"
+    assert lines[1] == "c1,opening,2026-01-01T00:00:00+00:00,,,,,70,,"
+    assert lines[-1] == "c1,closing,2026-05-01T00:00:00+00:00,,,,,200,,"
+    longer = runner.invoke(cli(full.ledger), ["statement", "--customer", "c1", "--to", "2026-05-01T00:00:00Z", "--days", "330", "--csv"])
+    assert longer.stdout.splitlines()[-1] == "c1,expiring,,,,,140,,spendable,2027-03-01"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["report", "liability", "--as-of", "2026-05-01T00:00:00"],
+        ["report", "liability", "--as-of", "2026-05-01Z"],
+        ["report", "liability", "--as-of", "yesterday"],
+        ["report", "activity", "--from", "2026-05-01T00:00:00Z", "--to", "2026-01-01T00:00:00Z"],
+        ["report", "liability", "--json", "--csv"],
+        ["statement", "--customer", "bad id!"],
+        ["report", "breakage", "--cohorts", "0"],
+    ],
+)
+def test_cli_bad_input_exits_2(full: Books, args: list[str]) -> None:
+    result = runner.invoke(cli(full.ledger), args)
+    assert result.exit_code == 2, result.output
+
+
+def test_cli_naive_instant_is_explained(full: FakeBooks) -> None:
+    result = runner.invoke(cli(full.ledger), ["reconcile", "--as-of", "2026-05-01T00:00:00"])
+    assert result.exit_code == 2
+    assert "has no UTC offset" in result.stderr
+
+
+def test_cli_unreachable_ledger_exits_3() -> None:
+    for args in (["report", "liability"], ["reconcile"], ["statement", "--customer", "c1"]):
+        result = runner.invoke(cli(Unreachable()), args)
+        assert result.exit_code == 3, (args, result.output)
+        assert "unavailable" in result.stderr

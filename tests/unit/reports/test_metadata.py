@@ -1,0 +1,133 @@
+"""The one metadata table matches what every operation's plans write, and every plan passes the metadata check."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from support.finance_books import at, priced
+from support.report_books import tx
+
+from loyalty_accounts.chart import Chart
+from loyalty_accounts.numscript import Catalogue
+from loyalty_accounts.operations import (
+    OPERATIONS,
+    AdjustCommand,
+    EngageCommand,
+    BucketBalance,
+    CaptureCommand,
+    ConvertCommand,
+    EarnCommand,
+    EarnRecord,
+    ExchangeInCommand,
+    ExchangeOutCommand,
+    ExpireCommand,
+    HoldCommand,
+    OpenCounterCommand,
+    PendingBalance,
+    RedeemCommand,
+    RefundCommand,
+    ReleaseCommand,
+    TransferCommand,
+    adjust,
+    capture,
+    convert,
+    earn,
+    engage,
+    exchange_in,
+    exchange_out,
+    expire,
+    hold,
+    open_counter,
+    redeem,
+    refund,
+    release,
+    transfer,
+)
+from loyalty_accounts.vocabulary.amounts import Money
+from loyalty_accounts.reports.metadata import BASE_METADATA, OPERATION_METADATA
+from loyalty_accounts.reports.reconcile import check_transaction_metadata
+from loyalty_accounts.rules import EngagementRule
+from loyalty_accounts.types import Posting, TransactionPlan
+
+
+def every_plan(chart: Chart, catalogue: Catalogue) -> list[TransactionPlan]:
+    t = at("2026-06-01T10:00:00")
+    usd = Money(amount=Decimal("125.90"), currency="USD")
+    bks = [BucketBalance(expiry=date(2026, 9, 30), points=300), BucketBalance(expiry=date(2027, 3, 31), points=400)]
+    held = (
+        Posting(source="customers:c42:points:20260930", destination="customers:c42:holds:h-9", amount=50, asset="PTS"),
+        Posting(source="customers:c42:points:20270331", destination="customers:c42:holds:h-9", amount=20, asset="PTS"),
+    )
+    record = EarnRecord(
+        customer="c42", order_id="o-1", amount=usd, points=125, ordered_at=t, release_on=date(2026, 6, 15), expires_on=date(2027, 6, 1)
+    )
+    plans = [
+        earn.plan(EarnCommand(customer="c42", order_id="o-1", amount=usd, ordered_at=t), chart, catalogue, breakdown=priced("125.90")),
+        earn.plan(
+            EarnCommand(customer="c42", order_id="o-2", amount=usd, ordered_at=t),
+            chart,
+            catalogue,
+            breakdown=priced("125.90"),
+            clawback_balance=-30,
+            tier_after="silver",
+            tier_change="upgrade",
+        ),
+        engage.plan(
+            EngageCommand(customer="c42", event="review_written", key="rv-77", at=t),
+            chart,
+            catalogue,
+            rule=EngagementRule(points=50, per_day=2, per_customer=10),
+            rules_version="test-1",
+            clawback_balance=-5,
+        ),
+        open_counter.plan(OpenCounterCommand(customer="c42", event="review_written", day=date(2026, 6, 1)), chart, catalogue),
+        *release.plan(
+            ReleaseCommand(customer="c42", as_of=t), chart, catalogue, [PendingBalance(release=date(2026, 6, 1), expiry=date(2027, 5, 18), points=95)]
+        ),
+        hold.plan(HoldCommand(customer="c42", hold_id="h-9", points=70, at=t), chart, catalogue, bks),
+        capture.plan(CaptureCommand(customer="c42", hold_id="h-9", points=55, at=t), chart, catalogue, held),
+        redeem.plan(RedeemCommand(customer="c42", redemption_id="r-5", points=70, at=t), chart, catalogue, bks),
+        redeem.plan(RedeemCommand(customer="c42", redemption_id="r-6", points=70, at=t, reward="mug"), chart, catalogue, bks),
+        *expire.plan(ExpireCommand(customer="c42", as_of=at("2026-09-30T03:00:00")), chart, catalogue, bks),
+        transfer.plan(TransferCommand(customer="c42", to_customer="c77", transfer_id="t-3", points=70, at=t), chart, catalogue, bks),
+        exchange_out.plan(
+            ExchangeOutCommand(customer="c42", exchange_id="x-1", partner="skyway", partner_points=40, at=t), chart, catalogue, bks
+        ),
+        exchange_in.plan(ExchangeInCommand(customer="c42", exchange_id="x-2", partner="skyway", partner_points=100, at=t), chart, catalogue),
+        convert.plan(ConvertCommand(customer="c42", conversion_id="cv-1", points=500, at=t), chart, catalogue, bks),
+        refund.plan(
+            RefundCommand(customer="c42", order_id="o-1", refund_id="rf-1", amount=usd, at=t),
+            chart,
+            catalogue,
+            earn=record,
+            previous_refunds=[],
+            buckets=bks,
+        ),
+        adjust.plan(
+            AdjustCommand(customer="c42", adjustment_id="a-1", direction="credit", points=50, reason="goodwill", at=t), chart, catalogue
+        ),
+        adjust.plan(
+            AdjustCommand(customer="c42", adjustment_id="a-2", direction="debit", points=30, reason="goodwill", at=t), chart, catalogue, bks
+        ),
+    ]
+    return [p for p in plans if p is not None]
+
+
+def test_metadata_table_matches_what_every_plan_writes(chart: Chart, catalogue: Catalogue) -> None:
+    assert set(OPERATION_METADATA) == set(OPERATIONS)
+    plans = every_plan(chart, catalogue)
+    assert {p.operation for p in plans} == set(OPERATIONS)
+    optional_seen: set[tuple[str, str]] = set()
+    for plan in plans:
+        rule = OPERATION_METADATA[plan.operation]
+        keys = set(plan.all_metadata())
+        assert BASE_METADATA | rule.required <= keys, plan.reference
+        assert all(rule.allows(key) for key in keys), (plan.reference, sorted(keys))
+        optional_seen |= {(plan.operation, k) for k in keys & rule.optional}
+        if rule.business_key:
+            assert plan.metadata[rule.business_key] in plan.reference
+    assert optional_seen == {(op, k) for op, rule in OPERATION_METADATA.items() for k in rule.optional}
+    # Every plan passes the reconciliation's metadata check.
+    posted = [tx(i, [("a", "b", 1)], p.all_metadata()) for i, p in enumerate(plans)]
+    assert check_transaction_metadata(posted).status == "pass"

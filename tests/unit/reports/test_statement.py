@@ -1,0 +1,41 @@
+"""Customer statement: the service on the scripted history (movements, reverts, what expires soon)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from support.finance_books import at
+from support.report_books import AS_OF, FakeBooks, reports
+
+from loyalty_accounts.errors import InvalidCommand
+from loyalty_accounts.types import PostedTransaction
+
+
+def test_customer_statement(full: FakeBooks) -> None:
+    statement = reports(full).statement("c1", at("2026-01-01T00:00:00"), AS_OF, horizon_days=330)
+    assert (statement.opening_points, statement.closing_points) == (70, 200)
+    assert [(line.operation, line.business_key, line.points, line.balance) for line in statement.lines] == [
+        ("expire", "expire:20260121T030000Z:c1:20260110", -70, 0),
+        ("earn", "o-3", 200, 200),
+        ("release", "release:20260316T020000Z:c1:20260315:20270301", 0, 200),
+        ("hold", "h-1", 0, 200),
+    ]
+    assert statement.ties
+    assert [(e.expires_on, e.state, e.points) for e in statement.expiring] == [(date(2027, 3, 1), "spendable", 140)]
+    assert reports(full).statement("c1", at("2026-01-01T00:00:00"), AS_OF).expiring == ()
+
+
+def test_statement_lists_a_void_as_a_revert(clean: tuple[FakeBooks, dict[str, PostedTransaction]]) -> None:
+    books, txs = clean
+    statement = reports(books).statement("c1", at("2026-03-01T00:00:00"), AS_OF)
+    last = statement.lines[-1]
+    assert (last.operation, last.business_key, last.points) == ("revert of hold", f"#{txs['h-1'].id} h-1", 0)
+    assert statement.closing_points == 200 and statement.ties
+
+
+def test_statement_refuses_a_bad_customer_id_and_a_reversed_window(full: FakeBooks) -> None:
+    with pytest.raises(InvalidCommand):
+        reports(full).statement("not a customer!")
+    with pytest.raises(InvalidCommand):
+        reports(full).activity(AS_OF, at("2026-01-01T00:00:00"))

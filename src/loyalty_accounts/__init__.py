@@ -66,7 +66,6 @@ from .settings import Settings, load_settings
 from .version import __version__
 from .vocabulary.amounts import Money
 
-
 __all__ = [
     # wiring
     "App",

@@ -55,10 +55,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from .vocabulary.amounts import ASSET_RE, to_minor
 from .errors import ChartError, InvalidCommand
 from .settings import load_settings
-from .vocabulary.amounts import Asset
+from .vocabulary.amounts import ASSET_RE, Asset, to_minor
 
 VAR_TYPES = frozenset({"account", "monetary", "number", "portion", "asset", "string"})
 _NAME = r"[a-z_][a-z0-9_]*"

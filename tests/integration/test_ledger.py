@@ -9,7 +9,11 @@ from typing import Iterator
 import httpx
 import pytest
 
-from loyalty_accounts.errors import DuplicateOperation, InsufficientPoints, LedgerUnavailable
+from loyalty_accounts.errors import (
+    DuplicateOperation,
+    InsufficientPoints,
+    LedgerUnavailable,
+)
 from loyalty_accounts.ledger import LedgerClient, LedgerConnection
 from loyalty_accounts.types import TransactionPlan
 

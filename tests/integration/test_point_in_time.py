@@ -37,9 +37,9 @@ from typer.testing import CliRunner
 from loyalty_accounts.cli import app
 from loyalty_accounts.errors import UnknownEntity
 from loyalty_accounts.program import LoyaltyProgram
-from loyalty_accounts.services.accounts import Bucket, HeldPoints, PendingPoints
 from loyalty_accounts.reports import FinanceReports
 from loyalty_accounts.rules import load_rules
+from loyalty_accounts.services.accounts import Bucket, HeldPoints, PendingPoints
 
 pytestmark = pytest.mark.integration
 

@@ -19,8 +19,8 @@ from support.programme import T0, days, programme, usd
 from loyalty_accounts.errors import LoyaltyError
 from loyalty_accounts.ledger import LedgerClient, LedgerConnection
 from loyalty_accounts.operations import EarnCommand, RefundCommand
-from loyalty_accounts.services.results import OperationResult, TierChange
 from loyalty_accounts.rules import EngagementLimitReached
+from loyalty_accounts.services.results import OperationResult, TierChange
 
 UTC = timezone.utc
 

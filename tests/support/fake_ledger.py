@@ -40,7 +40,14 @@ from loyalty_accounts.errors import (
     LoyaltyError,
     UnknownEntity,
 )
-from loyalty_accounts.types import AccountState, Posting, PostedTransaction, TransactionPlan, Volume, VolumeRow
+from loyalty_accounts.types import (
+    AccountState,
+    PostedTransaction,
+    Posting,
+    TransactionPlan,
+    Volume,
+    VolumeRow,
+)
 from loyalty_accounts.vocabulary.amounts import Asset
 
 from .interpreter import ScriptFailed, run_script

@@ -38,10 +38,10 @@ from loyalty_accounts.operations import (
     refund,
     release,
 )
-from loyalty_accounts.vocabulary.amounts import Money
 from loyalty_accounts.ports import LedgerPort
 from loyalty_accounts.rules import EarnBreakdown
 from loyalty_accounts.types import PostedTransaction, TransactionPlan
+from loyalty_accounts.vocabulary.amounts import Money
 
 UTC = timezone.utc
 

@@ -12,10 +12,10 @@ import yaml
 from loyalty_accounts.chart import Chart
 from loyalty_accounts.numscript import Catalogue
 from loyalty_accounts.operations import EarnCommand
-from loyalty_accounts.vocabulary.amounts import Money
 from loyalty_accounts.ports import LedgerPort
 from loyalty_accounts.program import LoyaltyProgram
 from loyalty_accounts.rules import Rules, parse_rules
+from loyalty_accounts.vocabulary.amounts import Money
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 1, 10, 12, 0, tzinfo=timezone.utc)

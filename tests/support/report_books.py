@@ -31,8 +31,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support.fake_ledger import FakeLedger
-from support.finance_books import Books, at, history_to_first_hold
 
 from loyalty_accounts.chart import Chart, load_chart
 from loyalty_accounts.numscript import Catalogue
@@ -45,7 +43,15 @@ from loyalty_accounts.reports import (
     liability_statement,
     roll_forward,
 )
-from loyalty_accounts.types import AccountState, Posting, PostedTransaction, Volume, VolumeRow
+from loyalty_accounts.types import (
+    AccountState,
+    PostedTransaction,
+    Posting,
+    Volume,
+    VolumeRow,
+)
+from support.fake_ledger import FakeLedger
+from support.finance_books import Books, at, history_to_first_hold
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,7 +7,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from support.fake_ledger import REVERTS_KEY, FakeLedger, address_matches, chart_admits
 
-from loyalty_accounts.errors import DuplicateOperation, InsufficientPoints, LedgerRejected, UnknownEntity
+from loyalty_accounts.errors import (
+    DuplicateOperation,
+    InsufficientPoints,
+    LedgerRejected,
+    UnknownEntity,
+)
 from loyalty_accounts.types import TransactionPlan
 
 DAY0 = datetime(2025, 1, 1, tzinfo=timezone.utc)

@@ -10,7 +10,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from loyalty_accounts.errors import ChartError, InvalidCommand
-from loyalty_accounts.numscript import Catalogue, Template, default_template_dir, money, monetary, number
+from loyalty_accounts.numscript import (
+    Catalogue,
+    Template,
+    default_template_dir,
+    monetary,
+    money,
+    number,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -28,6 +28,7 @@ from typing import Any, Mapping
 
 import pytest
 import yaml
+from support.interpreter import InterpreterUnavailable, interpreter_binary
 
 from loyalty_accounts.chart import Chart, load_chart
 from loyalty_accounts.numscript import Catalogue
@@ -62,10 +63,9 @@ from loyalty_accounts.operations import (
     release,
     transfer,
 )
-from loyalty_accounts.vocabulary.amounts import Money
 from loyalty_accounts.rules import EarnBreakdown, Order, Rules, load_rules, quote
 from loyalty_accounts.types import Posting, TransactionPlan
-from support.interpreter import InterpreterUnavailable, interpreter_binary
+from loyalty_accounts.vocabulary.amounts import Money
 
 ROOT = Path(__file__).resolve().parents[2]
 AT = datetime(2026, 6, 1, 10, 0, tzinfo=timezone.utc)

@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from loyalty_accounts.errors import InvalidCommand
-from loyalty_accounts.settings import CHECKOUT, Settings, config_file, load_settings, variable_name
+from loyalty_accounts.settings import (
+    CHECKOUT,
+    Settings,
+    config_file,
+    load_settings,
+    variable_name,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -209,7 +215,11 @@ def test_a_secret_is_never_echoed_in_an_error(tmp_path: Path) -> None:
 
 def test_the_package_reads_its_files_and_folders_through_the_settings(tmp_path: Path) -> None:
     from loyalty_accounts.chart import default_chart_path
-    from loyalty_accounts.local.paths import cache_dir, default_state_dir, ledger_server_source
+    from loyalty_accounts.local.paths import (
+        cache_dir,
+        default_state_dir,
+        ledger_server_source,
+    )
     from loyalty_accounts.numscript import default_template_dir
 
     write(

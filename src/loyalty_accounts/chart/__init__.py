@@ -41,7 +41,15 @@ the books need to record an amount.
 
 
 from .model import Chart, default_chart_path, load_chart
-from .spec import AccountKind, ChartSpec, ParsedAddress, Partner, Policies, date_segment, parse_date_segment
+from .spec import (
+    AccountKind,
+    ChartSpec,
+    ParsedAddress,
+    Partner,
+    Policies,
+    date_segment,
+    parse_date_segment,
+)
 
 __all__ = [
     "Chart",

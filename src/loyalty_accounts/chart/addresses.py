@@ -76,6 +76,12 @@ class AddressBook:
             return None
         return ParsedAddress(kind=here["kind"], values=values)
 
+    def customer_of(self, address: Address) -> str | None:
+        """The customer an address belongs to (its ``{customer}`` segment), or None for any other account."""
+
+        parsed = self.parse(address)
+        return parsed.values.get("customer") if parsed is not None else None
+
     def kind_of(self, address: Address) -> AccountKind:
         parsed = self.parse(address)
         if parsed is None:

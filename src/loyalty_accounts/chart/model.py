@@ -23,13 +23,13 @@ from .addresses import AddressBook
 from .spec import (
     FIXED_SEGMENT_RE,
     NO_EXPIRY,
+    NON_RE2,
     REQUIRED_KINDS,
     AccountKind,
     ChartSpec,
     OrderCurrency,
     Partner,
     Policies,
-    NON_RE2,
     Segment,
 )
 

@@ -24,11 +24,20 @@ from ..operations import (
     TransferCommand,
 )
 from ..program import LoyaltyProgram
+from ..reports.statement import points_change
 from ..services.results import BatchResult, OperationResult
+from ..vocabulary.amounts import parse_money
 from .context import app_context
 from .inputs import parse_instant
-from ..vocabulary.amounts import parse_money
-from .output import CsvFlag, Format, JsonFlag, chosen_format, emit_json, emit_mapping, emit_rows
+from .output import (
+    CsvFlag,
+    Format,
+    JsonFlag,
+    chosen_format,
+    emit_json,
+    emit_mapping,
+    emit_rows,
+)
 from .shell import run_guarded
 
 Customer = Annotated[str, typer.Option("--customer", "-c", help="Customer id.")]
@@ -372,12 +381,11 @@ def register(app: typer.Typer) -> None:
         """Every transaction that touched the customer's accounts, oldest first."""
 
         fmt = chosen_format(json_out, csv_out)
-        txs = run_guarded(lambda: app_context(ctx).program().history(customer))
-        prefix = f"customers:{customer}:"
+        app = app_context(ctx)
+        txs = run_guarded(lambda: app.program().history(customer))
         rows = []
         for tx in txs:
-            delta = sum(p.amount for p in tx.postings if p.destination.startswith(prefix) and p.asset == "PTS")
-            delta -= sum(p.amount for p in tx.postings if p.source.startswith(prefix) and p.asset == "PTS")
+            delta = points_change(app.chart, tx, customer)
             rows.append(
                 {
                     "tx": tx.id,

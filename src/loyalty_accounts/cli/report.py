@@ -19,7 +19,15 @@ import typer
 from ..reports import DEFAULT_HORIZON_DAYS, DEFAULT_RATE_COHORTS, FinanceReports
 from .context import app_context
 from .inputs import parse_instant as parse_cli_instant
-from .output import CsvFlag, Format, JsonFlag, chosen_format, emit_json, emit_rows, render_table
+from .output import (
+    CsvFlag,
+    Format,
+    JsonFlag,
+    chosen_format,
+    emit_json,
+    emit_rows,
+    render_table,
+)
 from .shell import fail, run_guarded
 from .views import (
     ACTIVITY_COLUMNS,

@@ -19,11 +19,19 @@ import typer
 from ..errors import InvalidCommand
 from ..operations import EarnCommand
 from ..rules import EarnBreakdown, Order, Rules, compare_versions, load_rules, quote
+from ..vocabulary.amounts import parse_money
 from .context import app_context
 from .inputs import parse_instant
-from ..vocabulary.amounts import parse_money
 from .ops import At, Category, Channel, Customer, run_operation
-from .output import CsvFlag, Format, JsonFlag, chosen_format, emit_json, emit_mapping, emit_rows
+from .output import (
+    CsvFlag,
+    Format,
+    JsonFlag,
+    chosen_format,
+    emit_json,
+    emit_mapping,
+    emit_rows,
+)
 from .shell import fail, run_guarded
 
 rules_app = typer.Typer(help="Check earning rules files.", no_args_is_help=True)

@@ -10,7 +10,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from ..reports import BreakageReport, CustomerStatement, LiabilityStatement, Reconciliation, RollForward, money_value
+from ..reports import (
+    BreakageReport,
+    CustomerStatement,
+    LiabilityStatement,
+    Reconciliation,
+    RollForward,
+    money_value,
+)
 
 __all__ = [
     "ACTIVITY_COLUMNS",

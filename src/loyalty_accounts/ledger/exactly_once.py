@@ -35,7 +35,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from ..errors import DuplicateOperation, LedgerRejected, LedgerUnavailable, LoyaltyError, OutcomeUnknown
+from ..errors import (
+    DuplicateOperation,
+    LedgerRejected,
+    LedgerUnavailable,
+    LoyaltyError,
+    OutcomeUnknown,
+)
 from ..types import PostedTransaction, TransactionPlan
 from . import wire
 from .reads import list_transactions

@@ -43,7 +43,12 @@ import httpx
 from formance_sdk_python import SDK
 from formance_sdk_python.models import errors as sdk_errors
 from formance_sdk_python.models import shared
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_random_exponential
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    wait_random_exponential,
+)
 
 from ..errors import LedgerRejected, LedgerUnavailable, OutcomeUnknown
 from .connection import SDK_PATH_PREFIX, LedgerConnection

@@ -22,7 +22,14 @@ from formance_sdk_python.models import ledger as sdk_models
 from pydantic import ValidationError
 
 from ..errors import InvalidCommand, LedgerRejected
-from ..types import AccountState, Posting, PostedTransaction, TransactionPlan, Volume, VolumeRow
+from ..types import (
+    AccountState,
+    PostedTransaction,
+    Posting,
+    TransactionPlan,
+    Volume,
+    VolumeRow,
+)
 from ..vocabulary.instants import iso_instant, parse_instant, utc
 from .errors import unexpected
 

@@ -31,7 +31,15 @@ from ..errors import LocalServerError
 from ..settings import load_settings
 from . import postgres, server
 from .paths import LEDGER_VERSION, default_state_dir
-from .procs import free_loopback_port, pid_alive, pid_argv, pid_cmdline, port_open, processes_in, terminate
+from .procs import (
+    free_loopback_port,
+    pid_alive,
+    pid_argv,
+    pid_cmdline,
+    port_open,
+    processes_in,
+    terminate,
+)
 
 # How long `up` gives a surviving ledger to answer again (its connections to a
 # restarted PostgreSQL are re-opened on first use) before replacing it.

@@ -29,10 +29,10 @@ from ..chart import Chart
 from ..errors import InvalidCommand
 from ..numscript import Catalogue, monetary
 from ..types import TransactionPlan
-from .base import Command, build_plan
+from ..vocabulary.amounts import Points
 from ..vocabulary.ids import BusinessKey, CustomerId, ReasonCode
 from ..vocabulary.instants import Instant, iso_day
-from ..vocabulary.amounts import Points
+from .base import Command, build_plan
 from .entry import Operation
 from .fifo import BucketBalance, allocate, spendable
 from .reading import Reading

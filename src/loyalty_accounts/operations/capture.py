@@ -28,11 +28,11 @@ from ..chart import Chart
 from ..errors import InvalidCommand, OperationRefused, UnknownEntity
 from ..numscript import Catalogue, monetary
 from ..types import Posting, TransactionPlan
-from .base import Command, build_plan, keyed_reference
+from ..vocabulary.amounts import Points
 from ..vocabulary.frozen import Frozen
 from ..vocabulary.ids import CustomerId, HoldId
 from ..vocabulary.instants import Instant, iso_instant
-from ..vocabulary.amounts import Points
+from .base import Command, build_plan, keyed_reference
 from .entry import Operation
 from .fifo import Allocation, give_back
 from .hold import find_hold, hold_expiry

@@ -23,16 +23,15 @@ from decimal import Decimal
 from typing import Sequence
 
 from ..chart import Chart
-from ..vocabulary.amounts import from_minor, to_minor
 from ..errors import InvalidCommand
 from ..numscript import Catalogue, monetary
 from ..types import TransactionPlan
-from .base import Command, build_plan
+from ..vocabulary.amounts import Points, from_minor, to_minor
 from ..vocabulary.ids import BusinessKey, CustomerId
 from ..vocabulary.instants import Instant
-from ..vocabulary.amounts import Points
-from .fifo import BucketBalance, allocate, spendable
+from .base import Command, build_plan
 from .entry import Operation
+from .fifo import BucketBalance, allocate, spendable
 from .reading import customer_buckets
 
 TEMPLATE = "convert"

@@ -47,13 +47,27 @@ from typing import Mapping
 from ..chart import Chart
 from ..errors import ChartError, InvalidCommand, UnknownEntity
 from ..numscript import Catalogue, monetary
-from ..rules import EarnBreakdown, Order, Rules, TierStatus, quote, tier_change, tier_for
+from ..rules import (
+    EarnBreakdown,
+    Order,
+    Rules,
+    TierStatus,
+    quote,
+    tier_change,
+    tier_for,
+)
 from ..types import PostedTransaction, TransactionPlan
-from .base import Command, build_plan, keyed_reference, metadata_filter
-from ..vocabulary.ids import BusinessKey, Code, CustomerId
-from ..vocabulary.instants import Instant, day_from_metadata, iso_day, iso_instant, parse_instant
 from ..vocabulary.amounts import Money
 from ..vocabulary.frozen import Frozen, Value
+from ..vocabulary.ids import BusinessKey, Code, CustomerId
+from ..vocabulary.instants import (
+    Instant,
+    day_from_metadata,
+    iso_day,
+    iso_instant,
+    parse_instant,
+)
+from .base import Command, build_plan, keyed_reference, metadata_filter
 from .entry import Operation
 from .reading import Reading
 

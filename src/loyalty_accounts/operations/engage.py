@@ -40,11 +40,11 @@ from ..errors import InvalidCommand, UnknownEntity
 from ..numscript import Catalogue, monetary
 from ..rules import EngagementRule, Rules, engagement_points
 from ..types import TransactionPlan
-from .base import Command, build_plan
 from ..vocabulary.frozen import Frozen
 from ..vocabulary.ids import BusinessKey, Code, CustomerId
 from ..vocabulary.instants import Instant, iso_day, iso_instant
 from . import open_counter
+from .base import Command, build_plan
 from .entry import Operation
 from .open_counter import OpenCounterCommand
 from .reading import Reading

@@ -23,13 +23,12 @@ days; c42 hands in 100 miles (x-2) on 2026-06-01::
 from __future__ import annotations
 
 from ..chart import Chart
-from ..vocabulary.amounts import to_minor
 from ..numscript import Catalogue, monetary
 from ..types import TransactionPlan
-from .base import Command, build_plan
+from ..vocabulary.amounts import Points, to_minor
 from ..vocabulary.ids import BusinessKey, CustomerId, PartnerKey
 from ..vocabulary.instants import Instant, iso_day
-from ..vocabulary.amounts import Points
+from .base import Command, build_plan
 from .entry import Operation
 from .exchange_out import settlement_amount
 from .reading import nothing

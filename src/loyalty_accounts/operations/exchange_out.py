@@ -27,16 +27,15 @@ from decimal import Decimal
 from typing import Sequence
 
 from ..chart import Chart
-from ..vocabulary.amounts import asset_precision, round_to, to_minor
 from ..errors import InvalidCommand
 from ..numscript import Catalogue, monetary
 from ..types import TransactionPlan
-from .base import Command, build_plan
+from ..vocabulary.amounts import Points, asset_precision, round_to, to_minor
 from ..vocabulary.ids import BusinessKey, CustomerId, PartnerKey
 from ..vocabulary.instants import Instant
-from ..vocabulary.amounts import Points
-from .fifo import BucketBalance, allocate, spendable
+from .base import Command, build_plan
 from .entry import Operation
+from .fifo import BucketBalance, allocate, spendable
 from .reading import customer_buckets
 
 TEMPLATE = "exchange_out"

@@ -21,9 +21,9 @@ from typing import Sequence
 from ..chart import Chart, date_segment
 from ..numscript import Catalogue
 from ..types import TransactionPlan
-from .base import Command, build_plan
 from ..vocabulary.ids import CustomerId
 from ..vocabulary.instants import SweepInstant, iso_day, iso_instant, stamp
+from .base import Command, build_plan
 from .entry import Sweep
 from .fifo import BucketBalance, due
 from .reading import Reading, bucket_balance

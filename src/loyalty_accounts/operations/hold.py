@@ -27,10 +27,10 @@ from ..chart import Chart
 from ..errors import InvalidCommand, UnknownEntity
 from ..numscript import Catalogue, monetary
 from ..types import PostedTransaction, TransactionPlan
-from .base import Command, build_plan, keyed_reference, metadata_filter
+from ..vocabulary.amounts import Points
 from ..vocabulary.ids import CustomerId, HoldId
 from ..vocabulary.instants import Instant, iso_instant, parse_instant
-from ..vocabulary.amounts import Points
+from .base import Command, build_plan, keyed_reference, metadata_filter
 from .entry import Operation
 from .fifo import BucketBalance, allocate, spendable
 from .reading import Reading, customer_buckets

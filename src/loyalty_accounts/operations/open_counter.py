@@ -40,8 +40,8 @@ from datetime import date
 from ..chart import Chart
 from ..numscript import Catalogue, monetary
 from ..types import TransactionPlan
-from .base import Command, build_plan
 from ..vocabulary.ids import Code, CustomerId
+from .base import Command, build_plan
 from .entry import Operation
 from .reading import nothing
 

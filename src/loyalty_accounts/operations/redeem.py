@@ -19,12 +19,12 @@ from typing import Sequence
 from ..chart import Chart
 from ..numscript import Catalogue, monetary
 from ..types import TransactionPlan
-from .base import Command, build_plan
+from ..vocabulary.amounts import Points
 from ..vocabulary.ids import BusinessKey, CustomerId
 from ..vocabulary.instants import Instant
-from ..vocabulary.amounts import Points
-from .fifo import BucketBalance, allocate, spendable
+from .base import Command, build_plan
 from .entry import Operation
+from .fifo import BucketBalance, allocate, spendable
 from .reading import customer_buckets
 
 TEMPLATE = "redeem"

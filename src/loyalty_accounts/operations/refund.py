@@ -57,11 +57,11 @@ from ..chart import Chart
 from ..errors import InvalidCommand
 from ..numscript import Catalogue, monetary
 from ..types import PostedTransaction, TransactionPlan
-from .base import Command, build_plan, metadata_filter
-from ..vocabulary.ids import BusinessKey, CustomerId
-from ..vocabulary.instants import Instant
 from ..vocabulary.amounts import Money
 from ..vocabulary.frozen import Frozen, Value
+from ..vocabulary.ids import BusinessKey, CustomerId
+from ..vocabulary.instants import Instant
+from .base import Command, build_plan, metadata_filter
 from .earn import EarnRecord, find_earn
 from .entry import Operation
 from .fifo import BucketBalance, fifo_order

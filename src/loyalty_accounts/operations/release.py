@@ -26,10 +26,10 @@ from pydantic import Field
 from ..chart import Chart, date_segment, parse_date_segment
 from ..numscript import Catalogue
 from ..types import TransactionPlan
-from .base import Command, build_plan
+from ..vocabulary.frozen import Value
 from ..vocabulary.ids import CustomerId
 from ..vocabulary.instants import SweepInstant, iso_day, iso_instant, stamp
-from ..vocabulary.frozen import Value
+from .base import Command, build_plan
 from .entry import Sweep
 from .fifo import fifo_key
 from .reading import Reading

@@ -48,8 +48,14 @@ from .breakage import (
     read_breakage,
 )
 from .check import Check
-from .common import Clock, kind_filter, money_value, utc_now
-from .liability import AccountBalance, LiabilityLine, LiabilityStatement, liability_statement, read_liability
+from .common import Clock, money_value, utc_now
+from .liability import (
+    AccountBalance,
+    LiabilityLine,
+    LiabilityStatement,
+    liability_statement,
+    read_liability,
+)
 from .log_chain import check_log_chain
 from .metadata import BASE_METADATA, OPERATION_METADATA, MetadataRule
 from .reconcile import (
@@ -94,7 +100,6 @@ __all__ = [
     "CustomerStatement",
     "FinanceReports",
     "money_value",
-    "kind_filter",
     "cohort_of",
     "closed_cohorts",
     "liability_statement",

@@ -37,7 +37,8 @@ from ..errors import InvalidCommand
 from ..ports import LedgerPort
 from ..types import AccountState
 from ..vocabulary.frozen import Frozen
-from .common import ONE_MICROSECOND, Clock, kind_filter, kind_of, money_value, root_of, utc, volume_window, window
+from ..vocabulary.instants import utc
+from .common import ONE_MICROSECOND, Clock, kind_of, money_value, volume_window, window
 
 __all__ = [
     "DEFAULT_RATE_COHORTS",
@@ -327,7 +328,7 @@ def read_breakage(
     issued: dict[date, int] = {}
     if days is not None:
         for kind in ("customer_points", "customer_pending"):
-            positions.extend(ledger.accounts(kind_filter(chart, kind), pit=end))
+            positions.extend(ledger.accounts(chart.kind_filter(kind), pit=end))
         months = closed_cohorts(chart.local_date(end), days, rate_cohorts)
         for month in months:
             issued[month] = _issued_in(ledger, chart, month)
@@ -362,10 +363,10 @@ def _issued_in(ledger: LedgerPort, chart: Chart, month: date) -> int:
     start = _local_midnight(chart, month)
     end = _local_midnight(chart, _add_months(month, 1)) - ONE_MICROSECOND
     issued = 0
-    for row in ledger.volumes(f"{root_of(chart, 'points_issued')}:...", start=start, end=end):
+    for row in ledger.volumes(chart.root_filter("points_issued"), start=start, end=end):
         if row.asset == asset and kind_of(chart, row.account) in ("points_issued", "points_adjustments"):
             issued += row.output
-    for row in ledger.volumes(kind_filter(chart, "customer_clawback"), start=start, end=end, group_by=1):
+    for row in ledger.volumes(chart.kind_filter("customer_clawback"), start=start, end=end, group_by=1):
         if row.asset == asset:
             issued -= row.input
     return issued

@@ -13,19 +13,17 @@ from typing import Callable, Mapping
 
 from ..chart import Chart
 from ..errors import InvalidCommand
+from ..vocabulary.instants import utc
 
 __all__ = [
     "ONE_MICROSECOND",
     "Clock",
         "customer_root",
     "instant_or_now",
-    "kind_filter",
     "kind_of",
     "money_value",
-    "parse_instant",
     "points_of",
     "root_of",
-    "utc",
     "utc_now",
     "volume_window",
     "window",
@@ -45,17 +43,6 @@ def money_value(points: int, point_value: Decimal) -> Decimal:
         ctx.prec = max(28, digits)
         ctx.traps[Inexact] = True
         return Decimal(points) * point_value
-
-
-def kind_filter(chart: Chart, kind: str) -> str:
-    """The Formance address filter matching every account of a chart kind.
-
-    ``customers:{customer}:points:{expiry}`` → ``customers::points:`` (an empty
-    segment matches any one segment).
-    """
-
-    spec = chart.kinds[kind]
-    return ":".join("" if seg.variable else seg.text for seg in spec.segments)
 
 
 def kind_of(chart: Chart, address: str) -> str | None:
@@ -79,19 +66,6 @@ def points_of(chart: Chart, balances: Mapping[str, int]) -> int:
     """The points asset's figure in an aggregate (zero when the asset is absent)."""
 
     return int(balances.get(chart.points_asset, 0))
-
-
-def utc(moment: datetime) -> datetime:
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise InvalidCommand(f"instant {moment.isoformat()} has no time zone")
-    return moment.astimezone(timezone.utc)
-
-
-def parse_instant(text: str) -> datetime:
-    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if value.tzinfo is None:
-        raise ValueError(f"{text!r} has no time zone")
-    return value.astimezone(timezone.utc)
 
 
 def utc_now() -> datetime:

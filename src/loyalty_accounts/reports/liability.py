@@ -17,7 +17,8 @@ from ..chart import Chart
 from ..ports import LedgerPort
 from ..types import AccountState
 from ..vocabulary.frozen import Frozen
-from .common import Clock, customer_root, instant_or_now, kind_filter, kind_of, money_value, points_of, utc
+from ..vocabulary.instants import utc
+from .common import Clock, instant_or_now, kind_of, money_value, points_of
 
 __all__ = [
     "STATES",
@@ -178,9 +179,9 @@ def read_liability(ledger: LedgerPort, chart: Chart, as_of: datetime | None, *, 
 
     pit = instant_or_now(as_of, clock)
     by_kind = {
-        kind: points_of(chart, ledger.aggregate_balances(kind_filter(chart, kind), pit=pit)) for kind in _STATE_OF_KIND
+        kind: points_of(chart, ledger.aggregate_balances(chart.kind_filter(kind), pit=pit)) for kind in _STATE_OF_KIND
     }
-    subtree = f"{customer_root(chart)}:..."
+    subtree = chart.customer_filter()
     total = points_of(chart, ledger.aggregate_balances(subtree, pit=pit))
     accounts = list(ledger.accounts(subtree, pit=pit))
     return liability_statement(as_of=pit, chart=chart, by_kind=by_kind, ledger_total=total, accounts=accounts)

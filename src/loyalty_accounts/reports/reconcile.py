@@ -35,16 +35,18 @@ never required to carry operation metadata. Any other transaction without
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Mapping, Sequence
 
 from ..chart import Chart, parse_date_segment
+from ..errors import InvalidCommand
 from ..operations import OPERATIONS
 from ..ports import LedgerPort
 from ..types import AccountState, PostedTransaction, VolumeRow
 from ..vocabulary.frozen import Frozen
+from ..vocabulary.instants import parse_instant, utc
 from .check import Check
-from .common import Clock, customer_root, instant_or_now, kind_of, parse_instant, utc
+from .common import Clock, instant_or_now, kind_of
 from .log_chain import check_log_chain
 from .metadata import BASE_METADATA, OPERATION_METADATA
 from .reverts import revert_targets
@@ -185,8 +187,8 @@ def check_expired_holds(
             continue
         raw = tx.metadata.get("expires_at")
         try:
-            expires = parse_instant(raw) if raw else None
-        except ValueError:
+            expires = parse_instant(raw, timezone.utc, what="expires_at") if raw else None
+        except InvalidCommand:
             expires = None
         if expires is None:
             offending.append(f"{account.address}: {balance} points, hold #{tx.id} has no valid expires_at")
@@ -278,7 +280,7 @@ def read_reconciliation(ledger: LedgerPort, chart: Chart, as_of: datetime | None
     """Every reconciliation check as of ``as_of`` (default: now)."""
 
     pit = instant_or_now(as_of, clock)
-    customers = list(ledger.accounts(f"{customer_root(chart)}:...", pit=pit))
+    customers = list(ledger.accounts(chart.customer_filter(), pit=pit))
     holds_kind = [a for a in customers if kind_of(chart, a.address) == "customer_hold"]
     pending_kind = [a for a in customers if kind_of(chart, a.address) == "customer_pending"]
     transactions = list(ledger.transactions(pit=pit))

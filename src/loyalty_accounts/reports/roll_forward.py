@@ -48,7 +48,17 @@ from ..chart import Chart
 from ..ports import LedgerPort
 from ..types import VolumeRow
 from ..vocabulary.frozen import Frozen
-from .common import Clock, customer_root, kind_of, money_value, points_of, root_of, utc, volume_window, window
+from ..vocabulary.instants import utc
+from .common import (
+    Clock,
+    customer_root,
+    kind_of,
+    money_value,
+    points_of,
+    root_of,
+    volume_window,
+    window,
+)
 
 __all__ = ["RollForward", "RollForwardLine", "read_roll_forward", "roll_forward"]
 
@@ -207,7 +217,7 @@ def roll_forward(
 def _customer_total(ledger: LedgerPort, chart: Chart, pit: datetime | None) -> int:
     if pit is None:
         return 0
-    return points_of(chart, ledger.aggregate_balances(f"{customer_root(chart)}:...", pit=pit))
+    return points_of(chart, ledger.aggregate_balances(chart.customer_filter(), pit=pit))
 
 
 def read_roll_forward(

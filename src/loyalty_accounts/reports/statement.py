@@ -18,7 +18,8 @@ from ..errors import InvalidCommand
 from ..ports import LedgerPort
 from ..types import AccountState, PostedTransaction
 from ..vocabulary.frozen import Frozen
-from .common import ONE_MICROSECOND, Clock, customer_root, kind_filter, points_of, utc, window
+from ..vocabulary.instants import utc
+from .common import ONE_MICROSECOND, Clock, points_of, window
 from .metadata import OPERATION_METADATA
 from .reverts import REVERT_METADATA_KEY, revert_targets
 
@@ -81,6 +82,15 @@ def _business_key(tx: PostedTransaction) -> str:
     return tx.reference or ""
 
 
+def points_change(chart: Chart, tx: PostedTransaction, customer: str) -> int:
+    """Points (the chart's points asset) a transaction moved into the customer's accounts, less what it moved out."""
+
+    asset = chart.points_asset
+    moved_in = sum(p.amount for p in tx.postings if p.asset == asset and chart.customer_of(p.destination) == customer)
+    moved_out = sum(p.amount for p in tx.postings if p.asset == asset and chart.customer_of(p.source) == customer)
+    return moved_in - moved_out
+
+
 def customer_statement(
     *,
     customer: str,
@@ -102,19 +112,11 @@ def customer_statement(
     """
 
     asset = chart.points_asset
-    prefix = f"{customer_root(chart)}:{customer}:"
     reverts = revert_targets(list(transactions) + [t for t in originals.values() if t.id not in {x.id for x in transactions}])
     lines: list[StatementLine] = []
     running = opening
     for tx in sorted(transactions, key=lambda t: (t.timestamp, t.id)):
-        delta = 0
-        for p in tx.postings:
-            if p.asset != asset:
-                continue
-            if p.destination.startswith(prefix):
-                delta += p.amount
-            if p.source.startswith(prefix):
-                delta -= p.amount
+        delta = points_change(chart, tx, customer)
         running += delta
         if tx.id in reverts:
             original = originals.get(reverts[tx.id]) or next((t for t in transactions if t.id == reverts[tx.id]), None)
@@ -181,7 +183,7 @@ def read_statement(
     if horizon_days < 0:
         raise InvalidCommand(f"horizon must be zero or more days, got {horizon_days}")
     start, end = window(start, end, clock)
-    subtree = f"{customer_root(chart)}:{customer}:..."
+    subtree = chart.customer_filter(customer)
     opening = points_of(chart, ledger.aggregate_balances(subtree, pit=start)) if start is not None else 0
     closing = points_of(chart, ledger.aggregate_balances(subtree, pit=end))
     transactions = list(
@@ -199,9 +201,7 @@ def read_statement(
             originals[int(marker)] = ledger.get_transaction(int(marker))
     positions: list[AccountState] = []
     for kind in ("customer_points", "customer_pending"):
-        pattern = kind_filter(chart, kind).split(":")
-        pattern[1] = customer
-        positions.extend(ledger.accounts(":".join(pattern), pit=end))
+        positions.extend(ledger.accounts(chart.kind_filter(kind, customer=customer), pit=end))
     return customer_statement(
         customer=customer,
         start=start,

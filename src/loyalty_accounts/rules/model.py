@@ -22,7 +22,13 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AwareDatetime, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from ..errors import ChartError, InvalidCommand
 from ..vocabulary.amounts import Rounding

@@ -46,7 +46,16 @@ customer inside the cap.
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, Context, Decimal, DivisionByZero, Inexact, InvalidOperation, Overflow, localcontext
+from decimal import (
+    ROUND_CEILING,
+    Context,
+    Decimal,
+    DivisionByZero,
+    Inexact,
+    InvalidOperation,
+    Overflow,
+    localcontext,
+)
 from typing import Annotated, Any, Literal, Mapping
 
 from pydantic import Field, ValidationError, model_validator
@@ -55,7 +64,16 @@ from ..errors import InvalidCommand
 from ..vocabulary.amounts import Rounding, round_to
 from ..vocabulary.frozen import Frozen
 from ..vocabulary.ids import Code
-from .model import MAX_STACKED_CAMPAIGNS, Campaign, CampaignId, CurrencyCode, Order, Rules, Version, decimal_places
+from .model import (
+    MAX_STACKED_CAMPAIGNS,
+    Campaign,
+    CampaignId,
+    CurrencyCode,
+    Order,
+    Rules,
+    Version,
+    decimal_places,
+)
 
 Reason = Literal["excluded_category", "below_minimum"]
 

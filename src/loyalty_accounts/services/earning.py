@@ -19,8 +19,8 @@ from ..errors import InsufficientPoints, UnknownEntity
 from ..operations import EarnCommand, EngageCommand, earn
 from ..rules import EarnBreakdown, EngagementLimitReached
 from ..types import PostedTransaction
-from ..vocabulary.frozen import Frozen
 from ..vocabulary import ids
+from ..vocabulary.frozen import Frozen
 from .executor import Executor
 from .results import OperationResult, TierChange
 

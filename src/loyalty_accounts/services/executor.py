@@ -37,7 +37,14 @@ from time import sleep
 from typing import Any, Callable, Mapping, Sequence
 
 from ..chart import Chart
-from ..errors import DuplicateOperation, InsufficientPoints, InvalidCommand, LedgerUnavailable, LoyaltyError, OutcomeUnknown
+from ..errors import (
+    DuplicateOperation,
+    InsufficientPoints,
+    InvalidCommand,
+    LedgerUnavailable,
+    LoyaltyError,
+    OutcomeUnknown,
+)
 from ..numscript import Catalogue
 from ..operations import OPERATIONS, Command, Operation, Reading, Registered, Sweep
 from ..ports import LedgerPort

@@ -17,7 +17,6 @@ from pydantic import ValidationError
 from ..errors import ChartError
 
 
-
 class _Loader(yaml.SafeLoader):
     """Safe YAML where floats become Decimal (from their text) and duplicate keys fail."""
 

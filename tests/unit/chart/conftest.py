@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import pytest
-
 from chartsupport import CHART_PATH
+
 from loyalty_accounts.chart import Chart, load_chart
 
 

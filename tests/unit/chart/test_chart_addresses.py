@@ -10,8 +10,6 @@ from loyalty_accounts.chart import Chart
 from loyalty_accounts.errors import ChartError, InvalidCommand
 
 
-
-
 def test_address_builders(chart):
     assert chart.bucket("c42", date(2027, 1, 1)) == "customers:c42:points:20270101"
     assert chart.bucket("c42", None) == "customers:c42:points:noexpiry"
@@ -129,3 +127,17 @@ def test_a_filter_names_only_segments_its_kind_has(chart):
         chart.kind_filter("customer_points", hold="h-1")
     with pytest.raises(ChartError, match="no account kind"):
         chart.kind_filter("customer_points_typo")
+
+
+def test_kind_filters_leave_every_variable_segment_open(chart):
+    assert chart.kind_filter("customer_points") == "customers::points:"
+    assert chart.kind_filter("customer_pending") == "customers::pending::"
+    assert chart.kind_filter("customer_hold") == "customers::holds:"
+    assert chart.kind_filter("customer_clawback") == "customers::clawback"
+
+
+def test_customer_of_names_the_customer_an_account_belongs_to(chart):
+    assert chart.customer_of(chart.bucket("c1", date(2027, 1, 1))) == "c1"
+    assert chart.customer_of(chart.hold("c10", "h1")) == "c10"
+    assert chart.customer_of(chart.redeemed()) is None
+    assert chart.customer_of("nowhere:at:all") is None

@@ -7,11 +7,10 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-
 from chartsupport import CHART_PATH, TEXT, variant
+
 from loyalty_accounts.chart import Chart, load_chart
 from loyalty_accounts.errors import ChartError, InvalidCommand
-
 
 # -- loading and policy ------------------------------------------------------
 

@@ -5,23 +5,27 @@ Response shapes follow Formance Ledger v2.4.12 (see ``ledgersupport``).
 
 from __future__ import annotations
 
-
 import httpx
 import pytest
 import respx
 from ledgersupport import (
-    TX_URL,
     BULK_URL,
+    TX_URL,
+    body_of,
+    bulk_responder,
+    cursor,
+    lookup_route,
     make_client,
     make_plan,
     tx_json,
-    cursor,
-    body_of,
-    lookup_route,
-    bulk_responder,
 )
 
-from loyalty_accounts.errors import DuplicateOperation, InsufficientPoints, InvalidCommand, OutcomeUnknown
+from loyalty_accounts.errors import (
+    DuplicateOperation,
+    InsufficientPoints,
+    InvalidCommand,
+    OutcomeUnknown,
+)
 
 # The SDK reads every field of its list-transactions request, including the deprecated "order".
 pytestmark = pytest.mark.filterwarnings("ignore:.*DEPRECATED.*:DeprecationWarning")

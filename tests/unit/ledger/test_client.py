@@ -5,11 +5,10 @@ Response shapes follow Formance Ledger v2.4.12 (see ``ledgersupport``).
 
 from __future__ import annotations
 
-
 import httpx
 import pytest
 import respx
-from ledgersupport import BASE, TX_URL, make_client, tx_json, ok, error, body_of
+from ledgersupport import BASE, TX_URL, body_of, error, make_client, ok, tx_json
 
 from loyalty_accounts.errors import DuplicateOperation
 

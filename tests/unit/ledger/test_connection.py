@@ -5,7 +5,6 @@ Response shapes follow Formance Ledger v2.4.12 (see ``ledgersupport``).
 
 from __future__ import annotations
 
-
 import httpx
 import pytest
 import respx
@@ -13,6 +12,7 @@ from ledgersupport import BASE, TX_URL, make_plan
 
 from loyalty_accounts.errors import LedgerUnavailable
 from loyalty_accounts.ledger import LedgerClient, LedgerConnection
+
 
 def test_a_connection_refuses_a_malformed_url_or_half_credentials_and_hides_the_secret() -> None:
     connection = LedgerConnection(url="https://stack.example/", gateway=True, client_id="id", client_secret="secret")

@@ -5,11 +5,10 @@ Response shapes follow Formance Ledger v2.4.12 (see ``ledgersupport``).
 
 from __future__ import annotations
 
-
 import httpx
 import pytest
 import respx
-from ledgersupport import TX_URL, make_client, make_plan, error, cursor
+from ledgersupport import TX_URL, cursor, error, make_client, make_plan
 
 from loyalty_accounts.errors import (
     DuplicateOperation,

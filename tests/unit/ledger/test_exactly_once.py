@@ -10,7 +10,16 @@ from datetime import datetime, timezone
 import httpx
 import pytest
 import respx
-from ledgersupport import TX_URL, make_client, make_plan, tx_json, ok, error, body_of, lookup_route
+from ledgersupport import (
+    TX_URL,
+    body_of,
+    error,
+    lookup_route,
+    make_client,
+    make_plan,
+    ok,
+    tx_json,
+)
 
 from loyalty_accounts.errors import DuplicateOperation
 

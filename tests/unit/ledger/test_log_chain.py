@@ -12,7 +12,11 @@ import hashlib
 
 from support.ledger_logs import HASH1, HASH2, LOG1_DOCUMENT, logs_as_served
 
-from loyalty_accounts.ledger.log_chain import LogChainVerification, log_hash, verify_log_chain
+from loyalty_accounts.ledger.log_chain import (
+    LogChainVerification,
+    log_hash,
+    verify_log_chain,
+)
 
 
 def test_log_hashes_are_recomputed_from_the_documented_fields() -> None:

@@ -11,7 +11,17 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from ledgersupport import BASE, TX_URL, BIG, make_client, tx_json, ok, error, cursor, body_of
+from ledgersupport import (
+    BASE,
+    BIG,
+    TX_URL,
+    body_of,
+    cursor,
+    error,
+    make_client,
+    ok,
+    tx_json,
+)
 
 from loyalty_accounts.errors import UnknownEntity
 

@@ -12,9 +12,25 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 import respx
-from ledgersupport import BASE, TX_URL, FakeTime, make_client, make_plan, tx_json, ok, error, cursor, body_of
+from ledgersupport import (
+    BASE,
+    TX_URL,
+    FakeTime,
+    body_of,
+    cursor,
+    error,
+    make_client,
+    make_plan,
+    ok,
+    tx_json,
+)
 
-from loyalty_accounts.errors import InsufficientPoints, LedgerUnavailable, LoyaltyError, OutcomeUnknown
+from loyalty_accounts.errors import (
+    InsufficientPoints,
+    LedgerUnavailable,
+    LoyaltyError,
+    OutcomeUnknown,
+)
 from loyalty_accounts.ledger import LedgerClient, LedgerConnection, idempotency_key
 
 # The SDK reads every field of its list-transactions request, including the deprecated "order".

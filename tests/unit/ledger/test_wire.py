@@ -9,9 +9,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import respx
-from ledgersupport import TX_URL, make_client, make_plan, tx_json, ok, body_of
+from ledgersupport import TX_URL, body_of, make_client, make_plan, ok, tx_json
 
 from loyalty_accounts.errors import InvalidCommand
+
 
 def test_post_sends_script_vars_reference_metadata_and_idempotency_key(router: respx.Router) -> None:
     route = router.post(TX_URL).mock(return_value=ok(tx_json(7, "earn:order-1")))

@@ -7,7 +7,11 @@ from pathlib import Path
 import pytest
 from support.server_binaries import Lookup, isolated_lookup, write_executable
 
-from loyalty_accounts.errors import LedgerBuildRefused, LedgerServerNotFound, LocalServerError
+from loyalty_accounts.errors import (
+    LedgerBuildRefused,
+    LedgerServerNotFound,
+    LocalServerError,
+)
 from loyalty_accounts.local import server
 
 REFUSAL = (

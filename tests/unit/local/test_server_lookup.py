@@ -13,7 +13,13 @@ import time
 from pathlib import Path
 
 import pytest
-from support.server_binaries import REAL_VERSION_OUTPUT, Lookup, fake_server, isolated_lookup, write_executable
+from support.server_binaries import (
+    REAL_VERSION_OUTPUT,
+    Lookup,
+    fake_server,
+    isolated_lookup,
+    write_executable,
+)
 
 from loyalty_accounts.errors import LedgerBuildRefused, LedgerServerNotFound
 from loyalty_accounts.local import server

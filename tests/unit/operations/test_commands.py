@@ -9,7 +9,13 @@ import pytest
 from opsupport import AT
 
 from loyalty_accounts.errors import InvalidCommand
-from loyalty_accounts.operations import ConvertCommand, EarnCommand, HoldCommand, RedeemCommand, RefundCommand
+from loyalty_accounts.operations import (
+    ConvertCommand,
+    EarnCommand,
+    HoldCommand,
+    RedeemCommand,
+    RefundCommand,
+)
 from loyalty_accounts.vocabulary.amounts import Money
 
 GOOD_EARN = dict(customer="c42", order_id="o-1.a_b", amount=Money(amount=Decimal("10"), currency="USD"), ordered_at=AT)

@@ -10,9 +10,9 @@ from opsupport import AT, priced
 
 from loyalty_accounts.errors import ChartError, InvalidCommand
 from loyalty_accounts.operations import EarnCommand, EarnRecord, earn
-from loyalty_accounts.vocabulary.amounts import Money
 from loyalty_accounts.rules import EarnBreakdown
 from loyalty_accounts.types import TransactionPlan, command_fingerprint
+from loyalty_accounts.vocabulary.amounts import Money
 
 EARN_SCRIPT = """\
 vars {

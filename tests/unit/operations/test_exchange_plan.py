@@ -6,7 +6,12 @@ import pytest
 from opsupport import AT, buckets
 
 from loyalty_accounts.errors import InsufficientPoints, InvalidCommand
-from loyalty_accounts.operations import ExchangeInCommand, ExchangeOutCommand, exchange_in, exchange_out
+from loyalty_accounts.operations import (
+    ExchangeInCommand,
+    ExchangeOutCommand,
+    exchange_in,
+    exchange_out,
+)
 from loyalty_accounts.types import TransactionPlan
 
 EXCHANGE_OUT_SCRIPT_1 = """\

@@ -8,7 +8,14 @@ from support.fake_ledger import FakeLedger
 
 from loyalty_accounts.errors import InvalidCommand, UnknownEntity
 from loyalty_accounts.numscript import Catalogue
-from loyalty_accounts.operations import OPERATIONS, EarnCommand, HoldCommand, Operation, Reading, Sweep
+from loyalty_accounts.operations import (
+    OPERATIONS,
+    EarnCommand,
+    HoldCommand,
+    Operation,
+    Reading,
+    Sweep,
+)
 
 
 def test_without_rules_a_read_that_needs_them_says_so(chart):

@@ -11,8 +11,8 @@ from opsupport import AT, buckets, d
 
 from loyalty_accounts.errors import InvalidCommand
 from loyalty_accounts.operations import EarnRecord, RefundCommand, RefundRecord, refund
-from loyalty_accounts.vocabulary.amounts import Money
 from loyalty_accounts.types import TransactionPlan
+from loyalty_accounts.vocabulary.amounts import Money
 
 EARN = EarnRecord(
     customer="c42",

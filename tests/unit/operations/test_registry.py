@@ -40,9 +40,9 @@ from loyalty_accounts.operations import (
     refund,
     release,
 )
-from loyalty_accounts.vocabulary.amounts import Money
 from loyalty_accounts.operations import transfer as transfer_op
 from loyalty_accounts.types import Posting, TransactionPlan
+from loyalty_accounts.vocabulary.amounts import Money
 
 MANY = buckets(d20260930=5, d20261231=5, d20270331=5, d20270601=500, noexpiry=500)
 

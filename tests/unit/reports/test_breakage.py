@@ -6,7 +6,13 @@ from datetime import date
 from decimal import Decimal
 
 from support.finance_books import at
-from support.report_books import AS_OF, FakeBooks, acct, breakage_without_closed_cohorts, reports
+from support.report_books import (
+    AS_OF,
+    FakeBooks,
+    acct,
+    breakage_without_closed_cohorts,
+    reports,
+)
 
 from loyalty_accounts.chart import Chart
 from loyalty_accounts.reports.breakage import breakage_report, closed_cohorts, cohort_of

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from loyalty_accounts.chart import Chart
-from loyalty_accounts.reports.common import kind_filter, money_value
+from loyalty_accounts.reports.common import money_value
 
 
 def test_money_is_exact() -> None:
@@ -15,10 +14,3 @@ def test_money_is_exact() -> None:
     huge = 10**40 + 7
     # The default 28-digit context would round this product; the report must not.
     assert str(money_value(huge, Decimal("0.0125"))) == "125000000000000000000000000000000000000.0875"
-
-
-def test_kind_filters_come_from_the_chart(chart: Chart) -> None:
-    assert kind_filter(chart, "customer_points") == "customers::points:"
-    assert kind_filter(chart, "customer_pending") == "customers::pending::"
-    assert kind_filter(chart, "customer_hold") == "customers::holds:"
-    assert kind_filter(chart, "customer_clawback") == "customers::clawback"

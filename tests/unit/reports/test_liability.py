@@ -5,7 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from support.finance_books import at
-from support.report_books import AS_OF, FakeBooks, acct, liability_with_negative_balances, reports
+from support.report_books import (
+    AS_OF,
+    FakeBooks,
+    acct,
+    liability_with_negative_balances,
+    reports,
+)
 
 from loyalty_accounts.chart import Chart
 from loyalty_accounts.reports.liability import liability_statement

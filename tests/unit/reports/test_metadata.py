@@ -13,12 +13,12 @@ from loyalty_accounts.numscript import Catalogue
 from loyalty_accounts.operations import (
     OPERATIONS,
     AdjustCommand,
-    EngageCommand,
     BucketBalance,
     CaptureCommand,
     ConvertCommand,
     EarnCommand,
     EarnRecord,
+    EngageCommand,
     ExchangeInCommand,
     ExchangeOutCommand,
     ExpireCommand,
@@ -44,11 +44,11 @@ from loyalty_accounts.operations import (
     release,
     transfer,
 )
-from loyalty_accounts.vocabulary.amounts import Money
 from loyalty_accounts.reports.metadata import BASE_METADATA, OPERATION_METADATA
 from loyalty_accounts.reports.reconcile import check_transaction_metadata
 from loyalty_accounts.rules import EngagementRule
 from loyalty_accounts.types import Posting, TransactionPlan
+from loyalty_accounts.vocabulary.amounts import Money
 
 
 def every_plan(chart: Chart, catalogue: Catalogue) -> list[TransactionPlan]:

@@ -8,13 +8,26 @@ from typing import Any
 from support.fake_ledger import FakeLedger
 from support.finance_books import MOVE, at
 from support.ledger_logs import HashedLogs, logs_as_served
-from support.report_books import AS_OF, HOLD_META, ROOT, FakeBooks, acct, reports, tx, vrow
+from support.report_books import (
+    AS_OF,
+    HOLD_META,
+    ROOT,
+    FakeBooks,
+    acct,
+    reports,
+    tx,
+    vrow,
+)
 
 from loyalty_accounts.chart import Chart
 from loyalty_accounts.numscript import Catalogue
 from loyalty_accounts.reports import FinanceReports
-from loyalty_accounts.reports.reconcile import check_negative_balances, check_transaction_metadata, check_trial_balance
-from loyalty_accounts.types import Posting, PostedTransaction, TransactionPlan
+from loyalty_accounts.reports.reconcile import (
+    check_negative_balances,
+    check_transaction_metadata,
+    check_trial_balance,
+)
+from loyalty_accounts.types import PostedTransaction, Posting, TransactionPlan
 
 UTC = timezone.utc
 

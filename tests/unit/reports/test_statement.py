@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timezone
 
 import pytest
 from support.finance_books import at
 from support.report_books import AS_OF, FakeBooks, reports
 
+from loyalty_accounts.chart import load_chart
 from loyalty_accounts.errors import InvalidCommand
-from loyalty_accounts.types import PostedTransaction
+from loyalty_accounts.reports.statement import points_change
+from loyalty_accounts.types import Posting, PostedTransaction
 
 
 def test_customer_statement(full: FakeBooks) -> None:
@@ -39,3 +41,20 @@ def test_statement_refuses_a_bad_customer_id_and_a_reversed_window(full: FakeBoo
         reports(full).statement("not a customer!")
     with pytest.raises(InvalidCommand):
         reports(full).activity(AS_OF, at("2026-01-01T00:00:00"))
+
+
+def test_points_change_counts_only_the_customers_own_accounts_in_points() -> None:
+    chart = load_chart()
+    c1, c10 = chart.bucket("c1", date(2027, 1, 1)), chart.bucket("c10", date(2027, 1, 1))
+    tx = PostedTransaction(
+        id=7,
+        timestamp=datetime(2026, 3, 1, tzinfo=timezone.utc),
+        postings=(
+            Posting(source=chart.issued_shard("c1"), destination=c1, amount=50, asset="PTS"),
+            Posting(source=c1, destination=c10, amount=20, asset="PTS"),
+            Posting(source=chart.tiers_qualifying(), destination=chart.qualifying("c1", date(2026, 3, 1)), amount=50, asset="QPTS"),
+        ),
+    )
+    assert points_change(chart, tx, "c1") == 30
+    assert points_change(chart, tx, "c10") == 20
+    assert points_change(chart, tx, "c2") == 0

@@ -10,7 +10,6 @@ from loyalty_accounts.rules.loader import load_rules, parse_rules
 from loyalty_accounts.rules.model import Rules
 
 
-
 @pytest.fixture(scope="module")
 def rules() -> Rules:
     return parse_rules(TEXT, source="t.yaml")

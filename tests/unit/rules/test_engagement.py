@@ -8,7 +8,11 @@ import pytest
 from rulesupport import PARIS, UTC
 
 from loyalty_accounts.errors import InvalidCommand, LoyaltyError
-from loyalty_accounts.rules.engagement import EngagementLimitReached, engagement_points, programme_day
+from loyalty_accounts.rules.engagement import (
+    EngagementLimitReached,
+    engagement_points,
+    programme_day,
+)
 
 
 @pytest.mark.parametrize(

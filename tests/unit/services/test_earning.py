@@ -14,7 +14,16 @@ from decimal import Decimal
 
 import pytest
 from support.fake_ledger import FakeLedger
-from support.programme import T0, chart_with, days, earn, programme, rules_text, trial_balance_holds, usd
+from support.programme import (
+    T0,
+    chart_with,
+    days,
+    earn,
+    programme,
+    rules_text,
+    trial_balance_holds,
+    usd,
+)
 
 from loyalty_accounts.errors import DuplicateOperation, InvalidCommand, UnknownEntity
 from loyalty_accounts.numscript import Catalogue

@@ -18,21 +18,24 @@ from support.fake_ledger import FakeLedger
 from support.programme import T0, programme, trial_balance_holds, usd
 from support.races import FundsBeforeReference, TwinAfterLookup
 
+from loyalty_accounts.chart import Chart
 from loyalty_accounts.errors import DuplicateOperation, InsufficientPoints
+from loyalty_accounts.numscript import Catalogue, monetary
 from loyalty_accounts.operations import (
+    OPERATIONS,
     AdjustCommand,
     CaptureCommand,
+    Command,
     ConvertCommand,
     EarnCommand,
     ExchangeOutCommand,
     HoldCommand,
+    Operation,
+    Reading,
     RedeemCommand,
     RefundCommand,
     TransferCommand,
 )
-from loyalty_accounts.chart import Chart
-from loyalty_accounts.numscript import Catalogue, monetary
-from loyalty_accounts.operations import OPERATIONS, Command, Operation, Reading
 from loyalty_accounts.operations.base import build_plan
 from loyalty_accounts.program import LoyaltyProgram
 from loyalty_accounts.services.executor import Executor

@@ -12,7 +12,12 @@ import pytest
 from support.fake_ledger import FakeLedger
 from support.programme import T0, days, earn, programme, trial_balance_holds
 
-from loyalty_accounts.errors import InsufficientPoints, InvalidCommand, OperationRefused, UnknownEntity
+from loyalty_accounts.errors import (
+    InsufficientPoints,
+    InvalidCommand,
+    OperationRefused,
+    UnknownEntity,
+)
 from loyalty_accounts.operations import (
     AdjustCommand,
     CaptureCommand,

@@ -10,7 +10,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from support.programme import T0, days, earn, programme, rules_text, trial_balance_holds, usd
+from support.programme import (
+    T0,
+    days,
+    earn,
+    programme,
+    rules_text,
+    trial_balance_holds,
+    usd,
+)
 
 from loyalty_accounts.errors import UnknownEntity
 from loyalty_accounts.operations import RedeemCommand, RefundCommand, TransferCommand

@@ -42,7 +42,7 @@ from .shell import run_guarded
 
 Customer = Annotated[str, typer.Option("--customer", "-c", help="Customer id.")]
 Points = Annotated[int, typer.Option("--points", "-p", help="Whole points (a positive integer).")]
-At = Annotated[Optional[str], typer.Option("--at", help="When it happens (ISO 8601 with offset; default now).")]
+At = Annotated[Optional[str], typer.Option("--at", help="When it happens: an instant with its offset (2026-05-01T10:00:00Z) or a date, the start of that day in the programme's time zone (default now).")]
 Category = Annotated[
     Optional[str], typer.Option("--category", help="Product category, e.g. groceries (default: the rules' order_defaults).")
 ]

@@ -1,8 +1,9 @@
 """``loyalty report ...``, ``loyalty reconcile`` and ``loyalty statement``: finance reports from the ledger.
 
 Instants are ISO 8601 with an offset (``2026-05-01T00:00:00Z``,
-``2026-05-01T02:00:00+02:00``); an instant without one is refused (exit 2),
-since a report as of an unknown moment cannot be reproduced. Windows are
+``2026-05-01T02:00:00+02:00``) or a bare date, the start of that day in the
+programme's time zone; a time without an offset is refused (exit 2), since a
+report as of an unknown moment cannot be reproduced. Windows are
 ``(--from, --to]``. Tables for people; ``--json`` and ``--csv`` carry the same
 lines with stable column names, ISO dates and exact decimal amounts.
 
@@ -54,13 +55,13 @@ app = typer.Typer(
 )
 
 AsOfOption = Annotated[
-    Optional[str], typer.Option("--as-of", help="ISO 8601 instant with an offset, e.g. 2026-05-01T00:00:00Z (default: now).")
+    Optional[str], typer.Option("--as-of", help="An instant with its offset (2026-05-01T00:00:00Z) or a date, the start of that day in the programme's time zone (default: now).")
 ]
 FromOption = Annotated[
-    Optional[str], typer.Option("--from", help="Window start, exclusive: ISO 8601 instant with an offset (default: the beginning).")
+    Optional[str], typer.Option("--from", help="Window start, exclusive: an instant with its offset, or a date (default: the beginning).")
 ]
 ToOption = Annotated[
-    Optional[str], typer.Option("--to", help="Window end, inclusive: ISO 8601 instant with an offset (default: now).")
+    Optional[str], typer.Option("--to", help="Window end, inclusive: an instant with its offset, or a date (default: now).")
 ]
 
 
@@ -112,8 +113,8 @@ def liability(ctx: typer.Context, as_of: AsOfOption = None, json_out: JsonFlag =
 @app.command()
 def activity(
     ctx: typer.Context,
-    start: Annotated[str, typer.Option("--from", help="Window start, exclusive (ISO 8601 with an offset).")],
-    end: Annotated[str, typer.Option("--to", help="Window end, inclusive (ISO 8601 with an offset).")],
+    start: Annotated[str, typer.Option("--from", help="Window start, exclusive: an instant with its offset, or a date.")],
+    end: Annotated[str, typer.Option("--to", help="Window end, inclusive: an instant with its offset, or a date.")],
     json_out: JsonFlag = False,
     csv_out: CsvFlag = False,
 ) -> None:

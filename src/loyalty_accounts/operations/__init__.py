@@ -6,7 +6,8 @@ a :class:`~loyalty_accounts.types.TransactionPlan` (rendered script, vars,
 reference, metadata), and its registry entry ``OPERATION``
 (:mod:`.entry`): the templates, the ``read`` giving the state the plan needs
 (bucket balances, the hold's postings, the original earn) through a read-only
-:class:`~.reading.Reading`, and the metadata it writes. Plans are pure: they
+:class:`~.reading.Reading`, and the metadata it writes (:class:`~.entry.Writes`,
+with its business key). Plans are pure: they
 never talk to the ledger, read a clock or keep a balance of their own; the
 services' executor reads, plans and posts.
 
@@ -74,12 +75,12 @@ from . import (
     void,
 )
 from .adjust import AdjustCommand
-from .base import Command
+from .base import RESERVED_METADATA, Command
 from .capture import CaptureCommand
 from .convert import ConvertCommand
 from .earn import EarnCommand, EarnRecord
 from .engage import EngageCommand
-from .entry import Operation, Sweep
+from .entry import Operation, Sweep, Writes
 from .exchange_in import ExchangeInCommand
 from .exchange_out import ExchangeOutCommand
 from .expire import ExpireCommand
@@ -122,6 +123,8 @@ __all__ = [
     "Registered",
     "Operation",
     "Sweep",
+    "Writes",
+    "RESERVED_METADATA",
     "Reading",
     "Command",
     "BucketBalance",

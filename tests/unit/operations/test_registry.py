@@ -1,4 +1,5 @@
-"""Every operation's templates exist, and each plan supplies exactly the vars its template declares."""
+"""Every operation's templates exist, each plan supplies exactly the vars its template declares,
+and writes exactly the metadata its registry entry says."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from opsupport import AT, buckets, d, priced
 
 from loyalty_accounts.operations import (
     OPERATIONS,
+    RESERVED_METADATA,
     AdjustCommand,
     CaptureCommand,
     ConvertCommand,
@@ -123,8 +125,6 @@ def test_plans_supply_exactly_the_declared_vars(chart, catalogue, rules):
     assert {p.template for p in plans} == set(catalogue.names)
     for plan in plans:
         assert plan.template in OPERATIONS[plan.operation].templates
-        undeclared = [key for key in plan.metadata if not OPERATIONS[plan.operation].writes_key(key)]
-        assert not undeclared, (plan.operation, undeclared)
         template = catalogue.get(plan.template)
         lengths = {
             n: sum(1 for v in plan.vars if v.startswith(n + "_") and v[len(n) + 1:].isdigit())
@@ -142,6 +142,27 @@ def test_plans_supply_exactly_the_declared_vars(chart, catalogue, rules):
                 names = [k for k in plan.vars if k == decl.name or (decl.is_list and k.rsplit("_", 1)[0] == decl.name)]
                 for k in names:
                     assert chart.parse(plan.vars[k]) is not None, (plan.template, k)
+
+
+def test_plans_write_what_their_entry_says(chart, catalogue, rules):
+    plans = sample_plans(chart, catalogue, rules)
+    assert {p.operation for p in plans} == set(OPERATIONS)
+    for plan in plans:
+        writes = OPERATIONS[plan.operation].writes
+        keys = set(plan.all_metadata())
+        undeclared = sorted(key for key in keys if not writes.allows(key))
+        assert not undeclared, (plan.operation, undeclared)
+        missing = sorted((RESERVED_METADATA | writes.required) - keys)
+        assert not missing, (plan.operation, missing)
+        if writes.business_key:
+            assert plan.reference.endswith(":" + plan.metadata[writes.business_key]), plan.reference
+
+
+@pytest.mark.parametrize("name", sorted(OPERATIONS))
+def test_the_business_key_is_the_commands_key(name):
+    entry = OPERATIONS[name]
+    assert entry.writes.business_key == entry.command.key_field
+    assert entry.writes.allows("customer") and all(entry.writes.allows(key) for key in RESERVED_METADATA)
 
 
 def test_lists_of_several_elements_are_exercised(chart, catalogue, rules):

@@ -3,7 +3,7 @@
 Each operation module ends with ``OPERATION = Operation(...)`` (a command
 that posts one transaction) or ``OPERATION = Sweep(...)`` (a programme-wide
 run posting one transaction per due account); :mod:`loyalty_accounts.operations`
-builds the registry from them, and the services' generic executor
+finds them and builds the registry from them, and the services' generic executor
 (:mod:`loyalty_accounts.services.executor`) runs any entry: read the state,
 plan, post, re-plan when the ledger refuses the plan for funds.
 
@@ -25,10 +25,12 @@ An entry holds:
   :mod:`.engage`, which opens its award counters), and ``no_plan_note``: what
   the answer says when the plan has nothing to post.
 
-Adding an operation: one module with its command, its pure plan and its
-``OPERATION``, its ``numscript/<template>.num``, and its name in
-``operations.MODULES``. ``LoyaltyProgram.execute`` runs its commands; a
-service method is needed only for what the generic answer does not say.
+Adding an operation: one module of this package (its command, its read, its
+pure plan and its ``OPERATION``) plus its ``numscript/<template>.num``;
+nothing else to edit: the registry finds every module defining ``OPERATION``
+(:func:`loyalty_accounts.operations.discover_operations`), and
+``LoyaltyProgram.execute`` runs its commands. A service method or a CLI
+command is optional, for what the generic answer does not say.
 """
 
 from __future__ import annotations

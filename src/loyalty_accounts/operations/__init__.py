@@ -6,13 +6,17 @@ a :class:`~loyalty_accounts.types.TransactionPlan` (rendered script, vars,
 reference, metadata), and its registry entry ``OPERATION``
 (:mod:`.entry`): the templates, the ``read`` giving the state the plan needs
 (bucket balances, the hold's postings, the original earn) through a read-only
-:class:`~.reading.Reading`, and the metadata it writes. Plans are pure: they
-never talk to the ledger, read a clock or keep a balance of their own; the
-services' executor reads, plans and posts.
+:class:`~.reading.Reading`, and the metadata it writes (:class:`~.entry.Writes`,
+with its business key). Plans are pure: they never talk to the ledger, read a
+clock or keep a balance of their own; the services' executor reads, plans and
+posts.
 
-:data:`OPERATIONS` is built from the modules named in :data:`MODULES`: an
-operation is added by one module (with its ``OPERATION``), its
-``numscript/<template>.num``, and its name in ``MODULES``.
+:data:`OPERATIONS` is found, not listed: :func:`discover_operations` imports
+every module of this package and registers each ``OPERATION`` it finds
+(modules without one, such as :mod:`.base`, :mod:`.fifo`, :mod:`.reading` or
+:mod:`.void`, are skipped). An operation is added by one module (command,
+read, pure plan, ``OPERATION``) plus its ``numscript/<template>.num``; nothing
+else is edited.
 
 =============  ==========================  ==============================================
 operation      template(s)                 accounts moved
@@ -52,34 +56,18 @@ and a second void is refused by the ledger (``ALREADY_REVERT``).
 
 from __future__ import annotations
 
+import pkgutil
 from importlib import import_module
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from . import (
-    adjust,
-    capture,
-    convert,
-    earn,
-    engage,
-    exchange_in,
-    exchange_out,
-    expire,
-    hold,
-    open_counter,
-    redeem,
-    refund,
-    release,
-    transfer,
-    void,
-)
 from .adjust import AdjustCommand
-from .base import Command
+from .base import RESERVED_METADATA, Command
 from .capture import CaptureCommand
 from .convert import ConvertCommand
 from .earn import EarnCommand, EarnRecord
 from .engage import EngageCommand
-from .entry import Operation, Sweep
+from .entry import Operation, Sweep, Writes
 from .exchange_in import ExchangeInCommand
 from .exchange_out import ExchangeOutCommand
 from .expire import ExpireCommand
@@ -96,32 +84,40 @@ from .void import VoidCommand
 Registered = Operation[Any, Any] | Sweep[Any, Any]
 """A registry entry: an operation posting one transaction per command, or a programme-wide sweep."""
 
-MODULES: tuple[str, ...] = (
-    "earn", "release", "hold", "capture", "redeem", "expire", "transfer", "exchange_out", "exchange_in", "convert",
-    "refund", "adjust", "engage", "open_counter",
-)
-"""The operation modules, each defining ``OPERATION``: the one line to extend when adding an operation."""
 
+def discover_operations(package: str) -> Mapping[str, Registered]:
+    """The registry entries of the modules of ``package`` (a dotted name), by operation name.
 
-def _registry() -> Mapping[str, Registered]:
+    Imports every module of the package, in the order of their names, and
+    registers the ``OPERATION`` of each module that defines one; a module
+    without one is skipped.
+
+    Raises TypeError when an ``OPERATION`` is not an :class:`Operation` or
+    :class:`Sweep`, or names an operation already registered.
+    """
+
     entries: dict[str, Registered] = {}
-    for name in MODULES:
-        entry = import_module(f"{__name__}.{name}").OPERATION
+    for module in sorted(pkgutil.iter_modules(import_module(package).__path__), key=lambda m: m.name):
+        entry = getattr(import_module(f"{package}.{module.name}"), "OPERATION", None)
+        if entry is None:
+            continue
         if not isinstance(entry, (Operation, Sweep)) or entry.name in entries:
-            raise TypeError(f"operations.{name}.OPERATION must be a new Operation or Sweep, got {entry!r}")
+            raise TypeError(f"{package}.{module.name}.OPERATION must be a new Operation or Sweep, got {entry!r}")
         entries[entry.name] = entry
     return MappingProxyType(entries)
 
 
-OPERATIONS: Mapping[str, Registered] = _registry()
-"""Every operation's registry entry, by operation name."""
+OPERATIONS: Mapping[str, Registered] = discover_operations(__name__)
+"""Every operation's registry entry, by operation name (every module of this package defining ``OPERATION``)."""
 
 __all__ = [
     "OPERATIONS",
-    "MODULES",
+    "discover_operations",
     "Registered",
     "Operation",
     "Sweep",
+    "Writes",
+    "RESERVED_METADATA",
     "Reading",
     "Command",
     "BucketBalance",

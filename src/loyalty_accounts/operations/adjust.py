@@ -33,7 +33,7 @@ from ..vocabulary.amounts import Points
 from ..vocabulary.ids import BusinessKey, CustomerId, ReasonCode
 from ..vocabulary.instants import Instant, iso_day
 from .base import Command, build_plan
-from .entry import Operation
+from .entry import Operation, Writes
 from .fifo import BucketBalance, allocate, spendable
 from .reading import Reading
 
@@ -118,5 +118,9 @@ OPERATION: Operation[AdjustCommand, list[BucketBalance]] = Operation(
     templates=(CREDIT_TEMPLATE, DEBIT_TEMPLATE),
     read=read,
     plan=plan,
-    writes=("customer", "adjustment_id", "direction", "points", "reason", "expires_at"),
+    writes=Writes(
+        required=frozenset({"customer", "adjustment_id", "direction", "points", "reason"}),
+        optional=frozenset({"expires_at"}),
+        business_key="adjustment_id",
+    ),
 )

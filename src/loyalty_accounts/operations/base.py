@@ -30,8 +30,8 @@ from ..types import TransactionPlan, command_fingerprint
 from ..vocabulary.frozen import Value
 from ..vocabulary.instants import utc
 
-# Keys TransactionPlan.all_metadata adds itself.
 RESERVED_METADATA = frozenset({"operation", "template", "command_hash"})
+"""Keys :meth:`TransactionPlan.all_metadata` adds to every plan (a plan's own metadata may not use them)."""
 
 
 def keyed_reference(operation: str, key: str) -> str:

@@ -33,7 +33,7 @@ from ..vocabulary.frozen import Frozen
 from ..vocabulary.ids import CustomerId, HoldId
 from ..vocabulary.instants import Instant, iso_instant
 from .base import Command, build_plan, keyed_reference
-from .entry import Operation
+from .entry import Operation, Writes
 from .fifo import Allocation, give_back
 from .hold import find_hold, hold_expiry
 from .reading import Reading
@@ -148,5 +148,5 @@ OPERATION: Operation[CaptureCommand, Held] = Operation(
     plan=lambda command, chart, catalogue, held: plan(
         command, chart, catalogue, held.postings, hold_expires_at=held.expires_at
     ),
-    writes=("customer", "hold_id", "points", "returned"),
+    writes=Writes(required=frozenset({"customer", "hold_id", "points", "returned"}), business_key="hold_id"),
 )

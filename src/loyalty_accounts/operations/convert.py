@@ -30,7 +30,7 @@ from ..vocabulary.amounts import Points, from_minor, to_minor
 from ..vocabulary.ids import BusinessKey, CustomerId
 from ..vocabulary.instants import Instant
 from .base import Command, build_plan
-from .entry import Operation
+from .entry import Operation, Writes
 from .fifo import BucketBalance, allocate, spendable
 from .reading import customer_buckets
 
@@ -97,5 +97,7 @@ OPERATION: Operation[ConvertCommand, list[BucketBalance]] = Operation(
     templates=(TEMPLATE,),
     read=customer_buckets,
     plan=plan,
-    writes=("customer", "conversion_id", "points", "credit", "currency"),
+    writes=Writes(
+        required=frozenset({"customer", "conversion_id", "points", "credit", "currency"}), business_key="conversion_id"
+    ),
 )

@@ -68,7 +68,7 @@ from ..vocabulary.instants import (
     parse_instant,
 )
 from .base import Command, build_plan, keyed_reference, metadata_filter
-from .entry import Operation
+from .entry import Operation, Writes
 from .reading import Reading
 
 TEMPLATE = "earn"
@@ -336,9 +336,11 @@ OPERATION: Operation[EarnCommand, Priced] = Operation(
     templates=(TEMPLATE,),
     read=read,
     plan=_plan_priced,
-    writes=(
-        "customer", "order_id", "amount", "currency", "points", "ordered_at", "expires_at", "qualifying_on",
-        "release_at", "repaid", "tier_after", "tier_change", "r_*",
+    writes=Writes(
+        required=frozenset({"customer", "order_id", "amount", "currency", "points", "ordered_at", "expires_at"}),
+        optional=frozenset({"release_at", "repaid", "qualifying_on", "tier_after", "tier_change"}),
+        business_key="order_id",
+        optional_prefixes=("r_",),
     ),
     no_plan_note=_no_points,
 )

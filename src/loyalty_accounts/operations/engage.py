@@ -45,7 +45,7 @@ from ..vocabulary.ids import BusinessKey, Code, CustomerId
 from ..vocabulary.instants import Instant, iso_day, iso_instant
 from . import open_counter
 from .base import Command, build_plan
-from .entry import Operation
+from .entry import Operation, Writes
 from .open_counter import OpenCounterCommand
 from .reading import Reading
 
@@ -214,5 +214,11 @@ OPERATION: Operation[EngageCommand, Counted] = Operation(
     read=read,
     plan=_plan_counted,
     setup=_open_counters,
-    writes=("customer", "event", "key", "points", "awarded_at", "awarded_on", "expires_at", "rules_version", "repaid"),
+    writes=Writes(
+        required=frozenset(
+            {"customer", "event", "key", "points", "awarded_at", "awarded_on", "expires_at", "rules_version"}
+        ),
+        optional=frozenset({"repaid"}),
+        business_key="key",
+    ),
 )

@@ -3,7 +3,7 @@
 Each operation module ends with ``OPERATION = Operation(...)`` (a command
 that posts one transaction) or ``OPERATION = Sweep(...)`` (a programme-wide
 run posting one transaction per due account); :mod:`loyalty_accounts.operations`
-builds the registry from them, and the services' generic executor
+finds them and builds the registry from them, and the services' generic executor
 (:mod:`loyalty_accounts.services.executor`) runs any entry: read the state,
 plan, post, re-plan when the ledger refuses the plan for funds.
 
@@ -16,16 +16,21 @@ An entry holds:
 - ``read``: the state the plan needs, read through a
   :class:`~.reading.Reading` (read-only; may raise a business refusal);
 - ``plan``: the pure plan, ``plan(command, chart, catalogue, state)`` (no I/O, no clock);
-- ``writes``: the metadata keys its transactions carry (``r_*`` for a prefix),
-  besides the ``operation``, ``template`` and ``command_hash`` every plan adds;
+- ``writes``: the metadata its transactions carry (:class:`Writes`: the keys
+  always written, those written only in some cases, key prefixes, and which
+  key holds the business key), besides the ``operation``, ``template`` and
+  ``command_hash`` every plan adds. The reconciliation's metadata check and
+  the customer statement read it from here: it is the one table of it;
 - optionally ``setup``: transactions to post before the plan's (pure; see
   :mod:`.engage`, which opens its award counters), and ``no_plan_note``: what
   the answer says when the plan has nothing to post.
 
-Adding an operation: one module with its command, its pure plan and its
-``OPERATION``, its ``numscript/<template>.num``, and its name in
-``operations.MODULES``. ``LoyaltyProgram.execute`` runs its commands; a
-service method is needed only for what the generic answer does not say.
+Adding an operation: one module of this package (its command, its read, its
+pure plan and its ``OPERATION``) plus its ``numscript/<template>.num``;
+nothing else to edit: the registry finds every module defining ``OPERATION``
+(:func:`loyalty_accounts.operations.discover_operations`), and
+``LoyaltyProgram.execute`` runs its commands. A service method or a CLI
+command is optional, for what the generic answer does not say.
 """
 
 from __future__ import annotations
@@ -34,14 +39,51 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, Generic, Mapping, Sequence, TypeVar
 
+from pydantic import model_validator
+
 from ..chart import Chart
 from ..numscript import Catalogue
 from ..types import TransactionPlan
-from .base import Command
+from ..vocabulary.frozen import Frozen
+from .base import RESERVED_METADATA, Command
 from .reading import Reading
 
 C = TypeVar("C", bound=Command)
 S = TypeVar("S")
+
+
+class Writes(Frozen):
+    """Metadata keys an operation's plans always write, may write, and which one is its business key.
+
+    ``optional_prefixes`` admits families of keys (an earn's pricing
+    breakdown, ``r_*``, whose number of keys depends on the campaigns).
+    Keys are optional when the plans write them only in some cases, or when
+    transactions posted by earlier versions of the plans lack them.
+    ``business_key`` is the key holding the caller's business key (one of
+    ``required``); operations without one (release, expire, open_counter) are
+    identified by their reference (run instant, customer, dates).
+    """
+
+    required: frozenset[str]
+    optional: frozenset[str] = frozenset()
+    business_key: str | None = None
+    optional_prefixes: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _business_key_is_required(self) -> Writes:
+        if self.business_key is not None and self.business_key not in self.required:
+            raise ValueError(f"business key {self.business_key!r} must be one of the required keys")
+        return self
+
+    def allows(self, key: str) -> bool:
+        """Whether a transaction of this operation may carry ``key`` (the keys every plan adds included)."""
+
+        return (
+            key in RESERVED_METADATA
+            or key in self.required
+            or key in self.optional
+            or any(key.startswith(prefix) for prefix in self.optional_prefixes)
+        )
 
 
 @dataclass(frozen=True)
@@ -50,18 +92,13 @@ class Entry(Generic[C]):
 
     command: type[C]
     templates: tuple[str, ...]
-    writes: tuple[str, ...]
+    writes: Writes
 
     @property
     def name(self) -> str:
         """The operation's name: its command's ``operation``."""
 
         return self.command.operation
-
-    def writes_key(self, key: str) -> bool:
-        """Whether ``key`` is metadata this operation writes (``r_*`` in ``writes`` covers every ``r_`` key)."""
-
-        return any(key == w or (w.endswith("*") and key.startswith(w[:-1])) for w in self.writes)
 
 
 @dataclass(frozen=True)

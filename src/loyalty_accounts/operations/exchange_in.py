@@ -29,7 +29,7 @@ from ..vocabulary.amounts import Points, to_minor
 from ..vocabulary.ids import BusinessKey, CustomerId, PartnerKey
 from ..vocabulary.instants import Instant, iso_day
 from .base import Command, build_plan
-from .entry import Operation
+from .entry import Operation, Writes
 from .exchange_out import settlement_amount
 from .reading import nothing
 
@@ -95,8 +95,11 @@ OPERATION: Operation[ExchangeInCommand, None] = Operation(
     templates=(TEMPLATE,),
     read=nothing,
     plan=lambda command, chart, catalogue, _: plan(command, chart, catalogue),
-    writes=(
-        "customer", "exchange_id", "partner", "points", "partner_points", "partner_asset", "settlement", "currency",
-        "expires_at",
+    writes=Writes(
+        required=frozenset(
+            {"customer", "exchange_id", "partner", "points", "partner_points", "partner_asset", "settlement", "currency",
+             "expires_at"}
+        ),
+        business_key="exchange_id",
     ),
 )

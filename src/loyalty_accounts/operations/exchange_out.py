@@ -34,7 +34,7 @@ from ..vocabulary.amounts import Points, asset_precision, round_to, to_minor
 from ..vocabulary.ids import BusinessKey, CustomerId, PartnerKey
 from ..vocabulary.instants import Instant
 from .base import Command, build_plan
-from .entry import Operation
+from .entry import Operation, Writes
 from .fifo import BucketBalance, allocate, spendable
 from .reading import customer_buckets
 
@@ -111,5 +111,10 @@ OPERATION: Operation[ExchangeOutCommand, list[BucketBalance]] = Operation(
     templates=(TEMPLATE,),
     read=customer_buckets,
     plan=plan,
-    writes=("customer", "exchange_id", "partner", "points", "partner_points", "partner_asset", "settlement", "currency"),
+    writes=Writes(
+        required=frozenset(
+            {"customer", "exchange_id", "partner", "points", "partner_points", "partner_asset", "settlement", "currency"}
+        ),
+        business_key="exchange_id",
+    ),
 )

@@ -24,7 +24,7 @@ from ..types import TransactionPlan
 from ..vocabulary.ids import CustomerId
 from ..vocabulary.instants import SweepInstant, iso_day, iso_instant, stamp
 from .base import Command, build_plan
-from .entry import Sweep
+from .entry import Sweep, Writes
 from .fifo import BucketBalance, due
 from .reading import Reading, bucket_balance
 
@@ -83,5 +83,5 @@ OPERATION: Sweep[ExpireCommand, list[BucketBalance]] = Sweep(
     templates=(TEMPLATE,),
     read=read,
     plan=plan,
-    writes=("customer", "expires_at", "as_of"),
+    writes=Writes(required=frozenset({"customer", "expires_at", "as_of"})),
 )

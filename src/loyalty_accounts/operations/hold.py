@@ -31,7 +31,7 @@ from ..vocabulary.amounts import Points
 from ..vocabulary.ids import CustomerId, HoldId
 from ..vocabulary.instants import Instant, iso_instant, parse_instant
 from .base import Command, build_plan, keyed_reference, metadata_filter
-from .entry import Operation
+from .entry import Operation, Writes
 from .fifo import BucketBalance, allocate, spendable
 from .reading import Reading, customer_buckets
 
@@ -111,5 +111,5 @@ OPERATION: Operation[HoldCommand, list[BucketBalance]] = Operation(
     templates=(TEMPLATE,),
     read=customer_buckets,
     plan=plan,
-    writes=("customer", "hold_id", "points", "expires_at"),
+    writes=Writes(required=frozenset({"customer", "hold_id", "points", "expires_at"}), business_key="hold_id"),
 )

@@ -42,7 +42,7 @@ from ..numscript import Catalogue, monetary
 from ..types import TransactionPlan
 from ..vocabulary.ids import Code, CustomerId
 from .base import Command, build_plan
-from .entry import Operation
+from .entry import Operation, Writes
 from .reading import nothing
 
 TEMPLATE = "open_counter"
@@ -91,5 +91,5 @@ OPERATION: Operation[OpenCounterCommand, None] = Operation(
     templates=(TEMPLATE,),
     read=nothing,
     plan=lambda command, chart, catalogue, _: plan(command, chart, catalogue),
-    writes=("customer", "event", "day"),
+    writes=Writes(required=frozenset({"customer", "event"}), optional=frozenset({"day"})),
 )

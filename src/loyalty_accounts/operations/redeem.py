@@ -23,7 +23,7 @@ from ..vocabulary.amounts import Points
 from ..vocabulary.ids import BusinessKey, CustomerId
 from ..vocabulary.instants import Instant
 from .base import Command, build_plan
-from .entry import Operation
+from .entry import Operation, Writes
 from .fifo import BucketBalance, allocate, spendable
 from .reading import customer_buckets
 
@@ -72,5 +72,9 @@ OPERATION: Operation[RedeemCommand, list[BucketBalance]] = Operation(
     templates=(TEMPLATE,),
     read=customer_buckets,
     plan=plan,
-    writes=("customer", "redemption_id", "points", "reward"),
+    writes=Writes(
+        required=frozenset({"customer", "redemption_id", "points"}),
+        optional=frozenset({"reward"}),
+        business_key="redemption_id",
+    ),
 )

@@ -63,7 +63,7 @@ from ..vocabulary.ids import BusinessKey, CustomerId
 from ..vocabulary.instants import Instant
 from .base import Command, build_plan, metadata_filter
 from .earn import EarnRecord, find_earn
-from .entry import Operation
+from .entry import Operation, Writes
 from .fifo import BucketBalance, fifo_order
 from .reading import Reading
 
@@ -282,8 +282,11 @@ OPERATION: Operation[RefundCommand, Refundable] = Operation(
         previous_refunds=refundable.previous_refunds,
         buckets=refundable.buckets,
     ),
-    writes=(
-        "customer", "order_id", "refund_id", "amount", "currency", "points", "refunded_total", "shortfall_policy",
+    writes=Writes(
+        required=frozenset(
+            {"customer", "order_id", "refund_id", "amount", "currency", "points", "refunded_total", "shortfall_policy"}
+        ),
+        business_key="refund_id",
     ),
     no_plan_note=lambda refundable: SMALL_REFUND_NOTE,
 )

@@ -30,7 +30,7 @@ from ..vocabulary.frozen import Value
 from ..vocabulary.ids import CustomerId
 from ..vocabulary.instants import SweepInstant, iso_day, iso_instant, stamp
 from .base import Command, build_plan
-from .entry import Sweep
+from .entry import Sweep, Writes
 from .fifo import fifo_key
 from .reading import Reading
 
@@ -113,5 +113,5 @@ OPERATION: Sweep[ReleaseCommand, list[PendingBalance]] = Sweep(
     templates=(TEMPLATE,),
     read=read,
     plan=plan,
-    writes=("customer", "release_at", "expires_at", "as_of"),
+    writes=Writes(required=frozenset({"customer", "release_at", "expires_at", "as_of"})),
 )

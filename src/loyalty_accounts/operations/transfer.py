@@ -30,7 +30,7 @@ from ..vocabulary.amounts import Points
 from ..vocabulary.ids import BusinessKey, CustomerId
 from ..vocabulary.instants import Instant
 from .base import Command, build_plan
-from .entry import Operation
+from .entry import Operation, Writes
 from .fifo import BucketBalance, allocate, spendable
 from .reading import customer_buckets
 
@@ -88,5 +88,5 @@ OPERATION: Operation[TransferCommand, list[BucketBalance]] = Operation(
     templates=(TEMPLATE,),
     read=customer_buckets,
     plan=plan,
-    writes=("customer", "to_customer", "transfer_id", "points"),
+    writes=Writes(required=frozenset({"customer", "to_customer", "transfer_id", "points"}), business_key="transfer_id"),
 )

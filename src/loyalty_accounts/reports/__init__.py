@@ -57,7 +57,6 @@ from .liability import (
     read_liability,
 )
 from .log_chain import check_log_chain
-from .metadata import BASE_METADATA, OPERATION_METADATA, MetadataRule
 from .reconcile import (
     Reconciliation,
     check_expired_holds,
@@ -82,10 +81,7 @@ from .statement import (
 __all__ = [
     "DEFAULT_HORIZON_DAYS",
     "DEFAULT_RATE_COHORTS",
-    "BASE_METADATA",
-    "OPERATION_METADATA",
     "REVERT_METADATA_KEY",
-    "MetadataRule",
     "AccountBalance",
     "LiabilityLine",
     "LiabilityStatement",

@@ -14,8 +14,9 @@ All the checks are made as of one instant:
   whose hold account still holds points;
 - pending accounts whose release date (address segment) is on or before
   the as-of date and that still hold points;
-- every transaction carries the metadata its operation writes
-  (:data:`OPERATION_METADATA`, the one table of it);
+- every transaction carries the metadata its operation writes (its
+  registry entry's ``writes``, :class:`~loyalty_accounts.operations.Writes`,
+  the one table of it);
 - the log hash chain (:func:`check_log_chain`).
 
 The metadata, hold and log checks read every transaction / log: they
@@ -40,7 +41,7 @@ from typing import Mapping, Sequence
 
 from ..chart import Chart, parse_date_segment
 from ..errors import InvalidCommand
-from ..operations import OPERATIONS
+from ..operations import OPERATIONS, RESERVED_METADATA
 from ..ports import LedgerPort
 from ..types import AccountState, PostedTransaction, VolumeRow
 from ..vocabulary.frozen import Frozen
@@ -48,7 +49,6 @@ from ..vocabulary.instants import parse_instant, utc
 from .check import Check
 from .common import Clock, instant_or_now, kind_of
 from .log_chain import check_log_chain
-from .metadata import BASE_METADATA, OPERATION_METADATA
 from .reverts import revert_targets
 from .roll_forward import RollForward, read_roll_forward
 
@@ -234,11 +234,10 @@ def _metadata_problems(tx: PostedTransaction) -> str | None:
     operation = meta.get("operation")
     if not operation:
         return f"#{tx.id}: no operation metadata (a posting made outside the operations)"
-    rule = OPERATION_METADATA.get(operation)
     info = OPERATIONS.get(operation)
-    if rule is None or info is None:
+    if info is None:
         return f"#{tx.id}: unknown operation {operation!r}"
-    missing = sorted(key for key in BASE_METADATA | rule.required if not meta.get(key))
+    missing = sorted(key for key in RESERVED_METADATA | info.writes.required if not meta.get(key))
     problems = []
     if missing:
         problems.append("missing " + ", ".join(missing))

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, Iterable, Sequence
 
+from ..operations import OPERATIONS
 from ..types import PostedTransaction
-from .metadata import OPERATION_METADATA
 
 __all__ = ["REVERT_METADATA_KEY", "revert_targets"]
 
@@ -52,7 +52,7 @@ def revert_targets(transactions: Sequence[PostedTransaction]) -> dict[int, int]:
         if tx.reverted and tx.id not in claimed:
             originals[_mirror_key(tx.postings, swap=True)].append(tx.id)
     for tx in sorted(transactions, key=lambda t: t.id):
-        if tx.id in targets or tx.metadata.get("operation") in OPERATION_METADATA:
+        if tx.id in targets or tx.metadata.get("operation") in OPERATIONS:
             continue
         candidates = [i for i in originals.get(_mirror_key(tx.postings, swap=False), []) if i < tx.id and i not in claimed]
         if candidates:

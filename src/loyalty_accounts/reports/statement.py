@@ -15,12 +15,12 @@ from typing import Mapping, Sequence
 
 from ..chart import Chart, parse_date_segment
 from ..errors import InvalidCommand
+from ..operations import OPERATIONS
 from ..ports import LedgerPort
 from ..types import AccountState, PostedTransaction
 from ..vocabulary.frozen import Frozen
 from ..vocabulary.instants import utc
 from .common import ONE_MICROSECOND, Clock, points_of, window
-from .metadata import OPERATION_METADATA
 from .reverts import REVERT_METADATA_KEY, revert_targets
 
 __all__ = [
@@ -76,9 +76,10 @@ class CustomerStatement(Frozen):
 
 def _business_key(tx: PostedTransaction) -> str:
     operation = tx.metadata.get("operation", "")
-    rule = OPERATION_METADATA.get(operation)
-    if rule is not None and rule.business_key and tx.metadata.get(rule.business_key):
-        return tx.metadata[rule.business_key]
+    entry = OPERATIONS.get(operation)
+    key = entry.writes.business_key if entry is not None else None
+    if key and tx.metadata.get(key):
+        return tx.metadata[key]
     return tx.reference or ""
 
 

@@ -1,15 +1,26 @@
-"""Every operation's templates exist, and each plan supplies exactly the vars its template declares."""
+"""Every operation's templates exist, each plan supplies exactly the vars its template declares,
+and writes exactly the metadata its registry entry says."""
 
 from __future__ import annotations
 
+import pkgutil
+import sys
+import textwrap
 from datetime import datetime, timezone
 from decimal import Decimal
+from importlib import import_module, invalidate_caches
+from pathlib import Path
+from typing import Iterator
 
 import pytest
 from opsupport import AT, buckets, d, priced
 
+from loyalty_accounts import operations
 from loyalty_accounts.operations import (
     OPERATIONS,
+    Operation,
+    discover_operations,
+    RESERVED_METADATA,
     AdjustCommand,
     CaptureCommand,
     ConvertCommand,
@@ -123,8 +134,6 @@ def test_plans_supply_exactly_the_declared_vars(chart, catalogue, rules):
     assert {p.template for p in plans} == set(catalogue.names)
     for plan in plans:
         assert plan.template in OPERATIONS[plan.operation].templates
-        undeclared = [key for key in plan.metadata if not OPERATIONS[plan.operation].writes_key(key)]
-        assert not undeclared, (plan.operation, undeclared)
         template = catalogue.get(plan.template)
         lengths = {
             n: sum(1 for v in plan.vars if v.startswith(n + "_") and v[len(n) + 1:].isdigit())
@@ -144,6 +153,27 @@ def test_plans_supply_exactly_the_declared_vars(chart, catalogue, rules):
                     assert chart.parse(plan.vars[k]) is not None, (plan.template, k)
 
 
+def test_plans_write_what_their_entry_says(chart, catalogue, rules):
+    plans = sample_plans(chart, catalogue, rules)
+    assert {p.operation for p in plans} == set(OPERATIONS)
+    for plan in plans:
+        writes = OPERATIONS[plan.operation].writes
+        keys = set(plan.all_metadata())
+        undeclared = sorted(key for key in keys if not writes.allows(key))
+        assert not undeclared, (plan.operation, undeclared)
+        missing = sorted((RESERVED_METADATA | writes.required) - keys)
+        assert not missing, (plan.operation, missing)
+        if writes.business_key:
+            assert plan.reference.endswith(":" + plan.metadata[writes.business_key]), plan.reference
+
+
+@pytest.mark.parametrize("name", sorted(OPERATIONS))
+def test_the_business_key_is_the_commands_key(name):
+    entry = OPERATIONS[name]
+    assert entry.writes.business_key == entry.command.key_field
+    assert entry.writes.allows("customer") and all(entry.writes.allows(key) for key in RESERVED_METADATA)
+
+
 def test_lists_of_several_elements_are_exercised(chart, catalogue, rules):
     plans = {p.template: p for p in sample_plans(chart, catalogue, rules)}
     assert "counter_1" in plans["engage"].vars
@@ -151,3 +181,78 @@ def test_lists_of_several_elements_are_exercised(chart, catalogue, rules):
     assert "buckets_2" in plans["redeem"].vars
     assert "moved_2" in plans["transfer"].vars
     assert "returned_1" in plans["capture"].vars
+
+
+# -- discovery ---------------------------------------------------------------
+
+THROWAWAY = "throwaway_operations"
+
+BONUS_MODULE = """
+from loyalty_accounts.operations import Command, Operation, Writes
+from loyalty_accounts.operations.reading import nothing
+
+
+class BonusCommand(Command):
+    operation = "bonus"
+    key_field = "bonus_id"
+
+    customer: str
+    bonus_id: str
+
+
+OPERATION = Operation(
+    command=BonusCommand,
+    templates=("adjust_credit",),
+    read=nothing,
+    plan=lambda command, chart, catalogue, state: None,
+    writes=Writes(required=frozenset({"customer", "bonus_id"}), business_key="bonus_id"),
+)
+"""
+
+
+@pytest.fixture
+def throwaway(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An empty package ``throwaway_operations`` in tmp_path, importable; forgotten afterwards."""
+
+    package = tmp_path / THROWAWAY
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield package
+    for name in [n for n in sys.modules if n == THROWAWAY or n.startswith(THROWAWAY + ".")]:
+        del sys.modules[name]
+
+
+def write_module(package: Path, name: str, source: str) -> None:
+    (package / f"{name}.py").write_text(textwrap.dedent(source))
+
+
+def test_discovery_registers_each_module_defining_an_operation_and_skips_the_others(throwaway: Path) -> None:
+    write_module(throwaway, "bonus", BONUS_MODULE)
+    write_module(throwaway, "helpers", "POINTS_PER_BONUS = 10\n")
+    found = discover_operations(THROWAWAY)
+    assert list(found) == ["bonus"]
+    entry = found["bonus"]
+    assert isinstance(entry, Operation) and entry.name == "bonus" and entry.writes.business_key == "bonus_id"
+    assert entry is sys.modules[f"{THROWAWAY}.bonus"].OPERATION
+    assert f"{THROWAWAY}.helpers" in sys.modules  # imported, and skipped: it defines no OPERATION
+
+
+def test_two_entries_with_one_name_or_an_operation_of_another_type_are_refused(throwaway: Path) -> None:
+    write_module(throwaway, "bonus", BONUS_MODULE)
+    write_module(throwaway, "twin", "from .bonus import OPERATION\n")
+    with pytest.raises(TypeError, match=f"{THROWAWAY}.twin.OPERATION must be a new Operation or Sweep"):
+        discover_operations(THROWAWAY)
+    (throwaway / "twin.py").unlink()
+    write_module(throwaway, "wrong", "OPERATION = 'bonus'\n")
+    invalidate_caches()
+    with pytest.raises(TypeError, match=f"{THROWAWAY}.wrong.OPERATION must be a new Operation or Sweep"):
+        discover_operations(THROWAWAY)
+
+
+def test_the_registry_is_every_operation_module_of_the_package_in_name_order() -> None:
+    assert dict(discover_operations(operations.__name__)) == dict(OPERATIONS)
+    modules = sorted(m.name for m in pkgutil.iter_modules(operations.__path__))
+    with_entry = [name for name in modules if hasattr(import_module(f"{operations.__name__}.{name}"), "OPERATION")]
+    assert list(OPERATIONS) == with_entry  # each module is named after its operation
+    assert not hasattr(operations.void, "OPERATION") and "void" not in OPERATIONS

@@ -1,4 +1,5 @@
-"""The one metadata table matches what every operation's plans write, and every plan passes the metadata check."""
+"""The registry's metadata rules (each entry's ``writes``) match what every operation's plans write,
+and every plan passes the metadata check."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from loyalty_accounts.chart import Chart
 from loyalty_accounts.numscript import Catalogue
 from loyalty_accounts.operations import (
     OPERATIONS,
+    RESERVED_METADATA,
     AdjustCommand,
     BucketBalance,
     CaptureCommand,
@@ -44,7 +46,6 @@ from loyalty_accounts.operations import (
     release,
     transfer,
 )
-from loyalty_accounts.reports.metadata import BASE_METADATA, OPERATION_METADATA
 from loyalty_accounts.reports.reconcile import check_transaction_metadata
 from loyalty_accounts.rules import EngagementRule
 from loyalty_accounts.types import Posting, TransactionPlan
@@ -115,19 +116,18 @@ def every_plan(chart: Chart, catalogue: Catalogue) -> list[TransactionPlan]:
 
 
 def test_metadata_table_matches_what_every_plan_writes(chart: Chart, catalogue: Catalogue) -> None:
-    assert set(OPERATION_METADATA) == set(OPERATIONS)
     plans = every_plan(chart, catalogue)
     assert {p.operation for p in plans} == set(OPERATIONS)
     optional_seen: set[tuple[str, str]] = set()
     for plan in plans:
-        rule = OPERATION_METADATA[plan.operation]
+        rule = OPERATIONS[plan.operation].writes
         keys = set(plan.all_metadata())
-        assert BASE_METADATA | rule.required <= keys, plan.reference
+        assert RESERVED_METADATA | rule.required <= keys, plan.reference
         assert all(rule.allows(key) for key in keys), (plan.reference, sorted(keys))
         optional_seen |= {(plan.operation, k) for k in keys & rule.optional}
         if rule.business_key:
             assert plan.metadata[rule.business_key] in plan.reference
-    assert optional_seen == {(op, k) for op, rule in OPERATION_METADATA.items() for k in rule.optional}
+    assert optional_seen == {(op, k) for op, entry in OPERATIONS.items() for k in entry.writes.optional}
     # Every plan passes the reconciliation's metadata check.
     posted = [tx(i, [("a", "b", 1)], p.all_metadata()) for i, p in enumerate(plans)]
     assert check_transaction_metadata(posted).status == "pass"

@@ -35,6 +35,7 @@ from loyalty_accounts.operations import (
     RedeemCommand,
     RefundCommand,
     TransferCommand,
+    Writes,
 )
 from loyalty_accounts.operations.base import build_plan
 from loyalty_accounts.program import LoyaltyProgram
@@ -279,7 +280,7 @@ BONUS: Operation[BonusCommand, int] = Operation(
     templates=("adjust_credit",),
     read=read_bonus,
     plan=plan_bonus,
-    writes=("customer", "points"),
+    writes=Writes(required=frozenset({"customer", "points"})),
     no_plan_note=lambda never_expiring: f"{never_expiring} points that never expire are enough",
 )
 

@@ -26,6 +26,12 @@ from ..errors import InvalidCommand
 Instant = AwareDatetime
 """A timezone-aware instant (pydantic refuses a naive one); commands keep it in UTC."""
 
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+"""The first instant the package accepts from text. Earlier dates are refused: Formance treats Go's zero time
+(0001-01-01) as "no point in time", so a report as of year 1 would silently read the present."""
+LATEST = datetime(9999, 1, 1, tzinfo=timezone.utc)
+"""The first instant refused at the other end (room left for a day's arithmetic before datetime's end)."""
+
 _BARE_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DATE_AND_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}.*")
 
@@ -65,16 +71,17 @@ def parse_instant(text: str, zone: tzinfo, *, what: str = "instant") -> datetime
     """An instant from text, in UTC: ISO 8601 with an offset, or a bare date (start of that day in ``zone``).
 
     Raises InvalidCommand, naming ``what`` (e.g. ``--as-of``), for anything
-    else: a time without an offset, an offset without a time, or text that is
-    not ISO 8601.
+    else: a time without an offset, an offset without a time, text that is
+    not ISO 8601, or an instant outside [:data:`EARLIEST`, :data:`LATEST`).
     """
 
     text = text.strip()
     if _BARE_DATE.fullmatch(text):
         try:
-            return day_start(date.fromisoformat(text), zone)
+            day = date.fromisoformat(text)
         except ValueError:
             raise InvalidCommand(f"{what}: {text!r} is not a calendar date") from None
+        return _in_range(day_start(day, zone) if EARLIEST.date() < day < LATEST.date() else None, text, what)
     try:
         if not _DATE_AND_TIME.fullmatch(text):
             raise ValueError(text)
@@ -91,7 +98,19 @@ def parse_instant(text: str, zone: tzinfo, *, what: str = "instant") -> datetime
             f"{what}: {text!r} has no UTC offset; write e.g. {text}Z or {text}+01:00 "
             f"(a bare date such as {text[:10]} is the start of that day in {zone_name(zone)})"
         )
-    return moment.astimezone(timezone.utc)
+    try:
+        return _in_range(moment.astimezone(timezone.utc), text, what)
+    except OverflowError:
+        return _in_range(None, text, what)
+
+
+def _in_range(moment: datetime | None, text: str, what: str) -> datetime:
+    if moment is None or not EARLIEST <= moment < LATEST:
+        raise InvalidCommand(
+            f"{what}: {text!r} is outside the instants the ledger keeps "
+            f"({EARLIEST.date().isoformat()} to {LATEST.date().isoformat()}, exclusive)"
+        )
+    return moment
 
 
 def iso_instant(value: datetime) -> str:

@@ -19,11 +19,38 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Iterator, Mapping, Protocol, Sequence
 
-from .types import AccountState, PostedTransaction, TransactionPlan, VolumeRow
+from .operations.reading import LedgerReader
+from .types import PostedTransaction, TransactionPlan
 from .vocabulary.amounts import Asset
 
 
-class LedgerPort(Protocol):
+class LedgerPort(LedgerReader, Protocol):
+    """A ledger the services post to and read from: the reads the operations plan on, and the rest.
+
+    The reads declared by :class:`~loyalty_accounts.operations.reading.LedgerReader`
+    (written there once, since operations sit below this port) mean:
+
+    - ``find_by_reference(reference)``: the transaction holding a reference, or None;
+    - ``get_transaction(tx_id)``: one transaction (UnknownEntity if there is none);
+    - ``transactions(account=, metadata=, start=, end=, pit=)``: all matching
+      transactions, oldest first, following cursors. ``start`` (inclusive) and
+      ``end`` (exclusive) bound the timestamp. With ``pit``: the transactions
+      effective at pit (timestamp at or before it), with their metadata as it
+      stood at pit and ``reverted`` true only if the revert was written by then;
+    - ``account(address, pit=)``: one account with its volumes effective at
+      pit (default: current). Raises UnknownEntity for an account never touched
+      (with ``pit``: by no transaction dated at or before pit);
+    - ``accounts(address_filter, pit=)``: accounts matching a Formance address
+      filter (``customers:42:points:``), with volumes effective at pit (default:
+      current); with ``pit``, only accounts a transaction dated at or before pit
+      touched;
+    - ``volumes(address_filter, start=, end=, group_by=, insertion_date=)``:
+      input/output/balance per account (or per address prefix) of the
+      transactions whose timestamp is in ``[start, end]`` (both inclusive):
+      effective dates, unless ``insertion_date=True`` asks for when they were
+      posted.
+    """
+
     ledger: str
 
     def server_version(self) -> str:
@@ -55,10 +82,6 @@ class LedgerPort(Protocol):
     ) -> None:
         """Add keys to a transaction's metadata; writing the same keys again changes nothing."""
 
-    def find_by_reference(self, reference: str) -> PostedTransaction | None: ...
-
-    def get_transaction(self, tx_id: int) -> PostedTransaction: ...
-
     def revert(
         self,
         tx_id: int,
@@ -69,54 +92,12 @@ class LedgerPort(Protocol):
     ) -> PostedTransaction:
         """Revert a transaction; reverting twice raises DuplicateOperation(code=ALREADY_REVERT)."""
 
-    def transactions(
-        self,
-        *,
-        account: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        pit: datetime | None = None,
-    ) -> Iterator[PostedTransaction]:
-        """All matching transactions, oldest first, following cursors.
-
-        ``start`` (inclusive) and ``end`` (exclusive) bound the timestamp. With
-        ``pit``: the transactions effective at pit (timestamp at or before it),
-        with their metadata as it stood at pit and ``reverted`` true only if
-        the revert was written by then.
-        """
-
-    def account(self, address: str, *, pit: datetime | None = None) -> AccountState:
-        """One account with its volumes effective at pit (default: current).
-
-        Raises UnknownEntity for an account never touched (with ``pit``: by no
-        transaction dated at or before pit).
-        """
-
-    def accounts(self, address_filter: str, *, pit: datetime | None = None) -> Iterator[AccountState]:
-        """Accounts matching a Formance address filter (``customers:42:points:``), with volumes
-        effective at pit (default: current); with ``pit``, only accounts a transaction dated at
-        or before pit touched."""
-
     def aggregate_balances(
         self, address_filter: str, *, pit: datetime | None = None, use_insertion_date: bool = False
     ) -> dict[Asset, int]:
         """Balances per asset summed over the matching accounts (empty filter: all), effective
         at pit (default: current); ``use_insertion_date=True`` counts the transactions *posted*
         by pit instead."""
-
-    def volumes(
-        self,
-        address_filter: str | None = None,
-        *,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        group_by: int | None = None,
-        insertion_date: bool = False,
-    ) -> list[VolumeRow]:
-        """Input/output/balance per account (or per address prefix) of the transactions whose
-        timestamp is in ``[start, end]`` (both inclusive): effective dates, unless
-        ``insertion_date=True`` asks for when they were posted."""
 
     def logs(self) -> Iterator[dict[str, Any]]:
         """The ledger's hash-chained log, oldest first."""

@@ -7,7 +7,9 @@ the same business key prints the original result and posts nothing.
 
 from __future__ import annotations
 
-from typing import Annotated, Callable, Optional
+import functools
+import inspect
+from typing import Annotated, Any, Callable, Optional
 
 import typer
 
@@ -25,24 +27,20 @@ from ..operations import (
 )
 from ..program import LoyaltyProgram
 from ..reports.statement import points_change
+from ..services.executor import Progress
 from ..services.results import BatchResult, OperationResult
 from ..vocabulary.amounts import parse_money
 from .context import app_context
 from .inputs import parse_instant
-from .output import (
-    CsvFlag,
-    Format,
-    JsonFlag,
-    chosen_format,
-    emit_json,
-    emit_mapping,
-    emit_rows,
-)
+from .output import Format, JsonFlag, emit_json, emit_mapping, emit_rows, formatted, with_parameters
 from .shell import run_guarded
 
 Customer = Annotated[str, typer.Option("--customer", "-c", help="Customer id.")]
+OnlyCustomer = Annotated[Optional[str], typer.Option("--customer", "-c", help="Only this customer.")]
 Points = Annotated[int, typer.Option("--points", "-p", help="Whole points (a positive integer).")]
 At = Annotated[Optional[str], typer.Option("--at", help="When it happens: an instant with its offset (2026-05-01T10:00:00Z) or a date, the start of that day in the programme's time zone (default now).")]
+OrderAmount = Annotated[str, typer.Option("--amount", help="Order amount, e.g. 12.50.")]
+Currency = Annotated[str, typer.Option("--currency", help="ISO currency code.")]
 Category = Annotated[
     Optional[str], typer.Option("--category", help="Product category, e.g. groceries (default: the rules' order_defaults).")
 ]
@@ -50,8 +48,11 @@ Channel = Annotated[
     Optional[str], typer.Option("--channel", help="Sales channel, e.g. web, app, store (default: the rules' order_defaults).")
 ]
 
+Action = Callable[[LoyaltyProgram], OperationResult | BatchResult]
+"""What a verb does: one service call on the programme."""
 
-def run_operation(ctx: typer.Context, action: Callable[[LoyaltyProgram], OperationResult | BatchResult], fmt: Format) -> None:
+
+def run_operation(ctx: typer.Context, action: Action, fmt: Format) -> None:
     """Run one service call on the context's programme and print what it posted, in ``fmt``."""
 
     app = app_context(ctx)
@@ -79,6 +80,36 @@ def run_operation(ctx: typer.Context, action: Callable[[LoyaltyProgram], Operati
         )
 
 
+def operation(verb: Callable[..., Action]) -> Callable[..., None]:
+    """A verb as typer should see it: ``verb`` takes only its own options and returns its service call.
+
+    The command typer runs takes the context first and ``--json``/``--csv``
+    last (:func:`~.output.formatted`); it builds the call (a usage error
+    raised there exits 2 before anything is read), then runs and prints it
+    with :func:`run_operation`.
+    """
+
+    own = list(inspect.signature(verb, eval_str=True).parameters.values())
+    context = inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)
+    fmt = inspect.Parameter("fmt", inspect.Parameter.KEYWORD_ONLY, annotation=Format)
+
+    @functools.wraps(verb)
+    def command(ctx: typer.Context, *args: Any, fmt: Format, **kwargs: Any) -> None:
+        run_operation(ctx, verb(*args, **kwargs), fmt)
+
+    return formatted(with_parameters(command, [context, *own, fmt]))
+
+
+def swept(label: str, run: Callable[[LoyaltyProgram, Progress], BatchResult]) -> Action:
+    """A sweep's service call, with a progress bar on stderr labelled ``label`` while it runs."""
+
+    def action(program: LoyaltyProgram) -> BatchResult:
+        with _progress(label) as progress:
+            return run(program, progress)
+
+    return action
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def init(ctx: typer.Context, json_out: JsonFlag = False) -> None:
@@ -88,267 +119,197 @@ def register(app: typer.Typer) -> None:
         emit_mapping(result, Format.json if json_out else Format.table)
 
     @app.command()
+    @operation
     def earn(
-        ctx: typer.Context,
         customer: Customer,
         order: Annotated[str, typer.Option("--order", help="Order id (the business key).")],
-        amount: Annotated[str, typer.Option("--amount", help="Order amount, e.g. 12.50.")],
-        currency: Annotated[str, typer.Option("--currency", help="ISO currency code.")] = "USD",
+        amount: OrderAmount,
+        currency: Currency = "USD",
         ordered_at: Annotated[
             Optional[str],
             typer.Option("--ordered-at", help="Order instant (default now; then running the same line again is a replay)."),
         ] = None,
         category: Category = None,
         channel: Channel = None,
-        json_out: JsonFlag = False,
-        csv_out: CsvFlag = False,
-    ) -> None:
+    ) -> Action:
         """Award points for an order, priced by the rules file at the order's instant (tier, category, campaigns).
 
         The points are pending first when the chart has a chargeback window;
         `loyalty explain --order ORDER` shows how they were worked out.
         """
 
-        fmt = chosen_format(json_out, csv_out)
-        run_operation(
-            ctx,
-            lambda p: p.earn(
-                EarnCommand(
-                    customer=customer,
-                    order_id=order,
-                    amount=parse_money(amount, currency),
-                    ordered_at=parse_instant(ordered_at, option="--ordered-at"),
-                    category=category,
-                    channel=channel,
-                    # "now" is not what the order is: the same line run again must be the same command.
-                    unstated=frozenset() if ordered_at is not None else frozenset({"ordered_at"}),
-                )
-            ),
-            fmt,
+        return lambda p: p.earn(
+            EarnCommand(
+                customer=customer,
+                order_id=order,
+                amount=parse_money(amount, currency),
+                ordered_at=parse_instant(ordered_at, option="--ordered-at"),
+                category=category,
+                channel=channel,
+                # "now" is not what the order is: the same line run again must be the same command.
+                unstated=frozenset() if ordered_at is not None else frozenset({"ordered_at"}),
+            )
         )
 
     @app.command()
+    @operation
     def release(
-        ctx: typer.Context,
         as_of: Annotated[Optional[str], typer.Option("--as-of", help="Release what is due at this instant (default now).")] = None,
-        customer: Annotated[Optional[str], typer.Option("--customer", "-c", help="Only this customer.")] = None,
-        json_out: JsonFlag = False,
-        csv_out: CsvFlag = False,
-    ) -> None:
+        customer: OnlyCustomer = None,
+    ) -> Action:
         """Make pending points whose chargeback window has passed spendable."""
 
-        fmt = chosen_format(json_out, csv_out)
-        with _progress("releasing") as progress:
-            run_operation(ctx, lambda p: p.release(parse_instant(as_of, option="--as-of"), customer=customer, progress=progress), fmt)
+        return swept("releasing", lambda p, progress: p.release(parse_instant(as_of, option="--as-of"), customer=customer, progress=progress))
 
     @app.command()
+    @operation
     def hold(
-        ctx: typer.Context,
         customer: Customer,
         hold_id: Annotated[str, typer.Option("--hold", help="Hold id (the business key).")],
         points: Points,
         at: At = None,
-        json_out: JsonFlag = False,
-        csv_out: CsvFlag = False,
-    ) -> None:
+    ) -> Action:
         """Reserve points (soonest-expiring first) until captured, voided or lapsed."""
 
-        fmt = chosen_format(json_out, csv_out)
-        run_operation(ctx, lambda p: p.hold(HoldCommand(customer=customer, hold_id=hold_id, points=points, at=parse_instant(at))), fmt)
+        return lambda p: p.hold(HoldCommand(customer=customer, hold_id=hold_id, points=points, at=parse_instant(at)))
 
     @app.command()
+    @operation
     def capture(
-        ctx: typer.Context,
         customer: Customer,
         hold_id: Annotated[str, typer.Option("--hold", help="Hold id.")],
         points: Points,
         at: At = None,
-        json_out: JsonFlag = False,
-        csv_out: CsvFlag = False,
-    ) -> None:
+    ) -> Action:
         """Spend all or part of a hold; the rest goes back to the customer's buckets."""
 
-        fmt = chosen_format(json_out, csv_out)
-        run_operation(
-            ctx,
-            lambda p: p.capture(CaptureCommand(customer=customer, hold_id=hold_id, points=points, at=parse_instant(at))),
-            fmt,
-        )
+        return lambda p: p.capture(CaptureCommand(customer=customer, hold_id=hold_id, points=points, at=parse_instant(at)))
 
     @app.command()
+    @operation
     def void(
-        ctx: typer.Context,
         customer: Annotated[Optional[str], typer.Option("--customer", "-c", help="Customer id.")] = None,
         hold_id: Annotated[Optional[str], typer.Option("--hold", help="Hold id.")] = None,
         lapsed: Annotated[bool, typer.Option("--lapsed", help="Void every hold past its TTL instead.")] = False,
         as_of: Annotated[Optional[str], typer.Option("--as-of", help="With --lapsed: the instant (default now).")] = None,
-        json_out: JsonFlag = False,
-        csv_out: CsvFlag = False,
-    ) -> None:
+    ) -> Action:
         """Release a hold: every point returns to the bucket it came from."""
 
-        fmt = chosen_format(json_out, csv_out)
         if lapsed:
-            with _progress("voiding lapsed holds") as progress:
-                run_operation(ctx, lambda p: p.void_lapsed(parse_instant(as_of, option="--as-of"), progress=progress), fmt)
-            return
+            return swept("voiding lapsed holds", lambda p, progress: p.void_lapsed(parse_instant(as_of, option="--as-of"), progress=progress))
         if not customer or not hold_id:
             raise typer.BadParameter("give --customer and --hold, or --lapsed")
-        run_operation(ctx, lambda p: p.void(customer, hold_id), fmt)
+        return lambda p: p.void(customer, hold_id)
 
     @app.command()
+    @operation
     def redeem(
-        ctx: typer.Context,
         customer: Customer,
         redemption: Annotated[str, typer.Option("--redemption", help="Redemption id (the business key).")],
         points: Points,
         reward: Annotated[Optional[str], typer.Option("--reward", help="Reward or catalogue item id.")] = None,
         at: At = None,
-        json_out: JsonFlag = False,
-        csv_out: CsvFlag = False,
-    ) -> None:
+    ) -> Action:
         """Spend points on a reward, soonest-expiring first."""
 
-        fmt = chosen_format(json_out, csv_out)
-        run_operation(
-            ctx,
-            lambda p: p.redeem(
-                RedeemCommand(customer=customer, redemption_id=redemption, points=points, reward=reward, at=parse_instant(at))
-            ),
-            fmt,
+        return lambda p: p.redeem(
+            RedeemCommand(customer=customer, redemption_id=redemption, points=points, reward=reward, at=parse_instant(at))
         )
 
     @app.command()
+    @operation
     def expire(
-        ctx: typer.Context,
         as_of: Annotated[Optional[str], typer.Option("--as-of", help="Expire what is due at this instant (default now).")] = None,
-        customer: Annotated[Optional[str], typer.Option("--customer", "-c", help="Only this customer.")] = None,
-        json_out: JsonFlag = False,
-        csv_out: CsvFlag = False,
-    ) -> None:
+        customer: OnlyCustomer = None,
+    ) -> Action:
         """Move every due bucket into the expired account; running it again posts nothing new."""
 
-        fmt = chosen_format(json_out, csv_out)
-        with _progress("expiring") as progress:
-            run_operation(ctx, lambda p: p.expire(parse_instant(as_of, option="--as-of"), customer=customer, progress=progress), fmt)
+        return swept("expiring", lambda p, progress: p.expire(parse_instant(as_of, option="--as-of"), customer=customer, progress=progress))
 
     @app.command()
+    @operation
     def transfer(
-        ctx: typer.Context,
         customer: Annotated[str, typer.Option("--from", help="Sending customer.")],
         to_customer: Annotated[str, typer.Option("--to", help="Receiving customer.")],
         transfer_id: Annotated[str, typer.Option("--transfer", help="Transfer id (the business key).")],
         points: Points,
         at: At = None,
-        json_out: JsonFlag = False,
-        csv_out: CsvFlag = False,
-    ) -> None:
+    ) -> Action:
         """Give points to another customer; each point keeps its expiry date."""
 
-        fmt = chosen_format(json_out, csv_out)
-        run_operation(
-            ctx,
-            lambda p: p.transfer(
-                TransferCommand(customer=customer, to_customer=to_customer, transfer_id=transfer_id, points=points, at=parse_instant(at))
-            ),
-            fmt,
+        return lambda p: p.transfer(
+            TransferCommand(customer=customer, to_customer=to_customer, transfer_id=transfer_id, points=points, at=parse_instant(at))
         )
 
     @app.command()
+    @operation
     def exchange(
-        ctx: typer.Context,
         customer: Customer,
         partner: Annotated[str, typer.Option("--partner", help="Partner programme key from the chart.")],
         exchange_id: Annotated[str, typer.Option("--exchange", help="Exchange id (the business key).")],
         partner_points: Annotated[int, typer.Option("--partner-points", help="Whole partner points.")],
         direction: Annotated[str, typer.Option("--direction", help="out: our points → partner; in: partner → ours.")] = "out",
         at: At = None,
-        json_out: JsonFlag = False,
-        csv_out: CsvFlag = False,
-    ) -> None:
+    ) -> Action:
         """Exchange points with a partner programme at the chart's rate, settlement leg included."""
 
-        fmt = chosen_format(json_out, csv_out)
         if direction not in ("out", "in"):
             raise typer.BadParameter("--direction must be out or in")
         fields = dict(customer=customer, exchange_id=exchange_id, partner=partner, partner_points=partner_points)
         if direction == "out":
-            run_operation(ctx, lambda p: p.exchange_out(ExchangeOutCommand(**fields, at=parse_instant(at))), fmt)
-        else:
-            run_operation(ctx, lambda p: p.exchange_in(ExchangeInCommand(**fields, at=parse_instant(at))), fmt)
+            return lambda p: p.exchange_out(ExchangeOutCommand(**fields, at=parse_instant(at)))
+        return lambda p: p.exchange_in(ExchangeInCommand(**fields, at=parse_instant(at)))
 
     @app.command()
+    @operation
     def convert(
-        ctx: typer.Context,
         customer: Customer,
         conversion: Annotated[str, typer.Option("--conversion", help="Conversion id (the business key).")],
         points: Points,
         at: At = None,
-        json_out: JsonFlag = False,
-        csv_out: CsvFlag = False,
-    ) -> None:
+    ) -> Action:
         """Turn points into store credit, whole units only; both legs in one transaction."""
 
-        fmt = chosen_format(json_out, csv_out)
-        run_operation(
-            ctx,
-            lambda p: p.convert(ConvertCommand(customer=customer, conversion_id=conversion, points=points, at=parse_instant(at))),
-            fmt,
-        )
+        return lambda p: p.convert(ConvertCommand(customer=customer, conversion_id=conversion, points=points, at=parse_instant(at)))
 
     @app.command()
+    @operation
     def refund(
-        ctx: typer.Context,
         customer: Customer,
         order: Annotated[str, typer.Option("--order", help="The refunded order.")],
         refund_id: Annotated[str, typer.Option("--refund", help="Refund id (the business key).")],
         amount: Annotated[str, typer.Option("--amount", help="Refunded amount.")],
-        currency: Annotated[str, typer.Option("--currency", help="ISO currency code.")] = "USD",
+        currency: Currency = "USD",
         at: At = None,
-        json_out: JsonFlag = False,
-        csv_out: CsvFlag = False,
-    ) -> None:
+    ) -> Action:
         """Take back the order's points in proportion; a shortfall follows the chart's refund policy."""
 
-        fmt = chosen_format(json_out, csv_out)
-        run_operation(
-            ctx,
-            lambda p: p.refund(
-                RefundCommand(
-                    customer=customer, order_id=order, refund_id=refund_id, amount=parse_money(amount, currency), at=parse_instant(at)
-                )
-            ),
-            fmt,
+        return lambda p: p.refund(
+            RefundCommand(customer=customer, order_id=order, refund_id=refund_id, amount=parse_money(amount, currency), at=parse_instant(at))
         )
 
     @app.command()
+    @operation
     def adjust(
-        ctx: typer.Context,
         customer: Customer,
         adjustment: Annotated[str, typer.Option("--adjustment", help="Adjustment id (the business key).")],
         points: Annotated[int, typer.Option("--points", "-p", help="Positive to credit, negative to debit.")],
         reason: Annotated[str, typer.Option("--reason", help="Reason code (mandatory), e.g. goodwill.")],
         at: At = None,
-        json_out: JsonFlag = False,
-        csv_out: CsvFlag = False,
-    ) -> None:
+    ) -> Action:
         """Credit or debit points by hand, with a mandatory reason code."""
 
-        fmt = chosen_format(json_out, csv_out)
         if points == 0:
             raise typer.BadParameter("--points must not be 0")
         direction = "credit" if points > 0 else "debit"
-        run_operation(
-            ctx,
-            lambda p: p.adjust(
-                AdjustCommand(
-                    customer=customer, adjustment_id=adjustment, direction=direction, points=abs(points), reason=reason, at=parse_instant(at)
-                )
-            ),
-            fmt,
+        return lambda p: p.adjust(
+            AdjustCommand(
+                customer=customer, adjustment_id=adjustment, direction=direction, points=abs(points), reason=reason, at=parse_instant(at)
+            )
         )
 
     @app.command()
+    @formatted
     def balance(
         ctx: typer.Context,
         customer: Customer,
@@ -356,12 +317,11 @@ def register(app: typer.Typer) -> None:
             Optional[str],
             typer.Option("--as-of", help="The position effective at this instant, back-dated postings included (default: now)."),
         ] = None,
-        json_out: JsonFlag = False,
-        csv_out: CsvFlag = False,
+        *,
+        fmt: Format,
     ) -> None:
         """A customer's points by bucket, pending, holds, debt and store credit."""
 
-        fmt = chosen_format(json_out, csv_out)
         pit = run_guarded(lambda: parse_instant(as_of, option="--as-of")) if as_of is not None else None
         bal = run_guarded(lambda: app_context(ctx).program().balance(customer, pit=pit))
         if fmt is Format.json:
@@ -377,10 +337,10 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"\ntotal points {bal.total}   store credit {bal.credit} {bal.credit_currency}")
 
     @app.command()
-    def history(ctx: typer.Context, customer: Customer, json_out: JsonFlag = False, csv_out: CsvFlag = False) -> None:
+    @formatted
+    def history(ctx: typer.Context, customer: Customer, *, fmt: Format) -> None:
         """Every transaction that touched the customer's accounts, oldest first."""
 
-        fmt = chosen_format(json_out, csv_out)
         app = app_context(ctx)
         txs = run_guarded(lambda: app.program().history(customer))
         rows = []

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import csv
 import enum
+import functools
+import inspect
 import json
 import sys
 from decimal import Decimal
-from typing import Annotated, Any, Iterable, Mapping, Sequence
+from typing import Annotated, Any, Callable, Iterable, Mapping, Sequence
 
 import typer
 
@@ -93,3 +95,34 @@ def chosen_format(json_out: bool, csv_out: bool) -> Format:
     if json_out and csv_out:
         raise typer.BadParameter("choose one of --json and --csv")
     return Format.json if json_out else Format.csv if csv_out else Format.table
+
+
+def formatted(command: Callable[..., None]) -> Callable[..., None]:
+    """A command that prints, as typer should see it: its ``fmt: Format`` parameter becomes ``--json`` and ``--csv``.
+
+    ``command`` names only its own options and ``fmt`` (keyword-only); the
+    function returned takes the same options followed by the two flags (the
+    same names and help for every command) and calls ``command`` with the
+    format they choose. Both flags at once is a usage error (exit 2), raised
+    before ``command`` runs.
+    """
+
+    own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != "fmt"]
+    flags = [
+        inspect.Parameter("json_out", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=JsonFlag),
+        inspect.Parameter("csv_out", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=CsvFlag),
+    ]
+
+    @functools.wraps(command)
+    def shell(*args: Any, json_out: bool = False, csv_out: bool = False, **kwargs: Any) -> None:
+        command(*args, fmt=chosen_format(json_out, csv_out), **kwargs)
+
+    return with_parameters(shell, [*own, *flags])
+
+
+def with_parameters(function: Callable[..., None], parameters: Sequence[inspect.Parameter]) -> Callable[..., None]:
+    """``function`` announcing ``parameters`` (annotations evaluated) as its signature, which typer reads for the options."""
+
+    function.__signature__ = inspect.Signature(list(parameters), return_annotation=None)  # type: ignore[attr-defined]
+    function.__annotations__ = {p.name: p.annotation for p in parameters} | {"return": None}
+    return function

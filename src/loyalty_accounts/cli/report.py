@@ -20,15 +20,7 @@ import typer
 from ..reports import DEFAULT_HORIZON_DAYS, DEFAULT_RATE_COHORTS, FinanceReports
 from .context import app_context
 from .inputs import parse_instant as parse_cli_instant
-from .output import (
-    CsvFlag,
-    Format,
-    JsonFlag,
-    chosen_format,
-    emit_json,
-    emit_rows,
-    render_table,
-)
+from .output import Format, emit_json, emit_rows, formatted, render_table
 from .shell import fail, run_guarded
 from .views import (
     ACTIVITY_COLUMNS,
@@ -73,9 +65,13 @@ def parse_instant(value: str | None, option: str) -> datetime | None:
     return run_guarded(lambda: parse_cli_instant(value.strip(), option=option)).astimezone(timezone.utc)
 
 
-def _window(start: datetime | None, end: datetime | None) -> None:
-    if start is not None and end is not None and start >= end:
-        fail(f"--from ({start.isoformat()}) must be before --to ({end.isoformat()})", 2)
+def _window(start: str | None, end: str | None) -> tuple[datetime | None, datetime | None]:
+    """The window ``(--from, --to]`` the options name; exit 2 unless it starts before it ends."""
+
+    first, last = parse_instant(start, "--from"), parse_instant(end, "--to")
+    if first is not None and last is not None and first >= last:
+        fail(f"--from ({first.isoformat()}) must be before --to ({last.isoformat()})", 2)
+    return first, last
 
 
 def _service(ctx: typer.Context) -> FinanceReports:
@@ -87,10 +83,10 @@ def _yes(flag: bool) -> str:
 
 
 @app.command()
-def liability(ctx: typer.Context, as_of: AsOfOption = None, json_out: JsonFlag = False, csv_out: CsvFlag = False) -> None:
+@formatted
+def liability(ctx: typer.Context, as_of: AsOfOption = None, *, fmt: Format) -> None:
     """Outstanding points by state (spendable, pending, held, negative) and their money value."""
 
-    fmt = chosen_format(json_out, csv_out)
     when = parse_instant(as_of, "--as-of")
     report = run_guarded(lambda: _service(ctx).liability(when))
     if fmt is Format.json:
@@ -111,18 +107,17 @@ def liability(ctx: typer.Context, as_of: AsOfOption = None, json_out: JsonFlag =
 
 
 @app.command()
+@formatted
 def activity(
     ctx: typer.Context,
     start: Annotated[str, typer.Option("--from", help="Window start, exclusive: an instant with its offset, or a date.")],
     end: Annotated[str, typer.Option("--to", help="Window end, inclusive: an instant with its offset, or a date.")],
-    json_out: JsonFlag = False,
-    csv_out: CsvFlag = False,
+    *,
+    fmt: Format,
 ) -> None:
     """Roll-forward: opening + issued - reversed - redeemed - expired - converted ± adjusted ± exchanged ± written-off = closing."""
 
-    fmt = chosen_format(json_out, csv_out)
-    first, last = parse_instant(start, "--from"), parse_instant(end, "--to")
-    _window(first, last)
+    first, last = _window(start, end)
     report = run_guarded(lambda: _service(ctx).activity(first, last))
     if fmt is Format.json:
         emit_json(activity_json(report))
@@ -140,6 +135,7 @@ def activity(
 
 
 @app.command()
+@formatted
 def breakage(
     ctx: typer.Context,
     start: FromOption = None,
@@ -147,14 +143,12 @@ def breakage(
     cohorts: Annotated[
         int, typer.Option("--cohorts", min=1, help="How many recent closed earn cohorts the rate uses.")
     ] = DEFAULT_RATE_COHORTS,
-    json_out: JsonFlag = False,
-    csv_out: CsvFlag = False,
+    *,
+    fmt: Format,
 ) -> None:
     """Realised breakage (points expired in the window) and an estimate for outstanding points, with its method."""
 
-    fmt = chosen_format(json_out, csv_out)
-    first, last = parse_instant(start, "--from"), parse_instant(end, "--to")
-    _window(first, last)
+    first, last = _window(start, end)
     report = run_guarded(lambda: _service(ctx).breakage(first, last, rate_cohorts=cohorts))
     if fmt is Format.json:
         emit_json(breakage_json(report))
@@ -178,12 +172,10 @@ def breakage(
     typer.echo(f"Method: {report.method}")
 
 
-def reconcile_command(
-    ctx: typer.Context, as_of: AsOfOption = None, json_out: JsonFlag = False, csv_out: CsvFlag = False
-) -> None:
+@formatted
+def reconcile_command(ctx: typer.Context, as_of: AsOfOption = None, *, fmt: Format) -> None:
     """Reconcile the ledger: trial balance, roll-forward, negative balances, lapsed holds, overdue pending, metadata, log chain. Exit 1 on any break."""
 
-    fmt = chosen_format(json_out, csv_out)
     when = parse_instant(as_of, "--as-of")
     result = run_guarded(lambda: _service(ctx).reconcile(when))
     if fmt is Format.json:
@@ -203,6 +195,7 @@ def reconcile_command(
         raise typer.Exit(1)
 
 
+@formatted
 def statement_command(
     ctx: typer.Context,
     customer: Annotated[str, typer.Option("--customer", help="Customer id.")],
@@ -211,14 +204,12 @@ def statement_command(
     days: Annotated[
         int, typer.Option("--days", min=0, help="List points expiring within this many days after --to.")
     ] = DEFAULT_HORIZON_DAYS,
-    json_out: JsonFlag = False,
-    csv_out: CsvFlag = False,
+    *,
+    fmt: Format,
 ) -> None:
     """A customer's points statement: opening balance, each movement, closing balance, points expiring soon."""
 
-    fmt = chosen_format(json_out, csv_out)
-    first, last = parse_instant(start, "--from"), parse_instant(end, "--to")
-    _window(first, last)
+    first, last = _window(start, end)
     report = run_guarded(lambda: _service(ctx).statement(customer, first, last, horizon_days=days))
     if fmt is Format.json:
         emit_json(statement_json(report))

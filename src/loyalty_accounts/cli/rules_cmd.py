@@ -22,16 +22,8 @@ from ..rules import EarnBreakdown, Order, Rules, compare_versions, load_rules, q
 from ..vocabulary.amounts import parse_money
 from .context import app_context
 from .inputs import parse_instant
-from .ops import At, Category, Channel, Customer, run_operation
-from .output import (
-    CsvFlag,
-    Format,
-    JsonFlag,
-    chosen_format,
-    emit_json,
-    emit_mapping,
-    emit_rows,
-)
+from .ops import Action, At, Category, Channel, Currency, Customer, OrderAmount, operation
+from .output import Format, emit_json, emit_mapping, emit_rows, formatted
 from .shell import fail, run_guarded
 
 rules_app = typer.Typer(help="Check earning rules files.", no_args_is_help=True)
@@ -86,10 +78,11 @@ def register(app: typer.Typer) -> None:
     app.add_typer(rules_app, name="rules")
 
     @app.command("quote")
+    @formatted
     def quote_command(
         ctx: typer.Context,
-        amount: Annotated[str, typer.Option("--amount", help="Order amount, e.g. 12.50.")],
-        currency: Annotated[str, typer.Option("--currency", help="ISO currency code.")] = "USD",
+        amount: OrderAmount,
+        currency: Currency = "USD",
         category: Category = None,
         channel: Channel = None,
         at: Annotated[Optional[str], typer.Option("--at", help="Order instant (default now): decides the campaigns.")] = None,
@@ -97,12 +90,11 @@ def register(app: typer.Typer) -> None:
             Optional[str], typer.Option("--customer", "-c", help="Price for this customer: tier and campaign usage from the ledger.")
         ] = None,
         tier: Annotated[Optional[str], typer.Option("--tier", help="Price at this tier instead (no ledger needed).")] = None,
-        json_out: JsonFlag = False,
-        csv_out: CsvFlag = False,
+        *,
+        fmt: Format,
     ) -> None:
         """Price a hypothetical order and show every step; nothing is posted."""
 
-        fmt = chosen_format(json_out, csv_out)
         if customer and tier:
             raise typer.BadParameter("give --customer (tier read from the ledger) or --tier, not both")
         context = app_context(ctx)
@@ -125,15 +117,15 @@ def register(app: typer.Typer) -> None:
         _show_breakdown(breakdown, fmt, title=title, extra={"customer": customer, "at": instant})
 
     @app.command("explain")
+    @formatted
     def explain_command(
         ctx: typer.Context,
         order: Annotated[str, typer.Option("--order", help="The order whose earn to explain.")],
-        json_out: JsonFlag = False,
-        csv_out: CsvFlag = False,
+        *,
+        fmt: Format,
     ) -> None:
         """How an order's points were worked out, read from its earn transaction; the lines add up to the points posted."""
 
-        fmt = chosen_format(json_out, csv_out)
         found = run_guarded(lambda: app_context(ctx).program().explain(order))
         b = found.breakdown
         tier_note = f", {found.tier_change}" if found.tier_change else ""
@@ -149,16 +141,16 @@ def register(app: typer.Typer) -> None:
             fail(f"the breakdown of order {order} does not add up to the {found.posted_points} points posted", 1)
 
     @app.command("tier")
+    @formatted
     def tier_command(
         ctx: typer.Context,
         customer: Customer,
         as_of: Annotated[Optional[str], typer.Option("--as-of", help="The instant (default now).")] = None,
-        json_out: JsonFlag = False,
-        csv_out: CsvFlag = False,
+        *,
+        fmt: Format,
     ) -> None:
         """A customer's tier: qualifying points earned in the window, and what the next tier needs."""
 
-        fmt = chosen_format(json_out, csv_out)
         instant = run_guarded(lambda: parse_instant(as_of, option="--as-of"))
         program = run_guarded(app_context(ctx).program)
         status = run_guarded(lambda: program.tier(customer, instant))
@@ -178,22 +170,20 @@ def register(app: typer.Typer) -> None:
         )
 
     @app.command("engage")
+    @operation
     def engage_command(
-        ctx: typer.Context,
         customer: Customer,
         event: Annotated[str, typer.Option("--event", help="Engagement event from the rules, e.g. sign_up.")],
         key: Annotated[str, typer.Option("--key", help="Your id for this award; repeating it is a replay.")],
         at: At = None,
-        json_out: JsonFlag = False,
-        csv_out: CsvFlag = False,
-    ) -> None:
+    ) -> Action:
         """Award an engagement event's points; refused (exit 1) once the rules' limit is reached."""
 
-        fmt = chosen_format(json_out, csv_out)
         instant = run_guarded(lambda: parse_instant(at))
-        run_operation(ctx, lambda p: p.engage(customer, event, key, instant), fmt)
+        return lambda p: p.engage(customer, event, key, instant)
 
     @rules_app.command("check")
+    @formatted
     def check_command(
         ctx: typer.Context,
         file: Annotated[Path, typer.Argument(help="The rules file to check.")],
@@ -203,8 +193,8 @@ def register(app: typer.Typer) -> None:
         ] = None,
         at: Annotated[Optional[str], typer.Option("--at", help="Instant the samples are ordered at (default now).")] = None,
         tier: Annotated[Optional[str], typer.Option("--tier", help="Price the samples at this tier (default: each file's first).")] = None,
-        json_out: JsonFlag = False,
-        csv_out: CsvFlag = False,
+        *,
+        fmt: Format,
     ) -> None:
         """Validate a rules file, then show what sample orders earn under the current rules and under it.
 
@@ -212,7 +202,6 @@ def register(app: typer.Typer) -> None:
         the ones --rules / LOYALTY_RULES / rules.yaml name.
         """
 
-        fmt = chosen_format(json_out, csv_out)
         context = app_context(ctx)
         new: Rules = run_guarded(lambda: load_rules(file, chart=context.chart))
         current: Rules = run_guarded(lambda: context.rules)

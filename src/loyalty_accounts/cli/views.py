@@ -7,7 +7,6 @@ the output layer renders them (ISO dates, decimal strings).
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from ..reports import (
@@ -16,8 +15,8 @@ from ..reports import (
     LiabilityStatement,
     Reconciliation,
     RollForward,
-    money_value,
 )
+from ..reports.common import Valued
 
 __all__ = [
     "ACTIVITY_COLUMNS",
@@ -81,6 +80,12 @@ def _row(columns: tuple[str, ...], **fields: Any) -> dict[str, Any]:
     return row
 
 
+def _valuation(report: Valued) -> dict[str, Any]:
+    """How a report's points are valued, as its JSON states it after its instant or window."""
+
+    return {"points_asset": report.points_asset, "currency": report.currency, "point_value": report.point_value}
+
+
 # -- liability --------------------------------------------------------------
 
 
@@ -113,9 +118,7 @@ def liability_json(statement: LiabilityStatement) -> dict[str, Any]:
     return {
         "report": "liability",
         "as_of": statement.as_of,
-        "points_asset": statement.points_asset,
-        "currency": statement.currency,
-        "point_value": statement.point_value,
+        **_valuation(statement),
         "lines": liability_rows(statement),
         "total_points": statement.total_points,
         "total_value": statement.total_value,
@@ -131,10 +134,6 @@ def liability_json(statement: LiabilityStatement) -> dict[str, Any]:
 # -- activity (roll-forward) ------------------------------------------------
 
 
-def _value(report: RollForward, points: int) -> Decimal:
-    return money_value(points, report.point_value)
-
-
 def activity_rows(report: RollForward) -> list[dict[str, Any]]:
     def row(line: str, account: str, points: int, explained: bool | None = None) -> dict[str, Any]:
         return {
@@ -143,7 +142,7 @@ def activity_rows(report: RollForward) -> list[dict[str, Any]]:
             "line": line,
             "account": account,
             "points": points,
-            "value": _value(report, points),
+            "value": report.value(points),
             "currency": report.currency,
             "explained": explained,
         }
@@ -161,18 +160,16 @@ def activity_json(report: RollForward) -> dict[str, Any]:
         "report": "activity",
         "from": report.start,
         "to": report.end,
-        "points_asset": report.points_asset,
-        "currency": report.currency,
-        "point_value": report.point_value,
+        **_valuation(report),
         "opening_points": report.opening_points,
-        "opening_value": _value(report, report.opening_points),
+        "opening_value": report.value(report.opening_points),
         "lines": activity_rows(report),
         "expected_closing_points": report.expected_closing_points,
         "closing_points": report.closing_points,
-        "closing_value": _value(report, report.closing_points),
+        "closing_value": report.value(report.closing_points),
         "ties": report.ties,
         "difference": report.difference,
-        "difference_value": _value(report, report.difference),
+        "difference_value": report.value(report.difference),
         "unexplained_points": report.unexplained_points,
         "residual": report.residual,
     }
@@ -233,9 +230,7 @@ def breakage_json(report: BreakageReport) -> dict[str, Any]:
         "report": "breakage",
         "from": report.start,
         "to": report.end,
-        "points_asset": report.points_asset,
-        "currency": report.currency,
-        "point_value": report.point_value,
+        **_valuation(report),
         "realised_points": report.realised_points,
         "realised_value": report.realised_value,
         "method": report.method,
@@ -320,9 +315,9 @@ def statement_json(statement: CustomerStatement) -> dict[str, Any]:
         "points_asset": statement.points_asset,
         "currency": statement.currency,
         "opening_points": statement.opening_points,
-        "opening_value": money_value(statement.opening_points, statement.point_value),
+        "opening_value": statement.value(statement.opening_points),
         "closing_points": statement.closing_points,
-        "closing_value": money_value(statement.closing_points, statement.point_value),
+        "closing_value": statement.value(statement.closing_points),
         "ties": statement.ties,
         "difference": statement.difference,
         "horizon_days": statement.horizon_days,

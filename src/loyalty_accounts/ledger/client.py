@@ -65,14 +65,10 @@ class LedgerClient(LedgerReader):
             ledger=self.ledger,
             v2_create_ledger_request=sdk_models.V2CreateLedgerRequest(metadata=dict(metadata) if metadata else None),
         )
-        try:
-            self._transport.send("create ledger", lambda: self._transport.v2.create_ledger(request=request), write=True)
-        except LedgerRejected as exc:
-            # v2.4.12 answers 400 LEDGER_ALREADY_EXISTS (not 409) for an existing ledger.
-            if exc.code == "LEDGER_ALREADY_EXISTS":
-                return False
-            raise
-        return True
+        # v2.4.12 answers 400 LEDGER_ALREADY_EXISTS (not 409) for an existing ledger.
+        return self._create(
+            "create ledger", lambda: self._transport.v2.create_ledger(request=request), exists="LEDGER_ALREADY_EXISTS"
+        )
 
     def insert_schema(self, version: str, schema: Mapping[str, Any]) -> bool:
         try:
@@ -80,10 +76,17 @@ class LedgerClient(LedgerReader):
         except ValidationError as exc:
             raise ChartError(f"schema {version!r} does not have the shape the ledger expects: {exc}") from exc
         request = operations.V2InsertSchemaRequest(ledger=self.ledger, version=version, v2_schema_data=data)
+        return self._create(
+            "insert schema", lambda: self._transport.v2.insert_schema(request=request), exists="SCHEMA_ALREADY_EXISTS"
+        )
+
+    def _create(self, what: str, request: Callable[[], Any], *, exists: str) -> bool:
+        """Send a write that creates something: True, or False when the server refuses it with ``exists``."""
+
         try:
-            self._transport.send("insert schema", lambda: self._transport.v2.insert_schema(request=request), write=True)
+            self._transport.send(what, request, write=True)
         except LedgerRejected as exc:
-            if exc.code == "SCHEMA_ALREADY_EXISTS":
+            if exc.code == exists:
                 return False
             raise
         return True
@@ -108,13 +111,9 @@ class LedgerClient(LedgerReader):
             v2_post_transaction=wire.post_body(plan),
         )
 
-        def send() -> httpx.Response:
-            return self._transport.send(
-                "post transaction",
-                lambda: self._transport.v2.create_transaction(request=request),
-                call=call,
-                write=True,
-            )
+        send = self._transport.attempts(
+            "post transaction", lambda: self._transport.v2.create_transaction(request=request), call
+        )
 
         try:
             response = send()
@@ -167,13 +166,9 @@ class LedgerClient(LedgerReader):
             ),
         )
 
-        def send() -> httpx.Response:
-            return self._transport.send(
-                f"revert transaction {tx_id}",
-                lambda: self._transport.v2.revert_transaction(request=request),
-                call=call,
-                write=True,
-            )
+        send = self._transport.attempts(
+            f"revert transaction {tx_id}", lambda: self._transport.v2.revert_transaction(request=request), call
+        )
 
         try:
             response = send()

@@ -47,26 +47,18 @@ from ..vocabulary.instants import parse_instant
 __all__ = ["LogChainVerification", "log_hash", "verify_log_chain"]
 
 
+_SHORT_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
+"""The characters Go's encoding/json escapes with a backslash and a letter (or themselves)."""
+
+
 def _go_string(text: str) -> str:
     """A JSON string as Go's encoding/json writes it (HTML-safe escapes, \\b and \\f short forms)."""
 
     out = ['"']
     for ch in text:
         code = ord(ch)
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\b":
-            out.append("\\b")
-        elif ch == "\f":
-            out.append("\\f")
+        if ch in _SHORT_ESCAPES:
+            out.append(_SHORT_ESCAPES[ch])
         elif code < 0x20 or ch in "<>&" or code in (0x2028, 0x2029):
             out.append(f"\\u{code:04x}")
         elif 0xD800 <= code <= 0xDFFF:

@@ -31,7 +31,7 @@ Lists follow the server's cursors, :data:`PAGE_SIZE` items a page.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -45,10 +45,34 @@ from . import wire
 from .errors import unexpected
 from .transport import Transport
 
-__all__ = ["LedgerReader", "PAGE_SIZE", "list_transactions", "transactions_matching"]
+__all__ = ["LedgerReader", "PAGE_SIZE", "list_pages", "list_transactions", "transactions_matching"]
 
 PAGE_SIZE = 100
 """The server's maximum page size (go-libs paginate.MaxPageSize)."""
+
+
+def list_pages(
+    transport: Transport,
+    what: str,
+    request: Callable[..., Any],
+    send: Callable[[Any], Any],
+    first: Mapping[str, Any],
+    *,
+    page_size: int = PAGE_SIZE,
+) -> Iterator[Any]:
+    """The raw items of a paged list, across pages.
+
+    ``request`` is the SDK request type and ``send`` the SDK call taking it.
+    The first page's request carries the body and the options (``first``);
+    each next one only the cursor, which holds the rest on the server side.
+    """
+
+    def fetch(cursor: str | None) -> Any:
+        if cursor is not None:
+            return send(request(ledger=transport.ledger, request_body={}, cursor=cursor, page_size=page_size))
+        return send(request(ledger=transport.ledger, page_size=page_size, **first))
+
+    return transport.pages(what, fetch)
 
 
 def list_transactions(
@@ -56,24 +80,16 @@ def list_transactions(
 ) -> Iterator[Any]:
     """The raw transactions matching a filter, oldest (lowest id) first, across pages."""
 
-    def fetch(cursor: str | None) -> Any:
-        if cursor is not None:
-            request = operations.V2ListTransactionsRequest(
-                ledger=transport.ledger, request_body={}, cursor=cursor, page_size=page_size
-            )
-        else:
-            # Filters travel as a JSON body on GET (the server also reads ?query=).
-            # Default order is newest first; reverse=true gives ascending ids.
-            request = operations.V2ListTransactionsRequest(
-                ledger=transport.ledger,
-                request_body=dict(query),
-                page_size=page_size,
-                reverse=True,
-                pit=utc(pit) if pit else None,
-            )
-        return transport.v2.list_transactions(request=request)
-
-    return transport.pages("list transactions", fetch)
+    return list_pages(
+        transport,
+        "list transactions",
+        operations.V2ListTransactionsRequest,
+        lambda request: transport.v2.list_transactions(request=request),
+        # Filters travel as a JSON body on GET (the server also reads ?query=).
+        # Default order is newest first; reverse=true gives ascending ids.
+        {"request_body": dict(query), "reverse": True, "pit": utc(pit) if pit else None},
+        page_size=page_size,
+    )
 
 
 def transactions_matching(
@@ -189,24 +205,18 @@ class LedgerReader:
         With ``pit``, only accounts touched by a transaction dated at or before
         ``pit`` are listed (the server filters on ``first_usage``).
         """
-        body = {"$match": {"address": wire.address_filter(address_filter)}}
-
-        def fetch(cursor: str | None) -> Any:
-            if cursor is not None:
-                request = operations.V2ListAccountsRequest(
-                    ledger=self.ledger, request_body={}, cursor=cursor, page_size=PAGE_SIZE
-                )
-            else:
-                request = operations.V2ListAccountsRequest(
-                    ledger=self.ledger,
-                    request_body=body,
-                    page_size=PAGE_SIZE,
-                    expand=wire.EFFECTIVE_VOLUMES,
-                    pit=utc(pit) if pit else None,
-                )
-            return self._transport.v2.list_accounts(request=request)
-
-        return (wire.account(item) for item in self._transport.pages("list accounts", fetch))
+        found = list_pages(
+            self._transport,
+            "list accounts",
+            operations.V2ListAccountsRequest,
+            lambda request: self._transport.v2.list_accounts(request=request),
+            {
+                "request_body": {"$match": {"address": wire.address_filter(address_filter)}},
+                "expand": wire.EFFECTIVE_VOLUMES,
+                "pit": utc(pit) if pit else None,
+            },
+        )
+        return (wire.account(item) for item in found)
 
     def aggregate_balances(
         self, address_filter: str, *, pit: datetime | None = None, use_insertion_date: bool = False
@@ -248,25 +258,20 @@ class LedgerReader:
         body = {"$match": {"address": wire.address_filter(address_filter)}} if address_filter else {}
         if group_by is not None and group_by < 1:
             raise InvalidCommand(f"group_by must be a positive number of segments, got {group_by}")
-
-        def fetch(cursor: str | None) -> Any:
-            if cursor is not None:
-                request = operations.V2GetVolumesWithBalancesRequest(
-                    ledger=self.ledger, request_body={}, cursor=cursor, page_size=PAGE_SIZE
-                )
-            else:
-                request = operations.V2GetVolumesWithBalancesRequest(
-                    ledger=self.ledger,
-                    request_body=body,
-                    page_size=PAGE_SIZE,
-                    start_time=utc(start) if start else None,
-                    end_time=utc(end) if end else None,
-                    group_by=group_by,
-                    insertion_date=True if insertion_date else None,
-                )
-            return self._transport.v2.get_volumes_with_balances(request=request)
-
-        return [wire.volume_row(item) for item in self._transport.pages("read volumes", fetch)]
+        found = list_pages(
+            self._transport,
+            "read volumes",
+            operations.V2GetVolumesWithBalancesRequest,
+            lambda request: self._transport.v2.get_volumes_with_balances(request=request),
+            {
+                "request_body": body,
+                "start_time": utc(start) if start else None,
+                "end_time": utc(end) if end else None,
+                "group_by": group_by,
+                "insertion_date": True if insertion_date else None,
+            },
+        )
+        return [wire.volume_row(item) for item in found]
 
     # -- logs -------------------------------------------------------------------
 
@@ -275,19 +280,14 @@ class LedgerReader:
 
         :mod:`loyalty_accounts.ledger.log_chain` recomputes its hashes.
         """
-
-        def fetch(cursor: str | None) -> Any:
-            if cursor is not None:
-                request = operations.V2ListLogsRequest(
-                    ledger=self.ledger, request_body={}, cursor=cursor, page_size=PAGE_SIZE
-                )
-            else:
-                request = operations.V2ListLogsRequest(
-                    ledger=self.ledger, request_body={}, page_size=PAGE_SIZE, sort="id:asc"
-                )
-            return self._transport.v2.list_logs(request=request)
-
-        for item in self._transport.pages("list logs", fetch):
+        found = list_pages(
+            self._transport,
+            "list logs",
+            operations.V2ListLogsRequest,
+            lambda request: self._transport.v2.list_logs(request=request),
+            {"request_body": {}, "sort": "id:asc"},
+        )
+        for item in found:
             if not isinstance(item, dict):
                 raise unexpected("log", item)
             yield item

@@ -173,6 +173,11 @@ class Transport:
                     f"{what}: the server said hasMore without a new cursor", code="UNEXPECTED_RESPONSE"
                 )
 
+    def attempts(self, what: str, request: Callable[[], Any], call: Call) -> Callable[[], httpx.Response]:
+        """One logical write as a function: each use of it is another :meth:`send` under ``call`` (its idempotency key)."""
+
+        return lambda: self.send(what, request, call=call, write=True)
+
     def send(
         self,
         what: str,

@@ -32,13 +32,24 @@ from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from fractions import Fraction
 from typing import Any, Literal, Mapping, Sequence
 
-from ..chart import Chart, parse_date_segment
+from ..chart import Chart
 from ..errors import InvalidCommand
 from ..ports import LedgerPort
 from ..types import AccountState
 from ..vocabulary.frozen import Frozen
 from ..vocabulary.instants import utc
-from .common import ONE_MICROSECOND, Clock, kind_of, money_value, volume_window, window
+from .common import (
+    ONE_MICROSECOND,
+    Clock,
+    Windowed,
+    dated_points,
+    kind_of,
+    money_value,
+    read_dated_positions,
+    volume_window,
+    window,
+    windowed,
+)
 
 __all__ = [
     "DEFAULT_RATE_COHORTS",
@@ -125,12 +136,7 @@ class CohortRow(Frozen):
     """Money value of ``estimated``."""
 
 
-class BreakageReport(Frozen):
-    start: datetime | None
-    end: datetime
-    points_asset: str
-    currency: str
-    point_value: Decimal
+class BreakageReport(Windowed):
     realised_points: int
     realised_value: Decimal
     method: str
@@ -180,11 +186,7 @@ def breakage_report(
     end = utc(end)
     days = chart.policies.expiry_days
     common: dict[str, Any] = {
-        "start": utc(start) if start is not None else None,
-        "end": end,
-        "points_asset": chart.points_asset,
-        "currency": chart.money_currency,
-        "point_value": value,
+        **windowed(chart, start, end),
         "realised_points": realised,
         "realised_value": money_value(realised, value),
         "method": breakage_method(rate_cohorts),
@@ -207,26 +209,30 @@ def breakage_report(
     closed_set = set(closed)
     not_due: dict[date, int] = defaultdict(int)
     due: dict[date, int] = defaultdict(int)
-    asset = chart.points_asset
-    for account in positions:
-        balance = account.balance(asset)
-        if balance <= 0:
-            continue
-        parsed = chart.parse(account.address)
-        if parsed is None or parsed.kind not in ("customer_points", "customer_pending"):
-            continue
-        expiry = parse_date_segment(parsed.values["expiry"])
-        if expiry is None:
-            continue
-        cohort = cohort_of(expiry, days)
-        if expiry <= today:
-            due[cohort] += balance
+    for dated in dated_points(chart, positions):
+        cohort = cohort_of(dated.expiry, days)
+        if dated.expiry <= today:
+            due[cohort] += dated.points
         else:
-            not_due[cohort] += balance
+            not_due[cohort] += dated.points
 
     expired_by_cohort: dict[date, int] = defaultdict(int)
     for expiry, points in expired_by_expiry.items():
         expired_by_cohort[cohort_of(expiry, days)] += points
+
+    lifetime = timedelta(days=days)
+
+    def cohort_row(month: date, status: Literal["closed", "open"], **figures: Any) -> CohortRow:
+        """The row of the cohort earned in ``month``: its expiry dates, its points awaiting expiry and ``figures``."""
+
+        return CohortRow(
+            cohort=_month_label(month),
+            status=status,
+            first_expiry=month + lifetime,
+            last_expiry=_month_end(month) + lifetime,
+            awaiting_expiry=due.get(month, 0),
+            **figures,
+        )
 
     issued_total = sum(issued_by_cohort.get(m, 0) for m in closed)
     expired_total = sum(expired_by_cohort.get(m, 0) + due.get(m, 0) for m in closed)
@@ -239,42 +245,24 @@ def breakage_report(
         if issued == 0 and expired == 0:
             continue
         rows.append(
-            CohortRow(
-                cohort=_month_label(month),
-                status="closed",
-                first_expiry=month + timedelta(days=days),
-                last_expiry=_month_end(month) + timedelta(days=days),
-                issued=issued,
-                expired=expired,
-                rate=_rate_decimal(Fraction(expired, issued)) if issued else None,
-                awaiting_expiry=due.get(month, 0),
+            cohort_row(
+                month, "closed", issued=issued, expired=expired, rate=_rate_decimal(Fraction(expired, issued)) if issued else None
             )
         )
     estimated_total = 0
     for month in sorted((set(not_due) | set(due)) - closed_set):
-        if _month_end(month) + timedelta(days=days) <= today:
+        if _month_end(month) + lifetime <= today:
             # Closed, but older than the cohorts the rate uses: only what is left to sweep.
-            rows.append(
-                CohortRow(
-                    cohort=_month_label(month),
-                    status="closed",
-                    first_expiry=month + timedelta(days=days),
-                    last_expiry=_month_end(month) + timedelta(days=days),
-                    awaiting_expiry=due.get(month, 0),
-                )
-            )
+            rows.append(cohort_row(month, "closed"))
             continue
         outstanding = not_due.get(month, 0)
         estimate = round(outstanding * rate) if rate is not None else None
         estimated_total += estimate or 0
         rows.append(
-            CohortRow(
-                cohort=_month_label(month),
-                status="open",
-                first_expiry=month + timedelta(days=days),
-                last_expiry=_month_end(month) + timedelta(days=days),
+            cohort_row(
+                month,
+                "open",
                 outstanding=outstanding,
-                awaiting_expiry=due.get(month, 0),
                 estimated=estimate,
                 value=money_value(estimate, value) if estimate is not None else None,
             )
@@ -327,8 +315,7 @@ def read_breakage(
     expired_by_expiry: dict[date, int] = defaultdict(int)
     issued: dict[date, int] = {}
     if days is not None:
-        for kind in ("customer_points", "customer_pending"):
-            positions.extend(ledger.accounts(chart.kind_filter(kind), pit=end))
+        positions = read_dated_positions(ledger, chart, end)
         months = closed_cohorts(chart.local_date(end), days, rate_cohorts)
         for month in months:
             issued[month] = _issued_in(ledger, chart, month)

@@ -1,5 +1,9 @@
 """Small exact helpers shared by several statements: money, instants and windows, chart addresses, reads.
 
+Every statement is :class:`Valued` (its points asset, the money currency and
+the point value, read from the chart by :func:`valued`); those over a window
+are :class:`Windowed` (:func:`windowed`).
+
 Instants are made UTC (an instant without a time zone is refused); a window
 ``(T1, T2]`` is read with volume bounds ``T1 + 1µs`` and ``T2``, which the
 v2.4.12 server applies inclusively at both ends (see the package docstring).
@@ -7,26 +11,37 @@ v2.4.12 server applies inclusively at both ends (see the package docstring).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, Inexact, localcontext
-from typing import Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping, NamedTuple, Sequence
 
-from ..chart import Chart
+from ..chart import Chart, parse_date_segment
 from ..errors import InvalidCommand
+from ..ports import LedgerPort
+from ..types import AccountState
+from ..vocabulary.frozen import Frozen
 from ..vocabulary.instants import utc
 
 __all__ = [
+    "DATED_KINDS",
     "ONE_MICROSECOND",
     "Clock",
-        "customer_root",
+    "DatedPoints",
+    "Valued",
+    "Windowed",
+    "customer_root",
+    "dated_points",
     "instant_or_now",
     "kind_of",
     "money_value",
     "points_of",
+    "read_dated_positions",
     "root_of",
     "utc_now",
+    "valued",
     "volume_window",
     "window",
+    "windowed",
 ]
 
 ONE_MICROSECOND = timedelta(microseconds=1)
@@ -43,6 +58,38 @@ def money_value(points: int, point_value: Decimal) -> Decimal:
         ctx.prec = max(28, digits)
         ctx.traps[Inexact] = True
         return Decimal(points) * point_value
+
+
+class Valued(Frozen):
+    """A statement's points and how they are valued: the fields every statement carries."""
+
+    points_asset: str
+    currency: str
+    point_value: Decimal
+
+    def value(self, points: int) -> Decimal:
+        """The money value of ``points`` at this statement's point value, exactly."""
+
+        return money_value(points, self.point_value)
+
+
+class Windowed(Valued):
+    """A statement over the window ``(start, end]`` (``start`` None: from the beginning), in UTC."""
+
+    start: datetime | None
+    end: datetime
+
+
+def valued(chart: Chart) -> dict[str, Any]:
+    """The :class:`Valued` fields of a statement of ``chart``'s programme."""
+
+    return {"points_asset": chart.points_asset, "currency": chart.money_currency, "point_value": chart.point_value}
+
+
+def windowed(chart: Chart, start: datetime | None, end: datetime) -> dict[str, Any]:
+    """The :class:`Windowed` fields of a statement over ``(start, end]`` of ``chart``'s programme."""
+
+    return {"start": utc(start) if start is not None else None, "end": utc(end), **valued(chart)}
 
 
 def kind_of(chart: Chart, address: str) -> str | None:
@@ -93,3 +140,39 @@ def volume_window(start: datetime | None, end: datetime) -> dict[str, datetime |
     """Volume bounds for the window (start, end]: the server applies both bounds inclusively."""
 
     return {"start": start + ONE_MICROSECOND if start is not None else None, "end": end}
+
+
+DATED_KINDS = ("customer_points", "customer_pending")
+"""The customer accounts whose points carry an expiry date: spendable buckets and pending points."""
+
+
+class DatedPoints(NamedTuple):
+    """Points of one customer account that expire on a date."""
+
+    kind: str
+    """``customer_points`` (spendable) or ``customer_pending``."""
+    customer: str
+    expiry: date
+    points: int
+
+
+def read_dated_positions(ledger: LedgerPort, chart: Chart, pit: datetime, *, customer: str | None = None) -> list[AccountState]:
+    """Every spendable bucket and pending account (of one customer, or of all) with its volumes effective at ``pit``."""
+
+    only = {"customer": customer} if customer is not None else {}
+    return [account for kind in DATED_KINDS for account in ledger.accounts(chart.kind_filter(kind, **only), pit=pit)]
+
+
+def dated_points(chart: Chart, positions: Sequence[AccountState]) -> Iterator[DatedPoints]:
+    """The positions holding points with an expiry date (``noexpiry`` buckets, empty and other accounts skipped)."""
+
+    for account in positions:
+        points = account.balance(chart.points_asset)
+        if points <= 0:
+            continue
+        parsed = chart.parse(account.address)
+        if parsed is None or parsed.kind not in DATED_KINDS:
+            continue
+        expiry = parse_date_segment(parsed.values["expiry"])
+        if expiry is not None:
+            yield DatedPoints(kind=parsed.kind, customer=parsed.values.get("customer", ""), expiry=expiry, points=points)

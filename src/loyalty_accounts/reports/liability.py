@@ -18,7 +18,7 @@ from ..ports import LedgerPort
 from ..types import AccountState
 from ..vocabulary.frozen import Frozen
 from ..vocabulary.instants import utc
-from .common import Clock, instant_or_now, kind_of, money_value, points_of
+from .common import Clock, Valued, instant_or_now, kind_of, money_value, points_of, valued
 
 __all__ = [
     "STATES",
@@ -61,13 +61,10 @@ class AccountBalance(Frozen):
     balance: int
 
 
-class LiabilityStatement(Frozen):
+class LiabilityStatement(Valued):
     """Outstanding points by state at an instant, valued at the chart's point value."""
 
     as_of: datetime
-    points_asset: str
-    currency: str
-    point_value: Decimal
     lines: tuple[LiabilityLine, ...]
     total_points: int
     total_value: Decimal
@@ -161,9 +158,7 @@ def liability_statement(
     total = sum(points.values())
     return LiabilityStatement(
         as_of=utc(as_of),
-        points_asset=asset,
-        currency=chart.money_currency,
-        point_value=value,
+        **valued(chart),
         lines=lines,
         total_points=total,
         total_value=money_value(total, value),

@@ -48,9 +48,9 @@ from ..chart import Chart
 from ..ports import LedgerPort
 from ..types import VolumeRow
 from ..vocabulary.frozen import Frozen
-from ..vocabulary.instants import utc
 from .common import (
     Clock,
+    Windowed,
     customer_root,
     kind_of,
     money_value,
@@ -58,6 +58,7 @@ from .common import (
     root_of,
     volume_window,
     window,
+    windowed,
 )
 
 __all__ = ["RollForward", "RollForwardLine", "read_roll_forward", "roll_forward"]
@@ -95,14 +96,9 @@ class RollForwardLine(Frozen):
     explained: bool
 
 
-class RollForward(Frozen):
+class RollForward(Windowed):
     """Opening + movements = closing, over the window ``(start, end]``."""
 
-    start: datetime | None
-    end: datetime
-    points_asset: str
-    currency: str
-    point_value: Decimal
     opening_points: int
     closing_points: int
     lines: tuple[RollForwardLine, ...]
@@ -203,11 +199,7 @@ def roll_forward(
             )
         )
     return RollForward(
-        start=utc(start) if start is not None else None,
-        end=utc(end),
-        points_asset=asset,
-        currency=chart.money_currency,
-        point_value=value,
+        **windowed(chart, start, end),
         opening_points=opening,
         closing_points=closing,
         lines=tuple(lines),

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from typing import Mapping, Sequence
 
-from ..chart import Chart, parse_date_segment
+from ..chart import Chart
 from ..errors import InvalidCommand
 from ..operations import OPERATIONS
 from ..ports import LedgerPort
 from ..types import AccountState, PostedTransaction
 from ..vocabulary.frozen import Frozen
 from ..vocabulary.instants import utc
-from .common import ONE_MICROSECOND, Clock, points_of, window
+from .common import ONE_MICROSECOND, Clock, Windowed, dated_points, points_of, read_dated_positions, window, windowed
 from .reverts import REVERT_METADATA_KEY, revert_targets
 
 __all__ = [
@@ -52,13 +51,8 @@ class ExpiringPoints(Frozen):
     points: int
 
 
-class CustomerStatement(Frozen):
+class CustomerStatement(Windowed):
     customer: str
-    start: datetime | None
-    end: datetime
-    points_asset: str
-    currency: str
-    point_value: Decimal
     opening_points: int
     closing_points: int
     lines: tuple[StatementLine, ...]
@@ -112,7 +106,6 @@ def customer_statement(
     ``positions`` are the customer's buckets and pending accounts at ``end``.
     """
 
-    asset = chart.points_asset
     reverts = revert_targets(list(transactions) + [t for t in originals.values() if t.id not in {x.id for x in transactions}])
     lines: list[StatementLine] = []
     running = opening
@@ -142,24 +135,13 @@ def customer_statement(
     today = chart.local_date(utc(end))
     limit = today + timedelta(days=horizon_days)
     expiring: dict[tuple[date, str], int] = defaultdict(int)
-    for account in positions:
-        balance = account.balance(asset)
-        parsed = chart.parse(account.address)
-        if balance <= 0 or parsed is None or parsed.values.get("customer") != customer:
-            continue
-        if parsed.kind not in ("customer_points", "customer_pending"):
-            continue
-        expiry = parse_date_segment(parsed.values["expiry"])
-        if expiry is not None and today < expiry <= limit:
-            state = "spendable" if parsed.kind == "customer_points" else "pending"
-            expiring[(expiry, state)] += balance
+    for dated in dated_points(chart, positions):
+        if dated.customer == customer and today < dated.expiry <= limit:
+            state = "spendable" if dated.kind == "customer_points" else "pending"
+            expiring[(dated.expiry, state)] += dated.points
     return CustomerStatement(
         customer=customer,
-        start=utc(start) if start is not None else None,
-        end=utc(end),
-        points_asset=asset,
-        currency=chart.money_currency,
-        point_value=chart.point_value,
+        **windowed(chart, start, end),
         opening_points=opening,
         closing_points=closing,
         lines=tuple(lines),
@@ -200,9 +182,7 @@ def read_statement(
         marker = tx.metadata.get(REVERT_METADATA_KEY, "")
         if marker.isdigit() and int(marker) not in listed:
             originals[int(marker)] = ledger.get_transaction(int(marker))
-    positions: list[AccountState] = []
-    for kind in ("customer_points", "customer_pending"):
-        positions.extend(ledger.accounts(chart.kind_filter(kind, customer=customer), pit=end))
+    positions = read_dated_positions(ledger, chart, end, customer=customer)
     return customer_statement(
         customer=customer,
         start=start,

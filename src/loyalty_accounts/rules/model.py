@@ -31,7 +31,7 @@ from pydantic import (
 )
 
 from ..errors import ChartError, InvalidCommand
-from ..vocabulary.amounts import Rounding
+from ..vocabulary.amounts import NOT_A_FLOAT, Rounding
 from ..vocabulary.frozen import Frozen, Value
 from ..vocabulary.ids import BusinessKey, Code, CustomerId
 from ..vocabulary.instants import parse_instant
@@ -162,18 +162,11 @@ class Order(Value):
 
     customer: CustomerId
     order_id: BusinessKey
-    amount: Annotated[Decimal, Field(gt=0, le=MAX_ORDER_AMOUNT, allow_inf_nan=False)]
+    amount: Annotated[Decimal, Field(gt=0, le=MAX_ORDER_AMOUNT, allow_inf_nan=False), NOT_A_FLOAT]
     currency: CurrencyCode
     category: Code
     channel: Code
     ordered_at: AwareDatetime
-
-    @field_validator("amount", mode="before")
-    @classmethod
-    def _no_float(cls, value: Any) -> Any:
-        if isinstance(value, float):
-            raise ValueError("money must be a Decimal or a string, never a float")
-        return value
 
 
 class Rules(Frozen):

@@ -13,7 +13,7 @@ import re
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from typing import Annotated, Any, Literal, Mapping
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import BeforeValidator, Field, StringConstraints, field_validator
 
 from ..errors import InvalidCommand
 from .frozen import Value
@@ -33,6 +33,19 @@ ROUNDING_MODES: Mapping[str, str] = {
     "half_even": ROUND_HALF_EVEN,
     "half_up": ROUND_HALF_UP,
 }
+
+
+def refuse_float(value: Any) -> Any:
+    """Before a money amount is read as a Decimal: a float is refused (it cannot hold 0.10 exactly)."""
+
+    if isinstance(value, float):
+        raise ValueError("money must be a Decimal or a string, never a float")
+    return value
+
+
+NOT_A_FLOAT = BeforeValidator(refuse_float)
+"""What every money amount's type ends with: ``Annotated[Decimal, Field(...), NOT_A_FLOAT]`` (after the Field, so
+its bounds stay the Decimal's own and its errors read as they always have)."""
 
 
 def asset_precision(asset: Asset) -> int:
@@ -78,15 +91,8 @@ def round_to(amount: Decimal, places: int, rounding: Rounding) -> Decimal:
 class Money(Value):
     """A positive sum in a currency, e.g. 12.50 USD. Never a float."""
 
-    amount: Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
+    amount: Annotated[Decimal, Field(gt=0, allow_inf_nan=False), NOT_A_FLOAT]
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-
-    @field_validator("amount", mode="before")
-    @classmethod
-    def _no_float(cls, value: Any) -> Any:
-        if isinstance(value, float):
-            raise ValueError("money must be a Decimal or a string, never a float")
-        return value
 
     @field_validator("amount")
     @classmethod

@@ -9,7 +9,8 @@ a bad field is reported as :class:`~loyalty_accounts.errors.InvalidCommand`
 
 from __future__ import annotations
 
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -42,25 +43,29 @@ def describe_validation(title: str, exc: ValidationError) -> str:
     return f"invalid {title}: " + "; ".join(parts)
 
 
+@contextmanager
+def _invalid_as_command(title: str) -> Iterator[None]:
+    """A validation failure of ``title`` inside the block becomes :class:`InvalidValue` naming every failing field."""
+
+    try:
+        yield
+    except ValidationError as exc:
+        raise InvalidValue(describe_validation(title, exc), details=exc.errors(include_context=False)) from None
+
+
 class Value(Frozen):
     """A frozen model whose validation failures raise :class:`InvalidValue` (an InvalidCommand)."""
 
     def __init__(self, /, **data: Any) -> None:
-        try:
+        with _invalid_as_command(type(self).__name__):
             super().__init__(**data)
-        except ValidationError as exc:
-            raise InvalidValue(describe_validation(type(self).__name__, exc), details=exc.errors(include_context=False)) from None
 
     @classmethod
     def model_validate(cls, obj: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        try:
+        with _invalid_as_command(cls.__name__):
             return super().model_validate(obj, **kwargs)
-        except ValidationError as exc:
-            raise InvalidValue(describe_validation(cls.__name__, exc), details=exc.errors(include_context=False)) from None
 
     @classmethod
     def model_validate_json(cls, json_data: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        try:
+        with _invalid_as_command(cls.__name__):
             return super().model_validate_json(json_data, **kwargs)
-        except ValidationError as exc:
-            raise InvalidValue(describe_validation(cls.__name__, exc), details=exc.errors(include_context=False)) from None

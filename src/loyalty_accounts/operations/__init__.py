@@ -13,10 +13,13 @@ posts.
 
 :data:`OPERATIONS` is found, not listed: :func:`discover_operations` imports
 every module of this package and registers each ``OPERATION`` it finds
-(modules without one, such as :mod:`.base`, :mod:`.fifo`, :mod:`.reading` or
-:mod:`.void`, are skipped). An operation is added by one module (command,
-read, pure plan, ``OPERATION``) plus its ``numscript/<template>.num``; nothing
-else is edited.
+(modules without one, such as :mod:`.base`, :mod:`.fifo`, :mod:`.reading`,
+:mod:`.spend`, :mod:`.exchange` or :mod:`.void`, are skipped). An operation
+is added by one module (command, read, pure plan, ``OPERATION``) plus its
+``numscript/<template>.num``; nothing else is edited. Plans share their
+steps rather than repeat them: :func:`~.base.plan_command` (or
+:func:`~.base.plan_sweep`) names and fingerprints the transaction, and a
+spend from a customer's buckets is :mod:`.spend`'s.
 
 =============  ==========================  ==============================================
 operation      template(s)                 accounts moved

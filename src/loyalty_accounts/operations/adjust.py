@@ -27,15 +27,16 @@ from pydantic import model_validator
 
 from ..chart import Chart
 from ..errors import InvalidCommand
-from ..numscript import Catalogue, monetary
+from ..numscript import Catalogue, VarValue, monetary
 from ..types import TransactionPlan
 from ..vocabulary.amounts import Points
 from ..vocabulary.ids import BusinessKey, CustomerId, ReasonCode
 from ..vocabulary.instants import Instant, iso_day
-from .base import Command, build_plan
+from .base import Command, plan_command
 from .entry import Operation, Writes
-from .fifo import BucketBalance, allocate, spendable
+from .fifo import BucketBalance
 from .reading import Reading
+from .spend import spend_vars
 
 CREDIT_TEMPLATE = "adjust_credit"
 DEBIT_TEMPLATE = "adjust_debit"
@@ -81,27 +82,23 @@ def plan(
             raise InvalidCommand(f"expires_on {expiry} is not after {today}: the points would be born expired")
         metadata["expires_at"] = iso_day(expiry)
         template = CREDIT_TEMPLATE
-        values: dict[str, str | list[str]] = {
+        values: dict[str, VarValue] = {
             "points": monetary(asset, command.points),
             "adjustments": chart.adjustments(),
             "bucket": chart.bucket(customer, expiry),
         }
     else:
-        taken = allocate(spendable(buckets, today), command.points, customer=customer)
         template = DEBIT_TEMPLATE
         values = {
-            "points": monetary(asset, command.points),
-            "buckets": [chart.bucket(customer, a.expiry) for a in taken],
+            **spend_vars(chart, buckets, customer=customer, points=command.points, at=command.at),
             "adjustments": chart.adjustments(),
         }
-    return build_plan(
-        chart=chart,
-        catalogue=catalogue,
-        operation=command.operation,
+    return plan_command(
+        command,
+        chart,
+        catalogue,
         template=template,
         values=values,
-        reference=command.reference(),
-        command_hash=command.fingerprint(),
         metadata=metadata,
         timestamp=command.at,
     )

@@ -14,6 +14,11 @@ business field the caller left out and that was filled in with the clock
 (an earn's ``ordered_at`` without ``--ordered-at``) is named in ``unstated``
 and left out too. Sweeps (release, expire) keep their as-of instant to the
 whole second their references name.
+
+Plans reach :func:`build_plan` through one of two doors: :func:`plan_command`
+for a command posting one transaction (its reference and fingerprint are the
+command's own), :func:`plan_sweep` for one due account of a sweep
+(:class:`SweepCommand`: the reference and fingerprint name the account).
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ from ..errors import ChartError
 from ..numscript import Catalogue, VarValue
 from ..types import TransactionPlan, command_fingerprint
 from ..vocabulary.frozen import Value
-from ..vocabulary.instants import utc
+from ..vocabulary.ids import CustomerId
+from ..vocabulary.instants import SweepInstant, iso_instant, stamp, utc
 
 RESERVED_METADATA = frozenset({"operation", "template", "command_hash"})
 """Keys :meth:`TransactionPlan.all_metadata` adds to every plan (a plan's own metadata may not use them)."""
@@ -146,4 +152,71 @@ def build_plan(
         command_hash=command_hash,
         metadata=dict(metadata),
         timestamp=timestamp,
+    )
+
+
+def plan_command(
+    command: Command,
+    chart: Chart,
+    catalogue: Catalogue,
+    *,
+    template: str,
+    values: Mapping[str, VarValue],
+    metadata: Mapping[str, str],
+    timestamp: datetime | None,
+) -> TransactionPlan:
+    """:func:`build_plan` for a command posting one transaction: its operation, reference and fingerprint."""
+
+    return build_plan(
+        chart=chart,
+        catalogue=catalogue,
+        operation=command.operation,
+        template=template,
+        values=values,
+        reference=command.reference(),
+        command_hash=command.fingerprint(),
+        metadata=metadata,
+        timestamp=timestamp,
+    )
+
+
+class SweepCommand(Command):
+    """Base of a sweep's command (release, expire): one customer's accounts due on ``as_of``.
+
+    A sweep posts one transaction per due account (:func:`plan_sweep`), so it
+    has no single reference; its run's instant is its business content.
+    """
+
+    customer: CustomerId
+    as_of: SweepInstant
+
+
+def plan_sweep(
+    command: SweepCommand,
+    chart: Chart,
+    catalogue: Catalogue,
+    *,
+    template: str,
+    values: Mapping[str, VarValue],
+    segments: Mapping[str, str],
+    metadata: Mapping[str, str],
+) -> TransactionPlan:
+    """:func:`build_plan` for one due account of a sweep, named by the account's date ``segments``.
+
+    The reference is ``{operation}:{as_of stamp}:{customer}:{segment}...``
+    (e.g. ``expire:20260930T030000Z:c42:20260930``), the command hash the
+    command's fingerprint with the segments, the metadata ``customer``, then
+    ``metadata``, then ``as_of``; the transaction is dated at the as-of instant.
+    """
+
+    return build_plan(
+        chart=chart,
+        catalogue=catalogue,
+        operation=command.operation,
+        template=template,
+        values=values,
+        reference=":".join((command.operation, stamp(command.as_of), command.customer, *segments.values())),
+        command_hash=command.fingerprint(**segments),
+        metadata={"customer": command.customer, **metadata, "as_of": iso_instant(command.as_of)},
+        timestamp=command.as_of,
     )

@@ -32,7 +32,7 @@ from ..vocabulary.amounts import Points
 from ..vocabulary.frozen import Frozen
 from ..vocabulary.ids import CustomerId, HoldId
 from ..vocabulary.instants import Instant, iso_instant
-from .base import Command, build_plan, keyed_reference
+from .base import Command, keyed_reference, plan_command
 from .entry import Operation, Writes
 from .fifo import Allocation, give_back
 from .hold import find_hold, hold_expiry
@@ -89,10 +89,10 @@ def plan(
         raise InvalidCommand(f"hold {command.hold_id} reserved {held} points; cannot capture {command.points}")
     returns = give_back(legs, held - command.points)
     customer, asset = command.customer, chart.points_asset
-    return build_plan(
-        chart=chart,
-        catalogue=catalogue,
-        operation=command.operation,
+    return plan_command(
+        command,
+        chart,
+        catalogue,
         template=TEMPLATE,
         values={
             "captured": monetary(asset, command.points),
@@ -101,8 +101,6 @@ def plan(
             "returned": [monetary(asset, a.points) for a in returns],
             "return_to": [chart.bucket(customer, a.expiry) for a in returns],
         },
-        reference=command.reference(),
-        command_hash=command.fingerprint(),
         metadata={
             "customer": customer,
             "hold_id": command.hold_id,

@@ -29,10 +29,11 @@ from ..types import TransactionPlan
 from ..vocabulary.amounts import Points, from_minor, to_minor
 from ..vocabulary.ids import BusinessKey, CustomerId
 from ..vocabulary.instants import Instant
-from .base import Command, build_plan
+from .base import Command, plan_command
 from .entry import Operation, Writes
-from .fifo import BucketBalance, allocate, spendable
+from .fifo import BucketBalance
 from .reading import customer_buckets
+from .spend import spend_vars
 
 TEMPLATE = "convert"
 
@@ -65,22 +66,18 @@ def plan(command: ConvertCommand, chart: Chart, catalogue: Catalogue, buckets: S
 
     credit = credit_for(chart, command.points)
     customer = command.customer
-    taken = allocate(spendable(buckets, chart.local_date(command.at)), command.points, customer=customer)
-    return build_plan(
-        chart=chart,
-        catalogue=catalogue,
-        operation=command.operation,
+    return plan_command(
+        command,
+        chart,
+        catalogue,
         template=TEMPLATE,
         values={
-            "points": monetary(chart.points_asset, command.points),
-            "buckets": [chart.bucket(customer, a.expiry) for a in taken],
+            **spend_vars(chart, buckets, customer=customer, points=command.points, at=command.at),
             "converted": chart.converted(),
             "credit": monetary(chart.money_asset, credit),
             "credit_issued": chart.credit_issued(),
             "customer_credit": chart.credit(customer),
         },
-        reference=command.reference(),
-        command_hash=command.fingerprint(),
         metadata={
             "customer": customer,
             "conversion_id": command.conversion_id,

@@ -67,7 +67,7 @@ from ..vocabulary.instants import (
     iso_instant,
     parse_instant,
 )
-from .base import Command, build_plan, keyed_reference, metadata_filter
+from .base import Command, keyed_reference, metadata_filter, plan_command
 from .entry import Operation, Writes
 from .reading import Reading
 
@@ -199,10 +199,10 @@ def plan(
         metadata["tier_after"] = tier_after
     if tier_change is not None:
         metadata["tier_change"] = tier_change
-    return build_plan(
-        chart=chart,
-        catalogue=catalogue,
-        operation=command.operation,
+    return plan_command(
+        command,
+        chart,
+        catalogue,
         template=TEMPLATE,
         values={
             "points": monetary(asset, points),
@@ -214,8 +214,6 @@ def plan(
             "tiers": chart.tiers_qualifying(),
             "qualified": chart.qualifying(customer, day),
         },
-        reference=command.reference(),
-        command_hash=command.fingerprint(),
         metadata=metadata,
         timestamp=command.ordered_at,
     )

@@ -44,7 +44,7 @@ from ..vocabulary.frozen import Frozen
 from ..vocabulary.ids import BusinessKey, Code, CustomerId
 from ..vocabulary.instants import Instant, iso_day, iso_instant
 from . import open_counter
-from .base import Command, build_plan
+from .base import Command, plan_command
 from .entry import Operation, Writes
 from .open_counter import OpenCounterCommand
 from .reading import Reading
@@ -105,10 +105,10 @@ def plan(
     }
     if debt:
         metadata["repaid"] = str(min(debt, rule.points))
-    return build_plan(
-        chart=chart,
-        catalogue=catalogue,
-        operation=command.operation,
+    return plan_command(
+        command,
+        chart,
+        catalogue,
         template=TEMPLATE,
         values={
             "points": monetary(chart.points_asset, rule.points),
@@ -121,8 +121,6 @@ def plan(
             "limit": [monetary(awards, limit) for _, limit in counters],
             "awarded": [chart.engagement_awarded(event) for _ in counters],
         },
-        reference=command.reference(),
-        command_hash=command.fingerprint(),
         metadata=metadata,
         timestamp=command.at,
     )

@@ -25,67 +25,41 @@ from __future__ import annotations
 from ..chart import Chart
 from ..numscript import Catalogue, monetary
 from ..types import TransactionPlan
-from ..vocabulary.amounts import Points, to_minor
-from ..vocabulary.ids import BusinessKey, CustomerId, PartnerKey
-from ..vocabulary.instants import Instant, iso_day
-from .base import Command, build_plan
+from ..vocabulary.instants import iso_day
+from .base import plan_command
 from .entry import Operation, Writes
-from .exchange_out import settlement_amount
+from .exchange import EXCHANGE_KEYS, Exchange, ExchangeCommand
 from .reading import nothing
 
 TEMPLATE = "exchange_in"
 
 
-class ExchangeInCommand(Command):
+class ExchangeInCommand(ExchangeCommand):
     """Turn ``partner_points`` whole partner points of a customer into our points."""
 
     operation = "exchange_in"
-    key_field = "exchange_id"
-    customer: CustomerId
-    exchange_id: BusinessKey
-    partner: PartnerKey
-    partner_points: Points
-    at: Instant
 
 
 def plan(command: ExchangeInCommand, chart: Chart, catalogue: Catalogue) -> TransactionPlan:
     """The exchange; InvalidCommand for an unknown partner."""
 
-    partner = chart.partner(command.partner)
-    terms = partner.inbound
-    points = command.partner_points * terms.points_per_partner_point
-    settlement = settlement_amount(chart, command.partner_points, terms.price_per_partner_point)
-    customer, p = command.customer, command.partner
+    exchange = Exchange.price(command, chart, "inbound")
+    customer = command.customer
     expiry = chart.expiry_for(chart.local_date(command.at))
-    return build_plan(
-        chart=chart,
-        catalogue=catalogue,
-        operation=command.operation,
+    return plan_command(
+        command,
+        chart,
+        catalogue,
         template=TEMPLATE,
         values={
-            "partner_points": monetary(partner.asset, command.partner_points),
-            "partner_issued": chart.partner_account(p, "issued"),
-            "partner_received": chart.partner_account(p, "received"),
-            "points": monetary(chart.points_asset, points),
+            **exchange.partner_vars(chart),
+            "partner_received": chart.partner_account(command.partner, "received"),
+            "points": monetary(chart.points_asset, exchange.points),
             "issued": chart.issued_shard(customer),
             "bucket": chart.bucket(customer, expiry),
-            "settlement": monetary(chart.money_asset, to_minor(settlement, chart.money_asset)),
             "exchange_revenue": chart.exchange_revenue(),
-            "partner_settlement": chart.partner_account(p, "settlement"),
         },
-        reference=command.reference(),
-        command_hash=command.fingerprint(),
-        metadata={
-            "customer": customer,
-            "exchange_id": command.exchange_id,
-            "partner": p,
-            "points": str(points),
-            "partner_points": str(command.partner_points),
-            "partner_asset": partner.asset,
-            "settlement": str(settlement),
-            "currency": chart.money_currency,
-            "expires_at": iso_day(expiry),
-        },
+        metadata={**exchange.metadata(chart), "expires_at": iso_day(expiry)},
         timestamp=command.at,
     )
 
@@ -95,11 +69,5 @@ OPERATION: Operation[ExchangeInCommand, None] = Operation(
     templates=(TEMPLATE,),
     read=nothing,
     plan=lambda command, chart, catalogue, _: plan(command, chart, catalogue),
-    writes=Writes(
-        required=frozenset(
-            {"customer", "exchange_id", "partner", "points", "partner_points", "partner_asset", "settlement", "currency",
-             "expires_at"}
-        ),
-        business_key="exchange_id",
-    ),
+    writes=Writes(required=EXCHANGE_KEYS | {"expires_at"}, business_key="exchange_id"),
 )

@@ -23,44 +23,25 @@ for 40 miles (x-1) on 2026-06-01 with bucket 20270331: 200::
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Sequence
 
 from ..chart import Chart
-from ..errors import InvalidCommand
-from ..numscript import Catalogue, monetary
+from ..numscript import Catalogue
 from ..types import TransactionPlan
-from ..vocabulary.amounts import Points, asset_precision, round_to, to_minor
-from ..vocabulary.ids import BusinessKey, CustomerId, PartnerKey
-from ..vocabulary.instants import Instant
-from .base import Command, build_plan
+from .base import plan_command
 from .entry import Operation, Writes
-from .fifo import BucketBalance, allocate, spendable
+from .exchange import EXCHANGE_KEYS, Exchange, ExchangeCommand
+from .fifo import BucketBalance
 from .reading import customer_buckets
+from .spend import spend_vars
 
 TEMPLATE = "exchange_out"
 
 
-class ExchangeOutCommand(Command):
+class ExchangeOutCommand(ExchangeCommand):
     """Deliver ``partner_points`` whole partner points to a customer, paid with our points."""
 
     operation = "exchange_out"
-    key_field = "exchange_id"
-    customer: CustomerId
-    exchange_id: BusinessKey
-    partner: PartnerKey
-    partner_points: Points
-    at: Instant
-
-
-def settlement_amount(chart: Chart, partner_points: int, price: Decimal) -> Decimal:
-    """Partner points × price, rounded to the money asset by the chart's settlement rule."""
-
-    places = asset_precision(chart.money_asset)
-    amount = round_to(Decimal(partner_points) * price, places, chart.policies.settlement_rounding)
-    if amount <= 0:
-        raise InvalidCommand(f"{partner_points} partner points settle for {amount}: too small to exchange")
-    return amount
 
 
 def plan(
@@ -68,40 +49,21 @@ def plan(
 ) -> TransactionPlan:
     """The exchange; InvalidCommand for an unknown partner, InsufficientPoints when short."""
 
-    partner = chart.partner(command.partner)
-    terms = partner.outbound
-    points = command.partner_points * terms.points_per_partner_point
-    settlement = settlement_amount(chart, command.partner_points, terms.price_per_partner_point)
-    customer, p = command.customer, command.partner
-    taken = allocate(spendable(buckets, chart.local_date(command.at)), points, customer=customer)
-    return build_plan(
-        chart=chart,
-        catalogue=catalogue,
-        operation=command.operation,
+    exchange = Exchange.price(command, chart, "outbound")
+    p = command.partner
+    return plan_command(
+        command,
+        chart,
+        catalogue,
         template=TEMPLATE,
         values={
-            "points": monetary(chart.points_asset, points),
-            "buckets": [chart.bucket(customer, a.expiry) for a in taken],
+            **spend_vars(chart, buckets, customer=command.customer, points=exchange.points, at=command.at),
             "exchanged": chart.partner_account(p, "exchanged"),
-            "partner_points": monetary(partner.asset, command.partner_points),
-            "partner_issued": chart.partner_account(p, "issued"),
             "partner_delivered": chart.partner_account(p, "delivered"),
-            "settlement": monetary(chart.money_asset, to_minor(settlement, chart.money_asset)),
-            "partner_settlement": chart.partner_account(p, "settlement"),
             "exchange_cost": chart.exchange_cost(),
+            **exchange.partner_vars(chart),
         },
-        reference=command.reference(),
-        command_hash=command.fingerprint(),
-        metadata={
-            "customer": customer,
-            "exchange_id": command.exchange_id,
-            "partner": p,
-            "points": str(points),
-            "partner_points": str(command.partner_points),
-            "partner_asset": partner.asset,
-            "settlement": str(settlement),
-            "currency": chart.money_currency,
-        },
+        metadata=exchange.metadata(chart),
         timestamp=command.at,
     )
 
@@ -111,10 +73,5 @@ OPERATION: Operation[ExchangeOutCommand, list[BucketBalance]] = Operation(
     templates=(TEMPLATE,),
     read=customer_buckets,
     plan=plan,
-    writes=Writes(
-        required=frozenset(
-            {"customer", "exchange_id", "partner", "points", "partner_points", "partner_asset", "settlement", "currency"}
-        ),
-        business_key="exchange_id",
-    ),
+    writes=Writes(required=EXCHANGE_KEYS, business_key="exchange_id"),
 )

@@ -21,9 +21,8 @@ from typing import Sequence
 from ..chart import Chart, date_segment
 from ..numscript import Catalogue
 from ..types import TransactionPlan
-from ..vocabulary.ids import CustomerId
-from ..vocabulary.instants import SweepInstant, iso_day, iso_instant, stamp
-from .base import Command, build_plan
+from ..vocabulary.instants import iso_day
+from .base import SweepCommand, plan_sweep
 from .entry import Sweep, Writes
 from .fifo import BucketBalance, due
 from .reading import Reading, bucket_balance
@@ -31,12 +30,10 @@ from .reading import Reading, bucket_balance
 TEMPLATE = "expire"
 
 
-class ExpireCommand(Command):
+class ExpireCommand(SweepCommand):
     """Expire every bucket of a customer that is due on ``as_of``."""
 
     operation = "expire"
-    customer: CustomerId
-    as_of: SweepInstant
 
 
 def plan(
@@ -44,32 +41,22 @@ def plan(
 ) -> tuple[TransactionPlan, ...]:
     """One plan per non-empty bucket whose expiry date is on or before the as-of date."""
 
-    customer = command.customer
-    plans = []
-    for bucket in due(buckets, chart.local_date(command.as_of)):
-        expiry = date_segment(bucket.expiry)
-        plans.append(
-            build_plan(
-                chart=chart,
-                catalogue=catalogue,
-                operation=command.operation,
-                template=TEMPLATE,
-                values={
-                    "asset": chart.points_asset,
-                    "bucket": chart.bucket(customer, bucket.expiry),
-                    "expired": chart.expired(),
-                },
-                reference=f"expire:{stamp(command.as_of)}:{customer}:{expiry}",
-                command_hash=command.fingerprint(expiry=expiry),
-                metadata={
-                    "customer": customer,
-                    "expires_at": iso_day(bucket.expiry),
-                    "as_of": iso_instant(command.as_of),
-                },
-                timestamp=command.as_of,
-            )
+    return tuple(
+        plan_sweep(
+            command,
+            chart,
+            catalogue,
+            template=TEMPLATE,
+            values={
+                "asset": chart.points_asset,
+                "bucket": chart.bucket(command.customer, bucket.expiry),
+                "expired": chart.expired(),
+            },
+            segments={"expiry": date_segment(bucket.expiry)},
+            metadata={"expires_at": iso_day(bucket.expiry)},
         )
-    return tuple(plans)
+        for bucket in due(buckets, chart.local_date(command.as_of))
+    )
 
 
 def read(reading: Reading, customer: str | None) -> dict[str, list[BucketBalance]]:

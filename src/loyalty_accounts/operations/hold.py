@@ -25,15 +25,16 @@ from typing import Sequence
 
 from ..chart import Chart
 from ..errors import InvalidCommand, UnknownEntity
-from ..numscript import Catalogue, monetary
+from ..numscript import Catalogue
 from ..types import PostedTransaction, TransactionPlan
 from ..vocabulary.amounts import Points
 from ..vocabulary.ids import CustomerId, HoldId
 from ..vocabulary.instants import Instant, iso_instant, parse_instant
-from .base import Command, build_plan, keyed_reference, metadata_filter
+from .base import Command, keyed_reference, metadata_filter, plan_command
 from .entry import Operation, Writes
-from .fifo import BucketBalance, allocate, spendable
+from .fifo import BucketBalance
 from .reading import Reading, customer_buckets
+from .spend import spend_vars
 
 TEMPLATE = "hold"
 
@@ -53,19 +54,15 @@ def plan(command: HoldCommand, chart: Chart, catalogue: Catalogue, buckets: Sequ
     """The hold transaction; InsufficientPoints when the spendable buckets hold too little."""
 
     customer = command.customer
-    taken = allocate(spendable(buckets, chart.local_date(command.at)), command.points, customer=customer)
-    return build_plan(
-        chart=chart,
-        catalogue=catalogue,
-        operation=command.operation,
+    return plan_command(
+        command,
+        chart,
+        catalogue,
         template=TEMPLATE,
         values={
-            "points": monetary(chart.points_asset, command.points),
-            "buckets": [chart.bucket(customer, a.expiry) for a in taken],
+            **spend_vars(chart, buckets, customer=customer, points=command.points, at=command.at),
             "hold": chart.hold(customer, command.hold_id),
         },
-        reference=command.reference(),
-        command_hash=command.fingerprint(),
         metadata={
             "customer": customer,
             "hold_id": command.hold_id,

@@ -41,7 +41,7 @@ from ..chart import Chart
 from ..numscript import Catalogue, monetary
 from ..types import TransactionPlan
 from ..vocabulary.ids import Code, CustomerId
-from .base import Command, build_plan
+from .base import Command, plan_command
 from .entry import Operation, Writes
 from .reading import nothing
 
@@ -70,17 +70,15 @@ def plan(command: OpenCounterCommand, chart: Chart, catalogue: Catalogue) -> Tra
     metadata = {"customer": command.customer, "event": command.event}
     if command.day is not None:
         metadata["day"] = command.day.isoformat()
-    return build_plan(
-        chart=chart,
-        catalogue=catalogue,
-        operation=command.operation,
+    return plan_command(
+        command,
+        chart,
+        catalogue,
         template=TEMPLATE,
         values={
             "one": monetary(chart.awards_asset, 1),
             "counter": chart.engagement_counter(command.customer, command.event, command.day),
         },
-        reference=command.reference(),
-        command_hash=command.fingerprint(),
         metadata=metadata,
         timestamp=None,
     )

@@ -17,15 +17,16 @@ from __future__ import annotations
 from typing import Sequence
 
 from ..chart import Chart
-from ..numscript import Catalogue, monetary
+from ..numscript import Catalogue
 from ..types import TransactionPlan
 from ..vocabulary.amounts import Points
 from ..vocabulary.ids import BusinessKey, CustomerId
 from ..vocabulary.instants import Instant
-from .base import Command, build_plan
+from .base import Command, plan_command
 from .entry import Operation, Writes
-from .fifo import BucketBalance, allocate, spendable
+from .fifo import BucketBalance
 from .reading import customer_buckets
+from .spend import spend_vars
 
 TEMPLATE = "redeem"
 
@@ -46,22 +47,16 @@ def plan(command: RedeemCommand, chart: Chart, catalogue: Catalogue, buckets: Se
     """The redemption; InsufficientPoints when the spendable buckets hold too little."""
 
     customer = command.customer
-    taken = allocate(spendable(buckets, chart.local_date(command.at)), command.points, customer=customer)
+    spent = spend_vars(chart, buckets, customer=customer, points=command.points, at=command.at)
     metadata = {"customer": customer, "redemption_id": command.redemption_id, "points": str(command.points)}
     if command.reward is not None:
         metadata["reward"] = command.reward
-    return build_plan(
-        chart=chart,
-        catalogue=catalogue,
-        operation=command.operation,
+    return plan_command(
+        command,
+        chart,
+        catalogue,
         template=TEMPLATE,
-        values={
-            "points": monetary(chart.points_asset, command.points),
-            "buckets": [chart.bucket(customer, a.expiry) for a in taken],
-            "redeemed": chart.redeemed(),
-        },
-        reference=command.reference(),
-        command_hash=command.fingerprint(),
+        values={**spent, "redeemed": chart.redeemed()},
         metadata=metadata,
         timestamp=command.at,
     )

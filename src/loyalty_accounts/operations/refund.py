@@ -61,7 +61,7 @@ from ..vocabulary.amounts import Money
 from ..vocabulary.frozen import Frozen, Value
 from ..vocabulary.ids import BusinessKey, CustomerId
 from ..vocabulary.instants import Instant
-from .base import Command, build_plan, metadata_filter
+from .base import Command, metadata_filter, plan_command
 from .earn import EarnRecord, find_earn
 from .entry import Operation, Writes
 from .fifo import BucketBalance, fifo_order
@@ -158,10 +158,10 @@ def plan(
     policy = chart.policies.refund_shortfall
     shortfall = chart.written_off() if policy == "write_off" else chart.clawback(customer)
     qualified = [chart.qualifying(customer, earn.qualifying_on)] if earn.qualifying_on else []
-    return build_plan(
-        chart=chart,
-        catalogue=catalogue,
-        operation=command.operation,
+    return plan_command(
+        command,
+        chart,
+        catalogue,
         template=TEMPLATE,
         values={
             "points": monetary(chart.points_asset, points),
@@ -173,8 +173,6 @@ def plan(
             "qualified": qualified,
             "tiers": [chart.tiers_qualifying() for _ in qualified],
         },
-        reference=command.reference(),
-        command_hash=command.fingerprint(),
         metadata={
             "customer": customer,
             "order_id": command.order_id,

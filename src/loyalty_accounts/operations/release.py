@@ -27,9 +27,8 @@ from ..chart import Chart, date_segment, parse_date_segment
 from ..numscript import Catalogue
 from ..types import TransactionPlan
 from ..vocabulary.frozen import Value
-from ..vocabulary.ids import CustomerId
-from ..vocabulary.instants import SweepInstant, iso_day, iso_instant, stamp
-from .base import Command, build_plan
+from ..vocabulary.instants import iso_day
+from .base import SweepCommand, plan_sweep
 from .entry import Sweep, Writes
 from .fifo import fifo_key
 from .reading import Reading
@@ -37,12 +36,10 @@ from .reading import Reading
 TEMPLATE = "release"
 
 
-class ReleaseCommand(Command):
+class ReleaseCommand(SweepCommand):
     """Release every pending account of a customer that is due on ``as_of``."""
 
     operation = "release"
-    customer: CustomerId
-    as_of: SweepInstant
 
 
 class PendingBalance(Value):
@@ -64,32 +61,22 @@ def plan(
         key=lambda p: (p.release, fifo_key(p.expiry)),
     )
     customer = command.customer
-    plans = []
-    for p in due:
-        release, expiry = date_segment(p.release), date_segment(p.expiry)
-        plans.append(
-            build_plan(
-                chart=chart,
-                catalogue=catalogue,
-                operation=command.operation,
-                template=TEMPLATE,
-                values={
-                    "asset": chart.points_asset,
-                    "pending": chart.pending(customer, p.release, p.expiry),
-                    "bucket": chart.bucket(customer, p.expiry),
-                },
-                reference=f"release:{stamp(command.as_of)}:{customer}:{release}:{expiry}",
-                command_hash=command.fingerprint(release=release, expiry=expiry),
-                metadata={
-                    "customer": customer,
-                    "release_at": p.release.isoformat(),
-                    "expires_at": iso_day(p.expiry),
-                    "as_of": iso_instant(command.as_of),
-                },
-                timestamp=command.as_of,
-            )
+    return tuple(
+        plan_sweep(
+            command,
+            chart,
+            catalogue,
+            template=TEMPLATE,
+            values={
+                "asset": chart.points_asset,
+                "pending": chart.pending(customer, p.release, p.expiry),
+                "bucket": chart.bucket(customer, p.expiry),
+            },
+            segments={"release": date_segment(p.release), "expiry": date_segment(p.expiry)},
+            metadata={"release_at": p.release.isoformat(), "expires_at": iso_day(p.expiry)},
         )
-    return tuple(plans)
+        for p in due
+    )
 
 
 def read(reading: Reading, customer: str | None) -> dict[str, list[PendingBalance]]:

@@ -29,10 +29,11 @@ from ..types import TransactionPlan
 from ..vocabulary.amounts import Points
 from ..vocabulary.ids import BusinessKey, CustomerId
 from ..vocabulary.instants import Instant
-from .base import Command, build_plan
+from .base import Command, plan_command
 from .entry import Operation, Writes
-from .fifo import BucketBalance, allocate, spendable
+from .fifo import BucketBalance
 from .reading import customer_buckets
+from .spend import take
 
 TEMPLATE = "transfer"
 
@@ -59,20 +60,18 @@ def plan(command: TransferCommand, chart: Chart, catalogue: Catalogue, buckets: 
     """The transfer, from the sender's bucket balances; InsufficientPoints when they fall short."""
 
     sender, receiver = command.customer, command.to_customer
-    taken = allocate(spendable(buckets, chart.local_date(command.at)), command.points, customer=sender)
+    taken = take(chart, buckets, customer=sender, points=command.points, at=command.at)
     asset = chart.points_asset
-    return build_plan(
-        chart=chart,
-        catalogue=catalogue,
-        operation=command.operation,
+    return plan_command(
+        command,
+        chart,
+        catalogue,
         template=TEMPLATE,
         values={
             "moved": [monetary(asset, a.points) for a in taken],
             "from_bucket": [chart.bucket(sender, a.expiry) for a in taken],
             "to_bucket": [chart.bucket(receiver, a.expiry) for a in taken],
         },
-        reference=command.reference(),
-        command_hash=command.fingerprint(),
         metadata={
             "customer": sender,
             "to_customer": receiver,

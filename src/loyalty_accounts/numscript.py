@@ -58,6 +58,7 @@ from typing import Mapping, Sequence
 from .errors import ChartError, InvalidCommand
 from .settings import load_settings
 from .vocabulary.amounts import ASSET_RE, Asset, to_minor
+from .vocabulary.yaml_file import read_data_file
 
 VAR_TYPES = frozenset({"account", "monetary", "number", "portion", "asset", "string"})
 _NAME = r"[a-z_][a-z0-9_]*"
@@ -374,7 +375,7 @@ class Catalogue:
         for path in sorted(self.directory.glob("*.num")):
             if not re.fullmatch(r"[a-z][a-z0-9_]*", path.stem):
                 raise ChartError(f"{path}: template names are lower-case identifiers")
-            templates[path.stem] = Template.parse(path.stem, path.read_text(encoding="utf-8"), source=str(path))
+            templates[path.stem] = Template.parse(path.stem, read_data_file(path, "the template"), source=str(path))
         self._templates = templates
 
     @property

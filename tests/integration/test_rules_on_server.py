@@ -1,6 +1,6 @@
 """Earning by the rules on the real Formance Ledger: tiers over a rolling window, explanations, award limits.
 
-The stories mirror tests/unit/test_program_rules.py; here the server's own
+The stories mirror tests/unit/services/test_earning.py; here the server's own
 effective-date volumes (back-dated orders), unique references and bounded
 overdraft check are what is relied on. Figures are worked out by hand from
 rules.yaml 2026.11.3 (USD ×1, silver from 5000 qualifying points in 365 days

@@ -229,7 +229,7 @@ def test_earn_without_window_or_debt_goes_to_the_bucket(catalogue, rules, execut
 
 
 def test_a_campaign_priced_earn_posts_the_breakdowns_points(chart, catalogue, rules, execute):
-    # groceries in store on Saturday 2026-10-24 10:00 Paris, gold: 697 (rules.py's worked example)
+    # groceries in store on Saturday 2026-10-24 10:00 Paris, gold: 697 (the worked example in rules/pricing.py)
     saturday = EarnCommand(customer="c42", order_id="o-2", amount=Money(amount=Decimal("120.35"), currency="EUR"),
                            ordered_at=datetime(2026, 10, 24, 8, tzinfo=timezone.utc), category="groceries", channel="store")
     plan = earn.plan(saturday, chart, catalogue, breakdown=priced(rules, saturday, tier="gold"))

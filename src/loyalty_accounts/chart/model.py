@@ -18,7 +18,12 @@ from pydantic import ValidationError
 from ..errors import ChartError, InvalidCommand
 from ..settings import load_settings
 from ..vocabulary.amounts import ASSET_RE, Asset, asset_currency, asset_precision
-from ..vocabulary.yaml_file import invalid_document, read_yaml_mapping, yaml_location
+from ..vocabulary.yaml_file import (
+    invalid_document,
+    read_data_file,
+    read_yaml_mapping,
+    yaml_location,
+)
 from .addresses import AddressBook
 from .spec import (
     FIXED_SEGMENT_RE,
@@ -44,11 +49,7 @@ def load_chart(path: str | Path | None = None) -> "Chart":
     """Read and validate a chart file; any problem raises :class:`ChartError`."""
 
     chart_path = Path(path) if path is not None else default_chart_path()
-    try:
-        text = chart_path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ChartError(f"{chart_path}: cannot read the chart of accounts ({exc.strerror})") from None
-    return Chart.from_yaml(text, source=str(chart_path))
+    return Chart.from_yaml(read_data_file(chart_path, "the chart of accounts"), source=str(chart_path))
 
 
 class Chart(AddressBook):

@@ -32,7 +32,15 @@ from ..services.results import BatchResult, OperationResult
 from ..vocabulary.amounts import parse_money
 from .context import app_context
 from .inputs import parse_instant
-from .output import Format, JsonFlag, emit_json, emit_mapping, emit_rows, formatted, with_parameters
+from .output import (
+    Format,
+    JsonFlag,
+    emit_json,
+    emit_mapping,
+    emit_rows,
+    formatted,
+    with_parameters,
+)
 from .shell import run_guarded
 
 Customer = Annotated[str, typer.Option("--customer", "-c", help="Customer id.")]
@@ -197,7 +205,7 @@ def register(app: typer.Typer) -> None:
 
         if lapsed:
             return swept("voiding lapsed holds", lambda p, progress: p.void_lapsed(parse_instant(as_of, option="--as-of"), progress=progress))
-        if not customer or not hold_id:
+        if customer is None or hold_id is None:
             raise typer.BadParameter("give --customer and --hold, or --lapsed")
         return lambda p: p.void(customer, hold_id)
 

@@ -20,9 +20,19 @@ from ..errors import InvalidCommand
 from ..operations import EarnCommand
 from ..rules import EarnBreakdown, Order, Rules, compare_versions, load_rules, quote
 from ..vocabulary.amounts import parse_money
+from ..vocabulary.ids import customer_id
 from .context import app_context
 from .inputs import parse_instant
-from .ops import Action, At, Category, Channel, Currency, Customer, OrderAmount, operation
+from .ops import (
+    Action,
+    At,
+    Category,
+    Channel,
+    Currency,
+    Customer,
+    OrderAmount,
+    operation,
+)
 from .output import Format, emit_json, emit_mapping, emit_rows, formatted
 from .shell import fail, run_guarded
 
@@ -95,12 +105,16 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Price a hypothetical order and show every step; nothing is posted."""
 
-        if customer and tier:
+        if customer is not None and tier is not None:
             raise typer.BadParameter("give --customer (tier read from the ledger) or --tier, not both")
         context = app_context(ctx)
+        if customer is not None:
+            run_guarded(lambda: customer_id(customer))
+        if tier is not None:
+            run_guarded(lambda: context.rules.tier(tier))
         money = run_guarded(lambda: parse_money(amount, currency))
         instant = run_guarded(lambda: parse_instant(at))
-        if customer:
+        if customer is not None:
             command = run_guarded(lambda: EarnCommand(customer=customer, order_id="quote", amount=money,
                                                       ordered_at=instant, category=category, channel=channel))
             breakdown = run_guarded(lambda: context.program().quote(command))
@@ -110,7 +124,7 @@ def register(app: typer.Typer) -> None:
                 cat, chan = rules.order_fields(category, channel)
                 order = Order(customer="anyone", order_id="quote", amount=money.amount, currency=money.currency,
                               category=cat, channel=chan, ordered_at=instant)
-                return quote(rules, order, tier=tier or rules.base_tier.name, campaign_usage={})
+                return quote(rules, order, tier=rules.base_tier.name if tier is None else tier, campaign_usage={})
 
             breakdown = run_guarded(pure)
         title = f"{money.amount} {money.currency} {breakdown.category} via {breakdown.channel} at {instant.isoformat()}"

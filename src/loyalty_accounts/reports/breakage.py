@@ -63,6 +63,8 @@ __all__ = [
 ]
 
 DEFAULT_RATE_COHORTS = 12
+MAX_RATE_COHORTS = 1200
+"""A century of monthly cohorts: more reaches back before the calendar the ledger keeps."""
 
 
 def _rate_decimal(rate: Fraction) -> Decimal:
@@ -301,8 +303,8 @@ def read_breakage(
 ) -> BreakageReport:
     """Realised breakage over ``(start, end]`` and the cohort estimate as of ``end`` (default: now)."""
 
-    if rate_cohorts < 1:
-        raise InvalidCommand(f"rate_cohorts must be at least 1, got {rate_cohorts}")
+    if not 1 <= rate_cohorts <= MAX_RATE_COHORTS:
+        raise InvalidCommand(f"the rate takes 1 to {MAX_RATE_COHORTS} cohorts (months), got {rate_cohorts}")
     start, end = window(start, end, clock)
     asset = chart.points_asset
     realised = sum(

@@ -18,7 +18,15 @@ from ..ports import LedgerPort
 from ..types import AccountState
 from ..vocabulary.frozen import Frozen
 from ..vocabulary.instants import utc
-from .common import Clock, Valued, instant_or_now, kind_of, money_value, points_of, valued
+from .common import (
+    Clock,
+    Valued,
+    instant_or_now,
+    kind_of,
+    money_value,
+    points_of,
+    valued,
+)
 
 __all__ = [
     "STATES",

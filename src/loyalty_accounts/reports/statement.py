@@ -18,8 +18,18 @@ from ..operations import OPERATIONS
 from ..ports import LedgerPort
 from ..types import AccountState, PostedTransaction
 from ..vocabulary.frozen import Frozen
+from ..vocabulary.ids import customer_id
 from ..vocabulary.instants import utc
-from .common import ONE_MICROSECOND, Clock, Windowed, dated_points, points_of, read_dated_positions, window, windowed
+from .common import (
+    ONE_MICROSECOND,
+    Clock,
+    Windowed,
+    dated_points,
+    points_of,
+    read_dated_positions,
+    window,
+    windowed,
+)
 from .reverts import REVERT_METADATA_KEY, revert_targets
 
 __all__ = [
@@ -32,6 +42,8 @@ __all__ = [
 ]
 
 DEFAULT_HORIZON_DAYS = 30
+MAX_HORIZON_DAYS = 36_600
+"""A century: a longer look ahead for expiring points runs past the calendar."""
 
 
 class StatementLine(Frozen):
@@ -162,9 +174,9 @@ def read_statement(
 ) -> CustomerStatement:
     """A customer's statement over ``(start, end]`` (default: from the beginning to now)."""
 
-    chart.credit(customer)  # validates the id against the chart's customer segment
-    if horizon_days < 0:
-        raise InvalidCommand(f"horizon must be zero or more days, got {horizon_days}")
+    customer_id(customer)
+    if not 0 <= horizon_days <= MAX_HORIZON_DAYS:
+        raise InvalidCommand(f"horizon must be 0 to {MAX_HORIZON_DAYS} days, got {horizon_days}")
     start, end = window(start, end, clock)
     subtree = chart.customer_filter(customer)
     opening = points_of(chart, ledger.aggregate_balances(subtree, pit=start)) if start is not None else 0

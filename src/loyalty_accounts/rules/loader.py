@@ -18,7 +18,12 @@ from pydantic import ValidationError
 from ..chart import Chart
 from ..errors import ChartError
 from ..settings import load_settings
-from ..vocabulary.yaml_file import invalid_document, read_yaml_mapping, yaml_location
+from ..vocabulary.yaml_file import (
+    invalid_document,
+    read_data_file,
+    read_yaml_mapping,
+    yaml_location,
+)
 from .model import RuleProblem, Rules
 
 
@@ -32,11 +37,7 @@ def load_rules(path: str | Path | None = None, *, chart: Chart | None = None) ->
     """Read and validate a rules file (and, given a chart, check it against it); problems raise ChartError."""
 
     rules_path = Path(path) if path is not None else default_rules_path()
-    try:
-        text = rules_path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ChartError(f"{rules_path}: cannot read the rules file ({exc.strerror})") from None
-    return parse_rules(text, source=str(rules_path), chart=chart)
+    return parse_rules(read_data_file(rules_path, "the rules file"), source=str(rules_path), chart=chart)
 
 
 def parse_rules(text: str, *, source: str = "<rules>", chart: Chart | None = None) -> Rules:

@@ -9,6 +9,7 @@ field. Every problem is a :class:`~loyalty_accounts.errors.ChartError` (exit 2).
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any, Sequence
 
 import yaml
@@ -100,3 +101,14 @@ def yaml_location(source: str, root: yaml.Node | None, path: Sequence[str | int]
     dotted = ".".join(str(p) for p in path) or "(top level)"
     line = _line_of(root, path)
     return f"{source}: {dotted}" + (f" (line {line})" if line else "")
+
+
+def read_data_file(path: Path, what: str) -> str:
+    """The text of a data file (chart, rules, a Numscript template): UTF-8, or one ChartError naming the file."""
+
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ChartError(f"{path}: cannot read {what} ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise ChartError(f"{path}: {what} is not UTF-8 text (byte {exc.start})") from None

@@ -36,8 +36,11 @@ COMMANDS = {
     "release": lambda bad: ["release", "-c", bad, "--as-of", "2026-01-01T00:00:00Z"],
     "expire": lambda bad: ["expire", "-c", bad, "--as-of", "2026-01-01T00:00:00Z"],
     "void": lambda bad: ["void", "-c", bad, "--hold", "h1"],
-    "void (hold)": lambda bad: ["void", "-c", "c1", "--hold", bad or "h 1"],
+    "void (hold)": lambda bad: ["void", "-c", "c1", "--hold", bad],
     "explain": lambda bad: ["explain", "--order", bad],
+    "quote": lambda bad: ["quote", "--amount", "10", "-c", bad],
+    "statement": lambda bad: ["statement", "--customer", bad],
+    "tier": lambda bad: ["tier", "-c", bad],
 }
 
 
@@ -46,8 +49,17 @@ COMMANDS = {
 def test_a_bad_id_exits_2_and_asks_the_ledger_nothing(router: respx.MockRouter, command: str, bad: str) -> None:
     result = runner.invoke(app, COMMANDS[command](bad))
     assert result.exit_code == 2, result.output
-    # refused as a bad id (the void verb refuses an empty --customer itself), not as a usage error
-    assert "is not valid" in result.output or "give --customer and --hold" in result.output, result.output
+    # refused as a bad id, in one line, not as a usage error
+    assert "is not valid" in result.output and "give --customer and --hold" not in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
+    assert router.calls.call_count == 0
+
+
+@pytest.mark.parametrize("tier", ["", "platinum-ish"])
+def test_quote_refuses_a_tier_the_rules_do_not_have(router: respx.MockRouter, tier: str) -> None:
+    result = runner.invoke(app, ["quote", "--amount", "10", "--tier", tier])
+    assert result.exit_code == 2, result.output
+    assert "unknown tier" in result.output
     assert router.calls.call_count == 0
 
 

@@ -105,6 +105,10 @@ def test_cli_statement_csv(full: FakeBooks) -> None:
         ["report", "liability", "--json", "--csv"],
         ["statement", "--customer", "bad id!"],
         ["report", "breakage", "--cohorts", "0"],
+        ["report", "breakage", "--cohorts", "100000000"],
+        ["statement", "--customer", "c1", "--days", "100000000"],
+        ["report", "liability", "--as-of", "0001-01-01"],
+        ["reconcile", "--as-of", "9999-12-31T23:59:59-05:00"],
     ],
 )
 def test_cli_bad_input_exits_2(full: Books, args: list[str]) -> None:

@@ -45,7 +45,7 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 
 def test_quote_a_hypothetical_order_at_a_tier(ledger: FakeLedger) -> None:
-    # rules.py's worked example: 120.35 EUR of groceries in store, Saturday 10:00 Paris, gold → 697
+    # the worked example in rules/pricing.py: 120.35 EUR of groceries in store, Saturday 10:00 Paris, gold → 697
     args = ("quote", "--amount", "120.35", "--currency", "EUR", "--category", "groceries", "--channel", "store",
             "--at", "2026-10-24T10:00:00+02:00", "--tier", "gold")
     result = invoke(*args, "--json")

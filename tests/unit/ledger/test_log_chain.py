@@ -2,7 +2,7 @@
 
 The samples (two logs as served and the documents the server hashed) are in
 ``support.ledger_logs``; the reports' check built on :func:`verify_log_chain`
-is tested in ``tests/unit/test_reports.py``.
+is tested in ``tests/unit/reports/test_log_chain_check.py``.
 """
 
 from __future__ import annotations

@@ -108,7 +108,7 @@ def test_earn_into_pending_repaying_clawback_debt_with_its_breakdown(chart, cata
 
 
 def test_the_plan_posts_exactly_the_breakdowns_points(chart, catalogue, rules):
-    # a gold customer's groceries in store on Saturday 2026-10-24 (rules.py's worked example): 697
+    # a gold customer's groceries in store on Saturday 2026-10-24 (the worked example in rules/pricing.py): 697
     cmd = command("120.35", "EUR", at=datetime(2026, 10, 24, 8, tzinfo=timezone.utc), category="groceries", channel="store")
     plan = earn.plan(cmd, chart, catalogue, breakdown=priced(rules, cmd, tier="gold"), tier_after="gold")
     assert plan is not None

@@ -167,13 +167,19 @@ def config_file() -> Path | None:
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
-    """The table of a settings file, relative paths taken from its folder; InvalidCommand names the file."""
+    """The table of a settings file, relative paths taken from its folder.
+
+    Raises InvalidCommand naming the file when it cannot be read, is not UTF-8 text or not valid TOML.
+    """
 
     try:
         with path.open("rb") as handle:
             table = tomllib.load(handle)
     except OSError as exc:
         raise InvalidCommand(f"{path}: cannot read the settings file ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:  # TOML is UTF-8 text; tomllib decodes the bytes before it parses
+        reason = f"not UTF-8: {exc.reason} at byte {exc.start}"
+        raise InvalidCommand(f"{path}: not a valid TOML settings file ({reason})") from None
     except tomllib.TOMLDecodeError as exc:
         raise InvalidCommand(f"{path}: not a valid TOML settings file ({exc})") from None
     for key, value in table.items():

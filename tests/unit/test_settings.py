@@ -238,3 +238,13 @@ def test_every_path_field_expands_home_and_follows_the_file() -> None:
 
     paths = {name for name, info in Settings.model_fields.items() if "Path" in str(info.annotation)}
     assert set(_PATH_FIELDS) == paths
+
+
+def test_a_file_that_is_not_utf8_is_one_line_naming_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_bytes(b"\xff\xfe")
+    monkeypatch.setenv("LOYALTY_CONFIG", str(config))
+    with pytest.raises(InvalidCommand) as caught:
+        load_settings()
+    assert caught.value.message.startswith(f"{config}: not a valid TOML settings file (not UTF-8")
+    assert "\n" not in caught.value.message and caught.value.exit_code == 2

@@ -46,6 +46,11 @@ CONFIG_VARIABLE = "LOYALTY_CONFIG"
 CONFIG_NAME = "loyalty.toml"
 APP_FOLDER = "loyalty-accounts"
 
+MAX_TIMEOUT_S = 3600.0
+"""The longest ``ledger_timeout``: one request waiting over an hour is a hung ledger, not a slow one."""
+MAX_RETRY_BUDGET_S = 86400.0
+"""The longest ``ledger_retry_budget``: a day; retrying for ever is not a budget."""
+
 _PATH_FIELDS = (
     "chart", "rules", "numscript_dir", "xdg_state_home", "xdg_cache_home", "state_dir", "cache_dir",
     "ledger_bin", "ledger_server_src",
@@ -78,10 +83,14 @@ class Settings(BaseSettings):
     """The ledger's name; None: ``loyalty`` (``loyalty demo``: ``demo``)."""
     ledger_gateway: bool = False
     """True: ``ledger_url`` is a Formance Stack gateway serving the ledger under ``/api/ledger``."""
-    ledger_timeout: float = Field(default=10.0, gt=0)
-    """Seconds one HTTP request to the ledger may take before it counts as a (transient) failure."""
-    ledger_retry_budget: float = Field(default=45.0, ge=0)
-    """Seconds transient failures are retried for (enough for a ledger or PostgreSQL restart; 0: no retry)."""
+    ledger_timeout: float = Field(default=10.0, gt=0, le=MAX_TIMEOUT_S, allow_inf_nan=False)
+    """Seconds one HTTP request to the ledger may take before it counts as a (transient) failure.
+
+    A finite number above 0 and at most 3600 (an hour): ``inf`` or ``nan`` is refused."""
+    ledger_retry_budget: float = Field(default=45.0, ge=0, le=MAX_RETRY_BUDGET_S, allow_inf_nan=False)
+    """Seconds transient failures are retried for (enough for a ledger or PostgreSQL restart; 0: no retry).
+
+    A finite number from 0 to 86400 (a day): ``inf`` or ``nan`` is refused."""
     oauth_client_id: str | None = None
     """OAuth2 client id for a Stack / Cloud deployment (with ``oauth_client_secret``)."""
     oauth_client_secret: SecretStr | None = None

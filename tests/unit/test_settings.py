@@ -248,3 +248,39 @@ def test_a_file_that_is_not_utf8_is_one_line_naming_it(monkeypatch: pytest.Monke
         load_settings()
     assert caught.value.message.startswith(f"{config}: not a valid TOML settings file (not UTF-8")
     assert "\n" not in caught.value.message and caught.value.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "problem"),
+    [
+        ("LOYALTY_LEDGER_TIMEOUT", "inf", "finite number"),
+        ("LOYALTY_LEDGER_TIMEOUT", "nan", "finite number"),
+        ("LOYALTY_LEDGER_TIMEOUT", "1e400", "finite number"),
+        ("LOYALTY_LEDGER_TIMEOUT", "3601", "less than or equal to 3600"),
+        ("LOYALTY_LEDGER_RETRY_BUDGET", "inf", "finite number"),
+        ("LOYALTY_LEDGER_RETRY_BUDGET", "-inf", "finite number"),
+        ("LOYALTY_LEDGER_RETRY_BUDGET", "86401", "less than or equal to 86400"),
+    ],
+)
+def test_timeouts_are_finite_and_bounded(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, problem: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(InvalidCommand) as caught:
+        load_settings()
+    message = caught.value.message
+    assert message.startswith(f"{variable}: ") and problem in message, message
+    assert message.endswith(f"got {value!r}") and "\n" not in message
+
+
+def test_the_largest_timeouts_are_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOYALTY_LEDGER_TIMEOUT", "3600")
+    monkeypatch.setenv("LOYALTY_LEDGER_RETRY_BUDGET", "86400")
+    settings = load_settings()
+    assert (settings.ledger_timeout, settings.ledger_retry_budget) == (3600.0, 86400.0)
+
+
+def test_an_infinite_timeout_in_the_file_names_the_file_and_the_key(tmp_path: Path) -> None:
+    config = tmp_path / "loyalty.toml"
+    message = refusal(config, "ledger_timeout = inf\n")
+    assert message.startswith(f"{config}: ledger_timeout: ") and "finite number" in message

@@ -284,3 +284,43 @@ def test_an_infinite_timeout_in_the_file_names_the_file_and_the_key(tmp_path: Pa
     config = tmp_path / "loyalty.toml"
     message = refusal(config, "ledger_timeout = inf\n")
     assert message.startswith(f"{config}: ledger_timeout: ") and "finite number" in message
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "problem"),
+    [
+        ("ledger_url", "not a url", "ledger URL must be http(s)://host[:port][/path]"),
+        ("ledger_url", "ftp://ledger", "ledger URL must be http(s)://host[:port][/path]"),
+        ("ledger_url", "http://", "ledger URL must be http(s)://host[:port][/path]"),
+        ("ledger_url", "http://ledger:x", "ledger URL must be http(s)://host[:port][/path]"),
+        ("ledger_url", "http://ledger:70000", "ledger URL must be http(s)://host[:port][/path]"),
+        ("ledger_url", "http://led ger", "ledger URL must be http(s)://host[:port][/path]"),
+        ("ledger_url", "http://ledger/?q=1", "ledger URL must be http(s)://host[:port][/path]"),
+        ("ledger_url", "", "ledger URL must be http(s)://host[:port][/path]"),
+        ("ledger_name", "two words", "ledger name must match ^[0-9a-zA-Z_-]{1,63}$"),
+        ("ledger_name", "x" * 64, "ledger name must match ^[0-9a-zA-Z_-]{1,63}$"),
+        ("ledger_name", "", "ledger name must match ^[0-9a-zA-Z_-]{1,63}$"),
+    ],
+)
+def test_a_malformed_ledger_url_or_name_names_its_source(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, key: str, value: str, problem: str
+) -> None:
+    config = tmp_path / "loyalty.toml"
+    from_file = refusal(config, f"{key} = {value!r}\n".replace("'", '"'))
+    assert from_file == f"{config}: {key}: {problem}, got {value!r}"
+    if value:
+        monkeypatch.setenv(variable_name(key), value)
+        with pytest.raises(InvalidCommand) as from_env:
+            load_settings()
+        assert from_env.value.message == f"{variable_name(key)}: {problem}, got {value!r}"
+    option = {"ledger_url": "--ledger-url", "ledger_name": "--ledger"}[key]
+    with pytest.raises(InvalidCommand) as given:
+        load_settings(**{key: value})
+    assert given.value.message == f"{option} / {variable_name(key)}: {problem}, got {value!r}"
+    assert given.value.exit_code == 2
+
+
+def test_a_good_ledger_url_and_name_are_kept_as_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    for url in ("http://127.0.0.1:3068", "https://stack.example/api/ledger/", "http://[::1]:3068/", "HTTPS://Ledger.Example"):
+        assert load_settings(ledger_url=url).ledger_url == url
+    assert load_settings(ledger_name="a-B_9" + "x" * 58).ledger_name == "a-B_9" + "x" * 58

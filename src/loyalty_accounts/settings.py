@@ -6,7 +6,10 @@ Values come from, highest precedence first:
 1. values passed to :func:`load_settings` (the command line's global options);
 2. the environment: ``LOYALTY_<FIELD>`` (``LOYALTY_LEDGER_URL`` for
    ``ledger_url``...), and ``XDG_STATE_HOME`` / ``XDG_CACHE_HOME`` for the two
-   XDG base folders. An empty variable counts as unset;
+   XDG base folders. An empty variable counts as unset (``LOYALTY_LEDGER_URL=``
+   sets no URL), whereas an empty value given to :func:`load_settings` or written
+   in the file is a value like any other, refused where the field's rule
+   refuses it (``--ledger-url ''`` or ``--ledger ''``: exit 2);
 3. one optional TOML file of ``field = value`` lines: ``$LOYALTY_CONFIG``
    (which must then exist), else ``./loyalty.toml`` in the working directory,
    else ``$XDG_CONFIG_HOME/loyalty-accounts/loyalty.toml``
@@ -242,6 +245,8 @@ def read_config_file(path: Path) -> dict[str, Any]:
 
 def load_settings(**overrides: Any) -> Settings:
     """The settings from ``overrides`` (None: not given), the environment and the settings file.
+
+    An empty string in ``overrides`` is given, not a way to fall back: ``ledger_url=""`` is refused as no URL.
 
     Raises InvalidCommand, in one line naming the variable or the file and key, when a value is malformed.
     """

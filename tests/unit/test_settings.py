@@ -324,3 +324,13 @@ def test_a_good_ledger_url_and_name_are_kept_as_given(monkeypatch: pytest.Monkey
     for url in ("http://127.0.0.1:3068", "https://stack.example/api/ledger/", "http://[::1]:3068/", "HTTPS://Ledger.Example"):
         assert load_settings(ledger_url=url).ledger_url == url
     assert load_settings(ledger_name="a-B_9" + "x" * 58).ledger_name == "a-B_9" + "x" * 58
+
+
+def test_an_empty_value_given_is_refused_but_an_empty_variable_is_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOYALTY_LEDGER_URL", "")
+    monkeypatch.setenv("LOYALTY_LEDGER_NAME", "")
+    assert (load_settings().ledger_url, load_settings().ledger_name) == (None, None)
+    for key, option in (("ledger_url", "--ledger-url"), ("ledger_name", "--ledger")):
+        with pytest.raises(InvalidCommand) as caught:
+            load_settings(**{key: ""})
+        assert caught.value.message.startswith(f"{option} / ") and caught.value.message.endswith("got ''")

@@ -160,6 +160,7 @@ def create_app(settings: Settings | None = None, *, ledger: LedgerPort | None = 
     """An :class:`App` from ``settings`` (default: :func:`load_settings` with ``overrides``) on ``ledger`` if given.
 
     ``overrides`` are settings fields (``ledger_url=...``, ``rules=...``); None means not given.
+    Raises TypeError naming an override that is no settings field, or when both ``settings`` and overrides are given.
     """
 
     if settings is None:

@@ -248,9 +248,13 @@ def load_settings(**overrides: Any) -> Settings:
 
     An empty string in ``overrides`` is given, not a way to fall back: ``ledger_url=""`` is refused as no URL.
 
-    Raises InvalidCommand, in one line naming the variable or the file and key, when a value is malformed.
+    Raises InvalidCommand, in one line naming the variable or the file and key, when a value is malformed;
+    TypeError naming a keyword that is no field of :class:`Settings` (a caller's mistake, whatever its value).
     """
 
+    unknown = sorted(set(overrides) - set(Settings.model_fields))
+    if unknown:
+        raise TypeError(f"unknown setting {unknown[0]!r}: the settings are the fields of Settings")
     given = {name: value for name, value in overrides.items() if value is not None}
     try:
         return Settings(**given)

@@ -158,3 +158,9 @@ def test_a_connection_argument_not_from_the_settings_is_not_blamed_on_them(
         ledger_connection(load_settings(), **arguments)
     assert caught.value.message.startswith(message)
     assert "LOYALTY_" not in caught.value.message and "--ledger" not in caught.value.message
+
+
+def test_an_unknown_keyword_is_a_type_error_naming_it() -> None:
+    with pytest.raises(TypeError, match="unknown setting 'bogus'") as caught:
+        create_app(ledger_url="http://127.0.0.1:3068", bogus=1)
+    assert "None" not in str(caught.value)

@@ -321,7 +321,8 @@ def test_a_malformed_ledger_url_or_name_names_its_source(
 
 
 def test_a_good_ledger_url_and_name_are_kept_as_given(monkeypatch: pytest.MonkeyPatch) -> None:
-    for url in ("http://127.0.0.1:3068", "https://stack.example/api/ledger/", "http://[::1]:3068/", "HTTPS://Ledger.Example"):
+    urls = ("http://127.0.0.1:3068", "https://stack.example/api/ledger/", "http://[::1]:3068/", "HTTPS://Ledger.Example")
+    for url in urls:
         assert load_settings(ledger_url=url).ledger_url == url
     assert load_settings(ledger_name="a-B_9" + "x" * 58).ledger_name == "a-B_9" + "x" * 58
 
@@ -334,3 +335,12 @@ def test_an_empty_value_given_is_refused_but_an_empty_variable_is_unset(monkeypa
         with pytest.raises(InvalidCommand) as caught:
             load_settings(**{key: ""})
         assert caught.value.message.startswith(f"{option} / ") and caught.value.message.endswith("got ''")
+
+
+def test_an_unknown_keyword_is_a_type_error_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="unknown setting 'bogus'") as caught:
+        load_settings(ledger_url="http://127.0.0.1:3068", bogus=1)
+    assert "None" not in str(caught.value)
+    write(tmp_path / "loyalty.toml", 'ledger_name = "books"\n')
+    with pytest.raises(TypeError, match="unknown setting 'bogus'"):
+        load_settings(bogus=None)

@@ -35,19 +35,17 @@ from .settings import Settings, load_settings
 
 __all__ = ["App", "create_app", "ledger_connection"]
 
-_SETTING_NAMES = {
-    "url": "--ledger-url / LOYALTY_LEDGER_URL",
-    "ledger": "--ledger / LOYALTY_LEDGER_NAME",
-    "token_url": "LOYALTY_OAUTH_TOKEN_URL",
-}
-"""The settings a LedgerConnection field comes from, to name them in an error."""
+_OAUTH_PAIR = "LOYALTY_OAUTH_CLIENT_ID / LOYALTY_OAUTH_CLIENT_SECRET"
+"""The settings the connection's own check (both OAuth2 credentials or neither) is about."""
 
 
 def ledger_connection(settings: Settings, *, url: str, ledger: str | None = None) -> LedgerConnection:
     """How to talk to the ledger at ``url`` named ``ledger`` (default: ``settings.ledger_name``, else ``loyalty``).
 
-    Raises InvalidCommand naming the setting when the URL or the ledger name is malformed,
-    or when only one of the OAuth2 client id and secret is set.
+    Raises InvalidCommand when only one of the OAuth2 client id and secret is set, naming them, or when
+    ``url`` or ``ledger`` is malformed. The settings' own URL, name and timeouts were checked when they were
+    loaded, each error naming where its value came from; so a malformed ``url`` or ``ledger`` here is one the
+    caller passed (the local stack's URL, a command's default ledger), and the error names no setting.
     """
 
     secret = settings.oauth_client_secret
@@ -64,9 +62,8 @@ def ledger_connection(settings: Settings, *, url: str, ledger: str | None = None
         )
     except ValidationError as exc:
         error = exc.errors()[0]
-        field = str(error["loc"][0]) if error["loc"] else ""
-        name = _SETTING_NAMES.get(field, "LOYALTY_OAUTH_CLIENT_ID / LOYALTY_OAUTH_CLIENT_SECRET")
-        raise InvalidCommand(f"{name}: {error['msg'].removeprefix('Value error, ')}") from None
+        reason = str(error["msg"]).removeprefix("Value error, ")
+        raise InvalidCommand(reason if error["loc"] else f"{_OAUTH_PAIR}: {reason}") from None
 
 
 class App:
@@ -163,6 +160,7 @@ def create_app(settings: Settings | None = None, *, ledger: LedgerPort | None = 
     """An :class:`App` from ``settings`` (default: :func:`load_settings` with ``overrides``) on ``ledger`` if given.
 
     ``overrides`` are settings fields (``ledger_url=...``, ``rules=...``); None means not given.
+    Raises TypeError naming an override that is no settings field, or when both ``settings`` and overrides are given.
     """
 
     if settings is None:

@@ -6,7 +6,10 @@ Values come from, highest precedence first:
 1. values passed to :func:`load_settings` (the command line's global options);
 2. the environment: ``LOYALTY_<FIELD>`` (``LOYALTY_LEDGER_URL`` for
    ``ledger_url``...), and ``XDG_STATE_HOME`` / ``XDG_CACHE_HOME`` for the two
-   XDG base folders. An empty variable counts as unset;
+   XDG base folders. An empty variable counts as unset (``LOYALTY_LEDGER_URL=``
+   sets no URL), whereas an empty value given to :func:`load_settings` or written
+   in the file is a value like any other, refused where the field's rule
+   refuses it (``--ledger-url ''`` or ``--ledger ''``: exit 2);
 3. one optional TOML file of ``field = value`` lines: ``$LOYALTY_CONFIG``
    (which must then exist), else ``./loyalty.toml`` in the working directory,
    else ``$XDG_CONFIG_HOME/loyalty-accounts/loyalty.toml``
@@ -14,9 +17,12 @@ Values come from, highest precedence first:
    one read. A relative path in the file is taken from the file's folder;
 4. the defaults below (the data files of this checkout).
 
-A malformed file, an unknown key in it or a malformed value raises
-:class:`~loyalty_accounts.errors.InvalidCommand` (exit 2) in one line naming
-the variable, or the file and its key. Nothing here reads a file other than
+A malformed file, an unknown key in it or a malformed value (the ledger URL
+and name included) raises :class:`~loyalty_accounts.errors.InvalidCommand`
+(exit 2) in one line naming where the value came from: the command-line
+option and its variable (``--ledger-url / LOYALTY_LEDGER_URL``) for a value
+given to :func:`load_settings`, the variable for one from the environment,
+the file and its key for one from the file. Nothing here reads a file other than
 the settings file, nor connects anywhere: the settings only say where things
 are, and :mod:`loyalty_accounts.app` builds them.
 """
@@ -24,10 +30,12 @@ are, and :mod:`loyalty_accounts.app` builds them.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Mapping
 
+import httpx
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
@@ -45,6 +53,20 @@ ENV_PREFIX = "LOYALTY_"
 CONFIG_VARIABLE = "LOYALTY_CONFIG"
 CONFIG_NAME = "loyalty.toml"
 APP_FOLDER = "loyalty-accounts"
+
+MAX_TIMEOUT_S = 3600.0
+"""The longest ``ledger_timeout``: one request waiting over an hour is a hung ledger, not a slow one."""
+MAX_RETRY_BUDGET_S = 86400.0
+"""The longest ``ledger_retry_budget``: a day; retrying for ever is not a budget."""
+
+LEDGER_NAME = re.compile(r"^[0-9a-zA-Z_-]{1,63}$")
+"""What a ledger name may be."""
+
+OPTIONS = {
+    "ledger_url": "--ledger-url", "ledger_name": "--ledger", "chart": "--chart", "rules": "--rules",
+    "state_dir": "--state-dir",
+}
+"""The command line's global option for a field: what an error names a value given to :func:`load_settings` by."""
 
 _PATH_FIELDS = (
     "chart", "rules", "numscript_dir", "xdg_state_home", "xdg_cache_home", "state_dir", "cache_dir",
@@ -73,15 +95,20 @@ class Settings(BaseSettings):
     # -- the ledger ---------------------------------------------------------
 
     ledger_url: str | None = None
-    """Base URL of the Formance Ledger; None: the one ``loyalty ledger up`` started (command line only)."""
+    """Base URL of the Formance Ledger, ``http(s)://host[:port][/path]``; None: the one ``loyalty ledger up``
+    started (command line only)."""
     ledger_name: str | None = None
-    """The ledger's name; None: ``loyalty`` (``loyalty demo``: ``demo``)."""
+    """The ledger's name, matching ``^[0-9a-zA-Z_-]{1,63}$``; None: ``loyalty`` (``loyalty demo``: ``demo``)."""
     ledger_gateway: bool = False
     """True: ``ledger_url`` is a Formance Stack gateway serving the ledger under ``/api/ledger``."""
-    ledger_timeout: float = Field(default=10.0, gt=0)
-    """Seconds one HTTP request to the ledger may take before it counts as a (transient) failure."""
-    ledger_retry_budget: float = Field(default=45.0, ge=0)
-    """Seconds transient failures are retried for (enough for a ledger or PostgreSQL restart; 0: no retry)."""
+    ledger_timeout: float = Field(default=10.0, gt=0, le=MAX_TIMEOUT_S, allow_inf_nan=False)
+    """Seconds one HTTP request to the ledger may take before it counts as a (transient) failure.
+
+    A finite number above 0 and at most 3600 (an hour): ``inf`` or ``nan`` is refused."""
+    ledger_retry_budget: float = Field(default=45.0, ge=0, le=MAX_RETRY_BUDGET_S, allow_inf_nan=False)
+    """Seconds transient failures are retried for (enough for a ledger or PostgreSQL restart; 0: no retry).
+
+    A finite number from 0 to 86400 (a day): ``inf`` or ``nan`` is refused."""
     oauth_client_id: str | None = None
     """OAuth2 client id for a Stack / Cloud deployment (with ``oauth_client_secret``)."""
     oauth_client_secret: SecretStr | None = None
@@ -126,6 +153,20 @@ class Settings(BaseSettings):
     def _expand_home(cls, value: Path | None) -> Path | None:
         return value.expanduser() if value is not None else None
 
+    @field_validator("ledger_url")
+    @classmethod
+    def _check_ledger_url(cls, value: str | None) -> str | None:
+        if value is not None and not _is_ledger_url(value):
+            raise ValueError("ledger URL must be http(s)://host[:port][/path]")
+        return value
+
+    @field_validator("ledger_name")
+    @classmethod
+    def _check_ledger_name(cls, value: str | None) -> str | None:
+        if value is not None and not LEDGER_NAME.match(value):
+            raise ValueError(f"ledger name must match {LEDGER_NAME.pattern}")
+        return value
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -136,6 +177,19 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return init_settings, env_settings, _FileSource(settings_cls)
+
+
+def _is_ledger_url(value: str) -> bool:
+    """True when ``value`` is ``http(s)://host[:port][/path]``: no blank, no query, no fragment, a port in 1..65535."""
+
+    try:
+        url = httpx.URL(value)
+    except httpx.InvalidURL:  # a port that is not a number, a control character...
+        return False
+    return (
+        url.scheme in ("http", "https") and bool(url.host) and not any(char.isspace() for char in value)
+        and (url.port is None or 0 < url.port <= 65535) and not url.query and not url.fragment
+    )
 
 
 def variable_name(field: str) -> str:
@@ -167,13 +221,19 @@ def config_file() -> Path | None:
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
-    """The table of a settings file, relative paths taken from its folder; InvalidCommand names the file."""
+    """The table of a settings file, relative paths taken from its folder.
+
+    Raises InvalidCommand naming the file when it cannot be read, is not UTF-8 text or not valid TOML.
+    """
 
     try:
         with path.open("rb") as handle:
             table = tomllib.load(handle)
     except OSError as exc:
         raise InvalidCommand(f"{path}: cannot read the settings file ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:  # TOML is UTF-8 text; tomllib decodes the bytes before it parses
+        reason = f"not UTF-8: {exc.reason} at byte {exc.start}"
+        raise InvalidCommand(f"{path}: not a valid TOML settings file ({reason})") from None
     except tomllib.TOMLDecodeError as exc:
         raise InvalidCommand(f"{path}: not a valid TOML settings file ({exc})") from None
     for key, value in table.items():
@@ -186,9 +246,15 @@ def read_config_file(path: Path) -> dict[str, Any]:
 def load_settings(**overrides: Any) -> Settings:
     """The settings from ``overrides`` (None: not given), the environment and the settings file.
 
-    Raises InvalidCommand, in one line naming the variable or the file and key, when a value is malformed.
+    An empty string in ``overrides`` is given, not a way to fall back: ``ledger_url=""`` is refused as no URL.
+
+    Raises InvalidCommand, in one line naming the variable or the file and key, when a value is malformed;
+    TypeError naming a keyword that is no field of :class:`Settings` (a caller's mistake, whatever its value).
     """
 
+    unknown = sorted(set(overrides) - set(Settings.model_fields))
+    if unknown:
+        raise TypeError(f"unknown setting {unknown[0]!r}: the settings are the fields of Settings")
     given = {name: value for name, value in overrides.items() if value is not None}
     try:
         return Settings(**given)
@@ -221,7 +287,8 @@ def _describe(error: Mapping[str, Any], given: Mapping[str, Any]) -> str:
         return f"{path}: unknown setting {key!r}"
     shown = f", got {error['input']!r}" if "input" in error and field not in _SECRET_FIELDS else ""
     if field in given:
-        return f"setting {field}: {reason}{shown}"
+        source = f"{OPTIONS[field]} / {variable_name(field)}" if field in OPTIONS else f"setting {field}"
+        return f"{source}: {reason}{shown}"
     variable = variable_name(field) if field in Settings.model_fields else key
     if any(name.upper() == variable and text for name, text in os.environ.items()):
         return f"{variable}: {reason}{shown}"

@@ -108,8 +108,8 @@ def test_without_a_url_the_finder_is_asked_and_the_default_ledger_applies() -> N
     ],
 )
 def test_a_malformed_ledger_setting_is_one_line_naming_it(overrides: dict[str, str], message: str) -> None:
-    settings = load_settings(**{"ledger_url": "http://127.0.0.1:3068", **overrides})
-    with pytest.raises(InvalidCommand) as caught:
+    with pytest.raises(InvalidCommand) as caught:  # the URL and the name: from the settings already
+        settings = load_settings(**{"ledger_url": "http://127.0.0.1:3068", **overrides})
         ledger_connection(settings, url=settings.ledger_url or "")
     assert caught.value.message.startswith(message)
     assert "\n" not in caught.value.message
@@ -130,3 +130,37 @@ def test_create_app_takes_settings_or_overrides() -> None:
     assert create_app(ledger_name="books").settings.ledger_name == "books"
     with pytest.raises(TypeError):
         create_app(settings, ledger_name="books")
+
+
+def test_a_file_value_is_blamed_on_the_file_not_on_the_option(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = tmp_path / "loyalty.toml"
+    config.write_text('ledger_url = "not a url"\n', encoding="utf-8")
+    monkeypatch.setenv("LOYALTY_CONFIG", str(config))
+    with pytest.raises(InvalidCommand) as caught:
+        create_app().connection()
+    assert caught.value.message.startswith(f"{config}: ledger_url: ledger URL must be http(s)://")
+    assert "LOYALTY_LEDGER_URL" not in caught.value.message and "--ledger-url" not in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"url": "ftp://ledger"}, "ledger URL must be http(s)://host[:port][/path], got 'ftp://ledger'"),
+        ({"url": "http://127.0.0.1:3068", "ledger": "two words"}, "ledger name must match"),
+    ],
+)
+def test_a_connection_argument_not_from_the_settings_is_not_blamed_on_them(
+    arguments: dict[str, str], message: str
+) -> None:
+    """A URL or a name the caller passes (the local stack's, the command's default) is not a setting."""
+
+    with pytest.raises(InvalidCommand) as caught:
+        ledger_connection(load_settings(), **arguments)
+    assert caught.value.message.startswith(message)
+    assert "LOYALTY_" not in caught.value.message and "--ledger" not in caught.value.message
+
+
+def test_an_unknown_keyword_is_a_type_error_naming_it() -> None:
+    with pytest.raises(TypeError, match="unknown setting 'bogus'") as caught:
+        create_app(ledger_url="http://127.0.0.1:3068", bogus=1)
+    assert "None" not in str(caught.value)

@@ -192,6 +192,13 @@ def test_a_malformed_value_in_the_file_names_the_file_and_the_key(tmp_path: Path
         ("LOYALTY_LEDGER_TIMEOUT", "0", "greater than 0"),
         ("LOYALTY_LEDGER_RETRY_BUDGET", "-1", "greater than or equal to 0"),
         ("LOYALTY_LEDGER_GATEWAY", "maybe", "valid boolean"),
+        ("LOYALTY_LEDGER_TIMEOUT", "inf", "finite number"),
+        ("LOYALTY_LEDGER_TIMEOUT", "nan", "finite number"),
+        ("LOYALTY_LEDGER_TIMEOUT", "1e400", "finite number"),
+        ("LOYALTY_LEDGER_TIMEOUT", "3601", "less than or equal to 3600"),
+        ("LOYALTY_LEDGER_RETRY_BUDGET", "inf", "finite number"),
+        ("LOYALTY_LEDGER_RETRY_BUDGET", "-inf", "finite number"),
+        ("LOYALTY_LEDGER_RETRY_BUDGET", "86401", "less than or equal to 86400"),
     ],
 )
 def test_a_malformed_variable_is_one_line_naming_it(
@@ -238,3 +245,91 @@ def test_every_path_field_expands_home_and_follows_the_file() -> None:
 
     paths = {name for name, info in Settings.model_fields.items() if "Path" in str(info.annotation)}
     assert set(_PATH_FIELDS) == paths
+
+
+def test_a_file_that_is_not_utf8_is_one_line_naming_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_bytes(b"\xff\xfe")
+    monkeypatch.setenv("LOYALTY_CONFIG", str(config))
+    with pytest.raises(InvalidCommand) as caught:
+        load_settings()
+    assert caught.value.message.startswith(f"{config}: not a valid TOML settings file (not UTF-8")
+    assert "\n" not in caught.value.message and caught.value.exit_code == 2
+
+
+def test_the_largest_timeouts_are_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOYALTY_LEDGER_TIMEOUT", "3600")
+    monkeypatch.setenv("LOYALTY_LEDGER_RETRY_BUDGET", "86400")
+    settings = load_settings()
+    assert (settings.ledger_timeout, settings.ledger_retry_budget) == (3600.0, 86400.0)
+
+
+def test_an_infinite_timeout_in_the_file_names_the_file_and_the_key(tmp_path: Path) -> None:
+    config = tmp_path / "loyalty.toml"
+    message = refusal(config, "ledger_timeout = inf\n")
+    assert message.startswith(f"{config}: ledger_timeout: ") and "finite number" in message
+
+
+BAD_URL = "ledger URL must be http(s)://host[:port][/path]"
+BAD_NAME = "ledger name must match ^[0-9a-zA-Z_-]{1,63}$"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "problem"),
+    [
+        ("ledger_url", "not a url", BAD_URL),
+        ("ledger_url", "ftp://ledger", BAD_URL),
+        ("ledger_url", "http://", BAD_URL),
+        ("ledger_url", "http://ledger:x", BAD_URL),
+        ("ledger_url", "http://ledger:70000", BAD_URL),
+        ("ledger_url", "http://ledger:0", BAD_URL),
+        ("ledger_url", "http://led ger", BAD_URL),
+        ("ledger_url", "http://ledger/?q=1", BAD_URL),
+        ("ledger_url", "", BAD_URL),
+        ("ledger_name", "two words", BAD_NAME),
+        ("ledger_name", "x" * 64, BAD_NAME),
+        ("ledger_name", "", BAD_NAME),
+    ],
+)
+def test_a_malformed_ledger_url_or_name_names_its_source(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, key: str, value: str, problem: str
+) -> None:
+    config = tmp_path / "loyalty.toml"
+    from_file = refusal(config, f"{key} = {value!r}\n".replace("'", '"'))
+    assert from_file == f"{config}: {key}: {problem}, got {value!r}"
+    if value:
+        monkeypatch.setenv(variable_name(key), value)
+        with pytest.raises(InvalidCommand) as from_env:
+            load_settings()
+        assert from_env.value.message == f"{variable_name(key)}: {problem}, got {value!r}"
+    option = {"ledger_url": "--ledger-url", "ledger_name": "--ledger"}[key]
+    with pytest.raises(InvalidCommand) as given:
+        load_settings(**{key: value})
+    assert given.value.message == f"{option} / {variable_name(key)}: {problem}, got {value!r}"
+    assert given.value.exit_code == 2
+
+
+def test_a_good_ledger_url_and_name_are_kept_as_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    urls = ("http://127.0.0.1:3068", "https://stack.example/api/ledger/", "http://[::1]:3068/", "HTTPS://Ledger.Example")
+    for url in urls:
+        assert load_settings(ledger_url=url).ledger_url == url
+    assert load_settings(ledger_name="a-B_9" + "x" * 58).ledger_name == "a-B_9" + "x" * 58
+
+
+def test_an_empty_value_given_is_refused_but_an_empty_variable_is_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOYALTY_LEDGER_URL", "")
+    monkeypatch.setenv("LOYALTY_LEDGER_NAME", "")
+    assert (load_settings().ledger_url, load_settings().ledger_name) == (None, None)
+    for key, option in (("ledger_url", "--ledger-url"), ("ledger_name", "--ledger")):
+        with pytest.raises(InvalidCommand) as caught:
+            load_settings(**{key: ""})
+        assert caught.value.message.startswith(f"{option} / ") and caught.value.message.endswith("got ''")
+
+
+def test_an_unknown_keyword_is_a_type_error_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="unknown setting 'bogus'") as caught:
+        load_settings(ledger_url="http://127.0.0.1:3068", bogus=1)
+    assert "None" not in str(caught.value)
+    write(tmp_path / "loyalty.toml", 'ledger_name = "books"\n')
+    with pytest.raises(TypeError, match="unknown setting 'bogus'"):
+        load_settings(bogus=None)

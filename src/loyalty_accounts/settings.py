@@ -156,7 +156,7 @@ class Settings(BaseSettings):
     @field_validator("ledger_url")
     @classmethod
     def _check_ledger_url(cls, value: str | None) -> str | None:
-        if value is not None and not _is_ledger_url(value):
+        if value is not None and not is_ledger_url(value):
             raise ValueError("ledger URL must be http(s)://host[:port][/path]")
         return value
 
@@ -179,7 +179,7 @@ class Settings(BaseSettings):
         return init_settings, env_settings, _FileSource(settings_cls)
 
 
-def _is_ledger_url(value: str) -> bool:
+def is_ledger_url(value: str) -> bool:
     """True when ``value`` is ``http(s)://host[:port][/path]``: no blank, no query, no fragment, a port in 1..65535."""
 
     try:

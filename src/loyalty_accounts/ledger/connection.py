@@ -7,10 +7,9 @@ builds it from them.
 
 from __future__ import annotations
 
-import re
-
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ..settings import LEDGER_NAME, is_ledger_url
 
 __all__ = ["LedgerConnection", "DEFAULT_URL", "DEFAULT_LEDGER", "SDK_PATH_PREFIX"]
 
@@ -24,7 +23,6 @@ DEFAULT_RETRY_BUDGET_S = 45.0
 """Seconds transient failures are retried for (setting ``ledger_retry_budget``): a ledger or
 PostgreSQL restart takes several seconds to about 30."""
 
-_LEDGER_NAME = re.compile(r"^[0-9a-zA-Z_-]{1,63}$")
 
 
 class LedgerConnection(BaseModel):
@@ -55,16 +53,15 @@ class LedgerConnection(BaseModel):
     @field_validator("url")
     @classmethod
     def _check_url(cls, value: str) -> str:
-        parsed = httpx.URL(value)
-        if parsed.scheme not in ("http", "https") or not parsed.host:
+        if not is_ledger_url(value):
             raise ValueError(f"ledger URL must be http(s)://host[:port][/path], got {value!r}")
         return value.rstrip("/")
 
     @field_validator("ledger")
     @classmethod
     def _check_ledger(cls, value: str) -> str:
-        if not _LEDGER_NAME.match(value):
-            raise ValueError(f"ledger name must match {_LEDGER_NAME.pattern}, got {value!r}")
+        if not LEDGER_NAME.match(value):
+            raise ValueError(f"ledger name must match {LEDGER_NAME.pattern}, got {value!r}")
         return value
 
     @model_validator(mode="after")

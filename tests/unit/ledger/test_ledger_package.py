@@ -7,7 +7,7 @@ from pathlib import Path
 
 import loyalty_accounts.ledger as ledger
 
-ALLOWED = {"errors", "types", "ports", "vocabulary", "ledger"}
+ALLOWED = {"errors", "types", "settings", "ports", "vocabulary", "ledger"}
 """What ``ledger/`` may import from the rest of loyalty_accounts (see the package docstring)."""
 
 

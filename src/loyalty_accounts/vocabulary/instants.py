@@ -81,7 +81,10 @@ def parse_instant(text: str, zone: tzinfo, *, what: str = "instant") -> datetime
             day = date.fromisoformat(text)
         except ValueError:
             raise InvalidCommand(f"{what}: {text!r} is not a calendar date") from None
-        return _in_range(day_start(day, zone) if EARLIEST.date() < day < LATEST.date() else None, text, what)
+        try:
+            return _in_range(day_start(day, zone), text, what)
+        except OverflowError:  # year 1 east of UTC, year 9999 west of it
+            return _in_range(None, text, what)
     try:
         if not _DATE_AND_TIME.fullmatch(text):
             raise ValueError(text)
@@ -108,7 +111,7 @@ def _in_range(moment: datetime | None, text: str, what: str) -> datetime:
     if moment is None or not EARLIEST <= moment < LATEST:
         raise InvalidCommand(
             f"{what}: {text!r} is outside the instants the ledger keeps "
-            f"({EARLIEST.date().isoformat()} to {LATEST.date().isoformat()}, exclusive)"
+            f"(from {iso_instant(EARLIEST)}, before {iso_instant(LATEST)})"
         )
     return moment
 

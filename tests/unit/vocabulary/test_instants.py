@@ -60,7 +60,9 @@ def test_references_and_utc_refuse_a_naive_instant() -> None:
     assert date(2026, 3, 1) == utc(datetime(2026, 3, 1, 0, 30, tzinfo=PARIS)).date() + (date(2026, 3, 1) - date(2026, 2, 28))
 
 
-@pytest.mark.parametrize("text", ["0001-01-01", "0001-01-01T00:00:00+01:00", "1970-01-01", "9999-12-31", "9999-12-31T23:59:59-05:00"])
+@pytest.mark.parametrize(
+    "text", ["0001-01-01", "0001-01-01T00:00:00+01:00", "1970-01-01", "1969-12-31T23:59:59Z", "9999-12-31", "9999-12-31T23:59:59-05:00"]
+)
 def test_instants_the_ledger_cannot_keep_are_refused(text: str) -> None:
     # Formance reads Go's zero time (0001-01-01) as "no point in time": a report as of it would read the present.
     with pytest.raises(InvalidCommand, match="outside the instants the ledger keeps"):
@@ -69,4 +71,6 @@ def test_instants_the_ledger_cannot_keep_are_refused(text: str) -> None:
 
 def test_the_first_and_last_days_in_range_are_accepted() -> None:
     assert parse_instant("1970-01-01T00:00:00Z", PARIS) == datetime(1970, 1, 1, tzinfo=timezone.utc)
+    # the same instant written as a bare date in a zone where it is midnight
+    assert parse_instant("1970-01-01", timezone.utc) == datetime(1970, 1, 1, tzinfo=timezone.utc)
     assert parse_instant("9998-12-31", timezone.utc) == datetime(9998, 12, 31, tzinfo=timezone.utc)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..settings import CHECKOUT, load_settings
+from ..settings import load_settings
 
 LEDGER_VERSION = "v2.4.12"
 LEDGER_COMMIT = "f43a7078e7e1b9f6a354307ef994431593bf57e0"
@@ -20,12 +20,6 @@ def cache_dir() -> Path:
     """Settings ``cache_dir``: ``$LOYALTY_CACHE_DIR``, else ``$XDG_CACHE_HOME/loyalty-accounts``."""
 
     return load_settings().cache_dir
-
-
-def repo_root() -> Path:
-    """The source checkout this package runs from (editable install or tree)."""
-
-    return CHECKOUT
 
 
 def ledger_server_source() -> Path:

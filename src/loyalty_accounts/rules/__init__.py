@@ -16,11 +16,11 @@ a clock.
   order and a worked example are in its docstring);
 - :mod:`.tiers`: :func:`tier_for`, :func:`qualification_window`,
   :func:`tier_change`;
-- :mod:`.engagement`: :func:`engagement_points`, :func:`programme_day`;
+- :mod:`.engagement`: :func:`engagement_points`;
 - :mod:`.versions`: :func:`compare_versions`.
 """
 
-from .engagement import EngagementLimitReached, engagement_points, programme_day
+from .engagement import EngagementLimitReached, engagement_points
 from .loader import check_against_chart, default_rules_path, load_rules, parse_rules
 from .model import (
     MAX_ORDER_AMOUNT,
@@ -65,7 +65,6 @@ __all__ = [
     "engagement_points",
     "load_rules",
     "parse_rules",
-    "programme_day",
     "qualification_window",
     "quote",
     "tier_change",

@@ -8,11 +8,7 @@ already reached is :class:`EngagementLimitReached`, a business refusal
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 from ..errors import InvalidCommand, LoyaltyError
-from ..vocabulary.instants import day_bounds
 from .model import Rules
 
 
@@ -24,7 +20,7 @@ def engagement_points(rules: Rules, event: str, *, already_awarded_today: int, a
     """Points for one engagement event, given how many times it was already awarded.
 
     ``already_awarded_today`` counts awards of this event in the current
-    programme day (see :func:`programme_day`), ``already_awarded_ever`` all of
+    programme day (:func:`loyalty_accounts.vocabulary.instants.day_bounds`), ``already_awarded_ever`` all of
     them. A limit already reached raises :class:`EngagementLimitReached`.
     """
 
@@ -45,13 +41,3 @@ def engagement_points(rules: Rules, event: str, *, already_awarded_today: int, a
     if rule.per_day is not None and already_awarded_today >= rule.per_day:
         raise EngagementLimitReached(f"{event} is awarded at most {rule.per_day} time(s) a day", code="ENGAGEMENT_LIMIT")
     return rule.points
-
-
-def programme_day(instant: datetime, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    """[start, end) in UTC of the calendar day holding ``instant`` in ``zone`` (the chart's programme time zone).
-
-    A day is midnight to midnight on the local calendar, so it lasts 23 or 25
-    hours across a DST change. An instant without a time zone is InvalidCommand.
-    """
-
-    return day_bounds(instant, zone)

@@ -18,8 +18,6 @@ from opsupport import AT, buckets, d, priced
 from loyalty_accounts import operations
 from loyalty_accounts.operations import (
     OPERATIONS,
-    Operation,
-    discover_operations,
     RESERVED_METADATA,
     AdjustCommand,
     CaptureCommand,
@@ -32,6 +30,7 @@ from loyalty_accounts.operations import (
     ExpireCommand,
     HoldCommand,
     OpenCounterCommand,
+    Operation,
     PendingBalance,
     RedeemCommand,
     RefundCommand,
@@ -40,6 +39,7 @@ from loyalty_accounts.operations import (
     adjust,
     capture,
     convert,
+    discover_operations,
     earn,
     engage,
     exchange_in,

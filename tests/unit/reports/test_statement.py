@@ -11,7 +11,7 @@ from support.report_books import AS_OF, FakeBooks, reports
 from loyalty_accounts.chart import load_chart
 from loyalty_accounts.errors import InvalidCommand
 from loyalty_accounts.reports.statement import points_change
-from loyalty_accounts.types import Posting, PostedTransaction
+from loyalty_accounts.types import PostedTransaction, Posting
 
 
 def test_customer_statement(full: FakeBooks) -> None:

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
 import pytest
-from rulesupport import PARIS, UTC
 
 from loyalty_accounts.errors import InvalidCommand, LoyaltyError
 from loyalty_accounts.rules.engagement import (
     EngagementLimitReached,
     engagement_points,
-    programme_day,
 )
 
 
@@ -50,16 +46,3 @@ def test_engagement_limits(rules, event, today, ever, expected):
 def test_engagement_bad_requests(rules, event, today, ever, message):
     with pytest.raises(InvalidCommand, match=message):
         engagement_points(rules, event, already_awarded_today=today, already_awarded_ever=ever)
-
-
-@pytest.mark.parametrize(
-    "instant, zone, start, hours",
-    [
-        (datetime(2026, 5, 1, 23, 30, tzinfo=UTC), UTC, datetime(2026, 5, 1, tzinfo=UTC), 24),
-        (datetime(2026, 5, 1, 23, 30, tzinfo=UTC), PARIS, datetime(2026, 5, 1, 22, tzinfo=UTC), 24),  # already the 2nd in Paris
-        (datetime(2026, 10, 25, 12, tzinfo=UTC), PARIS, datetime(2026, 10, 24, 22, tzinfo=UTC), 25),  # clocks go back
-        (datetime(2026, 3, 29, 12, tzinfo=UTC), PARIS, datetime(2026, 3, 28, 23, tzinfo=UTC), 23),  # clocks go forward
-    ],
-)
-def test_programme_day_follows_the_local_calendar(instant, zone, start, hours):
-    assert programme_day(instant, zone) == (start, start + timedelta(hours=hours))

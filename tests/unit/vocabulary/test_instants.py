@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -74,3 +74,19 @@ def test_the_first_and_last_days_in_range_are_accepted() -> None:
     # the same instant written as a bare date in a zone where it is midnight
     assert parse_instant("1970-01-01", timezone.utc) == datetime(1970, 1, 1, tzinfo=timezone.utc)
     assert parse_instant("9998-12-31", timezone.utc) == datetime(9998, 12, 31, tzinfo=timezone.utc)
+
+
+UTC = timezone.utc
+
+
+@pytest.mark.parametrize(
+    "instant, zone, start, hours",
+    [
+        (datetime(2026, 5, 1, 23, 30, tzinfo=UTC), UTC, datetime(2026, 5, 1, tzinfo=UTC), 24),
+        (datetime(2026, 5, 1, 23, 30, tzinfo=UTC), PARIS, datetime(2026, 5, 1, 22, tzinfo=UTC), 24),  # already the 2nd in Paris
+        (datetime(2026, 10, 25, 12, tzinfo=UTC), PARIS, datetime(2026, 10, 24, 22, tzinfo=UTC), 25),  # clocks go back
+        (datetime(2026, 3, 29, 12, tzinfo=UTC), PARIS, datetime(2026, 3, 28, 23, tzinfo=UTC), 23),  # clocks go forward
+    ],
+)
+def test_a_programme_day_follows_the_local_calendar(instant, zone, start, hours):
+    assert day_bounds(instant, zone) == (start, start + timedelta(hours=hours))

@@ -17,10 +17,16 @@ services::
                 customer="alice",
                 order_id="A-1",
                 amount=Money(amount=Decimal("12.50"), currency="USD"),
-                ordered_at=datetime.now(timezone.utc),
+                ordered_at=datetime(2026, 11, 2, 10, 0, tzinfo=timezone.utc),
             )
         )
         print(app.reports.liability().total_points)
+
+Every value of a command is part of what it is: run with the same values it is
+a replay (answered with the original transaction), which is how a caller
+learns the outcome after :class:`OutcomeUnknown`. A clock value such as
+``datetime.now()`` would make each run a different command under the same
+order id (:class:`DuplicateOperation`).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Callable, Optional
 
 import typer
 
+from ..errors import InvalidCommand
 from ..operations import (
     AdjustCommand,
     CaptureCommand,
@@ -29,7 +30,7 @@ from ..program import LoyaltyProgram
 from ..reports.statement import points_change
 from ..services.executor import Progress
 from ..services.results import BatchResult, OperationResult
-from ..vocabulary.amounts import parse_money
+from ..vocabulary.amounts import parse_money, parse_points
 from .context import app_context
 from .inputs import parse_instant
 from .output import (
@@ -45,7 +46,7 @@ from .shell import run_guarded
 
 Customer = Annotated[str, typer.Option("--customer", "-c", help="Customer id.")]
 OnlyCustomer = Annotated[Optional[str], typer.Option("--customer", "-c", help="Only this customer.")]
-Points = Annotated[int, typer.Option("--points", "-p", help="Whole points (a positive integer).")]
+Points = Annotated[str, typer.Option("--points", "-p", help="Whole points (a positive integer).")]
 At = Annotated[Optional[str], typer.Option("--at", help="When it happens: an instant with its offset (2026-05-01T10:00:00Z) or a date, the start of that day in the programme's time zone (default now).")]
 OrderAmount = Annotated[str, typer.Option("--amount", help="Order amount, e.g. 12.50.")]
 Currency = Annotated[str, typer.Option("--currency", help="ISO currency code.")]
@@ -179,7 +180,7 @@ def register(app: typer.Typer) -> None:
     ) -> Action:
         """Reserve points (soonest-expiring first) until captured, voided or lapsed."""
 
-        return lambda p: p.hold(HoldCommand(customer=customer, hold_id=hold_id, points=points, at=parse_instant(at)))
+        return lambda p: p.hold(HoldCommand(customer=customer, hold_id=hold_id, points=parse_points(points), at=parse_instant(at)))
 
     @app.command()
     @operation
@@ -191,7 +192,7 @@ def register(app: typer.Typer) -> None:
     ) -> Action:
         """Spend all or part of a hold; the rest goes back to the customer's buckets."""
 
-        return lambda p: p.capture(CaptureCommand(customer=customer, hold_id=hold_id, points=points, at=parse_instant(at)))
+        return lambda p: p.capture(CaptureCommand(customer=customer, hold_id=hold_id, points=parse_points(points), at=parse_instant(at)))
 
     @app.command()
     @operation
@@ -221,7 +222,7 @@ def register(app: typer.Typer) -> None:
         """Spend points on a reward, soonest-expiring first."""
 
         return lambda p: p.redeem(
-            RedeemCommand(customer=customer, redemption_id=redemption, points=points, reward=reward, at=parse_instant(at))
+            RedeemCommand(customer=customer, redemption_id=redemption, points=parse_points(points), reward=reward, at=parse_instant(at))
         )
 
     @app.command()
@@ -246,7 +247,7 @@ def register(app: typer.Typer) -> None:
         """Give points to another customer; each point keeps its expiry date."""
 
         return lambda p: p.transfer(
-            TransferCommand(customer=customer, to_customer=to_customer, transfer_id=transfer_id, points=points, at=parse_instant(at))
+            TransferCommand(customer=customer, to_customer=to_customer, transfer_id=transfer_id, points=parse_points(points), at=parse_instant(at))
         )
 
     @app.command()
@@ -255,18 +256,21 @@ def register(app: typer.Typer) -> None:
         customer: Customer,
         partner: Annotated[str, typer.Option("--partner", help="Partner programme key from the chart.")],
         exchange_id: Annotated[str, typer.Option("--exchange", help="Exchange id (the business key).")],
-        partner_points: Annotated[int, typer.Option("--partner-points", help="Whole partner points.")],
+        partner_points: Annotated[str, typer.Option("--partner-points", help="Whole partner points.")],
         direction: Annotated[str, typer.Option("--direction", help="out: our points → partner; in: partner → ours.")] = "out",
         at: At = None,
     ) -> Action:
         """Exchange points with a partner programme at the chart's rate, settlement leg included."""
 
-        if direction not in ("out", "in"):
-            raise typer.BadParameter("--direction must be out or in")
-        fields = dict(customer=customer, exchange_id=exchange_id, partner=partner, partner_points=partner_points)
-        if direction == "out":
-            return lambda p: p.exchange_out(ExchangeOutCommand(**fields, at=parse_instant(at)))
-        return lambda p: p.exchange_in(ExchangeInCommand(**fields, at=parse_instant(at)))
+        def fields() -> dict[str, Any]:
+            if direction not in ("out", "in"):
+                raise InvalidCommand(f"--direction: {direction!r} must be out or in")
+            whole = parse_points(partner_points, option="--partner-points")
+            return dict(customer=customer, exchange_id=exchange_id, partner=partner, partner_points=whole, at=parse_instant(at))
+
+        if direction == "in":
+            return lambda p: p.exchange_in(ExchangeInCommand(**fields()))
+        return lambda p: p.exchange_out(ExchangeOutCommand(**fields()))
 
     @app.command()
     @operation
@@ -278,7 +282,7 @@ def register(app: typer.Typer) -> None:
     ) -> Action:
         """Turn points into store credit, whole units only; both legs in one transaction."""
 
-        return lambda p: p.convert(ConvertCommand(customer=customer, conversion_id=conversion, points=points, at=parse_instant(at)))
+        return lambda p: p.convert(ConvertCommand(customer=customer, conversion_id=conversion, points=parse_points(points), at=parse_instant(at)))
 
     @app.command()
     @operation
@@ -301,20 +305,22 @@ def register(app: typer.Typer) -> None:
     def adjust(
         customer: Customer,
         adjustment: Annotated[str, typer.Option("--adjustment", help="Adjustment id (the business key).")],
-        points: Annotated[int, typer.Option("--points", "-p", help="Positive to credit, negative to debit.")],
+        points: Annotated[str, typer.Option("--points", "-p", help="Positive to credit, negative to debit.")],
         reason: Annotated[str, typer.Option("--reason", help="Reason code (mandatory), e.g. goodwill.")],
         at: At = None,
     ) -> Action:
         """Credit or debit points by hand, with a mandatory reason code."""
 
-        if points == 0:
-            raise typer.BadParameter("--points must not be 0")
-        direction = "credit" if points > 0 else "debit"
-        return lambda p: p.adjust(
-            AdjustCommand(
-                customer=customer, adjustment_id=adjustment, direction=direction, points=abs(points), reason=reason, at=parse_instant(at)
+        def command() -> AdjustCommand:
+            signed = parse_points(points, signed=True)
+            if signed == 0:
+                raise InvalidCommand("--points must not be 0: positive credits, negative debits")
+            direction = "credit" if signed > 0 else "debit"
+            return AdjustCommand(
+                customer=customer, adjustment_id=adjustment, direction=direction, points=abs(signed), reason=reason, at=parse_instant(at)
             )
-        )
+
+        return lambda p: p.adjust(command())
 
     @app.command()
     @formatted

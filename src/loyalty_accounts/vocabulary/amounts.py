@@ -114,6 +114,24 @@ _PLAIN_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 """Digits with an optional decimal point: no exponent, sign, separator or space (``1e3`` is not 1000)."""
 
 
+_PLAIN_INTEGER = re.compile(r"-?[0-9]+")
+"""Digits with an optional minus: no '+', '_', space, exponent or decimal point."""
+
+
+def parse_points(text: str, *, option: str = "--points", signed: bool = False) -> int:
+    """Whole points from text written plainly (``250``; ``-250`` when ``signed``).
+
+    Raises InvalidCommand naming ``option`` for ``1.5``, ``1e3``, ``1_0``,
+    ``+5``, ``0x10``, non-ASCII digits, or a sign where none is allowed.
+    Whether the number is in range is the command's business.
+    """
+
+    if not text.isascii() or not _PLAIN_INTEGER.fullmatch(text) or (text.startswith("-") and not signed):
+        kind = "a whole number" if signed else "a positive whole number"
+        raise InvalidCommand(f"{option}: {text!r} is not {kind} of points; write e.g. 250")
+    return int(text)
+
+
 def parse_money(amount: str, currency: str, *, option: str = "--amount") -> Money:
     """Money from text: an exact decimal written plainly (``12.50``) in an (upper-cased) currency.
 

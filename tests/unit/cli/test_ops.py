@@ -183,12 +183,23 @@ def test_earn_with_category_and_channel_is_priced_by_the_rules(ledger: FakeLedge
         (("redeem", "-c", "ghost", "--redemption", "r1", "-p", "5"), 1, "ghost"),
         (("redeem", "-c", "c1", "--redemption", "r1", "-p", "0"), 2, "points"),
         (("adjust", "-c", "c1", "--adjustment", "a1", "-p", "5", "--reason", ""), 2, "reason"),
+        (("redeem", "-c", "c1", "--redemption", "r1", "-p", "1.5"), 2, "not a positive whole number"),
+        (("redeem", "-c", "c1", "--redemption", "r1", "-p", "1_0"), 2, "not a positive whole number"),
+        (("redeem", "-c", "c1", "--redemption", "r1", "-p", "+5"), 2, "not a positive whole number"),
+        (("hold", "-c", "c1", "--hold", "h1", "-p", "1e3"), 2, "not a positive whole number"),
+        (("transfer", "--from", "c1", "--to", "c2", "--transfer", "t1", "-p", " 10"), 2, "not a positive whole number"),
+        (("convert", "-c", "c1", "--conversion", "v1", "-p", "-5"), 2, "not a positive whole number"),
+        (("adjust", "-c", "c1", "--adjustment", "a1", "-p", "0", "--reason", "goodwill"), 2, "must not be 0"),
+        (("adjust", "-c", "c1", "--adjustment", "a1", "-p", "-1_0", "--reason", "goodwill"), 2, "not a whole number"),
+        (("exchange", "-c", "c1", "--partner", "skyway", "--exchange", "x1", "--partner-points", "1.5"), 2, "--partner-points"),
+        (("exchange", "-c", "c1", "--partner", "skyway", "--exchange", "x1", "--partner-points", "2", "--direction", "sideways"), 2, "--direction"),
     ],
 )
 def test_bad_input_exits_non_zero_and_posts_nothing(ledger: FakeLedger, args: tuple[str, ...], code: int, message: str) -> None:
     result = invoke(*args)
     assert result.exit_code == code, result.output
     assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert ledger.posts == 0
 
 
@@ -247,3 +258,11 @@ def test_a_malformed_ledger_url_is_bad_input_not_an_unreachable_ledger() -> None
     result = invoke("--ledger-url", "not-a-url", "balance", "-c", "c1")
     assert result.exit_code == 2, result.output
     assert "--ledger-url / LOYALTY_LEDGER_URL: ledger URL must be http(s)://" in result.stderr
+
+
+def test_adjust_credits_a_positive_and_debits_a_negative_number_of_points(ledger: FakeLedger) -> None:
+    assert invoke("adjust", "-c", "c1", "--adjustment", "a1", "-p", "40", "--reason", "goodwill").exit_code == 0
+    debit = invoke("adjust", "-c", "c1", "--adjustment", "a2", "-p", "-15", "--reason", "correction", "--json")
+    assert debit.exit_code == 0, debit.output
+    assert [ledger.find_by_reference(f"adjust:{key}").metadata["direction"] for key in ("a1", "a2")] == ["credit", "debit"]
+    assert ledger.find_by_reference("adjust:a2").metadata["points"] == "15"

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from loyalty_accounts.errors import InvalidCommand
-from loyalty_accounts.vocabulary.amounts import asset_precision, from_minor, to_minor
+from loyalty_accounts.vocabulary.amounts import asset_precision, from_minor, parse_points, to_minor
 
 
 def test_asset_precision_and_minor_units():
@@ -27,3 +27,13 @@ def test_minor_units_refuse_extra_decimals_and_bad_assets():
         to_minor(Decimal("NaN"), "USD/2")
 
 
+
+
+def test_points_are_plain_whole_numbers() -> None:
+    assert parse_points("250") == 250
+    assert parse_points("-250", signed=True) == -250
+    for bad in ("1.5", "1e3", "1_0", "+5", " 10", "0x10", "٥", "", "-5"):
+        with pytest.raises(InvalidCommand, match="--points: .* is not a positive whole number of points"):
+            parse_points(bad)
+    with pytest.raises(InvalidCommand, match="-p: '1_0' is not a whole number of points"):
+        parse_points("1_0", option="-p", signed=True)

@@ -132,6 +132,19 @@ class AddressBook:
     def engagement_awarded(self, event: str) -> Address:
         return self.address("engagement_awarded", event=event)
 
+    def sequence(self, customer: str) -> Address:
+        """The customer's operation counter (negative count), moved by one unit by every guarded transaction."""
+
+        return self.address("customer_sequence", customer=customer)
+
+    def sequence_counterpart(self) -> Address:
+        return self.address("control_sequence")
+
+    def period_closed(self) -> Address:
+        """Minus the closed-through instant, in microseconds since the epoch (0: nothing closed)."""
+
+        return self.address("period_closed")
+
     def redeemed(self) -> Address:
         return self.address("points_redeemed")
 

@@ -30,7 +30,7 @@ CUSTOMER_BUCKET = "customer_points"
 DATE_FORMAT = "%Y%m%d"
 
 RefundShortfall = Literal["allow_negative", "claw_back", "write_off"]
-AssetRole = Literal["points", "money", "partner", "qualifying", "awards"]
+AssetRole = Literal["points", "money", "partner", "qualifying", "awards", "control"]
 
 # Account kinds the operations post to; the chart must declare each of them.
 REQUIRED_KINDS: tuple[str, ...] = (
@@ -98,6 +98,7 @@ class Programme(Frozen):
     money_asset: Asset
     qualifying_asset: Asset
     awards_asset: Asset
+    control_asset: Asset
     point_value: PositiveDecimal
     issuance_shards: Annotated[int, Field(ge=1, le=1024)]
     timezone: str = "UTC"

@@ -203,6 +203,7 @@ EXPECTED_SCHEMA = {
                 },
                 "points": {"$expiry": {".pattern": "^([0-9]{8}|noexpiry)$"}},
                 "qualifying": {"$day": {".pattern": "^[0-9]{8}$"}},
+                "sequence": {},
                 ".pattern": "^[A-Za-z0-9_-]{1,64}$",
             }
         },
@@ -217,6 +218,7 @@ EXPECTED_SCHEMA = {
             }
         },
         "program": {
+            "control": {"closed": {}, "sequence": {}},
             "credit": {"issued": {}},
             "engagement": {"$event": {".pattern": "^[a-z0-9][a-z0-9_-]{0,31}$"}},
             "exchange": {"cost": {}, "revenue": {}},

@@ -9,6 +9,7 @@
     ├── UnknownEntity                a customer, hold or order the ledger has never seen
     ├── DuplicateOperation           business key reused with different content
     ├── OperationRefused             a business rule refuses it (a lapsed hold captured, a captured hold voided)
+    │   └── PeriodClosed             dated at or before the instant the books are closed through
     ├── LedgerRejected               the server refused the request for another reason
     ├── LedgerUnavailable            exit 3: unreachable, timed out or 5xx; nothing was written
     ├── OutcomeUnknown               exit 4: a write got no answer within the retry budget;
@@ -59,6 +60,10 @@ class ChartError(InvalidCommand):
 
 class OperationRefused(LoyaltyError):
     """A well-formed command that the programme's rules refuse in the state the ledger is in."""
+
+
+class PeriodClosed(OperationRefused):
+    """The command is dated at or before the instant through which the books are closed."""
 
 
 class InsufficientPoints(LoyaltyError):

@@ -358,6 +358,30 @@ class Template:
         return BoundScript(script=self.render(lengths), vars=flat)
 
 
+def combine(*parts: BoundScript) -> BoundScript:
+    """One script doing what ``parts`` do, in order: their ``vars`` blocks merged, then their bodies.
+
+    Used to append the executor's guard legs to an operation's script. The
+    parts must declare distinct variable names (ChartError otherwise).
+    """
+
+    declarations: list[str] = []
+    bodies: list[str] = []
+    flat: dict[str, str] = {}
+    for part in parts:
+        head, sep, body = part.script.partition("\n}\n")
+        if not head.startswith("vars {") or not sep:
+            raise ChartError("a rendered script starts with its vars block")
+        declarations.extend(line for line in head.splitlines()[1:] if line.strip())
+        bodies.append(body.strip("\n"))
+        clash = sorted(set(flat) & set(part.vars))
+        if clash:
+            raise ChartError(f"scripts combined declare the same variables: {', '.join(clash)}")
+        flat.update(part.vars)
+    script = "vars {\n" + "\n".join(declarations) + "\n}\n\n" + "\n\n".join(b for b in bodies if b) + "\n"
+    return BoundScript(script=script, vars=flat)
+
+
 def default_template_dir() -> Path:
     """Settings ``numscript_dir``: ``$LOYALTY_NUMSCRIPT_DIR``, else ``numscript/`` at the root of this checkout."""
 

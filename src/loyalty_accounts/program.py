@@ -16,7 +16,7 @@ and reads or posts nothing.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from .chart import Chart
 from .numscript import Catalogue
@@ -37,7 +37,7 @@ from .ports import LedgerPort
 from .rules import EarnBreakdown, Rules, TierStatus, check_against_chart
 from .services.accounts import AccountService, CustomerBalance
 from .services.earning import EarnExplanation, EarningService
-from .services.executor import Executor, Progress
+from .services.executor import CLOCK_SKEW, Clock, Executor, Progress, system_clock
 from .services.refunds import RefundService
 from .services.results import BatchResult, OperationResult
 from .services.spending import SpendingService
@@ -55,7 +55,14 @@ class LoyaltyProgram:
     """
 
     def __init__(
-        self, ledger: LedgerPort, chart: Chart, catalogue: Catalogue | None = None, *, rules: Rules | None = None
+        self,
+        ledger: LedgerPort,
+        chart: Chart,
+        catalogue: Catalogue | None = None,
+        *,
+        rules: Rules | None = None,
+        clock: Clock = system_clock,
+        clock_skew: timedelta = CLOCK_SKEW,
     ) -> None:
         if rules is not None:
             check_against_chart(rules, chart)
@@ -63,7 +70,7 @@ class LoyaltyProgram:
         self.chart = chart
         self.catalogue = catalogue or Catalogue()
         self.rules = rules
-        self.executor = Executor(ledger, chart, self.catalogue, rules)
+        self.executor = Executor(ledger, chart, self.catalogue, rules, clock=clock, clock_skew=clock_skew)
         self.schema_version = self.executor.schema_version
         self._accounts = AccountService(self.executor)
         self._earning = EarningService(self.executor)

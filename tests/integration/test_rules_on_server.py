@@ -38,7 +38,8 @@ def earn(customer: str, order: str, amount: str, at: datetime, **fields: str) ->
 
 
 def test_tier_over_a_rolling_window_with_back_dated_orders(client: LedgerClient) -> None:
-    program = programme(client, pending_days=0)
+    # its orders run into 2027: the programme's "now" is after them (nothing may be dated in the future)
+    program = programme(client, pending_days=0, clock=lambda: datetime(2027, 6, 1, tzinfo=UTC))
     program.earn(earn("c1", "o1", "3000.00", T0))  # 3000, member
     second = program.earn(earn("c1", "o2", "2500.00", T0 + days(100)))  # 5500 → silver
     assert second.tier_change == TierChange(before="member", after="silver", direction="upgrade")

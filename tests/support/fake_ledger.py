@@ -131,6 +131,8 @@ class FakeLedger:
         self._last_log_id = 0
         self._clock = clock or (lambda: datetime.now(timezone.utc))
         self.posts = 0
+        """Transactions posted by operations (the openings of control accounts are counted in ``openings``)."""
+        self.openings = 0
 
     # -- admin --------------------------------------------------------------
     def server_version(self) -> str:
@@ -378,7 +380,10 @@ class FakeLedger:
                     )
         timestamp = _utc(plan.timestamp) if plan.timestamp is not None else None
         tx = self._record(postings, timestamp, plan.all_metadata(), plan.reference)
-        self.posts += 1
+        if plan.operation == "open_control":
+            self.openings += 1
+        else:
+            self.posts += 1
         return tx
 
     def _bulk(self, plans: Sequence[TransactionPlan], schema_version: str | None, atomic: bool) -> dict[str, PostedTransaction]:
@@ -449,7 +454,7 @@ class FakeLedger:
             update={"metadata": dict(history[-1]) if history else {}, "reverted": reverted_at is not None and reverted_at <= pit}
         )
 
-    _STATE = ("txs", "posts", "_position", "_by_ref", "_inserted_at", "_reverted_at",
+    _STATE = ("txs", "posts", "openings", "_position", "_by_ref", "_inserted_at", "_reverted_at",
               "_metadata_history", "_metadata_writes", "_last_id", "_logs", "_last_log_id")
 
     def _snapshot(self) -> dict[str, Any]:

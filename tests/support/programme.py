@@ -14,6 +14,7 @@ from loyalty_accounts.numscript import Catalogue
 from loyalty_accounts.operations import EarnCommand
 from loyalty_accounts.ports import LedgerPort
 from loyalty_accounts.program import LoyaltyProgram
+from loyalty_accounts.services.executor import Clock, system_clock
 from loyalty_accounts.rules import Rules, parse_rules
 from loyalty_accounts.vocabulary.amounts import Money
 
@@ -37,13 +38,18 @@ def rules_text(*replacements: tuple[str, str]) -> str:
     return text
 
 
-def programme(ledger: LedgerPort, *, rules: Rules | str | None = None, **policies: Any) -> LoyaltyProgram:
-    """The programme, initialised; ``rules`` is a Rules, a rules text, or None for the repository's file."""
+def programme(
+    ledger: LedgerPort, *, rules: Rules | str | None = None, clock: Clock = system_clock, **policies: Any
+) -> LoyaltyProgram:
+    """The programme, initialised; ``rules`` is a Rules, a rules text, or None for the repository's file.
+
+    ``clock`` is the programme's "now" (operations dated after it, beyond the clock skew, are refused).
+    """
 
     chart = chart_with(**policies)
     if not isinstance(rules, Rules):
         rules = parse_rules(rules if rules is not None else rules_text(), source="rules.yaml", chart=chart)
-    program = LoyaltyProgram(ledger, chart, Catalogue(ROOT / "numscript"), rules=rules)
+    program = LoyaltyProgram(ledger, chart, Catalogue(ROOT / "numscript"), rules=rules, clock=clock)
     program.init()
     return program
 

@@ -44,7 +44,13 @@ engage         engage                      issued shard → (clawback debt, then
                                            customer's award counters → engagement awarded
 open_counter   open_counter                world → a never-used award counter → world, one
                                            unit (gives the counter a balance row to lock)
+open_control   open_control                world → a never-used control account → world, one
+                                           unit (a sequence counter or the closed-period mark)
 =============  ==========================  ==============================================
+
+Every plan but the two openings leaves the executor with the guard's legs
+appended (:mod:`.guard`: the customers' sequence counters and the
+closed-period mark, checked by the ledger inside the post).
 
 Earn also moves qualifying points (QPTS) from ``program:tiers:qualifying`` to
 the customer's qualifying account of the order's date, and refund moves the
@@ -76,6 +82,7 @@ from .exchange_out import ExchangeOutCommand
 from .expire import ExpireCommand
 from .fifo import Allocation, BucketBalance
 from .hold import HoldCommand
+from .open_control import OpenControlCommand
 from .open_counter import OpenCounterCommand
 from .reading import Reading
 from .redeem import RedeemCommand
@@ -131,6 +138,7 @@ __all__ = [
     "EarnCommand",
     "EngageCommand",
     "OpenCounterCommand",
+    "OpenControlCommand",
     "ReleaseCommand",
     "HoldCommand",
     "CaptureCommand",

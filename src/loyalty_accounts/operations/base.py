@@ -39,6 +39,9 @@ from ..vocabulary.instants import SweepInstant, iso_instant, stamp, utc
 RESERVED_METADATA = frozenset({"operation", "template", "command_hash"})
 """Keys :meth:`TransactionPlan.all_metadata` adds to every plan (a plan's own metadata may not use them)."""
 
+GUARD_METADATA = frozenset({"sequence"})
+"""Keys the executor's guard (:mod:`.guard`) adds to the transactions it posts on customers."""
+
 
 def keyed_reference(operation: str, key: str) -> str:
     """The reference of an operation's transaction for one business key: ``{operation}:{key}``.
@@ -85,6 +88,21 @@ class Command(Value):
         if unknown:
             raise ValueError(f"not fields of this command: {', '.join(unknown)}")
         return value
+
+    def customers(self) -> tuple[str, ...]:
+        """The customers whose accounts the command's transaction moves (guarded by their sequence counters)."""
+
+        customer = getattr(self, "customer", None)
+        return (customer,) if isinstance(customer, str) else ()
+
+    def dated(self) -> datetime | None:
+        """The instant the command's transaction is dated at; None: dated by the ledger when posted."""
+
+        for name in ("ordered_at", "at", "as_of"):
+            value = getattr(self, name, None)
+            if isinstance(value, datetime):
+                return value
+        return None
 
     def reference(self) -> str:
         """The Formance reference of the command's transaction: ``{operation}:{business key}``."""
@@ -139,7 +157,7 @@ def build_plan(
                     f"but accounts.{kind.name} may not go negative"
                 )
     for key, value in metadata.items():
-        if key in RESERVED_METADATA:
+        if key in RESERVED_METADATA or key in GUARD_METADATA:
             raise ChartError(f"metadata key {key!r} is reserved")
         if not isinstance(value, str):
             raise ChartError(f"metadata {key!r} must be a string, got {type(value).__name__}")

@@ -45,7 +45,7 @@ from ..chart import Chart
 from ..numscript import Catalogue
 from ..types import TransactionPlan
 from ..vocabulary.frozen import Frozen
-from .base import RESERVED_METADATA, Command
+from .base import GUARD_METADATA, RESERVED_METADATA, Command
 from .reading import Reading
 
 C = TypeVar("C", bound=Command)
@@ -80,6 +80,7 @@ class Writes(Frozen):
 
         return (
             key in RESERVED_METADATA
+            or key in GUARD_METADATA
             or key in self.required
             or key in self.optional
             or any(key.startswith(prefix) for prefix in self.optional_prefixes)

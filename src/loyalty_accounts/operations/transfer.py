@@ -55,6 +55,11 @@ class TransferCommand(Command):
             raise ValueError("a transfer needs two different customers")
         return self
 
+    def customers(self) -> tuple[str, ...]:
+        """Both customers: the transfer moves the sender's and the receiver's buckets."""
+
+        return (self.customer, self.to_customer)
+
 
 def plan(command: TransferCommand, chart: Chart, catalogue: Catalogue, buckets: Sequence[BucketBalance]) -> TransactionPlan:
     """The transfer, from the sender's bucket balances; InsufficientPoints when they fall short."""

@@ -15,6 +15,7 @@ from pydantic import Field
 
 from ..chart import parse_date_segment
 from ..errors import UnknownEntity
+from ..operations import OpenControlCommand
 from ..types import AccountState, PostedTransaction
 from ..vocabulary import ids
 from ..vocabulary.amounts import from_minor
@@ -134,9 +135,17 @@ class AccountService:
         )
 
     def history(self, customer: str) -> list[PostedTransaction]:
-        """Every transaction touching the customer's accounts, oldest (first posted) first, whatever its date."""
+        """Every transaction touching the customer's accounts, oldest (first posted) first, whatever its date.
 
-        txs = list(self._ledger.transactions(account=self._chart.customer_filter(ids.customer_id(customer))))
+        The opening of the customer's sequence counter (``open_control``)
+        moves no points and is left out.
+        """
+
+        txs = [
+            tx
+            for tx in self._ledger.transactions(account=self._chart.customer_filter(ids.customer_id(customer)))
+            if tx.metadata.get("operation") != OpenControlCommand.operation
+        ]
         if not txs:
             raise UnknownEntity(f"customer {customer} has no transactions in the ledger")
         return txs

@@ -24,15 +24,30 @@ it is answered with the original (``replayed``) instead. The same holds when
 the twin posted between the first lookup and the reads a plan is built from
 (the plan then refuses, or has nothing left to post).
 
+Guarded: every transaction an operation posts on customers carries the
+guard legs (:mod:`loyalty_accounts.operations.guard`). The customers'
+operation counters and the closed-period mark are read before anything
+else; the ledger then refuses the post if another operation of the same
+customer posted since (``INSUFFICIENT_FUND``: read again and re-plan, as
+above), or if the transaction is dated at or before the closed-through
+instant. So each limit or amount a plan derives from its reads (a
+campaign's remaining cap, a clawback debt, what is left to refund, what
+a bucket holds from a date on) is exact when it posts. A command dated
+at or before the closed-through instant is refused before anything is
+posted (:class:`PeriodClosed`), and so is one dated more than
+``clock_skew`` after this machine's clock.
+
 Sweeps (release, expire) read every due account at once, plan one
 transaction per account, each with its own reference, and post them in
-bulk, :data:`BATCH` at a time.
+bulk, :data:`BATCH` at a time; a customer's plans carry consecutive
+sequence numbers, and the customers whose plans a concurrent operation
+made stale are read and planned again, up to :data:`SWEEP_ROUNDS` times.
 """
 
 from __future__ import annotations
 
 import random
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from time import sleep
 from typing import Any, Callable, Mapping, Sequence
 
@@ -44,9 +59,13 @@ from ..errors import (
     LedgerUnavailable,
     LoyaltyError,
     OutcomeUnknown,
+    PeriodClosed,
 )
 from ..numscript import Catalogue
 from ..operations import OPERATIONS, Command, Operation, Reading, Registered, Sweep
+from ..operations.guard import GuardState, guarded, read_every_guard, read_guard
+from ..operations.open_control import open_control
+from ..vocabulary.instants import iso_instant
 from ..ports import LedgerPort
 from ..rules import Rules
 from ..types import PostedTransaction, TransactionPlan
@@ -66,6 +85,18 @@ REPLAN_JITTER_S = 0.01
 lost the same bucket do not all re-read and re-post in lockstep."""
 BATCH = 100
 """Plans of a sweep posted per bulk request."""
+SWEEP_ROUNDS = 10
+"""Times a sweep reads and plans again the customers whose plans concurrent operations made stale."""
+CLOCK_SKEW = timedelta(minutes=2)
+"""How far after this machine's clock a command may be dated (clocks of callers differ a little)."""
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    """This machine's clock, in UTC."""
+
+    return datetime.now(timezone.utc)
 
 
 class Executor:
@@ -79,8 +110,12 @@ class Executor:
         rules: Rules | None = None,
         *,
         registry: Mapping[str, Registered] = OPERATIONS,
+        clock: Clock = system_clock,
+        clock_skew: timedelta = CLOCK_SKEW,
     ) -> None:
         self.ledger = ledger
+        self.clock = clock
+        self.clock_skew = clock_skew
         self.chart = chart
         self.catalogue = catalogue
         self.rules = rules
@@ -103,14 +138,50 @@ class Executor:
 
         return self._once(self.operation(command), command)
 
-    def _build(self, entry: Operation[Any, Any], command: Command) -> tuple[TransactionPlan | None, Any]:
-        """Read the entry's state, post its setup transactions, and plan; (plan, state)."""
+    # -- the guard ------------------------------------------------------------
 
+    def check_date(self, dated: datetime | None, guard: GuardState) -> datetime:
+        """The instant a transaction is dated at (``dated``, or now); refused when closed or too far ahead.
+
+        Raises PeriodClosed when it is at or before the closed-through
+        instant, InvalidCommand when it is more than ``clock_skew`` after now.
+        """
+
+        now = self.clock()
+        at = dated or now
+        if guard.closed_through is not None and at <= guard.closed_through:
+            raise PeriodClosed(
+                f"dated {iso_instant(at)}, but the books are closed through {iso_instant(guard.closed_through)}: "
+                "nothing more can be posted at or before that instant"
+            )
+        if at > now + self.clock_skew:
+            raise InvalidCommand(
+                f"dated {iso_instant(at)}, more than {self.clock_skew} after now ({iso_instant(now)}): "
+                "operations cannot be dated in the future"
+            )
+        return at
+
+    def open_controls(self, guard: GuardState, customers: Sequence[str]) -> None:
+        """Give the control accounts a transaction on ``customers`` needs their balance row (idempotent)."""
+
+        for address in guard.to_open(self.chart, customers):
+            self.ledger.post(open_control(self.chart, self.catalogue, address), schema_version=self.schema_version)
+
+    def _build(self, entry: Operation[Any, Any], command: Command) -> tuple[TransactionPlan | None, Any]:
+        """Read the guard, then the entry's state; post its setup transactions; plan and guard; (plan, state)."""
+
+        customers = command.customers()
+        guard = read_guard(self.reading, customers)
+        at = self.check_date(command.dated(), guard)
         state = entry.read(command, self.reading)
+        plan = entry.plan(command, self.chart, self.catalogue, state)
+        if plan is None:
+            return None, state
         if entry.setup is not None:
             for prior in entry.setup(command, self.chart, self.catalogue, state):
                 self.ledger.post(prior, schema_version=self.schema_version)
-        return entry.plan(command, self.chart, self.catalogue, state), state
+        self.open_controls(guard, customers)
+        return guarded(plan, self.chart, self.catalogue, guard, customers, at=plan.timestamp or at), state
 
     def _once(self, entry: Operation[Any, Any], command: Command) -> OperationResult:
         reference = entry.reference(command)
@@ -184,26 +255,67 @@ class Executor:
     # -- programme-wide runs --------------------------------------------------
 
     def sweep(self, name: str, as_of: datetime, customer: str | None, progress: Progress | None) -> BatchResult:
-        """Run the sweep ``name`` as of ``as_of`` over one customer (or all): read what is due, plan, post in bulk."""
+        """Run the sweep ``name`` as of ``as_of`` over one customer (or all): read what is due, plan, post in bulk.
+
+        Customers whose plans a concurrent operation made stale (refused by
+        their sequence leg) are read and planned again, up to
+        :data:`SWEEP_ROUNDS` rounds; InsufficientPoints if they still are.
+        """
 
         entry = self.registry[name]
         if not isinstance(entry, Sweep):
             raise TypeError(f"{name} is not a sweep")
-        plans: list[TransactionPlan] = []
-        for owner, state in sorted(entry.read(self.reading, customer).items()):
-            plans.extend(entry.plan(entry.command_for(owner, as_of), self.chart, self.catalogue, state))
-        return self.post_batch(name, as_of, plans, progress)
-
-    def post_batch(
-        self, operation: str, as_of: datetime, plans: Sequence[TransactionPlan], progress: Progress | None
-    ) -> BatchResult:
-        """Post ``plans`` through the bulk endpoint, :data:`BATCH` at a time, with the same exactly-once rules."""
-
         results: list[OperationResult] = []
+        owners: list[str | None] = [customer]
+        for _ in range(SWEEP_ROUNDS):
+            stale: list[str] = []
+            for owner in owners:
+                posted, again = self._sweep_round(entry, as_of, owner, progress)
+                results.extend(posted)
+                stale.extend(again)
+            if not stale:
+                return batch_of(name, as_of, results)
+            owners = list(stale)
+            sleep(random.uniform(0, REPLAN_JITTER_S * 10))
+        raise InsufficientPoints(
+            f"{name}: concurrent operations kept changing {len(owners)} customer(s) while it ran; "
+            "what was posted stays posted: run the same command again",
+            code="INSUFFICIENT_FUND",
+        )
+
+    def _sweep_round(
+        self, entry: Sweep[Any, Any], as_of: datetime, customer: str | None, progress: Progress | None
+    ) -> tuple[list[OperationResult], list[str]]:
+        """One read, plan and post of a sweep: (results posted, customers whose plans were stale)."""
+
+        guard = read_every_guard(self.reading) if customer is None else read_guard(self.reading, [customer])
+        at = self.check_date(as_of, guard)
+        plans: list[tuple[str, TransactionPlan]] = []
+        for owner, state in sorted(entry.read(self.reading, customer).items()):
+            for offset, plan in enumerate(entry.plan(entry.command_for(owner, at), self.chart, self.catalogue, state)):
+                guarded_plan = guarded(plan, self.chart, self.catalogue, guard, [owner], at=plan.timestamp or at, offset=offset)
+                plans.append((owner, guarded_plan))
+        self.open_controls(guard, sorted({owner for owner, _ in plans}))
+        results: list[OperationResult] = []
+        stale: list[str] = []
         for start in range(0, len(plans), BATCH):
             chunk = plans[start : start + BATCH]
-            for plan, tx in zip(chunk, self.ledger.post_many(chunk, schema_version=self.schema_version)):
-                results.append(self._result(operation, plan.reference, tx, replayed=tx.replayed))
+            try:
+                posted = self.ledger.post_many([plan for _, plan in chunk], schema_version=self.schema_version)
+            except InsufficientPoints as exc:
+                refused = {failure["reference"] for failure in (exc.details or {}).get("failures", [])}
+                for owner, plan in chunk:
+                    if plan.reference in refused:
+                        stale.append(owner)
+                    elif (tx := self.ledger.find_by_reference(plan.reference)) is not None:
+                        results.append(self._result(entry.name, plan.reference, tx, replayed=False))
+                    else:
+                        stale.append(owner)
+            else:
+                results.extend(
+                    self._result(entry.name, plan.reference, tx, replayed=tx.replayed)
+                    for (_, plan), tx in zip(chunk, posted)
+                )
             if progress:
                 progress(len(results), len(plans))
-        return batch_of(operation, as_of, results)
+        return results, sorted(set(stale))

@@ -115,7 +115,9 @@ def test_engage_once_per_customer_then_limit_reached(ledger: FakeLedger) -> None
     unknown = invoke("engage", "-c", "c1", "--event", "dance", "--key", "k3")
     assert unknown.exit_code == 2 and "dance" in unknown.stderr
     assert ledger.posts == 2  # the counter's opening, then the one award
-    assert [tx.metadata["operation"] for tx in ledger.txs] == ["open_counter", "engage"]
+    assert [tx.metadata["operation"] for tx in ledger.txs] == ["open_counter", "open_control", "open_control", "engage"]
+    # the guard's control accounts were opened once: c1's sequence counter and the closed-period mark
+    assert [tx.metadata["account"] for tx in ledger.txs[1:3]] == ["customers:c1:sequence", "program:control:closed"]
 
 
 # -- rules check and --rules -----------------------------------------------------------

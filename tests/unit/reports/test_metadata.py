@@ -40,6 +40,7 @@ from loyalty_accounts.operations import (
     exchange_out,
     expire,
     hold,
+    open_control,
     open_counter,
     redeem,
     refund,
@@ -83,6 +84,7 @@ def every_plan(chart: Chart, catalogue: Catalogue) -> list[TransactionPlan]:
             clawback_balance=-5,
         ),
         open_counter.plan(OpenCounterCommand(customer="c42", event="review_written", day=date(2026, 6, 1)), chart, catalogue),
+        open_control.open_control(chart, catalogue, chart.period_closed()),
         *release.plan(
             ReleaseCommand(customer="c42", as_of=t), chart, catalogue, [PendingBalance(release=date(2026, 6, 1), expiry=date(2027, 5, 18), points=95)]
         ),

@@ -144,9 +144,11 @@ def plan(
             raise InvalidCommand(f"earlier refund {r.refund_id} is in {r.amount.currency}, not {currency}")
     total = sum((r.amount.amount for r in earlier), command.amount.amount)
     if total > earn.amount.amount:
+        already = Money(amount=total - command.amount.amount, currency=currency).formatted(decimals)
         raise InvalidCommand(
-            f"refunds of order {command.order_id} would total {total} {currency}, "
-            f"more than its amount {earn.amount.amount}"
+            f"refunds of order {command.order_id} would total {Money(amount=total, currency=currency).formatted(decimals)} "
+            f"{currency}, more than its amount {earn.amount.formatted(decimals)} {currency} "
+            f"({already} {currency} refunded already)"
         )
     refunded_total = Money(amount=total, currency=currency)
     points = points_to_reverse(earn.points, earn.amount, refunded_total, sum(r.points for r in earlier))

@@ -38,6 +38,7 @@ from .rules import EarnBreakdown, Rules, TierStatus, check_against_chart
 from .services.accounts import AccountService, CustomerBalance
 from .services.earning import EarnExplanation, EarningService
 from .services.executor import CLOCK_SKEW, Clock, Executor, Progress, system_clock
+from .services.periods import PeriodClose, PeriodService
 from .services.refunds import RefundService
 from .services.results import BatchResult, OperationResult
 from .services.spending import SpendingService
@@ -78,6 +79,7 @@ class LoyaltyProgram:
         self._refunds = RefundService(self.executor)
         self._sweeps = SweepService(self.executor, self._spending)
         self._tiers = TierService(self.executor)
+        self._periods = PeriodService(self.executor)
 
     # -- set-up ---------------------------------------------------------------
 
@@ -158,6 +160,29 @@ class LoyaltyProgram:
         return self._sweeps.expire(as_of, customer=customer, progress=progress)
 
     # -- reads ----------------------------------------------------------------
+
+    # -- periods -------------------------------------------------------------
+
+    def close_period(self, through: datetime) -> OperationResult:
+        """Close the books through ``through``: afterwards nothing dated at or before it can be posted.
+
+        Recorded on the ledger (a ``period_close`` transaction moving the
+        closed-period mark every post checks). InvalidCommand when
+        ``through`` is not in the past; OperationRefused when the books are
+        already closed through it or later; the same close again is a replay.
+        """
+
+        return self._periods.close(through)
+
+    def closed_through(self) -> datetime | None:
+        """The instant the books are closed through; None when nothing is closed."""
+
+        return self._periods.closed_through()
+
+    def period_closes(self) -> list[PeriodClose]:
+        """Every close recorded on the ledger, oldest first."""
+
+        return self._periods.closes()
 
     def tier(self, customer: str, as_of: datetime) -> TierStatus:
         """The customer's tier at ``as_of``: from qualifying points earned inside the window, as of then."""

@@ -66,6 +66,9 @@ PUBLIC_API = {
     "balance": ["customer", "pit"],
     "history": ["customer"],
     "programme_accounts": [],
+    "close_period": ["through"],
+    "closed_through": [],
+    "period_closes": [],
 }
 
 

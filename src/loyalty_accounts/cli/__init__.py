@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..version import __version__
-from . import demo, ledger, ops, report, rules_cmd
+from . import demo, ledger, ops, period, report, rules_cmd
 from .context import AppContext
 
 app = typer.Typer(
@@ -27,6 +27,7 @@ ops.register(app)
 rules_cmd.register(app)
 app.command("demo")(demo.demo)
 app.add_typer(report.app, name="report")
+app.add_typer(period.app, name="period")
 app.command("reconcile")(report.reconcile_command)
 app.command("statement")(report.statement_command)
 

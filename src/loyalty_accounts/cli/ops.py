@@ -78,15 +78,19 @@ def run_operation(ctx: typer.Context, action: Action, fmt: Format) -> None:
         return
     emit_mapping(summary, fmt)
     if fmt is Format.table and result.transactions:
+        # The guard's legs (control asset: sequence and closed-period checks) are counted, not listed.
+        control = app.chart.control_asset
+        rows = [
+            {"tx": tx.id, "source": p.source, "destination": p.destination, "amount": p.amount, "asset": p.asset}
+            for tx in result.transactions
+            for p in tx.postings
+        ]
+        shown = [row for row in rows if row["asset"] != control]
+        checks = len(rows) - len(shown)
         typer.echo("")
-        emit_rows(
-            [
-                {"tx": tx.id, "source": p.source, "destination": p.destination, "amount": p.amount, "asset": p.asset}
-                for tx in result.transactions
-                for p in tx.postings
-            ],
-            Format.table,
-        )
+        emit_rows(shown, Format.table)
+        if checks:
+            typer.echo(f"(and {checks} {control} postings: the ledger's sequence and closed-period checks)")
 
 
 def operation(verb: Callable[..., Action]) -> Callable[..., None]:

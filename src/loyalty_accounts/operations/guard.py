@@ -112,6 +112,13 @@ def _control_balance(reading: Reading, address: str) -> int | None:
     return None if volume is None else volume.balance
 
 
+def read_closed_through(reading: Reading) -> datetime | None:
+    """The instant the books are closed through (the closed-period mark); None when nothing is closed."""
+
+    closed = _control_balance(reading, reading.chart.period_closed())
+    return from_microseconds(-closed) if closed else None
+
+
 def _with_mark(reading: Reading, counts: Mapping[str, int]) -> GuardState:
     closed = _control_balance(reading, reading.chart.period_closed())
     return GuardState(

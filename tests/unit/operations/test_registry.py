@@ -48,12 +48,14 @@ from loyalty_accounts.operations import (
     hold,
     open_control,
     open_counter,
+    period_close,
     redeem,
     refund,
     release,
 )
 from loyalty_accounts.operations import transfer as transfer_op
 from loyalty_accounts.operations.guard import EXECUTOR_TEMPLATES
+from loyalty_accounts.operations.period_close import PeriodCloseCommand
 from loyalty_accounts.types import Posting, TransactionPlan
 from loyalty_accounts.vocabulary.amounts import Money
 
@@ -114,6 +116,7 @@ def sample_plans(chart, catalogue, rules) -> list[TransactionPlan]:
         ),
         open_counter.plan(OpenCounterCommand(customer="c42", event="referral_completed"), chart, catalogue),
         open_control.open_control(chart, catalogue, chart.sequence("c42")),
+        period_close.plan(PeriodCloseCommand(through=AT), chart, catalogue, None),
     ]
     return plans
 
@@ -177,7 +180,7 @@ def test_the_business_key_is_the_commands_key(name):
     assert entry.writes.business_key == entry.command.key_field
     assert all(entry.writes.allows(key) for key in RESERVED_METADATA)
     # every operation says whose points it moves, but the opening of a control account moves none
-    assert entry.writes.allows("customer") or name == "open_control"
+    assert entry.writes.allows("customer") or name in ("open_control", "period_close")
 
 
 def test_lists_of_several_elements_are_exercised(chart, catalogue, rules):

@@ -3,7 +3,7 @@ and every plan passes the metadata check."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from support.finance_books import at, priced
@@ -42,11 +42,13 @@ from loyalty_accounts.operations import (
     hold,
     open_control,
     open_counter,
+    period_close,
     redeem,
     refund,
     release,
     transfer,
 )
+from loyalty_accounts.operations.period_close import PeriodCloseCommand
 from loyalty_accounts.reports.reconcile import check_transaction_metadata
 from loyalty_accounts.rules import EngagementRule
 from loyalty_accounts.types import Posting, TransactionPlan
@@ -85,6 +87,7 @@ def every_plan(chart: Chart, catalogue: Catalogue) -> list[TransactionPlan]:
         ),
         open_counter.plan(OpenCounterCommand(customer="c42", event="review_written", day=date(2026, 6, 1)), chart, catalogue),
         open_control.open_control(chart, catalogue, chart.period_closed()),
+        period_close.plan(PeriodCloseCommand(through=t), chart, catalogue, t - timedelta(days=30)),
         *release.plan(
             ReleaseCommand(customer="c42", as_of=t), chart, catalogue, [PendingBalance(release=date(2026, 6, 1), expiry=date(2027, 5, 18), points=95)]
         ),

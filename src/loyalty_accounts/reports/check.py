@@ -17,3 +17,11 @@ class Check(Frozen):
     detail: str
     offending: tuple[str, ...] = ()
     info: tuple[str, ...] = ()
+    count: int | None = None
+    """How many offending items there are in all, when ``offending`` lists only the first few (None: it lists them all)."""
+
+    @property
+    def violations(self) -> int:
+        """The number of offending items, listed or not."""
+
+        return self.count if self.count is not None else len(self.offending)

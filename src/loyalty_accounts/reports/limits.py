@@ -38,6 +38,7 @@ from ..operations import EarnCommand, EarnRecord, EngageCommand, RefundCommand, 
 from ..operations.refund import small_refunds
 from ..rules import EarnBreakdown, Rules
 from ..types import PostedTransaction
+from ..vocabulary.amounts import Money
 from ..vocabulary.instants import iso_instant
 from .check import Check
 from .invariants import effective_order, shown
@@ -183,8 +184,11 @@ def check_order_refunds(transactions: Sequence[PostedTransaction]) -> Check:
                 continue
             total += record.amount.amount
         if total > amount.amount:
+            written = earn.metadata.get("amount", "")  # as the earn wrote it, with the currency's decimals
+            places = max(len(written.partition(".")[2]), Money(amount=total, currency=amount.currency).decimals())
+            shown_total = Money(amount=total, currency=amount.currency).formatted(places)
             breaks.append(f"order {order} of customers {earn.metadata.get('customer', '?')}: "
-                          f"{total} {amount.currency} refunded of {amount.amount} {amount.currency}")
+                          f"{shown_total} {amount.currency} refunded of {amount.formatted(places)} {amount.currency}")
     detail = f"{counted} refund(s) of {len(refunds)} order(s) summed against {len(earns)} earned order(s)"
     return _verdict("order_refunds", detail, breaks)
 

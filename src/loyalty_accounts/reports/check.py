@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Sequence
 
 from ..vocabulary.frozen import Frozen
 
-__all__ = ["Check", "Status"]
+__all__ = ["SHOWN", "Check", "Status", "verdict"]
+
+SHOWN = 5
+"""Offending items a history check lists; its ``count`` says how many there are in all."""
 
 Status = Literal["pass", "fail", "not_verified"]
 
@@ -25,3 +28,16 @@ class Check(Frozen):
         """The number of offending items, listed or not."""
 
         return self.count if self.count is not None else len(self.offending)
+
+
+def verdict(name: str, detail: str, breaks: Sequence[str], info: Sequence[str] = ()) -> Check:
+    """A check that fails when there are ``breaks``, listing the first :data:`SHOWN` of them and counting them all."""
+
+    return Check(
+        name=name,
+        status="fail" if breaks else "pass",
+        detail=detail,
+        offending=tuple(breaks[:SHOWN]),
+        count=len(breaks),
+        info=tuple(info[:SHOWN]),
+    )

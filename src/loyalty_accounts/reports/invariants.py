@@ -33,7 +33,7 @@ The walk replays postings in Python (the one place the reports do), so it
 proves itself: the balance it ends with for every customer account must be
 the ledger's own effective balance at the as-of instant, or the check fails.
 
-Each check lists at most :data:`SHOWN` offending items (account, asset,
+Each check lists at most :data:`~.check.SHOWN` offending items (account, asset,
 first instant and value, and the extreme reached) and counts them all.
 """
 
@@ -48,12 +48,11 @@ from ..chart import Chart
 from ..types import AccountState, PostedTransaction
 from ..vocabulary.frozen import Frozen
 from ..vocabulary.instants import iso_instant
-from .check import Check
+from .check import Check, verdict
 from .common import kind_of
 from .liability import LiabilityStatement
 
 __all__ = [
-    "SHOWN",
     "BalanceRange",
     "Moment",
     "balance_ranges",
@@ -61,11 +60,7 @@ __all__ = [
     "check_liability_ties",
     "check_never_negative",
     "effective_order",
-    "shown",
 ]
-
-SHOWN = 5
-"""Offending items a check lists; its ``count`` says how many there are in all."""
 
 Key = tuple[str, str]
 """(account address, asset)."""
@@ -164,12 +159,6 @@ def balance_ranges(transactions: Iterable[PostedTransaction]) -> dict[Key, Balan
     }
 
 
-def shown(items: Sequence[str]) -> tuple[str, ...]:
-    """The first :data:`SHOWN` of ``items``."""
-
-    return tuple(items[:SHOWN])
-
-
 def _disagreements(ranges: Mapping[Key, BalanceRange], accounts: Sequence[AccountState]) -> list[str]:
     """Accounts whose balance at the as-of instant is not the one the walk ends with."""
 
@@ -215,13 +204,7 @@ def check_never_negative(
         f"{len(breaks)} account balance(s) forbidden to go negative went below zero; "
         f"{len(accounts)} customer account(s) tied to the ledger; {outside} account(s) outside the chart not judged"
     )
-    return Check(
-        name="negative_at_any_instant",
-        status="fail" if offending else "pass",
-        detail=detail,
-        offending=shown(offending),
-        count=len(offending),
-    )
+    return verdict("negative_at_any_instant", detail, offending)
 
 
 def check_clawback_never_positive(*, chart: Chart, ranges: Mapping[Key, BalanceRange]) -> Check:
@@ -237,13 +220,7 @@ def check_clawback_never_positive(*, chart: Chart, ranges: Mapping[Key, BalanceR
             text = f"{found.account} {found.asset}: {found.first_above}; highest {found.highest}"
             breaks.append((found.first_above.at, found.account, text))
     offending = [text for _, _, text in sorted(breaks)]
-    return Check(
-        name="clawback_never_positive",
-        status="fail" if offending else "pass",
-        detail=f"{accounts} clawback account(s) walked; {len(offending)} went above zero",
-        offending=shown(offending),
-        count=len(offending),
-    )
+    return verdict("clawback_never_positive", f"{accounts} clawback account(s) walked; {len(offending)} went above zero", offending)
 
 
 def check_liability_ties(statement: LiabilityStatement) -> Check:

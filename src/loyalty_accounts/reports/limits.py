@@ -22,7 +22,7 @@ posted it, and compares it with the limit the operation was meant to hold:
 The limits are the rules given now (the programme's current rules file): an
 award or a campaign the current rules no longer know is listed as info,
 not judged. Without rules the two rule checks are ``not_verified``.
-Each check lists at most :data:`~.invariants.SHOWN` offending items and
+Each check lists at most :data:`~.check.SHOWN` offending items and
 counts them all.
 """
 
@@ -40,8 +40,8 @@ from ..rules import EarnBreakdown, Rules
 from ..types import PostedTransaction
 from ..vocabulary.amounts import Money
 from ..vocabulary.instants import iso_instant
-from .check import Check
-from .invariants import effective_order, shown
+from .check import Check, verdict
+from .invariants import effective_order
 
 __all__ = [
     "check_campaign_caps",
@@ -53,17 +53,6 @@ __all__ = [
 
 def _of(operation: str, transactions: Sequence[PostedTransaction]) -> list[PostedTransaction]:
     return [tx for tx in effective_order(transactions) if tx.metadata.get("operation") == operation]
-
-
-def _verdict(name: str, detail: str, breaks: list[str], info: Sequence[str] = ()) -> Check:
-    return Check(
-        name=name,
-        status="fail" if breaks else "pass",
-        detail=detail,
-        offending=shown(breaks),
-        count=len(breaks),
-        info=shown(sorted(set(info))),
-    )
 
 
 def _no_rules(name: str) -> Check:
@@ -101,7 +90,7 @@ def check_engagement_limits(rules: Rules | None, transactions: Sequence[PostedTr
             breaks.append((first.timestamp, f"customers {customer} {event} on {day}: {len(txs)} awards, at most {limit} a day; "
                                             f"award {limit + 1} at {iso_instant(first.timestamp)} (#{first.id})"))
     detail = f"{len(awards)} award(s) counted by customer and event, ever and per day, against rules {rules.version}"
-    return _verdict(name, detail, [text for _, text in sorted(breaks)], unknown)
+    return verdict(name, detail, [text for _, text in sorted(breaks)], sorted(set(unknown)))
 
 
 def check_campaign_caps(rules: Rules | None, transactions: Sequence[PostedTransaction]) -> Check:
@@ -138,7 +127,7 @@ def check_campaign_caps(rules: Rules | None, transactions: Sequence[PostedTransa
         for (customer, campaign), tx in passed.items()
     ]
     detail = f"{len(earns)} priced earn(s); {len(charged)} customer-campaign usage(s) against rules {rules.version}"
-    return _verdict(name, detail, problems + [text for _, text in sorted(breaks)], unknown)
+    return verdict(name, detail, problems + [text for _, text in sorted(breaks)], sorted(set(unknown)))
 
 
 def _earns_by_order(transactions: Sequence[PostedTransaction]) -> dict[str, PostedTransaction]:
@@ -163,7 +152,9 @@ def check_order_refunds(transactions: Sequence[PostedTransaction]) -> Check:
             breaks.append(f"order {order}: small refund notes on earn #{earn.id} unreadable ({exc!r})")
             continue
         posted = {record.refund_id for _, record in refunds.get(order, [])}
-        refunds[order].extend((None, record) for record in noted if record.refund_id not in posted)
+        unposted = [(None, record) for record in noted if record.refund_id not in posted]
+        if unposted:
+            refunds[order].extend(unposted)
     counted = 0
     for order, records in sorted(refunds.items()):
         counted += len(records)
@@ -190,7 +181,7 @@ def check_order_refunds(transactions: Sequence[PostedTransaction]) -> Check:
             breaks.append(f"order {order} of customers {earn.metadata.get('customer', '?')}: "
                           f"{shown_total} {amount.currency} refunded of {amount.formatted(places)} {amount.currency}")
     detail = f"{counted} refund(s) of {len(refunds)} order(s) summed against {len(earns)} earned order(s)"
-    return _verdict("order_refunds", detail, breaks)
+    return verdict("order_refunds", detail, breaks)
 
 
 def check_refunds_after_orders(transactions: Sequence[PostedTransaction]) -> Check:
@@ -206,4 +197,4 @@ def check_refunds_after_orders(transactions: Sequence[PostedTransaction]) -> Che
                 f"refund {tx.metadata.get('refund_id', '?')} (#{tx.id}) at {iso_instant(tx.timestamp)} "
                 f"is dated before order {earn.metadata['order_id']} (earn #{earn.id} at {iso_instant(earn.timestamp)})"
             )
-    return _verdict("refunds_after_orders", f"{len(refunds)} refund(s) dated against their order's earn", breaks)
+    return verdict("refunds_after_orders", f"{len(refunds)} refund(s) dated against their order's earn", breaks)

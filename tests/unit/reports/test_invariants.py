@@ -10,8 +10,8 @@ from support.report_books import AS_OF, FakeBooks, acct, reports
 from loyalty_accounts.chart import Chart
 from loyalty_accounts.numscript import Catalogue
 from loyalty_accounts.reports import liability_statement
+from loyalty_accounts.reports.check import SHOWN
 from loyalty_accounts.reports.invariants import (
-    SHOWN,
     Moment,
     balance_ranges,
     check_clawback_never_positive,

@@ -23,7 +23,7 @@ from loyalty_accounts.operations import (
     refund,
 )
 from loyalty_accounts.operations.earn import order_of
-from loyalty_accounts.reports.invariants import SHOWN
+from loyalty_accounts.reports.check import SHOWN
 from loyalty_accounts.reports.limits import (
     check_campaign_caps,
     check_engagement_limits,
@@ -135,6 +135,8 @@ def test_refunds_beyond_the_order_amount(chart: Chart, catalogue: Catalogue) -> 
     assert result.status == "fail" and result.count == 1
     assert result.offending == ("order o-1 of customers c1: 101.00 USD refunded of 100.00 USD",)
     assert result.detail == "2 refund(s) of 1 order(s) summed against 1 earned order(s)"
+    other = h.txs[0].model_copy(update={"id": 4, "metadata": {**h.txs[0].metadata, "order_id": "o-2"}})
+    assert check_order_refunds([*h.txs, other]).detail == "2 refund(s) of 1 order(s) summed against 2 earned order(s)"
     fine = order_history(chart, catalogue, ("rf-1", "50.50", "2026-03-05T10:00:00"), ("rf-2", "49.50", "2026-03-06T10:00:00"))
     assert check_order_refunds(fine.txs).status == "pass"
 

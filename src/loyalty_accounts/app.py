@@ -139,8 +139,8 @@ class App:
 
     @cached_property
     def reports(self) -> FinanceReports:
-        """The finance statements of :attr:`ledger`."""
-        return FinanceReports(self.ledger, self.chart)
+        """The finance statements of :attr:`ledger`; reconcile holds the history to :attr:`rules`' limits."""
+        return FinanceReports(self.ledger, self.chart, rules=self.rules)
 
     def close(self) -> None:
         """Close the HTTP client if one was opened."""

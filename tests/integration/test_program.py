@@ -218,7 +218,7 @@ def test_demo_story_on_the_real_server(client: LedgerClient) -> None:
     # The whole story is in the past, and the server dates the void when it is made: as of now
     # the liability is the 2882 points above and every reconciliation check passes, the log
     # chain (its revert log included) too; as of the story's end, with bob's hold still live.
-    reports = FinanceReports(client, program.chart)
+    reports = FinanceReports(client, program.chart, rules=program.rules)
     assert reports.liability().total_points == 180 + 1022 + 1600 + 80
     assert {c.name: c.status for c in reports.reconcile().checks if c.status != "pass"} == {}
     assert reports.reconcile(END).ok

@@ -142,6 +142,13 @@ def test_reports_on_the_full_history(books: Books) -> None:
         "overdue_pending": "fail",
         "transaction_metadata": "fail",
         "log_chain": "pass",
+        "negative_at_any_instant": "pass",
+        "clawback_never_positive": "pass",
+        "liability_ties": "pass",
+        "engagement_limits": "not_verified",
+        "campaign_caps": "not_verified",
+        "order_refunds": "pass",
+        "refunds_after_orders": "pass",
     }, result.checks
     assert result.check("roll_forward").offending == ("world: +10 PTS (world)",)
     assert result.check("negative_balances").info == ("customers:c4:clawback -30 PTS",)

@@ -174,7 +174,7 @@ def breakage(
 
 @formatted
 def reconcile_command(ctx: typer.Context, as_of: AsOfOption = None, *, fmt: Format) -> None:
-    """Reconcile the ledger: trial balance, roll-forward, negative balances, lapsed holds, overdue pending, metadata, log chain. Exit 1 on any break."""
+    """Reconcile the ledger: trial balance, roll-forward, negative balances, lapsed holds, overdue pending, metadata, log chain, and over the whole history balances never negative where forbidden, clawback never positive, liability ties, engagement limits, campaign caps, refunds per order. Exit 1 on any break."""
 
     when = parse_instant(as_of, "--as-of")
     result = run_guarded(lambda: _service(ctx).reconcile(when))
@@ -188,6 +188,8 @@ def reconcile_command(ctx: typer.Context, as_of: AsOfOption = None, *, fmt: Form
             typer.echo(f"{check.status.upper():<12} {check.name}: {check.detail}")
             for item in check.offending:
                 typer.echo(f"    ! {item}")
+            if check.violations > len(check.offending):
+                typer.echo(f"    ! ... {check.violations - len(check.offending)} more, {check.violations} in all")
             for item in check.info:
                 typer.echo(f"      {item}")
         typer.echo("result: " + ("ok" if result.ok else "BREAK"))

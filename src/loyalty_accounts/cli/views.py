@@ -57,7 +57,7 @@ BREAKAGE_COLUMNS = (
 )
 BREAKAGE_COHORT_COLUMNS = tuple(c for c in BREAKAGE_COLUMNS if c not in ("line", "currency", "note"))
 """The cohort table of the breakage report as people read it (the other lines are told in sentences)."""
-RECONCILE_COLUMNS = ("as_of", "check", "status", "detail", "offending", "info")
+RECONCILE_COLUMNS = ("as_of", "check", "status", "detail", "count", "offending", "info")
 STATEMENT_COLUMNS = (
     "customer",
     "line",
@@ -255,6 +255,7 @@ def reconcile_rows(result: Reconciliation) -> list[dict[str, Any]]:
             "check": c.name,
             "status": c.status,
             "detail": c.detail,
+            "count": c.violations,
             "offending": "; ".join(c.offending),
             "info": "; ".join(c.info),
         }
@@ -272,6 +273,7 @@ def reconcile_json(result: Reconciliation) -> dict[str, Any]:
                 "check": c.name,
                 "status": c.status,
                 "detail": c.detail,
+                "count": c.violations,
                 "offending": list(c.offending),
                 "info": list(c.info),
             }

@@ -37,6 +37,7 @@ from datetime import datetime
 
 from ..chart import Chart
 from ..ports import LedgerPort
+from ..rules import Rules
 from .breakage import (
     DEFAULT_RATE_COHORTS,
     BreakageReport,
@@ -56,6 +57,14 @@ from .liability import (
     liability_statement,
     read_liability,
 )
+from .invariants import (
+    BalanceRange,
+    balance_ranges,
+    check_clawback_never_positive,
+    check_liability_ties,
+    check_never_negative,
+)
+from .limits import check_campaign_caps, check_engagement_limits, check_order_refunds, check_refunds_after_orders
 from .log_chain import check_log_chain
 from .reconcile import (
     Reconciliation,
@@ -110,6 +119,15 @@ __all__ = [
     "check_overdue_pending",
     "check_transaction_metadata",
     "check_log_chain",
+    "BalanceRange",
+    "balance_ranges",
+    "check_never_negative",
+    "check_clawback_never_positive",
+    "check_liability_ties",
+    "check_engagement_limits",
+    "check_campaign_caps",
+    "check_order_refunds",
+    "check_refunds_after_orders",
     "customer_statement",
 ]
 
@@ -117,9 +135,11 @@ __all__ = [
 class FinanceReports:
     """The reports, read through a :class:`LedgerPort` by each statement's fetch."""
 
-    def __init__(self, ledger: LedgerPort, chart: Chart, *, clock: Clock = utc_now) -> None:
+    def __init__(self, ledger: LedgerPort, chart: Chart, *, clock: Clock = utc_now, rules: Rules | None = None) -> None:
         self.ledger = ledger
         self.chart = chart
+        self.rules = rules
+        """The programme's rules: the limits reconcile holds the history to (None: those checks are not verified)."""
         self._clock = clock
 
     def liability(self, as_of: datetime | None = None) -> LiabilityStatement:
@@ -142,7 +162,7 @@ class FinanceReports:
     def reconcile(self, as_of: datetime | None = None) -> Reconciliation:
         """Every reconciliation check as of ``as_of`` (default: now)."""
 
-        return read_reconciliation(self.ledger, self.chart, as_of, clock=self._clock)
+        return read_reconciliation(self.ledger, self.chart, as_of, clock=self._clock, rules=self.rules)
 
     def statement(
         self,

@@ -33,6 +33,7 @@ __all__ = [
     "AccountBalance",
     "LiabilityLine",
     "LiabilityStatement",
+    "liability_of",
     "liability_statement",
     "read_liability",
 ]
@@ -177,14 +178,18 @@ def liability_statement(
     )
 
 
+def liability_of(ledger: LedgerPort, chart: Chart, pit: datetime, accounts: Sequence[AccountState]) -> LiabilityStatement:
+    """The statement at ``pit`` from the customer ``accounts`` already listed at ``pit``; reads the aggregates."""
+
+    by_kind = {
+        kind: points_of(chart, ledger.aggregate_balances(chart.kind_filter(kind), pit=pit)) for kind in _STATE_OF_KIND
+    }
+    total = points_of(chart, ledger.aggregate_balances(chart.customer_filter(), pit=pit))
+    return liability_statement(as_of=pit, chart=chart, by_kind=by_kind, ledger_total=total, accounts=accounts)
+
+
 def read_liability(ledger: LedgerPort, chart: Chart, as_of: datetime | None, *, clock: Clock) -> LiabilityStatement:
     """Outstanding points by state at ``as_of`` (default: now), read at that point in time."""
 
     pit = instant_or_now(as_of, clock)
-    by_kind = {
-        kind: points_of(chart, ledger.aggregate_balances(chart.kind_filter(kind), pit=pit)) for kind in _STATE_OF_KIND
-    }
-    subtree = chart.customer_filter()
-    total = points_of(chart, ledger.aggregate_balances(subtree, pit=pit))
-    accounts = list(ledger.accounts(subtree, pit=pit))
-    return liability_statement(as_of=pit, chart=chart, by_kind=by_kind, ledger_total=total, accounts=accounts)
+    return liability_of(ledger, chart, pit, list(ledger.accounts(chart.customer_filter(), pit=pit)))

@@ -17,11 +17,19 @@ All the checks are made as of one instant:
 - every transaction carries the metadata its operation writes (its
   registry entry's ``writes``, :class:`~loyalty_accounts.operations.Writes`,
   the one table of it);
-- the log hash chain (:func:`check_log_chain`).
+- the log hash chain (:func:`check_log_chain`);
+- over the whole history up to the as-of instant, not only at it
+  (:mod:`.invariants`): no account the chart forbids to go negative below
+  zero after any transaction, no clawback account above zero after any
+  transaction, and the liability statement at the as-of instant ties;
+- the limits, from what the operations recorded (:mod:`.limits`):
+  engagement awards per customer and per day, campaign charges per
+  customer, refunds per order (never beyond its amount, never dated before
+  it).
 
-The metadata, hold and log checks read every transaction / log: they
-inherently grow with history. Everything else grows with the number of
-accounts and the window.
+The metadata, history, limit, hold and log checks read every transaction /
+log once (one listing serves them all): they inherently grow with history.
+Everything else grows with the number of accounts and the window.
 
 Reverts: the v2.4.12 server marks a reversal with the metadata key
 ``com.formance.spec/state/reverts`` = the original's id, and the original
@@ -43,11 +51,15 @@ from ..chart import Chart, parse_date_segment
 from ..errors import InvalidCommand
 from ..operations import OPERATIONS, RESERVED_METADATA
 from ..ports import LedgerPort
+from ..rules import Rules
 from ..types import AccountState, PostedTransaction, VolumeRow
 from ..vocabulary.frozen import Frozen
 from ..vocabulary.instants import parse_instant, utc
 from .check import Check
 from .common import Clock, instant_or_now, kind_of
+from .invariants import balance_ranges, check_clawback_never_positive, check_liability_ties, check_never_negative
+from .liability import liability_of
+from .limits import check_campaign_caps, check_engagement_limits, check_order_refunds, check_refunds_after_orders
 from .log_chain import check_log_chain
 from .reverts import revert_targets
 from .roll_forward import RollForward, read_roll_forward
@@ -275,8 +287,10 @@ def check_transaction_metadata(transactions: Sequence[PostedTransaction]) -> Che
     )
 
 
-def read_reconciliation(ledger: LedgerPort, chart: Chart, as_of: datetime | None, *, clock: Clock) -> Reconciliation:
-    """Every reconciliation check as of ``as_of`` (default: now)."""
+def read_reconciliation(
+    ledger: LedgerPort, chart: Chart, as_of: datetime | None, *, clock: Clock, rules: Rules | None = None
+) -> Reconciliation:
+    """Every reconciliation check as of ``as_of`` (default: now); the limits are ``rules``' (None: not verified)."""
 
     pit = instant_or_now(as_of, clock)
     customers = list(ledger.accounts(chart.customer_filter(), pit=pit))
@@ -286,6 +300,7 @@ def read_reconciliation(ledger: LedgerPort, chart: Chart, as_of: datetime | None
     hold_txs = [tx for tx in transactions if tx.metadata.get("operation") == "hold"]
     totals = ledger.aggregate_balances("", pit=pit)
     roots = ledger.volumes(None, end=pit, group_by=1) if any(totals.values()) else []
+    ranges = balance_ranges(transactions)
     checks = (
         check_trial_balance(totals, roots),
         check_roll_forward(read_roll_forward(ledger, chart, None, pit, clock=clock)),
@@ -294,5 +309,12 @@ def read_reconciliation(ledger: LedgerPort, chart: Chart, as_of: datetime | None
         check_overdue_pending(as_of=pit, chart=chart, pending_accounts=pending_kind),
         check_transaction_metadata(transactions),
         check_log_chain(ledger.logs()),
+        check_never_negative(chart=chart, ranges=ranges, transactions=len(transactions), accounts=customers),
+        check_clawback_never_positive(chart=chart, ranges=ranges),
+        check_liability_ties(liability_of(ledger, chart, pit, customers)),
+        check_engagement_limits(rules, transactions),
+        check_campaign_caps(rules, transactions),
+        check_order_refunds(transactions),
+        check_refunds_after_orders(transactions),
     )
     return Reconciliation(as_of=pit, checks=checks)

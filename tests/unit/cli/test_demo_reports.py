@@ -121,6 +121,13 @@ def test_as_of_now_the_reports_show_the_demo_and_reconcile(ledger: FakeLedger) -
         "overdue_pending": "pass",
         "transaction_metadata": "pass",
         "log_chain": "not_verified",
+        "negative_at_any_instant": "pass",
+        "clawback_never_positive": "pass",
+        "liability_ties": "pass",
+        "engagement_limits": "pass",
+        "campaign_caps": "pass",
+        "order_refunds": "pass",
+        "refunds_after_orders": "pass",
     }
     assert body["ok"] is True
     checks = {c["check"]: c for c in body["checks"]}

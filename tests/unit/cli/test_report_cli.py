@@ -15,7 +15,7 @@ from loyalty_accounts.cli.context import AppContext
 from loyalty_accounts.cli.report import app as report_app
 from loyalty_accounts.cli.report import reconcile_command, statement_command
 from loyalty_accounts.errors import LedgerUnavailable
-from loyalty_accounts.types import PostedTransaction
+from loyalty_accounts.types import PostedTransaction, Posting
 
 __all__ = ["catalogue", "chart", "clean", "full"]  # fixtures
 
@@ -127,3 +127,20 @@ def test_cli_unreachable_ledger_exits_3() -> None:
         result = runner.invoke(cli(Unreachable()), args)
         assert result.exit_code == 3, (args, result.output)
         assert "unavailable" in result.stderr
+
+
+def test_cli_reconcile_counts_history_breaks_beyond_those_it_lists(clean: tuple[FakeBooks, dict[str, PostedTransaction]]) -> None:
+    books, _ = clean
+    for i in range(1, 8):  # seven customers' buckets below zero for a day in April, back to zero after
+        bucket = f"customers:x{i}:points:20270101"
+        books.raw((Posting(source=bucket, destination="program:points:redeemed", amount=1, asset="PTS"),), f"2026-04-0{i}T10:00:00")
+        books.raw((Posting(source="program:points:redeemed", destination=bucket, amount=1, asset="PTS"),), f"2026-04-0{i}T11:00:00")
+    text = runner.invoke(cli(books.ledger), ["reconcile", "--as-of", "2026-05-01T00:00:00Z"])
+    assert text.exit_code == 1
+    assert "FAIL         negative_at_any_instant" in text.stdout
+    assert "    ! customers:x1:points:20270101 PTS: -1 at 2026-04-01T10:00:00Z" in text.stdout
+    assert "    ! ... 2 more, 7 in all" in text.stdout
+    body = json.loads(runner.invoke(cli(books.ledger), ["reconcile", "--as-of", "2026-05-01T00:00:00Z", "--json"]).stdout)
+    check = {c["check"]: c for c in body["checks"]}["negative_at_any_instant"]
+    assert (check["count"], len(check["offending"])) == (7, 5)
+    assert {c["check"]: c["count"] for c in body["checks"]}["negative_balances"] == 0  # fine at the as-of instant

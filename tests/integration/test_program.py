@@ -82,12 +82,18 @@ def test_hold_capture_void_and_their_replays(client: LedgerClient) -> None:
     program.earn(earn("c1", "o2", "30", at=T0 + days(1)))
     before = program.balance("c1").buckets
     program.hold(HoldCommand(customer="c1", hold_id="h1", points=40, at=T0 + days(2)))
-    assert program.void("c1", "h1").points == 40
+    voided = program.void("c1", "h1")
+    assert voided.points == 40
     assert program.balance("c1").buckets == before
     assert program.void("c1", "h1").replayed
-    program.hold(HoldCommand(customer="c1", hold_id="h2", points=50, at=T0 + days(2)))
-    program.capture(CaptureCommand(customer="c1", hold_id="h2", points=35, at=T0 + days(2)))
-    again = program.capture(CaptureCommand(customer="c1", hold_id="h2", points=35, at=T0 + days(2)))
+    # A void is a revert dated when it is made: h1 kept its 40 points until then, so a
+    # hold of 50 fits only from the void's instant on (dated earlier it is refused).
+    returned = voided.transactions[0].timestamp
+    with pytest.raises(InsufficientPoints, match="has 20 spendable points; 50 needed"):
+        program.hold(HoldCommand(customer="c1", hold_id="h2", points=50, at=T0 + days(2)))
+    program.hold(HoldCommand(customer="c1", hold_id="h2", points=50, at=returned))
+    program.capture(CaptureCommand(customer="c1", hold_id="h2", points=35, at=returned))
+    again = program.capture(CaptureCommand(customer="c1", hold_id="h2", points=35, at=returned))
     assert again.replayed
     assert program.balance("c1").spendable == 25
     with pytest.raises(OperationRefused, match="was captured"):

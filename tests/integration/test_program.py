@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
-from typing import Iterator
 
 import pytest
 from support.programme import T0, days, programme, usd
@@ -21,7 +20,7 @@ from loyalty_accounts.errors import (
     OperationRefused,
     UnknownEntity,
 )
-from loyalty_accounts.ledger import LedgerClient, LedgerConnection
+from loyalty_accounts.ledger import LedgerClient
 from loyalty_accounts.operations import (
     CaptureCommand,
     ConvertCommand,
@@ -34,14 +33,6 @@ from loyalty_accounts.operations import (
 )
 from loyalty_accounts.reports import FinanceReports
 from loyalty_accounts.types import TransactionPlan
-
-
-@pytest.fixture
-def client(ledger_url: str, ledger_name: str) -> Iterator[LedgerClient]:
-    with LedgerClient(LedgerConnection(url=ledger_url, ledger=ledger_name)) as c:
-        yield c
-        trial = c.aggregate_balances("")
-        assert all(v == 0 for v in trial.values()), f"trial balance broken: {trial}"
 
 
 def earn(customer: str, order: str, amount: str, at=T0) -> EarnCommand:

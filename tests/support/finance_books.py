@@ -23,7 +23,6 @@ from loyalty_accounts.operations import (
     BucketBalance,
     CaptureCommand,
     EarnCommand,
-    EarnRecord,
     ExpireCommand,
     HoldCommand,
     Reading,

@@ -57,27 +57,24 @@ def plan(
     """One plan per bucket whose expiry date is on or before the as-of date and that holds points from then on."""
 
     today = chart.local_date(command.as_of)
-    plans = []
-    for bucket in sorted(buckets, key=lambda b: fifo_key(b.expiry)):
-        points = 0 if is_spendable(bucket.expiry, today) else bucket.timeline.lowest_from(command.as_of)
-        if points <= 0:
-            continue
-        plans.append(
-            plan_sweep(
-                command,
-                chart,
-                catalogue,
-                template=TEMPLATE,
-                values={
-                    "points": monetary(chart.points_asset, points),
-                    "bucket": chart.bucket(command.customer, bucket.expiry),
-                    "expired": chart.expired(),
-                },
-                segments={"expiry": date_segment(bucket.expiry)},
-                metadata={"expires_at": iso_day(bucket.expiry)},
-            )
+    due = (b for b in sorted(buckets, key=lambda b: fifo_key(b.expiry)) if not is_spendable(b.expiry, today))
+    return tuple(
+        plan_sweep(
+            command,
+            chart,
+            catalogue,
+            template=TEMPLATE,
+            values={
+                "points": monetary(chart.points_asset, points),
+                "bucket": chart.bucket(command.customer, bucket.expiry),
+                "expired": chart.expired(),
+            },
+            segments={"expiry": date_segment(bucket.expiry)},
+            metadata={"expires_at": iso_day(bucket.expiry)},
         )
-    return tuple(plans)
+        for bucket in due
+        if (points := bucket.timeline.lowest_from(command.as_of)) > 0
+    )
 
 
 def read(reading: Reading, customer: str | None) -> dict[str, list[DatedBucket]]:

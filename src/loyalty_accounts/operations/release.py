@@ -61,27 +61,23 @@ def plan(
     today = chart.local_date(command.as_of)
     due = sorted((p for p in pending if p.release <= today), key=lambda p: (p.release, fifo_key(p.expiry)))
     customer = command.customer
-    plans = []
-    for p in due:
-        points = p.timeline.lowest_from(command.as_of)
-        if points <= 0:
-            continue
-        plans.append(
-            plan_sweep(
-                command,
-                chart,
-                catalogue,
-                template=TEMPLATE,
-                values={
-                    "points": monetary(chart.points_asset, points),
-                    "pending": chart.pending(customer, p.release, p.expiry),
-                    "bucket": chart.bucket(customer, p.expiry),
-                },
-                segments={"release": date_segment(p.release), "expiry": date_segment(p.expiry)},
-                metadata={"release_at": p.release.isoformat(), "expires_at": iso_day(p.expiry)},
-            )
+    return tuple(
+        plan_sweep(
+            command,
+            chart,
+            catalogue,
+            template=TEMPLATE,
+            values={
+                "points": monetary(chart.points_asset, points),
+                "pending": chart.pending(customer, p.release, p.expiry),
+                "bucket": chart.bucket(customer, p.expiry),
+            },
+            segments={"release": date_segment(p.release), "expiry": date_segment(p.expiry)},
+            metadata={"release_at": p.release.isoformat(), "expires_at": iso_day(p.expiry)},
         )
-    return tuple(plans)
+        for p in due
+        if (points := p.timeline.lowest_from(command.as_of)) > 0
+    )
 
 
 def read(reading: Reading, customer: str | None) -> dict[str, list[PendingBalance]]:

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from support.fake_ledger import FakeLedger
+from support.finance_books import MOVE
 
 from loyalty_accounts.errors import InsufficientPoints
 from loyalty_accounts.operations import ExpireCommand, Reading, RedeemCommand, expire, redeem
@@ -18,17 +19,6 @@ APR = datetime(2026, 4, 1, tzinfo=timezone.utc)
 ISSUED = "program:points:issued:1"
 BUCKET = "customers:c1:points:20270110"
 SHORT = "customers:c1:points:20260301"
-
-MOVE = """vars {
-  monetary $amount
-  account $from
-  account $to
-}
-send $amount (
-  source = $from allowing unbounded overdraft
-  destination = $to
-)
-"""
 
 
 def move(ledger: FakeLedger, source: str, destination: str, points: int, when: datetime) -> None:

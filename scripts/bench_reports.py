@@ -49,11 +49,13 @@ from loyalty_accounts.ledger import LedgerClient, LedgerConnection  # noqa: E402
 from loyalty_accounts.numscript import Catalogue  # noqa: E402
 from loyalty_accounts.operations import (  # noqa: E402
     BucketBalance,
+    DatedBucket,
     EarnCommand,
     ExpireCommand,
     PendingBalance,
     RedeemCommand,
     ReleaseCommand,
+    Timeline,
     earn,
     expire,
     redeem,
@@ -180,7 +182,9 @@ def seed(
         if release_on is None or release_on > today:
             continue
         as_of = min(_midnight(chart, release_on) + timedelta(hours=2), now)
-        pending = PendingBalance(release=release_on, expiry=parse_date_segment(parsed.values["expiry"]), points=points)
+        # The bench refunds nothing: a pending account keeps all it holds from its release run on.
+        holds = Timeline(since=as_of, current=points)
+        pending = PendingBalance(release=release_on, expiry=parse_date_segment(parsed.values["expiry"]), timeline=holds)
         plans.extend(release.plan(ReleaseCommand(customer=parsed.values["customer"], as_of=as_of), chart, catalogue, [pending]))
     log(f"release: {len(plans)} transactions")
     _post(ledger, plans, schema_version, log)
@@ -223,7 +227,7 @@ def seed(
             if expiry is None or expiry > today or points <= 0:
                 continue
             as_of = min(_midnight(chart, expiry) + timedelta(hours=3), now)
-            bucket = [BucketBalance(expiry=expiry, points=points)]
+            bucket = [DatedBucket(expiry=expiry, timeline=Timeline(since=as_of, current=points))]
             plans.extend(expire.plan(ExpireCommand(customer=customer, as_of=as_of), chart, catalogue, bucket))
     log(f"expire: {len(plans)} transactions")
     _post(ledger, plans, schema_version, log)

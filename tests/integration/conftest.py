@@ -25,6 +25,7 @@ from typing import Iterator
 import pytest
 
 from loyalty_accounts.errors import LedgerServerNotFound
+from loyalty_accounts.ledger import LedgerClient, LedgerConnection
 from loyalty_accounts.local import LocalStack
 from loyalty_accounts.local.paths import LEDGER_VERSION
 
@@ -58,3 +59,13 @@ def ledger_url(local_stack_dir: Path) -> Iterator[str]:
 @pytest.fixture
 def ledger_name() -> str:
     return f"t{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def client(ledger_url: str, ledger_name: str) -> Iterator[LedgerClient]:
+    """A client of the test's own ledger; the trial balance must be zero for every asset when the test ends."""
+
+    with LedgerClient(LedgerConnection(url=ledger_url, ledger=ledger_name)) as c:
+        yield c
+        trial = c.aggregate_balances("")
+        assert all(v == 0 for v in trial.values()), f"trial balance broken: {trial}"

@@ -11,26 +11,16 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
-from typing import Iterator
 
-import pytest
 from support.programme import T0, days, programme, usd
 
 from loyalty_accounts.errors import LoyaltyError
-from loyalty_accounts.ledger import LedgerClient, LedgerConnection
+from loyalty_accounts.ledger import LedgerClient
 from loyalty_accounts.operations import EarnCommand, RefundCommand
 from loyalty_accounts.rules import EngagementLimitReached
 from loyalty_accounts.services.results import OperationResult, TierChange
 
 UTC = timezone.utc
-
-
-@pytest.fixture
-def client(ledger_url: str, ledger_name: str) -> Iterator[LedgerClient]:
-    with LedgerClient(LedgerConnection(url=ledger_url, ledger=ledger_name)) as c:
-        yield c
-        trial = c.aggregate_balances("")
-        assert all(v == 0 for v in trial.values()), f"trial balance broken: {trial}"
 
 
 def earn(customer: str, order: str, amount: str, at: datetime, **fields: str) -> EarnCommand:

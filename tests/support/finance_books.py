@@ -23,10 +23,9 @@ from loyalty_accounts.operations import (
     BucketBalance,
     CaptureCommand,
     EarnCommand,
-    EarnRecord,
     ExpireCommand,
     HoldCommand,
-    PendingBalance,
+    Reading,
     RedeemCommand,
     RefundCommand,
     ReleaseCommand,
@@ -96,26 +95,15 @@ class Books:
         assert plan is not None
         return self.ledger.post(plan, schema_version=self.schema_version)
 
-    def buckets(self, customer: str) -> list[BucketBalance]:
-        out = []
-        for account in self.ledger.accounts(f"customers:{customer}:points:"):
-            _, expiry = self.chart.parse_bucket(account.address)
-            out.append(BucketBalance(expiry=expiry, points=max(0, account.balance("PTS"))))
-        return out
+    def reading(self) -> Reading:
+        """The operations' own reads over these books (no rules: earns are priced here)."""
 
-    def pending(self, customer: str) -> list[PendingBalance]:
-        out = []
-        for account in self.ledger.accounts(f"customers:{customer}:pending::"):
-            parsed = self.chart.parse(account.address)
-            assert parsed is not None
-            out.append(
-                PendingBalance(
-                    release=datetime.strptime(parsed.values["release"], "%Y%m%d").date(),
-                    expiry=datetime.strptime(parsed.values["expiry"], "%Y%m%d").date(),
-                    points=max(0, account.balance("PTS")),
-                )
-            )
-        return out
+        return Reading(self.ledger, self.chart)
+
+    def buckets(self, customer: str, when: str) -> list[BucketBalance]:
+        """What each of the customer's buckets can give at ``when``, as a service would read it."""
+
+        return self.reading().at(at(when)).buckets(customer, spendable_only=False)
 
     def earn(self, customer: str, order: str, amount: str, when: str) -> PostedTransaction:
         clawback = self.ledger.aggregate_balances(self.chart.clawback(customer)).get("PTS", 0)
@@ -124,21 +112,21 @@ class Books:
 
     def release(self, customer: str, when: str) -> None:
         command = ReleaseCommand(customer=customer, as_of=at(when))
-        for plan in release.plan(command, self.chart, self.catalogue, self.pending(customer)):
+        for plan in release.plan(command, self.chart, self.catalogue, release.read(self.reading(), customer).get(customer, [])):
             self.post(plan)
 
     def redeem(self, customer: str, rid: str, points: int, when: str) -> PostedTransaction:
         command = RedeemCommand(customer=customer, redemption_id=rid, points=points, at=at(when))
-        return self.post(redeem.plan(command, self.chart, self.catalogue, self.buckets(customer)))
+        return self.post(redeem.plan(command, self.chart, self.catalogue, self.buckets(customer, when)))
 
     def expire(self, customer: str, when: str) -> None:
         command = ExpireCommand(customer=customer, as_of=at(when))
-        for plan in expire.plan(command, self.chart, self.catalogue, self.buckets(customer)):
+        for plan in expire.plan(command, self.chart, self.catalogue, expire.read(self.reading(), customer).get(customer, [])):
             self.post(plan)
 
     def hold(self, customer: str, hid: str, points: int, when: str) -> PostedTransaction:
         command = HoldCommand(customer=customer, hold_id=hid, points=points, at=at(when))
-        return self.post(hold.plan(command, self.chart, self.catalogue, self.buckets(customer)))
+        return self.post(hold.plan(command, self.chart, self.catalogue, self.buckets(customer, when)))
 
     def capture(self, held: PostedTransaction, points: int, when: str) -> PostedTransaction:
         meta = held.metadata
@@ -153,18 +141,8 @@ class Books:
         return self.ledger.revert(held.id, metadata=meta, schema_version=self.schema_version)
 
     def refund(self, customer: str, order: str, rid: str, amount: str, when: str) -> PostedTransaction:
-        original = self.ledger.find_by_reference(f"earn:{order}")
-        assert original is not None
         command = RefundCommand(customer=customer, order_id=order, refund_id=rid, amount=usd(amount), at=at(when))
-        plan = refund.plan(
-            command,
-            self.chart,
-            self.catalogue,
-            earn=EarnRecord.from_metadata(original.metadata),
-            previous_refunds=[],
-            buckets=self.buckets(customer),
-        )
-        return self.post(plan)
+        return self.post(refund.OPERATION.plan(command, self.chart, self.catalogue, refund.read(command, self.reading())))
 
     def manual(self, source: str, destination: str, points: int, when: str, *, reference: str = "manual-1") -> PostedTransaction:
         plan = TransactionPlan(

@@ -148,8 +148,12 @@ def test_an_empty_ordered_source_is_refused():
 
 
 def test_the_text_depends_only_on_list_lengths(catalogue):
-    one = catalogue.bind("redeem", {"points": "PTS 1", "buckets": ["customers:a:points:noexpiry"], "redeemed": "x"})
-    two = catalogue.bind("redeem", {"points": "PTS 999", "buckets": ["customers:b:points:20270101"], "redeemed": "y"})
+    one = catalogue.bind(
+        "redeem", {"points": "PTS 1", "taken": ["PTS 1"], "buckets": ["customers:a:points:noexpiry"], "redeemed": "x"}
+    )
+    two = catalogue.bind(
+        "redeem", {"points": "PTS 999", "taken": ["PTS 999"], "buckets": ["customers:b:points:20270101"], "redeemed": "y"}
+    )
     assert one.script == two.script
 
 

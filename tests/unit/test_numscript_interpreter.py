@@ -35,6 +35,7 @@ from loyalty_accounts.numscript import Catalogue
 from loyalty_accounts.operations import (
     AdjustCommand,
     BucketBalance,
+    DatedBucket,
     CaptureCommand,
     ConvertCommand,
     EarnCommand,
@@ -45,6 +46,7 @@ from loyalty_accounts.operations import (
     ExpireCommand,
     HoldCommand,
     PendingBalance,
+    Timeline,
     RedeemCommand,
     RefundCommand,
     ReleaseCommand,
@@ -284,12 +286,15 @@ def test_both_limits_must_hold(chart, catalogue, rules, execute):
     assert execute(plan, {ever: {"AWARDS": -19}, today: {"AWARDS": -2}}).ok
 
 
-def test_release_moves_the_whole_pending_account(chart, catalogue, execute):
-    pending = [PendingBalance(release=date(2026, 6, 1), expiry=date(2027, 5, 18), points=95)]
+def test_release_moves_exactly_what_the_pending_account_holds_from_the_run_on(chart, catalogue, execute):
+    since = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    pending = [PendingBalance(release=date(2026, 6, 1), expiry=date(2027, 5, 18), timeline=Timeline(since=since, current=95))]
     (plan,) = release.plan(ReleaseCommand(customer="c42", as_of=AT), chart, catalogue, pending)
-    # a late order added 5 more since the balances were read: all of it moves
+    # a late order added 5 more since the balances were read: those wait for a later run
     out = execute(plan, {f"{C}:pending:20260601:20270518": {"PTS": 100}})
-    assert out.postings == (P(f"{C}:pending:20260601:20270518", f"{C}:points:20270518", 100),)
+    assert out.postings == (P(f"{C}:pending:20260601:20270518", f"{C}:points:20270518", 95),)
+    # the account no longer holds them: the post fails rather than overdraw it
+    assert not execute(plan, {f"{C}:pending:20260601:20270518": {"PTS": 90}}).ok
 
 
 # -- spending ---------------------------------------------------------------------
@@ -305,14 +310,14 @@ def test_redeem_70_over_50_and_40_takes_50_then_20(chart, catalogue, execute):
     )
 
 
-def test_redeem_uses_what_the_ledger_really_holds_in_fifo_order(chart, catalogue, execute):
+def test_redeem_takes_from_each_bucket_exactly_what_the_plan_took(chart, catalogue, execute):
     plan = redeem.plan(RedeemCommand(customer="c42", redemption_id="r-5", points=70, at=AT), chart, catalogue,
                        bal(d20260930=50, noexpiry=40))
-    # a capture returned 15 to the first bucket after the read
+    # the first bucket holds 65 today, but only 50 from the redemption's instant on (what the plan read)
     out = execute(plan, ledger(d20260930=65, noexpiry=40))
     assert out.postings == (
-        P(f"{C}:points:20260930", "program:points:redeemed", 65),
-        P(f"{C}:points:noexpiry", "program:points:redeemed", 5),
+        P(f"{C}:points:20260930", "program:points:redeemed", 50),
+        P(f"{C}:points:noexpiry", "program:points:redeemed", 20),
     )
 
 
@@ -358,11 +363,16 @@ def test_capture_of_a_voided_hold_fails(chart, catalogue, execute):
     assert not execute(cap, {f"{C}:holds:h-9": {"PTS": 0}}).ok
 
 
-def test_expire_drains_the_bucket_whatever_it_holds(chart, catalogue, execute):
+def test_expire_moves_exactly_what_the_bucket_holds_from_the_run_on(chart, catalogue, execute):
+    since = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    held = [DatedBucket(expiry=date(2026, 9, 30), timeline=Timeline(since=since, current=12)),
+            DatedBucket(expiry=date(2027, 3, 31), timeline=Timeline(since=since, current=40))]
     (plan,) = expire.plan(ExpireCommand(customer="c42", as_of=datetime(2026, 9, 30, 3, tzinfo=timezone.utc)),
-                          chart, catalogue, bal(d20260930=12, d20270331=40))
+                          chart, catalogue, held)
+    # one more point came back after the read: it waits for a later run
     out = execute(plan, ledger(d20260930=13, d20270331=40))
-    assert out.postings == (P(f"{C}:points:20260930", "program:points:expired", 13),)
+    assert out.postings == (P(f"{C}:points:20260930", "program:points:expired", 12),)
+    assert not execute(plan, ledger(d20260930=11, d20270331=40)).ok
 
 
 def test_transfer_keeps_each_expiry(chart, catalogue, execute):
@@ -443,14 +453,18 @@ def refund_cmd(amount: str = "125.90", refund_id: str = "rf-1") -> RefundCommand
 
 def test_full_refund_takes_pending_then_buckets_then_claws_back(chart, catalogue, execute):
     plan = refund.plan(refund_cmd(), chart, catalogue, earn=earn_record(date(2026, 6, 15)), previous_refunds=[],
-                       buckets=bal(d20270601=40, d20261231=10))
+                       buckets=bal(d20270601=40, d20261231=10), pending=20)
     out = execute(plan, {f"{C}:pending:20260615:20270601": {"PTS": 20}, **ledger(d20270601=40, d20261231=10)})
-    assert out.postings == (
+    expected = (
         P(f"{C}:pending:20260615:20270601", "program:points:issued:7", 20),
         P(f"{C}:points:20261231", "program:points:issued:7", 10),
         P(f"{C}:points:20270601", "program:points:issued:7", 40),
         P(f"{C}:clawback", "program:points:issued:7", 55),
     )
+    assert out.postings == expected
+    # accounts holding more today than they can give from the refund's instant on give only that
+    out = execute(plan, {f"{C}:pending:20260615:20270601": {"PTS": 35}, **ledger(d20270601=90, d20261231=10)})
+    assert out.postings == expected
 
 
 def test_refund_with_points_still_there_needs_no_shortfall(chart, catalogue, execute):

@@ -79,15 +79,16 @@ from .engage import EngageCommand
 from .entry import Operation, Sweep, Writes
 from .exchange_in import ExchangeInCommand
 from .exchange_out import ExchangeOutCommand
-from .expire import ExpireCommand
+from .expire import DatedBucket, ExpireCommand
 from .fifo import Allocation, BucketBalance
 from .hold import HoldCommand
 from .open_control import OpenControlCommand
 from .open_counter import OpenCounterCommand
-from .reading import Reading
+from .reading import AsOf, Reading
 from .redeem import RedeemCommand
 from .refund import RefundCommand, RefundRecord
 from .release import PendingBalance, ReleaseCommand
+from .timeline import Timeline
 from .transfer import TransferCommand
 from .void import VoidCommand
 
@@ -129,10 +130,13 @@ __all__ = [
     "Writes",
     "RESERVED_METADATA",
     "Reading",
+    "AsOf",
+    "Timeline",
     "Command",
     "BucketBalance",
     "Allocation",
     "PendingBalance",
+    "DatedBucket",
     "EarnRecord",
     "RefundRecord",
     "EarnCommand",

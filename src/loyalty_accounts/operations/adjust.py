@@ -105,9 +105,9 @@ def plan(
 
 
 def read(command: AdjustCommand, reading: Reading) -> list[BucketBalance]:
-    """A debit's state is the customer's buckets; a credit reads nothing."""
+    """A debit's state is the customer's buckets as of the adjustment's instant; a credit reads nothing."""
 
-    return reading.buckets(command.customer) if command.direction == "debit" else []
+    return reading.at(command.at).buckets(command.customer) if command.direction == "debit" else []
 
 
 OPERATION: Operation[AdjustCommand, list[BucketBalance]] = Operation(

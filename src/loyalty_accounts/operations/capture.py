@@ -9,6 +9,10 @@ A capture of every held point returns nothing; capturing none is a void (a
 revert of the hold), not a capture. A point returned to a bucket whose date
 has meanwhile passed is swept by the next expiry run.
 
+A capture is dated at or after its hold (InvalidCommand otherwise), and takes
+from the hold account only what it holds at the capture's instant and at
+every later one (OperationRefused otherwise).
+
 Worked example, hold h-9 took 50 from 20260930 and 20 from 20270331; capture
 of 55::
 
@@ -76,9 +80,21 @@ def plan(
     hold_postings: Sequence[Posting],
     *,
     hold_expires_at: datetime | None = None,
+    hold_placed_at: datetime | None = None,
+    hold_available: int | None = None,
 ) -> TransactionPlan:
-    """The capture; InvalidCommand when capturing more than held, OperationRefused after the hold lapsed."""
+    """The capture of a hold placed at ``hold_placed_at`` whose account can give ``hold_available`` at ``command.at``.
 
+    InvalidCommand when capturing more than held or dated before the hold;
+    OperationRefused after the hold lapsed, or when the hold account does not
+    hold every reserved point from the capture's instant on.
+    """
+
+    if hold_placed_at is not None and command.at < hold_placed_at:
+        raise InvalidCommand(
+            f"capture of hold {command.hold_id} is dated {iso_instant(command.at)}, "
+            f"before the hold ({iso_instant(hold_placed_at)})"
+        )
     if hold_expires_at is not None and command.at >= hold_expires_at:
         raise OperationRefused(
             f"hold {command.hold_id} lapsed at {iso_instant(hold_expires_at)}; it can only be voided"
@@ -87,6 +103,11 @@ def plan(
     held = sum(a.points for a in legs)
     if command.points > held:
         raise InvalidCommand(f"hold {command.hold_id} reserved {held} points; cannot capture {command.points}")
+    if hold_available is not None and hold_available < held:
+        raise OperationRefused(
+            f"hold {command.hold_id} holds {hold_available} of its {held} points from {iso_instant(command.at)} on; "
+            "it cannot be captured then"
+        )
     returns = give_back(legs, held - command.points)
     customer, asset = command.customer, chart.points_asset
     return plan_command(
@@ -124,19 +145,23 @@ def is_captured(reading: Reading, hold_id: str) -> bool:
 
 
 class Held(Frozen):
-    """What a capture reads: the hold transaction's postings and when the hold lapses."""
+    """What a capture reads: the hold transaction's postings, when it was placed and lapses, what its account can give."""
 
     postings: tuple[Posting, ...]
     expires_at: datetime | None
+    placed_at: datetime | None = None
+    available: int | None = None
 
 
 def read(command: CaptureCommand, reading: Reading) -> Held:
-    """The customer's hold; OperationRefused when it was voided (reverted)."""
+    """The customer's hold, and what its account can give at the capture's instant; OperationRefused when voided."""
 
     hold_tx = find_hold(reading, command.customer, command.hold_id)
     if hold_tx.reverted:
         raise OperationRefused(f"hold {command.hold_id} was voided; it cannot be captured")
-    return Held(postings=hold_tx.postings, expires_at=hold_expiry(hold_tx))
+    hold = reading.chart.hold(command.customer, command.hold_id)
+    available = reading.at(max(command.at, hold_tx.timestamp)).available(command.customer, hold)
+    return Held(postings=hold_tx.postings, expires_at=hold_expiry(hold_tx), placed_at=hold_tx.timestamp, available=available)
 
 
 OPERATION: Operation[CaptureCommand, Held] = Operation(
@@ -144,7 +169,13 @@ OPERATION: Operation[CaptureCommand, Held] = Operation(
     templates=(TEMPLATE,),
     read=read,
     plan=lambda command, chart, catalogue, held: plan(
-        command, chart, catalogue, held.postings, hold_expires_at=held.expires_at
+        command,
+        chart,
+        catalogue,
+        held.postings,
+        hold_expires_at=held.expires_at,
+        hold_placed_at=held.placed_at,
+        hold_available=held.available,
     ),
     writes=Writes(required=frozenset({"customer", "hold_id", "points", "returned"}), business_key="hold_id"),
 )

@@ -158,8 +158,10 @@ def plan(
 ) -> TransactionPlan | None:
     """The earn transaction for the points ``breakdown`` prices, or None when it prices none.
 
-    ``clawback_balance`` is the customer's clawback account balance as read by
-    the service (negative = debt); it matters only under ``claw_back``.
+    ``clawback_balance`` is the customer's clawback balance (negative = debt)
+    as an earn at the order's instant may repay it: the highest it has from
+    then on (:meth:`~.reading.AsOf.clawback_balance`), so that repaying never
+    leaves the account positive at any instant; it matters only under ``claw_back``.
     ``tier_after`` is the customer's tier once this order counts and
     ``tier_change`` how it moved from ``breakdown.tier`` (``upgrade``...), both
     recorded in the metadata when given.
@@ -305,9 +307,8 @@ def read(command: EarnCommand, reading: Reading) -> Priced:
     rules = reading.require_rules("earn")
     breakdown, before = price(command, reading, rules)
     after = tier_for(rules, before.qualifying_points + breakdown.points)
-    return Priced(
-        breakdown=breakdown, before=before, after=after, clawback_balance=reading.clawback_debt(command.customer)
-    )
+    clawback = reading.at(command.ordered_at).clawback_balance(command.customer)
+    return Priced(breakdown=breakdown, before=before, after=after, clawback_balance=clawback)
 
 
 def _plan_priced(command: EarnCommand, chart: Chart, catalogue: Catalogue, priced: Priced) -> TransactionPlan | None:

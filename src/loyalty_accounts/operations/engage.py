@@ -79,8 +79,9 @@ def plan(
 ) -> TransactionPlan:
     """The award of ``rule.points``, with one bounded counter leg per limit of ``rule``.
 
-    ``clawback_balance`` is the customer's clawback balance (negative = debt);
-    it matters only under ``claw_back``.
+    ``clawback_balance`` is the customer's clawback balance (negative = debt)
+    as an award at ``command.at`` may repay it (the highest from then on, see
+    :meth:`~.reading.AsOf.clawback_balance`); it matters only under ``claw_back``.
     """
 
     customer, event = command.customer, command.event
@@ -178,7 +179,7 @@ def read(command: EngageCommand, reading: Reading) -> Counted:
         rule=rule,
         awarded_today=counts[day],
         awarded_ever=max(counts[None], counts[day]),
-        clawback_balance=reading.clawback_debt(command.customer),
+        clawback_balance=reading.at(command.at).clawback_balance(command.customer),
         unopened=tuple(unopened),
     )
 

@@ -1,9 +1,14 @@
 """Expire: a bucket's expiry date has come; what is left in it is breakage (template ``expire``).
 
-One plan per due bucket: the whole balance (``[PTS *]``, whatever the ledger
-holds when it runs) moves to ``program:points:expired``. The reference
-carries the as-of instant: a bucket can be refilled after it expired (a
-capture returning points to it), and a later run must expire that too.
+One plan per due bucket: what the bucket holds as of the run's instant *S*
+and at every instant after it (the lowest balance from *S* on, see
+:mod:`.timeline`) moves to ``program:points:expired``, as an explicit amount.
+A run dated in the past therefore expires what the bucket held then, never
+points it received later (a void or a capture returning points after *S*:
+a later run expires those), and never leaves it negative at any instant;
+when that amount is 0 (nothing left, or an overlapping run took it) there is
+nothing to plan. The reference carries the as-of instant: a bucket can be
+refilled after it expired, and a later run must expire that too.
 
 Worked example, expiry run as of 2026-09-30T03:00Z, customer c42 with buckets
 20260930: 12, 20270331: 40::
@@ -16,16 +21,19 @@ Worked example, expiry run as of 2026-09-30T03:00Z, customer c42 with buckets
 
 from __future__ import annotations
 
-from typing import Sequence
+from datetime import date
+from typing import Mapping, Sequence
 
-from ..chart import Chart, date_segment
-from ..numscript import Catalogue
+from ..chart import Chart, date_segment, parse_date_segment
+from ..numscript import Catalogue, monetary
 from ..types import TransactionPlan
+from ..vocabulary.frozen import Value
 from ..vocabulary.instants import iso_day
 from .base import SweepCommand, plan_sweep
 from .entry import Sweep, Writes
-from .fifo import BucketBalance, due
-from .reading import Reading, bucket_balance
+from .fifo import fifo_key, is_spendable
+from .reading import Reading
+from .timeline import Timeline
 
 TEMPLATE = "expire"
 
@@ -36,11 +44,20 @@ class ExpireCommand(SweepCommand):
     operation = "expire"
 
 
-def plan(
-    command: ExpireCommand, chart: Chart, catalogue: Catalogue, buckets: Sequence[BucketBalance]
-) -> tuple[TransactionPlan, ...]:
-    """One plan per non-empty bucket whose expiry date is on or before the as-of date."""
+class DatedBucket(Value):
+    """A bucket that falls due some day, as read from the ledger: its expiry date and its points timeline."""
 
+    expiry: date
+    timeline: Timeline
+
+
+def plan(
+    command: ExpireCommand, chart: Chart, catalogue: Catalogue, buckets: Sequence[DatedBucket]
+) -> tuple[TransactionPlan, ...]:
+    """One plan per bucket whose expiry date is on or before the as-of date and that holds points from then on."""
+
+    today = chart.local_date(command.as_of)
+    due = (b for b in sorted(buckets, key=lambda b: fifo_key(b.expiry)) if not is_spendable(b.expiry, today))
     return tuple(
         plan_sweep(
             command,
@@ -48,24 +65,45 @@ def plan(
             catalogue,
             template=TEMPLATE,
             values={
-                "asset": chart.points_asset,
+                "points": monetary(chart.points_asset, points),
                 "bucket": chart.bucket(command.customer, bucket.expiry),
                 "expired": chart.expired(),
             },
             segments={"expiry": date_segment(bucket.expiry)},
             metadata={"expires_at": iso_day(bucket.expiry)},
         )
-        for bucket in due(buckets, chart.local_date(command.as_of))
+        for bucket in due
+        if (points := bucket.timeline.lowest_from(command.as_of)) > 0
     )
 
 
-def read(reading: Reading, customer: str | None) -> dict[str, list[BucketBalance]]:
-    """The buckets holding points, per customer (one customer, or all for None), on the current balances."""
+def read(reading: Reading, customer: str | None) -> dict[str, list[DatedBucket]]:
+    """The dated buckets holding points, per customer (one customer, or all for None), with their timelines.
 
-    return reading.holding_by_customer(reading.chart.buckets_filter(customer), "customer_points", bucket_balance)
+    Each timeline starts no later than the bucket's expiry day, so the plan
+    can tell what it holds as of any run instant at which it is due.
+    """
+
+    found = reading.due_timelines(reading.chart.buckets_filter(customer), "customer_points", _expiry)
+    return {
+        owner: [DatedBucket(expiry=_due(values), timeline=line) for values, line in accounts]
+        for owner, accounts in found.items()
+    }
 
 
-OPERATION: Sweep[ExpireCommand, list[BucketBalance]] = Sweep(
+def _expiry(values: Mapping[str, str]) -> date | None:
+    """The day a bucket falls due (None: ``noexpiry``, never)."""
+
+    return parse_date_segment(values["expiry"])
+
+
+def _due(values: Mapping[str, str]) -> date:
+    expiry = _expiry(values)
+    assert expiry is not None  # due_timelines lists only the buckets that fall due
+    return expiry
+
+
+OPERATION: Sweep[ExpireCommand, list[DatedBucket]] = Sweep(
     command=ExpireCommand,
     templates=(TEMPLATE,),
     read=read,

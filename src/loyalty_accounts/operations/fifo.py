@@ -12,10 +12,12 @@ Worked example, on 2026-06-01 with buckets 2026-05-31: 10 (due, skipped),
 (:func:`give_back`, used by capture) returns it latest expiry first:
 2027-03-31 ← 20, then 2026-09-30 ← 10.
 
-The ledger stays the judge: a plan lists, in this order, the buckets the read
-balances say are needed, and Formance's ordered source takes from each what it
-really holds; if a concurrent write emptied one meanwhile the transaction
-fails with INSUFFICIENT_FUND and the service plans again from fresh balances.
+The balances allocated from are what each bucket can give at the
+operation's instant (the lowest balance it has from then on, see
+:mod:`.timeline`), and a plan takes exactly its allocation from each bucket.
+The ledger stays the judge: if a concurrent write emptied one meanwhile the
+transaction fails with INSUFFICIENT_FUND and the service plans again from
+fresh balances.
 """
 
 from __future__ import annotations

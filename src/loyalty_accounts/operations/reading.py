@@ -16,15 +16,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
-from typing import Callable, Iterator, Mapping, Protocol, TypeVar
+from typing import Callable, Iterator, Mapping, Protocol
 
 from ..chart import Chart, parse_date_segment
 from ..errors import InvalidCommand, UnknownEntity
 from ..rules import Rules, qualification_window
+from ..vocabulary.instants import day_start
 from ..types import AccountState, PostedTransaction, VolumeRow
 from .fifo import BucketBalance
-
-T = TypeVar("T")
+from .timeline import Timeline, timelines
 
 _TICK = timedelta(microseconds=1)
 """The ledger's time resolution: a read up to just before an instant stops this much earlier."""
@@ -62,11 +62,14 @@ class LedgerReader(Protocol):
     ) -> list[VolumeRow]: ...
 
 
-class HasCustomer(Protocol):
-    """A command about one customer."""
+class Dated(Protocol):
+    """A command about one customer, dated ``at``."""
 
     @property
     def customer(self) -> str: ...
+
+    @property
+    def at(self) -> datetime: ...
 
 
 class Reading:
@@ -94,24 +97,38 @@ class Reading:
         except UnknownEntity:
             return 0
 
-    def holding(self, address_filter: str, kind: str) -> Iterator[tuple[Mapping[str, str], int]]:
-        """(segment values, points) of every account of one chart kind that holds points."""
+    def due_timelines(
+        self, address_filter: str, kind: str, due_on: Callable[[Mapping[str, str]], date | None]
+    ) -> dict[str, list[tuple[Mapping[str, str], Timeline]]]:
+        """Per customer, (segment values, points timeline) of the accounts of ``kind`` a sweep may move.
 
+        Those holding points now whose segments name a day they fall due on
+        (``due_on``; None: never, e.g. a ``noexpiry`` bucket). What such an
+        account can give as of a run's instant is at most what it holds now,
+        so an empty one is not listed. Each timeline starts at the first
+        instant of the earliest of those days: a run as of any instant on or
+        after an account's own day can tell what the account holds then and
+        from then on. Two reads (see :meth:`timelines`).
+        """
+
+        asset, zone = self.chart.points_asset, self.chart.timezone
+        holding: dict[str, tuple[Mapping[str, str], datetime]] = {}
+        current: dict[str, int] = {}
         for acct in self.ledger.accounts(address_filter):
             parsed = self.chart.parse(acct.address)
-            points = acct.balance(self.chart.points_asset)
-            if parsed is not None and parsed.kind == kind and points > 0:
-                yield parsed.values, points
-
-    def holding_by_customer(
-        self, address_filter: str, kind: str, balance: Callable[[Mapping[str, str], int], T]
-    ) -> dict[str, list[T]]:
-        """:meth:`holding`, grouped by the accounts' customer segment, each made a ``balance(values, points)``."""
-
-        by_customer: dict[str, list[T]] = defaultdict(list)
-        for values, points in self.holding(address_filter, kind):
-            by_customer[values["customer"]].append(balance(values, points))
-        return by_customer
+            points = acct.balance(asset)
+            due = due_on(parsed.values) if parsed is not None and parsed.kind == kind else None
+            if parsed is not None and due is not None and points > 0:
+                holding[acct.address] = (parsed.values, day_start(due, zone))
+                current[acct.address] = points
+        if not holding:
+            return {}
+        since = min(start for _, start in holding.values())
+        lines = timelines(current, self.ledger.transactions(account=address_filter, start=since + _TICK), asset, since=since)
+        by_customer: dict[str, list[tuple[Mapping[str, str], Timeline]]] = defaultdict(list)
+        for address, (values, _) in holding.items():
+            by_customer[values["customer"]].append((values, lines[address]))
+        return dict(by_customer)
 
     def known(self, customer: str) -> bool:
         """Whether the ledger has any account of the customer (reads one account at most)."""
@@ -124,24 +141,22 @@ class Reading:
         if not self.known(customer):
             raise UnknownEntity(f"customer {customer} has no accounts in the ledger")
 
-    def buckets(self, customer: str, *, spendable_only: bool = True) -> list[BucketBalance]:
-        """The customer's buckets with points; the operations decide which are spendable when.
+    def timelines(self, address_filter: str, since: datetime) -> dict[str, Timeline]:
+        """Every account matching the filter, with its points balance now and its changes dated after ``since``.
 
-        With ``spendable_only`` (a spend), a customer without buckets must at
-        least be known to the ledger, else UnknownEntity.
+        Two reads, whatever the number of accounts: the accounts (current
+        volumes) and the transactions touching them dated after ``since``
+        (one paged listing, usually empty for an instant that is now).
         """
 
-        out = [bucket_balance(values, points) for values, points in self.holding(self.chart.buckets_filter(customer), "customer_points")]
-        if spendable_only and not out:
-            self.require_known(customer)
-        return out
+        current = {a.address: a.balance(self.chart.points_asset) for a in self.ledger.accounts(address_filter)}
+        later = self.ledger.transactions(account=address_filter, start=since + _TICK)
+        return timelines(current, later, self.chart.points_asset, since=since)
 
-    def clawback_debt(self, customer: str) -> int:
-        """The clawback balance an earn or award repays (negative = debt), read only under claw_back."""
+    def at(self, instant: datetime) -> "AsOf":
+        """The ledger as an operation dated ``instant`` may take from it (see :class:`AsOf`)."""
 
-        if self.chart.policies.refund_shortfall != "claw_back":
-            return 0
-        return self.balance(self.chart.clawback(customer), self.chart.points_asset)
+        return AsOf(self, instant)
 
     def qualification_days(self, as_of: datetime) -> tuple[date | None, datetime]:
         """First programme day whose orders count for the tier at ``as_of`` (None: lifetime), and ``as_of``.
@@ -183,16 +198,78 @@ class Reading:
         return total
 
 
+class AsOf:
+    """The ledger as an operation dated ``instant`` may take from it.
+
+    What an account can give at ``instant`` is the lowest balance it has at
+    any instant from then on (:mod:`.timeline`), not its balance now: a
+    back-dated spend must leave every later instant non-negative too. Each
+    customer is read once (:meth:`Reading.timelines` over the customer's
+    accounts) and kept for the view's life.
+    """
+
+    def __init__(self, reading: Reading, instant: datetime) -> None:
+        self.reading = reading
+        self.chart = reading.chart
+        self.instant = instant
+        self._read: dict[str, dict[str, Timeline]] = {}
+
+    def accounts(self, customer: str) -> dict[str, Timeline]:
+        """Every account of the customer (address → points timeline since ``instant``)."""
+
+        if customer not in self._read:
+            self._read[customer] = self.reading.timelines(self.chart.customer_filter(customer), self.instant)
+        return self._read[customer]
+
+    def available(self, customer: str, address: str) -> int:
+        """The points ``address`` (an account of ``customer``) can give at ``instant``: never below 0."""
+
+        line = self.accounts(customer).get(address)
+        return 0 if line is None else max(0, line.lowest_from(self.instant))
+
+    def buckets(self, customer: str, *, spendable_only: bool = True) -> list[BucketBalance]:
+        """The customer's buckets that can give points at ``instant``, each with what it can give.
+
+        Every bucket, due for expiry or not (the operations decide which are
+        spendable when). With ``spendable_only`` (a spend), a customer
+        without accounts is UnknownEntity.
+        """
+
+        lines = self.accounts(customer)
+        if spendable_only and not lines:
+            raise UnknownEntity(f"customer {customer} has no accounts in the ledger")
+        out = []
+        for address, line in lines.items():
+            parsed = self.chart.parse(address)
+            points = line.lowest_from(self.instant)
+            if parsed is not None and parsed.kind == "customer_points" and points > 0:
+                out.append(bucket_balance(parsed.values, points))
+        return out
+
+    def clawback_balance(self, customer: str) -> int:
+        """The clawback balance an earn or award dated ``instant`` may repay against (negative = debt).
+
+        The highest balance of the customer's clawback account from
+        ``instant`` on: repaying ``-balance`` keeps it at or below 0 at every
+        instant. 0 unless the policy is claw_back.
+        """
+
+        if self.chart.policies.refund_shortfall != "claw_back":
+            return 0
+        line = self.accounts(customer).get(self.chart.clawback(customer))
+        return 0 if line is None else line.highest_from(self.instant)
+
+
 def bucket_balance(values: Mapping[str, str], points: int) -> BucketBalance:
     """A bucket read from the segment values of its address and its points."""
 
     return BucketBalance(expiry=parse_date_segment(values["expiry"]), points=points)
 
 
-def customer_buckets(command: HasCustomer, reading: Reading) -> list[BucketBalance]:
-    """The read of an operation that spends a customer's points: the customer's buckets."""
+def customer_buckets(command: Dated, reading: Reading) -> list[BucketBalance]:
+    """The read of an operation that spends a customer's points: the customer's buckets, as of the command's instant."""
 
-    return reading.buckets(command.customer)
+    return reading.at(command.at).buckets(command.customer)
 
 
 def nothing(command: object, reading: Reading) -> None:

@@ -11,8 +11,9 @@ The points return to the customer's issuance shard (un-issuing them). They
 are taken from the order's pending account first (when the chart had a
 chargeback window at earn time), then the buckets soonest-expiring first
 (including buckets already due for expiry: those points were about to go
-anyway), and what the customer no longer has from the policy's last source,
-which may go negative:
+anyway), each giving at most what it holds at the refund's instant and at
+every later one (:mod:`.timeline`), and what the customer no longer has from
+the policy's last source, which may go negative:
 
 - ``allow_negative`` / ``claw_back``: ``customers:{c}:clawback``, the
   customer's recorded debt (claw_back also repays it from the next earnings);
@@ -38,6 +39,9 @@ refund rf-1::
     refund_id=rf-1, amount=125.90, currency=USD, points=125,
     refunded_total=125.90
 
+A refund is dated at or after its order: one dated before the order's
+``ordered_at`` is refused (InvalidCommand) and posts nothing.
+
 A refund too small to reverse a further whole point has nothing to post:
 the plan is None. Such a refund leaves no transaction, so the service must
 keep it in the ``previous_refunds`` it passes for the order's next refund,
@@ -60,7 +64,7 @@ from ..types import PostedTransaction, TransactionPlan
 from ..vocabulary.amounts import Money
 from ..vocabulary.frozen import Frozen, Value
 from ..vocabulary.ids import BusinessKey, CustomerId
-from ..vocabulary.instants import Instant
+from ..vocabulary.instants import Instant, iso_instant
 from .base import Command, metadata_filter, plan_command
 from .earn import EarnRecord, find_earn
 from .entry import Operation, Writes
@@ -121,17 +125,26 @@ def plan(
     earn: EarnRecord,
     previous_refunds: Sequence[RefundRecord],
     buckets: Sequence[BucketBalance],
+    pending: int = 0,
 ) -> TransactionPlan | None:
     """The refund, or None when it reverses no further point.
 
     ``earn`` is the order's earn (from its metadata), ``previous_refunds`` the
     order's earlier refunds (a record with this refund's own id is ignored, so
-    a replay plans the same transaction), ``buckets`` the customer's buckets.
+    a replay plans the same transaction), ``buckets`` the customer's buckets
+    and ``pending`` the order's pending account, each with the points it can
+    give at the refund's instant. InvalidCommand for a refund dated before
+    its order.
     """
 
     customer = command.customer
     if earn.customer != customer or earn.order_id != command.order_id:
         raise InvalidCommand(f"order {command.order_id} of customer {customer} does not match the earn record")
+    if command.at < earn.ordered_at:
+        raise InvalidCommand(
+            f"refund {command.refund_id} is dated {iso_instant(command.at)}, before its order {command.order_id} "
+            f"({iso_instant(earn.ordered_at)})"
+        )
     currency = command.amount.currency
     if currency != earn.amount.currency:
         raise InvalidCommand(f"refund in {currency} of an order paid in {earn.amount.currency}")
@@ -155,8 +168,10 @@ def plan(
     if points == 0:
         return None
 
-    pending = [chart.pending(customer, earn.release_on, earn.expires_on)] if earn.release_on else []
-    sources = [chart.bucket(customer, b.expiry) for b in fifo_order(buckets) if b.points > 0]
+    held = [(chart.bucket(customer, b.expiry), b.points) for b in fifo_order(buckets)]
+    if earn.release_on:
+        held.insert(0, (chart.pending(customer, earn.release_on, earn.expires_on), pending))
+    taken = take_in_order(held, points)
     policy = chart.policies.refund_shortfall
     shortfall = chart.written_off() if policy == "write_off" else chart.clawback(customer)
     qualified = [chart.qualifying(customer, earn.qualifying_on)] if earn.qualifying_on else []
@@ -167,8 +182,8 @@ def plan(
         template=TEMPLATE,
         values={
             "points": monetary(chart.points_asset, points),
-            "pending": pending,
-            "buckets": sources,
+            "taken": [monetary(chart.points_asset, amount) for _, amount in taken],
+            "sources": [address for address, _ in taken],
             "shortfall": shortfall,
             "issued": chart.issued_shard(customer),
             "qualifying": [monetary(chart.qualifying_asset, points) for _ in qualified],
@@ -187,6 +202,23 @@ def plan(
         },
         timestamp=command.at,
     )
+
+
+def take_in_order(held: Sequence[tuple[str, int]], points: int) -> list[tuple[str, int]]:
+    """(account, points) taken from each of ``held`` (account, points it can give) in order, up to ``points``.
+
+    Accounts that give nothing are left out; what they all hold short of
+    ``points`` is left to the shortfall account.
+    """
+
+    out = []
+    left = points
+    for address, available in held:
+        amount = min(max(0, available), left)
+        if amount > 0:
+            out.append((address, amount))
+            left -= amount
+    return out
 
 
 # -- refunds too small to post, recorded on the order's earn ---------------
@@ -239,11 +271,15 @@ def small_refunds(earn_metadata: Mapping[str, str]) -> list[RefundRecord]:
 
 
 class Refundable(Frozen):
-    """What a refund reads: the order's earn, its earlier refunds and the customer's buckets."""
+    """What a refund reads: the order's earn, its earlier refunds, the customer's buckets and the order's pending points.
+
+    ``buckets`` and ``pending`` are what each account can give at the refund's instant.
+    """
 
     earn: EarnRecord
     previous_refunds: tuple[RefundRecord, ...]
     buckets: tuple[BucketBalance, ...]
+    pending: int = 0
 
 
 def refunds_of(reading: Reading, order_id: str, earn_tx: PostedTransaction) -> list[RefundRecord]:
@@ -257,16 +293,23 @@ def refunds_of(reading: Reading, order_id: str, earn_tx: PostedTransaction) -> l
 
 
 def read(command: RefundCommand, reading: Reading) -> Refundable:
-    """The order's earn as it is now (with the small refunds noted on it), its refunds, every bucket of the customer."""
+    """The order's earn as it is now (with the small refunds noted on it), its refunds, and, as of the
+    refund's instant, every bucket of the customer and the order's pending account."""
 
     earn_tx = find_earn(reading, command.order_id)
     record = EarnRecord.from_metadata(earn_tx.metadata)
     if record.customer != command.customer:
         raise InvalidCommand(f"order {command.order_id} belongs to another customer, not {command.customer}")
+    as_of = reading.at(command.at)
+    pending = 0
+    if record.release_on is not None:
+        address = reading.chart.pending(command.customer, record.release_on, record.expires_on)
+        pending = as_of.available(command.customer, address)
     return Refundable(
         earn=record,
         previous_refunds=tuple(refunds_of(reading, command.order_id, earn_tx)),
-        buckets=tuple(reading.buckets(command.customer, spendable_only=False)),
+        buckets=tuple(as_of.buckets(command.customer, spendable_only=False)),
+        pending=pending,
     )
 
 
@@ -281,6 +324,7 @@ OPERATION: Operation[RefundCommand, Refundable] = Operation(
         earn=refundable.earn,
         previous_refunds=refundable.previous_refunds,
         buckets=refundable.buckets,
+        pending=refundable.pending,
     ),
     writes=Writes(
         required=frozenset(

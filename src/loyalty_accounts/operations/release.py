@@ -1,16 +1,20 @@
 """Release: pending points whose chargeback window has passed become spendable (template ``release``).
 
 Earned points wait in ``customers:{c}:pending:{release}:{expiry}``; from the
-release date on, the whole account moves (``[PTS *]``) to the bucket of the
-same expiry, so release never changes when points expire. One plan per due
-pending account; the reference carries the as-of instant, because a late
-order can put points into an already-released pending account and a later
-run must be able to release those too.
+release date on, what the account holds moves to the bucket of the same
+expiry, so release never changes when points expire. A run as of *S* moves
+an explicit amount: the lowest balance the account has at any instant from
+*S* on (:mod:`.timeline`), so a run dated in the past never takes points the
+account received later, nor points a later refund takes back; when that is
+0 there is nothing to plan. One plan per due pending account; the reference
+carries the as-of instant, because a late order can put points into an
+already-released pending account and a later run must be able to release
+those too.
 
 Worked example, release run as of 2026-03-15T02:00Z, customer c42 with
 pending 20260315:20270301 holding 95 and 20260320:20270306 holding 40::
 
-    customers:c42:pending:20260315:20270301  -95 → customers:c42:points:20270301  +95
+    customers:c42:pending:20260315:20270301  -95 → customers:c42:points:20270301  +95 (PTS 95 explicitly)
     (20260320 is not due yet: no plan)
 
     reference "release:20260315T020000Z:c42:20260315:20270301"
@@ -19,12 +23,10 @@ pending 20260315:20270301 holding 95 and 20260320:20270306 holding 40::
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Mapping, Sequence
-
-from pydantic import Field
+from typing import Mapping, Sequence
 
 from ..chart import Chart, date_segment, parse_date_segment
-from ..numscript import Catalogue
+from ..numscript import Catalogue, monetary
 from ..types import TransactionPlan
 from ..vocabulary.frozen import Value
 from ..vocabulary.instants import iso_day
@@ -32,6 +34,7 @@ from .base import SweepCommand, plan_sweep
 from .entry import Sweep, Writes
 from .fifo import fifo_key
 from .reading import Reading
+from .timeline import Timeline
 
 TEMPLATE = "release"
 
@@ -43,23 +46,20 @@ class ReleaseCommand(SweepCommand):
 
 
 class PendingBalance(Value):
-    """A pending account as read from the ledger."""
+    """A pending account as read from the ledger: its dates and its points timeline."""
 
     release: date
     expiry: date | None
-    points: Annotated[int, Field(ge=0, strict=True)]
+    timeline: Timeline
 
 
 def plan(
     command: ReleaseCommand, chart: Chart, catalogue: Catalogue, pending: Sequence[PendingBalance]
 ) -> tuple[TransactionPlan, ...]:
-    """One plan per non-empty pending account whose release date has come, oldest first."""
+    """One plan per pending account whose release date has come and that holds points from ``as_of`` on, oldest first."""
 
     today = chart.local_date(command.as_of)
-    due = sorted(
-        (p for p in pending if p.points > 0 and p.release <= today),
-        key=lambda p: (p.release, fifo_key(p.expiry)),
-    )
+    due = sorted((p for p in pending if p.release <= today), key=lambda p: (p.release, fifo_key(p.expiry)))
     customer = command.customer
     return tuple(
         plan_sweep(
@@ -68,7 +68,7 @@ def plan(
             catalogue,
             template=TEMPLATE,
             values={
-                "asset": chart.points_asset,
+                "points": monetary(chart.points_asset, points),
                 "pending": chart.pending(customer, p.release, p.expiry),
                 "bucket": chart.bucket(customer, p.expiry),
             },
@@ -76,23 +76,31 @@ def plan(
             metadata={"release_at": p.release.isoformat(), "expires_at": iso_day(p.expiry)},
         )
         for p in due
+        if (points := p.timeline.lowest_from(command.as_of)) > 0
     )
 
 
 def read(reading: Reading, customer: str | None) -> dict[str, list[PendingBalance]]:
-    """The pending accounts holding points, per customer (one customer, or all for None).
+    """The pending accounts holding points, per customer (one customer, or all for None), with their timelines.
 
-    Read on the current balances (no ``pit``), the ones the ledger checks the
-    postings against, even for a past as-of instant.
+    Each timeline starts no later than the account's release day, so the plan
+    can tell what it holds as of any run instant at which it is due.
     """
 
-    return reading.holding_by_customer(reading.chart.pending_filter(customer), "customer_pending", _pending)
+    found = reading.due_timelines(reading.chart.pending_filter(customer), "customer_pending", _release_on)
+    return {
+        owner: [
+            PendingBalance(release=_release_on(values), expiry=parse_date_segment(values["expiry"]), timeline=line)
+            for values, line in accounts
+        ]
+        for owner, accounts in found.items()
+    }
 
 
-def _pending(values: Mapping[str, str], points: int) -> PendingBalance:
+def _release_on(values: Mapping[str, str]) -> date:
     release_on = parse_date_segment(values["release"])
     assert release_on is not None  # the chart's pattern admits dates only
-    return PendingBalance(release=release_on, expiry=parse_date_segment(values["expiry"]), points=points)
+    return release_on
 
 
 OPERATION: Sweep[ReleaseCommand, list[PendingBalance]] = Sweep(

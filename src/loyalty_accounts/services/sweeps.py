@@ -1,8 +1,10 @@
 """Sweeps: programme-wide runs as of an instant (release, expire, void of lapsed holds).
 
-Each run plans on the current balances (no ``pit``), the ones the ledger
-checks the postings against, even for a past ``as_of``; each of its
-transactions carries its own reference, so running it again posts nothing new.
+A run as of an instant moves from each due account what it holds at that
+instant and at every later one (the operations' sweep reads give each
+account's timeline), so a run dated in the past never leaves an account
+negative at any instant; each of its transactions carries its own reference,
+so running it again posts nothing new.
 """
 
 from __future__ import annotations
@@ -25,21 +27,16 @@ class SweepService:
         self._spending = spending
 
     def release(self, as_of: datetime, *, customer: str | None = None, progress: Progress | None = None) -> BatchResult:
-        """Move pending points whose release date has come into their buckets.
-
-        Plans on the current balances (no ``pit``), the ones the ledger checks
-        the postings against, even for a past ``as_of``.
-        """
+        """Move pending points whose release date has come into their buckets (what each holds from ``as_of`` on)."""
 
         return self._executor.sweep("release", as_of, _customer_or_all(customer), progress)
 
     def expire(self, as_of: datetime, *, customer: str | None = None, progress: Progress | None = None) -> BatchResult:
         """Drain every bucket whose expiry date has come into the expired account.
 
-        One transaction per bucket, referenced by bucket and as-of instant: a
-        second run finds the buckets empty (or the references taken) and
-        posts nothing new. Like :meth:`release`, it plans on the current
-        balances, the ones the ledger checks the postings against.
+        One transaction per bucket, referenced by bucket and as-of instant,
+        moving what the bucket holds from ``as_of`` on: a second run finds
+        nothing left and posts nothing new.
         """
 
         return self._executor.sweep("expire", as_of, _customer_or_all(customer), progress)

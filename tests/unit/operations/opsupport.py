@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from loyalty_accounts.operations import BucketBalance, EarnCommand
+from loyalty_accounts.operations import BucketBalance, DatedBucket, EarnCommand, Timeline
 from loyalty_accounts.operations.earn import order_of
 from loyalty_accounts.rules import EarnBreakdown, Rules, quote
 
@@ -20,6 +20,22 @@ def buckets(**by_expiry: int) -> list[BucketBalance]:
         expiry = None if key == "noexpiry" else datetime.strptime(key[1:], "%Y%m%d").date()
         out.append(BucketBalance(expiry=expiry, points=points))
     return out
+
+
+SINCE = datetime(2020, 1, 1, tzinfo=timezone.utc)
+"""Where the timelines of these tests start: before every instant they plan at."""
+
+
+def steady(points: int) -> Timeline:
+    """An account holding ``points`` since :data:`SINCE`, unchanged since."""
+
+    return Timeline(since=SINCE, current=points)
+
+
+def dated_buckets(**by_expiry: int) -> list[DatedBucket]:
+    """dated_buckets(d20260930=12) → buckets falling due, each holding its points unchanged since :data:`SINCE`."""
+
+    return [DatedBucket(expiry=b.expiry, timeline=steady(b.points)) for b in buckets(**by_expiry)]
 
 
 def d(text: str) -> date:

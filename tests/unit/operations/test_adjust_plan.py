@@ -25,6 +25,8 @@ send $points (
 DEBIT_SCRIPT_2 = """\
 vars {
   monetary $points
+  monetary $taken_0
+  monetary $taken_1
   account $buckets_0
   account $buckets_1
   account $adjustments
@@ -32,8 +34,10 @@ vars {
 
 send $points (
   source = {
-    $buckets_0
-    $buckets_1
+    max $taken_0 from $buckets_0
+
+    max $taken_1 from $buckets_1
+
   }
   destination = $adjustments
 )
@@ -83,6 +87,8 @@ def test_debit_takes_fifo(chart, catalogue):
         script=DEBIT_SCRIPT_2,
         vars={
             "points": "PTS 30",
+            "taken_0": "PTS 10",
+            "taken_1": "PTS 20",
             "buckets_0": "customers:c42:points:20260930",
             "buckets_1": "customers:c42:points:20270601",
             "adjustments": "program:points:adjustments",

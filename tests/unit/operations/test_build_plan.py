@@ -48,7 +48,7 @@ def test_reserved_or_non_string_metadata_is_refused(chart, catalogue):
 
 def test_public_api_is_pinned():
     assert sorted(operations.__all__) == sorted([
-        "OPERATIONS", "discover_operations", "Registered", "Operation", "Sweep", "Writes", "RESERVED_METADATA", "Reading", "VoidCommand", "Command", "BucketBalance", "Allocation", "PendingBalance",
+        "OPERATIONS", "discover_operations", "Registered", "Operation", "Sweep", "Writes", "RESERVED_METADATA", "Reading", "AsOf", "Timeline", "DatedBucket", "VoidCommand", "Command", "BucketBalance", "Allocation", "PendingBalance",
         "EarnRecord", "RefundRecord", "OpenControlCommand", "EarnCommand", "ReleaseCommand", "HoldCommand", "CaptureCommand",
         "RedeemCommand", "ExpireCommand", "TransferCommand", "ExchangeOutCommand", "ExchangeInCommand",
         "ConvertCommand", "RefundCommand", "AdjustCommand", "EngageCommand", "OpenCounterCommand",

@@ -113,7 +113,7 @@ def test_an_order_instant_filled_in_with_the_clock_is_not_part_of_the_fingerprin
 
 
 def test_sweeps_keep_their_as_of_to_the_second_their_references_name() -> None:
-    from opsupport import buckets
+    from opsupport import dated_buckets
 
     from loyalty_accounts.chart import load_chart
     from loyalty_accounts.numscript import Catalogue
@@ -125,6 +125,6 @@ def test_sweeps_keep_their_as_of_to_the_second_their_references_name() -> None:
     assert early.fingerprint() == late.fingerprint()
     assert ReleaseCommand(customer="c42", as_of=AT.replace(microsecond=5)).as_of == AT.replace(microsecond=0)
     chart, catalogue = load_chart(None), Catalogue()
-    (plan_early,) = expire.plan(early, chart, catalogue, buckets(d20250101=5))
-    (plan_late,) = expire.plan(late, chart, catalogue, buckets(d20250101=5))
+    (plan_early,) = expire.plan(early, chart, catalogue, dated_buckets(d20250101=5))
+    (plan_late,) = expire.plan(late, chart, catalogue, dated_buckets(d20250101=5))
     assert (plan_early.reference, plan_early.command_hash) == (plan_late.reference, plan_late.command_hash)

@@ -12,6 +12,8 @@ from loyalty_accounts.types import TransactionPlan
 CONVERT_SCRIPT_2 = """\
 vars {
   monetary $points
+  monetary $taken_0
+  monetary $taken_1
   account $buckets_0
   account $buckets_1
   account $converted
@@ -22,8 +24,10 @@ vars {
 
 send $points (
   source = {
-    $buckets_0
-    $buckets_1
+    max $taken_0 from $buckets_0
+
+    max $taken_1 from $buckets_1
+
   }
   destination = $converted
 )
@@ -47,6 +51,8 @@ def test_convert(chart, catalogue):
         script=CONVERT_SCRIPT_2,
         vars={
             "points": "PTS 500",
+            "taken_0": "PTS 300",
+            "taken_1": "PTS 200",
             "buckets_0": "customers:c42:points:20260930",
             "buckets_1": "customers:c42:points:20270331",
             "converted": "program:points:converted",

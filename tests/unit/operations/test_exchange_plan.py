@@ -17,6 +17,7 @@ from loyalty_accounts.types import TransactionPlan
 EXCHANGE_OUT_SCRIPT_1 = """\
 vars {
   monetary $points
+  monetary $taken_0
   account $buckets_0
   account $exchanged
   monetary $partner_points
@@ -29,7 +30,8 @@ vars {
 
 send $points (
   source = {
-    $buckets_0
+    max $taken_0 from $buckets_0
+
   }
   destination = $exchanged
 )
@@ -91,6 +93,7 @@ def test_exchange_out(chart, catalogue):
         script=EXCHANGE_OUT_SCRIPT_1,
         vars={
             "points": "PTS 120",
+            "taken_0": "PTS 120",
             "buckets_0": "customers:c42:points:20270331",
             "exchanged": "partners:skyway:exchanged",
             "partner_points": "SKYMILES 40",

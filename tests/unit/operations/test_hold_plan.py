@@ -12,6 +12,8 @@ from loyalty_accounts.types import TransactionPlan
 HOLD_SCRIPT_2 = """\
 vars {
   monetary $points
+  monetary $taken_0
+  monetary $taken_1
   account $buckets_0
   account $buckets_1
   account $hold
@@ -19,8 +21,10 @@ vars {
 
 send $points (
   source = {
-    $buckets_0
-    $buckets_1
+    max $taken_0 from $buckets_0
+
+    max $taken_1 from $buckets_1
+
   }
   destination = $hold
 )
@@ -39,6 +43,8 @@ def test_hold_takes_soonest_expiring_buckets_first(chart, catalogue):
         script=HOLD_SCRIPT_2,
         vars={
             "points": "PTS 70",
+            "taken_0": "PTS 50",
+            "taken_1": "PTS 20",
             "buckets_0": "customers:c42:points:20260930",
             "buckets_1": "customers:c42:points:20270331",
             "hold": "customers:c42:holds:h-9",

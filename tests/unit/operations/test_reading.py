@@ -28,9 +28,10 @@ def test_an_account_never_seen_has_balance_0_and_a_customer_never_seen_no_bucket
     reading = Reading(FakeLedger(), chart)
     assert reading.balance(chart.clawback("c1"), chart.points_asset) == 0
     assert not reading.known("c1")
-    assert reading.buckets("c1", spendable_only=False) == []
+    assert reading.at(AT).buckets("c1", spendable_only=False) == []
+    assert reading.at(AT).clawback_balance("c1") == 0
     with pytest.raises(UnknownEntity, match="customer c1 has no accounts"):
-        reading.buckets("c1")
+        reading.at(AT).buckets("c1")
 
 
 def test_buckets_are_read_from_the_chart_addresses_of_the_customer_only(chart, catalogue: Catalogue, rules):
@@ -44,13 +45,13 @@ def test_buckets_are_read_from_the_chart_addresses_of_the_customer_only(chart, c
         assert plan is not None
         ledger.post(plan)
     # the chart has a chargeback window: the points are pending, no bucket yet
-    assert reading.buckets("c1", spendable_only=False) == []
+    assert reading.at(AT).buckets("c1", spendable_only=False) == []
     assert reading.known("c1") and reading.known("c10") and not reading.known("c2")
     pending = OPERATIONS["release"]
     assert isinstance(pending, Sweep)
     assert sorted(pending.read(reading, None)) == ["c1", "c10"]
     assert sorted(pending.read(reading, "c1")) == ["c1"]
-    assert [p.points for p in pending.read(reading, "c1")["c1"]] == [10]
+    assert [p.timeline.current for p in pending.read(reading, "c1")["c1"]] == [10]
 
 
 def test_every_entry_says_what_it_is():

@@ -12,6 +12,8 @@ from loyalty_accounts.types import TransactionPlan
 REDEEM_SCRIPT_2 = """\
 vars {
   monetary $points
+  monetary $taken_0
+  monetary $taken_1
   account $buckets_0
   account $buckets_1
   account $redeemed
@@ -19,8 +21,10 @@ vars {
 
 send $points (
   source = {
-    $buckets_0
-    $buckets_1
+    max $taken_0 from $buckets_0
+
+    max $taken_1 from $buckets_1
+
   }
   destination = $redeemed
 )
@@ -39,6 +43,8 @@ def test_redeem_spends_the_soonest_expiry_then_noexpiry(chart, catalogue):
         script=REDEEM_SCRIPT_2,
         vars={
             "points": "PTS 70",
+            "taken_0": "PTS 50",
+            "taken_1": "PTS 20",
             "buckets_0": "customers:c42:points:20260930",
             "buckets_1": "customers:c42:points:noexpiry",
             "redeemed": "program:points:redeemed",
@@ -54,6 +60,7 @@ def test_only_the_buckets_needed_are_listed(chart, catalogue):
     plan = redeem.plan(command(30, reward="sku-123"), chart, catalogue, buckets(noexpiry=40, d20260930=50))
     assert plan.vars == {
         "points": "PTS 30",
+        "taken_0": "PTS 30",
         "buckets_0": "customers:c42:points:20260930",
         "redeemed": "program:points:redeemed",
     }

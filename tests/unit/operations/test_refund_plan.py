@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -24,21 +25,27 @@ EARN = EarnRecord(
     expires_on=d("2027-06-01"),
 )
 
-REFUND_SCRIPT_1_2 = """\
+REFUND_SCRIPT_3 = """\
 vars {
   monetary $points
-  account $pending_0
-  account $buckets_0
-  account $buckets_1
+  monetary $taken_0
+  monetary $taken_1
+  monetary $taken_2
+  account $sources_0
+  account $sources_1
+  account $sources_2
   account $shortfall
   account $issued
 }
 
 send $points (
   source = {
-    $pending_0
-    $buckets_0
-    $buckets_1
+    max $taken_0 from $sources_0
+
+    max $taken_1 from $sources_1
+
+    max $taken_2 from $sources_2
+
     $shortfall allowing unbounded overdraft
   }
   destination = $issued
@@ -63,17 +70,20 @@ def previous(*items: tuple[str, str, int]) -> list[RefundRecord]:
 def test_full_refund_under_claw_back(chart, catalogue):
     plan = refund.plan(
         command("125.90"), chart, catalogue, earn=EARN, previous_refunds=[],
-        buckets=buckets(d20270601=40, d20260930=0, d20260601=7),
+        buckets=buckets(d20270601=40, d20260930=0, d20260601=7), pending=60,
     )
     assert plan == TransactionPlan(
         operation="refund",
         template="refund",
-        script=REFUND_SCRIPT_1_2,
+        script=REFUND_SCRIPT_3,
         vars={
             "points": "PTS 125",
-            "pending_0": "customers:c42:pending:20260615:20270601",
-            "buckets_0": "customers:c42:points:20260601",
-            "buckets_1": "customers:c42:points:20270601",
+            "taken_0": "PTS 60",
+            "taken_1": "PTS 7",
+            "taken_2": "PTS 40",
+            "sources_0": "customers:c42:pending:20260615:20270601",
+            "sources_1": "customers:c42:points:20260601",
+            "sources_2": "customers:c42:points:20270601",
             "shortfall": "customers:c42:clawback",
             "issued": "program:points:issued:7",
         },
@@ -210,3 +220,33 @@ def test_any_split_of_a_full_refund_reverses_exactly_what_was_earned(earned, ord
         reversed_so_far += step
         assert reversed_so_far <= earned
     assert reversed_so_far == earned
+
+
+def test_each_source_gives_at_most_what_it_can_give_and_the_rest_is_the_shortfall(chart, catalogue):
+    # 50.00 of 125.90 → 49 points: the pending account can give 10, the bucket 30, the clawback the last 9
+    plan = refund.plan(
+        command("50.00"), chart, catalogue, earn=EARN, previous_refunds=[],
+        buckets=buckets(d20260930=30, d20270601=0), pending=10,
+    )
+    assert plan is not None
+    assert [(plan.vars[f"sources_{k}"], plan.vars[f"taken_{k}"]) for k in range(2)] == [
+        ("customers:c42:pending:20260615:20270601", "PTS 10"),
+        ("customers:c42:points:20260930", "PTS 30"),
+    ]
+    assert "sources_2" not in plan.vars and "max $taken_1 from $sources_1" in plan.script
+    # nothing to give anywhere: everything from the shortfall account
+    plan = refund.plan(command("50.00"), chart, catalogue, earn=EARN, previous_refunds=[], buckets=[], pending=0)
+    assert plan is not None and set(plan.vars) == {"points", "shortfall", "issued"}
+
+
+def test_a_refund_dated_before_its_order_is_refused(chart, catalogue):
+    early = command("10.00").model_copy(update={"at": AT - timedelta(seconds=1)})
+    with pytest.raises(InvalidCommand, match=r"refund rf-1 is dated 2026-06-01T09:59:59Z, before its order o-1 \(2026-06-01T10:00:00Z\)"):
+        refund.plan(early, chart, catalogue, earn=EARN, previous_refunds=[], buckets=buckets(d20270601=40))
+    # at the order's very instant it is accepted
+    assert refund.plan(command("10.00"), chart, catalogue, earn=EARN, previous_refunds=[], buckets=buckets(d20270601=40)) is not None
+
+
+def test_take_in_order_skips_accounts_that_give_nothing():
+    assert refund.take_in_order([("a", 0), ("b", -5), ("c", 7), ("d", 9)], 10) == [("c", 7), ("d", 3)]
+    assert refund.take_in_order([("a", 4)], 10) == [("a", 4)]

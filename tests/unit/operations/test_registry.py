@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from opsupport import AT, buckets, d, priced
+from opsupport import AT, buckets, d, dated_buckets, priced, steady
 
 from loyalty_accounts import operations
 from loyalty_accounts.operations import (
@@ -60,6 +60,7 @@ from loyalty_accounts.types import Posting, TransactionPlan
 from loyalty_accounts.vocabulary.amounts import Money
 
 MANY = buckets(d20260930=5, d20261231=5, d20270331=5, d20270601=500, noexpiry=500)
+MANY_DATED = dated_buckets(d20260930=5, d20261231=5, d20270331=5, d20270601=500)
 
 
 def sample_plans(chart, catalogue, rules) -> list[TransactionPlan]:
@@ -71,7 +72,7 @@ def sample_plans(chart, catalogue, rules) -> list[TransactionPlan]:
     assert earned is not None
     refunded = refund.plan(
         RefundCommand(customer="c42", order_id="o-1", refund_id="rf-1", amount=usd, at=AT),
-        chart, catalogue, earn=EarnRecord.from_metadata(earned.metadata), previous_refunds=[], buckets=MANY,
+        chart, catalogue, earn=EarnRecord.from_metadata(earned.metadata), previous_refunds=[], buckets=MANY, pending=2,
     )
     assert refunded is not None
     hold_postings = [
@@ -83,13 +84,13 @@ def sample_plans(chart, catalogue, rules) -> list[TransactionPlan]:
         refunded,
         *release.plan(
             ReleaseCommand(customer="c42", as_of=AT), chart, catalogue,
-            [PendingBalance(release=d("2026-06-01"), expiry=d("2027-05-18"), points=10)],
+            [PendingBalance(release=d("2026-06-01"), expiry=d("2027-05-18"), timeline=steady(10))],
         ),
         hold.plan(HoldCommand(customer="c42", hold_id="h-9", points=12, at=AT), chart, catalogue, MANY),
         capture.plan(CaptureCommand(customer="c42", hold_id="h-9", points=3, at=AT), chart, catalogue, hold_postings),
         redeem.plan(RedeemCommand(customer="c42", redemption_id="r-1", points=12, at=AT), chart, catalogue, MANY),
         *expire.plan(
-            ExpireCommand(customer="c42", as_of=datetime(2027, 1, 1, tzinfo=timezone.utc)), chart, catalogue, MANY
+            ExpireCommand(customer="c42", as_of=datetime(2027, 1, 1, tzinfo=timezone.utc)), chart, catalogue, MANY_DATED
         ),
         transfer_op.plan(
             TransferCommand(customer="c42", to_customer="c77", transfer_id="t-1", points=12, at=AT), chart, catalogue, MANY
@@ -187,7 +188,8 @@ def test_lists_of_several_elements_are_exercised(chart, catalogue, rules):
     plans = {p.template: p for p in sample_plans(chart, catalogue, rules)}
     assert "counter_1" in plans["engage"].vars
     assert "qualified_0" in plans["refund"].vars
-    assert "buckets_2" in plans["redeem"].vars
+    assert "buckets_2" in plans["redeem"].vars and "taken_2" in plans["redeem"].vars
+    assert "sources_2" in plans["refund"].vars
     assert "moved_2" in plans["transfer"].vars
     assert "returned_1" in plans["capture"].vars
 

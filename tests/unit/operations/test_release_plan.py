@@ -1,24 +1,25 @@
-"""Release: due pending accounts move whole into the bucket of their expiry."""
+"""Release: due pending accounts move what they hold from the run's instant on into the bucket of their expiry."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
-from opsupport import d
+from opsupport import SINCE, d, steady
 
-from loyalty_accounts.operations import PendingBalance, ReleaseCommand, release
+from loyalty_accounts.operations import PendingBalance, ReleaseCommand, Timeline, release
+from loyalty_accounts.operations.timeline import Change
 from loyalty_accounts.types import TransactionPlan
 
 AS_OF = datetime(2026, 3, 15, 2, 0, tzinfo=timezone.utc)
 
 RELEASE_SCRIPT = """\
 vars {
-  asset $asset
+  monetary $points
   account $pending
   account $bucket
 }
 
-send [$asset *] (
+send $points (
   source = $pending
   destination = $bucket
 )
@@ -28,10 +29,10 @@ send [$asset *] (
 def test_due_pending_accounts_are_released_oldest_first(chart, catalogue):
     cmd = ReleaseCommand(customer="c42", as_of=AS_OF)
     pending = [
-        PendingBalance(release=d("2026-03-20"), expiry=d("2027-03-06"), points=40),
-        PendingBalance(release=d("2026-03-15"), expiry=d("2027-03-01"), points=95),
-        PendingBalance(release=d("2026-03-01"), expiry=None, points=5),
-        PendingBalance(release=d("2026-02-01"), expiry=d("2027-01-18"), points=0),
+        PendingBalance(release=d("2026-03-20"), expiry=d("2027-03-06"), timeline=steady(40)),
+        PendingBalance(release=d("2026-03-15"), expiry=d("2027-03-01"), timeline=steady(95)),
+        PendingBalance(release=d("2026-03-01"), expiry=None, timeline=steady(5)),
+        PendingBalance(release=d("2026-02-01"), expiry=d("2027-01-18"), timeline=steady(0)),
     ]
     plans = release.plan(cmd, chart, catalogue, pending)
     assert [p.reference for p in plans] == [
@@ -43,7 +44,7 @@ def test_due_pending_accounts_are_released_oldest_first(chart, catalogue):
         template="release",
         script=RELEASE_SCRIPT,
         vars={
-            "asset": "PTS",
+            "points": "PTS 95",
             "pending": "customers:c42:pending:20260315:20270301",
             "bucket": "customers:c42:points:20270301",
         },
@@ -58,3 +59,21 @@ def test_due_pending_accounts_are_released_oldest_first(chart, catalogue):
         timestamp=AS_OF,
     )
     assert plans[0].vars["bucket"] == "customers:c42:points:noexpiry"
+
+
+def test_a_run_in_the_past_releases_what_the_account_holds_from_then_on(chart, catalogue):
+    # 95 pending at the run's instant; a late order added 20 the next day, a refund took 30 two days later
+    later = (
+        Change(timestamp=AS_OF + timedelta(days=1), tx_id=5, amount=20),
+        Change(timestamp=AS_OF + timedelta(days=2), tx_id=6, amount=-30),
+    )
+    pending = PendingBalance(release=d("2026-03-15"), expiry=d("2027-03-01"), timeline=Timeline(since=SINCE, current=85, changes=later))
+    (plan,) = release.plan(ReleaseCommand(customer="c42", as_of=AS_OF), chart, catalogue, [pending])
+    assert plan.vars["points"] == "PTS 85"  # 95, 115, 85: never more than 85 from then on
+    # all of it taken back after the run's instant: nothing to release as of then
+    gone = PendingBalance(
+        release=d("2026-03-15"),
+        expiry=d("2027-03-01"),
+        timeline=Timeline(since=SINCE, current=0, changes=(Change(timestamp=AS_OF + timedelta(days=1), tx_id=5, amount=-95),)),
+    )
+    assert release.plan(ReleaseCommand(customer="c42", as_of=AS_OF), chart, catalogue, [gone]) == ()

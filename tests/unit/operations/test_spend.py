@@ -19,11 +19,12 @@ def test_take_allocates_soonest_expiry_first_and_skips_a_bucket_due_today(chart)
     )
 
 
-def test_spend_vars_are_the_points_and_the_ordered_buckets(chart):
+def test_spend_vars_are_the_points_the_ordered_buckets_and_what_each_gives(chart):
     vars_ = spend_vars(chart, buckets(noexpiry=40, d20260930=50), customer="c42", points=70, at=AT)
 
     assert vars_ == {
         "points": "PTS 70",
+        "taken": ["PTS 50", "PTS 20"],
         "buckets": ["customers:c42:points:20260930", "customers:c42:points:noexpiry"],
     }
 

@@ -9,6 +9,7 @@ from support.report_books import AS_OF, FakeBooks, acct, reports
 
 from loyalty_accounts.chart import Chart
 from loyalty_accounts.numscript import Catalogue
+from loyalty_accounts.operations import RedeemCommand, redeem
 from loyalty_accounts.reports import liability_statement
 from loyalty_accounts.reports.check import SHOWN
 from loyalty_accounts.reports.invariants import (
@@ -159,7 +160,9 @@ def back_dated_redeem(chart: Chart, catalogue: Catalogue) -> FakeBooks:
     books = FakeBooks(chart, catalogue)
     books.earn("c1", "o-1", "100.00", "2026-03-01T10:00:00")
     books.release("c1", "2026-03-16T02:00:00")
-    books.redeem("c1", "r-1", 60, "2026-02-01T10:00:00")
+    # planned as the programme did before issue 10: on today's buckets, then dated in February
+    command = RedeemCommand(customer="c1", redemption_id="r-1", points=60, at=at("2026-02-01T10:00:00"))
+    books.post(redeem.plan(command, chart, catalogue, books.buckets("c1", "2026-04-01T00:00:00")))
     return books
 
 

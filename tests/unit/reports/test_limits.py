@@ -124,8 +124,12 @@ def order_history(chart: Chart, catalogue: Catalogue, *refunds: tuple[str, str, 
     record = EarnRecord.from_metadata(earned.metadata)
     buckets = [BucketBalance(expiry=date(2027, 3, 1), points=100)]
     for refund_id, amount, when in refunds:
-        command_r = RefundCommand(customer="c1", order_id="o-1", refund_id=refund_id, amount=usd(amount), at=at(when))
-        h.add(refund.plan(command_r, chart, catalogue, earn=record, previous_refunds=[], buckets=buckets))
+        # Planned at the order's own instant at the earliest, then dated as given: the plan itself
+        # refuses a refund dated before its order, and this history is the ledger's, whatever wrote it.
+        planned_at = max(at(when), command.ordered_at)
+        command_r = RefundCommand(customer="c1", order_id="o-1", refund_id=refund_id, amount=usd(amount), at=planned_at)
+        plan = refund.plan(command_r, chart, catalogue, earn=record, previous_refunds=[], buckets=buckets)
+        h.add(plan.model_copy(update={"timestamp": at(when)}) if plan is not None else plan)
     return h
 
 

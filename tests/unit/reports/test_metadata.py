@@ -16,6 +16,7 @@ from loyalty_accounts.operations import (
     RESERVED_METADATA,
     AdjustCommand,
     BucketBalance,
+    DatedBucket,
     CaptureCommand,
     ConvertCommand,
     EarnCommand,
@@ -27,6 +28,7 @@ from loyalty_accounts.operations import (
     HoldCommand,
     OpenCounterCommand,
     PendingBalance,
+    Timeline,
     RedeemCommand,
     RefundCommand,
     ReleaseCommand,
@@ -59,6 +61,7 @@ def every_plan(chart: Chart, catalogue: Catalogue) -> list[TransactionPlan]:
     t = at("2026-06-01T10:00:00")
     usd = Money(amount=Decimal("125.90"), currency="USD")
     bks = [BucketBalance(expiry=date(2026, 9, 30), points=300), BucketBalance(expiry=date(2027, 3, 31), points=400)]
+    dated = [DatedBucket(expiry=b.expiry, timeline=Timeline(since=t, current=b.points)) for b in bks if b.expiry is not None]
     held = (
         Posting(source="customers:c42:points:20260930", destination="customers:c42:holds:h-9", amount=50, asset="PTS"),
         Posting(source="customers:c42:points:20270331", destination="customers:c42:holds:h-9", amount=20, asset="PTS"),
@@ -89,13 +92,13 @@ def every_plan(chart: Chart, catalogue: Catalogue) -> list[TransactionPlan]:
         open_control.open_control(chart, catalogue, chart.period_closed()),
         period_close.plan(PeriodCloseCommand(through=t), chart, catalogue, t - timedelta(days=30)),
         *release.plan(
-            ReleaseCommand(customer="c42", as_of=t), chart, catalogue, [PendingBalance(release=date(2026, 6, 1), expiry=date(2027, 5, 18), points=95)]
+            ReleaseCommand(customer="c42", as_of=t), chart, catalogue, [PendingBalance(release=date(2026, 6, 1), expiry=date(2027, 5, 18), timeline=Timeline(since=t, current=95))]
         ),
         hold.plan(HoldCommand(customer="c42", hold_id="h-9", points=70, at=t), chart, catalogue, bks),
         capture.plan(CaptureCommand(customer="c42", hold_id="h-9", points=55, at=t), chart, catalogue, held),
         redeem.plan(RedeemCommand(customer="c42", redemption_id="r-5", points=70, at=t), chart, catalogue, bks),
         redeem.plan(RedeemCommand(customer="c42", redemption_id="r-6", points=70, at=t, reward="mug"), chart, catalogue, bks),
-        *expire.plan(ExpireCommand(customer="c42", as_of=at("2026-09-30T03:00:00")), chart, catalogue, bks),
+        *expire.plan(ExpireCommand(customer="c42", as_of=at("2026-09-30T03:00:00")), chart, catalogue, dated),
         transfer.plan(TransferCommand(customer="c42", to_customer="c77", transfer_id="t-3", points=70, at=t), chart, catalogue, bks),
         exchange_out.plan(
             ExchangeOutCommand(customer="c42", exchange_id="x-1", partner="skyway", partner_points=40, at=t), chart, catalogue, bks

@@ -11,11 +11,13 @@ and nothing is posted; found with another fingerprint → ``DuplicateOperation``
 Not found → plan and post; the client resolves a concurrent duplicate the same
 way, and the database's unique reference makes two posts impossible.
 
-Never overspent: a plan lists the buckets the balances read say are needed,
-but the ledger's own overdraft check decides. If a concurrent spend emptied a
-bucket in between, the post fails with ``INSUFFICIENT_FUND`` and the plan is
-rebuilt from fresh balances (up to ``PLAN_ATTEMPTS`` times), so the customer either has the
-points at the instant of posting or gets :class:`InsufficientPoints`.
+Never overspent: a plan names the exact amount it takes from each account
+(what the reads say the account can give from the operation's date on), and
+the ledger's own overdraft check decides. If a concurrent operation changed
+the customer in between (its sequence leg, below, or a bucket emptied), the
+post fails with ``INSUFFICIENT_FUND`` and the plan is rebuilt from fresh
+reads (up to ``PLAN_ATTEMPTS`` times), so the customer either has the points
+at the instant of posting or gets :class:`InsufficientPoints`.
 Before re-planning or refusing, the reference is looked up once more: the
 server checks funds before the reference, so the losing twin of the same
 command run twice at once (the whole balance spent, or an engagement

@@ -158,7 +158,7 @@ class Executor:
             )
         if at > now + self.clock_skew:
             raise InvalidCommand(
-                f"dated {iso_instant(at)}, more than {self.clock_skew} after now ({iso_instant(now)}): "
+                f"dated {iso_instant(at)}, more than {self.clock_skew.total_seconds():g} s after now ({iso_instant(now)}): "
                 "operations cannot be dated in the future"
             )
         return at

@@ -28,9 +28,18 @@ from decimal import Decimal
 from typing import Iterable, Mapping, Sequence
 
 from ..chart import Chart
-from ..errors import LoyaltyError
+from ..errors import (
+    DuplicateOperation,
+    InsufficientPoints,
+    InvalidCommand,
+    LedgerUnavailable,
+    LoyaltyError,
+    OperationRefused,
+    OutcomeUnknown,
+    UnknownEntity,
+)
 from ..operations import Command, VoidCommand
-from ..rules import EarnBreakdown, Rules
+from ..rules import EarnBreakdown, EngagementLimitReached, Rules
 from .book import Entry, lowest_after, net_of
 from .model import Decision, Nothing, Post, Programme, Refuse
 from .workload import Op
@@ -324,10 +333,6 @@ def _check_balances(model: Programme, ledger: Mapping[tuple[str, str], int], ver
 
 def error_kind(exc: BaseException) -> tuple[str, str | None]:
     """(outcome kind, error kind) of an exception a call raised."""
-
-    from ..errors import (DuplicateOperation, InsufficientPoints, InvalidCommand, LedgerUnavailable,
-                          OperationRefused, OutcomeUnknown, UnknownEntity)
-    from ..rules import EngagementLimitReached
 
     if isinstance(exc, (OutcomeUnknown, LedgerUnavailable)):
         return "unknown", None

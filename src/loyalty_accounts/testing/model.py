@@ -41,8 +41,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
-from fractions import Fraction
-from typing import Callable, Mapping
+from typing import Mapping
 
 from ..chart import Chart
 from ..operations import (
@@ -63,6 +62,7 @@ from ..operations import (
 from ..rules import Order, Rules, quote, tier_for
 from ..rules.tiers import qualification_window
 from .book import Book, Entry, net_of
+from .decisions import Decision, Hold, Nothing, Order_, Post, Refuse, compare, reverse
 
 __all__ = ["Programme", "Post", "Nothing", "Refuse", "Decision", "ERROR_KINDS", "SPENDS"]
 
@@ -71,55 +71,6 @@ ERROR_KINDS = ("funds", "limit", "unknown", "refused", "invalid", "duplicate")
 invalid: InvalidCommand; duplicate: DuplicateOperation."""
 SPENDS = (RedeemCommand, HoldCommand, ConvertCommand, ExchangeOutCommand, TransferCommand)
 _TICK = timedelta(microseconds=1)
-
-
-@dataclass(frozen=True)
-class Post:
-    """The model posts: ``check(entry)`` lists the problems of the ledger's transaction for it."""
-
-    check: Callable[[Entry], list[str]]
-    may_be_nothing: bool = False
-    """Whether answering without a transaction is allowed too (a refund whose size depends on smaller refunds)."""
-
-
-@dataclass(frozen=True)
-class Nothing:
-    """The model posts nothing and answers (an order earning 0 points, a refund too small to reverse a point)."""
-
-    why: str
-
-
-@dataclass(frozen=True)
-class Refuse:
-    """The model refuses with one of ``kinds``."""
-
-    kinds: frozenset[str]
-    why: str
-
-
-Decision = Post | Nothing | Refuse
-
-
-@dataclass
-class Hold:
-    customer: str
-    entry: Entry
-    at: datetime
-    taken: dict[date | None, int]
-    voided: bool = False
-    captured: bool = False
-
-
-@dataclass
-class Order_:
-    customer: str
-    amount: Decimal
-    currency: str
-    points: int
-    ordered_at: datetime
-    day: date
-    refunded: Decimal = Decimal(0)
-    reversed: int = 0
 
 
 @dataclass
@@ -238,7 +189,7 @@ class Programme:
                         expiry = self.chart.parse_bucket(account)[1]
                         key = (self.chart.bucket(command.to_customer, expiry), pts)
                         expected[key] = expected.get(key, 0) - amount
-            return _compare(net, expected)
+            return compare(net, expected)
 
         return Post(check)
 
@@ -329,7 +280,7 @@ class Programme:
         charges = breakdown.campaign_charges()
 
         def check(entry: Entry) -> list[str]:
-            problems = _compare(self.net(entry), expected)
+            problems = compare(self.net(entry), expected)
             if not problems:
                 self.orders[c.order_id] = Order_(c.customer, c.amount.amount, c.amount.currency, points, c.ordered_at, day)
                 for campaign, charged in charges.items():
@@ -359,7 +310,7 @@ class Programme:
             expected[(ch.engagement_awarded(c.event), ch.awards_asset)] = len(counters)
 
         def check(entry: Entry) -> list[str]:
-            problems = _compare(self.net(entry), expected)
+            problems = compare(self.net(entry), expected)
             if not problems:
                 self.awards[ever] = self.awards.get(ever, 0) + 1
                 self.awards[today] = self.awards.get(today, 0) + 1
@@ -391,7 +342,7 @@ class Programme:
                 left -= back
 
         def check(entry: Entry) -> list[str]:
-            problems = _compare(self.net(entry), expected)
+            problems = compare(self.net(entry), expected)
             hold.captured = hold.captured or not problems
             return problems
 
@@ -410,7 +361,7 @@ class Programme:
         mirror = {key: -value for key, value in self.net(hold.entry).items()}
 
         def check(entry: Entry) -> list[str]:
-            problems = _compare(self.net(entry), mirror)
+            problems = compare(self.net(entry), mirror)
             hold.voided = hold.voided or not problems
             return problems
 
@@ -428,7 +379,7 @@ class Programme:
         if order.refunded + c.amount.amount > order.amount:
             return Refuse(frozenset({"invalid"}), f"refunds would total more than {order.amount}")
         upper = order.refunded + self.small.get(c.order_id, Decimal(0)) + c.amount.amount
-        if _reverse(order, min(upper, order.amount)) == 0:
+        if reverse(order, min(upper, order.amount)) == 0:
             return Nothing("refund too small to reverse a point")
         customer_accounts = set(self.buckets(c.customer).values()) | {ch.clawback(c.customer)}
         pts, q = ch.points_asset, ch.qualifying_asset
@@ -437,7 +388,7 @@ class Programme:
             total = Decimal(entry.metadata.get("refunded_total", "-1"))
             if not (order.refunded + c.amount.amount <= total <= min(upper, order.amount)):
                 return [f"refunded_total {total} is not this refund ({c.amount.amount}) on {order.refunded} refunded before"]
-            points = _reverse(order, total)
+            points = reverse(order, total)
             net = self.net(entry)
             expected = {(ch.issued_shard(c.customer), pts): points, (ch.qualifying(c.customer, order.day), q): -points,
                         (ch.tiers_qualifying(), q): points}
@@ -449,12 +400,12 @@ class Programme:
                     expected[(account, asset)] = amount
                     taken -= amount
             problems = [f"took {taken} points for the refund, not {points}"] if taken != points else []
-            problems += _compare(net, expected)
+            problems += compare(net, expected)
             if not problems:
                 order.refunded, order.reversed = total, order.reversed + points
             return problems
 
-        return Post(check, may_be_nothing=_reverse(order, order.refunded + c.amount.amount) == 0)
+        return Post(check, may_be_nothing=reverse(order, order.refunded + c.amount.amount) == 0)
 
     # -- sweeps -------------------------------------------------------------------
 
@@ -487,7 +438,7 @@ class Programme:
             destination = ch.expired()
         if -amount > self.book.balance(account, pts):
             return [f"{operation} took {-amount} from {account}, which holds {self.book.balance(account, pts)}"]
-        return _compare(net, {(account, pts): amount, (destination, pts): -amount})
+        return compare(net, {(account, pts): amount, (destination, pts): -amount})
 
     # -- applying ------------------------------------------------------------------
 
@@ -506,18 +457,5 @@ class Programme:
             self.holds[command.hold_id] = Hold(command.customer, entry, command.at, taken)
 
 
-def _reverse(order: Order_, total: Decimal) -> int:
-    target = int(Fraction(order.points) * Fraction(total) // Fraction(order.amount))
-    return max(0, target - order.reversed)
-
-
-def _compare(actual: Mapping[tuple[str, str], int], expected: Mapping[tuple[str, str], int]) -> list[str]:
-    """Differences between two net effects, as readable lines (empty when equal)."""
-
-    keys = sorted({k for k, v in actual.items() if v} | {k for k, v in expected.items() if v})
-    return [f"{a} {s}: posted {actual.get((a, s), 0)}, model {expected.get((a, s), 0)}"
-            for a, s in keys if actual.get((a, s), 0) != expected.get((a, s), 0)]
-
-
 def _exact(expected: Mapping[tuple[str, str], int], programme: Programme) -> Post:
-    return Post(lambda entry: _compare(programme.net(entry), expected))
+    return Post(lambda entry: compare(programme.net(entry), expected))

@@ -77,12 +77,22 @@ class FaultProxy:
         return self
 
     def stop(self) -> None:
-        loop, server = self._loop, self._server
-        if loop is not None and server is not None:
-            loop.call_soon_threadsafe(server.close)
+        """Stop listening, cancel the connections still open (a delayed answer is then never sent), end the loop."""
+
+        loop = self._loop
+        if loop is not None and loop.is_running():
+            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(10)
             loop.call_soon_threadsafe(loop.stop)
         if self._thread is not None:
             self._thread.join(10)
+
+    async def _shutdown(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
 
     def __enter__(self) -> FaultProxy:
         return self.start()

@@ -320,11 +320,9 @@ class Programme:
 
     def _decide_capture(self, c: CaptureCommand) -> Decision:
         ch, pts = self.chart, self.chart.points_asset
-        hold = self.holds.get(c.hold_id)
-        if hold is None:
-            return Refuse(frozenset({"unknown"}), f"no hold {c.hold_id}")
-        if hold.customer != c.customer:
-            return Refuse(frozenset({"invalid"}), "another customer's hold")
+        hold = self._hold(c)
+        if isinstance(hold, Refuse):
+            return hold
         if hold.voided:
             return Refuse(frozenset({"refused"}), "hold voided")
         if c.at >= hold.at + ch.hold_ttl:
@@ -341,31 +339,36 @@ class Programme:
                 expected[key] = expected.get(key, 0) + back
                 left -= back
 
-        def check(entry: Entry) -> list[str]:
-            problems = compare(self.net(entry), expected)
-            hold.captured = hold.captured or not problems
-            return problems
+        return self._settle(hold, expected, "captured")
 
-        return Post(check)
-
-    def _decide_void(self, c: VoidCommand) -> Decision:
+    def _hold(self, c: CaptureCommand | VoidCommand) -> Hold | Refuse:
         hold = self.holds.get(c.hold_id)
         if hold is None:
             return Refuse(frozenset({"unknown"}), f"no hold {c.hold_id}")
         if hold.customer != c.customer:
             return Refuse(frozenset({"invalid"}), "another customer's hold")
+        return hold
+
+    def _settle(self, hold: Hold, expected: Mapping[tuple[str, str], int], flag: str) -> Post:
+        """The capture or void of ``hold`` posting ``expected``; once posted, the hold is marked ``flag``."""
+
+        def check(entry: Entry) -> list[str]:
+            problems = compare(self.net(entry), expected)
+            if not problems:
+                setattr(hold, flag, True)
+            return problems
+
+        return Post(check)
+
+    def _decide_void(self, c: VoidCommand) -> Decision:
+        hold = self._hold(c)
+        if isinstance(hold, Refuse):
+            return hold
         if hold.captured:
             return Refuse(frozenset({"refused"}), "hold captured")
         if hold.voided:
             return Nothing("already voided")
-        mirror = {key: -value for key, value in self.net(hold.entry).items()}
-
-        def check(entry: Entry) -> list[str]:
-            problems = compare(self.net(entry), mirror)
-            hold.voided = hold.voided or not problems
-            return problems
-
-        return Post(check)
+        return self._settle(hold, {key: -value for key, value in self.net(hold.entry).items()}, "voided")
 
     def _decide_refund(self, c: RefundCommand) -> Decision:
         ch = self.chart

@@ -59,7 +59,7 @@ from ..operations import (
     TransferCommand,
     VoidCommand,
 )
-from ..rules import Order, Rules, quote, tier_for
+from ..rules import EarnBreakdown, Order, Rules, quote, tier_for
 from ..rules.tiers import qualification_window
 from .book import Book, Entry, net_of
 from .decisions import Decision, Hold, Nothing, Order_, Post, Refuse, compare, reverse
@@ -204,6 +204,8 @@ class Programme:
 
     def _decide_convert(self, c: ConvertCommand) -> Decision:
         ch, money = self.chart, self.chart.money_asset
+        if c.points % ch.policies.conversion.points_per_unit:
+            return Refuse(frozenset({"invalid"}), "points do not buy a whole number of money units")
         credit = c.points // ch.policies.conversion.points_per_unit * 100
         return self._spend(c, c.customer, c.points, c.at, {
             (ch.converted(), ch.points_asset): c.points,
@@ -280,12 +282,13 @@ class Programme:
         charges = breakdown.campaign_charges()
 
         def check(entry: Entry) -> list[str]:
-            problems = compare(self.net(entry), expected)
-            if not problems:
-                self.orders[c.order_id] = Order_(c.customer, c.amount.amount, c.amount.currency, points, c.ordered_at, day)
-                for campaign, charged in charges.items():
-                    self.usage[(c.customer, campaign)] = self.usage.get((c.customer, campaign), 0) + charged
-            return problems
+            # What follows is judged on what was really posted (a wrong earn must not make later ones look wrong).
+            issued = -self.net(entry).get((ch.tiers_qualifying(), ch.qualifying_asset), 0)
+            self.orders[c.order_id] = Order_(c.customer, c.amount.amount, c.amount.currency, issued, c.ordered_at, day)
+            posted = EarnBreakdown.from_metadata(entry.metadata).campaign_charges() if "r_ver" in entry.metadata else charges
+            for campaign, charged in posted.items():
+                self.usage[(c.customer, campaign)] = self.usage.get((c.customer, campaign), 0) + charged
+            return compare(self.net(entry), expected)
 
         return Post(check)
 
@@ -310,11 +313,9 @@ class Programme:
             expected[(ch.engagement_awarded(c.event), ch.awards_asset)] = len(counters)
 
         def check(entry: Entry) -> list[str]:
-            problems = compare(self.net(entry), expected)
-            if not problems:
-                self.awards[ever] = self.awards.get(ever, 0) + 1
-                self.awards[today] = self.awards.get(today, 0) + 1
-            return problems
+            self.awards[ever] = self.awards.get(ever, 0) + 1
+            self.awards[today] = self.awards.get(today, 0) + 1
+            return compare(self.net(entry), expected)
 
         return Post(check)
 
@@ -353,10 +354,8 @@ class Programme:
         """The capture or void of ``hold`` posting ``expected``; once posted, the hold is marked ``flag``."""
 
         def check(entry: Entry) -> list[str]:
-            problems = compare(self.net(entry), expected)
-            if not problems:
-                setattr(hold, flag, True)
-            return problems
+            setattr(hold, flag, True)
+            return compare(self.net(entry), expected)
 
         return Post(check)
 
@@ -404,8 +403,7 @@ class Programme:
                     taken -= amount
             problems = [f"took {taken} points for the refund, not {points}"] if taken != points else []
             problems += compare(net, expected)
-            if not problems:
-                order.refunded, order.reversed = total, order.reversed + points
+            order.refunded, order.reversed = total, order.reversed + taken
             return problems
 
         return Post(check, may_be_nothing=reverse(order, order.refunded + c.amount.amount) == 0)

@@ -205,7 +205,7 @@ def _sweep(d: _Draw, kind: str) -> Op:
     return Op(0, kind, as_of=LIVE, live=True)
 
 
-_CHANGES = {"points": lambda v: v + 1, "partner_points": lambda v: v + 1,
+_CHANGES = {"points": lambda v: v + 100, "partner_points": lambda v: v + 1,
             "amount": lambda v: Money(amount=v.amount + Decimal("1.00"), currency=v.currency)}
 
 

@@ -168,3 +168,17 @@ def test_refunds_never_before_the_order_nor_beyond_its_amount(model: Programme) 
     model.apply(reversed_, None)
     second = model.decide(refund("50.50", T + timedelta(days=2)), NOW)
     assert isinstance(second, Refuse)  # 101.00 in all on a 100.00 order
+
+
+def test_a_conversion_buys_whole_money_units_only(model: Programme) -> None:
+    from loyalty_accounts.operations import ConvertCommand
+
+    credit(model, 1, "c1", 500, T)
+    odd = model.decide(ConvertCommand(customer="c1", conversion_id="cv", points=150, at=T), NOW)
+    assert isinstance(odd, Refuse) and odd.kinds == {"invalid"}
+    whole = model.decide(ConvertCommand(customer="c1", conversion_id="cv", points=200, at=T), NOW)
+    assert isinstance(whole, Post)
+    ch = model.chart
+    converted = Entry(2, T, (Leg(ch.bucket("c1", EXPIRY), ch.converted(), "PTS", 200),
+                             Leg(ch.credit_issued(), ch.credit("c1"), "USD/2", 200)))
+    assert whole.check(converted) == []

@@ -279,18 +279,8 @@ class Programme:
         expected = self._issue(c.customer, points, c.ordered_at, destination)
         expected[(ch.tiers_qualifying(), ch.qualifying_asset)] = -points
         expected[(ch.qualifying(c.customer, day), ch.qualifying_asset)] = points
-        charges = breakdown.campaign_charges()
 
-        def check(entry: Entry) -> list[str]:
-            # What follows is judged on what was really posted (a wrong earn must not make later ones look wrong).
-            issued = -self.net(entry).get((ch.tiers_qualifying(), ch.qualifying_asset), 0)
-            self.orders[c.order_id] = Order_(c.customer, c.amount.amount, c.amount.currency, issued, c.ordered_at, day)
-            posted = EarnBreakdown.from_metadata(entry.metadata).campaign_charges() if "r_ver" in entry.metadata else charges
-            for campaign, charged in posted.items():
-                self.usage[(c.customer, campaign)] = self.usage.get((c.customer, campaign), 0) + charged
-            return compare(self.net(entry), expected)
-
-        return Post(check)
+        return _exact(expected, self)
 
     def _decide_engage(self, c: EngageCommand) -> Decision:
         ch = self.chart
@@ -312,12 +302,7 @@ class Programme:
         if counters:
             expected[(ch.engagement_awarded(c.event), ch.awards_asset)] = len(counters)
 
-        def check(entry: Entry) -> list[str]:
-            self.awards[ever] = self.awards.get(ever, 0) + 1
-            self.awards[today] = self.awards.get(today, 0) + 1
-            return compare(self.net(entry), expected)
-
-        return Post(check)
+        return _exact(expected, self)
 
     def _decide_capture(self, c: CaptureCommand) -> Decision:
         ch, pts = self.chart, self.chart.points_asset
@@ -340,7 +325,7 @@ class Programme:
                 expected[key] = expected.get(key, 0) + back
                 left -= back
 
-        return self._settle(hold, expected, "captured")
+        return _exact(expected, self)
 
     def _hold(self, c: CaptureCommand | VoidCommand) -> Hold | Refuse:
         hold = self.holds.get(c.hold_id)
@@ -350,15 +335,6 @@ class Programme:
             return Refuse(frozenset({"invalid"}), "another customer's hold")
         return hold
 
-    def _settle(self, hold: Hold, expected: Mapping[tuple[str, str], int], flag: str) -> Post:
-        """The capture or void of ``hold`` posting ``expected``; once posted, the hold is marked ``flag``."""
-
-        def check(entry: Entry) -> list[str]:
-            setattr(hold, flag, True)
-            return compare(self.net(entry), expected)
-
-        return Post(check)
-
     def _decide_void(self, c: VoidCommand) -> Decision:
         hold = self._hold(c)
         if isinstance(hold, Refuse):
@@ -367,7 +343,7 @@ class Programme:
             return Refuse(frozenset({"refused"}), "hold captured")
         if hold.voided:
             return Nothing("already voided")
-        return self._settle(hold, {key: -value for key, value in self.net(hold.entry).items()}, "voided")
+        return _exact({key: -value for key, value in self.net(hold.entry).items()}, self)
 
     def _decide_refund(self, c: RefundCommand) -> Decision:
         ch = self.chart
@@ -402,9 +378,7 @@ class Programme:
                     expected[(account, asset)] = amount
                     taken -= amount
             problems = [f"took {taken} points for the refund, not {points}"] if taken != points else []
-            problems += compare(net, expected)
-            order.refunded, order.reversed = total, order.reversed + taken
-            return problems
+            return problems + compare(net, expected)
 
         return Post(check, may_be_nothing=reverse(order, order.refunded + c.amount.amount) == 0)
 
@@ -443,9 +417,37 @@ class Programme:
 
     # -- applying ------------------------------------------------------------------
 
-    def apply(self, entry: Entry, command: Command | None) -> None:
-        """Record ``entry`` (already judged) as posted for ``command``."""
+    def _record(self, entry: Entry, command: Command | None) -> None:
+        ch, meta, net = self.chart, entry.metadata, self.net(entry)
+        if isinstance(command, EarnCommand):
+            issued = -net.get((ch.tiers_qualifying(), ch.qualifying_asset), 0)
+            day = ch.local_date(command.ordered_at)
+            self.orders[command.order_id] = Order_(command.customer, command.amount.amount, command.amount.currency,
+                                                   issued, command.ordered_at, day)
+            if "r_ver" in meta:
+                for campaign, charged in EarnBreakdown.from_metadata(meta).campaign_charges().items():
+                    key = (command.customer, campaign)
+                    self.usage[key] = self.usage.get(key, 0) + charged
+        elif isinstance(command, EngageCommand):
+            for key in ((command.customer, command.event), (command.customer, command.event, ch.local_date(command.at).isoformat())):
+                self.awards[key] = self.awards.get(key, 0) + 1
+        elif isinstance(command, (CaptureCommand, VoidCommand)) and command.hold_id in self.holds:
+            hold = self.holds[command.hold_id]
+            hold.captured = hold.captured or isinstance(command, CaptureCommand)
+            hold.voided = hold.voided or isinstance(command, VoidCommand)
+        elif isinstance(command, RefundCommand) and command.order_id in self.orders:
+            order = self.orders[command.order_id]
+            order.refunded = max(order.refunded, Decimal(meta.get("refunded_total", "0")))
+            order.reversed += net.get((ch.issued_shard(command.customer), ch.points_asset), 0)
 
+    def apply(self, entry: Entry, command: Command | None) -> None:
+        """Record ``entry`` (already judged) as posted for ``command``.
+
+        What later commands are judged on is what was really posted, right or
+        wrong: one wrong transaction must not make the next ones look wrong.
+        """
+
+        self._record(entry, command)
         self.book.apply(entry)
         if entry.reference and entry.metadata.get("command_hash"):
             self.references[entry.reference] = entry.metadata["command_hash"]

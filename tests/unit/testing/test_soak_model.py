@@ -158,14 +158,15 @@ def test_refunds_never_before_the_order_nor_beyond_its_amount(model: Programme) 
     too_much = model.decide(refund("100.01", T + timedelta(days=1)), NOW)
     assert isinstance(too_much, Refuse) and too_much.kinds == {"invalid"}
     assert isinstance(model.decide(refund("0.50", T + timedelta(days=1)), NOW), Nothing)
-    half = model.decide(refund("50.50", T + timedelta(days=1)), NOW)
+    half_refund = refund("50.50", T + timedelta(days=1))
+    half = model.decide(half_refund, NOW)
     assert isinstance(half, Post)
     reversed_ = Entry(2, T + timedelta(days=1), (
         Leg(ch.pending("c1", date(2026, 6, 15), EXPIRY), ch.issued_shard("c1"), "PTS", 50),
         Leg(ch.qualifying("c1", day), ch.tiers_qualifying(), "QPTS", 50),
     ), metadata={"refunded_total": "50.50"})
     assert half.check(reversed_) == []
-    model.apply(reversed_, None)
+    model.apply(reversed_, half_refund)
     second = model.decide(refund("50.50", T + timedelta(days=2)), NOW)
     assert isinstance(second, Refuse)  # 101.00 in all on a 100.00 order
 

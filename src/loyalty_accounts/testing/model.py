@@ -267,7 +267,9 @@ class Programme:
         category, channel = rules.order_fields(c.category, c.channel)
         order = Order(customer=c.customer, order_id=c.order_id, amount=c.amount.amount, currency=c.amount.currency,
                       category=category, channel=channel, ordered_at=c.ordered_at)
-        tier = tier_for(rules, self.qualifying(c.customer, c.ordered_at)).tier
+        # A history with negative qualifying points (a refund before its order) is reported as such;
+        # the order is still priced, at the lowest tier.
+        tier = tier_for(rules, max(0, self.qualifying(c.customer, c.ordered_at))).tier
         capped = {k.id for k in rules.campaigns_at(c.ordered_at) if k.cap_per_customer is not None}
         usage = {k: v for (who, k), v in self.usage.items() if who == c.customer and k in capped}
         breakdown = quote(rules, order, tier=tier, campaign_usage=usage)

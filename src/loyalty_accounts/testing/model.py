@@ -393,6 +393,8 @@ class Programme:
         day = ch.local_date(entry.timestamp)
         net = self.net(entry)
         sources = [(a, v) for (a, asset), v in net.items() if v < 0 and asset == pts]
+        if not net:
+            return []  # the account was emptied by a concurrent sweep between its read and this post: nothing moved
         if len(sources) != 1:
             return [f"{operation} moves from {len(sources)} accounts"]
         account, amount = sources[0]

@@ -183,3 +183,17 @@ def test_a_conversion_buys_whole_money_units_only(model: Programme) -> None:
     converted = Entry(2, T, (Leg(ch.bucket("c1", EXPIRY), ch.converted(), "PTS", 200),
                              Leg(ch.credit_issued(), ch.credit("c1"), "USD/2", 200)))
     assert whole.check(converted) == []
+
+
+def test_a_release_is_due_on_its_date_and_moves_at_most_what_is_pending(model: Programme) -> None:
+    ch = model.chart
+    pending = ch.pending("c1", date(2026, 6, 15), EXPIRY)
+    model.apply(Entry(1, T, (Leg(ch.issued_shard("c1"), pending, "PTS", 40),)), None)
+
+    def release(points: int, at: datetime) -> Entry:
+        return Entry(2, at, (Leg(pending, ch.bucket("c1", EXPIRY), "PTS", points),), {"operation": "release"})
+
+    assert model.check_sweep(release(40, T + timedelta(days=14)), "release") == []
+    assert model.check_sweep(release(40, T + timedelta(days=13)), "release")  # before its date
+    assert model.check_sweep(release(41, T + timedelta(days=14)), "release")  # more than pending
+    assert model.check_sweep(release(0, T + timedelta(days=14)), "release") == []  # emptied by a concurrent sweep

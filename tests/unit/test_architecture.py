@@ -28,7 +28,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("reports",),
     ("app", "demo"),
     ("local",),
-    ("cli",),
+    ("cli", "testing"),
 )
 """The package root (``loyalty_accounts/__init__.py``) is the public facade above every floor; nothing inside imports it."""
 MAX_LINES = 500

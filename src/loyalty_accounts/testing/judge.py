@@ -203,7 +203,8 @@ def _replay_one(model: Programme, posted: Posted, by_reference: Mapping[str, lis
             verdict.add("wrong_posting", None, f"tx {entry.id}: {problem}")
         model.apply(entry, None)
         return
-    if operation == "open_counter" or not entry.legs:
+    if operation in ("open_counter", "open_control") or not entry.legs:
+        # openings give an account its balance row: one unit there and back, nothing else
         if model.net(entry):
             verdict.add("wrong_posting", None, f"tx {entry.id}: {operation} is not net zero")
         model.apply(entry, None)

@@ -14,7 +14,7 @@ from typing import Mapping, Sequence
 
 from ..chart import Chart
 from ..errors import InvalidCommand
-from ..operations import OPERATIONS
+from ..operations import OPERATIONS, OpenControlCommand
 from ..ports import LedgerPort
 from ..types import AccountState, PostedTransaction
 from ..vocabulary.frozen import Frozen
@@ -181,13 +181,16 @@ def read_statement(
     subtree = chart.customer_filter(customer)
     opening = points_of(chart, ledger.aggregate_balances(subtree, pit=start)) if start is not None else 0
     closing = points_of(chart, ledger.aggregate_balances(subtree, pit=end))
-    transactions = list(
-        ledger.transactions(
+    # The opening of the customer's sequence counter moves no points: not a movement of the statement.
+    transactions = [
+        tx
+        for tx in ledger.transactions(
             account=subtree,
             start=start + ONE_MICROSECOND if start is not None else None,
             end=end + ONE_MICROSECOND,
         )
-    )
+        if tx.metadata.get("operation") != OpenControlCommand.operation
+    ]
     listed = {tx.id for tx in transactions}
     originals: dict[int, PostedTransaction] = {}
     for tx in transactions:

@@ -58,3 +58,18 @@ def test_points_change_counts_only_the_customers_own_accounts_in_points() -> Non
     assert points_change(chart, tx, "c1") == 30
     assert points_change(chart, tx, "c10") == 20
     assert points_change(chart, tx, "c2") == 0
+
+
+def test_the_opening_of_a_customers_sequence_counter_is_not_a_movement() -> None:
+    from support.fake_ledger import FakeLedger
+    from support.programme import T0, earn, programme
+
+    from loyalty_accounts.reports.statement import read_statement
+
+    ledger = FakeLedger()
+    program = programme(ledger, pending_days=0)
+    program.earn(earn("c1", "o1", "25"))
+    assert [tx.metadata["operation"] for tx in ledger.txs] == ["open_control", "open_control", "earn"]
+    statement = read_statement(ledger, program.chart, "c1", None, T0.replace(year=2030), clock=lambda: T0.replace(year=2030))
+    assert [(line.operation, line.points) for line in statement.lines] == [("earn", 25)]
+    assert statement.closing_points == 25 and statement.ties

@@ -13,7 +13,7 @@ from support.fake_ledger import FakeLedger
 from support.programme import T0, earn, programme
 
 from loyalty_accounts.errors import InvalidCommand
-from loyalty_accounts.operations import HoldCommand, OpenCounterCommand, VoidCommand
+from loyalty_accounts.operations import HoldCommand, OpenCounterCommand, ReleaseCommand, VoidCommand
 from loyalty_accounts.program import LoyaltyProgram
 
 
@@ -128,5 +128,8 @@ def test_execute_runs_any_registered_command_and_refuses_one_without_an_entry() 
     assert program.execute(HoldCommand(customer="c1", hold_id="h1", points=4, at=T0)).replayed
     opened = program.execute(OpenCounterCommand(customer="c1", event="sign_up"))
     assert opened.reference == "open_counter:sign_up:c1" and opened.posted
-    with pytest.raises(InvalidCommand, match="VoidCommand"):
-        program.execute(VoidCommand(customer="c1", hold_id="h1"))
+    voided = program.execute(VoidCommand(customer="c1", hold_id="h1"))
+    assert (voided.operation, voided.reference, voided.points) == ("void", "void:h1", 4)
+    assert program.balance("c1").spendable == 10
+    with pytest.raises(InvalidCommand, match="ReleaseCommand"):
+        program.execute(ReleaseCommand(customer="c1", as_of=T0))

@@ -14,7 +14,7 @@ posts.
 :data:`OPERATIONS` is found, not listed: :func:`discover_operations` imports
 every module of this package and registers each ``OPERATION`` it finds
 (modules without one, such as :mod:`.base`, :mod:`.fifo`, :mod:`.reading`,
-:mod:`.spend`, :mod:`.exchange` or :mod:`.void`, are skipped). An operation
+:mod:`.spend` or :mod:`.exchange`, are skipped). An operation
 is added by one module (command, read, pure plan, ``OPERATION``) plus its
 ``numscript/<template>.num``; nothing else is edited. Plans share their
 steps rather than repeat them: :func:`~.base.plan_command` (or
@@ -28,7 +28,7 @@ earn           earn                        issued shard → (clawback debt, then
 release        release                     pending → bucket of the same expiry
 hold           hold                        buckets (FIFO) → hold
 capture        capture                     hold → redeemed; remainder → its buckets
-void           (none: a revert; no entry)  hold → the very buckets it came from
+void           void                        hold → the very buckets it came from
 redeem         redeem                      buckets (FIFO) → redeemed
 expire         expire                      due bucket (all of it) → expired
 transfer       transfer                    sender's bucket d → receiver's bucket d, per d
@@ -56,11 +56,11 @@ Earn also moves qualifying points (QPTS) from ``program:tiers:qualifying`` to
 the customer's qualifying account of the order's date, and refund moves the
 refunded share back: the tier is read from those accounts.
 
-**Void is not a plan.** Voiding a hold is a revert of the hold's transaction
-(``LedgerPort.revert``): Formance posts the exact mirror image, so every point
-returns to the bucket it was taken from, with its expiry, and the hold account
-is left at zero. A void of a captured hold fails (the hold account is empty),
-and a second void is refused by the ledger (``ALREADY_REVERT``).
+**Void** moves back exactly what the hold moved into its account, to the
+buckets it came from (so every point keeps its expiry), as a guarded
+transaction of its own; it is not a revert, which would mirror the guard's
+legs too (see :mod:`.void`). A void of a captured hold is refused, and a
+second void is a replay.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ from ..vocabulary.instants import Instant, iso_instant
 from .base import Command, keyed_reference, plan_command
 from .entry import Operation, Writes
 from .fifo import Allocation, give_back
-from .hold import find_hold, hold_expiry
+from .hold import find_hold, hold_expiry, is_voided
 from .reading import Reading
 
 TEMPLATE = "capture"
@@ -157,7 +157,7 @@ def read(command: CaptureCommand, reading: Reading) -> Held:
     """The customer's hold, and what its account can give at the capture's instant; OperationRefused when voided."""
 
     hold_tx = find_hold(reading, command.customer, command.hold_id)
-    if hold_tx.reverted:
+    if is_voided(reading, hold_tx):
         raise OperationRefused(f"hold {command.hold_id} was voided; it cannot be captured")
     hold = reading.chart.hold(command.customer, command.hold_id)
     available = reading.at(max(command.at, hold_tx.timestamp)).available(command.customer, hold)

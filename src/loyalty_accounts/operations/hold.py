@@ -96,6 +96,12 @@ def find_hold(reading: Reading, customer: str, hold_id: str) -> PostedTransactio
     return tx
 
 
+def is_voided(reading: Reading, hold_tx: PostedTransaction) -> bool:
+    """Whether the hold of ``hold_tx`` has been voided: by a ``void`` transaction, or reverted (how voids were made before)."""
+
+    return hold_tx.reverted or reading.ledger.find_by_reference(keyed_reference("void", hold_tx.metadata["hold_id"])) is not None
+
+
 def hold_expiry(hold_tx: PostedTransaction) -> datetime | None:
     """When the hold lapses, as its transaction recorded it (``expires_at``, UTC with a Z); None if not recorded."""
 

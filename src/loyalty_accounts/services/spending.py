@@ -9,7 +9,6 @@ plan but a revert of the hold's transaction (see
 
 from __future__ import annotations
 
-from ..errors import DuplicateOperation, InsufficientPoints, OperationRefused
 from ..operations import (
     AdjustCommand,
     CaptureCommand,
@@ -21,7 +20,6 @@ from ..operations import (
     TransferCommand,
     VoidCommand,
 )
-from ..operations.capture import is_captured
 from ..operations.hold import find_hold
 from ..operations.void import held_points
 from ..types import PostedTransaction
@@ -48,36 +46,18 @@ class SpendingService:
         return self._executor.run(command)
 
     def void(self, customer: str, hold_id: str) -> OperationResult:
-        """Revert the hold: every point goes back to the bucket it came from."""
+        """Give every point of the hold back to the bucket it came from (a ``void`` transaction).
+
+        A hold voided before is answered as a replay, whether by a ``void``
+        transaction or (as voids were made before) by a revert of the hold;
+        OperationRefused when it was captured.
+        """
 
         command = VoidCommand(customer=ids.customer_id(customer), hold_id=ids.hold_id(hold_id))
         hold_tx = find_hold(self._reading, command.customer, command.hold_id)
         if hold_tx.reverted:
             return self._voided(command, hold_tx)
-        if is_captured(self._reading, command.hold_id):
-            raise OperationRefused(f"hold {command.hold_id} was captured; it can no longer be voided")
-        ledger = self._executor.ledger
-        try:
-            reversal = ledger.revert(hold_tx.id, metadata=command.metadata(), schema_version=self._executor.schema_version)
-        except DuplicateOperation as exc:
-            if exc.code != "ALREADY_REVERT":
-                raise
-            return self._voided(command, hold_tx)
-        except InsufficientPoints:
-            # The hold account was emptied between our reads and the revert: by a
-            # capture, or by a void that got there first. Say which.
-            if ledger.get_transaction(hold_tx.id).reverted:
-                return self._voided(command, hold_tx)
-            if is_captured(self._reading, command.hold_id):
-                raise OperationRefused(f"hold {command.hold_id} was captured; it can no longer be voided") from None
-            raise
-        return OperationResult(
-            operation=command.operation,
-            reference=command.reference(),
-            replayed=False,
-            points=held_points(self._reading.chart, hold_tx),
-            transactions=(reversal,),
-        )
+        return self._executor.run(command)
 
     def _voided(self, command: VoidCommand, hold_tx: PostedTransaction) -> OperationResult:
         """The answer for a hold voided before: a replay, with no transaction of its own."""

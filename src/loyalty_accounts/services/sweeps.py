@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from ..operations.capture import is_captured
-from ..operations.hold import all_holds, hold_expiry
+from ..operations.hold import all_holds, hold_expiry, is_voided
 from ..vocabulary import ids
 from .executor import Executor, Progress
 from .results import BatchResult, batch_of
@@ -52,9 +52,9 @@ class SweepService:
         lapsed = [
             tx
             for tx in reading.ledger.transactions(metadata=all_holds())
-            if not tx.reverted
-            and (lapses := hold_expiry(tx)) is not None
+            if (lapses := hold_expiry(tx)) is not None
             and lapses <= as_of
+            and not is_voided(reading, tx)
             and not is_captured(reading, tx.metadata["hold_id"])
         ]
         results = []

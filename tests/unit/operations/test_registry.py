@@ -54,6 +54,8 @@ from loyalty_accounts.operations import (
     release,
 )
 from loyalty_accounts.operations import transfer as transfer_op
+from loyalty_accounts.operations import void as void_op
+from loyalty_accounts.operations import VoidCommand
 from loyalty_accounts.operations.guard import EXECUTOR_TEMPLATES
 from loyalty_accounts.operations.period_close import PeriodCloseCommand
 from loyalty_accounts.types import Posting, TransactionPlan
@@ -118,6 +120,7 @@ def sample_plans(chart, catalogue, rules) -> list[TransactionPlan]:
         open_counter.plan(OpenCounterCommand(customer="c42", event="referral_completed"), chart, catalogue),
         open_control.open_control(chart, catalogue, chart.sequence("c42")),
         period_close.plan(PeriodCloseCommand(through=AT), chart, catalogue, None),
+        void_op.plan(VoidCommand(customer="c42", hold_id="h-9"), chart, catalogue, hold_postings),
     ]
     return plans
 
@@ -266,4 +269,4 @@ def test_the_registry_is_every_operation_module_of_the_package_in_name_order() -
     modules = sorted(m.name for m in pkgutil.iter_modules(operations.__path__))
     with_entry = [name for name in modules if hasattr(import_module(f"{operations.__name__}.{name}"), "OPERATION")]
     assert list(OPERATIONS) == with_entry  # each module is named after its operation
-    assert not hasattr(operations.void, "OPERATION") and "void" not in OPERATIONS
+    assert "void" in OPERATIONS and not hasattr(operations.spend, "OPERATION")

@@ -33,6 +33,7 @@ from loyalty_accounts.operations import (
     RefundCommand,
     ReleaseCommand,
     TransferCommand,
+    VoidCommand,
     adjust,
     capture,
     convert,
@@ -49,6 +50,7 @@ from loyalty_accounts.operations import (
     refund,
     release,
     transfer,
+    void,
 )
 from loyalty_accounts.operations.period_close import PeriodCloseCommand
 from loyalty_accounts.reports.reconcile import check_transaction_metadata
@@ -91,6 +93,7 @@ def every_plan(chart: Chart, catalogue: Catalogue) -> list[TransactionPlan]:
         open_counter.plan(OpenCounterCommand(customer="c42", event="review_written", day=date(2026, 6, 1)), chart, catalogue),
         open_control.open_control(chart, catalogue, chart.period_closed()),
         period_close.plan(PeriodCloseCommand(through=t), chart, catalogue, t - timedelta(days=30)),
+        void.plan(VoidCommand(customer="c42", hold_id="h-9"), chart, catalogue, held),
         *release.plan(
             ReleaseCommand(customer="c42", as_of=t), chart, catalogue, [PendingBalance(release=date(2026, 6, 1), expiry=date(2027, 5, 18), timeline=Timeline(since=t, current=95))]
         ),

@@ -129,9 +129,15 @@ def test_adjustments_need_a_reason_and_move_both_ways(ledger: FakeLedger) -> Non
 
 def test_a_void_that_loses_to_a_capture_says_captured() -> None:
     class CapturesFirst(FakeLedger):
-        def revert(self, tx_id, **kwargs):  # type: ignore[no-untyped-def]
-            program.capture(CaptureCommand(customer="c1", hold_id="h1", points=100, at=T0))
-            return super().revert(tx_id, **kwargs)
+        """The capture lands between the void's reads and its post."""
+
+        raced = False
+
+        def post(self, plan, **kwargs):  # type: ignore[no-untyped-def]
+            if plan.operation == "void" and not self.raced:
+                self.raced = True
+                program.capture(CaptureCommand(customer="c1", hold_id="h1", points=100, at=T0))
+            return super().post(plan, **kwargs)
 
     ledger = CapturesFirst()
     program = programme(ledger, pending_days=0)

@@ -25,7 +25,11 @@ All the checks are made as of one instant:
 - the limits, from what the operations recorded (:mod:`.limits`):
   engagement awards per customer and per day, campaign charges per
   customer, refunds per order (never beyond its amount, never dated before
-  it).
+  it);
+- time (:mod:`.periods`): no transaction inserted into a closed period
+  after its close, closes monotonic and the closed-period mark agreeing with
+  the latest; no transaction dated more than the clock skew after the ledger
+  recorded it.
 
 The metadata, history, limit, hold and log checks read every transaction /
 log once (one listing serves them all): they inherently grow with history.
@@ -44,7 +48,7 @@ never required to carry operation metadata. Any other transaction without
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Mapping, Sequence
 
 from ..chart import Chart, parse_date_segment
@@ -52,6 +56,7 @@ from ..errors import InvalidCommand
 from ..operations import OPERATIONS, RESERVED_METADATA
 from ..ports import LedgerPort
 from ..rules import Rules
+from ..services.executor import CLOCK_SKEW
 from ..types import AccountState, PostedTransaction, VolumeRow
 from ..vocabulary.frozen import Frozen
 from ..vocabulary.instants import parse_instant, utc
@@ -61,6 +66,7 @@ from .invariants import balance_ranges, check_clawback_never_positive, check_lia
 from .liability import liability_of
 from .limits import check_campaign_caps, check_engagement_limits, check_order_refunds, check_refunds_after_orders
 from .log_chain import check_log_chain
+from .periods import check_closed_periods, check_future_dated
 from .reverts import revert_targets
 from .roll_forward import RollForward, read_roll_forward
 
@@ -288,9 +294,19 @@ def check_transaction_metadata(transactions: Sequence[PostedTransaction]) -> Che
 
 
 def read_reconciliation(
-    ledger: LedgerPort, chart: Chart, as_of: datetime | None, *, clock: Clock, rules: Rules | None = None
+    ledger: LedgerPort,
+    chart: Chart,
+    as_of: datetime | None,
+    *,
+    clock: Clock,
+    rules: Rules | None = None,
+    clock_skew: timedelta = CLOCK_SKEW,
 ) -> Reconciliation:
-    """Every reconciliation check as of ``as_of`` (default: now); the limits are ``rules``' (None: not verified)."""
+    """Every reconciliation check as of ``as_of`` (default: now).
+
+    The limits are ``rules``' (None: not verified); ``clock_skew`` is how far
+    after its insertion a transaction may be dated (the executor's).
+    """
 
     pit = instant_or_now(as_of, clock)
     customers = list(ledger.accounts(chart.customer_filter(), pit=pit))
@@ -301,6 +317,7 @@ def read_reconciliation(
     totals = ledger.aggregate_balances("", pit=pit)
     roots = ledger.volumes(None, end=pit, group_by=1) if any(totals.values()) else []
     ranges = balance_ranges(transactions)
+    mark = ledger.aggregate_balances(chart.period_closed(), pit=pit)
     checks = (
         check_trial_balance(totals, roots),
         check_roll_forward(read_roll_forward(ledger, chart, None, pit, clock=clock)),
@@ -316,5 +333,7 @@ def read_reconciliation(
         check_campaign_caps(rules, transactions),
         check_order_refunds(transactions),
         check_refunds_after_orders(transactions),
+        check_closed_periods(transactions, mark.get(chart.control_asset, 0)),
+        check_future_dated(transactions, clock_skew),
     )
     return Reconciliation(as_of=pit, checks=checks)

@@ -104,6 +104,8 @@ def test_reconcile_a_clean_history_passes(clean: tuple[FakeBooks, dict[str, Post
         "campaign_caps": "not_verified",
         "order_refunds": "pass",
         "refunds_after_orders": "pass",
+        "closed_periods": "pass",
+        "future_dated": "pass",
     }
     assert result.ok
     assert result.check("negative_balances").info == ("customers:c4:clawback -30 PTS",)

@@ -21,9 +21,11 @@ post's balances were read and locked ``FOR UPDATE``
 guarded post lock the same mark row, so of two of them the one numbered
 higher took its lock after the other committed: it saw the moved mark.
 
-Both checks judge the transactions reconcile lists as of its instant (those
-dated at or before it), so a close dated after the as-of instant is not
-seen; the mark is read at the same instant. Each lists at most
+``closed_periods`` judges the transactions reconcile lists as of its
+instant (those dated at or before it), so a close dated after the as-of
+instant is not seen; the mark is read at the same instant.
+``future_dated`` judges those and the ones dated after the as-of instant but
+inserted by then: what the ledger had recorded at that instant. Each lists at most
 :data:`~.check.SHOWN` offending items and counts them all.
 """
 

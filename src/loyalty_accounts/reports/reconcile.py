@@ -28,8 +28,9 @@ All the checks are made as of one instant:
   it);
 - time (:mod:`.periods`): no transaction inserted into a closed period
   after its close, closes monotonic and the closed-period mark agreeing with
-  the latest; no transaction dated more than the clock skew after the ledger
-  recorded it.
+  the latest; no transaction recorded by the as-of instant (those dated up to
+  it, and those dated after it but inserted by then, read once more) dated
+  more than the clock skew after the ledger recorded it.
 
 The metadata, history, limit, hold and log checks read every transaction /
 log once (one listing serves them all): they inherently grow with history.
@@ -61,7 +62,7 @@ from ..types import AccountState, PostedTransaction, VolumeRow
 from ..vocabulary.frozen import Frozen
 from ..vocabulary.instants import parse_instant, utc
 from .check import Check
-from .common import Clock, instant_or_now, kind_of
+from .common import ONE_MICROSECOND, Clock, instant_or_now, kind_of
 from .invariants import balance_ranges, check_clawback_never_positive, check_liability_ties, check_never_negative
 from .liability import liability_of
 from .limits import check_campaign_caps, check_engagement_limits, check_order_refunds, check_refunds_after_orders
@@ -318,6 +319,8 @@ def read_reconciliation(
     roots = ledger.volumes(None, end=pit, group_by=1) if any(totals.values()) else []
     ranges = balance_ranges(transactions)
     mark = ledger.aggregate_balances(chart.period_closed(), pit=pit)
+    # recorded by the as-of instant but dated after it: what future_dated is about
+    ahead = [tx for tx in ledger.transactions(start=pit + ONE_MICROSECOND) if tx.inserted_at and tx.inserted_at <= pit]
     checks = (
         check_trial_balance(totals, roots),
         check_roll_forward(read_roll_forward(ledger, chart, None, pit, clock=clock)),
@@ -334,6 +337,6 @@ def read_reconciliation(
         check_order_refunds(transactions),
         check_refunds_after_orders(transactions),
         check_closed_periods(transactions, mark.get(chart.control_asset, 0)),
-        check_future_dated(transactions, clock_skew),
+        check_future_dated([*transactions, *ahead], clock_skew),
     )
     return Reconciliation(as_of=pit, checks=checks)

@@ -195,7 +195,11 @@ def test_reconcile_fails_a_transaction_forced_in_dated_beyond_the_skew() -> None
     assert result.check("future_dated").offending[0].startswith(f"#{forced.id} (earn, dated 2030-01-01T00:00:00Z) was inserted at 2026-06-01T12:00:00Z")
     wider = FinanceReports(books.ledger, books.chart, clock=lambda: NOW, clock_skew=timedelta(days=2000))
     assert wider.reconcile(at("2030-01-02T00:00:00")).check("future_dated").status == "pass"
-    assert reports.reconcile().check("future_dated").status == "pass", "as of now the future transaction is not listed"
+    as_of_now = reports.reconcile().check("future_dated")
+    assert as_of_now.status == "fail", "recorded by now, though dated after it"
+    assert as_of_now.offending == result.check("future_dated").offending
+    before = reports.reconcile(at("2026-05-01T00:00:00")).check("future_dated")
+    assert before.status == "pass", "as of an instant before it was recorded, it is not judged"
 
 
 def close_id(ledger: FakeLedger) -> int:

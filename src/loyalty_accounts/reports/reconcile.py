@@ -17,7 +17,10 @@ All the checks are made as of one instant:
 - every transaction carries the metadata its operation writes (its
   registry entry's ``writes``, :class:`~loyalty_accounts.operations.Writes`,
   the one table of it);
-- the log hash chain (:func:`check_log_chain`);
+- the log hash chain (:func:`check_log_chain`): all of it when no as-of
+  instant is given, else as it stood at that instant, the logs in id order up
+  to the first one dated after it (a prefix of a hash chain is a chain; later
+  logs would make a report as of a closed instant change);
 - over the whole history up to the as-of instant, not only at it
   (:mod:`.invariants`): no account the chart forbids to go negative below
   zero after any transaction, no clawback account above zero after any
@@ -49,8 +52,9 @@ never required to carry operation metadata. Any other transaction without
 from __future__ import annotations
 
 from collections import defaultdict
+from itertools import takewhile
 from datetime import datetime, timedelta, timezone
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from ..chart import Chart, parse_date_segment
 from ..errors import InvalidCommand
@@ -294,6 +298,15 @@ def check_transaction_metadata(transactions: Sequence[PostedTransaction]) -> Che
     )
 
 
+def _logged_by(log: Mapping[str, Any], pit: datetime) -> bool:
+    """Whether ``log`` was written at or before ``pit`` (its ``date``; a log without a readable one counts)."""
+
+    try:
+        return parse_instant(str(log.get("date", "")), timezone.utc, what="log date") <= pit
+    except InvalidCommand:
+        return True
+
+
 def read_reconciliation(
     ledger: LedgerPort,
     chart: Chart,
@@ -319,6 +332,7 @@ def read_reconciliation(
     roots = ledger.volumes(None, end=pit, group_by=1) if any(totals.values()) else []
     ranges = balance_ranges(transactions)
     mark = ledger.aggregate_balances(chart.period_closed(), pit=pit)
+    logs = ledger.logs()
     # recorded by the as-of instant but dated after it: what future_dated is about
     ahead = [tx for tx in ledger.transactions(start=pit + ONE_MICROSECOND) if tx.inserted_at and tx.inserted_at <= pit]
     checks = (
@@ -328,7 +342,7 @@ def read_reconciliation(
         check_expired_holds(as_of=pit, chart=chart, holds=hold_txs, hold_accounts=holds_kind),
         check_overdue_pending(as_of=pit, chart=chart, pending_accounts=pending_kind),
         check_transaction_metadata(transactions),
-        check_log_chain(ledger.logs()),
+        check_log_chain(logs if as_of is None else takewhile(lambda log: _logged_by(log, pit), logs)),
         check_never_negative(chart=chart, ranges=ranges, transactions=len(transactions), accounts=customers),
         check_clawback_never_positive(chart=chart, ranges=ranges),
         check_liability_ties(liability_of(ledger, chart, pit, customers)),

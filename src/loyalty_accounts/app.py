@@ -17,6 +17,7 @@ setting InvalidCommand (both exit 2), no ledger to talk to LedgerUnavailable
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cached_property
 from typing import Any, Callable
 
@@ -132,15 +133,21 @@ class App:
         """The ledger the services use: the one ``ledger`` supplies, else :meth:`client`."""
         return self._ledger_source() if self._ledger_source is not None else self.client()
 
+    @property
+    def clock_skew(self) -> timedelta:
+        """How far after now an operation may be dated: ``settings.clock_skew_seconds``."""
+        return timedelta(seconds=self.settings.clock_skew_seconds)
+
     @cached_property
     def program(self) -> LoyaltyProgram:
-        """The loyalty programme on :attr:`ledger`, priced by :attr:`rules`."""
-        return LoyaltyProgram(self.ledger, self.chart, self.catalogue, rules=self.rules)
+        """The loyalty programme on :attr:`ledger`, priced by :attr:`rules`, allowing :attr:`clock_skew`."""
+        return LoyaltyProgram(self.ledger, self.chart, self.catalogue, rules=self.rules, clock_skew=self.clock_skew)
 
     @cached_property
     def reports(self) -> FinanceReports:
-        """The finance statements of :attr:`ledger`; reconcile holds the history to :attr:`rules`' limits."""
-        return FinanceReports(self.ledger, self.chart, rules=self.rules)
+        """The finance statements of :attr:`ledger`; reconcile holds the history to :attr:`rules`' limits and
+        :attr:`clock_skew`."""
+        return FinanceReports(self.ledger, self.chart, rules=self.rules, clock_skew=self.clock_skew)
 
     def close(self) -> None:
         """Close the HTTP client if one was opened."""

@@ -58,6 +58,8 @@ MAX_TIMEOUT_S = 3600.0
 """The longest ``ledger_timeout``: one request waiting over an hour is a hung ledger, not a slow one."""
 MAX_RETRY_BUDGET_S = 86400.0
 """The longest ``ledger_retry_budget``: a day; retrying for ever is not a budget."""
+MAX_CLOCK_SKEW_S = 86400
+"""The largest ``clock_skew_seconds``: a day; beyond that a date in the future is not a clock difference."""
 
 LEDGER_NAME = re.compile(r"^[0-9a-zA-Z_-]{1,63}$")
 """What a ledger name may be."""
@@ -115,6 +117,13 @@ class Settings(BaseSettings):
     """OAuth2 client secret (never printed)."""
     oauth_token_url: str | None = None
     """OAuth2 token endpoint; None: the SDK's default for the gateway."""
+
+    # -- the programme's rules of time ----------------------------------------
+
+    clock_skew_seconds: int = Field(default=120, ge=0, le=MAX_CLOCK_SKEW_S)
+    """Seconds after this machine's clock an operation may be dated (clocks of callers differ a little); a
+    later one is refused (exit 2), and ``reconcile`` fails a transaction dated more than this after the
+    ledger recorded it. A whole number from 0 to 86400 (a day)."""
 
     # -- the programme's files ------------------------------------------------
 

@@ -64,6 +64,9 @@ class PostedTransaction(Frozen):
     reverted: bool = False
     replayed: bool = False
     """True when the ledger already held this transaction and nothing new was posted."""
+    inserted_at: datetime | None = None
+    """When the ledger recorded it, by the ledger's clock (``timestamp`` is when it is dated, which the
+    poster may choose); None when the ledger did not say."""
 
 
 class Volume(Frozen):

@@ -120,6 +120,8 @@ def test_reconcile_as_of_a_past_instant_finds_the_lapsed_back_dated_hold(books: 
         "campaign_caps": "not_verified",
         "order_refunds": "pass",
         "refunds_after_orders": "pass",
+        "closed_periods": "pass",
+        "future_dated": "pass",
     }, result.checks
     assert not result.ok
     (lapsed,) = result.check("expired_holds").offending

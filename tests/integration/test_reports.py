@@ -149,6 +149,8 @@ def test_reports_on_the_full_history(books: Books) -> None:
         "campaign_caps": "not_verified",
         "order_refunds": "pass",
         "refunds_after_orders": "pass",
+        "closed_periods": "pass",
+        "future_dated": "pass",
     }, result.checks
     assert result.check("roll_forward").offending == ("world: +10 PTS (world)",)
     assert result.check("negative_balances").info == ("customers:c4:clawback -30 PTS",)

@@ -106,7 +106,7 @@ def chart_admits(chart: Mapping[str, Any], address: str) -> bool:
 
 
 def _json(tx: PostedTransaction) -> dict[str, Any]:
-    return tx.model_dump(mode="json", exclude={"replayed"})
+    return tx.model_dump(mode="json", exclude={"replayed", "inserted_at"})
 
 
 def _utc(moment: datetime) -> datetime:
@@ -429,6 +429,7 @@ class FakeLedger:
             timestamp=timestamp or now,
             postings=postings,
             metadata=dict(metadata),
+            inserted_at=now,
         )
         self._position[tx.id] = len(self.txs)
         self.txs.append(tx)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,13 @@ def test_an_unknown_keyword_is_a_type_error_naming_it() -> None:
     with pytest.raises(TypeError, match="unknown setting 'bogus'") as caught:
         create_app(ledger_url="http://127.0.0.1:3068", bogus=1)
     assert "None" not in str(caught.value)
+
+
+def test_the_programme_and_reconcile_allow_the_clock_skew_the_settings_give(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOYALTY_CLOCK_SKEW_SECONDS", "7")
+    app = create_app(ledger=FakeLedger("books"))
+    assert app.program.executor.clock_skew == timedelta(seconds=7)
+    assert app.reports.clock_skew == timedelta(seconds=7)
+    monkeypatch.delenv("LOYALTY_CLOCK_SKEW_SECONDS")
+    default = create_app(ledger=FakeLedger("books"))
+    assert default.program.executor.clock_skew == default.reports.clock_skew == timedelta(minutes=2)

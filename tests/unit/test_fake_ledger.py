@@ -160,6 +160,12 @@ def test_reads_as_of_an_instant_are_effective_and_the_revert_is_dated_now() -> N
     assert ledger.aggregate_balances("a:...", pit=DAY0 + timedelta(days=50), use_insertion_date=True) == {}
     assert ledger.aggregate_balances("a:...", pit=DAY0 + timedelta(days=100), use_insertion_date=True) == {"PTS": 14}
     assert ledger.aggregate_balances("a:...", pit=DAY0 + timedelta(days=50)) == {"PTS": 14}
+    # every transaction says when it was recorded, whatever it is dated at
+    assert [(tx.timestamp, tx.inserted_at) for tx in ledger.transactions()] == [
+        (DAY0 + timedelta(days=10), DAY0 + timedelta(days=100)),
+        (DAY0, DAY0 + timedelta(days=100)),
+        (now[0], now[0]),
+    ]
 
 
 def test_volume_windows_include_both_ends() -> None:

@@ -333,3 +333,17 @@ def test_an_unknown_keyword_is_a_type_error_naming_it(tmp_path: Path) -> None:
     write(tmp_path / "loyalty.toml", 'ledger_name = "books"\n')
     with pytest.raises(TypeError, match="unknown setting 'bogus'"):
         load_settings(bogus=None)
+
+
+def test_the_clock_skew_is_two_minutes_unless_set_and_bounded_to_a_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().clock_skew_seconds == 120
+    assert variable_name("clock_skew_seconds") == "LOYALTY_CLOCK_SKEW_SECONDS"
+    monkeypatch.setenv("LOYALTY_CLOCK_SKEW_SECONDS", "0")
+    assert load_settings().clock_skew_seconds == 0
+    monkeypatch.setenv("LOYALTY_CLOCK_SKEW_SECONDS", "86400")
+    assert load_settings().clock_skew_seconds == 86400
+    for bad in ("86401", "-1", "soon"):
+        monkeypatch.setenv("LOYALTY_CLOCK_SKEW_SECONDS", bad)
+        with pytest.raises(InvalidCommand) as caught:
+            load_settings()
+        assert caught.value.message.startswith("LOYALTY_CLOCK_SKEW_SECONDS: ") and repr(bad) in caught.value.message

@@ -174,7 +174,7 @@ def breakage(
 
 @formatted
 def reconcile_command(ctx: typer.Context, as_of: AsOfOption = None, *, fmt: Format) -> None:
-    """Reconcile the ledger: trial balance, roll-forward, negative balances, lapsed holds, overdue pending, metadata, log chain, and over the whole history balances never negative where forbidden, clawback never positive, liability ties, engagement limits, campaign caps, refunds per order. Exit 1 on any break."""
+    """Reconcile the ledger: trial balance, roll-forward, negative balances, lapsed holds, overdue pending, metadata, log chain, and over the whole history balances never negative where forbidden, clawback never positive, liability ties, engagement limits, campaign caps, refunds per order, closed periods stayed closed, nothing dated beyond the clock skew. Exit 1 on any break."""
 
     when = parse_instant(as_of, "--as-of")
     result = run_guarded(lambda: _service(ctx).reconcile(when))

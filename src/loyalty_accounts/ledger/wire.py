@@ -147,6 +147,7 @@ def transaction(item: Any, *, replayed: bool = False) -> PostedTransaction:
             metadata=_str_map(item.get("metadata"), "transaction metadata"),
             reverted=bool(item.get("reverted", False)),
             replayed=replayed,
+            inserted_at=inserted_at(item),
         )
     except (KeyError, TypeError, ValidationError) as exc:
         raise unexpected("transaction", item) from exc
@@ -188,7 +189,13 @@ def volume_row(item: Any) -> VolumeRow:
 
 
 def inserted_at(item: Any) -> datetime | None:
-    """A transaction's ``insertedAt`` (when the server recorded it, by its clock), if it sent one."""
+    """A transaction's ``insertedAt`` (when the server recorded it, by its clock), if it sent one.
+
+    v2.4.12 serialises it with the transaction (``internal/transaction.go``, ``Transaction.InsertedAt``,
+    ``json:"insertedAt,omitempty"``), in UTC to the microsecond; the database fills it when the row is
+    inserted (trigger ``set_transaction_inserted_at`` calling ``transaction_date()``, in
+    ``internal/storage/bucket/migrations/11-make-stateless/up.sql``).
+    """
     text = item.get("insertedAt") if isinstance(item, dict) else None
     if not isinstance(text, str):
         return None

@@ -33,11 +33,12 @@ Instants and windows
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ..chart import Chart
 from ..ports import LedgerPort
 from ..rules import Rules
+from ..services.executor import CLOCK_SKEW
 from .breakage import (
     DEFAULT_RATE_COHORTS,
     BreakageReport,
@@ -66,6 +67,7 @@ from .invariants import (
 )
 from .limits import check_campaign_caps, check_engagement_limits, check_order_refunds, check_refunds_after_orders
 from .log_chain import check_log_chain
+from .periods import check_closed_periods, check_future_dated
 from .reconcile import (
     Reconciliation,
     check_expired_holds,
@@ -128,6 +130,8 @@ __all__ = [
     "check_campaign_caps",
     "check_order_refunds",
     "check_refunds_after_orders",
+    "check_closed_periods",
+    "check_future_dated",
     "customer_statement",
 ]
 
@@ -135,11 +139,21 @@ __all__ = [
 class FinanceReports:
     """The reports, read through a :class:`LedgerPort` by each statement's fetch."""
 
-    def __init__(self, ledger: LedgerPort, chart: Chart, *, clock: Clock = utc_now, rules: Rules | None = None) -> None:
+    def __init__(
+        self,
+        ledger: LedgerPort,
+        chart: Chart,
+        *,
+        clock: Clock = utc_now,
+        rules: Rules | None = None,
+        clock_skew: timedelta = CLOCK_SKEW,
+    ) -> None:
         self.ledger = ledger
         self.chart = chart
         self.rules = rules
         """The programme's rules: the limits reconcile holds the history to (None: those checks are not verified)."""
+        self.clock_skew = clock_skew
+        """How far after its insertion a transaction may be dated (what the executor allows a command)."""
         self._clock = clock
 
     def liability(self, as_of: datetime | None = None) -> LiabilityStatement:
@@ -162,7 +176,9 @@ class FinanceReports:
     def reconcile(self, as_of: datetime | None = None) -> Reconciliation:
         """Every reconciliation check as of ``as_of`` (default: now)."""
 
-        return read_reconciliation(self.ledger, self.chart, as_of, clock=self._clock, rules=self.rules)
+        return read_reconciliation(
+            self.ledger, self.chart, as_of, clock=self._clock, rules=self.rules, clock_skew=self.clock_skew
+        )
 
     def statement(
         self,

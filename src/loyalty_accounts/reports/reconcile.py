@@ -17,7 +17,10 @@ All the checks are made as of one instant:
 - every transaction carries the metadata its operation writes (its
   registry entry's ``writes``, :class:`~loyalty_accounts.operations.Writes`,
   the one table of it);
-- the log hash chain (:func:`check_log_chain`);
+- the log hash chain (:func:`check_log_chain`): all of it when no as-of
+  instant is given, else as it stood at that instant, the logs in id order up
+  to the first one dated after it (a prefix of a hash chain is a chain; later
+  logs would make a report as of a closed instant change);
 - over the whole history up to the as-of instant, not only at it
   (:mod:`.invariants`): no account the chart forbids to go negative below
   zero after any transaction, no clawback account above zero after any
@@ -25,7 +28,12 @@ All the checks are made as of one instant:
 - the limits, from what the operations recorded (:mod:`.limits`):
   engagement awards per customer and per day, campaign charges per
   customer, refunds per order (never beyond its amount, never dated before
-  it).
+  it);
+- time (:mod:`.periods`): no transaction inserted into a closed period
+  after its close, closes monotonic and the closed-period mark agreeing with
+  the latest; no transaction recorded by the as-of instant (those dated up to
+  it, and those dated after it but inserted by then, read once more) dated
+  more than the clock skew after the ledger recorded it.
 
 The metadata, history, limit, hold and log checks read every transaction /
 log once (one listing serves them all): they inherently grow with history.
@@ -44,23 +52,26 @@ never required to carry operation metadata. Any other transaction without
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timezone
-from typing import Mapping, Sequence
+from itertools import takewhile
+from datetime import datetime, timedelta, timezone
+from typing import Any, Mapping, Sequence
 
 from ..chart import Chart, parse_date_segment
 from ..errors import InvalidCommand
 from ..operations import OPERATIONS, RESERVED_METADATA
 from ..ports import LedgerPort
 from ..rules import Rules
+from ..services.executor import CLOCK_SKEW
 from ..types import AccountState, PostedTransaction, VolumeRow
 from ..vocabulary.frozen import Frozen
 from ..vocabulary.instants import parse_instant, utc
 from .check import Check
-from .common import Clock, instant_or_now, kind_of
+from .common import ONE_MICROSECOND, Clock, instant_or_now, kind_of
 from .invariants import balance_ranges, check_clawback_never_positive, check_liability_ties, check_never_negative
 from .liability import liability_of
 from .limits import check_campaign_caps, check_engagement_limits, check_order_refunds, check_refunds_after_orders
 from .log_chain import check_log_chain
+from .periods import check_closed_periods, check_future_dated
 from .reverts import revert_targets
 from .roll_forward import RollForward, read_roll_forward
 
@@ -287,10 +298,29 @@ def check_transaction_metadata(transactions: Sequence[PostedTransaction]) -> Che
     )
 
 
+def _logged_by(log: Mapping[str, Any], pit: datetime) -> bool:
+    """Whether ``log`` was written at or before ``pit`` (its ``date``; a log without a readable one counts)."""
+
+    try:
+        return parse_instant(str(log.get("date", "")), timezone.utc, what="log date") <= pit
+    except InvalidCommand:
+        return True
+
+
 def read_reconciliation(
-    ledger: LedgerPort, chart: Chart, as_of: datetime | None, *, clock: Clock, rules: Rules | None = None
+    ledger: LedgerPort,
+    chart: Chart,
+    as_of: datetime | None,
+    *,
+    clock: Clock,
+    rules: Rules | None = None,
+    clock_skew: timedelta = CLOCK_SKEW,
 ) -> Reconciliation:
-    """Every reconciliation check as of ``as_of`` (default: now); the limits are ``rules``' (None: not verified)."""
+    """Every reconciliation check as of ``as_of`` (default: now).
+
+    The limits are ``rules``' (None: not verified); ``clock_skew`` is how far
+    after its insertion a transaction may be dated (the executor's).
+    """
 
     pit = instant_or_now(as_of, clock)
     customers = list(ledger.accounts(chart.customer_filter(), pit=pit))
@@ -301,6 +331,10 @@ def read_reconciliation(
     totals = ledger.aggregate_balances("", pit=pit)
     roots = ledger.volumes(None, end=pit, group_by=1) if any(totals.values()) else []
     ranges = balance_ranges(transactions)
+    mark = ledger.aggregate_balances(chart.period_closed(), pit=pit)
+    logs = ledger.logs()
+    # recorded by the as-of instant but dated after it: what future_dated is about
+    ahead = [tx for tx in ledger.transactions(start=pit + ONE_MICROSECOND) if tx.inserted_at and tx.inserted_at <= pit]
     checks = (
         check_trial_balance(totals, roots),
         check_roll_forward(read_roll_forward(ledger, chart, None, pit, clock=clock)),
@@ -308,7 +342,7 @@ def read_reconciliation(
         check_expired_holds(as_of=pit, chart=chart, holds=hold_txs, hold_accounts=holds_kind),
         check_overdue_pending(as_of=pit, chart=chart, pending_accounts=pending_kind),
         check_transaction_metadata(transactions),
-        check_log_chain(ledger.logs()),
+        check_log_chain(logs if as_of is None else takewhile(lambda log: _logged_by(log, pit), logs)),
         check_never_negative(chart=chart, ranges=ranges, transactions=len(transactions), accounts=customers),
         check_clawback_never_positive(chart=chart, ranges=ranges),
         check_liability_ties(liability_of(ledger, chart, pit, customers)),
@@ -316,5 +350,7 @@ def read_reconciliation(
         check_campaign_caps(rules, transactions),
         check_order_refunds(transactions),
         check_refunds_after_orders(transactions),
+        check_closed_periods(transactions, mark.get(chart.control_asset, 0)),
+        check_future_dated([*transactions, *ahead], clock_skew),
     )
     return Reconciliation(as_of=pit, checks=checks)

@@ -128,6 +128,8 @@ def test_as_of_now_the_reports_show_the_demo_and_reconcile(ledger: FakeLedger) -
         "campaign_caps": "pass",
         "order_refunds": "pass",
         "refunds_after_orders": "pass",
+        "closed_periods": "pass",
+        "future_dated": "pass",
     }
     assert body["ok"] is True
     checks = {c["check"]: c for c in body["checks"]}

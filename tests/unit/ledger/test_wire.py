@@ -12,6 +12,7 @@ import respx
 from ledgersupport import TX_URL, body_of, make_client, make_plan, ok, tx_json
 
 from loyalty_accounts.errors import InvalidCommand
+from loyalty_accounts.ledger import wire
 
 
 def test_post_sends_script_vars_reference_metadata_and_idempotency_key(router: respx.Router) -> None:
@@ -57,3 +58,12 @@ def test_address_filters_are_checked_before_sending(router: respx.Router, bad_fi
     with make_client(router) as client, pytest.raises(InvalidCommand):
         client.aggregate_balances(bad_filter)
     assert not router.calls
+
+
+def test_a_transaction_carries_the_servers_insertion_instant_when_it_sends_one() -> None:
+    tx = wire.transaction(tx_json(3, "earn:order-1"))
+    assert tx.inserted_at == datetime(2024, 5, 1, 10, 0, 0, 200000, tzinfo=timezone.utc)
+    assert tx.timestamp == datetime(2024, 5, 1, 10, 0, 0, 123456, tzinfo=timezone.utc)
+    without = {key: value for key, value in tx_json(3, "earn:order-1").items() if key != "insertedAt"}
+    assert wire.transaction(without).inserted_at is None
+    assert wire.transaction({**without, "insertedAt": "yesterday"}).inserted_at is None

@@ -28,6 +28,7 @@ from loyalty_accounts.reports.reconcile import (
     check_trial_balance,
 )
 from loyalty_accounts.types import PostedTransaction, Posting, TransactionPlan
+from loyalty_accounts.vocabulary.instants import parse_instant
 
 UTC = timezone.utc
 
@@ -104,6 +105,8 @@ def test_reconcile_a_clean_history_passes(clean: tuple[FakeBooks, dict[str, Post
         "campaign_caps": "not_verified",
         "order_refunds": "pass",
         "refunds_after_orders": "pass",
+        "closed_periods": "pass",
+        "future_dated": "pass",
     }
     assert result.ok
     assert result.check("negative_balances").info == ("customers:c4:clawback -30 PTS",)
@@ -202,6 +205,20 @@ def test_reconcile_reports_the_log_chain(chart: Chart) -> None:
     ledger.served[1]["data"]["transaction"]["metadata"]["com.formance.spec/state/reverts"] = "7"
     result = service.reconcile()
     assert result.check("log_chain").status == "fail" and not result.ok
+
+
+def test_reconcile_as_of_an_instant_verifies_the_log_as_it_stood_then(chart: Chart) -> None:
+    ledger = HashedLogs()
+    ledger.served = logs_as_served()
+    service = FinanceReports(ledger, chart, clock=lambda: AS_OF)
+    dates = sorted(parse_instant(str(log["date"]), UTC) for log in ledger.served)
+    whole = service.reconcile(dates[-1]).check("log_chain")
+    assert whole.status == "pass" and whole.detail.startswith(f"{len(dates)} log(s)")
+    before_last = service.reconcile(dates[-1] - timedelta(microseconds=1)).check("log_chain")
+    assert before_last.detail.startswith(f"{len(dates) - 1} log(s)"), "a log written after the as-of instant is not read"
+    ledger.served[-1]["data"]["transaction"]["metadata"]["note"] = "altered"
+    assert service.reconcile(dates[-1]).check("log_chain").status == "fail"
+    assert service.reconcile(dates[-1] - timedelta(microseconds=1)).check("log_chain").status == "pass"
 
 
 def test_the_demo_programme_reconciles() -> None:

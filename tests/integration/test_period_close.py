@@ -292,3 +292,22 @@ def test_a_write_dated_in_2030_is_refused_and_one_forced_in_fails_reconcile(
     cli_check = cli_run(ledger_url, ledger_name, "reconcile", "--json")
     assert cli_check.exit_code == 1
     assert {c["check"]: c["status"] for c in json.loads(cli_check.stdout)["checks"]}["future_dated"] == "fail"
+
+
+def test_a_hold_placed_in_a_closed_period_is_voided_afterwards_and_lapsed_ones_too(client: LedgerClient) -> None:
+    # A void is a transaction of its own dated now, not a revert of the hold (which would mirror the
+    # hold's closed-period legs and be refused by the server once the mark has moved).
+    program = programme(client, pending_days=0)  # holds lapse after 30 minutes
+    program.earn(earn("c1", "o-1", "100.00", at=BEFORE))
+    program.hold(HoldCommand(customer="c1", hold_id="h-1", points=30, at=BEFORE))
+    program.hold(HoldCommand(customer="c1", hold_id="h-2", points=20, at=BEFORE))
+    program.close_period(T)
+    voided = program.void("c1", "h-1")
+    assert (voided.points, voided.replayed) == (30, False)
+    assert program.void("c1", "h-1").replayed
+    lapsed = program.void_lapsed(datetime.now(UTC))
+    assert [r.reference for r in lapsed.results] == ["void:h-2"]
+    assert program.balance("c1").spendable == 100
+    assert all(tx.timestamp > T for tx in client.transactions(metadata={"operation": "void"}))
+    result = FinanceReports(client, program.chart, rules=program.rules).reconcile()
+    assert result.ok, [c for c in result.checks if c.status == "fail"]

@@ -18,7 +18,7 @@ The whole story lies in the past (2025-10-02 to 2026-10-06): a ledger only
 records what has happened, and reports "as of now" read every transaction
 dated up to now, so a future-dated step would be missing from them while its
 effects were already posted. The one step the ledger dates itself is the
-void: a revert is stamped with the instant it is made, so it lands after
+void: it is stamped with the instant it is made, so it lands after
 every step of the story. The voided hold is therefore the story's last
 spend, placed just before the expiry run, so that no account is ever below
 zero at any instant, and the ledger reconciles as of the story's end (the
@@ -143,7 +143,7 @@ STEPS: tuple[Step, ...] = (
         "bob converts 200 points into store credit",
         lambda p: p.convert(ConvertCommand(customer="bob", conversion_id="V-B1", points=200, at=_at("2026-03-02T10:00:00Z"))),
     ),
-    # The void is a revert, which the ledger dates when it is made (when the demo
+    # The void is dated by the ledger when it is made (when the demo
     # runs), not at a story instant: so the voided hold comes after every spend
     # of the story and is still live at END (its 30 minutes run to 00:15). Were
     # it earlier, the points the void gives back would have been spent again

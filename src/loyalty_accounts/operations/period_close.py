@@ -29,13 +29,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from ..chart import Chart
-from ..errors import OperationRefused
+from ..errors import InvalidCommand, OperationRefused
 from ..numscript import Catalogue, monetary
 from ..types import TransactionPlan
 from ..vocabulary.instants import Instant, iso_instant, utc
 from .base import Command, plan_command
 from .entry import Operation, Writes
-from .guard import from_microseconds, microseconds, read_closed_through
+from .guard import EPOCH, from_microseconds, microseconds, read_closed_through
 
 TEMPLATE = "period_close"
 INSTANT_FORMAT = "%Y%m%dT%H%M%S.%fZ"
@@ -62,10 +62,13 @@ class PeriodCloseCommand(Command):
 def plan(command: PeriodCloseCommand, chart: Chart, catalogue: Catalogue, current: datetime | None) -> TransactionPlan:
     """The move of the mark from ``current`` (None: nothing closed) to ``command.through``.
 
-    Raises OperationRefused when the books are already closed through that instant or a later one.
+    Raises OperationRefused when the books are already closed through that instant or a later one,
+    InvalidCommand when ``through`` is not after the epoch (the mark's 0 means "nothing closed").
     """
 
     through = utc(command.through)
+    if through <= EPOCH:
+        raise InvalidCommand(f"a close must be through an instant after {iso_instant(EPOCH)}, not {iso_instant(through)}")
     if current is not None and through <= current:
         raise OperationRefused(
             f"the books are already closed through {iso_instant(current)}; a close must go past it, "

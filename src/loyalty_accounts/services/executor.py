@@ -65,7 +65,7 @@ from ..errors import (
 )
 from ..numscript import Catalogue
 from ..operations import OPERATIONS, Command, Operation, Reading, Registered, Sweep
-from ..operations.guard import GuardState, guarded, read_every_guard, read_guard
+from ..operations.guard import EPOCH, GuardState, guarded, read_every_guard, read_guard
 from ..operations.open_control import open_control
 from ..vocabulary.instants import iso_instant
 from ..ports import LedgerPort
@@ -146,11 +146,18 @@ class Executor:
         """The instant a transaction is dated at (``dated``, or now); refused when closed or too far ahead.
 
         Raises PeriodClosed when it is at or before the closed-through
-        instant, InvalidCommand when it is more than ``clock_skew`` after now.
+        instant, InvalidCommand when it is more than ``clock_skew`` after now
+        or not after the epoch (the closed-period leg bounds the mark by the
+        instant in microseconds since the epoch, which must be at least 1).
         """
 
         now = self.clock()
         at = dated or now
+        if at <= EPOCH:
+            raise InvalidCommand(
+                f"dated {iso_instant(at)}: operations must be dated after {iso_instant(EPOCH)} "
+                "(the earliest instant is 1970-01-01T00:00:00.000001Z)"
+            )
         if guard.closed_through is not None and at <= guard.closed_through:
             raise PeriodClosed(
                 f"dated {iso_instant(at)}, but the books are closed through {iso_instant(guard.closed_through)}: "

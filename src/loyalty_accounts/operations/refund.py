@@ -61,7 +61,7 @@ from ..chart import Chart
 from ..errors import InvalidCommand
 from ..numscript import Catalogue, monetary
 from ..types import PostedTransaction, TransactionPlan
-from ..vocabulary.amounts import Money
+from ..vocabulary.amounts import Money, round_to
 from ..vocabulary.frozen import Frozen, Value
 from ..vocabulary.ids import BusinessKey, CustomerId
 from ..vocabulary.instants import Instant, iso_instant
@@ -157,7 +157,7 @@ def plan(
             raise InvalidCommand(f"earlier refund {r.refund_id} is in {r.amount.currency}, not {currency}")
     total = sum((r.amount.amount for r in earlier), command.amount.amount)
     if total > earn.amount.amount:
-        already = Money(amount=total - command.amount.amount, currency=currency).formatted(decimals)
+        already = round_to(total - command.amount.amount, decimals, "half_even")  # 0 when nothing was refunded: not a Money
         raise InvalidCommand(
             f"refunds of order {command.order_id} would total {Money(amount=total, currency=currency).formatted(decimals)} "
             f"{currency}, more than its amount {earn.amount.formatted(decimals)} {currency} "

@@ -181,6 +181,12 @@ def test_refunding_more_than_the_order(chart, catalogue):
         )
 
 
+def test_refunding_more_than_the_order_at_once_names_the_amounts(chart, catalogue):
+    # nothing refunded before: the message says 0.00, it does not fail building an amount of 0
+    with pytest.raises(InvalidCommand, match=r"would total 200\.00 USD, more than its amount 125\.90 USD \(0\.00 USD refunded already\)"):
+        refund.plan(command("200.00"), chart, catalogue, earn=EARN, previous_refunds=[], buckets=[])
+
+
 def test_refund_must_match_the_order(chart, catalogue):
     with pytest.raises(InvalidCommand, match="paid in USD"):
         refund.plan(command("5", currency="EUR"), chart, catalogue, earn=EARN, previous_refunds=[], buckets=[])

@@ -17,7 +17,7 @@ from typing import Callable, Iterator, TypeVar
 import pytest
 from support.programme import T0, programme, usd
 
-from loyalty_accounts.errors import InvalidCommand, LoyaltyError
+from loyalty_accounts.errors import LoyaltyError, OperationRefused
 from loyalty_accounts.ledger import LedgerClient, LedgerConnection
 from loyalty_accounts.operations import EarnCommand, RedeemCommand, RefundCommand
 from loyalty_accounts.rules import EngagementLimitReached
@@ -135,7 +135,7 @@ def test_an_order_is_not_refunded_beyond_its_amount_when_two_refunds_race(client
     accepted = [r for r in results if not isinstance(r, LoyaltyError)]
     refused = [r for r in results if isinstance(r, LoyaltyError)]
     assert len(accepted) == 1 and len(refused) == 1
-    assert isinstance(refused[0], InvalidCommand) and "more than its amount 100.00" in str(refused[0])
+    assert isinstance(refused[0], OperationRefused) and "more than its amount 100.00" in str(refused[0])
     refunds = list(client.transactions(metadata={"operation": "refund"}))
     assert [tx.metadata["amount"] for tx in refunds] == ["50.50"]
     assert program.balance("c1").spendable == 100 - 50  # floor(100 × 50.50 / 100.00) = 50 points back

@@ -104,6 +104,15 @@ class Command(Value):
                 return value
         return None
 
+    def in_the_past(self) -> tuple[str, datetime] | None:
+        """An instant the command names that must be before now (what it is, the instant); None: none.
+
+        The executor refuses the command (InvalidCommand) when that instant is
+        not before its clock: a period close through the present or future.
+        """
+
+        return None
+
     def reference(self) -> str:
         """The Formance reference of the command's transaction: ``{operation}:{business key}``."""
 

@@ -53,6 +53,11 @@ class PeriodCloseCommand(Command):
 
         return f"{self.operation}:{utc(self.through).strftime(INSTANT_FORMAT)}"
 
+    def in_the_past(self) -> tuple[str, datetime] | None:
+        """The closed-through instant must be before now: the present cannot be closed while operations are dated at it."""
+
+        return ("close the books through", self.through)
+
     def dated(self) -> datetime | None:
         """Dated by the ledger: the close happens now, whatever instant it closes through."""
 

@@ -58,7 +58,7 @@ from typing import Annotated, Mapping, Sequence
 from pydantic import Field
 
 from ..chart import Chart
-from ..errors import InvalidCommand
+from ..errors import InvalidCommand, OperationRefused
 from ..numscript import Catalogue, monetary
 from ..types import PostedTransaction, TransactionPlan
 from ..vocabulary.amounts import Money, round_to
@@ -158,7 +158,7 @@ def plan(
     total = sum((r.amount.amount for r in earlier), command.amount.amount)
     if total > earn.amount.amount:
         already = round_to(total - command.amount.amount, decimals, "half_even")  # 0 when nothing was refunded: not a Money
-        raise InvalidCommand(
+        raise OperationRefused(
             f"refunds of order {command.order_id} would total {Money(amount=total, currency=currency).formatted(decimals)} "
             f"{currency}, more than its amount {earn.amount.formatted(decimals)} {currency} "
             f"({already} {currency} refunded already)"

@@ -182,6 +182,9 @@ class Executor:
         customers = command.customers()
         guard = read_guard(self.reading, customers)
         at = self.check_date(command.dated(), guard)
+        if (past := command.in_the_past()) is not None and past[1] >= at:
+            what, instant = past
+            raise InvalidCommand(f"cannot {what} {iso_instant(instant)}: it is not in the past (now {iso_instant(at)})")
         state = entry.read(command, self.reading)
         plan = entry.plan(command, self.chart, self.catalogue, state)
         if plan is None:

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from ..errors import InvalidCommand
 from ..operations.guard import read_closed_through
 from ..operations.period_close import PeriodCloseCommand
 from ..types import PostedTransaction
 from ..vocabulary.frozen import Frozen
-from ..vocabulary.instants import iso_instant, parse_instant, utc
+from ..vocabulary.instants import parse_instant
 from .executor import Executor
 from .results import OperationResult
 
@@ -53,11 +52,6 @@ class PeriodService:
         later instant. Closing through the same instant again is a replay.
         """
 
-        now = self._executor.clock()
-        if utc(through) >= now:
-            raise InvalidCommand(
-                f"cannot close the books through {iso_instant(through)}: it is not in the past (now {iso_instant(now)})"
-            )
         return self._executor.run(PeriodCloseCommand(through=through))
 
     def closed_through(self) -> datetime | None:

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from opsupport import AT, buckets, d
 
-from loyalty_accounts.errors import InvalidCommand
+from loyalty_accounts.errors import InvalidCommand, OperationRefused
 from loyalty_accounts.operations import EarnRecord, RefundCommand, RefundRecord, refund
 from loyalty_accounts.types import TransactionPlan
 from loyalty_accounts.vocabulary.amounts import Money
@@ -174,7 +174,7 @@ def test_a_refund_reversing_no_whole_point_posts_nothing(chart, catalogue):
 
 
 def test_refunding_more_than_the_order(chart, catalogue):
-    with pytest.raises(InvalidCommand, match="more than its amount 125.9"):
+    with pytest.raises(OperationRefused, match="more than its amount 125.9"):
         refund.plan(
             command("80.00", "rf-2"), chart, catalogue, earn=EARN,
             previous_refunds=previous(("rf-1", "50.00", 49)), buckets=[],
@@ -183,7 +183,7 @@ def test_refunding_more_than_the_order(chart, catalogue):
 
 def test_refunding_more_than_the_order_at_once_names_the_amounts(chart, catalogue):
     # nothing refunded before: the message says 0.00, it does not fail building an amount of 0
-    with pytest.raises(InvalidCommand, match=r"would total 200\.00 USD, more than its amount 125\.90 USD \(0\.00 USD refunded already\)"):
+    with pytest.raises(OperationRefused, match=r"would total 200\.00 USD, more than its amount 125\.90 USD \(0\.00 USD refunded already\)"):
         refund.plan(command("200.00"), chart, catalogue, earn=EARN, previous_refunds=[], buckets=[])
 
 

@@ -37,3 +37,17 @@ def test_a_close_through_the_epoch_is_bad_input_by_the_service_and_by_execute(le
     program.close_period(EPOCH + MICROSECOND)
     assert program.closed_through() == EPOCH + MICROSECOND
     assert [c.through for c in program.period_closes()] == [EPOCH + MICROSECOND]
+
+
+def test_a_close_through_the_present_or_future_is_refused_at_once_through_execute_too() -> None:
+    from support.fake_ledger import FakeLedger
+
+    now = datetime(2026, 6, 1, tzinfo=timezone.utc)
+    ledger = FakeLedger()
+    program = programme(ledger, pending_days=0, clock=lambda: now)
+    for through in (now, now + timedelta(days=1)):
+        with pytest.raises(InvalidCommand, match="it is not in the past"):
+            program.execute(PeriodCloseCommand(through=through))
+        with pytest.raises(InvalidCommand, match="it is not in the past"):
+            program.close_period(through)
+    assert ledger.posts == 0 and program.closed_through() is None

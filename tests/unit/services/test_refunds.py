@@ -10,7 +10,7 @@ import pytest
 from support.fake_ledger import FakeLedger
 from support.programme import T0, earn, programme, trial_balance_holds, usd
 
-from loyalty_accounts.errors import DuplicateOperation, InvalidCommand, UnknownEntity
+from loyalty_accounts.errors import DuplicateOperation, OperationRefused, UnknownEntity
 from loyalty_accounts.operations import RedeemCommand, RefundCommand
 
 
@@ -28,7 +28,7 @@ def test_refund_after_spending_claws_back_from_the_next_earn(ledger: FakeLedger)
     program.refund(RefundCommand(customer="c1", order_id="o1", refund_id="f2", amount=usd("50"), at=T0))
     bal = program.balance("c1")
     assert (bal.spendable, bal.clawback) == (0, -30)
-    with pytest.raises(InvalidCommand):
+    with pytest.raises(OperationRefused, match="more than its amount"):
         program.refund(RefundCommand(customer="c1", order_id="o1", refund_id="f3", amount=usd("1"), at=T0))
     trial_balance_holds(ledger)
 
@@ -61,6 +61,6 @@ def test_small_refunds_add_up_even_when_each_reverses_no_whole_point(ledger: Fak
     assert second.points == 1  # floor(100 x 1.00 / 100) - 0 = 1
     assert program.balance("c1").spendable == 99
     # the order's refunds cannot exceed its amount, small ones included
-    with pytest.raises(InvalidCommand):
+    with pytest.raises(OperationRefused, match="more than its amount"):
         program.refund(RefundCommand(customer="c1", order_id="o1", refund_id="f3", amount=usd("99.01"), at=T0))
     trial_balance_holds(ledger)

@@ -112,20 +112,21 @@ def _control_balance(reading: Reading, address: str) -> int | None:
     return None if volume is None else volume.balance
 
 
+def _closed_through(mark: int | None) -> datetime | None:
+    """The closed-through instant the mark's balance stands for (minus µs since the epoch; 0 or no row: none)."""
+
+    return from_microseconds(-mark) if mark else None
+
+
 def read_closed_through(reading: Reading) -> datetime | None:
     """The instant the books are closed through (the closed-period mark); None when nothing is closed."""
 
-    closed = _control_balance(reading, reading.chart.period_closed())
-    return from_microseconds(-closed) if closed else None
+    return _closed_through(_control_balance(reading, reading.chart.period_closed()))
 
 
 def _with_mark(reading: Reading, counts: Mapping[str, int]) -> GuardState:
-    closed = _control_balance(reading, reading.chart.period_closed())
-    return GuardState(
-        counts=counts,
-        closed_through=from_microseconds(-closed) if closed else None,
-        mark_opened=closed is not None,
-    )
+    mark = _control_balance(reading, reading.chart.period_closed())
+    return GuardState(counts=counts, closed_through=_closed_through(mark), mark_opened=mark is not None)
 
 
 def read_guard(reading: Reading, customers: Sequence[str]) -> GuardState:

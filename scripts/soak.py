@@ -56,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     print(table(report))
     if report.ok:
         return 0
+    print("violations of the full run:")
+    for kind, index, text in report.verdict.violations:
+        print(f"  [{kind}] {'#' + str(index) + ' ' if index is not None else ''}{text}")
     prefix, failing = (len(report.ops), report) if args.no_shrink else shrink(report)
     print(reproduction(failing, prefix))
     return 1

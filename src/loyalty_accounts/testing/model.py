@@ -357,7 +357,7 @@ class Programme:
         if c.at < order.ordered_at:
             return Refuse(frozenset({"invalid", "refused"}), "refund dated before its order")
         if order.refunded + c.amount.amount > order.amount:
-            return Refuse(frozenset({"invalid"}), f"refunds would total more than {order.amount}")
+            return Refuse(frozenset({"refused"}), f"refunds would total more than {order.amount}")
         upper = order.refunded + self.small.get(c.order_id, Decimal(0)) + c.amount.amount
         if reverse(order, min(upper, order.amount)) == 0:
             return Nothing("refund too small to reverse a point")

@@ -156,7 +156,7 @@ def test_refunds_never_before_the_order_nor_beyond_its_amount(model: Programme) 
     before = model.decide(refund("10.00", T - timedelta(days=1)), NOW)
     assert isinstance(before, Refuse)
     too_much = model.decide(refund("100.01", T + timedelta(days=1)), NOW)
-    assert isinstance(too_much, Refuse) and too_much.kinds == {"invalid"}
+    assert isinstance(too_much, Refuse) and too_much.kinds == {"refused"}
     assert isinstance(model.decide(refund("0.50", T + timedelta(days=1)), NOW), Nothing)
     half_refund = refund("50.50", T + timedelta(days=1))
     half = model.decide(half_refund, NOW)

@@ -67,6 +67,7 @@ from ..numscript import Catalogue
 from ..operations import OPERATIONS, Command, Operation, Reading, Registered, Sweep
 from ..operations.guard import EPOCH, GuardState, guarded, read_every_guard, read_guard
 from ..operations.open_control import open_control
+from ..vocabulary.frozen import Frozen
 from ..vocabulary.instants import iso_instant
 from ..ports import LedgerPort
 from ..rules import Rules
@@ -99,6 +100,15 @@ def system_clock() -> datetime:
     """This machine's clock, in UTC."""
 
     return datetime.now(timezone.utc)
+
+
+class _Built(Frozen):
+    """A command read and planned: the guarded plan (None: nothing to post), the state it was planned
+    from, and the transactions to post before it (setup of the entry, then control accounts to open)."""
+
+    plan: TransactionPlan | None
+    state: Any
+    priors: tuple[TransactionPlan, ...] = ()
 
 
 class Executor:
@@ -176,8 +186,8 @@ class Executor:
         for address in guard.to_open(self.chart, customers):
             self.ledger.post(open_control(self.chart, self.catalogue, address), schema_version=self.schema_version)
 
-    def _build(self, entry: Operation[Any, Any], command: Command) -> tuple[TransactionPlan | None, Any]:
-        """Read the guard, then the entry's state; post its setup transactions; plan and guard; (plan, state)."""
+    def _build(self, entry: Operation[Any, Any], command: Command) -> _Built:
+        """Read the guard, then the entry's state; plan and guard; nothing is posted here."""
 
         customers = command.customers()
         guard = read_guard(self.reading, customers)
@@ -188,36 +198,46 @@ class Executor:
         state = entry.read(command, self.reading)
         plan = entry.plan(command, self.chart, self.catalogue, state)
         if plan is None:
-            return None, state
-        if entry.setup is not None:
-            for prior in entry.setup(command, self.chart, self.catalogue, state):
-                self.ledger.post(prior, schema_version=self.schema_version)
-        self.open_controls(guard, customers)
-        return guarded(plan, self.chart, self.catalogue, guard, customers, at=plan.timestamp or at), state
+            return _Built(plan=None, state=state)
+        priors = tuple(entry.setup(command, self.chart, self.catalogue, state)) if entry.setup is not None else ()
+        openings = tuple(open_control(self.chart, self.catalogue, address) for address in guard.to_open(self.chart, customers))
+        return _Built(
+            plan=guarded(plan, self.chart, self.catalogue, guard, customers, at=plan.timestamp or at),
+            state=state,
+            priors=priors + openings,
+        )
 
     def _once(self, entry: Operation[Any, Any], command: Command) -> OperationResult:
         reference = entry.reference(command)
         fingerprint = command.fingerprint()
-        existing = self.ledger.find_by_reference(reference)
-        if existing is not None:
-            return self._replay(command, reference, fingerprint, existing)
         for attempt in range(1, PLAN_ATTEMPTS + 1):
+            # The reference is not looked up first: the post carries it, and a taken
+            # one comes back from the ledger (the client answers with the original).
             # The balances, counters or earlier refunds read for the plan may already
-            # include this very command, posted by another caller since the lookup
-            # above: a refusal or an empty plan is then its replay, not the answer.
+            # include this very command, posted earlier or by another caller: a
+            # refusal or an empty plan is then its replay, not the answer.
             try:
-                plan, state = self._build(entry, command)
+                built = self._build(entry, command)
             except (LedgerUnavailable, OutcomeUnknown):
                 raise
             except LoyaltyError:
                 if (meanwhile := self._posted_meanwhile(command, reference, fingerprint)) is not None:
                     return meanwhile
                 raise
+            plan, state = built.plan, built.state
             if plan is None:
                 if (meanwhile := self._posted_meanwhile(command, reference, fingerprint)) is not None:
                     return meanwhile
                 note = entry.no_plan_note(state) if entry.no_plan_note is not None else None
                 return OperationResult(operation=command.operation, reference=reference, replayed=False, points=0, note=note)
+            if built.priors:
+                # Counters and control accounts to open first (a customer's first
+                # operation, a day's first award): a replay must post nothing, so
+                # the reference is looked up before anything is opened.
+                if (meanwhile := self._posted_meanwhile(command, reference, fingerprint)) is not None:
+                    return meanwhile
+                for prior in built.priors:
+                    self.ledger.post(prior, schema_version=self.schema_version)
             try:
                 tx = self.ledger.post(plan, schema_version=self.schema_version)
             except InsufficientPoints:

@@ -301,12 +301,14 @@ class FakeLedger:
             raise UnknownEntity(f"account {address} not found", code="NOT_FOUND")
         return self._state(address, self._volumes(self._moves(until=pit)).get(address, {}))
 
-    def accounts(self, address_filter: str, *, pit: datetime | None = None) -> Iterator[AccountState]:
-        """Accounts in address (byte) order, with current volumes or those effective at ``pit``."""
+    def accounts(self, address_filter: str | Sequence[str], *, pit: datetime | None = None) -> Iterator[AccountState]:
+        """Accounts in address (byte) order matching the filter (or any of several), with current volumes or
+        those effective at ``pit``."""
 
+        filters = [address_filter] if isinstance(address_filter, str) else list(address_filter)
         volumes = self._volumes(self._moves(until=pit))
         for address, first in sorted(self._first_usage().items()):
-            if address_matches(address, address_filter) and (pit is None or first <= pit):
+            if any(address_matches(address, f) for f in filters) and (pit is None or first <= pit):
                 yield self._state(address, volumes.get(address, {}))
 
     def aggregate_balances(

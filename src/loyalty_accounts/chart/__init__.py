@@ -47,6 +47,7 @@ from .spec import (
     ParsedAddress,
     Partner,
     Policies,
+    address_matches,
     date_segment,
     parse_date_segment,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "ParsedAddress",
     "Partner",
     "Policies",
+    "address_matches",
     "date_segment",
     "parse_date_segment",
 ]

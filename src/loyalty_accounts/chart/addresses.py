@@ -140,6 +140,14 @@ class AddressBook:
     def sequence_counterpart(self) -> Address:
         return self.address("control_sequence")
 
+    def horizon(self, customer: str) -> Address:
+        """Minus the latest instant (µs since the epoch) a transaction on ``customer`` is dated at."""
+
+        return self.address("customer_horizon", customer=customer)
+
+    def horizon_counterpart(self) -> Address:
+        return self.address("control_horizon")
+
     def period_closed(self) -> Address:
         """Minus the closed-through instant, in microseconds since the epoch (0: nothing closed)."""
 

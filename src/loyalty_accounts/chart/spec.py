@@ -65,6 +65,29 @@ REQUIRED_KINDS: tuple[str, ...] = (
 NON_RE2 = re.compile(r"\(\?[=!]|\(\?<[=!]|\\[1-9]|\(\?P=|\(\?\(|\\[ZA]\b")
 
 
+def address_matches(address: str, address_filter: str) -> bool:
+    """Whether ``address`` matches a Formance address filter, as the ledger decides it.
+
+    A filter without an empty part or a last ``...`` is an exact address; an
+    empty part matches any one segment; a last ``...`` matches any number of
+    further segments (v2.4.12 ``internal/storage/ledger/utils.go``,
+    ``filterAccountAddress``: one condition per non-empty segment, plus the
+    segment count unless the filter ends in ``...``).
+    """
+
+    wanted = address_filter.split(":")
+    parts = address.split(":")
+    if wanted[-1] == ANY_DEPTH:
+        wanted = wanted[:-1]
+        if len(parts) < len(wanted):
+            return False
+    elif ANY_SEGMENT not in wanted:
+        return address == address_filter
+    elif len(parts) != len(wanted):
+        return False
+    return all(w == ANY_SEGMENT or w == p for w, p in zip(wanted, parts))
+
+
 # --------------------------------------------------------------------------
 # Dates in addresses
 

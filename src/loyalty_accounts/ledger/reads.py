@@ -31,7 +31,7 @@ Lists follow the server's cursors, :data:`PAGE_SIZE` items a page.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -199,11 +199,12 @@ class LedgerReader:
         )
         return wire.account(wire.data(response, "account"))
 
-    def accounts(self, address_filter: str, *, pit: datetime | None = None) -> Iterator[AccountState]:
-        """Accounts matching the filter with their volumes effective at ``pit`` (default: current).
+    def accounts(self, address_filter: str | Sequence[str], *, pit: datetime | None = None) -> Iterator[AccountState]:
+        """Accounts matching the filter (or any of several, one listing) with their volumes effective at ``pit``.
 
-        With ``pit``, only accounts touched by a transaction dated at or before
-        ``pit`` are listed (the server filters on ``first_usage``).
+        Default: the current volumes. With ``pit``, only accounts touched by a
+        transaction dated at or before ``pit`` are listed (the server filters
+        on ``first_usage``). Several filters are sent as one ``$or`` query.
         """
         found = list_pages(
             self._transport,
@@ -211,7 +212,7 @@ class LedgerReader:
             operations.V2ListAccountsRequest,
             lambda request: self._transport.v2.list_accounts(request=request),
             {
-                "request_body": {"$match": {"address": wire.address_filter(address_filter)}},
+                "request_body": wire.address_query(address_filter),
                 "expand": wire.EFFECTIVE_VOLUMES,
                 "pit": utc(pit) if pit else None,
             },

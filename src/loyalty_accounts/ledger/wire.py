@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Sequence
 
 import httpx
 from formance_sdk_python.models import ledger as sdk_models
@@ -81,6 +81,16 @@ def address_filter(value: str) -> str:
     if not value or not _ADDRESS_FILTER.match(value):
         raise InvalidCommand(f"not a ledger address filter: {value!r}")
     return value
+
+
+def address_query(wanted: str | Sequence[str]) -> dict[str, Any]:
+    """The query body matching accounts by one address filter, or by any of several (``$or``)."""
+
+    filters = [wanted] if isinstance(wanted, str) else list(dict.fromkeys(wanted))
+    if not filters:
+        raise InvalidCommand("an account listing needs at least one address filter")
+    clauses = [{"$match": {"address": address_filter(value)}} for value in filters]
+    return clauses[0] if len(clauses) == 1 else {"$or": clauses}
 
 
 def tx_id(value: int) -> int:

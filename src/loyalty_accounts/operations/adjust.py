@@ -114,6 +114,7 @@ OPERATION: Operation[AdjustCommand, list[BucketBalance]] = Operation(
     command=AdjustCommand,
     templates=(CREDIT_TEMPLATE, DEBIT_TEMPLATE),
     read=read,
+    watch=lambda command, chart: (chart.buckets_filter(command.customer),) if command.direction == "debit" else (),
     plan=plan,
     writes=Writes(
         required=frozenset({"customer", "adjustment_id", "direction", "points", "reason"}),

@@ -168,6 +168,7 @@ OPERATION: Operation[CaptureCommand, Held] = Operation(
     command=CaptureCommand,
     templates=(TEMPLATE,),
     read=read,
+    watch=lambda command, chart: (chart.hold(command.customer, command.hold_id),),
     plan=lambda command, chart, catalogue, held: plan(
         command,
         chart,

@@ -32,7 +32,7 @@ from ..vocabulary.instants import Instant
 from .base import Command, plan_command
 from .entry import Operation, Writes
 from .fifo import BucketBalance
-from .reading import customer_buckets
+from .reading import buckets_watched, customer_buckets
 from .spend import spend_vars
 
 TEMPLATE = "convert"
@@ -93,6 +93,7 @@ OPERATION: Operation[ConvertCommand, list[BucketBalance]] = Operation(
     command=ConvertCommand,
     templates=(TEMPLATE,),
     read=customer_buckets,
+    watch=buckets_watched,
     plan=plan,
     writes=Writes(
         required=frozenset({"customer", "conversion_id", "points", "credit", "currency"}), business_key="conversion_id"

@@ -239,16 +239,18 @@ def find_earn(reading: Reading, order_id: str) -> PostedTransaction:
     return tx
 
 
-def campaign_usage(reading: Reading, rules: Rules, customer: str, instant: datetime) -> dict[str, int]:
-    """Points each campaign with a per-customer cap active at ``instant`` already gave this customer.
+def campaign_usage(reading: Reading, rules: Rules, order: Order) -> dict[str, int]:
+    """Points each campaign with a per-customer cap that applies to ``order`` already gave its customer.
 
     Summed from the charges recorded in the breakdowns of the customer's
     earns placed during those campaigns, whatever order they were posted
     in: a cap is a budget over the campaign's life, so an order arriving
-    late must not find it refilled.
+    late must not find it refilled. No read when no capped campaign
+    applies to the order (its instant, category and channel).
     """
 
-    capped = [c for c in rules.campaigns_at(instant) if c.cap_per_customer is not None]
+    customer, instant = order.customer, order.ordered_at
+    capped = [c for c in rules.campaigns_at(instant) if c.cap_per_customer is not None and c.applies_to(order)]
     if not capped:
         return {}
     wanted = {c.id for c in capped}
@@ -288,7 +290,7 @@ def price(command: EarnCommand, reading: Reading, rules: Rules) -> tuple[EarnBre
     order = order_of(command, rules)
     reading.chart.order_currency(order.currency)
     before = tier_for(rules, reading.qualifying_points(command.customer, command.ordered_at))
-    usage = campaign_usage(reading, rules, command.customer, command.ordered_at)
+    usage = campaign_usage(reading, rules, order)
     return quote(rules, order, tier=before.tier, campaign_usage=usage), before
 
 
@@ -309,6 +311,12 @@ def read(command: EarnCommand, reading: Reading) -> Priced:
     after = tier_for(rules, before.qualifying_points + breakdown.points)
     clawback = reading.at(command.ordered_at).clawback_balance(command.customer)
     return Priced(breakdown=breakdown, before=before, after=after, clawback_balance=clawback)
+
+
+def _watched(command: EarnCommand, chart: Chart) -> tuple[str, ...]:
+    """What :func:`read` reads: the customer's qualifying accounts and clawback account."""
+
+    return (chart.qualifying_filter(command.customer), chart.clawback(command.customer))
 
 
 def _plan_priced(command: EarnCommand, chart: Chart, catalogue: Catalogue, priced: Priced) -> TransactionPlan | None:
@@ -335,6 +343,7 @@ OPERATION: Operation[EarnCommand, Priced] = Operation(
     templates=(TEMPLATE,),
     read=read,
     plan=_plan_priced,
+    watch=_watched,
     writes=Writes(
         required=frozenset({"customer", "order_id", "amount", "currency", "points", "ordered_at", "expires_at"}),
         optional=frozenset({"release_at", "repaid", "qualifying_on", "tier_after", "tier_change"}),

@@ -36,7 +36,7 @@ from __future__ import annotations
 from datetime import date
 
 from ..chart import Chart
-from ..errors import InvalidCommand, UnknownEntity
+from ..errors import InvalidCommand
 from ..numscript import Catalogue, monetary
 from ..rules import EngagementRule, Rules, engagement_points
 from ..types import TransactionPlan
@@ -166,11 +166,8 @@ def read(command: EngageCommand, reading: Reading) -> Counted:
     counts: dict[date | None, int] = {}
     unopened: list[OpenCounterCommand] = []
     for counter_day, limit in ((day, rule.per_day), (None, rule.per_customer)):
-        address = chart.engagement_counter(command.customer, command.event, counter_day)
-        try:
-            volume = reading.ledger.account(address).volumes.get(chart.awards_asset)
-        except UnknownEntity:
-            volume = None
+        account = reading.account_now(chart.engagement_counter(command.customer, command.event, counter_day))
+        volume = None if account is None else account.volumes.get(chart.awards_asset)
         if volume is None and limit is not None:
             unopened.append(OpenCounterCommand(customer=command.customer, event=command.event, day=counter_day))
         counts[counter_day] = -volume.balance if volume else 0
@@ -181,6 +178,17 @@ def read(command: EngageCommand, reading: Reading) -> Counted:
         awarded_ever=max(counts[None], counts[day]),
         clawback_balance=reading.at(command.at).clawback_balance(command.customer),
         unopened=tuple(unopened),
+    )
+
+
+def _watched(command: EngageCommand, chart: Chart) -> tuple[str, ...]:
+    """What :func:`read` reads: the event's counters (today's and ever) and the clawback account."""
+
+    day = chart.local_date(command.at)
+    return (
+        chart.engagement_counter(command.customer, command.event, day),
+        chart.engagement_counter(command.customer, command.event, None),
+        chart.clawback(command.customer),
     )
 
 
@@ -213,6 +221,7 @@ OPERATION: Operation[EngageCommand, Counted] = Operation(
     read=read,
     plan=_plan_counted,
     setup=_open_counters,
+    watch=_watched,
     writes=Writes(
         required=frozenset(
             {"customer", "event", "key", "points", "awarded_at", "awarded_on", "expires_at", "rules_version"}

@@ -22,8 +22,12 @@ An entry holds:
   ``command_hash`` every plan adds. The reconciliation's metadata check and
   the customer statement read it from here: it is the one table of it;
 - optionally ``setup``: transactions to post before the plan's (pure; see
-  :mod:`.engage`, which opens its award counters), and ``no_plan_note``: what
-  the answer says when the plan has nothing to post.
+  :mod:`.engage`, which opens its award counters), ``no_plan_note``: what
+  the answer says when the plan has nothing to post, and ``watch``: the
+  address filters of the accounts its read needs, ``watch(command, chart)``,
+  read with the guard in the same request (:class:`~.reading.Snapshot`), so
+  an operation dated after the customer's latest transaction reads nothing
+  more than that one listing.
 
 Adding an operation: one module of this package (its command, its read, its
 pure plan and its ``OPERATION``) plus its ``numscript/<template>.num``;
@@ -110,6 +114,7 @@ class Operation(Entry[C], Generic[C, S]):
     plan: Callable[[C, Chart, Catalogue, S], TransactionPlan | None]
     setup: Callable[[C, Chart, Catalogue, S], Sequence[TransactionPlan]] | None = None
     no_plan_note: Callable[[S], str | None] | None = None
+    watch: Callable[[C, Chart], Sequence[str]] | None = None
 
     def reference(self, command: C) -> str:
         """The reference of the command's transaction (its business key under the operation's name)."""

@@ -32,7 +32,7 @@ from .base import plan_command
 from .entry import Operation, Writes
 from .exchange import EXCHANGE_KEYS, Exchange, ExchangeCommand
 from .fifo import BucketBalance
-from .reading import customer_buckets
+from .reading import buckets_watched, customer_buckets
 from .spend import spend_vars
 
 TEMPLATE = "exchange_out"
@@ -72,6 +72,7 @@ OPERATION: Operation[ExchangeOutCommand, list[BucketBalance]] = Operation(
     command=ExchangeOutCommand,
     templates=(TEMPLATE,),
     read=customer_buckets,
+    watch=buckets_watched,
     plan=plan,
     writes=Writes(required=EXCHANGE_KEYS, business_key="exchange_id"),
 )

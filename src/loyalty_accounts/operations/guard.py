@@ -24,6 +24,24 @@ lost responses. The counter must have a balance row before it is relied on:
 the server locks only rows that exist (a never-used account reads 0 unlocked,
 so two first posts could both pass), hence :class:`OpenControlCommand`.
 
+**Horizon.** ``customers:{c}:horizon`` holds minus the latest instant
+(µs since the epoch) any guarded transaction on the customer is dated at.
+Each guarded transaction dated after it moves it forward to its own
+instant (an unbounded overdraft: only ever down), exactly, since the
+sequence leg guarantees the horizon read is the one the post finds. So an
+operation dated after the horizon knows that nothing of the customer is
+dated later: the current balances are the customer's state at its instant
+and at every instant after, and it reads no history
+(:class:`~.reading.Snapshot`). Dated at or before it (a back-dated
+operation), it reads the transactions dated from its instant on. A
+customer without a horizon row (new, or with history older than horizons)
+has its transactions dated from the operation's instant on read once
+(:func:`resolve_latest`), and the post creates the row.
+
+The guard's reads are one listing (:func:`read_guard`): the counters, the
+horizons, the closed-period mark and the accounts the operation itself
+watches (``Operation.watch``).
+
 **Closed period.** ``program:control:closed`` holds minus the instant through
 which the books are closed (microseconds since the epoch; 0: nothing closed).
 Every guarded transaction takes one unit out of it with the overdraft bounded
@@ -32,10 +50,12 @@ unchanged, and a transaction dated at or before the closed-through instant
 fails. Closing a period (:mod:`.period_close`) moves the mark under the same
 lock, so a close and a post cannot pass each other.
 
-Worked example: c42 has 4 operations so far, nothing is closed, a redeem
-dated 2026-06-01T10:00:00Z is guarded with::
+Worked example: c42 has 4 operations so far, the latest dated
+2026-05-31T10:00:00Z (horizon -1780221600000000), nothing is closed; a
+redeem dated 2026-06-01T10:00:00Z is guarded with::
 
     customers:c42:sequence    -1 CTL → program:control:sequence   +1  (may go down to -5)
+    customers:c42:horizon     -86400000000 CTL → program:control:horizon  (now -1780308000000000)
     program:control:closed    -1 CTL → world                      +1  (may go down to -1780308000000000)
     world                     -1 CTL → program:control:closed     +1
 
@@ -50,10 +70,10 @@ from typing import Mapping, Sequence
 from ..chart import Chart
 from ..errors import UnknownEntity
 from ..numscript import BoundScript, Catalogue, combine, monetary
-from ..types import TransactionPlan
+from ..types import AccountState, TransactionPlan
 from ..vocabulary.frozen import Frozen
 from ..vocabulary.instants import utc
-from .reading import Reading
+from .reading import Reading, Snapshot
 
 TEMPLATE = "guard"
 EXECUTOR_TEMPLATES = (TEMPLATE,)
@@ -78,22 +98,51 @@ def from_microseconds(value: int) -> datetime:
 
 
 class GuardState(Frozen):
-    """What the guard read: operations posted per customer and the closed-through instant.
+    """What the guard read: operations posted per customer, their horizons and the closed-through instant.
 
     ``counts`` maps each customer whose counter has a balance row to the
     operations posted on them so far (a customer missing from it has none,
     and a counter to open); ``closed_through`` is None while nothing is
     closed; ``mark_opened`` says whether the closed-period mark has its row.
+    ``horizons`` holds what each customer's horizon row holds (µs since the
+    epoch; no row: 0) and ``latest`` the instant (µs) of the customer's
+    latest dated transaction where it is known: read from the horizon row,
+    or found by :func:`resolve_latest` for a customer without one.
+    ``watched`` are the accounts read with the guard for the operation's
+    plan (current volumes).
     """
 
     counts: Mapping[str, int]
     closed_through: datetime | None
     mark_opened: bool
+    horizons: Mapping[str, int] = {}
+    latest: Mapping[str, int] = {}
+    watched: Mapping[str, AccountState] = {}
 
     def count(self, customer: str) -> int:
         """Operations posted on ``customer`` so far."""
 
         return self.counts.get(customer, 0)
+
+    def advanced(self, customers: Sequence[str], at: datetime) -> "GuardState":
+        """The state after a guarded transaction on ``customers`` dated ``at`` (for the next plan of a batch)."""
+
+        unique = list(dict.fromkeys(customers))
+        counts = {**self.counts, **{c: self.count(c) + 1 for c in unique}}
+        moved = {c: max(self.latest[c], microseconds(at)) for c in unique if c in self.latest}
+        return self.model_copy(
+            update={"counts": counts, "horizons": {**self.horizons, **moved}, "latest": {**self.latest, **moved}}
+        )
+
+    def snapshot(self, filters: Sequence[str]) -> Snapshot:
+        """What the guard read, for the operation's reads (see :class:`~.reading.Snapshot`)."""
+
+        return Snapshot(
+            filters=frozenset(filters),
+            accounts=self.watched,
+            latest={c: from_microseconds(v) for c, v in self.latest.items()},
+            known=frozenset(self.counts),
+        )
 
     def to_open(self, chart: Chart, customers: Sequence[str]) -> tuple[str, ...]:
         """The control accounts a transaction on ``customers`` needs opened first (no balance row yet)."""
@@ -124,20 +173,61 @@ def read_closed_through(reading: Reading) -> datetime | None:
     return _closed_through(_control_balance(reading, reading.chart.period_closed()))
 
 
-def _with_mark(reading: Reading, counts: Mapping[str, int]) -> GuardState:
-    mark = _control_balance(reading, reading.chart.period_closed())
-    return GuardState(counts=counts, closed_through=_closed_through(mark), mark_opened=mark is not None)
+def _control(state: AccountState, asset: str) -> int | None:
+    volume = state.volumes.get(asset)
+    return None if volume is None else volume.balance
 
 
-def read_guard(reading: Reading, customers: Sequence[str]) -> GuardState:
-    """The guard's state for a transaction on ``customers``: read before any other read of the operation."""
+def read_guard(reading: Reading, customers: Sequence[str], watch: Sequence[str] = ()) -> GuardState:
+    """The guard's state for a transaction on ``customers``, read before any other read of the operation.
 
-    counts: dict[str, int] = {}
+    One listing: each customer's operation counter and horizon, the
+    closed-period mark and the accounts matching ``watch`` (the operation's
+    own reads, answered from :meth:`GuardState.snapshot`).
+    """
+
+    chart = reading.chart
+    unique = list(dict.fromkeys(customers))
+    controls = [*(chart.sequence(c) for c in unique), *(chart.horizon(c) for c in unique), chart.period_closed()]
+    found = {state.address: state for state in reading.ledger.accounts([*controls, *watch])}
+    asset = chart.control_asset
+
+    def control(address: str) -> int | None:
+        state = found.get(address)
+        return None if state is None else _control(state, asset)
+
+    counts = {c: -count for c in unique if (count := control(chart.sequence(c))) is not None}
+    horizons = {c: -held for c in unique if (held := control(chart.horizon(c))) is not None}
+    mark = control(chart.period_closed())
+    watched = {address: state for address, state in found.items() if address not in controls}
+    return GuardState(
+        counts=counts,
+        closed_through=_closed_through(mark),
+        mark_opened=mark is not None,
+        horizons=horizons,
+        latest=dict(horizons),
+        watched=watched,
+    )
+
+
+def resolve_latest(reading: Reading, state: GuardState, customers: Sequence[str], at: datetime) -> GuardState:
+    """``state`` with the latest dated instant of each of ``customers`` whose horizon has no row yet.
+
+    A new customer, or one whose history predates horizons: the customer's
+    transactions dated at or after ``at`` are read (none, usually); the
+    latest of them is the customer's latest, and with none every earlier
+    one is before ``at``, which is all the horizon leg needs (it moves the
+    horizon to the later of the latest and ``at``). The sequence leg makes
+    the answer exact when the transaction posts.
+    """
+
+    latest = dict(state.latest)
     for customer in dict.fromkeys(customers):
-        balance = _control_balance(reading, reading.chart.sequence(customer))
-        if balance is not None:
-            counts[customer] = -balance
-    return _with_mark(reading, counts)
+        if customer in latest:
+            continue
+        later = reading.ledger.transactions(account=reading.chart.customer_filter(customer), start=at)
+        latest[customer] = max((microseconds(tx.timestamp) for tx in later), default=0)
+    return state.model_copy(update={"latest": latest})
 
 
 def read_every_guard(reading: Reading) -> GuardState:
@@ -145,12 +235,23 @@ def read_every_guard(reading: Reading) -> GuardState:
 
     chart = reading.chart
     counts: dict[str, int] = {}
-    for account in reading.ledger.accounts(chart.kind_filter("customer_sequence")):
+    horizons: dict[str, int] = {}
+    mark: int | None = None
+    filters = [chart.kind_filter("customer_sequence"), chart.kind_filter("customer_horizon"), chart.period_closed()]
+    for account in reading.ledger.accounts(filters):
         parsed = chart.parse(account.address)
-        volume = account.volumes.get(chart.control_asset)
-        if parsed is not None and parsed.kind == "customer_sequence" and volume is not None:
-            counts[parsed.values["customer"]] = -volume.balance
-    return _with_mark(reading, counts)
+        balance = _control(account, chart.control_asset)
+        if parsed is None or balance is None:
+            continue
+        if parsed.kind == "customer_sequence":
+            counts[parsed.values["customer"]] = -balance
+        elif parsed.kind == "customer_horizon":
+            horizons[parsed.values["customer"]] = -balance
+        elif parsed.kind == "period_closed":
+            mark = balance
+    return GuardState(
+        counts=counts, closed_through=_closed_through(mark), mark_opened=mark is not None, horizons=horizons, latest=dict(horizons)
+    )
 
 
 def guarded(
@@ -173,6 +274,15 @@ def guarded(
     asset = chart.control_asset
     unique = list(dict.fromkeys(customers))
     numbers = {customer: state.count(customer) + 1 + offset for customer in unique}
+    bound = microseconds(at)
+    # A customer whose latest instant is unknown (a sweep over history older
+    # than horizons) keeps no horizon: every read of it goes to the history.
+    advances = {
+        customer: max(state.latest[customer], bound) - state.horizons.get(customer, 0)
+        for customer in unique
+        if customer in state.latest
+    }
+    advances = {customer: amount for customer, amount in advances.items() if amount > 0}
     legs = catalogue.bind(
         TEMPLATE,
         {
@@ -181,8 +291,11 @@ def guarded(
             "guard_expected": [monetary(asset, numbers[customer]) for customer in unique],
             "guard_counted": chart.sequence_counterpart(),
             "guard_tick": monetary(asset, 1),
-            "guard_bound": monetary(asset, microseconds(at)),
+            "guard_bound": monetary(asset, bound),
             "guard_closed": chart.period_closed(),
+            "guard_advance": [monetary(asset, amount) for amount in advances.values()],
+            "guard_horizon": [chart.horizon(customer) for customer in advances],
+            "guard_horizon_counterpart": chart.horizon_counterpart(),
         },
     )
     script = combine(BoundScript(script=plan.script, vars=plan.vars), legs)

@@ -33,7 +33,7 @@ from ..vocabulary.instants import Instant, iso_instant, parse_instant
 from .base import Command, keyed_reference, metadata_filter, plan_command
 from .entry import Operation, Writes
 from .fifo import BucketBalance
-from .reading import Reading, customer_buckets
+from .reading import Reading, buckets_watched, customer_buckets
 from .spend import spend_vars
 
 TEMPLATE = "hold"
@@ -113,6 +113,7 @@ OPERATION: Operation[HoldCommand, list[BucketBalance]] = Operation(
     command=HoldCommand,
     templates=(TEMPLATE,),
     read=customer_buckets,
+    watch=buckets_watched,
     plan=plan,
     writes=Writes(required=frozenset({"customer", "hold_id", "points", "expires_at"}), business_key="hold_id"),
 )

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
-from typing import Callable, Iterator, Mapping, Protocol
+from typing import Callable, Iterator, Mapping, Protocol, Sequence
 
-from ..chart import Chart, parse_date_segment
+from ..chart import Chart, address_matches, parse_date_segment
 from ..errors import InvalidCommand, UnknownEntity
 from ..rules import Rules, qualification_window
 from ..vocabulary.instants import day_start
 from ..types import AccountState, PostedTransaction, VolumeRow
+from ..vocabulary.frozen import Frozen
 from .fifo import BucketBalance
 from .timeline import Timeline, timelines
 
@@ -49,7 +50,7 @@ class LedgerReader(Protocol):
 
     def account(self, address: str, *, pit: datetime | None = None) -> AccountState: ...
 
-    def accounts(self, address_filter: str, *, pit: datetime | None = None) -> Iterator[AccountState]: ...
+    def accounts(self, address_filter: str | Sequence[str], *, pit: datetime | None = None) -> Iterator[AccountState]: ...
 
     def volumes(
         self,
@@ -72,13 +73,72 @@ class Dated(Protocol):
     def at(self) -> datetime: ...
 
 
-class Reading:
-    """Reads over one ledger, with the chart that names its accounts and the rules (None: no rules file)."""
+class Snapshot(Frozen):
+    """Accounts read with the guard in one listing, and what they stand for.
 
-    def __init__(self, ledger: LedgerReader, chart: Chart, rules: Rules | None = None) -> None:
+    ``accounts`` holds, with their current volumes, every account matching
+    one of ``filters`` (the operation's watched filters: see
+    :attr:`~.entry.Operation.watch`). ``latest`` maps each customer whose
+    latest dated transaction is known to that instant (the horizon, see
+    :mod:`.guard`). For an instant after it, nothing of that customer is
+    dated later, so the current volumes *are* the customer's state at that
+    instant and from then on: no history needs reading. ``known`` are the
+    customers the ledger has accounts for (their operation counter exists).
+    """
+
+    filters: frozenset[str]
+    accounts: Mapping[str, AccountState]
+    latest: Mapping[str, datetime]
+    known: frozenset[str]
+
+    def current(self, customer: str, address_filter: str, instant: datetime) -> list[AccountState] | None:
+        """The accounts matching ``address_filter`` as they stand at ``instant`` and after, or None.
+
+        None unless the filter was read in the snapshot and ``instant`` is
+        after the customer's latest dated transaction.
+        """
+
+        latest = self.latest.get(customer)
+        if address_filter not in self.filters or latest is None or instant <= latest:
+            return None
+        return [state for address, state in self.accounts.items() if address_matches(address, address_filter)]
+
+
+class Reading:
+    """Reads over one ledger, with the chart that names its accounts and the rules (None: no rules file).
+
+    With a :class:`Snapshot` (the executor's guard read), reads it covers are
+    answered from it without a request.
+    """
+
+    def __init__(
+        self, ledger: LedgerReader, chart: Chart, rules: Rules | None = None, *, snapshot: Snapshot | None = None
+    ) -> None:
         self.ledger = ledger
         self.chart = chart
         self.rules = rules
+        self.snapshot = snapshot
+
+    def with_snapshot(self, snapshot: Snapshot) -> "Reading":
+        """The same reads, answered from ``snapshot`` where it covers them."""
+
+        return Reading(self.ledger, self.chart, self.rules, snapshot=snapshot)
+
+    def account_now(self, address: str) -> AccountState | None:
+        """One account with its current volumes (None: the ledger has never seen it), from the snapshot
+        when it read that address."""
+
+        if self.snapshot is not None and address in self.snapshot.filters:
+            return self.snapshot.accounts.get(address)
+        try:
+            return self.ledger.account(address)
+        except UnknownEntity:
+            return None
+
+    def current(self, customer: str, address_filter: str, instant: datetime) -> list[AccountState] | None:
+        """:meth:`Snapshot.current`, or None without a snapshot."""
+
+        return None if self.snapshot is None else self.snapshot.current(customer, address_filter, instant)
 
     def require_rules(self, what: str) -> Rules:
         """The rules; InvalidCommand naming ``what`` when the programme was set up without them."""
@@ -188,6 +248,14 @@ class Reading:
 
         first, end = self.qualification_days(as_of)
         total = 0
+        if (recent := self.current(customer, self.chart.qualifying_filter(customer), as_of)) is not None:
+            # Nothing of the customer is dated at or after as_of: the current balances are those up to it.
+            for state in recent:
+                parsed = self.chart.parse(state.address)
+                day = parse_date_segment(parsed.values["day"]) if parsed is not None else None
+                if day is not None and (first is None or day >= first):
+                    total += state.balance(self.chart.qualifying_asset)
+            return total
         for row in self.ledger.volumes(self.chart.qualifying_filter(customer), end=end - _TICK):
             parsed = self.chart.parse(row.account)
             if row.asset != self.chart.qualifying_asset or parsed is None or parsed.kind != "customer_qualifying":
@@ -221,10 +289,23 @@ class AsOf:
             self._read[customer] = self.reading.timelines(self.chart.customer_filter(customer), self.instant)
         return self._read[customer]
 
+    def _recent(self, customer: str, address_filter: str) -> dict[str, Timeline] | None:
+        """Timelines of the accounts matching the filter from the snapshot (nothing dated later), or None."""
+
+        states = self.reading.current(customer, address_filter, self.instant)
+        if states is None:
+            return None
+        asset = self.chart.points_asset
+        return {s.address: Timeline(since=self.instant, current=s.balance(asset)) for s in states}
+
+    def _lines(self, customer: str, address_filter: str) -> dict[str, Timeline]:
+        recent = self._recent(customer, address_filter)
+        return recent if recent is not None else self.accounts(customer)
+
     def available(self, customer: str, address: str) -> int:
         """The points ``address`` (an account of ``customer``) can give at ``instant``: never below 0."""
 
-        line = self.accounts(customer).get(address)
+        line = self._lines(customer, address).get(address)
         return 0 if line is None else max(0, line.lowest_from(self.instant))
 
     def buckets(self, customer: str, *, spendable_only: bool = True) -> list[BucketBalance]:
@@ -235,9 +316,13 @@ class AsOf:
         without accounts is UnknownEntity.
         """
 
-        lines = self.accounts(customer)
-        if spendable_only and not lines:
-            raise UnknownEntity(f"customer {customer} has no accounts in the ledger")
+        recent = self._recent(customer, self.chart.buckets_filter(customer))
+        if recent is not None and (recent or customer in self._known()):
+            lines = recent  # a customer the ledger knows, with these buckets (maybe none)
+        else:
+            lines = self.accounts(customer)
+            if spendable_only and not lines:
+                raise UnknownEntity(f"customer {customer} has no accounts in the ledger")
         out = []
         for address, line in lines.items():
             parsed = self.chart.parse(address)
@@ -256,14 +341,25 @@ class AsOf:
 
         if self.chart.policies.refund_shortfall != "claw_back":
             return 0
-        line = self.accounts(customer).get(self.chart.clawback(customer))
+        address = self.chart.clawback(customer)
+        line = self._lines(customer, address).get(address)
         return 0 if line is None else line.highest_from(self.instant)
+
+    def _known(self) -> frozenset[str]:
+        snapshot = self.reading.snapshot
+        return frozenset() if snapshot is None else snapshot.known
 
 
 def bucket_balance(values: Mapping[str, str], points: int) -> BucketBalance:
     """A bucket read from the segment values of its address and its points."""
 
     return BucketBalance(expiry=parse_date_segment(values["expiry"]), points=points)
+
+
+def buckets_watched(command: Dated, chart: Chart) -> tuple[str, ...]:
+    """What :func:`customer_buckets` reads: the customer's buckets (an entry's ``watch``)."""
+
+    return (chart.buckets_filter(command.customer),)
 
 
 def customer_buckets(command: Dated, reading: Reading) -> list[BucketBalance]:

@@ -25,7 +25,7 @@ from ..vocabulary.instants import Instant
 from .base import Command, plan_command
 from .entry import Operation, Writes
 from .fifo import BucketBalance
-from .reading import customer_buckets
+from .reading import buckets_watched, customer_buckets
 from .spend import spend_vars
 
 TEMPLATE = "redeem"
@@ -66,6 +66,7 @@ OPERATION: Operation[RedeemCommand, list[BucketBalance]] = Operation(
     command=RedeemCommand,
     templates=(TEMPLATE,),
     read=customer_buckets,
+    watch=buckets_watched,
     plan=plan,
     writes=Writes(
         required=frozenset({"customer", "redemption_id", "points"}),

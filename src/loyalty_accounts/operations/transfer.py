@@ -32,7 +32,7 @@ from ..vocabulary.instants import Instant
 from .base import Command, plan_command
 from .entry import Operation, Writes
 from .fifo import BucketBalance
-from .reading import customer_buckets
+from .reading import buckets_watched, customer_buckets
 from .spend import take
 
 TEMPLATE = "transfer"
@@ -91,6 +91,7 @@ OPERATION: Operation[TransferCommand, list[BucketBalance]] = Operation(
     command=TransferCommand,
     templates=(TEMPLATE,),
     read=customer_buckets,
+    watch=buckets_watched,
     plan=plan,
     writes=Writes(required=frozenset({"customer", "to_customer", "transfer_id", "points"}), business_key="transfer_id"),
 )

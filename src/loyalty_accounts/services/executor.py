@@ -65,7 +65,7 @@ from ..errors import (
 )
 from ..numscript import Catalogue
 from ..operations import OPERATIONS, Command, Operation, Reading, Registered, Sweep
-from ..operations.guard import EPOCH, GuardState, guarded, read_every_guard, read_guard
+from ..operations.guard import EPOCH, GuardState, guarded, read_every_guard, read_guard, resolve_latest
 from ..operations.open_control import open_control
 from ..vocabulary.frozen import Frozen
 from ..vocabulary.instants import iso_instant
@@ -190,12 +190,14 @@ class Executor:
         """Read the guard, then the entry's state; plan and guard; nothing is posted here."""
 
         customers = command.customers()
-        guard = read_guard(self.reading, customers)
+        watch = tuple(entry.watch(command, self.chart)) if entry.watch is not None else ()
+        guard = read_guard(self.reading, customers, watch)
         at = self.check_date(command.dated(), guard)
         if (past := command.in_the_past()) is not None and past[1] >= at:
             what, instant = past
             raise InvalidCommand(f"cannot {what} {iso_instant(instant)}: it is not in the past (now {iso_instant(at)})")
-        state = entry.read(command, self.reading)
+        guard = resolve_latest(self.reading, guard, customers, at)
+        state = entry.read(command, self.reading.with_snapshot(guard.snapshot(watch)))
         plan = entry.plan(command, self.chart, self.catalogue, state)
         if plan is None:
             return _Built(plan=None, state=state)
@@ -324,9 +326,12 @@ class Executor:
         at = self.check_date(as_of, guard)
         plans: list[tuple[str, TransactionPlan]] = []
         for owner, state in sorted(entry.read(self.reading, customer).items()):
-            for offset, plan in enumerate(entry.plan(entry.command_for(owner, at), self.chart, self.catalogue, state)):
-                guarded_plan = guarded(plan, self.chart, self.catalogue, guard, [owner], at=plan.timestamp or at, offset=offset)
-                plans.append((owner, guarded_plan))
+            # Each plan of the owner goes in the same bulk after the one before it.
+            running = guard
+            for plan in entry.plan(entry.command_for(owner, at), self.chart, self.catalogue, state):
+                dated = plan.timestamp or at
+                plans.append((owner, guarded(plan, self.chart, self.catalogue, running, [owner], at=dated)))
+                running = running.advanced([owner], dated)
         self.open_controls(guard, sorted({owner for owner, _ in plans}))
         results: list[OperationResult] = []
         stale: list[str] = []

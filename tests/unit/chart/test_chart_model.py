@@ -204,6 +204,7 @@ EXPECTED_SCHEMA = {
                 "points": {"$expiry": {".pattern": "^([0-9]{8}|noexpiry)$"}},
                 "qualifying": {"$day": {".pattern": "^[0-9]{8}$"}},
                 "sequence": {},
+                "horizon": {},
                 ".pattern": "^[A-Za-z0-9_-]{1,64}$",
             }
         },
@@ -218,7 +219,7 @@ EXPECTED_SCHEMA = {
             }
         },
         "program": {
-            "control": {"closed": {}, "sequence": {}},
+            "control": {"closed": {}, "horizon": {}, "sequence": {}},
             "credit": {"issued": {}},
             "engagement": {"$event": {".pattern": "^[a-z0-9][a-z0-9_-]{0,31}$"}},
             "exchange": {"cost": {}, "revenue": {}},

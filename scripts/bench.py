@@ -66,7 +66,8 @@ from loyalty_accounts.testing.bench_import import read_posts, run_import_child  
 from loyalty_accounts.testing.bench_raw import RawLedger, Replay  # noqa: E402
 from loyalty_accounts.testing.bench_wire import Recorder, Sent  # noqa: E402
 
-SEED_CHUNK = 500
+SEED_CHUNK = 100
+"""Elements per seeding bulk request: the v2.4.12 default --bulk-max-size (cmd/serve.go); more is 413."""
 TEMPLATE_CUSTOMER = "qqtplcustomerqq"
 TEMPLATE_ORDER = "qqtplorderqq"
 
@@ -198,7 +199,7 @@ def _threaded(pair: Pair, scenario: str, lanes_per_round: Sequence[Sequence[Sequ
     if raw is not None and raw.refused:
         note = f"raw: {raw.refused} of {raw.ops} replayed posts refused (their sequence guard, replayed out of order), counted as ops"
     if project is not None and project.refused:
-        note += f"{'; ' if note else ''}project: {project.refused} refused
+        note += f"{'; ' if note else ''}project: {project.refused} refused"
     return Row(scenario=scenario, project=project, raw=raw, load_start=start, load_end=_load(), note=note)
 
 
@@ -467,7 +468,9 @@ def _print(rows: Sequence[Row], title: str) -> None:
             table.add_row(*figures.table_cells(row))
         Console(width=200).print(table)
     for row in rows:
-        if row.note:
+        if row.skipped:
+            print(f"- {row.scenario}: skipped: {row.skipped}")
+        elif row.note:
             print(f"- {row.scenario}: {row.note}")
 
 

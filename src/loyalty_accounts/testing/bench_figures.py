@@ -114,13 +114,13 @@ HEADERS = (
 
 
 def format_rate(value: float | None) -> str:
-    """Operations per second: 3 significant figures for small rates, whole numbers from 100 up; ``–`` for none."""
+    """Operations per second: two decimals below 10, one below 100, whole numbers from 100 up; ``–`` for none."""
 
     if value is None:
         return "–"
     if value >= 100:
         return f"{value:,.0f}"
-    return f"{value:.3g}"
+    return f"{value:.1f}" if value >= 10 else f"{value:.2f}"
 
 
 def format_ratio(value: float | None) -> str:
@@ -153,7 +153,7 @@ def table_cells(row: Row) -> list[str]:
     """The printed cells of ``row``, in the order of :data:`HEADERS`; a skipped row says why in the second cell."""
 
     if row.skipped is not None:
-        return [row.scenario, f"skipped: {row.skipped}"] + [""] * (len(HEADERS) - 2)
+        return [row.scenario, "skipped"] + [""] * (len(HEADERS) - 2)
     project, raw = row.project, row.raw
     ops = project.ops if project is not None else raw.ops if raw is not None else 0
     peaks = [s.peak_rss_kib for s in (project, raw) if s is not None and s.peak_rss_kib is not None]

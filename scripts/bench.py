@@ -59,6 +59,7 @@ import httpx  # noqa: E402
 from loyalty_accounts.app import App, create_app  # noqa: E402
 from loyalty_accounts.errors import LoyaltyError  # noqa: E402
 from loyalty_accounts.operations import AdjustCommand, EarnCommand  # noqa: E402
+from loyalty_accounts.program import LoyaltyProgram  # noqa: E402
 from loyalty_accounts.testing import bench_figures as figures  # noqa: E402
 from loyalty_accounts.testing import bench_workload as workload  # noqa: E402
 from loyalty_accounts.testing.bench_figures import Row, Side  # noqa: E402
@@ -244,8 +245,7 @@ def scenario_earns(pair: Pair, args: argparse.Namespace, now: datetime) -> list[
 
 def scenario_import(url: str, args: argparse.Namespace, recorder: Recorder, now: datetime) -> Row:
     scenario = f"import {args.orders:,} orders"
-    probe = create_app(ledger_url=url, ledger_name="bench-probe")
-    if not hasattr(probe.program, "import_orders"):
+    if not hasattr(LoyaltyProgram, "import_orders"):
         return Row(scenario=scenario, skipped="LoyaltyProgram.import_orders does not exist yet on this checkout")
     pair = Pair(url, "imp", recorder)
     start = _load()

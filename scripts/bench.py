@@ -55,6 +55,8 @@ if str(ROOT / "src") not in sys.path:
     sys.path.insert(0, str(ROOT / "src"))
 
 import httpx  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
 
 from loyalty_accounts.app import App, create_app  # noqa: E402
 from loyalty_accounts.errors import LoyaltyError  # noqa: E402
@@ -451,22 +453,12 @@ def _server(args: argparse.Namespace) -> tuple[str, str]:
 
 
 def _print(rows: Sequence[Row], title: str) -> None:
-    try:
-        from rich.console import Console
-        from rich.table import Table
-    except ImportError:
-        cells = [list(figures.HEADERS)] + [figures.table_cells(row) for row in rows]
-        widths = [max(len(line[i]) for line in cells) for i in range(len(figures.HEADERS))]
-        print(title)
-        for line in cells:
-            print("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
-    else:
-        table = Table(title=title)
-        for i, header in enumerate(figures.HEADERS):
-            table.add_column(header, justify="left" if i == 0 else "right")
-        for row in rows:
-            table.add_row(*figures.table_cells(row))
-        Console(width=200).print(table)
+    table = Table(title=title)
+    for i, header in enumerate(figures.HEADERS):
+        table.add_column(header, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*figures.table_cells(row))
+    Console(width=200).print(table)
     for row in rows:
         if row.skipped:
             print(f"- {row.scenario}: skipped: {row.skipped}")

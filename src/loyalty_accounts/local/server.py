@@ -58,6 +58,20 @@ TUNED_SETTINGS: dict[str, str] = {
     # pkg/storage/bun/connect/flags.go). 20 equals the default maximum of open
     # connections there, so every open connection may stay idle.
     "postgres-max-idle-conns": "20",
+    # v2.4.12 leaves a temporary table in the session that migrated a new
+    # bucket (internal/storage/bucket/migrations/17-moves-fill-transaction-id/
+    # up.sql creates `transactions_ids` and never drops it). database/sql hands
+    # out the most recently used idle connection first, so with an idle pool the
+    # next new bucket lands in that session and fails ("relation transactions_ids
+    # already exists", HTTP 500; the creation is rolled back: driver.go runs it in
+    # one transaction). A bounded lifetime retires every session, the polluted one
+    # included, and the client's retry of 5xx then succeeds (go-libs flags.go:
+    # the default lifetime is 0, for ever; an idle time limit would not help, since
+    # the polluted session is the first to be reused). Measured with 8 threads of
+    # raw earns: 1s costs +5 ms of server CPU per post (a new session costs about
+    # 19 ms), 5s about +1 ms, 30s nothing measurable; 10s bounds the wait for a
+    # second bucket well inside the client's 45 s retry budget.
+    "postgres-conn-max-lifetime": "10s",
 }
 SERVE_SETTINGS: dict[str, str] = {**FUNCTIONAL_SETTINGS, **TUNED_SETTINGS}
 """What :func:`serve_command` passes by default: the project's tuned server."""

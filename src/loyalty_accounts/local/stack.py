@@ -7,14 +7,19 @@ recorded processes alive and returns.
 After a crash ``up`` repairs rather than adds: it restarts PostgreSQL when it is
 down, then reuses the recorded ledger if it is still ours, was started against
 the same PostgreSQL and answers; otherwise it stops it and starts one ledger
-on the same port. A stack is tuned (the project's settings,
-:data:`~.server.SERVE_SETTINGS` and :data:`~.postgres.POSTGRES_SETTINGS`) or not
-(Formance's and PostgreSQL's defaults for throughput, a benchmark's baseline);
-the settings each process was started with are recorded, and ``up`` restarts a
-process whose recorded settings are not the wanted ones. A ledger server is ours when its pid is recorded and its
-command line is the recorded binary's ``serve``, or when it runs ``serve`` with
-the state folder as its working folder (``server.start`` puts it there); ``up``
-and ``down`` stop every such process they do not keep, so none is leaked.
+on the same port.
+
+A stack is tuned (the project's settings, :data:`~.server.SERVE_SETTINGS` and
+:data:`~.postgres.POSTGRES_SETTINGS`) or not (Formance's and PostgreSQL's
+defaults for throughput, a benchmark's baseline); the settings each process was
+started with are recorded, and ``up`` restarts a process whose recorded settings
+are not the wanted ones (so the first ``up`` after an upgrade from a state file
+without them restarts both once).
+
+A ledger server is ours when its pid is recorded and its command line is the
+recorded binary's ``serve``, or when it runs ``serve`` with the state folder as
+its working folder (``server.start`` puts it there); ``up`` and ``down`` stop
+every such process they do not keep, so none is leaked.
 """
 
 from __future__ import annotations

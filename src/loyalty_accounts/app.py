@@ -138,10 +138,19 @@ class App:
         """How far after now an operation may be dated: ``settings.clock_skew_seconds``."""
         return timedelta(seconds=self.settings.clock_skew_seconds)
 
+    @property
+    def ledger_bucket(self) -> str:
+        """The bucket a new ledger is created in: ``settings.ledger_bucket``, else one named after the ledger."""
+        return self.settings.ledger_bucket or self.ledger_name
+
     @cached_property
     def program(self) -> LoyaltyProgram:
-        """The loyalty programme on :attr:`ledger`, priced by :attr:`rules`, allowing :attr:`clock_skew`."""
-        return LoyaltyProgram(self.ledger, self.chart, self.catalogue, rules=self.rules, clock_skew=self.clock_skew)
+        """The loyalty programme on :attr:`ledger`, priced by :attr:`rules`, allowing :attr:`clock_skew`; its
+        ``init`` creates the ledger in :attr:`ledger_bucket`."""
+        return LoyaltyProgram(
+            self.ledger, self.chart, self.catalogue, rules=self.rules, clock_skew=self.clock_skew,
+            ledger_bucket=self.ledger_bucket,
+        )
 
     @cached_property
     def reports(self) -> FinanceReports:

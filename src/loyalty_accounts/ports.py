@@ -56,8 +56,9 @@ class LedgerPort(LedgerReader, Protocol):
     def server_version(self) -> str:
         """Version reported by ``GET /_/info``."""
 
-    def create_ledger(self, *, metadata: Mapping[str, str] | None = None) -> bool:
-        """Create the ledger; False if it already existed."""
+    def create_ledger(self, *, metadata: Mapping[str, str] | None = None, bucket: str | None = None) -> bool:
+        """Create the ledger in ``bucket`` (None: the server's default bucket); False if it already existed
+        (wherever it is: an existing ledger is not moved)."""
 
     def insert_schema(self, version: str, schema: Mapping[str, Any]) -> bool:
         """Store a ledger schema; False if that version already existed."""

@@ -64,7 +64,9 @@ class LoyaltyProgram:
         rules: Rules | None = None,
         clock: Clock = system_clock,
         clock_skew: timedelta = CLOCK_SKEW,
+        ledger_bucket: str | None = None,
     ) -> None:
+        """``ledger_bucket``: the bucket :meth:`init` creates the ledger in (None: the server's default bucket)."""
         if rules is not None:
             check_against_chart(rules, chart)
         self.ledger = ledger
@@ -73,7 +75,7 @@ class LoyaltyProgram:
         self.rules = rules
         self.executor = Executor(ledger, chart, self.catalogue, rules, clock=clock, clock_skew=clock_skew)
         self.schema_version = self.executor.schema_version
-        self._accounts = AccountService(self.executor)
+        self._accounts = AccountService(self.executor, bucket=ledger_bucket)
         self._earning = EarningService(self.executor)
         self._spending = SpendingService(self.executor)
         self._refunds = RefundService(self.executor)

@@ -63,6 +63,12 @@ MAX_CLOCK_SKEW_S = 86400
 
 LEDGER_NAME = re.compile(r"^[0-9a-zA-Z_-]{1,63}$")
 """What a ledger name may be."""
+BUCKET_NAME = re.compile(r"^[0-9a-zA-Z_-]{1,63}$")
+"""What a bucket name may be: the v2.4.12 server's ``bucketNameFormat`` (``internal/ledger.go``)."""
+RESERVED_BUCKETS = ("_system", "public")
+"""PostgreSQL schemas a bucket must not be (a bucket is the schema of its name): the server's own
+``_system`` store (``internal/storage/system``) and PostgreSQL's ``public``; names starting ``pg_`` are
+PostgreSQL's too."""
 
 OPTIONS = {
     "ledger_url": "--ledger-url", "ledger_name": "--ledger", "chart": "--chart", "rules": "--rules",
@@ -101,6 +107,16 @@ class Settings(BaseSettings):
     started (command line only)."""
     ledger_name: str | None = None
     """The ledger's name, matching ``^[0-9a-zA-Z_-]{1,63}$``; None: ``loyalty`` (``loyalty demo``: ``demo``)."""
+    ledger_bucket: str | None = None
+    """The bucket (a PostgreSQL schema of its own) ``loyalty init`` creates the ledger in, matching
+    ``^[0-9a-zA-Z_-]{1,63}$`` and neither ``_system``, ``public`` nor ``pg_...``; None: a bucket named
+    after the ledger. ``_default`` shares the server's default bucket with every ledger created without one.
+
+    Why a bucket of its own: v2.4.12 adds per-ledger triggers to the tables of a bucket
+    (``internal/storage/bucket/default_bucket.go`` ``AddLedger``), and every insert into them evaluates the
+    triggers of all the bucket's ledgers; alone in its bucket the server also skips the ``ledger = ?``
+    predicate on reads (``cmd/serve.go``, ``disable-ledger-scope-optimization``). Only read when the ledger
+    is created: an existing ledger stays where it is."""
     ledger_gateway: bool = False
     """True: ``ledger_url`` is a Formance Stack gateway serving the ledger under ``/api/ledger``."""
     ledger_timeout: float = Field(default=10.0, gt=0, le=MAX_TIMEOUT_S, allow_inf_nan=False)
@@ -174,6 +190,17 @@ class Settings(BaseSettings):
     def _check_ledger_name(cls, value: str | None) -> str | None:
         if value is not None and not LEDGER_NAME.match(value):
             raise ValueError(f"ledger name must match {LEDGER_NAME.pattern}")
+        return value
+
+    @field_validator("ledger_bucket")
+    @classmethod
+    def _check_ledger_bucket(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if not BUCKET_NAME.match(value):
+            raise ValueError(f"bucket name must match {BUCKET_NAME.pattern}")
+        if value in RESERVED_BUCKETS or value.startswith("pg_"):
+            raise ValueError(f"bucket name {value!r} is reserved (_system, public and pg_... are PostgreSQL's or the server's)")
         return value
 
     @classmethod

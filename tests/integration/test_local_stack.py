@@ -22,8 +22,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from loyalty_accounts.app import create_app
 from loyalty_accounts.errors import LedgerServerNotFound
-from loyalty_accounts.local import LocalStack, StackStatus, postgres, server
+from loyalty_accounts.local import LocalStack, StackStatus, postgres, server, start_stack
 from loyalty_accounts.local.paths import LEDGER_VERSION
 from loyalty_accounts.local.procs import free_loopback_port, pid_alive, port_open
 
@@ -285,5 +286,69 @@ def test_a_stray_ledger_of_the_state_folder_is_stopped_by_up_and_down(tmp_path: 
         assert _ledger_servers(stack) == sorted([status.ledger_pid, stray])
         stack.down()
         assert _ledger_servers(stack) == [] and _postgres_processes(stack) == []
+    finally:
+        stack.destroy()
+
+
+def _cluster_of(stack: LocalStack) -> postgres.PostgresCluster:
+    pg = json.loads(stack.state_file.read_text())["postgres"]
+    return postgres.PostgresCluster(Path(pg["data_dir"]), int(pg["port"]), str(pg["password"]))
+
+
+def _serve_flags(pid: int | None) -> set[str]:
+    assert pid
+    return {arg.decode() for arg in _proc(str(pid), "cmdline").split(b"\0") if arg.startswith(b"--") and b"=" in arg}
+
+
+def _flags(settings: dict[str, str]) -> set[str]:
+    return {f"--{flag}={value}" for flag, value in settings.items()}
+
+
+def test_a_default_and_a_tuned_stack_run_side_by_side_and_up_applies_new_settings(tmp_path: Path) -> None:
+    plain, tuned = LocalStack(tmp_path / "plain", tuned=False), LocalStack(tmp_path / "tuned")
+    try:
+        _up(plain)
+        plain_status, tuned_status = start_stack(tmp_path / "plain", tuned=False), start_stack(tmp_path / "tuned")
+        assert plain_status.running and tuned_status.running and plain_status.url != tuned_status.url
+        assert _serve_flags(plain_status.ledger_pid) == _flags(server.FUNCTIONAL_SETTINGS)
+        assert _serve_flags(tuned_status.ledger_pid) == _flags(server.SERVE_SETTINGS)
+        assert _psql(_cluster_of(plain), "SHOW shared_buffers") == "128MB"  # PostgreSQL's default
+        assert _psql(_cluster_of(tuned), "SHOW shared_buffers") == postgres.POSTGRES_SETTINGS["shared_buffers"]
+        assert _psql(_cluster_of(tuned), "SHOW synchronous_commit") == "on"
+        assert _psql(_cluster_of(tuned), "SHOW fsync") == "on"
+
+        # The same folder brought up tuned: both processes are restarted with the project's settings.
+        retuned = start_stack(tmp_path / "plain")
+        assert retuned.running and retuned.ledger_pid != plain_status.ledger_pid
+        assert retuned.postgres_pid != plain_status.postgres_pid
+        assert _serve_flags(retuned.ledger_pid) == _flags(server.SERVE_SETTINGS)
+        assert _psql(_cluster_of(plain), "SHOW shared_buffers") == postgres.POSTGRES_SETTINGS["shared_buffers"]
+        assert _ledger_servers(plain) == [retuned.ledger_pid]
+    finally:
+        plain.destroy()
+        tuned.destroy()
+
+
+# The rest of the integration suite keeps its ledgers in the shared `_default` bucket (tests/support/programme.py
+# builds LoyaltyProgram without a bucket): a new bucket costs ~0.1-1 s alone but up to the server's session
+# lifetime (5-10 s) when another was created just before, against ~17 ms more per post in a crowded bucket.
+def test_several_new_buckets_in_a_row_on_the_tuned_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """v2.4.12 fails a new bucket whose migration lands in the session of an earlier one (a temporary table
+    left behind); the tuned server retires sessions and the client retries, so each `init` succeeds."""
+
+    monkeypatch.delenv("LOYALTY_LEDGER_BUCKET", raising=False)
+    stack = LocalStack(tmp_path / "state")
+    try:
+        status = _up(stack)
+        assert status.url
+        names = [f"b{uuid.uuid4().hex[:10]}" for _ in range(3)]
+        for name in names:
+            with create_app(ledger_url=status.url, ledger_name=name) as app:
+                assert app.program.init()["ledger_created"] is True
+        for name in names:
+            ledger = httpx.get(f"{status.url}/v2/{name}", timeout=10).json()["data"]
+            assert ledger["bucket"] == name
+        buckets = _psql(_cluster_of(stack), "SELECT string_agg(DISTINCT bucket, ',' ORDER BY bucket) FROM _system.ledgers")
+        assert buckets.split(",") == sorted(names)
     finally:
         stack.destroy()

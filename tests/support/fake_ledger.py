@@ -117,6 +117,8 @@ class FakeLedger:
     def __init__(self, ledger: str = "fake", *, clock: Any = None) -> None:
         self.ledger = ledger
         self.created = False
+        self.bucket: str | None = None
+        """The bucket the ledger was created in (None: the server's default, or not created)."""
         self.schemas: dict[str, Mapping[str, Any]] = {}
         self.txs: list[PostedTransaction] = []
         """Transactions in id order, each in its current state."""
@@ -138,7 +140,9 @@ class FakeLedger:
     def server_version(self) -> str:
         return "fake"
 
-    def create_ledger(self, *, metadata: Mapping[str, str] | None = None) -> bool:
+    def create_ledger(self, *, metadata: Mapping[str, str] | None = None, bucket: str | None = None) -> bool:
+        if not self.created:
+            self.bucket = bucket
         created, self.created = not self.created, True
         return created
 

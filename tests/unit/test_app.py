@@ -175,3 +175,18 @@ def test_the_programme_and_reconcile_allow_the_clock_skew_the_settings_give(monk
     monkeypatch.delenv("LOYALTY_CLOCK_SKEW_SECONDS")
     default = create_app(ledger=FakeLedger("books"))
     assert default.program.executor.clock_skew == default.reports.clock_skew == timedelta(minutes=2)
+
+
+def test_the_programme_creates_its_ledger_in_a_bucket_named_after_it_unless_the_settings_name_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("LOYALTY_LEDGER_BUCKET", raising=False)
+    own = FakeLedger("books")
+    app = create_app(ledger=own, ledger_name="books")
+    assert app.ledger_bucket == "books"
+    app.program.init()
+    assert own.bucket == "books"
+    shared = FakeLedger("books")
+    monkeypatch.setenv("LOYALTY_LEDGER_BUCKET", "_default")
+    create_app(ledger=shared, ledger_name="books").program.init()
+    assert shared.bucket == "_default"

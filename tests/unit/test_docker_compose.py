@@ -7,7 +7,8 @@ from pathlib import Path
 import yaml
 
 from loyalty_accounts.local.paths import LEDGER_VERSION
-from loyalty_accounts.local.server import POSTGRES_MAJOR, SERVE_SETTINGS
+from loyalty_accounts.local.postgres import POSTGRES_SETTINGS
+from loyalty_accounts.local.server import POSTGRES_MAJOR, SERVE_SETTINGS, TUNED_SETTINGS
 
 
 def _compose(repo_root: Path) -> dict:
@@ -29,6 +30,22 @@ def test_serve_settings_match_local_flags(repo_root: Path) -> None:
     env = _compose(repo_root)["services"]["ledger"]["environment"]
     for flag, value in SERVE_SETTINGS.items():
         assert str(env[flag.upper().replace("-", "_")]) == value
+
+
+def test_the_tuned_settings_are_all_there(repo_root: Path) -> None:
+    env = _compose(repo_root)["services"]["ledger"]["environment"]
+    assert TUNED_SETTINGS, "the project's server is tuned"
+    assert {name for name in env if name.lower().replace("_", "-") in TUNED_SETTINGS} == {
+        flag.upper().replace("-", "_") for flag in TUNED_SETTINGS
+    }
+
+
+def test_postgres_runs_with_the_local_clusters_settings(repo_root: Path) -> None:
+    command = _compose(repo_root)["services"]["postgres"]["command"]
+    assert command[0] == "postgres"
+    pairs = command[1:]
+    assert pairs[0::2] == ["-c"] * (len(pairs) // 2) and len(pairs) % 2 == 0
+    assert dict(item.split("=", 1) for item in pairs[1::2]) == POSTGRES_SETTINGS
 
 
 def test_every_published_port_is_loopback_only(repo_root: Path) -> None:

@@ -347,3 +347,22 @@ def test_the_clock_skew_is_two_minutes_unless_set_and_bounded_to_a_day(monkeypat
         with pytest.raises(InvalidCommand) as caught:
             load_settings()
         assert caught.value.message.startswith("LOYALTY_CLOCK_SKEW_SECONDS: ") and repr(bad) in caught.value.message
+
+
+def test_the_ledger_bucket_defaults_to_none_and_is_read_from_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().ledger_bucket is None
+    monkeypatch.setenv("LOYALTY_LEDGER_BUCKET", "_default")
+    assert load_settings().ledger_bucket == "_default"
+    assert load_settings(ledger_bucket="loyalty-2026").ledger_bucket == "loyalty-2026"
+
+
+@pytest.mark.parametrize("bucket", ["", "has space", "a" * 64, "dé", "_system", "public", "pg_temp"])
+def test_a_malformed_or_reserved_bucket_is_refused_naming_its_variable(
+    monkeypatch: pytest.MonkeyPatch, bucket: str
+) -> None:
+    with pytest.raises(InvalidCommand, match="setting ledger_bucket: bucket name"):
+        load_settings(ledger_bucket=bucket)
+    if bucket:  # an empty variable counts as unset
+        monkeypatch.setenv("LOYALTY_LEDGER_BUCKET", bucket)
+        with pytest.raises(InvalidCommand, match="^LOYALTY_LEDGER_BUCKET: bucket name"):
+            load_settings()

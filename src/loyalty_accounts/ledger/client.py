@@ -60,10 +60,18 @@ class LedgerClient(LedgerReader):
 
     # -- ledger and schemas ------------------------------------------------
 
-    def create_ledger(self, *, metadata: Mapping[str, str] | None = None) -> bool:
+    def create_ledger(self, *, metadata: Mapping[str, str] | None = None, bucket: str | None = None) -> bool:
+        """Create the ledger in ``bucket`` (None: the server's ``_default``); False if it already existed.
+
+        A v2.4.12 server may answer 500 to the creation of a new bucket (a migration's temporary table left in
+        a pooled session); the transport retries 5xx, and the local server retires its connections quickly
+        enough for a retry to succeed (``local/server.py``, ``postgres-conn-max-lifetime``).
+        """
         request = operations.V2CreateLedgerRequest(
             ledger=self.ledger,
-            v2_create_ledger_request=sdk_models.V2CreateLedgerRequest(metadata=dict(metadata) if metadata else None),
+            v2_create_ledger_request=sdk_models.V2CreateLedgerRequest(
+                metadata=dict(metadata) if metadata else None, bucket=bucket
+            ),
         )
         # v2.4.12 answers 400 LEDGER_ALREADY_EXISTS (not 409) for an existing ledger.
         return self._create(

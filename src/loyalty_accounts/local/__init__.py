@@ -5,6 +5,6 @@ in CI without Docker. Everything it starts is recorded in a state file so that
 ``down`` stops exactly those processes and nothing else.
 """
 
-from .stack import LocalStack, StackStatus
+from .stack import LocalStack, StackStatus, start_stack
 
-__all__ = ["LocalStack", "StackStatus"]
+__all__ = ["LocalStack", "StackStatus", "start_stack"]

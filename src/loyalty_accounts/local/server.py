@@ -33,7 +33,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 import httpx
 
@@ -42,17 +42,66 @@ from ..settings import load_settings
 from .paths import LEDGER_COMMIT, LEDGER_VERSION, cache_dir, ledger_server_source
 from .procs import pid_alive, tail
 
-# Settings of `ledger serve` beyond the connection and bind address. The same
-# values appear as environment variables in docker-compose.yml (flag name upper
-# cased, dashes to underscores); a unit test keeps the two in step.
-SERVE_SETTINGS: dict[str, str] = {
+# Settings of `ledger serve` beyond the connection and bind address, in two
+# groups. The same values appear as environment variables in docker-compose.yml
+# (flag name upper cased, dashes to underscores; go-libs pkg/service/flags.go);
+# a unit test keeps the two in step.
+FUNCTIONAL_SETTINGS: dict[str, str] = {
+    # What the project needs to run at all, whatever the speed: ledger features
+    # and strict schema enforcement (cmd/serve.go, cmd/config.go).
     "experimental-features": "true",
     "schema-enforcement-mode": "strict",
-    # Without an idle pool the server opens a PostgreSQL connection per request
-    # (the go-libs default is 0 idle connections; pkg/storage/bun/connect/flags.go).
-    # 20 equals the default maximum of open connections.
-    "postgres-max-idle-conns": "20",
 }
+TUNED_SETTINGS: dict[str, str] = {
+    # Without an idle pool the server opens a PostgreSQL connection per request
+    # (the go-libs default is 0 idle connections; go-libs
+    # pkg/storage/bun/connect/flags.go). 20 equals the default maximum of open
+    # connections there, so every open connection may stay idle. Measured on raw
+    # earn posts (same run, machine under load): server CPU (ledger + PostgreSQL)
+    # per post 52-57 ms without it (a new session, authentication and cold
+    # caches per request), 7.3-8.4 ms with it; sequential posts 8-11/s -> 50-77/s.
+    "postgres-max-idle-conns": "20",
+    # v2.4.12 leaves a temporary table in the session that migrated a new
+    # bucket (internal/storage/bucket/migrations/17-moves-fill-transaction-id/
+    # up.sql creates `transactions_ids` and never drops it). database/sql hands
+    # out the most recently used idle connection first, so with an idle pool the
+    # next new bucket lands in that session and fails ("relation transactions_ids
+    # already exists", HTTP 500; the creation is rolled back: driver.go runs it in
+    # one transaction). A bounded lifetime retires every session, the polluted one
+    # included, and the client's retry of 5xx then succeeds (go-libs flags.go:
+    # the default lifetime is 0, for ever; an idle time limit would not help, since
+    # the polluted session is the first to be reused). Measured with 8 threads of
+    # raw earns: 1s costs +5 ms of server CPU per post (a new session costs about
+    # 19 ms), 5s about +1 ms, 30s nothing measurable; 10s bounds the wait for a
+    # second bucket well inside the client's 45 s retry budget.
+    "postgres-conn-max-lifetime": "10s",
+}
+# Left at Formance's defaults, on purpose:
+# - postgres-max-open-conns 20 (go-libs flags.go): 8 client threads use at most
+#   8 sessions, and on a 2-core machine more sessions only queue in PostgreSQL;
+# - numscript-cache-max-count 1024 (cmd/serve.go): parsed scripts are cached by
+#   the digest of their text, not their vars (internal/controller/ledger/
+#   numscript_parser.go), and the project has about 20 templates;
+# - bulk-max-size 100 and bulk-parallel 10 (cmd/serve.go): the bulk import sizes
+#   its chunks by its own measurement within them;
+# - audit-enabled true (cmd/serve.go): turning the HTTP audit off saved no
+#   measurable CPU per post (ledger 3.5 against 3.55 ms), so the trail stays.
+SERVE_SETTINGS: dict[str, str] = {**FUNCTIONAL_SETTINGS, **TUNED_SETTINGS}
+"""What :func:`serve_command` passes by default: the project's tuned server."""
+
+
+def serve_settings(*, tuned: bool = True) -> dict[str, str]:
+    """The ``ledger serve`` flags (name without dashes -> value) of a local stack.
+
+    ``tuned=True``: :data:`SERVE_SETTINGS`, the project's server; ``tuned=False``:
+    only :data:`FUNCTIONAL_SETTINGS`, i.e. Formance's own defaults for everything
+    that governs throughput (cmd/serve.go and go-libs pkg/storage/bun/connect/flags.go),
+    the baseline a benchmark compares with.
+    """
+
+    return dict(SERVE_SETTINGS if tuned else FUNCTIONAL_SETTINGS)
+
+
 POSTGRES_MAJOR = 15
 
 _REFUSED = re.compile(r"github\.com/formancehq/ledger@\S+: .*(403 Forbidden|not available|404 Not Found)")
@@ -258,19 +307,23 @@ def migrate(binary: Path, postgres_uri: str, log_file: Path) -> None:
         raise LocalServerError(f"ledger migrations failed:\n{tail(log_file)}")
 
 
-def serve_command(binary: Path, port: int) -> list[str]:
-    """The ``ledger serve`` command line: loopback bind and :data:`SERVE_SETTINGS`, no secret."""
+def serve_command(binary: Path, port: int, settings: Mapping[str, str] | None = None) -> list[str]:
+    """The ``ledger serve`` command line: loopback bind and ``settings`` (default :data:`SERVE_SETTINGS`), no secret."""
 
+    chosen = SERVE_SETTINGS if settings is None else settings
     return [
         str(binary),
         "serve",
         "--bind", f"127.0.0.1:{port}",
-        *(f"--{flag}={value}" for flag, value in SERVE_SETTINGS.items()),
+        *(f"--{flag}={value}" for flag, value in chosen.items()),
     ]
 
 
-def start(binary: Path, postgres_uri: str, port: int, log_file: Path) -> int:
-    """Start ``ledger serve`` detached, bound to loopback; returns its pid.
+def start(
+    binary: Path, postgres_uri: str, port: int, log_file: Path, *, settings: Mapping[str, str] | None = None
+) -> int:
+    """Start ``ledger serve`` detached, bound to loopback, with ``settings`` (default
+    :data:`SERVE_SETTINGS`); returns its pid.
 
     The process's working folder is ``log_file``'s folder (the stack's state
     folder), which is how :func:`~.procs.processes_in` recognises it later.
@@ -279,7 +332,7 @@ def start(binary: Path, postgres_uri: str, port: int, log_file: Path) -> int:
     log_file.parent.mkdir(parents=True, exist_ok=True)
     out = log_file.open("ab")
     proc = subprocess.Popen(
-        serve_command(binary, port),
+        serve_command(binary, port, settings),
         stdout=out,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,

@@ -7,10 +7,19 @@ recorded processes alive and returns.
 After a crash ``up`` repairs rather than adds: it restarts PostgreSQL when it is
 down, then reuses the recorded ledger if it is still ours, was started against
 the same PostgreSQL and answers; otherwise it stops it and starts one ledger
-on the same port. A ledger server is ours when its pid is recorded and its
-command line is the recorded binary's ``serve``, or when it runs ``serve`` with
-the state folder as its working folder (``server.start`` puts it there); ``up``
-and ``down`` stop every such process they do not keep, so none is leaked.
+on the same port.
+
+A stack is tuned (the project's settings, :data:`~.server.SERVE_SETTINGS` and
+:data:`~.postgres.POSTGRES_SETTINGS`) or not (Formance's and PostgreSQL's
+defaults for throughput, a benchmark's baseline); the settings each process was
+started with are recorded, and ``up`` restarts a process whose recorded settings
+are not the wanted ones (so the first ``up`` after an upgrade from a state file
+without them restarts both once).
+
+A ledger server is ours when its pid is recorded and its command line is the
+recorded binary's ``serve``, or when it runs ``serve`` with the state folder as
+its working folder (``server.start`` puts it there); ``up`` and ``down`` stop
+every such process they do not keep, so none is leaked.
 """
 
 from __future__ import annotations
@@ -69,9 +78,21 @@ class StackStatus:
 
 
 class LocalStack:
-    def __init__(self, state_dir: Path | None = None, *, log: Callable[[str], None] | None = None) -> None:
+    """The local PostgreSQL + ledger pair of one state folder.
+
+    ``tuned`` (default True) starts them with the project's settings; False with
+    the defaults of Formance and PostgreSQL for everything that governs
+    throughput (the functional flags stay: see :func:`~.server.serve_settings`).
+    """
+
+    def __init__(
+        self, state_dir: Path | None = None, *, log: Callable[[str], None] | None = None, tuned: bool = True
+    ) -> None:
         self.state_dir = Path(state_dir or default_state_dir()).expanduser().resolve()
         self._log = log or (lambda _msg: None)
+        self.tuned = tuned
+        self.serve_settings = server.serve_settings(tuned=tuned)
+        self.postgres_settings = postgres.postgres_settings(tuned=tuned)
 
     # -- state file ---------------------------------------------------------
     @property
@@ -114,7 +135,7 @@ class LocalStack:
     def _up(self) -> StackStatus:
         state = self._read()
         current = self.status()
-        if current.running:
+        if current.running and self._as_wanted(state):
             self._stop_strays(keep=current.ledger_pid)
             return current
         external_pg = load_settings().postgres_uri
@@ -127,10 +148,18 @@ class LocalStack:
             if cluster is None:
                 self._log(f"creating a PostgreSQL cluster for {self.state_dir}")
                 cluster = postgres.create_cluster(self.state_dir)
+            if cluster.running() and state.get("postgres", {}).get("settings") != self.postgres_settings:
+                self._log("restarting PostgreSQL: it runs with other settings than this stack's")
+                postgres.stop(cluster)
             if not cluster.running():
-                cluster = postgres.start(cluster, self.state_dir / "postgres.log")
+                cluster = postgres.start(cluster, self.state_dir / "postgres.log", settings=self.postgres_settings)
                 started_pg = cluster
-            state["postgres"] = {"data_dir": str(cluster.data_dir), "port": cluster.port, "password": cluster.password}
+            state["postgres"] = {
+                "data_dir": str(cluster.data_dir),
+                "port": cluster.port,
+                "password": cluster.password,
+                "settings": self.postgres_settings,
+            }
             postgres_uri = cluster.uri
         self._write(state)
         if self._reuse_ledger(state, postgres_uri):
@@ -144,8 +173,14 @@ class LocalStack:
             port = int(state.get("ledger", {}).get("port") or 0)
             if not port or port_open(port):
                 port = free_loopback_port()
-            pid = server.start(binary, postgres_uri, port, log_file)
-            state["ledger"] = {"pid": pid, "port": port, "binary": str(binary), "postgres": _fingerprint(postgres_uri)}
+            pid = server.start(binary, postgres_uri, port, log_file, settings=self.serve_settings)
+            state["ledger"] = {
+                "pid": pid,
+                "port": port,
+                "binary": str(binary),
+                "postgres": _fingerprint(postgres_uri),
+                "settings": self.serve_settings,
+            }
             self._write(state)
             server.wait_ready(f"http://127.0.0.1:{port}", pid, log_file)
         except BaseException:
@@ -165,6 +200,9 @@ class LocalStack:
         url = f"http://127.0.0.1:{ledger['port']}"
         if ledger.get("postgres") != _fingerprint(postgres_uri):
             self._log(f"restarting the ledger (pid {pid}): PostgreSQL is not where it was started against")
+            return False
+        if ledger.get("settings") != self.serve_settings:
+            self._log(f"restarting the ledger (pid {pid}): it runs with other settings than this stack's")
             return False
         if server.wait_answering(url, pid, timeout=REUSE_TIMEOUT_S):
             self._log(f"the ledger at {url} (pid {pid}) answers again; keeping it")
@@ -228,6 +266,13 @@ class LocalStack:
         return cluster.uri
 
     # -- helpers ------------------------------------------------------------
+    def _as_wanted(self, state: dict[str, Any]) -> bool:
+        """True when the recorded ledger (and the private PostgreSQL, if any) run with this stack's settings."""
+
+        ledger_ok = (state.get("ledger") or {}).get("settings") == self.serve_settings
+        pg = state.get("postgres")
+        return ledger_ok and (pg is None or pg.get("settings") == self.postgres_settings)
+
     @contextmanager
     def _exclusive(self) -> Iterator[None]:
         """One ``up`` or ``down`` at a time per state folder, across processes (an flock).
@@ -266,10 +311,26 @@ class LocalStack:
         return pid_alive(pid) and bool(binary) and pid_cmdline(pid).startswith(binary) and " serve " in pid_cmdline(pid)
 
 
+def start_stack(
+    state_dir: Path, *, tuned: bool = True, log: Callable[[str], None] | None = None
+) -> StackStatus:
+    """Bring up (or repair) the local stack of ``state_dir`` and return its status.
+
+    ``tuned=True``: the project's settings; ``tuned=False``: Formance's and
+    PostgreSQL's defaults for throughput (see :class:`LocalStack`). Two calls
+    with different folders give two independent stacks side by side (each its
+    own PostgreSQL cluster and ledger on free loopback ports); stop one with
+    ``LocalStack(state_dir).down()`` or remove it with ``.destroy()``. Raises
+    what :meth:`LocalStack.up` raises.
+    """
+
+    return LocalStack(state_dir, log=log, tuned=tuned).up()
+
+
 def _fingerprint(postgres_uri: str) -> str:
     """Which PostgreSQL a ledger was started against, without storing the URI twice."""
 
     return hashlib.sha256(postgres_uri.encode()).hexdigest()[:16]
 
 
-__all__ = ["LocalStack", "StackStatus", "LEDGER_VERSION"]
+__all__ = ["LocalStack", "StackStatus", "LEDGER_VERSION", "start_stack"]

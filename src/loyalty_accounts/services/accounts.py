@@ -63,17 +63,25 @@ class CustomerBalance(Frozen):
 class AccountService:
     """Set-up and the reads of balances and transactions."""
 
-    def __init__(self, executor: Executor) -> None:
+    def __init__(self, executor: Executor, *, bucket: str | None = None) -> None:
+        """``bucket``: where :meth:`init` creates the ledger (None: the server's default bucket)."""
         self._executor = executor
+        self._bucket = bucket
         self._reading = executor.reading
         self._ledger = executor.ledger
         self._chart = executor.chart
 
     def init(self) -> dict[str, object]:
-        """Create the ledger and apply the chart as its schema; repeating it changes nothing."""
+        """Create the ledger (in the service's bucket) and apply the chart as its schema; repeating it changes
+        nothing, and an existing ledger stays in the bucket it was created in.
+
+        Returns ``{"ledger", "ledger_created", "schema_version", "schema_applied"}``.
+        """
 
         schema_version = self._executor.schema_version
-        created = self._ledger.create_ledger(metadata={"programme": self._chart.spec.programme.name})
+        created = self._ledger.create_ledger(
+            metadata={"programme": self._chart.spec.programme.name}, bucket=self._bucket
+        )
         applied = self._ledger.insert_schema(schema_version, self._chart.to_formance_schema())
         return {
             "ledger": self._ledger.ledger,

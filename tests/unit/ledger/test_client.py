@@ -25,6 +25,13 @@ def test_create_ledger_true_then_false_when_it_exists(router: respx.Router) -> N
     assert body_of(route.calls[0].request) == {"metadata": {"programme": "loyalty"}}
 
 
+def test_create_ledger_names_its_bucket_when_given_one(router: respx.Router) -> None:
+    route = router.post(f"{BASE}/v2/loyalty").mock(return_value=httpx.Response(204))
+    with make_client(router) as client:
+        assert client.create_ledger(metadata={"programme": "loyalty"}, bucket="loyalty") is True
+    assert body_of(route.calls[0].request) == {"metadata": {"programme": "loyalty"}, "bucket": "loyalty"}
+
+
 def test_insert_schema_true_then_false_when_version_exists(router: respx.Router) -> None:
     schema = {
         "chart": {"world": {}, "customers": {"$id": {".pattern": "^[0-9]+$", "points": {}}}},

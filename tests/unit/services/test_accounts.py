@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 from support.fake_ledger import FakeLedger
-from support.programme import T0, earn, programme
+from support.programme import ROOT, T0, chart_with, earn, programme
 
 from loyalty_accounts.errors import UnknownEntity
+from loyalty_accounts.numscript import Catalogue
 from loyalty_accounts.operations import ExchangeOutCommand, TransferCommand
+from loyalty_accounts.program import LoyaltyProgram
 
 
 def test_init_is_idempotent(ledger: FakeLedger) -> None:
@@ -37,3 +39,16 @@ def test_programme_accounts_are_every_account_but_the_customers_and_world(ledger
     assert "partners:skyway:delivered" in addresses and "program:tiers:qualifying" in addresses
     # the programme's first, then the partners', as the chart declares them
     assert addresses.index("program:tiers:qualifying") < addresses.index("partners:skyway:delivered")
+
+
+def test_init_creates_the_ledger_in_the_bucket_given_and_a_second_init_leaves_it_there(ledger: FakeLedger) -> None:
+    program = LoyaltyProgram(ledger, chart_with(), Catalogue(ROOT / "numscript"), ledger_bucket="programme-2026")
+    assert program.init()["ledger_created"] is True
+    assert ledger.bucket == "programme-2026"
+    assert program.init()["ledger_created"] is False
+    assert ledger.bucket == "programme-2026"
+
+
+def test_without_a_bucket_init_leaves_the_choice_to_the_server(ledger: FakeLedger) -> None:
+    programme(ledger, pending_days=0)
+    assert ledger.created and ledger.bucket is None

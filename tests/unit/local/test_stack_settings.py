@@ -1,0 +1,72 @@
+"""The settings a local stack starts with: tuned (the project's) or Formance's and PostgreSQL's defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from loyalty_accounts.local import LocalStack, postgres, server
+
+THROUGHPUT_FLAGS = ("postgres-max-idle-conns", "postgres-conn-max-lifetime")
+DURABILITY = ("fsync", "synchronous_commit", "full_page_writes")
+
+
+def test_the_default_stack_keeps_the_functional_flags_and_only_those() -> None:
+    untuned = server.serve_settings(tuned=False)
+    assert untuned == server.FUNCTIONAL_SETTINGS
+    assert untuned["schema-enforcement-mode"] == "strict" and untuned["experimental-features"] == "true"
+    assert not set(untuned) & set(THROUGHPUT_FLAGS)
+
+
+def test_the_tuned_server_pools_idle_connections_and_retires_them() -> None:
+    tuned = server.serve_settings(tuned=True)
+    assert tuned == server.SERVE_SETTINGS
+    assert {**server.FUNCTIONAL_SETTINGS, **server.TUNED_SETTINGS} == tuned
+    assert int(tuned["postgres-max-idle-conns"]) > 0
+    lifetime = tuned["postgres-conn-max-lifetime"]
+    assert lifetime.endswith("s") and 0 < int(lifetime[:-1]) < 45, "a retired session must come before the client's retry budget ends"
+
+
+def test_serve_settings_are_copies() -> None:
+    server.serve_settings()["postgres-max-idle-conns"] = "0"
+    assert server.SERVE_SETTINGS["postgres-max-idle-conns"] != "0"
+
+
+def test_the_command_line_carries_the_settings_given_and_defaults_to_the_tuned_ones() -> None:
+    binary = Path("/opt/ledger")
+    tuned = server.serve_command(binary, 3068)
+    assert tuned[:4] == ["/opt/ledger", "serve", "--bind", "127.0.0.1:3068"]
+    assert set(tuned[4:]) == {f"--{flag}={value}" for flag, value in server.SERVE_SETTINGS.items()}
+    untuned = server.serve_command(binary, 3068, server.serve_settings(tuned=False))
+    assert not any(arg.startswith(f"--{flag}=") for arg in untuned for flag in THROUGHPUT_FLAGS)
+
+
+@pytest.mark.parametrize("tuned", [True, False])
+def test_no_postgres_setting_gives_up_durability(tuned: bool) -> None:
+    settings = postgres.postgres_settings(tuned=tuned)
+    for name in DURABILITY:
+        assert settings.get(name, "on") == "on", name
+    assert settings["max_connections"] == postgres.BASE_SETTINGS["max_connections"]
+
+
+def test_the_untuned_cluster_has_postgres_defaults_beyond_the_base() -> None:
+    assert postgres.postgres_settings(tuned=False) == postgres.BASE_SETTINGS
+    assert postgres.postgres_settings(tuned=True) == {**postgres.BASE_SETTINGS, **postgres.TUNED_SETTINGS}
+
+
+def test_a_stack_is_tuned_unless_told_otherwise(tmp_path: Path) -> None:
+    assert LocalStack(tmp_path / "a").serve_settings == server.SERVE_SETTINGS
+    untuned = LocalStack(tmp_path / "b", tuned=False)
+    assert untuned.serve_settings == server.FUNCTIONAL_SETTINGS
+    assert untuned.postgres_settings == postgres.BASE_SETTINGS
+
+
+def test_a_process_started_with_other_settings_is_not_as_wanted(tmp_path: Path) -> None:
+    stack = LocalStack(tmp_path, tuned=True)
+    as_started = {"ledger": {"settings": stack.serve_settings}, "postgres": {"settings": stack.postgres_settings}}
+    assert stack._as_wanted(as_started)
+    assert stack._as_wanted({"ledger": {"settings": stack.serve_settings}})  # an external PostgreSQL
+    assert not stack._as_wanted({**as_started, "ledger": {"settings": server.FUNCTIONAL_SETTINGS}})
+    assert not stack._as_wanted({**as_started, "postgres": {"settings": postgres.BASE_SETTINGS}})
+    assert not stack._as_wanted({"ledger": {}, "postgres": {}})  # recorded before settings were

@@ -9,7 +9,7 @@ like a single post (:mod:`loyalty_accounts.ledger.exactly_once`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -25,14 +25,14 @@ from ..errors import (
     LoyaltyError,
     OutcomeUnknown,
 )
-from ..types import PostedTransaction, TransactionPlan
+from ..types import AccountState, PostedTransaction, TransactionPlan
 from . import wire
 from .errors import error_from_response, error_type, may_mean_taken, unexpected
 from .exactly_once import original, reference_taken_by_another_command
-from .reads import transactions_matching
+from .reads import list_pages, transactions_matching
 from .transport import Call, Transport, idempotency_key
 
-__all__ = ["BULK_CHUNK", "BULK_SECONDS_PER_ELEMENT", "bulk_timeout_s", "post_many"]
+__all__ = ["BULK_CHUNK", "BULK_SECONDS_PER_ELEMENT", "accounts_any", "bulk_timeout_s", "post_many", "transactions_any"]
 
 BULK_CHUNK = 100
 """The server's default bulk limit (``--bulk-max-size``, ``cmd/serve.go``); beyond it: 413 BULK_SIZE_EXCEEDED."""
@@ -275,3 +275,48 @@ def _first_failure(failures: list[tuple[TransactionPlan, LoyaltyError]], *, atom
             ],
         },
     )
+
+
+# -- reads for many customers at once (what a bulk import prices a chunk from) --------
+
+
+def accounts_any(transport: Transport, address_filters: Sequence[str]) -> Iterator[AccountState]:
+    """Accounts matching any of the filters, with their current volumes: one ``$or`` listing."""
+
+    query = {"$or": [{"$match": {"address": wire.address_filter(f)}} for f in address_filters]}
+    found = list_pages(
+        transport,
+        "list accounts",
+        operations.V2ListAccountsRequest,
+        lambda request: transport.v2.list_accounts(request=request),
+        {"request_body": query, "expand": wire.EFFECTIVE_VOLUMES},
+    )
+    return (wire.account(item) for item in found)
+
+
+def transactions_any(
+    transport: Transport,
+    *,
+    accounts: Sequence[str] = (),
+    metadata: Mapping[str, str] | None = None,
+    metadata_any: tuple[str, Sequence[str]] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> Iterator[PostedTransaction]:
+    """Transactions touching any of ``accounts`` (address filters), with all of ``metadata`` and, for
+    ``metadata_any=(key, values)``, one of the values under key; timestamp in [start, end). Oldest first."""
+
+    clauses: list[dict[str, Any]] = []
+    if accounts:
+        clauses.append({"$or": [{"$match": {"account": wire.address_filter(a)}} for a in accounts]})
+    for key, value in sorted((metadata or {}).items()):
+        clauses.append({"$match": {f"metadata[{key}]": value}})
+    if metadata_any is not None:
+        key, values = metadata_any
+        clauses.append({"$or": [{"$match": {f"metadata[{key}]": value}} for value in values]})
+    if start is not None:
+        clauses.append({"$gte": {"timestamp": wire.rfc3339(start)}})
+    if end is not None:
+        clauses.append({"$lt": {"timestamp": wire.rfc3339(end)}})
+    query: dict[str, Any] = clauses[0] if len(clauses) == 1 else {"$and": clauses} if clauses else {}
+    return transactions_matching(transport, query)

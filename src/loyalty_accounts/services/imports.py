@@ -42,16 +42,18 @@ from __future__ import annotations
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 
 from ..errors import InsufficientPoints, InvalidCommand, LedgerUnavailable, LoyaltyError, OutcomeUnknown
-from ..operations import EarnCommand
+from ..operations import EarnCommand, Reading
 from ..operations import earn as earn_op
 from ..operations.guard import GuardState, guarded, read_guard
 from ..operations.open_control import open_control
 from ..rules import Rules
 from ..types import PostedTransaction, TransactionPlan
 from ..vocabulary.frozen import Frozen
+from .chunk_book import ChunkBook
 from .executor import Executor
 from .order_file import FileFormat, read_orders
 from .results import points_of
@@ -258,12 +260,21 @@ class ImportService:
 
         executor, entry = self._executor, earn_op.OPERATION
         customers = [command.customer for command in commands]
-        guard = read_guard(self._reading, customers)
+        book = ChunkBook(
+            executor.ledger,
+            self._chart,
+            customers,
+            since=min(command.ordered_at for command in commands),
+            earns_between=self._capped_window(commands),
+        )
+        reading = Reading(book, self._chart, self._reading.rules)
+        # The sequence counters come from the book's first listing, before anything else it holds.
+        guard = read_guard(reading, customers)
         plans: list[tuple[EarnCommand, TransactionPlan]] = []
         for command in commands:
             try:
                 at = executor.check_date(command.ordered_at, guard)
-                state = entry.read(command, self._reading)
+                state = entry.read(command, reading)
                 plan = entry.plan(command, executor.chart, executor.catalogue, state)
             except (LedgerUnavailable, OutcomeUnknown):
                 raise
@@ -277,6 +288,20 @@ class ImportService:
             plans.append((command, guarded(plan, executor.chart, executor.catalogue, guard, [command.customer], at=plan.timestamp or at)))
         self._open_controls(guard.to_open(executor.chart, [command.customer for command, _ in plans]))
         return plans
+
+    def _capped_window(self, commands: Sequence[EarnCommand]) -> tuple[datetime, datetime] | None:
+        """From the earliest start to the latest end of the capped campaigns active at the orders' instants."""
+
+        rules = self._reading.require_rules("import")
+        capped = [
+            campaign
+            for command in commands
+            for campaign in rules.campaigns_at(command.ordered_at)
+            if campaign.cap_per_customer is not None
+        ]
+        if not capped:
+            return None
+        return min(c.start for c in capped), max(c.end for c in capped)
 
     def _settle_without_post(self, command: EarnCommand, tally: _Tally, *, refusal: LoyaltyError | None) -> None:
         """Tally an order that will not be posted: a replay if it is on the ledger, else refused or nothing."""

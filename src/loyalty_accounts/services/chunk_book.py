@@ -216,6 +216,8 @@ class ChunkBook:
                             if p.asset == asset and p.source == address:
                                 sent += p.amount
                 inputs, outputs = volume.input - received, volume.output - sent
+                if inputs == 0 and outputs == 0:
+                    continue  # no movement by ``end``: the ledger does not list it either
                 rows.append(VolumeRow(account=address, asset=asset, input=inputs, output=outputs, balance=inputs - outputs))
         return rows
 

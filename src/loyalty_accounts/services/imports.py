@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from ..errors import InsufficientPoints, InvalidCommand, LedgerUnavailable, LoyaltyError, OutcomeUnknown
+from ..errors import DuplicateOperation, InvalidCommand, LedgerUnavailable, LoyaltyError, OutcomeUnknown
 from ..operations import EarnCommand, Reading
 from ..operations import earn as earn_op
 from ..operations.guard import GuardState, guarded, read_guard
@@ -339,8 +339,7 @@ class ImportService:
                 details = exc.details if isinstance(exc.details, dict) else {}
                 if "failures" in details:
                     return self._settle_refused_chunk(remaining, details, tally)
-                taken = details.get("reference")
-                culprit = next((pair for pair in remaining if pair[1].reference == taken), None)
+                culprit = self._taken_by_another(remaining, details.get("reference")) if isinstance(exc, DuplicateOperation) else None
                 if culprit is None:
                     raise
                 # Refused before anything of the chunk was sent: its reference belongs to another command.
@@ -351,6 +350,20 @@ class ImportService:
                 self._tally_posted(tx, tally)
             return []
         return []
+
+    def _taken_by_another(
+        self, plans: Sequence[tuple[EarnCommand, TransactionPlan]], reference: object
+    ) -> tuple[EarnCommand, TransactionPlan] | None:
+        """The plan whose reference the refusal names (else the first found taken by another command)."""
+
+        named = next((pair for pair in plans if pair[1].reference == reference), None)
+        if named is not None:
+            return named
+        for pair in plans:
+            found = self._executor.ledger.find_by_reference(pair[1].reference)
+            if found is not None and found.metadata.get("command_hash") != pair[1].command_hash:
+                return pair
+        return None
 
     def _tally_posted(self, tx: PostedTransaction, tally: _Tally) -> None:
         if tx.replayed:

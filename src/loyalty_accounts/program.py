@@ -17,6 +17,7 @@ and reads or posts nothing.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 from .chart import Chart
 from .numscript import Catalogue
@@ -38,6 +39,8 @@ from .rules import EarnBreakdown, Rules, TierStatus, check_against_chart
 from .services.accounts import AccountService, CustomerBalance
 from .services.earning import EarnExplanation, EarningService
 from .services.executor import CLOCK_SKEW, Clock, Executor, Progress, system_clock
+from .services.imports import ImportService, ImportSummary
+from .services.order_file import FileFormat
 from .services.periods import PeriodClose, PeriodService
 from .services.refunds import RefundService
 from .services.results import BatchResult, OperationResult
@@ -82,6 +85,7 @@ class LoyaltyProgram:
         self._sweeps = SweepService(self.executor, self._spending)
         self._tiers = TierService(self.executor)
         self._periods = PeriodService(self.executor)
+        self._imports = ImportService(self.executor)
 
     # -- set-up ---------------------------------------------------------------
 
@@ -101,6 +105,29 @@ class LoyaltyProgram:
         """Price the order with the rules at its own instant and post its points and qualifying points."""
 
         return self._earning.earn(command)
+
+    def import_orders(
+        self,
+        source: Path,
+        *,
+        skip_invalid: bool = False,
+        chunk_size: int | None = None,
+        progress: Progress | None = None,
+        file_format: FileFormat | None = None,
+    ) -> ImportSummary:
+        """Earn every order of a CSV or JSON Lines file, each exactly as :meth:`earn` would, posted in bulk.
+
+        Every row is validated first: with any invalid row nothing is posted
+        (the summary lists each with its line number) unless ``skip_invalid``.
+        ``chunk_size`` orders (1-100, default 100) go in one bulk request;
+        ``progress(done, total)`` is called after each. Running the same file
+        again posts nothing new; a run stopped halfway posts the rest. See
+        :mod:`loyalty_accounts.services.imports`.
+        """
+
+        return self._imports.import_orders(
+            source, skip_invalid=skip_invalid, chunk_size=chunk_size, progress=progress, file_format=file_format
+        )
 
     def quote(self, command: EarnCommand) -> EarnBreakdown:
         """What the order would earn if posted now; posts nothing."""

@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..version import __version__
-from . import demo, ledger, ops, period, report, rules_cmd
+from . import demo, imports, ledger, ops, period, report, rules_cmd
 from .context import AppContext
 
 app = typer.Typer(
@@ -30,6 +30,7 @@ app.add_typer(report.app, name="report")
 app.add_typer(period.app, name="period")
 app.command("reconcile")(report.reconcile_command)
 app.command("statement")(report.statement_command)
+app.command("import")(imports.import_command)
 
 
 def _print_version(value: bool) -> None:

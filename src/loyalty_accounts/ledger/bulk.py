@@ -9,7 +9,7 @@ like a single post (:mod:`loyalty_accounts.ledger.exactly_once`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -32,10 +32,21 @@ from .exactly_once import original, reference_taken_by_another_command
 from .reads import transactions_matching
 from .transport import Call, Transport, idempotency_key
 
-__all__ = ["BULK_CHUNK", "post_many"]
+__all__ = ["BULK_CHUNK", "BULK_SECONDS_PER_ELEMENT", "bulk_timeout_s", "post_many", "transactions_any"]
 
 BULK_CHUNK = 100
-"""The server's default bulk limit (``--bulk-max-size``); beyond it: 413 BULK_SIZE_EXCEEDED."""
+"""The server's default bulk limit (``--bulk-max-size``, ``cmd/serve.go``); beyond it: 413 BULK_SIZE_EXCEEDED."""
+BULK_SECONDS_PER_ELEMENT = 0.25
+"""Seconds a bulk request may take per element, on top of the connection's timeout. A loaded
+shared server took 8-13 s for 100 earns (past a flat 10 s timeout); 100 elements now get
+10 + 25 = 35 s before the attempt counts as lost (and is retried with the same keys)."""
+
+
+def bulk_timeout_s(base_s: float, elements: int) -> float:
+    """Seconds one bulk request of ``elements`` may take: ``base_s`` (the connection's timeout) plus
+    :data:`BULK_SECONDS_PER_ELEMENT` per element."""
+
+    return base_s + BULK_SECONDS_PER_ELEMENT * max(0, elements)
 
 
 def post_many(
@@ -52,7 +63,10 @@ def post_many(
     posted: dict[str, PostedTransaction] = {}
     for start in range(0, len(unique), BULK_CHUNK):
         chunk = unique[start : start + BULK_CHUNK]
-        posted.update(_post_chunk(transport, chunk, schema_version=schema_version, atomic=atomic))
+        try:
+            posted.update(_post_chunk(transport, chunk, schema_version=schema_version, atomic=atomic))
+        except LoyaltyError as exc:
+            raise _with_settled(exc, posted) from None
 
     results: list[PostedTransaction] = []
     seen: set[str] = set()
@@ -102,7 +116,7 @@ def _post_chunk(
             failures.append((plan, outcome))
 
         if failures:
-            raise _first_failure(failures, atomic=atomic)
+            raise _with_settled(_first_failure(failures, atomic=atomic), posted if atomic else {**posted, **committed})
         ours = _ours_in_bulk(transport, taken, keys, call, schema_version) if taken and call.uncertain else set()
         for plan, found, _ in taken:
             posted[plan.reference] = found.model_copy(update={"replayed": plan.reference not in ours})
@@ -162,10 +176,12 @@ def _bulk(
         atomic=True if atomic else None,
         schema_version=schema_version,
     )
+    # The request's time budget grows with its size (a chunk of 100 may take seconds under load).
+    timeout_ms = int(bulk_timeout_s(transport.connection.timeout_s, len(plans)) * 1000)
     # 400 with a "data" array is a per-element report, not a refusal of the request.
     response = transport.send(
         "post bulk",
-        lambda: transport.v2.create_bulk(request=request),
+        lambda: transport.v2.create_bulk(request=request, timeout_ms=timeout_ms),
         accept=frozenset({400}),
         call=call,
         write=True,
@@ -229,6 +245,22 @@ def _correlate_bulk(plans: Sequence[TransactionPlan], items: list[Any]) -> list[
     return [outcome for outcome in outcomes if outcome is not None]
 
 
+def _with_settled(error: LoyaltyError, settled: Mapping[str, PostedTransaction]) -> LoyaltyError:
+    """``error`` with ``details["posted"]`` and ``details["replayed"]``: the references this call
+    had settled before it (posted by it, or found posted by an earlier call), so a caller can
+    tell what stays posted after a refusal without reading it back."""
+
+    if not settled or not isinstance(error.details, dict) or "failures" not in error.details:
+        return error
+    earlier = error.details
+    error.details = {
+        **earlier,
+        "posted": sorted({*earlier.get("posted", ()), *(ref for ref, tx in settled.items() if not tx.replayed)}),
+        "replayed": sorted({*earlier.get("replayed", ()), *(ref for ref, tx in settled.items() if tx.replayed)}),
+    }
+    return error
+
+
 def _first_failure(failures: list[tuple[TransactionPlan, LoyaltyError]], *, atomic: bool) -> LoyaltyError:
     """The error to raise for a bulk with refused elements; its details list them all."""
     _, first = failures[0]
@@ -243,3 +275,34 @@ def _first_failure(failures: list[tuple[TransactionPlan, LoyaltyError]], *, atom
             ],
         },
     )
+
+
+# -- reads for many customers at once (what a bulk import prices a chunk from) --------
+
+
+def transactions_any(
+    transport: Transport,
+    *,
+    accounts: Sequence[str] = (),
+    metadata: Mapping[str, str] | None = None,
+    metadata_any: tuple[str, Sequence[str]] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> Iterator[PostedTransaction]:
+    """Transactions touching any of ``accounts`` (address filters), with all of ``metadata`` and, for
+    ``metadata_any=(key, values)``, one of the values under key; timestamp in [start, end). Oldest first."""
+
+    clauses: list[dict[str, Any]] = []
+    if accounts:
+        clauses.append({"$or": [{"$match": {"account": wire.address_filter(a)}} for a in accounts]})
+    for key, value in sorted((metadata or {}).items()):
+        clauses.append({"$match": {f"metadata[{key}]": value}})
+    if metadata_any is not None:
+        key, values = metadata_any
+        clauses.append({"$or": [{"$match": {f"metadata[{key}]": value}} for value in values]})
+    if start is not None:
+        clauses.append({"$gte": {"timestamp": wire.rfc3339(start)}})
+    if end is not None:
+        clauses.append({"$lt": {"timestamp": wire.rfc3339(end)}})
+    query: dict[str, Any] = clauses[0] if len(clauses) == 1 else {"$and": clauses} if clauses else {}
+    return transactions_matching(transport, query)

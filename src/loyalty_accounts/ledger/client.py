@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -22,7 +23,7 @@ from formance_sdk_python.models import operations
 from pydantic import ValidationError
 
 from ..errors import ChartError, DuplicateOperation, LedgerRejected, LoyaltyError
-from ..types import PostedTransaction, TransactionPlan
+from ..types import AccountState, PostedTransaction, TransactionPlan
 from . import bulk, wire
 from .connection import LedgerConnection
 from .errors import may_mean_taken
@@ -212,4 +213,20 @@ class LedgerClient(LedgerReader):
             f"add metadata to transaction {tx_id}",
             lambda: self._transport.v2.add_metadata_on_transaction(request=request),
             write=True,
+        )
+
+    # -- reads over many filters at once (bulk import; see ledger/bulk.py) ----------
+
+    def transactions_any(
+        self,
+        *,
+        accounts: Sequence[str] = (),
+        metadata: Mapping[str, str] | None = None,
+        metadata_any: tuple[str, Sequence[str]] | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> Iterator[PostedTransaction]:
+        """Transactions touching any of ``accounts``, with ``metadata`` and one of ``metadata_any`` (see bulk.py)."""
+        return bulk.transactions_any(
+            self._transport, accounts=accounts, metadata=metadata, metadata_any=metadata_any, start=start, end=end
         )

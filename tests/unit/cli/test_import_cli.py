@@ -1,0 +1,67 @@
+"""``loyalty import``: summary formats and exit codes (0 posted, 1 refused, 2 invalid rows)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from support.fake_ledger import FakeLedger
+from typer.testing import CliRunner
+
+from loyalty_accounts.cli import app
+from loyalty_accounts.cli.context import AppContext
+
+runner = CliRunner()
+WHEN = (datetime.now(timezone.utc) - timedelta(days=1)).isoformat().replace("+00:00", "Z")
+
+
+@pytest.fixture
+def ledger(monkeypatch: pytest.MonkeyPatch) -> FakeLedger:
+    fake = FakeLedger()
+
+    def client(self: AppContext) -> FakeLedger:
+        fake.ledger = self.app.ledger_name
+        return fake
+
+    monkeypatch.setattr(AppContext, "client", client)
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    return fake
+
+
+def orders(tmp_path: Path, *rows: str) -> str:
+    path = tmp_path / "orders.jsonl"
+    path.write_text("".join(row + "\n" for row in rows))
+    return str(path)
+
+
+def row(customer: str, order: str, amount: str) -> str:
+    return json.dumps({"customer": customer, "order_id": order, "amount": amount, "currency": "USD", "ordered_at": WHEN})
+
+
+def test_invalid_rows_exit_2_and_are_listed_then_the_valid_file_posts_and_replays(ledger: FakeLedger, tmp_path: Path) -> None:
+    bad = orders(tmp_path, row("c1", "o1", "10.00"), row("c1", "o2", "ten"))
+    refused = runner.invoke(app, ["import", bad, "--format", "json"])
+    assert refused.exit_code == 2
+    report = json.loads(refused.stdout)
+    assert report["posted"] == 0 and [r["line"] for r in report["invalid_rows"]] == [2]
+    assert ledger.find_by_reference("earn:o1") is None
+
+    good = orders(tmp_path, row("c1", "o1", "10.00"), row("c2", "o2", "20.00"))
+    first = runner.invoke(app, ["import", good, "--chunk-size", "1"])
+    assert first.exit_code == 0, first.output
+    assert "posted" in first.stdout and ledger.find_by_reference("earn:o2") is not None
+    again = runner.invoke(app, ["import", good, "--format", "csv"])
+    assert again.exit_code == 0
+    header, values = again.stdout.strip().splitlines()
+    figures = dict(zip(header.split(","), values.split(",")))
+    assert (figures["posted"], figures["replayed"]) == ("0", "2")
+
+
+def test_a_refused_order_exits_1_and_is_named(ledger: FakeLedger, tmp_path: Path) -> None:
+    runner.invoke(app, ["earn", "-c", "c9", "--order", "o1", "--amount", "5.00", "--ordered-at", WHEN])
+    path = orders(tmp_path, row("c1", "o1", "10.00"), row("c2", "o2", "20.00"))
+    result = runner.invoke(app, ["import", path])
+    assert result.exit_code == 1
+    assert "refused orders" in result.stdout and "o1" in result.stdout

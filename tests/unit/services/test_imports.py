@@ -1,0 +1,110 @@
+"""import_orders over the in-memory ledger: validation first, chunks of distinct customers, exactly once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from support.fake_ledger import FakeLedger
+from support.programme import T0, earn, programme
+
+from loyalty_accounts.operations import EarnCommand
+from loyalty_accounts.services.imports import WAITING_LIMIT, chunks_by_customer
+
+HEADER = "customer,order_id,amount,currency,ordered_at,category,channel"
+
+
+def at(minutes: int) -> str:
+    return (T0 + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z")
+
+
+def write(tmp_path: Path, rows: list[str]) -> Path:
+    path = tmp_path / "orders.csv"
+    path.write_text("\n".join([HEADER, *rows]) + "\n")
+    return path
+
+
+def orders_of(customers: str) -> list[EarnCommand]:
+    return [earn(c, f"o{i}", "10.00") for i, c in enumerate(customers)]
+
+
+def test_chunks_hold_one_order_per_customer_in_file_order() -> None:
+    chunks = list(chunks_by_customer(orders_of("aabacbd"), 3))
+    # a's second order waits for the next chunk, its third for the one after; b's second fits the second chunk.
+    assert [[o.order_id for o in chunk] for chunk in chunks] == [["o0", "o2", "o4"], ["o1", "o5", "o6"], ["o3"]]
+    assert [len({o.customer for o in chunk}) for chunk in chunks] == [len(chunk) for chunk in chunks]
+
+
+def test_a_file_of_one_customer_keeps_bounded_waiting_orders() -> None:
+    sizes = []
+    seen = 0
+
+    def stream():  # type: ignore[no-untyped-def]
+        nonlocal seen
+        for order in orders_of("z" * 500):
+            seen += 1
+            yield order
+
+    for chunk in chunks_by_customer(stream(), 2):
+        sizes.append(len(chunk))
+        assert seen - sum(sizes) <= WAITING_LIMIT * 2 + 2
+    assert sizes == [1] * 500
+
+
+def test_invalid_rows_stop_everything_and_skip_invalid_posts_the_rest(tmp_path: Path) -> None:
+    ledger = FakeLedger()
+    program = programme(ledger)
+    path = write(
+        tmp_path,
+        [
+            f"c1,o1,10.00,USD,{at(1)},,",
+            f"c1,o2,10.00,GBP,{at(2)},,",
+            f"c2,o1,20.00,USD,{at(3)},,",
+            f"c2,o3,1.005,USD,{at(4)},,",
+            f"c3,o4,5.00,USD,{(T0 + timedelta(days=3650)).isoformat()},,",
+            f"c3,o5,25.00,USD,{at(5)},,",
+        ],
+    )
+    stopped = program.import_orders(path)
+    assert [line for line, _ in stopped.invalid] == [3, 4, 5, 6]
+    assert "GBP" in stopped.invalid[0][1] and "line 2" in stopped.invalid[1][1] and "decimals" in stopped.invalid[2][1]
+    assert "future" in stopped.invalid[3][1]
+    assert stopped.stopped_for_invalid_rows and ledger.find_by_reference("earn:o1") is None
+
+    skipped = program.import_orders(path, skip_invalid=True)
+    assert (skipped.posted, skipped.orders, len(skipped.invalid)) == (2, 2, 4)
+    assert skipped.points == program.balance("c1").total + program.balance("c3").total > 0
+
+
+def test_an_order_id_earned_with_other_content_is_refused_and_the_rest_posted(tmp_path: Path) -> None:
+    program = programme(FakeLedger())
+    program.earn(earn("c9", "o2", "99.00"))
+    path = write(tmp_path, [f"c1,o1,10.00,USD,{at(1)},,", f"c2,o2,10.00,USD,{at(1)},,", f"c3,o3,10.00,USD,{at(1)},,"])
+    summary = program.import_orders(path)
+    assert (summary.posted, summary.refused) == (2, 1)
+    assert summary.refusals[0][0] == "o2" and "earn:o2" in summary.refusals[0][1]
+
+
+def test_prices_match_single_earns_across_tiers_and_caps(tmp_path: Path) -> None:
+    rows = [f"c{i % 2},o{i},{900 + 37 * i}.00,USD,{at(i)},,app" for i in range(14)]
+    path = write(tmp_path, rows)
+    imported, single = programme(FakeLedger()), programme(FakeLedger())
+    summary = imported.import_orders(path, chunk_size=3)
+    assert summary.posted == 14
+    for i in range(14):
+        single.earn(EarnCommand(customer=f"c{i % 2}", order_id=f"o{i}", amount=earn("x", "y", f"{900 + 37 * i}.00").amount,
+                                ordered_at=T0 + timedelta(minutes=i), channel="app"))
+    for i in range(14):
+        ours = imported.ledger.find_by_reference(f"earn:o{i}")
+        theirs = single.ledger.find_by_reference(f"earn:o{i}")
+        assert ours is not None and theirs is not None and ours.metadata == theirs.metadata
+    assert {imported.ledger.find_by_reference(f"earn:o{i}").metadata["tier_after"] for i in range(14)} == {"member", "silver"}  # type: ignore[union-attr]
+
+
+def test_chunk_size_is_bounded_by_the_server_limit(tmp_path: Path) -> None:
+    from loyalty_accounts.errors import InvalidCommand
+
+    program = programme(FakeLedger())
+    with pytest.raises(InvalidCommand, match="chunk size"):
+        program.import_orders(write(tmp_path, []), chunk_size=101)

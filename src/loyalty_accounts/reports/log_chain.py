@@ -11,7 +11,8 @@ a :class:`Check`, and :func:`read_log_chain` decides what to read:
   read. Its cost is the logs written since the last pass, not the history;
 - without one, with one that cannot be read, with ``full=True``, or when the
   checkpointed log is dated after the as-of instant: every log (up to that
-  instant), and a pass leaves a checkpoint (never moving one back);
+  instant), and a pass leaves a checkpoint (one up to an as-of instant never
+  moves it back; a full pass over the whole chain replaces it);
 - a checkpoint the log disagrees with (the checkpointed log gone, moved or
   carrying another hash) fails the check, which then checks every log; that
   checkpoint is left in place as evidence until a ``full`` check passes.
@@ -119,7 +120,9 @@ def read_log_chain(ledger: LedgerPort, *, until: datetime | None = None, full: b
     if chain is None:
         chain = verify_log_chain(ledger.logs(), until=until)
     check = log_chain_check(chain, notes=tuple(notes), problems=problems)
-    moves_on = recorded is None or (chain.last is not None and chain.last.log_id > recorded.log_id)
-    if check.status == "pass" and chain.last is not None and moves_on:
-        ledger.set_ledger_metadata(checkpoint_metadata(chain.last))
+    last = chain.last
+    if check.status == "pass" and last is not None and last != recorded:
+        # A full pass over the whole chain replaces any checkpoint; any other pass only moves it on.
+        if recorded is None or last.log_id > recorded.log_id or (full and until is None):
+            ledger.set_ledger_metadata(checkpoint_metadata(last))
     return check

@@ -131,8 +131,8 @@ def test_a_checkpoint_the_log_disagrees_with_fails_and_stays_until_a_full_pass()
 
     full, read = _read(ledger, full=True)
     assert full.status == "pass" and read == 3
-    assert checkpoint_from_metadata(ledger.metadata) is not None
-    assert checkpoint_from_metadata(ledger.metadata).log_id == 5, "a full pass never moves the checkpoint back"
+    assert checkpoint_from_metadata(ledger.metadata) == LogCheckpoint(log_id=3, hash=ledger.served[-1]["hash"], previous_id=2)
+    assert _read(ledger)[0].status == "pass", "a full pass over the whole chain replaces the checkpoint"
 
 
 def test_an_unreadable_checkpoint_means_a_full_check_that_replaces_it() -> None:
@@ -153,6 +153,8 @@ def test_as_of_an_instant_before_the_checkpoint_reads_the_prefix_and_keeps_the_c
     assert read == 2 + 4  # anchor and checkpointed log (dated after), then the prefix up to the fourth, which ends it
     assert any("dated after the as-of instant" in note for note in check.info)
     assert checkpoint_from_metadata(ledger.metadata).log_id == 7
+    assert _read(ledger, until=until, full=True)[0].status == "pass"
+    assert checkpoint_from_metadata(ledger.metadata).log_id == 7, "a full pass up to an as-of instant never moves it back"
 
     ledger.served = hashed_chain(list(range(1, 11)))
     until = parse_instant(str(ledger.served[8]["date"]), timezone.utc)

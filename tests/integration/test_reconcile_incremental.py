@@ -124,3 +124,26 @@ def test_a_second_reconcile_after_1000_transactions_reads_only_those(ledger_url:
         full = service.reconcile(full_log_check=True).check("log_chain")
         assert full.status == "pass" and client.logs_read == 1031 and full.detail.startswith("1031 log(s) read")
         assert client.ledger_metadata()[CHECKPOINT_KEY] == checkpoint_metadata(moved)[CHECKPOINT_KEY]
+
+
+def test_liability_read_the_quick_way_is_the_statement_read_at_pit_from_every_account(client: LedgerClient) -> None:
+    from loyalty_accounts.reports.liability import liability_of
+
+    chart = load_chart(ROOT / "chart_of_accounts.yaml")
+    client.create_ledger()
+    version = chart.schema_version()
+    client.insert_schema(version, chart.to_formance_schema())
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    client.post_many(_earns(chart, 12, "q", now - timedelta(days=400)), schema_version=version)
+    service = FinanceReports(client, chart, clock=lambda: now)
+
+    def as_before(pit: datetime) -> Any:
+        return liability_of(client, chart, pit, list(client.accounts(chart.customer_filter(), pit=pit)))
+
+    quick = service.liability()
+    assert quick == as_before(now) and quick.ties and quick.total_points > 0
+    client.post_many(_earns(chart, 3, "later", now + timedelta(hours=1)), schema_version=version)  # dated after now
+    after = service.liability()
+    assert after == as_before(now) and after.total_points == quick.total_points
+    past = now - timedelta(days=400) + timedelta(seconds=5)  # six of the twelve earns
+    assert service.liability(past) == as_before(past) and service.liability(past).total_points < quick.total_points

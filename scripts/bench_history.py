@@ -13,7 +13,9 @@ accounts and logs.
 
 Then it times, printing wall seconds and HTTP requests per step:
 
-- liability now and 90 days ago;
+- liability now and 90 days ago (``--as-before``: each also read as it was
+  before issue 11, every customer account at pit, just before it);
+- ``--chain-only``: the log-chain check alone, full then incremental;
 - reconcile now, three times: a first run (a full log-chain check, which
   writes the checkpoint), a second with nothing new, and one more after
   ``--more`` new earns (only those logs read); ``--full`` runs one full check
@@ -50,6 +52,8 @@ from loyalty_accounts.ledger import LedgerClient, LedgerConnection, wire  # noqa
 from loyalty_accounts.numscript import Catalogue  # noqa: E402
 from loyalty_accounts.operations import EarnCommand, earn  # noqa: E402
 from loyalty_accounts.reports import FinanceReports  # noqa: E402
+from loyalty_accounts.reports.liability import liability_of  # noqa: E402
+from loyalty_accounts.reports.log_chain import read_log_chain  # noqa: E402
 from loyalty_accounts.rules import Order, Rules, load_rules, quote  # noqa: E402
 from loyalty_accounts.types import TransactionPlan  # noqa: E402
 from loyalty_accounts.vocabulary.amounts import Money  # noqa: E402
@@ -141,6 +145,9 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--full", action="store_true", help="Also time one reconcile with a forced full log-chain check.")
     parser.add_argument("--seed-only", action="store_true", help="Seed and stop.")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--as-before", action="store_true", help="Also time liability read as before issue 11 (every account at pit).")
+    parser.add_argument("--chain-only", action="store_true", help="Also time the log-chain check alone, full then incremental.")
+    parser.add_argument("--no-reconcile", action="store_true", help="Stop after the liability (and log-chain) steps.")
     args = parser.parse_args(argv)
     if not args.ledger_url:
         parser.error("--ledger-url (or LOYALTY_LEDGER_URL) is required")
@@ -186,14 +193,34 @@ def main(argv: Sequence[str] | None = None) -> int:
             report = service.liability(as_of)
             return f"{report.total_points} points, ties={report.ties}"
 
+        def liability_as_before(as_of: datetime | None) -> str:
+            """The statement read as it was before issue 11: aggregates and every customer account at pit."""
+            pit = as_of or datetime.now(timezone.utc)
+            report = liability_of(client, chart, pit, list(client.accounts(chart.customer_filter(), pit=pit)))
+            return f"{report.total_points} points, ties={report.ties}"
+
+        def log_chain(full: bool) -> str:
+            check = read_log_chain(client, full=full)
+            return f"{check.status}: {check.detail[:60]}"
+
         def reconcile(full: bool = False) -> str:
             result = service.reconcile(None, full_log_check=full) if full else service.reconcile(None)
             chain = result.check("log_chain")
             bad = [c.name for c in result.checks if c.status != "pass"]
             return f"log_chain={chain.status} ({chain.detail[:90]}); not pass: {bad}"
 
+        past = now - timedelta(days=90)
+        if args.as_before:
+            timed("liability (now), as before", lambda: liability_as_before(None))
         timed("liability (now)", lambda: liability(None))
-        timed("liability (90 days ago)", lambda: liability(now - timedelta(days=90)))
+        if args.as_before:
+            timed("liability (90 days ago), as before", lambda: liability_as_before(past))
+        timed("liability (90 days ago)", lambda: liability(past))
+        if args.chain_only:
+            timed("log chain only (--full)", lambda: log_chain(True))
+            timed("log chain only (incremental)", lambda: log_chain(False))
+        if args.no_reconcile:
+            return _print(args.ledger, rows)
         timed("reconcile (1st)", reconcile)
         timed("reconcile (2nd, nothing new)", reconcile)
         extra = [f"n{i:07d}" for i in range(args.more)]
@@ -202,8 +229,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         timed(f"reconcile (3rd, {args.more} new)", reconcile)
         if args.full:
             timed("reconcile (--full)", lambda: reconcile(True))
+    return _print(args.ledger, rows)
+
+
+def _print(ledger: str, rows: Sequence[tuple[str, float, int, str]]) -> int:
     width = max(len(r[0]) for r in rows)
-    print(f"ledger {args.ledger}")
+    print(f"ledger {ledger}; load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"{'step'.ljust(width)}  seconds  requests  result")
     for name, seconds, requests, summary in rows:
         print(f"{name.ljust(width)}  {seconds:7.3f}  {requests:8d}  {summary}")

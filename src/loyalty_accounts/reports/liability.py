@@ -19,12 +19,12 @@ from ..types import AccountState
 from ..vocabulary.frozen import Frozen
 from ..vocabulary.instants import utc
 from .common import (
-    ONE_MICROSECOND,
     Clock,
     Valued,
     instant_or_now,
     kind_of,
     money_value,
+    nothing_dated_after,
     points_of,
     valued,
 )
@@ -204,12 +204,6 @@ def _totals(ledger: LedgerPort, chart: Chart, address_filter: str, end: datetime
     return _Totals(sum(r.input for r in rows), sum(r.output for r in rows), sum(r.balance for r in rows))
 
 
-def _nothing_dated_after(ledger: LedgerPort, pit: datetime) -> bool:
-    """Whether no transaction is dated after ``pit`` (one request, at most one page)."""
-
-    return next(iter(ledger.transactions(start=pit + ONE_MICROSECOND)), None) is None
-
-
 def _read_at(ledger: LedgerPort, chart: Chart, pit: datetime, read_pit: datetime | None) -> LiabilityStatement:
     """The statement at ``pit``, every read made at ``read_pit`` (None: the current state)."""
 
@@ -260,8 +254,8 @@ def read_liability(ledger: LedgerPort, chart: Chart, as_of: datetime | None, *, 
     """
 
     pit = instant_or_now(as_of, clock)
-    if _nothing_dated_after(ledger, pit):
+    if nothing_dated_after(ledger, pit):
         statement = _read_at(ledger, chart, pit, None)
-        if _nothing_dated_after(ledger, pit):
+        if nothing_dated_after(ledger, pit):
             return statement
     return _read_at(ledger, chart, pit, pit)

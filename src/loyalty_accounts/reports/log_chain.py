@@ -23,6 +23,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Iterable, Mapping
 
+from ..errors import LoyaltyError
 from ..ledger.log_chain import (
     LogChainVerification,
     LogCheckpoint,
@@ -124,5 +125,8 @@ def read_log_chain(ledger: LedgerPort, *, until: datetime | None = None, full: b
     if check.status == "pass" and last is not None and last != recorded:
         # A full pass over the whole chain replaces any checkpoint; any other pass only moves it on.
         if recorded is None or last.log_id > recorded.log_id or (full and until is None):
-            ledger.set_ledger_metadata(checkpoint_metadata(last))
+            try:
+                ledger.set_ledger_metadata(checkpoint_metadata(last))
+            except LoyaltyError as exc:  # the verdict stands; the next check resumes from the old checkpoint
+                return check.model_copy(update={"info": check.info + (f"checkpoint not written: {exc.message}",)})
     return check

@@ -168,3 +168,17 @@ def test_a_ledger_without_hashes_leaves_no_checkpoint() -> None:
     ledger.served = [{"id": 1, "type": "NEW_TRANSACTION", "data": {}}]
     assert _read(ledger)[0].status == "not_verified"
     assert ledger.metadata == {}
+
+
+def test_a_checkpoint_that_cannot_be_written_leaves_the_verdict_and_says_so() -> None:
+    from loyalty_accounts.errors import LedgerUnavailable
+
+    class ReadOnly(HashedLogs):
+        def set_ledger_metadata(self, metadata: Any) -> None:
+            raise LedgerUnavailable("ledger unavailable")
+
+    ledger = ReadOnly()
+    ledger.served = hashed_chain([1, 2, 3])
+    check, read = _read(ledger)
+    assert check.status == "pass" and read == 3
+    assert check.info[-1] == "checkpoint not written: ledger unavailable" and ledger.metadata == {}

@@ -16,6 +16,10 @@ Then it times, printing wall seconds and HTTP requests per step:
 - liability now and 90 days ago (``--as-before``: each also read as it was
   before issue 11, every customer account at pit, just before it);
 - ``--chain-only``: the log-chain check alone, full then incremental;
+
+``--wide`` seeds a faster shape for 10^5 accounts (see :func:`post_wide`):
+earns go at 20-70 a second on a loaded machine, 100-posting transactions at
+about 100 accounts a second, metadata logs at about 200 a second.
 - reconcile now, three times: a first run (a full log-chain check, which
   writes the checkpoint), a second with nothing new, and one more after
   ``--more`` new earns (only those logs read); ``--full`` runs one full check
@@ -124,15 +128,43 @@ def post_raw(http: httpx.Client, ledger: str, plans: Sequence[TransactionPlan], 
             {"action": "CREATE_TRANSACTION", "ik": plan.reference, "data": wire.post_body(plan).model_dump(mode="json", by_alias=True, exclude_none=True)}
             for plan in plans[start : start + CHUNK]
         ]
-        response = http.post(f"/v2/{ledger}/_bulk", params={"schemaVersion": schema_version}, json=elements, timeout=120)
-        body = response.json()
-        failed = [item for item in body.get("data", []) if item.get("responseType") == "ERROR"]
-        if response.status_code >= 300 or failed:
-            raise RuntimeError(f"bulk refused: {response.status_code} {json.dumps(failed or body)[:400]}")
+        _bulk(http, ledger, elements, schema_version)
         done = min(start + CHUNK, len(plans))
         if done % 5000 < CHUNK or done == len(plans):
             rate = done / (time.perf_counter() - started)
             log(f"  posted {done}/{len(plans)} ({rate:.0f}/s)")
+
+
+def post_wide(http: httpx.Client, ledger: str, customers: int, extra_logs: int, schema_version: str, now: datetime, log: Callable[[str], None]) -> None:
+    """The fast shape for 10^5 accounts: transactions of 100 plain postings, one points account each, then
+    ``extra_logs`` metadata logs on them (each a log, no move). Neither is an operation of the programme:
+    reconcile's transaction_metadata check fails on them; liability and the log chain are what it is for."""
+
+    started, first = time.perf_counter(), now - timedelta(days=HISTORY_DAYS)
+    batches = (customers + CHUNK - 1) // CHUNK
+    for k in range(batches):
+        postings = [
+            {"source": f"program:points:issued:{i % 8}", "destination": f"customers:w{k * CHUNK + i:07d}:points:noexpiry", "amount": 100 + i, "asset": "PTS"}
+            for i in range(min(CHUNK, customers - k * CHUNK))
+        ]
+        at = (first + timedelta(minutes=k)).strftime("%Y-%m-%dT%H:%M:%SZ")  # ascending: nothing back-dated
+        _bulk(http, ledger, [{"action": "CREATE_TRANSACTION", "data": {"postings": postings, "force": True, "timestamp": at}}], schema_version)
+        if (k + 1) % 50 == 0 or k + 1 == batches:
+            log(f"  wide: {(k + 1) * CHUNK} accounts ({(k + 1) * CHUNK / (time.perf_counter() - started):.0f}/s)")
+    for start in range(0, extra_logs, CHUNK):
+        _bulk(http, ledger, [
+            {"action": "ADD_METADATA", "data": {"targetType": "TRANSACTION", "targetId": 1 + (start + i) % batches, "metadata": {"n": str(start + i)}}}
+            for i in range(min(CHUNK, extra_logs - start))
+        ], schema_version)
+        if (start // CHUNK + 1) % 100 == 0:
+            log(f"  metadata logs: {start + CHUNK}")
+
+
+def _bulk(http: httpx.Client, ledger: str, elements: list[dict[str, Any]], schema_version: str) -> None:
+    response = http.post(f"/v2/{ledger}/_bulk", params={"schemaVersion": schema_version}, json=elements, timeout=120)
+    failed = [item for item in response.json().get("data", []) if item.get("responseType") == "ERROR"]
+    if response.status_code >= 300 or failed:
+        raise RuntimeError(f"bulk refused: {response.status_code} {json.dumps(failed)[:400]}")
 
 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -141,6 +173,8 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--ledger", default=f"hist-{uuid.uuid4().hex[:8]}")
     parser.add_argument("--reuse", action="store_true", help="The ledger was seeded before: seed nothing.")
     parser.add_argument("--customers", type=int, default=10000)
+    parser.add_argument("--wide", action="store_true", help="Seed the fast shape instead of earns: 100 plain postings a transaction (see post_wide).")
+    parser.add_argument("--extra-logs", type=int, default=0, help="With --wide: metadata logs added after the transactions.")
     parser.add_argument("--more", type=int, default=1000, help="New earns posted before the third reconcile.")
     parser.add_argument("--full", action="store_true", help="Also time one reconcile with a forced full log-chain check.")
     parser.add_argument("--seed-only", action="store_true", help="Seed and stop.")
@@ -168,9 +202,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     with httpx.Client(base_url=args.ledger_url, timeout=60) as http, LedgerClient(connection, transport=counter) as client:
         version = chart.schema_version()
         if not args.reuse:
-            log(f"creating ledger {args.ledger!r} in its own bucket; seeding {args.customers} earns")
+            log(f"creating ledger {args.ledger!r} in its own bucket; seeding {args.customers} {'accounts' if args.wide else 'earns'}")
             create_in_own_bucket(http, args.ledger, log)
             client.insert_schema(version, chart.to_formance_schema())
+            if args.wide:
+                started = time.perf_counter()
+                post_wide(http, args.ledger, args.customers, args.extra_logs, version, now, log)
+                print(f"seeded {args.customers} accounts and {args.extra_logs} metadata logs in {time.perf_counter() - started:.1f} s")
+        if not args.reuse and not args.wide:
             customers = [f"h{i:07d}" for i in range(args.customers)]
             plans = earn_plans(chart, catalogue, rules, customers, first=now - timedelta(days=HISTORY_DAYS), last=now - timedelta(days=1), tag="o", rng=rng)
             started = time.perf_counter()

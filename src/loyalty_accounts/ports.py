@@ -100,5 +100,11 @@ class LedgerPort(LedgerReader, Protocol):
         at pit (default: current); ``use_insertion_date=True`` counts the transactions *posted*
         by pit instead."""
 
-    def logs(self) -> Iterator[dict[str, Any]]:
-        """The ledger's hash-chained log, oldest first."""
+    def logs(self, *, from_id: int | None = None) -> Iterator[dict[str, Any]]:
+        """The ledger's hash-chained log, oldest first; only the logs from id ``from_id`` on if given."""
+
+    def ledger_metadata(self) -> dict[str, str]:
+        """The ledger's own metadata (where a log-chain check leaves its checkpoint)."""
+
+    def set_ledger_metadata(self, metadata: Mapping[str, str]) -> None:
+        """Set keys of the ledger's own metadata, keeping the others (idempotent)."""

@@ -131,6 +131,8 @@ class FakeLedger:
         self._last_id = 0
         self._logs: list[dict[str, Any]] = []
         self._last_log_id = 0
+        self.metadata: dict[str, str] = {}
+        """The ledger's own metadata (set_ledger_metadata)."""
         self._clock = clock or (lambda: datetime.now(timezone.utc))
         self.posts = 0
         """Transactions posted by operations (the openings of control accounts are counted in ``openings``)."""
@@ -144,7 +146,16 @@ class FakeLedger:
         if not self.created:
             self.bucket = bucket
         created, self.created = not self.created, True
+        if created and metadata:
+            self.metadata.update(metadata)
         return created
+
+    def ledger_metadata(self) -> dict[str, str]:
+        return dict(self.metadata)
+
+    def set_ledger_metadata(self, metadata: Mapping[str, str]) -> None:
+        """Merged into the ledger's metadata, as the server does; not a log."""
+        self.metadata.update(metadata)
 
     def insert_schema(self, version: str, schema: Mapping[str, Any]) -> bool:
         if version in self.schemas:
@@ -350,10 +361,10 @@ class FakeLedger:
             for (a, s), v in sorted(grouped.items())
         ]
 
-    def logs(self) -> Iterator[dict[str, Any]]:
-        """The log as the server lists it (ids, types, payloads), without hashes."""
+    def logs(self, *, from_id: int | None = None) -> Iterator[dict[str, Any]]:
+        """The log as the server lists it (ids, types, payloads), without hashes; from id ``from_id`` on."""
 
-        yield from (dict(log) for log in self._logs)
+        yield from (dict(log) for log in self._logs if from_id is None or log["id"] >= from_id)
 
     # -- internals ----------------------------------------------------------
     def _check_schema(self, schema_version: str | None) -> None:

@@ -76,5 +76,27 @@ class HashedLogs(FakeLedger):
 
     served: list[dict[str, Any]] = []
 
-    def logs(self) -> Iterator[dict[str, Any]]:
-        yield from self.served
+    def logs(self, *, from_id: int | None = None) -> Iterator[dict[str, Any]]:
+        self.logs_read = getattr(self, "logs_read", 0)
+        for log in self.served:
+            if from_id is None or log["id"] >= from_id:
+                self.logs_read += 1
+                yield log
+
+
+def hashed_chain(ids: list[int]) -> list[dict[str, Any]]:
+    """Logs with the given ids, each a new earn, hashed as the server chains them (through ``log_hash``)."""
+
+    from loyalty_accounts.ledger.log_chain import log_hash
+
+    template = logs_as_served()[0]
+    chain: list[dict[str, Any]] = []
+    previous: bytes | None = None
+    for n, log_id in enumerate(ids):
+        tx = {**template["data"]["transaction"], "id": n, "reference": f"earn:o-{log_id}"}
+        log = {**template, "id": log_id, "data": {"transaction": tx, "accountMetadata": {}}, "date": f"2026-06-01T10:00:{n:02d}Z"}
+        stored = log_hash(log, previous)
+        log["hash"] = base64.b64encode(stored).decode()
+        chain.append(log)
+        previous = stored
+    return chain

@@ -173,11 +173,20 @@ def breakage(
 
 
 @formatted
-def reconcile_command(ctx: typer.Context, as_of: AsOfOption = None, *, fmt: Format) -> None:
+def reconcile_command(
+    ctx: typer.Context,
+    as_of: AsOfOption = None,
+    full: Annotated[
+        bool,
+        typer.Option("--full", help="Verify every log of the hash chain, not only those after the checkpoint a previous pass left in the ledger's metadata."),
+    ] = False,
+    *,
+    fmt: Format,
+) -> None:
     """Reconcile the ledger: trial balance, roll-forward, negative balances, lapsed holds, overdue pending, metadata, log chain, and over the whole history balances never negative where forbidden, clawback never positive, liability ties, engagement limits, campaign caps, refunds per order, closed periods stayed closed, nothing dated beyond the clock skew. Exit 1 on any break."""
 
     when = parse_instant(as_of, "--as-of")
-    result = run_guarded(lambda: _service(ctx).reconcile(when))
+    result = run_guarded(lambda: _service(ctx).reconcile(when, full_log_check=full))
     if fmt is Format.json:
         emit_json(reconcile_json(result))
     elif fmt is Format.csv:

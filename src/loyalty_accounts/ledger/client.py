@@ -89,6 +89,16 @@ class LedgerClient(LedgerReader):
             "insert schema", lambda: self._transport.v2.insert_schema(request=request), exists="SCHEMA_ALREADY_EXISTS"
         )
 
+    def set_ledger_metadata(self, metadata: Mapping[str, str]) -> None:
+        """Set keys of the ledger's own metadata (``PUT /v2/{ledger}/metadata``; other keys are kept).
+
+        Not a logged write on v2.4.12 (``internal/storage/system/store.go``): no schema, no idempotency key.
+        """
+        request = operations.V2UpdateLedgerMetadataRequest(ledger=self.ledger, request_body=dict(metadata))
+        self._transport.send(
+            "set ledger metadata", lambda: self._transport.v2.update_ledger_metadata(request=request), write=True
+        )
+
     def _create(self, what: str, request: Callable[[], Any], *, exists: str) -> bool:
         """Send a write that creates something: True, or False when the server refuses it with ``exists``."""
 

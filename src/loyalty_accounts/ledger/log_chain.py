@@ -25,6 +25,17 @@ The server's Go code computes the same document when it imports logs, and
 adds ``,"schemaVersion":"..."`` when the log carries a schema version; the
 trigger installed by v2.4.12's migrations does not. Both forms are tried and
 a log verifies if either matches.
+
+Checkpoint
+    A check that passed can leave a :class:`LogCheckpoint` in the ledger's
+    own metadata (key :data:`CHECKPOINT_KEY`, ``PUT /v2/{ledger}/metadata``;
+    v2.4.12 keeps ledger metadata in the system store's ``ledgers`` row, not
+    in the log, so writing it adds no log: ``internal/storage/system/store.go``
+    ``UpdateLedgerMetadata``). The next check lists the logs from the one
+    before the checkpointed log (its *anchor*) on: the checkpointed log must
+    still carry the recorded hash and still hash to it from its anchor's
+    stored hash, and only the logs after it are verified. Logs up to the
+    anchor are not read again: altering them goes unseen until a full check.
 """
 
 from __future__ import annotations
@@ -32,11 +43,12 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -44,7 +56,19 @@ from ..errors import InvalidCommand
 from ..vocabulary.frozen import Frozen
 from ..vocabulary.instants import parse_instant
 
-__all__ = ["LogChainVerification", "log_hash", "verify_log_chain"]
+__all__ = [
+    "CHECKPOINT_KEY",
+    "LogChainVerification",
+    "LogCheckpoint",
+    "checkpoint_from_metadata",
+    "checkpoint_metadata",
+    "log_hash",
+    "logged_by",
+    "verify_log_chain",
+]
+
+CHECKPOINT_KEY = "loyalty.log_chain.verified"
+"""The ledger metadata key holding the last verified log (JSON: ``log``, ``hash``, ``previous``)."""
 
 
 _SHORT_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
@@ -243,11 +267,74 @@ def log_hash(log: Mapping[str, Any], previous: bytes | None, *, with_schema_vers
     return hashlib.sha256(prefix + document + b"\n").digest()
 
 
+class LogCheckpoint(Frozen):
+    """The last log a passing check verified: where the next check resumes."""
+
+    log_id: int
+    """The log's id."""
+    hash: str
+    """Its stored hash, base64 as the server serves it."""
+    previous_id: int | None
+    """The id of the log before it (its anchor), None when it was the first log."""
+
+
+def checkpoint_metadata(checkpoint: LogCheckpoint) -> dict[str, str]:
+    """The ledger metadata that records ``checkpoint`` (one key, :data:`CHECKPOINT_KEY`)."""
+
+    text = json.dumps({"log": checkpoint.log_id, "hash": checkpoint.hash, "previous": checkpoint.previous_id}, sort_keys=True)
+    return {CHECKPOINT_KEY: text}
+
+
+def checkpoint_from_metadata(metadata: Mapping[str, str]) -> LogCheckpoint | None:
+    """The checkpoint recorded in the ledger's metadata; None when there is none.
+
+    Raises ValueError (saying why) when the key holds something that is not a checkpoint.
+    """
+
+    text = metadata.get(CHECKPOINT_KEY)
+    if text is None:
+        return None
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        raise ValueError(f"{CHECKPOINT_KEY} is not JSON: {text[:80]!r}") from None
+    if not isinstance(raw, dict) or set(raw) != {"log", "hash", "previous"}:
+        raise ValueError(f"{CHECKPOINT_KEY} does not hold log, hash and previous: {text[:80]!r}")
+    log_id, stored, previous = raw["log"], raw["hash"], raw["previous"]
+    ids_ok = _is_id(log_id) and (previous is None or (_is_id(previous) and previous < log_id))
+    if not ids_ok or not isinstance(stored, str):
+        raise ValueError(f"{CHECKPOINT_KEY} holds malformed ids or hash: {text[:80]!r}")
+    try:
+        base64.b64decode(stored, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(f"{CHECKPOINT_KEY} hash is not base64: {stored[:60]!r}") from None
+    return LogCheckpoint(log_id=log_id, hash=stored, previous_id=previous)
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def logged_by(log: Mapping[str, Any], until: datetime) -> bool:
+    """Whether ``log`` was written at or before ``until`` (its ``date``; a log without a readable one counts)."""
+
+    try:
+        return parse_instant(str(log.get("date", "")), timezone.utc, what="log date") <= until
+    except InvalidCommand:
+        return True
+
+
+Resume = Literal["full", "resumed", "mismatch", "beyond"]
+"""How a check began: from the first log (``full``); after the checkpoint (``resumed``); not at all,
+the checkpoint not matching the log (``mismatch``); not at all, the checkpointed log being
+dated after the check's end (``beyond``)."""
+
+
 class LogChainVerification(Frozen):
     """What walking the log hash chain found, log by log; no verdict (see :func:`verify_log_chain`)."""
 
     logs: int
-    """Logs read."""
+    """Logs read (with a checkpoint: its anchor and the checkpointed log included)."""
     unhashed: int = 0
     """Logs without a stored hash (a ledger that does not hash its logs synchronously: HASH_LOGS)."""
     matched: Mapping[str, int] = Field(default_factory=dict)
@@ -256,41 +343,95 @@ class LogChainVerification(Frozen):
     """One line per log whose stored hash does not match (or is not base64), or that comes out of order."""
     unverifiable: tuple[str, ...] = ()
     """One line per log holding something whose rendering cannot be reproduced."""
+    resume: Resume = "full"
+    resume_note: str = ""
+    """With ``mismatch``: how the log disagrees with the checkpoint."""
+    resumed_at: int | None = None
+    """With ``resumed``: the checkpointed log's id (verified again; the logs before it not)."""
+    last: LogCheckpoint | None = None
+    """The last log read that carries a hash: the checkpoint a pass may leave (None when there is none)."""
 
 
-def verify_log_chain(logs: Iterable[Mapping[str, Any]]) -> LogChainVerification:
+def _resume_problem(head: list[Mapping[str, Any]], checkpoint: LogCheckpoint) -> str | None:
+    """Why the first logs listed (anchor, checkpointed log) do not match ``checkpoint``; None if they do."""
+
+    expected = [checkpoint.previous_id, checkpoint.log_id] if checkpoint.previous_id is not None else [checkpoint.log_id]
+    found = [log.get("id") for log in head]
+    if found != expected:
+        return f"checkpoint names log(s) {expected} but the ledger lists {found} there"
+    stored = head[-1].get("hash")
+    if stored != checkpoint.hash:
+        return f"log {checkpoint.log_id} carries hash {stored!r}, the checkpoint recorded {checkpoint.hash!r}"
+    return None
+
+
+def verify_log_chain(
+    logs: Iterable[Mapping[str, Any]], *, resume: LogCheckpoint | None = None, until: datetime | None = None
+) -> LogChainVerification:
     """Recompute every log's hash, oldest log first, chained to the previous log's *stored* hash.
 
     A log without a hash breaks the chain (the next one is hashed as if
     first); one with a hash that is not base64 is a mismatch. A log matches
     when :func:`log_hash` gives its stored hash in the trigger's form, or, if
-    it carries a schema version, in the form with it.
+    it carries a schema version, in the form with it. With ``until``, the walk
+    stops before the first log dated after it (a prefix of a chain is a chain).
+
+    With ``resume``, ``logs`` must start at the checkpoint's anchor (the
+    listing from its ``previous_id`` on, or from ``log_id`` when it has none):
+    the anchor's stored hash seeds the chain, the checkpointed log must carry
+    the recorded hash and is verified again, then the rest. When the first
+    logs are not those, the walk stops at once (``resume="mismatch"``, no
+    count); when the checkpointed log is dated after ``until``, likewise
+    (``resume="beyond"``): the caller then checks from the first log.
     """
 
+    stream = iter(logs)
+    head: list[Mapping[str, Any]] = []
     previous: bytes | None = None
-    count = 0
+    previous_id: int | None = None
+    if resume is not None:
+        for log in stream:
+            head.append(log)
+            if len(head) == (2 if resume.previous_id is not None else 1):
+                break
+        problem = _resume_problem(head, resume)
+        if problem is not None:
+            return LogChainVerification(logs=len(head), resume="mismatch", resume_note=problem)
+        if until is not None and not logged_by(head[-1], until):
+            return LogChainVerification(logs=len(head), resume="beyond")
+        if resume.previous_id is not None:
+            anchor = head.pop(0)
+            try:
+                previous = base64.b64decode(str(anchor.get("hash") or ""), validate=True) or None
+            except (binascii.Error, ValueError):
+                previous = None
+            previous_id = resume.previous_id
+
+    count = 1 if resume is not None and resume.previous_id is not None else 0
     mismatched: list[str] = []
     unverifiable: list[str] = []
     variants: dict[str, int] = defaultdict(int)
     unhashed = 0
-    last_id: int | None = None
-    for log in logs:
+    last: LogCheckpoint | None = None
+    for log in _chained(head, stream):
+        if until is not None and not logged_by(log, until):
+            break
         count += 1
         log_id = log.get("id")
-        if isinstance(log_id, int) and last_id is not None and log_id <= last_id:
-            mismatched.append(f"log {log_id}: out of order after log {last_id}")
-        if isinstance(log_id, int):
-            last_id = log_id
+        if isinstance(log_id, int) and previous_id is not None and log_id <= previous_id:
+            mismatched.append(f"log {log_id}: out of order after log {previous_id}")
         stored_text = log.get("hash")
         if not stored_text:
             unhashed += 1
             previous = None
+            previous_id = log_id if isinstance(log_id, int) else previous_id
             continue
         try:
             stored = base64.b64decode(str(stored_text), validate=True)
         except (binascii.Error, ValueError):
             mismatched.append(f"log {log_id}: stored hash is not base64")
             previous = None
+            previous_id = log_id if isinstance(log_id, int) else previous_id
             continue
         try:
             plain = log_hash(log, previous)
@@ -302,6 +443,9 @@ def verify_log_chain(logs: Iterable[Mapping[str, Any]]) -> LogChainVerification:
                 mismatched.append(f"log {log_id} ({log.get('type')}): hash does not match its content and the previous hash")
         except ValueError as exc:
             unverifiable.append(f"log {log_id}: {exc}")
+        if isinstance(log_id, int):
+            last = LogCheckpoint(log_id=log_id, hash=str(stored_text), previous_id=previous_id)
+            previous_id = log_id
         previous = stored
     return LogChainVerification(
         logs=count,
@@ -309,4 +453,12 @@ def verify_log_chain(logs: Iterable[Mapping[str, Any]]) -> LogChainVerification:
         matched=dict(variants),
         mismatched=tuple(mismatched),
         unverifiable=tuple(unverifiable),
+        resume="full" if resume is None else "resumed",
+        resumed_at=None if resume is None else resume.log_id,
+        last=last,
     )
+
+
+def _chained(head: list[Mapping[str, Any]], rest: Iterable[Mapping[str, Any]]) -> Iterable[Mapping[str, Any]]:
+    yield from head
+    yield from rest

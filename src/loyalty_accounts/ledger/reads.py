@@ -125,6 +125,16 @@ class LedgerReader:
             )
         return version
 
+    def ledger_metadata(self) -> dict[str, str]:
+        """The ledger's own metadata (``GET /v2/{ledger}``)."""
+        request = operations.V2GetLedgerRequest(ledger=self.ledger)
+        response = self._transport.send("read ledger", lambda: self._transport.v2.get_ledger(request=request))
+        data = wire.data(response, "ledger")
+        metadata = data.get("metadata") if isinstance(data, dict) else None
+        if not isinstance(metadata, dict):
+            return {}
+        return {str(key): str(value) for key, value in metadata.items()}
+
     def list_schema_versions(self) -> list[str]:
         def fetch(cursor: str | None) -> Any:
             request = operations.V2ListSchemasRequest(
@@ -276,8 +286,8 @@ class LedgerReader:
 
     # -- logs -------------------------------------------------------------------
 
-    def logs(self) -> Iterator[dict[str, Any]]:
-        """The ledger's hash-chained log, oldest first, as the server sent it.
+    def logs(self, *, from_id: int | None = None) -> Iterator[dict[str, Any]]:
+        """The ledger's hash-chained log, oldest first, as the server sent it; from log ``from_id`` on if given.
 
         :mod:`loyalty_accounts.ledger.log_chain` recomputes its hashes.
         """
@@ -286,7 +296,7 @@ class LedgerReader:
             "list logs",
             operations.V2ListLogsRequest,
             lambda request: self._transport.v2.list_logs(request=request),
-            {"request_body": {}, "sort": "id:asc"},
+            {"request_body": {} if from_id is None else {"$gte": {"id": from_id}}, "sort": "id:asc"},
         )
         for item in found:
             if not isinstance(item, dict):

@@ -66,7 +66,7 @@ from .invariants import (
     check_never_negative,
 )
 from .limits import check_campaign_caps, check_engagement_limits, check_order_refunds, check_refunds_after_orders
-from .log_chain import check_log_chain
+from .log_chain import check_log_chain, read_log_chain
 from .periods import check_closed_periods, check_future_dated
 from .reconcile import (
     Reconciliation,
@@ -121,6 +121,7 @@ __all__ = [
     "check_overdue_pending",
     "check_transaction_metadata",
     "check_log_chain",
+    "read_log_chain",
     "BalanceRange",
     "balance_ranges",
     "check_never_negative",
@@ -173,11 +174,21 @@ class FinanceReports:
 
         return read_breakage(self.ledger, self.chart, start, end, rate_cohorts=rate_cohorts, clock=self._clock)
 
-    def reconcile(self, as_of: datetime | None = None) -> Reconciliation:
-        """Every reconciliation check as of ``as_of`` (default: now)."""
+    def reconcile(self, as_of: datetime | None = None, *, full_log_check: bool = False) -> Reconciliation:
+        """Every reconciliation check as of ``as_of`` (default: now).
+
+        The log chain is checked from the checkpoint a previous pass left in
+        the ledger's metadata on, unless ``full_log_check`` (then every log).
+        """
 
         return read_reconciliation(
-            self.ledger, self.chart, as_of, clock=self._clock, rules=self.rules, clock_skew=self.clock_skew
+            self.ledger,
+            self.chart,
+            as_of,
+            clock=self._clock,
+            rules=self.rules,
+            clock_skew=self.clock_skew,
+            full_log_check=full_log_check,
         )
 
     def statement(

@@ -34,6 +34,7 @@ __all__ = [
     "instant_or_now",
     "kind_of",
     "money_value",
+    "nothing_dated_after",
     "points_of",
     "read_dated_positions",
     "root_of",
@@ -176,3 +177,15 @@ def dated_points(chart: Chart, positions: Sequence[AccountState]) -> Iterator[Da
         expiry = parse_date_segment(parsed.values["expiry"])
         if expiry is not None:
             yield DatedPoints(kind=parsed.kind, customer=parsed.values.get("customer", ""), expiry=expiry, points=points)
+
+
+def nothing_dated_after(ledger: LedgerPort, pit: datetime) -> bool:
+    """Whether no transaction is dated after ``pit`` (one request, at most one page).
+
+    Then the ledger's current state is its state effective at ``pit``, and
+    reads without ``pit`` (cheaper on v2.4.12) give the same volumes; a
+    caller that relies on it asks again after its reads, since a later-dated
+    transaction may be posted meanwhile.
+    """
+
+    return next(iter(ledger.transactions(start=pit + ONE_MICROSECOND)), None) is None

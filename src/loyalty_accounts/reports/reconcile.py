@@ -17,10 +17,12 @@ All the checks are made as of one instant:
 - every transaction carries the metadata its operation writes (its
   registry entry's ``writes``, :class:`~loyalty_accounts.operations.Writes`,
   the one table of it);
-- the log hash chain (:func:`check_log_chain`): all of it when no as-of
-  instant is given, else as it stood at that instant, the logs in id order up
-  to the first one dated after it (a prefix of a hash chain is a chain; later
-  logs would make a report as of a closed instant change);
+- the log hash chain (:func:`~loyalty_accounts.reports.log_chain.read_log_chain`):
+  all of it when no as-of instant is given, else as it stood at that instant,
+  the logs in id order up to the first one dated after it (a prefix of a hash
+  chain is a chain; later logs would make a report as of a closed instant
+  change); in both cases only the logs after the checkpoint a previous pass
+  left in the ledger's metadata, unless ``full_log_check``;
 - over the whole history up to the as-of instant, not only at it
   (:mod:`.invariants`): no account the chart forbids to go negative below
   zero after any transaction, no clawback account above zero after any
@@ -35,8 +37,14 @@ All the checks are made as of one instant:
   it, and those dated after it but inserted by then, read once more) dated
   more than the clock skew after the ledger recorded it.
 
-The metadata, history, limit, hold and log checks read every transaction /
-log once (one listing serves them all): they inherently grow with history.
+The customer accounts are listed without ``pit`` (the current state, cheaper
+to read) when no transaction is dated after the as-of instant, asked before
+and after the listing; otherwise at ``pit``.
+
+The metadata, history, limit and hold checks read every transaction once
+(one listing serves them all): they grow with history. The log check reads
+only the logs written since the last pass (plus two), or all of them when
+asked (``full_log_check``) or when there is no usable checkpoint.
 Everything else grows with the number of accounts and the window.
 
 Reverts: the v2.4.12 server marks a reversal with the metadata key
@@ -52,9 +60,8 @@ never required to carry operation metadata. Any other transaction without
 from __future__ import annotations
 
 from collections import defaultdict
-from itertools import takewhile
 from datetime import datetime, timedelta, timezone
-from typing import Any, Mapping, Sequence
+from typing import Mapping, Sequence
 
 from ..chart import Chart, parse_date_segment
 from ..errors import InvalidCommand
@@ -66,11 +73,11 @@ from ..types import AccountState, PostedTransaction, VolumeRow
 from ..vocabulary.frozen import Frozen
 from ..vocabulary.instants import parse_instant, utc
 from .check import Check
-from .common import ONE_MICROSECOND, Clock, instant_or_now, kind_of
+from .common import ONE_MICROSECOND, Clock, instant_or_now, kind_of, nothing_dated_after
 from .invariants import balance_ranges, check_clawback_never_positive, check_liability_ties, check_never_negative
 from .liability import liability_of
 from .limits import check_campaign_caps, check_engagement_limits, check_order_refunds, check_refunds_after_orders
-from .log_chain import check_log_chain
+from .log_chain import read_log_chain
 from .periods import check_closed_periods, check_future_dated
 from .reverts import revert_targets
 from .roll_forward import RollForward, read_roll_forward
@@ -298,15 +305,6 @@ def check_transaction_metadata(transactions: Sequence[PostedTransaction]) -> Che
     )
 
 
-def _logged_by(log: Mapping[str, Any], pit: datetime) -> bool:
-    """Whether ``log`` was written at or before ``pit`` (its ``date``; a log without a readable one counts)."""
-
-    try:
-        return parse_instant(str(log.get("date", "")), timezone.utc, what="log date") <= pit
-    except InvalidCommand:
-        return True
-
-
 def read_reconciliation(
     ledger: LedgerPort,
     chart: Chart,
@@ -315,15 +313,24 @@ def read_reconciliation(
     clock: Clock,
     rules: Rules | None = None,
     clock_skew: timedelta = CLOCK_SKEW,
+    full_log_check: bool = False,
 ) -> Reconciliation:
     """Every reconciliation check as of ``as_of`` (default: now).
 
     The limits are ``rules``' (None: not verified); ``clock_skew`` is how far
     after its insertion a transaction may be dated (the executor's).
+    ``full_log_check`` verifies every log rather than those after the
+    checkpoint (:func:`~loyalty_accounts.reports.log_chain.read_log_chain`,
+    which also writes the checkpoint after a pass).
     """
 
     pit = instant_or_now(as_of, clock)
-    customers = list(ledger.accounts(chart.customer_filter(), pit=pit))
+    # Recorded by the as-of instant but dated after it: what future_dated is about. When nothing at
+    # all is dated after it, the current state is the state at pit, and cheaper to list.
+    later = list(ledger.transactions(start=pit + ONE_MICROSECOND))
+    customers = list(ledger.accounts(chart.customer_filter(), pit=pit if later else None))
+    if not later and not nothing_dated_after(ledger, pit):  # a later-dated one was posted meanwhile
+        customers = list(ledger.accounts(chart.customer_filter(), pit=pit))
     holds_kind = [a for a in customers if kind_of(chart, a.address) == "customer_hold"]
     pending_kind = [a for a in customers if kind_of(chart, a.address) == "customer_pending"]
     transactions = list(ledger.transactions(pit=pit))
@@ -332,9 +339,7 @@ def read_reconciliation(
     roots = ledger.volumes(None, end=pit, group_by=1) if any(totals.values()) else []
     ranges = balance_ranges(transactions)
     mark = ledger.aggregate_balances(chart.period_closed(), pit=pit)
-    logs = ledger.logs()
-    # recorded by the as-of instant but dated after it: what future_dated is about
-    ahead = [tx for tx in ledger.transactions(start=pit + ONE_MICROSECOND) if tx.inserted_at and tx.inserted_at <= pit]
+    ahead = [tx for tx in later if tx.inserted_at and tx.inserted_at <= pit]
     checks = (
         check_trial_balance(totals, roots),
         check_roll_forward(read_roll_forward(ledger, chart, None, pit, clock=clock)),
@@ -342,7 +347,7 @@ def read_reconciliation(
         check_expired_holds(as_of=pit, chart=chart, holds=hold_txs, hold_accounts=holds_kind),
         check_overdue_pending(as_of=pit, chart=chart, pending_accounts=pending_kind),
         check_transaction_metadata(transactions),
-        check_log_chain(logs if as_of is None else takewhile(lambda log: _logged_by(log, pit), logs)),
+        read_log_chain(ledger, until=None if as_of is None else pit, full=full_log_check),
         check_never_negative(chart=chart, ranges=ranges, transactions=len(transactions), accounts=customers),
         check_clawback_never_positive(chart=chart, ranges=ranges),
         check_liability_ties(liability_of(ledger, chart, pit, customers)),

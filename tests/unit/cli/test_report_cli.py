@@ -144,3 +144,18 @@ def test_cli_reconcile_counts_history_breaks_beyond_those_it_lists(clean: tuple[
     check = {c["check"]: c for c in body["checks"]}["negative_at_any_instant"]
     assert (check["count"], len(check["offending"])) == (7, 5)
     assert {c["check"]: c["count"] for c in body["checks"]}["negative_balances"] == 0  # fine at the as-of instant
+
+
+def test_cli_reconcile_resumes_the_log_chain_and_full_reads_it_all() -> None:
+    from support.ledger_logs import HashedLogs, hashed_chain
+
+    ledger = HashedLogs()
+    ledger.served = hashed_chain(list(range(1, 6)))
+    lines = []
+    for extra in ([], [], ["--full"]):
+        result = runner.invoke(cli(ledger), ["reconcile", "--as-of", "2026-06-02T00:00:00Z", *extra])
+        assert result.exit_code == 0, result.output
+        lines.append(next(line for line in result.stdout.splitlines() if "log_chain:" in line))
+    assert lines[0].startswith("PASS         log_chain: 5 log(s) read")
+    assert lines[1].startswith("PASS         log_chain: 2 log(s) read: resumed at the checkpoint (log 5)")
+    assert lines[2].startswith("PASS         log_chain: 5 log(s) read")

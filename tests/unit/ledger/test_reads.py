@@ -249,3 +249,23 @@ def test_logs_are_read_oldest_first(router: respx.Router) -> None:
         logs = list(client.logs())
     assert route.calls[0].request.url.params["sort"] == "id:asc"
     assert [entry["id"] for entry in logs] == [0, 1]
+
+
+def test_logs_from_an_id_filter_on_the_server(router: respx.Router) -> None:
+    route = router.get(f"{BASE}/v2/loyalty/logs").mock(return_value=cursor([{"id": 7, "type": "NEW_TRANSACTION"}]))
+    with make_client(router) as client:
+        logs = list(client.logs(from_id=7))
+    request = route.calls.last.request
+    assert body_of(request) == {"$gte": {"id": 7}} and request.url.params["sort"] == "id:asc"
+    assert [entry["id"] for entry in logs] == [7]
+
+
+def test_ledger_metadata_is_read_and_written(router: respx.Router) -> None:
+    router.get(f"{BASE}/v2/loyalty").mock(
+        return_value=ok({"name": "loyalty", "bucket": "_default", "metadata": {"k": "v"}, "id": 3, "addedAt": "2026-06-01T00:00:00Z", "features": {}})
+    )
+    put = router.put(f"{BASE}/v2/loyalty/metadata").mock(return_value=httpx.Response(204))
+    with make_client(router) as client:
+        assert client.ledger_metadata() == {"k": "v"}
+        client.set_ledger_metadata({"loyalty.log_chain.verified": "{}"})
+    assert body_of(put.calls.last.request) == {"loyalty.log_chain.verified": "{}"}

@@ -240,3 +240,29 @@ def test_the_demo_programme_reconciles() -> None:
     assert len(voids) == 1 and not any(tx.reverted for tx in ledger.txs)
     assert service.liability().ties
     assert service.activity(None).ties
+
+
+class _AccountsAt:
+    """The ledger with every accounts listing made at one instant, and a record of the pits asked for."""
+
+    def __init__(self, ledger: FakeLedger, pit: datetime | None) -> None:
+        self._ledger, self._pit = ledger, pit
+        self.asked: list[datetime | None] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ledger, name)
+
+    def accounts(self, address_filter: str, *, pit: datetime | None = None) -> Any:
+        self.asked.append(pit)
+        return self._ledger.accounts(address_filter, pit=self._pit or pit)
+
+
+def test_reconcile_lists_customers_in_the_current_state_only_when_nothing_is_dated_later(full: FakeBooks) -> None:
+    quick = _AccountsAt(full.fake, None)
+    at_pit = _AccountsAt(full.fake, AS_OF)
+    result = FinanceReports(quick, full.chart, clock=lambda: AS_OF).reconcile()  # type: ignore[arg-type]
+    assert quick.asked[0] is None
+    assert result.checks == FinanceReports(at_pit, full.chart, clock=lambda: AS_OF).reconcile().checks  # type: ignore[arg-type]
+    past = at("2026-04-02T00:00:00")  # earns and a refund are dated after it
+    FinanceReports(quick, full.chart, clock=lambda: AS_OF).reconcile(past)  # type: ignore[arg-type]
+    assert quick.asked[-1] == past

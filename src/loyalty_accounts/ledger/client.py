@@ -23,7 +23,7 @@ from formance_sdk_python.models import operations
 from pydantic import ValidationError
 
 from ..errors import ChartError, DuplicateOperation, LedgerRejected, LoyaltyError
-from ..types import AccountState, PostedTransaction, TransactionPlan
+from ..types import PostedTransaction, TransactionPlan
 from . import bulk, wire
 from .connection import LedgerConnection
 from .errors import may_mean_taken

@@ -40,7 +40,7 @@ gives 0) has nothing to post: the plan is None.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime, timezone
+from datetime import date, timezone
 from decimal import Decimal
 from typing import Mapping
 

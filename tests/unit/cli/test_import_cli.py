@@ -6,28 +6,13 @@ import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import pytest
 from support.fake_ledger import FakeLedger
 from typer.testing import CliRunner
 
 from loyalty_accounts.cli import app
-from loyalty_accounts.cli.context import AppContext
 
 runner = CliRunner()
 WHEN = (datetime.now(timezone.utc) - timedelta(days=1)).isoformat().replace("+00:00", "Z")
-
-
-@pytest.fixture
-def ledger(monkeypatch: pytest.MonkeyPatch) -> FakeLedger:
-    fake = FakeLedger()
-
-    def client(self: AppContext) -> FakeLedger:
-        fake.ledger = self.app.ledger_name
-        return fake
-
-    monkeypatch.setattr(AppContext, "client", client)
-    assert runner.invoke(app, ["init"]).exit_code == 0
-    return fake
 
 
 def orders(tmp_path: Path, *rows: str) -> str:

@@ -9,23 +9,8 @@ from support.fake_ledger import FakeLedger
 from typer.testing import CliRunner
 
 from loyalty_accounts.cli import app
-from loyalty_accounts.cli.context import AppContext
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def ledger(monkeypatch: pytest.MonkeyPatch) -> FakeLedger:
-    fake = FakeLedger()
-
-    def client(self: AppContext) -> FakeLedger:
-        fake.ledger = self.app.ledger_name
-        return fake
-
-    monkeypatch.setattr(AppContext, "client", client)
-    # As `loyalty init` leaves it: a real server refuses writes naming a schema it does not hold.
-    assert runner.invoke(app, ["init"]).exit_code == 0
-    return fake
 
 
 def invoke(*args: str):  # type: ignore[no-untyped-def]

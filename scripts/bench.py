@@ -214,23 +214,28 @@ def _chunks(items: Sequence[Any], rounds: int) -> list[Sequence[Any]]:
     return out
 
 
+PHASE = timedelta(seconds=10)
+"""Between the first instants of two phases of the earn scenarios (see scenario_earns)."""
+
+
 def scenario_earns(pair: Pair, args: argparse.Namespace, now: datetime) -> list[Row]:
     program = pair.app.program
     customers = workload.customer_ids("s", args.customers)
     # Warm-up, untimed: every customer's first earn (it opens their sequence counter), then credits for redeems.
+    # Each phase is dated after the one before, each command after the one before it, as live ones are.
     warm = workload.earn_commands("w", len(customers), customers, now, seed=args.seed)
     pair.untimed(lambda: [program.earn(c) for c in warm])
     credits = [
-        AdjustCommand(customer=c, adjustment_id=f"cr-{c}", direction="credit", points=10_000, reason="goodwill", at=now)
+        AdjustCommand(customer=c, adjustment_id=f"cr-{c}", direction="credit", points=10_000, reason="goodwill", at=now + PHASE)
         for c in customers
     ]
     pair.untimed(lambda: [program.adjust(c) for c in credits])
     rows = []
-    earns = workload.earn_commands("e", args.earns, customers, now, seed=args.seed)
+    earns = workload.earn_commands("e", args.earns, customers, now + 2 * PHASE, seed=args.seed)
     rows.append(_sequential(pair, "single earn", _chunks(earns, args.rounds), program.earn, pair.earn_posts))
-    redeems = workload.redeem_commands("d", args.redeems, customers, now)
+    redeems = workload.redeem_commands("d", args.redeems, customers, now + 3 * PHASE)
     rows.append(_sequential(pair, "redeem", _chunks(redeems, args.rounds), program.redeem))
-    for label, pool in (("distinct customers", None), ("one customer", [customers[0]])):
+    for phase, (label, pool) in enumerate((("distinct customers", None), ("one customer", [customers[0]])), start=4):
         total = args.threaded
         sizes = figures.split_rounds(total, args.rounds)
         rounds = []
@@ -239,7 +244,8 @@ def scenario_earns(pair: Pair, args: argparse.Namespace, now: datetime) -> list[
             for t in range(args.threads):
                 own = pool if pool else (customers[t :: args.threads] or customers[:1])
                 n = size // args.threads + (1 if t < size % args.threads else 0)
-                lanes.append(workload.earn_commands(f"p{label[0]}{r}t{t}", n, own, now, seed=args.seed + t))
+                start = now + phase * PHASE + r * PHASE / len(sizes) + t * workload.STEP / args.threads
+                lanes.append(workload.earn_commands(f"p{label[0]}{r}t{t}", n, own, start, seed=args.seed + t))
             rounds.append([lane for lane in lanes if lane])
         rows.append(_threaded(pair, f"earns, {args.threads} threads, {label}", rounds))
     return rows
@@ -472,7 +478,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         url, version = _server(args)
     except SystemExit as exc:
         return int(exc.code or 3)
-    now = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=1)
+    now = datetime.now(timezone.utc).replace(microsecond=0) - 8 * PHASE
     log(f"Formance Ledger {version} at {url}; load average {_load()}")
     rows: list[Row] = []
     try:

@@ -58,6 +58,10 @@ def customer_ids(prefix: str, count: int) -> list[str]:
     return [f"{prefix}c{i:05d}" for i in range(count)]
 
 
+STEP = timedelta(milliseconds=1)
+"""Between two commands of a workload: each is dated after the one before it."""
+
+
 def _amount(rng: random.Random) -> Money:
     return Money(amount=Decimal(rng.randint(500, 25_000)).scaleb(-2), currency="USD")
 
@@ -65,7 +69,8 @@ def _amount(rng: random.Random) -> Money:
 def earn_commands(
     prefix: str, count: int, customers: Sequence[str], at: datetime, *, seed: int = 1
 ) -> list[EarnCommand]:
-    """``count`` earns ``{prefix}o00000``... dated ``at``, customers taken in turn, amounts 5.00–250.00 USD.
+    """``count`` earns ``{prefix}o00000``... dated from ``at`` on, one millisecond apart (each after the one
+    before, as live orders are), customers taken in turn, amounts 5.00–250.00 USD.
 
     Raises ValueError when ``customers`` is empty and ``count`` is not 0.
     """
@@ -74,18 +79,21 @@ def earn_commands(
         raise ValueError("earn commands need at least one customer")
     rng = random.Random(seed)
     return [
-        EarnCommand(customer=customers[i % len(customers)], order_id=f"{prefix}o{i:05d}", amount=_amount(rng), ordered_at=at)
+        EarnCommand(
+            customer=customers[i % len(customers)], order_id=f"{prefix}o{i:05d}", amount=_amount(rng), ordered_at=at + i * STEP
+        )
         for i in range(count)
     ]
 
 
 def redeem_commands(prefix: str, count: int, customers: Sequence[str], at: datetime, *, points: int = 1) -> list[RedeemCommand]:
-    """``count`` redemptions of ``points`` each, ``{prefix}r00000``..., customers taken in turn, dated ``at``."""
+    """``count`` redemptions of ``points`` each, ``{prefix}r00000``..., customers taken in turn, dated from
+    ``at`` on, one millisecond apart."""
 
     if count and not customers:
         raise ValueError("redeem commands need at least one customer")
     return [
-        RedeemCommand(customer=customers[i % len(customers)], redemption_id=f"{prefix}r{i:05d}", points=points, at=at)
+        RedeemCommand(customer=customers[i % len(customers)], redemption_id=f"{prefix}r{i:05d}", points=points, at=at + i * STEP)
         for i in range(count)
     ]
 

@@ -37,6 +37,7 @@ __all__ = [
     "EFFECTIVE_VOLUMES",
     "ADDRESS",
     "post_body",
+    "post_json",
     "rfc3339",
     "address_filter",
     "tx_id",
@@ -69,6 +70,23 @@ def post_body(plan: TransactionPlan) -> sdk_models.V2PostTransaction:
         metadata=dict(sorted(plan.all_metadata().items())),
         timestamp=utc(plan.timestamp) if plan.timestamp is not None else None,
     )
+
+
+def post_json(plan: TransactionPlan) -> dict[str, Any]:
+    """The create-transaction body as JSON values, keys in the order formance-sdk-python writes them.
+
+    ``{"metadata", "reference", "script": {"plain", "vars"}, "timestamp"?}``; metadata and vars
+    sorted by key, the timestamp (when the plan has one) in UTC: the same plan always gives the
+    same bytes (:func:`~loyalty_accounts.ledger.transport.json_content`).
+    """
+    body: dict[str, Any] = {
+        "metadata": dict(sorted(plan.all_metadata().items())),
+        "reference": plan.reference,
+        "script": {"plain": plan.script, "vars": dict(sorted(plan.vars.items()))},
+    }
+    if plan.timestamp is not None:
+        body["timestamp"] = rfc3339(plan.timestamp)
+    return body
 
 
 def rfc3339(moment: datetime) -> str:

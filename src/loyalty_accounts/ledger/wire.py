@@ -25,9 +25,7 @@ from ..errors import InvalidCommand, LedgerRejected
 from ..types import (
     AccountState,
     PostedTransaction,
-    Posting,
     TransactionPlan,
-    Volume,
     VolumeRow,
 )
 from ..vocabulary.instants import iso_instant, parse_instant, utc
@@ -158,24 +156,26 @@ def transaction(item: Any, *, replayed: bool = False) -> PostedTransaction:
     if not isinstance(item, dict):
         raise unexpected("transaction", item)
     try:
-        postings = tuple(
-            Posting(
-                source=p["source"],
-                destination=p["destination"],
-                amount=integer(p["amount"], "posting amount"),
-                asset=p["asset"],
-            )
-            for p in item.get("postings") or []
-        )
-        return PostedTransaction(
-            id=integer(item["id"], "transaction id"),
-            reference=item.get("reference") or None,
-            timestamp=item["timestamp"],
-            postings=postings,
-            metadata=_str_map(item.get("metadata"), "transaction metadata"),
-            reverted=bool(item.get("reverted", False)),
-            replayed=replayed,
-            inserted_at=inserted_at(item),
+        # One validation of the whole value (postings included) is cheaper than one per posting.
+        return PostedTransaction.model_validate(
+            {
+                "id": integer(item["id"], "transaction id"),
+                "reference": item.get("reference") or None,
+                "timestamp": item["timestamp"],
+                "postings": [
+                    {
+                        "source": p["source"],
+                        "destination": p["destination"],
+                        "amount": integer(p["amount"], "posting amount"),
+                        "asset": p["asset"],
+                    }
+                    for p in item.get("postings") or []
+                ],
+                "metadata": _str_map(item.get("metadata"), "transaction metadata"),
+                "reverted": bool(item.get("reverted", False)),
+                "replayed": replayed,
+                "inserted_at": inserted_at(item),
+            }
         )
     except (KeyError, TypeError, ValidationError) as exc:
         raise unexpected("transaction", item) from exc
@@ -188,16 +188,19 @@ def account(item: Any) -> AccountState:
     volumes = item.get(EFFECTIVE_VOLUMES) or {}
     if not isinstance(volumes, dict):
         raise unexpected("account volumes", volumes)
-    return AccountState(
-        address=item["address"],
-        metadata=_str_map(item.get("metadata"), "account metadata"),
-        volumes={
-            str(asset): Volume(
-                input=integer(v.get("input"), "input volume"), output=integer(v.get("output"), "output volume")
-            )
-            for asset, v in volumes.items()
-            if isinstance(v, dict)
-        },
+    return AccountState.model_validate(
+        {
+            "address": item["address"],
+            "metadata": _str_map(item.get("metadata"), "account metadata"),
+            "volumes": {
+                str(asset): {
+                    "input": integer(v.get("input"), "input volume"),
+                    "output": integer(v.get("output"), "output volume"),
+                }
+                for asset, v in volumes.items()
+                if isinstance(v, dict)
+            },
+        }
     )
 
 

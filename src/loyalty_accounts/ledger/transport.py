@@ -144,7 +144,7 @@ class Call:
 
 
 class Transport:
-    """SDK calls to one ledger over one ``httpx`` client, under the retry policy (see the module docstring)."""
+    """Requests to one ledger over one ``httpx`` client, under the retry policy (see the module docstring)."""
 
     def __init__(
         self,
@@ -230,10 +230,8 @@ class Transport:
         JSON, encoded once and resent as is by every retry. Reads use the OAuth2
         scope ``ledger:read``, writes ``ledger:write``.
         """
-        return self.send(
-            what, self.prepared(method, path, params=params, body=body, headers=headers, write=write),
-            accept=accept, call=call, write=write,
-        )
+        attempt = self.prepared(method, path, params=params, body=body, headers=headers, write=write)
+        return self.send(what, attempt, accept=accept, call=call, write=write)
 
     def prepared(
         self,

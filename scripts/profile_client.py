@@ -35,7 +35,7 @@ import pstats
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -66,6 +66,85 @@ def create_ledger_in_own_bucket(url: str, ledger: str) -> None:
         if response.status_code < 500 or attempt == 5:
             raise SystemExit(f"cannot create ledger {ledger}: {response.status_code} {response.text[:200]}")
         time.sleep(6)
+
+
+LEDGER_CALLS = (
+    "post", "post_many", "revert", "add_transaction_metadata", "find_by_reference", "get_transaction",
+    "transactions", "account", "accounts", "aggregate_balances", "volumes",
+)
+"""The LedgerClient methods an earn may call: their CPU is counted apart, and left out of the profile."""
+
+
+def _outside(method: Callable[..., Any], spent: list[float], profiler: cProfile.Profile | None,
+             profiling: list[bool]) -> Callable[..., Any]:
+    """``method`` with its CPU added to ``spent[0]``, run with the profiler paused (lazy lists read eagerly)."""
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        if profiler is not None and profiling[0]:
+            profiler.disable()
+        began = time.process_time()
+        try:
+            result = method(*args, **kwargs)
+            if isinstance(result, Iterator):
+                result = iter(list(result))
+            return result
+        finally:
+            spent[0] += time.process_time() - began
+            if profiler is not None and profiling[0]:
+                profiler.enable()
+
+    return run
+
+
+def in_process_overhead(count: int) -> list[tuple[str, float, float]]:
+    """Client CPU (ms) per request with no network (``httpx.MockTransport``): (what, project, plain httpx).
+
+    The same canned answers for both, so the difference is the project's own building and decoding.
+    """
+    tx = {
+        "id": 1, "reference": "earn:o1", "timestamp": "2026-05-01T10:00:00Z", "insertedAt": "2026-05-01T10:00:00Z",
+        "postings": [{"source": "world", "destination": f"a:{i}", "amount": 10, "asset": "PTS"} for i in range(5)],
+        "metadata": {f"k{i}": f"v{i}" for i in range(25)}, "reverted": False,
+    }
+    account = {"address": "a:1", "metadata": {}, "effectiveVolumes": {"PTS": {"input": 10, "output": 3}}}
+    answers = {
+        "POST": json.dumps({"data": tx}).encode(),
+        "account": json.dumps({"data": account}).encode(),
+        "1": json.dumps({"cursor": {"pageSize": 1, "hasMore": False, "data": [tx]}}).encode(),
+        "100": json.dumps({"cursor": {"pageSize": 100, "hasMore": False, "data": [tx] * 100}}).encode(),
+    }
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        key = "account" if "/accounts/" in request.url.path else request.url.params.get("pageSize", request.method)
+        return httpx.Response(200, content=answers[key], headers={"Content-Type": "application/json"})
+
+    mock = httpx.MockTransport(answer)
+    client = LedgerClient(LedgerConnection(url="http://ledger.test", ledger="l"), transport=mock)
+    raw = httpx.Client(transport=mock)
+    base = "http://ledger.test/v2/l"
+    plan = TransactionPlan(operation="earn", template="t", script="send [PTS 1] (source = @world destination = @a)",
+                           vars={}, reference="earn:o1", command_hash="h", metadata=tx["metadata"])
+    body = {"metadata": plan.all_metadata(), "reference": "earn:o1", "script": {"plain": plan.script, "vars": {}}}
+    listing = {"pageSize": "100", "reverse": "true"}
+    pairs: list[tuple[str, Callable[[int], Any], Callable[[int], Any]]] = [
+        ("post transaction", lambda i: client.post(plan),
+         lambda i: raw.post(f"{base}/transactions", json=body, headers={"Idempotency-Key": "k"}).json()),
+        ("get account", lambda i: client.account("a:1"),
+         lambda i: raw.get(f"{base}/accounts/a:1", params={"expand": "effectiveVolumes"}).json()),
+        ("find by reference", lambda i: client.find_by_reference("earn:o1"),
+         lambda i: raw.request("GET", f"{base}/transactions", params={"pageSize": "1", "reverse": "true"},
+                               json={"$match": {"reference": "earn:o1"}}).json()),
+        ("list 100 transactions", lambda i: list(client.transactions(account="world")),
+         lambda i: raw.request("GET", f"{base}/transactions", params=listing, json={"$match": {"account": "world"}}).json()),
+    ]
+    rows = []
+    for what, ours, theirs in pairs:
+        n = count if "100" not in what else max(1, count // 10)
+        cpu_per_call(ours, 20), cpu_per_call(theirs, 20)  # warm up
+        rows.append((what, cpu_per_call(ours, n), cpu_per_call(theirs, n)))
+    client.close()
+    raw.close()
+    return rows
 
 
 def cpu_per_call(run: Callable[[int], Any], count: int) -> float:
@@ -130,11 +209,17 @@ def main(argv: list[str] | None = None) -> int:
             in_requests[0] += time.process_time() - began
 
     client._transport.send = timed_send  # type: ignore[method-assign]  # noqa: SLF001
+    in_client = [0.0]
+    profiler = cProfile.Profile(time.process_time) if args.profile else None
+    profiling = [False]
+    for name in LEDGER_CALLS:
+        setattr(client, name, _outside(getattr(client, name), in_client, profiler, profiling))
     started = time.process_time()
     wall = time.perf_counter()
     for i in range(args.earns):
         earn(i, "u")
     client._transport.send = send  # type: ignore[method-assign]  # noqa: SLF001
+    client_cpu = in_client[0] * 1000 / args.earns
     earn_cpu = (time.process_time() - started) * 1000 / args.earns
     earn_wall = (time.perf_counter() - wall) * 1000 / args.earns
     per_earn = len(requests) / args.earns
@@ -142,15 +227,18 @@ def main(argv: list[str] | None = None) -> int:
     for request in requests:
         kind = f"{request.method} {request.url.path.split('/', 3)[-1].split('/')[0] or '/'}"
         kinds[kind] = kinds.get(kind, 0) + 1
-    profiler = cProfile.Profile(time.process_time) if args.profile else None
     profiled_cpu = 0.0
     if profiler:
         started = time.process_time()
+        profiling[0] = True
         profiler.enable()
         for i in range(args.earns):
             earn(i, "p")
         profiler.disable()
+        profiling[0] = False
         profiled_cpu = (time.process_time() - started) * 1000 / args.earns
+    for name in LEDGER_CALLS:
+        delattr(client, name)  # the plain methods again
     client._transport.http.event_hooks["request"].remove(post_hook)  # noqa: SLF001
 
     raw = httpx.Client(timeout=30)
@@ -171,8 +259,10 @@ def main(argv: list[str] | None = None) -> int:
     raw_cpu = cpu_per_call(raw_post, args.earns)
     print(f"project earn: client CPU {earn_cpu:.2f} ms/earn, wall {earn_wall:.1f} ms, {per_earn:.1f} requests/earn")
     print(f"  of which inside ledger requests (Transport.send, httpx included): {in_requests[0] * 1000 / args.earns:.2f} ms")
+    print(f"  of which inside LedgerClient calls (requests, building, decoding): {client_cpu:.2f} ms")
+    print(f"  outside the ledger adapter (operations, rules, services...): {earn_cpu - client_cpu:.2f} ms")
     if profiler:
-        print(f"  under cProfile: client CPU {profiled_cpu:.2f} ms/earn")
+        print(f"  under cProfile (ledger calls not profiled): client CPU {profiled_cpu:.2f} ms/earn")
     print("  requests: " + ", ".join(f"{k} x{v / args.earns:.1f}" for k, v in sorted(kinds.items())))
     print(f"raw httpx post of the same bodies: client CPU {raw_cpu:.2f} ms/post")
 
@@ -234,12 +324,16 @@ def main(argv: list[str] | None = None) -> int:
         mine, base = mine / count, base / count
         print(f"  {what:<22} {mine:6.3f} | {base:6.3f} | {mine - base:+.3f}")
 
+    print(f"in process (MockTransport, no network; {n * 5} each), client CPU ms/request: project | raw httpx | difference")
+    for what, mine, base in in_process_overhead(n * 5):
+        print(f"  {what:<22} {mine:6.3f} | {base:6.3f} | {mine - base:+.3f}")
+
     if profiler and args.profile:
         profiler.dump_stats(str(args.profile))
         for order in ("cumulative", "tottime"):
             out = io.StringIO()
             stats = pstats.Stats(profiler, stream=out)
-            stats.sort_stats(order).print_stats(args.top)
+            stats.sort_stats(order).print_stats(r"loyalty_accounts|pydantic|typing|yaml|decimal|json|re", args.top)
             print(out.getvalue())
     client.close()
     raw.close()

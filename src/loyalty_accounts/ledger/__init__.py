@@ -14,8 +14,10 @@ Modules, from the bottom up:
   errors (:mod:`loyalty_accounts.errors`);
 - :mod:`.wire`: request bodies and the decoding of transactions, accounts
   and volumes into :mod:`loyalty_accounts.types` values;
-- :mod:`.transport`: SDK calls under the retry policy (tenacity),
-  idempotency keys, paging;
+- :mod:`.transport`: requests under the retry policy (tenacity),
+  idempotency keys, paging; the hot path's requests are built by hand over
+  the SDK's ``httpx`` client (OAuth2 still from the SDK), the cold ones
+  (ledger, schemas, info) are SDK calls;
 - :mod:`.reads`: the point-in-time reads (:class:`~.reads.LedgerReader`);
 - :mod:`.exactly_once`: the transaction holding a reference and whether a
   call posted it (what ``replayed`` means);

@@ -28,7 +28,7 @@ from . import bulk, wire
 from .connection import LedgerConnection
 from .errors import may_mean_taken
 from .exactly_once import original, ours_after_all
-from .reads import LedgerReader
+from .reads import LedgerReader, query_params
 from .transport import Call, Transport, idempotency_key
 
 __all__ = ["LedgerClient"]
@@ -123,16 +123,15 @@ class LedgerClient(LedgerReader):
         OutcomeUnknown (it may have been).
         """
         call = Call()
-        request = operations.V2CreateTransactionRequest(
-            ledger=self.ledger,
-            idempotency_key=idempotency_key(plan.reference, call.id),
-            schema_version=schema_version,
-            v2_post_transaction=wire.post_body(plan),
+        request = self._transport.prepared(
+            "POST",
+            "/transactions",
+            params=query_params(schemaVersion=schema_version),
+            body=wire.post_json(plan),
+            headers={"Idempotency-Key": idempotency_key(plan.reference, call.id)},
+            write=True,
         )
-
-        send = self._transport.attempts(
-            "post transaction", lambda: self._transport.v2.create_transaction(request=request), call
-        )
+        send = self._transport.attempts("post transaction", request, call)
 
         try:
             response = send()
@@ -173,21 +172,16 @@ class LedgerClient(LedgerReader):
         call still hears ALREADY_REVERT.
         """
         call = Call()
-        request = operations.V2RevertTransactionRequest(
-            ledger=self.ledger,
-            id=wire.tx_id(tx_id),
-            idempotency_key=f"loyalty:revert:{tx_id}#{call.id}",
-            force=True if force else None,
+        request = self._transport.prepared(
+            "POST",
+            f"/transactions/{wire.tx_id(tx_id)}/revert",
             # A revert is a logged write: under strict enforcement it must name the schema.
-            schema_version=schema_version,
-            v2_revert_transaction_request=(
-                sdk_models.V2RevertTransactionRequest(metadata=dict(sorted(metadata.items()))) if metadata else None
-            ),
+            params=query_params(force=True if force else None, schemaVersion=schema_version),
+            body={"metadata": dict(sorted(metadata.items()))} if metadata else None,
+            headers={"Idempotency-Key": f"loyalty:revert:{tx_id}#{call.id}"},
+            write=True,
         )
-
-        send = self._transport.attempts(
-            f"revert transaction {tx_id}", lambda: self._transport.v2.revert_transaction(request=request), call
-        )
+        send = self._transport.attempts(f"revert transaction {tx_id}", request, call)
 
         try:
             response = send()
@@ -212,16 +206,13 @@ class LedgerClient(LedgerReader):
         """
         body = dict(sorted(metadata.items()))
         digest = hashlib.sha256(repr(sorted(body.items())).encode()).hexdigest()[:32]
-        request = operations.V2AddMetadataOnTransactionRequest(
-            ledger=self.ledger,
-            id=wire.tx_id(tx_id),
-            request_body=body,
-            idempotency_key=f"loyalty:meta:{tx_id}:{digest}",
-            schema_version=schema_version,
-        )
-        self._transport.send(
+        self._transport.request(
             f"add metadata to transaction {tx_id}",
-            lambda: self._transport.v2.add_metadata_on_transaction(request=request),
+            "POST",
+            f"/transactions/{wire.tx_id(tx_id)}/metadata",
+            params=query_params(schemaVersion=schema_version),
+            body=body,
+            headers={"Idempotency-Key": f"loyalty:meta:{tx_id}:{digest}"},
             write=True,
         )
 

@@ -27,6 +27,10 @@ Point in time
     posting's balances against (``balances.go`` reads ``accounts_volumes``).
 
 Lists follow the server's cursors, :data:`PAGE_SIZE` items a page.
+
+Requests are built here by hand (path, query parameters, JSON filter) and
+sent by :meth:`~loyalty_accounts.ledger.transport.Transport.request`; only
+the server info and the schema list go through formance-sdk-python.
 """
 
 from __future__ import annotations
@@ -40,37 +44,58 @@ from formance_sdk_python.models import operations
 from ..errors import InvalidCommand, LedgerRejected
 from ..types import AccountState, PostedTransaction, VolumeRow
 from ..vocabulary.amounts import Asset
-from ..vocabulary.instants import utc
 from . import wire
 from .errors import unexpected
 from .transport import Transport
 
-__all__ = ["LedgerReader", "PAGE_SIZE", "list_pages", "list_transactions", "transactions_matching"]
+__all__ = ["LedgerReader", "PAGE_SIZE", "list_pages", "list_transactions", "query_params", "transactions_matching"]
 
 PAGE_SIZE = 100
 """The server's maximum page size (go-libs paginate.MaxPageSize)."""
 
 
+def query_params(**values: object) -> dict[str, str]:
+    """Query parameters as the server reads them, in name order; None is left out.
+
+    Instants become RFC 3339 in UTC (:func:`wire.rfc3339`), booleans ``true``/``false``, ints
+    their decimal digits.
+    """
+    params: dict[str, str] = {}
+    for name in sorted(values):
+        value = values[name]
+        if value is None:
+            continue
+        if isinstance(value, datetime):
+            params[name] = wire.rfc3339(value)
+        elif isinstance(value, bool):
+            params[name] = "true" if value else "false"
+        else:
+            params[name] = str(value)
+    return params
+
+
 def list_pages(
     transport: Transport,
     what: str,
-    request: Callable[..., Any],
-    send: Callable[[Any], Any],
-    first: Mapping[str, Any],
+    path: str,
+    body: Mapping[str, Any],
     *,
     page_size: int = PAGE_SIZE,
+    **options: object,
 ) -> Iterator[Any]:
-    """The raw items of a paged list, across pages.
+    """The raw items of a paged list at ``GET {ledger}{path}``, across pages.
 
-    ``request`` is the SDK request type and ``send`` the SDK call taking it.
-    The first page's request carries the body and the options (``first``);
-    each next one only the cursor, which holds the rest on the server side.
+    The first page's request carries the filter (``body``, sent as JSON: the
+    server reads a GET's body) and the ``options`` (query parameters, see
+    :func:`query_params`); each next one only the cursor, which holds the rest
+    on the server side.
     """
+    first = transport.prepared("GET", path, params=query_params(pageSize=page_size, **options), body=dict(body))
 
     def fetch(cursor: str | None) -> Any:
-        if cursor is not None:
-            return send(request(ledger=transport.ledger, request_body={}, cursor=cursor, page_size=page_size))
-        return send(request(ledger=transport.ledger, page_size=page_size, **first))
+        if cursor is None:
+            return first()
+        return transport.prepared("GET", path, params=query_params(cursor=cursor, pageSize=page_size), body={})()
 
     return transport.pages(what, fetch)
 
@@ -80,16 +105,8 @@ def list_transactions(
 ) -> Iterator[Any]:
     """The raw transactions matching a filter, oldest (lowest id) first, across pages."""
 
-    return list_pages(
-        transport,
-        "list transactions",
-        operations.V2ListTransactionsRequest,
-        lambda request: transport.v2.list_transactions(request=request),
-        # Filters travel as a JSON body on GET (the server also reads ?query=).
-        # Default order is newest first; reverse=true gives ascending ids.
-        {"request_body": dict(query), "reverse": True, "pit": utc(pit) if pit else None},
-        page_size=page_size,
-    )
+    # Default order is newest first; reverse=true gives ascending ids.
+    return list_pages(transport, "list transactions", "/transactions", query, page_size=page_size, reverse=True, pit=pit)
 
 
 def transactions_matching(
@@ -154,10 +171,7 @@ class LedgerReader:
         return next(found, None)
 
     def get_transaction(self, tx_id: int) -> PostedTransaction:
-        request = operations.V2GetTransactionRequest(ledger=self.ledger, id=wire.tx_id(tx_id))
-        response = self._transport.send(
-            f"read transaction {tx_id}", lambda: self._transport.v2.get_transaction(request=request)
-        )
+        response = self._transport.request(f"read transaction {tx_id}", "GET", f"/transactions/{wire.tx_id(tx_id)}")
         return wire.transaction(wire.data(response, "transaction"))
 
     def transactions(
@@ -201,11 +215,11 @@ class LedgerReader:
         """
         if not wire.ADDRESS.match(address):
             raise InvalidCommand(f"not a ledger account address: {address!r}")
-        request = operations.V2GetAccountRequest(
-            ledger=self.ledger, address=address, expand=wire.EFFECTIVE_VOLUMES, pit=utc(pit) if pit else None
-        )
-        response = self._transport.send(
-            f"read account {address}", lambda: self._transport.v2.get_account(request=request)
+        response = self._transport.request(
+            f"read account {address}",
+            "GET",
+            f"/accounts/{address}",
+            params=query_params(expand=wire.EFFECTIVE_VOLUMES, pit=pit),
         )
         return wire.account(wire.data(response, "account"))
 
@@ -219,13 +233,10 @@ class LedgerReader:
         found = list_pages(
             self._transport,
             "list accounts",
-            operations.V2ListAccountsRequest,
-            lambda request: self._transport.v2.list_accounts(request=request),
-            {
-                "request_body": wire.address_query(address_filter),
-                "expand": wire.EFFECTIVE_VOLUMES,
-                "pit": utc(pit) if pit else None,
-            },
+            "/accounts",
+            wire.address_query(address_filter),
+            expand=wire.EFFECTIVE_VOLUMES,
+            pit=pit,
         )
         return (wire.account(item) for item in found)
 
@@ -237,14 +248,12 @@ class LedgerReader:
         With ``pit``: effective at ``pit`` (transactions dated at or before it),
         unless ``use_insertion_date`` asks for those *posted* by then.
         """
-        request = operations.V2GetBalancesAggregatedRequest(
-            ledger=self.ledger,
-            request_body={"$match": {"address": wire.address_filter(address_filter)}} if address_filter else {},
-            pit=utc(pit) if pit else None,
-            use_insertion_date=True if use_insertion_date else None,
-        )
-        response = self._transport.send(
-            "aggregate balances", lambda: self._transport.v2.get_balances_aggregated(request=request)
+        response = self._transport.request(
+            "aggregate balances",
+            "GET",
+            "/aggregate/balances",
+            params=query_params(pit=pit, useInsertionDate=True if use_insertion_date else None),
+            body={"$match": {"address": wire.address_filter(address_filter)}} if address_filter else {},
         )
         data = wire.data(response, "aggregated balances")
         if not isinstance(data, dict):
@@ -272,15 +281,12 @@ class LedgerReader:
         found = list_pages(
             self._transport,
             "read volumes",
-            operations.V2GetVolumesWithBalancesRequest,
-            lambda request: self._transport.v2.get_volumes_with_balances(request=request),
-            {
-                "request_body": body,
-                "start_time": utc(start) if start else None,
-                "end_time": utc(end) if end else None,
-                "group_by": group_by,
-                "insertion_date": True if insertion_date else None,
-            },
+            "/volumes",
+            body,
+            startTime=start,
+            endTime=end,
+            groupBy=group_by,
+            insertionDate=True if insertion_date else None,
         )
         return [wire.volume_row(item) for item in found]
 
@@ -291,13 +297,8 @@ class LedgerReader:
 
         :mod:`loyalty_accounts.ledger.log_chain` recomputes its hashes.
         """
-        found = list_pages(
-            self._transport,
-            "list logs",
-            operations.V2ListLogsRequest,
-            lambda request: self._transport.v2.list_logs(request=request),
-            {"request_body": {} if from_id is None else {"$gte": {"id": from_id}}, "sort": "id:asc"},
-        )
+        body = {} if from_id is None else {"$gte": {"id": from_id}}
+        found = list_pages(self._transport, "list logs", "/logs", body, sort="id:asc")
         for item in found:
             if not isinstance(item, dict):
                 raise unexpected("log", item)

@@ -1,9 +1,19 @@
-"""The HTTP transport: SDK calls under one retry policy, idempotency keys, paging.
+"""The HTTP transport: requests under one retry policy, idempotency keys, paging.
 
-Requests are built by ``formance-sdk-python`` (paths, query parameters, OAuth2
-client credentials). Responses are read from the raw ``httpx`` response: the
-SDK's response models do not always match what a v2.4.12 server sends (an
-unknown error code or an unexpected body fails the SDK's validation).
+Two ways to make a request, over the same ``httpx`` client and the same URL:
+
+- the hot path (:meth:`Transport.request`): the method, the path under
+  ``/v2/{ledger}``, the query parameters and the JSON body are built here,
+  with no per-request model building; OAuth2 client credentials still come
+  from ``formance-sdk-python``'s own hook (its token request and its
+  process-wide token cache, dropped on a 401);
+- the cold paths (ledger creation, schemas, server info): SDK calls, whose
+  ``/api/ledger`` prefix :func:`_path_rewriter` removes for a standalone
+  server.
+
+Either way, responses are read from the raw ``httpx`` response: the SDK's
+response models do not always match what a v2.4.12 server sends (an unknown
+error code or an unexpected body fails the SDK's validation).
 
 Idempotency keys
     Each call (one post, one bulk chunk, one revert) sends an
@@ -30,17 +40,20 @@ Retries and the retry budget
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 import httpx
 from formance_sdk_python import SDK
+from formance_sdk_python._hooks import AfterErrorContext, BeforeRequestContext, HookContext
+from formance_sdk_python._hooks.clientcredentials import ClientCredentialsHook
 from formance_sdk_python.models import errors as sdk_errors
 from formance_sdk_python.models import shared
 from tenacity import (
@@ -55,7 +68,7 @@ from .connection import SDK_PATH_PREFIX, LedgerConnection
 from .errors import error_fields, error_from_response, unexpected
 from .wire import json_body
 
-__all__ = ["Call", "Transport", "idempotency_key", "MAX_IDEMPOTENCY_KEY"]
+__all__ = ["Call", "Transport", "idempotency_key", "json_content", "MAX_IDEMPOTENCY_KEY", "READ", "WRITE"]
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +83,18 @@ _TRANSIENT_TRANSPORT_ERRORS = (
 )
 _NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 """Transport failures raised before the request left: the server cannot have acted on it."""
+
+READ = "ledger:read"
+WRITE = "ledger:write"
+"""The OAuth2 scopes formance-sdk-python asks for: reads ``ledger:read``, writes ``ledger:write``."""
+
+_JSON = {"Content-Type": "application/json"}
+_NO_ANSWER: frozenset[int] = frozenset()
+
+
+def json_content(value: Any) -> bytes:
+    """A request body as formance-sdk-python writes it: compact JSON, UTF-8, keys in the given order."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def idempotency_key(reference: str, call_id: str) -> str:
@@ -119,7 +144,7 @@ class Call:
 
 
 class Transport:
-    """SDK calls to one ledger over one ``httpx`` client, under the retry policy (see the module docstring)."""
+    """Requests to one ledger over one ``httpx`` client, under the retry policy (see the module docstring)."""
 
     def __init__(
         self,
@@ -150,6 +175,19 @@ class Transport:
         # retry_config is left unset: SDK retries are off, tenacity in send() decides.
         self._sdk = SDK(server_url=connection.sdk_base_url, client=self.http, security=security)
         self.v2 = self._sdk.ledger.v2
+        # The hot path: the ledger's routes, as the SDK would address them once its prefix is handled.
+        root = connection.sdk_base_url + (SDK_PATH_PREFIX if connection.gateway else "")
+        self.ledger_url = f"{root}/v2/{connection.ledger}"
+        self._headers = {"Accept": "application/json", "user-agent": self._sdk.sdk_configuration.user_agent}
+        self._auth: dict[str, HookContext] = {}
+        self._oauth: ClientCredentialsHook | None = None
+        if security is not None:
+            self._oauth = ClientCredentialsHook()
+            self._oauth.sdk_init(connection.sdk_base_url, self.http)
+            self._auth = {
+                scope: HookContext(self._sdk.sdk_configuration, connection.sdk_base_url, "loyalty", [scope], security)
+                for scope in (READ, WRITE)
+            }
 
     def close(self) -> None:
         self.http.close()
@@ -173,6 +211,59 @@ class Transport:
                     f"{what}: the server said hasMore without a new cursor", code="UNEXPECTED_RESPONSE"
                 )
 
+    def request(
+        self,
+        what: str,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        accept: frozenset[int] = _NO_ANSWER,
+        call: Call | None = None,
+        write: bool = False,
+    ) -> httpx.Response:
+        """One hand-built request to ``{ledger_url}{path}`` under the retry policy (see :meth:`send`).
+
+        ``params`` are sent in the given order; ``body`` (None: none) as compact
+        JSON, encoded once and resent as is by every retry. Reads use the OAuth2
+        scope ``ledger:read``, writes ``ledger:write``.
+        """
+        attempt = self.prepared(method, path, params=params, body=body, headers=headers, write=write)
+        return self.send(what, attempt, accept=accept, call=call, write=write)
+
+    def prepared(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        write: bool = False,
+    ) -> Callable[[], httpx.Response]:
+        """A function sending one hand-built request each time it is called (an attempt for :meth:`send`)."""
+        content = None if body is None else json_content(body)
+        all_headers = dict(self._headers)
+        if content is not None:
+            all_headers.update(_JSON)
+        all_headers.update(headers or {})
+        url = self.ledger_url + path
+        auth = self._auth.get(WRITE if write else READ)
+
+        def attempt() -> httpx.Response:
+            built = self.http.build_request(method, url, params=params, content=content, headers=all_headers)
+            if auth is None or self._oauth is None:
+                return self.http.send(built)
+            # The SDK's hook fetches (or reuses) the token; a 401 drops it, as the SDK does.
+            response = self.http.send(self._oauth.before_request(BeforeRequestContext(auth), built))
+            if response.status_code == 401:
+                self._oauth.after_error(AfterErrorContext(auth), response, None)
+            return response
+
+        return attempt
+
     def attempts(self, what: str, request: Callable[[], Any], call: Call) -> Callable[[], httpx.Response]:
         """One logical write as a function: each use of it is another :meth:`send` under ``call`` (its idempotency key)."""
 
@@ -187,7 +278,8 @@ class Transport:
         call: Call | None = None,
         write: bool = False,
     ) -> httpx.Response:
-        """Run one SDK call under the retry policy; return the raw HTTP response.
+        """Run one request (``request()``: a hand-built attempt or an SDK call) under the retry policy;
+        return the raw HTTP response.
 
         2xx (and statuses in ``accept``) are returned; other 4xx raise the mapped
         project error at once; transient failures are retried while the retry
@@ -196,10 +288,31 @@ class Transport:
         raises LedgerUnavailable. ``call`` collects that uncertainty across
         several sends of the same request.
         """
-        settings = self.connection
         started = self._clock()
+        try:
+            # The first attempt outside the retry machinery: most requests need no other.
+            return self._attempt(what, request, accept)
+        except _Transient as exc:
+            failed = exc
+        return self._retry(what, request, accept, call=call, write=write, started=started, failed=failed)
+
+    def _retry(
+        self,
+        what: str,
+        request: Callable[[], Any],
+        accept: frozenset[int],
+        *,
+        call: Call | None,
+        write: bool,
+        started: float,
+        failed: _Transient,
+    ) -> httpx.Response:
+        """The rest of :meth:`send` once its first attempt ended in ``failed``: tenacity counts that attempt
+        as its first (same budget, waits, logging and attempt numbers as if it had run it)."""
+        settings = self.connection
         attempts = 0
         uncertain = call.uncertain if call is not None else False
+        first: list[_Transient] = [failed]
 
         def out_of_budget(state: RetryCallState) -> bool:
             if settings.max_attempts is not None and state.attempt_number >= settings.max_attempts:
@@ -210,6 +323,8 @@ class Transport:
             nonlocal attempts, uncertain
             attempts += 1
             try:
+                if first:
+                    raise first.pop()
                 return self._attempt(what, request, accept)
             except _Transient as exc:
                 uncertain = uncertain or exc.maybe_applied
@@ -243,7 +358,9 @@ class Transport:
 
     def _attempt(self, what: str, call: Callable[[], Any], accept: frozenset[int]) -> httpx.Response:
         try:
-            response: httpx.Response = call().raw_response
+            result = call()
+            # A hand-built request answers with the httpx response, an SDK call with a model holding it.
+            response: httpx.Response = result if isinstance(result, httpx.Response) else result.raw_response
         except _NOT_SENT_ERRORS as exc:
             raise _Transient(f"{type(exc).__name__}: {exc or 'no detail'}", maybe_applied=False) from exc
         except _TRANSIENT_TRANSPORT_ERRORS as exc:

@@ -25,9 +25,7 @@ from ..errors import InvalidCommand, LedgerRejected
 from ..types import (
     AccountState,
     PostedTransaction,
-    Posting,
     TransactionPlan,
-    Volume,
     VolumeRow,
 )
 from ..vocabulary.instants import iso_instant, parse_instant, utc
@@ -37,6 +35,7 @@ __all__ = [
     "EFFECTIVE_VOLUMES",
     "ADDRESS",
     "post_body",
+    "post_json",
     "rfc3339",
     "address_filter",
     "tx_id",
@@ -69,6 +68,23 @@ def post_body(plan: TransactionPlan) -> sdk_models.V2PostTransaction:
         metadata=dict(sorted(plan.all_metadata().items())),
         timestamp=utc(plan.timestamp) if plan.timestamp is not None else None,
     )
+
+
+def post_json(plan: TransactionPlan) -> dict[str, Any]:
+    """The create-transaction body as JSON values, keys in the order formance-sdk-python writes them.
+
+    ``{"metadata", "reference", "script": {"plain", "vars"}, "timestamp"?}``; metadata and vars
+    sorted by key, the timestamp (when the plan has one) in UTC: the same plan always gives the
+    same bytes (:func:`~loyalty_accounts.ledger.transport.json_content`).
+    """
+    body: dict[str, Any] = {
+        "metadata": dict(sorted(plan.all_metadata().items())),
+        "reference": plan.reference,
+        "script": {"plain": plan.script, "vars": dict(sorted(plan.vars.items()))},
+    }
+    if plan.timestamp is not None:
+        body["timestamp"] = rfc3339(plan.timestamp)
+    return body
 
 
 def rfc3339(moment: datetime) -> str:
@@ -140,24 +156,26 @@ def transaction(item: Any, *, replayed: bool = False) -> PostedTransaction:
     if not isinstance(item, dict):
         raise unexpected("transaction", item)
     try:
-        postings = tuple(
-            Posting(
-                source=p["source"],
-                destination=p["destination"],
-                amount=integer(p["amount"], "posting amount"),
-                asset=p["asset"],
-            )
-            for p in item.get("postings") or []
-        )
-        return PostedTransaction(
-            id=integer(item["id"], "transaction id"),
-            reference=item.get("reference") or None,
-            timestamp=item["timestamp"],
-            postings=postings,
-            metadata=_str_map(item.get("metadata"), "transaction metadata"),
-            reverted=bool(item.get("reverted", False)),
-            replayed=replayed,
-            inserted_at=inserted_at(item),
+        # One validation of the whole value (postings included) is cheaper than one per posting.
+        return PostedTransaction.model_validate(
+            {
+                "id": integer(item["id"], "transaction id"),
+                "reference": item.get("reference") or None,
+                "timestamp": item["timestamp"],
+                "postings": [
+                    {
+                        "source": p["source"],
+                        "destination": p["destination"],
+                        "amount": integer(p["amount"], "posting amount"),
+                        "asset": p["asset"],
+                    }
+                    for p in item.get("postings") or []
+                ],
+                "metadata": _str_map(item.get("metadata"), "transaction metadata"),
+                "reverted": bool(item.get("reverted", False)),
+                "replayed": replayed,
+                "inserted_at": inserted_at(item),
+            }
         )
     except (KeyError, TypeError, ValidationError) as exc:
         raise unexpected("transaction", item) from exc
@@ -170,16 +188,19 @@ def account(item: Any) -> AccountState:
     volumes = item.get(EFFECTIVE_VOLUMES) or {}
     if not isinstance(volumes, dict):
         raise unexpected("account volumes", volumes)
-    return AccountState(
-        address=item["address"],
-        metadata=_str_map(item.get("metadata"), "account metadata"),
-        volumes={
-            str(asset): Volume(
-                input=integer(v.get("input"), "input volume"), output=integer(v.get("output"), "output volume")
-            )
-            for asset, v in volumes.items()
-            if isinstance(v, dict)
-        },
+    return AccountState.model_validate(
+        {
+            "address": item["address"],
+            "metadata": _str_map(item.get("metadata"), "account metadata"),
+            "volumes": {
+                str(asset): {
+                    "input": integer(v.get("input"), "input volume"),
+                    "output": integer(v.get("output"), "output volume"),
+                }
+                for asset, v in volumes.items()
+                if isinstance(v, dict)
+            },
+        }
     )
 
 

@@ -52,7 +52,7 @@ import random
 import zlib
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
-from threading import Lock
+from threading import RLock
 from time import sleep
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
@@ -119,11 +119,13 @@ class Turns:
     the process first leaves the ledger's check for other processes only.
     Customers are striped over :data:`TURN_STRIPES` locks (taken in stripe
     order, so two customers' operations cannot deadlock), which bounds the
-    memory whatever the number of customers.
+    memory whatever the number of customers. The locks are re-entrant: an
+    operation its own thread runs while holding a turn (a ledger hook, a
+    nested call) takes it again instead of waiting for itself.
     """
 
     def __init__(self, stripes: int = TURN_STRIPES) -> None:
-        self._locks = tuple(Lock() for _ in range(stripes))
+        self._locks = tuple(RLock() for _ in range(stripes))
 
     @contextmanager
     def of(self, customers: Sequence[str]) -> Iterator[None]:

@@ -65,3 +65,20 @@ def test_customers_on_other_stripes_go_at_once_and_pairs_do_not_deadlock() -> No
     for t in threads:
         t.join(timeout=10)
     assert sorted(done) == sorted([a, b])
+
+
+def test_a_thread_holding_a_turn_may_take_it_again() -> None:
+    """An operation run by the same thread while it holds the customer's turn (a ledger hook) does not wait for itself."""
+
+    turns = Turns()
+    finished = threading.Event()
+
+    def nested() -> None:
+        with turns.of(["c1"]):
+            with turns.of(["c1", "c2"]):
+                finished.set()
+
+    worker = threading.Thread(target=nested, daemon=True)
+    worker.start()
+    worker.join(timeout=5)
+    assert finished.is_set()

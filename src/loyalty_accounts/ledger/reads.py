@@ -50,8 +50,10 @@ from .transport import Transport
 
 __all__ = ["LedgerReader", "PAGE_SIZE", "list_pages", "list_transactions", "query_params", "transactions_matching"]
 
-PAGE_SIZE = 100
-"""The server's maximum page size (go-libs paginate.MaxPageSize)."""
+PAGE_SIZE = 10_000
+"""Items asked for per page of a listing. A server cuts it to its ``--max-page-size`` (default 100,
+go-libs paginate.GetPageSize); the project's local server and docker-compose.yml allow 10,000, since
+a page's cost grows far less than its size (see loyalty_accounts.local.server)."""
 
 
 def query_params(**values: object) -> dict[str, str]:

@@ -75,6 +75,13 @@ TUNED_SETTINGS: dict[str, str] = {
     # 19 ms), 5s about +1 ms, 30s nothing measurable; 10s bounds the wait for a
     # second bucket well inside the client's 45 s retry budget.
     "postgres-conn-max-lifetime": "10s",
+    # Listings (accounts, transactions, volumes) return at most this many items a
+    # page (cmd/serve.go --max-page-size, default 100; a larger pageSize asked
+    # for is cut to it, go-libs paginate.GetPageSize). A page's cost grows far
+    # less than its size: listing 100,800 bucket accounts of one ledger took
+    # 118 s in pages of 100, 12.3 s in pages of 1,000, 3.7 s in pages of 5,000
+    # and 2.7 s in pages of 10,000 (the client asks for ledger.reads.PAGE_SIZE).
+    "max-page-size": "10000",
 }
 # Left at Formance's defaults, on purpose:
 # - postgres-max-open-conns 20 (go-libs flags.go): 8 client threads use at most

@@ -19,6 +19,7 @@ import pytest
 import respx
 from ledgersupport import BASE, TX_URL, body_of, cursor, error, make_client, make_plan, ok, tx_json
 
+from loyalty_accounts.ledger.reads import PAGE_SIZE
 from loyalty_accounts.errors import (
     DuplicateOperation,
     InvalidCommand,
@@ -137,7 +138,7 @@ def test_every_hot_path_call_is_built_by_hand_at_the_right_url(
     assert lookup.url.params.multi_items() == [("pageSize", "1"), ("reverse", "true")]
     assert body_of(lookup) == {"$match": {"reference": "earn:a"}}
     assert only("account").url.params.multi_items() == [("expand", "effectiveVolumes"), ("pit", PIT_TEXT)]
-    assert only("accounts").url.params.multi_items() == [("expand", "effectiveVolumes"), ("pageSize", "100")]
+    assert only("accounts").url.params.multi_items() == [("expand", "effectiveVolumes"), ("pageSize", str(PAGE_SIZE))]
     assert body_of(only("accounts")) == {"$match": {"address": "customers::points"}}
     assert only("balances").url.params.multi_items() == [("pit", PIT_TEXT), ("useInsertionDate", "true")]
     assert body_of(only("balances")) == {"$match": {"address": "customers:..."}}
@@ -145,10 +146,10 @@ def test_every_hot_path_call_is_built_by_hand_at_the_right_url(
         ("endTime", PIT_TEXT),
         ("groupBy", "2"),
         ("insertionDate", "true"),
-        ("pageSize", "100"),
+        ("pageSize", str(PAGE_SIZE)),
         ("startTime", PIT_TEXT),
     ]
-    assert only("logs").url.params.multi_items() == [("pageSize", "100"), ("sort", "id:asc")]
+    assert only("logs").url.params.multi_items() == [("pageSize", str(PAGE_SIZE)), ("sort", "id:asc")]
     assert body_of(only("logs")) == {}
 
 
@@ -167,8 +168,8 @@ def test_next_pages_carry_only_the_cursor_and_the_page_size(router: respx.Router
     with make_client(router) as client:
         client.volumes("customers:...", end=PIT)
     first, second, third = (call.request for call in route.calls)
-    assert first.url.params.multi_items() == [("endTime", PIT_TEXT), ("pageSize", "100")]
-    assert second.url.params.multi_items() == [("cursor", "v-1"), ("pageSize", "100")]
+    assert first.url.params.multi_items() == [("endTime", PIT_TEXT), ("pageSize", str(PAGE_SIZE))]
+    assert second.url.params.multi_items() == [("cursor", "v-1"), ("pageSize", str(PAGE_SIZE))]
     assert third.url.params["cursor"] == "v-2" and body_of(second) == {} and body_of(third) == {}
 
 

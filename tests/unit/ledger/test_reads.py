@@ -23,6 +23,7 @@ from ledgersupport import (
     tx_json,
 )
 
+from loyalty_accounts.ledger.reads import PAGE_SIZE
 from loyalty_accounts.errors import UnknownEntity
 
 # The SDK reads every field of its list-transactions request, including the deprecated "order".
@@ -76,7 +77,7 @@ def test_accounts_follow_cursors_with_volumes_as_big_ints(router: respx.Router) 
     assert body_of(first) == {"$match": {"address": "customers::points"}}
     # Effective volumes: with a pit, expand=volumes would follow insertion order.
     assert first.url.params["expand"] == "effectiveVolumes"
-    assert first.url.params["pageSize"] == "100"
+    assert first.url.params["pageSize"] == str(PAGE_SIZE)
     assert first.url.params["pit"] == "2024-06-01T00:00:00Z"
     assert second.url.params["cursor"] == "c-1"
     assert [a.address for a in accounts] == ["customers:1:points", "customers:2:points"]
@@ -166,7 +167,7 @@ def test_transactions_filter_oldest_first_and_follow_cursors(router: respx.Route
             {"$lt": {"timestamp": "2024-02-01T00:00:00Z"}},
         ]
     }
-    assert first.url.params["reverse"] == "true" and first.url.params["pageSize"] == "100"
+    assert first.url.params["reverse"] == "true" and first.url.params["pageSize"] == str(PAGE_SIZE)
     assert second.url.params["cursor"] == "n-1"
     assert [tx.id for tx in found] == [1, 2]
     assert found[1].postings[0].amount == BIG

@@ -193,7 +193,7 @@ def test_serve_and_migrate_get_the_postgres_uri_from_the_environment_only(tmp_pa
     assert lines[0] == "args=migrate"
     assert lines[3] == (
         "args=serve --bind 127.0.0.1:6123 --experimental-features=true "
-        "--schema-enforcement-mode=strict --postgres-max-idle-conns=20 --postgres-conn-max-lifetime=10s"
+        "--schema-enforcement-mode=strict --postgres-max-idle-conns=20 --postgres-conn-max-lifetime=10s --max-page-size=10000"
     )
     assert lines[1] == lines[4] == f"env={uri}"
     assert lines[2] == lines[5] == f"cwd={state}"

@@ -50,7 +50,7 @@ from ..operations import EarnCommand, Reading
 from ..operations import earn as earn_op
 from ..operations.guard import GuardState, guarded, read_guard
 from ..operations.open_control import open_control
-from ..rules import Rules
+from ..rules import Rules, quote, tier_for
 from ..types import PostedTransaction, TransactionPlan
 from ..vocabulary.frozen import Frozen
 from .chunk_book import ChunkBook
@@ -231,7 +231,10 @@ class ImportService:
             raise InvalidCommand(
                 f"amount {command.amount.amount} {command.amount.currency} has more than {currency.decimals} decimals"
             )
-        earn_op.order_of(command, rules)
+        # Pricing is pure: a quote for a customer of the entry tier refuses what
+        # the rules cannot price (an unknown channel or category, a currency the
+        # rules do not know) as a single earn or quote would, before anything posts.
+        quote(rules, earn_op.order_of(command, rules), tier=tier_for(rules, 0).tier, campaign_usage={})
         # The epoch and the clock skew only: a closed period is the ledger's state, a refusal of pass 2.
         self._executor.check_date(command.ordered_at, _NOTHING_CLOSED)
 

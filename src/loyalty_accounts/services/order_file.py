@@ -73,7 +73,8 @@ def read_orders(path: Path, zone: tzinfo, fmt: FileFormat | None = None) -> Iter
 
     kind = file_format(path, fmt)
     try:
-        handle = path.open(newline="", encoding="utf-8")
+        # utf-8-sig: a byte-order mark (spreadsheets write one) is not part of the first column's name.
+        handle = path.open(newline="", encoding="utf-8-sig")
     except OSError as exc:
         raise InvalidCommand(f"cannot read {path}: {exc.strerror or exc}") from None
     with handle:

@@ -108,3 +108,25 @@ def test_chunk_size_is_bounded_by_the_server_limit(tmp_path: Path) -> None:
     program = programme(FakeLedger())
     with pytest.raises(InvalidCommand, match="chunk size"):
         program.import_orders(write(tmp_path, []), chunk_size=101)
+
+
+def test_an_order_the_rules_cannot_price_is_an_invalid_row_and_nothing_posts(tmp_path: Path) -> None:
+    """An unknown channel or category is refused in the validation pass, as `earn` and `quote` refuse it."""
+
+    ledger = FakeLedger()
+    program = programme(ledger)
+    path = write(tmp_path, [f"c1,o1,10.00,USD,{at(1)},books,web", f"c1,o2,10.00,USD,{at(2)},books,tv"])
+    stopped = program.import_orders(path)
+    assert [line for line, _ in stopped.invalid] == [3]
+    assert "channel" in stopped.invalid[0][1] and "tv" in stopped.invalid[0][1]
+    assert ledger.find_by_reference("earn:o1") is None
+
+
+def test_a_byte_order_mark_before_the_header_is_not_part_of_the_first_column(tmp_path: Path) -> None:
+    ledger = FakeLedger()
+    program = programme(ledger)
+    path = tmp_path / "excel.csv"
+    path.write_bytes(("\ufeff" + HEADER + "\r\n" + f"c1,o1,10.00,USD,{at(1)},books,web\r\n").encode("utf-8"))
+    summary = program.import_orders(path)
+    assert (summary.posted, summary.invalid) == (1, ())
+    assert ledger.find_by_reference("earn:o1") is not None

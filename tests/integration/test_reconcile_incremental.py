@@ -108,7 +108,8 @@ def test_a_second_reconcile_after_1000_transactions_reads_only_those(ledger_url:
         assert second.status == "pass", second
         assert client.logs_read == 1000 + 2  # the checkpoint's anchor and log, then the 1,000 new ones
         assert second.detail.startswith("1002 log(s) read") and f"resumed at the checkpoint (log {checkpoint.log_id})" in second.detail
-        assert counting.requests["GET logs"] == 11  # 1,002 logs at 100 a page
+        # 1,002 logs: 11 pages of 100 on a server with the default page size, fewer where it allows more
+        assert 1 <= counting.requests["GET logs"] <= 11
         moved = checkpoint_from_metadata(client.ledger_metadata())
         assert moved is not None and moved.log_id > checkpoint.log_id and moved.previous_id is not None
 

@@ -262,18 +262,18 @@ def guarded(
     customers: Sequence[str],
     *,
     at: datetime,
-    offset: int = 0,
 ) -> TransactionPlan:
     """``plan`` with the guard legs for ``customers`` appended, dated ``at`` for the closed-period check.
 
-    ``offset`` is how many earlier plans of the same customers go in the same
-    bulk request before this one (a sweep's second bucket of a customer
-    expects the count after the first).
+    Several plans of the same customers in one bulk request: each is guarded
+    with the state after the ones before it (:meth:`GuardState.advanced`),
+    so a sweep's second bucket of a customer expects the count and the
+    horizon the first leaves.
     """
 
     asset = chart.control_asset
     unique = list(dict.fromkeys(customers))
-    numbers = {customer: state.count(customer) + 1 + offset for customer in unique}
+    numbers = {customer: state.count(customer) + 1 for customer in unique}
     bound = microseconds(at)
     # A customer whose latest instant is unknown (a sweep over history older
     # than horizons) keeps no horizon: every read of it goes to the history.

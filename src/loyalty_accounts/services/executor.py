@@ -75,6 +75,7 @@ from ..vocabulary.instants import iso_instant
 from ..ports import LedgerPort
 from ..rules import Rules
 from ..types import PostedTransaction, TransactionPlan
+from .last_known import LastKnown
 from .results import BatchResult, OperationResult, batch_of, points_of
 
 Progress = Callable[[int, int], None]
@@ -144,11 +145,16 @@ class Turns:
 
 class _Built(Frozen):
     """A command read and planned: the guarded plan (None: nothing to post), the state it was planned
-    from, and the transactions to post before it (setup of the entry, then control accounts to open)."""
+    from, the transactions to post before it (setup of the entry, then control accounts to open) and
+    what the guard read."""
 
     plan: TransactionPlan | None
     state: Any
     priors: tuple[TransactionPlan, ...] = ()
+    guard: GuardState | None = None
+    """The guard state the plan was built on (with ``watch``, the filters read with it), dated ``at``."""
+    watch: tuple[str, ...] = ()
+    at: datetime | None = None
 
 
 class Executor:
@@ -175,6 +181,7 @@ class Executor:
         self.schema_version = chart.schema_version()
         self.reading = Reading(ledger, chart, rules)
         self.turns = Turns()
+        self.last_known = LastKnown()
 
     # -- one command ----------------------------------------------------------
 
@@ -230,11 +237,29 @@ class Executor:
             self.ledger.post(open_control(self.chart, self.catalogue, address), schema_version=self.schema_version)
 
     def _build(self, entry: Operation[Any, Any], command: Command) -> _Built:
-        """Read the guard, then the entry's state; plan and guard; nothing is posted here."""
+        """Read the guard (or take the last known state), then the entry's state; plan and guard; post nothing.
+
+        A plan from the last known state (:mod:`.last_known`) is only used
+        when it has something to post and nothing to open first; any other
+        outcome is decided again from a fresh read.
+        """
 
         customers = command.customers()
         watch = tuple(entry.watch(command, self.chart)) if entry.watch is not None else ()
-        guard = read_guard(self.reading, customers, watch)
+        if (guess := self.last_known.guess(customers, watch)) is not None:
+            try:
+                built = self._plan_on(entry, command, guess, watch)
+            except (LedgerUnavailable, OutcomeUnknown):
+                raise
+            except LoyaltyError:
+                built = None
+            if built is not None and built.plan is not None and not built.priors:
+                return built
+            self.last_known.forget(customers)
+        return self._plan_on(entry, command, read_guard(self.reading, customers, watch), watch)
+
+    def _plan_on(self, entry: Operation[Any, Any], command: Command, guard: GuardState, watch: tuple[str, ...]) -> _Built:
+        customers = command.customers()
         at = self.check_date(command.dated(), guard)
         if (past := command.in_the_past()) is not None and past[1] >= at:
             what, instant = past
@@ -246,10 +271,14 @@ class Executor:
             return _Built(plan=None, state=state)
         priors = tuple(entry.setup(command, self.chart, self.catalogue, state)) if entry.setup is not None else ()
         openings = tuple(open_control(self.chart, self.catalogue, address) for address in guard.to_open(self.chart, customers))
+        dated = plan.timestamp or at
         return _Built(
-            plan=guarded(plan, self.chart, self.catalogue, guard, customers, at=plan.timestamp or at),
+            plan=guarded(plan, self.chart, self.catalogue, guard, customers, at=dated),
             state=state,
             priors=priors + openings,
+            guard=guard,
+            watch=watch,
+            at=dated,
         )
 
     def _once(self, entry: Operation[Any, Any], command: Command) -> OperationResult:
@@ -286,6 +315,7 @@ class Executor:
             try:
                 tx = self.ledger.post(plan, schema_version=self.schema_version)
             except InsufficientPoints:
+                self.last_known.forget(command.customers())
                 # Balances moved between our read and the post and the ledger
                 # refused. Funds are checked before the reference, so the mover
                 # may be this very command run by another caller: then answer
@@ -300,8 +330,24 @@ class Executor:
                     ) from None
                 sleep(random.uniform(0, min(0.2, REPLAN_JITTER_S * attempt)))
                 continue
+            except BaseException:
+                self.last_known.forget(command.customers())
+                raise
+            self._remember(command, built, tx)
             return self._result(command.operation, reference, tx, replayed=tx.replayed)
         raise AssertionError("unreachable")
+
+    def _remember(self, command: Command, built: _Built, tx: PostedTransaction) -> None:
+        """Keep the customer's state after ``tx`` for their next operation (see :mod:`.last_known`)."""
+
+        customers = command.customers()
+        if not customers:
+            # A programme-wide change (a period closed): every guess may be stale.
+            self.last_known.forget()
+        elif tx.replayed or built.guard is None or built.at is None:
+            self.last_known.forget(customers)
+        else:
+            self.last_known.remember(customers, built.watch, built.guard, at=built.at, postings=tx.postings)
 
     def _posted_meanwhile(self, command: Command, reference: str, fingerprint: str) -> OperationResult | None:
         """The replay of ``command`` if its reference has been taken since it was first looked up, else None.
@@ -342,6 +388,8 @@ class Executor:
         entry = self.registry[name]
         if not isinstance(entry, Sweep):
             raise TypeError(f"{name} is not a sweep")
+        # The sweep's posts move the sequences of the customers it touches: guesses about them would only be refused.
+        self.last_known.forget(None if customer is None else [customer])
         results: list[OperationResult] = []
         owners: list[str | None] = [customer]
         for _ in range(SWEEP_ROUNDS):

@@ -263,6 +263,8 @@ class ImportService:
 
         executor, entry = self._executor, earn_op.OPERATION
         customers = [command.customer for command in commands]
+        # These posts move the customers' sequences: what the executor last knew of them goes stale.
+        executor.last_known.forget(customers)
         # The guard first, as for a single earn: whatever changes a customer after this
         # read makes the sequence leg refuse the plan, which is then made again.
         guard = read_guard(Reading(executor.ledger, self._chart, self._reading.rules), customers)

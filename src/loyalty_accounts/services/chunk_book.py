@@ -114,6 +114,11 @@ class ChunkBook:
         address_filter = self.chart.customer_filter(customer)
         return max((microseconds(tx.timestamp) for tx in self._later if _touches(tx, address_filter)), default=0)
 
+    def current(self, filters: Sequence[str]) -> dict[str, AccountState]:
+        """The accounts of the book's customers matching any of ``filters``, with their current volumes."""
+
+        return {a: state for a, state in self._accounts.items() if any(address_matches(a, f) for f in filters)}
+
     def _covers(self, address_filter: str) -> bool:
         """Every address the filter matches is one of the book's customers' (so the book holds it)."""
 

@@ -68,13 +68,20 @@ from ..errors import (
 )
 from ..numscript import Catalogue
 from ..operations import OPERATIONS, Command, Operation, Reading, Registered, Sweep
-from ..operations.guard import EPOCH, GuardState, guarded, read_every_guard, read_guard, resolve_latest
+from ..operations.guard import (
+    EPOCH,
+    GuardState,
+    guarded,
+    read_every_guard,
+    read_guard,
+    resolve_latest,
+)
 from ..operations.open_control import open_control
-from ..vocabulary.frozen import Frozen
-from ..vocabulary.instants import iso_instant
 from ..ports import LedgerPort
 from ..rules import Rules
 from ..types import PostedTransaction, TransactionPlan
+from ..vocabulary.frozen import Frozen
+from ..vocabulary.instants import iso_instant
 from .last_known import LastKnown
 from .results import BatchResult, OperationResult, batch_of, points_of
 

@@ -40,103 +40,48 @@ executor's sweeps do.
 from __future__ import annotations
 
 import time
-from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from ..errors import DuplicateOperation, InvalidCommand, LedgerUnavailable, LoyaltyError, OutcomeUnknown
+from ..errors import (
+    DuplicateOperation,
+    InvalidCommand,
+    LedgerUnavailable,
+    LoyaltyError,
+    OutcomeUnknown,
+)
 from ..operations import EarnCommand, Reading
 from ..operations import earn as earn_op
-from ..operations.guard import GuardState, guarded, read_guard
+from ..operations.guard import GuardState, guarded, microseconds, read_guard
 from ..operations.open_control import open_control
 from ..rules import Rules, quote, tier_for
 from ..types import PostedTransaction, TransactionPlan
 from ..vocabulary.frozen import Frozen
 from .chunk_book import ChunkBook
 from .executor import Executor
+from .import_chunks import chunks_by_customer
+from .import_summary import DEFAULT_CHUNK, ImportSummary, Progress
+from .import_summary import Tally as _Tally
 from .order_file import FileFormat, read_orders
 from .results import points_of
 
 _NOTHING_CLOSED = GuardState(counts={}, closed_through=None, mark_opened=True)
 
-Progress = Callable[[int, int], None]
-"""Called with (orders done, orders to do) after each chunk."""
 
-DEFAULT_CHUNK = 100
-"""Orders per bulk request unless told otherwise (measured: see the README's "Importing orders")."""
 MAX_CHUNK = 100
 """The server's default bulk limit (``--bulk-max-size``): a bigger chunk would be refused whole."""
-WAITING_LIMIT = 20
-"""Chunks' worth of orders that may wait for their customer's earlier order before reading stops."""
 STALE_ROUNDS = 10
 """Times the orders a concurrent operation made stale are read and priced again before being refused."""
-MAX_REFUSALS = 100
-"""Refusal reasons kept in a summary (the count is always exact)."""
 
 
-class ImportSummary(Frozen):
-    """What an import did.
+class _Planned(Frozen):
+    """An order's guarded plan, the guard state of its customer it was planned on, and its instant."""
 
-    ``posted``: orders earned by this run; ``replayed``: already earned with
-    the same content (nothing posted); ``refused``: refused by the ledger's
-    state (a closed period, an order id earned with other content,
-    concurrent changes that never settled); ``nothing``: priced at 0 points
-    (nothing to post); ``invalid``: (line, reason) of each invalid row (any of
-    them without ``skip_invalid``: nothing was posted); ``refusals``:
-    (order id, reason), the first :data:`MAX_REFUSALS`; ``points``: points
-    posted by this run; ``elapsed_s``: wall-clock seconds; ``per_second``:
-    orders settled (posted, replayed, refused or nothing) per second.
-    """
-
-    posted: int = 0
-    replayed: int = 0
-    refused: int = 0
-    nothing: int = 0
-    invalid: tuple[tuple[int, str], ...] = ()
-    refusals: tuple[tuple[str, str], ...] = ()
-    points: int = 0
-    orders: int = 0
-    chunk_size: int = DEFAULT_CHUNK
-    elapsed_s: float = 0.0
-    per_second: float = 0.0
-
-    @property
-    def stopped_for_invalid_rows(self) -> bool:
-        """Invalid rows were found and nothing was posted because of them."""
-
-        return bool(self.invalid) and self.settled == 0
-
-    @property
-    def settled(self) -> int:
-        return self.posted + self.replayed + self.refused + self.nothing
-
-
-class _Tally:
-    """Counts kept while the orders are posted."""
-
-    def __init__(self, total: int, progress: Progress | None) -> None:
-        self.total = total
-        self.progress = progress
-        self.counts: Counter[str] = Counter()
-        self.points = 0
-        self.refusals: list[tuple[str, str]] = []
-
-    def add(self, outcome: str, points: int = 0) -> None:
-        self.counts[outcome] += 1
-        self.points += points
-
-    def refuse(self, order_id: str, reason: str) -> None:
-        self.counts["refused"] += 1
-        if len(self.refusals) < MAX_REFUSALS:
-            self.refusals.append((order_id, " ".join(reason.split())))
-
-    def done(self) -> int:
-        return sum(self.counts.values())
-
-    def report(self) -> None:
-        if self.progress is not None:
-            self.progress(self.done(), self.total)
+    command: EarnCommand
+    plan: TransactionPlan
+    basis: GuardState
+    at: datetime
 
 
 class ImportService:
@@ -258,13 +203,54 @@ class ImportService:
                 f"({STALE_ROUNDS} tries); nothing was posted for it: import the file again",
             )
 
-    def _plan(self, commands: Sequence[EarnCommand], tally: _Tally) -> list[tuple[EarnCommand, TransactionPlan]]:
-        """Each command's guarded plan; orders settled without a post (refused, nothing, replayed) are tallied."""
+    def _plan(self, commands: Sequence[EarnCommand], tally: _Tally) -> list[_Planned]:
+        """Each command's guarded plan; orders settled without a post (refused, nothing, replayed) are tallied.
 
-        executor, entry = self._executor, earn_op.OPERATION
+        A customer this process posted on last (:mod:`.last_known`) and whose
+        order is dated after their latest transaction is planned from what
+        that post left, with no read; the ledger's sequence leg checks it. The
+        others, and any order such a guess would not post, are read together
+        (the guard, then a :class:`ChunkBook`). Chunks with orders inside a
+        capped campaign are always read (their usage is not guessed).
+        """
+
+        executor = self._executor
+        guesses: dict[str, GuardState] = {}
+        if self._capped_window(commands) is None:
+            for command in commands:
+                guess = executor.last_known.guess([command.customer], self._watch(command))
+                latest = None if guess is None else guess.latest.get(command.customer)
+                if guess is not None and latest is not None and microseconds(command.ordered_at) > latest:
+                    guesses[command.customer] = guess
+        # These posts move the customers' sequences: what was known of them is kept again only once posted.
+        executor.last_known.forget([command.customer for command in commands])
+        plans: list[_Planned] = []
+        unread: list[EarnCommand] = []
+        for command in commands:
+            guess = guesses.get(command.customer)
+            if guess is None:
+                unread.append(command)
+                continue
+            reading = Reading(executor.ledger, self._chart, self._reading.rules, snapshot=guess.snapshot(self._watch(command)))
+            try:
+                planned = self._plan_one(command, reading, guess)
+            except (LedgerUnavailable, OutcomeUnknown):
+                raise
+            except LoyaltyError:
+                planned = None
+            if planned is None:
+                unread.append(command)  # what a guess would not post is decided on a fresh read
+            else:
+                plans.append(planned)
+        if unread:
+            plans.extend(self._plan_read(unread, tally))
+        return plans
+
+    def _plan_read(self, commands: Sequence[EarnCommand], tally: _Tally) -> list[_Planned]:
+        """The plans of ``commands`` from one guard read and one :class:`ChunkBook` of their customers."""
+
+        executor = self._executor
         customers = [command.customer for command in commands]
-        # These posts move the customers' sequences: what the executor last knew of them goes stale.
-        executor.last_known.forget(customers)
         # The guard first, as for a single earn: whatever changes a customer after this
         # read makes the sequence leg refuse the plan, which is then made again.
         guard = read_guard(Reading(executor.ledger, self._chart, self._reading.rules), customers)
@@ -279,24 +265,48 @@ class ImportService:
         # Customers without a horizon row get theirs from the book's later transactions.
         unknown = {c: book.latest(c) for c in customers if c not in guard.latest}
         guard = guard.model_copy(update={"latest": {**guard.latest, **unknown}})
-        plans: list[tuple[EarnCommand, TransactionPlan]] = []
+        plans: list[_Planned] = []
         for command in commands:
+            c = command.customer
+            basis = GuardState(
+                counts={c: guard.counts[c]} if c in guard.counts else {},
+                closed_through=guard.closed_through,
+                mark_opened=guard.mark_opened,
+                horizons={c: guard.horizons[c]} if c in guard.horizons else {},
+                latest={c: guard.latest[c]},
+                watched=book.current(self._watch(command)),
+            )
             try:
-                at = executor.check_date(command.ordered_at, guard)
-                state = entry.read(command, reading)
-                plan = entry.plan(command, executor.chart, executor.catalogue, state)
+                planned = self._plan_one(command, reading, basis)
             except (LedgerUnavailable, OutcomeUnknown):
                 raise
             except LoyaltyError as exc:
                 # A refusal of an order already earned (dated in a period closed since) is its replay.
                 self._settle_without_post(command, tally, refusal=exc)
                 continue
-            if plan is None:
+            if planned is None:
                 self._settle_without_post(command, tally, refusal=None)
                 continue
-            plans.append((command, guarded(plan, executor.chart, executor.catalogue, guard, [command.customer], at=plan.timestamp or at)))
-        self._open_controls(guard.to_open(executor.chart, [command.customer for command, _ in plans]))
+            plans.append(planned)
+        self._open_controls(guard.to_open(executor.chart, [planned.command.customer for planned in plans]))
         return plans
+
+    def _plan_one(self, command: EarnCommand, reading: Reading, basis: GuardState) -> _Planned | None:
+        """The guarded plan of one order read through ``reading`` on the guard state ``basis``; None: no points."""
+
+        executor, entry = self._executor, earn_op.OPERATION
+        at = executor.check_date(command.ordered_at, basis)
+        state = entry.read(command, reading)
+        plan = entry.plan(command, executor.chart, executor.catalogue, state)
+        if plan is None:
+            return None
+        dated = plan.timestamp or at
+        guarded_plan = guarded(plan, executor.chart, executor.catalogue, basis, [command.customer], at=dated)
+        return _Planned(command=command, plan=guarded_plan, basis=basis, at=dated)
+
+    def _watch(self, command: EarnCommand) -> tuple[str, ...]:
+        watch = earn_op.OPERATION.watch
+        return tuple(watch(command, self._chart)) if watch is not None else ()
 
     def _capped_window(self, commands: Sequence[EarnCommand]) -> tuple[datetime, datetime] | None:
         """From the earliest start to the latest end of the capped campaigns active at the orders' instants."""
@@ -334,14 +344,14 @@ class ImportService:
         if opening:
             executor.ledger.post_many(opening, schema_version=executor.schema_version)
 
-    def _post(self, plans: Sequence[tuple[EarnCommand, TransactionPlan]], tally: _Tally) -> list[EarnCommand]:
+    def _post(self, plans: Sequence[_Planned], tally: _Tally) -> list[EarnCommand]:
         """Post the plans in one bulk request; tally what was settled; the commands whose plans were stale."""
 
         executor = self._executor
         remaining = list(plans)
         while remaining:
             try:
-                posted = executor.ledger.post_many([plan for _, plan in remaining], schema_version=executor.schema_version)
+                posted = executor.ledger.post_many([p.plan for p in remaining], schema_version=executor.schema_version)
             except (LedgerUnavailable, OutcomeUnknown):
                 raise
             except LoyaltyError as exc:
@@ -352,26 +362,31 @@ class ImportService:
                 if culprit is None:
                     raise
                 # Refused before anything of the chunk was sent: its reference belongs to another command.
-                tally.refuse(culprit[0].order_id, exc.message)
+                tally.refuse(culprit.command.order_id, exc.message)
                 remaining = [pair for pair in remaining if pair is not culprit]
                 continue
-            for (_, plan), tx in zip(remaining, posted):
+            for planned, tx in zip(remaining, posted):
                 self._tally_posted(tx, tally)
+                if not tx.replayed:
+                    # The customer's state right after this post: their next order plans from it.
+                    executor.last_known.remember(
+                        [planned.command.customer], self._watch(planned.command), planned.basis, at=planned.at, postings=tx.postings
+                    )
             return []
         return []
 
     def _taken_by_another(
-        self, plans: Sequence[tuple[EarnCommand, TransactionPlan]], reference: object
-    ) -> tuple[EarnCommand, TransactionPlan] | None:
+        self, plans: Sequence[_Planned], reference: object
+    ) -> _Planned | None:
         """The plan whose reference the refusal names (else the first found taken by another command)."""
 
-        named = next((pair for pair in plans if pair[1].reference == reference), None)
+        named = next((p for p in plans if p.plan.reference == reference), None)
         if named is not None:
             return named
-        for pair in plans:
-            found = self._executor.ledger.find_by_reference(pair[1].reference)
-            if found is not None and found.metadata.get("command_hash") != pair[1].command_hash:
-                return pair
+        for planned in plans:
+            found = self._executor.ledger.find_by_reference(planned.plan.reference)
+            if found is not None and found.metadata.get("command_hash") != planned.plan.command_hash:
+                return planned
         return None
 
     def _tally_posted(self, tx: PostedTransaction, tally: _Tally) -> None:
@@ -381,7 +396,7 @@ class ImportService:
             tally.add("posted", points_of(tx, self._chart.points_asset))
 
     def _settle_refused_chunk(
-        self, plans: Sequence[tuple[EarnCommand, TransactionPlan]], details: dict[str, object], tally: _Tally
+        self, plans: Sequence[_Planned], details: dict[str, object], tally: _Tally
     ) -> list[EarnCommand]:
         """After a bulk post with refused elements: tally the rest (posted or replayed); the stale commands.
 
@@ -396,7 +411,8 @@ class ImportService:
         replayed = set(details.get("replayed", ()))  # type: ignore[arg-type]
         named = set(details.get("posted", ())) | replayed  # type: ignore[arg-type]
         stale: list[EarnCommand] = []
-        for command, plan in plans:
+        for planned in plans:
+            command, plan = planned.command, planned.plan
             failure = failures.get(plan.reference)
             if failure is not None:
                 if failure.get("code") == "INSUFFICIENT_FUND":
@@ -418,44 +434,3 @@ class ImportService:
 def _plan_points(plan: TransactionPlan) -> int:
     points = plan.metadata.get("points", "0")
     return int(points) if points.isdigit() else 0
-
-
-def chunks_by_customer(orders: Iterable[EarnCommand], size: int) -> Iterator[list[EarnCommand]]:
-    """``orders`` in chunks of at most ``size``, at most one order per customer in a chunk.
-
-    A customer's orders keep their file order: one that meets an earlier
-    order of its customer in the chunk being filled (or still waiting) waits
-    for a later chunk. When :data:`WAITING_LIMIT` chunks' worth are waiting
-    (a file dominated by a few customers), chunks are cut from the waiting
-    orders before more of the file is read, so memory stays bounded.
-    """
-
-    waiting: deque[EarnCommand] = deque()
-    held: Counter[str] = Counter()
-    chunk: dict[str, EarnCommand] = {}
-
-    def refill() -> dict[str, EarnCommand]:
-        taken: dict[str, EarnCommand] = {}
-        kept: deque[EarnCommand] = deque()
-        while waiting:
-            order = waiting.popleft()
-            if order.customer in taken or len(taken) >= size:
-                kept.append(order)
-                continue
-            taken[order.customer] = order
-            held[order.customer] -= 1
-        waiting.extend(kept)
-        return taken
-
-    for order in orders:
-        if order.customer in chunk or held[order.customer] > 0:
-            waiting.append(order)
-            held[order.customer] += 1
-        else:
-            chunk[order.customer] = order
-        while len(chunk) >= size or (len(waiting) >= WAITING_LIMIT * size and chunk):
-            yield list(chunk.values())
-            chunk = refill()
-    while chunk:
-        yield list(chunk.values())
-        chunk = refill()

@@ -105,11 +105,19 @@ class LastKnown:
             return
         customer = unique[0]
         filters = frozenset(watch)
+        accounts = dict(state.watched)
+        with self._lock:
+            before = self._known.get(customer)
+        if before is not None and before.state.count(customer) == state.count(customer):
+            # Nothing posted on the customer between what was known and this plan's basis:
+            # the accounts known for other filters still stand (the next spend after an earn).
+            filters |= before.filters
+            accounts = {**before.state.watched, **accounts}
         after = state.advanced([customer], at).model_copy(
             update={
                 "counts": {customer: state.count(customer) + 1},
                 "mark_opened": True,
-                "watched": _moved(state.watched, filters, postings),
+                "watched": _moved(accounts, filters, postings),
             }
         )
         with self._lock:

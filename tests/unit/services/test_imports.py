@@ -10,7 +10,7 @@ from support.fake_ledger import FakeLedger
 from support.programme import T0, earn, programme
 
 from loyalty_accounts.operations import EarnCommand
-from loyalty_accounts.services.imports import WAITING_LIMIT, chunks_by_customer
+from loyalty_accounts.services.import_chunks import WAITING_LIMIT, chunks_by_customer
 
 HEADER = "customer,order_id,amount,currency,ordered_at,category,channel"
 
@@ -130,3 +130,37 @@ def test_a_byte_order_mark_before_the_header_is_not_part_of_the_first_column(tmp
     summary = program.import_orders(path)
     assert (summary.posted, summary.invalid) == (1, ())
     assert ledger.find_by_reference("earn:o1") is not None
+
+
+def test_customers_posted_on_by_earlier_chunks_are_planned_without_reads(tmp_path: Path) -> None:
+    from test_horizon import CountingLedger
+
+    ledger = CountingLedger()
+    program = programme(ledger, pending_days=0)
+    first = program.import_orders(write(tmp_path, [f"c{i},o{i},10.00,USD,{at(i)},," for i in range(4)]))
+    assert first.posted == 4
+    ledger.reads.clear()
+    later = tmp_path / "later.csv"
+    later.write_text("\n".join([HEADER, *(f"c{i},p{i},20.00,USD,{at(10 + i)},," for i in range(4))]) + "\n")
+    second = program.import_orders(later)
+    assert second.posted == 4
+    assert ledger.reads["accounts"] == 0 and ledger.reads["history"] == 0
+    assert [program.balance(f"c{i}").total for i in range(4)] == [30] * 4
+
+
+def test_an_import_planned_on_a_stale_guess_is_read_again_and_posted_once(tmp_path: Path) -> None:
+    from loyalty_accounts.operations import RedeemCommand
+
+    ledger = FakeLedger()
+    here, there = programme(ledger, pending_days=0), programme(ledger, pending_days=0)
+    here.import_orders(write(tmp_path, [f"c1,o1,100.00,USD,{at(1)},,", f"c2,o2,100.00,USD,{at(1)},,"]))
+    # another process spends c1's points and earns for c2: both guesses are stale now
+    there.redeem(RedeemCommand(customer="c1", redemption_id="r1", points=60, at=T0 + timedelta(minutes=2)))
+    there.earn(earn("c2", "x1", "10.00", T0 + timedelta(minutes=2)))
+    later = tmp_path / "later.csv"
+    later.write_text("\n".join([HEADER, f"c1,o3,10.00,USD,{at(3)},,", f"c2,o4,10.00,USD,{at(3)},,"]) + "\n")
+    summary = here.import_orders(later)
+    assert (summary.posted, summary.refused) == (2, 0)
+    assert here.balance("c1").total == 100 - 60 + 10
+    assert here.balance("c2").total == 100 + 10 + 10
+    assert here.import_orders(later).replayed == 2

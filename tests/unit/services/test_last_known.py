@@ -17,9 +17,9 @@ from test_horizon import CountingLedger
 
 from loyalty_accounts.errors import InsufficientPoints, PeriodClosed
 from loyalty_accounts.operations import EarnCommand, RedeemCommand, TransferCommand
+from loyalty_accounts.operations.guard import GuardState
 from loyalty_accounts.services.last_known import LastKnown
 from loyalty_accounts.types import AccountState, Posting, Volume
-from loyalty_accounts.operations.guard import GuardState
 
 HOUR = timedelta(hours=1)
 
@@ -141,3 +141,15 @@ def test_the_least_recently_used_customer_is_forgotten_first() -> None:
     assert known.guess(["c1"], []) is None
     known.forget()
     assert len(known) == 0
+
+
+def test_what_was_known_for_other_filters_is_kept_across_operations() -> None:
+    ledger = CountingLedger()
+    program = programme(ledger, pending_days=0)
+    program.earn(earn("o1", "100.00", T0))
+    program.redeem(redeem("r1", 10, T0 + HOUR))  # reads the buckets once
+    ledger.reads.clear()
+    program.earn(earn("o2", "10.00", T0 + 2 * HOUR))  # the earn's accounts are still known
+    program.redeem(redeem("r2", 10, T0 + 3 * HOUR))  # and so are the buckets, moved by the earn
+    assert sum(ledger.reads.values()) == 0
+    assert program.balance("c1").spendable == 100 - 10 + 10 - 10

@@ -17,6 +17,8 @@ instant; a time without an offset names no instant and is refused.
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Sequence
@@ -117,17 +119,17 @@ class Campaign(Frozen):
             return value.isoformat()
         return value
 
-    @property
+    @cached_property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
-    @property
+    @cached_property
     def start(self) -> datetime:
         """First instant of the campaign (inclusive), in UTC."""
 
         return parse_instant(self.starts, self.zone, what=f"campaign {self.id} starts")
 
-    @property
+    @cached_property
     def end(self) -> datetime:
         """First instant after the campaign (exclusive), in UTC."""
 

@@ -263,6 +263,11 @@ class Executor:
             if built is not None and built.plan is not None and not built.priors:
                 return built
             self.last_known.forget(customers)
+        # One customer: their buckets are read along (a few accounts), so that what the post
+        # leaves is known for a spend of theirs as well as for an operation like this one.
+        unique = list(dict.fromkeys(customers))
+        if len(unique) == 1 and (buckets := self.chart.buckets_filter(unique[0])) not in watch:
+            watch = (*watch, buckets)
         return self._plan_on(entry, command, read_guard(self.reading, customers, watch), watch)
 
     def _plan_on(self, entry: Operation[Any, Any], command: Command, guard: GuardState, watch: tuple[str, ...]) -> _Built:

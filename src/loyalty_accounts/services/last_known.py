@@ -34,22 +34,63 @@ from __future__ import annotations
 from collections import OrderedDict
 from datetime import datetime
 from threading import Lock
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Sequence
 
 from ..chart import address_matches
 from ..operations.guard import GuardState
 from ..types import AccountState, Posting, Volume
-from ..vocabulary.frozen import Frozen
 
 CAPACITY = 10_000
 """Customers whose last known state a process keeps (each a few accounts' volumes)."""
 
 
-class _Known(Frozen):
-    """One customer's state right after this process's last post on them."""
+Volumes = dict[str, tuple[int, int]]
+"""An account's volumes per asset: (input, output)."""
 
-    state: GuardState
-    filters: frozenset[str]
+
+class _Known:
+    """One customer's state right after this process's last post on them, kept compact (plain values).
+
+    About 2 KB for a customer with a handful of accounts, against several
+    times that as models: the models are built again for each guess.
+    """
+
+    __slots__ = ("count", "horizon", "latest", "closed_through", "filters", "accounts")
+
+    def __init__(
+        self,
+        count: int,
+        horizon: int | None,
+        latest: int | None,
+        closed_through: datetime | None,
+        filters: frozenset[str],
+        accounts: dict[str, Volumes],
+    ) -> None:
+        self.count = count
+        self.horizon = horizon
+        self.latest = latest
+        self.closed_through = closed_through
+        self.filters = filters
+        self.accounts = accounts
+
+    def state(self, customer: str, watch: Sequence[str]) -> GuardState:
+        """The guard state, with the accounts matching ``watch`` as models."""
+
+        return GuardState(
+            counts={customer: self.count},
+            closed_through=self.closed_through,
+            mark_opened=True,
+            horizons={} if self.horizon is None else {customer: self.horizon},
+            latest={} if self.latest is None else {customer: self.latest},
+            watched={
+                address: AccountState(
+                    address=address,
+                    volumes={asset: Volume(input=received, output=sent) for asset, (received, sent) in held.items()},
+                )
+                for address, held in self.accounts.items()
+                if any(address_matches(address, wanted) for wanted in watch)
+            },
+        )
 
 
 class LastKnown:
@@ -78,12 +119,7 @@ class LastKnown:
             if known is None or not known.filters.issuperset(watch):
                 return None
             self._known.move_to_end(unique[0])
-        watched = {
-            address: account
-            for address, account in known.state.watched.items()
-            if any(address_matches(address, wanted) for wanted in watch)
-        }
-        return known.state.model_copy(update={"watched": watched})
+        return known.state(unique[0], watch)
 
     def remember(
         self,
@@ -105,23 +141,28 @@ class LastKnown:
             return
         customer = unique[0]
         filters = frozenset(watch)
-        accounts = dict(state.watched)
+        accounts: dict[str, Volumes] = {
+            address: {asset: (volume.input, volume.output) for asset, volume in account.volumes.items()}
+            for address, account in state.watched.items()
+        }
         with self._lock:
             before = self._known.get(customer)
-        if before is not None and before.state.count(customer) == state.count(customer):
+        if before is not None and before.count == state.count(customer):
             # Nothing posted on the customer between what was known and this plan's basis:
             # the accounts known for other filters still stand (the next spend after an earn).
             filters |= before.filters
-            accounts = {**before.state.watched, **accounts}
-        after = state.advanced([customer], at).model_copy(
-            update={
-                "counts": {customer: state.count(customer) + 1},
-                "mark_opened": True,
-                "watched": _moved(accounts, filters, postings),
-            }
+            accounts = {**before.accounts, **accounts}
+        after = state.advanced([customer], at)
+        known = _Known(
+            count=state.count(customer) + 1,
+            horizon=after.horizons.get(customer),
+            latest=after.latest.get(customer),
+            closed_through=state.closed_through,
+            filters=filters,
+            accounts=_moved(accounts, filters, postings),
         )
         with self._lock:
-            self._known[customer] = _Known(state=after, filters=filters)
+            self._known[customer] = known
             self._known.move_to_end(customer)
             while len(self._known) > self._capacity:
                 self._known.popitem(last=False)
@@ -137,31 +178,19 @@ class LastKnown:
                 self._known.pop(customer, None)
 
 
-def _moved(
-    accounts: Mapping[str, AccountState], filters: frozenset[str], postings: Sequence[Posting]
-) -> dict[str, AccountState]:
+def _moved(accounts: dict[str, Volumes], filters: frozenset[str], postings: Sequence[Posting]) -> dict[str, Volumes]:
     """``accounts`` (every account matching ``filters``) with ``postings`` applied; new matching accounts added."""
 
-    volumes: dict[str, dict[str, tuple[int, int]]] = {
-        address: {asset: (volume.input, volume.output) for asset, volume in account.volumes.items()}
-        for address, account in accounts.items()
-    }
+    moved = {address: dict(held) for address, held in accounts.items()}
 
     def move(address: str, asset: str, received: int, sent: int) -> None:
-        if address not in volumes and not any(address_matches(address, wanted) for wanted in filters):
+        if address not in moved and not any(address_matches(address, wanted) for wanted in filters):
             return
-        held = volumes.setdefault(address, {})
+        held = moved.setdefault(address, {})
         before = held.get(asset, (0, 0))
         held[asset] = (before[0] + received, before[1] + sent)
 
     for posting in postings:
         move(posting.source, posting.asset, 0, posting.amount)
         move(posting.destination, posting.asset, posting.amount, 0)
-    return {
-        address: AccountState(
-            address=address,
-            metadata=accounts[address].metadata if address in accounts else {},
-            volumes={asset: Volume(input=received, output=sent) for asset, (received, sent) in held.items()},
-        )
-        for address, held in volumes.items()
-    }
+    return moved

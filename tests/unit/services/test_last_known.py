@@ -12,24 +12,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from support.programme import T0, programme, usd
-from test_horizon import CountingLedger
+from support.programme import T0, programme
+from test_horizon import CountingLedger, earn, redeem
 
 from loyalty_accounts.errors import InsufficientPoints, PeriodClosed
-from loyalty_accounts.operations import EarnCommand, RedeemCommand, TransferCommand
+from loyalty_accounts.operations import TransferCommand
 from loyalty_accounts.operations.guard import GuardState
 from loyalty_accounts.services.last_known import LastKnown
 from loyalty_accounts.types import AccountState, Posting, Volume
 
 HOUR = timedelta(hours=1)
-
-
-def earn(order: str, amount: str, at: datetime, customer: str = "c1") -> EarnCommand:
-    return EarnCommand(customer=customer, order_id=order, amount=usd(amount), ordered_at=at)
-
-
-def redeem(key: str, points: int, at: datetime, customer: str = "c1") -> RedeemCommand:
-    return RedeemCommand(customer=customer, redemption_id=key, points=points, at=at)
 
 
 def test_the_second_operation_of_a_customer_reads_nothing() -> None:

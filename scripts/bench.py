@@ -42,7 +42,6 @@ import multiprocessing
 import os
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -66,21 +65,11 @@ from loyalty_accounts.testing import bench_figures as figures  # noqa: E402
 from loyalty_accounts.testing import bench_workload as workload  # noqa: E402
 from loyalty_accounts.testing.bench_figures import Row, Side  # noqa: E402
 from loyalty_accounts.testing.bench_import import read_posts, run_import_child  # noqa: E402
+from loyalty_accounts.testing.bench_liability import scenario_liability  # noqa: E402
 from loyalty_accounts.testing.bench_raw import RawLedger, Replay  # noqa: E402
+from loyalty_accounts.testing.bench_rounds import load as _load  # noqa: E402
+from loyalty_accounts.testing.bench_rounds import log, project_round, raw_round  # noqa: E402
 from loyalty_accounts.testing.bench_wire import Recorder, Sent  # noqa: E402
-
-SEED_CHUNK = 100
-"""Elements per seeding bulk request: the v2.4.12 default --bulk-max-size (cmd/serve.go); more is 413."""
-TEMPLATE_CUSTOMER = "qqtplcustomerqq"
-TEMPLATE_ORDER = "qqtplorderqq"
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def _load() -> tuple[float, float, float]:
-    return os.getloadavg()
 
 
 class Pair:
@@ -118,25 +107,6 @@ class Pair:
         self.app.close()
         self.setup_raw.close()
         self.raw.close()
-
-
-def project_round(recorder: Recorder, action: Callable[[], int]) -> tuple[Side, list[Sent]]:
-    """Time ``action`` (returns the operations it refused) on the project; its figures and accepted posts."""
-
-    recorder.reset()
-    cpu, wall = time.process_time(), time.perf_counter()
-    refused = action()
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    posts = recorder.accepted_posts()
-    return Side(ops=0, wall_s=wall, cpu_s=cpu, requests=recorder.requests, refused=refused), posts
-
-
-def raw_round(replay: Callable[[Replay], None]) -> Side:
-    done = Replay()
-    cpu, wall = time.process_time(), time.perf_counter()
-    replay(done)
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    return Side(ops=done.ops, wall_s=wall, cpu_s=cpu, requests=done.requests, refused=done.refused)
 
 
 def _sequential(
@@ -299,63 +269,6 @@ def scenario_import(url: str, args: argparse.Namespace, recorder: Recorder, now:
     return Row(scenario=scenario, project=project, raw=raw, load_start=start, load_end=_load(), note=note)
 
 
-def scenario_liability(url: str, args: argparse.Namespace, recorder: Recorder, now: datetime) -> list[Row]:
-    """One ledger seeded with clones of a project earn; the project's report against a replay of its reads."""
-
-    sizes = [n for n in args.accounts if args.max_accounts is None or n <= args.max_accounts]
-    skipped = [n for n in args.accounts if n not in sizes]
-    rows = [Row(scenario=f"liability, {n:,} accounts", skipped=f"above --max-accounts {args.max_accounts}") for n in skipped]
-    if not sizes:
-        return rows
-    ledger = RawLedger(url, f"bench-liab-{uuid.uuid4().hex[:6]}")
-    recorder.ignore(ledger.client)
-    ledger.create(log=log)
-    app = create_app(ledger_url=url, ledger_name=ledger.ledger)
-    app.program.init()
-    recorder.reset()
-    app.program.earn(
-        workload.earn_commands(TEMPLATE_ORDER, 1, [TEMPLATE_CUSTOMER], now, seed=args.seed)[0].model_copy(
-            update={"order_id": TEMPLATE_ORDER}
-        )
-    )
-    template = next(s for s in recorder.accepted_posts() if f'"earn:{TEMPLATE_ORDER}"'.encode() in s.content)
-    schema_version = app.program.schema_version
-    seeded = 0
-    per_earn: float | None = None
-    for target in sizes:
-        have = ledger.count_accounts() or 0
-        log(f"seeding the liability ledger to {target:,} accounts (has {have:,})")
-        while have < target:
-            missing = target - have
-            batch = SEED_CHUNK if per_earn is None else max(1, min(SEED_CHUNK, int(missing / per_earn) + 1))
-            posts = [
-                workload.clone_post(template.content, {TEMPLATE_CUSTOMER: f"L{seeded + i:07d}", TEMPLATE_ORDER: f"Lo{seeded + i:07d}"})
-                for i in range(batch)
-            ]
-            refused = ledger.bulk(workload.bulk_body(posts, key_prefix="seed"), schema_version=schema_version)
-            if refused:
-                log(f"  {refused} of {batch} seed earns refused")
-            seeded += batch
-            before, have = have, ledger.count_accounts() or 0
-            per_earn = max(0.5, (have - before) / batch) if have > before else (per_earn or 1.0)
-        start = _load()
-        project: Side | None = None
-        raw: Side | None = None
-        for _ in range(args.rounds):
-            mine, _posts = project_round(recorder, lambda: (app.reports.liability(None), 0)[1])
-            reads = [s for s in recorder.sent if s.method in ("GET", "HEAD")]
-            mine = mine.model_copy(update={"ops": 1})
-            theirs = raw_round(lambda done, reads=reads: ledger.replay_all(reads, done)).model_copy(update={"ops": 1})
-            project = mine if project is None else project.plus(mine)
-            raw = theirs if raw is None else raw.plus(theirs)
-        assert project is not None
-        note = f"{have:,} accounts; {project.seconds_per_op:.2f} s per report (project)"
-        rows.append(Row(scenario=f"liability, {target:,} accounts", project=project, raw=raw, load_start=start, load_end=_load(), note=note))
-    app.close()
-    ledger.close()
-    return rows
-
-
 def scenario_servers(args: argparse.Namespace, posts: Sequence[Sent], warm: Sequence[Sent], schema: Sequence[Sent]) -> Row:
     """Raw sequential earns on a fresh local server with Formance's default serve settings, then the tuned one."""
 
@@ -408,6 +321,7 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--orders", type=int, default=10_000, help="Orders in the import file (default 10,000).")
     parser.add_argument("--chunk-size", type=int, default=None, help="Chunk size passed to import_orders (default: the project's).")
     parser.add_argument("--accounts", default="10000,100000", help="Liability report sizes, in accounts (default 10000,100000).")
+    parser.add_argument("--liability-ledger", default=None, help="Measure the liability report on this existing ledger instead of seeding one per --accounts size.")
     parser.add_argument("--max-accounts", type=int, default=None, help="Skip liability sizes above this (small machines).")
     parser.add_argument("--rounds", type=int, default=4, help="Alternating project/raw rounds per scenario (default 4).")
     parser.add_argument("--seed", type=int, default=1, help="Random seed of amounts and order files.")
@@ -490,7 +404,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if "import" in args.only:
                 rows.append(scenario_import(url, args, recorder, now))
             if "liability" in args.only:
-                rows.extend(scenario_liability(url, args, recorder, now))
+                rows.extend(scenario_liability(url, args, recorder, now, existing=args.liability_ledger))
         if "servers" in args.only and pair is not None:
             if args.compare_servers:
                 rows.append(scenario_servers(args, pair.earn_posts, pair.warm_posts, pair.schema_posts))

@@ -150,6 +150,14 @@ class Turns:
                 lock.release()
 
 
+class _ReadWhileChanging(Exception):
+    """A plan refused on reads made while another operation of its customer committed (``error``: the refusal)."""
+
+    def __init__(self, error: LoyaltyError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 class _Built(Frozen):
     """A command read and planned: the guarded plan (None: nothing to post), the state it was planned
     from, the transactions to post before it (setup of the entry, then control accounts to open) and
@@ -268,7 +276,20 @@ class Executor:
         unique = list(dict.fromkeys(customers))
         if len(unique) == 1 and (buckets := self.chart.buckets_filter(unique[0])) not in watch:
             watch = (*watch, buckets)
-        return self._plan_on(entry, command, read_guard(self.reading, customers, watch), watch)
+        guard = read_guard(self.reading, customers, watch)
+        try:
+            return self._plan_on(entry, command, guard, watch)
+        except (LedgerUnavailable, OutcomeUnknown):
+            raise
+        except LoyaltyError as exc:
+            # The reads after the guard's are separate requests: one made after another
+            # operation of the customer committed mixes two states (a balance without a
+            # transaction the history read has), and the plan may refuse what it should not.
+            # The counters say whether anything committed since the guard was read.
+            now = read_guard(self.reading, customers)
+            if any(now.count(c) != guard.count(c) for c in dict.fromkeys(customers)):
+                raise _ReadWhileChanging(exc) from exc
+            raise
 
     def _plan_on(self, entry: Operation[Any, Any], command: Command, guard: GuardState, watch: tuple[str, ...]) -> _Built:
         customers = command.customers()
@@ -306,6 +327,14 @@ class Executor:
                 built = self._build(entry, command)
             except (LedgerUnavailable, OutcomeUnknown):
                 raise
+            except _ReadWhileChanging as changing:
+                # Planned from reads another operation of the customer changed: plan again.
+                if (meanwhile := self._posted_meanwhile(command, reference, fingerprint)) is not None:
+                    return meanwhile
+                if attempt == PLAN_ATTEMPTS:
+                    raise changing.error from None
+                sleep(random.uniform(0, min(0.2, REPLAN_JITTER_S * attempt)))
+                continue
             except LoyaltyError:
                 if (meanwhile := self._posted_meanwhile(command, reference, fingerprint)) is not None:
                     return meanwhile

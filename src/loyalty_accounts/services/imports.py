@@ -190,10 +190,8 @@ class ImportService:
 
         pending = list(chunk)
         for _ in range(STALE_ROUNDS):
-            plans = self._plan(pending, tally)
-            if not plans:
-                return
-            pending = self._post(plans, tally)
+            plans, stale = self._plan(pending, tally)
+            pending = stale + (self._post(plans, tally) if plans else [])
             if not pending:
                 return
         for command in pending:
@@ -203,8 +201,9 @@ class ImportService:
                 f"({STALE_ROUNDS} tries); nothing was posted for it: import the file again",
             )
 
-    def _plan(self, commands: Sequence[EarnCommand], tally: _Tally) -> list[_Planned]:
-        """Each command's guarded plan; orders settled without a post (refused, nothing, replayed) are tallied.
+    def _plan(self, commands: Sequence[EarnCommand], tally: _Tally) -> tuple[list[_Planned], list[EarnCommand]]:
+        """Each command's guarded plan, and the commands to read again (see :meth:`_plan_read`); orders
+        settled without a post (refused, nothing, replayed) are tallied.
 
         A customer this process posted on last (:mod:`.last_known`) and whose
         order is dated after their latest transaction is planned from what
@@ -242,12 +241,20 @@ class ImportService:
                 unread.append(command)  # what a guess would not post is decided on a fresh read
             else:
                 plans.append(planned)
+        stale: list[EarnCommand] = []
         if unread:
-            plans.extend(self._plan_read(unread, tally))
-        return plans
+            read, stale = self._plan_read(unread, tally)
+            plans.extend(read)
+        return plans, stale
 
-    def _plan_read(self, commands: Sequence[EarnCommand], tally: _Tally) -> list[_Planned]:
-        """The plans of ``commands`` from one guard read and one :class:`ChunkBook` of their customers."""
+    def _plan_read(self, commands: Sequence[EarnCommand], tally: _Tally) -> tuple[list[_Planned], list[EarnCommand]]:
+        """The plans of ``commands`` from one guard read and one :class:`ChunkBook` of their customers, and
+        the commands refused on reads another operation of their customer changed meanwhile (to read again).
+
+        The book's listings are separate requests: an operation committed between them mixes two
+        states, and a plan may refuse what it should not. A refusal stands only when the customer's
+        operation counter has not moved since the guard was read.
+        """
 
         executor = self._executor
         customers = [command.customer for command in commands]
@@ -266,6 +273,7 @@ class ImportService:
         unknown = {c: book.latest(c) for c in customers if c not in guard.latest}
         guard = guard.model_copy(update={"latest": {**guard.latest, **unknown}})
         plans: list[_Planned] = []
+        refused: list[tuple[EarnCommand, LoyaltyError]] = []
         for command in commands:
             c = command.customer
             basis = GuardState(
@@ -281,15 +289,23 @@ class ImportService:
             except (LedgerUnavailable, OutcomeUnknown):
                 raise
             except LoyaltyError as exc:
-                # A refusal of an order already earned (dated in a period closed since) is its replay.
-                self._settle_without_post(command, tally, refusal=exc)
+                refused.append((command, exc))
                 continue
             if planned is None:
                 self._settle_without_post(command, tally, refusal=None)
                 continue
             plans.append(planned)
+        stale: list[EarnCommand] = []
+        if refused:
+            now = read_guard(Reading(executor.ledger, self._chart, self._reading.rules), [c.customer for c, _ in refused])
+            for command, exc in refused:
+                if now.count(command.customer) != guard.count(command.customer):
+                    stale.append(command)
+                else:
+                    # A refusal of an order already earned (dated in a period closed since) is its replay.
+                    self._settle_without_post(command, tally, refusal=exc)
         self._open_controls(guard.to_open(executor.chart, [planned.command.customer for planned in plans]))
-        return plans
+        return plans, stale
 
     def _plan_one(self, command: EarnCommand, reading: Reading, basis: GuardState) -> _Planned | None:
         """The guarded plan of one order read through ``reading`` on the guard state ``basis``; None: no points."""

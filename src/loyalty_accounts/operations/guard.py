@@ -44,10 +44,13 @@ watches (``Operation.watch``).
 
 **Closed period.** ``program:control:closed`` holds minus the instant through
 which the books are closed (microseconds since the epoch; 0: nothing closed).
-Every guarded transaction takes one unit out of it with the overdraft bounded
-by its own instant in microseconds and puts it straight back: the mark is
-unchanged, and a transaction dated at or before the closed-through instant
-fails. Closing a period (:mod:`.period_close`) moves the mark under the same
+Every guarded transaction sends one unit from it to itself with the overdraft
+bounded by its own instant in microseconds: the mark is unchanged, and a
+transaction dated at or before the closed-through instant fails. Formance
+v2.4.12 accepts a posting from an account to itself and checks the source's
+overdraft as for any other; no shared account (such as ``@world``) takes a
+move, so an earlier-dated transaction has fewer later moves to update
+(the ``update_effective_volumes`` trigger of migration 11). Closing a period (:mod:`.period_close`) moves the mark under the same
 lock, so a close and a post cannot pass each other.
 
 Worked example: c42 has 4 operations so far, the latest dated
@@ -56,8 +59,7 @@ redeem dated 2026-06-01T10:00:00Z is guarded with::
 
     customers:c42:sequence    -1 CTL → program:control:sequence   +1  (may go down to -5)
     customers:c42:horizon     -86400000000 CTL → program:control:horizon  (now -1780308000000000)
-    program:control:closed    -1 CTL → world                      +1  (may go down to -1780308000000000)
-    world                     -1 CTL → program:control:closed     +1
+    program:control:closed    -1 CTL → program:control:closed     +1  (may go down to -1780308000000000)
 
     metadata sequence="c42=5"
 """

@@ -7,14 +7,14 @@ rows that exist (``internal/storage/ledger/balances.go``, ``GetBalances``:
 a concurrent, uncommitted post is inserting is invisible to it), so two
 first posts on a never-used counter would both read 0 and both pass. The
 executor therefore opens a control account it finds without a row before it
-posts a guarded transaction on it: one control unit from world into the
-account and back, in one transaction. The balance is unchanged; the row
-exists afterwards.
+posts a guarded transaction on it: one control unit from the account to
+itself. The balance is unchanged; the row exists afterwards; no other
+account moves (a shared counterpart would gain moves that every
+earlier-dated transaction on it must update).
 
 Worked example, the first operation ever of c42::
 
-    world                   -1 CTL → customers:c42:sequence  +1
-    customers:c42:sequence  -1 CTL → world                   +1
+    customers:c42:sequence  -1 CTL → customers:c42:sequence  +1
 
     reference "open_control:customers:c42:sequence"; metadata
     account=customers:c42:sequence

@@ -91,12 +91,14 @@ def round_to(amount: Decimal, places: int, rounding: Rounding) -> Decimal:
 class Money(Value):
     """A positive sum in a currency, e.g. 12.50 USD. Never a float."""
 
-    amount: Annotated[Decimal, Field(gt=0, allow_inf_nan=False), NOT_A_FLOAT]
+    amount: Annotated[Decimal, Field(allow_inf_nan=False), NOT_A_FLOAT]
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 
     @field_validator("amount")
     @classmethod
     def _canonical(cls, value: Decimal) -> Decimal:
+        if value <= 0:
+            raise ValueError(f"must be greater than 0, got {value}")
         # 12.50 and 12.5 are the same money and must fingerprint alike.
         return Decimal(format(value.normalize(), "f"))
 

@@ -275,6 +275,10 @@ class FakeLedger:
         tx_id = self._by_ref.get(reference)
         return None if tx_id is None else self.get_transaction(tx_id)
 
+    def find_by_references(self, references: Sequence[str]) -> dict[str, PostedTransaction]:
+        found = {reference: self.find_by_reference(reference) for reference in references}
+        return {reference: tx for reference, tx in found.items() if tx is not None}
+
     def get_transaction(self, tx_id: int) -> PostedTransaction:
         position = self._position.get(tx_id)
         if position is None:

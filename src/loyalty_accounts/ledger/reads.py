@@ -35,7 +35,7 @@ the server info and the schema list go through formance-sdk-python.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -171,6 +171,15 @@ class LedgerReader:
     def find_by_reference(self, reference: str) -> PostedTransaction | None:
         found = transactions_matching(self._transport, {"$match": {"reference": reference}}, page_size=1)
         return next(found, None)
+
+    def find_by_references(self, references: Sequence[str]) -> dict[str, PostedTransaction]:
+        """The transactions holding any of ``references``, by reference (one ``$in`` listing; those
+        not found are absent)."""
+
+        if not references:
+            return {}
+        found = transactions_matching(self._transport, {"$in": {"reference": list(dict.fromkeys(references))}})
+        return {tx.reference: tx for tx in found if tx.reference is not None}
 
     def get_transaction(self, tx_id: int) -> PostedTransaction:
         response = self._transport.request(f"read transaction {tx_id}", "GET", f"/transactions/{wire.tx_id(tx_id)}")

@@ -40,7 +40,7 @@ executor's sweeps do.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -188,18 +188,42 @@ class ImportService:
     def _post_chunk(self, chunk: Sequence[EarnCommand], tally: _Tally) -> None:
         """Read, price, guard and post one chunk (one order per customer), again for stale orders."""
 
-        pending = list(chunk)
+        pending = self._not_yet_earned(chunk, tally)
         for _ in range(STALE_ROUNDS):
-            plans, stale = self._plan(pending, tally)
-            pending = stale + (self._post(plans, tally) if plans else [])
             if not pending:
                 return
+            plans, stale = self._plan(pending, tally)
+            pending = stale + (self._post(plans, tally) if plans else [])
         for command in pending:
             tally.refuse(
                 command.order_id,
                 f"concurrent operations kept changing customer {command.customer} while the import ran "
                 f"({STALE_ROUNDS} tries); nothing was posted for it: import the file again",
             )
+
+    def _not_yet_earned(self, chunk: Sequence[EarnCommand], tally: _Tally) -> list[EarnCommand]:
+        """The chunk's orders no transaction holds the reference of; the others are tallied (one listing).
+
+        An order earned before (by this file run earlier, or by ``earn``) is a
+        replay, one earned with other content a refusal: neither is read or
+        priced, so running a file again costs one listing per chunk.
+        """
+
+        ledger = self._executor.ledger
+        finder = getattr(ledger, "find_by_references", None)
+        if finder is None:
+            return list(chunk)
+        taken: Mapping[str, PostedTransaction] = finder([command.reference() for command in chunk])
+        pending: list[EarnCommand] = []
+        for command in chunk:
+            existing = taken.get(command.reference())
+            if existing is None:
+                pending.append(command)
+            elif existing.metadata.get("command_hash") == command.fingerprint():
+                tally.add("replayed")
+            else:
+                tally.refuse(command.order_id, _used_for_another(command))
+        return pending
 
     def _plan(self, commands: Sequence[EarnCommand], tally: _Tally) -> tuple[list[_Planned], list[EarnCommand]]:
         """Each command's guarded plan, and the commands to read again (see :meth:`_plan_read`); orders
@@ -346,7 +370,7 @@ class ImportService:
             if existing.metadata.get("command_hash") == command.fingerprint():
                 tally.add("replayed")
             else:
-                tally.refuse(command.order_id, f"{command.reference()} was already used for a different earn")
+                tally.refuse(command.order_id, _used_for_another(command))
         elif refusal is not None:
             tally.refuse(command.order_id, refusal.message)
         else:
@@ -445,6 +469,10 @@ class ImportService:
             else:
                 tally.add("posted", points_of(found, self._chart.points_asset))
         return stale
+
+
+def _used_for_another(command: EarnCommand) -> str:
+    return f"{command.reference()} was already used for a different earn"
 
 
 def _plan_points(plan: TransactionPlan) -> int:

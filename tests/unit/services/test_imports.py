@@ -164,3 +164,16 @@ def test_an_import_planned_on_a_stale_guess_is_read_again_and_posted_once(tmp_pa
     assert here.balance("c1").total == 100 - 60 + 10
     assert here.balance("c2").total == 100 + 10 + 10
     assert here.import_orders(later).replayed == 2
+
+
+def test_running_a_file_again_reads_nothing_but_the_references(tmp_path: Path) -> None:
+    from test_horizon import CountingLedger
+
+    ledger = CountingLedger()
+    path = write(tmp_path, [f"c{i % 3},o{i},10.00,USD,{at(i)},," for i in range(9)])
+    assert programme(ledger, pending_days=0).import_orders(path, chunk_size=2).posted == 9
+    again = programme(ledger, pending_days=0)  # another process: nothing known of the customers
+    ledger.reads.clear()
+    summary = again.import_orders(path, chunk_size=2)
+    assert (summary.posted, summary.replayed) == (0, 9)
+    assert sum(ledger.reads.values()) == 0  # no guard, book or history read: the references settled it

@@ -229,7 +229,9 @@ def scenario_import(url: str, args: argparse.Namespace, recorder: Recorder, now:
     start = _load()
     with tempfile.TemporaryDirectory(prefix="bench-import-") as folder:
         orders = Path(folder) / "orders.csv"
-        rows = workload.order_rows(args.orders, prefix="i", customers=max(1, args.orders // 5), start=now - timedelta(hours=2), seed=args.seed)
+        # One order a second, the last ten minutes ago: every order is in the past, whatever the file's size.
+        first = now - timedelta(seconds=args.orders) - timedelta(minutes=10)
+        rows = workload.order_rows(args.orders, prefix="i", customers=max(1, args.orders // 5), start=first, seed=args.seed)
         workload.write_orders_csv(orders, rows)
         posts_file = Path(folder) / "posts.bin"
         context = multiprocessing.get_context("spawn")
@@ -242,9 +244,10 @@ def scenario_import(url: str, args: argparse.Namespace, recorder: Recorder, now:
         send.close()
         result: dict[str, Any] = receive.recv()
         child.join()
-        if "error" in result:
+        if "error" in result or result.get("invalid"):
             pair.close()
-            return Row(scenario=scenario, skipped=f"the import failed: {result['error']}", load_start=start, load_end=_load())
+            why = result.get("error") or f"{result['invalid']} invalid rows, nothing posted"
+            return Row(scenario=scenario, skipped=f"the import failed: {why}", load_start=start, load_end=_load())
         project = Side(
             ops=result["posted"] + result["replayed"] + result["refused"] + result["nothing"],
             wall_s=result["wall_s"],

@@ -11,6 +11,8 @@ v2.4.12 server applies inclusively at both ends (see the package docstring).
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, Inexact, localcontext
 from typing import Any, Callable, Iterator, Mapping, NamedTuple, Sequence
@@ -91,6 +93,27 @@ def windowed(chart: Chart, start: datetime | None, end: datetime) -> dict[str, A
     """The :class:`Windowed` fields of a statement over ``(start, end]`` of ``chart``'s programme."""
 
     return {"start": utc(start) if start is not None else None, "end": utc(end), **valued(chart)}
+
+
+@contextmanager
+def collection_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a report builds many objects at once.
+
+    A listing of 100,000 accounts allocates several objects per account, none
+    of them in reference cycles; the generational collector, triggered by the
+    allocations, scans the growing heap again and again to find none (measured
+    on 102,809 accounts: 2.96 s of client CPU with it, 1.53 s without). Objects
+    freed meanwhile are freed by reference counting as usual; the collector
+    resumes (if it was on) when the block ends, whatever happens in it.
+    """
+
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def kind_of(chart: Chart, address: str) -> str | None:

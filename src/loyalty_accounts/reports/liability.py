@@ -21,8 +21,8 @@ from ..vocabulary.instants import utc
 from .common import (
     Clock,
     Valued,
+    collection_paused,
     instant_or_now,
-    kind_of,
     money_value,
     nothing_dated_after,
     points_of,
@@ -94,12 +94,14 @@ class LiabilityStatement(Valued):
         return self.total_points - self.ledger_total_points
 
 
-def _customer_of(chart: Chart, address: str) -> str:
+def _customer_and_kind(chart: Chart, address: str) -> tuple[str, str | None]:
+    """The customer an account belongs to and its kind (None: no kind of the chart), from one parse."""
+
     parsed = chart.parse(address)
     if parsed is not None and "customer" in parsed.values:
-        return parsed.values["customer"]
+        return parsed.values["customer"], parsed.kind
     parts = address.split(":")
-    return parts[1] if len(parts) > 1 else address
+    return (parts[1] if len(parts) > 1 else address), (parsed.kind if parsed is not None else None)
 
 
 def liability_statement(
@@ -134,9 +136,9 @@ def liability_statement(
             continue
         balance = account.balance(asset)
         listed += balance
-        customer = _customer_of(chart, account.address)
+        customer, kind = _customer_and_kind(chart, account.address)
         position[customer] += balance
-        state = _STATE_OF_KIND.get(kind_of(chart, account.address) or "", "other")
+        state = _STATE_OF_KIND.get(kind or "", "other")
         if balance < 0:
             below_zero.append(AccountBalance(address=account.address, asset=asset, balance=balance))
         if state == "other":
@@ -207,6 +209,11 @@ def _totals(ledger: LedgerPort, chart: Chart, address_filter: str, end: datetime
 def _read_at(ledger: LedgerPort, chart: Chart, pit: datetime, read_pit: datetime | None) -> LiabilityStatement:
     """The statement at ``pit``, every read made at ``read_pit`` (None: the current state)."""
 
+    with collection_paused():
+        return _read_at_unpaused(ledger, chart, pit, read_pit)
+
+
+def _read_at_unpaused(ledger: LedgerPort, chart: Chart, pit: datetime, read_pit: datetime | None) -> LiabilityStatement:
     by_kind = {kind: _totals(ledger, chart, chart.kind_filter(kind), read_pit) for kind in _STATE_OF_KIND}
     subtree = _totals(ledger, chart, chart.customer_filter(), read_pit)
     outside_kinds = (

@@ -2,7 +2,7 @@
 
 Two streaming passes over the file (:mod:`.order_file`), so memory stays
 bounded whatever its size (what is held: the set of order ids, the invalid
-rows, a chunk and the orders waiting behind a chunk for their customer):
+rows and one chunk):
 
 1. **Validate** every row: it parses into an
    :class:`~loyalty_accounts.operations.EarnCommand`; its currency is one the
@@ -11,9 +11,10 @@ rows, a chunk and the orders waiting behind a chunk for their customer):
    and not beyond the clock skew; its order id is not used by an earlier row.
    Any invalid row: nothing is posted and each is reported with its line
    number, unless ``skip_invalid`` (then they are left out).
-2. **Post** the valid orders in chunks. A chunk holds **at most one order per
-   customer**: a customer's next order waits for the next chunk, so it is
-   read and priced after the earlier one is on the ledger, exactly as when
+2. **Post** the valid orders in chunks. A chunk is a run of the file holding
+   **at most one order per customer** (:mod:`.import_chunks`): a customer's
+   next order starts the next chunk, so it is read and priced after the
+   earlier one is on the ledger, exactly as when
    the orders are earned one by one in file order (the tier it reaches,
    the campaign caps it has used, the clawback debt it has repaid). Each
    order is read and priced by the single earn's own read and plan

@@ -10,7 +10,7 @@ from support.fake_ledger import FakeLedger
 from support.programme import T0, earn, programme
 
 from loyalty_accounts.operations import EarnCommand
-from loyalty_accounts.services.import_chunks import WAITING_LIMIT, chunks_by_customer
+from loyalty_accounts.services.import_chunks import chunks_by_customer
 
 HEADER = "customer,order_id,amount,currency,ordered_at,category,channel"
 
@@ -29,14 +29,14 @@ def orders_of(customers: str) -> list[EarnCommand]:
     return [earn(c, f"o{i}", "10.00") for i, c in enumerate(customers)]
 
 
-def test_chunks_hold_one_order_per_customer_in_file_order() -> None:
-    chunks = list(chunks_by_customer(orders_of("aabacbd"), 3))
-    # a's second order waits for the next chunk, its third for the one after; b's second fits the second chunk.
-    assert [[o.order_id for o in chunk] for chunk in chunks] == [["o0", "o2", "o4"], ["o1", "o5", "o6"], ["o3"]]
-    assert [len({o.customer for o in chunk}) for chunk in chunks] == [len(chunk) for chunk in chunks]
+def test_chunks_are_runs_of_the_file_with_one_order_per_customer() -> None:
+    chunks = list(chunks_by_customer(orders_of("aabacbdeee"), 3))
+    # a chunk ends where its customer comes again or it is full: the file's order is kept exactly
+    assert [[o.order_id for o in chunk] for chunk in chunks] == [["o0"], ["o1", "o2"], ["o3", "o4", "o5"], ["o6", "o7"], ["o8"], ["o9"]]
+    assert [o for chunk in chunks for o in chunk] == orders_of("aabacbdeee")
 
 
-def test_a_file_of_one_customer_keeps_bounded_waiting_orders() -> None:
+def test_a_file_of_one_customer_is_read_one_order_at_a_time() -> None:
     sizes = []
     seen = 0
 
@@ -48,7 +48,7 @@ def test_a_file_of_one_customer_keeps_bounded_waiting_orders() -> None:
 
     for chunk in chunks_by_customer(stream(), 2):
         sizes.append(len(chunk))
-        assert seen - sum(sizes) <= WAITING_LIMIT * 2 + 2
+        assert seen - sum(sizes) <= 1  # only the order that ended the chunk is held
     assert sizes == [1] * 500
 
 

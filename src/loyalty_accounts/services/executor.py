@@ -2,14 +2,16 @@
 
 Each command is looked up in the registry (:data:`loyalty_accounts.operations.OPERATIONS`)
 by its operation; the entry says what to read from the ledger for its plan,
-how to plan (pure) and what to post first (``setup``). Nothing is kept on the
-Python side: the ledger is the only book.
+how to plan (pure) and what to post first (``setup``). The ledger is the only
+book: what the executor keeps of a customer after posting on them
+(:mod:`.last_known`) is only a guess to plan the next operation from, which
+the ledger's sequence leg accepts or refuses at that operation's post.
 
-Exactly once: before planning, the command's reference is looked up. Found
-with the same command fingerprint → the original is returned (``replayed``)
-and nothing is posted; found with another fingerprint → ``DuplicateOperation``.
-Not found → plan and post; the client resolves a concurrent duplicate the same
-way, and the database's unique reference makes two posts impossible.
+Exactly once: the post carries the command's reference; a taken one comes
+back from the ledger and is looked up. Found with the same command
+fingerprint → the original is returned (``replayed``) and nothing is posted;
+found with another fingerprint → ``DuplicateOperation``. The database's
+unique reference makes two posts impossible.
 
 Never overspent: a plan names the exact amount it takes from each account
 (what the reads say the account can give from the operation's date on), and

@@ -350,14 +350,15 @@ class ImportService:
         return tuple(watch(command, self._chart)) if watch is not None else ()
 
     def _capped_window(self, commands: Sequence[EarnCommand]) -> tuple[datetime, datetime] | None:
-        """From the earliest start to the latest end of the capped campaigns active at the orders' instants."""
+        """From the earliest start to the latest end of the capped campaigns that apply to the orders
+        (their instant, category and channel: the campaigns whose usage an earn reads); None: none."""
 
         rules = self._reading.require_rules("import")
         capped = [
             campaign
             for command in commands
             for campaign in rules.campaigns_at(command.ordered_at)
-            if campaign.cap_per_customer is not None
+            if campaign.cap_per_customer is not None and campaign.applies_to(earn_op.order_of(command, rules))
         ]
         if not capped:
             return None

@@ -177,3 +177,29 @@ def test_running_a_file_again_reads_nothing_but_the_references(tmp_path: Path) -
     summary = again.import_orders(path, chunk_size=2)
     assert (summary.posted, summary.replayed) == (0, 9)
     assert sum(ledger.reads.values()) == 0  # no guard, book or history read: the references settled it
+
+
+def test_orders_no_capped_campaign_applies_to_are_planned_without_reads_during_one(tmp_path: Path) -> None:
+    from datetime import datetime, timezone
+
+    from test_horizon import CountingLedger
+
+    black_friday = datetime(2026, 11, 28, 15, 0, tzinfo=timezone.utc)  # bf-2026 caps electronics, fashion, home
+
+    def rows(prefix: str, category: str, start: int) -> list[str]:
+        stamps = [(black_friday + timedelta(minutes=start + i)).isoformat().replace("+00:00", "Z") for i in range(3)]
+        return [f"c{i},{prefix}{i},100.00,USD,{stamps[i]},{category}," for i in range(3)]
+
+    ledger = CountingLedger()
+    program = programme(ledger, pending_days=0, clock=lambda: black_friday + timedelta(days=1))
+    program.import_orders(write(tmp_path, rows("a", "books", 0)))
+    ledger.reads.clear()
+    later = tmp_path / "later.csv"
+    later.write_text("\n".join([HEADER, *rows("b", "books", 10)]) + "\n")
+    assert program.import_orders(later).posted == 3
+    assert sum(ledger.reads.values()) == 0  # no campaign usage, no guard or book read
+    capped = tmp_path / "capped.csv"
+    capped.write_text("\n".join([HEADER, *rows("e", "electronics", 20)]) + "\n")
+    assert program.import_orders(capped).posted == 3
+    # a capped campaign applies: the chunk is read, the campaign's earns included
+    assert ledger.reads["accounts"] > 0 and ledger.reads["history"] > 0

@@ -220,10 +220,8 @@ class ImportService:
             existing = taken.get(command.reference())
             if existing is None:
                 pending.append(command)
-            elif existing.metadata.get("command_hash") == command.fingerprint():
-                tally.add("replayed")
             else:
-                tally.refuse(command.order_id, _used_for_another(command))
+                _settle_earned(command, existing, tally)
         return pending
 
     def _plan(self, commands: Sequence[EarnCommand], tally: _Tally) -> tuple[list[_Planned], list[EarnCommand]]:
@@ -369,10 +367,7 @@ class ImportService:
 
         existing = self._executor.ledger.find_by_reference(command.reference())
         if existing is not None:
-            if existing.metadata.get("command_hash") == command.fingerprint():
-                tally.add("replayed")
-            else:
-                tally.refuse(command.order_id, _used_for_another(command))
+            _settle_earned(command, existing, tally)
         elif refusal is not None:
             tally.refuse(command.order_id, refusal.message)
         else:
@@ -473,8 +468,13 @@ class ImportService:
         return stale
 
 
-def _used_for_another(command: EarnCommand) -> str:
-    return f"{command.reference()} was already used for a different earn"
+def _settle_earned(command: EarnCommand, existing: PostedTransaction, tally: _Tally) -> None:
+    """Tally an order whose reference ``existing`` holds: its replay, or a refusal when another command took it."""
+
+    if existing.metadata.get("command_hash") == command.fingerprint():
+        tally.add("replayed")
+    else:
+        tally.refuse(command.order_id, f"{command.reference()} was already used for a different earn")
 
 
 def _plan_points(plan: TransactionPlan) -> int:

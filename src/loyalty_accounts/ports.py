@@ -74,9 +74,15 @@ class LedgerPort(LedgerReader, Protocol):
         :class:`~loyalty_accounts.errors.OutcomeUnknown`."""
 
     def post_many(
-        self, plans: Sequence[TransactionPlan], *, schema_version: str | None = None, atomic: bool = False
+        self,
+        plans: Sequence[TransactionPlan],
+        *,
+        schema_version: str | None = None,
+        atomic: bool = False,
+        looked_up: bool = False,
     ) -> list[PostedTransaction]:
-        """Post through the bulk endpoint (chunked), with the same exactly-once rules."""
+        """Post through the bulk endpoint (chunked), with the same exactly-once rules; ``looked_up``:
+        the caller has just found none of the references taken, so they are not looked up again."""
 
     def add_transaction_metadata(
         self, tx_id: int, metadata: Mapping[str, str], *, schema_version: str | None = None

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from support.programme import programme
+from support.programme import programme, usd
 
 from loyalty_accounts.ledger import LedgerClient, LedgerConnection
 from loyalty_accounts.operations import EarnCommand
@@ -143,3 +143,35 @@ def test_imported_orders_earn_what_earning_them_one_by_one_earns(
     assert {m.get("tier_after") for m in single.values()} >= {"member", "silver"}
     for customer in {c.customer for c in commands}:
         assert program.balance(customer) == second.balance(customer)
+
+
+def test_references_taken_between_the_chunk_lookup_and_its_bulk_post(
+    ledger_url: str, ledger_name: str, client: LedgerClient, tmp_path: Path
+) -> None:
+    """The bulk post does not look the references up again: one another process takes meanwhile is
+    settled by the server's refusal of that element (a replay of the same order, a refusal of another)."""
+
+    other = programme(client)
+    raced: list[str] = []
+
+    class Raced(LedgerClient):
+        def find_by_references(self, references):  # type: ignore[no-untyped-def]
+            found = super().find_by_references(references)
+            if not raced:
+                raced.append("once")
+                at = START + timedelta(minutes=2)
+                other.earn(EarnCommand(customer="rc2", order_id="ro2", amount=usd("30.00"), ordered_at=at))  # the same order
+                other.earn(EarnCommand(customer="rc9", order_id="ro3", amount=usd("77.00"), ordered_at=at))  # another one
+            return found
+
+    with Raced(LedgerConnection(url=ledger_url, ledger=ledger_name)) as raced_client:
+        importing = programme(raced_client)
+        at = (START + timedelta(minutes=2)).isoformat().replace("+00:00", "Z")
+        path = write(tmp_path / "orders.csv", [f"rc1,ro1,30.00,USD,{at},,", f"rc2,ro2,30.00,USD,{at},,", f"rc3,ro3,30.00,USD,{at},,"])
+        summary = importing.import_orders(path)
+
+    assert raced == ["once"]
+    assert (summary.posted, summary.replayed, summary.refused) == (1, 1, 1)
+    assert summary.refusals[0][0] == "ro3" and "ro3" in summary.refusals[0][1]
+    assert other.balance("rc3").total == 0 and other.balance("rc1").total == summary.points > 0
+    assert sorted(earns(other)) == ["ro1", "ro2", "ro3"]

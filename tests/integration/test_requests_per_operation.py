@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import timedelta
+from pathlib import Path
 from typing import Iterator
 
 import httpx
@@ -86,3 +87,22 @@ def test_a_guess_made_stale_by_another_process_is_refused_by_the_server(client: 
     there.earn(earn("c1", "o2", "60.00", T0 + 3 * HOUR))
     assert here.redeem(RedeemCommand(customer="c1", redemption_id="r4", points=70, at=T0 + 4 * HOUR)).points == 70
     assert here.balance("c1").spendable == 0
+
+
+def test_an_import_chunk_of_known_customers_costs_one_lookup_and_one_bulk_post(
+    client: LedgerClient, requests: Counter[str], tmp_path: Path
+) -> None:
+    program = programme(client, pending_days=0)
+    header = "customer,order_id,amount,currency,ordered_at"
+
+    def orders(name: str, first: int, hours: int) -> Path:
+        stamp = (T0 + hours * HOUR).isoformat().replace("+00:00", "Z")
+        path = tmp_path / f"{name}.csv"
+        path.write_text("\n".join([header, *(f"c{i},{name}{i},25.00,USD,{stamp}" for i in range(first, first + 5))]) + "\n")
+        return path
+
+    assert program.import_orders(orders("a", 0, 1)).posted == 5
+    requests.clear()
+    # the same customers, later: the chunk's reference lookup, then the bulk post (no second lookup, no reads)
+    assert program.import_orders(orders("b", 0, 2)).posted == 5
+    assert requests == Counter({"GET": 1, "POST": 1})

@@ -187,11 +187,18 @@ class FakeLedger:
         return self._create(plan, schema_version)
 
     def post_many(
-        self, plans: Sequence[TransactionPlan], *, schema_version: str | None = None, atomic: bool = False
+        self,
+        plans: Sequence[TransactionPlan],
+        *,
+        schema_version: str | None = None,
+        atomic: bool = False,
+        looked_up: bool = False,
     ) -> list[PostedTransaction]:
-        """As LedgerClient.post_many: references looked up per chunk of 100, then the
-        rest posted; without ``atomic`` every element is tried and the first failure
-        raised afterwards; with it, one failure undoes the chunk (its ids stay used)."""
+        """As LedgerClient.post_many: references looked up per chunk of 100 (unless
+        ``looked_up``), then the rest posted; without ``atomic`` every element is
+        tried and the first failure raised afterwards; with it, one failure undoes
+        the chunk (its ids stay used). A reference taken when its element is posted
+        is a replay (same command) or that element's refusal (another command)."""
 
         first: dict[str, TransactionPlan] = {}
         for plan in plans:
@@ -205,7 +212,7 @@ class FakeLedger:
             chunk = unique[start : start + BULK_CHUNK]
             pending = []
             for plan in chunk:
-                found = self.find_by_reference(plan.reference)
+                found = None if looked_up else self.find_by_reference(plan.reference)
                 if found is None:
                     pending.append(plan)
                 elif found.metadata.get("command_hash") == plan.command_hash:
@@ -412,6 +419,13 @@ class FakeLedger:
         posted: dict[str, PostedTransaction] = {}
         failures: list[tuple[TransactionPlan, LoyaltyError]] = []
         for plan in plans:
+            found = self.find_by_reference(plan.reference)
+            if found is not None:
+                if found.metadata.get("command_hash") == plan.command_hash:
+                    posted[plan.reference] = found.model_copy(update={"replayed": True})
+                else:
+                    failures.append((plan, DuplicateOperation(f"reference {plan.reference!r} is already used by transaction {found.id} for a different command", code="CONFLICT")))
+                continue
             try:
                 posted[plan.reference] = self._create(plan, schema_version)
             except LoyaltyError as exc:
@@ -430,6 +444,9 @@ class FakeLedger:
             details={
                 "atomic": atomic,
                 "failures": [{"reference": p.reference, "code": e.code, "message": e.message} for p, e in failures],
+                # As the client: what this request settled anyway (in an atomic chunk, only replays).
+                "posted": sorted(ref for ref, tx in posted.items() if not tx.replayed and not atomic),
+                "replayed": sorted(ref for ref, tx in posted.items() if tx.replayed),
             },
         )
 

@@ -146,16 +146,24 @@ class LedgerClient(LedgerReader):
         return wire.transaction(wire.data(response, "posted transaction"), replayed=hit and not call.uncertain)
 
     def post_many(
-        self, plans: Sequence[TransactionPlan], *, schema_version: str | None = None, atomic: bool = False
+        self,
+        plans: Sequence[TransactionPlan],
+        *,
+        schema_version: str | None = None,
+        atomic: bool = False,
+        looked_up: bool = False,
     ) -> list[PostedTransaction]:
         """Post through ``/_bulk`` in chunks of 100, with the same exactly-once rules as post().
 
-        Each chunk's references are looked up first (see
-        :mod:`~loyalty_accounts.ledger.bulk`). ``atomic`` makes the server apply
-        the chunk in one database transaction; it is refused above 100 plans
-        since atomicity cannot span chunks.
+        Each chunk's references are looked up first, unless the caller just
+        did (``looked_up``; see :mod:`~loyalty_accounts.ledger.bulk`).
+        ``atomic`` makes the server apply the chunk in one database
+        transaction; it is refused above 100 plans since atomicity cannot span
+        chunks.
         """
-        return bulk.post_many(self._transport, plans, schema_version=schema_version, atomic=atomic)
+        return bulk.post_many(
+            self._transport, plans, schema_version=schema_version, atomic=atomic, looked_up=looked_up
+        )
 
     def revert(
         self,

@@ -26,9 +26,12 @@ rows and one chunk):
 
 Exactly once: an order's reference is the single earn's (``earn:{order_id}``)
 and its fingerprint the command's, so an order already earned (by ``earn``
-or an earlier import) is answered as ``replayed`` by the bulk post's own
-reference lookup, and one earned with other content is refused
-(DuplicateOperation). Running the same file again posts nothing new; a run
+or an earlier import) is answered as ``replayed`` by the chunk's reference
+lookup (one request, made before the chunk is read, so the bulk post does
+not repeat it), and one earned with other content is refused
+(DuplicateOperation); an order whose reference another process takes
+between that lookup and the post is settled by the bulk post's conflict
+path, the same way. Running the same file again posts nothing new; a run
 stopped halfway posts only the rest when run again.
 
 Concurrency: when another operation posts on a customer between the chunk's
@@ -388,7 +391,11 @@ class ImportService:
         remaining = list(plans)
         while remaining:
             try:
-                posted = executor.ledger.post_many([p.plan for p in remaining], schema_version=executor.schema_version)
+                # Every reference was looked up for this chunk (_not_yet_earned): the bulk client
+                # need not look them up again; one taken since is settled by its conflict path.
+                posted = executor.ledger.post_many(
+                    [p.plan for p in remaining], schema_version=executor.schema_version, looked_up=True
+                )
             except (LedgerUnavailable, OutcomeUnknown):
                 raise
             except LoyaltyError as exc:

@@ -123,6 +123,40 @@ def test_bulk_element_conflict_is_resolved_like_post(router: respx.Router) -> No
     assert body_of(lookups.calls.last.request) == {"$match": {"reference": "earn:b"}}
 
 
+def test_bulk_looked_up_by_the_caller_is_sent_without_a_lookup(router: respx.Router) -> None:
+    lookups = lookup_route(router, [])
+    bulk = router.post(BULK_URL).mock(side_effect=bulk_responder({"earn:a": 1, "earn:b": 2}))
+
+    with make_client(router) as client:
+        posted = client.post_many([make_plan("earn:a"), make_plan("earn:b")], looked_up=True)
+
+    assert lookups.call_count == 0 and bulk.call_count == 1
+    assert [(tx.id, tx.replayed) for tx in posted] == [(1, False), (2, False)]
+
+
+def test_a_reference_another_command_took_after_the_lookup_refuses_that_element_only(router: respx.Router) -> None:
+    # The caller looked the references up; before the post, another process posted
+    # earn:b (a replay of ours) and earn:c for a different command.
+    lookups = router.get(TX_URL).mock(
+        side_effect=[cursor([tx_json(8, "earn:b")]), cursor([tx_json(9, "earn:c", command_hash="another-command")])]
+    )
+    conflict = {"responseType": "ERROR", "errorCode": "CONFLICT", "errorDescription": "duplicate reference"}
+    router.post(BULK_URL).mock(
+        return_value=httpx.Response(
+            400, json={"data": [{"responseType": "CREATE_TRANSACTION", "data": tx_json(1, "earn:a")}, conflict, conflict]}
+        )
+    )
+    plans = [make_plan("earn:a"), make_plan("earn:b"), make_plan("earn:c")]
+    with make_client(router) as client, pytest.raises(DuplicateOperation) as caught:
+        client.post_many(plans, looked_up=True)
+
+    assert lookups.call_count == 2  # one per conflicting element, none up front
+    details = caught.value.details
+    assert [(f["reference"], f["code"]) for f in details["failures"]] == [("earn:c", "CONFLICT")]
+    assert details["posted"] == ["earn:a"] and details["replayed"] == ["earn:b"]
+    assert "transaction 9" in caught.value.message
+
+
 def test_atomic_bulk_resends_the_rest_after_a_resolved_conflict(router: respx.Router) -> None:
     router.get(TX_URL).mock(side_effect=[cursor([]), cursor([tx_json(9, "earn:b")])])
     bulk = router.post(BULK_URL).mock(

@@ -203,3 +203,28 @@ def test_orders_no_capped_campaign_applies_to_are_planned_without_reads_during_o
     assert program.import_orders(capped).posted == 3
     # a capped campaign applies: the chunk is read, the campaign's earns included
     assert ledger.reads["accounts"] > 0 and ledger.reads["history"] > 0
+
+
+def test_references_taken_between_the_lookup_and_the_post_are_settled_per_order(tmp_path: Path) -> None:
+    class RacedLedger(FakeLedger):
+        """Another process posts o2 (the same order) and o3 (other content) right after the chunk's lookup."""
+
+        def find_by_references(self, references):  # type: ignore[no-untyped-def]
+            found = super().find_by_references(references)
+            if "earn:o2" in references and not self.raced:
+                self.raced = True
+                other = programme(self, pending_days=0)
+                other.earn(earn("c2", "o2", "10.00", T0 + timedelta(minutes=1)))
+                other.earn(earn("c9", "o3", "77.00", T0 + timedelta(minutes=1)))
+            return found
+
+    ledger = RacedLedger()
+    ledger.raced = False
+    program = programme(ledger, pending_days=0)
+    path = write(tmp_path, [f"c1,o1,10.00,USD,{at(1)},,", f"c2,o2,10.00,USD,{at(1)},,", f"c3,o3,10.00,USD,{at(1)},,"])
+    summary = program.import_orders(path)
+    assert (summary.posted, summary.replayed, summary.refused) == (1, 1, 1)
+    assert summary.refusals[0][0] == "o3" and "earn:o3" in summary.refusals[0][1]
+    assert program.balance("c1").total == summary.points > 0
+    assert program.balance("c3").total == 0 and program.balance("c2").total == program.balance("c1").total
+    assert program.import_orders(path).replayed == 2

@@ -4,13 +4,9 @@ Two streaming passes over the file (:mod:`.order_file`), so memory stays
 bounded whatever its size (what is held: the set of order ids, the invalid
 rows and one chunk):
 
-1. **Validate** every row: it parses into an
-   :class:`~loyalty_accounts.operations.EarnCommand`; its currency is one the
-   chart accepts, with no more decimals than it has; the rules can price it
-   (category and channel, or ``order_defaults``); it is dated after the epoch
-   and not beyond the clock skew; its order id is not used by an earlier row.
-   Any invalid row: nothing is posted and each is reported with its line
-   number, unless ``skip_invalid`` (then they are left out).
+1. **Validate** every row (:mod:`.import_validation`). Any invalid row:
+   nothing is posted and each is reported with its line number, unless
+   ``skip_invalid`` (then they are left out).
 2. **Post** the valid orders in chunks. A chunk is a run of the file holding
    **at most one order per customer** (:mod:`.import_chunks`): a customer's
    next order starts the next chunk, so it is read and priced after the
@@ -22,7 +18,9 @@ rows and one chunk):
    then guarded (:mod:`loyalty_accounts.operations.guard`: its customer's
    sequence, read with the chunk's other customers before anything else, and
    the closed-period leg), and the chunk is posted in one bulk request
-   (``LedgerPort.post_many``).
+   (``LedgerPort.post_many``). While a chunk is priced and posted, the next
+   one's reference lookup and the reads of its customers that are not in
+   the current chunk run on a background thread (:mod:`.import_ahead`).
 
 Exactly once: an order's reference is the single earn's (``earn:{order_id}``)
 and its fingerprint the command's, so an order already earned (by ``earn``
@@ -59,19 +57,17 @@ from ..operations import EarnCommand, Reading
 from ..operations import earn as earn_op
 from ..operations.guard import GuardState, guarded, microseconds, read_guard
 from ..operations.open_control import open_control
-from ..rules import Rules, quote, tier_for
 from ..types import PostedTransaction, TransactionPlan
 from ..vocabulary.frozen import Frozen
 from .chunk_book import ChunkBook
 from .executor import Executor
+from .import_ahead import Ahead, ChunkRead, pipelined
 from .import_chunks import chunks_by_customer
 from .import_summary import DEFAULT_CHUNK, ImportSummary, Progress
 from .import_summary import Tally as _Tally
+from .import_validation import validate_orders
 from .order_file import FileFormat, read_orders
 from .results import points_of
-
-_NOTHING_CLOSED = GuardState(counts={}, closed_through=None, mark_opened=True)
-
 
 MAX_CHUNK = 100
 """The server's default bulk limit (``--bulk-max-size``): a bigger chunk would be refused whole."""
@@ -118,7 +114,7 @@ class ImportService:
             raise InvalidCommand(f"chunk size must be between 1 and {MAX_CHUNK}, got {size}")
         rules = self._reading.require_rules("import")
         started = time.monotonic()
-        invalid, valid = self._validate(source, file_format, rules)
+        invalid, valid = validate_orders(source, file_format, rules, self._executor)
         if invalid and not skip_invalid:
             return ImportSummary(invalid=tuple(invalid), chunk_size=size, elapsed_s=time.monotonic() - started)
         skipped = {line for line, _ in invalid}
@@ -128,8 +124,8 @@ class ImportService:
             for row in read_orders(source, self._chart.timezone, file_format)
             if row.command is not None and row.line not in skipped
         )
-        for chunk in chunks_by_customer(orders, size):
-            self._post_chunk(chunk, tally)
+        for chunk, ahead in pipelined(chunks_by_customer(orders, size), self._read_ahead):
+            self._post_chunk(chunk, ahead, tally)
             tally.report()
         elapsed = time.monotonic() - started
         counts = tally.counts
@@ -147,57 +143,19 @@ class ImportService:
             per_second=tally.done() / elapsed if elapsed > 0 else 0.0,
         )
 
-    # -- pass 1 ---------------------------------------------------------------
-
-    def _validate(self, source: Path, fmt: FileFormat | None, rules: Rules) -> tuple[list[tuple[int, str]], int]:
-        """(invalid rows as (line, reason), number of valid orders): one streaming read of the file."""
-
-        invalid: list[tuple[int, str]] = []
-        first_line: dict[str, int] = {}
-        valid = 0
-        for row in read_orders(source, self._chart.timezone, fmt):
-            command = row.command
-            if command is None:
-                invalid.append((row.line, row.error or "invalid"))
-                continue
-            earlier = first_line.setdefault(command.order_id, row.line)
-            if earlier != row.line:
-                invalid.append((row.line, f"order_id {command.order_id} is already on line {earlier}"))
-                continue
-            try:
-                self._check_order(command, rules)
-            except InvalidCommand as exc:
-                invalid.append((row.line, " ".join(exc.message.split())))
-                continue
-            valid += 1
-        return invalid, valid
-
-    def _check_order(self, command: EarnCommand, rules: Rules) -> None:
-        """InvalidCommand when the order is one a single earn would refuse as bad input."""
-
-        currency = self._chart.order_currency(command.amount.currency)
-        if command.amount.decimals() > currency.decimals:
-            raise InvalidCommand(
-                f"amount {command.amount.amount} {command.amount.currency} has more than {currency.decimals} decimals"
-            )
-        # Pricing is pure: a quote for a customer of the entry tier refuses what
-        # the rules cannot price (an unknown channel or category, a currency the
-        # rules do not know) as a single earn or quote would, before anything posts.
-        quote(rules, earn_op.order_of(command, rules), tier=tier_for(rules, 0).tier, campaign_usage={})
-        # The epoch and the clock skew only: a closed period is the ledger's state, a refusal of pass 2.
-        self._executor.check_date(command.ordered_at, _NOTHING_CLOSED)
-
     # -- pass 2 ---------------------------------------------------------------
 
-    def _post_chunk(self, chunk: Sequence[EarnCommand], tally: _Tally) -> None:
+    def _post_chunk(self, chunk: Sequence[EarnCommand], ahead: Ahead, tally: _Tally) -> None:
         """Read, price, guard and post one chunk (one order per customer), again for stale orders."""
 
-        pending = self._not_yet_earned(chunk, tally)
+        pending = self._not_yet_earned(chunk, ahead.taken, tally)
+        read, looked_up = ahead.read, ahead.taken is not None
         for _ in range(STALE_ROUNDS):
             if not pending:
                 return
-            plans, stale = self._plan(pending, tally)
-            pending = stale + (self._post(plans, tally) if plans else [])
+            plans, stale = self._plan(pending, tally, read)
+            read = None  # a second round reads what it needs afresh
+            pending = stale + (self._post(plans, tally, looked_up=looked_up) if plans else [])
         for command in pending:
             tally.refuse(
                 command.order_id,
@@ -205,19 +163,43 @@ class ImportService:
                 f"({STALE_ROUNDS} tries); nothing was posted for it: import the file again",
             )
 
-    def _not_yet_earned(self, chunk: Sequence[EarnCommand], tally: _Tally) -> list[EarnCommand]:
-        """The chunk's orders no transaction holds the reference of; the others are tallied (one listing).
+    def _read_ahead(self, chunk: list[EarnCommand], busy: frozenset[str]) -> Ahead:
+        """A chunk's reads that need not wait for the chunk before it (:mod:`.import_ahead`); on the
+        background thread.
+
+        Its references (one listing) and, unless a capped campaign applies to
+        it (its usage is read with the whole chunk), the guard and book of its
+        customers that are not in ``busy`` and have no usable guess: those it
+        would read anyway. An order whose reference is taken is not read for.
+        """
+
+        finder = getattr(self._executor.ledger, "find_by_references", None)
+        if finder is None:
+            return Ahead(taken=None)
+        taken: Mapping[str, PostedTransaction] = finder([command.reference() for command in chunk])
+        unread = [
+            command
+            for command in chunk
+            if command.reference() not in taken and command.customer not in busy and self._guess(command) is None
+        ]
+        if not unread or self._capped_window(unread) is not None or self._capped_window(chunk) is not None:
+            return Ahead(taken=taken)
+        guard, book = self._read(unread)
+        return Ahead(taken=taken, read=ChunkRead(orders=tuple(unread), guard=guard, book=book))
+
+    def _not_yet_earned(
+        self, chunk: Sequence[EarnCommand], taken: Mapping[str, PostedTransaction] | None, tally: _Tally
+    ) -> list[EarnCommand]:
+        """The chunk's orders no transaction holds the reference of (``taken``, as listed ahead; None:
+        not looked up); the others are tallied.
 
         An order earned before (by this file run earlier, or by ``earn``) is a
         replay, one earned with other content a refusal: neither is read or
         priced, so running a file again costs one listing per chunk.
         """
 
-        ledger = self._executor.ledger
-        finder = getattr(ledger, "find_by_references", None)
-        if finder is None:
+        if taken is None:
             return list(chunk)
-        taken: Mapping[str, PostedTransaction] = finder([command.reference() for command in chunk])
         pending: list[EarnCommand] = []
         for command in chunk:
             existing = taken.get(command.reference())
@@ -227,7 +209,19 @@ class ImportService:
                 _settle_earned(command, existing, tally)
         return pending
 
-    def _plan(self, commands: Sequence[EarnCommand], tally: _Tally) -> tuple[list[_Planned], list[EarnCommand]]:
+    def _guess(self, command: EarnCommand) -> GuardState | None:
+        """What this process knows of the command's customer, if the order is dated after their latest
+        transaction (else None: it must be read)."""
+
+        guess = self._executor.last_known.guess([command.customer], self._watch(command))
+        latest = None if guess is None else guess.latest.get(command.customer)
+        if guess is not None and latest is not None and microseconds(command.ordered_at) > latest:
+            return guess
+        return None
+
+    def _plan(
+        self, commands: Sequence[EarnCommand], tally: _Tally, ahead: ChunkRead | None = None
+    ) -> tuple[list[_Planned], list[EarnCommand]]:
         """Each command's guarded plan, and the commands to read again (see :meth:`_plan_read`); orders
         settled without a post (refused, nothing, replayed) are tallied.
 
@@ -243,9 +237,7 @@ class ImportService:
         guesses: dict[str, GuardState] = {}
         if self._capped_window(commands) is None:
             for command in commands:
-                guess = executor.last_known.guess([command.customer], self._watch(command))
-                latest = None if guess is None else guess.latest.get(command.customer)
-                if guess is not None and latest is not None and microseconds(command.ordered_at) > latest:
+                if (guess := self._guess(command)) is not None:
                     guesses[command.customer] = guess
         # These posts move the customers' sequences: what was known of them is kept again only once posted.
         executor.last_known.forget([command.customer for command in commands])
@@ -268,12 +260,36 @@ class ImportService:
             else:
                 plans.append(planned)
         stale: list[EarnCommand] = []
-        if unread:
-            read, stale = self._plan_read(unread, tally)
+        if ahead is not None and (early := [command for command in unread if ahead.covers(command)]):
+            # Read while the chunk before was posted (their customers were not in it).
+            read, stale = self._plan_read(early, tally, (ahead.guard, ahead.book))
             plans.extend(read)
+            unread = [command for command in unread if not ahead.covers(command)]
+        if unread:
+            read, again = self._plan_read(unread, tally)
+            plans.extend(read)
+            stale.extend(again)
         return plans, stale
 
-    def _plan_read(self, commands: Sequence[EarnCommand], tally: _Tally) -> tuple[list[_Planned], list[EarnCommand]]:
+    def _read(self, commands: Sequence[EarnCommand]) -> tuple[GuardState, ChunkBook]:
+        """The guard of the commands' customers, then their :class:`ChunkBook` (in that order: whatever
+        changes a customer after the guard was read makes the sequence leg refuse the plan)."""
+
+        executor = self._executor
+        customers = [command.customer for command in commands]
+        guard = read_guard(Reading(executor.ledger, self._chart, self._reading.rules), customers)
+        book = ChunkBook(
+            executor.ledger,
+            self._chart,
+            customers,
+            since=min(command.ordered_at for command in commands),
+            earns_between=self._capped_window(commands),
+        )
+        return guard, book
+
+    def _plan_read(
+        self, commands: Sequence[EarnCommand], tally: _Tally, read: tuple[GuardState, ChunkBook] | None = None
+    ) -> tuple[list[_Planned], list[EarnCommand]]:
         """The plans of ``commands`` from one guard read and one :class:`ChunkBook` of their customers, and
         the commands refused on reads another operation of their customer changed meanwhile (to read again).
 
@@ -284,16 +300,7 @@ class ImportService:
 
         executor = self._executor
         customers = [command.customer for command in commands]
-        # The guard first, as for a single earn: whatever changes a customer after this
-        # read makes the sequence leg refuse the plan, which is then made again.
-        guard = read_guard(Reading(executor.ledger, self._chart, self._reading.rules), customers)
-        book = ChunkBook(
-            executor.ledger,
-            self._chart,
-            customers,
-            since=min(command.ordered_at for command in commands),
-            earns_between=self._capped_window(commands),
-        )
+        guard, book = read if read is not None else self._read(commands)
         reading = Reading(book, self._chart, self._reading.rules)
         # Customers without a horizon row get theirs from the book's later transactions.
         unknown = {c: book.latest(c) for c in customers if c not in guard.latest}
@@ -384,17 +391,17 @@ class ImportService:
         if opening:
             executor.ledger.post_many(opening, schema_version=executor.schema_version)
 
-    def _post(self, plans: Sequence[_Planned], tally: _Tally) -> list[EarnCommand]:
+    def _post(self, plans: Sequence[_Planned], tally: _Tally, *, looked_up: bool) -> list[EarnCommand]:
         """Post the plans in one bulk request; tally what was settled; the commands whose plans were stale."""
 
         executor = self._executor
         remaining = list(plans)
         while remaining:
             try:
-                # Every reference was looked up for this chunk (_not_yet_earned): the bulk client
-                # need not look them up again; one taken since is settled by its conflict path.
+                # The chunk's references were looked up (_read_ahead): the bulk client need
+                # not look them up again; one taken since is settled by its conflict path.
                 posted = executor.ledger.post_many(
-                    [p.plan for p in remaining], schema_version=executor.schema_version, looked_up=True
+                    [p.plan for p in remaining], schema_version=executor.schema_version, looked_up=looked_up
                 )
             except (LedgerUnavailable, OutcomeUnknown):
                 raise

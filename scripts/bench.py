@@ -23,7 +23,8 @@ sequence guard in the project's scripts then refuses some raw posts on one
 customer: counted as "refused", each still a full round trip); import of an
 order file (``program.import_orders``; in a child process for its peak
 memory) against raw replays of its accepted bulk requests with as many in
-flight as the import had; the liability report at each ``--accounts`` size
+flight as the import had posts in flight (its reads beside them are not
+replayed); the liability report at each ``--accounts`` size
 on one ledger seeded by raw bulk posts of clones of a project earn (raw:
 the same GET requests the report sent, JSON-decoded); with
 ``--compare-servers``, raw sequential earns on two fresh local servers,
@@ -256,7 +257,9 @@ def scenario_import(url: str, args: argparse.Namespace, recorder: Recorder, now:
             refused=result["refused"],
             peak_rss_kib=result["rss_growth_kib"],
         )
-        lanes = max(1, int(result["peak_in_flight"]))
+        # The raw side replays posts only: as many side by side as the import had posts in flight
+        # (its reads running beside a post are its own overhead hidden, not extra posting lanes).
+        lanes = max(1, int(result["peak_posts_in_flight"]))
         log(f"raw: replaying the import's accepted posts, {lanes} in flight")
 
         def replay(done: Replay) -> None:
@@ -267,7 +270,7 @@ def scenario_import(url: str, args: argparse.Namespace, recorder: Recorder, now:
     pair.close()
     note = (
         f"project: {result['posted']} posted, {result['nothing']} earned nothing, {result['refused']} refused; "
-        f"{result['requests']} requests {result['counts']}; peak in flight {lanes}; peak RSS {result['rss_peak_kib'] // 1024} MiB"
+        f"{result['requests']} requests {result['counts']}; peak in flight {result['peak_in_flight']} ({lanes} posts); peak RSS {result['rss_peak_kib'] // 1024} MiB"
     )
     return Row(scenario=scenario, project=project, raw=raw, load_start=start, load_end=_load(), note=note)
 

@@ -79,6 +79,7 @@ def run_import_child(url: str, ledger: str, orders: str, posts_file: str, chunk_
             "requests": recorder.requests,
             "counts": dict(recorder.counts),
             "peak_in_flight": recorder.peak_in_flight,
+            "peak_posts_in_flight": recorder.peak_posts_in_flight,
             "rss_growth_kib": max(0, rss_after - rss_before),
             "rss_peak_kib": rss_after,
             "posted": int(getattr(summary, "posted", 0)),

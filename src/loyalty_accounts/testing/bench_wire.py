@@ -77,6 +77,9 @@ class Recorder:
         self.counts: Counter[str] = Counter()
         self.in_flight = 0
         self.peak_in_flight = 0
+        # Posts only: what a raw replay (posts, no reads) should run side by side to be like for like.
+        self.posts_in_flight = 0
+        self.peak_posts_in_flight = 0
         self._original: Any = None
 
     def ignore(self, client: httpx.Client) -> None:
@@ -89,6 +92,7 @@ class Recorder:
             self.sent = []
             self.counts = Counter()
             self.peak_in_flight = self.in_flight
+            self.peak_posts_in_flight = self.posts_in_flight
 
     @property
     def requests(self) -> int:
@@ -109,6 +113,9 @@ class Recorder:
             with recorder._lock:
                 recorder.in_flight += 1
                 recorder.peak_in_flight = max(recorder.peak_in_flight, recorder.in_flight)
+                if request.method == "POST":
+                    recorder.posts_in_flight += 1
+                    recorder.peak_posts_in_flight = max(recorder.peak_posts_in_flight, recorder.posts_in_flight)
             status = 0
             try:
                 response = original(client, request, *args, **kwargs)
@@ -134,6 +141,8 @@ class Recorder:
         keep = self._sink is None or not (200 <= status < 300 and (is_transaction_post(sent) or is_bulk_post(sent)))
         with self._lock:
             self.in_flight -= 1
+            if request.method == "POST":
+                self.posts_in_flight -= 1
             self.counts[sent.kind] += 1
             if keep:
                 self.sent.append(sent)

@@ -53,3 +53,22 @@ def test_route_kinds_and_raw_paths() -> None:
     raw = RawLedger("http://ledger", "other")
     assert raw.path(post) == "/v2/other/transactions"
     raw.close()
+
+
+def test_recorder_counts_posts_in_flight_apart_from_reads() -> None:
+    import threading
+
+    inside = threading.Barrier(2, timeout=5)
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        inside.wait()  # a read and a post are on the wire together
+        return _answer(request)
+
+    client = httpx.Client(transport=httpx.MockTransport(slow), base_url="http://ledger")
+    with Recorder() as recorder:
+        reader = threading.Thread(target=lambda: client.get("/v2/l1/accounts"))
+        reader.start()
+        client.post("/v2/l1/transactions", content=b"{}")
+        reader.join()
+        assert (recorder.peak_in_flight, recorder.peak_posts_in_flight) == (2, 1)
+        assert (recorder.in_flight, recorder.posts_in_flight) == (0, 0)

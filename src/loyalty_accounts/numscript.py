@@ -50,8 +50,9 @@ never ends up empty.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -59,6 +60,9 @@ from .errors import ChartError, InvalidCommand
 from .settings import load_settings
 from .vocabulary.amounts import ASSET_RE, Asset, to_minor
 from .vocabulary.yaml_file import read_data_file
+
+_RENDERED_PER_TEMPLATE = 64
+"""Renders kept per template (a list template renders once per list length in use)."""
 
 VAR_TYPES = frozenset({"account", "monetary", "number", "portion", "asset", "string"})
 _NAME = r"[a-z_][a-z0-9_]*"
@@ -130,6 +134,9 @@ class Template:
     vars: tuple[VarDecl, ...]
     body: tuple[_Line, ...]
     overdraft_vars: frozenset[str]
+    # Scripts already rendered, by list lengths: a template renders the same text for the same
+    # lengths, and an operation's hot path renders one or two per post.
+    _rendered: dict[tuple[tuple[str, int], ...], str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def var_names(self) -> tuple[str, ...]:
@@ -286,8 +293,18 @@ class Template:
         return tuple(out)
 
     def render(self, lengths: Mapping[str, int]) -> str:
-        """Plain Numscript for these list lengths (and nothing else)."""
+        """Plain Numscript for these list lengths (and nothing else); ChartError when they do not fit
+        the template's lists."""
 
+        key = tuple(sorted(lengths.items()))
+        text = self._rendered.get(key)
+        if text is None:
+            text = self._render(lengths)
+            if len(self._rendered) < _RENDERED_PER_TEMPLATE:
+                self._rendered[key] = text
+        return text
+
+    def _render(self, lengths: Mapping[str, int]) -> str:
         self._check_lengths(lengths)
         out: list[str] = ["vars {"]
         for v in self.vars:
@@ -365,21 +382,29 @@ def combine(*parts: BoundScript) -> BoundScript:
     parts must declare distinct variable names (ChartError otherwise).
     """
 
-    declarations: list[str] = []
-    bodies: list[str] = []
     flat: dict[str, str] = {}
     for part in parts:
-        head, sep, body = part.script.partition("\n}\n")
-        if not head.startswith("vars {") or not sep:
-            raise ChartError("a rendered script starts with its vars block")
-        declarations.extend(line for line in head.splitlines()[1:] if line.strip())
-        bodies.append(body.strip("\n"))
         clash = sorted(set(flat) & set(part.vars))
         if clash:
             raise ChartError(f"scripts combined declare the same variables: {', '.join(clash)}")
         flat.update(part.vars)
-    script = "vars {\n" + "\n".join(declarations) + "\n}\n\n" + "\n\n".join(b for b in bodies if b) + "\n"
-    return BoundScript(script=script, vars=flat)
+    return BoundScript(script=_combined(tuple(part.script for part in parts)), vars=flat)
+
+
+@lru_cache(maxsize=256)
+def _combined(scripts: tuple[str, ...]) -> str:
+    """The script of :func:`combine`: the ``vars`` blocks of ``scripts`` merged, then their bodies (the same
+    few pairs of scripts come back on every post, so the text is kept)."""
+
+    declarations: list[str] = []
+    bodies: list[str] = []
+    for script in scripts:
+        head, sep, body = script.partition("\n}\n")
+        if not head.startswith("vars {") or not sep:
+            raise ChartError("a rendered script starts with its vars block")
+        declarations.extend(line for line in head.splitlines()[1:] if line.strip())
+        bodies.append(body.strip("\n"))
+    return "vars {\n" + "\n".join(declarations) + "\n}\n\n" + "\n\n".join(b for b in bodies if b) + "\n"
 
 
 def default_template_dir() -> Path:

@@ -147,6 +147,15 @@ def test_an_empty_ordered_source_is_refused():
         tpl.render({"b": 0})
 
 
+def test_a_rendering_is_kept_per_list_lengths_and_refusals_stay_refusals(example):
+    first = example.render({"buckets": 2, "amount": 1, "to": 1})
+    assert example.render({"to": 1, "amount": 1, "buckets": 2}) is first  # kept, whatever the key order
+    assert example.render({"buckets": 3, "amount": 1, "to": 1}) != first
+    for _ in range(2):
+        with pytest.raises(ChartError, match="equal lengths"):
+            example.render({"buckets": 1, "amount": 2, "to": 1})
+
+
 def test_the_text_depends_only_on_list_lengths(catalogue):
     one = catalogue.bind(
         "redeem", {"points": "PTS 1", "taken": ["PTS 1"], "buckets": ["customers:a:points:noexpiry"], "redeemed": "x"}

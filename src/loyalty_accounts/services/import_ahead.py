@@ -6,13 +6,14 @@ while the client waits. What the next chunk needs from the ledger before it
 can be priced does not depend on that post: its references (an order of
 the file is in one chunk only) and, for its customers the current chunk does
 not hold and this process knows nothing of, their guard and their
-:class:`~loyalty_accounts.services.chunk_book.ChunkBook`. :func:`pipelined`
-reads those on one background thread while the caller plans and posts the
-current chunk, so the reads overlap the post instead of following it.
+:class:`~loyalty_accounts.services.chunk_book.ChunkBook`, and the pricing of
+their orders on those reads. :func:`pipelined` runs that on one background
+thread while the caller posts the current chunk, so the reads and the
+pricing overlap the post instead of following it.
 
-Nothing is decided ahead: the reads are the ones the chunk would make
-anyway (guard first, then the book, as for a single earn), the pricing and
-the post happen in file order on the caller's thread, and whatever moves a
+Nothing is posted ahead and nothing is guessed: the reads are the ones the
+chunk would make anyway (guard first, then the book, as for a single earn),
+the posts happen in file order on the caller's thread, and whatever moves a
 customer after their guard was read makes the sequence leg refuse the plan,
 which is then read and priced again.
 """
@@ -22,25 +23,49 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 
+from ..errors import LoyaltyError
 from ..operations import EarnCommand
 from ..operations.guard import GuardState
-from ..types import PostedTransaction
-from .chunk_book import ChunkBook
+from ..types import PostedTransaction, TransactionPlan
+from ..vocabulary.frozen import Frozen
 
-__all__ = ["Ahead", "ChunkRead", "pipelined"]
+__all__ = ["Ahead", "ChunkRead", "Planned", "pipelined"]
+
+
+class Planned(Frozen):
+    """An order's guarded plan, the guard state of its customer it was planned on, and its instant."""
+
+    command: EarnCommand
+    plan: TransactionPlan
+    basis: GuardState
+    at: datetime
 
 
 @dataclass(frozen=True)
 class ChunkRead:
-    """The guard and the book of the customers of ``orders``, read together (guard first)."""
+    """Orders priced on one read of their customers (the guard, then the book): the guard read, the
+    plans, and the orders that would post nothing (None) or were refused (the error)."""
 
     orders: tuple[EarnCommand, ...]
     guard: GuardState
-    book: ChunkBook
+    plans: tuple[Planned, ...]
+    unposted: tuple[tuple[EarnCommand, LoyaltyError | None], ...]
 
     def covers(self, order: EarnCommand) -> bool:
         return any(order is mine for mine in self.orders)
+
+    def only(self, orders: Iterable[EarnCommand]) -> ChunkRead:
+        """This read restricted to ``orders`` (those still to be planned from it)."""
+
+        keep = {id(order) for order in orders}
+        return ChunkRead(
+            orders=tuple(o for o in self.orders if id(o) in keep),
+            guard=self.guard,
+            plans=tuple(p for p in self.plans if id(p.command) in keep),
+            unposted=tuple(u for u in self.unposted if id(u[0]) in keep),
+        )
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 
+from ..operations import EarnCommand
+from ..types import PostedTransaction, TransactionPlan
 from ..vocabulary.frozen import Frozen
 
 Progress = Callable[[int, int], None]
@@ -72,6 +74,14 @@ class Tally:
         if len(self.refusals) < MAX_REFUSALS:
             self.refusals.append((order_id, " ".join(reason.split())))
 
+    def earned_before(self, command: EarnCommand, existing: PostedTransaction) -> None:
+        """An order whose reference ``existing`` holds: its replay, or a refusal when another command took it."""
+
+        if existing.metadata.get("command_hash") == command.fingerprint():
+            self.add("replayed")
+        else:
+            self.refuse(command.order_id, f"{command.reference()} was already used for a different earn")
+
     def done(self) -> int:
         return sum(self.counts.values())
 
@@ -80,3 +90,8 @@ class Tally:
             self.progress(self.done(), self.total)
 
 
+def plan_points(plan: TransactionPlan) -> int:
+    """The points a posted plan earned (its ``points`` metadata; 0 when absent)."""
+
+    points = plan.metadata.get("points", "0")
+    return int(points) if points.isdigit() else 0

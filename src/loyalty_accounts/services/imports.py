@@ -57,13 +57,12 @@ from ..operations import EarnCommand, Reading
 from ..operations import earn as earn_op
 from ..operations.guard import GuardState, guarded, microseconds, read_guard
 from ..operations.open_control import open_control
-from ..types import PostedTransaction, TransactionPlan
-from ..vocabulary.frozen import Frozen
+from ..types import PostedTransaction
 from .chunk_book import ChunkBook
 from .executor import Executor
-from .import_ahead import Ahead, ChunkRead, pipelined
+from .import_ahead import Ahead, ChunkRead, Planned, pipelined
 from .import_chunks import chunks_by_customer
-from .import_summary import DEFAULT_CHUNK, ImportSummary, Progress
+from .import_summary import DEFAULT_CHUNK, ImportSummary, Progress, plan_points
 from .import_summary import Tally as _Tally
 from .import_validation import validate_orders
 from .order_file import FileFormat, read_orders
@@ -73,15 +72,6 @@ MAX_CHUNK = 100
 """The server's default bulk limit (``--bulk-max-size``): a bigger chunk would be refused whole."""
 STALE_ROUNDS = 10
 """Times the orders a concurrent operation made stale are read and priced again before being refused."""
-
-
-class _Planned(Frozen):
-    """An order's guarded plan, the guard state of its customer it was planned on, and its instant."""
-
-    command: EarnCommand
-    plan: TransactionPlan
-    basis: GuardState
-    at: datetime
 
 
 class ImportService:
@@ -185,7 +175,7 @@ class ImportService:
         if not unread or self._capped_window(unread) is not None or self._capped_window(chunk) is not None:
             return Ahead(taken=taken)
         guard, book = self._read(unread)
-        return Ahead(taken=taken, read=ChunkRead(orders=tuple(unread), guard=guard, book=book))
+        return Ahead(taken=taken, read=self._planned_on_read(unread, guard, book))
 
     def _not_yet_earned(
         self, chunk: Sequence[EarnCommand], taken: Mapping[str, PostedTransaction] | None, tally: _Tally
@@ -206,7 +196,7 @@ class ImportService:
             if existing is None:
                 pending.append(command)
             else:
-                _settle_earned(command, existing, tally)
+                tally.earned_before(command, existing)
         return pending
 
     def _guess(self, command: EarnCommand) -> GuardState | None:
@@ -221,7 +211,7 @@ class ImportService:
 
     def _plan(
         self, commands: Sequence[EarnCommand], tally: _Tally, ahead: ChunkRead | None = None
-    ) -> tuple[list[_Planned], list[EarnCommand]]:
+    ) -> tuple[list[Planned], list[EarnCommand]]:
         """Each command's guarded plan, and the commands to read again (see :meth:`_plan_read`); orders
         settled without a post (refused, nothing, replayed) are tallied.
 
@@ -241,7 +231,7 @@ class ImportService:
                     guesses[command.customer] = guess
         # These posts move the customers' sequences: what was known of them is kept again only once posted.
         executor.last_known.forget([command.customer for command in commands])
-        plans: list[_Planned] = []
+        plans: list[Planned] = []
         unread: list[EarnCommand] = []
         for command in commands:
             guess = guesses.get(command.customer)
@@ -260,9 +250,9 @@ class ImportService:
             else:
                 plans.append(planned)
         stale: list[EarnCommand] = []
-        if ahead is not None and (early := [command for command in unread if ahead.covers(command)]):
-            # Read while the chunk before was posted (their customers were not in it).
-            read, stale = self._plan_read(early, tally, (ahead.guard, ahead.book))
+        if ahead is not None and any(ahead.covers(command) for command in unread):
+            # Read and priced while the chunk before was posted (their customers were not in it).
+            read, stale = self._settle_read(ahead.only(unread), tally)
             plans.extend(read)
             unread = [command for command in unread if not ahead.covers(command)]
         if unread:
@@ -288,25 +278,25 @@ class ImportService:
         return guard, book
 
     def _plan_read(
-        self, commands: Sequence[EarnCommand], tally: _Tally, read: tuple[GuardState, ChunkBook] | None = None
-    ) -> tuple[list[_Planned], list[EarnCommand]]:
+        self, commands: Sequence[EarnCommand], tally: _Tally
+    ) -> tuple[list[Planned], list[EarnCommand]]:
         """The plans of ``commands`` from one guard read and one :class:`ChunkBook` of their customers, and
-        the commands refused on reads another operation of their customer changed meanwhile (to read again).
+        the commands refused on reads another operation of their customer changed meanwhile (to read again)."""
 
-        The book's listings are separate requests: an operation committed between them mixes two
-        states, and a plan may refuse what it should not. A refusal stands only when the customer's
-        operation counter has not moved since the guard was read.
-        """
+        guard, book = self._read(commands)
+        return self._settle_read(self._planned_on_read(commands, guard, book), tally)
 
-        executor = self._executor
+    def _planned_on_read(self, commands: Sequence[EarnCommand], guard: GuardState, book: ChunkBook) -> ChunkRead:
+        """Each command priced and guarded on ``guard`` and ``book`` (no write; a read only where the book
+        cannot answer): the plans, and the orders that would post nothing or were refused."""
+
         customers = [command.customer for command in commands]
-        guard, book = read if read is not None else self._read(commands)
         reading = Reading(book, self._chart, self._reading.rules)
         # Customers without a horizon row get theirs from the book's later transactions.
         unknown = {c: book.latest(c) for c in customers if c not in guard.latest}
         guard = guard.model_copy(update={"latest": {**guard.latest, **unknown}})
-        plans: list[_Planned] = []
-        refused: list[tuple[EarnCommand, LoyaltyError]] = []
+        plans: list[Planned] = []
+        unposted: list[tuple[EarnCommand, LoyaltyError | None]] = []
         for command in commands:
             c = command.customer
             basis = GuardState(
@@ -322,12 +312,28 @@ class ImportService:
             except (LedgerUnavailable, OutcomeUnknown):
                 raise
             except LoyaltyError as exc:
-                refused.append((command, exc))
+                unposted.append((command, exc))
                 continue
             if planned is None:
+                unposted.append((command, None))
+            else:
+                plans.append(planned)
+        return ChunkRead(orders=tuple(commands), guard=guard, plans=tuple(plans), unposted=tuple(unposted))
+
+    def _settle_read(self, read: ChunkRead, tally: _Tally) -> tuple[list[Planned], list[EarnCommand]]:
+        """The plans of ``read`` to post (their new customers' controls opened) and the commands to read
+        again; the orders it would not post are tallied.
+
+        The book's listings are separate requests: an operation committed between them mixes two
+        states, and a plan may refuse what it should not. A refusal stands only when the customer's
+        operation counter has not moved since the guard was read.
+        """
+
+        executor, guard = self._executor, read.guard
+        refused = [(command, exc) for command, exc in read.unposted if exc is not None]
+        for command, exc in read.unposted:
+            if exc is None:
                 self._settle_without_post(command, tally, refusal=None)
-                continue
-            plans.append(planned)
         stale: list[EarnCommand] = []
         if refused:
             now = read_guard(Reading(executor.ledger, self._chart, self._reading.rules), [c.customer for c, _ in refused])
@@ -337,10 +343,11 @@ class ImportService:
                 else:
                     # A refusal of an order already earned (dated in a period closed since) is its replay.
                     self._settle_without_post(command, tally, refusal=exc)
+        plans = list(read.plans)
         self._open_controls(guard.to_open(executor.chart, [planned.command.customer for planned in plans]))
         return plans, stale
 
-    def _plan_one(self, command: EarnCommand, reading: Reading, basis: GuardState) -> _Planned | None:
+    def _plan_one(self, command: EarnCommand, reading: Reading, basis: GuardState) -> Planned | None:
         """The guarded plan of one order read through ``reading`` on the guard state ``basis``; None: no points."""
 
         executor, entry = self._executor, earn_op.OPERATION
@@ -351,7 +358,7 @@ class ImportService:
             return None
         dated = plan.timestamp or at
         guarded_plan = guarded(plan, executor.chart, executor.catalogue, basis, [command.customer], at=dated)
-        return _Planned(command=command, plan=guarded_plan, basis=basis, at=dated)
+        return Planned(command=command, plan=guarded_plan, basis=basis, at=dated)
 
     def _watch(self, command: EarnCommand) -> tuple[str, ...]:
         watch = earn_op.OPERATION.watch
@@ -377,7 +384,7 @@ class ImportService:
 
         existing = self._executor.ledger.find_by_reference(command.reference())
         if existing is not None:
-            _settle_earned(command, existing, tally)
+            tally.earned_before(command, existing)
         elif refusal is not None:
             tally.refuse(command.order_id, refusal.message)
         else:
@@ -391,7 +398,7 @@ class ImportService:
         if opening:
             executor.ledger.post_many(opening, schema_version=executor.schema_version)
 
-    def _post(self, plans: Sequence[_Planned], tally: _Tally, *, looked_up: bool) -> list[EarnCommand]:
+    def _post(self, plans: Sequence[Planned], tally: _Tally, *, looked_up: bool) -> list[EarnCommand]:
         """Post the plans in one bulk request; tally what was settled; the commands whose plans were stale."""
 
         executor = self._executor
@@ -427,8 +434,8 @@ class ImportService:
         return []
 
     def _taken_by_another(
-        self, plans: Sequence[_Planned], reference: object
-    ) -> _Planned | None:
+        self, plans: Sequence[Planned], reference: object
+    ) -> Planned | None:
         """The plan whose reference the refusal names (else the first found taken by another command)."""
 
         named = next((p for p in plans if p.plan.reference == reference), None)
@@ -447,7 +454,7 @@ class ImportService:
             tally.add("posted", points_of(tx, self._chart.points_asset))
 
     def _settle_refused_chunk(
-        self, plans: Sequence[_Planned], details: dict[str, object], tally: _Tally
+        self, plans: Sequence[Planned], details: dict[str, object], tally: _Tally
     ) -> list[EarnCommand]:
         """After a bulk post with refused elements: tally the rest (posted or replayed); the stale commands.
 
@@ -472,7 +479,7 @@ class ImportService:
                     tally.refuse(command.order_id, str(failure.get("message") or failure.get("code")))
                 continue
             if plan.reference in named:
-                tally.add("replayed") if plan.reference in replayed else tally.add("posted", _plan_points(plan))
+                tally.add("replayed") if plan.reference in replayed else tally.add("posted", plan_points(plan))
                 continue
             found = self._executor.ledger.find_by_reference(plan.reference)
             if found is None:
@@ -480,17 +487,3 @@ class ImportService:
             else:
                 tally.add("posted", points_of(found, self._chart.points_asset))
         return stale
-
-
-def _settle_earned(command: EarnCommand, existing: PostedTransaction, tally: _Tally) -> None:
-    """Tally an order whose reference ``existing`` holds: its replay, or a refusal when another command took it."""
-
-    if existing.metadata.get("command_hash") == command.fingerprint():
-        tally.add("replayed")
-    else:
-        tally.refuse(command.order_id, f"{command.reference()} was already used for a different earn")
-
-
-def _plan_points(plan: TransactionPlan) -> int:
-    points = plan.metadata.get("points", "0")
-    return int(points) if points.isdigit() else 0

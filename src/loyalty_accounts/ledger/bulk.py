@@ -17,9 +17,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from formance_sdk_python.models import ledger as sdk_models
-from formance_sdk_python.models import operations
-
 from ..errors import (
     DuplicateOperation,
     InsufficientPoints,
@@ -33,7 +30,7 @@ from ..types import PostedTransaction, TransactionPlan
 from . import wire
 from .errors import error_from_response, error_type, may_mean_taken, unexpected
 from .exactly_once import original, reference_taken_by_another_command
-from .reads import transactions_matching
+from .reads import query_params, transactions_matching
 from .transport import Call, Transport, idempotency_key
 
 __all__ = ["BULK_CHUNK", "BULK_SECONDS_PER_ELEMENT", "bulk_timeout_s", "post_many", "transactions_any"]
@@ -184,32 +181,22 @@ def _bulk(
     schema_version: str | None,
     atomic: bool,
 ) -> list[PostedTransaction | LoyaltyError]:
-    """One ``/_bulk`` request; one outcome per plan, in the order of ``plans``; ``keys`` by reference."""
-    elements: list[sdk_models.V2BulkElement] = [
-        sdk_models.V2BulkElementCreateTransaction(
-            action="CREATE_TRANSACTION", ik=keys[plan.reference], data=wire.post_body(plan)
-        )
-        for plan in plans
+    """One ``/_bulk`` request; one outcome per plan, in the order of ``plans``; ``keys`` by reference.
+
+    Built by hand (the body formance-sdk-python's ``create_bulk`` writes, without its per-call model
+    building): ``[{"action": "CREATE_TRANSACTION", "ik", "data"}]`` with ``continueOnFailure``.
+    """
+    elements = [
+        {"action": "CREATE_TRANSACTION", "data": wire.post_json(plan), "ik": keys[plan.reference]} for plan in plans
     ]
-    request = operations.V2CreateBulkRequest(
-        ledger=transport.ledger,
-        request_body=elements,
-        # Sequential (never "parallel"): results then come back in element order.
-        # continueOnFailure: every element gets its own outcome instead of "context canceled".
-        continue_on_failure=True,
-        atomic=True if atomic else None,
-        schema_version=schema_version,
-    )
+    # Sequential (never "parallel"): results then come back in element order.
+    # continueOnFailure: every element gets its own outcome instead of "context canceled".
+    params = query_params(atomic=True if atomic else None, continueOnFailure=True, schemaVersion=schema_version)
     # The request's time budget grows with its size (a chunk of 100 may take seconds under load).
-    timeout_ms = int(bulk_timeout_s(transport.connection.timeout_s, len(plans)) * 1000)
+    timeout_s = bulk_timeout_s(transport.connection.timeout_s, len(plans))
+    request = transport.prepared("POST", "/_bulk", params=params, body=elements, write=True, timeout_s=timeout_s)
     # 400 with a "data" array is a per-element report, not a refusal of the request.
-    response = transport.send(
-        "post bulk",
-        lambda: transport.v2.create_bulk(request=request, timeout_ms=timeout_ms),
-        accept=frozenset({400}),
-        call=call,
-        write=True,
-    )
+    response = transport.send("post bulk", request, accept=frozenset({400}), call=call, write=True)
     body = wire.json_body(response, "bulk response")
     items = body.get("data") if isinstance(body, dict) else None
     if not isinstance(items, list):

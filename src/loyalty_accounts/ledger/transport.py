@@ -242,8 +242,10 @@ class Transport:
         body: Any = None,
         headers: Mapping[str, str] | None = None,
         write: bool = False,
+        timeout_s: float | None = None,
     ) -> Callable[[], httpx.Response]:
-        """A function sending one hand-built request each time it is called (an attempt for :meth:`send`)."""
+        """A function sending one hand-built request each time it is called (an attempt for :meth:`send`);
+        ``timeout_s`` replaces the connection's timeout for it (None: the connection's)."""
         content = None if body is None else json_content(body)
         all_headers = dict(self._headers)
         if content is not None:
@@ -251,9 +253,12 @@ class Transport:
         all_headers.update(headers or {})
         url = self.ledger_url + path
         auth = self._auth.get(WRITE if write else READ)
+        timeout: Any = httpx.USE_CLIENT_DEFAULT if timeout_s is None else httpx.Timeout(timeout_s)
 
         def attempt() -> httpx.Response:
-            built = self.http.build_request(method, url, params=params, content=content, headers=all_headers)
+            built = self.http.build_request(
+                method, url, params=params, content=content, headers=all_headers, timeout=timeout
+            )
             if auth is None or self._oauth is None:
                 return self.http.send(built)
             # The SDK's hook fetches (or reuses) the token; a 401 drops it, as the SDK does.

@@ -28,6 +28,7 @@ from loyalty_accounts.errors import (
     UnknownEntity,
 )
 from loyalty_accounts.ledger import LedgerClient
+from loyalty_accounts.ledger.bulk import bulk_timeout_s
 from loyalty_accounts.ledger.reads import query_params
 from loyalty_accounts.ledger.transport import json_content
 
@@ -84,6 +85,9 @@ def _routes(router: respx.Router, root: str) -> dict[str, respx.Route]:
         "balances": router.get(f"{ledger}/aggregate/balances").mock(return_value=ok({"PTS": 2})),
         "volumes": router.get(f"{ledger}/volumes").mock(return_value=cursor([])),
         "logs": router.get(f"{ledger}/logs").mock(return_value=cursor([{"id": 0}])),
+        "bulk": router.post(f"{ledger}/_bulk").mock(
+            return_value=ok([{"responseType": "CREATE_TRANSACTION", "data": tx_json(9, "earn:b")}])
+        ),
     }
 
 
@@ -111,6 +115,7 @@ def test_every_hot_path_call_is_built_by_hand_at_the_right_url(
         assert client.aggregate_balances("customers:...", pit=PIT, use_insertion_date=True) == {"PTS": 2}
         assert client.volumes("customers:...", start=PIT, end=PIT, group_by=2, insertion_date=True) == []
         assert [entry["id"] for entry in client.logs()] == [0]
+        assert [tx.id for tx in client.post_many([make_plan("earn:b")], schema_version="v1", looked_up=True)] == [9]
 
     def only(name: str) -> httpx.Request:
         assert routes[name].call_count == 1, name
@@ -151,6 +156,14 @@ def test_every_hot_path_call_is_built_by_hand_at_the_right_url(
     ]
     assert only("logs").url.params.multi_items() == [("pageSize", str(PAGE_SIZE)), ("sort", "id:asc")]
     assert body_of(only("logs")) == {}
+    bulk = only("bulk")
+    assert bulk.url.params.multi_items() == [("continueOnFailure", "true"), ("schemaVersion", "v1")]
+    [element] = body_of(bulk)
+    assert list(element) == ["action", "data", "ik"] and element["action"] == "CREATE_TRANSACTION"
+    assert element["ik"].startswith("loyalty:earn:b#") and element["data"]["reference"] == "earn:b"
+    assert bulk.headers["Content-Type"] == "application/json"
+    # one element: the connection's timeout plus the per-element allowance
+    assert bulk.extensions["timeout"]["read"] == pytest.approx(bulk_timeout_s(client.connection.timeout_s, 1))
 
 
 def test_a_revert_without_metadata_sends_no_body(router: respx.Router) -> None:

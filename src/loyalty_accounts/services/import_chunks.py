@@ -32,3 +32,50 @@ def chunks_by_customer(orders: Iterable[EarnCommand], size: int) -> Iterator[lis
         chunk[order.customer] = order
     if chunk:
         yield list(chunk.values())
+
+
+def chunks_for_lanes(orders: Iterable[EarnCommand], size: int) -> Iterator[tuple[list[EarnCommand], bool]]:
+    """``orders`` cut into chunks of at most ``size`` for posting two at a time (:mod:`.import_lanes`):
+    each chunk with whether it shares no customer with the chunk before it (then both can be posted
+    side by side; else it waits for that one).
+
+    A chunk takes the orders, in file order, whose customer is neither in
+    it already nor in the chunk before; an order it cannot take waits for
+    the next chunk, and so does every later order of that customer (a
+    customer's orders keep their order). A chunk is cut when it is full, or
+    when ``size`` orders are waiting: memory stays at about two chunks. When
+    every waiting order belongs to the chunk before, the next chunk takes them
+    and is marked as not independent.
+    """
+
+    source = iter(orders)
+    waiting: list[EarnCommand] = []
+    before: set[str] = set()
+    independent = True
+    exhausted = False
+    while waiting or not exhausted:
+        chunk: dict[str, EarnCommand] = {}
+        held: list[EarnCommand] = []
+        blocked: set[str] = set()
+        pending = iter(waiting)
+        while len(chunk) < size and len(held) < size:
+            order = next(pending, None)
+            if order is None and not exhausted:
+                order = next(source, None)
+                exhausted = order is None
+            if order is None:
+                break
+            customer = order.customer
+            if customer in before or customer in chunk or customer in blocked:
+                blocked.add(customer)
+                held.append(order)
+            else:
+                chunk[customer] = order
+        held.extend(pending)  # what the chunk did not get to, in order
+        if not chunk:
+            before, independent = set(), False  # nothing but the chunk before's customers: wait for it
+            waiting = held
+            continue
+        yield list(chunk.values()), independent
+        before, independent = set(chunk), True
+        waiting = held

@@ -114,26 +114,19 @@ class LoyaltyProgram:
         chunk_size: int | None = None,
         progress: Progress | None = None,
         file_format: FileFormat | None = None,
-        lanes: int | None = None,
     ) -> ImportSummary:
         """Earn every order of a CSV or JSON Lines file, each exactly as :meth:`earn` would, posted in bulk.
 
         Every row is validated first: with any invalid row nothing is posted
         (the summary lists each with its line number) unless ``skip_invalid``.
-        ``chunk_size`` orders (1-100, default 100) go in one bulk request,
-        ``lanes`` (1 or 2) bulk requests side by side; ``progress(done,
-        total)`` is called after each. Running the same file again posts
-        nothing new; a run stopped halfway posts the rest. See
+        ``chunk_size`` orders (1-100, default 100) go in one bulk request;
+        ``progress(done, total)`` is called after each. Running the same file
+        again posts nothing new; a run stopped halfway posts the rest. See
         :mod:`loyalty_accounts.services.imports`.
         """
 
         return self._imports.import_orders(
-            source,
-            skip_invalid=skip_invalid,
-            chunk_size=chunk_size,
-            progress=progress,
-            file_format=file_format,
-            lanes=lanes,
+            source, skip_invalid=skip_invalid, chunk_size=chunk_size, progress=progress, file_format=file_format
         )
 
     def quote(self, command: EarnCommand) -> EarnBreakdown:

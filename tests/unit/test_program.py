@@ -69,7 +69,7 @@ PUBLIC_API = {
     "close_period": ["through"],
     "closed_through": [],
     "period_closes": [],
-    "import_orders": ["source", "skip_invalid", "chunk_size", "progress", "file_format", "lanes"],
+    "import_orders": ["source", "skip_invalid", "chunk_size", "progress", "file_format"],
 }
 
 

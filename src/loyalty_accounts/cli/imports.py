@@ -64,9 +64,6 @@ def import_command(
     chunk_size: Annotated[
         Optional[int], typer.Option("--chunk-size", help="Orders per bulk request, 1-100 (default 100).")
     ] = None,
-    lanes: Annotated[
-        Optional[int], typer.Option("--lanes", help="Bulk requests side by side, 1 or 2 (default: the measured best).")
-    ] = None,
     fmt: Annotated[Format, typer.Option("--format", help="How to print the summary.")] = Format.table,
     format_in: Annotated[
         Optional[FileIn], typer.Option("--format-in", help="The file's format when its extension does not say.")
@@ -85,12 +82,7 @@ def import_command(
     def run(program: LoyaltyProgram) -> ImportSummary:
         with _progress_bar() as progress:
             return program.import_orders(
-                file,
-                skip_invalid=skip_invalid,
-                chunk_size=chunk_size,
-                progress=progress,
-                file_format=given,  # type: ignore[arg-type]
-                lanes=lanes,
+                file, skip_invalid=skip_invalid, chunk_size=chunk_size, progress=progress, file_format=given  # type: ignore[arg-type]
             )
 
     summary = run_guarded(lambda: run(app.program()))

@@ -1,17 +1,13 @@
-"""What an import did (:class:`ImportSummary`), the counts kept while it runs, and the settling of a
-bulk post some of whose elements were refused."""
+"""What an import did (:class:`ImportSummary`) and the counts kept while it runs."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from ..operations import EarnCommand
-from ..ports import LedgerPort
 from ..types import PostedTransaction, TransactionPlan
 from ..vocabulary.frozen import Frozen
-from .import_ahead import Planned
-from .results import points_of
 
 Progress = Callable[[int, int], None]
 """Called with (orders done, orders to do) after each chunk."""
@@ -86,13 +82,6 @@ class Tally:
         else:
             self.refuse(command.order_id, f"{command.reference()} was already used for a different earn")
 
-    def merge(self, other: Tally) -> None:
-        """Add what ``other`` counted (a lane's own tally) to this one."""
-
-        self.counts.update(other.counts)
-        self.points += other.points
-        self.refusals.extend(other.refusals[: max(0, MAX_REFUSALS - len(self.refusals))])
-
     def done(self) -> int:
         return sum(self.counts.values())
 
@@ -106,39 +95,3 @@ def plan_points(plan: TransactionPlan) -> int:
 
     points = plan.metadata.get("points", "0")
     return int(points) if points.isdigit() else 0
-
-
-def settle_refused_chunk(
-    plans: Sequence[Planned], details: dict[str, object], tally: Tally, ledger: LedgerPort, points_asset: str
-) -> list[EarnCommand]:
-    """After a bulk post with refused elements: tally the rest (posted or replayed); the stale commands.
-
-    An element refused for funds is stale (its customer's sequence moved,
-    or the closed-period mark did): it is read and priced again. Any other
-    refusal stands. The rest were settled by the same request; the bulk
-    client names them (``details["posted"]``/``["replayed"]``), else they
-    are read back.
-    """
-
-    failures = {str(f["reference"]): f for f in details.get("failures", []) if isinstance(f, dict)}  # type: ignore[union-attr]
-    replayed = set(details.get("replayed", ()))  # type: ignore[arg-type]
-    named = set(details.get("posted", ())) | replayed  # type: ignore[arg-type]
-    stale: list[EarnCommand] = []
-    for planned in plans:
-        command, plan = planned.command, planned.plan
-        failure = failures.get(plan.reference)
-        if failure is not None:
-            if failure.get("code") == "INSUFFICIENT_FUND":
-                stale.append(command)
-            else:
-                tally.refuse(command.order_id, str(failure.get("message") or failure.get("code")))
-            continue
-        if plan.reference in named:
-            tally.add("replayed") if plan.reference in replayed else tally.add("posted", plan_points(plan))
-            continue
-        found = ledger.find_by_reference(plan.reference)
-        if found is None:
-            stale.append(command)
-        else:
-            tally.add("posted", points_of(found, points_asset))
-    return stale

@@ -44,7 +44,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from functools import partial
 from pathlib import Path
 
 from ..errors import (
@@ -62,16 +61,13 @@ from ..types import PostedTransaction
 from .chunk_book import ChunkBook
 from .executor import Executor
 from .import_ahead import Ahead, ChunkRead, Planned, pipelined
-from .import_chunks import chunks_by_customer, chunks_for_lanes
-from .import_lanes import LANES, run_in_lanes
-from .import_summary import DEFAULT_CHUNK, ImportSummary, Progress, settle_refused_chunk
+from .import_chunks import chunks_by_customer
+from .import_summary import DEFAULT_CHUNK, ImportSummary, Progress, plan_points
 from .import_summary import Tally as _Tally
 from .import_validation import validate_orders
 from .order_file import FileFormat, read_orders
 from .results import points_of
 
-DEFAULT_LANES = 1
-"""Chunks posted side by side unless told otherwise."""
 MAX_CHUNK = 100
 """The server's default bulk limit (``--bulk-max-size``): a bigger chunk would be refused whole."""
 STALE_ROUNDS = 10
@@ -94,23 +90,18 @@ class ImportService:
         chunk_size: int | None = None,
         progress: Progress | None = None,
         file_format: FileFormat | None = None,
-        lanes: int | None = None,
     ) -> ImportSummary:
         """Validate then earn every order of ``source`` (see the module docstring); the summary.
 
-        ``lanes``: chunks posted side by side, 1 or 2 (default :data:`DEFAULT_LANES`; see
-        :mod:`.import_lanes`). Raises InvalidCommand when the file cannot be read as a whole,
-        ``chunk_size`` is not in 1..:data:`MAX_CHUNK` or ``lanes`` not 1 or 2; LedgerUnavailable or
-        OutcomeUnknown when the ledger stops answering (what was posted stays posted: run the same
-        file again to post the rest).
+        Raises InvalidCommand when the file cannot be read as a whole or
+        ``chunk_size`` is not in 1..:data:`MAX_CHUNK`; LedgerUnavailable or
+        OutcomeUnknown when the ledger stops answering (what was posted stays
+        posted: run the same file again to post the rest).
         """
 
         size = DEFAULT_CHUNK if chunk_size is None else chunk_size
         if not 1 <= size <= MAX_CHUNK:
             raise InvalidCommand(f"chunk size must be between 1 and {MAX_CHUNK}, got {size}")
-        lanes = DEFAULT_LANES if lanes is None else lanes
-        if lanes not in (1, LANES):
-            raise InvalidCommand(f"lanes must be 1 or {LANES}, got {lanes}")
         rules = self._reading.require_rules("import")
         started = time.monotonic()
         invalid, valid = validate_orders(source, file_format, rules, self._executor)
@@ -123,12 +114,9 @@ class ImportService:
             for row in read_orders(source, self._chart.timezone, file_format)
             if row.command is not None and row.line not in skipped
         )
-        if lanes == 1:
-            for chunk, ahead in pipelined(chunks_by_customer(orders, size), self._read_ahead):
-                self._post_chunk(chunk, ahead, tally)
-                tally.report()
-        else:
-            run_in_lanes(chunks_for_lanes(orders, size), self._post_in_lane, partial(_merged, tally))
+        for chunk, ahead in pipelined(chunks_by_customer(orders, size), self._read_ahead):
+            self._post_chunk(chunk, ahead, tally)
+            tally.report()
         elapsed = time.monotonic() - started
         counts = tally.counts
         return ImportSummary(
@@ -164,14 +152,6 @@ class ImportService:
                 f"concurrent operations kept changing customer {command.customer} while the import ran "
                 f"({STALE_ROUNDS} tries); nothing was posted for it: import the file again",
             )
-
-    def _post_in_lane(self, chunk: list[EarnCommand]) -> _Tally:
-        """One chunk read, priced and posted on a lane's thread (the other lane's chunk shares no
-        customer with it); what it settled."""
-
-        tally = _Tally(len(chunk), None)
-        self._post_chunk(chunk, self._read_ahead(chunk, frozenset()), tally)
-        return tally
 
     def _read_ahead(self, chunk: list[EarnCommand], busy: frozenset[str]) -> Ahead:
         """A chunk's reads that need not wait for the chunk before it (:mod:`.import_ahead`); on the
@@ -435,7 +415,7 @@ class ImportService:
             except LoyaltyError as exc:
                 details = exc.details if isinstance(exc.details, dict) else {}
                 if "failures" in details:
-                    return settle_refused_chunk(remaining, details, tally, executor.ledger, self._chart.points_asset)
+                    return self._settle_refused_chunk(remaining, details, tally)
                 culprit = self._taken_by_another(remaining, details.get("reference")) if isinstance(exc, DuplicateOperation) else None
                 if culprit is None:
                     raise
@@ -473,7 +453,37 @@ class ImportService:
         else:
             tally.add("posted", points_of(tx, self._chart.points_asset))
 
+    def _settle_refused_chunk(
+        self, plans: Sequence[Planned], details: dict[str, object], tally: _Tally
+    ) -> list[EarnCommand]:
+        """After a bulk post with refused elements: tally the rest (posted or replayed); the stale commands.
 
-def _merged(tally: _Tally, lane: _Tally) -> None:
-    tally.merge(lane)
-    tally.report()
+        An element refused for funds is stale (its customer's sequence moved,
+        or the closed-period mark did): it is read and priced again. Any other
+        refusal stands. The rest were settled by the same request; the bulk
+        client names them (``details["posted"]``/``["replayed"]``), else they
+        are read back.
+        """
+
+        failures = {str(f["reference"]): f for f in details.get("failures", []) if isinstance(f, dict)}  # type: ignore[union-attr]
+        replayed = set(details.get("replayed", ()))  # type: ignore[arg-type]
+        named = set(details.get("posted", ())) | replayed  # type: ignore[arg-type]
+        stale: list[EarnCommand] = []
+        for planned in plans:
+            command, plan = planned.command, planned.plan
+            failure = failures.get(plan.reference)
+            if failure is not None:
+                if failure.get("code") == "INSUFFICIENT_FUND":
+                    stale.append(command)
+                else:
+                    tally.refuse(command.order_id, str(failure.get("message") or failure.get("code")))
+                continue
+            if plan.reference in named:
+                tally.add("replayed") if plan.reference in replayed else tally.add("posted", plan_points(plan))
+                continue
+            found = self._executor.ledger.find_by_reference(plan.reference)
+            if found is None:
+                stale.append(command)
+            else:
+                tally.add("posted", points_of(found, self._chart.points_asset))
+        return stale

@@ -50,13 +50,3 @@ def test_a_refused_order_exits_1_and_is_named(ledger: FakeLedger, tmp_path: Path
     result = runner.invoke(app, ["import", path])
     assert result.exit_code == 1
     assert "refused orders" in result.stdout and "o1" in result.stdout
-
-
-def test_lanes_are_chosen_on_the_command_line_and_a_bad_count_is_refused(ledger: FakeLedger, tmp_path: Path) -> None:
-    path = orders(tmp_path, row("c1", "o1", "10.00"), row("c1", "o2", "20.00"), row("c2", "o3", "30.00"))
-    bad = runner.invoke(app, ["import", path, "--lanes", "5"])
-    assert bad.exit_code == 2 and "lanes must be 1 or 2, got 5" in bad.output
-    assert ledger.find_by_reference("earn:o1") is None
-    done = runner.invoke(app, ["import", path, "--lanes", "2", "--format", "json"])
-    assert done.exit_code == 0, done.output
-    assert json.loads(done.stdout)["posted"] == 3

@@ -298,7 +298,7 @@ def _import_child(url: str, pair: Pair, orders: Path, posts_file: Path, args: ar
 
 
 def _replay_import(pair: Pair, posts_file: Path, result: dict[str, Any]) -> Side:
-    """The raw replay of the import's accepted posts into ``pair``'s raw ledger, timed.
+    """The raw replay of the import's accepted posts into ``pair``'s raw ledger, timed, counted in orders.
 
     As many posts side by side as the import had posts in flight (its reads
     running beside a post are its own overhead hidden, not extra posting lanes).
@@ -311,7 +311,11 @@ def _replay_import(pair: Pair, posts_file: Path, result: dict[str, Any]) -> Side
         posts = list(read_posts(posts_file))
         pair.raw.replay_threads([posts[i::lanes] for i in range(lanes)], done)
 
-    return raw_round(replay)
+    raw = raw_round(replay)
+    # Per order, as the project's side: the replayed bulks also carry the controls opened for new
+    # customers (one element each), which are part of earning the file, not operations of their own.
+    orders = result["posted"] + result["replayed"] + result["refused"] + result["nothing"]
+    return raw.model_copy(update={"ops": orders})
 
 
 def scenario_servers(args: argparse.Namespace, posts: Sequence[Sent], warm: Sequence[Sent], schema: Sequence[Sent]) -> Row:

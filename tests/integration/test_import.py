@@ -175,3 +175,37 @@ def test_references_taken_between_the_chunk_lookup_and_its_bulk_post(
     assert summary.refusals[0][0] == "ro3" and "ro3" in summary.refusals[0][1]
     assert other.balance("rc3").total == 0 and other.balance("rc1").total == summary.points > 0
     assert sorted(earns(other)) == ["ro1", "ro2", "ro3"]
+
+
+def test_two_processes_importing_one_file_at_once_post_every_order_once(
+    ledger_url: str, ledger_name: str, client: LedgerClient, second: LoyaltyProgram, tmp_path: Path
+) -> None:
+    """Each process looks references up, reads and posts on its own; whichever posts an order first,
+    the other answers it as a replay, and every customer ends where earning the file one by one ends."""
+
+    import threading
+
+    path = write(tmp_path / "orders.csv", order_lines(240, 12, tag="w"))
+    summaries = []
+
+    def run() -> None:
+        with LedgerClient(LedgerConnection(url=ledger_url, ledger=ledger_name)) as own:
+            summaries.append(programme(own).import_orders(path, chunk_size=7))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(summaries) == 2 and all(s.refused == 0 for s in summaries)
+    assert [s.posted + s.replayed + s.nothing for s in summaries] == [240, 240]
+    assert sum(s.posted for s in summaries) == len(earns(programme(client)))
+    earned = list(programme(client).ledger.transactions(metadata={"operation": "earn"}))
+    assert len({tx.reference for tx in earned}) == len(earned)
+    for row in read_orders(path, second.chart.timezone):
+        assert row.command is not None
+        second.earn(row.command)
+    assert earns(programme(client)) == earns(second)
+    for customer in {f"wc{i}" for i in range(12)}:
+        assert programme(client).balance(customer) == second.balance(customer), customer

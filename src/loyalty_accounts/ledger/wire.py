@@ -18,7 +18,6 @@ from datetime import datetime, timezone
 from typing import Any, Sequence
 
 import httpx
-from formance_sdk_python.models import ledger as sdk_models
 from pydantic import ValidationError
 
 from ..errors import InvalidCommand, LedgerRejected
@@ -28,13 +27,12 @@ from ..types import (
     TransactionPlan,
     VolumeRow,
 )
-from ..vocabulary.instants import iso_instant, parse_instant, utc
+from ..vocabulary.instants import iso_instant, parse_instant
 from .errors import unexpected
 
 __all__ = [
     "EFFECTIVE_VOLUMES",
     "ADDRESS",
-    "post_body",
     "post_json",
     "rfc3339",
     "address_filter",
@@ -58,16 +56,6 @@ EFFECTIVE_VOLUMES = "effectiveVolumes"
 
 
 # -- requests -------------------------------------------------------------------
-
-
-def post_body(plan: TransactionPlan) -> sdk_models.V2PostTransaction:
-    """The create-transaction body; the same plan always gives the same bytes."""
-    return sdk_models.V2PostTransaction(
-        script=sdk_models.V2PostTransactionScript(plain=plan.script, vars=dict(sorted(plan.vars.items()))),
-        reference=plan.reference,
-        metadata=dict(sorted(plan.all_metadata().items())),
-        timestamp=utc(plan.timestamp) if plan.timestamp is not None else None,
-    )
 
 
 def post_json(plan: TransactionPlan) -> dict[str, Any]:

@@ -167,12 +167,14 @@ class ImportService:
         if finder is None:
             return Ahead(taken=None)
         taken: Mapping[str, PostedTransaction] = finder([command.reference() for command in chunk])
+        if self._capped_window(chunk) is not None:
+            return Ahead(taken=taken)
         unread = [
             command
             for command in chunk
             if command.reference() not in taken and command.customer not in busy and self._guess(command) is None
         ]
-        if not unread or self._capped_window(unread) is not None or self._capped_window(chunk) is not None:
+        if not unread:
             return Ahead(taken=taken)
         guard, book = self._read(unread)
         return Ahead(taken=taken, read=self._planned_on_read(unread, guard, book))

@@ -106,3 +106,26 @@ def test_an_import_chunk_of_known_customers_costs_one_lookup_and_one_bulk_post(
     # the same customers, later: the chunk's reference lookup, then the bulk post (no second lookup, no reads)
     assert program.import_orders(orders("b", 0, 2)).posted == 5
     assert requests == Counter({"GET": 1, "POST": 1})
+
+
+def test_an_import_chunk_of_new_customers_opens_their_controls_in_its_own_bulk_post(
+    client: LedgerClient, requests: Counter[str], tmp_path: Path
+) -> None:
+    program = programme(client, pending_days=0)
+    stamp = (T0 + HOUR).isoformat().replace("+00:00", "Z")
+    path = tmp_path / "new.csv"
+    rows = [f"n{i},new{i},25.00,USD,{stamp}" for i in range(4)]
+    path.write_text("\n".join(["customer,order_id,amount,currency,ordered_at", *rows]) + "\n")
+    requests.clear()
+    assert program.import_orders(path).posted == 4
+    # one bulk request: the four sequence counters (and the closed-period mark) opened first, then the orders
+    assert requests["POST"] == 1
+    control = program.chart.control_asset
+    for i in range(4):
+        opened = client.account(program.chart.sequence(f"n{i}")).volumes.get(control)
+        earned = client.find_by_reference(f"earn:new{i}")
+        assert opened is not None and earned is not None
+        # the opening went first: the order's sequence leg moved the counter the opening created
+        assert opened.balance != 0 and earned.id > 0
+        balance = program.balance(f"n{i}")
+        assert balance.spendable + balance.pending == 25

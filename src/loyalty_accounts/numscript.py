@@ -52,7 +52,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -138,9 +138,13 @@ class Template:
     # lengths, and an operation's hot path renders one or two per post.
     _rendered: dict[tuple[tuple[str, int], ...], str] = field(default_factory=dict, compare=False, repr=False)
 
-    @property
+    @cached_property
     def var_names(self) -> tuple[str, ...]:
         return tuple(v.name for v in self.vars)
+
+    @cached_property
+    def _declared(self) -> frozenset[str]:
+        return frozenset(self.var_names)
 
     @property
     def list_vars(self) -> tuple[str, ...]:
@@ -350,11 +354,10 @@ class Template:
         scalar, a sequence of strings per list.
         """
 
-        declared = set(self.var_names)
-        given = set(values)
-        if given != declared:
-            missing = sorted(declared - given)
-            extra = sorted(given - declared)
+        declared = self._declared
+        if values.keys() != declared:
+            missing = sorted(declared - values.keys())
+            extra = sorted(values.keys() - declared)
             raise ChartError(f"template {self.name!r}: missing vars {missing}, unexpected vars {extra}")
         lengths: dict[str, int] = {}
         flat: dict[str, str] = {}

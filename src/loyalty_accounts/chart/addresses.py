@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import date
+from types import MappingProxyType
 from typing import Any, Literal, Mapping
 
 from ..errors import ChartError, InvalidCommand
@@ -30,6 +31,11 @@ from .spec import (
 )
 
 
+PARSED_KEPT = 8192
+"""Addresses whose parse a chart keeps (a few per customer are parsed again and again)."""
+_UNKNOWN = object()
+
+
 class AddressBook:
     """The address half of :class:`~loyalty_accounts.chart.Chart`: builders, parsing and filters."""
 
@@ -40,6 +46,7 @@ class AddressBook:
     kinds: Mapping[str, AccountKind]
     _patterns: Mapping[str, re.Pattern[str]]
     _tree: dict[str, Any]
+    _parsed: dict[str, ParsedAddress | None]
 
     # -- addresses --------------------------------------------------------
 
@@ -47,19 +54,42 @@ class AddressBook:
         """Build an address of a declared kind, checking each variable segment."""
 
         spec = self._kind(kind)
-        missing = set(spec.variables) - set(values)
-        extra = set(values) - set(spec.variables)
-        if missing or extra:
+        if values.keys() != spec.variable_set:
+            missing = spec.variable_set - values.keys()
+            extra = values.keys() - spec.variable_set
             raise ChartError(
                 f"accounts.{kind} ({spec.address}) takes {list(spec.variables)}; "
                 f"missing {sorted(missing)}, unexpected {sorted(extra)}"
             )
-        parts = [self._segment_value(kind, seg.text, values[seg.text]) if seg.variable else seg.text for seg in spec.segments]
+        patterns = self._patterns
+        parts = []
+        for seg in spec.segments:
+            if seg.variable:
+                value = values[seg.text]
+                if not isinstance(value, str) or not patterns[seg.text].fullmatch(value):
+                    self._segment_value(kind, seg.text, value)  # raises InvalidCommand, saying why
+                parts.append(value)
+            else:
+                parts.append(seg.text)
         return ":".join(parts)
 
     def parse(self, address: Address) -> ParsedAddress | None:
-        """The account kind and segment values of an address, or None if the chart has no such account."""
+        """The account kind and segment values of an address, or None if the chart has no such account.
 
+        Answers are kept (the chart never changes; up to :data:`PARSED_KEPT` addresses, then
+        forgotten at once): every plan checks each address it posts to.
+        """
+
+        known = self._parsed.get(address, _UNKNOWN)
+        if known is not _UNKNOWN:
+            return known  # type: ignore[return-value]
+        parsed = self._parse(address)
+        if len(self._parsed) >= PARSED_KEPT:
+            self._parsed.clear()
+        self._parsed[address] = parsed
+        return parsed
+
+    def _parse(self, address: Address) -> ParsedAddress | None:
         if not ADDRESS_RE.match(address):
             return None
         here = self._tree
@@ -74,7 +104,7 @@ class AddressBook:
                 return None
         if here["kind"] is None:
             return None
-        return ParsedAddress(kind=here["kind"], values=values)
+        return ParsedAddress(kind=here["kind"], values=MappingProxyType(values))
 
     def customer_of(self, address: Address) -> str | None:
         """The customer an address belongs to (its ``{customer}`` segment), or None for any other account."""

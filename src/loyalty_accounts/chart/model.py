@@ -59,7 +59,7 @@ class Chart(AddressBook):
     :meth:`Chart.from_yaml`.
     """
 
-    __slots__ = ("spec", "source", "kinds", "_patterns", "_tree", "_tz")
+    __slots__ = ("spec", "source", "kinds", "_patterns", "_tree", "_tz", "_parsed")
 
     spec: ChartSpec
     source: str
@@ -72,6 +72,7 @@ class Chart(AddressBook):
         self._patterns = self._check_segments(node)
         self.kinds = MappingProxyType(self._parse_accounts(node))
         self._tree = self._build_tree(node)
+        self._parsed: dict[str, ParsedAddress | None] = {}
         self._check_partners(node)
 
     # -- construction -----------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal, Mapping
@@ -98,6 +99,7 @@ def date_segment(day: date | None) -> str:
     return NO_EXPIRY if day is None else day.strftime(DATE_FORMAT)
 
 
+@lru_cache(maxsize=4096)
 def parse_date_segment(segment: str) -> date | None:
     if segment == NO_EXPIRY:
         return None
@@ -202,9 +204,15 @@ class AccountKind:
     assets: tuple[AssetRole, ...]
     may_go_negative: bool
 
-    @property
+    @cached_property
     def variables(self) -> tuple[str, ...]:
+        """The names of the variable segments, in address order (computed once: addresses are built often)."""
+
         return tuple(s.text for s in self.segments if s.variable)
+
+    @cached_property
+    def variable_set(self) -> frozenset[str]:
+        return frozenset(self.variables)
 
 
 @dataclass(frozen=True)

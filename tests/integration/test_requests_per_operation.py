@@ -108,24 +108,34 @@ def test_an_import_chunk_of_known_customers_costs_one_lookup_and_one_bulk_post(
     assert requests == Counter({"GET": 1, "POST": 1})
 
 
-def test_an_import_chunk_of_new_customers_opens_their_controls_in_its_own_bulk_post(
-    client: LedgerClient, requests: Counter[str], tmp_path: Path
+def test_an_import_chunk_of_new_customers_opens_their_controls_first_without_looking_them_up(
+    client: LedgerClient, tmp_path: Path
 ) -> None:
     program = programme(client, pending_days=0)
     stamp = (T0 + HOUR).isoformat().replace("+00:00", "Z")
     path = tmp_path / "new.csv"
     rows = [f"n{i},new{i},25.00,USD,{stamp}" for i in range(4)]
     path.write_text("\n".join(["customer,order_id,amount,currency,ordered_at", *rows]) + "\n")
-    requests.clear()
-    assert program.import_orders(path).posted == 4
-    # one bulk request: the four sequence counters (and the closed-period mark) opened first, then the orders
-    assert requests["POST"] == 1
+    sent: list[tuple[str, str, bytes]] = []
+    send = httpx.Client.send
+
+    def recording(self: httpx.Client, request: httpx.Request, *args: object, **kwargs: object) -> httpx.Response:
+        sent.append((request.method, request.url.path.rsplit("/", 1)[-1], request.url.query + request.content))
+        return send(self, request, *args, **kwargs)  # type: ignore[arg-type]
+
+    httpx.Client.send = recording  # type: ignore[method-assign]
+    try:
+        assert program.import_orders(path).posted == 4
+    finally:
+        httpx.Client.send = send  # type: ignore[method-assign]
+    posts = [body for method, _, body in sent if method == "POST"]
+    # two bulk requests: the openings, answered before the orders are sent, then the orders
+    assert len(posts) == 2 and b"open_control:" in posts[0] and b"earn:new0" in posts[1]
+    assert b"open_control:" not in posts[1]
+    # the openings' references are not looked up first: the guard read just found the counters without a row
+    assert not any(b"open_control" in body for method, _, body in sent if method == "GET")
     control = program.chart.control_asset
     for i in range(4):
-        opened = client.account(program.chart.sequence(f"n{i}")).volumes.get(control)
-        earned = client.find_by_reference(f"earn:new{i}")
-        assert opened is not None and earned is not None
-        # the opening went first: the order's sequence leg moved the counter the opening created
-        assert opened.balance != 0 and earned.id > 0
+        assert client.account(program.chart.sequence(f"n{i}")).volumes.get(control) is not None
         balance = program.balance(f"n{i}")
         assert balance.spendable + balance.pending == 25

@@ -18,8 +18,7 @@ rows and one chunk):
    then guarded (:mod:`loyalty_accounts.operations.guard`: its customer's
    sequence, read with the chunk's other customers before anything else, and
    the closed-period leg), and the chunk is posted in one bulk request
-   (``LedgerPort.post_many``), its new customers' control accounts opened by
-   the first elements of that same request. While a chunk is priced and posted, the next
+   (``LedgerPort.post_many``). While a chunk is priced and posted, the next
    one's reference lookup and the reads of its customers that are not in
    the current chunk run on a background thread (:mod:`.import_ahead`).
 
@@ -43,7 +42,7 @@ executor's sweeps do.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -58,7 +57,7 @@ from ..operations import EarnCommand, Reading
 from ..operations import earn as earn_op
 from ..operations.guard import GuardState, guarded, microseconds, read_guard
 from ..operations.open_control import open_control
-from ..types import PostedTransaction, TransactionPlan
+from ..types import PostedTransaction
 from .chunk_book import ChunkBook
 from .executor import Executor
 from .import_ahead import Ahead, ChunkRead, Planned, pipelined
@@ -324,7 +323,7 @@ class ImportService:
         return ChunkRead(orders=tuple(commands), guard=guard, plans=tuple(plans), unposted=tuple(unposted))
 
     def _settle_read(self, read: ChunkRead, tally: _Tally) -> tuple[list[Planned], list[EarnCommand]]:
-        """The plans of ``read`` to post and the commands to read
+        """The plans of ``read`` to post (their new customers' controls opened) and the commands to read
         again; the orders it would not post are tallied.
 
         The book's listings are separate requests: an operation committed between them mixes two
@@ -346,7 +345,9 @@ class ImportService:
                 else:
                     # A refusal of an order already earned (dated in a period closed since) is its replay.
                     self._settle_without_post(command, tally, refusal=exc)
-        return list(read.plans), stale
+        plans = list(read.plans)
+        self._open_controls(guard.to_open(executor.chart, [planned.command.customer for planned in plans]))
+        return plans, stale
 
     def _plan_one(self, command: EarnCommand, reading: Reading, basis: GuardState) -> Planned | None:
         """The guarded plan of one order read through ``reading`` on the guard state ``basis``; None: no points."""
@@ -391,23 +392,32 @@ class ImportService:
         else:
             tally.add("nothing")
 
+    def _open_controls(self, addresses: Iterable[str]) -> None:
+        """Give new customers' sequence counters (and the closed-period mark) their balance rows, in bulk.
+
+        A request of their own, answered before the chunk's orders are sent: an order never relies on
+        an opening that failed. Their references are not looked up first (``looked_up``): the guard
+        just read these accounts without a row, which no opening leaves, and one another process
+        opens meanwhile comes back as a conflict the bulk client settles as a replay.
+        """
+
+        executor = self._executor
+        opening = [open_control(executor.chart, executor.catalogue, address) for address in addresses]
+        if opening:
+            executor.ledger.post_many(opening, schema_version=executor.schema_version, looked_up=True)
+
     def _post(self, plans: Sequence[Planned], tally: _Tally, *, looked_up: bool) -> list[EarnCommand]:
         """Post the plans in one bulk request; tally what was settled; the commands whose plans were stale."""
 
         executor = self._executor
         remaining = list(plans)
         while remaining:
-            openings = self._openings(remaining)
             try:
                 # The chunk's references were looked up (_read_ahead): the bulk client need
                 # not look them up again; one taken since is settled by its conflict path.
-                # New customers' controls are opened by the same request, before their orders
-                # (a sequential bulk applies its elements in order): an opening another process
-                # made meanwhile is a replay, and an order whose opening failed fails its
-                # sequence leg and is read again.
                 posted = executor.ledger.post_many(
-                    [*openings, *(p.plan for p in remaining)], schema_version=executor.schema_version, looked_up=looked_up
-                )[len(openings) :]
+                    [p.plan for p in remaining], schema_version=executor.schema_version, looked_up=looked_up
+                )
             except (LedgerUnavailable, OutcomeUnknown):
                 raise
             except LoyaltyError as exc:
@@ -430,16 +440,6 @@ class ImportService:
                     )
             return []
         return []
-
-    def _openings(self, plans: Sequence[Planned]) -> list[TransactionPlan]:
-        """The openings of the control accounts the plans' customers have no balance row for yet (their
-        sequence counters; the closed-period mark if it has none), each once, in the order first needed."""
-
-        executor = self._executor
-        addresses = dict.fromkeys(
-            address for planned in plans for address in planned.basis.to_open(executor.chart, [planned.command.customer])
-        )
-        return [open_control(executor.chart, executor.catalogue, address) for address in addresses]
 
     def _taken_by_another(
         self, plans: Sequence[Planned], reference: object

@@ -318,7 +318,6 @@ class Executor:
 
     def _once(self, entry: Operation[Any, Any], command: Command) -> OperationResult:
         reference = entry.reference(command)
-        fingerprint = command.fingerprint()
         for attempt in range(1, PLAN_ATTEMPTS + 1):
             # The reference is not looked up first: the post carries it, and a taken
             # one comes back from the ledger (the client answers with the original).
@@ -331,19 +330,19 @@ class Executor:
                 raise
             except _ReadWhileChanging as changing:
                 # Planned from reads another operation of the customer changed: plan again.
-                if (meanwhile := self._posted_meanwhile(command, reference, fingerprint)) is not None:
+                if (meanwhile := self._posted_meanwhile(command, reference)) is not None:
                     return meanwhile
                 if attempt == PLAN_ATTEMPTS:
                     raise changing.error from None
                 sleep(random.uniform(0, min(0.2, REPLAN_JITTER_S * attempt)))
                 continue
             except LoyaltyError:
-                if (meanwhile := self._posted_meanwhile(command, reference, fingerprint)) is not None:
+                if (meanwhile := self._posted_meanwhile(command, reference)) is not None:
                     return meanwhile
                 raise
             plan, state = built.plan, built.state
             if plan is None:
-                if (meanwhile := self._posted_meanwhile(command, reference, fingerprint)) is not None:
+                if (meanwhile := self._posted_meanwhile(command, reference)) is not None:
                     return meanwhile
                 note = entry.no_plan_note(state) if entry.no_plan_note is not None else None
                 return OperationResult(operation=command.operation, reference=reference, replayed=False, points=0, note=note)
@@ -351,7 +350,7 @@ class Executor:
                 # Counters and control accounts to open first (a customer's first
                 # operation, a day's first award): a replay must post nothing, so
                 # the reference is looked up before anything is opened.
-                if (meanwhile := self._posted_meanwhile(command, reference, fingerprint)) is not None:
+                if (meanwhile := self._posted_meanwhile(command, reference)) is not None:
                     return meanwhile
                 for prior in built.priors:
                     self.ledger.post(prior, schema_version=self.schema_version)
@@ -363,7 +362,7 @@ class Executor:
                 # refused. Funds are checked before the reference, so the mover
                 # may be this very command run by another caller: then answer
                 # with its transaction. Otherwise read again and re-plan.
-                if (meanwhile := self._posted_meanwhile(command, reference, fingerprint)) is not None:
+                if (meanwhile := self._posted_meanwhile(command, reference)) is not None:
                     return meanwhile
                 if attempt == PLAN_ATTEMPTS:
                     raise InsufficientPoints(
@@ -392,17 +391,18 @@ class Executor:
         else:
             self.last_known.remember(customers, built.watch, built.guard, at=built.at, postings=tx.postings)
 
-    def _posted_meanwhile(self, command: Command, reference: str, fingerprint: str) -> OperationResult | None:
+    def _posted_meanwhile(self, command: Command, reference: str) -> OperationResult | None:
         """The replay of ``command`` if its reference has been taken since it was first looked up, else None.
 
         Raises DuplicateOperation when another command took it.
         """
 
         existing = self.ledger.find_by_reference(reference)
-        return None if existing is None else self._replay(command, reference, fingerprint, existing)
+        return None if existing is None else self._replay(command, reference, existing)
 
-    def _replay(self, command: Command, reference: str, fingerprint: str, existing: PostedTransaction) -> OperationResult:
-        if existing.metadata.get("command_hash") != fingerprint:
+    def _replay(self, command: Command, reference: str, existing: PostedTransaction) -> OperationResult:
+        # The fingerprint is computed here only: the path without a conflict has no use for it.
+        if existing.metadata.get("command_hash") != command.fingerprint():
             raise DuplicateOperation(
                 f"{reference} was already used for a different {command.operation}; "
                 "use a new business key for a new operation"

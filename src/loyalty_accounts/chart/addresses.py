@@ -61,16 +61,7 @@ class AddressBook:
                 f"accounts.{kind} ({spec.address}) takes {list(spec.variables)}; "
                 f"missing {sorted(missing)}, unexpected {sorted(extra)}"
             )
-        patterns = self._patterns
-        parts = []
-        for seg in spec.segments:
-            if seg.variable:
-                value = values[seg.text]
-                if not isinstance(value, str) or not patterns[seg.text].fullmatch(value):
-                    self._segment_value(kind, seg.text, value)  # raises InvalidCommand, saying why
-                parts.append(value)
-            else:
-                parts.append(seg.text)
+        parts = [self._segment_value(kind, seg.text, values[seg.text]) if seg.variable else seg.text for seg in spec.segments]
         return ":".join(parts)
 
     def parse(self, address: Address) -> ParsedAddress | None:

@@ -272,8 +272,11 @@ def scenario_import(url: str, args: argparse.Namespace, recorder: Recorder, now:
         raw = raw.plus(more)
     result = results[0]
     lanes = max(1, int(result["peak_posts_in_flight"]))
+    # Each round's own rate, in the order run: a server slowing down (or speeding up) shows here.
+    ran = [("project", sides[0]), *(("raw", each) for each in raws), *(("project", each) for each in sides[1:])]
+    rates = ", ".join(f"{label} {side.ops_per_s:.1f}" for label, side in ran if side.ops_per_s is not None)
     note = (
-        f"{len(sides)} project and {len(raws)} raw rounds (project, raw, raw, project); first project round: "
+        f"{len(sides)} project and {len(raws)} raw rounds (orders/s in the order run: {rates}); first project round: "
         f"{result['posted']} posted, {result['nothing']} earned nothing, {result['refused']} refused; "
         f"{result['requests']} requests {result['counts']}; peak in flight {result['peak_in_flight']} ({lanes} posts); "
         f"peak RSS {max(r['rss_peak_kib'] for r in results) // 1024} MiB"

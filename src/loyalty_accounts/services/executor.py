@@ -248,10 +248,18 @@ class Executor:
         return at
 
     def open_controls(self, guard: GuardState, customers: Sequence[str]) -> None:
-        """Give the control accounts a transaction on ``customers`` needs their balance row (idempotent)."""
+        """Give the control accounts transactions on ``customers`` need their balance rows (their
+        sequence counters; the closed-period mark if it has none), in bulk (idempotent).
 
-        for address in guard.to_open(self.chart, customers):
-            self.ledger.post(open_control(self.chart, self.catalogue, address), schema_version=self.schema_version)
+        Raises (LoyaltyError) when any opening fails, so that nothing relying on it is sent.
+        Their references are not looked up first (``looked_up``): ``guard`` has just read these
+        accounts without a row, which no opening leaves, and one another process opens meanwhile
+        comes back as a conflict the bulk client settles as a replay.
+        """
+
+        opening = [open_control(self.chart, self.catalogue, address) for address in guard.to_open(self.chart, customers)]
+        if opening:
+            self.ledger.post_many(opening, schema_version=self.schema_version, looked_up=True)
 
     def _build(self, entry: Operation[Any, Any], command: Command) -> _Built:
         """Read the guard (or take the last known state), then the entry's state; plan and guard; post nothing.

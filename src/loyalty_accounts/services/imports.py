@@ -42,7 +42,7 @@ executor's sweeps do.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -56,7 +56,6 @@ from ..errors import (
 from ..operations import EarnCommand, Reading
 from ..operations import earn as earn_op
 from ..operations.guard import GuardState, guarded, microseconds, read_guard
-from ..operations.open_control import open_control
 from ..types import PostedTransaction
 from .chunk_book import ChunkBook
 from .executor import Executor
@@ -346,7 +345,9 @@ class ImportService:
                     # A refusal of an order already earned (dated in a period closed since) is its replay.
                     self._settle_without_post(command, tally, refusal=exc)
         plans = list(read.plans)
-        self._open_controls(guard.to_open(executor.chart, [planned.command.customer for planned in plans]))
+        # In a request of their own, answered before the chunk's orders are sent: an order never
+        # relies on an opening that failed.
+        executor.open_controls(guard, [planned.command.customer for planned in plans])
         return plans, stale
 
     def _plan_one(self, command: EarnCommand, reading: Reading, basis: GuardState) -> Planned | None:
@@ -391,20 +392,6 @@ class ImportService:
             tally.refuse(command.order_id, refusal.message)
         else:
             tally.add("nothing")
-
-    def _open_controls(self, addresses: Iterable[str]) -> None:
-        """Give new customers' sequence counters (and the closed-period mark) their balance rows, in bulk.
-
-        A request of their own, answered before the chunk's orders are sent: an order never relies on
-        an opening that failed. Their references are not looked up first (``looked_up``): the guard
-        just read these accounts without a row, which no opening leaves, and one another process
-        opens meanwhile comes back as a conflict the bulk client settles as a replay.
-        """
-
-        executor = self._executor
-        opening = [open_control(executor.chart, executor.catalogue, address) for address in addresses]
-        if opening:
-            executor.ledger.post_many(opening, schema_version=executor.schema_version, looked_up=True)
 
     def _post(self, plans: Sequence[Planned], tally: _Tally, *, looked_up: bool) -> list[EarnCommand]:
         """Post the plans in one bulk request; tally what was settled; the commands whose plans were stale."""

@@ -90,8 +90,7 @@ def parse_instant(text: str, zone: tzinfo, *, what: str = "instant") -> datetime
             raise ValueError(text)
         moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        head = text[:10]
-        example = head if _BARE_DATE.fullmatch(head) else "2026-05-01"
+        example = _example_day(text[:10])
         raise InvalidCommand(
             f"{what}: {text!r} is not an ISO 8601 instant or date; write e.g. {example}T10:00:00Z, "
             f"or {example} for the start of that day in {zone_name(zone)}"
@@ -105,6 +104,19 @@ def parse_instant(text: str, zone: tzinfo, *, what: str = "instant") -> datetime
         return _in_range(moment.astimezone(timezone.utc), text, what)
     except OverflowError:
         return _in_range(None, text, what)
+
+
+def _example_day(head: str) -> str:
+    """The day to write in an error's example: ``head`` when it is a real calendar date (the caller's
+    own day), else a fixed one, so that the example given is always accepted."""
+
+    if _BARE_DATE.fullmatch(head):
+        try:
+            date.fromisoformat(head)
+            return head
+        except ValueError:
+            pass
+    return "2026-05-01"
 
 
 def _in_range(moment: datetime | None, text: str, what: str) -> datetime:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -46,6 +47,19 @@ def test_anything_else_is_refused_naming_the_option(text: str, says: str) -> Non
         parse_instant(text, PARIS, what="--as-of")
     assert caught.value.message.startswith("--as-of: ")
     assert says in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2026-13-01T10:00:00Z", "2026-02-30T10:00:00Z", "2026-05-01T24:00:00Z", "2026-05-01T10:00:60Z", "2026-05-01Z", "yesterday", ""],
+)
+def test_every_example_an_error_gives_is_itself_accepted(text: str) -> None:
+    with pytest.raises(InvalidCommand) as caught:
+        parse_instant(text, PARIS, what="ordered_at")
+    examples = re.findall(r"write e\.g\. (\S+?),? or (\S+)", caught.value.message)
+    assert examples, caught.value.message
+    for example in examples[0]:
+        assert parse_instant(example, PARIS) > datetime(2000, 1, 1, tzinfo=timezone.utc)
 
 
 def test_the_advice_for_a_naive_time_names_the_zone_a_bare_date_uses() -> None:

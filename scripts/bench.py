@@ -9,7 +9,7 @@ sent), so both pay the same schema enforcement.
 
 How the raw side posts "the same": every request the project sends is seen
 on the wire (``loyalty_accounts.testing.bench_wire.Recorder`` wraps
-``httpx.Client.send``: it counts requests, whatever client the project uses).
+httpx's transports: it counts requests, whatever client the project uses).
 The raw side replays, with plain httpx, exactly the transaction posts the
 server accepted from the project (body bytes, query with schemaVersion,
 Idempotency-Key), one request each, into its own ledger; the project's reads,
@@ -82,8 +82,8 @@ class Pair:
         self.app: App = create_app(ledger_url=url, ledger_name=self.name)
         self.setup_raw = RawLedger(url, self.name)  # creates the project's ledger in a bucket of its own
         self.raw = RawLedger(url, f"{self.name}-raw")
-        for client in (self.setup_raw.client, self.raw.client):
-            recorder.ignore(client)
+        for client in (self.setup_raw, self.raw):
+            recorder.ignore(client.transport)
         self.setup_raw.create(log=log)
         recorder.reset()
         self.app.program.init()

@@ -15,7 +15,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Iterator
 
-import httpx
 import pytest
 from support.programme import T0, earn, programme
 
@@ -23,51 +22,48 @@ from loyalty_accounts.errors import InsufficientPoints
 from loyalty_accounts.ledger import LedgerClient
 from loyalty_accounts.operations import RedeemCommand
 from loyalty_accounts.operations.guard import microseconds
+from loyalty_accounts.testing.bench_wire import Recorder
 
 HOUR = timedelta(hours=1)
 
 
 @pytest.fixture
-def requests() -> Iterator[Counter[str]]:
-    """Every HTTP request this process sends while the test runs, counted by method."""
+def requests() -> Iterator[Recorder]:
+    """Every HTTP request this process sends while the test runs (the benchmark's recorder)."""
 
-    seen: Counter[str] = Counter()
-    send = httpx.Client.send
-
-    def counting(self: httpx.Client, request: httpx.Request, *args: object, **kwargs: object) -> httpx.Response:
-        seen[request.method] += 1
-        return send(self, request, *args, **kwargs)  # type: ignore[arg-type]
-
-    httpx.Client.send = counting  # type: ignore[method-assign]
-    try:
-        yield seen
-    finally:
-        httpx.Client.send = send  # type: ignore[method-assign]
+    with Recorder() as recorder:
+        yield recorder
 
 
-def test_an_operation_after_the_horizon_costs_two_requests_then_one(client: LedgerClient, requests: Counter[str]) -> None:
+def methods(recorder: Recorder) -> Counter[str]:
+    """The requests recorded since the last reset, counted by method."""
+
+    return Counter(sent.method for sent in recorder.sent)
+
+
+def test_an_operation_after_the_horizon_costs_two_requests_then_one(client: LedgerClient, requests: Recorder) -> None:
     program = programme(client, pending_days=0)
     program.earn(earn("c1", "o1", "100.00", T0))  # a new customer: openings and a history check
-    requests.clear()
+    requests.reset()
     program.earn(earn("c1", "o2", "40.00", T0 + HOUR))  # T0 is outside every capped campaign of rules.yaml
     # the state the first earn left is known to this process: the post alone, checked by the sequence leg
-    assert requests == Counter({"POST": 1})
-    requests.clear()
+    assert methods(requests) == Counter({"POST": 1})
+    requests.reset()
     # the first listing read the customer's buckets along: a spend after the earns posts alone too
     program.redeem(RedeemCommand(customer="c1", redemption_id="r1", points=30, at=T0 + 2 * HOUR))
-    assert requests == Counter({"POST": 1})
-    requests.clear()
+    assert methods(requests) == Counter({"POST": 1})
+    requests.reset()
     program.redeem(RedeemCommand(customer="c1", redemption_id="r2", points=5, at=T0 + 2 * HOUR + HOUR / 4))
-    assert requests == Counter({"POST": 1})
+    assert methods(requests) == Counter({"POST": 1})
     # another process (a fresh programme) knows nothing: one listing and the post
     other = programme(client, pending_days=0)
-    requests.clear()
+    requests.reset()
     other.redeem(RedeemCommand(customer="c1", redemption_id="r3", points=5, at=T0 + 2 * HOUR + HOUR / 2))
-    assert requests == Counter({"GET": 1, "POST": 1})
-    requests.clear()
+    assert methods(requests) == Counter({"GET": 1, "POST": 1})
+    requests.reset()
     # dated before the horizon: the history from its instant on is read as well
     program.redeem(RedeemCommand(customer="c1", redemption_id="r0", points=10, at=T0 + HOUR + HOUR / 2))
-    assert requests["POST"] >= 1 and requests["GET"] >= 2
+    assert methods(requests)["POST"] >= 1 and methods(requests)["GET"] >= 2
     horizon = client.account(program.chart.horizon("c1")).balance(program.chart.control_asset)
     assert horizon == -microseconds(T0 + 2 * HOUR + HOUR / 2)
     assert program.balance("c1").spendable == 140 - 30 - 5 - 5 - 10
@@ -90,7 +86,7 @@ def test_a_guess_made_stale_by_another_process_is_refused_by_the_server(client: 
 
 
 def test_an_import_chunk_of_known_customers_costs_one_lookup_and_one_bulk_post(
-    client: LedgerClient, requests: Counter[str], tmp_path: Path
+    client: LedgerClient, requests: Recorder, tmp_path: Path
 ) -> None:
     program = programme(client, pending_days=0)
     header = "customer,order_id,amount,currency,ordered_at"
@@ -102,10 +98,10 @@ def test_an_import_chunk_of_known_customers_costs_one_lookup_and_one_bulk_post(
         return path
 
     assert program.import_orders(orders("a", 0, 1)).posted == 5
-    requests.clear()
+    requests.reset()
     # the same customers, later: the chunk's reference lookup, then the bulk post (no second lookup, no reads)
     assert program.import_orders(orders("b", 0, 2)).posted == 5
-    assert requests == Counter({"GET": 1, "POST": 1})
+    assert methods(requests) == Counter({"GET": 1, "POST": 1})
 
 
 def test_an_import_chunk_of_new_customers_opens_their_controls_first_without_looking_them_up(
@@ -116,18 +112,9 @@ def test_an_import_chunk_of_new_customers_opens_their_controls_first_without_loo
     path = tmp_path / "new.csv"
     rows = [f"n{i},new{i},25.00,USD,{stamp}" for i in range(4)]
     path.write_text("\n".join(["customer,order_id,amount,currency,ordered_at", *rows]) + "\n")
-    sent: list[tuple[str, str, bytes]] = []
-    send = httpx.Client.send
-
-    def recording(self: httpx.Client, request: httpx.Request, *args: object, **kwargs: object) -> httpx.Response:
-        sent.append((request.method, request.url.path.rsplit("/", 1)[-1], request.url.query + request.content))
-        return send(self, request, *args, **kwargs)  # type: ignore[arg-type]
-
-    httpx.Client.send = recording  # type: ignore[method-assign]
-    try:
+    with Recorder() as recorder:
         assert program.import_orders(path).posted == 4
-    finally:
-        httpx.Client.send = send  # type: ignore[method-assign]
+    sent = [(s.method, s.path.rsplit("/", 1)[-1], s.query + s.content) for s in recorder.sent]
     posts = [body for method, _, body in sent if method == "POST"]
     # two bulk requests: the openings, answered before the orders are sent, then the orders
     assert len(posts) == 2 and b"open_control:" in posts[0] and b"earn:new0" in posts[1]

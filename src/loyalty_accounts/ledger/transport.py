@@ -4,9 +4,11 @@ Two ways to make a request, over the same ``httpx`` client and the same URL:
 
 - the hot path (:meth:`Transport.request`): the method, the path under
   ``/v2/{ledger}``, the query parameters and the JSON body are built here,
-  with no per-request model building; OAuth2 client credentials still come
-  from ``formance-sdk-python``'s own hook (its token request and its
-  process-wide token cache, dropped on a 401);
+  with no per-request model building, and each attempt is handed to the
+  ``httpx`` transport itself (the client's own, unless the environment names
+  a proxy); OAuth2 client credentials still come from
+  ``formance-sdk-python``'s own hook (its token request and its process-wide
+  token cache, dropped on a 401);
 - the cold paths (ledger creation, schemas, server info): SDK calls, whose
   ``/api/ledger`` prefix :func:`_path_rewriter` removes for a standalone
   server.
@@ -45,6 +47,7 @@ import logging
 import re
 import secrets
 import time
+import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -160,11 +163,20 @@ class Transport:
         self.ledger = connection.ledger
         self._clock = clock
         self._sleep = sleep
+        # The hot path hands its requests to the transport itself: what httpx.Client
+        # adds on the way (merging URLs and headers, cookies, auth and redirect
+        # handling, event hooks) costs about 0.1-0.2 ms of CPU per request and does
+        # nothing for the ledger's API. Only when the environment names a proxy is
+        # everything left to the client, which mounts the proxies it names.
+        self._wire: httpx.BaseTransport | None = transport
+        if transport is None and not urllib.request.getproxies():
+            self._wire = httpx.HTTPTransport()
         self.http = httpx.Client(
-            transport=transport,
+            transport=self._wire,
             timeout=connection.timeout_s,
             event_hooks={"request": [_path_rewriter(connection)]},
         )
+        self._timeout = httpx.Timeout(connection.timeout_s).as_dict()
         security: shared.Security | None = None
         if connection.client_id is not None and connection.client_secret is not None:
             # Without token_url the SDK uses the gateway's /api/auth/oauth/token.
@@ -251,19 +263,26 @@ class Transport:
         if content is not None:
             all_headers.update(_JSON)
         all_headers.update(headers or {})
-        url = self.ledger_url + path
+        url = httpx.URL(self.ledger_url + path, params=params)
         auth = self._auth.get(WRITE if write else READ)
-        timeout: Any = httpx.USE_CLIENT_DEFAULT if timeout_s is None else httpx.Timeout(timeout_s)
+        timeout = self._timeout if timeout_s is None else httpx.Timeout(timeout_s).as_dict()
+        wire = self._wire
 
         def attempt() -> httpx.Response:
-            built = self.http.build_request(
-                method, url, params=params, content=content, headers=all_headers, timeout=timeout
-            )
-            if auth is None or self._oauth is None:
-                return self.http.send(built)
-            # The SDK's hook fetches (or reuses) the token; a 401 drops it, as the SDK does.
-            response = self.http.send(self._oauth.before_request(BeforeRequestContext(auth), built))
-            if response.status_code == 401:
+            built = httpx.Request(method, url, content=content, headers=all_headers, extensions={"timeout": timeout})
+            if auth is not None and self._oauth is not None:
+                # The SDK's hook fetches (or reuses) the token; a 401 drops it, as the SDK does.
+                built = self._oauth.before_request(BeforeRequestContext(auth), built)
+            if wire is None:
+                response = self.http.send(built)
+            else:
+                response = wire.handle_request(built)
+                response.request = built
+                try:
+                    response.read()
+                finally:
+                    response.close()
+            if auth is not None and self._oauth is not None and response.status_code == 401:
                 self._oauth.after_error(AfterErrorContext(auth), response, None)
             return response
 

@@ -33,7 +33,7 @@ def scenario_liability(
 
     if existing is not None:
         ledger = RawLedger(url, existing)
-        recorder.ignore(ledger.client)
+        recorder.ignore(ledger.transport)
         app = create_app(ledger_url=url, ledger_name=existing)
         try:
             have = ledger.count_accounts() or 0
@@ -48,7 +48,7 @@ def scenario_liability(
     if not sizes:
         return rows
     ledger = RawLedger(url, f"bench-liab-{uuid.uuid4().hex[:6]}")
-    recorder.ignore(ledger.client)
+    recorder.ignore(ledger.transport)
     ledger.create(log=log)
     app = create_app(ledger_url=url, ledger_name=ledger.ledger)
     app.program.init()

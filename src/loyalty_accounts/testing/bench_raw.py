@@ -45,12 +45,16 @@ class Replay:
 
 
 class RawLedger:
-    """One ledger on ``url`` through a plain ``httpx.Client`` (``client``; close it with :meth:`close`)."""
+    """One ledger on ``url`` through a plain ``httpx.Client`` (``client``; close it with :meth:`close`).
+
+    ``transport`` is the client's own transport: what a recorder is told to ignore.
+    """
 
     def __init__(self, url: str, ledger: str, *, timeout_s: float = 120.0, sleep: Callable[[float], None] = time.sleep) -> None:
         self.url = url.rstrip("/")
         self.ledger = ledger
-        self.client = httpx.Client(base_url=self.url, timeout=timeout_s)
+        self.transport = httpx.HTTPTransport()
+        self.client = httpx.Client(base_url=self.url, timeout=timeout_s, transport=self.transport)
         self._sleep = sleep
 
     def close(self) -> None:

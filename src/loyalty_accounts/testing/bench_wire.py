@@ -1,10 +1,12 @@
 """The benchmark's eyes on the wire: every HTTP request the project sends, counted and kept.
 
-:class:`Recorder` wraps ``httpx.Client.send`` for the whole process while it is
-installed, so it sees every request any ``httpx`` client sends (the project's
-ledger client, whatever builds it: the SDK over httpx today, plain httpx after
-the lean-client work), without reaching into the project's private objects.
-Clients listed in ``ignore`` (the benchmark's own raw clients) are not seen.
+:class:`Recorder` wraps ``handle_request`` of httpx's transports
+(``httpx.HTTPTransport`` and ``httpx.MockTransport``) for the whole process
+while it is installed, so it sees every request that reaches the wire, whether
+an ``httpx.Client`` sent it (the SDK's cold paths) or the project's hot path
+handed it to its transport directly, without reaching into the project's
+private objects. Transports listed in ``ignore`` (those of the benchmark's own
+raw clients, :attr:`~.bench_raw.RawLedger.transport`) are not seen.
 
 For each request it keeps the method, the path, the query, the body bytes,
 the ``Idempotency-Key`` header, the HTTP status and the thread that sent it
@@ -69,8 +71,10 @@ def is_bulk_post(sent: Sent) -> bool:
 class Recorder:
     """Counts and keeps what the project sends while installed (a context manager; installs once per process)."""
 
-    def __init__(self, *, ignore: Iterable[httpx.Client] = (), sink: Callable[[Sent], None] | None = None) -> None:
-        self._ignore = {id(client) for client in ignore}
+    _TRANSPORTS: tuple[type[httpx.BaseTransport], ...] = (httpx.HTTPTransport, httpx.MockTransport)
+
+    def __init__(self, *, ignore: Iterable[httpx.BaseTransport] = (), sink: Callable[[Sent], None] | None = None) -> None:
+        self._ignore = {id(transport) for transport in ignore}
         self._sink = sink
         self._lock = threading.Lock()
         self.sent: list[Sent] = []
@@ -82,8 +86,10 @@ class Recorder:
         self.peak_posts_in_flight = 0
         self._original: Any = None
 
-    def ignore(self, client: httpx.Client) -> None:
-        self._ignore.add(id(client))
+    def ignore(self, transport: httpx.BaseTransport) -> None:
+        """Do not see what ``transport`` sends (a raw client's: :attr:`~.bench_raw.RawLedger.transport`)."""
+
+        self._ignore.add(id(transport))
 
     def reset(self) -> None:
         """Forget what was sent so far (counts, kept requests, peak concurrency)."""
@@ -104,28 +110,32 @@ class Recorder:
         return [s for s in self.sent if is_transaction_post(s) and 200 <= s.status < 300]
 
     def __enter__(self) -> Recorder:
-        original = httpx.Client.send
         recorder = self
+        originals = {cls: cls.handle_request for cls in self._TRANSPORTS}
 
-        def send(client: httpx.Client, request: httpx.Request, *args: Any, **kwargs: Any) -> httpx.Response:
-            if id(client) in recorder._ignore:
-                return original(client, request, *args, **kwargs)
-            with recorder._lock:
-                recorder.in_flight += 1
-                recorder.peak_in_flight = max(recorder.peak_in_flight, recorder.in_flight)
-                if request.method == "POST":
-                    recorder.posts_in_flight += 1
-                    recorder.peak_posts_in_flight = max(recorder.peak_posts_in_flight, recorder.posts_in_flight)
-            status = 0
-            try:
-                response = original(client, request, *args, **kwargs)
-                status = response.status_code
-                return response
-            finally:
-                recorder._note(request, status)
+        def wrapping(original: Callable[[Any, httpx.Request], httpx.Response]) -> Callable[[Any, httpx.Request], httpx.Response]:
+            def handle_request(transport: Any, request: httpx.Request) -> httpx.Response:
+                if id(transport) in recorder._ignore:
+                    return original(transport, request)
+                with recorder._lock:
+                    recorder.in_flight += 1
+                    recorder.peak_in_flight = max(recorder.peak_in_flight, recorder.in_flight)
+                    if request.method == "POST":
+                        recorder.posts_in_flight += 1
+                        recorder.peak_posts_in_flight = max(recorder.peak_posts_in_flight, recorder.posts_in_flight)
+                status = 0
+                try:
+                    response = original(transport, request)
+                    status = response.status_code
+                    return response
+                finally:
+                    recorder._note(request, status)
 
-        self._original = original
-        httpx.Client.send = send  # type: ignore[method-assign]
+            return handle_request
+
+        self._original = originals
+        for cls, original in originals.items():
+            cls.handle_request = wrapping(original)  # type: ignore[method-assign]
         return self
 
     def _note(self, request: httpx.Request, status: int) -> None:
@@ -151,5 +161,6 @@ class Recorder:
 
     def __exit__(self, *exc_info: object) -> None:
         if self._original is not None:
-            httpx.Client.send = self._original  # type: ignore[method-assign]
+            for cls, original in self._original.items():
+                cls.handle_request = original  # type: ignore[method-assign]
             self._original = None

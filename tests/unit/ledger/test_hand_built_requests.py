@@ -166,6 +166,48 @@ def test_every_hot_path_call_is_built_by_hand_at_the_right_url(
     assert bulk.extensions["timeout"]["read"] == pytest.approx(bulk_timeout_s(client.connection.timeout_s, 1))
 
 
+def test_the_hot_path_hands_requests_to_the_transport_not_the_client(
+    router: respx.Router, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_client_send(*_args: Any, **_kwargs: Any) -> httpx.Response:
+        raise AssertionError("the hot path went through httpx.Client.send")
+
+    monkeypatch.setattr(httpx.Client, "send", no_client_send)
+    router.post(TX_URL).mock(return_value=ok(tx_json(7, "earn:order-1")))
+    router.get(f"{TX_URL}/5").mock(return_value=ok(tx_json(5, "")))
+    with _no_sdk(make_client(router, timeout_s=12.5)) as client:
+        assert client.post(make_plan(), schema_version="v1").id == 7
+        assert client.get_transaction(5).id == 5
+    post = router.calls[0].request
+    # the connection's timeout travels with the request, as the client would have set it
+    assert post.extensions["timeout"] == {"connect": 12.5, "read": 12.5, "write": 12.5, "pool": 12.5}
+    assert router.calls[0].response.is_closed
+
+
+def test_with_a_proxy_in_the_environment_requests_go_through_the_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    from loyalty_accounts.ledger import LedgerConnection
+
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    direct = LedgerClient(LedgerConnection(url=BASE, ledger="loyalty"))
+    assert isinstance(direct._transport._wire, httpx.HTTPTransport)
+    direct.close()
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.test:3128")
+    proxied = LedgerClient(LedgerConnection(url=BASE, ledger="loyalty"))
+    # None: each attempt is sent by the client, which mounted the proxy the environment names
+    assert proxied._transport._wire is None
+    sent: list[httpx.Request] = []
+
+    def send(_client: httpx.Client, request: httpx.Request, **_kwargs: Any) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json={"data": tx_json(5, "")}, request=request)
+
+    monkeypatch.setattr(httpx.Client, "send", send)
+    assert proxied.get_transaction(5).id == 5
+    assert [str(r.url) for r in sent] == [f"{TX_URL}/5"]
+    proxied.close()
+
+
 def test_a_revert_without_metadata_sends_no_body(router: respx.Router) -> None:
     route = router.post(f"{TX_URL}/5/revert").mock(return_value=ok(tx_json(8, ""), status=201))
     with make_client(router) as client:

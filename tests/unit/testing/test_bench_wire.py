@@ -1,4 +1,4 @@
-"""The wire recorder counts and keeps what httpx clients send, skips ignored clients, and uninstalls itself."""
+"""The wire recorder counts and keeps what reaches httpx's transports, skips ignored ones, and uninstalls itself."""
 
 from __future__ import annotations
 
@@ -15,10 +15,11 @@ def _answer(request: httpx.Request) -> httpx.Response:
 
 
 def test_recorder_counts_keeps_and_restores() -> None:
-    original = httpx.Client.send
+    original = httpx.MockTransport.handle_request, httpx.HTTPTransport.handle_request
     mine = httpx.Client(transport=httpx.MockTransport(_answer), base_url="http://ledger")
-    other = httpx.Client(transport=httpx.MockTransport(_answer), base_url="http://ledger")
-    with Recorder(ignore=[other]) as recorder:
+    ignored = httpx.MockTransport(_answer)
+    other = httpx.Client(transport=ignored, base_url="http://ledger")
+    with Recorder(ignore=[ignored]) as recorder:
         mine.get("/v2/l1/accounts", params={"pageSize": 1})
         mine.post("/v2/l1/transactions", params={"schemaVersion": "v1"}, content=b'{"ok":1}', headers={"Idempotency-Key": "k1"})
         mine.post("/v2/l1/transactions", content=b'{"bad":1}')
@@ -29,7 +30,7 @@ def test_recorder_counts_keeps_and_restores() -> None:
         assert accepted.content == b'{"ok":1}' and accepted.idempotency_key == "k1" and accepted.query == b"schemaVersion=v1"
         recorder.reset()
         assert recorder.requests == 0 and recorder.sent == []
-    assert httpx.Client.send is original
+    assert (httpx.MockTransport.handle_request, httpx.HTTPTransport.handle_request) == original
 
 
 def test_recorder_sink_takes_accepted_posts() -> None:
@@ -72,3 +73,12 @@ def test_recorder_counts_posts_in_flight_apart_from_reads() -> None:
         reader.join()
         assert (recorder.peak_in_flight, recorder.peak_posts_in_flight) == (2, 1)
         assert (recorder.in_flight, recorder.posts_in_flight) == (0, 0)
+
+
+def test_recorder_sees_requests_handed_to_a_transport_directly() -> None:
+    transport = httpx.MockTransport(_answer)
+    with Recorder() as recorder:
+        request = httpx.Request("POST", "http://ledger/v2/l1/transactions", content=b"{}", headers={"Idempotency-Key": "k2"})
+        assert transport.handle_request(request).status_code == 200
+    [sent] = recorder.accepted_posts()
+    assert sent.idempotency_key == "k2" and recorder.counts == {"POST transactions": 1}

@@ -93,8 +93,9 @@ def address_matches(address: str, address_filter: str) -> bool:
 # Dates in addresses
 
 
+@lru_cache(maxsize=4096)
 def date_segment(day: date | None) -> str:
-    """A date as an address segment: ``YYYYMMDD``, or ``noexpiry`` for None."""
+    """A date as an address segment: ``YYYYMMDD``, or ``noexpiry`` for None (kept: every plan formats a few)."""
 
     return NO_EXPIRY if day is None else day.strftime(DATE_FORMAT)
 

@@ -234,12 +234,12 @@ def test_the_commands_as_of_a_past_instant(books: Books, ledger_url: str, ledger
     assert code == 0, out
     statement = json.loads(out)
     assert statement["closing_points"] == 100
-    expiring = [(row["expires_on"], row["state"], row["points"]) for row in statement["lines"] if row["line"] == "expiring"]
+    expiring = [(row["expires_on"], row["state"], row["points"]) for row in statement["expiring"]]
     assert expiring == [("2027-03-01", "spendable", 60)]
 
     code, out = loyalty(ledger_url, ledger_name, "report", "breakage", "--to", AS_OF_TEXT, "--json")
     assert code == 0, out
     breakage = json.loads(out)
     assert breakage["estimated_points"] == 48
-    cohorts = {row["cohort"]: row for row in breakage["lines"] if row.get("line") == "cohort"}
+    cohorts = {row["cohort"]: row for row in breakage["cohorts"]}
     assert set(cohorts) == {"2025-01", "2026-03"}

@@ -7,19 +7,23 @@ import typer
 from ..demo import CUSTOMERS, END, Step, run_demo
 from ..services.results import BatchResult, OperationResult
 from .context import app_context
-from .output import Format, JsonFlag, emit_json, emit_rows
-from .shell import run_guarded
+from .output import Format, emit_json, emit_rows, formatted
+from .shell import fail, run_guarded
 
 DEMO_LEDGER = "demo"
 
 
-def demo(ctx: typer.Context, json_out: JsonFlag = False) -> None:
+@formatted
+def demo(ctx: typer.Context, *, fmt: Format) -> None:
     """Run a year of a small programme (earn by the rules, tiers, campaigns, hold, redeem, refund, exchange, expire...).
 
     Uses the ledger named "demo" unless --ledger is given; a second run posts
     nothing, since every step replays its business key.
     """
 
+    if fmt is Format.csv:
+        fail("the demo prints tables or JSON (--format table or --format json), not CSV", 2)
+    json_out = fmt is Format.json
     app = app_context(ctx)
     app.default_ledger = DEMO_LEDGER
     program = run_guarded(app.program)

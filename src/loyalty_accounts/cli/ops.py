@@ -35,7 +35,6 @@ from .context import app_context
 from .inputs import parse_instant
 from .output import (
     Format,
-    JsonFlag,
     emit_json,
     emit_mapping,
     emit_rows,
@@ -96,7 +95,7 @@ def run_operation(ctx: typer.Context, action: Action, fmt: Format) -> None:
 def operation(verb: Callable[..., Action]) -> Callable[..., None]:
     """A verb as typer should see it: ``verb`` takes only its own options and returns its service call.
 
-    The command typer runs takes the context first and ``--json``/``--csv``
+    The command typer runs takes the context first and ``--format``
     last (:func:`~.output.formatted`); it builds the call (a usage error
     raised there exits 2 before anything is read), then runs and prints it
     with :func:`run_operation`.
@@ -125,11 +124,12 @@ def swept(label: str, run: Callable[[LoyaltyProgram, Progress], BatchResult]) ->
 
 def register(app: typer.Typer) -> None:
     @app.command()
-    def init(ctx: typer.Context, json_out: JsonFlag = False) -> None:
+    @formatted
+    def init(ctx: typer.Context, *, fmt: Format) -> None:
         """Create the ledger and apply the chart as its schema (a no-op when already done)."""
 
         result = run_guarded(lambda: app_context(ctx).program().init())
-        emit_mapping(result, Format.json if json_out else Format.table)
+        emit_mapping(result, fmt)
 
     @app.command()
     @operation

@@ -1,8 +1,13 @@
-"""How the CLI prints: human tables by default, JSON or CSV for machines.
+"""How the CLI prints: rich tables for people, JSON or CSV for machines.
 
-Every command builds plain rows (lists of dicts with str/int/Decimal values)
-and hands them here, so the three formats always carry the same content.
-Decimals are printed exactly (never through float).
+Every command builds plain rows (lists of dicts with str/int/Decimal/bool/date
+values) and hands them here, so the three formats always carry the same
+content; ``--format table|json|csv`` (``-f``) chooses. Decimals are printed
+exactly (never through float), instants and dates in ISO 8601.
+
+CSV is written for spreadsheets: one kind of row per file (a report's totals
+are in its table and its JSON, never a row of the CSV, so summing a column
+gives the total), booleans as ``true``/``false``, empty cells for no value.
 """
 
 from __future__ import annotations
@@ -14,9 +19,12 @@ import inspect
 import json
 import sys
 from decimal import Decimal
-from typing import Annotated, Any, Callable, Iterable, Mapping, Sequence
+from typing import Annotated, Any, Callable, Iterable, Mapping, Optional, Sequence
 
 import typer
+from rich import box
+from rich.console import Console
+from rich.table import Table
 
 
 class Format(str, enum.Enum):
@@ -37,11 +45,39 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def cell(value: Any) -> str:
+    """One value as text in a table or a CSV cell: ``true``/``false``, ISO dates, exact decimals, empty for None."""
+
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(_plain(value))
+
+
 def emit_json(payload: Any) -> None:
     typer.echo(json.dumps(_plain(payload), indent=2, sort_keys=False))
 
 
-def emit_rows(rows: Sequence[Mapping[str, Any]], fmt: Format, *, columns: Sequence[str] | None = None, title: str | None = None) -> None:
+def console() -> Console:
+    """Where tables for people go: stdout; as wide as needed when it is not a terminal (nothing cut in a pipe)."""
+
+    out = Console(file=sys.stdout, highlight=False, soft_wrap=False)
+    if not out.is_terminal:
+        out = Console(file=sys.stdout, highlight=False, width=100_000, color_system=None)
+    return out
+
+
+def emit_rows(
+    rows: Sequence[Mapping[str, Any]],
+    fmt: Format,
+    *,
+    columns: Sequence[str] | None = None,
+    title: str | None = None,
+    footer: Sequence[Mapping[str, Any]] = (),
+) -> None:
+    """``rows`` in ``fmt``; ``footer`` rows (a report's totals) are shown under a table's rule only, never in JSON or CSV."""
+
     cols = list(columns or (rows[0].keys() if rows else []))
     if fmt is Format.json:
         emit_json([{c: row.get(c) for c in cols} for row in rows])
@@ -49,29 +85,34 @@ def emit_rows(rows: Sequence[Mapping[str, Any]], fmt: Format, *, columns: Sequen
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(cols)
         for row in rows:
-            writer.writerow(["" if row.get(c) is None else _plain(row.get(c)) for c in cols])
+            writer.writerow([cell(row.get(c)) for c in cols])
     else:
         if title:
             typer.echo(title)
-        typer.echo(render_table(rows, cols))
+        console().print(table(rows, cols, footer=footer))
 
 
-def render_table(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> str:
-    text_rows = [["" if row.get(c) is None else str(_plain(row.get(c))) for c in columns] for row in rows]
-    widths = [max([len(c)] + [len(r[i]) for r in text_rows]) for i, c in enumerate(columns)]
+def _numeric(text: str) -> bool:
+    return text.lstrip("-").replace(".", "", 1).isdigit()
 
-    def line(cells: Sequence[str]) -> str:
-        out = []
-        for i, cell in enumerate(cells):
-            numeric = cell.lstrip("-").replace(".", "", 1).isdigit()
-            out.append(cell.rjust(widths[i]) if numeric else cell.ljust(widths[i]))
-        return "  ".join(out).rstrip()
 
-    parts = [line(columns), line(["-" * w for w in widths])]
-    parts.extend(line(r) for r in text_rows)
-    if not text_rows:
-        parts.append("(none)")
-    return "\n".join(parts)
+def table(rows: Iterable[Mapping[str, Any]], columns: Sequence[str], *, footer: Sequence[Mapping[str, Any]] = ()) -> Table:
+    """A rich table of ``rows`` (numbers right-aligned), ``footer`` rows after a rule; "(none)" when there are no rows."""
+
+    text_rows = [[cell(row.get(c)) for c in columns] for row in rows]
+    footer_rows = [[cell(row.get(c)) for c in columns] for row in footer]
+    out = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
+    for i, name in enumerate(columns):
+        values = [r[i] for r in text_rows + footer_rows if r[i]]
+        numeric = bool(values) and all(_numeric(v) for v in values)
+        out.add_column(name, justify="right" if numeric else "left", no_wrap=True, overflow="fold")
+    for i, r in enumerate(text_rows):
+        out.add_row(*r, end_section=i == len(text_rows) - 1 and bool(footer_rows))
+    for r in footer_rows:
+        out.add_row(*r, style="bold")
+    if not text_rows and not footer_rows:
+        out.add_row("(none)", *[""] * (len(columns) - 1))
+    return out
 
 
 def emit_mapping(data: Mapping[str, Any], fmt: Format) -> None:
@@ -82,40 +123,54 @@ def emit_mapping(data: Mapping[str, Any], fmt: Format) -> None:
     elif fmt is Format.csv:
         emit_rows([data], fmt)
     else:
-        width = max((len(k) for k in data), default=0)
+        pairs = Table(box=None, show_header=False, pad_edge=False)
+        pairs.add_column("field", style="bold", no_wrap=True)
+        pairs.add_column("value", overflow="fold")
         for key, value in data.items():
-            typer.echo(f"{key.ljust(width)}  {_plain(value)}")
+            pairs.add_row(key, cell(value))
+        console().print(pairs)
 
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-CsvFlag = Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")]
+FormatOption = Annotated[
+    Optional[Format],
+    typer.Option("--format", "-f", case_sensitive=False, help="Output: table for people, json or csv for machines (default: table)."),
+]
+JsonFlag = Annotated[bool, typer.Option("--json", hidden=True, help="Same as --format json.")]
+CsvFlag = Annotated[bool, typer.Option("--csv", hidden=True, help="Same as --format csv.")]
 
 
-def chosen_format(json_out: bool, csv_out: bool) -> Format:
-    if json_out and csv_out:
-        raise typer.BadParameter("choose one of --json and --csv")
-    return Format.json if json_out else Format.csv if csv_out else Format.table
+def chosen_format(fmt: Format | None = None, json_out: bool = False, csv_out: bool = False) -> Format:
+    """The output format ``--format`` names (or the older ``--json``/``--csv``); two different ones is a usage error."""
+
+    named = {f for f, given in ((fmt, fmt is not None), (Format.json, json_out), (Format.csv, csv_out)) if given}
+    if len(named) > 1:
+        raise typer.BadParameter("choose one output format: --format table, --format json or --format csv")
+    return named.pop() if named else Format.table
 
 
 def formatted(command: Callable[..., None]) -> Callable[..., None]:
-    """A command that prints, as typer should see it: its ``fmt: Format`` parameter becomes ``--json`` and ``--csv``.
+    """A command that prints, as typer should see it: its ``fmt: Format`` parameter becomes ``--format``.
 
     ``command`` names only its own options and ``fmt`` (keyword-only); the
-    function returned takes the same options followed by the two flags (the
-    same names and help for every command) and calls ``command`` with the
-    format they choose. Both flags at once is a usage error (exit 2), raised
+    function returned takes the same options followed by ``--format``/``-f``
+    (and the hidden ``--json`` and ``--csv`` of earlier releases; the same
+    names and help for every command) and calls ``command`` with the format
+    chosen. Two different formats at once is a usage error (exit 2), raised
     before ``command`` runs.
     """
 
     own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != "fmt"]
     flags = [
+        inspect.Parameter("output_format", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=FormatOption),
         inspect.Parameter("json_out", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=JsonFlag),
         inspect.Parameter("csv_out", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=CsvFlag),
     ]
 
     @functools.wraps(command)
-    def shell(*args: Any, json_out: bool = False, csv_out: bool = False, **kwargs: Any) -> None:
-        command(*args, fmt=chosen_format(json_out, csv_out), **kwargs)
+    def shell(
+        *args: Any, output_format: Format | None = None, json_out: bool = False, csv_out: bool = False, **kwargs: Any
+    ) -> None:
+        command(*args, fmt=chosen_format(output_format, json_out, csv_out), **kwargs)
 
     return with_parameters(shell, [*own, *flags])
 

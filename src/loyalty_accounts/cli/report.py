@@ -4,8 +4,9 @@ Instants are ISO 8601 with an offset (``2026-05-01T00:00:00Z``,
 ``2026-05-01T02:00:00+02:00``) or a bare date, the start of that day in the
 programme's time zone; a time without an offset is refused (exit 2), since a
 report as of an unknown moment cannot be reproduced. Windows are
-``(--from, --to]``. Tables for people; ``--json`` and ``--csv`` carry the same
-lines with stable column names, ISO dates and exact decimal amounts.
+``(--from, --to]``. Tables for people; ``--format json`` and ``--format csv``
+carry the same lines with stable column names, ISO dates and exact decimal
+amounts (a CSV holds one kind of row; totals are in the table and the JSON).
 
 Exit codes: 0 ok, 1 reconciliation break, 2 bad input, 3 ledger unavailable.
 """
@@ -20,7 +21,7 @@ import typer
 from ..reports import DEFAULT_HORIZON_DAYS, DEFAULT_RATE_COHORTS, FinanceReports
 from .context import app_context
 from .inputs import parse_instant as parse_cli_instant
-from .output import Format, emit_json, emit_rows, formatted, render_table
+from .output import Format, console, emit_json, emit_rows, formatted, table
 from .shell import fail, run_guarded
 from .views import (
     ACTIVITY_COLUMNS,
@@ -29,14 +30,19 @@ from .views import (
     LIABILITY_COLUMNS,
     RECONCILE_COLUMNS,
     STATEMENT_COLUMNS,
+    STATEMENT_EXPIRING_COLUMNS,
     activity_json,
     activity_rows,
+    activity_summary_rows,
     breakage_json,
     breakage_rows,
     liability_json,
     liability_rows,
+    liability_total_row,
     reconcile_json,
     reconcile_rows,
+    statement_balance_row,
+    statement_expiring_rows,
     statement_json,
     statement_rows,
 )
@@ -96,7 +102,7 @@ def liability(ctx: typer.Context, as_of: AsOfOption = None, *, fmt: Format) -> N
         f"Liability as of {report.as_of.isoformat()} "
         f"(1 {report.points_asset} = {report.point_value} {report.currency})"
     )
-    emit_rows(liability_rows(report), fmt, columns=LIABILITY_COLUMNS, title=title)
+    emit_rows(liability_rows(report), fmt, columns=LIABILITY_COLUMNS, title=title, footer=[liability_total_row(report)])
     if fmt is Format.table:
         typer.echo(
             f"ties: {_yes(report.ties)} (states {report.total_points}, ledger customers:... "
@@ -123,7 +129,7 @@ def activity(
         emit_json(activity_json(report))
         return
     title = f"Roll-forward of the points liability over ({report.start.isoformat() if report.start else 'beginning'}, {report.end.isoformat()}]"
-    emit_rows(activity_rows(report), fmt, columns=ACTIVITY_COLUMNS, title=title)
+    emit_rows(activity_rows(report), fmt, columns=ACTIVITY_COLUMNS, title=title, footer=activity_summary_rows(report))
     if fmt is Format.table:
         if report.ties:
             typer.echo("ties: yes")
@@ -158,9 +164,8 @@ def breakage(
         return
     window = f"({report.start.isoformat() if report.start else 'beginning'}, {report.end.isoformat()}]"
     typer.echo(f"Realised breakage over {window}: {report.realised_points} {report.points_asset} = {report.realised_value} {report.currency}")
-    cohort_rows = [r for r in breakage_rows(report) if r["line"] == "cohort"]
     typer.echo(f"Earn cohorts as of {report.end.isoformat()}:")
-    typer.echo(render_table(cohort_rows, BREAKAGE_COHORT_COLUMNS))
+    console().print(table(breakage_rows(report), BREAKAGE_COHORT_COLUMNS))
     typer.echo(f"Awaiting expiry (due, not yet swept): {report.awaiting_expiry_points} {report.points_asset} = {report.awaiting_expiry_value} {report.currency}")
     if report.estimated_points is None:
         typer.echo(f"Estimate: none. {report.note}")
@@ -225,13 +230,21 @@ def statement_command(
     if fmt is Format.json:
         emit_json(statement_json(report))
         return
-    title = (
+    if fmt is Format.csv:
+        emit_rows(statement_rows(report), fmt, columns=STATEMENT_COLUMNS)
+        return
+    typer.echo(
         f"Statement of {report.customer} over "
         f"({report.start.isoformat() if report.start else 'beginning'}, {report.end.isoformat()}]"
     )
-    emit_rows(statement_rows(report), fmt, columns=STATEMENT_COLUMNS, title=title)
-    if fmt is Format.table and not report.ties:
+    lines = [statement_balance_row(report, "opening"), *statement_rows(report)]
+    console().print(table(lines, STATEMENT_COLUMNS, footer=[statement_balance_row(report, "closing")]))
+    if not report.ties:
         typer.echo(f"movements do not add up: difference {report.difference} {report.points_asset}")
+    expiring = statement_expiring_rows(report)
+    if expiring:
+        typer.echo(f"Expiring within {report.horizon_days} days after {report.end.isoformat()}:")
+        console().print(table(expiring, STATEMENT_EXPIRING_COLUMNS))
 
 
 __all__ = ["app", "reconcile_command", "statement_command", "parse_instant"]

@@ -2,7 +2,14 @@
 
 Rows carry the same lines in tables, CSV and JSON (``"lines"``), with stable
 column names; values stay ``datetime``, ``date`` and exact ``Decimal`` until
-the output layer renders them (ISO dates, decimal strings).
+the output layer renders them (ISO dates, decimal strings). Each report's
+rows are of one kind, so that a column of its CSV sums to the report's total
+(liability: the states sum to the total; activity: opening and movements,
+unexplained ones included, sum to the closing less the residual, which is
+zero unless the reads were inconsistent; breakage: the cohorts' estimates and points
+awaiting expiry sum to the report's; statement: the movements sum to closing
+less opening). Totals are the ``*_total_row``/``*_summary_rows`` shown under
+a table's rule, and fields of the JSON document.
 """
 
 from __future__ import annotations
@@ -31,8 +38,13 @@ __all__ = [
     "breakage_rows",
     "liability_json",
     "liability_rows",
+    "liability_total_row",
+    "activity_summary_rows",
+    "statement_expiring_rows",
+    "STATEMENT_EXPIRING_COLUMNS",
     "reconcile_json",
     "reconcile_rows",
+    "statement_balance_row",
     "statement_json",
     "statement_rows",
 ]
@@ -40,7 +52,6 @@ __all__ = [
 LIABILITY_COLUMNS = ("as_of", "state", "points", "value", "currency", "customers")
 ACTIVITY_COLUMNS = ("from", "to", "line", "account", "points", "value", "currency", "explained")
 BREAKAGE_COLUMNS = (
-    "line",
     "cohort",
     "status",
     "first_expiry",
@@ -50,13 +61,13 @@ BREAKAGE_COLUMNS = (
     "rate",
     "outstanding",
     "awaiting_expiry",
-    "points",
+    "estimated",
     "value",
     "currency",
-    "note",
 )
-BREAKAGE_COHORT_COLUMNS = tuple(c for c in BREAKAGE_COLUMNS if c not in ("line", "currency", "note"))
-"""The cohort table of the breakage report as people read it (the other lines are told in sentences)."""
+"""One row per earn cohort; ``estimated`` (open cohorts) and ``awaiting_expiry`` sum to the report's figures."""
+BREAKAGE_COHORT_COLUMNS = tuple(c for c in BREAKAGE_COLUMNS if c != "currency")
+"""The cohort table of the breakage report as people read it (the other figures are told in sentences)."""
 RECONCILE_COLUMNS = ("as_of", "check", "status", "detail", "count", "offending", "info")
 STATEMENT_COLUMNS = (
     "customer",
@@ -67,9 +78,8 @@ STATEMENT_COLUMNS = (
     "business_key",
     "points",
     "balance",
-    "state",
-    "expires_on",
 )
+STATEMENT_EXPIRING_COLUMNS = ("customer", "expires_on", "state", "points")
 
 
 def _row(columns: tuple[str, ...], **fields: Any) -> dict[str, Any]:
@@ -90,7 +100,9 @@ def _valuation(report: Valued) -> dict[str, Any]:
 
 
 def liability_rows(statement: LiabilityStatement) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = [
+    """One row per state; their ``points`` and ``value`` sum to the statement's totals."""
+
+    return [
         {
             "as_of": statement.as_of,
             "state": line.state,
@@ -101,17 +113,19 @@ def liability_rows(statement: LiabilityStatement) -> list[dict[str, Any]]:
         }
         for line in statement.lines
     ]
-    rows.append(
-        {
-            "as_of": statement.as_of,
-            "state": "total",
-            "points": statement.total_points,
-            "value": statement.total_value,
-            "currency": statement.currency,
-            "customers": statement.customers_with_position,
-        }
-    )
-    return rows
+
+
+def liability_total_row(statement: LiabilityStatement) -> dict[str, Any]:
+    """The total under the states (customers: those with a non-zero position, each counted once)."""
+
+    return {
+        "as_of": statement.as_of,
+        "state": "total",
+        "points": statement.total_points,
+        "value": statement.total_value,
+        "currency": statement.currency,
+        "customers": statement.customers_with_position,
+    }
 
 
 def liability_json(statement: LiabilityStatement) -> dict[str, Any]:
@@ -134,25 +148,36 @@ def liability_json(statement: LiabilityStatement) -> dict[str, Any]:
 # -- activity (roll-forward) ------------------------------------------------
 
 
-def activity_rows(report: RollForward) -> list[dict[str, Any]]:
-    def row(line: str, account: str, points: int, explained: bool | None = None) -> dict[str, Any]:
-        return {
-            "from": report.start,
-            "to": report.end,
-            "line": line,
-            "account": account,
-            "points": points,
-            "value": report.value(points),
-            "currency": report.currency,
-            "explained": explained,
-        }
+def _activity_row(report: RollForward, line: str, account: str, points: int, explained: bool | None = None) -> dict[str, Any]:
+    return {
+        "from": report.start,
+        "to": report.end,
+        "line": line,
+        "account": account,
+        "points": points,
+        "value": report.value(points),
+        "currency": report.currency,
+        "explained": explained,
+    }
 
-    out = [row("opening", "customers:...", report.opening_points)]
-    out.extend(row(line.line, line.account, line.points, line.explained) for line in report.lines)
-    out.append(row("expected_closing", "customers:...", report.expected_closing_points))
-    out.append(row("closing", "customers:...", report.closing_points))
-    out.append(row("difference", "customers:...", report.difference))
+
+def activity_rows(report: RollForward) -> list[dict[str, Any]]:
+    """The opening balance and each movement, signed (``explained`` false for one no operation accounts for):
+    their ``points`` sum to the closing less the residual (zero unless the reads were inconsistent)."""
+
+    out = [_activity_row(report, "opening", "customers:...", report.opening_points)]
+    out.extend(_activity_row(report, line.line, line.account, line.points, line.explained) for line in report.lines)
     return out
+
+
+def activity_summary_rows(report: RollForward) -> list[dict[str, Any]]:
+    """The roll-forward's result: expected closing, closing read from the ledger, their difference."""
+
+    return [
+        _activity_row(report, "expected_closing", "customers:...", report.expected_closing_points),
+        _activity_row(report, "closing", "customers:...", report.closing_points),
+        _activity_row(report, "difference", "customers:...", report.difference),
+    ]
 
 
 def activity_json(report: RollForward) -> dict[str, Any]:
@@ -184,45 +209,26 @@ def _realised_window(report: BreakageReport) -> str:
 
 
 def breakage_rows(report: BreakageReport) -> list[dict[str, Any]]:
-    def row(line: str, **fields: Any) -> dict[str, Any]:
-        return _row(BREAKAGE_COLUMNS, line=line, currency=report.currency, **fields)
+    """One row per earn cohort (closed: issued, expired, rate; open: outstanding and estimate)."""
 
-    out = [row("realised", points=report.realised_points, value=report.realised_value, note=_realised_window(report))]
-    for c in report.cohorts:
-        out.append(
-            row(
-                "cohort",
-                cohort=c.cohort,
-                status=c.status,
-                first_expiry=c.first_expiry,
-                last_expiry=c.last_expiry,
-                issued=c.issued,
-                expired=c.expired,
-                rate=c.rate,
-                outstanding=c.outstanding if c.status == "open" else None,
-                awaiting_expiry=c.awaiting_expiry,
-                points=c.estimated,
-                value=c.value,
-            )
+    return [
+        _row(
+            BREAKAGE_COLUMNS,
+            cohort=c.cohort,
+            status=c.status,
+            first_expiry=c.first_expiry,
+            last_expiry=c.last_expiry,
+            issued=c.issued,
+            expired=c.expired,
+            rate=c.rate,
+            outstanding=c.outstanding if c.status == "open" else None,
+            awaiting_expiry=c.awaiting_expiry,
+            estimated=c.estimated,
+            value=c.value,
+            currency=report.currency,
         )
-    out.append(
-        row(
-            "awaiting_expiry",
-            awaiting_expiry=report.awaiting_expiry_points,
-            points=report.awaiting_expiry_points,
-            value=report.awaiting_expiry_value,
-        )
-    )
-    out.append(
-        row(
-            "estimate",
-            rate=report.rate,
-            points=report.estimated_points,
-            value=report.estimated_value,
-            note=report.note or report.method,
-        )
-    )
-    return out
+        for c in report.cohorts
+    ]
 
 
 def breakage_json(report: BreakageReport) -> dict[str, Any]:
@@ -240,8 +246,9 @@ def breakage_json(report: BreakageReport) -> dict[str, Any]:
         "awaiting_expiry_value": report.awaiting_expiry_value,
         "estimated_points": report.estimated_points,
         "estimated_value": report.estimated_value,
+        "realised_window": _realised_window(report),
         "note": report.note,
-        "lines": breakage_rows(report),
+        "cohorts": breakage_rows(report),
     }
 
 
@@ -286,26 +293,38 @@ def reconcile_json(result: Reconciliation) -> dict[str, Any]:
 
 
 def statement_rows(statement: CustomerStatement) -> list[dict[str, Any]]:
-    def row(line: str, **fields: Any) -> dict[str, Any]:
-        return _row(STATEMENT_COLUMNS, customer=statement.customer, line=line, **fields)
+    """Each movement with the balance after it: their ``points`` sum to closing less opening."""
 
-    out = [row("opening", timestamp=statement.start, balance=statement.opening_points)]
-    for line in statement.lines:
-        out.append(
-            row(
-                "movement",
-                timestamp=line.timestamp,
-                transaction_id=line.transaction_id,
-                operation=line.operation,
-                business_key=line.business_key,
-                points=line.points,
-                balance=line.balance,
-            )
+    return [
+        _row(
+            STATEMENT_COLUMNS,
+            customer=statement.customer,
+            line="movement",
+            timestamp=line.timestamp,
+            transaction_id=line.transaction_id,
+            operation=line.operation,
+            business_key=line.business_key,
+            points=line.points,
+            balance=line.balance,
         )
-    out.append(row("closing", timestamp=statement.end, balance=statement.closing_points))
-    for item in statement.expiring:
-        out.append(row("expiring", points=item.points, state=item.state, expires_on=item.expires_on))
-    return out
+        for line in statement.lines
+    ]
+
+
+def statement_balance_row(statement: CustomerStatement, line: str) -> dict[str, Any]:
+    """The ``opening`` or ``closing`` balance as a row of the statement's table."""
+
+    at, balance = (statement.start, statement.opening_points) if line == "opening" else (statement.end, statement.closing_points)
+    return _row(STATEMENT_COLUMNS, customer=statement.customer, line=line, timestamp=at, balance=balance)
+
+
+def statement_expiring_rows(statement: CustomerStatement) -> list[dict[str, Any]]:
+    """Points expiring within the horizon after the statement's end, by date and state."""
+
+    return [
+        {"customer": statement.customer, "expires_on": item.expires_on, "state": item.state, "points": item.points}
+        for item in statement.expiring
+    ]
 
 
 def statement_json(statement: CustomerStatement) -> dict[str, Any]:
@@ -324,4 +343,5 @@ def statement_json(statement: CustomerStatement) -> dict[str, Any]:
         "difference": statement.difference,
         "horizon_days": statement.horizon_days,
         "lines": statement_rows(statement),
+        "expiring": statement_expiring_rows(statement),
     }

@@ -12,8 +12,12 @@ story's own arithmetic is in tests/unit/cli/test_ops.py.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
 
 import pytest
 from support.fake_ledger import FakeLedger
@@ -55,9 +59,6 @@ ROLL_FORWARD = {
     "adjusted": 0,
     "exchanged": -180,
     "written_off": 0,
-    "expected_closing": LIABILITY,
-    "closing": LIABILITY,
-    "difference": 0,
 }
 EXPIRED = 20 + 30 + 500 + 22  # alice 20261002, dave 20261002 (from alice) and 20261004 (sign-up + D-4001)
 
@@ -92,8 +93,8 @@ def test_as_of_now_the_reports_show_the_demo_and_reconcile(ledger: FakeLedger) -
         "held": (0, 0),
         "negative": (0, 0),
         "other": (0, 0),
-        "total": (LIABILITY, 4),
     }
+    assert body["customers_with_position"] == 4
     assert body["accounts_below_zero"] == []
 
     now = datetime.now(UTC).isoformat()
@@ -101,6 +102,7 @@ def test_as_of_now_the_reports_show_the_demo_and_reconcile(ledger: FakeLedger) -
     assert activity.exit_code == 0, activity.output
     body = json.loads(activity.stdout)
     assert {line["line"]: line["points"] for line in body["lines"]} == ROLL_FORWARD
+    assert (body["expected_closing_points"], body["closing_points"], body["difference"]) == (LIABILITY, LIABILITY, 0)
     assert body["ties"] is True and body["unexplained_points"] == 0 and body["residual"] == 0
 
     breakage = invoke("report", "breakage", "--json")
@@ -156,9 +158,8 @@ def test_the_breakage_estimate_on_the_demo(ledger: FakeLedger) -> None:
     body = json.loads(result.stdout)
     assert (body["realised_points"], body["rate"], body["rate_cohorts"][-1]) == (EXPIRED, "0.089459", "2025-10")
     cohorts = {
-        line["cohort"]: (line["status"], line["issued"], line["expired"], line["outstanding"], line["points"])
-        for line in body["lines"]
-        if line["line"] == "cohort"
+        line["cohort"]: (line["status"], line["issued"], line["expired"], line["outstanding"], line["estimated"])
+        for line in body["cohorts"]
     }
     assert cohorts == {
         "2025-10": ("closed", 6394, 572, None, None),
@@ -184,3 +185,70 @@ def test_as_of_the_story_s_end_it_reconciles_and_the_void_is_dated_when_it_was_m
     checks = {c["check"]: c for c in json.loads(between.stdout)["checks"]}
     assert checks["expired_holds"]["status"] == "fail"
     assert [line.split(": ")[0] for line in checks["expired_holds"]["offending"]] == ["customers:bob:holds:H-B1"]
+
+
+def _csv(*args: str) -> list[dict[str, str]]:
+    result = invoke(*args, "--format", "csv")
+    assert result.exit_code == 0, result.output
+    return list(csv.DictReader(io.StringIO(result.stdout)))
+
+
+def _json(*args: str) -> dict[str, Any]:
+    result = invoke(*args, "--format", "json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_each_csv_sums_to_its_reports_total(ledger: FakeLedger) -> None:
+    now = datetime.now(UTC).isoformat()
+    # liability: one row per state, no total row; points and value sum to the totals
+    rows = _csv("report", "liability")
+    body = _json("report", "liability")
+    assert [r["state"] for r in rows] == ["spendable", "pending", "held", "negative", "other"]
+    assert sum(int(r["points"]) for r in rows) == body["total_points"] == LIABILITY
+    assert sum(Decimal(r["value"]) for r in rows) == Decimal(body["total_value"])
+    assert {r["currency"] for r in rows} == {"USD"}
+
+    # activity: opening and movements sum to the closing (all explained here: the expected closing)
+    rows = _csv("report", "activity", "--from", BEFORE_THE_STORY, "--to", now)
+    body = _json("report", "activity", "--from", BEFORE_THE_STORY, "--to", now)
+    assert sum(int(r["points"]) for r in rows) == body["expected_closing_points"] == body["closing_points"] == LIABILITY
+    assert sum(Decimal(r["value"]) for r in rows) == Decimal(body["closing_value"])
+    assert {r["explained"] for r in rows} <= {"true", "false", ""} and "true" in {r["explained"] for r in rows}
+
+    # breakage: one row per cohort; estimates and points awaiting expiry sum to the report's
+    rows = _csv("report", "breakage", "--to", "2026-11-25T12:00:00Z")
+    body = _json("report", "breakage", "--to", "2026-11-25T12:00:00Z")
+    assert len(rows) == len(body["cohorts"]) == 4
+    assert sum(int(r["estimated"] or 0) for r in rows) == body["estimated_points"] == 258
+    assert sum(Decimal(r["value"] or 0) for r in rows) == Decimal(body["estimated_value"])
+    assert sum(int(r["awaiting_expiry"]) for r in rows) == body["awaiting_expiry_points"]
+
+    # statement: the movements sum to closing less opening
+    rows = _csv("statement", "--customer", "carol", "--to", now)
+    body = _json("statement", "--customer", "carol", "--to", now)
+    assert rows and {r["line"] for r in rows} == {"movement"}
+    assert sum(int(r["points"]) for r in rows) == body["closing_points"] - body["opening_points"] == 1600
+    assert rows[-1]["balance"] == str(body["closing_points"])
+
+
+def test_tables_show_the_totals_the_csv_leaves_out(ledger: FakeLedger) -> None:
+    table = invoke("report", "liability")
+    assert table.exit_code == 0, table.output
+    [total] = [line.split() for line in table.stdout.splitlines() if " total " in f" {line} "]
+    assert str(LIABILITY) in total and "28.82" in total
+    now = datetime.now(UTC).isoformat()
+    activity = invoke("report", "activity", "--from", BEFORE_THE_STORY, "--to", now).stdout
+    assert "expected_closing" in activity and "difference" in activity
+    statement = invoke("statement", "--customer", "carol", "--to", now).stdout
+    assert "opening" in statement and "closing" in statement
+
+
+def test_one_format_at_a_time(ledger: FakeLedger) -> None:
+    both = invoke("report", "liability", "--format", "json", "--csv")
+    assert both.exit_code == 2 and "choose one output format" in both.output
+    same = invoke("report", "liability", "--format", "json", "--json")
+    assert same.exit_code == 0 and json.loads(same.stdout)["total_points"] == LIABILITY
+    unknown = invoke("report", "liability", "--format", "xml")
+    assert unknown.exit_code == 2
+    assert invoke("demo", "--format", "csv").exit_code == 2

@@ -57,7 +57,9 @@ def test_cli_liability_json_and_csv_carry_the_same_content(full: FakeBooks) -> N
     assert csv_result.exit_code == 0, csv_result.output
     lines = csv_result.stdout.splitlines()
     assert lines[0] == "as_of,state,points,value,currency,customers"
-    assert lines[-1] == "2026-05-01T00:00:00+00:00,total,260,2.60,USD,4"
+    # one row per state, no total row: the points column sums to the total
+    assert [line.split(",")[1] for line in lines[1:]] == ["spendable", "pending", "held", "negative", "other"]
+    assert sum(int(line.split(",")[2]) for line in lines[1:]) == 260
     assert [row["value"] for row in payload["lines"]] == [line.split(",")[3] for line in lines[1:]]
 
 
@@ -88,11 +90,15 @@ def test_cli_statement_csv(full: FakeBooks) -> None:
     )
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0] == "customer,line,timestamp,transaction_id,operation,business_key,points,balance,state,expires_on"
-    assert lines[1] == "c1,opening,2026-01-01T00:00:00+00:00,,,,,70,,"
-    assert lines[-1] == "c1,closing,2026-05-01T00:00:00+00:00,,,,,200,,"
-    longer = runner.invoke(cli(full.ledger), ["statement", "--customer", "c1", "--to", "2026-05-01T00:00:00Z", "--days", "330", "--csv"])
-    assert longer.stdout.splitlines()[-1] == "c1,expiring,,,,,140,,spendable,2027-03-01"
+    assert lines[0] == "customer,line,timestamp,transaction_id,operation,business_key,points,balance"
+    # movements only: from the opening 70 to the closing 200
+    assert {line.split(",")[1] for line in lines[1:]} == {"movement"}
+    assert sum(int(line.split(",")[6]) for line in lines[1:]) == 200 - 70
+    assert lines[-1].endswith(",200")
+    longer = runner.invoke(cli(full.ledger), ["statement", "--customer", "c1", "--to", "2026-05-01T00:00:00Z", "--days", "330", "--json"])
+    assert json.loads(longer.stdout)["expiring"][-1] == {"customer": "c1", "expires_on": "2027-03-01", "state": "spendable", "points": 140}
+    table = runner.invoke(cli(full.ledger), ["statement", "--customer", "c1", "--to", "2026-05-01T00:00:00Z", "--days", "330"])
+    assert "Expiring within 330 days" in table.stdout and "2027-03-01" in table.stdout
 
 
 @pytest.mark.parametrize(

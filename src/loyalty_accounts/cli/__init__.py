@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..version import __version__
-from . import demo, imports, ledger, ops, period, report, rules_cmd
+from . import demo, feedback, imports, ledger, ops, period, report, rules_cmd
 from .context import AppContext
 
 app = typer.Typer(
@@ -31,6 +31,34 @@ app.add_typer(period.app, name="period")
 app.command("reconcile")(report.reconcile_command)
 app.command("statement")(report.statement_command)
 app.command("import")(imports.import_command)
+
+PANELS: dict[str, tuple[str, ...]] = {
+    "Set-up": ("init", "ledger", "demo", "rules"),
+    "Earn and spend": (
+        "earn", "import", "engage", "release", "hold", "capture", "void", "redeem",
+        "transfer", "exchange", "convert", "refund", "adjust", "expire",
+    ),
+    "Customers": ("balance", "history", "statement", "tier", "quote", "explain"),
+    "Finance": ("report", "reconcile", "period"),
+}
+"""The help's panels: every command in exactly one (a unit test holds this)."""
+
+
+def command_name(info: typer.models.CommandInfo | typer.models.TyperInfo) -> str:
+    """A registered command's or group's name as typed on the command line."""
+
+    if info.name:
+        return info.name
+    callback = info.callback if isinstance(info, typer.models.CommandInfo) else info.typer_instance.registered_callback
+    return (callback.__name__ if callback else "").replace("_", "-")
+
+
+def _panel_of(name: str) -> str:
+    return next(panel for panel, names in PANELS.items() if name in names)
+
+
+for _info in [*app.registered_commands, *app.registered_groups]:
+    _info.rich_help_panel = _panel_of(command_name(_info))
 
 
 def _print_version(value: bool) -> None:
@@ -62,11 +90,18 @@ def _options(
         Optional[Path],
         typer.Option("--rules", help="Earning rules file (default: LOYALTY_RULES, loyalty.toml, else rules.yaml)."),
     ] = None,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="Say more on stderr: -v what the client does, -vv debug.")
+    ] = 0,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Only errors on stderr: no warnings, no progress bars.")
+    ] = False,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
     ] = False,
 ) -> None:
+    feedback.configure(ctx, verbose=verbose, quiet=quiet)
     ctx.obj = AppContext(
         ledger_url=ledger_url, ledger_name=ledger_name, chart_path=chart, state_dir=state_dir, rules_path=rules
     )

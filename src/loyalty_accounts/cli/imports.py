@@ -10,17 +10,15 @@ outcome unknown (run the same file again: it posts only what is missing).
 from __future__ import annotations
 
 import enum
-import sys
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Any, Optional
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ..program import LoyaltyProgram
 from ..services.imports import ImportSummary
 from .context import app_context
+from .feedback import progress
 from .output import Format, emit_json, emit_mapping, emit_rows
 from .shell import run_guarded
 
@@ -64,7 +62,9 @@ def import_command(
     chunk_size: Annotated[
         Optional[int], typer.Option("--chunk-size", help="Orders per bulk request, 1-100 (default 100).")
     ] = None,
-    fmt: Annotated[Format, typer.Option("--format", help="How to print the summary.")] = Format.table,
+    fmt: Annotated[
+        Format, typer.Option("--format", "-f", case_sensitive=False, help="How to print the summary: table, json or csv.")
+    ] = Format.table,
     format_in: Annotated[
         Optional[FileIn], typer.Option("--format-in", help="The file's format when its extension does not say.")
     ] = None,
@@ -80,9 +80,9 @@ def import_command(
     given = format_in.value if format_in is not None else None
 
     def run(program: LoyaltyProgram) -> ImportSummary:
-        with _progress_bar() as progress:
+        with progress("importing") as progress_update:
             return program.import_orders(
-                file, skip_invalid=skip_invalid, chunk_size=chunk_size, progress=progress, file_format=given  # type: ignore[arg-type]
+                file, skip_invalid=skip_invalid, chunk_size=chunk_size, progress=progress_update, file_format=given
             )
 
     summary = run_guarded(lambda: run(app.program()))
@@ -113,32 +113,3 @@ def _print(summary: ImportSummary, fmt: Format) -> None:
         typer.echo("")
         more = summary.refused - len(refusals)
         emit_rows(refusals, fmt, columns=["order_id", "reason"], title="refused orders" + (f" (first {len(refusals)}; {more} more)" if more else ""))
-
-
-class _progress_bar:
-    """A rich progress bar on stderr, shown once the first chunk is done (silent when nothing is posted)."""
-
-    def __init__(self) -> None:
-        self.bar: Progress | None = None
-        self.task: Any = None
-
-    def __enter__(self) -> Callable[[int, int], None]:
-        def update(done: int, total: int) -> None:
-            if self.bar is None:
-                self.bar = Progress(
-                    TextColumn("importing"),
-                    BarColumn(),
-                    MofNCompleteColumn(),
-                    TimeRemainingColumn(),
-                    console=Console(file=sys.stderr),
-                    transient=False,
-                )
-                self.bar.start()
-                self.task = self.bar.add_task("import", total=total)
-            self.bar.update(self.task, completed=done, total=total)
-
-        return update
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.stop()

@@ -31,7 +31,9 @@ from ..reports.statement import points_change
 from ..services.executor import Progress
 from ..services.results import BatchResult, OperationResult
 from ..vocabulary.amounts import parse_money, parse_points
+from . import complete
 from .context import app_context
+from .feedback import progress
 from .inputs import parse_instant
 from .output import (
     Format,
@@ -48,12 +50,22 @@ OnlyCustomer = Annotated[Optional[str], typer.Option("--customer", "-c", help="O
 Points = Annotated[str, typer.Option("--points", "-p", help="Whole points (a positive integer).")]
 At = Annotated[Optional[str], typer.Option("--at", help="When it happens: an instant with its offset (2026-05-01T10:00:00Z) or a date, the start of that day in the programme's time zone (default now).")]
 OrderAmount = Annotated[str, typer.Option("--amount", help="Order amount, e.g. 12.50.")]
-Currency = Annotated[str, typer.Option("--currency", help="ISO currency code.")]
+Currency = Annotated[str, typer.Option("--currency", help="ISO currency code.", autocompletion=complete.currencies)]
 Category = Annotated[
-    Optional[str], typer.Option("--category", help="Product category, e.g. groceries (default: the rules' order_defaults).")
+    Optional[str],
+    typer.Option(
+        "--category",
+        help="Product category, e.g. groceries (default: the rules' order_defaults).",
+        autocompletion=complete.categories,
+    ),
 ]
 Channel = Annotated[
-    Optional[str], typer.Option("--channel", help="Sales channel, e.g. web, app, store (default: the rules' order_defaults).")
+    Optional[str],
+    typer.Option(
+        "--channel",
+        help="Sales channel, e.g. web, app, store (default: the rules' order_defaults).",
+        autocompletion=complete.channels,
+    ),
 ]
 
 Action = Callable[[LoyaltyProgram], OperationResult | BatchResult]
@@ -116,8 +128,8 @@ def swept(label: str, run: Callable[[LoyaltyProgram, Progress], BatchResult]) ->
     """A sweep's service call, with a progress bar on stderr labelled ``label`` while it runs."""
 
     def action(program: LoyaltyProgram) -> BatchResult:
-        with _progress(label) as progress:
-            return run(program, progress)
+        with progress(label) as update:
+            return run(program, update)
 
     return action
 
@@ -258,7 +270,9 @@ def register(app: typer.Typer) -> None:
     @operation
     def exchange(
         customer: Customer,
-        partner: Annotated[str, typer.Option("--partner", help="Partner programme key from the chart.")],
+        partner: Annotated[
+            str, typer.Option("--partner", help="Partner programme key from the chart.", autocompletion=complete.partners)
+        ],
         exchange_id: Annotated[str, typer.Option("--exchange", help="Exchange id (the business key).")],
         partner_points: Annotated[str, typer.Option("--partner-points", help="Whole partner points.")],
         direction: Annotated[str, typer.Option("--direction", help="out: our points → partner; in: partner → ours.")] = "out",
@@ -375,30 +389,3 @@ def register(app: typer.Typer) -> None:
                 }
             )
         emit_rows(rows, fmt, columns=["tx", "timestamp", "operation", "reference", "points_change", "reverted"])
-
-
-class _progress:
-    """A progress bar on stderr for long runs; silent when nothing is posted."""
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-        self.bar: typer.progressbar | None = None  # type: ignore[valid-type]
-
-    def __enter__(self) -> Callable[[int, int], None]:
-        def update(done: int, total: int) -> None:
-            if self.bar is None:
-                self.bar = typer.progressbar(length=total, label=self.label, file=_stderr())
-                self.bar.__enter__()
-            self.bar.update(done - self.bar.pos)
-
-        return update
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
-
-
-def _stderr():  # type: ignore[no-untyped-def]
-    import sys
-
-    return sys.stderr

@@ -21,6 +21,7 @@ from ..operations import EarnCommand
 from ..rules import EarnBreakdown, Order, Rules, compare_versions, load_rules, quote
 from ..vocabulary.amounts import parse_money
 from ..vocabulary.ids import customer_id
+from . import complete
 from .context import app_context
 from .inputs import parse_instant
 from .ops import (
@@ -99,7 +100,10 @@ def register(app: typer.Typer) -> None:
         customer: Annotated[
             Optional[str], typer.Option("--customer", "-c", help="Price for this customer: tier and campaign usage from the ledger.")
         ] = None,
-        tier: Annotated[Optional[str], typer.Option("--tier", help="Price at this tier instead (no ledger needed).")] = None,
+        tier: Annotated[
+            Optional[str],
+            typer.Option("--tier", help="Price at this tier instead (no ledger needed).", autocompletion=complete.tiers),
+        ] = None,
         *,
         fmt: Format,
     ) -> None:
@@ -187,7 +191,9 @@ def register(app: typer.Typer) -> None:
     @operation
     def engage_command(
         customer: Customer,
-        event: Annotated[str, typer.Option("--event", help="Engagement event from the rules, e.g. sign_up.")],
+        event: Annotated[
+            str, typer.Option("--event", help="Engagement event from the rules, e.g. sign_up.", autocompletion=complete.events)
+        ],
         key: Annotated[str, typer.Option("--key", help="Your id for this award; repeating it is a replay.")],
         at: At = None,
     ) -> Action:
@@ -206,7 +212,10 @@ def register(app: typer.Typer) -> None:
             typer.Option("--sample", help="AMOUNT:CURRENCY:CATEGORY:CHANNEL to price (repeatable; default: a built-in set)."),
         ] = None,
         at: Annotated[Optional[str], typer.Option("--at", help="Instant the samples are ordered at (default now).")] = None,
-        tier: Annotated[Optional[str], typer.Option("--tier", help="Price the samples at this tier (default: each file's first).")] = None,
+        tier: Annotated[
+            Optional[str],
+            typer.Option("--tier", help="Price the samples at this tier (default: each file's first).", autocompletion=complete.tiers),
+        ] = None,
         *,
         fmt: Format,
     ) -> None:

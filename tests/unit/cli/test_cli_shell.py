@@ -1,0 +1,103 @@
+"""The command line as a shell: help in panels, -v/-q on stderr, completion from the chart and rules."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from loyalty_accounts.cli import PANELS, app, command_name, feedback
+
+runner = CliRunner()
+LOYALTY = Path(sys.executable).parent / "loyalty"
+
+
+def test_every_command_is_in_exactly_one_help_panel() -> None:
+    registered = [*app.registered_commands, *app.registered_groups]
+    names = [command_name(info) for info in registered]
+    in_panels = [name for names_ in PANELS.values() for name in names_]
+    assert sorted(names) == sorted(in_panels)
+    assert {info.rich_help_panel for info in registered} == set(PANELS)
+    shown = runner.invoke(app, ["--help"]).stdout
+    assert all(panel in shown for panel in PANELS)
+
+
+def _talker() -> typer.Typer:
+    """A command that logs at every level through the package's logger, under the real -v/-q set-up."""
+
+    talk = typer.Typer()
+
+    @talk.callback()
+    def options(
+        ctx: typer.Context,
+        verbose: int = typer.Option(0, "--verbose", "-v", count=True),
+        quiet: bool = typer.Option(False, "--quiet", "-q"),
+    ) -> None:
+        feedback.configure(ctx, verbose=verbose, quiet=quiet)
+
+    @talk.command()
+    def say() -> None:
+        log = logging.getLogger("loyalty_accounts.ledger.transport")
+        log.debug("a debug line")
+        log.info("an info line")
+        log.warning("post transaction: no answer from the ledger; retrying")
+        log.error("an error line")
+        with feedback.progress("working") as update:
+            update(1, 2)
+            update(2, 2)
+
+    return talk
+
+
+@pytest.mark.parametrize(
+    ("flags", "shown", "hidden"),
+    [
+        ([], ["warning: post transaction", "error: an error line", "working"], ["info:", "debug:"]),
+        (["-q"], ["error: an error line"], ["warning:", "info:", "working"]),
+        (["-v"], ["info: an info line", "warning:"], ["debug:"]),
+        (["-vv"], ["debug: a debug line", "info:", "warning:"], []),
+    ],
+)
+def test_verbosity_decides_what_goes_to_stderr(flags: list[str], shown: list[str], hidden: list[str]) -> None:
+    logger = logging.getLogger("loyalty_accounts")
+    before = (logger.level, list(logger.handlers))
+    result = runner.invoke(_talker(), [*flags, "say"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    for text in shown:
+        assert text in result.stderr
+    for text in hidden:
+        assert text not in result.stderr
+    # the set-up lasted the invocation only
+    assert (logger.level, list(logger.handlers)) == before
+
+
+def test_quiet_and_verbose_together_is_a_usage_error() -> None:
+    result = runner.invoke(app, ["-q", "-v", "rules", "check", "--help"])
+    assert result.exit_code == 2 and "choose one of -q" in result.output
+
+
+def _complete(where: Path, words: str, cword: int, **env: str) -> list[str]:
+    """What bash completion offers for ``words`` (the cursor on word ``cword``), run in ``where``."""
+
+    mine = {k: v for k, v in os.environ.items() if not k.startswith("LOYALTY_")}  # the packaged chart and rules
+    completion_env = {**mine, "_LOYALTY_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": str(cword), **env}
+    out = subprocess.run([str(LOYALTY)], env=completion_env, cwd=where, capture_output=True, text=True, timeout=60, check=True)
+    return out.stdout.split()
+
+
+@pytest.mark.skipif(not LOYALTY.exists(), reason="the loyalty script is not installed beside this interpreter")
+def test_shell_completion_offers_the_chart_s_partners_and_the_rules_events_and_tiers(tmp_path: Path) -> None:
+    assert _complete(tmp_path, "loyalty exchange --partner ", 3) == ["skyway"]
+    assert _complete(tmp_path, "loyalty engage --event s", 3) == ["sign_up"]
+    assert _complete(tmp_path, "loyalty quote --tier ", 3) == ["gold", "member", "silver"]
+    assert _complete(tmp_path, "loyalty earn --channel ", 3) == ["app", "store", "web"]
+    assert _complete(tmp_path, "loyalty report liability -f ", 4) == ["table", "json", "csv"]
+    # a chart that cannot be read completes nothing, and the shell is not disturbed
+    assert _complete(tmp_path, "loyalty exchange --partner ", 3, LOYALTY_CHART=str(tmp_path / "missing.yaml")) == []

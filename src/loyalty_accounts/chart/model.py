@@ -72,7 +72,7 @@ class Chart(AddressBook):
         self._patterns = self._check_segments(node)
         self.kinds = MappingProxyType(self._parse_accounts(node))
         self._tree = self._build_tree(node)
-        self._parsed: dict[str, ParsedAddress | None] = {}
+        self._parsed = {}  # declared on AddressBook
         self._check_partners(node)
 
     # -- construction -----------------------------------------------------

@@ -43,7 +43,7 @@ def _talker() -> typer.Typer:
 
     @talk.command()
     def say() -> None:
-        log = logging.getLogger("loyalty_accounts.ledger.transport")
+        log = logging.getLogger("loyalty_accounts.verbosity_probe")  # a child no other code sets a level on
         log.debug("a debug line")
         log.info("an info line")
         log.warning("post transaction: no answer from the ledger; retrying")

@@ -84,6 +84,7 @@ def test_liability_as_of_a_past_instant_lists_back_dated_points_and_ties(books: 
     liability = FinanceReports(books.ledger, books.chart).liability(AS_OF)
     assert {line.state: (line.points, line.value, line.customers) for line in liability.lines} == {
         "spendable": (60, Decimal("0.60"), 1),
+        "due": (0, Decimal("0.00"), 0),
         "pending": (0, Decimal("0.00"), 0),
         "held": (40, Decimal("0.40"), 1),
         "negative": (0, Decimal("0.00"), 0),
@@ -102,6 +103,28 @@ def test_liability_as_of_a_past_instant_lists_back_dated_points_and_ties(books: 
     assert (pending.total_points, pending.customers_with_position, pending.ties) == (100, 1, True)
 
 
+def test_points_past_expiry_and_not_yet_swept_are_due_in_balance_liability_and_reconcile(books: Books) -> None:
+    # bob's bucket 20260110 held 40 points on its expiry date; the sweep ran on 2026-01-11 03:00.
+    # In between they are due: not spendable, still owed, and the sweep is overdue.
+    program = LoyaltyProgram(books.ledger, books.chart, books.catalogue)
+    service = FinanceReports(books.ledger, books.chart)
+    between, swept = at("2026-01-10T12:00:00"), at("2026-01-11T04:00:00")
+    bob = program.balance("bob", pit=between)
+    assert (bob.spendable, bob.due, bob.total) == (0, 40, 40)
+    assert bob.buckets == (Bucket(expiry=date(2026, 1, 10), points=40, due=True),)
+    assert program.balance("bob", pit=at("2026-01-09T23:59:59")).spendable == 40  # the day before: spendable
+
+    lines = {line.state: line.points for line in service.liability(between).lines}
+    assert (lines["spendable"], lines["due"]) == (0, 40)
+    overdue = service.reconcile(between).check("overdue_expiry")
+    assert overdue.status == "fail"
+    assert overdue.offending == ("customers:bob:points:20260110: 40 points, expired on 2026-01-10",)
+
+    after = service.liability(swept)
+    assert ({line.state: line.points for line in after.lines}["due"], after.total_points) == (0, 0)
+    assert service.reconcile(swept).check("overdue_expiry").status == "pass"
+
+
 def test_reconcile_as_of_a_past_instant_finds_the_lapsed_back_dated_hold(books: Books) -> None:
     service = FinanceReports(books.ledger, books.chart)
     result = service.reconcile(AS_OF)
@@ -111,6 +134,7 @@ def test_reconcile_as_of_a_past_instant_finds_the_lapsed_back_dated_hold(books: 
         "negative_balances": "pass",
         "expired_holds": "fail",
         "overdue_pending": "pass",
+        "overdue_expiry": "pass",
         "transaction_metadata": "pass",
         "log_chain": "pass",
         "negative_at_any_instant": "pass",

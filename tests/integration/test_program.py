@@ -6,8 +6,9 @@ check, unique references and idempotency keys are what is being relied on.
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from support.programme import T0, days, programme, usd
@@ -213,15 +214,32 @@ def test_demo_story_on_the_real_server(client: LedgerClient) -> None:
     explained = program.explain("C-3003")
     assert explained.adds_up and explained.posted_points == 1650 and explained.breakdown.tier == "silver"
     # The whole story is in the past, and the server dates the void when it is made: as of now
-    # the liability is the 2882 points above and every reconciliation check passes, the log
-    # chain (its revert log included) too; as of the story's end, with bob's hold still live.
+    # the liability is the 2882 points above, those of the buckets whose expiry date has come
+    # since the story ended due (alice's 20261128, bob's 20261129, carol's 20261206, dave's
+    # 20270216), and the sweep of those overdue until it runs.
     reports = FinanceReports(client, program.chart, rules=program.rules)
-    assert reports.liability().total_points == 180 + 1022 + 1600 + 80
-    assert {c.name: c.status for c in reports.reconcile().checks if c.status != "pass"} == {}
+    today = program.chart.local_date(datetime.now(timezone.utc))
+    buckets = {date(2026, 11, 28): 180, date(2026, 11, 29): 1022, date(2026, 12, 6): 1600, date(2027, 2, 16): 80}
+    due = sum(points for expiry, points in buckets.items() if expiry <= today)
+    liability = reports.liability()
+    assert liability.total_points == 180 + 1022 + 1600 + 80
+    assert {line.state: line.points for line in liability.lines}["due"] == due
+    before = {c.name: c.status for c in reports.reconcile().checks if c.status != "pass"}
+    assert before == ({"overdue_expiry": "fail"} if due else {})
+    # As of the story's end, with bob's hold still live, everything passed.
     assert reports.reconcile(END).ok
     posted = len(list(client.transactions()))
     run_demo(program)
     assert len(list(client.transactions())) == posted
+    # The nightly sweep, run now (dated to the next whole second, after the void): every check
+    # passes, the log chain (its revert log included) too.
+    sweep_at = (datetime.now(timezone.utc) + timedelta(seconds=1)).replace(microsecond=0)
+    swept = program.expire(sweep_at)
+    assert swept.points == due
+    while datetime.now(timezone.utc) <= sweep_at:  # reconcile as of now, once now is past the sweep's date
+        time.sleep(0.05)
+    after = reports.reconcile()
+    assert {c.name: c.status for c in after.checks if c.status != "pass"} == {}, after.check("overdue_expiry")
 
 
 def test_small_refunds_are_remembered_on_the_earn(client: LedgerClient) -> None:

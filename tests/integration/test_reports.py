@@ -86,6 +86,7 @@ def test_reports_on_the_full_history(books: Books) -> None:
     liability = service.liability(AS_OF)
     assert {line.state: (line.points, line.value, line.customers) for line in liability.lines} == {
         "spendable": (125, Decimal("1.25"), 2),
+        "due": (0, Decimal("0.00"), 0),
         "pending": (80, Decimal("0.80"), 1),
         "held": (25, Decimal("0.25"), 1),
         "negative": (-30, Decimal("-0.30"), 1),
@@ -140,6 +141,7 @@ def test_reports_on_the_full_history(books: Books) -> None:
         "negative_balances": "pass",
         "expired_holds": "fail",
         "overdue_pending": "fail",
+        "overdue_expiry": "pass",
         "transaction_metadata": "fail",
         "log_chain": "pass",
         "negative_at_any_instant": "pass",

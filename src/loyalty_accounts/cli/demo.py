@@ -52,6 +52,7 @@ def demo(ctx: typer.Context, *, fmt: Format) -> None:
         {
             "customer": b.customer,
             "spendable": b.spendable,
+            "due": b.due,
             "pending": b.pending,
             "held": b.held,
             "owed": b.clawback,

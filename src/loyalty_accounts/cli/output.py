@@ -59,13 +59,19 @@ def emit_json(payload: Any) -> None:
     typer.echo(json.dumps(_plain(payload), indent=2, sort_keys=False))
 
 
-def console() -> Console:
-    """Where tables for people go: stdout; as wide as needed when it is not a terminal (nothing cut in a pipe)."""
+def show(renderable: Any) -> None:
+    """Print a rich table for people on stdout: to a terminal as rich draws it; to a pipe or a file as wide as
+    it needs (nothing cut) and without the padding rich leaves at the end of lines."""
 
     out = Console(file=sys.stdout, highlight=False, soft_wrap=False)
-    if not out.is_terminal:
-        out = Console(file=sys.stdout, highlight=False, width=100_000, color_system=None)
-    return out
+    if out.is_terminal:
+        out.print(renderable)
+        return
+    wide = Console(width=100_000, highlight=False, color_system=None)
+    with wide.capture() as captured:
+        wide.print(renderable)
+    for line in captured.get().splitlines():
+        typer.echo(line.rstrip())
 
 
 def emit_rows(
@@ -89,7 +95,7 @@ def emit_rows(
     else:
         if title:
             typer.echo(title)
-        console().print(table(rows, cols, footer=footer))
+        show(table(rows, cols, footer=footer))
 
 
 def _numeric(text: str) -> bool:
@@ -128,7 +134,7 @@ def emit_mapping(data: Mapping[str, Any], fmt: Format) -> None:
         pairs.add_column("value", overflow="fold")
         for key, value in data.items():
             pairs.add_row(key, cell(value))
-        console().print(pairs)
+        show(pairs)
 
 
 FormatOption = Annotated[

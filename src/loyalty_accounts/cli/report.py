@@ -21,7 +21,7 @@ import typer
 from ..reports import DEFAULT_HORIZON_DAYS, DEFAULT_RATE_COHORTS, FinanceReports
 from .context import app_context
 from .inputs import parse_instant as parse_cli_instant
-from .output import Format, console, emit_json, emit_rows, formatted, table
+from .output import Format, emit_json, emit_rows, formatted, show, table
 from .shell import fail, run_guarded
 from .views import (
     ACTIVITY_COLUMNS,
@@ -165,7 +165,7 @@ def breakage(
     window = f"({report.start.isoformat() if report.start else 'beginning'}, {report.end.isoformat()}]"
     typer.echo(f"Realised breakage over {window}: {report.realised_points} {report.points_asset} = {report.realised_value} {report.currency}")
     typer.echo(f"Earn cohorts as of {report.end.isoformat()}:")
-    console().print(table(breakage_rows(report), BREAKAGE_COHORT_COLUMNS))
+    show(table(breakage_rows(report), BREAKAGE_COHORT_COLUMNS))
     typer.echo(f"Awaiting expiry (due, not yet swept): {report.awaiting_expiry_points} {report.points_asset} = {report.awaiting_expiry_value} {report.currency}")
     if report.estimated_points is None:
         typer.echo(f"Estimate: none. {report.note}")
@@ -238,13 +238,13 @@ def statement_command(
         f"({report.start.isoformat() if report.start else 'beginning'}, {report.end.isoformat()}]"
     )
     lines = [statement_balance_row(report, "opening"), *statement_rows(report)]
-    console().print(table(lines, STATEMENT_COLUMNS, footer=[statement_balance_row(report, "closing")]))
+    show(table(lines, STATEMENT_COLUMNS, footer=[statement_balance_row(report, "closing")]))
     if not report.ties:
         typer.echo(f"movements do not add up: difference {report.difference} {report.points_asset}")
     expiring = statement_expiring_rows(report)
     if expiring:
         typer.echo(f"Expiring within {report.horizon_days} days after {report.end.isoformat()}:")
-        console().print(table(expiring, STATEMENT_EXPIRING_COLUMNS))
+        show(table(expiring, STATEMENT_EXPIRING_COLUMNS))
 
 
 __all__ = ["app", "reconcile_command", "statement_command", "parse_instant"]

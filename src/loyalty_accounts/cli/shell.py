@@ -21,8 +21,25 @@ def fail(message: str, code: int) -> NoReturn:
     raise typer.Exit(code)
 
 
+LEDGER_HINT = "create it with `loyalty init`, or name another with --ledger (`loyalty demo` writes to the ledger 'demo')"
+"""What to do when the ledger named does not exist (the server's LEDGER_NOT_FOUND)."""
+SCHEMA_HINT = "the chart changed since `loyalty init` applied it: run `loyalty init` to apply this chart as a new schema version"
+"""What to do when the chart's schema version is not on the ledger (the server's NOT_FOUND for a schema version)."""
+
+
+def hint_for(error: LoyaltyError) -> str | None:
+    """What the user can do about ``error``, when the CLI knows better than the message does."""
+
+    if error.code == "LEDGER_NOT_FOUND":
+        return LEDGER_HINT
+    if error.code == "NOT_FOUND" and "schema version" in error.message:
+        return SCHEMA_HINT
+    return None
+
+
 def run_guarded(action: Callable[[], T]) -> T:
     try:
         return action()
     except LoyaltyError as exc:
-        fail(exc.message, exc.exit_code)
+        hint = hint_for(exc)
+        fail(exc.message + (f": {hint}" if hint else ""), exc.exit_code)

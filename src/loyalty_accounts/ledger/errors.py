@@ -71,6 +71,15 @@ def error_from_response(what: str, response: httpx.Response) -> LoyaltyError:
     """The project error for a refused request, naming the request and the server's answer."""
     code, message, details = error_fields(response)
     request = response.request
+    if code == "LEDGER_NOT_FOUND":
+        parts = request.url.path.split("/")
+        name = parts[parts.index("v2") + 1] if "v2" in parts[:-1] else "?"
+        return UnknownEntity(
+            f"ledger {name!r} does not exist at {request.url.scheme}://{request.url.netloc.decode()} "
+            f"({what}: {request.method} {request.url.path} -> {response.status_code} {code}: {message})",
+            code=code,
+            details=details,
+        )
     return error_type(code)(
         f"{what} refused by the ledger "
         f"({request.method} {request.url.path} -> {response.status_code} {code}): {message}",

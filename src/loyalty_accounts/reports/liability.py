@@ -1,4 +1,8 @@
-"""Liability: outstanding points by state (spendable, pending, held, negative, other) at an instant.
+"""Liability: outstanding points by state (spendable, due, pending, held, negative, other) at an instant.
+
+``due`` is points in buckets whose expiry date has come (the programme's
+calendar day of the instant) and that the expiry sweep has not moved yet: no
+longer spendable, still owed until the sweep, as ``balance`` shows them.
 
 Read as of ``T`` (every transaction effective at or before ``T``): the
 ledger's total per customer points kind, its total over the whole customer
@@ -9,11 +13,12 @@ statement ties when the three agree (:func:`read_liability` says which reads).
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Mapping, NamedTuple, Sequence
 
-from ..chart import Chart
+from ..chart import Chart, parse_date_segment
+from ..operations.fifo import is_spendable
 from ..ports import LedgerPort
 from ..types import AccountState
 from ..vocabulary.frozen import Frozen
@@ -40,7 +45,7 @@ __all__ = [
 ]
 
 
-STATES: tuple[str, ...] = ("spendable", "pending", "held", "negative", "other")
+STATES: tuple[str, ...] = ("spendable", "due", "pending", "held", "negative", "other")
 _STATE_OF_KIND: Mapping[str, str] = {
     "customer_points": "spendable",
     "customer_pending": "pending",
@@ -49,6 +54,7 @@ _STATE_OF_KIND: Mapping[str, str] = {
 }
 _STATE_ACCOUNTS: Mapping[str, str] = {
     "spendable": "customers:{customer}:points:{expiry}",
+    "due": "customers:{customer}:points:{expiry} on or after its expiry date, not yet swept",
     "pending": "customers:{customer}:pending:{release}:{expiry}",
     "held": "customers:{customer}:holds:{hold}",
     "negative": "customers:{customer}:clawback and any customer account below zero",
@@ -104,6 +110,13 @@ def _customer_and_kind(chart: Chart, address: str) -> tuple[str, str | None]:
     return (parts[1] if len(parts) > 1 else address), (parsed.kind if parsed is not None else None)
 
 
+def _past_expiry(chart: Chart, address: str, today: date) -> bool:
+    """A points bucket whose expiry date has come by ``today`` (no longer spendable: :func:`~..operations.fifo.is_spendable`)."""
+
+    parsed = chart.parse(address)
+    return parsed is not None and not is_spendable(parse_date_segment(parsed.values["expiry"]), today)
+
+
 def liability_statement(
     *,
     as_of: datetime,
@@ -125,7 +138,9 @@ def liability_statement(
     """
 
     asset = chart.points_asset
+    today = chart.local_date(utc(as_of))
     negative_part = {"spendable": 0, "pending": 0, "held": 0}
+    due = 0
     other = 0
     listed = 0
     in_state: dict[str, set[str]] = {state: set() for state in STATES}
@@ -146,11 +161,15 @@ def liability_statement(
         elif balance < 0 and state in negative_part:
             negative_part[state] += balance
             state = "negative"
+        elif state == "spendable" and _past_expiry(chart, account.address, today):
+            due += balance
+            state = "due"
         if balance != 0:
             in_state[state].add(customer)
 
     points = {
-        "spendable": by_kind.get("customer_points", 0) - negative_part["spendable"],
+        "spendable": by_kind.get("customer_points", 0) - negative_part["spendable"] - due,
+        "due": due,
         "pending": by_kind.get("customer_pending", 0) - negative_part["pending"],
         "held": by_kind.get("customer_hold", 0) - negative_part["held"],
         "negative": by_kind.get("customer_clawback", 0) + sum(negative_part.values()),

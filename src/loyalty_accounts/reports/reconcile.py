@@ -14,6 +14,8 @@ All the checks are made as of one instant:
   whose hold account still holds points;
 - pending accounts whose release date (address segment) is on or before
   the as-of date and that still hold points;
+- points buckets whose expiry date (address segment) has come by the as-of
+  date and that still hold points (the sweep is overdue);
 - every transaction carries the metadata its operation writes (its
   registry entry's ``writes``, :class:`~loyalty_accounts.operations.Writes`,
   the one table of it);
@@ -66,6 +68,7 @@ from typing import Mapping, Sequence
 from ..chart import Chart, parse_date_segment
 from ..errors import InvalidCommand
 from ..operations import OPERATIONS, RESERVED_METADATA
+from ..operations.fifo import is_spendable
 from ..ports import LedgerPort
 from ..rules import Rules
 from ..services.executor import CLOCK_SKEW
@@ -86,6 +89,7 @@ __all__ = [
     "Reconciliation",
     "check_expired_holds",
     "check_negative_balances",
+    "check_overdue_expiry",
     "check_overdue_pending",
     "check_roll_forward",
     "check_transaction_metadata",
@@ -240,7 +244,7 @@ def check_overdue_pending(*, as_of: datetime, chart: Chart, pending_accounts: Se
     today = chart.local_date(utc(as_of))
     asset = chart.points_asset
     offending: list[str] = []
-    waiting = 0
+    waiting = overdue = 0
     for account in sorted(pending_accounts, key=lambda a: a.address):
         balance = account.balance(asset)
         parsed = chart.parse(account.address)
@@ -249,12 +253,44 @@ def check_overdue_pending(*, as_of: datetime, chart: Chart, pending_accounts: Se
         release = parse_date_segment(parsed.values["release"])
         if release is not None and release <= today:
             offending.append(f"{account.address}: {balance} points, release date {release.isoformat()}")
+            overdue += balance
         else:
             waiting += balance
     return Check(
         name="overdue_pending",
         status="fail" if offending else "pass",
-        detail=f"{waiting} points pending before their release date; {len(offending)} account(s) overdue on {today}",
+        detail=(
+            f"{overdue} points in {len(offending)} account(s) past their release date on {today}, not released "
+            f"(run `loyalty release`); {waiting} points pending before their release date"
+        ),
+        offending=tuple(offending),
+    )
+
+
+def check_overdue_expiry(*, as_of: datetime, chart: Chart, bucket_accounts: Sequence[AccountState]) -> Check:
+    """Points buckets whose expiry date has come must be empty (swept into the expired account).
+
+    Points left in them are no longer spendable but still counted as owed
+    (the liability's ``due`` line) until ``loyalty expire`` moves them.
+    """
+
+    today = chart.local_date(utc(as_of))
+    asset = chart.points_asset
+    offending: list[str] = []
+    overdue = 0
+    for account in sorted(bucket_accounts, key=lambda a: a.address):
+        balance = account.balance(asset)
+        parsed = chart.parse(account.address)
+        if balance <= 0 or parsed is None or parsed.kind != "customer_points":
+            continue
+        expiry = parse_date_segment(parsed.values["expiry"])
+        if not is_spendable(expiry, today):
+            offending.append(f"{account.address}: {balance} points, expired on {expiry.isoformat() if expiry else '?'}")
+            overdue += balance
+    return Check(
+        name="overdue_expiry",
+        status="fail" if offending else "pass",
+        detail=f"{overdue} points in {len(offending)} bucket(s) past their expiry date on {today}, not swept (run `loyalty expire`)",
         offending=tuple(offending),
     )
 
@@ -333,6 +369,7 @@ def read_reconciliation(
         customers = list(ledger.accounts(chart.customer_filter(), pit=pit))
     holds_kind = [a for a in customers if kind_of(chart, a.address) == "customer_hold"]
     pending_kind = [a for a in customers if kind_of(chart, a.address) == "customer_pending"]
+    bucket_kind = [a for a in customers if kind_of(chart, a.address) == "customer_points"]
     transactions = list(ledger.transactions(pit=pit))
     hold_txs = [tx for tx in transactions if tx.metadata.get("operation") == "hold"]
     totals = ledger.aggregate_balances("", pit=pit)
@@ -346,6 +383,7 @@ def read_reconciliation(
         check_negative_balances(chart=chart, accounts=customers),
         check_expired_holds(as_of=pit, chart=chart, holds=hold_txs, hold_accounts=holds_kind),
         check_overdue_pending(as_of=pit, chart=chart, pending_accounts=pending_kind),
+        check_overdue_expiry(as_of=pit, chart=chart, bucket_accounts=bucket_kind),
         check_transaction_metadata(transactions),
         read_log_chain(ledger, until=None if as_of is None else pit, full=full_log_check),
         check_never_negative(chart=chart, ranges=ranges, transactions=len(transactions), accounts=customers),

@@ -16,6 +16,7 @@ from pydantic import Field
 from ..chart import parse_date_segment
 from ..errors import UnknownEntity
 from ..operations import OpenControlCommand
+from ..operations.fifo import is_spendable
 from ..types import AccountState, PostedTransaction
 from ..vocabulary import ids
 from ..vocabulary.amounts import from_minor
@@ -26,6 +27,8 @@ from .executor import Executor
 class Bucket(Frozen):
     expiry: date | None
     points: int
+    due: bool = False
+    """Its expiry date has come (programme calendar): no longer spendable, owed until ``loyalty expire`` sweeps it."""
 
 
 class PendingPoints(Frozen):
@@ -44,6 +47,7 @@ class CustomerBalance(Frozen):
 
     customer: str
     spendable: int
+    due: int = Field(default=0, description="points past their expiry date, not yet swept: not spendable, still owed")
     pending: int
     held: int
     clawback: int = Field(description="negative when the customer owes points after a refund")
@@ -57,7 +61,7 @@ class CustomerBalance(Frozen):
     def total(self) -> int:
         """Points the programme owes this customer (the liability), debt netted."""
 
-        return self.spendable + self.pending + self.held + self.clawback
+        return self.spendable + self.due + self.pending + self.held + self.clawback
 
 
 class AccountService:
@@ -96,7 +100,10 @@ class AccountService:
         As of a past instant it counts every transaction dated at or before
         it, also those posted later (a back-dated earn is there); a customer
         the ledger knows but who had no movement by then has an empty
-        position. Raises UnknownEntity for a customer the ledger has never seen.
+        position. A bucket whose expiry date has come by ``pit``'s day in the
+        programme's time zone is ``due``, not spendable (what redeem and hold
+        can take), until the expiry sweep moves it. Raises UnknownEntity for a
+        customer the ledger has never seen.
         """
 
         chart = self._chart
@@ -104,6 +111,7 @@ class AccountService:
         if not accounts and (pit is None or not self._reading.known(customer)):
             raise UnknownEntity(f"customer {customer} has no accounts in the ledger")
         pts, money = chart.points_asset, chart.money_asset
+        today = chart.local_date(pit or self._executor.clock())
         buckets, pending, holds = [], [], []
         clawback, credit_minor = 0, 0
         for acct in accounts:
@@ -112,7 +120,8 @@ class AccountService:
                 continue
             kind, values = parsed.kind, parsed.values
             if kind == "customer_points":
-                buckets.append(Bucket(expiry=parse_date_segment(values["expiry"]), points=acct.balance(pts)))
+                expiry = parse_date_segment(values["expiry"])
+                buckets.append(Bucket(expiry=expiry, points=acct.balance(pts), due=not is_spendable(expiry, today)))
             elif kind == "customer_pending":
                 release_on = parse_date_segment(values["release"])
                 assert release_on is not None
@@ -131,7 +140,8 @@ class AccountService:
         holds = [h for h in holds if h.points]
         return CustomerBalance(
             customer=customer,
-            spendable=sum(b.points for b in buckets),
+            spendable=sum(b.points for b in buckets if not b.due),
+            due=sum(b.points for b in buckets if b.due),
             pending=sum(p.points for p in pending),
             held=sum(h.points for h in holds),
             clawback=clawback,

@@ -9,6 +9,7 @@ a bad field is reported as :class:`~loyalty_accounts.errors.InvalidCommand`
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -27,8 +28,14 @@ class InvalidValue(InvalidCommand, ValueError):
     """InvalidCommand that is also a ValueError, so pydantic reports it inside an enclosing value."""
 
 
+def title_of(model: type) -> str:
+    """How a message names a kind of value: its class name in words (``RedeemCommand`` -> ``redeem command``)."""
+
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", model.__name__).lower()
+
+
 def describe_validation(title: str, exc: ValidationError) -> str:
-    """One line naming every failing field of ``title``: ``invalid RedeemCommand: points: …``."""
+    """One line naming every failing field of ``title``: ``invalid redeem command: points: …``."""
 
     parts = []
     for err in exc.errors():
@@ -57,15 +64,15 @@ class Value(Frozen):
     """A frozen model whose validation failures raise :class:`InvalidValue` (an InvalidCommand)."""
 
     def __init__(self, /, **data: Any) -> None:
-        with _invalid_as_command(type(self).__name__):
+        with _invalid_as_command(title_of(type(self))):
             super().__init__(**data)
 
     @classmethod
     def model_validate(cls, obj: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        with _invalid_as_command(cls.__name__):
+        with _invalid_as_command(title_of(cls)):
             return super().model_validate(obj, **kwargs)
 
     @classmethod
     def model_validate_json(cls, json_data: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        with _invalid_as_command(cls.__name__):
+        with _invalid_as_command(title_of(cls)):
             return super().model_validate_json(json_data, **kwargs)

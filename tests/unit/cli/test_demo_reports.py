@@ -82,13 +82,18 @@ def invoke(*args: str):  # type: ignore[no-untyped-def]
     return runner.invoke(app, ["--ledger", "demo", *args])
 
 
-def test_as_of_now_the_reports_show_the_demo_and_reconcile(ledger: FakeLedger) -> None:
-    liability = invoke("report", "liability", "--json")
+AFTER_THE_RUN = "2026-11-25T12:00:00Z"
+"""After the demo ran, before any of its buckets expires (alice's on 2026-11-28, bob's on 2026-11-29)."""
+
+
+def test_after_the_run_the_reports_show_the_demo_and_reconcile(ledger: FakeLedger) -> None:
+    liability = invoke("report", "liability", "--as-of", AFTER_THE_RUN, "--json")
     assert liability.exit_code == 0, liability.output
     body = json.loads(liability.stdout)
     assert (body["total_points"], body["total_value"], body["ties"]) == (LIABILITY, "28.82", True)
     assert {line["state"]: (line["points"], line["customers"]) for line in body["lines"]} == {
         "spendable": (LIABILITY, 4),
+        "due": (0, 0),
         "pending": (0, 0),
         "held": (0, 0),
         "negative": (0, 0),
@@ -97,20 +102,19 @@ def test_as_of_now_the_reports_show_the_demo_and_reconcile(ledger: FakeLedger) -
     assert body["customers_with_position"] == 4
     assert body["accounts_below_zero"] == []
 
-    now = datetime.now(UTC).isoformat()
-    activity = invoke("report", "activity", "--from", BEFORE_THE_STORY, "--to", now, "--json")
+    activity = invoke("report", "activity", "--from", BEFORE_THE_STORY, "--to", AFTER_THE_RUN, "--json")
     assert activity.exit_code == 0, activity.output
     body = json.loads(activity.stdout)
     assert {line["line"]: line["points"] for line in body["lines"]} == ROLL_FORWARD
     assert (body["expected_closing_points"], body["closing_points"], body["difference"]) == (LIABILITY, LIABILITY, 0)
     assert body["ties"] is True and body["unexplained_points"] == 0 and body["residual"] == 0
 
-    breakage = invoke("report", "breakage", "--json")
+    breakage = invoke("report", "breakage", "--to", AFTER_THE_RUN, "--json")
     assert breakage.exit_code == 0, breakage.output
     body = json.loads(breakage.stdout)
     assert (body["realised_points"], body["realised_value"]) == (EXPIRED, "5.72")
 
-    reconcile = invoke("reconcile", "--json")
+    reconcile = invoke("reconcile", "--as-of", AFTER_THE_RUN, "--json")
     assert reconcile.exit_code == 0, reconcile.output
     body = json.loads(reconcile.stdout)
     # The in-memory ledger keeps no hashed log, so its chain cannot be verified (not a break);
@@ -121,6 +125,7 @@ def test_as_of_now_the_reports_show_the_demo_and_reconcile(ledger: FakeLedger) -
         "negative_balances": "pass",
         "expired_holds": "pass",
         "overdue_pending": "pass",
+        "overdue_expiry": "pass",
         "transaction_metadata": "pass",
         "log_chain": "not_verified",
         "negative_at_any_instant": "pass",
@@ -204,7 +209,7 @@ def test_each_csv_sums_to_its_reports_total(ledger: FakeLedger) -> None:
     # liability: one row per state, no total row; points and value sum to the totals
     rows = _csv("report", "liability")
     body = _json("report", "liability")
-    assert [r["state"] for r in rows] == ["spendable", "pending", "held", "negative", "other"]
+    assert [r["state"] for r in rows] == ["spendable", "due", "pending", "held", "negative", "other"]
     assert sum(int(r["points"]) for r in rows) == body["total_points"] == LIABILITY
     assert sum(Decimal(r["value"]) for r in rows) == Decimal(body["total_value"])
     assert {r["currency"] for r in rows} == {"USD"}
@@ -252,3 +257,40 @@ def test_one_format_at_a_time(ledger: FakeLedger) -> None:
     unknown = invoke("report", "liability", "--format", "xml")
     assert unknown.exit_code == 2
     assert invoke("demo", "--format", "csv").exit_code == 2
+
+
+EXPIRIES_PASSED = "2026-11-29T12:00:00Z"
+"""alice's bucket expired on 2026-11-28 and bob's on 2026-11-29; carol's and dave's still run."""
+
+
+def test_points_past_expiry_are_due_everywhere_until_swept(ledger: FakeLedger) -> None:
+    due = {"alice": 180, "bob": 1022}
+    # balance: due, not spendable, still in the total
+    alice = _json("balance", "-c", "alice", "--as-of", EXPIRIES_PASSED)
+    assert (alice["spendable"], alice["due"], alice["total"]) == (0, 180, 180)
+    assert [b["due"] for b in alice["buckets"]] == [True]
+    table = invoke("balance", "-c", "alice", "--as-of", EXPIRIES_PASSED).stdout
+    assert "due (expired, not yet swept)" in table and "180 points are past their expiry date" in table
+    # liability: a line of their own, carved out of spendable; the total is unchanged
+    body = _json("report", "liability", "--as-of", EXPIRIES_PASSED)
+    lines = {line["state"]: (line["points"], line["customers"]) for line in body["lines"]}
+    assert lines["due"] == (sum(due.values()), 2) and lines["spendable"] == (LIABILITY - sum(due.values()), 2)
+    assert body["total_points"] == LIABILITY and body["ties"] is True
+    # reconcile: the sweep is overdue, each bucket named
+    result = invoke("reconcile", "--as-of", EXPIRIES_PASSED, "--json")
+    assert result.exit_code == 1
+    check = {c["check"]: c for c in json.loads(result.stdout)["checks"]}["overdue_expiry"]
+    assert check["status"] == "fail" and check["count"] == 2
+    assert check["offending"] == [
+        "customers:alice:points:20261128: 180 points, expired on 2026-11-28",
+        "customers:bob:points:20261129: 1022 points, expired on 2026-11-29",
+    ]
+    assert check["detail"].startswith("1202 points in 2 bucket(s) past their expiry date on 2026-11-29")
+    # the sweep moves them: nothing due, nothing overdue, the liability down by what expired
+    swept = invoke("expire", "--as-of", EXPIRIES_PASSED, "--format", "json")
+    assert swept.exit_code == 0, swept.output
+    body = _json("report", "liability", "--as-of", EXPIRIES_PASSED)
+    lines = {line["state"]: line["points"] for line in body["lines"]}
+    assert lines["due"] == 0 and body["total_points"] == LIABILITY - sum(due.values())
+    after = json.loads(invoke("reconcile", "--as-of", EXPIRIES_PASSED, "--json").stdout)
+    assert {c["check"]: c["status"] for c in after["checks"]}["overdue_expiry"] == "pass"

@@ -58,7 +58,7 @@ def test_cli_liability_json_and_csv_carry_the_same_content(full: FakeBooks) -> N
     lines = csv_result.stdout.splitlines()
     assert lines[0] == "as_of,state,points,value,currency,customers"
     # one row per state, no total row: the points column sums to the total
-    assert [line.split(",")[1] for line in lines[1:]] == ["spendable", "pending", "held", "negative", "other"]
+    assert [line.split(",")[1] for line in lines[1:]] == ["spendable", "due", "pending", "held", "negative", "other"]
     assert sum(int(line.split(",")[2]) for line in lines[1:]) == 260
     assert [row["value"] for row in payload["lines"]] == [line.split(",")[3] for line in lines[1:]]
 

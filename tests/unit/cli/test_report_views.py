@@ -25,7 +25,7 @@ __all__ = ["chart"]  # fixture
 def test_liability_rows_list_every_state_and_sum_to_the_total_apart(chart: Chart) -> None:
     report = liability_with_negative_balances(chart)
     rows = liability_rows(report)
-    assert [r["state"] for r in rows] == ["spendable", "pending", "held", "negative", "other"]
+    assert [r["state"] for r in rows] == ["spendable", "due", "pending", "held", "negative", "other"]
     total = liability_total_row(report)
     assert total["state"] == "total" and sum(r["points"] for r in rows) == total["points"] == report.total_points
     assert sum(r["value"] for r in rows) == total["value"]

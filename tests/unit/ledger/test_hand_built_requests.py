@@ -17,6 +17,7 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 import respx
+import typer
 from ledgersupport import BASE, TX_URL, body_of, cursor, error, make_client, make_plan, ok, tx_json
 
 from loyalty_accounts.ledger.reads import PAGE_SIZE
@@ -301,6 +302,22 @@ def test_refusals_of_a_read_are_mapped_and_name_the_request(
     assert type(caught.value) is expected and caught.value.code == code
     assert "GET /v2/loyalty/accounts/customers:1:points" in caught.value.message
     assert route.call_count == 1
+    if code == "LEDGER_NOT_FOUND":
+        assert caught.value.message.startswith(f"ledger 'loyalty' does not exist at {BASE} (")
+
+
+def test_a_missing_ledger_tells_the_cli_user_what_to_do(capsys: pytest.CaptureFixture[str]) -> None:
+    from loyalty_accounts.cli.shell import run_guarded
+
+    def read() -> None:
+        raise UnknownEntity("ledger 'loyalty' does not exist at http://ledger.test (...)", code="LEDGER_NOT_FOUND")
+
+    with pytest.raises(typer.Exit) as stopped:
+        run_guarded(read)
+    assert stopped.value.exit_code == 1
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: ledger 'loyalty' does not exist at http://ledger.test")
+    assert "create it with `loyalty init`, or name another with --ledger" in line
 
 
 def test_a_refusal_after_a_transient_failure_is_the_refusal(router: respx.Router) -> None:
@@ -311,3 +328,18 @@ def test_a_refusal_after_a_transient_failure_is_the_refusal(router: respx.Router
         client.get_transaction(5)
     assert route.call_count == 2 and caught.value.code == "NOT_FOUND"
     assert caught.value.__cause__ is None and caught.value.__context__ is None
+
+
+def test_a_chart_changed_since_init_tells_the_cli_user_to_run_init(router: respx.Router, capsys: pytest.CaptureFixture[str]) -> None:
+    from loyalty_accounts.cli.shell import run_guarded
+
+    # v2.4.12's answer to a post naming a schema version the ledger does not have
+    router.post(TX_URL).mock(
+        return_value=error(404, "NOT_FOUND", "unexpected error while forging log: schema version `coa-new` not found, latest available version is `coa-old`")
+    )
+    router.get(TX_URL).mock(return_value=cursor([]))
+    with make_client(router) as client, pytest.raises(typer.Exit) as stopped:
+        run_guarded(lambda: client.post(make_plan(), schema_version="coa-new"))
+    assert stopped.value.exit_code == 1
+    [line] = capsys.readouterr().err.splitlines()
+    assert "schema version `coa-new` not found" in line and line.endswith("run `loyalty init` to apply this chart as a new schema version")

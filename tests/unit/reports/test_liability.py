@@ -28,6 +28,7 @@ def test_liability_moves_negative_balances_to_their_own_line(chart: Chart) -> No
     lines = {line.state: line for line in report.lines}
     assert {s: (l.points, l.customers) for s, l in lines.items()} == {
         "spendable": (100, 1),
+        "due": (0, 0),
         "pending": (40, 1),
         "held": (5, 1),
         "negative": (-50, 2),
@@ -53,6 +54,7 @@ def test_liability_now(full: FakeBooks) -> None:
     lines = {line.state: (line.points, line.value, line.customers) for line in report.lines}
     assert lines == {
         "spendable": (150, Decimal("1.50"), 2),  # c1 140, c5 10
+        "due": (0, Decimal("0.00"), 0),
         "pending": (80, Decimal("0.80"), 1),  # c3
         "held": (60, Decimal("0.60"), 1),  # c1's hold h-1
         "negative": (-30, Decimal("-0.30"), 1),  # c4's clawback debt
@@ -67,7 +69,7 @@ def test_liability_now(full: FakeBooks) -> None:
 def test_liability_at_a_past_instant_uses_point_in_time_reads(full: FakeBooks) -> None:
     report = reports(full).liability(at("2025-06-01T00:00:00"))
     points = {line.state: line.points for line in report.lines}
-    assert points == {"spendable": 120, "pending": 0, "held": 0, "negative": 0, "other": 0}
+    assert points == {"spendable": 120, "due": 0, "pending": 0, "held": 0, "negative": 0, "other": 0}
     assert report.total_value == Decimal("1.20") and report.customers_with_position == 2 and report.ties
 
 

@@ -53,5 +53,9 @@ def test_expiry_drains_due_buckets_once(ledger: FakeLedger) -> None:
     assert program.expire(T0 + days(30)).posted == 0
     assert program.expire(T0 + days(31)).posted == 0
     assert ledger.account("program:points:expired").balance("PTS") == 30
-    assert program.balance("c2").spendable == 5
+    left = program.balance("c2", pit=T0 + days(31))
+    assert (left.spendable, left.due) == (5, 0)
+    # once its own expiry date has come, the bucket left is due: no longer spendable, still owed
+    later = program.balance("c2", pit=T0 + days(50))
+    assert (later.spendable, later.due, later.total) == (0, 5, 5)
     trial_balance_holds(ledger)

@@ -15,7 +15,8 @@ Values come from, highest precedence first:
    else ``$XDG_CONFIG_HOME/loyalty-accounts/loyalty.toml``
    (``~/.config/loyalty-accounts/loyalty.toml``); the first found is the only
    one read. A relative path in the file is taken from the file's folder;
-4. the defaults below (the data files of this checkout).
+4. the defaults below: the programme's data files shipped in the package
+   (:data:`DEFAULTS`; ``loyalty init --example DIR`` copies them out to edit).
 
 A malformed file, an unknown key in it or a malformed value (the ledger URL
 and name included) raises :class:`~loyalty_accounts.errors.InvalidCommand`
@@ -29,11 +30,12 @@ are, and :mod:`loyalty_accounts.app` builds them.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 import httpx
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
@@ -46,8 +48,10 @@ from pydantic_settings import (
 
 from .errors import InvalidCommand
 
-CHECKOUT = Path(__file__).resolve().parents[2]
-"""The source checkout this package runs from (editable install or tree): where the default data files are."""
+DEFAULTS = Path(__file__).resolve().parent / "defaults"
+"""The programme's default data files, inside the package: the chart, the rules, the Numscript templates and
+the ``ledger-server`` module. In a source checkout they are links to the repository's top-level files (the
+one copy of each); a built wheel carries the files themselves."""
 
 ENV_PREFIX = "LOYALTY_"
 CONFIG_VARIABLE = "LOYALTY_CONFIG"
@@ -83,6 +87,9 @@ _PATH_FIELDS = (
 """Fields holding a path: ``~`` is expanded, and a relative one in the settings file is taken from its folder."""
 _SECRET_FIELDS = ("oauth_client_secret", "postgres_uri")
 """Fields whose value an error message never repeats."""
+OTHER_VARIABLES = (CONFIG_VARIABLE, "LOYALTY_VENV")
+"""Variables with the ``LOYALTY_`` prefix that are no field: the settings file's path, and the virtualenv
+``scripts/bootstrap.sh`` installs into."""
 
 
 def _xdg_state() -> Path:
@@ -143,11 +150,11 @@ class Settings(BaseSettings):
 
     # -- the programme's files ------------------------------------------------
 
-    chart: Path = CHECKOUT / "chart_of_accounts.yaml"
+    chart: Path = DEFAULTS / "chart_of_accounts.yaml"
     """The chart of accounts (YAML)."""
-    rules: Path = CHECKOUT / "rules.yaml"
+    rules: Path = DEFAULTS / "rules.yaml"
     """The earning rules (YAML), checked against the chart when loaded."""
-    numscript_dir: Path = CHECKOUT / "numscript"
+    numscript_dir: Path = DEFAULTS / "numscript"
     """The folder of ``*.num`` transaction templates."""
 
     # -- the local stack (``loyalty ledger up``) ------------------------------
@@ -168,7 +175,7 @@ class Settings(BaseSettings):
     """Where built tools are cached; default ``$XDG_CACHE_HOME/loyalty-accounts``."""
     ledger_bin: Path | None = None
     """A ledger server binary to run as given (no version check); None: look for one."""
-    ledger_server_src: Path = CHECKOUT / "ledger-server"
+    ledger_server_src: Path = DEFAULTS / "ledger-server"
     """The ``ledger-server`` module folder ``loyalty ledger up`` falls back on."""
     postgres_uri: SecretStr | None = None
     """A PostgreSQL for ``loyalty ledger up`` to use instead of creating a private cluster (carries a password)."""
@@ -291,6 +298,7 @@ def load_settings(**overrides: Any) -> Settings:
     unknown = sorted(set(overrides) - set(Settings.model_fields))
     if unknown:
         raise TypeError(f"unknown setting {unknown[0]!r}: the settings are the fields of Settings")
+    check_environment(os.environ)
     given = {name: value for name, value in overrides.items() if value is not None}
     try:
         return Settings(**given)
@@ -329,3 +337,58 @@ def _describe(error: Mapping[str, Any], given: Mapping[str, Any]) -> str:
     if any(name.upper() == variable and text for name, text in os.environ.items()):
         return f"{variable}: {reason}{shown}"
     return f"{path}: {field}: {reason}{shown}"
+
+
+def check_environment(environ: Mapping[str, str]) -> None:
+    """Refuse a ``LOYALTY_*`` variable that is no setting (a misspelt one would silently fall back).
+
+    Raises InvalidCommand naming the variable and the closest setting's variable.
+    """
+
+    known = {variable_name(name) for name in Settings.model_fields} | set(OTHER_VARIABLES)
+    for name in sorted(environ):
+        if name.startswith(ENV_PREFIX) and name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise InvalidCommand(f"{name}: no such setting{hint}; `loyalty config show` lists them")
+
+
+class SettingSource(NamedTuple):
+    """One setting as ``loyalty config show`` lists it: its value (secrets hidden) and where it came from."""
+
+    setting: str
+    variable: str
+    value: str
+    source: str
+
+
+def explain_settings(**overrides: Any) -> list[SettingSource]:
+    """Every setting's value and its source: the command line option, the environment, the settings file or
+    the default. Secrets are never shown, only whether they are set.
+
+    Raises InvalidCommand as :func:`load_settings` does.
+    """
+
+    settings = load_settings(**overrides)
+    path = config_file()
+    in_file = {_FIELD_OF_ALIAS.get(key, key) for key in (read_config_file(path) if path is not None else {})}
+    rows = []
+    for name in Settings.model_fields:
+        value = getattr(settings, name)
+        variable = variable_name(name)
+        if name in _SECRET_FIELDS:
+            shown = "(not set)" if value is None else "(set, not shown)"
+        elif isinstance(value, bool):
+            shown = "true" if value else "false"
+        else:
+            shown = "" if value is None else str(value)
+        if overrides.get(name) is not None:
+            source = OPTIONS.get(name, "argument")
+        elif any(key.upper() == variable and text for key, text in os.environ.items()):
+            source = f"environment {variable}"
+        elif name in in_file:
+            source = str(path)
+        else:
+            source = "default"
+        rows.append(SettingSource(setting=name, variable=variable, value=shown, source=source))
+    return rows

@@ -19,7 +19,7 @@ PACKAGE = Path(next(iter(loyalty_accounts.__path__)))
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "vocabulary", "version"),
     ("types", "settings"),
-    ("chart", "numscript"),
+    ("chart", "numscript", "example"),
     ("rules",),
     ("operations",),
     ("ports",),

@@ -18,6 +18,7 @@ from loyalty_accounts.numscript import (
     money,
     number,
 )
+from loyalty_accounts.settings import DEFAULTS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -216,7 +217,8 @@ def test_catalogue_folder_override(tmp_path, monkeypatch):
     assert default_template_dir() == tmp_path
     assert Catalogue().names == ("move",)
     monkeypatch.delenv("LOYALTY_NUMSCRIPT_DIR")
-    assert default_template_dir() == ROOT / "numscript"
+    assert default_template_dir() == DEFAULTS / "numscript"
+    assert default_template_dir().resolve() == (ROOT / "numscript").resolve()  # in a checkout: the repository's folder
     with pytest.raises(ChartError, match="does not exist"):
         Catalogue(tmp_path / "missing")
 

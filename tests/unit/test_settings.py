@@ -8,7 +8,7 @@ import pytest
 
 from loyalty_accounts.errors import InvalidCommand
 from loyalty_accounts.settings import (
-    CHECKOUT,
+    DEFAULTS,
     Settings,
     config_file,
     load_settings,
@@ -39,10 +39,10 @@ def test_defaults_are_the_checkout_files_and_the_xdg_folders(tmp_path: Path) -> 
     assert settings.ledger_name is None
     assert settings.ledger_gateway is False
     assert (settings.ledger_timeout, settings.ledger_retry_budget) == (10.0, 45.0)
-    assert settings.chart == CHECKOUT / "chart_of_accounts.yaml"
-    assert settings.rules == CHECKOUT / "rules.yaml"
-    assert settings.numscript_dir == CHECKOUT / "numscript"
-    assert settings.ledger_server_src == CHECKOUT / "ledger-server"
+    assert settings.chart == DEFAULTS / "chart_of_accounts.yaml"
+    assert settings.rules == DEFAULTS / "rules.yaml"
+    assert settings.numscript_dir == DEFAULTS / "numscript"
+    assert settings.ledger_server_src == DEFAULTS / "ledger-server"
     assert settings.state_dir == home / ".local" / "state" / "loyalty-accounts"
     assert settings.cache_dir == home / ".cache" / "loyalty-accounts"
     assert settings.ledger_bin is None and settings.postgres_uri is None
@@ -89,7 +89,7 @@ def test_an_empty_variable_counts_as_unset(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("LOYALTY_LEDGER_TIMEOUT", "")
     monkeypatch.setenv("XDG_STATE_HOME", "")
     settings = load_settings()
-    assert settings.chart == CHECKOUT / "chart_of_accounts.yaml"
+    assert settings.chart == DEFAULTS / "chart_of_accounts.yaml"
     assert settings.ledger_timeout == 10.0
     assert settings.state_dir.parent == Path.home() / ".local" / "state"
 
@@ -137,7 +137,7 @@ def test_precedence_given_values_then_environment_then_file_then_defaults(
     assert settings.ledger_name == "flag", "a given value wins over the environment"
     assert settings.ledger_timeout == 6.0, "the environment wins over the file"
     assert settings.ledger_retry_budget == 7.0, "the file wins over the default"
-    assert settings.chart == CHECKOUT / "chart_of_accounts.yaml", "None means not given"
+    assert settings.chart == DEFAULTS / "chart_of_accounts.yaml", "None means not given"
     assert load_settings().ledger_name == "env"
 
 

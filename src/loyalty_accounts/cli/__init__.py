@@ -8,14 +8,17 @@ command again to learn).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
+from ..settings import CONFIG_VARIABLE
 from ..version import __version__
-from . import demo, feedback, imports, ledger, ops, period, report, rules_cmd
+from . import config_cmd, demo, feedback, imports, ledger, ops, period, report, rules_cmd
 from .context import AppContext
+from .shell import fail
 
 app = typer.Typer(
     help="A loyalty-points programme kept as double-entry accounting on a Formance Ledger.",
@@ -23,6 +26,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(ledger.app, name="ledger")
+app.add_typer(config_cmd.app, name="config")
 ops.register(app)
 rules_cmd.register(app)
 app.command("demo")(demo.demo)
@@ -33,7 +37,7 @@ app.command("statement")(report.statement_command)
 app.command("import")(imports.import_command)
 
 PANELS: dict[str, tuple[str, ...]] = {
-    "Set-up": ("init", "ledger", "demo", "rules"),
+    "Set-up": ("init", "ledger", "config", "demo", "rules"),
     "Earn and spend": (
         "earn", "import", "engage", "release", "hold", "capture", "void", "redeem",
         "transfer", "exchange", "convert", "refund", "adjust", "expire",
@@ -96,16 +100,39 @@ def _options(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Only errors on stderr: no warnings, no progress bars.")
     ] = False,
+    config: Annotated[
+        Optional[Path],
+        typer.Option("--config", help="Settings file to read (default: LOYALTY_CONFIG, else ./loyalty.toml, else the user's)."),
+    ] = None,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
     ] = False,
 ) -> None:
     feedback.configure(ctx, verbose=verbose, quiet=quiet)
+    if config is not None:
+        _use_config(ctx, config)
     ctx.obj = AppContext(
         ledger_url=ledger_url, ledger_name=ledger_name, chart_path=chart, state_dir=state_dir, rules_path=rules
     )
     ctx.call_on_close(ctx.obj.close)
+
+
+def _use_config(ctx: typer.Context, path: Path) -> None:
+    """``--config PATH``: the settings file for this invocation (as ``LOYALTY_CONFIG`` would name it)."""
+
+    if not path.is_file():
+        fail(f"--config {path}: no such settings file", 2)
+    previous = os.environ.get(CONFIG_VARIABLE)
+    os.environ[CONFIG_VARIABLE] = str(path.resolve())
+
+    def restore() -> None:
+        if previous is None:
+            os.environ.pop(CONFIG_VARIABLE, None)
+        else:
+            os.environ[CONFIG_VARIABLE] = previous
+
+    ctx.call_on_close(restore)
 
 
 def main() -> None:

@@ -52,15 +52,20 @@ class AppContext:
     def __post_init__(self) -> None:
         _CURRENT.set(self)
 
+    def given(self) -> dict[str, object]:
+        """The settings the global options give (None: not given), by field name."""
+
+        return {
+            "ledger_url": self.ledger_url,
+            "ledger_name": self.ledger_name,
+            "chart": self.chart_path,
+            "state_dir": self.state_dir,
+            "rules": self.rules_path,
+        }
+
     @cached_property
     def settings(self) -> Settings:
-        return load_settings(
-            ledger_url=self.ledger_url,
-            ledger_name=self.ledger_name,
-            chart=self.chart_path,
-            state_dir=self.state_dir,
-            rules=self.rules_path,
-        )
+        return load_settings(**self.given())  # type: ignore[arg-type]
 
     @cached_property
     def app(self) -> App:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+from pathlib import Path
 from typing import Annotated, Any, Callable, Optional
 
 import typer
@@ -31,6 +32,7 @@ from ..reports.statement import points_change
 from ..services.executor import Progress
 from ..services.results import BatchResult, OperationResult
 from ..vocabulary.amounts import parse_money, parse_points
+from ..example import write_example
 from . import complete
 from .context import app_context
 from .feedback import progress
@@ -137,9 +139,27 @@ def swept(label: str, run: Callable[[LoyaltyProgram, Progress], BatchResult]) ->
 def register(app: typer.Typer) -> None:
     @app.command()
     @formatted
-    def init(ctx: typer.Context, *, fmt: Format) -> None:
+    def init(
+        ctx: typer.Context,
+        example: Annotated[
+            Optional[Path],
+            typer.Option(
+                "--example",
+                metavar="DIR",
+                help="Instead, write the default chart, rules and Numscript templates into DIR, with a loyalty.toml using them, to edit (the ledger is not touched).",
+            ),
+        ] = None,
+        *,
+        fmt: Format,
+    ) -> None:
         """Create the ledger and apply the chart as its schema (a no-op when already done)."""
 
+        if example is not None:
+            written = run_guarded(lambda: write_example(example))
+            emit_rows([{"written": str(path)} for path in written], fmt)
+            if fmt is Format.table:
+                typer.echo(f"\nEdit them, then from {example}: `loyalty init` applies the chart to the ledger.")
+            return
         result = run_guarded(lambda: app_context(ctx).program().init())
         emit_mapping(result, fmt)
 

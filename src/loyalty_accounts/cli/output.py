@@ -46,12 +46,15 @@ def _plain(value: Any) -> Any:
 
 
 def cell(value: Any) -> str:
-    """One value as text in a table or a CSV cell: ``true``/``false``, ISO dates, exact decimals, empty for None."""
+    """One value as text in a table or a CSV cell: ``true``/``false``, ISO dates, exact decimals, empty for
+    None, a list's items separated by commas."""
 
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(cell(item) for item in value)
     return str(_plain(value))
 
 

@@ -70,7 +70,8 @@ class progress:
     """A progress bar on stderr labelled ``label`` for long work, shown once there is something to count.
 
     Used as ``with progress("expiring") as update: ... update(done, total)``;
-    silent under ``-q`` and when nothing is counted.
+    silent under ``-q``, when nothing is counted, and when stderr is not a
+    terminal (a log file or a pipe gets no bar drawings).
     """
 
     def __init__(self, label: str) -> None:
@@ -83,12 +84,15 @@ class progress:
             if _state["quiet"]:
                 return
             if self.bar is None:
+                console = Console(file=sys.stderr)
+                if not console.is_terminal:
+                    return
                 self.bar = Progress(
                     TextColumn(self.label),
                     BarColumn(),
                     MofNCompleteColumn(),
                     TimeRemainingColumn(),
-                    console=Console(file=sys.stderr),
+                    console=console,
                 )
                 self.bar.start()
                 self.task = self.bar.add_task(self.label, total=total)

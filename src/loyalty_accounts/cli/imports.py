@@ -46,11 +46,12 @@ def summary_rows(summary: ImportSummary) -> dict[str, Any]:
 
 
 def exit_code(summary: ImportSummary, *, skip_invalid: bool) -> int:
-    """2 for invalid rows that stopped the import, 1 for refused orders, else 0."""
+    """2 for invalid rows that stopped the import; 1 for refused orders or invalid rows skipped (not every
+    order of the file is in the ledger); else 0."""
 
     if summary.invalid and not skip_invalid:
         return 2
-    return 1 if summary.refused else 0
+    return 1 if summary.refused or summary.invalid else 0
 
 
 def import_command(
@@ -91,7 +92,9 @@ def import_command(
     if code == 2:
         typer.echo(f"error: {len(summary.invalid)} invalid row(s): nothing was posted (fix them, or --skip-invalid)", err=True)
     elif code == 1:
-        typer.echo(f"error: {summary.refused} order(s) refused; the others are posted", err=True)
+        missing = [f"{summary.refused} order(s) refused"] if summary.refused else []
+        missing += [f"{len(summary.invalid)} invalid row(s) skipped"] if summary.invalid else []
+        typer.echo(f"error: {' and '.join(missing)}; the other orders are posted", err=True)
     raise typer.Exit(code)
 
 
@@ -100,7 +103,9 @@ def _print(summary: ImportSummary, fmt: Format) -> None:
     invalid = [{"line": line, "reason": reason} for line, reason in summary.invalid]
     refusals = [{"order_id": order, "reason": reason} for order, reason in summary.refusals]
     if fmt is Format.json:
-        emit_json({**figures, "invalid_rows": invalid, "refusals": refusals})
+        # refusals lists the first ones; refusals_not_listed says how many more there are (refused counts them all)
+        not_listed = summary.refused - len(refusals)
+        emit_json({**figures, "invalid_rows": invalid, "refusals": refusals, "refusals_not_listed": not_listed})
         return
     if fmt is Format.csv:
         emit_rows([figures], fmt)

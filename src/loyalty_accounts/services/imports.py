@@ -105,7 +105,7 @@ class ImportService:
         started = time.monotonic()
         invalid, valid = validate_orders(source, file_format, rules, self._executor)
         if invalid and not skip_invalid:
-            return ImportSummary(invalid=tuple(invalid), chunk_size=size, elapsed_s=time.monotonic() - started)
+            return ImportSummary(invalid=tuple(invalid), orders=valid, chunk_size=size, elapsed_s=time.monotonic() - started)
         skipped = {line for line, _ in invalid}
         tally = _Tally(valid, progress)
         orders = (

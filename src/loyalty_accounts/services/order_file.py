@@ -2,7 +2,8 @@
 
 Each row is an order as :class:`~loyalty_accounts.operations.EarnCommand`
 takes it: ``customer``, ``order_id``, ``amount`` (decimal text, e.g.
-``12.50``; a JSON number is refused, since money is never a float),
+``12.50``; in JSON Lines a number is read from its text exactly as written,
+never through a float, so ``12.50`` and ``"12.50"`` are the same amount),
 ``currency``, ``ordered_at`` (an ISO 8601 instant with its offset, or a bare
 date: the start of that day in the programme's time zone), and optionally
 ``category`` and ``channel`` (empty: the rules' ``order_defaults``).
@@ -12,7 +13,10 @@ constant memory. Each comes with its line number (1-based, the header of a
 CSV being line 1) and either its command or a one-line reason it is invalid.
 A file that cannot be read as a whole (missing, no header, a column that is
 not a field, a required column missing) raises
-:class:`~loyalty_accounts.errors.InvalidCommand` at once.
+:class:`~loyalty_accounts.errors.InvalidCommand` at once; so does a file
+with no order in it (empty, a header alone, blank lines), once read. In
+JSON Lines a key given twice in one object makes the row invalid (a JSON
+parser would keep the last value silently).
 
 Example CSV::
 
@@ -79,7 +83,9 @@ def read_orders(path: Path, zone: tzinfo, fmt: FileFormat | None = None) -> Iter
         raise InvalidCommand(f"cannot read {path}: {exc.strerror or exc}") from None
     with handle:
         rows = _csv_rows(handle, path) if kind == "csv" else _jsonl_rows(handle)
+        seen = 0
         for line, fields in rows:
+            seen += 1
             if isinstance(fields, str):
                 yield OrderRow(line=line, error=_one_line(fields))
                 continue
@@ -87,6 +93,8 @@ def read_orders(path: Path, zone: tzinfo, fmt: FileFormat | None = None) -> Iter
                 yield OrderRow(line=line, command=order_command(fields, zone))
             except InvalidCommand as exc:
                 yield OrderRow(line=line, error=_one_line(exc.message))
+        if not seen:
+            raise InvalidCommand(f"{path}: no orders in the file")
 
 
 def order_command(fields: Mapping[str, Any], zone: tzinfo) -> EarnCommand:
@@ -151,15 +159,35 @@ def _csv_rows(handle: Any, path: Path) -> Iterator[tuple[int, Mapping[str, Any] 
         yield start, dict(zip(columns, cells))
 
 
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refusing a key given twice (json.loads would keep the last one silently)."""
+
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
 def _jsonl_rows(handle: Any) -> Iterator[tuple[int, Mapping[str, Any] | str]]:
     for number, text in enumerate(handle, start=1):
         if not text.strip():
             continue
         try:
             # Numbers are kept as their text so an amount written as a number is not read through float.
-            value = json.loads(text, parse_float=lambda s: s, parse_int=lambda s: s)
+            value = json.loads(text, parse_float=str, parse_int=str, object_pairs_hook=_object)
         except json.JSONDecodeError as exc:
             yield number, f"not JSON: {exc.msg} (column {exc.colno})"
+            continue
+        except _DuplicateKey as exc:
+            yield number, f"{exc.key!r} is given twice"
             continue
         if not isinstance(value, dict):
             yield number, "not a JSON object"

@@ -64,7 +64,10 @@ def _talker() -> typer.Typer:
         (["-vv"], ["debug: a debug line", "info:", "warning:"], []),
     ],
 )
-def test_verbosity_decides_what_goes_to_stderr(flags: list[str], shown: list[str], hidden: list[str]) -> None:
+def test_verbosity_decides_what_goes_to_stderr(
+    flags: list[str], shown: list[str], hidden: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")  # progress bars are drawn on a terminal only (rich reads this)
     logger = logging.getLogger("loyalty_accounts")
     before = (logger.level, list(logger.handlers))
     result = runner.invoke(_talker(), [*flags, "say"])
@@ -76,6 +79,12 @@ def test_verbosity_decides_what_goes_to_stderr(flags: list[str], shown: list[str
         assert text not in result.stderr
     # the set-up lasted the invocation only
     assert (logger.level, list(logger.handlers)) == before
+
+
+def test_no_progress_bar_is_drawn_into_a_pipe_or_a_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TTY_COMPATIBLE", "0")
+    result = runner.invoke(_talker(), ["say"])
+    assert result.exit_code == 0 and "working" not in result.stderr and "warning: post transaction" in result.stderr
 
 
 def test_quiet_and_verbose_together_is_a_usage_error() -> None:

@@ -50,3 +50,33 @@ def test_a_refused_order_exits_1_and_is_named(ledger: FakeLedger, tmp_path: Path
     result = runner.invoke(app, ["import", path])
     assert result.exit_code == 1
     assert "refused orders" in result.stdout and "o1" in result.stdout
+
+
+def test_skipped_invalid_rows_exit_1_once_the_valid_orders_are_posted(ledger: FakeLedger, tmp_path: Path) -> None:
+    mixed = orders(tmp_path, row("c1", "s1", "10.00"), row("c1", "s2", "-3"), row("c2", "s3", "5.00"))
+    stopped = runner.invoke(app, ["import", mixed, "-f", "json"])
+    assert stopped.exit_code == 2
+    assert (json.loads(stopped.stdout)["orders"], json.loads(stopped.stdout)["invalid"]) == (2, 1)  # the valid orders counted
+    skipped = runner.invoke(app, ["import", mixed, "--skip-invalid", "-f", "json"])
+    assert skipped.exit_code == 1
+    assert skipped.stderr.strip() == "error: 1 invalid row(s) skipped; the other orders are posted"
+    report = json.loads(skipped.stdout)
+    assert (report["posted"], [r["line"] for r in report["invalid_rows"]]) == (2, [2])
+    assert ledger.find_by_reference("earn:s3") is not None and ledger.find_by_reference("earn:s2") is None
+
+
+def test_a_file_without_orders_is_refused_whatever_its_format(ledger: FakeLedger, tmp_path: Path) -> None:
+    files = {"empty.csv": "", "header.csv": "customer,order_id,amount,currency,ordered_at\n", "empty.jsonl": "", "blank.jsonl": "\n\n"}
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+        result = runner.invoke(app, ["import", str(tmp_path / name)])
+        assert result.exit_code == 2, (name, result.output)
+        assert result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_a_json_key_given_twice_makes_its_row_invalid(ledger: FakeLedger, tmp_path: Path) -> None:
+    twice = '{"customer": "c1", "order_id": "d1", "amount": "1.00", "amount": "900.00", "currency": "USD", "ordered_at": "' + WHEN + '"}'
+    result = runner.invoke(app, ["import", orders(tmp_path, twice), "-f", "json"])
+    assert result.exit_code == 2
+    assert json.loads(result.stdout)["invalid_rows"] == [{"line": 1, "reason": "'amount' is given twice"}]
+    assert ledger.find_by_reference("earn:d1") is None

@@ -63,7 +63,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
-from typing import Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 
 from ..chart import Chart, parse_date_segment
 from ..errors import InvalidCommand
@@ -238,21 +238,28 @@ def check_expired_holds(
     )
 
 
+def _holding_points(
+    chart: Chart, accounts: Sequence[AccountState], kind: str
+) -> Iterator[tuple[str, int, Mapping[str, str]]]:
+    """(address, points, segment values) of each account of ``kind`` holding points, by address."""
+
+    for account in sorted(accounts, key=lambda a: a.address):
+        balance = account.balance(chart.points_asset)
+        parsed = chart.parse(account.address)
+        if balance > 0 and parsed is not None and parsed.kind == kind:
+            yield account.address, balance, parsed.values
+
+
 def check_overdue_pending(*, as_of: datetime, chart: Chart, pending_accounts: Sequence[AccountState]) -> Check:
     """Pending accounts whose release date has come must be empty (released)."""
 
     today = chart.local_date(utc(as_of))
-    asset = chart.points_asset
     offending: list[str] = []
     waiting = overdue = 0
-    for account in sorted(pending_accounts, key=lambda a: a.address):
-        balance = account.balance(asset)
-        parsed = chart.parse(account.address)
-        if balance <= 0 or parsed is None or parsed.kind != "customer_pending":
-            continue
-        release = parse_date_segment(parsed.values["release"])
+    for address, balance, values in _holding_points(chart, pending_accounts, "customer_pending"):
+        release = parse_date_segment(values["release"])
         if release is not None and release <= today:
-            offending.append(f"{account.address}: {balance} points, release date {release.isoformat()}")
+            offending.append(f"{address}: {balance} points, release date {release.isoformat()}")
             overdue += balance
         else:
             waiting += balance
@@ -275,17 +282,12 @@ def check_overdue_expiry(*, as_of: datetime, chart: Chart, bucket_accounts: Sequ
     """
 
     today = chart.local_date(utc(as_of))
-    asset = chart.points_asset
     offending: list[str] = []
     overdue = 0
-    for account in sorted(bucket_accounts, key=lambda a: a.address):
-        balance = account.balance(asset)
-        parsed = chart.parse(account.address)
-        if balance <= 0 or parsed is None or parsed.kind != "customer_points":
-            continue
-        expiry = parse_date_segment(parsed.values["expiry"])
+    for address, balance, values in _holding_points(chart, bucket_accounts, "customer_points"):
+        expiry = parse_date_segment(values["expiry"])
         if not is_spendable(expiry, today):
-            offending.append(f"{account.address}: {balance} points, expired on {expiry.isoformat() if expiry else '?'}")
+            offending.append(f"{address}: {balance} points, expired on {expiry.isoformat() if expiry else '?'}")
             overdue += balance
     return Check(
         name="overdue_expiry",

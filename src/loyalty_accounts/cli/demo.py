@@ -61,10 +61,12 @@ def demo(ctx: typer.Context, *, fmt: Format) -> None:
         }
         for b in balances
     ]
+    # The control asset's balances (sequence counters, horizon marks) are the guard's bookkeeping, not money or points.
     programme_rows = [
         {"account": acct.address, "asset": asset, "balance": vol.balance}
         for acct in run_guarded(program.programme_accounts)
         for asset, vol in sorted(acct.volumes.items())
+        if asset != program.chart.control_asset
     ]
     tiers = [run_guarded(lambda c=c: program.tier(c, END)) for c in CUSTOMERS]
     tier_rows = [
@@ -72,8 +74,9 @@ def demo(ctx: typer.Context, *, fmt: Format) -> None:
         for c, t in zip(CUSTOMERS, tiers)
     ]
     trial = run_guarded(lambda: program.ledger.aggregate_balances(""))
-    liability = sum(b.total for b in balances)
-    value = liability * program.chart.point_value
+    statement = run_guarded(lambda: app.reports().liability())  # the whole ledger's, not only the demo's customers
+    liability, value = statement.total_points, statement.total_value
+    due = {line.state: line.points for line in statement.lines}.get("due", 0)
     if json_out:
         emit_json(
             {
@@ -86,6 +89,7 @@ def demo(ctx: typer.Context, *, fmt: Format) -> None:
                 "trial_balance": trial,
                 "liability_points": liability,
                 "liability_value": f"{value} {program.chart.money_currency}",
+                "liability_due_points": due,
             }
         )
         return
@@ -97,5 +101,10 @@ def demo(ctx: typer.Context, *, fmt: Format) -> None:
     emit_rows(programme_rows, Format.table)
     typer.echo("\nTrial balance (every asset sums to zero): " + ", ".join(f"{a} {n}" for a, n in sorted(trial.items())))
     typer.echo(f"Outstanding points (liability): {liability} = {value} {program.chart.money_currency}")
+    if due:
+        typer.echo(
+            f"Of which due: {due} points past their expiry date since the story ended, owed until swept: "
+            f"`loyalty --ledger {program.ledger.ledger} expire` runs the sweep (`reconcile` fails overdue_expiry until then)"
+        )
     if any(trial.values()):
         raise typer.Exit(1)

@@ -9,13 +9,14 @@ import typer
 
 from ..local import LocalStack
 from .context import app_context
-from .output import Format, emit_mapping
+from .output import Format, emit_mapping, formatted
 from .shell import fail, run_guarded
 
 app = typer.Typer(help="Run the project's own local Formance Ledger (PostgreSQL + ledger on 127.0.0.1).", no_args_is_help=True)
 
-StateDir = typer.Option(None, "--state-dir", help="Where the local cluster keeps its state (default ~/.local/state/loyalty-accounts).")
-JsonOut = typer.Option(False, "--json", help="Print JSON.")
+StateDir = typer.Option(
+    None, "--state-dir", help="Where the local cluster keeps its state (default: the global --state-dir, LOYALTY_STATE_DIR, else $XDG_STATE_HOME/loyalty-accounts)."
+)
 
 
 def _stack(ctx: typer.Context, state_dir: Optional[Path]) -> LocalStack:
@@ -25,7 +26,8 @@ def _stack(ctx: typer.Context, state_dir: Optional[Path]) -> LocalStack:
 
 
 @app.command()
-def up(ctx: typer.Context, state_dir: Optional[Path] = StateDir, json: bool = JsonOut) -> None:
+@formatted
+def up(ctx: typer.Context, state_dir: Optional[Path] = StateDir, *, fmt: Format) -> None:
     """Start PostgreSQL and the ledger; a second call is a no-op, and after a crash it repairs.
 
     The server binary is LOYALTY_LEDGER_BIN, else an installed v2.4.12 `ledger` or
@@ -35,24 +37,42 @@ def up(ctx: typer.Context, state_dir: Optional[Path] = StateDir, json: bool = Js
     """
 
     status = run_guarded(lambda: _stack(ctx, state_dir).up())
-    emit_mapping(status.to_dict(), Format.json if json else Format.table)
+    emit_mapping(status.to_dict(), fmt)
 
 
 @app.command()
-def status(ctx: typer.Context, state_dir: Optional[Path] = StateDir, json: bool = JsonOut) -> None:
+@formatted
+def status(ctx: typer.Context, state_dir: Optional[Path] = StateDir, *, fmt: Format) -> None:
     """Show URL, version and pids; exit 1 when the ledger is not running."""
 
     current = run_guarded(lambda: _stack(ctx, state_dir).status())
-    emit_mapping(current.to_dict(), Format.json if json else Format.table)
+    emit_mapping(current.to_dict(), fmt)
     if not current.running:
         raise typer.Exit(1)
 
 
 @app.command()
-def down(ctx: typer.Context, state_dir: Optional[Path] = StateDir, json: bool = JsonOut) -> None:
-    """Stop the processes `up` started (and any stray ledger server of the state folder)."""
+@formatted
+def down(
+    ctx: typer.Context,
+    state_dir: Optional[Path] = StateDir,
+    purge: bool = typer.Option(
+        False,
+        "--purge",
+        help="Also delete the ledger's data for good: the private PostgreSQL cluster (as root it lives under /var/lib/loyalty-accounts) and the state folder.",
+    ),
+    *,
+    fmt: Format,
+) -> None:
+    """Stop the processes `up` started (and any stray ledger server of the state folder); the data stays for
+    the next `up` unless --purge."""
 
-    current = run_guarded(lambda: _stack(ctx, state_dir).down())
+    stack = _stack(ctx, state_dir)
+    if purge:
+        run_guarded(stack.destroy)
+        current = run_guarded(stack.status)
+    else:
+        current = run_guarded(stack.down)
     if current.running:
         fail("the ledger is still running after `down`", 3)
-    emit_mapping(current.to_dict(), Format.json if json else Format.table)
+    emit_mapping(current.to_dict(), fmt)

@@ -70,6 +70,9 @@ Channel = Annotated[
     ),
 ]
 
+DIRECTIONS = ("out", "in")
+"""Which way an exchange goes: ``out`` our points to the partner, ``in`` the partner's to ours."""
+
 Action = Callable[[LoyaltyProgram], OperationResult | BatchResult]
 """What a verb does: one service call on the programme."""
 
@@ -295,13 +298,20 @@ def register(app: typer.Typer) -> None:
         ],
         exchange_id: Annotated[str, typer.Option("--exchange", help="Exchange id (the business key).")],
         partner_points: Annotated[str, typer.Option("--partner-points", help="Whole partner points.")],
-        direction: Annotated[str, typer.Option("--direction", help="out: our points → partner; in: partner → ours.")] = "out",
+        direction: Annotated[
+            str,
+            typer.Option(
+                "--direction",
+                help="out: our points → partner; in: partner → ours.",
+                autocompletion=lambda incomplete: [d for d in DIRECTIONS if d.startswith(incomplete)],
+            ),
+        ] = "out",
         at: At = None,
     ) -> Action:
         """Exchange points with a partner programme at the chart's rate, settlement leg included."""
 
         def fields() -> dict[str, Any]:
-            if direction not in ("out", "in"):
+            if direction not in DIRECTIONS:
                 raise InvalidCommand(f"--direction: {direction!r} must be out or in")
             whole = parse_points(partner_points, option="--partner-points")
             return dict(customer=customer, exchange_id=exchange_id, partner=partner, partner_points=whole, at=parse_instant(at))

@@ -54,11 +54,15 @@ DEFAULT_SAMPLES: tuple[tuple[str, str, str, str], ...] = (
 
 
 def breakdown_rows(breakdown: EarnBreakdown) -> list[dict[str, Any]]:
-    """One row per explanation line, then the total: the rows sum to the total exactly."""
+    """One row per explanation line: the rows sum to the points exactly (:func:`breakdown_total_row`)."""
 
-    rows: list[dict[str, Any]] = [{"points": line.figure, "step": line.label} for line in breakdown.lines()]
-    rows.append({"points": breakdown.points, "step": f"total (rules {breakdown.rules_version}, tier {breakdown.tier})"})
-    return rows
+    return [{"points": line.figure, "step": line.label} for line in breakdown.lines()]
+
+
+def breakdown_total_row(breakdown: EarnBreakdown) -> dict[str, Any]:
+    """The points the lines sum to, under a table's rule (never a row of the CSV)."""
+
+    return {"points": breakdown.points, "step": f"total (rules {breakdown.rules_version}, tier {breakdown.tier})"}
 
 
 def _lines(breakdown: EarnBreakdown) -> list[dict[str, str]]:
@@ -70,7 +74,7 @@ def _show_breakdown(breakdown: EarnBreakdown, fmt: Format, *, title: str, extra:
         emit_json({**extra, "rules_version": breakdown.rules_version, "tier": breakdown.tier,
                    "points": breakdown.points, "reason": breakdown.reason, "lines": _lines(breakdown)})
         return
-    emit_rows(breakdown_rows(breakdown), fmt, columns=["points", "step"], title=title)
+    emit_rows(breakdown_rows(breakdown), fmt, columns=["points", "step"], title=title, footer=[breakdown_total_row(breakdown)])
 
 
 def _sample(text: str, index: int, at: datetime) -> Order:
@@ -253,4 +257,4 @@ def register(app: typer.Typer) -> None:
         emit_rows(rows, fmt, columns=["order", "tier", "current", "new", "change", "note"], title=title)
 
 
-__all__ = ["DEFAULT_SAMPLES", "breakdown_rows", "register"]
+__all__ = ["DEFAULT_SAMPLES", "breakdown_rows", "breakdown_total_row", "register"]

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Mapping, Sequence
 
 from ..chart import Chart
-from ..errors import InvalidCommand
+from ..errors import InvalidCommand, UnknownEntity
 from ..operations import OPERATIONS, OpenControlCommand
 from ..ports import LedgerPort
 from ..types import AccountState, PostedTransaction
@@ -172,7 +172,10 @@ def read_statement(
     horizon_days: int = DEFAULT_HORIZON_DAYS,
     clock: Clock,
 ) -> CustomerStatement:
-    """A customer's statement over ``(start, end]`` (default: from the beginning to now)."""
+    """A customer's statement over ``(start, end]`` (default: from the beginning to now).
+
+    Raises UnknownEntity for a customer the ledger has never seen (as ``balance`` does).
+    """
 
     customer_id(customer)
     if not 0 <= horizon_days <= MAX_HORIZON_DAYS:
@@ -191,6 +194,8 @@ def read_statement(
         )
         if tx.metadata.get("operation") != OpenControlCommand.operation
     ]
+    if not transactions and not opening and not closing and next(iter(ledger.accounts(subtree)), None) is None:
+        raise UnknownEntity(f"customer {customer} has no accounts in the ledger")
     listed = {tx.id for tx in transactions}
     originals: dict[int, PostedTransaction] = {}
     for tx in transactions:

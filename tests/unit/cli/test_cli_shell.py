@@ -107,6 +107,7 @@ def test_shell_completion_offers_the_chart_s_partners_and_the_rules_events_and_t
     assert _complete(tmp_path, "loyalty engage --event s", 3) == ["sign_up"]
     assert _complete(tmp_path, "loyalty quote --tier ", 3) == ["gold", "member", "silver"]
     assert _complete(tmp_path, "loyalty earn --channel ", 3) == ["app", "store", "web"]
+    assert _complete(tmp_path, "loyalty exchange --direction ", 3) == ["out", "in"]
     assert _complete(tmp_path, "loyalty report liability -f ", 4) == ["table", "json", "csv"]
     # a chart that cannot be read completes nothing, and the shell is not disturbed
     assert _complete(tmp_path, "loyalty exchange --partner ", 3, LOYALTY_CHART=str(tmp_path / "missing.yaml")) == []

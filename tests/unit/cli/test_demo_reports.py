@@ -294,3 +294,13 @@ def test_points_past_expiry_are_due_everywhere_until_swept(ledger: FakeLedger) -
     assert lines["due"] == 0 and body["total_points"] == LIABILITY - sum(due.values())
     after = json.loads(invoke("reconcile", "--as-of", EXPIRIES_PASSED, "--json").stdout)
     assert {c["check"]: c["status"] for c in after["checks"]}["overdue_expiry"] == "pass"
+
+
+def test_the_statement_of_a_customer_the_ledger_never_saw_is_refused(ledger: FakeLedger) -> None:
+    for args in (["statement", "--customer", "nobody"], ["balance", "-c", "nobody"]):
+        result = invoke(*args)
+        assert result.exit_code == 1, result.output
+        assert result.stderr.strip() == "error: customer nobody has no accounts in the ledger"
+    # a known customer with nothing in the window still has a statement
+    quiet = _json("statement", "--customer", "carol", "--from", "2026-11-01T00:00:00Z", "--to", "2026-11-02T00:00:00Z")
+    assert (quiet["opening_points"], quiet["closing_points"], quiet["lines"]) == (1600, 1600, [])

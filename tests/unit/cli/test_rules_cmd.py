@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 from support.fake_ledger import FakeLedger
@@ -81,7 +82,11 @@ def test_explain_prints_lines_that_add_up(ledger: FakeLedger) -> None:
     assert "-16.665" in result.stdout and "-0.665" in result.stdout and "posted: 16 points" in result.stdout
     csv_out = invoke("explain", "--order", "f1", "--csv")
     rows = csv_out.stdout.splitlines()[1:]
-    assert [r.split(",")[0] for r in rows] == ["33.33", "-16.665", "-0.665", "16"]
+    # the lines only: they sum to the 16 points posted (the total is the table's, not a row of the CSV)
+    assert [r.split(",")[0] for r in rows] == ["33.33", "-16.665", "-0.665"]
+    assert sum(Decimal(r.split(",")[0]) for r in rows) == 16
+    table = invoke("explain", "--order", "f1").stdout
+    assert any(line.split()[:2] == ["16", "total"] for line in table.splitlines())
 
 
 # -- engage ----------------------------------------------------------------------------

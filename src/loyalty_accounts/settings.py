@@ -353,6 +353,17 @@ def check_environment(environ: Mapping[str, str]) -> None:
             raise InvalidCommand(f"{name}: no such setting{hint}; `loyalty config show` lists them")
 
 
+UNSET_MEANS = {
+    "ledger_url": "(none: the ledger `loyalty ledger up` started)",
+    "ledger_name": "(none: loyalty; `loyalty demo` uses demo)",
+    "ledger_bucket": "(none: a bucket named after the ledger)",
+    "ledger_bin": "(none: an installed v2.4.12 on PATH or in ~/.local/bin, else the cached build, else a build)",
+    "oauth_client_id": "(not set)",
+    "oauth_token_url": "(none: the SDK's default for the gateway)",
+}
+"""What a setting left unset means, as ``loyalty config show`` says it."""
+
+
 class SettingSource(NamedTuple):
     """One setting as ``loyalty config show`` lists it: its value (secrets hidden) and where it came from."""
 
@@ -381,7 +392,7 @@ def explain_settings(**overrides: Any) -> list[SettingSource]:
         elif isinstance(value, bool):
             shown = "true" if value else "false"
         else:
-            shown = "" if value is None else str(value)
+            shown = UNSET_MEANS.get(name, "(not set)") if value is None else str(value)
         if overrides.get(name) is not None:
             source = OPTIONS.get(name, "argument")
         elif any(key.upper() == variable and text for key, text in os.environ.items()):

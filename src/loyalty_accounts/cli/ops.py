@@ -389,19 +389,21 @@ def register(app: typer.Typer) -> None:
         if fmt is Format.json:
             emit_json({**bal.model_dump(mode="json"), "total": bal.total, **({"as_of": pit.isoformat()} if pit else {})})
             return
-        rows = [
-            {"state": "due (expired, not yet swept)" if b.due else "spendable", "expiry": b.expiry or "never", "release": None, "hold": None, "points": b.points}
-            for b in bal.buckets
-        ]
-        rows += [{"state": "pending", "expiry": p.expiry or "never", "release": p.release, "hold": None, "points": p.points} for p in bal.pending_buckets]
-        rows += [{"state": "held", "expiry": None, "release": None, "hold": h.hold_id, "points": h.points} for h in bal.holds]
+        # One row per bucket, pending account, hold and debt; the states are the liability report's.
+        rows = [{"state": "due" if b.due else "spendable", "expiry": b.expiry or "never", "points": b.points} for b in bal.buckets]
+        rows += [{"state": "pending", "expiry": p.expiry or "never", "release": p.release, "points": p.points} for p in bal.pending_buckets]
+        rows += [{"state": "held", "hold": h.hold_id, "points": h.points} for h in bal.holds]
         if bal.clawback:
-            rows.append({"state": "owed (clawback)", "expiry": None, "release": None, "hold": None, "points": bal.clawback})
-        emit_rows(rows, fmt, columns=["state", "expiry", "release", "hold", "points"], title=f"customer {customer}" + (f" as of {pit.isoformat()}" if pit else ""))
+            rows.append({"state": "negative", "points": bal.clawback})
+        rows = [{"customer": customer, **row} for row in rows]
+        columns = ["customer", "state", "expiry", "release", "hold", "points"]
+        emit_rows(rows, fmt, columns=columns, title=f"customer {customer}" + (f" as of {pit.isoformat()}" if pit else ""))
         if fmt is Format.table:
             typer.echo(f"\nspendable {bal.spendable}   total points {bal.total}   store credit {bal.credit} {bal.credit_currency}")
             if bal.due:
-                typer.echo(f"{bal.due} points are past their expiry date: not spendable; `loyalty expire` sweeps them")
+                typer.echo(f"{bal.due} points are due: past their expiry date, not spendable, owed until `loyalty expire` sweeps them")
+            if bal.clawback:
+                typer.echo(f"{-bal.clawback} points are owed by the customer (negative: a refund after spending)")
 
     @app.command()
     @formatted

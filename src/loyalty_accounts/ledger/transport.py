@@ -407,6 +407,9 @@ class Transport:
                 raise LedgerRejected(f"OAuth2 token request failed: {exc}", code="UNAUTHORIZED") from exc
             raise
         status = response.status_code
+        if log.isEnabledFor(logging.DEBUG):
+            request = response.request
+            log.debug("%s: %s %s -> %d", what, request.method, request.url.path, status)
         if 200 <= status < 300 or status in accept:
             return response
         if status >= 500 or status == 429:

@@ -7,11 +7,11 @@ book: what the executor keeps of a customer after posting on them
 (:mod:`.last_known`) is only a guess to plan the next operation from, which
 the ledger's sequence leg accepts or refuses at that operation's post.
 
-Exactly once: the post carries the command's reference; a taken one comes
-back from the ledger and is looked up. Found with the same command
-fingerprint → the original is returned (``replayed``) and nothing is posted;
-found with another fingerprint → ``DuplicateOperation``. The database's
-unique reference makes two posts impossible.
+Exactly once: the post carries the command's reference; a taken one comes back
+from the ledger and is looked up. Same command fingerprint → the original is
+returned (``replayed``), nothing posted; another → ``DuplicateOperation``. The
+database's unique reference makes two posts impossible. Each outcome is
+logged at info level (``loyalty -v``).
 
 Never overspent: a plan names the exact amount it takes from each account
 (what the reads say the account can give from the operation's date on), and
@@ -41,15 +41,16 @@ at or before the closed-through instant is refused before anything is
 posted (:class:`PeriodClosed`), and so is one dated more than
 ``clock_skew`` after this machine's clock.
 
-Sweeps (release, expire) read every due account at once, plan one
-transaction per account, each with its own reference, and post them in
-bulk, :data:`BATCH` at a time; a customer's plans carry consecutive
-sequence numbers, and the customers whose plans a concurrent operation
-made stale are read and planned again, up to :data:`SWEEP_ROUNDS` times.
+Sweeps (release, expire) read every due account at once, plan one transaction
+per account, each with its own reference, and post them in bulk, :data:`BATCH`
+at a time; a customer's plans carry consecutive sequence numbers, and those
+whose plans a concurrent operation made stale are read and planned again, up
+to :data:`SWEEP_ROUNDS` times.
 """
 
 from __future__ import annotations
 
+import logging
 import random
 import zlib
 from contextlib import contextmanager
@@ -103,6 +104,7 @@ BATCH = 100
 """Plans of a sweep posted per bulk request."""
 SWEEP_ROUNDS = 10
 """Times a sweep reads and plans again the customers whose plans concurrent operations made stale."""
+log = logging.getLogger(__name__)
 CLOCK_SKEW = timedelta(minutes=2)
 """How far after this machine's clock a command may be dated (clocks of callers differ a little)."""
 
@@ -222,10 +224,9 @@ class Executor:
     def check_date(self, dated: datetime | None, guard: GuardState) -> datetime:
         """The instant a transaction is dated at (``dated``, or now); refused when closed or too far ahead.
 
-        Raises PeriodClosed when it is at or before the closed-through
-        instant, InvalidCommand when it is more than ``clock_skew`` after now
-        or not after the epoch (the closed-period leg bounds the mark by the
-        instant in microseconds since the epoch, which must be at least 1).
+        Raises PeriodClosed when it is at or before the closed-through instant, InvalidCommand when it is
+        more than ``clock_skew`` after now or not after the epoch (the closed-period leg bounds the mark by
+        the instant in microseconds since the epoch, which must be at least 1).
         """
 
         now = self.clock()
@@ -248,13 +249,11 @@ class Executor:
         return at
 
     def open_controls(self, guard: GuardState, customers: Sequence[str]) -> None:
-        """Give the control accounts transactions on ``customers`` need their balance rows (their
-        sequence counters; the closed-period mark if it has none), in bulk (idempotent).
-
-        Raises (LoyaltyError) when any opening fails, so that nothing relying on it is sent.
-        Their references are not looked up first (``looked_up``): ``guard`` has just read these
-        accounts without a row, which no opening leaves, and one another process opens meanwhile
-        comes back as a conflict the bulk client settles as a replay.
+        """Give the control accounts transactions on ``customers`` need their balance rows (their sequence
+        counters; the closed-period mark if it has none), in bulk (idempotent). Raises (LoyaltyError) when any
+        opening fails, so that nothing relying on it is sent. Their references are not looked up first
+        (``looked_up``): ``guard`` has just read these accounts without a row, which no opening leaves, and one
+        another process opens meanwhile comes back as a conflict the bulk client settles as a replay.
         """
 
         opening = [open_control(self.chart, self.catalogue, address) for address in guard.to_open(self.chart, customers)]
@@ -384,6 +383,7 @@ class Executor:
                 self.last_known.forget(command.customers())
                 raise
             self._remember(command, built, tx)
+            log.info("%s: %s transaction #%d", reference, "replayed" if tx.replayed else "posted", tx.id)
             return self._result(command.operation, reference, tx, replayed=tx.replayed)
         raise AssertionError("unreachable")
 

@@ -42,6 +42,8 @@ def validate_orders(
         command = row.command
         if command is None:
             invalid.append((row.line, row.error or "invalid"))
+            if row.order_id is not None:  # its id stays taken: a later row with it is not that order either
+                first_line.setdefault(row.order_id, row.line)
             continue
         earlier = first_line.setdefault(command.order_id, row.line)
         if earlier != row.line:

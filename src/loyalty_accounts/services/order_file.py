@@ -48,11 +48,15 @@ MAX_REASON = 300
 
 
 class OrderRow(Frozen):
-    """One row of an order file: its line, and its command or why it is invalid (exactly one of them)."""
+    """One row of an order file: its line, and its command or why it is invalid (exactly one of them).
+
+    ``order_id``: an invalid row's order id as written, when it has one (a later row must not reuse it).
+    """
 
     line: int
     command: EarnCommand | None = None
     error: str | None = None
+    order_id: str | None = None
 
 
 def file_format(path: Path, given: FileFormat | None = None) -> FileFormat:
@@ -92,7 +96,9 @@ def read_orders(path: Path, zone: tzinfo, fmt: FileFormat | None = None) -> Iter
             try:
                 yield OrderRow(line=line, command=order_command(fields, zone))
             except InvalidCommand as exc:
-                yield OrderRow(line=line, error=_one_line(exc.message))
+                written = fields.get("order_id")
+                order_id = written.strip() if isinstance(written, str) and written.strip() else None
+                yield OrderRow(line=line, error=_one_line(exc.message), order_id=order_id)
         if not seen:
             raise InvalidCommand(f"{path}: no orders in the file")
 

@@ -270,7 +270,10 @@ def test_points_past_expiry_are_due_everywhere_until_swept(ledger: FakeLedger) -
     assert (alice["spendable"], alice["due"], alice["total"]) == (0, 180, 180)
     assert [b["due"] for b in alice["buckets"]] == [True]
     table = invoke("balance", "-c", "alice", "--as-of", EXPIRIES_PASSED).stdout
-    assert "due (expired, not yet swept)" in table and "180 points are past their expiry date" in table
+    assert [line.split() for line in table.splitlines() if line.startswith("alice ")] == [["alice", "due", "2026-11-28", "180"]]
+    assert "180 points are due: past their expiry date" in table
+    rows = _csv("balance", "-c", "alice", "--as-of", EXPIRIES_PASSED)
+    assert [(r["customer"], r["state"], r["points"]) for r in rows] == [("alice", "due", "180")]
     # liability: a line of their own, carved out of spendable; the total is unchanged
     body = _json("report", "liability", "--as-of", EXPIRIES_PASSED)
     lines = {line["state"]: (line["points"], line["customers"]) for line in body["lines"]}

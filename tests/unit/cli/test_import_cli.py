@@ -80,3 +80,12 @@ def test_a_json_key_given_twice_makes_its_row_invalid(ledger: FakeLedger, tmp_pa
     assert result.exit_code == 2
     assert json.loads(result.stdout)["invalid_rows"] == [{"line": 1, "reason": "'amount' is given twice"}]
     assert ledger.find_by_reference("earn:d1") is None
+
+
+def test_an_order_id_of_an_invalid_row_is_not_reused_by_a_later_row(ledger: FakeLedger, tmp_path: Path) -> None:
+    rows = orders(tmp_path, row("c1", "r1", "abc"), row("c2", "r2", "5.00"), row("c3", "r1", "7.00"))
+    result = runner.invoke(app, ["import", rows, "--skip-invalid", "-f", "json"])
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert [(r["line"], r["reason"]) for r in report["invalid_rows"]][1] == (3, "order_id r1 is already on line 1")
+    assert report["posted"] == 1 and ledger.find_by_reference("earn:r1") is None

@@ -210,7 +210,7 @@ def test_balance_table_and_csv(ledger: FakeLedger) -> None:
     table = invoke("balance", "-c", "c1")
     assert table.exit_code == 0 and "pending" in table.stdout and "total points 10" in table.stdout
     csv_out = invoke("balance", "-c", "c1", "--csv")
-    assert csv_out.stdout.splitlines()[0] == "state,expiry,release,hold,points"
+    assert csv_out.stdout.splitlines()[0] == "customer,state,expiry,release,hold,points"
     assert csv_out.stdout.splitlines()[1].endswith(",10")
 
 

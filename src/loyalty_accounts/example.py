@@ -30,7 +30,7 @@ numscript_dir = "numscript"
 def write_example(target: Path) -> list[Path]:
     """Write the example programme into ``target`` (created if need be); the files written, in order.
 
-    Raises InvalidCommand, writing nothing, when ``target`` is a file or any of the files already exists.
+    Raises InvalidCommand, writing nothing, when ``target`` is a file or any of the files already exists; InvalidCommand too when the folder cannot be written (what was written by then stays).
     """
 
     templates = sorted((DEFAULTS / "numscript").glob("*.num"))
@@ -45,10 +45,13 @@ def write_example(target: Path) -> list[Path]:
     existing = [path for path, _ in plan if path.exists()]
     if existing:
         raise InvalidCommand(f"{existing[0]} already exists: nothing was written (choose an empty folder)")
-    (target / "numscript").mkdir(parents=True, exist_ok=True)
-    for path, source in plan:
-        if isinstance(source, Path):
-            shutil.copyfile(source, path)  # the content, also where the package's file is a link
-        else:
-            path.write_text(source, encoding="utf-8")
+    try:
+        (target / "numscript").mkdir(parents=True, exist_ok=True)
+        for path, source in plan:
+            if isinstance(source, Path):
+                shutil.copyfile(source, path)  # the content, also where the package's file is a link
+            else:
+                path.write_text(source, encoding="utf-8")
+    except OSError as exc:
+        raise InvalidCommand(f"cannot write the example into {target}: {exc.strerror or exc}") from None
     return [path for path, _ in plan]

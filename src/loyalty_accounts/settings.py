@@ -235,6 +235,18 @@ def is_ledger_url(value: str) -> bool:
     )
 
 
+def shown_url(url: str) -> str:
+    """A URL as a message or a listing shows it: the password of its user info, if any, replaced by ``***``."""
+
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        return url
+    if not parsed.password:
+        return url
+    return str(parsed.copy_with(username=parsed.username, password="***"))
+
+
 def variable_name(field: str) -> str:
     """The environment variable of ``field``: ``LOYALTY_LEDGER_URL`` for ``ledger_url``."""
 
@@ -391,6 +403,8 @@ def explain_settings(**overrides: Any) -> list[SettingSource]:
             shown = "(not set)" if value is None else "(set, not shown)"
         elif isinstance(value, bool):
             shown = "true" if value else "false"
+        elif name in ("ledger_url", "oauth_token_url") and value is not None:
+            shown = shown_url(value)
         else:
             shown = UNSET_MEANS.get(name, "(not set)") if value is None else str(value)
         if overrides.get(name) is not None:

@@ -9,6 +9,7 @@ command again to learn).
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -136,7 +137,26 @@ def _use_config(ctx: typer.Context, path: Path) -> None:
 
 
 def main() -> None:
-    app()
+    """The ``loyalty`` command: usage errors as one line on stderr (``error: ...``, exit 2), like every other error."""
+
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(prog_name="loyalty", standalone_mode=False)
+    except typer.Abort:
+        typer.echo("error: aborted", err=True)
+        sys.exit(1)
+    except Exception as exc:
+        # typer's (vendored click's) usage errors: a bad or missing option, an unknown command...
+        if not (hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", None), int)):
+            raise
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a group run without a command: its help, as typer shows it
+            typer.echo(exc.format_message(), err=True)
+        else:
+            hint = f" (see `{exc.ctx.command_path} --help`)" if getattr(exc, "ctx", None) is not None else ""
+            message = " ".join(exc.format_message().replace("Value error, ", "").split())
+            typer.echo(f"error: {message}{hint}", err=True)
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 __all__ = ["app", "main"]

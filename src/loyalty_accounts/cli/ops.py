@@ -45,7 +45,7 @@ from .output import (
     formatted,
     with_parameters,
 )
-from .shell import run_guarded
+from .shell import fail, run_guarded
 
 Customer = Annotated[str, typer.Option("--customer", "-c", help="Customer id.")]
 OnlyCustomer = Annotated[Optional[str], typer.Option("--customer", "-c", help="Only this customer.")]
@@ -124,7 +124,8 @@ def operation(verb: Callable[..., Action]) -> Callable[..., None]:
 
     @functools.wraps(verb)
     def command(ctx: typer.Context, *args: Any, fmt: Format, **kwargs: Any) -> None:
-        run_operation(ctx, verb(*args, **kwargs), fmt)
+        # The command is built (and its input checked: exit 2) before the ledger is looked for.
+        run_operation(ctx, run_guarded(lambda: verb(*args, **kwargs)), fmt)
 
     return formatted(with_parameters(command, [context, *own, fmt]))
 
@@ -145,7 +146,7 @@ def register(app: typer.Typer) -> None:
     def init(
         ctx: typer.Context,
         example: Annotated[
-            Optional[Path],
+            Optional[str],
             typer.Option(
                 "--example",
                 metavar="DIR",
@@ -158,7 +159,9 @@ def register(app: typer.Typer) -> None:
         """Create the ledger and apply the chart as its schema (a no-op when already done)."""
 
         if example is not None:
-            written = run_guarded(lambda: write_example(example))
+            if not example.strip():
+                fail("--example: name the folder to write the programme's files into", 2)
+            written = run_guarded(lambda: write_example(Path(example)))
             emit_rows([{"written": str(path)} for path in written], fmt)
             if fmt is Format.table:
                 typer.echo(f"\nEdit them, then from {example}: `loyalty init` applies the chart to the ledger.")
@@ -186,18 +189,17 @@ def register(app: typer.Typer) -> None:
         `loyalty explain --order ORDER` shows how they were worked out.
         """
 
-        return lambda p: p.earn(
-            EarnCommand(
-                customer=customer,
-                order_id=order,
-                amount=parse_money(amount, currency),
-                ordered_at=parse_instant(ordered_at, option="--ordered-at"),
-                category=category,
-                channel=channel,
-                # "now" is not what the order is: the same line run again must be the same command.
-                unstated=frozenset() if ordered_at is not None else frozenset({"ordered_at"}),
-            )
+        command = EarnCommand(
+            customer=customer,
+            order_id=order,
+            amount=parse_money(amount, currency),
+            ordered_at=parse_instant(ordered_at, option="--ordered-at"),
+            category=category,
+            channel=channel,
+            # "now" is not what the order is: the same line run again must be the same command.
+            unstated=frozenset() if ordered_at is not None else frozenset({"ordered_at"}),
         )
+        return lambda p: p.earn(command)
 
     @app.command()
     @operation
@@ -219,7 +221,8 @@ def register(app: typer.Typer) -> None:
     ) -> Action:
         """Reserve points (soonest-expiring first) until captured, voided or lapsed."""
 
-        return lambda p: p.hold(HoldCommand(customer=customer, hold_id=hold_id, points=parse_points(points), at=parse_instant(at)))
+        command = HoldCommand(customer=customer, hold_id=hold_id, points=parse_points(points), at=parse_instant(at))
+        return lambda p: p.hold(command)
 
     @app.command()
     @operation
@@ -231,7 +234,8 @@ def register(app: typer.Typer) -> None:
     ) -> Action:
         """Spend all or part of a hold; the rest goes back to the customer's buckets."""
 
-        return lambda p: p.capture(CaptureCommand(customer=customer, hold_id=hold_id, points=parse_points(points), at=parse_instant(at)))
+        command = CaptureCommand(customer=customer, hold_id=hold_id, points=parse_points(points), at=parse_instant(at))
+        return lambda p: p.capture(command)
 
     @app.command()
     @operation
@@ -260,9 +264,8 @@ def register(app: typer.Typer) -> None:
     ) -> Action:
         """Spend points on a reward, soonest-expiring first."""
 
-        return lambda p: p.redeem(
-            RedeemCommand(customer=customer, redemption_id=redemption, points=parse_points(points), reward=reward, at=parse_instant(at))
-        )
+        command = RedeemCommand(customer=customer, redemption_id=redemption, points=parse_points(points), reward=reward, at=parse_instant(at))
+        return lambda p: p.redeem(command)
 
     @app.command()
     @operation
@@ -285,9 +288,8 @@ def register(app: typer.Typer) -> None:
     ) -> Action:
         """Give points to another customer; each point keeps its expiry date."""
 
-        return lambda p: p.transfer(
-            TransferCommand(customer=customer, to_customer=to_customer, transfer_id=transfer_id, points=parse_points(points), at=parse_instant(at))
-        )
+        command = TransferCommand(customer=customer, to_customer=to_customer, transfer_id=transfer_id, points=parse_points(points), at=parse_instant(at))
+        return lambda p: p.transfer(command)
 
     @app.command()
     @operation
@@ -317,8 +319,10 @@ def register(app: typer.Typer) -> None:
             return dict(customer=customer, exchange_id=exchange_id, partner=partner, partner_points=whole, at=parse_instant(at))
 
         if direction == "in":
-            return lambda p: p.exchange_in(ExchangeInCommand(**fields()))
-        return lambda p: p.exchange_out(ExchangeOutCommand(**fields()))
+            command = ExchangeInCommand(**fields())
+            return lambda p: p.exchange_in(command)
+        command = ExchangeOutCommand(**fields())
+        return lambda p: p.exchange_out(command)
 
     @app.command()
     @operation
@@ -330,7 +334,8 @@ def register(app: typer.Typer) -> None:
     ) -> Action:
         """Turn points into store credit, whole units only; both legs in one transaction."""
 
-        return lambda p: p.convert(ConvertCommand(customer=customer, conversion_id=conversion, points=parse_points(points), at=parse_instant(at)))
+        command = ConvertCommand(customer=customer, conversion_id=conversion, points=parse_points(points), at=parse_instant(at))
+        return lambda p: p.convert(command)
 
     @app.command()
     @operation
@@ -344,9 +349,8 @@ def register(app: typer.Typer) -> None:
     ) -> Action:
         """Take back the order's points in proportion; a shortfall follows the chart's refund policy."""
 
-        return lambda p: p.refund(
-            RefundCommand(customer=customer, order_id=order, refund_id=refund_id, amount=parse_money(amount, currency), at=parse_instant(at))
-        )
+        command = RefundCommand(customer=customer, order_id=order, refund_id=refund_id, amount=parse_money(amount, currency), at=parse_instant(at))
+        return lambda p: p.refund(command)
 
     @app.command()
     @operation
@@ -368,7 +372,8 @@ def register(app: typer.Typer) -> None:
                 customer=customer, adjustment_id=adjustment, direction=direction, points=abs(signed), reason=reason, at=parse_instant(at)
             )
 
-        return lambda p: p.adjust(command())
+        adjustment_command = command()
+        return lambda p: p.adjust(adjustment_command)
 
     @app.command()
     @formatted

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..settings import LEDGER_NAME, is_ledger_url
+from ..settings import LEDGER_NAME, is_ledger_url, shown_url
 
 __all__ = ["LedgerConnection", "DEFAULT_URL", "DEFAULT_LEDGER", "SDK_PATH_PREFIX"]
 
@@ -49,6 +49,12 @@ class LedgerConnection(BaseModel):
     """An optional cap on attempts per request, on top of the budget."""
     backoff_initial_s: float = Field(default=0.2, ge=0)
     backoff_max_s: float = Field(default=2.0, ge=0)
+
+    @property
+    def shown_url(self) -> str:
+        """``url`` as messages show it: a password in it replaced by ``***``."""
+
+        return shown_url(self.url)
 
     @field_validator("url")
     @classmethod

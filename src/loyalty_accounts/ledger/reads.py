@@ -139,7 +139,7 @@ class LedgerReader:
         version = body.get("version") if isinstance(body, dict) else None
         if not isinstance(version, str):
             raise LedgerRejected(
-                f"{self.connection.url}/_/info did not report a version: {response.text[:200]!r}",
+                f"{self.connection.shown_url}/_/info did not report a version: {response.text[:200]!r}",
                 code="UNEXPECTED_RESPONSE",
             )
         return version

@@ -370,13 +370,13 @@ class Transport:
             spent = f"{attempts} attempt(s) over {self._clock() - started:.1f} s; last error: {exc}"
             if write and uncertain:
                 raise OutcomeUnknown(
-                    f"{what}: no answer from the Formance ledger at {settings.url} after {spent}. "
+                    f"{what}: no answer from the Formance ledger at {settings.shown_url} after {spent}. "
                     "It may have been posted: run the same command again to learn",
                     code=exc.code,
                     details={"what": what, "attempts": attempts},
                 ) from exc
             raise LedgerUnavailable(
-                f"Formance ledger at {settings.url} is unavailable: {what} failed after {spent}",
+                f"Formance ledger at {settings.shown_url} is unavailable: {what} failed after {spent}",
                 code=exc.code,
             ) from exc
 
@@ -386,11 +386,11 @@ class Transport:
             # A hand-built request answers with the httpx response, an SDK call with a model holding it.
             response: httpx.Response = result if isinstance(result, httpx.Response) else result.raw_response
         except _NOT_SENT_ERRORS as exc:
-            raise _Transient(f"{type(exc).__name__}: {exc or 'no detail'}", maybe_applied=False) from exc
+            raise _Transient(_failure(exc), maybe_applied=False) from exc
         except _TRANSIENT_TRANSPORT_ERRORS as exc:
-            raise _Transient(f"{type(exc).__name__}: {exc or 'no detail'}") from exc
+            raise _Transient(_failure(exc)) from exc
         except httpx.TransportError as exc:  # e.g. an unsupported URL scheme: retrying cannot help
-            raise LedgerUnavailable(f"cannot reach the ledger at {self.connection.url}: {exc}") from exc
+            raise LedgerUnavailable(f"cannot reach the ledger at {self.connection.shown_url}: {exc}") from exc
         except sdk_errors.NoResponseError as exc:
             raise _Transient(str(exc)) from exc
         except sdk_errors.SDKBaseError as exc:
@@ -417,6 +417,13 @@ class Transport:
             # 429 (RFC 6585): rate limited, the request was not processed; a 5xx may come after work was done.
             raise _Transient(f"HTTP {status} {code}: {message}", code=code, maybe_applied=status != 429)
         raise error_from_response(what, response)
+
+
+def _failure(exc: Exception) -> str:
+    """A transport failure in words: ``connect error: [Errno 111] Connection refused``, ``read timeout: ...``."""
+
+    kind = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", type(exc).__name__).lower()
+    return f"{kind}: {exc or 'no detail'}"
 
 
 def _path_rewriter(connection: LedgerConnection) -> Callable[[httpx.Request], None]:

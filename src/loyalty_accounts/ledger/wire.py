@@ -13,8 +13,10 @@ with code ``UNEXPECTED_RESPONSE``.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime, timezone
+from decimal import Decimal
 from typing import Any, Sequence
 
 import httpx
@@ -106,9 +108,19 @@ def tx_id(value: int) -> int:
 # -- responses ------------------------------------------------------------------
 
 
+def _integer_text(text: str) -> int:
+    """A JSON integer of any size: Go's big.Int volumes may exceed the 4,300 digits Python's ``int(str)`` takes."""
+
+    return int(text) if len(text) < 4000 else int(Decimal(text))
+
+
 def json_body(response: httpx.Response, what: str) -> Any:
+    """The response's JSON document, integers of any size read exactly.
+
+    Raises LedgerRejected (``UNEXPECTED_RESPONSE``) when the body is not JSON.
+    """
     try:
-        return response.json()
+        return json.loads(response.content, parse_int=_integer_text)
     except ValueError as exc:
         raise LedgerRejected(
             f"{what}: expected JSON from the ledger, got {response.status_code} {response.text[:200]!r}",

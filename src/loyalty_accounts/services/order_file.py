@@ -86,8 +86,13 @@ def read_orders(path: Path, zone: tzinfo, fmt: FileFormat | None = None) -> Iter
     except OSError as exc:
         raise InvalidCommand(f"cannot read {path}: {exc.strerror or exc}") from None
     with handle:
-        rows = _csv_rows(handle, path) if kind == "csv" else _jsonl_rows(handle)
-        seen = 0
+        yield from _parsed(path, handle, kind, zone)
+
+
+def _parsed(path: Path, handle: Any, kind: FileFormat, zone: tzinfo) -> Iterator[OrderRow]:
+    rows = _csv_rows(handle, path) if kind == "csv" else _jsonl_rows(handle)
+    seen = 0
+    try:
         for line, fields in rows:
             seen += 1
             if isinstance(fields, str):
@@ -99,8 +104,10 @@ def read_orders(path: Path, zone: tzinfo, fmt: FileFormat | None = None) -> Iter
                 written = fields.get("order_id")
                 order_id = written.strip() if isinstance(written, str) and written.strip() else None
                 yield OrderRow(line=line, error=_one_line(exc.message), order_id=order_id)
-        if not seen:
-            raise InvalidCommand(f"{path}: no orders in the file")
+    except UnicodeDecodeError as exc:
+        raise InvalidCommand(f"{path}: not UTF-8 text ({exc.reason} in a block read at line {seen + 1}); save it as UTF-8") from None
+    if not seen:
+        raise InvalidCommand(f"{path}: no orders in the file")
 
 
 def order_command(fields: Mapping[str, Any], zone: tzinfo) -> EarnCommand:

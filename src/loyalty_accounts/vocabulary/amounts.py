@@ -23,8 +23,13 @@ Asset = str
 
 ASSET_RE = re.compile(r"^[A-Z][A-Z0-9]{0,16}(_[A-Z]{1,16})?(/\d{1,6})?$")
 
-Points = Annotated[int, Field(gt=0, strict=True)]
-"""A positive whole number of points (strict: ``True`` or ``1.0`` are not points)."""
+MAX_POINTS = 10**12
+"""The most points one operation may move (a trillion): far beyond any programme's posting, and it keeps
+every volume the ledger sums well inside what a JSON reader parses (Python refuses integers of more than
+4,300 digits)."""
+
+Points = Annotated[int, Field(gt=0, le=MAX_POINTS, strict=True)]
+"""A positive whole number of points, at most :data:`MAX_POINTS` (strict: ``True`` or ``1.0`` are not points)."""
 
 Rounding = Literal["floor", "ceiling", "half_even", "half_up"]
 ROUNDING_MODES: Mapping[str, str] = {
@@ -124,13 +129,17 @@ def parse_points(text: str, *, option: str = "--points", signed: bool = False) -
     """Whole points from text written plainly (``250``; ``-250`` when ``signed``).
 
     Raises InvalidCommand naming ``option`` for ``1.5``, ``1e3``, ``1_0``,
-    ``+5``, ``0x10``, non-ASCII digits, or a sign where none is allowed.
-    Whether the number is in range is the command's business.
+    ``+5``, ``0x10``, non-ASCII digits, a sign where none is allowed, or more
+    than :data:`MAX_POINTS` either way. Whether 0 is allowed is the command's business.
     """
 
     if not text.isascii() or not _PLAIN_INTEGER.fullmatch(text) or (text.startswith("-") and not signed):
         kind = "a whole number" if signed else "a positive whole number"
         raise InvalidCommand(f"{option}: {text!r} is not {kind} of points; write e.g. 250")
+    digits = text.lstrip("-")
+    if len(digits) > len(str(MAX_POINTS)) or int(digits) > MAX_POINTS:
+        shown = text if len(text) <= 40 else f"{text[:20]}… ({len(digits)} digits)"
+        raise InvalidCommand(f"{option}: {shown} points is more than one operation may move ({MAX_POINTS:,})")
     return int(text)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any, Iterator
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -34,6 +35,13 @@ def title_of(model: type) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", model.__name__).lower()
 
 
+def _shown(value: Any) -> str:
+    """A refused value as a message quotes it: numbers (Decimal included) plainly, text quoted, long ones cut."""
+
+    text = str(value) if isinstance(value, (int, Decimal)) and not isinstance(value, bool) else repr(value)
+    return text if len(text) <= 60 else f"{text[:40]}… ({len(text)} characters)"
+
+
 def describe_validation(title: str, exc: ValidationError) -> str:
     """One line naming every failing field of ``title``: ``invalid redeem command: points: …``."""
 
@@ -46,7 +54,7 @@ def describe_validation(title: str, exc: ValidationError) -> str:
         elif err["type"] == "value_error":
             parts.append(f"{loc}: {msg}")
         else:
-            parts.append(f"{loc}: {msg} (got {err.get('input')!r})")
+            parts.append(f"{loc}: {msg} (got {_shown(err.get('input'))})")
     return f"invalid {title}: " + "; ".join(parts)
 
 

@@ -111,3 +111,18 @@ def test_shell_completion_offers_the_chart_s_partners_and_the_rules_events_and_t
     assert _complete(tmp_path, "loyalty report liability -f ", 4) == ["table", "json", "csv"]
     # a chart that cannot be read completes nothing, and the shell is not disturbed
     assert _complete(tmp_path, "loyalty exchange --partner ", 3, LOYALTY_CHART=str(tmp_path / "missing.yaml")) == []
+
+
+@pytest.mark.skipif(not LOYALTY.exists(), reason="the loyalty script is not installed beside this interpreter")
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["balance"], "error: Missing option '--customer' / '-c'. (see `loyalty balance --help`)"),
+        (["balance", "-c", "c1", "--format", "xml"], "error: Invalid value for '--format' / '-f': 'xml' is not one of 'table', 'json', 'csv'. (see `loyalty balance --help`)"),
+        (["nosuch"], "error: No such command 'nosuch'. (see `loyalty --help`)"),
+    ],
+)
+def test_usage_errors_of_the_installed_command_are_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOYALTY_")}
+    out = subprocess.run([str(LOYALTY), *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert (out.returncode, out.stdout, out.stderr.splitlines()) == (2, "", [message])

@@ -81,3 +81,8 @@ def test_init_example_writes_the_programme_to_edit_and_nothing_twice(tmp_path: P
     assert rows["numscript_dir"]["value"] == str(folder / "numscript")
     again = runner.invoke(app, ["init", "--example", "programme"])
     assert again.exit_code == 2 and "already exists: nothing was written" in again.stderr
+
+
+def test_config_show_hides_a_password_in_the_ledger_url() -> None:
+    rows = _shown("--ledger-url", "http://bob:hunter2@127.0.0.1:3068")
+    assert rows["ledger_url"]["value"] == "http://bob:***@127.0.0.1:3068"

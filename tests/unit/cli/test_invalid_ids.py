@@ -67,3 +67,15 @@ def test_a_well_formed_id_does_reach_the_ledger(router: respx.MockRouter) -> Non
     # The control: the same mock sees the requests a valid id makes.
     runner.invoke(app, ["balance", "-c", "c1"])
     assert router.calls.call_count >= 1
+
+
+def test_points_beyond_what_one_operation_may_move_are_refused_before_anything_is_read() -> None:
+    from loyalty_accounts.vocabulary.amounts import MAX_POINTS
+
+    for text in (str(MAX_POINTS + 1), "9" * 40, "9" * 5000):
+        result = CliRunner().invoke(app, ["adjust", "-c", "c1", "--adjustment", "J-1", "-p", text, "--reason", "goodwill"])
+        assert result.exit_code == 2, result.output
+        [line] = result.stderr.splitlines()
+        assert line.startswith("error: --points: ") and "more than one operation may move (1,000,000,000,000)" in line
+    big = CliRunner().invoke(app, ["exchange", "-c", "c1", "--partner", "skyway", "--exchange", "X-1", "--partner-points", "9" * 38])
+    assert big.exit_code == 2 and big.stderr.startswith("error: --partner-points: ")

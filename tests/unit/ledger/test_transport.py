@@ -257,3 +257,13 @@ def test_retries_stop_once_the_budget_is_spent(router: respx.Router) -> None:
     # by 41.4 s, so a 5th runs and ends between 50 and 53 s; then the budget is spent.
     assert 50 <= fake_time.now <= 53
     assert "after 5 attempt(s)" in caught.value.message
+
+
+def test_an_unavailable_ledger_is_told_in_words_without_the_url_s_password(router: respx.Router) -> None:
+    router.post("http://bob:hunter2@ledger.test/v2/loyalty/transactions").mock(side_effect=httpx.ConnectError("connection refused"))
+    router.post(TX_URL).mock(side_effect=httpx.ConnectError("connection refused"))
+    with make_client(router, url="http://bob:hunter2@ledger.test", max_attempts=2) as client, pytest.raises(LedgerUnavailable) as caught:
+        client.post(make_plan())
+    message = caught.value.message
+    assert "hunter2" not in message and "http://bob:***@ledger.test" in message
+    assert "connect error: connection refused" in message and "ConnectError" not in message

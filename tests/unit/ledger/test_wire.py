@@ -67,3 +67,15 @@ def test_a_transaction_carries_the_servers_insertion_instant_when_it_sends_one()
     without = {key: value for key, value in tx_json(3, "earn:order-1").items() if key != "insertedAt"}
     assert wire.transaction(without).inserted_at is None
     assert wire.transaction({**without, "insertedAt": "yesterday"}).inserted_at is None
+
+
+def test_integers_beyond_python_s_string_limit_are_read_exactly() -> None:
+    import httpx
+
+    from loyalty_accounts.ledger.wire import json_body
+
+    huge = "9" * 5000  # 10**5000 - 1, more digits than int() reads from text
+    response = httpx.Response(200, content=b'{"data": {"input": ' + huge.encode() + b', "output": 1}}')
+    body = json_body(response, "read volumes")
+    assert body["data"]["input"] == 10**5000 - 1
+    assert body["data"]["output"] == 1

@@ -17,6 +17,11 @@ T = TypeVar("T")
 
 
 def fail(message: str, code: int) -> NoReturn:
+    """``error: message`` on one line of stderr (a message listing several problems is joined), then exit ``code``."""
+
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    if len(lines) > 1:
+        message = f"{lines[0].rstrip(':')}: " + "; ".join(lines[1:])
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
 

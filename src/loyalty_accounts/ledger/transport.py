@@ -272,7 +272,10 @@ class Transport:
             built = httpx.Request(method, url, content=content, headers=all_headers, extensions={"timeout": timeout})
             if auth is not None and self._oauth is not None:
                 # The SDK's hook fetches (or reuses) the token; a 401 drops it, as the SDK does.
-                built = self._oauth.before_request(BeforeRequestContext(auth), built)
+                try:
+                    built = self._oauth.before_request(BeforeRequestContext(auth), built)
+                except ValueError as exc:  # the token endpoint answered with something that is not JSON
+                    raise LedgerRejected(f"OAuth2 token request failed: the token endpoint's answer is not JSON ({exc})", code="UNAUTHORIZED") from None
             if wire is None:
                 response = self.http.send(built)
             else:

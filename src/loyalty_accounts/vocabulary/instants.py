@@ -96,9 +96,12 @@ def parse_instant(text: str, zone: tzinfo, *, what: str = "instant") -> datetime
             f"or {example} for the start of that day in {zone_name(zone)}"
         ) from None
     if moment.tzinfo is None:
+        # The caller's own instant as the example, when it is one the ledger keeps with any offset.
+        own = EARLIEST + timedelta(days=1) <= moment.replace(tzinfo=timezone.utc) < LATEST - timedelta(days=1)
+        example = text if own else "2026-05-01T10:00:00"
         raise InvalidCommand(
-            f"{what}: {text!r} has no UTC offset; write e.g. {text}Z or {text}+01:00 "
-            f"(a bare date such as {text[:10]} is the start of that day in {zone_name(zone)})"
+            f"{what}: {text!r} has no UTC offset; write e.g. {example}Z or {example}+01:00 "
+            f"(a bare date such as {example[:10]} is the start of that day in {zone_name(zone)})"
         )
     try:
         return _in_range(moment.astimezone(timezone.utc), text, what)
@@ -112,10 +115,12 @@ def _example_day(head: str) -> str:
 
     if _BARE_DATE.fullmatch(head):
         try:
-            date.fromisoformat(head)
-            return head
+            day = date.fromisoformat(head)
         except ValueError:
-            pass
+            day = None
+        # a day the ledger keeps whatever the time zone: not the first or last of its range
+        if day is not None and EARLIEST.date() < day < LATEST.date() - timedelta(days=1):
+            return head
     return "2026-05-01"
 
 

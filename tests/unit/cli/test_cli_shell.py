@@ -126,3 +126,12 @@ def test_usage_errors_of_the_installed_command_are_one_line(tmp_path: Path, args
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOYALTY_")}
     out = subprocess.run([str(LOYALTY), *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert (out.returncode, out.stdout, out.stderr.splitlines()) == (2, "", [message])
+
+
+def test_a_chart_with_several_problems_is_one_error_line(tmp_path: Path) -> None:
+    chart = tmp_path / "chart.yaml"
+    chart.write_text("programme: {}\n")
+    result = runner.invoke(app, ["--chart", str(chart), "quote", "--amount", "10"])
+    assert result.exit_code == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"error: invalid chart of accounts: {chart}: programme.name (line 1): Field required; ")

@@ -51,7 +51,10 @@ def test_anything_else_is_refused_naming_the_option(text: str, says: str) -> Non
 
 @pytest.mark.parametrize(
     "text",
-    ["2026-13-01T10:00:00Z", "2026-02-30T10:00:00Z", "2026-05-01T24:00:00Z", "2026-05-01T10:00:60Z", "2026-05-01Z", "yesterday", ""],
+    [
+        "2026-13-01T10:00:00Z", "2026-02-30T10:00:00Z", "2026-05-01T24:00:00Z", "2026-05-01T10:00:60Z", "2026-05-01Z",
+        "yesterday", "", "9999-12-31T23:59:59", "9999-12-31Tnoon", "1969-07-20Tmoon", "1970-01-01T00:00:00", "0001-01-01T00:00:00",
+    ],
 )
 def test_every_example_an_error_gives_is_itself_accepted(text: str) -> None:
     with pytest.raises(InvalidCommand) as caught:
@@ -59,7 +62,10 @@ def test_every_example_an_error_gives_is_itself_accepted(text: str) -> None:
     examples = re.findall(r"write e\.g\. (\S+?),? or (\S+)", caught.value.message)
     assert examples, caught.value.message
     for example in examples[0]:
-        assert parse_instant(example, PARIS) > datetime(2000, 1, 1, tzinfo=timezone.utc)
+        assert parse_instant(example, PARIS) > datetime(1970, 1, 1, tzinfo=timezone.utc)
+    bare = re.findall(r"(?:a bare date such as|or) (\d{4}-\d{2}-\d{2})\b", caught.value.message)
+    for day in bare:
+        assert parse_instant(day, PARIS) > datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def test_the_advice_for_a_naive_time_names_the_zone_a_bare_date_uses() -> None:

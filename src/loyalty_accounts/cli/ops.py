@@ -248,9 +248,14 @@ def register(app: typer.Typer) -> None:
         """Release a hold: every point returns to the bucket it came from."""
 
         if lapsed:
-            return swept("voiding lapsed holds", lambda p, progress: p.void_lapsed(parse_instant(as_of, option="--as-of"), progress=progress))
+            if customer is not None or hold_id is not None:
+                raise InvalidCommand("--lapsed voids every lapsed hold: give it without --customer and --hold")
+            moment = parse_instant(as_of, option="--as-of")
+            return swept("voiding lapsed holds", lambda p, progress: p.void_lapsed(moment, progress=progress))
+        if as_of is not None:
+            raise InvalidCommand("--as-of goes with --lapsed; a hold named by --customer and --hold is voided now")
         if customer is None or hold_id is None:
-            raise typer.BadParameter("give --customer and --hold, or --lapsed")
+            raise InvalidCommand("give --customer and --hold, or --lapsed")
         return lambda p: p.void(customer, hold_id)
 
     @app.command()
@@ -413,7 +418,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @formatted
     def history(ctx: typer.Context, customer: Customer, *, fmt: Format) -> None:
-        """Every transaction that touched the customer's accounts, oldest first."""
+        """Every transaction that touched the customer's accounts, in the order the ledger recorded them."""
 
         app = app_context(ctx)
         txs = run_guarded(lambda: app.program().history(customer))

@@ -214,7 +214,7 @@ def reconcile_command(
 @formatted
 def statement_command(
     ctx: typer.Context,
-    customer: Annotated[str, typer.Option("--customer", help="Customer id.")],
+    customer: Annotated[str, typer.Option("--customer", "-c", help="Customer id.")],
     start: FromOption = None,
     end: ToOption = None,
     days: Annotated[

@@ -79,3 +79,18 @@ def test_points_beyond_what_one_operation_may_move_are_refused_before_anything_i
         assert line.startswith("error: --points: ") and "more than one operation may move (1,000,000,000,000)" in line
     big = CliRunner().invoke(app, ["exchange", "-c", "c1", "--partner", "skyway", "--exchange", "X-1", "--partner-points", "9" * 38])
     assert big.exit_code == 2 and big.stderr.startswith("error: --partner-points: ")
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["void", "-c", "c1", "--hold", "h1", "--lapsed"], "--lapsed voids every lapsed hold"),
+        (["void", "-c", "c1", "--hold", "h1", "--as-of", "2026-05-01"], "--as-of goes with --lapsed"),
+        (["void", "-c", "c1"], "give --customer and --hold, or --lapsed"),
+    ],
+)
+def test_void_refuses_options_it_would_ignore(args: list[str], says: str) -> None:
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith("error: ") and says in line

@@ -387,14 +387,14 @@ def register(app: typer.Typer) -> None:
         customer: Customer,
         as_of: Annotated[
             Optional[str],
-            typer.Option("--as-of", help="The position effective at this instant, back-dated postings included (default: now)."),
+            typer.Option("--as-of", help="The position effective at this instant (a date: at the end of that day), back-dated postings included (default: now)."),
         ] = None,
         *,
         fmt: Format,
     ) -> None:
         """A customer's points by bucket, pending, holds, debt and store credit."""
 
-        pit = run_guarded(lambda: parse_instant(as_of, option="--as-of")) if as_of is not None else None
+        pit = run_guarded(lambda: parse_instant(as_of, option="--as-of", day="end")) if as_of is not None else None
         bal = run_guarded(lambda: app_context(ctx).program().balance(customer, pit=pit))
         if fmt is Format.json:
             emit_json({**bal.model_dump(mode="json"), "total": bal.total, **({"as_of": pit.isoformat()} if pit else {})})

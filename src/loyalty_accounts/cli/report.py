@@ -53,14 +53,19 @@ app = typer.Typer(
 )
 
 AsOfOption = Annotated[
-    Optional[str], typer.Option("--as-of", help="An instant with its offset (2026-05-01T00:00:00Z) or a date, the start of that day in the programme's time zone (default: now).")
+    Optional[str],
+    typer.Option("--as-of", help="An instant with its offset (2026-05-01T00:00:00Z), or a date: through the end of that day in the programme's time zone (default: now)."),
 ]
 FromOption = Annotated[
-    Optional[str], typer.Option("--from", help="Window start, exclusive: an instant with its offset, or a date (default: the beginning).")
+    Optional[str],
+    typer.Option("--from", help="Window start, exclusive: an instant with its offset, or a date: the window starts with that day (default: the beginning)."),
 ]
 ToOption = Annotated[
-    Optional[str], typer.Option("--to", help="Window end, inclusive: an instant with its offset, or a date (default: now).")
+    Optional[str],
+    typer.Option("--to", help="Window end, inclusive: an instant with its offset, or a date: through the end of that day (default: now)."),
 ]
+_DAY_MEANS = {"--from": "before", "--to": "end", "--as-of": "end"}
+"""What a bare date names for each reading option (see :mod:`.inputs`)."""
 
 
 def parse_instant(value: str | None, option: str) -> datetime | None:
@@ -68,7 +73,8 @@ def parse_instant(value: str | None, option: str) -> datetime | None:
 
     if value is None:
         return None
-    return run_guarded(lambda: parse_cli_instant(value.strip(), option=option)).astimezone(timezone.utc)
+    day = _DAY_MEANS.get(option, "start")
+    return run_guarded(lambda: parse_cli_instant(value.strip(), option=option, day=day)).astimezone(timezone.utc)  # type: ignore[arg-type]
 
 
 def _window(start: str | None, end: str | None) -> tuple[datetime | None, datetime | None]:
@@ -116,8 +122,8 @@ def liability(ctx: typer.Context, as_of: AsOfOption = None, *, fmt: Format) -> N
 @formatted
 def activity(
     ctx: typer.Context,
-    start: Annotated[str, typer.Option("--from", help="Window start, exclusive: an instant with its offset, or a date.")],
-    end: Annotated[str, typer.Option("--to", help="Window end, inclusive: an instant with its offset, or a date.")],
+    start: Annotated[str, typer.Option("--from", help="Window start, exclusive: an instant with its offset, or a date: the window starts with that day.")],
+    end: Annotated[str, typer.Option("--to", help="Window end, inclusive: an instant with its offset, or a date: through the end of that day.")],
     *,
     fmt: Format,
 ) -> None:

@@ -167,13 +167,13 @@ def register(app: typer.Typer) -> None:
     def tier_command(
         ctx: typer.Context,
         customer: Customer,
-        as_of: Annotated[Optional[str], typer.Option("--as-of", help="The instant (default now).")] = None,
+        as_of: Annotated[Optional[str], typer.Option("--as-of", help="The instant (a date: the end of that day; default now).")] = None,
         *,
         fmt: Format,
     ) -> None:
         """A customer's tier: qualifying points earned in the window, and what the next tier needs."""
 
-        instant = run_guarded(lambda: parse_instant(as_of, option="--as-of"))
+        instant = run_guarded(lambda: parse_instant(as_of, option="--as-of", day="end"))
         program = run_guarded(app_context(ctx).program)
         status = run_guarded(lambda: program.tier(customer, instant))
         first, _ = run_guarded(lambda: program.qualification_days(instant))

@@ -307,3 +307,20 @@ def test_the_statement_of_a_customer_the_ledger_never_saw_is_refused(ledger: Fak
     # a known customer with nothing in the window still has a statement
     quiet = _json("statement", "--customer", "carol", "--from", "2026-11-01T00:00:00Z", "--to", "2026-11-02T00:00:00Z")
     assert (quiet["opening_points"], quiet["closing_points"], quiet["lines"]) == (1600, 1600, [])
+
+
+def test_a_date_means_the_whole_day_in_reports_and_windows(ledger: FakeLedger) -> None:
+    # bob's hold H-B1 (50 points) was placed on 2026-10-05 at 23:45 (UTC is the programme's zone)
+    def held(as_of: str) -> int:
+        return {line["state"]: line["points"] for line in _json("report", "liability", "--as-of", as_of)["lines"]}["held"]
+
+    assert held("2026-10-05") == 50  # through the end of that day
+    assert held("2026-10-05T00:00:00Z") == 0  # an instant is as written
+    assert _json("balance", "-c", "bob", "--as-of", "2026-10-05")["held"] == 50
+    # the expiry run is dated 2026-10-06T00:00:00Z: a window from that day starts with it
+    def expired(start: str) -> int:
+        lines = _json("report", "activity", "--from", start, "--to", "2026-10-06")["lines"]
+        return sum(line["points"] for line in lines if line["line"] == "expired")
+
+    assert expired("2026-10-06") == -EXPIRED
+    assert expired("2026-10-06T00:00:00Z") == 0

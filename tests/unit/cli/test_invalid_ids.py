@@ -94,3 +94,10 @@ def test_void_refuses_options_it_would_ignore(args: list[str], says: str) -> Non
     assert result.exit_code == 2
     [line] = result.stderr.splitlines()
     assert line.startswith("error: ") and says in line
+
+
+def test_a_refused_value_names_the_command_in_words_never_a_class() -> None:
+    result = CliRunner().invoke(app, ["redeem", "-c", "c1", "--redemption", "R-1", "-p", "0"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "error: invalid redeem command: points: Input should be greater than 0 (got 0)"
+    assert "Command" not in result.stderr and "Money" not in result.stderr

@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-__all__ = ["configure", "progress"]
+__all__ = ["configure", "progress", "say"]
 
 PACKAGE_LOGGER = "loyalty_accounts"
 _state = {"quiet": False}
@@ -64,6 +64,13 @@ def configure(ctx: typer.Context, *, verbose: int, quiet: bool) -> None:
         _state["quiet"] = previous_quiet
 
     ctx.call_on_close(undo)
+
+
+def say(message: str) -> None:
+    """A line of what long work is doing (the local stack's bring-up), on stderr unless ``-q``."""
+
+    if not _state["quiet"]:
+        typer.echo(message, err=True)
 
 
 class progress:

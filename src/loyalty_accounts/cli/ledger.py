@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from ..local import LocalStack
+from . import feedback
 from .context import app_context
 from .output import Format, emit_mapping, formatted
 from .shell import fail, run_guarded
@@ -22,7 +23,7 @@ StateDir = typer.Option(
 def _stack(ctx: typer.Context, state_dir: Optional[Path]) -> LocalStack:
     """The command's --state-dir, else the global one, else the default folder."""
 
-    return LocalStack(state_dir or app_context(ctx).state_dir, log=lambda msg: typer.echo(msg, err=True))
+    return LocalStack(state_dir or app_context(ctx).state_dir, log=feedback.say)
 
 
 @app.command()

@@ -135,3 +135,14 @@ def test_a_chart_with_several_problems_is_one_error_line(tmp_path: Path) -> None
     assert result.exit_code == 2
     [line] = result.stderr.splitlines()
     assert line.startswith(f"error: invalid chart of accounts: {chart}: programme.name (line 1): Field required; ")
+
+
+def test_quiet_hides_what_long_work_says_but_not_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    talk = _talker()
+
+    @talk.command()
+    def bring_up() -> None:
+        feedback.say("creating a PostgreSQL cluster")
+
+    assert "creating a PostgreSQL cluster" in runner.invoke(talk, ["bring-up"]).stderr
+    assert runner.invoke(talk, ["-q", "bring-up"]).stderr == ""

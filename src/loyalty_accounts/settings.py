@@ -332,6 +332,12 @@ class _FileSource(PydanticBaseSettingsSource):
 _FIELD_OF_ALIAS = {variable_name(name): name for name in Settings.model_fields}
 
 
+def _in_environment(variable: str) -> bool:
+    """The environment sets ``variable`` (any case, as pydantic-settings reads it; empty counts as unset)."""
+
+    return any(name.upper() == variable and text for name, text in os.environ.items())
+
+
 def _describe(error: Mapping[str, Any], given: Mapping[str, Any]) -> str:
     """One line for a settings error: where the value came from, what is wrong with it."""
 
@@ -346,7 +352,7 @@ def _describe(error: Mapping[str, Any], given: Mapping[str, Any]) -> str:
         source = f"{OPTIONS[field]} / {variable_name(field)}" if field in OPTIONS else f"setting {field}"
         return f"{source}: {reason}{shown}"
     variable = variable_name(field) if field in Settings.model_fields else key
-    if any(name.upper() == variable and text for name, text in os.environ.items()):
+    if _in_environment(variable):
         return f"{variable}: {reason}{shown}"
     return f"{path}: {field}: {reason}{shown}"
 
@@ -409,7 +415,7 @@ def explain_settings(**overrides: Any) -> list[SettingSource]:
             shown = UNSET_MEANS.get(name, "(not set)") if value is None else str(value)
         if overrides.get(name) is not None:
             source = OPTIONS.get(name, "argument")
-        elif any(key.upper() == variable and text for key, text in os.environ.items()):
+        elif _in_environment(variable):
             source = f"environment {variable}"
         elif name in in_file:
             source = str(path)

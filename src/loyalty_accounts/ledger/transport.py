@@ -67,6 +67,7 @@ from tenacity import (
 )
 
 from ..errors import LedgerRejected, LedgerUnavailable, OutcomeUnknown
+from ..vocabulary.frozen import title_of
 from .connection import SDK_PATH_PREFIX, LedgerConnection
 from .errors import error_fields, error_from_response, unexpected
 from .wire import json_body
@@ -265,15 +266,16 @@ class Transport:
         all_headers.update(headers or {})
         url = httpx.URL(self.ledger_url + path, params=params)
         auth = self._auth.get(WRITE if write else READ)
+        oauth = self._oauth if auth is not None else None
         timeout = self._timeout if timeout_s is None else httpx.Timeout(timeout_s).as_dict()
         wire = self._wire
 
         def attempt() -> httpx.Response:
             built = httpx.Request(method, url, content=content, headers=all_headers, extensions={"timeout": timeout})
-            if auth is not None and self._oauth is not None:
+            if oauth is not None:
                 # The SDK's hook fetches (or reuses) the token; a 401 drops it, as the SDK does.
                 try:
-                    built = self._oauth.before_request(BeforeRequestContext(auth), built)
+                    built = oauth.before_request(BeforeRequestContext(auth), built)
                 except ValueError as exc:  # the token endpoint answered with something that is not JSON
                     raise LedgerRejected(f"OAuth2 token request failed: the token endpoint's answer is not JSON ({exc})", code="UNAUTHORIZED") from None
             if wire is None:
@@ -285,8 +287,8 @@ class Transport:
                     response.read()
                 finally:
                     response.close()
-            if auth is not None and self._oauth is not None and response.status_code == 401:
-                self._oauth.after_error(AfterErrorContext(auth), response, None)
+            if oauth is not None and response.status_code == 401:
+                oauth.after_error(AfterErrorContext(auth), response, None)
             return response
 
         return attempt
@@ -425,8 +427,7 @@ class Transport:
 def _failure(exc: Exception) -> str:
     """A transport failure in words: ``connect error: [Errno 111] Connection refused``, ``read timeout: ...``."""
 
-    kind = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", type(exc).__name__).lower()
-    return f"{kind}: {exc or 'no detail'}"
+    return f"{title_of(type(exc))}: {exc or 'no detail'}"
 
 
 def _path_rewriter(connection: LedgerConnection) -> Callable[[httpx.Request], None]:

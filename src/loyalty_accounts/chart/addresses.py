@@ -32,7 +32,8 @@ from .spec import (
 
 
 PARSED_KEPT = 8192
-"""Addresses whose parse a chart keeps (a few per customer are parsed again and again)."""
+"""Addresses whose parse a chart keeps, and addresses built it keeps (a few per customer are parsed or built
+again and again; the chart never changes, so a kept answer is the answer)."""
 _UNKNOWN = object()
 
 
@@ -47,12 +48,20 @@ class AddressBook:
     _patterns: Mapping[str, re.Pattern[str]]
     _tree: dict[str, Any]
     _parsed: dict[str, ParsedAddress | None]
+    _built: dict[tuple[Any, ...], Address]
 
     # -- addresses --------------------------------------------------------
 
     def address(self, kind: str, **values: str) -> Address:
         """Build an address of a declared kind, checking each variable segment."""
 
+        key: tuple[Any, ...] | None = (kind, *values.items())
+        try:
+            built = self._built.get(key)
+        except TypeError:  # an unhashable value: refused below, never kept
+            key, built = None, None
+        if built is not None:
+            return built
         spec = self._kind(kind)
         if values.keys() != spec.variable_set:
             missing = spec.variable_set - values.keys()
@@ -62,7 +71,13 @@ class AddressBook:
                 f"missing {sorted(missing)}, unexpected {sorted(extra)}"
             )
         parts = [self._segment_value(kind, seg.text, values[seg.text]) if seg.variable else seg.text for seg in spec.segments]
-        return ":".join(parts)
+        built = ":".join(parts)
+        if key is None:
+            return built
+        if len(self._built) >= PARSED_KEPT:
+            self._built.clear()
+        self._built[key] = built
+        return built
 
     def parse(self, address: Address) -> ParsedAddress | None:
         """The account kind and segment values of an address, or None if the chart has no such account.

@@ -59,7 +59,7 @@ class Chart(AddressBook):
     :meth:`Chart.from_yaml`.
     """
 
-    __slots__ = ("spec", "source", "kinds", "_patterns", "_tree", "_tz", "_parsed")
+    __slots__ = ("spec", "source", "kinds", "_patterns", "_tree", "_tz", "_parsed", "_built")
 
     spec: ChartSpec
     source: str
@@ -73,6 +73,7 @@ class Chart(AddressBook):
         self.kinds = MappingProxyType(self._parse_accounts(node))
         self._tree = self._build_tree(node)
         self._parsed = {}  # declared on AddressBook
+        self._built = {}  # declared on AddressBook
         self._check_partners(node)
 
     # -- construction -----------------------------------------------------

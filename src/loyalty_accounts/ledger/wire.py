@@ -119,8 +119,15 @@ def json_body(response: httpx.Response, what: str) -> Any:
 
     Raises LedgerRejected (``UNEXPECTED_RESPONSE``) when the body is not JSON.
     """
+    content = response.content
     try:
-        return json.loads(response.content, parse_int=_integer_text)
+        # The C scanner first; an integer past Python's digit limit raises ValueError, and only then
+        # is the document read again with the hook (volumes that large are rare).
+        return json.loads(content)
+    except ValueError:
+        pass
+    try:
+        return json.loads(content, parse_int=_integer_text)
     except ValueError as exc:
         raise LedgerRejected(
             f"{what}: expected JSON from the ledger, got {response.status_code} {response.text[:200]!r}",

@@ -40,6 +40,20 @@ def test_builders_refuse_values_outside_the_segment_pattern(chart, customer):
         chart.bucket(customer, None)
 
 
+def test_a_kept_address_is_only_ever_the_one_asked_for(chart):
+    # Built addresses are kept: asking again gives the same text, other values give their own,
+    # and a value refused before is refused again (nothing wrong is ever kept).
+    first = chart.bucket("c42", date(2027, 1, 1))
+    assert chart.bucket("c42", date(2027, 1, 1)) == first == "customers:c42:points:20270101"
+    assert chart.bucket("c43", date(2027, 1, 1)) == "customers:c43:points:20270101"
+    assert chart.bucket("c42", None) == "customers:c42:points:noexpiry"
+    for _ in range(2):
+        with pytest.raises(InvalidCommand, match="customer"):
+            chart.bucket("c 42", None)
+    with pytest.raises(InvalidCommand, match="customer"):
+        chart.address("customer_credit", customer=["c42"])  # unhashable: refused, not a TypeError
+
+
 def test_builders_refuse_unknown_partners_and_kinds(chart):
     with pytest.raises(InvalidCommand, match="unknown partner 'railco'"):
         chart.partner_account("railco", "issued")

@@ -229,6 +229,22 @@ def test_next_pages_carry_only_the_cursor_and_the_page_size(router: respx.Router
     assert third.url.params["cursor"] == "v-2" and body_of(second) == {} and body_of(third) == {}
 
 
+def test_a_kept_url_carries_exactly_the_params_of_its_request(router: respx.Router) -> None:
+    # URLs are parsed once per path and params: the same read twice, then with another page
+    # cursor, each goes out with its own query.
+    route = router.get(f"{BASE}/v2/loyalty/volumes").mock(
+        side_effect=[cursor([]), cursor([]), cursor([], next_cursor="v-9"), cursor([])]
+    )
+    with make_client(router) as client:
+        client.volumes("customers:...", end=PIT)
+        client.volumes("customers:...", end=PIT)
+        client.volumes("customers:...", end=PIT + timedelta(days=1))
+    sent = [call.request.url.params.multi_items() for call in route.calls]
+    assert sent[0] == sent[1] == [("endTime", PIT_TEXT), ("pageSize", str(PAGE_SIZE))]
+    assert sent[2] == [("endTime", "2026-06-02T00:03:04.567891Z"), ("pageSize", str(PAGE_SIZE))]
+    assert sent[3] == [("cursor", "v-9"), ("pageSize", str(PAGE_SIZE))]
+
+
 def test_metadata_written_twice_has_the_same_idempotency_key(router: respx.Router) -> None:
     route = router.post(f"{TX_URL}/5/metadata").mock(return_value=httpx.Response(204))
     with make_client(router) as client:

@@ -263,7 +263,8 @@ def test_no_command_line_carries_the_postgres_password(tmp_path: Path) -> None:
         assert len(secret) == 32
         assert status.ledger_pid
         # The ledger does get it, through its environment (readable by its owner only).
-        assert f"POSTGRES_URI={stack.postgres_uri()}".encode() in _proc(str(status.ledger_pid), "environ").split(b"\0")
+        served = server.with_parameters(stack.postgres_uri(), server.TUNED_CONNECTION)
+        assert f"POSTGRES_URI={served}".encode() in _proc(str(status.ledger_pid), "environ").split(b"\0")
         assert _command_lines_with(secret) == []
         assert _postgres_processes(stack), "the scan must see the cluster's processes"
     finally:
@@ -300,6 +301,12 @@ def _serve_flags(pid: int | None) -> set[str]:
     return {arg.decode() for arg in _proc(str(pid), "cmdline").split(b"\0") if arg.startswith(b"--") and b"=" in arg}
 
 
+def _serve_environment(pid: int | None) -> dict[str, str]:
+    assert pid
+    pairs = (item.decode().split("=", 1) for item in _proc(str(pid), "environ").split(b"\0") if b"=" in item)
+    return dict(pairs)
+
+
 def _flags(settings: dict[str, str]) -> set[str]:
     return {f"--{flag}={value}" for flag, value in settings.items()}
 
@@ -312,6 +319,12 @@ def test_a_default_and_a_tuned_stack_run_side_by_side_and_up_applies_new_setting
         assert plain_status.running and tuned_status.running and plain_status.url != tuned_status.url
         assert _serve_flags(plain_status.ledger_pid) == _flags(server.FUNCTIONAL_SETTINGS)
         assert _serve_flags(tuned_status.ledger_pid) == _flags(server.SERVE_SETTINGS)
+        # Beyond the flags: the driver's query mode in the URI and the Go processors, only when tuned.
+        plain_env, tuned_env = _serve_environment(plain_status.ledger_pid), _serve_environment(tuned_status.ledger_pid)
+        assert "default_query_exec_mode" not in plain_env["POSTGRES_URI"]
+        assert "default_query_exec_mode=simple_protocol" in tuned_env["POSTGRES_URI"]
+        assert plain_env.get("GOMAXPROCS") == os.environ.get("GOMAXPROCS")
+        assert tuned_env["GOMAXPROCS"] == os.environ.get("GOMAXPROCS", str(server.ledger_cpus()))
         assert _psql(_cluster_of(plain), "SHOW shared_buffers") == "128MB"  # PostgreSQL's default
         assert _psql(_cluster_of(tuned), "SHOW shared_buffers") == postgres.POSTGRES_SETTINGS["shared_buffers"]
         assert _psql(_cluster_of(tuned), "SHOW synchronous_commit") == "on"

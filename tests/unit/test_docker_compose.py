@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 import yaml
 
 from loyalty_accounts.local.paths import LEDGER_VERSION
 from loyalty_accounts.local.postgres import POSTGRES_SETTINGS
-from loyalty_accounts.local.server import POSTGRES_MAJOR, SERVE_SETTINGS, TUNED_SETTINGS
+from loyalty_accounts.local.server import POSTGRES_MAJOR, SERVE_SETTINGS, TUNED_CONNECTION, TUNED_SETTINGS
 
 
 def _compose(repo_root: Path) -> dict:
@@ -38,6 +39,13 @@ def test_the_tuned_settings_are_all_there(repo_root: Path) -> None:
     assert {name for name in env if name.lower().replace("_", "-") in TUNED_SETTINGS} == {
         flag.upper().replace("-", "_") for flag in TUNED_SETTINGS
     }
+
+
+def test_the_server_connects_as_the_tuned_local_one(repo_root: Path) -> None:
+    services = _compose(repo_root)["services"]
+    query = dict(parse_qsl(urlsplit(services["ledger"]["environment"]["POSTGRES_URI"]).query))
+    assert TUNED_CONNECTION and all(query.get(name) == value for name, value in TUNED_CONNECTION.items())
+    assert "default_query_exec_mode" not in services["ledger-migrate"]["environment"]["POSTGRES_URI"]
 
 
 def test_postgres_runs_with_the_local_clusters_settings(repo_root: Path) -> None:

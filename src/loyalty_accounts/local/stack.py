@@ -9,8 +9,8 @@ down, then reuses the recorded ledger if it is still ours, was started against
 the same PostgreSQL and answers; otherwise it stops it and starts one ledger
 on the same port.
 
-A stack is tuned (the project's settings, :data:`~.server.SERVE_SETTINGS` and
-:data:`~.postgres.POSTGRES_SETTINGS`) or not (Formance's and PostgreSQL's
+A stack is tuned (the project's settings, :data:`~.server.SERVE_SETTINGS`,
+:func:`~.server.serve_tuning` and :data:`~.postgres.POSTGRES_SETTINGS`) or not (Formance's and PostgreSQL's
 defaults for throughput, a benchmark's baseline); the settings each process was
 started with are recorded, and ``up`` restarts a process whose recorded settings
 are not the wanted ones (so the first ``up`` after an upgrade from a state file
@@ -173,13 +173,16 @@ class LocalStack:
             port = int(state.get("ledger", {}).get("port") or 0)
             if not port or port_open(port):
                 port = free_loopback_port()
-            pid = server.start(binary, postgres_uri, port, log_file, settings=self.serve_settings)
+            pid = server.start(
+                binary, postgres_uri, port, log_file, settings=self.serve_settings, tuning=self._tuning(state)
+            )
             state["ledger"] = {
                 "pid": pid,
                 "port": port,
                 "binary": str(binary),
                 "postgres": _fingerprint(postgres_uri),
                 "settings": self.serve_settings,
+                "tuning": self._tuning(state),
             }
             self._write(state)
             server.wait_ready(f"http://127.0.0.1:{port}", pid, log_file)
@@ -201,7 +204,7 @@ class LocalStack:
         if ledger.get("postgres") != _fingerprint(postgres_uri):
             self._log(f"restarting the ledger (pid {pid}): PostgreSQL is not where it was started against")
             return False
-        if ledger.get("settings") != self.serve_settings:
+        if ledger.get("settings") != self.serve_settings or ledger.get("tuning") != self._tuning(state):
             self._log(f"restarting the ledger (pid {pid}): it runs with other settings than this stack's")
             return False
         if server.wait_answering(url, pid, timeout=REUSE_TIMEOUT_S):
@@ -269,9 +272,16 @@ class LocalStack:
     def _as_wanted(self, state: dict[str, Any]) -> bool:
         """True when the recorded ledger (and the private PostgreSQL, if any) run with this stack's settings."""
 
-        ledger_ok = (state.get("ledger") or {}).get("settings") == self.serve_settings
+        ledger = state.get("ledger") or {}
+        ledger_ok = ledger.get("settings") == self.serve_settings and ledger.get("tuning") == self._tuning(state)
         pg = state.get("postgres")
         return ledger_ok and (pg is None or pg.get("settings") == self.postgres_settings)
+
+    def _tuning(self, state: dict[str, Any]) -> dict[str, dict[str, str]]:
+        """The server's tuning beyond its flags (:func:`~.server.serve_tuning`): with the stack's own
+        PostgreSQL when the state records one."""
+
+        return server.serve_tuning(tuned=self.tuned, private_cluster=state.get("postgres") is not None)
 
     @contextmanager
     def _exclusive(self) -> Iterator[None]:

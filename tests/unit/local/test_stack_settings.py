@@ -64,9 +64,42 @@ def test_a_stack_is_tuned_unless_told_otherwise(tmp_path: Path) -> None:
 
 def test_a_process_started_with_other_settings_is_not_as_wanted(tmp_path: Path) -> None:
     stack = LocalStack(tmp_path, tuned=True)
-    as_started = {"ledger": {"settings": stack.serve_settings}, "postgres": {"settings": stack.postgres_settings}}
+    tuning, external = server.serve_tuning(), server.serve_tuning(private_cluster=False)
+    as_started = {
+        "ledger": {"settings": stack.serve_settings, "tuning": tuning},
+        "postgres": {"settings": stack.postgres_settings},
+    }
     assert stack._as_wanted(as_started)
-    assert stack._as_wanted({"ledger": {"settings": stack.serve_settings}})  # an external PostgreSQL
-    assert not stack._as_wanted({**as_started, "ledger": {"settings": server.FUNCTIONAL_SETTINGS}})
+    assert stack._as_wanted({"ledger": {"settings": stack.serve_settings, "tuning": external}})  # an external PostgreSQL
+    assert not stack._as_wanted({**as_started, "ledger": {"settings": stack.serve_settings}})  # recorded before tuning was
+    assert not stack._as_wanted({**as_started, "ledger": {"settings": stack.serve_settings, "tuning": external}})
+    assert not stack._as_wanted({**as_started, "ledger": {"settings": server.FUNCTIONAL_SETTINGS, "tuning": tuning}})
     assert not stack._as_wanted({**as_started, "postgres": {"settings": postgres.BASE_SETTINGS}})
     assert not stack._as_wanted({"ledger": {}, "postgres": {}})  # recorded before settings were
+
+
+def test_the_tuned_server_sends_statements_unprepared_and_runs_on_half_the_cpus() -> None:
+    assert server.serve_tuning(tuned=False) == {"connection": {}, "environment": {}}
+    tuned = server.serve_tuning()
+    assert tuned["connection"] == {"default_query_exec_mode": "simple_protocol"}
+    assert tuned["environment"] == {"GOMAXPROCS": str(server.ledger_cpus())}
+    # Beside an external PostgreSQL the machine is not known to be shared: no cap on Go's processors.
+    assert server.serve_tuning(private_cluster=False)["environment"] == {}
+    assert [server.ledger_cpus(n) for n in (1, 2, 3, 8)] == [1, 1, 1, 4]
+
+
+def test_uri_parameters_are_added_unless_the_uri_sets_them() -> None:
+    base = "postgresql://ledger:p%40ss@127.0.0.1:5432/ledger?sslmode=disable"
+    added = server.with_parameters(base, {"default_query_exec_mode": "simple_protocol"})
+    assert added == base + "&default_query_exec_mode=simple_protocol"
+    own = "postgresql://ledger@db/ledger?default_query_exec_mode=exec"
+    assert server.with_parameters(own, {"default_query_exec_mode": "simple_protocol"}) == own
+    assert server.with_parameters("postgresql://db/ledger", {}) == "postgresql://db/ledger"
+
+
+def test_the_callers_environment_wins_over_the_tuning(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOMAXPROCS", "7")
+    env = server.server_env("postgresql://db/l", {"GOMAXPROCS": "1", "GOGC": "100"})
+    assert env["GOMAXPROCS"] == "7" and env["GOGC"] == "100" and env["POSTGRES_URI"] == "postgresql://db/l"
+    monkeypatch.setenv("POSTGRES_URI", "postgresql://elsewhere/x")
+    assert server.server_env("postgresql://db/l")["POSTGRES_URI"] == "postgresql://db/l"

@@ -15,7 +15,7 @@ posted it, and compares it with the limit the operation was meant to hold:
   customer's usage account of a capped campaign (``customers:{c}:campaigns:{id}``,
   the balance the earns price the cap from) was credited exactly what the
   breakdowns charged (a ledger with earns from before usage accounts existed
-  breaks it until ``loyalty init`` backfills them);
+  breaks it: their charges are not in the balance the cap is priced from);
 - ``order_refunds``: the refunds of each order (posted ``refund``
   transactions and the small refunds noted on the earn, as
   :func:`loyalty_accounts.operations.refund.refunds_of` counts them) never
@@ -157,7 +157,7 @@ def _usage_mismatches(
     return [
         f"customers {customer} campaign {campaign}: usage account credited {credited[(customer, campaign)]}, "
         f"earns charged {charged.get((customer, campaign), 0)}"
-        + ("" if credited[(customer, campaign)] else " (earns from before usage accounts: run loyalty init to backfill)")
+        + ("" if credited[(customer, campaign)] else " (earns posted before usage accounts existed: the cap counts only what the account holds)")
         for customer, campaign in sorted(keys)
         if credited[(customer, campaign)] != charged.get((customer, campaign), 0)
     ]

@@ -18,6 +18,18 @@ qualifying points (a memo asset, never spendable) go from
 order's date: the tier is the sum of those accounts over the qualification
 window, so spending, transferring or expiring points never costs a tier.
 
+Each campaign with a ``cap_per_customer`` that charged the order (its
+contribution rounded up, :meth:`~loyalty_accounts.rules.EarnBreakdown.campaign_charges`)
+also sends that many campaign-asset units (``CAMP``, a memo) from
+``program:campaigns:{id}`` to the customer's usage account
+``customers:{c}:campaigns:{id}``: the balance the next earn prices the cap
+from (:func:`campaign_usage`), read with the guard's listing (``watch``).
+For instance an app order on Black Friday charged 1800 by ``bf-2026`` and
+150 by ``app-week-2026-11`` adds::
+
+    program:campaigns:bf-2026           -1800 CAMP → customers:c42:campaigns:bf-2026           +1800
+    program:campaigns:app-week-2026-11   -150 CAMP → customers:c42:campaigns:app-week-2026-11   +150
+
 Worked example, chart: expiry 365 days, pending 14 days, claw_back; customer
 c42, a member, owes 30 points (clawback balance -30); order o-1 of 125.90 USD
 of books on the web on 2026-06-01 (no campaign) is quoted floor(125.90 × 1) =

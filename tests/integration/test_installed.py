@@ -76,7 +76,7 @@ def test_the_wheel_installed_in_a_clean_virtualenv_runs_from_an_empty_folder(tmp
         assert up.returncode == 0, up.stderr
         demo = loyalty("demo")
         assert demo.returncode == 0, demo.stdout + demo.stderr
-        assert "Trial balance (every asset sums to zero): AWARDS 0, CTL 0, PTS 0, QPTS 0, SKYMILES 0, USD/2 0" in demo.stdout
+        assert "Trial balance (every asset sums to zero): AWARDS 0, CAMP 0, CTL 0, PTS 0, QPTS 0, SKYMILES 0, USD/2 0" in demo.stdout
         assert loyalty("init").returncode == 0
         earned = loyalty("earn", "-c", "zoe", "--order", "Z-1", "--amount", "42.00", "--ordered-at", "2026-05-01T10:00:00Z", "-f", "json")
         assert earned.returncode == 0, earned.stderr

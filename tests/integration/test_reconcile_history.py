@@ -164,7 +164,8 @@ def test_a_campaign_charging_beyond_its_cap_fails(books: Books) -> None:
         when = f"2026-11-24T10:0{i}:00"
         command = EarnCommand(customer="c1", order_id=f"o-{i}", amount=usd("10.00"), ordered_at=at(when), channel="app", category="general")
         breakdown = quote(rules, order_of(command, rules), tier=rules.base_tier.name, campaign_usage={})
-        books.post(earn.plan(command, books.chart, books.catalogue, breakdown=breakdown))
+        capped = earn.capped_campaigns(rules, order_of(command, rules))  # each earn credits its usage account
+        books.post(earn.plan(command, books.chart, books.catalogue, breakdown=breakdown, capped=capped))
     result = reconcile(books, "2026-11-30T00:00:00")  # their points are pending until 12-08
     assert failing(result) == {"campaign_caps"}, result.checks
     fourth = books.ledger.find_by_reference("earn:o-3").id  # type: ignore[union-attr]

@@ -165,6 +165,21 @@ class AddressBook:
             return self.address("customer_engagement", customer=customer, event=event)
         return self.address("customer_engagement_day", customer=customer, event=event, day=date_segment(day))
 
+    def campaign_usage(self, customer: str, campaign: str) -> Address:
+        """What the capped ``campaign`` charged ``customer`` over its life (campaign asset, positive)."""
+
+        return self.address("customer_campaign", customer=customer, campaign=campaign)
+
+    def campaign_usage_filter(self, customer: str) -> str:
+        """Every campaign usage account of one customer (``customers:c42:campaigns:``)."""
+
+        return self.kind_filter("customer_campaign", customer=customer)
+
+    def campaign_charged(self, campaign: str) -> Address:
+        """Counterpart of ``campaign``'s usage accounts (negative: minus what it charged everyone)."""
+
+        return self.address("campaign_charged", campaign=campaign)
+
     def engagement_awarded(self, event: str) -> Address:
         return self.address("engagement_awarded", event=event)
 

@@ -92,7 +92,7 @@ class Chart(AddressBook):
 
     def _check_programme(self, node: yaml.Node | None) -> ZoneInfo:
         prog = self.spec.programme
-        fields = ("points_asset", "money_asset", "qualifying_asset", "awards_asset", "control_asset")
+        fields = ("points_asset", "money_asset", "qualifying_asset", "awards_asset", "control_asset", "campaign_asset")
         seen: dict[str, str] = {}
         for field in fields:
             asset = getattr(prog, field)
@@ -218,7 +218,9 @@ class Chart(AddressBook):
                 raise self._fail(node, ("partners", key), "partner key does not match segments.partner.pattern")
             if not ASSET_RE.match(partner.asset):
                 raise self._fail(node, ("partners", key, "asset"), f"{partner.asset!r} is not a Formance asset")
-            if partner.asset in (prog.points_asset, prog.money_asset, prog.qualifying_asset, prog.awards_asset, prog.control_asset):
+            if partner.asset in (
+                prog.points_asset, prog.money_asset, prog.qualifying_asset, prog.awards_asset, prog.control_asset, prog.campaign_asset
+            ):
                 raise self._fail(node, ("partners", key, "asset"), "a partner's points need an asset of their own")
             if partner.asset in seen_assets:
                 raise self._fail(node, ("partners", key, "asset"), f"asset already used by partner {seen_assets[partner.asset]!r}")
@@ -253,6 +255,12 @@ class Chart(AddressBook):
         """The memo asset of the ledger-checked controls: customers' operation counts and the closed-period mark."""
 
         return self.spec.programme.control_asset
+
+    @property
+    def campaign_asset(self) -> Asset:
+        """The memo asset counting what each capped campaign charged each customer (its usage of the cap)."""
+
+        return self.spec.programme.campaign_asset
 
     @property
     def money_currency(self) -> str:

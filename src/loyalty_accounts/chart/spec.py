@@ -31,7 +31,7 @@ CUSTOMER_BUCKET = "customer_points"
 DATE_FORMAT = "%Y%m%d"
 
 RefundShortfall = Literal["allow_negative", "claw_back", "write_off"]
-AssetRole = Literal["points", "money", "partner", "qualifying", "awards", "control"]
+AssetRole = Literal["points", "money", "partner", "qualifying", "awards", "control", "campaign"]
 
 # Account kinds the operations post to; the chart must declare each of them.
 REQUIRED_KINDS: tuple[str, ...] = (
@@ -45,6 +45,7 @@ REQUIRED_KINDS: tuple[str, ...] = (
     "customer_qualifying",
     "customer_engagement",
     "customer_engagement_day",
+    "customer_campaign",
     "points_redeemed",
     "points_expired",
     "points_converted",
@@ -60,6 +61,7 @@ REQUIRED_KINDS: tuple[str, ...] = (
     "partner_settlement",
     "tiers_qualifying",
     "engagement_awarded",
+    "campaign_charged",
 )
 
 # Regex syntax Python accepts but RE2 (the ledger's Go regexp) does not.
@@ -125,6 +127,7 @@ class Programme(Frozen):
     qualifying_asset: Asset
     awards_asset: Asset
     control_asset: Asset
+    campaign_asset: Asset
     point_value: PositiveDecimal
     issuance_shards: Annotated[int, Field(ge=1, le=1024)]
     timezone: str = "UTC"

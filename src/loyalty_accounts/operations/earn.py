@@ -18,6 +18,18 @@ qualifying points (a memo asset, never spendable) go from
 order's date: the tier is the sum of those accounts over the qualification
 window, so spending, transferring or expiring points never costs a tier.
 
+Each campaign with a ``cap_per_customer`` that charged the order (its
+contribution rounded up, :meth:`~loyalty_accounts.rules.EarnBreakdown.campaign_charges`)
+also sends that many campaign-asset units (``CAMP``, a memo) from
+``program:campaigns:{id}`` to the customer's usage account
+``customers:{c}:campaigns:{id}``: the balance the next earn prices the cap
+from (:func:`campaign_usage`), read with the guard's listing (``watch``).
+For instance an app order on Black Friday charged 1800 by ``bf-2026`` and
+150 by ``app-week-2026-11`` adds::
+
+    program:campaigns:bf-2026           -1800 CAMP → customers:c42:campaigns:bf-2026           +1800
+    program:campaigns:app-week-2026-11   -150 CAMP → customers:c42:campaigns:app-week-2026-11   +150
+
 Worked example, chart: expiry 365 days, pending 14 days, claw_back; customer
 c42, a member, owes 30 points (clawback balance -30); order o-1 of 125.90 USD
 of books on the web on 2026-06-01 (no campaign) is quoted floor(125.90 × 1) =
@@ -39,10 +51,9 @@ gives 0) has nothing to post: the plan is None.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import date, timezone
 from decimal import Decimal
-from typing import Mapping
+from typing import Collection, Mapping
 
 from ..chart import Chart
 from ..errors import ChartError, InvalidCommand, UnknownEntity
@@ -67,7 +78,7 @@ from ..vocabulary.instants import (
     iso_instant,
     parse_instant,
 )
-from .base import Command, keyed_reference, metadata_filter, plan_command
+from .base import Command, keyed_reference, plan_command
 from .entry import Operation, Writes
 from .reading import Reading
 
@@ -155,6 +166,7 @@ def plan(
     clawback_balance: int = 0,
     tier_after: str | None = None,
     tier_change: str | None = None,
+    capped: Collection[str] = (),
 ) -> TransactionPlan | None:
     """The earn transaction for the points ``breakdown`` prices, or None when it prices none.
 
@@ -164,7 +176,13 @@ def plan(
     leaves the account positive at any instant; it matters only under ``claw_back``.
     ``tier_after`` is the customer's tier once this order counts and
     ``tier_change`` how it moved from ``breakdown.tier`` (``upgrade``...), both
-    recorded in the metadata when given.
+    recorded in the metadata when given. ``capped`` names the campaigns with
+    a per-customer cap that apply to the order: what each of them charged
+    (:meth:`~loyalty_accounts.rules.EarnBreakdown.campaign_charges`, whole
+    points, rounded up) is credited to the customer's usage account of it, in
+    the campaign asset, from the campaign's counterpart; ChartError (from the
+    address builder, InvalidCommand) for a campaign id the chart's
+    ``campaign`` segment refuses (the rules loader refuses such rules first).
     """
 
     _check_breakdown(command, breakdown)
@@ -201,6 +219,7 @@ def plan(
         metadata["tier_after"] = tier_after
     if tier_change is not None:
         metadata["tier_change"] = tier_change
+    charges = capped_charges(breakdown, capped)
     return plan_command(
         command,
         chart,
@@ -215,6 +234,9 @@ def plan(
             "qualifying": monetary(chart.qualifying_asset, points),
             "tiers": chart.tiers_qualifying(),
             "qualified": chart.qualifying(customer, day),
+            "campaign_charge": [monetary(chart.campaign_asset, charged) for charged in charges.values()],
+            "campaign_charged": [chart.campaign_charged(campaign) for campaign in charges],
+            "campaign_usage": [chart.campaign_usage(customer, campaign) for campaign in charges],
         },
         metadata=metadata,
         timestamp=command.ordered_at,
@@ -239,34 +261,39 @@ def find_earn(reading: Reading, order_id: str) -> PostedTransaction:
     return tx
 
 
+def capped_campaigns(rules: Rules, order: Order) -> tuple[str, ...]:
+    """The campaigns with a per-customer cap that apply to ``order`` (its instant, category and channel), by id."""
+
+    return tuple(
+        c.id for c in rules.campaigns_at(order.ordered_at) if c.cap_per_customer is not None and c.applies_to(order)
+    )
+
+
 def campaign_usage(reading: Reading, rules: Rules, order: Order) -> dict[str, int]:
     """Points each campaign with a per-customer cap that applies to ``order`` already gave its customer.
 
-    Summed from the charges recorded in the breakdowns of the customer's
-    earns placed during those campaigns, whatever order they were posted
-    in: a cap is a budget over the campaign's life, so an order arriving
-    late must not find it refilled. No read when no capped campaign
-    applies to the order (its instant, category and channel).
+    The balances (campaign asset) of the customer's usage accounts
+    (``customers:{c}:campaigns:{id}``), which every earn credits by what
+    each capped campaign charged it (:func:`plan`): a read that does not grow
+    with history, answered from the guard's listing when the executor made
+    it (``watch``), else one listing of the customer's usage accounts. A
+    balance as of now, whatever the order's instant: a cap is a budget over
+    the campaign's life, so an order arriving late (back-dated) must not find
+    it refilled, and every charge counts whatever order it was posted in.
+    Refunds leave usage as it is (they give no budget back). No read when no
+    capped campaign applies to the order.
     """
 
-    customer, instant = order.customer, order.ordered_at
-    capped = [c for c in rules.campaigns_at(instant) if c.cap_per_customer is not None and c.applies_to(order)]
+    capped = capped_campaigns(rules, order)
     if not capped:
         return {}
-    wanted = {c.id for c in capped}
-    usage: dict[str, int] = defaultdict(int)
-    earns = reading.ledger.transactions(
-        metadata=metadata_filter(EarnCommand.operation, customer=customer),
-        start=min(c.start for c in capped),
-        end=max(c.end for c in capped),
-    )
-    for tx in earns:
-        if "r_ver" not in tx.metadata:
-            continue
-        for campaign, charged in EarnBreakdown.from_metadata(tx.metadata).campaign_charges().items():
-            if campaign in wanted:
-                usage[campaign] += charged
-    return dict(usage)
+    chart = reading.chart
+    wanted = {chart.campaign_usage(order.customer, campaign): campaign for campaign in capped}
+    usage: dict[str, int] = {}
+    for state in reading.accounts_now(chart.campaign_usage_filter(order.customer)):
+        if state.address in wanted and (held := state.balance(chart.campaign_asset)):
+            usage[wanted[state.address]] = held
+    return usage
 
 
 def order_of(command: EarnCommand, rules: Rules) -> Order:
@@ -294,13 +321,21 @@ def price(command: EarnCommand, reading: Reading, rules: Rules) -> tuple[EarnBre
     return quote(rules, order, tier=before.tier, campaign_usage=usage), before
 
 
+def capped_charges(breakdown: EarnBreakdown, capped: Collection[str]) -> dict[str, int]:
+    """What the order adds to the customer's usage of each campaign of ``capped`` (only those that charged it)."""
+
+    return {campaign: charged for campaign, charged in breakdown.campaign_charges().items() if campaign in capped and charged > 0}
+
+
 class Priced(Frozen):
-    """What an earn reads: the order priced at its instant, the tier before and after it, the clawback balance."""
+    """What an earn reads: the order priced at its instant, the tier before and after it, the clawback balance,
+    and the campaigns with a per-customer cap that apply to it (whose charges the plan adds to their usage)."""
 
     breakdown: EarnBreakdown
     before: TierStatus
     after: TierStatus
     clawback_balance: int
+    capped: tuple[str, ...] = ()
 
 
 def read(command: EarnCommand, reading: Reading) -> Priced:
@@ -310,13 +345,15 @@ def read(command: EarnCommand, reading: Reading) -> Priced:
     breakdown, before = price(command, reading, rules)
     after = tier_for(rules, before.qualifying_points + breakdown.points)
     clawback = reading.at(command.ordered_at).clawback_balance(command.customer)
-    return Priced(breakdown=breakdown, before=before, after=after, clawback_balance=clawback)
+    capped = capped_campaigns(rules, order_of(command, rules))
+    return Priced(breakdown=breakdown, before=before, after=after, clawback_balance=clawback, capped=capped)
 
 
 def _watched(command: EarnCommand, chart: Chart) -> tuple[str, ...]:
-    """What :func:`read` reads: the customer's qualifying accounts and clawback account."""
+    """What :func:`read` reads: the customer's qualifying accounts, clawback account and campaign usage accounts."""
 
-    return (chart.qualifying_filter(command.customer), chart.clawback(command.customer))
+    customer = command.customer
+    return (chart.qualifying_filter(customer), chart.clawback(customer), chart.campaign_usage_filter(customer))
 
 
 def _plan_priced(command: EarnCommand, chart: Chart, catalogue: Catalogue, priced: Priced) -> TransactionPlan | None:
@@ -328,6 +365,7 @@ def _plan_priced(command: EarnCommand, chart: Chart, catalogue: Catalogue, price
         clawback_balance=priced.clawback_balance,
         tier_after=priced.after.tier,
         tier_change=tier_change(priced.before, priced.after),
+        capped=priced.capped,
     )
 
 

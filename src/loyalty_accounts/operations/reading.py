@@ -135,6 +135,14 @@ class Reading:
         except UnknownEntity:
             return None
 
+    def accounts_now(self, address_filter: str) -> list[AccountState]:
+        """Every account matching ``address_filter`` with its current volumes: from the snapshot when it read
+        that filter (no request), else one listing."""
+
+        if self.snapshot is not None and address_filter in self.snapshot.filters:
+            return [s for a, s in self.snapshot.accounts.items() if address_matches(a, address_filter)]
+        return list(self.ledger.accounts(address_filter))
+
     def current(self, customer: str, address_filter: str, instant: datetime) -> list[AccountState] | None:
         """:meth:`Snapshot.current`, or None without a snapshot."""
 

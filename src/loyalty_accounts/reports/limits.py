@@ -11,7 +11,11 @@ posted it, and compares it with the limit the operation was meant to hold:
   charges recorded in the earn breakdowns,
   :meth:`~loyalty_accounts.rules.EarnBreakdown.campaign_charges`, summed as
   :func:`loyalty_accounts.operations.earn.campaign_usage` sums them) against
-  the campaign's ``cap_per_customer``;
+  the campaign's ``cap_per_customer``; given the chart, also that each
+  customer's usage account of a capped campaign (``customers:{c}:campaigns:{id}``,
+  the balance the earns price the cap from) was credited exactly what the
+  breakdowns charged (a ledger with earns from before usage accounts existed
+  breaks it: their charges are not in the balance the cap is priced from);
 - ``order_refunds``: the refunds of each order (posted ``refund``
   transactions and the small refunds noted on the earn, as
   :func:`loyalty_accounts.operations.refund.refunds_of` counts them) never
@@ -33,6 +37,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Sequence
 
+from ..chart import Chart
 from ..errors import InvalidCommand
 from ..operations import EarnCommand, EarnRecord, EngageCommand, RefundCommand, RefundRecord
 from ..operations.refund import small_refunds
@@ -93,8 +98,9 @@ def check_engagement_limits(rules: Rules | None, transactions: Sequence[PostedTr
     return verdict(name, detail, [text for _, text in sorted(breaks)], sorted(set(unknown)))
 
 
-def check_campaign_caps(rules: Rules | None, transactions: Sequence[PostedTransaction]) -> Check:
-    """No campaign charged one customer more points than its ``cap_per_customer``."""
+def check_campaign_caps(rules: Rules | None, transactions: Sequence[PostedTransaction], chart: Chart | None = None) -> Check:
+    """No campaign charged one customer more points than its ``cap_per_customer``; with ``chart``, the usage
+    accounts of capped campaigns hold exactly what was charged (see the module docstring)."""
 
     name = "campaign_caps"
     if rules is None:
@@ -126,8 +132,35 @@ def check_campaign_caps(rules: Rules | None, transactions: Sequence[PostedTransa
                        f"cap {caps[campaign]} per customer; passed at {iso_instant(tx.timestamp)} (#{tx.id})")
         for (customer, campaign), tx in passed.items()
     ]
+    if chart is not None:
+        problems.extend(_usage_mismatches(chart, caps, charged, transactions))
     detail = f"{len(earns)} priced earn(s); {len(charged)} customer-campaign usage(s) against rules {rules.version}"
     return verdict(name, detail, problems + [text for _, text in sorted(breaks)], sorted(set(unknown)))
+
+
+def _usage_mismatches(
+    chart: Chart, caps: dict[str, int | None], charged: dict[tuple[str, str], int], transactions: Sequence[PostedTransaction]
+) -> list[str]:
+    """Each (customer, capped campaign) whose usage account was not credited exactly what the earns charged."""
+
+    credited: dict[tuple[str, str], int] = defaultdict(int)
+    for tx in transactions:
+        for p in tx.postings:
+            if p.asset != chart.campaign_asset:
+                continue
+            for account, sign in ((p.destination, 1), (p.source, -1)):
+                parsed = chart.parse(account)
+                if parsed is not None and parsed.kind == "customer_campaign":
+                    credited[(parsed.values["customer"], parsed.values["campaign"])] += sign * p.amount
+    # Judged for the campaigns the rules cap now (a campaign they no longer know is listed as info above).
+    keys = {key for key in (*credited, *charged) if caps.get(key[1]) is not None}
+    return [
+        f"customers {customer} campaign {campaign}: usage account credited {credited[(customer, campaign)]}, "
+        f"earns charged {charged.get((customer, campaign), 0)}"
+        + ("" if credited[(customer, campaign)] else " (earns posted before usage accounts existed: the cap counts only what the account holds)")
+        for customer, campaign in sorted(keys)
+        if credited[(customer, campaign)] != charged.get((customer, campaign), 0)
+    ]
 
 
 def _earns_by_order(transactions: Sequence[PostedTransaction]) -> dict[str, PostedTransaction]:

@@ -392,7 +392,7 @@ def read_reconciliation(
         check_clawback_never_positive(chart=chart, ranges=ranges),
         check_liability_ties(liability_of(ledger, chart, pit, customers)),
         check_engagement_limits(rules, transactions),
-        check_campaign_caps(rules, transactions),
+        check_campaign_caps(rules, transactions, chart),
         check_order_refunds(transactions),
         check_refunds_after_orders(transactions),
         check_closed_periods(transactions, mark.get(chart.control_asset, 0)),

@@ -10,6 +10,8 @@ programme or currency it does not share.
 
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 
 import yaml
@@ -56,7 +58,8 @@ def parse_rules(text: str, *, source: str = "<rules>", chart: Chart | None = Non
 
 
 def check_against_chart(rules: Rules, chart: Chart, *, source: str = "rules") -> None:
-    """Refuse rules written for another programme or pricing currencies the chart does not accept as it does."""
+    """Refuse rules written for another programme, pricing currencies the chart does not accept as it does, or
+    capping a campaign whose id cannot name its usage account (the chart's ``campaign`` segment)."""
 
     _check_against_chart(rules, chart, source, None)
 
@@ -73,5 +76,13 @@ def _check_against_chart(rules: Rules, chart: Chart, source: str, node: yaml.Nod
         if cur.decimals != accepted[code].decimals:
             raise ChartError(
                 f"{yaml_location(source, node, (*path, 'decimals'))}: the chart gives {code} {accepted[code].decimals} decimals"
+            )
+    segment = chart.spec.segments.get("campaign")
+    for i, campaign in enumerate(rules.campaigns):
+        # A capped campaign's usage is the balance of customers:{c}:campaigns:{id} (operations.earn).
+        if campaign.cap_per_customer is not None and segment is not None and not re.fullmatch(segment.pattern, campaign.id):
+            raise ChartError(
+                f"{yaml_location(source, node, ('campaigns', i, 'id'))}: a campaign with a cap_per_customer keeps its usage "
+                f"in an account named by its id, which must match {segment.pattern} (segments.campaign in the chart)"
             )
 

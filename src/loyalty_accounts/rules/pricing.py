@@ -39,9 +39,10 @@ time, during ``fresh-saturdays-2026-10`` (×2, at most 300 points an order)::
 
 Campaign caps count whole points although rounding waits for the total: an
 order is charged ``ceil(contribution)`` against each campaign's per-customer
-cap (:attr:`CampaignStep.charged`). The service sums those charges from earlier
-earn metadata to build ``campaign_usage``; charging upwards is what keeps the
-customer inside the cap.
+cap (:attr:`CampaignStep.charged`). Each earn credits those charges to the
+customer's usage account of the campaign, whose balance is ``campaign_usage``
+(:func:`loyalty_accounts.operations.earn.campaign_usage`); charging upwards is
+what keeps the customer inside the cap.
 """
 
 from __future__ import annotations

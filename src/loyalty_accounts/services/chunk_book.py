@@ -1,13 +1,13 @@
 """A chunk's reads, made once for all its customers: what an import prices its orders from.
 
 Pricing an earn reads, per customer, a handful of things (the sequence
-counter, qualifying volumes as of the order, the earns inside capped
+counter, qualifying volumes as of the order, the usage accounts of capped
 campaigns, the accounts and later transactions the clawback balance is
 worked out from): several requests per order. :class:`ChunkBook` reads them
-for a whole chunk of customers in three listings (every account of those
-customers with its current volumes; every transaction touching them dated
-from the chunk's earliest order on; their earns inside the capped campaigns
-active at the chunk's orders) and answers the single earn's reads
+for a whole chunk of customers in two listings (every account of those
+customers with its current volumes, campaign usage included; every
+transaction touching them dated from the chunk's earliest order on) and
+answers the single earn's reads
 (:class:`~loyalty_accounts.operations.reading.LedgerReader`) from them,
 exactly as the ledger would: a balance as of an instant is the current
 balance less the changes dated after it (:mod:`loyalty_accounts.operations.timeline`).
@@ -51,7 +51,7 @@ class BatchReader(Protocol):
 
 
 class ChunkBook:
-    """The reads of an earn for ``customers``, from three listings (see the module docstring)."""
+    """The reads of an earn for ``customers``, from two listings (see the module docstring)."""
 
     def __init__(
         self,
@@ -60,13 +60,11 @@ class ChunkBook:
         customers: Iterable[str],
         *,
         since: datetime,
-        earns_between: tuple[datetime, datetime] | None,
     ) -> None:
         self.ledger = ledger
         self.chart = chart
         self.customers = tuple(dict.fromkeys(customers))
         self.since = since
-        self.earns_between = earns_between
         self._filters = {chart.customer_filter(c): c for c in self.customers}
         # "customers:c42:" of "customers:c42:...": a filter starting so matches only the customer's accounts.
         self._roots = tuple(f.removesuffix("...") for f in self._filters if f.endswith(":..."))
@@ -79,20 +77,6 @@ class ChunkBook:
             later = _unique(tx for f in filters for tx in ledger.transactions(account=f, start=since))
         self._accounts = {a.address: a for a in accounts}
         self._later = sorted(later, key=lambda tx: tx.id)
-        self._earns: list[PostedTransaction] = []
-        if earns_between is not None and self.customers:
-            start, end = earns_between
-            if batch is not None:
-                found = batch.transactions_any(
-                    metadata={"operation": "earn"}, metadata_any=("customer", self.customers), start=start, end=end
-                )
-            else:
-                found = (
-                    tx
-                    for c in self.customers
-                    for tx in ledger.transactions(metadata={"operation": "earn", "customer": c}, start=start, end=end)
-                )
-            self._earns = sorted(_unique(found), key=lambda tx: tx.id)
         self._others: dict[str, AccountState | None] = {}
 
     # -- which reads it holds ----------------------------------------------------
@@ -169,18 +153,7 @@ class ChunkBook:
         if pit is None and account is not None and not metadata and start is not None and start >= self.since:
             if self._covers(account):
                 return iter([tx for tx in self._later if _in(tx, start, end) and _touches(tx, account)])
-        if pit is None and account is None and self._earn_query(metadata, start, end):
-            customer = (metadata or {})["customer"]
-            return iter([tx for tx in self._earns if tx.metadata.get("customer") == customer and _in(tx, start, end)])
         return self.ledger.transactions(account=account, metadata=metadata, start=start, end=end, pit=pit)
-
-    def _earn_query(self, metadata: Mapping[str, str] | None, start: datetime | None, end: datetime | None) -> bool:
-        if self.earns_between is None or start is None or end is None or metadata is None:
-            return False
-        if set(metadata) != {"operation", "customer"} or metadata["operation"] != "earn":
-            return False
-        low, high = self.earns_between
-        return metadata["customer"] in self.customers and low <= start and end <= high
 
     def volumes(
         self,

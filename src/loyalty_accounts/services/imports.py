@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from pathlib import Path
 
 from ..errors import (
@@ -156,18 +155,16 @@ class ImportService:
         """A chunk's reads that need not wait for the chunk before it (:mod:`.import_ahead`); on the
         background thread.
 
-        Its references (one listing) and, unless a capped campaign applies to
-        it (its usage is read with the whole chunk), the guard and book of its
-        customers that are not in ``busy`` and have no usable guess: those it
-        would read anyway. An order whose reference is taken is not read for.
+        Its references (one listing) and the guard and book of its customers
+        that are not in ``busy`` and have no usable guess: those it would read
+        anyway (a capped campaign's usage is a balance of the customer's, read
+        with the rest). An order whose reference is taken is not read for.
         """
 
         finder = getattr(self._executor.ledger, "find_by_references", None)
         if finder is None:
             return Ahead(taken=None)
         taken: Mapping[str, PostedTransaction] = finder([command.reference() for command in chunk])
-        if self._capped_window(chunk) is not None:
-            return Ahead(taken=taken)
         unread = [
             command
             for command in chunk
@@ -220,16 +217,15 @@ class ImportService:
         order is dated after their latest transaction is planned from what
         that post left, with no read; the ledger's sequence leg checks it. The
         others, and any order such a guess would not post, are read together
-        (the guard, then a :class:`ChunkBook`). Chunks with orders inside a
-        capped campaign are always read (their usage is not guessed).
+        (the guard, then a :class:`ChunkBook`). Campaign usage is a balance
+        the guess keeps like any watched account (the earn's ``watch``).
         """
 
         executor = self._executor
         guesses: dict[str, GuardState] = {}
-        if self._capped_window(commands) is None:
-            for command in commands:
-                if (guess := self._guess(command)) is not None:
-                    guesses[command.customer] = guess
+        for command in commands:
+            if (guess := self._guess(command)) is not None:
+                guesses[command.customer] = guess
         # These posts move the customers' sequences: what was known of them is kept again only once posted.
         executor.last_known.forget([command.customer for command in commands])
         plans: list[Planned] = []
@@ -269,13 +265,7 @@ class ImportService:
         executor = self._executor
         customers = [command.customer for command in commands]
         guard = read_guard(Reading(executor.ledger, self._chart, self._reading.rules), customers)
-        book = ChunkBook(
-            executor.ledger,
-            self._chart,
-            customers,
-            since=min(command.ordered_at for command in commands),
-            earns_between=self._capped_window(commands),
-        )
+        book = ChunkBook(executor.ledger, self._chart, customers, since=min(command.ordered_at for command in commands))
         return guard, book
 
     def _plan_read(
@@ -366,21 +356,6 @@ class ImportService:
     def _watch(self, command: EarnCommand) -> tuple[str, ...]:
         watch = earn_op.OPERATION.watch
         return tuple(watch(command, self._chart)) if watch is not None else ()
-
-    def _capped_window(self, commands: Sequence[EarnCommand]) -> tuple[datetime, datetime] | None:
-        """From the earliest start to the latest end of the capped campaigns that apply to the orders
-        (their instant, category and channel: the campaigns whose usage an earn reads); None: none."""
-
-        rules = self._reading.require_rules("import")
-        capped = [
-            campaign
-            for command in commands
-            for campaign in rules.campaigns_at(command.ordered_at)
-            if campaign.cap_per_customer is not None and campaign.applies_to(earn_op.order_of(command, rules))
-        ]
-        if not capped:
-            return None
-        return min(c.start for c in capped), max(c.end for c in capped)
 
     def _settle_without_post(self, command: EarnCommand, tally: _Tally, *, refusal: LoyaltyError | None) -> None:
         """Tally an order that will not be posted: a replay if it is on the ledger, else refused or nothing."""

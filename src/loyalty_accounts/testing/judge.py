@@ -289,10 +289,15 @@ def _check_invariants(history: Sequence[Posted], chart: Chart, rules: Rules, ver
 def _check_limits(entries: Sequence[Entry], chart: Chart, rules: Rules, verdict: Verdict) -> None:
     awards: Counter[tuple[str, ...]] = Counter()
     campaign: Counter[tuple[str, str]] = Counter()
+    credited: Counter[tuple[str, str]] = Counter()
     orders: dict[str, tuple[Decimal, int]] = {}
     refunded: dict[str, tuple[Decimal, int]] = defaultdict(lambda: (Decimal(0), 0))
     for entry in entries:
         meta, op = entry.metadata, entry.metadata.get("operation")
+        for (account, asset), amount in net_of(entry.legs).items():
+            parsed = chart.parse(account) if asset == chart.campaign_asset else None
+            if parsed is not None and parsed.kind == "customer_campaign":
+                credited[(parsed.values["customer"], parsed.values["campaign"])] += amount
         if op == "engage":
             awards[(meta["customer"], meta["event"])] += 1
             awards[(meta["customer"], meta["event"], meta.get("awarded_on", ""))] += 1
@@ -318,6 +323,10 @@ def _check_limits(entries: Sequence[Entry], chart: Chart, rules: Rules, verdict:
     for (customer, name), used in campaign.items():
         if caps.get(name) is not None and used > caps[name]:  # type: ignore[operator]
             verdict.add("limit_exceeded", None, f"campaign {name} gave {customer} {used} > cap {caps[name]}")
+    # The usage accounts the earns read their caps from hold exactly what the breakdowns charged.
+    for key in sorted(set(credited) | {k for k in campaign if caps.get(k[1]) is not None}):
+        if credited[key] != campaign[key]:
+            verdict.add("balance_mismatch", None, f"campaign {key[1]} usage of {key[0]}: {credited[key]} credited, {campaign[key]} charged")
     for order_id, (total, points) in refunded.items():
         amount, earned = orders.get(order_id, (Decimal(0), 0))
         if total > amount or points > earned:

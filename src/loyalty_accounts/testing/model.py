@@ -21,7 +21,8 @@ The intended rules modelled, for an operation dated at T:
   (checked: the right customer's spendable buckets, the right total);
 - an earn is priced with the tier of the qualifying points inside the
   window as of T and the campaign usage of every earn already posted
-  (caps are budgets over the campaign's life); under ``claw_back`` it repays
+  (caps are budgets over the campaign's life) and credits each capped
+  campaign's charge to the customer's usage account of it; under ``claw_back`` it repays
   exactly ``max(0, -highest clawback balance from T on)`` of debt, so the
   clawback account is never positive at any instant;
 - engagement awards: at most ``per_customer`` ever and ``per_day`` per
@@ -97,7 +98,7 @@ class Programme:
 
         c = self.chart
         partners = {p.asset for p in c.spec.partners.values()}
-        return frozenset({c.points_asset, c.money_asset, c.qualifying_asset, c.awards_asset, *partners})
+        return frozenset({c.points_asset, c.money_asset, c.qualifying_asset, c.awards_asset, c.campaign_asset, *partners})
 
     def net(self, entry: Entry) -> dict[tuple[str, str], int]:
         """The entry's net effect on the judged assets."""
@@ -270,7 +271,7 @@ class Programme:
         # A history with negative qualifying points (a refund before its order) is reported as such;
         # the order is still priced, at the lowest tier.
         tier = tier_for(rules, max(0, self.qualifying(c.customer, c.ordered_at))).tier
-        capped = {k.id for k in rules.campaigns_at(c.ordered_at) if k.cap_per_customer is not None}
+        capped = {k.id for k in rules.campaigns_at(c.ordered_at) if k.cap_per_customer is not None and k.applies_to(order)}
         usage = {k: v for (who, k), v in self.usage.items() if who == c.customer and k in capped}
         breakdown = quote(rules, order, tier=tier, campaign_usage=usage)
         if breakdown.points <= 0:
@@ -281,6 +282,11 @@ class Programme:
         expected = self._issue(c.customer, points, c.ordered_at, destination)
         expected[(ch.tiers_qualifying(), ch.qualifying_asset)] = -points
         expected[(ch.qualifying(c.customer, day), ch.qualifying_asset)] = points
+        # Each capped campaign's charge is added to the customer's usage of it, in the same transaction.
+        for campaign, charged in breakdown.campaign_charges().items():
+            if campaign in capped and charged > 0:
+                expected[(ch.campaign_charged(campaign), ch.campaign_asset)] = -charged
+                expected[(ch.campaign_usage(c.customer, campaign), ch.campaign_asset)] = charged
 
         return _exact(expected, self)
 

@@ -92,7 +92,7 @@ def _example(chart: Chart, kind: str, customer: str) -> str:
     """An address of ``kind``, for ``customer`` when the kind has that segment."""
 
     samples = {"customer": customer, "expiry": "20270101", "release": "20260115", "hold": "h-1", "day": "20260110",
-               "event": "sign_up", "shard": "3", "partner": "skyway"}
+               "event": "sign_up", "shard": "3", "partner": "skyway", "campaign": "bf-2026"}
     return chart.address(kind, **{name: samples[name] for name in chart.kinds[kind].variables})
 
 

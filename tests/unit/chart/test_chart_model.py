@@ -185,6 +185,7 @@ EXPECTED_SCHEMA = {
     "chart": {
         "customers": {
             "$customer": {
+                "campaigns": {"$campaign": {".pattern": "^[a-z0-9][a-z0-9_-]{0,47}$"}},
                 "clawback": {},
                 "credit": {},
                 "engagement": {
@@ -219,6 +220,7 @@ EXPECTED_SCHEMA = {
             }
         },
         "program": {
+            "campaigns": {"$campaign": {".pattern": "^[a-z0-9][a-z0-9_-]{0,47}$"}},
             "control": {"closed": {}, "horizon": {}, "sequence": {}},
             "credit": {"issued": {}},
             "engagement": {"$event": {".pattern": "^[a-z0-9][a-z0-9_-]{0,31}$"}},

@@ -222,3 +222,49 @@ def test_earn_record_reads_back_the_metadata(chart, catalogue, rules):
     assert EarnRecord.from_metadata(legacy).qualifying_on is None
     with pytest.raises(InvalidCommand, match="earn metadata"):
         EarnRecord.from_metadata({"customer": "c42"})
+
+
+BLACK_FRIDAY = datetime(2026, 11, 28, 12, tzinfo=timezone.utc)
+
+
+def test_each_capped_campaign_credits_what_it_charged_to_the_customers_usage_account(chart, catalogue, rules):
+    cmd = command(amount="800.00", at=BLACK_FRIDAY, category="electronics", channel="app")
+    breakdown = priced(rules, cmd)
+    charges = breakdown.campaign_charges()
+    assert set(charges) == {"bf-2026", "app-week-2026-11"} and all(charges.values())
+    plan = earn.plan(cmd, chart, catalogue, breakdown=breakdown, capped=("bf-2026", "app-week-2026-11"))
+    assert plan is not None
+    credited = {
+        plan.vars[f"campaign_usage_{i}"]: (plan.vars[f"campaign_charged_{i}"], plan.vars[f"campaign_charge_{i}"])
+        for i in range(2)
+    }
+    assert credited == {
+        f"customers:c42:campaigns:{c}": (f"program:campaigns:{c}", f"CAMP {charges[c]}") for c in charges
+    }
+    # Only capped campaigns keep a usage account; an uncapped one charges nothing to it.
+    only_bf = earn.plan(cmd, chart, catalogue, breakdown=breakdown, capped=("bf-2026",))
+    assert only_bf is not None and "campaign_usage_1" not in only_bf.vars
+    assert only_bf.vars["campaign_usage_0"] == "customers:c42:campaigns:bf-2026"
+
+
+def test_campaign_usage_is_read_from_the_guards_listing_without_a_request(chart, rules):
+    from loyalty_accounts.operations import Reading
+    from loyalty_accounts.operations.reading import Snapshot
+    from loyalty_accounts.types import AccountState, Volume
+
+    class NoRequests:
+        def __getattr__(self, name: str) -> object:
+            raise AssertionError(f"the ledger was asked for {name}")
+
+    cmd = command(amount="100.00", at=BLACK_FRIDAY, category="electronics", channel="app")
+    usage_filter = chart.campaign_usage_filter("c42")
+    bf = chart.campaign_usage("c42", "bf-2026")
+    snapshot = Snapshot(
+        filters=frozenset({usage_filter}),
+        accounts={bf: AccountState(address=bf, volumes={"CAMP": Volume(input=5900, output=0)})},
+        latest={},
+        known=frozenset({"c42"}),
+    )
+    reading = Reading(NoRequests(), chart, rules, snapshot=snapshot)  # type: ignore[arg-type]
+    assert earn.campaign_usage(reading, rules, earn.order_of(cmd, rules)) == {"bf-2026": 5900}
+    assert usage_filter in earn.OPERATION.watch(cmd, chart)  # type: ignore[misc]

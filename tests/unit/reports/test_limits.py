@@ -188,3 +188,24 @@ def test_many_breaks_are_counted_beyond_those_shown(chart: Chart, catalogue: Cat
     result = check_engagement_limits(rules, h.txs)
     assert (result.count, len(result.offending)) == (SHOWN + 3, SHOWN)
     assert result.offending[0].startswith("customers c1 app_login on 2026-06-01:")
+
+
+def test_campaign_caps_with_the_chart_check_the_usage_accounts(chart: Chart, catalogue: Catalogue, rules: Rules) -> None:
+    from loyalty_accounts.types import Posting
+
+    serial = History()
+    for i in range(3):
+        serial.add(app_order(chart, catalogue, rules, f"o-{i}", f"2026-11-24T10:0{i}:00", usage=150 * i))
+    usage, counterpart = chart.campaign_usage("c1", "app-week-2026-11"), chart.campaign_charged("app-week-2026-11")
+
+    def credit(points: int) -> PostedTransaction:
+        posting = Posting(source=counterpart, destination=usage, amount=points, asset=chart.campaign_asset)
+        return PostedTransaction(id=99, timestamp=at("2026-11-24T11:00:00"), postings=(posting,), metadata={})
+
+    # Earns planned before usage accounts existed credited nothing: the check names the shortfall.
+    result = check_campaign_caps(rules, serial.txs, chart)
+    assert result.status == "fail"
+    assert result.offending[0].startswith("customers c1 campaign app-week-2026-11: usage account credited 0, earns charged 450")
+    assert check_campaign_caps(rules, [*serial.txs, credit(450)], chart).status == "pass"
+    assert check_campaign_caps(rules, [*serial.txs, credit(300)], chart).status == "fail"
+    assert check_campaign_caps(rules, serial.txs).status == "pass"  # without the chart: the caps alone

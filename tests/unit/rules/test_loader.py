@@ -151,3 +151,14 @@ def test_missing_rules_file(tmp_path):
 def test_default_path_is_the_repository_rules(monkeypatch):
     monkeypatch.delenv("LOYALTY_RULES", raising=False)
     assert load_rules() == load_rules(ROOT / "rules.yaml")
+
+
+def test_a_capped_campaign_whose_id_cannot_name_its_usage_account_is_refused():
+    chart = load_chart(ROOT / "chart_of_accounts.yaml")
+    text = (ROOT / "rules.yaml").read_text().replace("id: app-week-2026-11", "id: app.week.2026-11", 1)
+    with pytest.raises(ChartError) as caught:
+        parse_rules(text, source="t.yaml", chart=chart)
+    assert "campaigns.1.id" in caught.value.message and "segments.campaign" in caught.value.message
+    # An uncapped campaign keeps no usage account: a dot in its id is fine.
+    fine = (ROOT / "rules.yaml").read_text().replace("id: winter-travel", "id: winter.travel", 1)
+    assert parse_rules(fine, source="t.yaml", chart=chart).campaigns[2].id == "winter.travel"

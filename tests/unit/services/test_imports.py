@@ -204,16 +204,16 @@ def test_running_a_file_again_reads_nothing_but_the_references(tmp_path: Path) -
     assert sum(ledger.reads.values()) == 0  # no guard, book or history read: the references settled it
 
 
-def test_orders_no_capped_campaign_applies_to_are_planned_without_reads_during_one(tmp_path: Path) -> None:
+def test_orders_inside_a_capped_campaign_are_planned_without_reads_too(tmp_path: Path) -> None:
     from datetime import datetime, timezone
 
     from test_horizon import CountingLedger
 
     black_friday = datetime(2026, 11, 28, 15, 0, tzinfo=timezone.utc)  # bf-2026 caps electronics, fashion, home
 
-    def rows(prefix: str, category: str, start: int) -> list[str]:
+    def rows(prefix: str, category: str, start: int, amount: str = "100.00") -> list[str]:
         stamps = [(black_friday + timedelta(minutes=start + i)).isoformat().replace("+00:00", "Z") for i in range(3)]
-        return [f"c{i},{prefix}{i},100.00,USD,{stamps[i]},{category}," for i in range(3)]
+        return [f"c{i},{prefix}{i},{amount},USD,{stamps[i]},{category}," for i in range(3)]
 
     ledger = CountingLedger()
     program = programme(ledger, pending_days=0, clock=lambda: black_friday + timedelta(days=1))
@@ -222,12 +222,35 @@ def test_orders_no_capped_campaign_applies_to_are_planned_without_reads_during_o
     later = tmp_path / "later.csv"
     later.write_text("\n".join([HEADER, *rows("b", "books", 10)]) + "\n")
     assert program.import_orders(later).posted == 3
-    assert sum(ledger.reads.values()) == 0  # no campaign usage, no guard or book read
+    assert sum(ledger.reads.values()) == 0  # no guard or book read
     capped = tmp_path / "capped.csv"
     capped.write_text("\n".join([HEADER, *rows("e", "electronics", 20)]) + "\n")
     assert program.import_orders(capped).posted == 3
-    # a capped campaign applies: the chunk is read, the campaign's earns included
-    assert ledger.reads["accounts"] > 0 and ledger.reads["history"] > 0
+    # The usage of bf-2026 is a balance the last post left: still no read, no listing of earns.
+    assert sum(ledger.reads.values()) == 0
+    chart = program.chart
+    assert ledger.account(chart.campaign_usage("c0", "bf-2026")).balance(chart.campaign_asset) == 200
+
+
+def test_an_import_holds_the_cap_from_the_usage_balances(tmp_path: Path) -> None:
+    from datetime import datetime, timezone
+
+    from loyalty_accounts.rules import EarnBreakdown
+
+    black_friday = datetime(2026, 11, 28, 15, 0, tzinfo=timezone.utc)
+    stamps = [(black_friday + timedelta(minutes=i)).isoformat().replace("+00:00", "Z") for i in range(6)]
+    # Each order of 1500.00 electronics asks bf-2026 for 3000 (per order: 2000); the cap is 6000 per customer.
+    path = write(tmp_path, [f"c1,o{i},1500.00,USD,{stamps[i]},electronics," for i in range(6)])
+    ledger = FakeLedger()
+    program = programme(ledger, pending_days=0, clock=lambda: black_friday + timedelta(days=1))
+    assert program.import_orders(path, chunk_size=4).posted == 6
+    chart = program.chart
+    assert ledger.account(chart.campaign_usage("c1", "bf-2026")).balance(chart.campaign_asset) == 6000
+    charged = [
+        EarnBreakdown.from_metadata(ledger.find_by_reference(f"earn:o{i}").metadata).campaign_charges().get("bf-2026", 0)  # type: ignore[union-attr]
+        for i in range(6)
+    ]
+    assert charged == [2000, 2000, 2000, 0, 0, 0]
 
 
 def test_references_taken_between_the_lookup_and_the_post_are_settled_per_order(tmp_path: Path) -> None:

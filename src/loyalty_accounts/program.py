@@ -188,6 +188,14 @@ class LoyaltyProgram:
 
         return self._sweeps.expire(as_of, customer=customer, progress=progress)
 
+    def catch_up_usage(
+        self, as_of: datetime | None = None, *, customer: str | None = None, progress: Progress | None = None
+    ) -> BatchResult:
+        """Credit capped campaigns' usage accounts with what earns posted before them charged (dated ``as_of``,
+        default now): run once after upgrading a ledger to a chart with usage accounts; a second run posts nothing."""
+
+        return self._sweeps.catch_up_usage(as_of or self.executor.clock(), customer=customer, progress=progress)
+
     # -- reads ----------------------------------------------------------------
 
     # -- periods -------------------------------------------------------------

@@ -194,3 +194,61 @@ def test_the_oracle_agrees_with_the_server_on_capped_earns(client: LedgerClient)
     assert {k: v for k, v in model.usage.items() if k[1] in (BF, APP)} == {
         (customer, campaign): usage(client, customer, campaign) for customer, campaign in model.usage if campaign in (BF, APP)
     }
+
+
+# -- ledgers with earns from before usage accounts: the catch-up -------------------------------------------------
+
+UNCAPPED_APP_WEEK = ("    bonus: 150\n    cap_per_customer: 450\n  - id: winter-travel\n", "    bonus: 150\n  - id: winter-travel\n")
+AFTER_APP_WEEK = datetime(2026, 12, 1, 9, tzinfo=UTC)
+
+
+def test_the_catch_up_credits_earlier_charges_once_even_when_runs_race(client: LedgerClient, ledger_url: str, ledger_name: str) -> None:
+    import json
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from support.programme import rules_text
+    from typer.testing import CliRunner
+
+    from loyalty_accounts.cli import app as cli
+    from loyalty_accounts.reports import FinanceReports
+
+    app_week = datetime(2026, 11, 24, 10, tzinfo=UTC)  # app-week-2026-11: +150 an app order, at most 450 a customer
+    clock = lambda: AFTER_APP_WEEK  # noqa: E731
+    before = programme(client, rules=rules_text(UNCAPPED_APP_WEEK), clock=clock, pending_days=0)
+    for customer in ("c1", "c2"):
+        for i in range(2 if customer == "c1" else 1):  # charged while the campaign was not capped: nothing credited
+            before.earn(order(customer, f"{customer}-o{i}", "10.00", app_week + timedelta(minutes=i), channel="app"))
+    programs = [programme(client, clock=clock, pending_days=0) for _ in range(3)]
+    chart = programs[0].chart
+    assert not list(client.accounts(chart.campaign_usage_filter(None)))
+    reports = FinanceReports(client, chart, clock=clock, rules=programs[0].rules)
+    assert reports.reconcile().check("campaign_caps").status == "fail"  # the breakdowns charged what no account holds
+
+    barrier = threading.Barrier(len(programs))
+
+    def run(n: int) -> int:
+        barrier.wait()
+        return programs[n].catch_up_usage().posted
+
+    with ThreadPoolExecutor(max_workers=len(programs)) as pool:
+        posted = list(pool.map(run, range(len(programs))))
+    # One transaction per customer and campaign, whichever run posted it; the others found nothing short.
+    assert sum(posted) == 2, posted
+    assert usage(client, "c1", APP) == charged(client, "c1", APP) == 300
+    assert usage(client, "c2", APP) == charged(client, "c2", APP) == 150
+    catch_ups = list(client.transactions(metadata={"operation": "usage_catch_up"}))
+    assert sorted((tx.metadata["customer"], tx.metadata["charged"], tx.metadata["held"]) for tx in catch_ups) == [
+        ("c1", "300", "0"),
+        ("c2", "150", "0"),
+    ]
+    assert reports.reconcile().check("campaign_caps").status == "pass"
+    # The CLI runs it again: nothing is short, nothing is posted.
+    run_cli = CliRunner().invoke(cli, ["--ledger-url", ledger_url, "--ledger", ledger_name, "catch-up-usage", "-f", "json"])
+    assert run_cli.exit_code == 0, run_cli.output
+    assert json.loads(run_cli.stdout)["posted"] == 0
+    # The cap now counts the earlier orders: c1 has 150 left, then none.
+    later = programs[0]
+    assert later.earn(order("c1", "c1-o2", "10.00", app_week + timedelta(minutes=5), channel="app")).points == 160
+    assert later.earn(order("c1", "c1-o3", "10.00", app_week + timedelta(minutes=6), channel="app")).points == 10
+    assert usage(client, "c1", APP) == 450

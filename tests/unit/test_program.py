@@ -59,6 +59,7 @@ PUBLIC_API = {
     "refund": ["command"],
     "release": ["as_of", "customer", "progress"],
     "expire": ["as_of", "customer", "progress"],
+    "catch_up_usage": ["as_of", "customer", "progress"],
     "tier": ["customer", "as_of"],
     "qualification_days": ["as_of"],
     "qualifying_points": ["customer", "as_of"],

@@ -170,10 +170,10 @@ class AddressBook:
 
         return self.address("customer_campaign", customer=customer, campaign=campaign)
 
-    def campaign_usage_filter(self, customer: str) -> str:
-        """Every campaign usage account of one customer (``customers:c42:campaigns:``)."""
+    def campaign_usage_filter(self, customer: str | None) -> str:
+        """Every campaign usage account of one customer (``customers:c42:campaigns:``); None: of every customer."""
 
-        return self.kind_filter("customer_campaign", customer=customer)
+        return self._customer_kind_filter("customer_campaign", customer)
 
     def campaign_charged(self, campaign: str) -> Address:
         """Counterpart of ``campaign``'s usage accounts (negative: minus what it charged everyone)."""

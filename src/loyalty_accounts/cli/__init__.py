@@ -38,7 +38,7 @@ app.command("statement")(report.statement_command)
 app.command("import")(imports.import_command)
 
 PANELS: dict[str, tuple[str, ...]] = {
-    "Set-up": ("init", "ledger", "config", "demo", "rules"),
+    "Set-up": ("init", "ledger", "config", "demo", "rules", "catch-up-usage"),
     "Earn and spend": (
         "earn", "import", "engage", "release", "hold", "capture", "void", "redeem",
         "transfer", "exchange", "convert", "refund", "adjust", "expire",

@@ -211,6 +211,13 @@ def register(app: typer.Typer) -> None:
 
         return swept("releasing", lambda p, progress: p.release(parse_instant(as_of, option="--as-of"), customer=customer, progress=progress))
 
+    @app.command("catch-up-usage")
+    @operation
+    def catch_up_usage(customer: OnlyCustomer = None) -> Action:
+        """Credit capped campaigns' usage accounts with what earns charged before they existed (after an upgrade)."""
+
+        return swept("catching up campaign usage", lambda p, progress: p.catch_up_usage(customer=customer, progress=progress))
+
     @app.command()
     @operation
     def hold(

@@ -90,6 +90,7 @@ from .refund import RefundCommand, RefundRecord
 from .release import PendingBalance, ReleaseCommand
 from .timeline import Timeline
 from .transfer import TransferCommand
+from .usage_catch_up import UsageCatchUpCommand
 from .void import VoidCommand
 
 Registered = Operation[Any, Any] | Sweep[Any, Any]
@@ -155,4 +156,5 @@ __all__ = [
     "ConvertCommand",
     "RefundCommand",
     "AdjustCommand",
+    "UsageCatchUpCommand",
 ]

@@ -1,4 +1,4 @@
-"""Sweeps: programme-wide runs as of an instant (release, expire, void of lapsed holds).
+"""Sweeps: programme-wide runs as of an instant (release, expire, void of lapsed holds, usage catch-up).
 
 A run as of an instant moves from each due account what it holds at that
 instant and at every later one (the operations' sweep reads give each
@@ -40,6 +40,13 @@ class SweepService:
         """
 
         return self._executor.sweep("expire", as_of, _customer_or_all(customer), progress)
+
+    def catch_up_usage(self, as_of: datetime, *, customer: str | None = None, progress: Progress | None = None) -> BatchResult:
+        """Credit each capped campaign's usage account with what earns charged it and it does not hold yet
+        (earns posted before usage accounts existed; see :mod:`~loyalty_accounts.operations.usage_catch_up`),
+        dated ``as_of``. A second run posts nothing."""
+
+        return self._executor.sweep("usage_catch_up", as_of, _customer_or_all(customer), progress)
 
     def void_lapsed(self, as_of: datetime, *, progress: Progress | None = None) -> BatchResult:
         """Void every hold whose TTL has passed by ``as_of`` and that is neither captured nor voided now.

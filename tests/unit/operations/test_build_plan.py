@@ -52,6 +52,7 @@ def test_public_api_is_pinned():
         "EarnRecord", "RefundRecord", "OpenControlCommand", "EarnCommand", "ReleaseCommand", "HoldCommand", "CaptureCommand",
         "RedeemCommand", "ExpireCommand", "TransferCommand", "ExchangeOutCommand", "ExchangeInCommand",
         "ConvertCommand", "RefundCommand", "AdjustCommand", "EngageCommand", "OpenCounterCommand",
+        "UsageCatchUpCommand",
     ])
     for name in operations.__all__:
         assert hasattr(operations, name)

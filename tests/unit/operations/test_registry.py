@@ -58,6 +58,8 @@ from loyalty_accounts.operations import void as void_op
 from loyalty_accounts.operations import VoidCommand
 from loyalty_accounts.operations.guard import EXECUTOR_TEMPLATES
 from loyalty_accounts.operations.period_close import PeriodCloseCommand
+from loyalty_accounts.operations import UsageCatchUpCommand, usage_catch_up
+from loyalty_accounts.operations.usage_catch_up import UsageShortfall
 from loyalty_accounts.types import Posting, TransactionPlan
 from loyalty_accounts.vocabulary.amounts import Money
 
@@ -121,6 +123,10 @@ def sample_plans(chart, catalogue, rules) -> list[TransactionPlan]:
         open_control.open_control(chart, catalogue, chart.sequence("c42")),
         period_close.plan(PeriodCloseCommand(through=AT), chart, catalogue, None),
         void_op.plan(VoidCommand(customer="c42", hold_id="h-9"), chart, catalogue, hold_postings),
+        *usage_catch_up.plan(
+            UsageCatchUpCommand(customer="c42", as_of=AT), chart, catalogue,
+            [UsageShortfall(campaign="app-week-2026-11", charged=300, held=150)],
+        ),
     ]
     return plans
 

@@ -53,6 +53,8 @@ from loyalty_accounts.operations import (
     void,
 )
 from loyalty_accounts.operations.period_close import PeriodCloseCommand
+from loyalty_accounts.operations import UsageCatchUpCommand, usage_catch_up
+from loyalty_accounts.operations.usage_catch_up import UsageShortfall
 from loyalty_accounts.reports.reconcile import check_transaction_metadata
 from loyalty_accounts.rules import EngagementRule
 from loyalty_accounts.types import Posting, TransactionPlan
@@ -96,6 +98,9 @@ def every_plan(chart: Chart, catalogue: Catalogue) -> list[TransactionPlan]:
         void.plan(VoidCommand(customer="c42", hold_id="h-9"), chart, catalogue, held),
         *release.plan(
             ReleaseCommand(customer="c42", as_of=t), chart, catalogue, [PendingBalance(release=date(2026, 6, 1), expiry=date(2027, 5, 18), timeline=Timeline(since=t, current=95))]
+        ),
+        *usage_catch_up.plan(
+            UsageCatchUpCommand(customer="c42", as_of=t), chart, catalogue, [UsageShortfall(campaign="bf-2026", charged=900, held=0)]
         ),
         hold.plan(HoldCommand(customer="c42", hold_id="h-9", points=70, at=t), chart, catalogue, bks),
         capture.plan(CaptureCommand(customer="c42", hold_id="h-9", points=55, at=t), chart, catalogue, held),

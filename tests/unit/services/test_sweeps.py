@@ -59,3 +59,29 @@ def test_expiry_drains_due_buckets_once(ledger: FakeLedger) -> None:
     later = program.balance("c2", pit=T0 + days(50))
     assert (later.spendable, later.due, later.total) == (0, 5, 5)
     trial_balance_holds(ledger)
+
+
+def test_usage_catch_up_credits_what_earns_charged_before_the_cap_counted_them(ledger: FakeLedger) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from support.programme import rules_text
+
+    app_week = datetime(2026, 11, 24, 10, tzinfo=timezone.utc)  # app-week-2026-11: +150 an app order, at most 450 each
+    uncapped = rules_text(("    bonus: 150\n    cap_per_customer: 450\n  - id: winter-travel\n", "    bonus: 150\n  - id: winter-travel\n"))
+    clock = lambda: datetime(2026, 12, 1, 9, tzinfo=timezone.utc)  # noqa: E731
+    before = programme(ledger, rules=uncapped, clock=clock, pending_days=0)
+    for i in range(2):  # priced while the campaign was not capped: no usage account credited
+        assert before.earn(earn("c1", f"o{i}", "10", at=app_week + timedelta(minutes=i), channel="app")).points == 160
+    program = programme(ledger, clock=clock, pending_days=0)
+    usage = program.chart.campaign_usage("c1", "app-week-2026-11")
+    assert not list(ledger.accounts(program.chart.campaign_usage_filter("c1")))  # never credited
+
+    done = program.catch_up_usage()
+    assert done.posted == 1
+    assert ledger.account(usage).balance("CAMP") == 300
+    assert program.catch_up_usage().posted == 0  # nothing short any more
+    # The cap now counts the two earlier orders: 150 of the 450 are left, then none.
+    assert program.earn(earn("c1", "o2", "10", at=app_week + timedelta(minutes=2), channel="app")).points == 160
+    assert program.earn(earn("c1", "o3", "10", at=app_week + timedelta(minutes=3), channel="app")).points == 10
+    assert ledger.account(usage).balance("CAMP") == 450
+    trial_balance_holds(ledger)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import multiprocessing
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from support.programme import chart_with, programme, usd
@@ -31,14 +30,6 @@ UTC = timezone.utc
 BLACK_FRIDAY = datetime(2026, 11, 28, 12, tzinfo=UTC)
 """Inside bf-2026 (electronics x3, at most 2000 an order, 6000 per customer) and app-week-2026-11 (app: +150, 450)."""
 BF, APP = "bf-2026", "app-week-2026-11"
-
-
-@pytest.fixture
-def client(ledger_url: str, ledger_name: str) -> Iterator[LedgerClient]:
-    with LedgerClient(LedgerConnection(url=ledger_url, ledger=ledger_name)) as c:
-        yield c
-        trial = c.aggregate_balances("")
-        assert all(v == 0 for v in trial.values()), f"trial balance broken: {trial}"
 
 
 def order(customer: str, order_id: str, amount: str, at: datetime, **fields: str) -> EarnCommand:

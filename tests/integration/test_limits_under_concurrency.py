@@ -12,13 +12,12 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
-from typing import Callable, Iterator, TypeVar
+from typing import Callable, TypeVar
 
-import pytest
 from support.programme import T0, programme, usd
 
 from loyalty_accounts.errors import LoyaltyError, OperationRefused
-from loyalty_accounts.ledger import LedgerClient, LedgerConnection
+from loyalty_accounts.ledger import LedgerClient
 from loyalty_accounts.operations import EarnCommand, RedeemCommand, RefundCommand
 from loyalty_accounts.rules import EngagementLimitReached
 
@@ -26,14 +25,6 @@ UTC = timezone.utc
 R = TypeVar("R")
 APP_WEEK = datetime(2026, 11, 28, 12, tzinfo=UTC)
 """Inside app-week-2026-11 (rules.yaml): app orders get a 150-point bonus, at most 450 per customer."""
-
-
-@pytest.fixture
-def client(ledger_url: str, ledger_name: str) -> Iterator[LedgerClient]:
-    with LedgerClient(LedgerConnection(url=ledger_url, ledger=ledger_name)) as c:
-        yield c
-        trial = c.aggregate_balances("")
-        assert all(v == 0 for v in trial.values()), f"trial balance broken: {trial}"
 
 
 def at_once(calls: list[Callable[[], R]]) -> list[R | LoyaltyError]:

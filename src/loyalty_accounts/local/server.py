@@ -125,13 +125,18 @@ def serve_tuning(*, tuned: bool = True, private_cluster: bool = True) -> dict[st
     """What a local server gets beyond its flags: ``connection`` (URI parameters) and ``environment``.
 
     Nothing for ``tuned=False``; ``GOMAXPROCS`` (:func:`ledger_cpus`) only beside the stack's own
-    PostgreSQL, which shares the machine (an external one may not).
+    PostgreSQL, which shares the machine (an external one may not), and only when the caller's own
+    environment does not set it (theirs wins: what is returned is what the server gets, and the stack
+    records it, so exporting another value restarts the server with it).
     """
 
     if not tuned:
         return {"connection": {}, "environment": {}}
     environment = {"GOMAXPROCS": str(ledger_cpus())} if private_cluster else {}
-    return {"connection": dict(TUNED_CONNECTION), "environment": environment}
+    return {
+        "connection": dict(TUNED_CONNECTION),
+        "environment": {name: value for name, value in environment.items() if name not in os.environ},
+    }
 
 
 def with_parameters(uri: str, parameters: Mapping[str, str]) -> str:

@@ -133,6 +133,8 @@ class Sweep(Entry[C], Generic[C, S]):
 
     read: Callable[[Reading, str | None], Mapping[str, S]]
     plan: Callable[[C, Chart, Catalogue, S], Sequence[TransactionPlan]]
+    counts: Callable[[Chart], str] | None = None
+    """The asset whose units its results count as ``points`` (None: the chart's points asset)."""
 
     def command_for(self, customer: str, as_of: datetime) -> C:
         """The run's command for one customer."""

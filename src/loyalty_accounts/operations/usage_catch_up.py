@@ -10,8 +10,10 @@ the cap would count from zero. The catch-up reads every earn's breakdown of
 the campaigns the rules cap, compares the sums with the usage accounts and
 posts the shortfall, one transaction per customer and campaign, guarded like
 any operation of the customer (its sequence leg): an earn posted while it
-runs makes the plan stale, and the customer is read and planned again. A
-second run finds nothing short and posts nothing. An account holding more
+runs makes the plan stale, and the customer is read and planned again. The
+reference names the customer, the campaign and the total charged, so runs
+racing each other post one transaction, and a shortfall that appears later
+is another. A second run finds nothing short and posts nothing. An account holding more
 than was charged is left alone (reconcile's ``campaign_caps`` names it).
 
 Worked example: c42's two app orders of app-week-2026-11 (bonus 150, at most
@@ -19,7 +21,7 @@ Worked example: c42's two app orders of app-week-2026-11 (bonus 150, at most
 
     program:campaigns:app-week-2026-11  -300 CAMP → customers:c42:campaigns:app-week-2026-11  +300
 
-    reference "usage_catch_up:20261201T090000Z:c42:app-week-2026-11"
+    reference "usage_catch_up:20261201T090000Z:c42:app-week-2026-11:300"
 
 Reads every earn of the ledger (or of one customer): a one-off run after an
 upgrade, not a hot path.
@@ -87,7 +89,9 @@ def plan(
                 "charged": chart.campaign_charged(u.campaign),
                 "account": chart.campaign_usage(customer, u.campaign),
             },
-            segments={"campaign": u.campaign},
+            # The total charged is part of the reference: a later shortfall (an earn priced by older code or
+            # rules meanwhile) is a new transaction, even in the same second; the same one found twice is one.
+            segments={"campaign": u.campaign, "charged": str(u.charged)},
             metadata={"campaign": u.campaign, "charged": str(u.charged), "held": str(u.held)},
         )
         for u in sorted(usage, key=lambda u: u.campaign)
@@ -126,4 +130,5 @@ OPERATION: Sweep[UsageCatchUpCommand, list[UsageShortfall]] = Sweep(
     read=read,
     plan=plan,
     writes=Writes(required=frozenset({"customer", "campaign", "charged", "held", "as_of"})),
+    counts=lambda chart: chart.campaign_asset,  # a run answers with the campaign-asset units it credited
 )

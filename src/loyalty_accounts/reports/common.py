@@ -53,10 +53,21 @@ Clock = Callable[[], datetime]
 """What "now" is for a report read without an as-of instant."""
 
 
+def whole(n: int) -> str:
+    """An integer as text for a check's message: its digits, or, past Python's 4,300-digit limit on
+    ``str(int)`` (a tampered balance can be that large), its magnitude (``1.000000E+5000``)."""
+
+    try:
+        return str(n)
+    except ValueError:
+        return f"{Decimal(n):.6E}"
+
+
 def money_value(points: int, point_value: Decimal) -> Decimal:
     """``points × point_value``, exactly (a local context wide enough that nothing rounds)."""
 
-    digits = len(str(abs(points))) + len(point_value.as_tuple().digits) + 2
+    # Decimal digits of ``points`` from its bit length (str() refuses integers past 4,300 digits).
+    digits = abs(points).bit_length() * 30103 // 100000 + 1 + len(point_value.as_tuple().digits) + 2
     with localcontext() as ctx:
         ctx.prec = max(28, digits)
         ctx.traps[Inexact] = True

@@ -46,6 +46,7 @@ from ..types import PostedTransaction
 from ..vocabulary.amounts import Money
 from ..vocabulary.instants import iso_instant
 from .check import Check, verdict
+from .common import whole
 from .invariants import effective_order
 
 __all__ = [
@@ -128,7 +129,7 @@ def check_campaign_caps(rules: Rules | None, transactions: Sequence[PostedTransa
             if cap is not None and charged[key] > cap and key not in passed:
                 passed[key] = tx
     breaks = [
-        (tx.timestamp, f"customers {customer} campaign {campaign}: {charged[(customer, campaign)]} points charged, "
+        (tx.timestamp, f"customers {customer} campaign {campaign}: {whole(charged[(customer, campaign)])} points charged, "
                        f"cap {caps[campaign]} per customer; passed at {iso_instant(tx.timestamp)} (#{tx.id})")
         for (customer, campaign), tx in passed.items()
     ]
@@ -155,8 +156,8 @@ def _usage_mismatches(
     # Judged for the campaigns the rules cap now (a campaign they no longer know is listed as info above).
     keys = {key for key in (*credited, *charged) if caps.get(key[1]) is not None}
     return [
-        f"customers {customer} campaign {campaign}: usage account credited {credited[(customer, campaign)]}, "
-        f"earns charged {charged.get((customer, campaign), 0)}"
+        f"customers {customer} campaign {campaign}: usage account credited {whole(credited[(customer, campaign)])}, "
+        f"earns charged {whole(charged.get((customer, campaign), 0))}"
         + ("" if credited[(customer, campaign)] else " (earns posted before usage accounts existed: the cap counts only what the account holds)")
         for customer, campaign in sorted(keys)
         if credited[(customer, campaign)] != charged.get((customer, campaign), 0)

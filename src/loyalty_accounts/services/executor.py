@@ -417,14 +417,11 @@ class Executor:
             )
         return self._result(command.operation, reference, existing, replayed=True)
 
-    def _result(self, operation: str, reference: str, tx: PostedTransaction, *, replayed: bool) -> OperationResult:
-        return OperationResult(
-            operation=operation,
-            reference=reference,
-            replayed=replayed,
-            points=points_of(tx, self.chart.points_asset),
-            transactions=(tx,),
-        )
+    def _result(
+        self, operation: str, reference: str, tx: PostedTransaction, *, replayed: bool, asset: str | None = None
+    ) -> OperationResult:
+        points = points_of(tx, asset or self.chart.points_asset)
+        return OperationResult(operation=operation, reference=reference, replayed=replayed, points=points, transactions=(tx,))
 
     # -- programme-wide runs --------------------------------------------------
 
@@ -475,6 +472,7 @@ class Executor:
                 plans.append((owner, guarded(plan, self.chart, self.catalogue, running, [owner], at=dated)))
                 running = running.advanced([owner], dated)
         self.open_controls(guard, sorted({owner for owner, _ in plans}))
+        counted = entry.counts(self.chart) if entry.counts is not None else None
         results: list[OperationResult] = []
         stale: list[str] = []
         for start in range(0, len(plans), BATCH):
@@ -487,12 +485,12 @@ class Executor:
                     if plan.reference in refused:
                         stale.append(owner)
                     elif (tx := self.ledger.find_by_reference(plan.reference)) is not None:
-                        results.append(self._result(entry.name, plan.reference, tx, replayed=False))
+                        results.append(self._result(entry.name, plan.reference, tx, replayed=False, asset=counted))
                     else:
                         stale.append(owner)
             else:
                 results.extend(
-                    self._result(entry.name, plan.reference, tx, replayed=tx.replayed)
+                    self._result(entry.name, plan.reference, tx, replayed=tx.replayed, asset=counted)
                     for (_, plan), tx in zip(chunk, posted)
                 )
             if progress:

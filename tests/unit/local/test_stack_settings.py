@@ -78,7 +78,8 @@ def test_a_process_started_with_other_settings_is_not_as_wanted(tmp_path: Path) 
     assert not stack._as_wanted({"ledger": {}, "postgres": {}})  # recorded before settings were
 
 
-def test_the_tuned_server_sends_statements_unprepared_and_runs_on_half_the_cpus() -> None:
+def test_the_tuned_server_sends_statements_unprepared_and_runs_on_half_the_cpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GOMAXPROCS", raising=False)
     assert server.serve_tuning(tuned=False) == {"connection": {}, "environment": {}}
     tuned = server.serve_tuning()
     assert tuned["connection"] == {"default_query_exec_mode": "simple_protocol"}
@@ -103,3 +104,13 @@ def test_the_callers_environment_wins_over_the_tuning(monkeypatch: pytest.Monkey
     assert env["GOMAXPROCS"] == "7" and env["GOGC"] == "100" and env["POSTGRES_URI"] == "postgresql://db/l"
     monkeypatch.setenv("POSTGRES_URI", "postgresql://elsewhere/x")
     assert server.server_env("postgresql://db/l")["POSTGRES_URI"] == "postgresql://db/l"
+
+
+def test_a_gomaxprocs_of_the_caller_is_what_the_tuning_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOMAXPROCS", "2")
+    assert server.serve_tuning()["environment"] == {}
+    stack = LocalStack(tmp_path)
+    # A server started with the project's GOMAXPROCS is not what is wanted once the caller sets their own.
+    started = {"ledger": {"settings": stack.serve_settings, "tuning": {"connection": dict(server.TUNED_CONNECTION), "environment": {"GOMAXPROCS": "1"}}},
+               "postgres": {"settings": stack.postgres_settings}}
+    assert not stack._as_wanted(started)

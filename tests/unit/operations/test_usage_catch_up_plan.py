@@ -49,8 +49,8 @@ def test_only_accounts_holding_less_than_was_charged_are_credited_by_the_differe
                 "charged": "program:campaigns:app-week-2026-11",
                 "account": "customers:c42:campaigns:app-week-2026-11",
             },
-            reference="usage_catch_up:20261201T090000Z:c42:app-week-2026-11",
-            command_hash=cmd.fingerprint(campaign="app-week-2026-11"),
+            reference="usage_catch_up:20261201T090000Z:c42:app-week-2026-11:300",
+            command_hash=cmd.fingerprint(campaign="app-week-2026-11", charged="300"),
             metadata={
                 "customer": "c42",
                 "campaign": "app-week-2026-11",

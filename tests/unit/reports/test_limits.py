@@ -209,3 +209,7 @@ def test_campaign_caps_with_the_chart_check_the_usage_accounts(chart: Chart, cat
     assert check_campaign_caps(rules, [*serial.txs, credit(450)], chart).status == "pass"
     assert check_campaign_caps(rules, [*serial.txs, credit(300)], chart).status == "fail"
     assert check_campaign_caps(rules, serial.txs).status == "pass"  # without the chart: the caps alone
+    # A tampered balance past Python's 4,300-digit limit on str(int) is named, not a traceback.
+    huge = check_campaign_caps(rules, [*serial.txs, credit(10**5000 - 1)], chart)
+    assert huge.status == "fail"
+    assert huge.offending[0] == "customers c1 campaign app-week-2026-11: usage account credited 1.000000E+5000, earns charged 450"

@@ -77,11 +77,17 @@ def test_usage_catch_up_credits_what_earns_charged_before_the_cap_counted_them(l
     assert not list(ledger.accounts(program.chart.campaign_usage_filter("c1")))  # never credited
 
     done = program.catch_up_usage()
-    assert done.posted == 1
+    assert (done.posted, done.points) == (1, 300)  # counted in campaign-asset units: what it credited
     assert ledger.account(usage).balance("CAMP") == 300
     assert program.catch_up_usage().posted == 0  # nothing short any more
     # The cap now counts the two earlier orders: 150 of the 450 are left, then none.
     assert program.earn(earn("c1", "o2", "10", at=app_week + timedelta(minutes=2), channel="app")).points == 160
     assert program.earn(earn("c1", "o3", "10", at=app_week + timedelta(minutes=3), channel="app")).points == 10
     assert ledger.account(usage).balance("CAMP") == 450
+    # Another customer: a shortfall that appears after a catch-up, at the very same instant, is caught up too.
+    before.earn(earn("c2", "p0", "10", at=app_week, channel="app"))
+    assert program.catch_up_usage().posted == 1
+    before.earn(earn("c2", "p1", "10", at=app_week + timedelta(minutes=1), channel="app"))
+    assert program.catch_up_usage().posted == 1
+    assert ledger.account(program.chart.campaign_usage("c2", "app-week-2026-11")).balance("CAMP") == 300
     trial_balance_holds(ledger)

@@ -5,7 +5,7 @@ balances (one entry against the opening-balances account), the entries sorted by
 transaction id, each linked to its ledger transaction ids (beancount ``^ledger-tx-N`` links and
 ``ledger_tx`` metadata, hledger ``ledger-tx`` tags, a CSV column), then one balance assertion per
 asserted liability account as at the period end (beancount ``balance`` on the next day, which checks
-the balance before that day's entries; hledger a zero-amount posting with ``= balance``). Amounts are
+the balance before that day's entries, with a zero tolerance; hledger a zero-amount posting with ``= balance``). Amounts are
 written with the currency's decimals, never in exponent notation.
 """
 
@@ -73,7 +73,8 @@ def _beancount(journal: Journal) -> str:
         out.append(f'  timestamp: "{entry.timestamp.isoformat()}"')
         out += _postings(entry.lines, cur, width, "  ") + [""]
     asserted = (journal.closing_date + timedelta(days=1)).isoformat()
-    out += [f"{asserted} balance {line.account:<{width}}{_amount(line.amount):>14} {cur}" for line in journal.closing]
+    # An explicit zero tolerance: beancount would otherwise let a balance off by one cent pass.
+    out += [f"{asserted} balance {line.account:<{width}}{_amount(line.amount):>14} ~ 0 {cur}" for line in journal.closing]
     return "\n".join(out) + "\n"
 
 

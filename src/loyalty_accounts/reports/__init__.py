@@ -1,4 +1,4 @@
-"""Finance reports read from the ledger: liability, roll-forward, breakage, reconciliation, statements.
+"""Finance reports read from the ledger: liability, roll-forward, breakage, reconciliation, statements, the GL journal.
 
 Every figure here comes from the ledger's own aggregation (aggregate balances
 and volumes, at a point in time or over a window); nothing is replayed in

@@ -25,6 +25,7 @@ from ..vocabulary.yaml_file import (
     yaml_location,
 )
 from .addresses import AddressBook
+from .general_ledger import check_general_ledger
 from .spec import (
     FIXED_SEGMENT_RE,
     NO_EXPIRY,
@@ -75,6 +76,10 @@ class Chart(AddressBook):
         self._parsed = {}  # declared on AddressBook
         self._built = {}  # declared on AddressBook
         self._check_partners(node)
+        if spec.general_ledger is not None:
+            check_general_ledger(
+                spec.general_ledger, self.kinds, spec.programme, lambda path, message: self._fail(node, path, message)
+            )
 
     # -- construction -----------------------------------------------------
 

@@ -19,6 +19,7 @@ from pydantic import Field, StringConstraints
 from ..errors import InvalidCommand
 from ..vocabulary.amounts import Asset, Rounding
 from ..vocabulary.frozen import Frozen
+from .general_ledger import GeneralLedgerSpec
 
 ADDRESS_RE = re.compile(r"^[a-zA-Z0-9_-]+(:[a-zA-Z0-9_-]+)*$")
 FIXED_SEGMENT_RE = re.compile(r"^[a-zA-Z0-9_-]+$")
@@ -185,6 +186,8 @@ class ChartSpec(Frozen):
     partners: dict[str, Partner] = Field(default_factory=dict)
     segments: dict[str, SegmentSpec]
     accounts: dict[str, AccountSpec]
+    general_ledger: GeneralLedgerSpec | None = None
+    """GL mapping for the journal (None: the chart has none and ``loyalty journal`` refuses)."""
 
 
 # --------------------------------------------------------------------------

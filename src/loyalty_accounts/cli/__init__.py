@@ -17,7 +17,7 @@ import typer
 
 from ..settings import CONFIG_VARIABLE
 from ..version import __version__
-from . import config_cmd, demo, feedback, imports, ledger, ops, period, report, rules_cmd
+from . import config_cmd, demo, feedback, imports, journal, ledger, ops, period, report, rules_cmd
 from .context import AppContext
 from .shell import fail
 
@@ -36,6 +36,7 @@ app.add_typer(period.app, name="period")
 app.command("reconcile")(report.reconcile_command)
 app.command("statement")(report.statement_command)
 app.command("import")(imports.import_command)
+app.command("journal")(journal.journal_command)
 
 PANELS: dict[str, tuple[str, ...]] = {
     "Set-up": ("init", "ledger", "config", "demo", "rules", "catch-up-usage"),
@@ -44,7 +45,7 @@ PANELS: dict[str, tuple[str, ...]] = {
         "transfer", "exchange", "convert", "refund", "adjust", "expire",
     ),
     "Customers": ("balance", "history", "statement", "tier", "quote", "explain"),
-    "Finance": ("report", "reconcile", "period"),
+    "Finance": ("report", "reconcile", "period", "journal"),
 }
 """The help's panels: every command in exactly one (a unit test holds this)."""
 

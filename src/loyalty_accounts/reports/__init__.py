@@ -1,4 +1,4 @@
-"""Finance reports read from the ledger: liability, roll-forward, breakage, reconciliation, statements.
+"""Finance reports read from the ledger: liability, roll-forward, breakage, reconciliation, statements, the GL journal.
 
 Every figure here comes from the ledger's own aggregation (aggregate balances
 and volumes, at a point in time or over a window); nothing is replayed in
@@ -51,6 +51,8 @@ from .breakage import (
 )
 from .check import Check
 from .common import Clock, money_value, utc_now
+from .journal import Journal, JournalEntry, JournalLine, read_journal
+from .journal_text import JOURNAL_FORMATS, render_journal
 from .liability import (
     AccountBalance,
     LiabilityLine,
@@ -107,6 +109,11 @@ __all__ = [
     "ExpiringPoints",
     "CustomerStatement",
     "FinanceReports",
+    "JOURNAL_FORMATS",
+    "Journal",
+    "JournalEntry",
+    "JournalLine",
+    "render_journal",
     "money_value",
     "cohort_of",
     "closed_cohorts",
@@ -175,6 +182,15 @@ class FinanceReports:
         """Realised breakage over ``(start, end]`` and the cohort estimate as of ``end`` (default: now)."""
 
         return read_breakage(self.ledger, self.chart, start, end, rate_cohorts=rate_cohorts, clock=self._clock)
+
+    def journal(self, start: datetime, end: datetime) -> Journal:
+        """The general-ledger entries of ``(start, end]`` with opening balances and period-end balances.
+
+        Money in the chart's currency, exact (see :mod:`.journal`); InvalidCommand when the chart has no
+        ``general_ledger`` section, the window is empty or a ledger account has no GL account.
+        """
+
+        return read_journal(self.ledger, self.chart, start, end)
 
     def reconcile(self, as_of: datetime | None = None, *, full_log_check: bool = False) -> Reconciliation:
         """Every reconciliation check as of ``as_of`` (default: now).

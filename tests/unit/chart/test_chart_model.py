@@ -252,6 +252,8 @@ def test_an_account_with_children_is_marked_self():
             "assets": ["points"],
             "may_go_negative": False,
         }
+        # a kind holding points needs its GL account (the chart's general_ledger section)
+        d["general_ledger"]["accounts"]["customer_root"] = {"account": "Liabilities:Loyalty:ContractLiability:Current"}
 
     chart = Chart.from_yaml(variant(add))
     assert chart.to_formance_schema()["chart"]["customers"]["$customer"][".self"] == {}

@@ -24,8 +24,8 @@ def journal_command(
     ctx: typer.Context,
     start: Annotated[str, typer.Option("--from", help="First day of the period (or an instant with its offset, exclusive).")],
     end: Annotated[str, typer.Option("--to", help="Last day of the period, through its end (or an instant with its offset, inclusive).")],
-    fmt: Annotated[str, typer.Option("--format", help="beancount, hledger or csv.")] = "beancount",
-    out: Annotated[Optional[Path], typer.Option("--out", help="Write to this file instead of stdout.")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="beancount, hledger or csv.")] = "beancount",
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write to this file (replacing it) instead of stdout; '-': stdout.")] = None,
 ) -> None:
     """General-ledger journal of a period: entries linked to ledger transactions, period-end balance assertions."""
 
@@ -34,7 +34,7 @@ def journal_command(
     first, last = _window(start, end)
     assert first is not None and last is not None
     text = render_journal(run_guarded(lambda: app_context(ctx).reports().journal(first, last)), fmt)
-    if out is None:
+    if out is None or str(out) == "-":
         typer.echo(text, nl=False)
         return
     try:

@@ -82,7 +82,7 @@ def _window(start: str | None, end: str | None) -> tuple[datetime | None, dateti
 
     first, last = parse_instant(start, "--from"), parse_instant(end, "--to")
     if first is not None and last is not None and first >= last:
-        fail(f"--from ({first.isoformat()}) must be before --to ({last.isoformat()})", 2)
+        fail(f"--from {start} must come before --to {end}", 2)
     return first, last
 
 

@@ -20,7 +20,8 @@ One entry per ledger transaction with a money effect, linked to the transaction'
 to the id it reverts); transactions that move only memo assets (tier, campaign, control counters) or
 net to nothing in the GL (a release: pending and spendable points are the same contract liability)
 make no entry. The window is ``(start, end]`` like every windowed report: opening balances are the
-ledger's balances at pit ``start``, booked against ``opening_balances``; the closing balance of every
+ledger's balances at pit ``start`` of the balance-sheet accounts (earlier income and expenses are
+closed: they sit in the opening equity), booked against ``opening_balances``; the closing balance of every
 asserted account (each ``Liabilities:`` account no operation override touches) is read at pit
 ``end``, so the contract liability's closing balance equals ``report liability --as-of end``'s
 ``total_value`` (negated: a credit). Opening and closing are classified per account kind (overrides
@@ -44,6 +45,9 @@ from ..vocabulary.frozen import Frozen
 from ..vocabulary.instants import utc
 from .common import ONE_MICROSECOND, money_value
 from .reverts import REVERT_METADATA_KEY
+
+CLOSED_AT_PERIOD_START = ("Income:", "Expenses:")
+"""GL account roots an earlier period closed to equity: they open at nothing (their balance is in the opening equity)."""
 
 __all__ = ["Journal", "JournalEntry", "JournalLine", "general_ledger_of", "journal", "read_journal"]
 
@@ -230,7 +234,9 @@ def journal(
         if entry is not None:
             entries.append(entry)
     gl = mapper.gl
-    opening_totals = mapper.balances(opening)
+    # Income and expenses of earlier periods are closed: they open inside the opening-balances equity
+    # (retained earnings), so a period's income accounts hold only the period's entries.
+    opening_totals = {a: v for a, v in mapper.balances(opening).items() if not a.startswith(CLOSED_AT_PERIOD_START)}
     opening_lines = _lines(opening_totals)
     if opening_lines:
         equity = -sum((line.amount for line in opening_lines), Decimal(0))

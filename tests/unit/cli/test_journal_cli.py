@@ -42,12 +42,15 @@ def test_journal_to_stdout_and_to_a_file_are_the_same_bytes(cli: typer.Typer, tm
     assert written.exit_code == 0 and written.stdout == ""
     again = runner.invoke(cli, ["journal", "--from", "2025-10-01", "--to", "2026-11-30"])
     assert out.read_text() == again.stdout and 'option "operating_currency" "USD"' in again.stdout
+    # -f like every other command; --out - is stdout, not a file named '-'.
+    short = runner.invoke(cli, ["journal", "--from", "2025-10-01", "--to", "2026-11-30", "-f", "hledger", "--out", "-"])
+    assert short.exit_code == 0 and short.stdout == shown.stdout
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--from", "2026-02-01", "--to", "2026-01-01"], "must be before --to"),
+        (["--from", "2026-02-01", "--to", "2026-01-01"], "--from 2026-02-01 must come before --to 2026-01-01"),
         (["--from", "2026-13-01", "--to", "2026-01-01"], "not a calendar date"),
         (["--from", "2026-01-01", "--to", "2026-02-01", "--format", "xml"], "--format xml: choose one of beancount, hledger, csv"),
         (["--from", "2026-01-01T00:00:00", "--to", "2026-02-01"], "--from"),

@@ -53,7 +53,8 @@ def chart() -> Chart:
 def small(chart: Chart) -> Journal:
     """January 2026, by hand (1 PTS = 0.01 USD; a 1-mile exchange costs 0.0125 → 1 cent as posted):
 
-    opening: c1 holds 500 points in bucket 20261201 (current), 300 in noexpiry (non-current) → -8.00 USD
+    opening: c1 holds 500 points in bucket 20261201 (current), 300 in noexpiry (non-current) → -8.00 USD,
+             against the opening equity (the 8.00 of earlier goods revenue is closed into it)
     01-05 earn 1000 → pending 20270105 (current: expires within 365 days of 01-31)      Dr Goods 10.00
     01-20 redeem 250 from 20261201                                                      Cr Redemption 2.50
     01-25 exchange_out 300 PTS for 100 miles, settlement 125 cents owed to the partner  Dr Cost 1.25, Cr Payables 1.25
@@ -84,7 +85,7 @@ def small(chart: Chart) -> Journal:
 
 HLEDGER_ENTRIES = """\
 2026-01-01 * opening | balances at 2025-12-31T23:59:59.999999+00:00
-    Income:Sales:Goods                                          8.00 USD
+    Equity:Loyalty:OpeningBalances                              8.00 USD
     Liabilities:Loyalty:ContractLiability:Current              -5.00 USD
     Liabilities:Loyalty:ContractLiability:NonCurrent           -3.00 USD
 
@@ -132,7 +133,8 @@ def test_a_month_worked_by_hand(chart: Chart) -> None:
     assert {l.account: l.amount for l in j.opening} == {
         "Liabilities:Loyalty:ContractLiability:Current": Decimal("-5.00"),
         "Liabilities:Loyalty:ContractLiability:NonCurrent": Decimal("-3.00"),
-        "Income:Sales:Goods": Decimal("8.00"),
+        # Earlier income is closed: it opens inside the opening equity, not in Income:Sales:Goods.
+        "Equity:Loyalty:OpeningBalances": Decimal("8.00"),
     }
     assert {l.account: l.amount for l in j.closing} == {
         "Liabilities:Loyalty:ContractLiability:Current": Decimal("-10.50"),

@@ -53,7 +53,7 @@ from __future__ import annotations
 
 from datetime import date, timezone
 from decimal import Decimal
-from typing import Collection, Mapping
+from typing import Collection, Mapping, Sequence
 
 from ..chart import Chart
 from ..errors import ChartError, InvalidCommand, UnknownEntity
@@ -269,8 +269,9 @@ def capped_campaigns(rules: Rules, order: Order) -> tuple[str, ...]:
     )
 
 
-def campaign_usage(reading: Reading, rules: Rules, order: Order) -> dict[str, int]:
-    """Points each campaign with a per-customer cap that applies to ``order`` already gave its customer.
+def campaign_usage(reading: Reading, rules: Rules, order: Order, capped: Sequence[str] | None = None) -> dict[str, int]:
+    """Points each campaign with a per-customer cap that applies to ``order`` already gave its customer
+    (``capped``: those campaigns when the caller has them, :func:`capped_campaigns`).
 
     The balances (campaign asset) of the customer's usage accounts
     (``customers:{c}:campaigns:{id}``), which every earn credits by what
@@ -284,7 +285,8 @@ def campaign_usage(reading: Reading, rules: Rules, order: Order) -> dict[str, in
     capped campaign applies to the order.
     """
 
-    capped = capped_campaigns(rules, order)
+    if capped is None:
+        capped = capped_campaigns(rules, order)
     if not capped:
         return {}
     chart = reading.chart
@@ -314,11 +316,19 @@ def order_of(command: EarnCommand, rules: Rules) -> Order:
 def price(command: EarnCommand, reading: Reading, rules: Rules) -> tuple[EarnBreakdown, TierStatus]:
     """The order's breakdown and the customer's tier just before it, both at the order's instant."""
 
+    breakdown, before, _ = _price(command, reading, rules)
+    return breakdown, before
+
+
+def _price(command: EarnCommand, reading: Reading, rules: Rules) -> tuple[EarnBreakdown, TierStatus, tuple[str, ...]]:
+    """:func:`price`, and the capped campaigns that apply to the order (its order built and its campaigns found once)."""
+
     order = order_of(command, rules)
     reading.chart.order_currency(order.currency)
     before = tier_for(rules, reading.qualifying_points(command.customer, command.ordered_at))
-    usage = campaign_usage(reading, rules, order)
-    return quote(rules, order, tier=before.tier, campaign_usage=usage), before
+    capped = capped_campaigns(rules, order)
+    usage = campaign_usage(reading, rules, order, capped)
+    return quote(rules, order, tier=before.tier, campaign_usage=usage), before, capped
 
 
 def capped_charges(breakdown: EarnBreakdown, capped: Collection[str]) -> dict[str, int]:
@@ -342,10 +352,9 @@ def read(command: EarnCommand, reading: Reading) -> Priced:
     """The order priced at its instant, the tier it moves the customer from and to, the clawback balance."""
 
     rules = reading.require_rules("earn")
-    breakdown, before = price(command, reading, rules)
+    breakdown, before, capped = _price(command, reading, rules)
     after = tier_for(rules, before.qualifying_points + breakdown.points)
     clawback = reading.at(command.ordered_at).clawback_balance(command.customer)
-    capped = capped_campaigns(rules, order_of(command, rules))
     return Priced(breakdown=breakdown, before=before, after=after, clawback_balance=clawback, capped=capped)
 
 

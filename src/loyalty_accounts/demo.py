@@ -10,7 +10,9 @@ points are redeemed, clawed back after a partial refund, held and captured,
 transferred, exchanged with a partner airline, converted to store credit,
 held at an abandoned checkout (voided) and, a year on, expired; by then the
 qualification window has moved past Carol's booking and she is a member
-again. Every instant is fixed, so the story is the same on every run: run it
+again. Finance records its revenue estimates at launch (20 % breakage, EUR
+at 1.08 USD) and revises breakage to 25 % in April, a catch-up in the
+revenue schedule. Every instant is fixed, so the story is the same on every run: run it
 twice on one ledger and the second run posts nothing (every step is a replay
 of its business key).
 
@@ -33,6 +35,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Callable
 
+from .operations.revenue_estimate import Estimates, RevenueEstimateCommand
 from .operations import (
     CaptureCommand,
     ConvertCommand,
@@ -86,7 +89,18 @@ def _release(at: str) -> Step:
     return Step(f"release pending points due by {at[:10]}", lambda p: p.release(_at(at)))
 
 
+def _estimate(at: str, breakage: str, reason: str, **fx: str) -> Step:
+    command = RevenueEstimateCommand(
+        effective=_at(at),
+        estimates=Estimates(breakage_rate=Decimal(breakage), fx=tuple((c, Decimal(r)) for c, r in fx.items())),
+        approved_by="cfo",
+        reason=reason,
+    )
+    return Step(f"finance records the revenue estimates from {at[:10]}: breakage {breakage}", lambda p: p.execute(command))
+
+
 STEPS: tuple[Step, ...] = (
+    _estimate("2025-10-01T00:00:00Z", "0.2", "launch", EUR="1.08"),
     _earn("alice", "A-1001", "120.00", "USD", "books", "web", "2025-10-02T10:00:00Z"),
     _earn("carol", "C-3001", "1000.00", "USD", "travel", "web", "2025-10-03T09:30:00Z"),
     Step("dave signs up", lambda p: p.engage("dave", "sign_up", "signup-dave", _at("2025-10-04T15:00:00Z"))),
@@ -143,6 +157,7 @@ STEPS: tuple[Step, ...] = (
         "bob converts 200 points into store credit",
         lambda p: p.convert(ConvertCommand(customer="bob", conversion_id="V-B1", points=200, at=_at("2026-03-02T10:00:00Z"))),
     ),
+    _estimate("2026-04-01T00:00:00Z", "0.25", "half-year-review", EUR="1.08"),
     # The void is dated by the ledger when it is made (when the demo
     # runs), not at a story instant: so the voided hold comes after every spend
     # of the story and is still live at END (its 30 minutes run to 00:15). Were

@@ -63,6 +63,7 @@ REQUIRED_KINDS: tuple[str, ...] = (
     "tiers_qualifying",
     "engagement_awarded",
     "campaign_charged",
+    "revenue_estimates",
 )
 
 # Regex syntax Python accepts but RE2 (the ledger's Go regexp) does not.

@@ -17,7 +17,7 @@ import typer
 
 from ..settings import CONFIG_VARIABLE
 from ..version import __version__
-from . import config_cmd, demo, feedback, imports, journal, ledger, ops, period, report, rules_cmd
+from . import config_cmd, demo, estimate, feedback, imports, journal, ledger, ops, period, report, rules_cmd
 from .context import AppContext
 from .shell import fail
 
@@ -33,6 +33,7 @@ rules_cmd.register(app)
 app.command("demo")(demo.demo)
 app.add_typer(report.app, name="report")
 app.add_typer(period.app, name="period")
+app.add_typer(estimate.app, name="estimate")
 app.command("reconcile")(report.reconcile_command)
 app.command("statement")(report.statement_command)
 app.command("import")(imports.import_command)
@@ -45,7 +46,7 @@ PANELS: dict[str, tuple[str, ...]] = {
         "transfer", "exchange", "convert", "refund", "adjust", "expire",
     ),
     "Customers": ("balance", "history", "statement", "tier", "quote", "explain"),
-    "Finance": ("report", "reconcile", "period", "journal"),
+    "Finance": ("report", "reconcile", "period", "journal", "estimate"),
 }
 """The help's panels: every command in exactly one (a unit test holds this)."""
 

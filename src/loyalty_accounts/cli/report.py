@@ -22,6 +22,7 @@ from ..reports import DEFAULT_HORIZON_DAYS, DEFAULT_RATE_COHORTS, FinanceReports
 from .context import app_context
 from .inputs import parse_instant as parse_cli_instant
 from .output import Format, emit_json, emit_rows, formatted, show, table
+from .revenue_views import REVENUE_COLUMNS, revenue_closing_row, revenue_json, revenue_rows
 from .shell import fail, run_guarded
 from .views import (
     ACTIVITY_COLUMNS,
@@ -48,7 +49,7 @@ from .views import (
 )
 
 app = typer.Typer(
-    help="Finance reports read from the ledger: liability, activity (roll-forward), breakage.",
+    help="Finance reports read from the ledger: liability, activity (roll-forward), breakage, revenue (IFRS 15).",
     no_args_is_help=True,
 )
 
@@ -181,6 +182,46 @@ def breakage(
             f"{report.estimated_value} {report.currency} at rate {report.rate}"
         )
     typer.echo(f"Method: {report.method}")
+
+
+@app.command()
+@formatted
+def revenue(
+    ctx: typer.Context,
+    start: Annotated[str, typer.Option("--from", help="Window start, exclusive: an instant with its offset, or a date: the window starts with that day.")],
+    end: Annotated[str, typer.Option("--to", help="Window end, inclusive: an instant with its offset, or a date: through the end of that day.")],
+    *,
+    fmt: Format,
+) -> None:
+    """IFRS 15 / ASC 606 schedule: the points' contract liability rolled forward in money (allocated, recognised on redemption and as breakage, catch-up)."""
+
+    first, last = _window(start, end)
+    report = run_guarded(lambda: _service(ctx).revenue(first, last))
+    if fmt is Format.json:
+        emit_json(revenue_json(report))
+        return
+    title = f"Contract liability for points over ({report.start.isoformat() if report.start else 'beginning'}, {report.end.isoformat()}], {report.currency}"
+    emit_rows(revenue_rows(report), fmt, columns=REVENUE_COLUMNS, title=title, footer=[revenue_closing_row(report)])
+    if fmt is not Format.table:
+        return
+    typer.echo(
+        f"Orders in the window: {report.sales_price} {report.currency}, allocated {report.allocated_to_goods} to goods "
+        f"and {report.allocated} to points"
+    )
+    typer.echo(
+        f"Revenue on points: {report.revenue} {report.currency} (redemption {report.recognised_redemption}, "
+        f"breakage {report.recognised_breakage}, catch-up {report.catch_up})"
+    )
+    for e in report.estimates:
+        constrained = f", constrained to {e.estimates.constrained_rate}" if e.estimates.constrained_rate is not None else ""
+        fx = "".join(f", {c} at {r}" for c, r in e.estimates.fx)
+        typer.echo(
+            f"Estimate from {e.effective.isoformat()} (#{e.transaction_id}): breakage {e.estimates.breakage_rate}{constrained}, "
+            f"{e.estimates.method}{fx}; approved by {e.approved_by}"
+        )
+    if not report.estimates:
+        typer.echo("Estimate: none in force (record one with `loyalty estimate record`)")
+    typer.echo("ties: yes" if report.ties else f"ties: NO (points differ by {report.points_tie})")
 
 
 @formatted

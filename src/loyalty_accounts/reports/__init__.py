@@ -38,6 +38,7 @@ from datetime import datetime, timedelta
 from ..chart import Chart
 from ..ports import LedgerPort
 from ..rules import Rules
+from ..operations.revenue_estimate import RevenueEstimate
 from ..services.executor import CLOCK_SKEW
 from .breakage import (
     DEFAULT_RATE_COHORTS,
@@ -81,6 +82,8 @@ from .reconcile import (
     check_trial_balance,
     read_reconciliation,
 )
+from .revenue import PoolState, RevenueCatchUp, RevenueSchedule, Sale, SaleRefund, recognised, revenue_schedule
+from .revenue_read import read_estimates, read_pool, read_revenue
 from .reverts import REVERT_METADATA_KEY, revert_targets
 from .roll_forward import RollForward, RollForwardLine, read_roll_forward, roll_forward
 from .statement import (
@@ -114,6 +117,16 @@ __all__ = [
     "JournalEntry",
     "JournalLine",
     "render_journal",
+    "RevenueSchedule",
+    "RevenueCatchUp",
+    "PoolState",
+    "Sale",
+    "SaleRefund",
+    "recognised",
+    "revenue_schedule",
+    "read_revenue",
+    "read_estimates",
+    "read_pool",
     "money_value",
     "cohort_of",
     "closed_cohorts",
@@ -191,6 +204,20 @@ class FinanceReports:
         """
 
         return read_journal(self.ledger, self.chart, start, end)
+
+    def revenue(self, start: datetime | None, end: datetime | None = None) -> RevenueSchedule:
+        """The IFRS 15 / ASC 606 revenue schedule over ``(start, end]``: the points' contract liability rolled forward in money.
+
+        See :mod:`.revenue`. Raises InvalidCommand when an order was placed with no revenue estimate
+        in force or no exchange rate for its currency (record one with ``loyalty estimate record``).
+        """
+
+        return read_revenue(self.ledger, self.chart, start, end, clock=self._clock)
+
+    def estimates(self) -> list[RevenueEstimate]:
+        """Every revenue estimate recorded on the ledger, in effective order."""
+
+        return read_estimates(self.ledger)
 
     def reconcile(self, as_of: datetime | None = None, *, full_log_check: bool = False) -> Reconciliation:
         """Every reconciliation check as of ``as_of`` (default: now).

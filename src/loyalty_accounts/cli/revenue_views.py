@@ -6,6 +6,7 @@ liability, in points and in money: the rows above ``closing`` sum to it, in both
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from ..operations.revenue_estimate import RevenueEstimate
@@ -28,7 +29,7 @@ def revenue_rows(report: RevenueSchedule) -> list[dict[str, Any]]:
         _row(report, "opening", report.opening_points, report.opening),
         _row(report, "allocated", report.sale_points, report.allocated),
         _row(report, "reversed_by_refunds", -report.refund_points, -report.reversed_by_refunds),
-        _row(report, "other_points", report.other_points, 0),
+        _row(report, "other_points", report.other_points, Decimal(0).quantize(report.closing)),
         _row(report, "recognised_redemption", -report.redeemed_points, -report.recognised_redemption),
         _row(report, "recognised_breakage", -report.expired_points, -report.recognised_breakage),
         _row(report, "catch_up", 0, -report.catch_up),

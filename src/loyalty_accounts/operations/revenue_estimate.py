@@ -143,10 +143,6 @@ class RevenueEstimateCommand(Command):
     def dated(self) -> datetime | None:
         return self.effective
 
-    def in_the_past(self) -> tuple[str, datetime] | None:
-        """An estimate takes effect now or earlier: one for the future would be recorded before it was known."""
-
-        return ("record an estimate effective", self.effective)
 
 
 class RevenueEstimate(Frozen):

@@ -363,7 +363,7 @@ def revenue_schedule(
         if after.total != before.total:
             catch_ups.append(RevenueCatchUp(at=change.effective, transaction_id=change.transaction_id, amount=after.total - before.total))
         previous = change
-    catch_up = sum((c.amount for c in catch_ups), Decimal(0))
+    catch_up = sum((c.amount for c in catch_ups), Decimal(0).scaleb(-places))
     redemption = rec1.redemption - rec0.redemption
     in_force = ((at_start,) if at_start is not None else ()) + tuple(timeline.changes(start, end))
     p0, p1 = pool(start), pool(end)

@@ -233,6 +233,7 @@ EXPECTED_SCHEMA = {
                 "redeemed": {},
                 "written_off": {},
             },
+            "revenue": {"estimates": {}},
             "tiers": {"qualifying": {}},
         },
         "world": {},

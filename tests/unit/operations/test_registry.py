@@ -58,6 +58,8 @@ from loyalty_accounts.operations import void as void_op
 from loyalty_accounts.operations import VoidCommand
 from loyalty_accounts.operations.guard import EXECUTOR_TEMPLATES
 from loyalty_accounts.operations.period_close import PeriodCloseCommand
+from loyalty_accounts.operations import revenue_estimate
+from loyalty_accounts.operations.revenue_estimate import Estimates, RevenueEstimateCommand
 from loyalty_accounts.operations import UsageCatchUpCommand, usage_catch_up
 from loyalty_accounts.operations.usage_catch_up import UsageShortfall
 from loyalty_accounts.types import Posting, TransactionPlan
@@ -122,6 +124,10 @@ def sample_plans(chart, catalogue, rules) -> list[TransactionPlan]:
         open_counter.plan(OpenCounterCommand(customer="c42", event="referral_completed"), chart, catalogue),
         open_control.open_control(chart, catalogue, chart.sequence("c42")),
         period_close.plan(PeriodCloseCommand(through=AT), chart, catalogue, None),
+        revenue_estimate.plan(
+            RevenueEstimateCommand(effective=AT, estimates=Estimates(breakage_rate=Decimal("0.2"), fx=(("EUR", Decimal("1.08")),)), approved_by="cfo", reason="launch"),
+            chart, catalogue, None,
+        ),
         void_op.plan(VoidCommand(customer="c42", hold_id="h-9"), chart, catalogue, hold_postings),
         *usage_catch_up.plan(
             UsageCatchUpCommand(customer="c42", as_of=AT), chart, catalogue,
@@ -190,7 +196,7 @@ def test_the_business_key_is_the_commands_key(name):
     assert entry.writes.business_key == entry.command.key_field
     assert all(entry.writes.allows(key) for key in RESERVED_METADATA)
     # every operation says whose points it moves, but the opening of a control account moves none
-    assert entry.writes.allows("customer") or name in ("open_control", "period_close")
+    assert entry.writes.allows("customer") or name in ("open_control", "period_close", "revenue_estimate")
 
 
 def test_lists_of_several_elements_are_exercised(chart, catalogue, rules):

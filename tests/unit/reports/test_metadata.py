@@ -53,6 +53,8 @@ from loyalty_accounts.operations import (
     void,
 )
 from loyalty_accounts.operations.period_close import PeriodCloseCommand
+from loyalty_accounts.operations import revenue_estimate
+from loyalty_accounts.operations.revenue_estimate import Estimates, RevenueEstimateCommand
 from loyalty_accounts.operations import UsageCatchUpCommand, usage_catch_up
 from loyalty_accounts.operations.usage_catch_up import UsageShortfall
 from loyalty_accounts.reports.reconcile import check_transaction_metadata
@@ -95,6 +97,10 @@ def every_plan(chart: Chart, catalogue: Catalogue) -> list[TransactionPlan]:
         open_counter.plan(OpenCounterCommand(customer="c42", event="review_written", day=date(2026, 6, 1)), chart, catalogue),
         open_control.open_control(chart, catalogue, chart.period_closed()),
         period_close.plan(PeriodCloseCommand(through=t), chart, catalogue, t - timedelta(days=30)),
+        revenue_estimate.plan(
+            RevenueEstimateCommand(effective=t, estimates=Estimates(breakage_rate=Decimal("0.2"), constrained_rate=Decimal("0.1"), fx=(("EUR", Decimal("1.08")),)), approved_by="cfo", reason="launch"),
+            chart, catalogue, None,
+        ),
         void.plan(VoidCommand(customer="c42", hold_id="h-9"), chart, catalogue, held),
         *release.plan(
             ReleaseCommand(customer="c42", as_of=t), chart, catalogue, [PendingBalance(release=date(2026, 6, 1), expiry=date(2027, 5, 18), timeline=Timeline(since=t, current=95))]

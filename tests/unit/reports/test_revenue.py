@@ -1,0 +1,154 @@
+"""The IFRS 15 schedule on the issue's worked example, every figure to the cent, and its edges.
+
+1,000 orders of 100.00 each earn 100 points (point value 0.01), expected breakage 20 %. The figures
+asserted are the issue's, worked by hand; the pool states are what the ledger would hold.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal
+
+import pytest
+
+from loyalty_accounts.errors import InvalidCommand
+from loyalty_accounts.operations.revenue_estimate import Estimates, RevenueEstimate
+from loyalty_accounts.reports import PoolState, RevenueSchedule, Sale, SaleRefund, revenue_schedule
+
+UTC = timezone.utc
+LAUNCH = datetime(2024, 12, 1, tzinfo=UTC)
+ORDERED = datetime(2024, 12, 31, 12, tzinfo=UTC)
+JAN, FEB, MAR = (datetime(2025, m, d, 23, 59, 59, tzinfo=UTC) for m, d in ((1, 31), (2, 28), (3, 31)))
+JUN, DEC = datetime(2025, 6, 30, 23, 59, 59, tzinfo=UTC), datetime(2025, 12, 31, 23, 59, 59, tzinfo=UTC)
+REVISED = datetime(2025, 3, 31, 12, tzinfo=UTC)
+
+SALES = [Sale(transaction_id=100 + i, at=ORDERED, order_id=f"o-{i}", currency="USD", amount=Decimal("100.00"), points=100) for i in range(1000)]
+POOLS = {
+    JAN: PoolState(outstanding=100_000, redeemed=0, expired=0),
+    FEB: PoolState(outstanding=70_000, redeemed=30_000, expired=0),
+    REVISED: PoolState(outstanding=70_000, redeemed=30_000, expired=0),
+    MAR: PoolState(outstanding=70_000, redeemed=30_000, expired=0),
+    JUN: PoolState(outstanding=28_000, redeemed=72_000, expired=0),
+    DEC: PoolState(outstanding=0, redeemed=72_000, expired=28_000),
+}
+
+
+def estimate(at: datetime, rate: str, tx: int, **fields: object) -> RevenueEstimate:
+    return RevenueEstimate(
+        effective=at, estimates=Estimates(breakage_rate=Decimal(rate), **fields), approved_by="cfo", reason=None, transaction_id=tx, recorded_at=None
+    )
+
+
+ESTIMATES = [estimate(LAUNCH, "0.20", 1), estimate(REVISED, "0.25", 2)]
+
+
+def schedule(start: datetime | None, end: datetime, estimates=ESTIMATES, sales=SALES, refunds=(), pools=POOLS) -> RevenueSchedule:
+    return revenue_schedule(
+        programme="acme", currency="USD", places=2, point_value=Decimal("0.01"), start=start, end=end,
+        estimates=estimates, sales=sales, refunds=refunds, pools=pools, other_points=0,
+    )
+
+
+def test_the_allocation_is_by_relative_ssp_rounded_once_not_per_order():
+    s = schedule(None, JAN)
+    assert (s.sales_price, s.allocated, s.allocated_to_goods) == (Decimal("100000.00"), Decimal("793.65"), Decimal("99206.35"))
+    per_order = (Decimal("100.00") * Decimal("0.80") / Decimal("100.80")).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    assert per_order * 1000 == Decimal("790.00") != s.allocated  # what rounding each order would have booked
+    assert (s.closing, s.sale_points, s.closing_points) == (Decimal("793.65"), 100_000, 100_000)
+
+
+def test_february_redemptions_recognise_redemption_and_proportional_breakage():
+    s = schedule(JAN, FEB)
+    assert (s.revenue, s.recognised_redemption, s.recognised_breakage, s.catch_up) == (
+        Decimal("297.62"), Decimal("238.10"), Decimal("59.52"), Decimal("0.00"),
+    )
+    assert (s.opening, s.closing, s.redeemed_points) == (Decimal("793.65"), Decimal("496.03"), 30_000)
+    assert s.ties
+
+
+def test_a_new_estimate_is_a_cumulative_catch_up_and_leaves_the_allocation_alone():
+    s = schedule(FEB, MAR)
+    assert (s.catch_up, s.closing, s.allocated) == (Decimal("19.84"), Decimal("476.19"), Decimal("0.00"))
+    assert [(c.at, c.transaction_id, c.amount) for c in s.catch_ups] == [(REVISED, 2, Decimal("19.84"))]
+    assert s.recognised_redemption == s.recognised_breakage == Decimal("0.00")
+    assert [e.transaction_id for e in s.estimates] == [1, 2]
+
+
+def test_june_redemptions_under_the_revised_estimate():
+    s = schedule(MAR, JUN)
+    assert (s.revenue, s.recognised_redemption, s.recognised_breakage) == (Decimal("444.44"), Decimal("333.33"), Decimal("111.11"))
+    assert s.closing == Decimal("31.75")
+    assert [e.transaction_id for e in s.estimates] == [2]
+
+
+def test_once_the_rest_expires_nothing_is_owed_and_the_life_adds_up():
+    year_end = schedule(JUN, DEC)
+    assert (year_end.closing, year_end.recognised_breakage, year_end.expired_points, year_end.closing_points) == (
+        Decimal("0.00"), Decimal("31.75"), 28_000, 0,
+    )
+    life = schedule(None, DEC)
+    assert life.recognised_redemption == Decimal("571.43")
+    assert life.recognised_breakage + life.catch_up == Decimal("222.22")
+    assert life.revenue == life.allocated == Decimal("793.65")
+
+
+def test_the_periods_add_up_to_the_whole():
+    periods = [schedule(a, b) for a, b in ((None, JAN), (JAN, FEB), (FEB, MAR), (MAR, JUN), (JUN, DEC))]
+    whole = schedule(None, DEC)
+    for name in ("revenue", "recognised_redemption", "recognised_breakage", "catch_up", "allocated"):
+        assert sum(getattr(p, name) for p in periods) == getattr(whole, name), name
+    assert all(a.closing == b.opening for a, b in zip(periods, periods[1:]))
+
+
+def test_the_remote_method_recognises_breakage_only_when_points_expire():
+    remote = [estimate(LAUNCH, "0.20", 1, method="remote")]
+    assert schedule(JAN, FEB, remote).revenue == Decimal("238.10")
+    assert schedule(JAN, FEB, remote).recognised_breakage == Decimal("0.00")
+    year = schedule(JUN, DEC, remote)
+    assert (year.recognised_breakage, year.closing) == (Decimal("222.22"), Decimal("0.00"))
+
+
+def test_a_constrained_estimate_recognises_less_breakage_but_allocates_as_before():
+    constrained = [estimate(LAUNCH, "0.20", 1, constrained_rate=Decimal("0.15"))]
+    assert schedule(JAN, FEB, constrained).revenue == Decimal("280.11")
+    assert schedule(None, JAN, constrained).allocated == Decimal("793.65")
+
+
+def test_a_refund_withdraws_the_share_of_the_allocation_it_refunds():
+    one = [Sale(transaction_id=1, at=ORDERED, order_id="o-1", currency="USD", amount=Decimal("100.00"), points=100)]
+    half = SaleRefund(transaction_id=2, at=ORDERED + timedelta(days=3), order_id="o-1", refunded_total=Decimal("50.00"), points=50)
+    pools = {JAN: PoolState(outstanding=50, redeemed=0, expired=0)}
+    s = schedule(None, JAN, sales=one, refunds=[half], pools=pools)
+    assert (s.allocated, s.reversed_by_refunds, s.closing) == (Decimal("0.79"), Decimal("0.40"), Decimal("0.39"))
+    assert (s.sale_points, s.refund_points) == (100, 50)
+
+
+def test_an_order_in_another_currency_is_translated_at_the_rate_in_force_when_placed():
+    eur = [Sale(transaction_id=1, at=ORDERED, order_id="e-1", currency="EUR", amount=Decimal("100.00"), points=110)]
+    pools = {JAN: PoolState(outstanding=110, redeemed=0, expired=0)}
+    rated = [estimate(LAUNCH, "0.20", 1, fx=(("EUR", Decimal("1.08")),)), estimate(REVISED, "0.20", 2, fx=(("EUR", Decimal("2")),))]
+    s = schedule(None, JAN, rated, sales=eur, pools=pools)
+    # 108.00 USD and 110 points worth 0.88: 108 × 0.88 / 108.88 = 0.8729...
+    assert (s.sales_price, s.allocated) == (Decimal("108.00"), Decimal("0.87"))
+    with pytest.raises(InvalidCommand, match="gives no EUR rate"):
+        schedule(None, JAN, [estimate(LAUNCH, "0.20", 1)], sales=eur, pools=pools)
+
+
+def test_an_order_placed_before_any_estimate_is_refused_by_name():
+    with pytest.raises(InvalidCommand, match="order o-0 .* before any revenue estimate"):
+        schedule(None, JAN, [estimate(FEB, "0.20", 1)])
+
+
+def test_no_points_left_with_customers_means_no_liability_left_even_with_debt():
+    pools = {JAN: PoolState(outstanding=100_000, redeemed=0, expired=0), FEB: PoolState(outstanding=-5, redeemed=100_005, expired=0)}
+    s = schedule(JAN, FEB, pools=pools)
+    assert s.closing == Decimal("0.00") and s.closing_points == -5
+
+
+def test_a_points_movement_no_line_explains_breaks_the_tie():
+    s = revenue_schedule(
+        programme="acme", currency="USD", places=2, point_value=Decimal("0.01"), start=JAN, end=FEB,
+        estimates=ESTIMATES, sales=SALES, refunds=(), pools={JAN: POOLS[JAN], FEB: PoolState(outstanding=70_007, redeemed=30_000, expired=0)},
+        other_points=0,
+    )
+    assert s.points_tie == 7 and not s.ties

@@ -288,7 +288,10 @@ def print_statement(report: CustomerStatement, fmt: Format, *, holder: str | Non
     if fmt is Format.csv:
         emit_rows(statement_rows(report), fmt, columns=STATEMENT_COLUMNS)
         return
-    whose = f"{holder} ({report.customer})" if holder is not None and holder != report.customer else report.customer
+    if holder is None:
+        whose = report.customer
+    else:  # a name, with the id; a pseudonym already holds the id
+        whose = holder if report.customer in holder else f"{holder} ({report.customer})"
     typer.echo(f"Statement of {whose} over ({report.start.isoformat() if report.start else 'beginning'}, {report.end.isoformat()}]")
     lines = [statement_balance_row(report, "opening"), *statement_rows(report)]
     show(table(lines, STATEMENT_COLUMNS, footer=[statement_balance_row(report, "closing")]))

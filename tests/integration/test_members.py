@@ -135,13 +135,14 @@ def test_another_key_cannot_read_or_add(registry: MemberRegistry, registry_url: 
 def test_the_local_stack_makes_its_registry_and_key_on_first_use(
     postgres_admin_uri: str, local_stack_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With no registry URL, `member` commands use the database loyalty_registry of the stack's cluster,
-    created if missing, and a key made in the state folder (0600)."""
+    """`ledger up` makes the database loyalty_registry in the stack's cluster; with no registry URL, `member`
+    commands use it, make it again if it is missing, and a key made in the state folder (0600)."""
 
     for variable in ("LOYALTY_REGISTRY_URL", "LOYALTY_REGISTRY_KEY", "LOYALTY_REGISTRY_KEY_FILE"):
         monkeypatch.delenv(variable, raising=False)
     with psycopg.connect(postgres_admin_uri, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS loyalty_registry WITH (FORCE)"))
+        assert conn.execute("SELECT 1 FROM pg_database WHERE datname = 'loyalty_registry'").fetchone() == (1,), "made by `up`"
+        conn.execute(sql.SQL("DROP DATABASE loyalty_registry WITH (FORCE)"))
     key_path = LocalStack(local_stack_dir).registry_key_file
     key_path.unlink(missing_ok=True)
     runner = CliRunner()

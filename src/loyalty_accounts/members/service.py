@@ -41,6 +41,7 @@ ID_ATTEMPTS = 5
 """New ids drawn before giving up: a clash of 128-bit random ids does not happen; five in a row is a fault."""
 
 Clock = Callable[[], datetime]
+_ID_LIKE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def _now() -> datetime:
@@ -57,7 +58,8 @@ def member_id(value: object) -> str:
     """``value`` if it is a member id, else InvalidCommand (the registry looks members up by id only)."""
 
     if not isinstance(value, str) or not re.fullmatch(MEMBER_ID_PATTERN.strip("^$"), value):
-        shown = "empty" if value == "" else (repr(value) if isinstance(value, str) and len(value) <= 40 else "given")
+        # Repeated only when it has the look of an id: an email or a name typed in its place stays out of messages.
+        shown = "empty" if value == "" else (repr(value) if isinstance(value, str) and _ID_LIKE.fullmatch(value) else "given")
         raise InvalidCommand(
             f"member id {shown} is not valid: members are named by the id `loyalty member add` printed (m_ and 22 characters)"
         )

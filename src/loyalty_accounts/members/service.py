@@ -158,7 +158,7 @@ class MemberRegistry:
         profile = new_profile({"name": name, "email": email, "phone": phone, "country": country}, consents or {}, at)
         data_key = new_data_key()
         with self._store.transaction():
-            self._require_key(adding=True)
+            self._require_key()
             self._store.record_key(self._key.key_id, at)
             for _ in range(ID_ATTEMPTS):
                 member = new_member_id()
@@ -263,8 +263,8 @@ class MemberRegistry:
 
     # -- helpers ------------------------------------------------------------
 
-    def _require_key(self, *, adding: bool = False) -> None:
-        """Refuse a registry key other than the one(s) this registry's data keys are wrapped with."""
+    def _require_key(self) -> None:
+        """Refuse a registry key other than those this registry's data keys are wrapped with (none yet: any)."""
 
         if self._key_checked:
             return
@@ -274,7 +274,7 @@ class MemberRegistry:
                 f"{self._key_source} (key id {self._key.key_id}) is not the key this registry's members are sealed "
                 f"with (key id {', '.join(sorted(known))}): configure that key (LOYALTY_REGISTRY_KEY or registry_key_file)"
             )
-        self._key_checked = bool(known) or not adding
+        self._key_checked = True
 
     def _read(self, member: str, *, for_update: bool = False) -> SealedMember:
         sealed = self._store.read(member, for_update=for_update)

@@ -104,22 +104,12 @@ class PoolState(Frozen):
     expired: int
     """E: points lost to expiry."""
 
-    @property
-    def issued(self) -> int:
-        """N = O + R + E."""
-
-        return self.outstanding + self.redeemed + self.expired
-
 
 class Recognition(Frozen):
     """Cumulative revenue recognised at an instant: total and its redemption part (money, rounded)."""
 
     total: Decimal
     redemption: Decimal
-
-    @property
-    def breakage(self) -> Decimal:
-        return self.total - self.redemption
 
 
 class RevenueCatchUp(Frozen):

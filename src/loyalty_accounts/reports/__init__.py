@@ -1,12 +1,14 @@
-"""Finance reports read from the ledger: liability, roll-forward, breakage, reconciliation, statements, the GL journal.
+"""Finance reports read from the ledger: liability, roll-forward, breakage, reconciliation, statements, the GL journal,
+partner settlement.
 
 Every figure here comes from the ledger's own aggregation (aggregate balances
 and volumes, at a point in time or over a window); nothing is replayed in
 Python. One module per statement (:mod:`.liability`, :mod:`.roll_forward`,
-:mod:`.breakage`, :mod:`.reconcile`, :mod:`.statement`), each with two layers:
+:mod:`.breakage`, :mod:`.reconcile`, :mod:`.statement`, :mod:`.partner_statement`), each with two layers:
 
 - a pure function (``liability_statement``, ``roll_forward``,
-  ``breakage_report``, the ``check_*`` functions, ``customer_statement``)
+  ``breakage_report``, the ``check_*`` functions, ``customer_statement``,
+  ``partner_statement``)
   that turns fetched numbers into a frozen report value with ``int`` points
   and exact ``Decimal`` money;
 - its fetch (``read_*``), which does the reads through a
@@ -70,6 +72,14 @@ from .invariants import (
 )
 from .limits import check_campaign_caps, check_engagement_limits, check_order_refunds, check_refunds_after_orders
 from .log_chain import check_log_chain, read_log_chain
+from .partner_statement import (
+    DirectionTotals,
+    PartnerStatement,
+    SettledExchange,
+    SettlementLine,
+    partner_statement,
+    read_partner_statement,
+)
 from .periods import check_closed_periods, check_future_dated
 from .reconcile import (
     Reconciliation,
@@ -111,7 +121,11 @@ __all__ = [
     "StatementLine",
     "ExpiringPoints",
     "CustomerStatement",
+    "DirectionTotals",
     "FinanceReports",
+    "PartnerStatement",
+    "SettledExchange",
+    "SettlementLine",
     "JOURNAL_FORMATS",
     "Journal",
     "JournalEntry",
@@ -156,6 +170,7 @@ __all__ = [
     "check_closed_periods",
     "check_future_dated",
     "customer_statement",
+    "partner_statement",
 ]
 
 
@@ -247,3 +262,15 @@ class FinanceReports:
         """A customer's statement over ``(start, end]`` (default: from the beginning to now)."""
 
         return read_statement(self.ledger, self.chart, customer, start, end, horizon_days=horizon_days, clock=self._clock)
+
+    def partner_statement(self, partner: str, start: datetime | None = None, end: datetime | None = None) -> PartnerStatement:
+        """The settlement with ``partner`` over ``(start, end]`` (default: from the beginning to now).
+
+        Opening and closing balances of its settlement account, each exchange out and in with its exact
+        and settled amounts and the rounding, other movements of the account, the tie to the ledger's
+        balance at ``end`` and the net payable or receivable (see :mod:`.partner_statement`).
+        InvalidCommand for an undeclared partner (nothing is read) or a window that does not start
+        before it ends.
+        """
+
+        return read_partner_statement(self.ledger, self.chart, partner, start, end, clock=self._clock)

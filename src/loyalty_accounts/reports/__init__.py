@@ -34,6 +34,7 @@ Instants and windows
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Callable
 
 from ..chart import Chart
 from ..ports import LedgerPort
@@ -69,6 +70,7 @@ from .invariants import (
 )
 from .limits import check_campaign_caps, check_engagement_limits, check_order_refunds, check_refunds_after_orders
 from .log_chain import check_log_chain, read_log_chain
+from .pack import ReportPack, read_pack, render_pack
 from .periods import check_closed_periods, check_future_dated
 from .reconcile import (
     Reconciliation,
@@ -114,6 +116,8 @@ __all__ = [
     "JournalEntry",
     "JournalLine",
     "render_journal",
+    "ReportPack",
+    "render_pack",
     "money_value",
     "cohort_of",
     "closed_cohorts",
@@ -191,6 +195,21 @@ class FinanceReports:
         """
 
         return read_journal(self.ledger, self.chart, start, end)
+
+    def pack(
+        self, as_of: datetime, start: datetime | None = None, *, progress: Callable[[int, int], None] | None = None
+    ) -> ReportPack:
+        """The report pack of ``(start, as_of]`` (``start`` default: twelve months before ``as_of``).
+
+        Its files are :func:`render_pack`'s (``pack.html`` and one CSV per table); see
+        :mod:`.pack`. ``progress(done, total)`` is called after each step of its reads.
+        InvalidCommand for a period that does not start before ``as_of`` or spans more than
+        120 months; OperationRefused when writes kept landing while it was read.
+        """
+
+        return read_pack(
+            self.ledger, self.chart, as_of, start, rules=self.rules, clock=self._clock, clock_skew=self.clock_skew, progress=progress
+        )
 
     def reconcile(self, as_of: datetime | None = None, *, full_log_check: bool = False) -> Reconciliation:
         """Every reconciliation check as of ``as_of`` (default: now).

@@ -8,16 +8,13 @@ brings, reads it).
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
 from PIL import Image
-
-from loyalty_accounts.local.postgres import _apt_install
+from support.debian import debian_command
 
 WIDTH, HEIGHT = 1280, 6400
 """The window: as wide as a desk screen, tall enough for the demo year's whole pack."""
@@ -26,13 +23,7 @@ WIDTH, HEIGHT = 1280, 6400
 def chromium_bin() -> str:
     """``chromium`` on PATH, installed from Debian's package first when missing and running as root."""
 
-    found = shutil.which("chromium")
-    if found is None and os.geteuid() == 0 and shutil.which("apt-get"):
-        _apt_install("chromium")
-        found = shutil.which("chromium")
-    if found is None:
-        raise AssertionError("chromium not found: install Debian's 'chromium' package (apt-get install chromium)")
-    return found
+    return debian_command("chromium", "chromium")
 
 
 class Rendered(NamedTuple):

@@ -29,12 +29,12 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from fractions import Fraction
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Iterable, Literal, Mapping, Sequence
 
 from ..chart import Chart
 from ..errors import InvalidCommand
 from ..ports import LedgerPort
-from ..types import AccountState
+from ..types import AccountState, PostedTransaction
 from ..vocabulary.frozen import Frozen
 from ..vocabulary.instants import day_start, utc
 from .common import (
@@ -59,6 +59,7 @@ __all__ = [
     "breakage_report",
     "closed_cohorts",
     "cohort_of",
+    "expiry_runs",
     "issued_in",
     "read_breakage",
 ]
@@ -301,16 +302,8 @@ def read_breakage(
             issued[month] = issued_in(ledger, chart, month)
         first_expiry = day_start(months[0] + timedelta(days=days), chart.timezone)
         if first_expiry <= end:
-            for tx in ledger.transactions(metadata={"operation": "expire"}, start=first_expiry, end=end + ONE_MICROSECOND):
-                if tx.reverted:
-                    continue
-                try:
-                    expiry = date.fromisoformat(tx.metadata.get("expires_at", ""))
-                except ValueError:
-                    continue
-                expired_by_expiry[expiry] += sum(
-                    p.amount for p in tx.postings if p.asset == asset and p.destination == chart.expired()
-                )
+            runs = ledger.transactions(metadata={"operation": "expire"}, start=first_expiry, end=end + ONE_MICROSECOND)
+            expired_by_expiry = expiry_runs(chart, runs)
     return breakage_report(
         start=start,
         end=end,
@@ -321,6 +314,22 @@ def read_breakage(
         issued_by_cohort=issued,
         rate_cohorts=rate_cohorts,
     )
+
+
+def expiry_runs(chart: Chart, transactions: Iterable[PostedTransaction]) -> dict[date, int]:
+    """Points the expiry runs among ``transactions`` moved to the expired account, by the bucket expiry date
+    each records (``expires_at``); other transactions, reverted runs and unreadable dates are left out."""
+
+    found: dict[date, int] = defaultdict(int)
+    for tx in transactions:
+        if tx.metadata.get("operation") != "expire" or tx.reverted:
+            continue
+        try:
+            expiry = date.fromisoformat(tx.metadata.get("expires_at", ""))
+        except ValueError:
+            continue
+        found[expiry] += sum(p.amount for p in tx.postings if p.asset == chart.points_asset and p.destination == chart.expired())
+    return found
 
 
 def issued_in(ledger: LedgerPort, chart: Chart, month: date) -> int:

@@ -6,15 +6,11 @@ from pathlib import Path
 
 import pytest
 import typer
-from support.fake_ledger import FakeLedger
-from support.programme import programme
-from support.report_books import ROOT
+from support.cli_apps import app_over, demo_ledger
 from typer.testing import CliRunner
 
 from loyalty_accounts.cli import app as loyalty_app
-from loyalty_accounts.cli.context import AppContext
 from loyalty_accounts.cli.pack import pack_command
-from loyalty_accounts.demo import run_demo
 
 runner = CliRunner()
 PERIOD = ["--from", "2025-10-01", "--as-of", "2026-11-30"]
@@ -26,16 +22,7 @@ CSVS = {
 
 @pytest.fixture(scope="module")
 def cli() -> typer.Typer:
-    ledger = FakeLedger()
-    run_demo(programme(ledger))
-    root = typer.Typer()
-
-    @root.callback()
-    def _options(ctx: typer.Context) -> None:
-        ctx.obj = AppContext(None, None, ROOT / "chart_of_accounts.yaml", None, _client=ledger)
-
-    root.command("pack")(pack_command)
-    return root
+    return app_over(demo_ledger(), {"pack": pack_command})
 
 
 def test_the_pack_is_written_to_a_new_folder(cli: typer.Typer, tmp_path: Path) -> None:

@@ -6,9 +6,11 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
+from support.cli_apps import demo_ledger
 from support.fake_ledger import FakeLedger
 from support.programme import programme
 
+from loyalty_accounts.chart import Chart
 from loyalty_accounts.demo import run_demo
 from loyalty_accounts.errors import OperationRefused
 from loyalty_accounts.program import LoyaltyProgram
@@ -100,20 +102,18 @@ def writing(ledger: FakeLedger, times: int) -> tuple[SectionEntry, list[int]]:
     return SectionEntry(section), calls
 
 
-def test_a_write_during_the_reads_makes_them_again() -> None:
-    ledger = FakeLedger()
-    run_demo(programme(ledger))
+def test_a_write_during_the_reads_makes_them_again(chart: Chart) -> None:
+    ledger = demo_ledger()
     entry, calls = writing(ledger, 1)
-    built = read_pack(ledger, programme(ledger).chart, AS_OF, START, sections=(entry,))
+    built = read_pack(ledger, chart, AS_OF, START, sections=(entry,))
     assert len(calls) == 2 and built.head.log_id == list(ledger.logs())[-1]["id"]
 
 
-def test_writes_that_keep_landing_are_refused() -> None:
-    ledger = FakeLedger()
-    run_demo(programme(ledger))
+def test_writes_that_keep_landing_are_refused(chart: Chart) -> None:
+    ledger = demo_ledger()
     entry, calls = writing(ledger, 99)
     with pytest.raises(OperationRefused, match="written to while the pack was read"):
-        read_pack(ledger, programme(ledger).chart, AS_OF, START, sections=(entry,))
+        read_pack(ledger, chart, AS_OF, START, sections=(entry,))
     assert len(calls) == 3
 
 

@@ -43,14 +43,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, datetime, timedelta
-from typing import Iterable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 from ...chart import Chart, parse_date_segment
 from ...ports import LedgerPort
 from ...types import PostedTransaction
 from ...vocabulary.frozen import Frozen
 from ...vocabulary.instants import day_start, utc
-from ..breakage import cohort_of, issued_in
+from ..breakage import cohort_of, expiry_runs, issued_in
 from ..common import DATED_KINDS, ONE_MICROSECOND
 from ..months import add_months, month_label, month_start, months_apart
 
@@ -185,23 +185,6 @@ class _Attribution:
             self.cells[(None, measure, month)] += points
 
 
-def _recorded_expiries(chart: Chart, days: int, transactions: Iterable[PostedTransaction]) -> dict[date, int]:
-    """Points each ``expire`` transaction moved to expired, by the cohort of the ``expires_at`` it records."""
-
-    found: dict[date, int] = defaultdict(int)
-    for tx in transactions:
-        if tx.metadata.get("operation") != "expire" or tx.reverted:
-            continue
-        try:
-            expiry = date.fromisoformat(tx.metadata.get("expires_at", ""))
-        except ValueError:
-            continue
-        found[cohort_of(expiry, days)] += sum(
-            p.amount for p in tx.postings if p.asset == chart.points_asset and p.destination == chart.expired()
-        )
-    return found
-
-
 def cohort_triangle(
     *,
     chart: Chart,
@@ -235,7 +218,9 @@ def cohort_triangle(
         return CohortTriangle(
             since=since, as_of=as_of, expiry_days=None, ages=0, rows=(), earlier={}, unattributed=dict(flat), ledger=dict(ledger)
         )
-    recorded = _recorded_expiries(chart, days, unique)
+    recorded: dict[date, int] = defaultdict(int)
+    for expiry, points in expiry_runs(chart, unique).items():
+        recorded[cohort_of(expiry, days)] += points
     by_cohort: dict[tuple[date, str], dict[int, int]] = defaultdict(lambda: defaultdict(int))
     earlier: dict[str, int] = defaultdict(int)
     unattributed: dict[str, int] = defaultdict(int)

@@ -265,9 +265,9 @@ def triangle_section(ctx: PackContext) -> Section:
         key="cohort_triangle",
         title="Cohort triangle: cumulative redeemed and expired",
         paragraphs=(
-            f"Rows are earn months (cohorts) from {triangle.rows[0].cohort if triangle.rows else 'none'}, the first "
-            f"whose buckets were still live after the period's start; columns are ages in whole months since the earn "
-            f"month (age 0: that month); empty cells are ages not reached by the as-of date. A point belongs to the "
+            f"Rows are the earn months (cohorts) that issued or moved points, from {ctx.chart.local_date(triangle.since):%Y-%m} "
+            f"on: the first month whose buckets could still be live after the period's start. Columns are ages in whole "
+            f"months since the earn month (age 0: that month); empty cells are ages not reached by the as-of date. A point belongs to the "
             f"cohort of the bucket it leaves: the bucket's expiry date less {triangle.expiry_days} days; a capture's "
             f"points are traced through its hold to the buckets the hold drew from, soonest-expiring first.",
             f"The last figure of each row is that cohort's total. All cohorts together, with points of earlier "

@@ -34,12 +34,11 @@ Instants and windows
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Callable
 
 from ..chart import Chart
 from ..ports import LedgerPort
 from ..rules import Rules
-from ..services.executor import CLOCK_SKEW
+from ..services.executor import CLOCK_SKEW, Progress
 from .breakage import (
     DEFAULT_RATE_COHORTS,
     BreakageReport,
@@ -197,7 +196,7 @@ class FinanceReports:
         return read_journal(self.ledger, self.chart, start, end)
 
     def pack(
-        self, as_of: datetime, start: datetime | None = None, *, progress: Callable[[int, int], None] | None = None
+        self, as_of: datetime, start: datetime | None = None, *, progress: Progress | None = None
     ) -> ReportPack:
         """The report pack of ``(start, as_of]`` (``start`` default: twelve months before ``as_of``).
 

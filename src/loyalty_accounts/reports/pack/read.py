@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Callable, Sequence
+from typing import Sequence
 
 from ...chart import Chart
 from ...errors import OperationRefused
 from ...ports import LedgerPort
 from ...rules import Rules
-from ...services.executor import CLOCK_SKEW
+from ...services.executor import CLOCK_SKEW, Progress
 from ...version import __version__
 from ...vocabulary.instants import utc, zone_name
 from ..common import Clock, utc_now
@@ -22,9 +22,6 @@ __all__ = ["ATTEMPTS", "read_pack"]
 
 ATTEMPTS = 3
 """How many times the pack is read when writes land while it is read, before it gives up."""
-
-Progress = Callable[[int, int], None]
-
 
 class _Steps:
     """Counts the pack's steps for ``progress(done, total)``; when a section ends, the count is set to its share."""

@@ -17,7 +17,7 @@ import typer
 
 from ..settings import CONFIG_VARIABLE
 from ..version import __version__
-from . import config_cmd, demo, estimate, feedback, imports, journal, ledger, ops, partner, period, report, rules_cmd
+from . import config_cmd, demo, estimate, feedback, imports, journal, ledger, ops, pack, partner, period, report, rules_cmd
 from .context import AppContext
 from .shell import fail
 
@@ -31,6 +31,7 @@ app.add_typer(config_cmd.app, name="config")
 ops.register(app)
 rules_cmd.register(app)
 app.command("demo")(demo.demo)
+report.app.command("pack")(pack.pack_command)
 app.add_typer(report.app, name="report")
 app.add_typer(period.app, name="period")
 app.add_typer(estimate.app, name="estimate")

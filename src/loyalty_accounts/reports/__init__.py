@@ -41,7 +41,7 @@ from ..chart import Chart
 from ..ports import LedgerPort
 from ..rules import Rules
 from ..operations.revenue_estimate import RevenueEstimate
-from ..services.executor import CLOCK_SKEW
+from ..services.executor import CLOCK_SKEW, Progress
 from .breakage import (
     DEFAULT_RATE_COHORTS,
     BreakageReport,
@@ -80,6 +80,7 @@ from .partner_statement import (
     partner_statement,
     read_partner_statement,
 )
+from .pack import ReportPack, read_pack, render_pack
 from .periods import check_closed_periods, check_future_dated
 from .reconcile import (
     Reconciliation,
@@ -141,6 +142,8 @@ __all__ = [
     "read_revenue",
     "read_estimates",
     "read_pool",
+    "ReportPack",
+    "render_pack",
     "money_value",
     "cohort_of",
     "closed_cohorts",
@@ -233,6 +236,21 @@ class FinanceReports:
         """Every revenue estimate recorded on the ledger, in effective order."""
 
         return read_estimates(self.ledger)
+
+    def pack(
+        self, as_of: datetime, start: datetime | None = None, *, progress: Progress | None = None
+    ) -> ReportPack:
+        """The report pack of ``(start, as_of]`` (``start`` default: twelve months before ``as_of``).
+
+        Its files are :func:`render_pack`'s (``pack.html`` and one CSV per table); see
+        :mod:`.pack`. ``progress(done, total)`` is called after each step of its reads.
+        InvalidCommand for a period that does not start before ``as_of`` or spans more than
+        120 months; OperationRefused when writes kept landing while it was read.
+        """
+
+        return read_pack(
+            self.ledger, self.chart, as_of, start, rules=self.rules, clock=self._clock, clock_skew=self.clock_skew, progress=progress
+        )
 
     def reconcile(self, as_of: datetime | None = None, *, full_log_check: bool = False) -> Reconciliation:
         """Every reconciliation check as of ``as_of`` (default: now).

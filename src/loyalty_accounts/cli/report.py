@@ -49,7 +49,7 @@ from .views import (
 )
 
 app = typer.Typer(
-    help="Finance reports read from the ledger: liability, activity (roll-forward), breakage, revenue (IFRS 15).",
+    help="Finance reports read from the ledger: liability, activity (roll-forward), breakage, revenue (IFRS 15), the report pack.",
     no_args_is_help=True,
 )
 

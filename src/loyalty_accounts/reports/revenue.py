@@ -152,6 +152,20 @@ class RevenueSchedule(Frozen):
     expired_points: int
     closing_points: int
 
+    def lines(self) -> tuple[tuple[str, int, Decimal], ...]:
+        """(line, points, amount) for the opening and each movement, signed as they move the liability:
+        both columns sum to (``closing_points``, ``closing``) when the schedule ties."""
+
+        return (
+            ("opening", self.opening_points, self.opening),
+            ("allocated", self.sale_points, self.allocated),
+            ("reversed_by_refunds", -self.refund_points, -self.reversed_by_refunds),
+            ("other_points", self.other_points, Decimal(0).quantize(self.closing)),
+            ("recognised_redemption", -self.redeemed_points, -self.recognised_redemption),
+            ("recognised_breakage", -self.expired_points, -self.recognised_breakage),
+            ("catch_up", 0, -self.catch_up),
+        )
+
     @property
     def revenue(self) -> Decimal:
         """Revenue recognised on points in the window: redemption + breakage + catch-up."""

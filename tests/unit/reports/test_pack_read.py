@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from support.cli_apps import demo_ledger
 from support.fake_ledger import FakeLedger
-from support.programme import programme
+from support.programme import earn, programme
 
 from loyalty_accounts.chart import Chart
 from loyalty_accounts.demo import run_demo
@@ -43,10 +43,10 @@ def table(pack: ReportPack, name: str) -> list[dict[str, object]]:
 
 
 def test_the_sections_in_order_with_their_charts(pack: ReportPack) -> None:
-    assert [s.key for s in pack.sections] == ["liability", "roll_forward", "breakage", "cohort_triangle", "partners", "reconciliation"]
+    assert [s.key for s in pack.sections] == ["liability", "roll_forward", "revenue", "breakage", "cohort_triangle", "partners", "reconciliation"]
     assert [f.name for f in pack.figures()] == ["liability_by_state", "breakage_by_cohort"]
     assert [t.name for t in pack.tables()] == [
-        "liability_over_time", "roll_forward", "breakage_cohorts", "cohort_triangle_redeemed",
+        "liability_over_time", "roll_forward", "revenue_schedule", "revenue_estimates", "breakage_cohorts", "cohort_triangle_redeemed",
         "cohort_triangle_expired", "cohort_triangle_ties", "partner_balances", "reconciliation",
     ]
 
@@ -79,7 +79,7 @@ def test_progress_counts_every_step_up_to_the_total(demo: tuple[FakeLedger, Loya
     read_pack(ledger, program.chart, AS_OF, START, rules=program.rules, progress=lambda done, total: seen.append((done, total)))
     done = [d for d, _ in seen]
     # the head, 15 liability reads, five more sections, the check that the log did not move
-    assert {t for _, t in seen} == {22} and done == sorted(done) and seen[-1] == (22, 22)
+    assert {t for _, t in seen} == {23} and done == sorted(done) and seen[-1] == (23, 23)
 
 
 def test_the_default_period_is_twelve_months(demo: tuple[FakeLedger, LoyaltyProgram]) -> None:
@@ -121,3 +121,22 @@ def test_the_same_ledger_and_period_give_the_same_files(pack: ReportPack, demo: 
     ledger, program = demo
     again = FinanceReports(ledger, program.chart, rules=program.rules).pack(AS_OF, START)
     assert render_pack(again) == render_pack(pack)
+
+
+def test_the_revenue_section_is_the_revenue_report_of_the_period(pack: ReportPack, demo: tuple[FakeLedger, LoyaltyProgram]) -> None:
+    ledger, program = demo
+    report = FinanceReports(ledger, program.chart).revenue(START, AS_OF)
+    rows = table(pack, "revenue_schedule")
+    assert [r["line"] for r in rows][0] == "opening" and len(rows) == 7
+    assert sum(Decimal(str(r["amount"])) for r in rows) == report.closing > 0
+    assert sum(int(str(r["points"])) for r in rows) == report.closing_points
+    assert [r["breakage_rate"] for r in table(pack, "revenue_estimates")] == [Decimal("0.2"), Decimal("0.25")]
+
+
+def test_a_period_the_schedule_cannot_price_says_so_in_its_section() -> None:
+    ledger = FakeLedger()
+    program = programme(ledger)
+    program.earn(earn("c1", "o-1", "10.00", at=datetime(2026, 1, 5, tzinfo=UTC)))
+    made = FinanceReports(ledger, program.chart).pack(AS_OF, START)
+    section = next(s for s in made.sections if s.key == "revenue")
+    assert section.tables == () and "before any revenue estimate" in section.paragraphs[0]

@@ -5,13 +5,12 @@ reports' own ``read_*`` functions (nothing is recomputed here) and turns
 the report into paragraphs, charts (:mod:`.charts`) and tables. The pack
 holds the sections :data:`SECTIONS` lists, in that order.
 
-Adding a section is one function and one line::
+Adding a section is one function and one line (:func:`revenue_section` is a short example)::
 
     def revenue_section(ctx: PackContext) -> Section:
-        report = read_revenue(ctx.ledger, ctx.chart, ctx.start, ctx.end)
-        rows = [{"line": line.name, "value": line.value, "currency": report.currency} for line in report.lines]
-        return Section(key="revenue", title="Revenue schedule", paragraphs=(...,),
-                       tables=(Table.of("revenue_schedule", "Contract liability", ("line", "value", "currency"), rows),))
+        report = read_revenue(ctx.ledger, ctx.chart, ctx.start, ctx.end, clock=ctx.clock)
+        ...
+        return Section(key="revenue", title=..., paragraphs=(...,), tables=(Table.of("revenue_schedule", ...),))
 
     SECTIONS = (..., SectionEntry(revenue_section), ...)
 
@@ -28,6 +27,7 @@ from decimal import Decimal
 from typing import Any, Callable, NamedTuple
 
 from ...chart import Chart
+from ...errors import InvalidCommand
 from ...ports import LedgerPort
 from ...rules import Rules
 from ...services.executor import CLOCK_SKEW
@@ -35,6 +35,7 @@ from ..breakage import read_breakage
 from ..common import Clock
 from ..liability import STATES, LiabilityStatement, read_liability
 from ..reconcile import read_reconciliation
+from ..revenue_read import read_revenue
 from ..roll_forward import read_roll_forward
 from .charts import bar_figure
 from .model import Section, Table
@@ -162,6 +163,53 @@ def roll_forward_section(ctx: PackContext) -> Section:
             f"as `loyalty report activity` reads it. The roll-forward {verdict}.",
         ),
         tables=(Table.of("roll_forward", "Roll-forward", ROLL_FORWARD_COLUMNS, rows, footer=footer),),
+    )
+
+
+# -- the revenue schedule (IFRS 15) -------------------------------------------------------------
+
+REVENUE_COLUMNS = ("line", "points", "amount", "currency")
+ESTIMATE_COLUMNS = ("effective", "breakage_rate", "constrained_rate", "method", "fx", "approved_by", "reason", "transaction")
+
+
+def revenue_section(ctx: PackContext) -> Section:
+    """The contract liability for points rolled forward in money over the period, and the estimates it used."""
+
+    title = "Revenue schedule (IFRS 15 / ASC 606)"
+    try:
+        report = read_revenue(ctx.ledger, ctx.chart, ctx.start, ctx.end, clock=ctx.clock)
+    except InvalidCommand as exc:
+        return Section(key="revenue", title=title, paragraphs=(f"Not available for this period: {exc.message}",))
+    rows = [{"line": line, "points": points, "amount": amount, "currency": report.currency} for line, points, amount in report.lines()]
+    footer = [{"line": "closing", "points": report.closing_points, "amount": report.closing, "currency": report.currency}]
+    estimates = [
+        {
+            "effective": e.effective,
+            "breakage_rate": e.estimates.breakage_rate,
+            "constrained_rate": e.estimates.constrained_rate,
+            "method": e.estimates.method,
+            "fx": " ".join(f"{c}={r}" for c, r in e.estimates.fx),
+            "approved_by": e.approved_by,
+            "reason": e.reason,
+            "transaction": e.transaction_id,
+        }
+        for e in report.estimates
+    ]
+    verdict = "ties" if report.ties else f"does NOT tie (points differ by {report.points_tie})"
+    return Section(
+        key="revenue",
+        title=title,
+        paragraphs=(
+            f"The points' contract liability at its allocated price, as `loyalty report revenue` reads it: orders of "
+            f"{report.sales_price} {report.currency} in the period, {report.allocated} allocated to points by relative "
+            f"stand-alone selling price and {report.allocated_to_goods} to goods; revenue on points {report.revenue} "
+            f"(redemption {report.recognised_redemption}, breakage {report.recognised_breakage}, catch-up "
+            f"{report.catch_up}). The schedule {verdict}; the points column rolls forward like the activity report.",
+        ),
+        tables=(
+            Table.of("revenue_schedule", "Contract liability roll-forward", REVENUE_COLUMNS, rows, footer=footer),
+            Table.of("revenue_estimates", "Estimates in force", ESTIMATE_COLUMNS, estimates),
+        ),
     )
 
 
@@ -333,6 +381,7 @@ def reconciliation_section(ctx: PackContext) -> Section:
 SECTIONS: tuple[SectionEntry, ...] = (
     SectionEntry(liability_section, steps=lambda ctx: len(ctx.instants)),
     SectionEntry(roll_forward_section),
+    SectionEntry(revenue_section),
     SectionEntry(breakage_section),
     SectionEntry(triangle_section),
     SectionEntry(partners_section),

@@ -7,13 +7,12 @@ command to run.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from loyalty_accounts.local.postgres import _apt_install
+from support.debian import debian_command
 
 
 def bean_check_bin() -> str:
@@ -31,13 +30,7 @@ def bean_check_bin() -> str:
 def hledger_bin() -> str:
     """``hledger`` on PATH, installed from Debian's package first when missing and running as root."""
 
-    found = shutil.which("hledger")
-    if found is None and os.geteuid() == 0 and shutil.which("apt-get"):
-        _apt_install("hledger")
-        found = shutil.which("hledger")
-    if found is None:
-        raise AssertionError("hledger not found: install Debian's 'hledger' package (apt-get install hledger)")
-    return found
+    return debian_command("hledger", "hledger")
 
 
 def bean_check(path: Path) -> subprocess.CompletedProcess[str]:

@@ -17,7 +17,7 @@ import typer
 
 from ..settings import CONFIG_VARIABLE
 from ..version import __version__
-from . import config_cmd, demo, estimate, feedback, imports, journal, ledger, members, ops, period, report, rules_cmd
+from . import config_cmd, demo, estimate, feedback, imports, journal, ledger, members, ops, pack, partner, period, report, rules_cmd
 from .context import AppContext
 from .shell import fail
 
@@ -31,6 +31,7 @@ app.add_typer(config_cmd.app, name="config")
 ops.register(app)
 rules_cmd.register(app)
 app.command("demo")(demo.demo)
+report.app.command("pack")(pack.pack_command)
 app.add_typer(report.app, name="report")
 app.add_typer(period.app, name="period")
 app.add_typer(estimate.app, name="estimate")
@@ -39,6 +40,7 @@ app.command("reconcile")(report.reconcile_command)
 app.command("statement")(report.statement_command)
 app.command("import")(imports.import_command)
 app.command("journal")(journal.journal_command)
+app.add_typer(partner.app, name="partner")
 
 PANELS: dict[str, tuple[str, ...]] = {
     "Set-up": ("init", "ledger", "config", "demo", "rules", "catch-up-usage"),
@@ -47,7 +49,7 @@ PANELS: dict[str, tuple[str, ...]] = {
         "transfer", "exchange", "convert", "refund", "adjust", "expire",
     ),
     "Customers": ("member", "balance", "history", "statement", "tier", "quote", "explain"),
-    "Finance": ("report", "reconcile", "period", "journal", "estimate"),
+    "Finance": ("report", "reconcile", "period", "journal", "estimate", "partner"),
 }
 """The help's panels: every command in exactly one (a unit test holds this)."""
 

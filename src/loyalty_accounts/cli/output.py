@@ -12,13 +12,11 @@ gives the total), booleans as ``true``/``false``, empty cells for no value.
 
 from __future__ import annotations
 
-import csv
 import enum
 import functools
 import inspect
 import json
 import sys
-from decimal import Decimal
 from typing import Annotated, Any, Callable, Iterable, Mapping, Optional, Sequence
 
 import typer
@@ -26,36 +24,14 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from ..vocabulary.cells import cell, write_csv
+from ..vocabulary.cells import plain as _plain
+
 
 class Format(str, enum.Enum):
     table = "table"
     json = "json"
     csv = "csv"
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return value
-
-
-def cell(value: Any) -> str:
-    """One value as text in a table or a CSV cell: ``true``/``false``, ISO dates, exact decimals, empty for
-    None, a list's items separated by commas."""
-
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
-        return ", ".join(cell(item) for item in value)
-    return str(_plain(value))
 
 
 def emit_json(payload: Any) -> None:
@@ -91,10 +67,7 @@ def emit_rows(
     if fmt is Format.json:
         emit_json([{c: row.get(c) for c in cols} for row in rows])
     elif fmt is Format.csv:
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(cols)
-        for row in rows:
-            writer.writerow([cell(row.get(c)) for c in cols])
+        write_csv(sys.stdout, cols, ([row.get(c) for c in cols] for row in rows))
     else:
         if title:
             typer.echo(title)

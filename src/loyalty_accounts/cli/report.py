@@ -50,7 +50,7 @@ from .views import (
 )
 
 app = typer.Typer(
-    help="Finance reports read from the ledger: liability, activity (roll-forward), breakage, revenue (IFRS 15).",
+    help="Finance reports read from the ledger: liability, activity (roll-forward), breakage, revenue (IFRS 15), the report pack.",
     no_args_is_help=True,
 )
 
@@ -66,6 +66,8 @@ ToOption = Annotated[
     Optional[str],
     typer.Option("--to", help="Window end, inclusive: an instant with its offset, or a date: through the end of that day (default: now)."),
 ]
+WindowStart = Annotated[str, typer.Option("--from", help="Window start, exclusive: an instant with its offset, or a date: the window starts with that day.")]
+WindowEnd = Annotated[str, typer.Option("--to", help="Window end, inclusive: an instant with its offset, or a date: through the end of that day.")]
 _DAY_MEANS = {"--from": "before", "--to": "end", "--as-of": "end"}
 """What a bare date names for each reading option (see :mod:`.inputs`)."""
 
@@ -86,6 +88,12 @@ def _window(start: str | None, end: str | None) -> tuple[datetime | None, dateti
     if first is not None and last is not None and first >= last:
         fail(f"--from {start} must come before --to {end}", 2)
     return first, last
+
+
+def _span(start: datetime | None, end: datetime) -> str:
+    """A window as its title names it: ``(start, end]``."""
+
+    return f"({start.isoformat() if start else 'beginning'}, {end.isoformat()}]"
 
 
 def _service(ctx: typer.Context) -> FinanceReports:
@@ -124,8 +132,8 @@ def liability(ctx: typer.Context, as_of: AsOfOption = None, *, fmt: Format) -> N
 @formatted
 def activity(
     ctx: typer.Context,
-    start: Annotated[str, typer.Option("--from", help="Window start, exclusive: an instant with its offset, or a date: the window starts with that day.")],
-    end: Annotated[str, typer.Option("--to", help="Window end, inclusive: an instant with its offset, or a date: through the end of that day.")],
+    start: WindowStart,
+    end: WindowEnd,
     *,
     fmt: Format,
 ) -> None:
@@ -136,7 +144,7 @@ def activity(
     if fmt is Format.json:
         emit_json(activity_json(report))
         return
-    title = f"Roll-forward of the points liability over ({report.start.isoformat() if report.start else 'beginning'}, {report.end.isoformat()}]"
+    title = f"Roll-forward of the points liability over {_span(report.start, report.end)}"
     emit_rows(activity_rows(report), fmt, columns=ACTIVITY_COLUMNS, title=title, footer=activity_summary_rows(report))
     if fmt is Format.table:
         if report.ties:
@@ -170,7 +178,7 @@ def breakage(
     if fmt is Format.csv:
         emit_rows(breakage_rows(report), fmt, columns=BREAKAGE_COLUMNS)
         return
-    window = f"({report.start.isoformat() if report.start else 'beginning'}, {report.end.isoformat()}]"
+    window = _span(report.start, report.end)
     typer.echo(f"Realised breakage over {window}: {report.realised_points} {report.points_asset} = {report.realised_value} {report.currency}")
     typer.echo(f"Earn cohorts as of {report.end.isoformat()}:")
     show(table(breakage_rows(report), BREAKAGE_COHORT_COLUMNS))
@@ -189,8 +197,8 @@ def breakage(
 @formatted
 def revenue(
     ctx: typer.Context,
-    start: Annotated[str, typer.Option("--from", help="Window start, exclusive: an instant with its offset, or a date: the window starts with that day.")],
-    end: Annotated[str, typer.Option("--to", help="Window end, inclusive: an instant with its offset, or a date: through the end of that day.")],
+    start: WindowStart,
+    end: WindowEnd,
     *,
     fmt: Format,
 ) -> None:
@@ -201,7 +209,7 @@ def revenue(
     if fmt is Format.json:
         emit_json(revenue_json(report))
         return
-    title = f"Contract liability for points over ({report.start.isoformat() if report.start else 'beginning'}, {report.end.isoformat()}], {report.currency}"
+    title = f"Contract liability for points over {_span(report.start, report.end)}, {report.currency}"
     emit_rows(revenue_rows(report), fmt, columns=REVENUE_COLUMNS, title=title, footer=[revenue_closing_row(report)])
     if fmt is not Format.table:
         return
@@ -292,7 +300,7 @@ def print_statement(report: CustomerStatement, fmt: Format, *, holder: str | Non
         whose = report.customer
     else:  # a name, with the id; a pseudonym already holds the id
         whose = holder if report.customer in holder else f"{holder} ({report.customer})"
-    typer.echo(f"Statement of {whose} over ({report.start.isoformat() if report.start else 'beginning'}, {report.end.isoformat()}]")
+    typer.echo(f"Statement of {whose} over {_span(report.start, report.end)}")
     lines = [statement_balance_row(report, "opening"), *statement_rows(report)]
     show(table(lines, STATEMENT_COLUMNS, footer=[statement_balance_row(report, "closing")]))
     if not report.ties:

@@ -6,7 +6,6 @@ liability, in points and in money: the rows above ``closing`` sum to it, in both
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from ..operations.revenue_estimate import RevenueEstimate
@@ -25,15 +24,7 @@ def _row(report: RevenueSchedule, line: str, points: int, amount: Any) -> dict[s
 def revenue_rows(report: RevenueSchedule) -> list[dict[str, Any]]:
     """Opening and each movement, signed as they move the liability; they sum to :func:`revenue_closing_row` when the schedule ties."""
 
-    return [
-        _row(report, "opening", report.opening_points, report.opening),
-        _row(report, "allocated", report.sale_points, report.allocated),
-        _row(report, "reversed_by_refunds", -report.refund_points, -report.reversed_by_refunds),
-        _row(report, "other_points", report.other_points, Decimal(0).quantize(report.closing)),
-        _row(report, "recognised_redemption", -report.redeemed_points, -report.recognised_redemption),
-        _row(report, "recognised_breakage", -report.expired_points, -report.recognised_breakage),
-        _row(report, "catch_up", 0, -report.catch_up),
-    ]
+    return [_row(report, line, points, amount) for line, points, amount in report.lines()]
 
 
 def revenue_closing_row(report: RevenueSchedule) -> dict[str, Any]:

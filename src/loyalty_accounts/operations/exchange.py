@@ -13,6 +13,12 @@ Worked example, skyway outbound 3 PTS and 0.0125 USD per mile, 40 miles::
     points 120, settlement 0.50 USD: vars partner_points "SKYMILES 40",
     partner_issued "partners:skyway:issued", settlement "USD/2 50",
     partner_settlement "partners:skyway:settlement"
+
+The metadata records the price the settlement was worked out at
+(``price_per_partner_point``), so a partner statement shows each exchange at
+the rate it was agreed at, whatever the chart says later (see
+:mod:`loyalty_accounts.reports.partner_statement`). Exchanges posted before
+it was recorded lack it.
 """
 
 from __future__ import annotations
@@ -33,6 +39,9 @@ EXCHANGE_KEYS = frozenset(
     {"customer", "exchange_id", "partner", "points", "partner_points", "partner_asset", "settlement", "currency"}
 )
 """The metadata keys every exchange writes (:meth:`Exchange.metadata`)."""
+PRICE_KEY = "price_per_partner_point"
+"""The metadata key holding the price (money per partner point) the settlement was worked out at; optional,
+since exchanges posted before it was recorded lack it."""
 
 
 class ExchangeCommand(Command):
@@ -62,6 +71,8 @@ class Exchange(Frozen):
     command: ExchangeCommand
     partner: Partner
     points: int
+    price_per_partner_point: Decimal
+    """Money per partner point: the price of the terms for the direction."""
     settlement: Decimal
 
     @classmethod
@@ -74,6 +85,7 @@ class Exchange(Frozen):
             command=command,
             partner=partner,
             points=command.partner_points * terms.points_per_partner_point,
+            price_per_partner_point=terms.price_per_partner_point,
             settlement=settlement_amount(chart, command.partner_points, terms.price_per_partner_point),
         )
 
@@ -89,7 +101,7 @@ class Exchange(Frozen):
         }
 
     def metadata(self, chart: Chart) -> dict[str, str]:
-        """The metadata every exchange writes (:data:`EXCHANGE_KEYS`), in this order."""
+        """The metadata every exchange writes (:data:`EXCHANGE_KEYS`, then :data:`PRICE_KEY`), in this order."""
 
         command = self.command
         return {
@@ -101,4 +113,5 @@ class Exchange(Frozen):
             "partner_asset": self.partner.asset,
             "settlement": str(self.settlement),
             "currency": chart.money_currency,
+            PRICE_KEY: str(self.price_per_partner_point),
         }

@@ -28,7 +28,7 @@ from ..types import TransactionPlan
 from ..vocabulary.instants import iso_day
 from .base import plan_command
 from .entry import Operation, Writes
-from .exchange import EXCHANGE_KEYS, Exchange, ExchangeCommand
+from .exchange import EXCHANGE_KEYS, PRICE_KEY, Exchange, ExchangeCommand
 from .reading import nothing
 
 TEMPLATE = "exchange_in"
@@ -69,5 +69,5 @@ OPERATION: Operation[ExchangeInCommand, None] = Operation(
     templates=(TEMPLATE,),
     read=nothing,
     plan=lambda command, chart, catalogue, _: plan(command, chart, catalogue),
-    writes=Writes(required=EXCHANGE_KEYS | {"expires_at"}, business_key="exchange_id"),
+    writes=Writes(required=EXCHANGE_KEYS | {"expires_at"}, optional=frozenset({PRICE_KEY}), business_key="exchange_id"),
 )

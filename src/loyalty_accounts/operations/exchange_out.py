@@ -30,7 +30,7 @@ from ..numscript import Catalogue
 from ..types import TransactionPlan
 from .base import plan_command
 from .entry import Operation, Writes
-from .exchange import EXCHANGE_KEYS, Exchange, ExchangeCommand
+from .exchange import EXCHANGE_KEYS, PRICE_KEY, Exchange, ExchangeCommand
 from .fifo import BucketBalance
 from .reading import buckets_watched, customer_buckets
 from .spend import spend_vars
@@ -74,5 +74,5 @@ OPERATION: Operation[ExchangeOutCommand, list[BucketBalance]] = Operation(
     read=customer_buckets,
     watch=buckets_watched,
     plan=plan,
-    writes=Writes(required=EXCHANGE_KEYS, business_key="exchange_id"),
+    writes=Writes(required=EXCHANGE_KEYS, optional=frozenset({PRICE_KEY}), business_key="exchange_id"),
 )

@@ -1,12 +1,14 @@
-"""Finance reports read from the ledger: liability, roll-forward, breakage, reconciliation, statements, the GL journal.
+"""Finance reports read from the ledger: liability, roll-forward, breakage, reconciliation, statements, the GL journal,
+partner settlement.
 
 Every figure here comes from the ledger's own aggregation (aggregate balances
 and volumes, at a point in time or over a window); nothing is replayed in
 Python. One module per statement (:mod:`.liability`, :mod:`.roll_forward`,
-:mod:`.breakage`, :mod:`.reconcile`, :mod:`.statement`), each with two layers:
+:mod:`.breakage`, :mod:`.reconcile`, :mod:`.statement`, :mod:`.partner_statement`), each with two layers:
 
 - a pure function (``liability_statement``, ``roll_forward``,
-  ``breakage_report``, the ``check_*`` functions, ``customer_statement``)
+  ``breakage_report``, the ``check_*`` functions, ``customer_statement``,
+  ``partner_statement``)
   that turns fetched numbers into a frozen report value with ``int`` points
   and exact ``Decimal`` money;
 - its fetch (``read_*``), which does the reads through a
@@ -39,7 +41,7 @@ from ..chart import Chart
 from ..ports import LedgerPort
 from ..rules import Rules
 from ..operations.revenue_estimate import RevenueEstimate
-from ..services.executor import CLOCK_SKEW
+from ..services.executor import CLOCK_SKEW, Progress
 from .breakage import (
     DEFAULT_RATE_COHORTS,
     BreakageReport,
@@ -70,6 +72,15 @@ from .invariants import (
 )
 from .limits import check_campaign_caps, check_engagement_limits, check_order_refunds, check_refunds_after_orders
 from .log_chain import check_log_chain, read_log_chain
+from .partner_statement import (
+    DirectionTotals,
+    PartnerStatement,
+    SettledExchange,
+    SettlementLine,
+    partner_statement,
+    read_partner_statement,
+)
+from .pack import ReportPack, read_pack, render_pack
 from .periods import check_closed_periods, check_future_dated
 from .reconcile import (
     Reconciliation,
@@ -111,7 +122,11 @@ __all__ = [
     "StatementLine",
     "ExpiringPoints",
     "CustomerStatement",
+    "DirectionTotals",
     "FinanceReports",
+    "PartnerStatement",
+    "SettledExchange",
+    "SettlementLine",
     "JOURNAL_FORMATS",
     "Journal",
     "JournalEntry",
@@ -127,6 +142,8 @@ __all__ = [
     "read_revenue",
     "read_estimates",
     "read_pool",
+    "ReportPack",
+    "render_pack",
     "money_value",
     "cohort_of",
     "closed_cohorts",
@@ -156,6 +173,7 @@ __all__ = [
     "check_closed_periods",
     "check_future_dated",
     "customer_statement",
+    "partner_statement",
 ]
 
 
@@ -219,6 +237,21 @@ class FinanceReports:
 
         return read_estimates(self.ledger)
 
+    def pack(
+        self, as_of: datetime, start: datetime | None = None, *, progress: Progress | None = None
+    ) -> ReportPack:
+        """The report pack of ``(start, as_of]`` (``start`` default: twelve months before ``as_of``).
+
+        Its files are :func:`render_pack`'s (``pack.html`` and one CSV per table); see
+        :mod:`.pack`. ``progress(done, total)`` is called after each step of its reads.
+        InvalidCommand for a period that does not start before ``as_of`` or spans more than
+        120 months; OperationRefused when writes kept landing while it was read.
+        """
+
+        return read_pack(
+            self.ledger, self.chart, as_of, start, rules=self.rules, clock=self._clock, clock_skew=self.clock_skew, progress=progress
+        )
+
     def reconcile(self, as_of: datetime | None = None, *, full_log_check: bool = False) -> Reconciliation:
         """Every reconciliation check as of ``as_of`` (default: now).
 
@@ -247,3 +280,15 @@ class FinanceReports:
         """A customer's statement over ``(start, end]`` (default: from the beginning to now)."""
 
         return read_statement(self.ledger, self.chart, customer, start, end, horizon_days=horizon_days, clock=self._clock)
+
+    def partner_statement(self, partner: str, start: datetime | None = None, end: datetime | None = None) -> PartnerStatement:
+        """The settlement with ``partner`` over ``(start, end]`` (default: from the beginning to now).
+
+        Opening and closing balances of its settlement account, each exchange out and in with its exact
+        and settled amounts and the rounding, other movements of the account, the tie to the ledger's
+        balance at ``end`` and the net payable or receivable (see :mod:`.partner_statement`).
+        InvalidCommand for an undeclared partner (nothing is read) or a window that does not start
+        before it ends.
+        """
+
+        return read_partner_statement(self.ledger, self.chart, partner, start, end, clock=self._clock)

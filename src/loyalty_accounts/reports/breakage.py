@@ -25,19 +25,18 @@ Breakage method
 
 from __future__ import annotations
 
-import calendar
 from collections import defaultdict
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from fractions import Fraction
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Iterable, Literal, Mapping, Sequence
 
 from ..chart import Chart
 from ..errors import InvalidCommand
 from ..ports import LedgerPort
-from ..types import AccountState
+from ..types import AccountState, PostedTransaction
 from ..vocabulary.frozen import Frozen
-from ..vocabulary.instants import utc
+from ..vocabulary.instants import day_start, utc
 from .common import (
     ONE_MICROSECOND,
     Clock,
@@ -50,6 +49,7 @@ from .common import (
     window,
     windowed,
 )
+from .months import add_months, month_end, month_label, month_last_instant, month_start
 
 __all__ = [
     "DEFAULT_RATE_COHORTS",
@@ -59,6 +59,8 @@ __all__ = [
     "breakage_report",
     "closed_cohorts",
     "cohort_of",
+    "expiry_runs",
+    "issued_in",
     "read_breakage",
 ]
 
@@ -76,29 +78,10 @@ def _rate_decimal(rate: Fraction) -> Decimal:
     return value.quantize(Decimal("0.000001"), rounding=ROUND_HALF_EVEN)
 
 
-def _local_midnight(chart: Chart, day: date) -> datetime:
-    """The instant a programme-calendar day starts, in UTC."""
-
-    return datetime(day.year, day.month, day.day, tzinfo=chart.timezone).astimezone(timezone.utc)
-
-
-def _month_start(day: date) -> date:
-    return day.replace(day=1)
-
-
-def _add_months(month: date, count: int) -> date:
-    index = month.year * 12 + (month.month - 1) + count
-    return date(index // 12, index % 12 + 1, 1)
-
-
-def _month_end(month: date) -> date:
-    return month.replace(day=calendar.monthrange(month.year, month.month)[1])
-
-
 def cohort_of(expiry: date, expiry_days: int) -> date:
     """The earn cohort (first day of the earn month) of a bucket dated ``expiry``."""
 
-    return _month_start(expiry - timedelta(days=expiry_days))
+    return month_start(expiry - timedelta(days=expiry_days))
 
 
 def closed_cohorts(as_of: date, expiry_days: int, count: int) -> tuple[date, ...]:
@@ -109,14 +92,10 @@ def closed_cohorts(as_of: date, expiry_days: int, count: int) -> tuple[date, ...
     """
 
     latest_earn = as_of - timedelta(days=expiry_days)
-    last = _month_start(latest_earn)
-    if _month_end(last) > latest_earn:
-        last = _add_months(last, -1)
-    return tuple(_add_months(last, -i) for i in range(count - 1, -1, -1))
-
-
-def _month_label(month: date) -> str:
-    return month.strftime("%Y-%m")
+    last = month_start(latest_earn)
+    if month_end(last) > latest_earn:
+        last = add_months(last, -1)
+    return tuple(add_months(last, -i) for i in range(count - 1, -1, -1))
 
 
 class CohortRow(Frozen):
@@ -228,10 +207,10 @@ def breakage_report(
         """The row of the cohort earned in ``month``: its expiry dates, its points awaiting expiry and ``figures``."""
 
         return CohortRow(
-            cohort=_month_label(month),
+            cohort=month_label(month),
             status=status,
             first_expiry=month + lifetime,
-            last_expiry=_month_end(month) + lifetime,
+            last_expiry=month_end(month) + lifetime,
             awaiting_expiry=due.get(month, 0),
             **figures,
         )
@@ -253,7 +232,7 @@ def breakage_report(
         )
     estimated_total = 0
     for month in sorted((set(not_due) | set(due)) - closed_set):
-        if _month_end(month) + lifetime <= today:
+        if month_end(month) + lifetime <= today:
             # Closed, but older than the cohorts the rate uses: only what is left to sweep.
             rows.append(cohort_row(month, "closed"))
             continue
@@ -272,17 +251,17 @@ def breakage_report(
     awaiting = sum(due.values())
     note = None
     if rate is None:
-        first_close = _month_end(closed[-1]) if closed else today
+        first_close = month_end(closed[-1]) if closed else today
         note = (
             "too little history to estimate breakage: no earn cohort whose buckets have all passed expiry "
             f"issued any points (the {rate_cohorts} most recent closed cohorts end with "
-            f"{_month_label(closed[-1]) if closed else 'none'}; cohorts earned after "
+            f"{month_label(closed[-1]) if closed else 'none'}; cohorts earned after "
             f"{first_close.isoformat()} are still open)"
         )
     return BreakageReport(
         **common,
         rate=_rate_decimal(rate) if rate is not None else None,
-        rate_cohorts=tuple(_month_label(m) for m in closed),
+        rate_cohorts=tuple(month_label(m) for m in closed),
         cohorts=tuple(sorted(rows, key=lambda r: r.cohort)),
         awaiting_expiry_points=awaiting,
         awaiting_expiry_value=money_value(awaiting, value),
@@ -320,19 +299,11 @@ def read_breakage(
         positions = read_dated_positions(ledger, chart, end)
         months = closed_cohorts(chart.local_date(end), days, rate_cohorts)
         for month in months:
-            issued[month] = _issued_in(ledger, chart, month)
-        first_expiry = _local_midnight(chart, months[0] + timedelta(days=days))
+            issued[month] = issued_in(ledger, chart, month)
+        first_expiry = day_start(months[0] + timedelta(days=days), chart.timezone)
         if first_expiry <= end:
-            for tx in ledger.transactions(metadata={"operation": "expire"}, start=first_expiry, end=end + ONE_MICROSECOND):
-                if tx.reverted:
-                    continue
-                try:
-                    expiry = date.fromisoformat(tx.metadata.get("expires_at", ""))
-                except ValueError:
-                    continue
-                expired_by_expiry[expiry] += sum(
-                    p.amount for p in tx.postings if p.asset == asset and p.destination == chart.expired()
-                )
+            runs = ledger.transactions(metadata={"operation": "expire"}, start=first_expiry, end=end + ONE_MICROSECOND)
+            expired_by_expiry = expiry_runs(chart, runs)
     return breakage_report(
         start=start,
         end=end,
@@ -345,12 +316,28 @@ def read_breakage(
     )
 
 
-def _issued_in(ledger: LedgerPort, chart: Chart, month: date) -> int:
+def expiry_runs(chart: Chart, transactions: Iterable[PostedTransaction]) -> dict[date, int]:
+    """Points the expiry runs among ``transactions`` moved to the expired account, by the bucket expiry date
+    each records (``expires_at``); other transactions, reverted runs and unreadable dates are left out."""
+
+    found: dict[date, int] = defaultdict(int)
+    for tx in transactions:
+        if tx.metadata.get("operation") != "expire" or tx.reverted:
+            continue
+        try:
+            expiry = date.fromisoformat(tx.metadata.get("expires_at", ""))
+        except ValueError:
+            continue
+        found[expiry] += sum(p.amount for p in tx.postings if p.asset == chart.points_asset and p.destination == chart.expired())
+    return found
+
+
+def issued_in(ledger: LedgerPort, chart: Chart, month: date) -> int:
     """Points issued in a programme-calendar month, less clawback repayments (see breakage_method)."""
 
     asset = chart.points_asset
-    start = _local_midnight(chart, month)
-    end = _local_midnight(chart, _add_months(month, 1)) - ONE_MICROSECOND
+    start = day_start(month, chart.timezone)
+    end = month_last_instant(chart, month)
     issued = 0
     for row in ledger.volumes(chart.root_filter("points_issued"), start=start, end=end):
         if row.asset == asset and kind_of(chart, row.account) in ("points_issued", "points_adjustments"):

@@ -104,22 +104,12 @@ class PoolState(Frozen):
     expired: int
     """E: points lost to expiry."""
 
-    @property
-    def issued(self) -> int:
-        """N = O + R + E."""
-
-        return self.outstanding + self.redeemed + self.expired
-
 
 class Recognition(Frozen):
     """Cumulative revenue recognised at an instant: total and its redemption part (money, rounded)."""
 
     total: Decimal
     redemption: Decimal
-
-    @property
-    def breakage(self) -> Decimal:
-        return self.total - self.redemption
 
 
 class RevenueCatchUp(Frozen):
@@ -161,6 +151,20 @@ class RevenueSchedule(Frozen):
     redeemed_points: int
     expired_points: int
     closing_points: int
+
+    def lines(self) -> tuple[tuple[str, int, Decimal], ...]:
+        """(line, points, amount) for the opening and each movement, signed as they move the liability:
+        both columns sum to (``closing_points``, ``closing``) when the schedule ties."""
+
+        return (
+            ("opening", self.opening_points, self.opening),
+            ("allocated", self.sale_points, self.allocated),
+            ("reversed_by_refunds", -self.refund_points, -self.reversed_by_refunds),
+            ("other_points", self.other_points, Decimal(0).quantize(self.closing)),
+            ("recognised_redemption", -self.redeemed_points, -self.recognised_redemption),
+            ("recognised_breakage", -self.expired_points, -self.recognised_breakage),
+            ("catch_up", 0, -self.catch_up),
+        )
 
     @property
     def revenue(self) -> Decimal:

@@ -6,31 +6,18 @@ from pathlib import Path
 
 import pytest
 import typer
-from support.fake_ledger import FakeLedger
-from support.programme import programme
-from support.report_books import ROOT
+from support.cli_apps import app_over, demo_ledger
 from typer.testing import CliRunner
 
 from loyalty_accounts.cli import app as loyalty_app
-from loyalty_accounts.cli.context import AppContext
 from loyalty_accounts.cli.journal import journal_command
-from loyalty_accounts.demo import run_demo
 
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
 def cli() -> typer.Typer:
-    ledger = FakeLedger()
-    run_demo(programme(ledger))
-    root = typer.Typer()
-
-    @root.callback()
-    def _options(ctx: typer.Context) -> None:
-        ctx.obj = AppContext(None, None, ROOT / "chart_of_accounts.yaml", None, _client=ledger)
-
-    root.command("journal")(journal_command)
-    return root
+    return app_over(demo_ledger(), {"journal": journal_command})
 
 
 def test_journal_to_stdout_and_to_a_file_are_the_same_bytes(cli: typer.Typer, tmp_path: Path) -> None:

@@ -114,6 +114,7 @@ def test_exchange_out(chart, catalogue):
             "partner_asset": "SKYMILES",
             "settlement": "0.50",
             "currency": "USD",
+            "price_per_partner_point": "0.0125",
         },
         timestamp=AT,
     )
@@ -160,6 +161,7 @@ def test_exchange_in(chart, catalogue):
             "partner_asset": "SKYMILES",
             "settlement": "0.80",
             "currency": "USD",
+            "price_per_partner_point": "0.0080",
             "expires_at": "2027-06-01",
         },
         timestamp=AT,

@@ -1,0 +1,50 @@
+"""Values as text for tables and CSV files: one convention for every report, on the command line or in a pack.
+
+Booleans are ``true``/``false``, dates and instants ISO 8601, decimals exact
+(never through float), None an empty cell, a list's items separated by commas.
+A CSV holds one header line and one kind of row, lines ending in ``\\n``.
+"""
+
+from __future__ import annotations
+
+import csv
+from decimal import Decimal
+from typing import IO, Any, Iterable, Mapping, Sequence
+
+__all__ = ["cell", "plain", "write_csv"]
+
+
+def plain(value: Any) -> Any:
+    """``value`` with decimals as exact strings and dates as ISO text, inside mappings and lists too (for JSON)."""
+
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def cell(value: Any) -> str:
+    """One value as text in a table or a CSV cell: ``true``/``false``, ISO dates, exact decimals, empty for
+    None, a list's items separated by commas."""
+
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(cell(item) for item in value)
+    return str(plain(value))
+
+
+def write_csv(out: IO[str], columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """A header line of ``columns``, then each row's values as :func:`cell` writes them."""
+
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([cell(value) for value in row])

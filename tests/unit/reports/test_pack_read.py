@@ -1,0 +1,142 @@
+"""Reading a pack on the in-memory ledger: the demo year's sections, progress, and writes landing while it is read."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import pytest
+from support.cli_apps import demo_ledger
+from support.fake_ledger import FakeLedger
+from support.programme import earn, programme
+
+from loyalty_accounts.chart import Chart
+from loyalty_accounts.demo import run_demo
+from loyalty_accounts.errors import OperationRefused
+from loyalty_accounts.program import LoyaltyProgram
+from loyalty_accounts.reports import FinanceReports, render_pack
+from loyalty_accounts.reports.pack import PackContext, ReportPack, Section, SectionEntry, read_pack
+from loyalty_accounts.types import Posting
+
+UTC = timezone.utc
+START = datetime(2025, 9, 30, 23, 59, 59, 999999, tzinfo=UTC)
+AS_OF = datetime(2026, 11, 30, 23, 59, 59, 999999, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def demo() -> tuple[FakeLedger, LoyaltyProgram]:
+    ledger = FakeLedger()
+    program = programme(ledger)
+    run_demo(program)
+    return ledger, program
+
+
+@pytest.fixture(scope="module")
+def pack(demo: tuple[FakeLedger, LoyaltyProgram]) -> ReportPack:
+    ledger, program = demo
+    return FinanceReports(ledger, program.chart, rules=program.rules).pack(AS_OF, START)
+
+
+def table(pack: ReportPack, name: str) -> list[dict[str, object]]:
+    found = next(t for t in pack.tables() if t.name == name)
+    return [dict(zip(found.columns, row)) for row in found.rows]
+
+
+def test_the_sections_in_order_with_their_charts(pack: ReportPack) -> None:
+    assert [s.key for s in pack.sections] == ["liability", "roll_forward", "revenue", "breakage", "cohort_triangle", "partners", "reconciliation"]
+    assert [f.name for f in pack.figures()] == ["liability_by_state", "breakage_by_cohort"]
+    assert [t.name for t in pack.tables()] == [
+        "liability_over_time", "roll_forward", "revenue_schedule", "revenue_estimates", "breakage_cohorts", "cohort_triangle_redeemed",
+        "cohort_triangle_expired", "cohort_triangle_ties", "partner_balances", "reconciliation",
+    ]
+
+
+def test_the_header_and_head(pack: ReportPack, demo: tuple[FakeLedger, LoyaltyProgram]) -> None:
+    ledger, _ = demo
+    assert (pack.header.programme, pack.header.ledger, pack.header.start, pack.header.as_of) == ("acme-rewards", "fake", START, AS_OF)
+    logs = list(ledger.logs())
+    assert pack.head.log_id == logs[-1]["id"] and pack.head.logs == len(logs)
+    assert pack.head.chain.status == "not_verified"  # the in-memory ledger does not hash its logs
+
+
+def test_the_liability_is_read_at_the_start_each_month_end_and_the_as_of(pack: ReportPack) -> None:
+    rows = table(pack, "liability_over_time")
+    instants = [row["as_of"] for row in rows]
+    assert instants[0] == START and instants[-1] == AS_OF and len(instants) == 15
+    assert instants[1] == datetime(2025, 10, 31, 23, 59, 59, 999999, tzinfo=UTC)
+    assert all(row["ties"] for row in rows) and rows[0]["total_points"] == 0
+
+
+def test_partner_balance_is_what_the_demo_exchanged(pack: ReportPack) -> None:
+    # bob's 60 miles out at 0.0125 (the programme owes 0.75), dave's 40 in at 0.0080 (the partner owes 0.32)
+    (skyway,) = table(pack, "partner_balances")
+    assert skyway["balance"] == Decimal("-0.43") and skyway["position"] == "programme owes the partner"
+
+
+def test_progress_counts_every_step_up_to_the_total(demo: tuple[FakeLedger, LoyaltyProgram]) -> None:
+    ledger, program = demo
+    seen: list[tuple[int, int]] = []
+    read_pack(ledger, program.chart, AS_OF, START, rules=program.rules, progress=lambda done, total: seen.append((done, total)))
+    done = [d for d, _ in seen]
+    # the head, 15 liability reads, five more sections, the check that the log did not move
+    assert {t for _, t in seen} == {23} and done == sorted(done) and seen[-1] == (23, 23)
+
+
+def test_the_default_period_is_twelve_months(demo: tuple[FakeLedger, LoyaltyProgram]) -> None:
+    ledger, program = demo
+    built = read_pack(ledger, program.chart, AS_OF, sections=())
+    assert built.header.start == datetime(2025, 11, 30, 23, 59, 59, 999999, tzinfo=UTC) and built.sections == ()
+
+
+def writing(ledger: FakeLedger, times: int) -> tuple[SectionEntry, list[int]]:
+    """A section that posts a transaction (a write landing during the reads) the first ``times`` times it runs."""
+
+    calls: list[int] = []
+
+    def section(ctx: PackContext) -> Section:
+        calls.append(1)
+        if len(calls) <= times:
+            ledger._record((Posting(source="world", destination="world", amount=1, asset="PTS"),), None, {}, None)
+        return Section(key="probe", title="Probe")
+
+    return SectionEntry(section), calls
+
+
+def test_a_write_during_the_reads_makes_them_again(chart: Chart) -> None:
+    ledger = demo_ledger()
+    entry, calls = writing(ledger, 1)
+    built = read_pack(ledger, chart, AS_OF, START, sections=(entry,))
+    assert len(calls) == 2 and built.head.log_id == list(ledger.logs())[-1]["id"]
+
+
+def test_writes_that_keep_landing_are_refused(chart: Chart) -> None:
+    ledger = demo_ledger()
+    entry, calls = writing(ledger, 99)
+    with pytest.raises(OperationRefused, match="written to while the pack was read"):
+        read_pack(ledger, chart, AS_OF, START, sections=(entry,))
+    assert len(calls) == 3
+
+
+def test_the_same_ledger_and_period_give_the_same_files(pack: ReportPack, demo: tuple[FakeLedger, LoyaltyProgram]) -> None:
+    ledger, program = demo
+    again = FinanceReports(ledger, program.chart, rules=program.rules).pack(AS_OF, START)
+    assert render_pack(again) == render_pack(pack)
+
+
+def test_the_revenue_section_is_the_revenue_report_of_the_period(pack: ReportPack, demo: tuple[FakeLedger, LoyaltyProgram]) -> None:
+    ledger, program = demo
+    report = FinanceReports(ledger, program.chart).revenue(START, AS_OF)
+    rows = table(pack, "revenue_schedule")
+    assert [r["line"] for r in rows][0] == "opening" and len(rows) == 7
+    assert sum(Decimal(str(r["amount"])) for r in rows) == report.closing > 0
+    assert sum(int(str(r["points"])) for r in rows) == report.closing_points
+    assert [r["breakage_rate"] for r in table(pack, "revenue_estimates")] == [Decimal("0.2"), Decimal("0.25")]
+
+
+def test_a_period_the_schedule_cannot_price_says_so_in_its_section() -> None:
+    ledger = FakeLedger()
+    program = programme(ledger)
+    program.earn(earn("c1", "o-1", "10.00", at=datetime(2026, 1, 5, tzinfo=UTC)))
+    made = FinanceReports(ledger, program.chart).pack(AS_OF, START)
+    section = next(s for s in made.sections if s.key == "revenue")
+    assert section.tables == () and "before any revenue estimate" in section.paragraphs[0]

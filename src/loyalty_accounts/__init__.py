@@ -44,8 +44,11 @@ from .errors import (
     LedgerUnavailable,
     LocalServerError,
     LoyaltyError,
+    MemberDataUnreadable,
     OperationRefused,
     OutcomeUnknown,
+    RegistryKeyMismatch,
+    RegistryUnavailable,
     UnknownEntity,
 )
 from .ledger import LedgerClient, LedgerConnection
@@ -119,4 +122,7 @@ __all__ = [
     "LocalServerError",
     "LedgerServerNotFound",
     "LedgerBuildRefused",
+    "RegistryUnavailable",
+    "RegistryKeyMismatch",
+    "MemberDataUnreadable",
 ]

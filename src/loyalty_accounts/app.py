@@ -10,21 +10,27 @@ thin user of it (``cli/context.py``); a Python caller writes::
     with create_app(ledger_url="http://127.0.0.1:3068") as app:
         app.program.balance("alice")
 
+The member registry (:attr:`App.members`) is built the same way, from its own settings: the
+database ``registry_url`` names (else what ``find_registry`` gives: the local stack's), sealed under
+the registry key (``registry_key``, else ``registry_key_file``, else the local stack's key file).
+It never needs the ledger, and the ledger never needs it.
+
 Errors: a chart, rules or template problem is ChartError, a malformed
 setting InvalidCommand (both exit 2), no ledger to talk to LedgerUnavailable
-(exit 3).
+(exit 3), no registry database RegistryUnavailable (exit 3).
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 from functools import cached_property
-from typing import Any, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from pydantic import ValidationError
 
 from .chart import Chart, load_chart
-from .errors import InvalidCommand, LedgerUnavailable
+from .errors import InvalidCommand, LedgerUnavailable, RegistryUnavailable
 from .ledger import LedgerClient, LedgerConnection
 from .ledger.connection import DEFAULT_LEDGER
 from .numscript import Catalogue
@@ -34,7 +40,10 @@ from .reports import FinanceReports
 from .rules import Rules, load_rules
 from .settings import Settings, load_settings
 
-__all__ = ["App", "create_app", "ledger_connection"]
+if TYPE_CHECKING:  # the registry's modules (psycopg, cryptography) load when the registry is first used
+    from .members import MemberRegistry, RegistryKey
+
+__all__ = ["App", "LocalRegistry", "create_app", "ledger_connection", "open_registry"]
 
 _OAUTH_PAIR = "LOYALTY_OAUTH_CLIENT_ID / LOYALTY_OAUTH_CLIENT_SECRET"
 """The settings the connection's own check (both OAuth2 credentials or neither) is about."""
@@ -67,14 +76,67 @@ def ledger_connection(settings: Settings, *, url: str, ledger: str | None = None
         raise InvalidCommand(reason if error["loc"] else f"{_OAUTH_PAIR}: {reason}") from None
 
 
+class LocalRegistry(NamedTuple):
+    """The registry a local stack offers when the settings name none: its database (created on first use)
+    and the key file beside the stack's state (made on first use)."""
+
+    url: str
+    key_file: Path
+
+
+def registry_key(settings: Settings, local_key_file: Path | None) -> tuple[RegistryKey, str]:
+    """The registry key the settings give, and how messages name where it came from.
+
+    ``registry_key``, else ``registry_key_file``, else ``local_key_file`` (made now if missing; only for
+    the local stack's registry: a key made beside a database elsewhere would be lost with this folder).
+    Raises InvalidCommand (exit 2) for a malformed key or none.
+    """
+
+    from .members import RegistryKey, key_file
+
+    if settings.registry_key is not None:
+        return RegistryKey.from_text(settings.registry_key.get_secret_value(), source="LOYALTY_REGISTRY_KEY"), "LOYALTY_REGISTRY_KEY"
+    if settings.registry_key_file is not None:
+        path = settings.registry_key_file
+        return RegistryKey.from_file(path), f"registry key file {path}"
+    if local_key_file is None:
+        raise InvalidCommand(
+            "the member registry at LOYALTY_REGISTRY_URL needs its key: set LOYALTY_REGISTRY_KEY (the base64 of 32 "
+            "random bytes) or LOYALTY_REGISTRY_KEY_FILE"
+        )
+    key, made = key_file(local_key_file)
+    return key, f"registry key file {local_key_file}" + (" (made now)" if made else "")
+
+
+def open_registry(settings: Settings, *, find_registry: Callable[[], LocalRegistry] | None = None) -> MemberRegistry:
+    """The member registry the settings describe, its schema up to date.
+
+    Raises RegistryUnavailable (no database named and no local one, or unreachable), InvalidCommand (the key).
+    """
+
+    from .members import MemberRegistry, RegistryStore
+    from .registry import open_database
+
+    if settings.registry_url is not None:
+        url, local_key, create = settings.registry_url.get_secret_value(), None, False
+    elif find_registry is not None:
+        local = find_registry()
+        url, local_key, create = local.url, local.key_file, True
+    else:
+        raise RegistryUnavailable("no member registry to use: set LOYALTY_REGISTRY_URL or registry_url in loyalty.toml")
+    key, source = registry_key(settings, local_key)
+    return MemberRegistry(RegistryStore(open_database(url, create=create)), key, key_source=source)
+
+
 class App:
     """The programme as ``settings`` describe it, each part built on first use.
 
     ``ledger`` supplies the ledger to post to and read from (default: a
     :class:`LedgerClient` for :meth:`connection`). ``find_ledger`` gives the
     ledger URL when the settings name none (the command line asks the local
-    stack); without it, no URL is LedgerUnavailable. ``default_ledger`` is
-    the ledger name when the settings name none.
+    stack); without it, no URL is LedgerUnavailable. ``find_registry`` does
+    the same for the member registry (RegistryUnavailable without it).
+    ``default_ledger`` is the ledger name when the settings name none.
     """
 
     def __init__(
@@ -83,13 +145,16 @@ class App:
         *,
         ledger: Callable[[], LedgerPort] | None = None,
         find_ledger: Callable[[], str] | None = None,
+        find_registry: Callable[[], LocalRegistry] | None = None,
         default_ledger: str = DEFAULT_LEDGER,
     ) -> None:
         self.settings = settings
         self._ledger_source = ledger
         self._find_ledger = find_ledger
+        self._find_registry = find_registry
         self._default_ledger = default_ledger
         self._client: LedgerClient | None = None
+        self._members: MemberRegistry | None = None
 
     @property
     def ledger_name(self) -> str:
@@ -158,12 +223,23 @@ class App:
         :attr:`clock_skew`."""
         return FinanceReports(self.ledger, self.chart, rules=self.rules, clock_skew=self.clock_skew)
 
+    @property
+    def members(self) -> MemberRegistry:
+        """The member registry (:func:`open_registry`), opened on first use; :meth:`close` closes it."""
+
+        if self._members is None:
+            self._members = open_registry(self.settings, find_registry=self._find_registry)
+        return self._members
+
     def close(self) -> None:
-        """Close the HTTP client if one was opened."""
+        """Close the HTTP client and the registry's connection if they were opened."""
 
         if self._client is not None:
             self._client.close()
             self._client = None
+        if self._members is not None:
+            self._members.close()
+            self._members = None
 
     def __enter__(self) -> App:
         return self

@@ -4,16 +4,19 @@
 
     LoyaltyError                     exit 1 unless stated
     ├── InvalidCommand               exit 2: bad input, nothing was sent
-    │   └── ChartError               chart_of_accounts.yaml or a template is malformed
+    │   ├── ChartError               chart_of_accounts.yaml or a template is malformed
+    │   └── RegistryKeyMismatch      the registry key configured is not the one the members' keys are wrapped with
     ├── InsufficientPoints           the customer cannot cover the amount
     ├── UnknownEntity                a customer, hold or order the ledger has never seen
     ├── DuplicateOperation           business key reused with different content
     ├── OperationRefused             a business rule refuses it (a lapsed hold captured, a captured hold voided)
     │   └── PeriodClosed             dated at or before the instant the books are closed through
     ├── LedgerRejected               the server refused the request for another reason
+    ├── MemberDataUnreadable         a member's sealed data does not decrypt: altered, or another key
     ├── LedgerUnavailable            exit 3: unreachable, timed out or 5xx; nothing was written
     ├── OutcomeUnknown               exit 4: a write got no answer within the retry budget;
     │                                it may have been posted: run the same command again to learn
+    ├── RegistryUnavailable          exit 3: the member registry's database cannot be reached or used
     └── LocalServerError             exit 3: the local PostgreSQL/ledger could not be run
         └── LedgerServerNotFound     no v2.4.12 binary installed or cached, and no build possible
             └── LedgerBuildRefused   the Go module proxy will not serve the ledger module
@@ -76,6 +79,22 @@ class UnknownEntity(LoyaltyError):
 
 class DuplicateOperation(LoyaltyError):
     """A business key was reused for a different operation or different content."""
+
+
+class RegistryKeyMismatch(InvalidCommand):
+    """The registry key configured does not open the registry: the members' data keys were wrapped with
+    another (a configuration mistake; nothing was read or written)."""
+
+
+class MemberDataUnreadable(LoyaltyError):
+    """A member's wrapped data key or sealed profile fails authentication: the stored bytes were altered,
+    or they belong to another member."""
+
+
+class RegistryUnavailable(LoyaltyError):
+    """The member registry's PostgreSQL database cannot be reached, created or migrated; nothing was written."""
+
+    exit_code = 3
 
 
 class LedgerRejected(LoyaltyError):

@@ -30,6 +30,8 @@ are, and :mod:`loyalty_accounts.app` builds them.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import difflib
 import os
 import re
@@ -64,6 +66,10 @@ MAX_RETRY_BUDGET_S = 86400.0
 """The longest ``ledger_retry_budget``: a day; retrying for ever is not a budget."""
 MAX_CLOCK_SKEW_S = 86400
 """The largest ``clock_skew_seconds``: a day; beyond that a date in the future is not a clock difference."""
+REGISTRY_KEY_BYTES = 32
+"""The registry key's length: an AES-256 key."""
+OPERATOR_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+"""What an operator id may be: a staff or service account id, never a name or an email (no space, '@' or '.')."""
 
 LEDGER_NAME = re.compile(r"^[0-9a-zA-Z_-]{1,63}$")
 """What a ledger name may be."""
@@ -82,10 +88,10 @@ OPTIONS = {
 
 _PATH_FIELDS = (
     "chart", "rules", "numscript_dir", "xdg_state_home", "xdg_cache_home", "state_dir", "cache_dir",
-    "ledger_bin", "ledger_server_src",
+    "ledger_bin", "ledger_server_src", "registry_key_file",
 )
 """Fields holding a path: ``~`` is expanded, and a relative one in the settings file is taken from its folder."""
-_SECRET_FIELDS = ("oauth_client_secret", "postgres_uri")
+_SECRET_FIELDS = ("oauth_client_secret", "postgres_uri", "registry_url", "registry_key")
 """Fields whose value an error message never repeats."""
 OTHER_VARIABLES = (CONFIG_VARIABLE, "LOYALTY_VENV")
 """Variables with the ``LOYALTY_`` prefix that are no field: the settings file's path, and the virtualenv
@@ -180,6 +186,22 @@ class Settings(BaseSettings):
     postgres_uri: SecretStr | None = None
     """A PostgreSQL for ``loyalty ledger up`` to use instead of creating a private cluster (carries a password)."""
 
+    # -- the member registry (personal data, outside the ledger) ---------------
+
+    registry_url: SecretStr | None = None
+    """The member registry's PostgreSQL database, ``postgresql://user:password@host:port/database`` (an
+    existing database; its tables are made on first use). None: the database ``loyalty_registry`` in the
+    local stack's PostgreSQL (``LOYALTY_POSTGRES_URI``'s server when set), created on first use."""
+    registry_key: SecretStr | None = None
+    """The key-encryption key of the member registry: the base64 of 32 random bytes (``openssl rand -base64
+    32``). Never printed. Losing it loses every member's profile; changing it makes them unreadable."""
+    registry_key_file: Path | None = None
+    """A file holding ``registry_key`` (its base64 text), read when ``registry_key`` is not set. None, for the
+    local stack's registry only: ``<state_dir>/registry.key``, made with mode 0600 on first use."""
+    operator: str | None = None
+    """Who runs ``member forget`` and ``member export``, as their audit records say: an operator id matching
+    ``^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`` (a staff id, never a name); ``--operator`` overrides it."""
+
     @field_validator(*_PATH_FIELDS)
     @classmethod
     def _expand_home(cls, value: Path | None) -> Path | None:
@@ -190,6 +212,27 @@ class Settings(BaseSettings):
     def _check_ledger_url(cls, value: str | None) -> str | None:
         if value is not None and not is_ledger_url(value):
             raise ValueError("ledger URL must be http(s)://host[:port][/path]")
+        return value
+
+    @field_validator("registry_url")
+    @classmethod
+    def _check_registry_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not is_postgres_url(value.get_secret_value()):
+            raise ValueError("registry URL must be postgresql://[user[:password]@]host[:port]/database[?options]")
+        return value
+
+    @field_validator("registry_key")
+    @classmethod
+    def _check_registry_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            decode_registry_key(value.get_secret_value())
+        return value
+
+    @field_validator("operator")
+    @classmethod
+    def _check_operator(cls, value: str | None) -> str | None:
+        if value is not None and not OPERATOR_PATTERN.match(value):
+            raise ValueError(f"operator id must match {OPERATOR_PATTERN.pattern} (an id, not a name or an email)")
         return value
 
     @field_validator("ledger_name")
@@ -233,6 +276,32 @@ def is_ledger_url(value: str) -> bool:
         url.scheme in ("http", "https") and bool(url.host) and not any(char.isspace() for char in value)
         and (url.port is None or 0 < url.port <= 65535) and not url.query and not url.fragment
     )
+
+
+def is_postgres_url(value: str) -> bool:
+    """True when ``value`` is a ``postgresql://`` (or ``postgres://``) URL naming a database, without blanks."""
+
+    scheme, _, rest = value.partition("://")
+    location, _, database = rest.partition("/")
+    database = database.split("?", 1)[0]
+    return scheme in ("postgresql", "postgres") and bool(location) and bool(database) and not any(
+        char.isspace() for char in value
+    )
+
+
+def decode_registry_key(text: str) -> bytes:
+    """The 32 bytes of a registry key written as base64 (surrounding blanks ignored).
+
+    Raises ValueError saying what is wrong, never repeating the key: not base64, or not 32 bytes.
+    """
+
+    try:
+        key = base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(f"registry key must be the base64 of {REGISTRY_KEY_BYTES} bytes: this is not base64") from None
+    if len(key) != REGISTRY_KEY_BYTES:
+        raise ValueError(f"registry key must be the base64 of {REGISTRY_KEY_BYTES} bytes, got {len(key)} bytes")
+    return key
 
 
 def shown_url(url: str) -> str:
@@ -378,6 +447,10 @@ UNSET_MEANS = {
     "ledger_bin": "(none: an installed v2.4.12 on PATH or in ~/.local/bin, else the cached build, else a build)",
     "oauth_client_id": "(not set)",
     "oauth_token_url": "(none: the SDK's default for the gateway)",
+    "registry_url": "(none: database loyalty_registry in the local stack's PostgreSQL)",
+    "registry_key": "(none: registry_key_file)",
+    "registry_key_file": "(none: for the local stack's registry, <state_dir>/registry.key, made on first use)",
+    "operator": "(none: give --operator to member forget and member export)",
 }
 """What a setting left unset means, as ``loyalty config show`` says it."""
 
@@ -406,7 +479,7 @@ def explain_settings(**overrides: Any) -> list[SettingSource]:
         value = getattr(settings, name)
         variable = variable_name(name)
         if name in _SECRET_FIELDS:
-            shown = "(not set)" if value is None else "(set, not shown)"
+            shown = UNSET_MEANS.get(name, "(not set)") if value is None else "(set, not shown)"
         elif isinstance(value, bool):
             shown = "true" if value else "false"
         elif name in ("ledger_url", "oauth_token_url") and value is not None:

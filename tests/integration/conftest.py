@@ -21,8 +21,11 @@ import os
 import uuid
 from pathlib import Path
 from typing import Iterator
+from urllib.parse import urlsplit, urlunsplit
 
+import psycopg
 import pytest
+from psycopg import sql
 
 from loyalty_accounts.errors import LedgerServerNotFound
 from loyalty_accounts.ledger import LedgerClient, LedgerConnection
@@ -69,3 +72,25 @@ def client(ledger_url: str, ledger_name: str) -> Iterator[LedgerClient]:
         yield c
         trial = c.aggregate_balances("")
         assert all(v == 0 for v in trial.values()), f"trial balance broken: {trial}"
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_uri(ledger_url: str, local_stack_dir: Path) -> str:
+    """The URI of the session's PostgreSQL (the local stack's cluster), as its owning role: it may create databases."""
+
+    if os.environ.get("LOYALTY_LEDGER_URL"):
+        pytest.skip("the session uses a ledger of LOYALTY_LEDGER_URL: there is no PostgreSQL of the session to make registries in")
+    return LocalStack(local_stack_dir).postgres_uri()
+
+
+@pytest.fixture
+def registry_url(postgres_admin_uri: str) -> Iterator[str]:
+    """A fresh, empty database of the session's cluster for one test's member registry; dropped afterwards."""
+
+    name = f"reg_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_admin_uri, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    parts = urlsplit(postgres_admin_uri)
+    yield urlunsplit(parts._replace(path=f"/{name}"))
+    with psycopg.connect(postgres_admin_uri, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

@@ -49,6 +49,9 @@ PUBLIC_API = [
     "LocalServerError",
     "LedgerServerNotFound",
     "LedgerBuildRefused",
+    "RegistryUnavailable",
+    "RegistryKeyMismatch",
+    "MemberDataUnreadable",
 ]
 
 

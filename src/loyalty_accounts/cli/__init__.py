@@ -17,7 +17,7 @@ import typer
 
 from ..settings import CONFIG_VARIABLE
 from ..version import __version__
-from . import config_cmd, demo, estimate, feedback, imports, journal, ledger, ops, pack, partner, period, report, rules_cmd
+from . import config_cmd, demo, estimate, feedback, imports, journal, ledger, members, ops, pack, partner, period, report, rules_cmd
 from .context import AppContext
 from .shell import fail
 
@@ -35,6 +35,7 @@ report.app.command("pack")(pack.pack_command)
 app.add_typer(report.app, name="report")
 app.add_typer(period.app, name="period")
 app.add_typer(estimate.app, name="estimate")
+app.add_typer(members.app, name="member")
 app.command("reconcile")(report.reconcile_command)
 app.command("statement")(report.statement_command)
 app.command("import")(imports.import_command)
@@ -47,7 +48,7 @@ PANELS: dict[str, tuple[str, ...]] = {
         "earn", "import", "engage", "release", "hold", "capture", "void", "redeem",
         "transfer", "exchange", "convert", "refund", "adjust", "expire",
     ),
-    "Customers": ("balance", "history", "statement", "tier", "quote", "explain"),
+    "Customers": ("member", "balance", "history", "statement", "tier", "quote", "explain"),
     "Finance": ("report", "reconcile", "period", "journal", "estimate", "partner"),
 }
 """The help's panels: every command in exactly one (a unit test holds this)."""

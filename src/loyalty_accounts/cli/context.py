@@ -16,10 +16,11 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from ..app import App
+from ..app import App, LocalRegistry
 from ..chart import Chart
 from ..errors import LedgerUnavailable
 from ..ledger import LedgerConnection
@@ -31,6 +32,9 @@ from ..reports import FinanceReports
 from ..rules import Rules
 from ..settings import Settings, load_settings
 from .output import Format
+
+if TYPE_CHECKING:
+    from ..members import MemberRegistry
 
 
 @dataclass
@@ -70,7 +74,9 @@ class AppContext:
     @cached_property
     def app(self) -> App:
         defaults = {"default_ledger": self.default_ledger} if self.default_ledger else {}
-        return App(self.settings, ledger=self.client, find_ledger=self._local_ledger, **defaults)
+        return App(
+            self.settings, ledger=self.client, find_ledger=self._local_ledger, find_registry=self._local_registry, **defaults
+        )
 
     @property
     def chart(self) -> Chart:
@@ -100,6 +106,11 @@ class AppContext:
     def reports(self) -> FinanceReports:
         return self.app.reports
 
+    def members(self) -> MemberRegistry:
+        """The member registry every ``member`` command uses (tests may replace this method)."""
+
+        return self.app.members
+
     def close(self) -> None:
         if "app" in self.__dict__:
             self.app.close()
@@ -113,6 +124,13 @@ class AppContext:
         if not status.url or status.ledger_pid is None:
             raise LedgerUnavailable("no ledger to talk to: run `loyalty ledger up`, or set LOYALTY_LEDGER_URL / --ledger-url")
         return status.url
+
+
+    def _local_registry(self) -> LocalRegistry:
+        """The member registry of the local stack: its database in the stack's PostgreSQL, its key file."""
+
+        stack = LocalStack(self.settings.state_dir)
+        return LocalRegistry(url=stack.registry_uri(), key_file=stack.registry_key_file)
 
 
 def app_context(ctx: typer.Context) -> AppContext:

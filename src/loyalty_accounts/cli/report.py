@@ -19,6 +19,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..reports import DEFAULT_HORIZON_DAYS, DEFAULT_RATE_COHORTS, FinanceReports
+from ..reports.statement import CustomerStatement
 from .context import app_context
 from .inputs import parse_instant as parse_cli_instant
 from .output import Format, emit_json, emit_rows, formatted, show, table
@@ -282,13 +283,24 @@ def statement_command(
 
     first, last = _window(start, end)
     report = run_guarded(lambda: _service(ctx).statement(customer, first, last, horizon_days=days))
+    print_statement(report, fmt)
+
+
+def print_statement(report: CustomerStatement, fmt: Format, *, holder: str | None = None) -> None:
+    """A statement in ``fmt``; ``holder`` (a member's name, or a forgotten member's pseudonym) heads the table
+    and is the JSON's ``holder``."""
+
     if fmt is Format.json:
-        emit_json(statement_json(report))
+        emit_json(statement_json(report) | ({"holder": holder} if holder is not None else {}))
         return
     if fmt is Format.csv:
         emit_rows(statement_rows(report), fmt, columns=STATEMENT_COLUMNS)
         return
-    typer.echo(f"Statement of {report.customer} over {_span(report.start, report.end)}")
+    if holder is None:
+        whose = report.customer
+    else:  # a name, with the id; a pseudonym already holds the id
+        whose = holder if report.customer in holder else f"{holder} ({report.customer})"
+    typer.echo(f"Statement of {whose} over {_span(report.start, report.end)}")
     lines = [statement_balance_row(report, "opening"), *statement_rows(report)]
     show(table(lines, STATEMENT_COLUMNS, footer=[statement_balance_row(report, "closing")]))
     if not report.ties:
@@ -299,4 +311,4 @@ def statement_command(
         show(table(expiring, STATEMENT_EXPIRING_COLUMNS))
 
 
-__all__ = ["app", "reconcile_command", "statement_command", "parse_instant"]
+__all__ = ["app", "reconcile_command", "statement_command", "parse_instant", "print_statement"]

@@ -24,6 +24,8 @@ from .procs import free_loopback_port, pid_alive, port_open, tail, wait_reaped
 
 SERVICE_USER = "loyalty-pg"
 DATABASE = "ledger"
+REGISTRY_DATABASE = "loyalty_registry"
+"""The member registry's database, beside the ledger's in the same cluster (see loyalty_accounts.members)."""
 ROLE = "ledger"
 
 BASE_SETTINGS: dict[str, str] = {
@@ -122,7 +124,11 @@ class PostgresCluster:
 
     @property
     def uri(self) -> str:
-        return f"postgresql://{ROLE}:{self.password}@127.0.0.1:{self.port}/{DATABASE}?sslmode=disable"
+        return self.database_uri(DATABASE)
+
+    def database_uri(self, database: str) -> str:
+        """The URI of ``database`` in this cluster (with the role's password)."""
+        return f"postgresql://{ROLE}:{self.password}@127.0.0.1:{self.port}/{database}?sslmode=disable"
 
     @property
     def pid(self) -> int | None:
@@ -180,7 +186,7 @@ def create_cluster(state_dir: Path) -> PostgresCluster:
 
 def start(cluster: PostgresCluster, log_file: Path, *, settings: Mapping[str, str] | None = None) -> PostgresCluster:
     """Start the cluster (on a new free port if its old one is taken) with ``settings`` (default
-    :data:`POSTGRES_SETTINGS`) and create the database."""
+    :data:`POSTGRES_SETTINGS`) and create the ledger's and the member registry's databases."""
 
     if cluster.running():
         return cluster
@@ -235,9 +241,10 @@ def stop(cluster: PostgresCluster, *, timeout: float = 30.0) -> None:
 
 def _ensure_database(cluster: PostgresCluster, pg_bin: Path, account: tuple[int, int] | None) -> None:
     psql = [str(pg_bin / "psql"), "-h", str(cluster.data_dir), "-p", str(cluster.port), "-U", ROLE, "-d", "postgres", "-tAc"]
-    exists = _run_as(account, [*psql, f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'"]).strip()
-    if exists != "1":
-        _run_as(account, [*psql, f"CREATE DATABASE {DATABASE}"])
+    for database in (DATABASE, REGISTRY_DATABASE):
+        exists = _run_as(account, [*psql, f"SELECT 1 FROM pg_database WHERE datname = '{database}'"]).strip()
+        if exists != "1":
+            _run_as(account, [*psql, f"CREATE DATABASE {database}"])
 
 
 def _run_as(account: tuple[int, int] | None, cmd: list[str]) -> str:

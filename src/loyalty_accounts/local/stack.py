@@ -36,7 +36,7 @@ from typing import Any, Callable, Iterator
 
 import httpx
 
-from ..errors import LocalServerError
+from ..errors import LocalServerError, RegistryUnavailable
 from ..settings import load_settings
 from . import postgres, server
 from .paths import LEDGER_VERSION, default_state_dir
@@ -267,6 +267,37 @@ class LocalStack:
         if cluster is None:
             raise LocalServerError("no local PostgreSQL cluster: run `loyalty ledger up` first")
         return cluster.uri
+
+    def registry_uri(self) -> str:
+        """The member registry's database in this stack's PostgreSQL: ``loyalty_registry`` in the private
+        cluster, or on the server ``LOYALTY_POSTGRES_URI`` names (the database may not exist yet: the
+        registry creates it on first use).
+
+        Raises RegistryUnavailable when the stack has no PostgreSQL running.
+        """
+
+        cluster = self._cluster(self._read())
+        if cluster is not None:
+            if not cluster.running():
+                raise RegistryUnavailable(
+                    f"the local PostgreSQL of {self.state_dir} is not running: run `loyalty ledger up` (the member "
+                    "registry lives in it), or set LOYALTY_REGISTRY_URL"
+                )
+            return cluster.database_uri(postgres.REGISTRY_DATABASE)
+        external = load_settings().postgres_uri
+        if external is not None:
+            from psycopg.conninfo import make_conninfo
+
+            return make_conninfo(external.get_secret_value(), dbname=postgres.REGISTRY_DATABASE)
+        raise RegistryUnavailable(
+            f"no member registry: no local PostgreSQL in {self.state_dir}; run `loyalty ledger up`, or set LOYALTY_REGISTRY_URL"
+        )
+
+    @property
+    def registry_key_file(self) -> Path:
+        """Where the local registry's key is kept (made on first use, mode 0600): beside the stack's state."""
+
+        return self.state_dir / "registry.key"
 
     # -- helpers ------------------------------------------------------------
     def _as_wanted(self, state: dict[str, Any]) -> bool:

@@ -86,3 +86,44 @@ def test_init_example_writes_the_programme_to_edit_and_nothing_twice(tmp_path: P
 def test_config_show_hides_a_password_in_the_ledger_url() -> None:
     rows = _shown("--ledger-url", "http://bob:hunter2@127.0.0.1:3068")
     assert rows["ledger_url"]["value"] == "http://bob:***@127.0.0.1:3068"
+
+
+def test_registry_settings_are_listed_and_the_key_and_url_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="  # the base64 of bytes 0..31
+    url = "postgresql://reg:pa55word@db.internal:5432/members"
+    monkeypatch.setenv("LOYALTY_REGISTRY_KEY", key)
+    monkeypatch.setenv("LOYALTY_REGISTRY_URL", url)
+    monkeypatch.setenv("LOYALTY_OPERATOR", "ops-17")
+    rows = _shown()
+    assert rows["registry_key"]["value"] == rows["registry_url"]["value"] == "(set, not shown)"
+    assert rows["registry_url"]["source"] == "environment LOYALTY_REGISTRY_URL"
+    assert rows["operator"]["value"] == "ops-17"
+    assert rows["registry_key_file"]["value"].startswith("(none: for the local stack's registry")
+    table = runner.invoke(app, ["config", "show"]).stdout
+    assert key not in table and "pa55word" not in table and key not in json.dumps(rows)
+
+
+def test_unset_registry_settings_say_what_they_default_to() -> None:
+    rows = _shown()
+    assert rows["registry_url"]["value"] == "(none: database loyalty_registry in the local stack's PostgreSQL)"
+    assert rows["registry_key"]["value"] == "(none: registry_key_file)"
+
+
+@pytest.mark.parametrize(
+    "variable, value, expected",
+    [
+        ("LOYALTY_REGISTRY_KEY", "c2hvcnQ=", "error: LOYALTY_REGISTRY_KEY: registry key must be the base64 of 32 bytes, got 5 bytes"),
+        ("LOYALTY_REGISTRY_KEY", "not-base64!!", "error: LOYALTY_REGISTRY_KEY: registry key must be the base64 of 32 bytes: this is not base64"),
+        ("LOYALTY_REGISTRY_URL", "http://db/members", "error: LOYALTY_REGISTRY_URL: registry URL must be postgresql://"),
+        ("LOYALTY_OPERATOR", "Jane Doe", "error: LOYALTY_OPERATOR: operator id must match"),
+    ],
+)
+def test_a_malformed_registry_setting_is_one_line_without_the_secret(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    result = runner.invoke(app, ["member", "show", "m_" + "a" * 22])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(expected) and result.stderr.count("\n") == 1
+    if variable != "LOYALTY_OPERATOR":
+        assert value not in result.stderr

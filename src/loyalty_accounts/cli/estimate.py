@@ -14,6 +14,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..operations.revenue_estimate import Estimates, RevenueEstimateCommand, parse_fx, parse_rate
+from ..vocabulary.ids import business_key
 from ..vocabulary.instants import iso_instant
 from .context import app_context
 from .inputs import parse_instant
@@ -62,7 +63,7 @@ def record(
                 method=method,  # type: ignore[arg-type]
                 fx=parse_fx(fx or []),
             ),
-            approved_by=approved_by,
+            approved_by=business_key(approved_by, what="--approved-by"),
             reason=reason,
         )
     )
@@ -73,7 +74,11 @@ def record(
         {
             "effective": iso_instant(command.effective),
             "breakage_rate": str(command.estimates.breakage_rate),
+            "constrained_rate": str(command.estimates.constrained_rate) if command.estimates.constrained_rate is not None else None,
             "method": command.estimates.method,
+            "fx": " ".join(f"{currency}={rate}" for currency, rate in command.estimates.fx),
+            "approved_by": command.approved_by,
+            "reason": command.reason,
             "replayed": result.replayed,
             "transaction": tx.id if tx else None,
         },

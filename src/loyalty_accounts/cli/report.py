@@ -13,12 +13,14 @@ Exit codes: 0 ok, 1 reconciliation break, 2 bad input, 3 ledger unavailable.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 from typing import Annotated, Optional
 
 import typer
 
-from ..reports import DEFAULT_HORIZON_DAYS, DEFAULT_RATE_COHORTS, FinanceReports
+from ..reports import DEFAULT_HORIZON_DAYS, DEFAULT_RATE_COHORTS, FinanceReports, RevenueSchedule
+from ..reports.check import SHOWN
 from ..reports.statement import CustomerStatement
 from .context import app_context
 from .inputs import parse_instant as parse_cli_instant
@@ -48,6 +50,8 @@ from .views import (
     statement_json,
     statement_rows,
 )
+
+_log = logging.getLogger(__name__)
 
 app = typer.Typer(
     help="Finance reports read from the ledger: liability, activity (roll-forward), breakage, revenue (IFRS 15), the report pack.",
@@ -208,10 +212,12 @@ def revenue(
     report = run_guarded(lambda: _service(ctx).revenue(first, last))
     if fmt is Format.json:
         emit_json(revenue_json(report))
+        _unpriced(report)
         return
     title = f"Contract liability for points over {_span(report.start, report.end)}, {report.currency}"
     emit_rows(revenue_rows(report), fmt, columns=REVENUE_COLUMNS, title=title, footer=[revenue_closing_row(report)])
     if fmt is not Format.table:
+        _unpriced(report)
         return
     typer.echo(
         f"Orders in the window: {report.sales_price} {report.currency}, allocated {report.allocated_to_goods} to goods "
@@ -231,6 +237,19 @@ def revenue(
     if not report.estimates:
         typer.echo("Estimate: none in force (record one with `loyalty estimate record`)")
     typer.echo("ties: yes" if report.ties else f"ties: NO (points differ by {report.points_tie})")
+    _unpriced(report)
+
+
+def _unpriced(report: RevenueSchedule) -> None:
+    """Warn of the orders left out of the allocation, and exit 1 (the schedule is incomplete) when there are any,
+    or when it does not tie."""
+
+    for item in report.unpriced[:SHOWN]:
+        _log.warning("not allocated: %s", item.reason)
+    if len(report.unpriced) > SHOWN:
+        _log.warning("not allocated: %d more order(s) (see -f json)", len(report.unpriced) - SHOWN)
+    if report.unpriced or not report.ties:
+        raise typer.Exit(1)
 
 
 @formatted

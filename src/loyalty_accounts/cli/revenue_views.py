@@ -64,4 +64,9 @@ def revenue_json(report: RevenueSchedule) -> dict[str, Any]:
         "estimates": [estimate_json(e) for e in report.estimates],
         "ties": report.ties,
         "points_difference": report.points_tie,
+        "unpriced": [
+            {"order_id": u.sale.order_id, "transaction": u.sale.transaction_id, "at": u.sale.at, "amount": u.sale.amount,
+             "currency": u.sale.currency, "points": u.sale.points, "reason": u.reason}
+            for u in report.unpriced
+        ],
     }

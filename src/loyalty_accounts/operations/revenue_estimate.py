@@ -66,11 +66,30 @@ CURRENCY_PATTERN = r"^[A-Z]{3}$"
 Rate = Annotated[Decimal, NOT_A_FLOAT]
 
 
-def _normal(value: Decimal) -> Decimal:
-    """``value`` without trailing zeros (``0.20`` → ``0.2``): the same rate typed twice is the same estimate."""
+RATE_PLACES = 6
+"""A breakage rate has at most six decimals (a ten-thousandth of a per cent): a finer one is refused, never rounded."""
+FX_PLACES = 10
+FX_LIMIT = Decimal(10) ** 6
+"""An exchange rate has at most ten decimals and is at most a million units of the programme's currency per unit."""
 
-    normal = value.normalize()
-    return normal.quantize(Decimal(1)) if normal == normal.to_integral_value() else normal
+
+def _exact(value: Decimal, *, places: int, what: str) -> Decimal:
+    """``value`` without trailing zeros (``0.20`` → ``0.2``: the same rate typed twice is the same estimate).
+
+    Raises ValueError when it has more than ``places`` decimals: what finance approved is stored as
+    typed, never rounded.
+    """
+
+    if not value.is_finite():
+        raise ValueError(f"{what} must be a number, not {value}")
+    sign, digits, exponent = value.as_tuple()
+    while digits and exponent < 0 and digits[-1] == 0:  # drop trailing zeros exactly (normalize() rounds to 28 digits)
+        digits, exponent = digits[:-1], exponent + 1
+    if exponent < -places:
+        raise ValueError(f"{what} {value} has more than {places} decimals")
+    if exponent > 0:
+        digits, exponent = digits + (0,) * exponent, 0
+    return Decimal((sign, digits or (0,), exponent))
 
 
 class Estimates(Value):
@@ -88,8 +107,8 @@ class Estimates(Value):
         if value is None:
             return None
         if not value.is_finite() or not Decimal(0) <= value < Decimal(1):
-            raise ValueError(f"a breakage rate is a share from 0 up to (not including) 1, not {value}")
-        return _normal(value)
+            raise ValueError(f"a breakage rate is a share from 0 up to (not including) 1 (0% to 99.9999%), not {value}")
+        return _exact(value, places=RATE_PLACES, what="a breakage rate")
 
     @field_validator("fx")
     @classmethod
@@ -99,12 +118,14 @@ class Estimates(Value):
             if currency in seen:
                 raise ValueError(f"exchange rate of {currency} given twice")
             seen.add(currency)
-            if not rate.is_finite() or rate <= 0:
-                raise ValueError(f"exchange rate of {currency} must be positive, not {rate}")
-        return tuple(sorted((currency, _normal(rate)) for currency, rate in value))
+            if not rate.is_finite() or not Decimal(0) < rate <= FX_LIMIT:
+                raise ValueError(f"exchange rate of {currency} must be above 0 and at most {FX_LIMIT}, not {rate}")
+        return tuple(sorted((currency, _exact(rate, places=FX_PLACES, what=f"exchange rate of {currency}")) for currency, rate in value))
 
     @model_validator(mode="after")
     def _constraint_within_rate(self) -> "Estimates":
+        if self.constrained_rate is not None and self.method == "remote":
+            raise ValueError("a constrained rate applies to the proportional method only: the remote method recognises no breakage before expiry")
         if self.constrained_rate is not None and self.constrained_rate > self.breakage_rate:
             raise ValueError(
                 f"constrained_rate {self.constrained_rate} may not exceed breakage_rate {self.breakage_rate}: "
@@ -204,6 +225,12 @@ def plan(command: RevenueEstimateCommand, chart: Chart, catalogue: Catalogue, st
 
     if command.estimates.rate_of(chart.money_currency) is not None:
         raise InvalidCommand(f"no exchange rate is needed for {chart.money_currency}, the programme's own currency")
+    accepted = chart.spec.policies.currencies
+    unknown = [currency for currency, _ in command.estimates.fx if currency not in accepted]
+    if unknown:
+        raise InvalidCommand(
+            f"--fx {', '.join(unknown)}: orders are not accepted in it (the chart's currencies: {', '.join(sorted(accepted))})"
+        )
     estimates = chart.address("revenue_estimates")
     return plan_command(
         command,
@@ -227,7 +254,7 @@ def parse_rate(text: str, *, option: str) -> Decimal:
         raise InvalidCommand(f"{option} {text!r} is not a rate: write 0.2 or 20%") from None
     if not value.is_finite():
         raise InvalidCommand(f"{option} {text!r} is not a rate: write 0.2 or 20%")
-    return value / 100 if percent else value
+    return value.scaleb(-2) if percent else value
 
 
 def parse_fx(items: Mapping[str, str] | list[str]) -> tuple[tuple[str, Decimal], ...]:

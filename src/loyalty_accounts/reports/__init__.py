@@ -226,8 +226,8 @@ class FinanceReports:
     def revenue(self, start: datetime | None, end: datetime | None = None) -> RevenueSchedule:
         """The IFRS 15 / ASC 606 revenue schedule over ``(start, end]``: the points' contract liability rolled forward in money.
 
-        See :mod:`.revenue`. Raises InvalidCommand when an order was placed with no revenue estimate
-        in force or no exchange rate for its currency (record one with ``loyalty estimate record``).
+        See :mod:`.revenue`. Orders placed with no revenue estimate in force or no exchange rate for
+        their currency are listed in its ``unpriced`` (record one with ``loyalty estimate record``).
         """
 
         return read_revenue(self.ledger, self.chart, start, end, clock=self._clock)

@@ -66,6 +66,7 @@ __all__ = [
     "RevenueSchedule",
     "Sale",
     "SaleRefund",
+    "UnpricedSale",
     "allocation",
     "recognised",
     "revenue_schedule",
@@ -92,6 +93,14 @@ class SaleRefund(Frozen):
     order_id: str
     refunded_total: Decimal
     points: int
+
+
+class UnpricedSale(Frozen):
+    """An order the schedule could not allocate (no estimate in force when it was placed, or no exchange
+    rate for its currency): its points are in the pool, its price in no line."""
+
+    sale: Sale
+    reason: str
 
 
 class PoolState(Frozen):
@@ -143,6 +152,8 @@ class RevenueSchedule(Frozen):
     catch_up: Decimal
     closing: Decimal
     catch_ups: tuple[RevenueCatchUp, ...]
+    unpriced: tuple[UnpricedSale, ...] = ()
+    """Orders up to ``end`` left out of the allocation, each with why (record an estimate to price them)."""
     opening_points: int
     sale_points: int
     refund_points: int
@@ -208,8 +219,8 @@ class _Timeline:
 def allocation(sale: Sale, estimate: RevenueEstimate | None, *, currency: str, point_value: Decimal) -> tuple[Fraction, Fraction]:
     """(the order's price in ``currency``, its exact allocation to points), both as fractions.
 
-    Raises InvalidCommand when no estimate is in force at the order or it gives no exchange rate for
-    the order's currency.
+    Raises InvalidCommand (saying what to record) when no estimate is in force at the order or it
+    gives no exchange rate for the order's currency.
     """
 
     if estimate is None:
@@ -249,7 +260,13 @@ class _Allocations:
 
     def __init__(self, sales: Sequence[Sale], refunds: Sequence[SaleRefund], timeline: _Timeline, *, currency: str, point_value: Decimal) -> None:
         self.sales = sorted(sales, key=lambda s: (s.at, s.transaction_id))
-        self.priced = {s.transaction_id: allocation(s, timeline.at(s.at), currency=currency, point_value=point_value) for s in self.sales}
+        self.priced: dict[int, tuple[Fraction, Fraction]] = {}
+        self.unpriced: list[UnpricedSale] = []
+        for sale in self.sales:
+            try:
+                self.priced[sale.transaction_id] = allocation(sale, timeline.at(sale.at), currency=currency, point_value=point_value)
+            except InvalidCommand as exc:
+                self.unpriced.append(UnpricedSale(sale=sale, reason=exc.message))
         self.by_order = {s.order_id: s for s in self.sales}
         self.refunds = sorted(refunds, key=lambda r: (r.at, r.transaction_id))
         for refund in self.refunds:
@@ -265,6 +282,8 @@ class _Allocations:
         for sale in self.sales:
             if sale.at > moment:
                 break
+            if sale.transaction_id not in self.priced:
+                continue
             p, a = self.priced[sale.transaction_id]
             price += p
             alloc += a
@@ -279,7 +298,7 @@ class _Allocations:
                 if refund.at > moment:
                     break
                 sale = self.by_order[refund.order_id]
-                if sale.amount > 0:
+                if sale.amount > 0 and sale.transaction_id in self.priced:
                     share[refund.order_id] = max(share.get(refund.order_id, Fraction(0)), min(Fraction(1), Fraction(refund.refunded_total) / Fraction(sale.amount)))
         return sum((self.priced[self.by_order[o].transaction_id][1] * s for o, s in share.items()), Fraction(0))
 
@@ -329,7 +348,8 @@ def revenue_schedule(
     ``pools`` holds the pool state at ``start`` (unless None), ``end`` and the effective instant of
     every estimate changing inside the window; ``other_points`` the window's points movements that are
     not sales, refunds, redemptions or expiries (from the points roll-forward). Raises InvalidCommand
-    when an order has no estimate or exchange rate, a refund no order, or a pool state is missing.
+    when a refund has no order or a pool state is missing; an order with no estimate or exchange rate
+    in force is left out of the allocation and listed in ``unpriced``.
     """
 
     timeline = _Timeline(estimates)
@@ -389,6 +409,7 @@ def revenue_schedule(
         catch_up=catch_up,
         closing=(sold1 - withdrawn1) - rec1.total,
         catch_ups=tuple(catch_ups),
+        unpriced=tuple(book.unpriced),
         opening_points=p0.outstanding,
         sale_points=sum(s.points for s in window_sales),
         refund_points=sum(r.points for r in window_refunds),

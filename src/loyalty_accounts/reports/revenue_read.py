@@ -92,8 +92,8 @@ def read_revenue(
 ) -> RevenueSchedule:
     """The revenue schedule over ``(start, end]`` (``start`` None: from the beginning; ``end`` None: now).
 
-    Raises InvalidCommand when the window is empty, an order was placed with no estimate in force
-    or no exchange rate for its currency, or a record is malformed.
+    Raises InvalidCommand when the window is empty or a record is malformed; orders placed with no
+    estimate in force or no exchange rate for their currency are listed in the schedule's ``unpriced``.
     """
 
     first, last = window(start, end, clock)

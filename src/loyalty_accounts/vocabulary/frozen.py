@@ -47,9 +47,11 @@ def describe_validation(title: str, exc: ValidationError) -> str:
 
     parts = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(command)"
+        loc = ".".join(str(p) for p in err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "missing":
+        if not loc:  # a check across fields: its message names them
+            parts.append(msg)
+        elif err["type"] == "missing":
             parts.append(f"{loc}: required")
         elif err["type"] == "value_error":
             parts.append(f"{loc}: {msg}")

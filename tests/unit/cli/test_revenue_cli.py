@@ -38,11 +38,17 @@ def test_an_estimate_is_recorded_once_and_listed(ledger: FakeLedger) -> None:
     ("change", "message"),
     [
         (("--breakage", "1.5"), "breakage_rate"),
+        (("--breakage", "1e-30"), "more than 6 decimals"),
+        (("--breakage", "0.19999999999999999999999999999999"), "more than 6 decimals"),
+        (("--fx", "EUR=1e999"), "at most 1000000"),
+        (("--fx", "EUR=-1"), "above 0"),
+        (("--fx", "GBP=1.1"), "--fx GBP: orders are not accepted in it"),
+        (("--approved-by", "jane@example.com"), "--approved-by 'jane@example.com' is not valid"),
         (("--breakage", "abc"), "--breakage 'abc' is not a rate"),
         (("--method", "linear"), "method"),
         (("--fx", "EUR"), "--fx 'EUR': write CURRENCY=RATE"),
         (("--fx", "USD=1"), "no exchange rate is needed for USD"),
-        (("--approved-by", "Jane Doe"), "approved_by"),
+        (("--approved-by", "Jane Doe"), "--approved-by 'Jane Doe' is not valid"),
         (("--constrained", "0.3"), "may not exceed breakage_rate"),
         (("--effective", "2025-09-01T00:00:00"), "--effective"),
     ],
@@ -79,4 +85,9 @@ def test_orders_without_an_estimate_are_named_with_the_fix(ledger: FakeLedger) -
     earned = invoke("earn", "--customer", "c1", "--order", "o-1", "--amount", "10.00", "--currency", "USD", "--ordered-at", "2026-01-05T10:00:00Z")
     assert earned.exit_code == 0, earned.output
     result = invoke("report", "revenue", "--from", "2026-01-01", "--to", "2026-01-31")
-    assert result.exit_code == 2 and "order o-1" in result.stderr and "loyalty estimate record" in result.stderr
+    assert result.exit_code == 1, result.output  # the schedule is shown, and said to be incomplete
+    assert "allocated" in result.stdout and "ties: yes" in result.stdout
+    warning = [line for line in result.stderr.splitlines() if line.startswith("warning: not allocated: order o-1")]
+    assert len(warning) == 1 and "loyalty estimate record" in warning[0]
+    data = json.loads(invoke("report", "revenue", "--from", "2026-01-01", "--to", "2026-01-31", "-f", "json").stdout)
+    assert [(u["order_id"], u["points"]) for u in data["unpriced"]] == [("o-1", 10)]

@@ -133,10 +133,11 @@ def test_the_revenue_section_is_the_revenue_report_of_the_period(pack: ReportPac
     assert [r["breakage_rate"] for r in table(pack, "revenue_estimates")] == [Decimal("0.2"), Decimal("0.25")]
 
 
-def test_a_period_the_schedule_cannot_price_says_so_in_its_section() -> None:
+def test_orders_the_schedule_cannot_price_are_named_in_its_section() -> None:
     ledger = FakeLedger()
     program = programme(ledger)
     program.earn(earn("c1", "o-1", "10.00", at=datetime(2026, 1, 5, tzinfo=UTC)))
     made = FinanceReports(ledger, program.chart).pack(AS_OF, START)
     section = next(s for s in made.sections if s.key == "revenue")
-    assert section.tables == () and "before any revenue estimate" in section.paragraphs[0]
+    assert section.paragraphs[0].startswith("Not allocated: order o-1") and "before any revenue estimate" in section.paragraphs[0]
+    assert [t.name for t in section.tables] == ["revenue_schedule", "revenue_estimates"]

@@ -11,7 +11,6 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
-from loyalty_accounts.errors import InvalidCommand
 from loyalty_accounts.operations.revenue_estimate import Estimates, RevenueEstimate
 from loyalty_accounts.reports import PoolState, RevenueSchedule, Sale, SaleRefund, revenue_schedule
 
@@ -129,14 +128,19 @@ def test_an_order_in_another_currency_is_translated_at_the_rate_in_force_when_pl
     rated = [estimate(LAUNCH, "0.20", 1, fx=(("EUR", Decimal("1.08")),)), estimate(REVISED, "0.20", 2, fx=(("EUR", Decimal("2")),))]
     s = schedule(None, JAN, rated, sales=eur, pools=pools)
     # 108.00 USD and 110 points worth 0.88: 108 × 0.88 / 108.88 = 0.8729...
-    assert (s.sales_price, s.allocated) == (Decimal("108.00"), Decimal("0.87"))
-    with pytest.raises(InvalidCommand, match="gives no EUR rate"):
-        schedule(None, JAN, [estimate(LAUNCH, "0.20", 1)], sales=eur, pools=pools)
+    assert (s.sales_price, s.allocated, s.unpriced) == (Decimal("108.00"), Decimal("0.87"), ())
+    unrated = schedule(None, JAN, [estimate(LAUNCH, "0.20", 1)], sales=eur, pools=pools)
+    assert (unrated.sales_price, unrated.allocated, unrated.sale_points) == (Decimal("0.00"), Decimal("0.00"), 110)
+    assert [u.sale.order_id for u in unrated.unpriced] == ["e-1"] and "gives no EUR rate" in unrated.unpriced[0].reason
 
 
-def test_an_order_placed_before_any_estimate_is_refused_by_name():
-    with pytest.raises(InvalidCommand, match="order o-0 .* before any revenue estimate"):
-        schedule(None, JAN, [estimate(FEB, "0.20", 1)])
+def test_an_order_placed_before_any_estimate_is_left_out_by_name_and_the_rest_priced():
+    late = [*SALES[:2], Sale(transaction_id=5000, at=FEB + timedelta(days=1), order_id="late", currency="USD", amount=Decimal("100.00"), points=100)]
+    pools = {MAR: PoolState(outstanding=300, redeemed=0, expired=0)}
+    s = schedule(None, MAR, [estimate(FEB, "0.20", 1)], sales=late, pools=pools)
+    assert [u.sale.order_id for u in s.unpriced] == ["o-0", "o-1"]
+    assert "order o-0 (earn #100" in s.unpriced[0].reason and "before any revenue estimate" in s.unpriced[0].reason
+    assert (s.sales_price, s.allocated, s.sale_points, s.closing_points) == (Decimal("100.00"), Decimal("0.79"), 300, 300)
 
 
 def test_no_points_left_with_customers_means_no_liability_left_even_with_debt():

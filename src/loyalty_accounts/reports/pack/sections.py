@@ -196,10 +196,11 @@ def revenue_section(ctx: PackContext) -> Section:
         for e in report.estimates
     ]
     verdict = "ties" if report.ties else f"does NOT tie (points differ by {report.points_tie})"
+    unpriced = tuple(f"Not allocated: {u.reason}." for u in report.unpriced)
     return Section(
         key="revenue",
         title=title,
-        paragraphs=(
+        paragraphs=unpriced + (
             f"The points' contract liability at its allocated price, as `loyalty report revenue` reads it: orders of "
             f"{report.sales_price} {report.currency} in the period, {report.allocated} allocated to points by relative "
             f"stand-alone selling price and {report.allocated_to_goods} to goods; revenue on points {report.revenue} "

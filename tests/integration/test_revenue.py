@@ -21,7 +21,7 @@ from loyalty_accounts.errors import LoyaltyError
 from loyalty_accounts.ledger import LedgerClient
 from loyalty_accounts.operations import EarnCommand, RedeemCommand
 from loyalty_accounts.operations.revenue_estimate import Estimates, RevenueEstimateCommand
-from loyalty_accounts.reports import FinanceReports
+from loyalty_accounts.reports import FinanceReports, read_movements
 
 pytestmark = pytest.mark.integration
 
@@ -87,6 +87,9 @@ def test_the_worked_example_reproduces_to_the_cent_on_the_server(client: LedgerC
         assert schedule.redeemed_points == -(lines["redeemed"] + lines["converted"] + lines["exchanged"])
         assert schedule.expired_points == -lines["expired"]
         assert (schedule.opening_points, schedule.closing_points) == (activity.opening_points, activity.closing_points)
+    flows = read_movements(client, program.chart, DEC)  # the pool replayed ends where the ledger's balances do
+    assert sum(m.issued + m.added - m.reversed - m.removed - m.redeemed - m.expired for m in flows) == life.closing_points == 0
+    assert sum(m.redeemed for m in flows) == 72_000 and sum(m.expired for m in flows) == 28_000
     assert [(e.estimates.breakage_rate, e.approved_by) for e in reports.estimates()] == [(Decimal("0.2"), "cfo"), (Decimal("0.25"), "cfo")]
 
 

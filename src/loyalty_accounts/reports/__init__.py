@@ -93,8 +93,9 @@ from .reconcile import (
     check_trial_balance,
     read_reconciliation,
 )
-from .revenue import PoolState, RevenueCatchUp, RevenueSchedule, Sale, SaleRefund, recognised, revenue_schedule
-from .revenue_read import read_estimates, read_pool, read_revenue
+from .revenue import PoolState, RevenueCatchUp, RevenueSchedule, Sale, SaleRefund, UnpricedSale, revenue_schedule
+from .revenue_pool import Movement, replay
+from .revenue_read import movement_of, read_estimates, read_movements, read_pool, read_revenue
 from .reverts import REVERT_METADATA_KEY, revert_targets
 from .roll_forward import RollForward, RollForwardLine, read_roll_forward, roll_forward
 from .statement import (
@@ -137,11 +138,15 @@ __all__ = [
     "PoolState",
     "Sale",
     "SaleRefund",
-    "recognised",
+    "UnpricedSale",
+    "Movement",
+    "replay",
     "revenue_schedule",
     "read_revenue",
     "read_estimates",
     "read_pool",
+    "read_movements",
+    "movement_of",
     "ReportPack",
     "render_pack",
     "money_value",

@@ -12,44 +12,40 @@ asset's minor unit), never per order. A refund withdraws the same share of its o
 it refunds of the order's price (``refunded_total / amount``). Orders are translated at the rate in
 force when they were placed, and never again: a contract liability is not revalued.
 
-Recognition is read off the points pool at an instant (all points the ledger issued, net of
-refunds: O outstanding with customers, R redeemed, E expired; N = O + R + E), with the estimate in
-force at that instant::
+Partners' settlements for points exchanged in are those points' consideration, deferred the same
+way. Recognition replays the pool of outstanding points movement by movement under the estimate in
+force (:mod:`.revenue_pool`): a redemption recognises its share of what is deferred against the
+redemptions still expected (``rate``: the estimate's constrained rate when it has one, else its
+breakage rate, under the ``proportional`` method; none expected to break under ``remote``, whose
+breakage waits for expiry), split into redemption revenue (at the points' original price) and
+breakage; once no point is outstanding nothing is deferred. Redeemed means leaving the customers to
+a reward: redeemed, captured, converted to store credit or exchanged out to a partner. Points
+issued without consideration (engagement awards, adjustments) lower the price of later
+redemptions, never revenue already recognised.
 
-    redemption revenue (cumulative) = A × R / N
-    proportional: revenue (cumulative) = A × R / T,  T = max(R, min(N × (1 − rate), N − E))
-    remote:       revenue (cumulative) = A × (R + E) / N
-    breakage revenue (cumulative)   = revenue − redemption revenue
+A change of estimate at instant t is a **cumulative catch-up** at t: revenue to t replayed under the
+new estimate minus revenue to t under the old, all of it breakage; the allocation of earlier orders
+is never changed. Over a window ``(start, end]``::
 
-``A`` is the allocation (rounded), ``rate`` the estimate's constrained rate when it has one, else its
-breakage rate. ``T`` is the redemptions expected in total: never fewer than those made, never more
-than the points not lost to expiry. Once no point is outstanding, ``T = R`` and the liability is 0.
-Redeemed means leaving the customers to a reward: redeemed, captured, converted to store credit or
-exchanged out to a partner. The pool is the programme's, not a cohort's: points issued without a
-sale (engagement awards, partner exchange in, adjustments) carry no allocation but count in R, E and
-O like any other, so the allocation is recognised at the pool's pace.
-
-A change of estimate at instant t is a **cumulative catch-up** at t: revenue at t under the new
-estimate minus revenue at t under the old, all of it breakage; the allocation of earlier orders is
-never changed. Over a window ``(start, end]``::
-
-    opening  = A(start) − revenue(start)
-    + allocated − reversed by refunds
+    opening  = deferred(start) − revenue(start)
+    + allocated + paid by partners − withdrawn by refunds
     − recognised on redemption − recognised as breakage − catch-up
-    = closing = A(end) − revenue(end)
+    = closing = deferred(end) − revenue(end)
+
+each cumulative figure rounded once, so that consecutive windows add up to the whole.
 
 Worked example (the issue's; point value 0.01, breakage 20 %): 1,000 orders of 100.00 earning
 100 points: SSP 0.008 per point, allocated 100,000.00 × 800 / 100,800 = 793.65 (per order 0.79:
-790.00, wrong), goods 99,206.35. 30,000 redeemed by 28 Feb: T = 80,000, revenue 297.62 of which
-redemption 238.10 and breakage 59.52, liability 496.03. Estimate 25 % on 31 Mar: 317.46 − 297.62 =
-catch-up 19.84, liability 476.19. 42,000 more redeemed by 30 Jun: 761.90 cumulative, 444.44 in the
-quarter (333.33 + 111.11), liability 31.75. The last 28,000 expire: T = R, liability 0.00.
+790.00, wrong), goods 99,206.35. 80,000 redemptions expected; 30,000 made by 28 Feb: revenue
+793.65 × 30/80 = 297.62, of which redemption 793.65 × 30/100 = 238.10 and breakage 59.52, liability
+496.03. Estimate 25 % on 31 Mar: replayed, February recognises 793.65 × 30/75 = 317.46, so a
+catch-up of 19.84, liability 476.19. 42,000 more redeemed by 30 Jun against 45,000 expected: 444.44
+(333.33 + 111.11), liability 31.75. The last 28,000 expire: nothing outstanding, liability 0.00.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections import defaultdict
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
@@ -57,6 +53,7 @@ from typing import Sequence
 
 from ..errors import InvalidCommand
 from ..operations.revenue_estimate import Estimates, RevenueEstimate
+from .revenue_pool import Movement, replay
 from ..vocabulary.frozen import Frozen
 from ..vocabulary.instants import iso_instant, utc
 
@@ -68,7 +65,6 @@ __all__ = [
     "SaleRefund",
     "UnpricedSale",
     "allocation",
-    "recognised",
     "revenue_schedule",
 ]
 
@@ -146,6 +142,8 @@ class RevenueSchedule(Frozen):
     allocated_to_goods: Decimal
     opening: Decimal
     allocated: Decimal
+    from_partners: Decimal
+    """What partners paid for the points exchanged in: their consideration, deferred like an allocation."""
     reversed_by_refunds: Decimal
     recognised_redemption: Decimal
     recognised_breakage: Decimal
@@ -156,6 +154,7 @@ class RevenueSchedule(Frozen):
     """Orders up to ``end`` left out of the allocation, each with why (record an estimate to price them)."""
     opening_points: int
     sale_points: int
+    partner_points: int
     refund_points: int
     other_points: int
     """Points issued or removed otherwise (awards, exchange in, adjustments, write-offs), with no allocation."""
@@ -170,6 +169,7 @@ class RevenueSchedule(Frozen):
         return (
             ("opening", self.opening_points, self.opening),
             ("allocated", self.sale_points, self.allocated),
+            ("from_partners", self.partner_points, self.from_partners),
             ("reversed_by_refunds", -self.refund_points, -self.reversed_by_refunds),
             ("other_points", self.other_points, Decimal(0).quantize(self.closing)),
             ("recognised_redemption", -self.redeemed_points, -self.recognised_redemption),
@@ -187,14 +187,14 @@ class RevenueSchedule(Frozen):
     def points_tie(self) -> int:
         """closing points − (opening + movements); 0 when the points roll forward."""
 
-        moved = self.sale_points - self.refund_points + self.other_points - self.redeemed_points - self.expired_points
+        moved = self.sale_points + self.partner_points - self.refund_points + self.other_points - self.redeemed_points - self.expired_points
         return self.closing_points - (self.opening_points + moved)
 
     @property
     def ties(self) -> bool:
         """The money rolls forward, the points roll forward, and no money is left once no point is."""
 
-        money = self.opening + self.allocated - self.reversed_by_refunds - self.revenue == self.closing
+        money = self.opening + self.allocated + self.from_partners - self.reversed_by_refunds - self.revenue == self.closing
         return money and self.points_tie == 0 and (self.closing_points > 0 or self.closing == 0)
 
 
@@ -269,9 +269,18 @@ class _Allocations:
                 self.unpriced.append(UnpricedSale(sale=sale, reason=exc.message))
         self.by_order = {s.order_id: s for s in self.sales}
         self.refunds = sorted(refunds, key=lambda r: (r.at, r.transaction_id))
+        self.withdrawal: dict[int, Fraction] = {}
+        """Refund transaction id → the allocation it withdraws: its order's allocation × the further share refunded."""
+        share: dict[str, Fraction] = {}
         for refund in self.refunds:
             if refund.order_id not in self.by_order:
                 raise InvalidCommand(f"refund #{refund.transaction_id} is of order {refund.order_id}, whose earn is not on the ledger")
+            sale = self.by_order[refund.order_id]
+            if sale.amount <= 0 or sale.transaction_id not in self.priced:
+                continue
+            before = share.get(refund.order_id, Fraction(0))
+            share[refund.order_id] = max(before, min(Fraction(1), Fraction(refund.refunded_total) / Fraction(sale.amount)))
+            self.withdrawal[refund.transaction_id] = self.priced[sale.transaction_id][1] * (share[refund.order_id] - before)
 
     def sold(self, moment: datetime | None) -> tuple[Fraction, Fraction]:
         """(Σ price, Σ allocation) of the orders placed at or before ``moment`` (None: none)."""
@@ -290,43 +299,22 @@ class _Allocations:
         return price, alloc
 
     def withdrawn(self, moment: datetime | None) -> Fraction:
-        """Σ allocation withdrawn by the refunds dated at or before ``moment``: each order's share refunded."""
+        """Σ allocation withdrawn by the refunds dated at or before ``moment``."""
 
-        share: dict[str, Fraction] = {}
-        if moment is not None:
-            for refund in self.refunds:
-                if refund.at > moment:
-                    break
-                sale = self.by_order[refund.order_id]
-                if sale.amount > 0 and sale.transaction_id in self.priced:
-                    share[refund.order_id] = max(share.get(refund.order_id, Fraction(0)), min(Fraction(1), Fraction(refund.refunded_total) / Fraction(sale.amount)))
-        return sum((self.priced[self.by_order[o].transaction_id][1] * s for o, s in share.items()), Fraction(0))
+        if moment is None:
+            return Fraction(0)
+        return sum((self.withdrawal.get(r.transaction_id, Fraction(0)) for r in self.refunds if r.at <= moment), Fraction(0))
 
+    def consideration(self) -> dict[int, Fraction]:
+        """Earn transaction id → its exact allocation to points (priced orders only)."""
 
-# -- recognition --------------------------------------------------------------
+        return {tx: alloc for tx, (_, alloc) in self.priced.items()}
 
 
-def recognised(allocated: Decimal, pool: PoolState, estimates: Estimates | None, *, places: int) -> Recognition:
-    """Cumulative revenue on an allocation of ``allocated`` at a pool state, under ``estimates`` (module docstring).
+# -- the schedule --------------------------------------------------------------
 
-    Customers' net debt counts as no point outstanding. With no estimate in force nothing is
-    recognised (and nothing can have been allocated).
-    """
-
-    a = Fraction(allocated)
-    if a == 0 or estimates is None:
-        return Recognition(total=Decimal(0).scaleb(-places), redemption=Decimal(0).scaleb(-places))
-    r, e, o = max(0, pool.redeemed), max(0, pool.expired), max(0, pool.outstanding)
-    n = r + e + o
-    if o == 0:
-        share = Fraction(1)
-    elif estimates.method == "remote":
-        share = Fraction(r + e, n)
-    else:
-        expected = max(Fraction(r), min(n * (1 - Fraction(estimates.recognition_rate)), Fraction(n - e)))
-        share = Fraction(r) / expected if expected > 0 else Fraction(0)
-    redemption = Fraction(r, n) if n > 0 else Fraction(0)
-    return Recognition(total=_round(a * min(Fraction(1), share), places), redemption=_round(a * redemption, places))
+NO_ESTIMATE = Estimates(breakage_rate=Decimal(0))
+"""What recognises consideration received before any estimate: no breakage expected (the first estimate is then a catch-up)."""
 
 
 def revenue_schedule(
@@ -340,20 +328,25 @@ def revenue_schedule(
     estimates: Sequence[RevenueEstimate],
     sales: Sequence[Sale],
     refunds: Sequence[SaleRefund],
+    movements: Sequence[Movement],
     pools: dict[datetime, PoolState],
     other_points: int,
 ) -> RevenueSchedule:
-    """The schedule over ``(start, end]`` from the records up to ``end`` and the pool at ``start``, ``end`` and each change.
+    """The schedule over ``(start, end]`` from the records and movements up to ``end`` and the pool at ``start`` and ``end``.
 
-    ``pools`` holds the pool state at ``start`` (unless None), ``end`` and the effective instant of
-    every estimate changing inside the window; ``other_points`` the window's points movements that are
-    not sales, refunds, redemptions or expiries (from the points roll-forward). Raises InvalidCommand
-    when a refund has no order or a pool state is missing; an order with no estimate or exchange rate
-    in force is left out of the allocation and listed in ``unpriced``.
+    ``movements`` are every transaction's points flows between the customers and the programme
+    (:mod:`.revenue_pool`); ``pools`` the points pool read at ``start`` (unless None) and ``end``
+    (the points column); ``other_points`` the window's points issued or removed otherwise than by
+    orders, partners, refunds, redemptions and expiries (from the points roll-forward). Raises
+    InvalidCommand when a refund has no order or a pool state is missing; an order with no estimate
+    or exchange rate in force is left out of the allocation and listed in ``unpriced``.
     """
 
     timeline = _Timeline(estimates)
     book = _Allocations(sales, refunds, timeline, currency=currency, point_value=point_value)
+    flows = sorted(movements, key=lambda m: (m.at, m.transaction_id))
+    consideration = book.consideration()
+    zero = Decimal(0).scaleb(-places)
 
     def pool(moment: datetime | None) -> PoolState:
         if moment is None:
@@ -363,20 +356,23 @@ def revenue_schedule(
         except KeyError:
             raise InvalidCommand(f"no pool state read at {iso_instant(moment)}") from None
 
-    def allocated(moment: datetime | None) -> tuple[Decimal, Decimal, Decimal]:
+    def deferred(moment: datetime | None) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+        """(price of the orders, allocated to points, withdrawn by refunds, paid by partners), cumulative, each rounded once."""
+
         price, sold = book.sold(moment)
-        return _round(price, places), _round(sold, places), _round(book.withdrawn(moment), places)
+        paid = sum((Fraction(m.paid) for m in flows if moment is not None and m.at <= moment), Fraction(0))
+        return _round(price, places), _round(sold, places), _round(book.withdrawn(moment), places), _round(paid, places)
 
     def revenue_at(moment: datetime | None, estimate: RevenueEstimate | None) -> Recognition:
-        _, sold, withdrawn = allocated(moment)
-        if sold == withdrawn:  # nothing allocated: nothing to recognise, whatever the pool
-            return recognised(Decimal(0), PoolState(outstanding=0, redeemed=0, expired=0), None, places=places)
-        return recognised(sold - withdrawn, pool(moment), estimate.estimates if estimate else None, places=places)
+        if moment is None:
+            return Recognition(total=zero, redemption=zero)
+        done = replay(flows, moment, estimate.estimates if estimate else NO_ESTIMATE, consideration=consideration, withdrawal=book.withdrawal)
+        return Recognition(total=_round(done.total, places), redemption=_round(done.redemption, places))
 
     start = utc(start) if start is not None else None
     end = utc(end)
-    price0, sold0, withdrawn0 = allocated(start)
-    price1, sold1, withdrawn1 = allocated(end)
+    price0, sold0, withdrawn0, paid0 = deferred(start)
+    price1, sold1, withdrawn1, paid1 = deferred(end)
     at_start = timeline.at(start) if start is not None else None
     rec0 = revenue_at(start, at_start)
     rec1 = revenue_at(end, timeline.at(end))
@@ -387,12 +383,14 @@ def revenue_schedule(
         if after.total != before.total:
             catch_ups.append(RevenueCatchUp(at=change.effective, transaction_id=change.transaction_id, amount=after.total - before.total))
         previous = change
-    catch_up = sum((c.amount for c in catch_ups), Decimal(0).scaleb(-places))
+    catch_up = sum((c.amount for c in catch_ups), zero)
     redemption = rec1.redemption - rec0.redemption
     in_force = ((at_start,) if at_start is not None else ()) + tuple(timeline.changes(start, end))
     p0, p1 = pool(start), pool(end)
-    window_sales = [s for s in book.sales if (start is None or s.at > start) and s.at <= end]
-    window_refunds = [r for r in book.refunds if (start is None or r.at > start) and r.at <= end]
+
+    def inside(at: datetime) -> bool:
+        return (start is None or at > start) and at <= end
+
     return RevenueSchedule(
         programme=programme,
         currency=currency,
@@ -401,18 +399,20 @@ def revenue_schedule(
         estimates=in_force,
         sales_price=price1 - price0,
         allocated_to_goods=(price1 - price0) - (sold1 - sold0),
-        opening=(sold0 - withdrawn0) - rec0.total,
+        opening=(sold0 - withdrawn0 + paid0) - rec0.total,
         allocated=sold1 - sold0,
+        from_partners=paid1 - paid0,
         reversed_by_refunds=withdrawn1 - withdrawn0,
         recognised_redemption=redemption,
         recognised_breakage=(rec1.total - rec0.total) - catch_up - redemption,
         catch_up=catch_up,
-        closing=(sold1 - withdrawn1) - rec1.total,
+        closing=(sold1 - withdrawn1 + paid1) - rec1.total,
         catch_ups=tuple(catch_ups),
         unpriced=tuple(book.unpriced),
         opening_points=p0.outstanding,
-        sale_points=sum(s.points for s in window_sales),
-        refund_points=sum(r.points for r in window_refunds),
+        sale_points=sum(s.points for s in book.sales if inside(s.at)),
+        partner_points=sum(m.issued for m in flows if m.paid and inside(m.at)),
+        refund_points=sum(r.points for r in book.refunds if inside(r.at)),
         other_points=other_points,
         redeemed_points=p1.redeemed - p0.redeemed,
         expired_points=p1.expired - p0.expired,

@@ -10,21 +10,25 @@ earlier date.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from ..chart import Chart
 from ..errors import InvalidCommand
 from ..operations.base import metadata_filter
 from ..operations.earn import EarnCommand, EarnRecord
+from ..operations.exchange_in import ExchangeInCommand
 from ..operations.refund import RefundCommand
 from ..operations.revenue_estimate import RevenueEstimate, RevenueEstimateCommand
 from ..ports import LedgerPort
 from ..types import PostedTransaction
 from ..vocabulary.amounts import asset_precision
-from .common import ONE_MICROSECOND, Clock, points_of, window
+from .common import ONE_MICROSECOND, Clock, customer_root, kind_of, points_of, window
 from .revenue import PoolState, RevenueSchedule, Sale, SaleRefund, revenue_schedule
+from .revenue_pool import Movement
+from .reverts import REVERT_METADATA_KEY
 from .roll_forward import RollForward, read_roll_forward
 
-__all__ = ["read_estimates", "read_pool", "read_revenue"]
+__all__ = ["movement_of", "read_estimates", "read_movements", "read_pool", "read_revenue"]
 
 
 def _dated(ledger: LedgerPort, operation: str, end: datetime) -> list[PostedTransaction]:
@@ -77,10 +81,63 @@ def read_pool(ledger: LedgerPort, chart: Chart, pit: datetime) -> PoolState:
     return PoolState(outstanding=total(chart.customer_filter()), redeemed=redeemed, expired=total(chart.expired()))
 
 
+REDEEMING_KINDS = frozenset({"points_redeemed", "points_converted", "partner_exchanged"})
+"""Where points go when a customer is given what they were for: a reward, store credit, a partner's points."""
+
+
+def movement_of(chart: Chart, tx: PostedTransaction) -> Movement | None:
+    """The transaction's net points flows between the customers and the programme; None when it has none.
+
+    Flows between two customer accounts (a release, a hold, a transfer) and between two programme
+    accounts leave the pool as it is. An ``exchange_in`` carries what the partner paid
+    (its ``settlement`` metadata, in the programme's currency).
+    """
+
+    root = customer_root(chart)
+    flows = {"issued": 0, "reversed": 0, "redeemed": 0, "expired": 0, "added": 0, "removed": 0}
+    for posting in tx.postings:
+        if posting.asset != chart.points_asset:
+            continue
+        source_in = posting.source.split(":", 1)[0] == root
+        destination_in = posting.destination.split(":", 1)[0] == root
+        if source_in == destination_in:
+            continue
+        other = kind_of(chart, posting.source if destination_in else posting.destination)
+        if destination_in:
+            flows["issued" if other == "points_issued" else "added"] += posting.amount
+        elif other == "points_issued":
+            flows["reversed"] += posting.amount
+        elif other in REDEEMING_KINDS:
+            flows["redeemed"] += posting.amount
+        elif other == "points_expired":
+            flows["expired"] += posting.amount
+        else:
+            flows["removed"] += posting.amount
+    if not any(flows.values()):
+        return None
+    operation = tx.metadata.get("operation")
+    paid = Decimal(tx.metadata.get("settlement", "0")) if operation == ExchangeInCommand.operation else Decimal(0)
+    return Movement(transaction_id=tx.id, at=tx.timestamp, operation=operation, paid=paid, **flows)
+
+
+def read_movements(ledger: LedgerPort, chart: Chart, end: datetime) -> list[Movement]:
+    """Every transaction dated at or before ``end`` that moves points in or out of the customers' hands, as a
+    :class:`~.revenue_pool.Movement`; reverted transactions and their reverts (which cancel out) left out."""
+
+    out = []
+    for tx in ledger.transactions(end=end + ONE_MICROSECOND):
+        if tx.reverted or REVERT_METADATA_KEY in tx.metadata:
+            continue
+        movement = movement_of(chart, tx)
+        if movement is not None:
+            out.append(movement)
+    return out
+
+
 def _other_points(activity: RollForward, sale_points: int, refund_points: int) -> int:
-    """The window's points issued or removed otherwise than by sales and refunds (awards, exchange in,
-    adjustments, write-offs), from the roll-forward's explained lines; movements it cannot explain
-    stay out, so the schedule's points do not tie when there are any."""
+    """The window's points issued or removed otherwise than by sales, partners' exchanges in and refunds
+    (awards, adjustments, write-offs), from the roll-forward's explained lines; movements it cannot
+    explain stay out, so the schedule's points do not tie when there are any."""
 
     lines = {line.line: line.points for line in activity.lines if line.explained}
     other = lines["issued"] + lines["reversed"] + lines["adjusted"] + lines["written_off"]
@@ -100,12 +157,12 @@ def read_revenue(
     estimates = read_estimates(ledger, last)
     sales = [_sale(tx) for tx in _dated(ledger, EarnCommand.operation, last)]
     refunds = [_refund(tx) for tx in _dated(ledger, RefundCommand.operation, last)]
-    instants = {last, *(e.effective for e in estimates if first is None or e.effective > first)}
-    if first is not None:
-        instants.add(first)
+    movements = read_movements(ledger, chart, last)
+    instants = {last} | ({first} if first is not None else set())
     pools = {moment: read_pool(ledger, chart, moment) for moment in sorted(instants)}
     activity = read_roll_forward(ledger, chart, first, last, clock=clock)
     in_window = [s.points for s in sales if (first is None or s.at > first)]
+    in_window += [m.issued for m in movements if m.paid and (first is None or m.at > first)]
     refunded = [r.points for r in refunds if (first is None or r.at > first)]
     return revenue_schedule(
         programme=chart.spec.programme.name,
@@ -117,6 +174,7 @@ def read_revenue(
         estimates=estimates,
         sales=sales,
         refunds=refunds,
+        movements=movements,
         pools=pools,
         other_points=_other_points(activity, sum(in_window), sum(refunded)),
     )

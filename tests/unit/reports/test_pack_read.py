@@ -127,7 +127,7 @@ def test_the_revenue_section_is_the_revenue_report_of_the_period(pack: ReportPac
     ledger, program = demo
     report = FinanceReports(ledger, program.chart).revenue(START, AS_OF)
     rows = table(pack, "revenue_schedule")
-    assert [r["line"] for r in rows][0] == "opening" and len(rows) == 7
+    assert [r["line"] for r in rows][0] == "opening" and len(rows) == 8
     assert sum(Decimal(str(r["amount"])) for r in rows) == report.closing > 0
     assert sum(int(str(r["points"])) for r in rows) == report.closing_points
     assert [r["breakage_rate"] for r in table(pack, "revenue_estimates")] == [Decimal("0.2"), Decimal("0.25")]

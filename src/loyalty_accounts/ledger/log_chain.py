@@ -330,6 +330,15 @@ the checkpoint not matching the log (``mismatch``); not at all, the checkpointed
 dated after the check's end (``beyond``)."""
 
 
+class MetadataAmendment(Frozen):
+    """A log that changed a transaction's metadata after it was posted (``SET_METADATA`` or ``DELETE_METADATA``)."""
+
+    log_id: int | None
+    transaction_id: Any
+    keys: tuple[str, ...]
+    deleted: bool
+
+
 class LogChainVerification(Frozen):
     """What walking the log hash chain found, log by log; no verdict (see :func:`verify_log_chain`)."""
 
@@ -350,6 +359,8 @@ class LogChainVerification(Frozen):
     """With ``resumed``: the checkpointed log's id (verified again; the logs before it not)."""
     last: LogCheckpoint | None = None
     """The last log read that carries a hash: the checkpoint a pass may leave (None when there is none)."""
+    amendments: tuple[MetadataAmendment, ...] = ()
+    """The logs read that changed a transaction's metadata after it was posted, in log order."""
 
 
 def _resume_problem(head: list[Mapping[str, Any]], checkpoint: LogCheckpoint) -> str | None:
@@ -413,11 +424,15 @@ def verify_log_chain(
     variants: dict[str, int] = defaultdict(int)
     unhashed = 0
     last: LogCheckpoint | None = None
+    amendments: list[MetadataAmendment] = []
     for log in _chained(head, stream):
         if until is not None and not logged_by(log, until):
             break
         count += 1
         log_id = log.get("id")
+        amendment = _amendment(log)
+        if amendment is not None:
+            amendments.append(amendment)
         if isinstance(log_id, int) and previous_id is not None and log_id <= previous_id:
             mismatched.append(f"log {log_id}: out of order after log {previous_id}")
         stored_text = log.get("hash")
@@ -456,7 +471,22 @@ def verify_log_chain(
         resume="full" if resume is None else "resumed",
         resumed_at=None if resume is None else resume.log_id,
         last=last,
+        amendments=tuple(amendments),
     )
+
+
+def _amendment(log: Mapping[str, Any]) -> MetadataAmendment | None:
+    """The change a metadata log made to a transaction's metadata; None for any other log."""
+
+    kind = log.get("type")
+    data = log.get("data")
+    if kind not in ("SET_METADATA", "DELETE_METADATA") or not isinstance(data, Mapping) or data.get("targetType") != "TRANSACTION":
+        return None
+    log_id = log.get("id") if isinstance(log.get("id"), int) else None
+    if kind == "DELETE_METADATA":
+        return MetadataAmendment(log_id=log_id, transaction_id=data.get("targetId"), keys=(str(data.get("key")),), deleted=True)
+    keys = tuple(sorted(str(k) for k in (data.get("metadata") or {})))
+    return MetadataAmendment(log_id=log_id, transaction_id=data.get("targetId"), keys=keys, deleted=False)
 
 
 def _chained(head: list[Mapping[str, Any]], rest: Iterable[Mapping[str, Any]]) -> Iterable[Mapping[str, Any]]:

@@ -32,6 +32,7 @@ from ..ledger.log_chain import (
     verify_log_chain,
 )
 from ..ports import LedgerPort
+from ..operations.refund import SMALL_REFUND_PREFIX
 from .check import Check, Status
 
 __all__ = ["LOG_CHAIN_SCOPE", "check_log_chain", "log_chain_check", "read_log_chain"]
@@ -40,7 +41,8 @@ LOG_CHAIN_SCOPE = (
     "recomputes every log's SHA-256 from its type, payload (the fields the server hashes), date and "
     "idempotency key, chained to the previous log's stored hash, and compares with the stored hash; "
     "proves the log as served is unaltered and unbroken since it was written, but not that the "
-    "balances tables agree with the log"
+    "balances tables agree with the log; and that no posted transaction's metadata was rewritten afterwards "
+    "(only a small refund's note on its order's earn is added later)"
 )
 
 
@@ -50,8 +52,25 @@ def check_log_chain(logs: Iterable[Mapping[str, Any]], *, until: datetime | None
     return log_chain_check(verify_log_chain(logs, until=until))
 
 
+def amendment_problems(chain: LogChainVerification) -> tuple[str, ...]:
+    """The logs that changed a posted transaction's metadata other than as the programme does: only a refund
+    too small to reverse a point is noted on its order's earn afterwards (``small_refund:*``, set, never
+    deleted). Anything else (an approved estimate's rate, an earn's amount) rewrote what was posted."""
+
+    out = []
+    for a in chain.amendments:
+        foreign = [k for k in a.keys if a.deleted or not k.startswith(SMALL_REFUND_PREFIX)]
+        if foreign:
+            verb = "deleted" if a.deleted else "set"
+            out.append(f"log {a.log_id}: metadata {', '.join(foreign)} of transaction #{a.transaction_id} {verb} after it was posted")
+    return tuple(out)
+
+
 def log_chain_check(chain: LogChainVerification, *, notes: tuple[str, ...] = (), problems: tuple[str, ...] = ()) -> Check:
-    """The check from a verification; ``problems`` (checkpoint disagreements) fail it, ``notes`` are info."""
+    """The check from a verification; ``problems`` (checkpoint disagreements) and metadata rewritten after
+    posting (:func:`amendment_problems`) fail it, ``notes`` are info."""
+
+    problems = problems + amendment_problems(chain)
 
     count = chain.logs
     resumed = chain.resume == "resumed"

@@ -182,3 +182,27 @@ def test_a_checkpoint_that_cannot_be_written_leaves_the_verdict_and_says_so() ->
     check, read = _read(ledger)
     assert check.status == "pass" and read == 3
     assert check.info[-1] == "checkpoint not written: ledger unavailable" and ledger.metadata == {}
+
+
+def _amended(kind: str, data: dict[str, Any]) -> list[dict[str, Any]]:
+    """One earn's log, then a metadata log on it, hashed and chained as the server does."""
+
+    logs = hashed_chain([1])
+    log = {"id": 2, "type": kind, "data": data, "date": "2026-06-02T10:00:00Z"}
+    log["hash"] = base64.b64encode(log_hash(log, base64.b64decode(logs[0]["hash"]))).decode()
+    return [*logs, log]
+
+
+def test_metadata_rewritten_after_posting_fails_the_chain_check() -> None:
+    changed = check_log_chain(_amended("SET_METADATA", {"targetType": "TRANSACTION", "targetId": 0, "metadata": {"breakage_rate": "0.5"}}))
+    assert changed.status == "fail"
+    assert changed.offending == ("log 2: metadata breakage_rate of transaction #0 set after it was posted",)
+    deleted = check_log_chain(_amended("DELETE_METADATA", {"targetType": "TRANSACTION", "targetId": 0, "key": "amount"}))
+    assert deleted.offending == ("log 2: metadata amount of transaction #0 deleted after it was posted",)
+
+
+def test_a_small_refunds_note_and_account_metadata_are_not_rewrites() -> None:
+    note = check_log_chain(_amended("SET_METADATA", {"targetType": "TRANSACTION", "targetId": 0, "metadata": {"small_refund:rf-1": "{}"}}))
+    assert note.status == "pass", note
+    account = check_log_chain(_amended("SET_METADATA", {"targetType": "ACCOUNT", "targetId": "customers:c1:points:x", "metadata": {"k": "v"}}))
+    assert account.status == "pass", account

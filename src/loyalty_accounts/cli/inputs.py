@@ -23,6 +23,8 @@ from ..vocabulary.instants import parse_instant as parse_text
 DayMeans = Literal["start", "end", "before"]
 """What a bare date names: its first instant, its last (through the day), or the instant before it."""
 ONE_MICROSECOND = timedelta(microseconds=1)
+BARE_DATE: dict[str, str] = {"start": "the start of that day", "end": "the whole of that day", "before": "a window starting with that day"}
+"""How an error message says what a bare date would have named."""
 
 
 def programme_zone() -> tzinfo:
@@ -48,7 +50,7 @@ def parse_instant(
     if text is None:
         return datetime.now(timezone.utc)
     where = zone if zone is not None else programme_zone()
-    moment = parse_text(text, where, what=option)
+    moment = parse_text(text, where, what=option, bare=BARE_DATE[day])
     if day == "start" or len(text.strip()) != 10:  # an instant, or a day's start: as written
         return moment
     if day == "before":

@@ -49,7 +49,7 @@ def pack_command(
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Write into a folder that is not empty, replacing files with the pack's names.")] = False,
 ) -> None:
-    """Report pack of a period: liability over time, roll-forward, breakage, cohort triangle, partners, reconciliation and the log head, as one HTML page and CSVs."""
+    """Report pack of a period: liability over time, roll-forward, revenue schedule, breakage, cohort triangle, partners, reconciliation and the log head, as one HTML page and CSVs."""
 
     when = parse_instant(as_of, "--as-of")
     first = parse_instant(start, "--from")

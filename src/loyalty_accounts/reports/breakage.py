@@ -9,7 +9,9 @@ Breakage method
     most recent ``rate_cohorts`` cohorts whose buckets have all passed their
     expiry date: issued = points out of the issuance shards and the
     adjustments account with an effective date in the month, less points
-    that repaid clawback debt in that month; expired = points the expiry runs
+    that repaid clawback debt in that month, less the points refunds (dated
+    by the report's instant) took back from the cohort's buckets and pending
+    points (they will neither be redeemed nor expire); expired = points the expiry runs
     moved out of that cohort's buckets (read from the expire transactions'
     ``expires_at`` and postings, one per expired bucket, so bounded by the
     number of bucket accounts) plus points still sitting in those due
@@ -31,13 +33,14 @@ from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from fractions import Fraction
 from typing import Any, Iterable, Literal, Mapping, Sequence
 
-from ..chart import Chart
+from ..chart import Chart, parse_date_segment
 from ..errors import InvalidCommand
 from ..ports import LedgerPort
 from ..types import AccountState, PostedTransaction
 from ..vocabulary.frozen import Frozen
 from ..vocabulary.instants import day_start, utc
 from .common import (
+    DATED_KINDS,
     ONE_MICROSECOND,
     Clock,
     Windowed,
@@ -298,8 +301,9 @@ def read_breakage(
     if days is not None:
         positions = read_dated_positions(ledger, chart, end)
         months = closed_cohorts(chart.local_date(end), days, rate_cohorts)
+        refunded = refunded_by_cohort(chart, ledger.transactions(metadata={"operation": "refund"}, end=end + ONE_MICROSECOND))
         for month in months:
-            issued[month] = issued_in(ledger, chart, month)
+            issued[month] = issued_in(ledger, chart, month) - refunded.get(month, 0)
         first_expiry = day_start(months[0] + timedelta(days=days), chart.timezone)
         if first_expiry <= end:
             runs = ledger.transactions(metadata={"operation": "expire"}, start=first_expiry, end=end + ONE_MICROSECOND)
@@ -329,6 +333,30 @@ def expiry_runs(chart: Chart, transactions: Iterable[PostedTransaction]) -> dict
         except ValueError:
             continue
         found[expiry] += sum(p.amount for p in tx.postings if p.asset == chart.points_asset and p.destination == chart.expired())
+    return found
+
+
+def refunded_by_cohort(chart: Chart, transactions: Iterable[PostedTransaction]) -> dict[date, int]:
+    """Points refunds took back from dated accounts (buckets, pending), by the earn cohort of each account's expiry
+    date: points that will neither be redeemed nor expire, so they leave the cohort's issued total. Refund
+    shortfalls (clawback debt) and reverted refunds are left out; without an expiry period there are no cohorts."""
+
+    days = chart.policies.expiry_days
+    found: dict[date, int] = defaultdict(int)
+    if days is None:
+        return found
+    for tx in transactions:
+        if tx.metadata.get("operation") != "refund" or tx.reverted:
+            continue
+        for p in tx.postings:
+            if p.asset != chart.points_asset or kind_of(chart, p.destination) != "points_issued":
+                continue
+            parsed = chart.parse(p.source)
+            if parsed is None or parsed.kind not in DATED_KINDS:
+                continue
+            expiry = parse_date_segment(parsed.values["expiry"])
+            if expiry is not None:
+                found[cohort_of(expiry, days)] += p.amount
     return found
 
 

@@ -67,7 +67,7 @@ def day_bounds(instant: datetime, zone: tzinfo) -> tuple[datetime, datetime]:
     return day_start(day, zone), day_start(day + timedelta(days=1), zone)
 
 
-def parse_instant(text: str, zone: tzinfo, *, what: str = "instant") -> datetime:
+def parse_instant(text: str, zone: tzinfo, *, what: str = "instant", bare: str = "the start of that day") -> datetime:
     """An instant from text, in UTC: ISO 8601 with an offset, or a bare date (start of that day in ``zone``).
 
     Raises InvalidCommand, naming ``what`` (e.g. ``--as-of``), for anything
@@ -93,7 +93,7 @@ def parse_instant(text: str, zone: tzinfo, *, what: str = "instant") -> datetime
         example = _example_day(text[:10])
         raise InvalidCommand(
             f"{what}: {text!r} is not an ISO 8601 instant or date; write e.g. {example}T10:00:00Z, "
-            f"or {example} for the start of that day in {zone_name(zone)}"
+            f"or {example} for {bare} in {zone_name(zone)}"
         ) from None
     if moment.tzinfo is None:
         # The caller's own instant as the example, when it is one the ledger keeps with any offset.
@@ -101,7 +101,7 @@ def parse_instant(text: str, zone: tzinfo, *, what: str = "instant") -> datetime
         example = text if own else "2026-05-01T10:00:00"
         raise InvalidCommand(
             f"{what}: {text!r} has no UTC offset; write e.g. {example}Z or {example}+01:00 "
-            f"(a bare date such as {example[:10]} is the start of that day in {zone_name(zone)})"
+            f"(a bare date such as {example[:10]} is {bare} in {zone_name(zone)})"
         )
     try:
         return _in_range(moment.astimezone(timezone.utc), text, what)

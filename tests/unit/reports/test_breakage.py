@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timezone
 from decimal import Decimal
 
 from support.finance_books import at
@@ -15,7 +15,8 @@ from support.report_books import (
 )
 
 from loyalty_accounts.chart import Chart
-from loyalty_accounts.reports.breakage import breakage_report, closed_cohorts, cohort_of
+from loyalty_accounts.reports.breakage import breakage_report, closed_cohorts, cohort_of, refunded_by_cohort
+from loyalty_accounts.types import PostedTransaction, Posting
 
 
 def test_cohorts_close_when_their_last_bucket_is_due() -> None:
@@ -88,3 +89,20 @@ def test_breakage_before_any_cohort_closed_says_so(full: FakeBooks) -> None:
     assert report.realised_points == 120  # expired on 2026-01-21
     assert report.rate is None and report.estimated_points is None
     assert "too little history" in (report.note or "")
+
+
+def test_points_a_refund_takes_back_leave_their_cohorts_issued_total(chart: Chart) -> None:
+    def refund(tx_id: int, *postings: tuple[str, str, int], reverted: bool = False, operation: str = "refund") -> PostedTransaction:
+        return PostedTransaction(
+            id=tx_id, timestamp=datetime(2026, 3, 1, tzinfo=timezone.utc), metadata={"operation": operation}, reverted=reverted,
+            postings=tuple(Posting(source=s, destination=d, amount=a, asset="PTS") for s, d, a in postings),
+        )
+
+    found = refunded_by_cohort(chart, [
+        refund(1, ("customers:c1:points:20270115", "program:points:issued:1", 40), ("customers:c1:clawback", "program:points:issued:1", 60)),
+        refund(2, ("customers:c2:pending:20260301:20270210", "program:points:issued:4", 25)),
+        refund(3, ("customers:c3:points:20270120", "program:points:issued:2", 99), reverted=True),
+        refund(4, ("customers:c3:points:20270120", "program:points:redeemed", 7), operation="redeem"),
+    ])
+    # buckets expiring 2027-01-15 and 2027-02-10 were earned in January and February 2026 (365 days before)
+    assert found == {date(2026, 1, 1): 40, date(2026, 2, 1): 25}

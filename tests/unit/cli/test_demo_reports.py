@@ -150,29 +150,31 @@ def test_the_breakage_estimate_on_the_demo(ledger: FakeLedger) -> None:
     # As of 2026-11-25 12:00 (after the demo ran), the bucket of an earn on day d expires on
     # d + 365, so the latest closed earn month is October 2025 (November's last buckets,
     # 2026-11-30, are not due yet). Of the 12 closed cohorts 2024-11 … 2025-10 only 2025-10 issued:
-    #   issued  120 + 5000 + 500 + 22 + 352 + 400 = 6394 (no clawback repaid in October)
-    #   expired 572 by the run of 2026-10-06, nothing left in the cohort's buckets → rate 572 / 6394
-    #         = 0.0894588… → 0.089459
-    # Open cohorts, not-yet-due points × 572 / 6394, rounded half-even:
-    #   2025-11  alice 180 (20261128) + bob 1022 (20261129) = 1202 → 687544 / 6394 = 107.53 → 108
-    #   2025-12  carol 1600 (20261206)                            → 915200 / 6394 = 143.13 → 143
-    #   2026-02  dave 80 (20270216, the exchange in)              →  45760 / 6394 =   7.16 →   7
-    #   estimate 108 + 143 + 7 = 258 points = 2.58 USD; nothing due and unswept.
+    #   issued  120 + 5000 + 500 + 22 + 352 + 400 = 6394 (no clawback repaid in October), less the
+    #           50 points carol's refund F-C1 took back from her October bucket (the other 50 of its
+    #           100 became her debt): 6344, points that will neither be redeemed nor expire
+    #   expired 572 by the run of 2026-10-06, nothing left in the cohort's buckets → rate 572 / 6344
+    #         = 0.0901639… → 0.090164
+    # Open cohorts, not-yet-due points × 572 / 6344, rounded half-even:
+    #   2025-11  alice 180 (20261128) + bob 1022 (20261129) = 1202 → 687544 / 6344 = 108.38 → 108
+    #   2025-12  carol 1600 (20261206)                            → 915200 / 6344 = 144.26 → 144
+    #   2026-02  dave 80 (20270216, the exchange in)              →  45760 / 6344 =   7.21 →   7
+    #   estimate 108 + 144 + 7 = 259 points = 2.59 USD; nothing due and unswept.
     result = invoke("report", "breakage", "--to", "2026-11-25T12:00:00Z", "--json")
     assert result.exit_code == 0, result.output
     body = json.loads(result.stdout)
-    assert (body["realised_points"], body["rate"], body["rate_cohorts"][-1]) == (EXPIRED, "0.089459", "2025-10")
+    assert (body["realised_points"], body["rate"], body["rate_cohorts"][-1]) == (EXPIRED, "0.090164", "2025-10")
     cohorts = {
         line["cohort"]: (line["status"], line["issued"], line["expired"], line["outstanding"], line["estimated"])
         for line in body["cohorts"]
     }
     assert cohorts == {
-        "2025-10": ("closed", 6394, 572, None, None),
+        "2025-10": ("closed", 6344, 572, None, None),
         "2025-11": ("open", None, None, 1202, 108),
-        "2025-12": ("open", None, None, 1600, 143),
+        "2025-12": ("open", None, None, 1600, 144),
         "2026-02": ("open", None, None, 80, 7),
     }
-    assert (body["estimated_points"], body["estimated_value"], body["awaiting_expiry_points"]) == (258, "2.58", 0)
+    assert (body["estimated_points"], body["estimated_value"], body["awaiting_expiry_points"]) == (259, "2.59", 0)
 
 
 def test_as_of_the_story_s_end_it_reconciles_and_the_void_is_dated_when_it_was_made(ledger: FakeLedger) -> None:
@@ -225,7 +227,7 @@ def test_each_csv_sums_to_its_reports_total(ledger: FakeLedger) -> None:
     rows = _csv("report", "breakage", "--to", "2026-11-25T12:00:00Z")
     body = _json("report", "breakage", "--to", "2026-11-25T12:00:00Z")
     assert len(rows) == len(body["cohorts"]) == 4
-    assert sum(int(r["estimated"] or 0) for r in rows) == body["estimated_points"] == 258
+    assert sum(int(r["estimated"] or 0) for r in rows) == body["estimated_points"] == 259
     assert sum(Decimal(r["value"] or 0) for r in rows) == Decimal(body["estimated_value"])
     assert sum(int(r["awaiting_expiry"]) for r in rows) == body["awaiting_expiry_points"]
 

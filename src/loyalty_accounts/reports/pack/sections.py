@@ -373,7 +373,10 @@ def reconciliation_section(ctx: PackContext) -> Section:
         title="Reconciliation",
         paragraphs=(
             f"`loyalty reconcile --as-of {ctx.end.isoformat()} --full`: every check as of the as-of instant, the log "
-            f"hash chain recomputed from the first log. Result: {'ok' if not failed else 'BREAK (' + ', '.join(failed) + ')'}.",
+            f"hash chain recomputed from the first log. Result: {'ok' if not failed else 'BREAK (' + ', '.join(failed) + ')'}. "
+            "Logs are dated when they were written, so this table's log_chain covers the logs written by the as-of "
+            "instant (none, for history posted later with earlier dates), and closed_periods the closes dated by it; "
+            "the ledger log head above is checked over the whole log as it stands.",
         ),
         tables=(Table.of("reconciliation", "Checks", RECONCILE_COLUMNS, rows),),
     )

@@ -10,6 +10,7 @@ earlier date.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Iterable
 from decimal import Decimal
 
 from ..chart import Chart
@@ -31,18 +32,21 @@ from .roll_forward import RollForward, read_roll_forward
 __all__ = ["movement_of", "read_estimates", "read_movements", "read_pool", "read_revenue"]
 
 
-def _dated(ledger: LedgerPort, operation: str, end: datetime) -> list[PostedTransaction]:
-    """The operation's transactions dated at or before ``end``, reverts left out."""
+def estimates_of(transactions: Iterable[PostedTransaction]) -> list[RevenueEstimate]:
+    """The revenue estimates the transactions record (reverted ones left out), in effective order."""
 
-    return [tx for tx in ledger.transactions(metadata=metadata_filter(operation), end=end + ONE_MICROSECOND) if not tx.reverted]
+    found = (
+        RevenueEstimate.of(tx)
+        for tx in transactions
+        if tx.metadata.get("operation") == RevenueEstimateCommand.operation and not tx.reverted
+    )
+    return sorted(found, key=lambda e: (e.effective, e.transaction_id))
 
 
-def read_estimates(ledger: LedgerPort, end: datetime | None = None) -> list[RevenueEstimate]:
-    """Every revenue estimate recorded (effective at or before ``end`` when given), in effective order."""
+def read_estimates(ledger: LedgerPort) -> list[RevenueEstimate]:
+    """Every revenue estimate recorded on the ledger, in effective order."""
 
-    txs = ledger.transactions(metadata=metadata_filter(RevenueEstimateCommand.operation))
-    found = [RevenueEstimate.of(tx) for tx in txs if not tx.reverted]
-    return sorted((e for e in found if end is None or e.effective <= end), key=lambda e: (e.effective, e.transaction_id))
+    return estimates_of(ledger.transactions(metadata=metadata_filter(RevenueEstimateCommand.operation)))
 
 
 def _sale(tx: PostedTransaction) -> Sale:
@@ -120,18 +124,24 @@ def movement_of(chart: Chart, tx: PostedTransaction) -> Movement | None:
     return Movement(transaction_id=tx.id, at=tx.timestamp, operation=operation, paid=paid, **flows)
 
 
-def read_movements(ledger: LedgerPort, chart: Chart, end: datetime) -> list[Movement]:
-    """Every transaction dated at or before ``end`` that moves points in or out of the customers' hands, as a
-    :class:`~.revenue_pool.Movement`; reverted transactions and their reverts (which cancel out) left out."""
+def movements_of(chart: Chart, transactions: Iterable[PostedTransaction]) -> list[Movement]:
+    """The transactions that move points in or out of the customers' hands, as :class:`~.revenue_pool.Movement`;
+    reverted transactions and their reverts (which cancel out) left out."""
 
     out = []
-    for tx in ledger.transactions(end=end + ONE_MICROSECOND):
+    for tx in transactions:
         if tx.reverted or REVERT_METADATA_KEY in tx.metadata:
             continue
         movement = movement_of(chart, tx)
         if movement is not None:
             out.append(movement)
     return out
+
+
+def read_movements(ledger: LedgerPort, chart: Chart, end: datetime) -> list[Movement]:
+    """:func:`movements_of` every transaction dated at or before ``end``."""
+
+    return movements_of(chart, ledger.transactions(end=end + ONE_MICROSECOND))
 
 
 def _other_points(activity: RollForward, sale_points: int, refund_points: int) -> int:
@@ -154,10 +164,15 @@ def read_revenue(
     """
 
     first, last = window(start, end, clock)
-    estimates = read_estimates(ledger, last)
-    sales = [_sale(tx) for tx in _dated(ledger, EarnCommand.operation, last)]
-    refunds = [_refund(tx) for tx in _dated(ledger, RefundCommand.operation, last)]
-    movements = read_movements(ledger, chart, last)
+    history = list(ledger.transactions(end=last + ONE_MICROSECOND))  # one listing serves every record below
+
+    def live(operation: str) -> list[PostedTransaction]:
+        return [tx for tx in history if tx.metadata.get("operation") == operation and not tx.reverted]
+
+    estimates = estimates_of(history)
+    sales = [_sale(tx) for tx in live(EarnCommand.operation)]
+    refunds = [_refund(tx) for tx in live(RefundCommand.operation)]
+    movements = movements_of(chart, history)
     instants = {last} | ({first} if first is not None else set())
     pools = {moment: read_pool(ledger, chart, moment) for moment in sorted(instants)}
     activity = read_roll_forward(ledger, chart, first, last, clock=clock)

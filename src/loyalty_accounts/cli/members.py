@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -199,14 +200,22 @@ def export(
     registry = run_guarded(context.members)
     program, reports = run_guarded(context.program), run_guarded(context.reports)
     now = datetime.now(timezone.utc)
-    document = run_guarded(
-        lambda: export_member(registry, program, reports, member, actor=actor, reason=reason, now=now)
-    )
+    to_stdout = str(out) == "-"
+    pending = None if to_stdout else _open_private(out)  # a place the file cannot go is refused before the export is audited
+    try:
+        document = run_guarded(
+            lambda: export_member(registry, program, reports, member, actor=actor, reason=reason, now=now)
+        )
+    except BaseException:
+        if pending is not None:
+            os.close(pending[0])
+            pending[1].unlink(missing_ok=True)
+        raise
     text = json.dumps(document.document(), indent=2, ensure_ascii=False) + "\n"
-    if str(out) == "-":
+    if pending is None:
         typer.echo(text, nl=False)
         return
-    _write_private(out, text)
+    _finish_private(pending, out, text)
     emit_mapping(
         {
             "member_id": document.member_id,
@@ -266,16 +275,33 @@ def compact(ctx: typer.Context, *, fmt: Format) -> None:
     emit_mapping({"compacted": True}, fmt)
 
 
-def _write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` readable by its owner only (it holds personal data); exit 2 when it cannot be."""
+def _open_private(path: Path) -> tuple[int, Path]:
+    """A new file beside ``path``, readable by its owner only (it will hold personal data): its descriptor and
+    name. Exit 2 when ``path`` is empty, a folder, or in a folder that cannot take a file."""
 
+    if not str(path).strip() or path.is_dir():
+        fail(f"--out {str(path)!r}: name a file (or '-' for stdout)", 2)
     try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        descriptor, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         os.fchmod(descriptor, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
     except OSError as exc:
         fail(f"--out {path}: {exc.strerror or exc}", 2)
+    return descriptor, Path(name)
+
+
+def _finish_private(pending: tuple[int, Path], path: Path, text: str) -> None:
+    """Write ``text`` to the new file and put it in ``path``'s place whole (never a half-written file there)."""
+
+    descriptor, name = pending
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(name, path)
+    except OSError as exc:
+        name.unlink(missing_ok=True)
+        fail(f"--out {path}: {exc.strerror or exc} (the export was audited; nothing was written)", 2)
 
 
 __all__ = ["app", "member_record"]

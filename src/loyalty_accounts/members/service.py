@@ -210,6 +210,7 @@ class MemberRegistry:
         member_id(member)
         operator_id(actor)
         reason_code(reason)
+        self._require_key()  # a registry key from elsewhere erases nothing: it is refused like every other command's
         at = self._clock()
         with self._store.transaction():
             sealed = self._read(member, for_update=True)

@@ -192,3 +192,21 @@ def test_an_unknown_member_exports_nothing(store: FakeRegistryStore, ledger: Fak
     out = tmp_path / "none.json"
     result = invoke("member", "export", "m_" + "b" * 22, "--out", str(out), "--reason", "access-request", "--operator", "dpo-1")
     assert result.exit_code == 1 and not out.exists() and store.audit_table == []
+
+
+@pytest.mark.parametrize("where", ["folder", "missing-folder", "empty"])
+def test_an_export_that_cannot_be_written_is_not_audited(store: FakeRegistryStore, ledger: FakeLedger, tmp_path: Path, where: str) -> None:
+    member = _add()
+    out = {"folder": str(tmp_path), "missing-folder": str(tmp_path / "nowhere" / "x.json"), "empty": ""}[where]
+    result = invoke("member", "export", member, "--out", out, "--reason", "access-request", "--operator", "dpo-1")
+    assert result.exit_code == 2 and result.stderr.startswith("error: --out") and result.stderr.count("\n") == 1, result.stderr
+    assert store.audit_table == [] and list(tmp_path.iterdir()) == []
+
+
+def test_an_export_replaces_the_file_whole_and_leaves_nothing_beside_it(store: FakeRegistryStore, ledger: FakeLedger, tmp_path: Path) -> None:
+    member = _add()
+    out = tmp_path / "access.json"
+    out.write_text("old")
+    assert invoke("member", "export", member, "--out", str(out), "--reason", "access-request", "--operator", "dpo-1").exit_code == 0
+    assert json.loads(out.read_text())["member_id"] == member and [p.name for p in tmp_path.iterdir()] == ["access.json"]
+    assert out.stat().st_mode & 0o777 == 0o600

@@ -164,7 +164,10 @@ def test_another_registry_key_is_refused_before_anything_is_written(store: FakeR
         other.add("Bob")
     with pytest.raises(RegistryKeyMismatch, match=f"member {member}'s data key is wrapped with key id {KEY.key_id}"):
         other.show(member)
-    assert len(store.members_table) == 1
+    with pytest.raises(RegistryKeyMismatch, match="is not the key"):  # a key from elsewhere erases nothing either
+        other.forget(member, actor="dpo-1", reason="erasure-request")
+    assert len(store.members_table) == 1 and store.audit_table == []
+    assert KEY.key_id and _opened_name(MemberRegistry(store, KEY, clock=Ticking()), member) is not None
 
 
 def test_an_unavailable_store_is_registry_unavailable(registry: MemberRegistry, store: FakeRegistryStore) -> None:
@@ -176,3 +179,8 @@ def test_an_unavailable_store_is_registry_unavailable(registry: MemberRegistry, 
         registry.forget(member, actor="ops-1", reason="erasure-request")
     store.down = False
     assert registry.show(member).state == "active"
+
+
+def _opened_name(registry: MemberRegistry, member: str) -> str | None:
+    shown = registry.show(member)
+    return shown.profile.name if shown.profile is not None else None

@@ -8,10 +8,10 @@ A CSV holds one header line and one kind of row, lines ending in ``\\n``.
 from __future__ import annotations
 
 import csv
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import IO, Any, Iterable, Mapping, Sequence
 
-__all__ = ["cell", "plain", "write_csv"]
+__all__ = ["cell", "csv_cell", "plain", "write_csv"]
 
 
 def plain(value: Any) -> Any:
@@ -41,10 +41,33 @@ def cell(value: Any) -> str:
     return str(plain(value))
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""How a text cell a spreadsheet would run as a formula begins (a number written out, ``-16.665``, runs nothing)."""
+
+
+def csv_cell(value: Any) -> str:
+    """:func:`cell`, with text that a spreadsheet would read as a formula (``=HYPERLINK(...)``, ``@SUM(...)``)
+    kept as text by a leading ``'``: a name or a key typed by anyone must not run when finance opens the file."""
+
+    text = cell(value)
+    if isinstance(value, str) and text.startswith(FORMULA_START) and not _number(text):
+        return "'" + text
+    return text
+
+
+def _number(text: str) -> bool:
+    """Whether ``text`` is a number written out (``-16.665``): a spreadsheet reads it as one, nothing runs."""
+
+    try:
+        return Decimal(text).is_finite()
+    except InvalidOperation:
+        return False
+
+
 def write_csv(out: IO[str], columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """A header line of ``columns``, then each row's values as :func:`cell` writes them."""
+    """A header line of ``columns``, then each row's values as :func:`csv_cell` writes them."""
 
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow([cell(value) for value in row])
+        writer.writerow([csv_cell(value) for value in row])

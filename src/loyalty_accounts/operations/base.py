@@ -29,12 +29,13 @@ from typing import Any, ClassVar, Mapping
 from pydantic import Field, field_validator
 
 from ..chart import Chart
-from ..errors import ChartError
+from ..errors import ChartError, InvalidCommand
 from ..numscript import Catalogue, VarValue
 from ..types import TransactionPlan, command_fingerprint
 from ..vocabulary.frozen import Value
 from ..vocabulary.ids import CustomerId
 from ..vocabulary.instants import SweepInstant, iso_instant, stamp, utc
+from ..vocabulary.personal_data import PersonalDataPort, refusal, screened
 
 RESERVED_METADATA = frozenset({"operation", "template", "command_hash"})
 """Keys :meth:`TransactionPlan.all_metadata` adds to every plan (a plan's own metadata may not use them)."""
@@ -149,7 +150,11 @@ def build_plan(
     metadata: Mapping[str, str],
     timestamp: datetime | None,
 ) -> TransactionPlan:
-    """Bind the template and check every account against the chart before making the plan."""
+    """Bind the template and check every account against the chart before making the plan.
+
+    Raises ChartError for an undeclared account, an overdraft the chart forbids or reserved metadata;
+    InvalidCommand when a value the plan would write looks like personal data (:func:`refuse_personal_data`).
+    """
 
     tpl = catalogue.get(template)
     bound = tpl.bind(values)
@@ -170,7 +175,7 @@ def build_plan(
             raise ChartError(f"metadata key {key!r} is reserved")
         if not isinstance(value, str):
             raise ChartError(f"metadata {key!r} must be a string, got {type(value).__name__}")
-    return TransactionPlan(
+    plan = TransactionPlan(
         operation=operation,
         template=template,
         script=bound.script,
@@ -180,6 +185,30 @@ def build_plan(
         metadata=dict(metadata),
         timestamp=timestamp,
     )
+    refuse_personal_data(plan)
+    return plan
+
+
+def written_values(plan: TransactionPlan) -> dict[str, str]:
+    """Every text ``plan`` writes to the ledger, named by where it goes.
+
+    ``{"reference": ..., "metadata customer": ..., "$source": "customers:c42:points:20261002", ...}``:
+    the reference, each metadata value (its key), each template variable (accounts, amounts).
+    """
+
+    values = {"reference": plan.reference}
+    values.update({f"metadata {key}": value for key, value in plan.all_metadata().items()})
+    values.update({f"${name}": value for name, value in plan.vars.items()})
+    return values
+
+
+def refuse_personal_data(plan: TransactionPlan, port: PersonalDataPort | None = None) -> None:
+    """InvalidCommand (exit 2) when a value ``plan`` writes looks like personal data: by pattern (always),
+    and by the member registry behind ``port`` (when given). The message names where, never the value."""
+
+    found = screened(written_values(plan), port)
+    if found:
+        raise InvalidCommand(refusal(found, f"the {plan.operation} transaction"))
 
 
 def plan_command(

@@ -71,20 +71,15 @@ from ..errors import (
 )
 from ..numscript import Catalogue
 from ..operations import OPERATIONS, Command, Operation, Reading, Registered, Sweep
-from ..operations.guard import (
-    EPOCH,
-    GuardState,
-    guarded,
-    read_every_guard,
-    read_guard,
-    resolve_latest,
-)
+from ..operations.base import refuse_personal_data
+from ..operations.guard import EPOCH, GuardState, guarded, read_every_guard, read_guard, resolve_latest
 from ..operations.open_control import open_control
 from ..ports import LedgerPort
 from ..rules import Rules
 from ..types import PostedTransaction, TransactionPlan
 from ..vocabulary.frozen import Frozen
 from ..vocabulary.instants import iso_instant
+from ..vocabulary.personal_data import PersonalDataPort
 from .last_known import LastKnown
 from .results import BatchResult, OperationResult, batch_of, points_of
 
@@ -189,8 +184,10 @@ class Executor:
         registry: Mapping[str, Registered] = OPERATIONS,
         clock: Clock = system_clock,
         clock_skew: timedelta = CLOCK_SKEW,
+        personal_data: PersonalDataPort | None = None,
     ) -> None:
         self.ledger = ledger
+        self.personal_data = personal_data  # the registry's screen of each plan (build_plan's patterns always run)
         self.clock = clock
         self.clock_skew = clock_skew
         self.chart = chart
@@ -311,6 +308,8 @@ class Executor:
         plan = entry.plan(command, self.chart, self.catalogue, state)
         if plan is None:
             return _Built(plan=None, state=state)
+        if self.personal_data is not None:
+            refuse_personal_data(plan, self.personal_data)
         priors = tuple(entry.setup(command, self.chart, self.catalogue, state)) if entry.setup is not None else ()
         openings = tuple(open_control(self.chart, self.catalogue, address) for address in guard.to_open(self.chart, customers))
         dated = plan.timestamp or at

@@ -32,7 +32,7 @@ from ..chart import Chart
 from ..errors import ChartError, InvalidCommand
 from ..numscript import Catalogue, VarValue
 from ..types import TransactionPlan, command_fingerprint
-from ..vocabulary.frozen import Value
+from ..vocabulary.frozen import Value, title_of
 from ..vocabulary.ids import CustomerId
 from ..vocabulary.instants import SweepInstant, iso_instant, stamp, utc
 from ..vocabulary.personal_data import PersonalDataPort, refusal, screened
@@ -200,6 +200,17 @@ def written_values(plan: TransactionPlan) -> dict[str, str]:
     values.update({f"metadata {key}": value for key, value in plan.all_metadata().items()})
     values.update({f"${name}": value for name, value in plan.vars.items()})
     return values
+
+
+def refuse_personal_fields(command: Command, port: PersonalDataPort | None = None) -> None:
+    """InvalidCommand (exit 2) when a text field of ``command`` (a customer id, a business key, a reason,
+    a reward...) looks like personal data, by pattern and by ``port`` (the member registry, when given):
+    refused before anything is read or posted, naming the field, never the value."""
+
+    texts = {name: value for name, value in command if isinstance(value, str)}
+    found = screened(texts, port)
+    if found:
+        raise InvalidCommand(refusal(found, f"the {title_of(type(command))}"))
 
 
 def refuse_personal_data(plan: TransactionPlan, port: PersonalDataPort | None = None) -> None:

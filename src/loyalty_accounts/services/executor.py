@@ -71,7 +71,7 @@ from ..errors import (
 )
 from ..numscript import Catalogue
 from ..operations import OPERATIONS, Command, Operation, Reading, Registered, Sweep
-from ..operations.base import refuse_personal_data
+from ..operations.base import refuse_personal_fields
 from ..operations.guard import EPOCH, GuardState, guarded, read_every_guard, read_guard, resolve_latest
 from ..operations.open_control import open_control
 from ..ports import LedgerPort
@@ -187,7 +187,7 @@ class Executor:
         personal_data: PersonalDataPort | None = None,
     ) -> None:
         self.ledger = ledger
-        self.personal_data = personal_data  # the registry's screen of each plan (build_plan's patterns always run)
+        self.personal_data = personal_data  # the registry's screen of each command (build_plan's patterns always run)
         self.clock = clock
         self.clock_skew = clock_skew
         self.chart = chart
@@ -212,6 +212,7 @@ class Executor:
     def run(self, command: Command) -> OperationResult:
         """Run one command exactly once: replay it if its reference is taken, else read, plan and post it."""
 
+        refuse_personal_fields(command, self.personal_data)
         entry = self.operation(command)
         with self.turns.of(command.customers()):
             return self._once(entry, command)
@@ -308,8 +309,6 @@ class Executor:
         plan = entry.plan(command, self.chart, self.catalogue, state)
         if plan is None:
             return _Built(plan=None, state=state)
-        if self.personal_data is not None:
-            refuse_personal_data(plan, self.personal_data)
         priors = tuple(entry.setup(command, self.chart, self.catalogue, state)) if entry.setup is not None else ()
         openings = tuple(open_control(self.chart, self.catalogue, address) for address in guard.to_open(self.chart, customers))
         dated = plan.timestamp or at

@@ -24,7 +24,7 @@ PersonalKind = Literal["email", "phone", "member name"]
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 """An email address anywhere in text."""
-_NUMBER_RUN = re.compile(r"(?<![A-Za-z0-9])\+?\(?[0-9][0-9 ().-]*[0-9](?![A-Za-z0-9])")
+_NUMBER_RUN = re.compile(r"(?<![A-Za-z0-9/])\+?\(?[0-9][0-9 ().-]*[0-9](?![A-Za-z0-9])")
 _GROUP_SEPARATORS = re.compile(r"[ ().-]+")
 _DATE_OR_VERSION = re.compile(r"[0-9]{4}[-./][0-9]{1,2}(?:[-./][0-9]{1,2})?")
 _AMOUNT = re.compile(r"[0-9]+\.[0-9]{1,4}")

@@ -48,11 +48,14 @@ class RegistryScreen:
             self._loaded = {kind: registry.known_digests(kind) for kind in LOOKUP_KINDS}
         return self._loaded[kind].intersection(digests)
 
+    @property
+    def _digests(self) -> LookupDigests:
+        return self._registry().digests
+
     def members_data(self, values: Mapping[str, str]) -> dict[str, PersonalKind]:
         """The names of ``values`` holding a member's email, phone or full name, with which (never the value)."""
 
         found: dict[str, PersonalKind] = {}
-        self._digests: LookupDigests = self._registry().digests
         kinds: tuple[tuple[LookupKind, PersonalKind], ...] = (("email", "email"), ("phone", "phone"))
         for kind, label in kinds:
             by_digest = {d: name for name, value in values.items() for d in self._candidates(kind, value)}
@@ -60,10 +63,11 @@ class RegistryScreen:
                 found.setdefault(by_digest[digest], label)
         tokens = {name: name_tokens(value) for name, value in values.items() if name not in found}
         token_digest = {t: self._digests.digest("name_token", t) for ts in tokens.values() for t in ts}
-        known_tokens = self._known("name_token", list(token_digest.values()))
+        known_digests = self._known("name_token", list(token_digest.values()))
+        known_tokens = {t for t, d in token_digest.items() if d in known_digests}
         names: dict[bytes, str] = {}
         for name, ts in tokens.items():
-            for run in _known_runs(ts, {t for t, d in token_digest.items() if d in known_tokens}):
+            for run in _known_runs(ts, known_tokens):
                 names[self._digests.digest("name", " ".join(run))] = name
         for digest in self._known("name", list(names)):
             found.setdefault(names[digest], "member name")

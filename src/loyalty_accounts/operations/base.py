@@ -213,11 +213,14 @@ def refuse_personal_fields(command: Command, port: PersonalDataPort | None = Non
         raise InvalidCommand(refusal(found, f"the {title_of(type(command))}"))
 
 
-def refuse_personal_data(plan: TransactionPlan, port: PersonalDataPort | None = None) -> None:
-    """InvalidCommand (exit 2) when a value ``plan`` writes looks like personal data: by pattern (always),
-    and by the member registry behind ``port`` (when given). The message names where, never the value."""
+def refuse_personal_data(plan: TransactionPlan) -> None:
+    """InvalidCommand (exit 2) when a value ``plan`` writes looks like an email or a phone number (the patterns
+    of :mod:`~loyalty_accounts.vocabulary.personal_data`). The message names where, never the value.
 
-    found = screened(written_values(plan), port)
+    The member registry's check is made on the command (:func:`refuse_personal_fields`), where a plan's
+    caller-given values come from."""
+
+    found = screened(written_values(plan))
     if found:
         raise InvalidCommand(refusal(found, f"the {plan.operation} transaction"))
 

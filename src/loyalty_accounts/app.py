@@ -39,6 +39,7 @@ from .program import LoyaltyProgram
 from .reports import FinanceReports
 from .rules import Rules, load_rules
 from .settings import Settings, load_settings
+from .vocabulary.personal_data import PersonalDataPort
 
 if TYPE_CHECKING:  # the registry's modules (psycopg, cryptography) load when the registry is first used
     from .members import MemberRegistry, RegistryKey
@@ -146,12 +147,14 @@ class App:
         ledger: Callable[[], LedgerPort] | None = None,
         find_ledger: Callable[[], str] | None = None,
         find_registry: Callable[[], LocalRegistry] | None = None,
+        local_registry_used: Callable[[], bool] | None = None,
         default_ledger: str = DEFAULT_LEDGER,
     ) -> None:
         self.settings = settings
         self._ledger_source = ledger
         self._find_ledger = find_ledger
         self._find_registry = find_registry
+        self._local_registry_used = local_registry_used
         self._default_ledger = default_ledger
         self._client: LedgerClient | None = None
         self._members: MemberRegistry | None = None
@@ -214,14 +217,36 @@ class App:
         ``init`` creates the ledger in :attr:`ledger_bucket`."""
         return LoyaltyProgram(
             self.ledger, self.chart, self.catalogue, rules=self.rules, clock_skew=self.clock_skew,
-            ledger_bucket=self.ledger_bucket,
+            ledger_bucket=self.ledger_bucket, personal_data=self.personal_data(),
         )
 
     @cached_property
     def reports(self) -> FinanceReports:
         """The finance statements of :attr:`ledger`; reconcile holds the history to :attr:`rules`' limits and
         :attr:`clock_skew`."""
-        return FinanceReports(self.ledger, self.chart, rules=self.rules, clock_skew=self.clock_skew)
+        return FinanceReports(
+            self.ledger, self.chart, rules=self.rules, clock_skew=self.clock_skew, personal_data=self.personal_data(preload=True)
+        )
+
+    @property
+    def registry_configured(self) -> bool:
+        """Whether there is a member registry to screen against: ``registry_url`` is set, or the local
+        stack's registry has a key file (it was used). Opens nothing."""
+
+        if self.settings.registry_url is not None:
+            return True
+        return self._local_registry_used is not None and self._local_registry_used()
+
+    def personal_data(self, *, preload: bool = False) -> PersonalDataPort | None:
+        """The registry's check of what is written to the ledger (:class:`~.members.RegistryScreen`, opening
+        the registry only when a value is screened), or None when :attr:`registry_configured` is not: then
+        only the patterns (emails, phone numbers) are refused. ``preload``: for a scan of the whole ledger."""
+
+        if not self.registry_configured:
+            return None
+        from .members import RegistryScreen
+
+        return RegistryScreen(lambda: self.members, preload=preload)
 
     @property
     def members(self) -> MemberRegistry:

@@ -48,6 +48,7 @@ from .services.spending import SpendingService
 from .services.sweeps import SweepService
 from .services.tiers import TierService
 from .types import AccountState, PostedTransaction
+from .vocabulary.personal_data import PersonalDataPort
 
 
 class LoyaltyProgram:
@@ -68,15 +69,19 @@ class LoyaltyProgram:
         clock: Clock = system_clock,
         clock_skew: timedelta = CLOCK_SKEW,
         ledger_bucket: str | None = None,
+        personal_data: PersonalDataPort | None = None,
     ) -> None:
-        """``ledger_bucket``: the bucket :meth:`init` creates the ledger in (None: the server's default bucket)."""
+        """``ledger_bucket``: the bucket :meth:`init` creates the ledger in (None: the server's default bucket);
+        ``personal_data``: the member registry's check of what a plan writes (None: the patterns only)."""
         if rules is not None:
             check_against_chart(rules, chart)
         self.ledger = ledger
         self.chart = chart
         self.catalogue = catalogue or Catalogue()
         self.rules = rules
-        self.executor = Executor(ledger, chart, self.catalogue, rules, clock=clock, clock_skew=clock_skew)
+        self.executor = Executor(
+            ledger, chart, self.catalogue, rules, clock=clock, clock_skew=clock_skew, personal_data=personal_data
+        )
         self.schema_version = self.executor.schema_version
         self._accounts = AccountService(self.executor, bucket=ledger_bucket)
         self._earning = EarningService(self.executor)

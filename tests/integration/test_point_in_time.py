@@ -146,6 +146,7 @@ def test_reconcile_as_of_a_past_instant_finds_the_lapsed_back_dated_hold(books: 
         "refunds_after_orders": "pass",
         "closed_periods": "pass",
         "future_dated": "pass",
+        "personal_data": "pass",
     }, result.checks
     assert not result.ok
     (lapsed,) = result.check("expired_holds").offending

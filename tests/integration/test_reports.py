@@ -153,6 +153,7 @@ def test_reports_on_the_full_history(books: Books) -> None:
         "refunds_after_orders": "pass",
         "closed_periods": "pass",
         "future_dated": "pass",
+        "personal_data": "pass",
     }, result.checks
     assert result.check("roll_forward").offending == ("world: +10 PTS (world)",)
     assert result.check("negative_balances").info == ("customers:c4:clawback -30 PTS",)

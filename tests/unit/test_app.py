@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from support.fake_ledger import FakeLedger
 
-from loyalty_accounts.app import App, create_app, ledger_connection
-from loyalty_accounts.errors import ChartError, InvalidCommand, LedgerUnavailable
+from loyalty_accounts.app import App, LocalRegistry, create_app, ledger_connection
+from loyalty_accounts.errors import ChartError, InvalidCommand, LedgerUnavailable, RegistryUnavailable
 from loyalty_accounts.ledger import LedgerClient
+from loyalty_accounts.members import RegistryScreen
 from loyalty_accounts.program import LoyaltyProgram
 from loyalty_accounts.reports import FinanceReports
 from loyalty_accounts.settings import Settings, load_settings
@@ -190,3 +191,29 @@ def test_the_programme_creates_its_ledger_in_a_bucket_named_after_it_unless_the_
     monkeypatch.setenv("LOYALTY_LEDGER_BUCKET", "_default")
     create_app(ledger=shared, ledger_name="books").program.init()
     assert shared.bucket == "_default"
+
+
+def test_without_a_registry_plans_are_screened_by_pattern_only_and_nothing_is_opened() -> None:
+    def no_registry() -> LocalRegistry:
+        raise AssertionError("the registry must not be looked for")
+
+    app = App(load_settings(), ledger=FakeLedger, find_registry=no_registry, local_registry_used=lambda: False)
+    assert not app.registry_configured and app.personal_data() is None
+    assert app.program.executor.personal_data is None and app.reports.personal_data is None
+
+
+def test_a_configured_registry_is_wired_into_the_programme_and_reconcile_and_opened_only_when_used() -> None:
+    opened: list[str] = []
+
+    def local() -> LocalRegistry:
+        opened.append("local")
+        raise RegistryUnavailable("the local PostgreSQL is not running")
+
+    app = App(load_settings(), ledger=FakeLedger, find_registry=local, local_registry_used=lambda: True)
+    assert app.registry_configured
+    assert isinstance(app.program.executor.personal_data, RegistryScreen) and isinstance(app.reports.personal_data, RegistryScreen)
+    assert opened == []
+    with pytest.raises(RegistryUnavailable):  # a configured registry that cannot be reached: nothing posts unchecked
+        app.program.executor.personal_data.members_data({"customer": "c1"})
+    assert opened == ["local"]
+    assert App(load_settings(registry_url="postgresql://db.example/registry")).registry_configured

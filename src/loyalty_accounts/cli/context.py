@@ -75,7 +75,8 @@ class AppContext:
     def app(self) -> App:
         defaults = {"default_ledger": self.default_ledger} if self.default_ledger else {}
         return App(
-            self.settings, ledger=self.client, find_ledger=self._local_ledger, find_registry=self._local_registry, **defaults
+            self.settings, ledger=self.client, find_ledger=self._local_ledger, find_registry=self._local_registry,
+            local_registry_used=self._local_registry_used, **defaults
         )
 
     @property
@@ -125,6 +126,11 @@ class AppContext:
             raise LedgerUnavailable("no ledger to talk to: run `loyalty ledger up`, or set LOYALTY_LEDGER_URL / --ledger-url")
         return status.url
 
+
+    def _local_registry_used(self) -> bool:
+        """Whether the local stack's member registry was ever used (its key file exists)."""
+
+        return LocalStack(self.settings.state_dir).registry_key_file.exists()
 
     def _local_registry(self) -> LocalRegistry:
         """The member registry of the local stack: its database in the stack's PostgreSQL, its key file."""

@@ -5,6 +5,7 @@
 - :mod:`.lookup`: keyed digests of profile values, for a scan that must recognise personal data;
 - :mod:`.store`: the SQL of the registry's tables;
 - :mod:`.service`: :class:`MemberRegistry`: add, show, update, forget, the audit;
+- :mod:`.screen`: which values hold a member's email, phone or name (keeps personal data out of the ledger);
 - :mod:`.export`: the data-access file (profile, consents, points statement, tier history).
 
 The registry and the ledger never talk to each other: a member's id is the ledger's customer id, and
@@ -15,6 +16,7 @@ from .crypto import RegistryKey, key_file, new_key_text
 from .export import DataAccessFile, TierEvent, export_member, tier_history
 from .lookup import LOOKUP_KINDS, LookupDigest, LookupDigests, LookupKind, name_tokens
 from .profile import CONSENT_NAMES, Consent, Profile, ProfileChanges, changes, new_profile
+from .screen import RegistryScreen
 from .service import Erasure, Member, MemberRegistry, member_id, new_member_id, pseudonym
 from .store import AuditRecord, MemberRow, RegistryStore
 
@@ -34,6 +36,7 @@ __all__ = [
     "Profile",
     "ProfileChanges",
     "RegistryKey",
+    "RegistryScreen",
     "RegistryStore",
     "TierEvent",
     "changes",

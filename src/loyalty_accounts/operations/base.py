@@ -29,12 +29,13 @@ from typing import Any, ClassVar, Mapping
 from pydantic import Field, field_validator
 
 from ..chart import Chart
-from ..errors import ChartError
+from ..errors import ChartError, InvalidCommand
 from ..numscript import Catalogue, VarValue
 from ..types import TransactionPlan, command_fingerprint
-from ..vocabulary.frozen import Value
+from ..vocabulary.frozen import Value, title_of
 from ..vocabulary.ids import CustomerId
 from ..vocabulary.instants import SweepInstant, iso_instant, stamp, utc
+from ..vocabulary.personal_data import PersonalDataPort, refusal, screened
 
 RESERVED_METADATA = frozenset({"operation", "template", "command_hash"})
 """Keys :meth:`TransactionPlan.all_metadata` adds to every plan (a plan's own metadata may not use them)."""
@@ -149,7 +150,11 @@ def build_plan(
     metadata: Mapping[str, str],
     timestamp: datetime | None,
 ) -> TransactionPlan:
-    """Bind the template and check every account against the chart before making the plan."""
+    """Bind the template and check every account against the chart before making the plan.
+
+    Raises ChartError for an undeclared account, an overdraft the chart forbids or reserved metadata;
+    InvalidCommand when a value the plan would write looks like personal data (:func:`refuse_personal_data`).
+    """
 
     tpl = catalogue.get(template)
     bound = tpl.bind(values)
@@ -170,7 +175,7 @@ def build_plan(
             raise ChartError(f"metadata key {key!r} is reserved")
         if not isinstance(value, str):
             raise ChartError(f"metadata {key!r} must be a string, got {type(value).__name__}")
-    return TransactionPlan(
+    plan = TransactionPlan(
         operation=operation,
         template=template,
         script=bound.script,
@@ -180,6 +185,44 @@ def build_plan(
         metadata=dict(metadata),
         timestamp=timestamp,
     )
+    refuse_personal_data(plan)
+    return plan
+
+
+def written_values(plan: TransactionPlan) -> dict[str, str]:
+    """Every text ``plan`` writes to the ledger, named by where it goes.
+
+    ``{"reference": ..., "metadata customer": ..., "$source": "customers:c42:points:20261002", ...}``:
+    the reference, each metadata value (its key), each template variable (accounts, amounts).
+    """
+
+    values = {"reference": plan.reference}
+    values.update({f"metadata {key}": value for key, value in plan.all_metadata().items()})
+    values.update({f"${name}": value for name, value in plan.vars.items()})
+    return values
+
+
+def refuse_personal_fields(command: Command, port: PersonalDataPort | None = None) -> None:
+    """InvalidCommand (exit 2) when a text field of ``command`` (a customer id, a business key, a reason,
+    a reward...) looks like personal data, by pattern and by ``port`` (the member registry, when given):
+    refused before anything is read or posted, naming the field, never the value."""
+
+    texts = {name: value for name, value in command if isinstance(value, str)}
+    found = screened(texts, port)
+    if found:
+        raise InvalidCommand(refusal(found, f"the {title_of(type(command))}"))
+
+
+def refuse_personal_data(plan: TransactionPlan) -> None:
+    """InvalidCommand (exit 2) when a value ``plan`` writes looks like an email or a phone number (the patterns
+    of :mod:`~loyalty_accounts.vocabulary.personal_data`). The message names where, never the value.
+
+    The member registry's check is made on the command (:func:`refuse_personal_fields`), where a plan's
+    caller-given values come from."""
+
+    found = screened(written_values(plan))
+    if found:
+        raise InvalidCommand(refusal(found, f"the {plan.operation} transaction"))
 
 
 def plan_command(

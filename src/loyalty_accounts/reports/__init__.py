@@ -40,6 +40,7 @@ from datetime import datetime, timedelta
 from ..chart import Chart
 from ..ports import LedgerPort
 from ..rules import Rules
+from ..vocabulary.personal_data import PersonalDataPort
 from ..operations.revenue_estimate import RevenueEstimate
 from ..services.executor import CLOCK_SKEW, Progress
 from .breakage import (
@@ -193,9 +194,12 @@ class FinanceReports:
         clock: Clock = utc_now,
         rules: Rules | None = None,
         clock_skew: timedelta = CLOCK_SKEW,
+        personal_data: PersonalDataPort | None = None,
     ) -> None:
         self.ledger = ledger
         self.chart = chart
+        self.personal_data = personal_data
+        """The member registry's screen reconcile's ``personal_data`` check uses (None: patterns only)."""
         self.rules = rules
         """The programme's rules: the limits reconcile holds the history to (None: those checks are not verified)."""
         self.clock_skew = clock_skew
@@ -272,6 +276,7 @@ class FinanceReports:
             rules=self.rules,
             clock_skew=self.clock_skew,
             full_log_check=full_log_check,
+            personal_data=self.personal_data,
         )
 
     def statement(

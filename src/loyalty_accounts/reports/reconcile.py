@@ -33,6 +33,9 @@ All the checks are made as of one instant:
   engagement awards per customer and per day, campaign charges per
   customer, refunds per order (never beyond its amount, never dated before
   it);
+- no personal data (:mod:`.personal_data`): no transaction's reference or metadata, nor any account
+  address in its postings, looks like an email or a phone number, or holds a registered member's
+  email, phone or name (when a member registry is wired in);
 - time (:mod:`.periods`): no transaction inserted into a closed period
   after its close, closes monotonic and the closed-period mark agreeing with
   the latest; no transaction recorded by the as-of instant (those dated up to
@@ -75,6 +78,7 @@ from ..services.executor import CLOCK_SKEW
 from ..types import AccountState, PostedTransaction, VolumeRow
 from ..vocabulary.frozen import Frozen
 from ..vocabulary.instants import parse_instant, utc
+from ..vocabulary.personal_data import PersonalDataPort
 from .check import Check
 from .common import ONE_MICROSECOND, Clock, instant_or_now, kind_of, nothing_dated_after
 from .invariants import balance_ranges, check_clawback_never_positive, check_liability_ties, check_never_negative
@@ -82,6 +86,7 @@ from .liability import liability_of
 from .limits import check_campaign_caps, check_engagement_limits, check_order_refunds, check_refunds_after_orders
 from .log_chain import read_log_chain
 from .periods import check_closed_periods, check_future_dated
+from .personal_data import check_personal_data
 from .reverts import revert_targets
 from .roll_forward import RollForward, read_roll_forward
 
@@ -352,8 +357,11 @@ def read_reconciliation(
     rules: Rules | None = None,
     clock_skew: timedelta = CLOCK_SKEW,
     full_log_check: bool = False,
+    personal_data: PersonalDataPort | None = None,
 ) -> Reconciliation:
     """Every reconciliation check as of ``as_of`` (default: now).
+
+    ``personal_data`` is the member registry's screen (None: the personal-data check uses patterns only).
 
     The limits are ``rules``' (None: not verified); ``clock_skew`` is how far
     after its insertion a transaction may be dated (the executor's).
@@ -397,5 +405,6 @@ def read_reconciliation(
         check_refunds_after_orders(transactions),
         check_closed_periods(transactions, mark.get(chart.control_asset, 0)),
         check_future_dated([*transactions, *ahead], clock_skew),
+        check_personal_data(transactions, personal_data),
     )
     return Reconciliation(as_of=pit, checks=checks)

@@ -71,20 +71,15 @@ from ..errors import (
 )
 from ..numscript import Catalogue
 from ..operations import OPERATIONS, Command, Operation, Reading, Registered, Sweep
-from ..operations.guard import (
-    EPOCH,
-    GuardState,
-    guarded,
-    read_every_guard,
-    read_guard,
-    resolve_latest,
-)
+from ..operations.base import refuse_personal_fields
+from ..operations.guard import EPOCH, GuardState, guarded, read_every_guard, read_guard, resolve_latest
 from ..operations.open_control import open_control
 from ..ports import LedgerPort
 from ..rules import Rules
 from ..types import PostedTransaction, TransactionPlan
 from ..vocabulary.frozen import Frozen
 from ..vocabulary.instants import iso_instant
+from ..vocabulary.personal_data import PersonalDataPort
 from .last_known import LastKnown
 from .results import BatchResult, OperationResult, batch_of, points_of
 
@@ -189,8 +184,10 @@ class Executor:
         registry: Mapping[str, Registered] = OPERATIONS,
         clock: Clock = system_clock,
         clock_skew: timedelta = CLOCK_SKEW,
+        personal_data: PersonalDataPort | None = None,
     ) -> None:
         self.ledger = ledger
+        self.personal_data = personal_data  # the registry's screen of each command (build_plan's patterns always run)
         self.clock = clock
         self.clock_skew = clock_skew
         self.chart = chart
@@ -215,6 +212,7 @@ class Executor:
     def run(self, command: Command) -> OperationResult:
         """Run one command exactly once: replay it if its reference is taken, else read, plan and post it."""
 
+        refuse_personal_fields(command, self.personal_data)
         entry = self.operation(command)
         with self.turns.of(command.customers()):
             return self._once(entry, command)

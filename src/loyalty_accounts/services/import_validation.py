@@ -16,6 +16,7 @@ from pathlib import Path
 from ..errors import InvalidCommand
 from ..operations import EarnCommand
 from ..operations import earn as earn_op
+from ..operations.base import refuse_personal_fields
 from ..operations.guard import GuardState
 from ..rules import Rules, quote, tier_for
 from .executor import Executor
@@ -60,6 +61,8 @@ def validate_orders(
 
 def _check_order(command: EarnCommand, rules: Rules, executor: Executor) -> None:
     """InvalidCommand when the order is one a single earn would refuse as bad input."""
+
+    refuse_personal_fields(command, executor.personal_data)
 
     currency = executor.chart.order_currency(command.amount.currency)
     if command.amount.decimals() > currency.decimals:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from ..errors import DuplicateOperation
 from ..operations import RefundCommand
+from ..operations.base import refuse_personal_fields
 from ..operations.earn import find_earn
 from ..operations.refund import SMALL_REFUND_NOTE, small_refund_hash, small_refund_note
 from .executor import Executor
@@ -34,6 +35,7 @@ class RefundService:
         """
 
         executor = self._executor
+        refuse_personal_fields(command, executor.personal_data)  # before the lookup's messages name them
         earn_tx = find_earn(executor.reading, command.order_id)
         recorded = small_refund_hash(earn_tx.metadata, command.refund_id)
         if recorded is not None:

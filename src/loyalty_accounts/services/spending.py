@@ -20,6 +20,7 @@ from ..operations import (
     TransferCommand,
     VoidCommand,
 )
+from ..operations.base import refuse_personal_fields
 from ..operations.hold import find_hold
 from ..operations.void import held_points
 from ..types import PostedTransaction
@@ -54,6 +55,7 @@ class SpendingService:
         """
 
         command = VoidCommand(customer=ids.customer_id(customer), hold_id=ids.hold_id(hold_id))
+        refuse_personal_fields(command, self._executor.personal_data)  # before the lookup's messages name them
         hold_tx = find_hold(self._reading, command.customer, command.hold_id)
         if hold_tx.reverted:
             return self._voided(command, hold_tx)

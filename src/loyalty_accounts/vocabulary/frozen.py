@@ -17,6 +17,7 @@ from typing import Any, Iterator
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..errors import InvalidCommand
+from .personal_data import not_repeated
 
 
 class Frozen(BaseModel):
@@ -36,8 +37,11 @@ def title_of(model: type) -> str:
 
 
 def _shown(value: Any) -> str:
-    """A refused value as a message quotes it: numbers (Decimal included) plainly, text quoted, long ones cut."""
+    """A refused value as a message quotes it: numbers (Decimal included) plainly, text quoted, long ones cut;
+    text that looks like personal data is not repeated (:func:`~.personal_data.not_repeated`)."""
 
+    if isinstance(value, str) and (hidden := not_repeated(value)) is not None:
+        return hidden
     text = str(value) if isinstance(value, (int, Decimal)) and not isinstance(value, bool) else repr(value)
     return text if len(text) <= 60 else f"{text[:40]}… ({len(text)} characters)"
 
@@ -67,7 +71,17 @@ def _invalid_as_command(title: str) -> Iterator[None]:
     try:
         yield
     except ValidationError as exc:
-        raise InvalidValue(describe_validation(title, exc), details=exc.errors(include_context=False)) from None
+        details = [_scrubbed(error) for error in exc.errors(include_context=False)]
+        raise InvalidValue(describe_validation(title, exc), details=details) from None
+
+
+def _scrubbed(error: Any) -> Any:
+    """A validation error whose ``input`` is left out when it looks like personal data."""
+
+    value = error.get("input")
+    if isinstance(value, str) and (hidden := not_repeated(value)) is not None:
+        return {**error, "input": hidden}
+    return error
 
 
 class Value(Frozen):

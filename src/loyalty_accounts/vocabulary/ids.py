@@ -20,6 +20,7 @@ from typing import Annotated
 from pydantic import StringConstraints
 
 from ..errors import InvalidCommand
+from .personal_data import not_repeated
 
 CUSTOMER_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 BUSINESS_KEY_PATTERN = r"^[A-Za-z0-9_.-]{1,100}$"
@@ -41,7 +42,9 @@ Code = Annotated[str, StringConstraints(pattern=CODE_PATTERN)]
 
 def _checked(value: object, pattern: str, what: str, rule: str) -> str:
     if not isinstance(value, str) or not re.fullmatch(pattern.strip("^$"), value):
-        shown = "empty" if value == "" else repr(value)
+        # An email or a phone number typed in an id's place stays out of the message (and of logs).
+        hidden = not_repeated(value) if isinstance(value, str) else None
+        shown = "empty" if value == "" else f"({hidden})" if hidden is not None else repr(value)
         raise InvalidCommand(f"{what} {shown} is not valid: {rule}")
     return value
 

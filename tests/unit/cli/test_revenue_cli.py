@@ -43,7 +43,7 @@ def test_an_estimate_is_recorded_once_and_listed(ledger: FakeLedger) -> None:
         (("--fx", "EUR=1e999"), "at most 1000000"),
         (("--fx", "EUR=-1"), "above 0"),
         (("--fx", "GBP=1.1"), "--fx GBP: orders are not accepted in it"),
-        (("--approved-by", "jane@example.com"), "--approved-by 'jane@example.com' is not valid"),
+        (("--approved-by", "jane@example.com"), "--approved-by (a value that looks like an email, not repeated) is not valid"),
         (("--breakage", "abc"), "--breakage 'abc' is not a rate"),
         (("--method", "linear"), "method"),
         (("--fx", "EUR"), "--fx 'EUR': write CURRENCY=RATE"),

@@ -108,6 +108,7 @@ def test_reconcile_a_clean_history_passes(clean: tuple[FakeBooks, dict[str, Post
         "refunds_after_orders": "pass",
         "closed_periods": "pass",
         "future_dated": "pass",
+        "personal_data": "pass",
     }
     assert result.ok
     assert result.check("negative_balances").info == ("customers:c4:clawback -30 PTS",)

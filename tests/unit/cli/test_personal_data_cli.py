@@ -1,0 +1,97 @@
+"""An email or a phone number smuggled through every free-text field of every operation is refused (exit 2),
+the message never repeats it, and nothing is posted; with the member registry wired in, a member's name is too."""
+
+from __future__ import annotations
+
+import pytest
+from support.fake_ledger import FakeLedger
+from support.fake_registry import FakeRegistryStore
+from typer.testing import CliRunner
+
+from loyalty_accounts.app import App
+from loyalty_accounts.cli import app
+from loyalty_accounts.members import MemberRegistry, RegistryKey, RegistryScreen
+
+runner = CliRunner()
+AT = "2025-03-01T00:00:00Z"
+EMAIL = "zoe.martin@example.com"
+PHONE = "415-555-0100"
+
+# Each operation with valid arguments (run before the others, they post), and its free-text options.
+COMMANDS: dict[str, tuple[list[str], tuple[str, ...]]] = {
+    "earn": (["earn", "-c", "c1", "--order", "o-2", "--amount", "10", "--ordered-at", AT], ("-c", "--order")),
+    "hold": (["hold", "-c", "c1", "--hold", "h-2", "-p", "5", "--at", AT], ("-c", "--hold")),
+    "capture": (["capture", "-c", "c1", "--hold", "h-1", "-p", "5", "--at", "2025-02-02T00:10:00Z"], ("-c", "--hold")),
+    "void": (["void", "-c", "c1", "--hold", "h-1"], ("-c", "--hold")),
+    "redeem": (["redeem", "-c", "c1", "--redemption", "r-1", "-p", "5", "--reward", "mug", "--at", AT], ("-c", "--redemption", "--reward")),
+    "transfer": (["transfer", "--from", "c1", "--to", "c2", "--transfer", "t-1", "-p", "5", "--at", AT], ("--from", "--to", "--transfer")),
+    "exchange": (["exchange", "-c", "c1", "--partner", "skyway", "--exchange", "x-1", "--partner-points", "2", "--direction", "out", "--at", AT],
+                 ("-c", "--partner", "--exchange")),
+    "convert": (["convert", "-c", "c1", "--conversion", "cv-1", "-p", "100", "--at", AT], ("-c", "--conversion")),
+    "refund": (["refund", "-c", "c1", "--order", "o-1", "--refund", "rf-1", "--amount", "1", "--at", AT], ("-c", "--order", "--refund")),
+    "engage": (["engage", "-c", "c1", "--event", "sign_up", "--key", "k-1", "--at", AT], ("-c", "--event", "--key")),
+    "adjust": (["adjust", "-c", "c1", "--adjustment", "a-1", "-p", "5", "--reason", "goodwill", "--at", AT], ("-c", "--adjustment", "--reason")),
+}
+SMUGGLED = [(name, option) for name, (_, options) in COMMANDS.items() for option in options]
+
+
+def invoke(*args: str):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, list(args))
+
+
+@pytest.fixture
+def books(ledger: FakeLedger) -> FakeLedger:
+    """c1 with 1000 spendable points from order o-1 and a hold h-1 of 10."""
+
+    for args in (
+        ["earn", "-c", "c1", "--order", "o-1", "--amount", "1000", "--ordered-at", "2025-01-01T00:00:00Z"],
+        ["release", "--as-of", "2025-02-01T00:00:00Z"],
+        ["hold", "-c", "c1", "--hold", "h-1", "-p", "10", "--at", "2025-02-02T00:00:00Z"],
+    ):
+        assert invoke(*args).exit_code == 0
+    return ledger
+
+
+def _with(args: list[str], option: str, value: str) -> list[str]:
+    changed = list(args)
+    changed[changed.index(option) + 1] = value
+    return changed
+
+
+@pytest.mark.parametrize("value", [EMAIL, PHONE, "+14155550100"])
+@pytest.mark.parametrize(("command", "option"), SMUGGLED)
+def test_personal_data_in_any_free_text_field_is_refused_unrepeated_and_nothing_posted(
+    books: FakeLedger, command: str, option: str, value: str
+) -> None:
+    args, _ = COMMANDS[command]
+    before = len(list(books.transactions()))
+    result = invoke(*_with(args, option, value))
+    assert result.exit_code == 2, result.output
+    assert value not in result.output and "555" not in result.output, result.output
+    assert "looks like" in result.output or "not valid" in result.output or "refused" in result.output, result.output
+    assert len(list(books.transactions())) == before
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_the_same_commands_without_personal_data_post(books: FakeLedger, command: str) -> None:
+    # the refusals above are for the value only: each command as given posts
+    args, _ = COMMANDS[command]
+    before = len(list(books.transactions()))
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    assert len(list(books.transactions())) > before
+
+
+def test_with_the_registry_wired_a_customer_id_spelling_a_members_name_is_refused(
+    books: FakeLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = MemberRegistry(FakeRegistryStore(), RegistryKey(bytes(range(32))))
+    member = registry.add("Zoë Martin", email=EMAIL).member_id
+    monkeypatch.setattr(App, "personal_data", lambda self, preload=False: RegistryScreen(lambda: registry, preload=preload))
+    before = len(list(books.transactions()))
+    refused = invoke("adjust", "-c", "zoe_martin", "--adjustment", "a-9", "-p", "5", "--reason", "goodwill")
+    assert refused.exit_code == 2 and "customer looks like a member name" in refused.output, refused.output
+    assert "zoe" not in refused.output.lower()
+    assert len(list(books.transactions())) == before
+    assert invoke("adjust", "-c", member, "--adjustment", "a-9", "-p", "5", "--reason", "goodwill").exit_code == 0
+    assert invoke("adjust", "-c", "martin", "--adjustment", "a-10", "-p", "5", "--reason", "goodwill").exit_code == 0

@@ -28,12 +28,20 @@ _NUMBER_RUN = re.compile(r"(?<![A-Za-z0-9/])\+?\(?[0-9][0-9 ().-]*[0-9](?![A-Za-
 _GROUP_SEPARATORS = re.compile(r"[ ().-]+")
 _DATE_OR_VERSION = re.compile(r"[0-9]{4}[-./][0-9]{1,2}(?:[-./][0-9]{1,2})?")
 _AMOUNT = re.compile(r"[0-9]+\.[0-9]{1,4}")
+_DATED = re.compile(r"[0-9]{4}[-./][0-9]{1,2}[-./][0-9]{1,2}[-./ ]")
+"""A run that starts with a whole date and goes on (``2026-12-01-1234567``): a dated sequence number, not a phone."""
+MIN_GLUED_DIGITS = 10
+MAX_GLUED_GROUP = 4
+"""Inside an id (``o-415-555-0100``) only a whole national number in short groups counts: ``INV-2026-000123``,
+``o-20261201-1234567`` or ``PO-123-4567`` are the ids businesses number their orders with."""
 MIN_PHONE_DIGITS = 7
 MAX_PHONE_DIGITS = 15
 MIN_E164_DIGITS = 8
 
 
-def _is_phone(run: str) -> bool:
+def _is_phone(run: str, *, glued: bool = False) -> bool:
+    """Whether a run of digits and separators is a phone number; ``glued``: it follows an id's prefix (``o-``)."""
+
     digits = sum(c.isdigit() for c in run)
     if digits > MAX_PHONE_DIGITS:
         return False
@@ -42,14 +50,22 @@ def _is_phone(run: str) -> bool:
     core = run.strip("()")
     if digits < MIN_PHONE_DIGITS or _DATE_OR_VERSION.fullmatch(core) or _AMOUNT.fullmatch(core):
         return False
+    if _DATED.match(core):
+        return False
     groups = [g for g in _GROUP_SEPARATORS.split(core) if g]
+    if glued and (digits < MIN_GLUED_DIGITS or any(len(g) > MAX_GLUED_GROUP for g in groups)):
+        return False
     return len(groups) >= 2
 
 
 def phone_numbers(text: str) -> tuple[str, ...]:
     """The runs of ``text`` that look like a phone number (see the module docstring), in order."""
 
-    return tuple(m.group(0) for m in _NUMBER_RUN.finditer(text) if _is_phone(m.group(0).strip()))
+    return tuple(
+        m.group(0)
+        for m in _NUMBER_RUN.finditer(text)
+        if _is_phone(m.group(0).strip(), glued=m.start() >= 2 and text[m.start() - 1] in "-_" and text[m.start() - 2].isalnum())
+    )
 
 
 def personal_kind(text: str) -> PersonalKind | None:

@@ -33,6 +33,8 @@ LOOKS_PERSONAL = {
     "06 12 34 56 78": "phone",
     "415.555.0100": "phone",
     "555-0100": "phone",
+    "ph-06-12-34-56-78": "phone",
+    "07700 900123": "phone",
 }
 THE_PROJECTS_OWN = [
     "2026-10-06", "2026-10-06T03:00:00Z", "2026-10-06T03:00:00+00:00", "2026-06-01T10:00:00.123456Z", "2026.11.3",
@@ -40,6 +42,9 @@ THE_PROJECTS_OWN = [
     "customers:c42:points:20261002", "USD/2 12345678", "PTS 1000000", "m_Q2xhcmVuY2UtMTIzNDU2Nzg", "r-5", "h-9",
     "3f9a1c2e4b5d6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8", "erasure-request", "goodwill",
     '{"amount": "20.00", "command_hash": "ab12", "currency": "USD"}', "12345678", "v2026-11-03",
+    # order, reward and adjustment ids businesses use (a breaker's list): dated or numbered, not phones
+    "o-20261201-1234567", "INV-2026-000123", "ord-2026-11-30-0001", "o-1234-5678", "PO-123-4567", "SO-100-200-300",
+    "2026-12-01-1234567", "build-2026-11-30-1234", "gift-card-100-2026", "sku-123-4567", "adj-2026-12-01-0001",
 ]
 
 

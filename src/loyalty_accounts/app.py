@@ -13,7 +13,8 @@ thin user of it (``cli/context.py``); a Python caller writes::
 The member registry (:attr:`App.members`) is built the same way, from its own settings: the
 database ``registry_url`` names (else what ``find_registry`` gives: the local stack's), sealed under
 the registry key (``registry_key``, else ``registry_key_file``, else the local stack's key file).
-It never needs the ledger, and the ledger never needs it.
+It never needs the ledger, and the ledger never needs it. The delivery of the programme's events to
+webhooks (:attr:`App.events`) keeps its progress in the same database, under the same key.
 
 Errors: a chart, rules or template problem is ChartError, a malformed
 setting InvalidCommand (both exit 2), no ledger to talk to LedgerUnavailable
@@ -42,9 +43,10 @@ from .settings import Settings, load_settings
 from .vocabulary.personal_data import PersonalDataPort
 
 if TYPE_CHECKING:  # the registry's modules (psycopg, cryptography) load when the registry is first used
+    from .events import EventService, EventSource
     from .members import MemberRegistry, RegistryKey
 
-__all__ = ["App", "LocalRegistry", "create_app", "ledger_connection", "open_registry"]
+__all__ = ["App", "LocalRegistry", "create_app", "ledger_connection", "open_events", "open_registry", "registry_location"]
 
 _OAUTH_PAIR = "LOYALTY_OAUTH_CLIENT_ID / LOYALTY_OAUTH_CLIENT_SECRET"
 """The settings the connection's own check (both OAuth2 credentials or neither) is about."""
@@ -109,6 +111,21 @@ def registry_key(settings: Settings, local_key_file: Path | None) -> tuple[Regis
     return key, f"registry key file {local_key_file}" + (" (made now)" if made else "")
 
 
+def registry_location(settings: Settings, find_registry: Callable[[], LocalRegistry] | None) -> tuple[str, Path | None, bool]:
+    """Where the registry database is: its URL, the local stack's key file (None for a database of
+    ``registry_url``), and whether to create the database when missing (the local stack's only).
+
+    Raises RegistryUnavailable when the settings name none and there is no local stack to ask.
+    """
+
+    if settings.registry_url is not None:
+        return settings.registry_url.get_secret_value(), None, False
+    if find_registry is not None:
+        local = find_registry()
+        return local.url, local.key_file, True
+    raise RegistryUnavailable("no member registry to use: set LOYALTY_REGISTRY_URL or registry_url in loyalty.toml")
+
+
 def open_registry(settings: Settings, *, find_registry: Callable[[], LocalRegistry] | None = None) -> MemberRegistry:
     """The member registry the settings describe, its schema up to date.
 
@@ -118,15 +135,26 @@ def open_registry(settings: Settings, *, find_registry: Callable[[], LocalRegist
     from .members import MemberRegistry, RegistryStore
     from .registry import open_database
 
-    if settings.registry_url is not None:
-        url, local_key, create = settings.registry_url.get_secret_value(), None, False
-    elif find_registry is not None:
-        local = find_registry()
-        url, local_key, create = local.url, local.key_file, True
-    else:
-        raise RegistryUnavailable("no member registry to use: set LOYALTY_REGISTRY_URL or registry_url in loyalty.toml")
+    url, local_key, create = registry_location(settings, find_registry)
     key, source = registry_key(settings, local_key)
     return MemberRegistry(RegistryStore(open_database(url, create=create)), key, key_source=source)
+
+
+def open_events(
+    settings: Settings, source: EventSource, *, find_registry: Callable[[], LocalRegistry] | None = None
+) -> EventService:
+    """The event delivery of ``source``'s programme, its progress in the registry database the settings describe
+    (each deliverer opens a connection of its own; the schema is brought up to date on each).
+
+    Raises RegistryUnavailable, InvalidCommand (the key) as :func:`open_registry`.
+    """
+
+    from .events import DeliveryStore, EventService
+    from .registry import open_database
+
+    url, local_key, create = registry_location(settings, find_registry)
+    key, key_source = registry_key(settings, local_key)
+    return EventService(source, lambda: DeliveryStore(open_database(url, create=create)), key, key_source=key_source)
 
 
 class App:
@@ -158,6 +186,7 @@ class App:
         self._default_ledger = default_ledger
         self._client: LedgerClient | None = None
         self._members: MemberRegistry | None = None
+        self._events: EventService | None = None
 
     @property
     def ledger_name(self) -> str:
@@ -249,6 +278,22 @@ class App:
         return RegistryScreen(lambda: self.members, preload=preload)
 
     @property
+    def event_source(self) -> EventSource:
+        """The events of :attr:`ledger` (:class:`~.events.EventSource`): reading them needs no registry."""
+
+        from .events import EventSource
+
+        return EventSource(self.ledger, self.chart, self.ledger_name)
+
+    @property
+    def events(self) -> EventService:
+        """The delivery of :attr:`event_source` to webhooks (:func:`open_events`), made on first use; :meth:`close` closes it."""
+
+        if self._events is None:
+            self._events = open_events(self.settings, self.event_source, find_registry=self._find_registry)
+        return self._events
+
+    @property
     def members(self) -> MemberRegistry:
         """The member registry (:func:`open_registry`), opened on first use; :meth:`close` closes it."""
 
@@ -265,6 +310,9 @@ class App:
         if self._members is not None:
             self._members.close()
             self._members = None
+        if self._events is not None:
+            self._events.close()
+            self._events = None
 
     def __enter__(self) -> App:
         return self

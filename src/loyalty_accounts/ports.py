@@ -109,6 +109,12 @@ class LedgerPort(LedgerReader, Protocol):
     def logs(self, *, from_id: int | None = None) -> Iterator[dict[str, Any]]:
         """The ledger's hash-chained log, oldest first; only the logs from id ``from_id`` on if given."""
 
+    def latest_log_id(self) -> int | None:
+        """The id of the ledger's newest log; None when it has none."""
+
+    def first_log_since(self, instant: datetime) -> int | None:
+        """The id of the first log written at or after ``instant``; None when there is none yet."""
+
     def ledger_metadata(self) -> dict[str, str]:
         """The ledger's own metadata (where a log-chain check leaves its checkpoint)."""
 

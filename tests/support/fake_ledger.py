@@ -49,6 +49,7 @@ from loyalty_accounts.types import (
     VolumeRow,
 )
 from loyalty_accounts.vocabulary.amounts import Asset
+from loyalty_accounts.vocabulary.instants import parse_instant
 
 from .interpreter import ScriptFailed, run_script
 
@@ -376,6 +377,12 @@ class FakeLedger:
         """The log as the server lists it (ids, types, payloads), without hashes; from id ``from_id`` on."""
 
         yield from (dict(log) for log in self._logs if from_id is None or log["id"] >= from_id)
+
+    def latest_log_id(self) -> int | None:
+        return self._logs[-1]["id"] if self._logs else None
+
+    def first_log_since(self, instant: datetime) -> int | None:
+        return next((log["id"] for log in self._logs if parse_instant(str(log["date"]), timezone.utc) >= instant), None)
 
     # -- internals ----------------------------------------------------------
     def _check_schema(self, schema_version: str | None) -> None:

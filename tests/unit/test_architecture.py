@@ -27,6 +27,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("services", "program"),
     ("reports",),
     ("members",),
+    ("events",),
     ("app", "demo"),
     ("local",),
     ("cli", "testing"),

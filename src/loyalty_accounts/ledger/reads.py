@@ -314,3 +314,20 @@ class LedgerReader:
             if not isinstance(item, dict):
                 raise unexpected("log", item)
             yield item
+
+    def latest_log_id(self) -> int | None:
+        """The id of the ledger's newest log; None when it has none (one page of one log, newest first)."""
+
+        return self._first_log_id({}, sort="id:desc")
+
+    def first_log_since(self, instant: datetime) -> int | None:
+        """The id of the first log written at or after ``instant``; None when there is none yet."""
+
+        return self._first_log_id({"$gte": {"date": wire.rfc3339(instant)}}, sort="id:asc")
+
+    def _first_log_id(self, body: Mapping[str, Any], *, sort: str) -> int | None:
+        for item in list_pages(self._transport, "list logs", "/logs", body, page_size=1, sort=sort):
+            if not isinstance(item, dict):
+                raise unexpected("log", item)
+            return wire.integer(item.get("id"), "log id")
+        return None

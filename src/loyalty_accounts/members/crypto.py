@@ -42,6 +42,7 @@ NONCE_BYTES = 12
 DATA_KEY_BYTES = 32
 _KEY_AD = b"loyalty-accounts member-key:"
 _PROFILE_AD = b"loyalty-accounts member-profile:"
+_SECRET_AD = b"loyalty-accounts secret:"
 
 
 def _derive(secret: bytes, purpose: bytes) -> bytes:
@@ -102,6 +103,15 @@ class RegistryKey:
     def unwrap(self, wrapped: bytes, member_id: str) -> bytes:
         """The data key ``wrapped`` holds for ``member_id``. Raises MemberDataUnreadable."""
         return _open(self._wrapping, wrapped, _KEY_AD + member_id.encode(), f"member {member_id}'s data key")
+
+
+    def seal_secret(self, secret: bytes, owner: str) -> bytes:
+        """``secret`` (a webhook's signing secret, say) sealed for ``owner`` (its id) under the registry key."""
+        return _seal(self._wrapping, secret, _SECRET_AD + owner.encode())
+
+    def open_secret(self, sealed: bytes, owner: str) -> bytes:
+        """The secret ``sealed`` holds for ``owner``. Raises MemberDataUnreadable."""
+        return _open(self._wrapping, sealed, _SECRET_AD + owner.encode(), f"{owner}'s secret")
 
 
 def new_key_text() -> str:

@@ -125,6 +125,18 @@ class Erasure(Frozen):
         return pseudonym(self.member_id)
 
 
+def require_registry_key(store: RegistryStore, key: RegistryKey, source: str) -> None:
+    """Refuse ``key`` (from ``source``, named in the message) unless it is one that has sealed data in ``store``'s
+    registry, or the registry has sealed nothing yet. Raises RegistryKeyMismatch (exit 2)."""
+
+    known = store.key_ids()
+    if known and key.key_id not in known:
+        raise RegistryKeyMismatch(
+            f"{source} (key id {key.key_id}) is not the key this registry's members are sealed "
+            f"with (key id {', '.join(sorted(known))}): configure that key (LOYALTY_REGISTRY_KEY or registry_key_file)"
+        )
+
+
 class MemberRegistry:
     """Members' profiles in the registry database (``store``), sealed under ``key``.
 
@@ -269,12 +281,7 @@ class MemberRegistry:
 
         if self._key_checked:
             return
-        known = self._store.key_ids()
-        if known and self._key.key_id not in known:
-            raise RegistryKeyMismatch(
-                f"{self._key_source} (key id {self._key.key_id}) is not the key this registry's members are sealed "
-                f"with (key id {', '.join(sorted(known))}): configure that key (LOYALTY_REGISTRY_KEY or registry_key_file)"
-            )
+        require_registry_key(self._store, self._key, self._key_source)
         self._key_checked = True
 
     def _read(self, member: str, *, for_update: bool = False) -> SealedMember:

@@ -1,11 +1,13 @@
-"""A webhook receiver for tests, run as its own process: ``python webhook_receiver.py PORT SECRET OUT [REFUSE]``.
+"""A webhook receiver for tests, run as its own process: ``python webhook_receiver.py PORT SECRET OUT``.
 
 It checks each delivery's signature as the README tells receivers to (:func:`signature_ok`, standard
 library only), appends one JSON line per accepted delivery to ``OUT`` (``{"id", "member",
 "member_sequence", "type", "log_id", "index", "headers_id"}``) and flushes it before answering 200, so a
 delivery it acknowledged is on disk even if the process is killed right after. A delivery with a bad
-signature is answered 401 and not recorded. ``REFUSE`` (optional) names a member whose events are answered
-500 (for dead-letter tests). Killing the process (SIGKILL) is how a test makes the receiver crash.
+signature is answered 401 and not recorded. ``RECEIVER_REFUSE`` (environment) names a member whose events
+are answered 500 (for dead-letter tests). ``RECEIVER_CRASH_AFTER=N``: the process dies (exit 9) right after
+recording its N-th delivery, before answering it: the deliverer must send that event again. Killing the
+process (SIGKILL) is the other way a test makes it crash.
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ def signature_ok(secret: str, header: str, body: bytes, tolerance_s: int = 300) 
 
 def main() -> None:
     port, secret, out_path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-    refuse = sys.argv[4] if len(sys.argv) > 4 else None
+    refuse = os.environ.get("RECEIVER_REFUSE")
+    crash_after = int(os.environ.get("RECEIVER_CRASH_AFTER", "0"))
+    recorded = [0]
     out = open(out_path, "a", encoding="utf-8")
 
     class Handler(BaseHTTPRequestHandler):
@@ -52,6 +56,9 @@ def main() -> None:
             out.write(json.dumps(record) + "\n")
             out.flush()
             os.fsync(out.fileno())
+            recorded[0] += 1
+            if recorded[0] == crash_after:
+                os._exit(9)  # recorded, never answered
             self.send_response(200)
             self.end_headers()
 

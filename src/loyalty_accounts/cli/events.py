@@ -146,8 +146,23 @@ def _print_event(event: DomainEvent, fmt: Format, *, header: bool) -> None:
         sys.stdout.flush()
         return
     if header:
-        typer.echo("  ".join(EVENT_COLUMNS))
-    typer.echo("  ".join(cell(row[c]) for c in EVENT_COLUMNS))
+        typer.echo(_line({c: c for c in EVENT_COLUMNS}))
+    typer.echo(_line({c: _shown(row[c]) for c in EVENT_COLUMNS}))
+
+
+_WIDTHS = {"log": -9, "occurred_at": -20, "type": -18, "member": -14, "seq": 4, "points": 8, "change": 8, "reference": -40}
+"""Column widths of ``tail``'s lines for people (negative: left-aligned); the id ends the line."""
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+    return cell(value)
+
+
+def _line(values: dict[str, str]) -> str:
+    parts = [values[c].ljust(-w) if w < 0 else values[c].rjust(w) for c, w in _WIDTHS.items()]
+    return "  ".join(parts + [values["id"]]).rstrip()
 
 
 @app.command("deliver")

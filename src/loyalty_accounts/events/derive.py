@@ -9,7 +9,7 @@ Each log of ``GET /v2/{ledger}/logs`` (Formance v2.4.12: ``NEW_TRANSACTION``, ``
   (posted by hand) is ``points.moved``; one moving no member's points (a sequence counter opened, an
   estimate recorded, a period closed) gives none;
 - an earn or refund that recorded a tier change (``tier_change``, ``r_tier``, ``tier_after``) adds a
-  ``tier.changed`` event after the member's points event;
+  ``tier.changed`` event after the member's points event, its details only the tiers and the direction;
 - a revert gives the reversal's events: ``points.voided`` when the reverted transaction was a hold (how
   voids were once posted), else ``points.reverted``, with the reverted transaction's id and operation;
 - a metadata change or a schema gives none: no points moved.
@@ -59,8 +59,8 @@ BY_OPERATION: Mapping[str, EventType] = {
 }
 """The event type of each operation that moves a member's points."""
 
-BOOKKEEPING_METADATA = frozenset({"command_hash", "template", SEQUENCE_KEY, "operation"})
-"""Metadata keys left out of an event's details (the operation and sequence have fields of their own)."""
+BOOKKEEPING_METADATA = frozenset({"command_hash", "template", SEQUENCE_KEY, "operation", "customer"})
+"""Metadata keys left out of an event's details (the operation, customer and sequence have fields of their own)."""
 WITHHELD = "(withheld: looks like personal data)"
 """What replaces a detail that looks like personal data."""
 
@@ -181,7 +181,7 @@ def events_of_log(log: Mapping[str, Any], chart: Chart, programme: str) -> list[
     tier = tier_change_of(tx) if kind == "NEW_TRANSACTION" else None
     events: list[DomainEvent] = []
 
-    def add(member: str, type_: EventType, points: int, change: int, extra: Mapping[str, str]) -> None:
+    def add(member: str, type_: EventType, points: int, change: int, extra: Mapping[str, str], *, only: bool = False) -> None:
         events.append(
             DomainEvent(
                 id=event_id(digest, len(events)),
@@ -198,7 +198,7 @@ def events_of_log(log: Mapping[str, Any], chart: Chart, programme: str) -> list[
                 recorded_at=recorded_at,
                 points=points,
                 balance_change=change,
-                details={**details, **extra},
+                details=dict(extra) if only else {**details, **extra},
             )
         )
 
@@ -215,7 +215,8 @@ def events_of_log(log: Mapping[str, Any], chart: Chart, programme: str) -> list[
                 extra["counterparty"] = others[0]
         add(member, type_, flow.points(MEASURES[type_], direction), flow.moved_in - flow.moved_out, extra)
         if tier is not None and (tx.metadata.get("customer") in (None, member)):
-            add(member, "tier.changed", 0, 0, {"tier_before": tier.before, "tier_after": tier.after, "direction": tier.direction})
+            change = {"tier_before": tier.before, "tier_after": tier.after, "direction": tier.direction}
+            add(member, "tier.changed", 0, 0, change, only=True)
             tier = None
     return events
 

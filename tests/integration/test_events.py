@@ -342,3 +342,35 @@ def test_one_deliverer_per_webhook_a_second_one_skips_it(
         holder.close()
     _loyalty(env, ledger_name, "events", "deliver")
     assert len(receiver.received()) == len(_stream(env, ledger_name))
+
+
+def test_a_following_deliverer_picks_up_a_webhook_added_meanwhile_and_drops_one_removed(
+    ledger_url: str, ledger_name: str, env: dict[str, str], receivers: list[Receiver], tmp_path: Path
+) -> None:
+    _small_history(ledger_url, ledger_name)
+    total = len(_stream(env, ledger_name))
+    first_port, second_port = _free_port(), _free_port()
+    first, first_secret = _add_webhook(env, ledger_name, first_port)
+    one = Receiver(first_port, first_secret, tmp_path / "one.jsonl")
+    receivers.append(one)
+    one.start()
+    deliverer = _deliverer(env, ledger_name)
+    try:
+        _wait(lambda: len(one.received()) == total, "the first webhook to take the history")
+        second, second_secret = _add_webhook(env, ledger_name, second_port)
+        two = Receiver(second_port, second_secret, tmp_path / "two.jsonl")
+        receivers.append(two)
+        two.start()
+        _wait(lambda: len(two.received()) == total, "the webhook added meanwhile to take the history")
+        _loyalty(env, ledger_name, "-q", "events", "webhook", "remove", first)
+        time.sleep(1.0)  # the first webhook's deliverer sees the removal at its next look
+        with create_app(ledger_url=ledger_url, ledger_name=ledger_name) as app:
+            app.program.earn(EarnCommand(customer="dave", order_id="o-late", amount=Money(amount=Decimal("10.00"), currency="USD"), ordered_at=datetime.now(timezone.utc)))
+        _wait(lambda: len(two.received()) == total + 1, "the new event at the remaining webhook")
+        time.sleep(1.0)
+    finally:
+        deliverer.send_signal(signal.SIGTERM)
+        deliverer.wait(timeout=60)
+    assert deliverer.returncode == 0
+    assert len(one.received()) == total  # removed: nothing more sent to it
+    assert two.received()[-1]["member"] == "dave"

@@ -137,7 +137,7 @@ class Deliverer:
                     position = EventPosition(log_id=last_log + 1, index=0)
                     with self._store.transaction():
                         self._store.advance(webhook_id, position, self._clock())
-                if not follow or self._stop.wait(self._policy.poll_s):
+                if not follow or self._stop.wait(self._policy.poll_s) or self._removed():
                     break
         except _Stopped:
             pass
@@ -145,6 +145,13 @@ class Deliverer:
             run.unreachable = exc.message
         run.position = position
         return run
+
+    def _removed(self) -> bool:
+        """Whether the webhook was removed since the run began (a deliverer that follows stops then)."""
+
+        with self._store.transaction():
+            row = self._store.webhook(self._webhook.webhook_id)
+        return row is None or row.removed_at is not None
 
     # -- one event -------------------------------------------------------------
 

@@ -192,7 +192,8 @@ class EventService:
         on_event: Callable[[str, DomainEvent], None] | None = None,
     ) -> list[DeliveryRun]:
         """Deliver to each webhook (default: every one of the programme), a thread each, until each is at the
-        newest log (``follow``: until ``stop`` is set). Returns one run per webhook, in the order given.
+        newest log (``follow``: until ``stop`` is set; following every webhook, one added meanwhile is picked up
+        within ``policy.poll_s``, and one removed meanwhile stops). Returns one run per webhook.
 
         A webhook another process is delivering to is skipped (its run says so in ``errors``).
         Raises UnknownEntity for a webhook id not of this programme, OperationRefused for a removed one; when
@@ -226,16 +227,32 @@ class EventService:
                 failures.append(exc)
                 stop.set()
 
-        threads = [threading.Thread(target=work, args=(w,), name=f"deliver-{w.webhook_id}", daemon=True) for w in targets]
-        for thread in threads:
-            thread.start()
+        threads: dict[str, threading.Thread] = {}
+
+        def start_new(webhooks: Sequence[WebhookRow]) -> None:
+            for webhook in webhooks:
+                if webhook.webhook_id in threads:
+                    continue
+                if webhook.webhook_id not in runs:  # added while following
+                    runs[webhook.webhook_id] = DeliveryRun(webhook_id=webhook.webhook_id)
+                    targets.append(webhook)
+                thread = threading.Thread(target=work, args=(webhook,), name=f"deliver-{webhook.webhook_id}", daemon=True)
+                threads[webhook.webhook_id] = thread
+                thread.start()
+
+        start_new(list(targets))
+        watch_new = follow and not webhook_ids  # following every webhook: one added meanwhile is picked up
         try:
-            for thread in threads:
-                while thread.is_alive():
-                    thread.join(0.2)
+            while any(t.is_alive() for t in threads.values()) or (watch_new and not stop.is_set()):
+                if stop.wait(policy.poll_s if watch_new else 0.2):
+                    break
+                if watch_new:
+                    start_new(self.webhooks())
+            for thread in threads.values():
+                thread.join()
         except KeyboardInterrupt:
             stop.set()
-            for thread in threads:
+            for thread in threads.values():
                 thread.join()
         if failures:
             raise failures[0]

@@ -29,7 +29,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("members",),
     ("events",),
     ("app", "demo"),
-    ("local",),
+    ("local", "api"),
     ("cli", "testing"),
 )
 """The package root (``loyalty_accounts/__init__.py``) is the public facade above every floor; nothing inside imports it."""

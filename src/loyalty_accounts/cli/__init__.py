@@ -17,7 +17,7 @@ import typer
 
 from ..settings import CONFIG_VARIABLE
 from ..version import __version__
-from . import config_cmd, demo, estimate, events, feedback, imports, journal, ledger, members, ops, pack, partner, period, report, rules_cmd
+from . import api_cmd, config_cmd, demo, estimate, events, feedback, imports, journal, ledger, members, ops, pack, partner, period, report, rules_cmd
 from .context import AppContext
 from .shell import fail
 
@@ -37,6 +37,8 @@ app.add_typer(period.app, name="period")
 app.add_typer(estimate.app, name="estimate")
 app.add_typer(members.app, name="member")
 app.add_typer(events.app, name="events")
+app.add_typer(api_cmd.key_app, name="key")
+app.command("serve")(api_cmd.serve_command)
 app.command("reconcile")(report.reconcile_command)
 app.command("statement")(report.statement_command)
 app.command("import")(imports.import_command)
@@ -51,7 +53,7 @@ PANELS: dict[str, tuple[str, ...]] = {
     ),
     "Customers": ("member", "balance", "history", "statement", "tier", "quote", "explain"),
     "Finance": ("report", "reconcile", "period", "journal", "estimate", "partner"),
-    "Integration": ("events",),
+    "Integration": ("events", "serve", "key"),
 }
 """The help's panels: every command in exactly one (a unit test holds this)."""
 

@@ -1,0 +1,189 @@
+"""The HTTP API: FastAPI over the same services the CLI uses, versioned under ``/v1``.
+
+``create_api`` builds the application: the writes of :mod:`.writes` (each needing an
+``Idempotency-Key``), the reads and reports of :mod:`.reads`, ``GET /v1/health``, the OpenAPI document
+(``/v1/openapi.json``) and its docs page (``/v1/docs``). Every answer that is not 2xx is a problem
+document (:mod:`.problems`). Requests are logged one JSON line each (method, route, programme, status,
+milliseconds, API key id), never a body, a header value or a query string.
+
+Limits: a request body over :data:`MAX_BODY` bytes is refused (413) before it is read whole; pages of
+listings are at most :data:`~.reads.MAX_PAGE` items. A request's time is bounded by the ledger client's
+timeout and retry budget (``ledger_timeout``, ``ledger_retry_budget``); uvicorn finishes in-flight
+requests on SIGTERM (:func:`serve`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field, create_model
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..errors import LoyaltyError
+from ..version import __version__
+from .context import ApiContext, json_response, problem_response, require
+from .idempotency import idempotency_key, request_digest
+from .problems import FINAL_STATUSES, IdempotencyConflict, problem
+from .reads import register_reads
+from .writes import WRITES, Write, build, business_key, required_scope
+
+__all__ = ["MAX_BODY", "create_api"]
+
+MAX_BODY = 64 * 1024
+"""Largest request body accepted, bytes."""
+log = logging.getLogger("loyalty_accounts.api")
+
+
+def request_model(write: Write) -> type[BaseModel]:
+    """The JSON body of ``write`` for the OpenAPI document: its command's fields, the clock's ones optional."""
+
+    fields: dict[str, Any] = {}
+    for name, info in write.model.model_fields.items():
+        if name == "unstated":
+            continue
+        if name in write.clock_fields or not info.is_required():
+            fields[name] = (info.annotation | None, Field(default=None, description=info.description))  # type: ignore[operator]
+        else:
+            fields[name] = (info.annotation, Field(description=info.description))
+    name = "".join(part.title() for part in write.operation.split("_")) + "Request"
+    return create_model(name, __config__=ConfigDict(extra="forbid"), **fields)
+
+
+def create_api(context: ApiContext) -> FastAPI:
+    """The application serving ``context``'s programmes."""
+
+    api = FastAPI(
+        title="loyalty-accounts",
+        version=__version__,
+        description="A loyalty-points programme kept as double-entry accounting on a Formance Ledger.",
+        openapi_url="/v1/openapi.json",
+        docs_url="/v1/docs",
+        redoc_url=None,
+    )
+    api.state.context = context
+
+    @api.middleware("http")
+    async def _log_and_limit(request: Request, call_next: Any) -> Response:
+        started = time.perf_counter()
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+            response: Response = problem_answer(request, 413, "too-large", "Payload Too Large", f"request bodies are at most {MAX_BODY} bytes")
+        else:
+            response = await call_next(request)
+        route = request.scope.get("route")
+        log.info(json.dumps({
+            "method": request.method,
+            "route": getattr(route, "path", "(none)"),
+            "programme": request.path_params.get("programme"),
+            "status": response.status_code,
+            "ms": round((time.perf_counter() - started) * 1000, 1),
+            "key_id": getattr(request.state, "key_id", None),
+        }, separators=(",", ":")))
+        return response
+
+    @api.exception_handler(LoyaltyError)
+    async def _loyalty_error(request: Request, exc: LoyaltyError) -> Response:
+        return problem_response(exc, request)
+
+    @api.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        places = "; ".join(
+            f"{'.'.join(str(p) for p in err.get('loc', ()) if p != 'body') or 'body'}: {err.get('msg', 'invalid')}" for err in exc.errors()
+        )
+        return problem_answer(request, 400, "invalid-request", "InvalidCommand", places)
+
+    @api.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        return problem_answer(request, exc.status_code, "http", str(exc.detail), str(exc.detail))
+
+    @api.get("/v1/health", tags=["operations"], summary="Whether every programme's ledger and the registry answer")
+    def health() -> Response:
+        checks: dict[str, str] = {}
+        for name in context.programmes.by_name:
+            try:
+                context.app(name).client().server_version()
+                checks[f"ledger {name}"] = "ok"
+            except LoyaltyError as exc:
+                checks[f"ledger {name}"] = exc.message
+        try:
+            context.keys().keys("-")
+            checks["registry"] = "ok"
+        except LoyaltyError as exc:
+            checks["registry"] = exc.message
+        healthy = all(v == "ok" for v in checks.values())
+        return json_response({"status": "ok" if healthy else "unavailable", "checks": checks}, 200 if healthy else 503)
+
+    for write in WRITES:
+        _register_write(api, context, write)
+    register_reads(api, context)
+    return api
+
+
+def problem_answer(request: Request, status: int, name: str, title: str, detail: str, **extra: Any) -> Response:
+    doc = problem(status, name, title, detail, instance=request.url.path, **extra)
+    return Response(json.dumps(doc, separators=(",", ":")).encode(), status_code=status, media_type="application/problem+json")
+
+
+def _register_write(api: FastAPI, context: ApiContext, write: Write) -> None:
+    model = request_model(write)
+
+    def handler(programme: str, request: Request, body: model) -> Response:  # type: ignore[valid-type]
+        return run_write(context, write, programme, request, body.model_dump(mode="json", exclude_none=True))
+
+    handler.__name__ = f"write_{write.operation}"
+    # This module's annotations are strings (PEP 563); FastAPI must see the generated model itself.
+    handler.__annotations__ = {"programme": str, "request": Request, "body": model, "return": Response}
+    api.post(
+        "/v1/programmes/{programme}" + write.path,
+        tags=["writes"],
+        summary=write.summary,
+        description=f"Operation `{write.operation}`; scope `{write.scope}`; header `Idempotency-Key` required.",
+        status_code=201,
+    )(handler)
+
+
+def run_write(context: ApiContext, write: Write, programme: str, request: Request, body: dict[str, Any]) -> Response:
+    """One write: authenticate, validate, authorise, then exactly once by its Idempotency-Key."""
+
+    key = context.authenticate(request, programme)
+    idem = idempotency_key(request.headers.get("idempotency-key"))
+    app = context.app(programme)
+    command = build(write, body, context.clock())
+    require(key, required_scope(write, command))
+    store = context.idempotency()
+    begun = store.begin(
+        programme=programme, key_id=key.key_id, key=idem, digest=request_digest("POST", request.url.path, body),
+        operation=write.operation, business_key=business_key(write, command), now=context.clock(),
+    )
+    if begun.outcome == "replay":
+        assert begun.status is not None and begun.response is not None
+        media = "application/json" if begun.status < 300 else "application/problem+json"
+        return Response(begun.response, status_code=begun.status, media_type=media, headers={"Idempotent-Replayed": "true"})
+    if begun.outcome == "conflict":
+        raise IdempotencyConflict(
+            f"Idempotency-Key {idem} was used for another request ({begun.operation} {begun.business_key}): use a new key for a new request"
+        )
+    if begun.outcome == "busy":
+        raise IdempotencyConflict(f"a request with Idempotency-Key {idem} is still being processed: retry in a few seconds")
+    try:
+        result = write.call(app.program, command)
+    except LoyaltyError as exc:
+        response = problem_response(exc, request)
+    except BaseException:
+        store.release(programme=programme, key_id=key.key_id, key=idem)
+        raise
+    else:
+        summary = result.summary()
+        posted = bool(getattr(result, "posted", False))
+        response = json_response(summary, 201 if posted and not summary.get("replayed") else 200)
+    if response.status_code in FINAL_STATUSES:
+        store.finish(programme=programme, key_id=key.key_id, key=idem, status=response.status_code, response=bytes(response.body), now=context.clock())
+    else:
+        store.release(programme=programme, key_id=key.key_id, key=idem)
+    return response

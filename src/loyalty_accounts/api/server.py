@@ -74,6 +74,8 @@ def create_api(context: ApiContext) -> FastAPI:
         length = request.headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
             response: Response = problem_answer(request, 413, "too-large", "Payload Too Large", f"request bodies are at most {MAX_BODY} bytes")
+        elif "transfer-encoding" in request.headers:  # a body of unknown length: its size cannot be checked first
+            response = problem_answer(request, 411, "length-required", "Length Required", "send the body with a Content-Length")
         else:
             response = await call_next(request)
         route = request.scope.get("route")
@@ -97,6 +99,11 @@ def create_api(context: ApiContext) -> FastAPI:
             f"{'.'.join(str(p) for p in err.get('loc', ()) if p != 'body') or 'body'}: {err.get('msg', 'invalid')}" for err in exc.errors()
         )
         return problem_answer(request, 400, "invalid-request", "InvalidCommand", places)
+
+    @api.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.error(json.dumps({"route": getattr(request.scope.get("route"), "path", "(none)"), "error": type(exc).__name__}))
+        return problem_answer(request, 500, "internal", "Internal Server Error", "an unexpected error; nothing more is said here")
 
     @api.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:

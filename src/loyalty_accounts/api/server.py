@@ -7,13 +7,14 @@ document (:mod:`.problems`). Requests are logged one JSON line each (method, rou
 milliseconds, API key id), never a body, a header value or a query string.
 
 Limits: a request body over :data:`MAX_BODY` bytes is refused (413) before it is read whole; pages of
-listings are at most :data:`~.reads.MAX_PAGE` items. A request's time is bounded by the ledger client's
-timeout and retry budget (``ledger_timeout``, ``ledger_retry_budget``); uvicorn finishes in-flight
-requests on SIGTERM (:func:`serve`).
+listings are at most :data:`~.reads.MAX_PAGE` items. A request not answered within
+:data:`REQUEST_TIMEOUT_S` is answered 504 (outcome unknown: retry with the same key); uvicorn finishes
+in-flight requests on SIGTERM (:func:`~.serving.serve`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -33,10 +34,12 @@ from .problems import FINAL_STATUSES, IdempotencyConflict, problem
 from .reads import register_reads
 from .writes import WRITES, Write, build, business_key, required_scope
 
-__all__ = ["MAX_BODY", "create_api"]
+__all__ = ["MAX_BODY", "REQUEST_TIMEOUT_S", "create_api"]
 
 MAX_BODY = 64 * 1024
 """Largest request body accepted, bytes."""
+REQUEST_TIMEOUT_S = 60.0
+"""Seconds a request may take before it is answered 504 (see :func:`create_api`)."""
 log = logging.getLogger("loyalty_accounts.api")
 
 
@@ -55,8 +58,9 @@ def request_model(write: Write) -> type[BaseModel]:
     return create_model(name, __config__=ConfigDict(extra="forbid"), **fields)
 
 
-def create_api(context: ApiContext) -> FastAPI:
-    """The application serving ``context``'s programmes."""
+def create_api(context: ApiContext, *, request_timeout_s: float = REQUEST_TIMEOUT_S) -> FastAPI:
+    """The application serving ``context``'s programmes; a request not answered within ``request_timeout_s``
+    is answered 504 (a write goes on and keeps its idempotency record: the retry learns its outcome)."""
 
     api = FastAPI(
         title="loyalty-accounts",
@@ -77,7 +81,13 @@ def create_api(context: ApiContext) -> FastAPI:
         elif "transfer-encoding" in request.headers:  # a body of unknown length: its size cannot be checked first
             response = problem_answer(request, 411, "length-required", "Length Required", "send the body with a Content-Length")
         else:
-            response = await call_next(request)
+            try:
+                response = await asyncio.wait_for(call_next(request), timeout=request_timeout_s)
+            except asyncio.TimeoutError:
+                response = problem_answer(
+                    request, 504, "outcome-unknown", "OutcomeUnknown",
+                    f"no answer within {request_timeout_s:g} s; a write may still complete: retry with the same Idempotency-Key to learn",
+                )
         route = request.scope.get("route")
         log.info(json.dumps({
             "method": request.method,

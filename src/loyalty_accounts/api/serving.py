@@ -20,7 +20,7 @@ from ..registry import open_database
 from ..settings import Settings
 from .context import ApiContext
 from .programmes import Programmes, load_programmes
-from .server import create_api
+from .server import REQUEST_TIMEOUT_S, create_api
 
 __all__ = ["GRACEFUL_S", "build_context", "serve"]
 
@@ -53,7 +53,7 @@ def build_context(
     return ApiContext(settings, Programmes(settings, programmes), lambda: open_database(url))
 
 
-def serve(context: ApiContext, *, host: str, port: int) -> None:
+def serve(context: ApiContext, *, host: str, port: int, request_timeout_s: float = REQUEST_TIMEOUT_S) -> None:
     """Serve ``context`` on ``host:port`` until SIGTERM or Ctrl-C (in-flight requests finish first)."""
 
     handler = logging.StreamHandler(sys.stderr)
@@ -63,7 +63,7 @@ def serve(context: ApiContext, *, host: str, port: int) -> None:
     api_log.setLevel(logging.INFO)
     api_log.propagate = False
     config = uvicorn.Config(
-        create_api(context),
+        create_api(context, request_timeout_s=request_timeout_s),
         host=host,
         port=port,
         access_log=False,

@@ -137,6 +137,7 @@ def serve_command(
     programmes: Annotated[
         Optional[Path], typer.Option("--programmes", help="YAML file naming the programmes (ledgers with their chart and rules) to serve; default: the settings' ledger.")
     ] = None,
+    request_timeout: Annotated[float, typer.Option("--request-timeout", min=1, max=3600, help="Seconds before a request is answered 504 (a write goes on; retry with its Idempotency-Key).")] = 60.0,
 ) -> None:
     """Serve the HTTP API (/v1, docs at /v1/docs) until Ctrl-C or SIGTERM; requests in flight finish first."""
 
@@ -147,4 +148,4 @@ def serve_command(
         lambda: build_context(context.settings, programmes, find_ledger=context._local_ledger, find_registry=context._local_registry)
     )
     say(f"serving {', '.join(api_context.programmes.by_name)} on http://{host}:{port}/v1 (docs: /v1/docs)")
-    serve(api_context, host=host, port=port)
+    serve(api_context, host=host, port=port, request_timeout_s=request_timeout)

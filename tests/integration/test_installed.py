@@ -89,6 +89,14 @@ def test_the_wheel_installed_in_a_clean_virtualenv_runs_from_an_empty_folder(tmp
         assert liability["total_points"] == 2882 and liability["ties"] is True
         reconcile = loyalty("reconcile", "-f", "json")
         assert reconcile.returncode == 0, reconcile.stdout + reconcile.stderr
+        # events from the installed package, and the registry's migrations (event delivery, API keys) from the wheel
+        told = loyalty("events", "tail", "--no-follow", "--from", "start", "-f", "json")
+        assert told.returncode == 0, told.stderr
+        events = [json.loads(line) for line in told.stdout.splitlines()]
+        assert [(e["type"], e["member"], e["points"]) for e in events] == [("points.earned", "zoe", 42), ("points.released", "zoe", 42)]
+        key = loyalty("key", "create", "--scope", "finance:read", "--label", "wheel-check", "-f", "json")
+        assert key.returncode == 0, key.stderr
+        assert json.loads(key.stdout)["api_key"].startswith("lk_")
         # the example programme to edit, written out of the package
         example = loyalty("init", "--example", "programme")
         assert example.returncode == 0, example.stderr

@@ -22,15 +22,14 @@ import httpx
 import pytest
 import respx
 import typer
+from support.cli_apps import app_over
 from support.event_logs import HashedFakeLedger
 from support.fake_delivery_store import FakeDeliveryStore
 from support.fake_ledger import FakeLedger
 from support.programme import T0, earn, programme
-from support.report_books import ROOT
 from typer.testing import CliRunner, Result
 
 from loyalty_accounts.app import App
-from loyalty_accounts.cli.context import AppContext
 from loyalty_accounts.cli.events import EVENT_COLUMNS
 from loyalty_accounts.cli.events import app as events_app
 from loyalty_accounts.events import EventService
@@ -66,14 +65,7 @@ def history(ledger: FakeLedger) -> dict[str, int]:
 
 
 def cli(port: Any) -> typer.Typer:
-    root = typer.Typer()
-
-    @root.callback()
-    def _options(ctx: typer.Context) -> None:
-        ctx.obj = AppContext(None, None, ROOT / "chart_of_accounts.yaml", None, _client=port)
-
-    root.add_typer(events_app, name="events")
-    return root
+    return app_over(port, {}, groups={"events": events_app})
 
 
 class Setup:

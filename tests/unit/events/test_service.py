@@ -70,8 +70,15 @@ def chart_in(zone: str) -> Chart:
     return Chart.from_yaml(yaml.safe_dump(data), source="variant.yaml")
 
 
+def stubbed(logs: list[dict[str, Any]] | None = None, chart: Chart = CHART, programme: str = "acme") -> tuple[EventSource, LogStub]:
+    """An event source over a ledger stub serving ``logs`` (default: HISTORY), and the stub."""
+
+    stub = LogStub(list(HISTORY if logs is None else logs))
+    return EventSource(stub, chart, programme), stub  # type: ignore[arg-type]
+
+
 def source(logs: list[dict[str, Any]] | None = None, chart: Chart = CHART, programme: str = "acme") -> EventSource:
-    return EventSource(LogStub(list(HISTORY if logs is None else logs)), chart, programme)  # type: ignore[arg-type]
+    return stubbed(logs, chart, programme)[0]
 
 
 # -- webhook URLs -------------------------------------------------------------------------------------
@@ -154,8 +161,7 @@ def test_anything_else_is_refused_with_the_forms_it_takes(text: str) -> None:
 
 
 def test_an_instant_is_the_first_log_written_at_or_after_it() -> None:
-    events = source()
-    stub = events._ledger  # type: ignore[attr-defined]
+    events, stub = stubbed()
     assert events.position("2026-10-31T23:00:00Z", now=NOW) == EventPosition(log_id=7, index=0)
     assert stub.asked == [datetime(2026, 10, 31, 23, 0, tzinfo=UTC)]
     assert events.position("2026-10-31T22:30:00Z", now=NOW) == EventPosition(log_id=3, index=0)  # at it counts
@@ -166,12 +172,12 @@ def test_an_instant_after_every_log_is_after_the_newest() -> None:
 
 
 def test_a_bare_date_is_midnight_in_the_programmes_time_zone() -> None:
-    paris = source(chart=chart_in("Europe/Paris"))
+    paris, paris_stub = stubbed(chart=chart_in("Europe/Paris"))
     assert paris.position("2026-11-01", now=NOW) == EventPosition(log_id=7, index=0)  # 2026-10-31T23:00Z
-    assert paris._ledger.asked == [datetime(2026, 10, 31, 23, 0, tzinfo=UTC)]  # type: ignore[attr-defined]
-    utc = source()
+    assert paris_stub.asked == [datetime(2026, 10, 31, 23, 0, tzinfo=UTC)]
+    utc, utc_stub = stubbed()
     assert utc.position("2026-11-01", now=NOW) == EventPosition(log_id=9, index=0)
-    assert utc._ledger.asked == [datetime(2026, 11, 1, tzinfo=UTC)]  # type: ignore[attr-defined]
+    assert utc_stub.asked == [datetime(2026, 11, 1, tzinfo=UTC)]
 
 
 def test_an_instant_in_the_future_is_refused() -> None:
@@ -198,7 +204,7 @@ def store() -> FakeDeliveryStore:
 
 
 def service(store: FakeDeliveryStore, logs: list[dict[str, Any]] | None = None, programme: str = "acme", key: RegistryKey = KEY) -> EventService:
-    return EventService(source(logs, programme=programme), lambda: store, key, key_source="test key", clock=lambda: NOW)  # type: ignore[arg-type]
+    return EventService(source(logs, programme=programme), lambda: store, key, key_source="test key", clock=lambda: NOW)  # type: ignore[arg-type,return-value]
 
 
 def test_a_new_webhooks_secret_is_shown_once_and_kept_sealed(store: FakeDeliveryStore) -> None:

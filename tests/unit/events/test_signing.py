@@ -156,7 +156,7 @@ def readme_check() -> Callable[..., bool]:
     parameters = inspect.signature(check).parameters
     assert list(parameters) == ["secret", "header", "body", "tolerance_s"]
     assert parameters["tolerance_s"].default == 300
-    return check  # type: ignore[return-value]
+    return check
 
 
 def test_the_readme_check_accepts_what_sign_gives() -> None:

@@ -13,8 +13,10 @@ from loyalty_accounts.cli.context import AppContext
 from loyalty_accounts.demo import run_demo
 
 
-def app_over(port: Any, commands: Mapping[str, Callable[..., None]]) -> typer.Typer:
-    """A root app with ``commands`` by name, every one reading ``port`` with the repository's chart."""
+def app_over(
+    port: Any, commands: Mapping[str, Callable[..., None]], groups: Mapping[str, typer.Typer] | None = None
+) -> typer.Typer:
+    """A root app with ``commands`` and sub-apps ``groups`` by name, every one reading ``port`` with the repository's chart."""
 
     root = typer.Typer()
 
@@ -24,6 +26,8 @@ def app_over(port: Any, commands: Mapping[str, Callable[..., None]]) -> typer.Ty
 
     for name, command in commands.items():
         root.command(name)(command)
+    for name, group in (groups or {}).items():
+        root.add_typer(group, name=name)
     return root
 
 

@@ -26,10 +26,12 @@ def signature_ok(secret: str, header: str, body: bytes, tolerance_s: int = 300) 
 
     fields = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
     timestamp = fields.get("t", "")
-    if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > tolerance_s:
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:
+        return False
+    if abs(time.time() - int(timestamp)) > tolerance_s:
         return False
     expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, fields.get("v1", ""))
+    return hmac.compare_digest(expected.encode(), fields.get("v1", "").encode())
 
 
 def main() -> None:

@@ -16,9 +16,9 @@ Each log of ``GET /v2/{ledger}/logs`` (Formance v2.4.12: ``NEW_TRANSACTION``, ``
 
 Nothing is announced that the log does not hold, and every log is read (:mod:`.stream` walks them in
 id order), so nothing posted is missed. Details are the transaction's own metadata less the
-bookkeeping keys, screened again for personal data (:func:`_details`): a value that looks like an
-email or a phone number, which the project's own writes never hold but a manual posting might, is
-withheld rather than sent.
+bookkeeping keys, screened again for personal data (:func:`_details`), and so is the reference: a value
+that looks like an email or a phone number, which the project's own writes never hold but a manual
+posting might, is withheld rather than sent.
 """
 
 from __future__ import annotations
@@ -166,6 +166,7 @@ def events_of_log(log: Mapping[str, Any], chart: Chart, programme: str) -> list[
         raise EventStreamError(f"log {log_id} ({kind}) cannot be read: {exc.message}") from None
     digest = _log_hash(log)
     details = _details(tx.metadata)
+    reference = WITHHELD if tx.reference is not None and personal_kind(tx.reference) is not None else tx.reference
     operation: str | None = tx.metadata.get("operation")
     event_type: EventType | None = BY_OPERATION.get(operation or "")
     if kind == "REVERTED_TRANSACTION":
@@ -192,7 +193,7 @@ def events_of_log(log: Mapping[str, Any], chart: Chart, programme: str) -> list[
                 log_id=log_id,
                 index=len(events),
                 transaction_id=tx.id,
-                reference=tx.reference,
+                reference=reference,
                 operation=operation,
                 occurred_at=tx.timestamp,
                 recorded_at=recorded_at,

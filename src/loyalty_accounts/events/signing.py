@@ -25,6 +25,8 @@ SIGNATURE_HEADER = "Loyalty-Signature"
 TOLERANCE_S = 300
 """How far (seconds) a signature's ``t`` may be from the receiver's clock, by default."""
 SECRET_PREFIX = "whsec_"
+_MAX_DIGITS = 18
+"""The longest ``t`` read (a Unix time in seconds has 10 digits until 2286; ``int`` refuses 4,301 and more)."""
 
 
 def new_secret() -> str:
@@ -56,10 +58,10 @@ def verify_signature(secret: str, header: str, body: bytes, *, now: float | None
         if sep:
             fields.setdefault(name, []).append(value)
     stamps = fields.get("t", [])
-    if len(stamps) != 1 or not stamps[0].isdigit():
+    if len(stamps) != 1 or not (stamps[0].isascii() and stamps[0].isdigit()) or len(stamps[0]) > _MAX_DIGITS:
         return False
     t = int(stamps[0])
     if abs((time.time() if now is None else now) - t) > tolerance_s:
         return False
     expected = _mac(secret, t, body)
-    return any(hmac.compare_digest(expected, candidate) for candidate in fields.get("v1", []))
+    return any(hmac.compare_digest(expected.encode("ascii"), candidate.encode("utf-8")) for candidate in fields.get("v1", []))

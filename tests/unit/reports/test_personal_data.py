@@ -8,8 +8,8 @@ from datetime import date, datetime, timezone
 import pytest
 from support.fake_ledger import FakeLedger
 from support.fake_registry import FakeRegistryStore
+from support.operation_plans import every_plan
 from support.report_books import tx
-from test_metadata import every_plan
 
 from loyalty_accounts.chart import Chart
 from loyalty_accounts.errors import InvalidCommand

@@ -1,0 +1,136 @@
+"""One plan of every operation (every template of the catalogue), made by the operations' own pure plans.
+
+Used by the tests that must hold for every operation: the metadata each writes (tests/unit/reports), the
+personal-data screen, and the events every operation moving customers' points gives (tests/unit/events).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+from loyalty_accounts.chart import Chart
+from loyalty_accounts.numscript import Catalogue
+from loyalty_accounts.operations import (
+    AdjustCommand,
+    BucketBalance,
+    DatedBucket,
+    CaptureCommand,
+    ConvertCommand,
+    EarnCommand,
+    EarnRecord,
+    EngageCommand,
+    ExchangeInCommand,
+    ExchangeOutCommand,
+    ExpireCommand,
+    HoldCommand,
+    OpenCounterCommand,
+    PendingBalance,
+    Timeline,
+    RedeemCommand,
+    RefundCommand,
+    ReleaseCommand,
+    TransferCommand,
+    VoidCommand,
+    adjust,
+    capture,
+    convert,
+    earn,
+    engage,
+    exchange_in,
+    exchange_out,
+    expire,
+    hold,
+    open_control,
+    open_counter,
+    period_close,
+    redeem,
+    refund,
+    release,
+    transfer,
+    void,
+)
+from loyalty_accounts.operations.period_close import PeriodCloseCommand
+from loyalty_accounts.operations import revenue_estimate
+from loyalty_accounts.operations.revenue_estimate import Estimates, RevenueEstimateCommand
+from loyalty_accounts.operations import UsageCatchUpCommand, usage_catch_up
+from loyalty_accounts.operations.usage_catch_up import UsageShortfall
+from loyalty_accounts.rules import EngagementRule
+from loyalty_accounts.types import Posting, TransactionPlan
+from loyalty_accounts.vocabulary.amounts import Money
+
+from .finance_books import at, priced
+
+
+def every_plan(chart: Chart, catalogue: Catalogue) -> list[TransactionPlan]:
+    t = at("2026-06-01T10:00:00")
+    usd = Money(amount=Decimal("125.90"), currency="USD")
+    bks = [BucketBalance(expiry=date(2026, 9, 30), points=300), BucketBalance(expiry=date(2027, 3, 31), points=400)]
+    dated = [DatedBucket(expiry=b.expiry, timeline=Timeline(since=t, current=b.points)) for b in bks if b.expiry is not None]
+    held = (
+        Posting(source="customers:c42:points:20260930", destination="customers:c42:holds:h-9", amount=50, asset="PTS"),
+        Posting(source="customers:c42:points:20270331", destination="customers:c42:holds:h-9", amount=20, asset="PTS"),
+    )
+    record = EarnRecord(
+        customer="c42", order_id="o-1", amount=usd, points=125, ordered_at=t, release_on=date(2026, 6, 15), expires_on=date(2027, 6, 1)
+    )
+    plans = [
+        earn.plan(EarnCommand(customer="c42", order_id="o-1", amount=usd, ordered_at=t), chart, catalogue, breakdown=priced("125.90")),
+        earn.plan(
+            EarnCommand(customer="c42", order_id="o-2", amount=usd, ordered_at=t),
+            chart,
+            catalogue,
+            breakdown=priced("125.90"),
+            clawback_balance=-30,
+            tier_after="silver",
+            tier_change="upgrade",
+        ),
+        engage.plan(
+            EngageCommand(customer="c42", event="review_written", key="rv-77", at=t),
+            chart,
+            catalogue,
+            rule=EngagementRule(points=50, per_day=2, per_customer=10),
+            rules_version="test-1",
+            clawback_balance=-5,
+        ),
+        open_counter.plan(OpenCounterCommand(customer="c42", event="review_written", day=date(2026, 6, 1)), chart, catalogue),
+        open_control.open_control(chart, catalogue, chart.period_closed()),
+        period_close.plan(PeriodCloseCommand(through=t), chart, catalogue, t - timedelta(days=30)),
+        revenue_estimate.plan(
+            RevenueEstimateCommand(effective=t, estimates=Estimates(breakage_rate=Decimal("0.2"), constrained_rate=Decimal("0.1"), fx=(("EUR", Decimal("1.08")),)), approved_by="cfo", reason="launch"),
+            chart, catalogue, None,
+        ),
+        void.plan(VoidCommand(customer="c42", hold_id="h-9"), chart, catalogue, held),
+        *release.plan(
+            ReleaseCommand(customer="c42", as_of=t), chart, catalogue, [PendingBalance(release=date(2026, 6, 1), expiry=date(2027, 5, 18), timeline=Timeline(since=t, current=95))]
+        ),
+        *usage_catch_up.plan(
+            UsageCatchUpCommand(customer="c42", as_of=t), chart, catalogue, [UsageShortfall(campaign="bf-2026", charged=900, held=0)]
+        ),
+        hold.plan(HoldCommand(customer="c42", hold_id="h-9", points=70, at=t), chart, catalogue, bks),
+        capture.plan(CaptureCommand(customer="c42", hold_id="h-9", points=55, at=t), chart, catalogue, held),
+        redeem.plan(RedeemCommand(customer="c42", redemption_id="r-5", points=70, at=t), chart, catalogue, bks),
+        redeem.plan(RedeemCommand(customer="c42", redemption_id="r-6", points=70, at=t, reward="mug"), chart, catalogue, bks),
+        *expire.plan(ExpireCommand(customer="c42", as_of=at("2026-09-30T03:00:00")), chart, catalogue, dated),
+        transfer.plan(TransferCommand(customer="c42", to_customer="c77", transfer_id="t-3", points=70, at=t), chart, catalogue, bks),
+        exchange_out.plan(
+            ExchangeOutCommand(customer="c42", exchange_id="x-1", partner="skyway", partner_points=40, at=t), chart, catalogue, bks
+        ),
+        exchange_in.plan(ExchangeInCommand(customer="c42", exchange_id="x-2", partner="skyway", partner_points=100, at=t), chart, catalogue),
+        convert.plan(ConvertCommand(customer="c42", conversion_id="cv-1", points=500, at=t), chart, catalogue, bks),
+        refund.plan(
+            RefundCommand(customer="c42", order_id="o-1", refund_id="rf-1", amount=usd, at=t),
+            chart,
+            catalogue,
+            earn=record,
+            previous_refunds=[],
+            buckets=bks,
+        ),
+        adjust.plan(
+            AdjustCommand(customer="c42", adjustment_id="a-1", direction="credit", points=50, reason="goodwill", at=t), chart, catalogue
+        ),
+        adjust.plan(
+            AdjustCommand(customer="c42", adjustment_id="a-2", direction="debit", points=30, reason="goodwill", at=t), chart, catalogue, bks
+        ),
+    ]
+    return [p for p in plans if p is not None]

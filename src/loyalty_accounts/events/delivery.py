@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Callable
 
 import httpx
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential_jitter
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential, wait_random
 
 from ..errors import LoyaltyError
 from ..version import __version__
@@ -208,7 +208,9 @@ class Deliverer:
         retrying = Retrying(
             retry=retry_if_exception_type((_Refused, _Unreachable)),
             stop=self._given_up,
-            wait=wait_exponential_jitter(initial=self._policy.initial_backoff_s, max=self._policy.max_backoff_s),
+            # Doubling from initial_backoff_s up to max_backoff_s, plus up to initial_backoff_s of jitter.
+            wait=wait_exponential(multiplier=self._policy.initial_backoff_s, max=self._policy.max_backoff_s)
+            + wait_random(0, self._policy.initial_backoff_s),
             sleep=self._sleep,
             reraise=True,
         )

@@ -59,8 +59,9 @@ BY_OPERATION: Mapping[str, EventType] = {
 }
 """The event type of each operation that moves a member's points."""
 
-BOOKKEEPING_METADATA = frozenset({"command_hash", "template", SEQUENCE_KEY, "operation", "customer"})
-"""Metadata keys left out of an event's details (the operation, customer and sequence have fields of their own)."""
+BOOKKEEPING_METADATA = frozenset({"command_hash", "template", SEQUENCE_KEY, "operation", "customer", REVERT_METADATA_KEY})
+"""Metadata keys left out of an event's details (the operation, customer, sequence and reverted transaction have
+fields of their own)."""
 WITHHELD = "(withheld: looks like personal data)"
 """What replaces a detail that looks like personal data."""
 
@@ -174,7 +175,7 @@ def events_of_log(log: Mapping[str, Any], chart: Chart, programme: str) -> list[
         reverted_meta = reverted.get("metadata") if isinstance(reverted, Mapping) else None
         reverted_operation = str((reverted_meta or {}).get("operation", ""))
         reverted_id = reverted.get("id") if isinstance(reverted, Mapping) else tx.metadata.get(REVERT_METADATA_KEY)
-        details = {**details, "reverted_transaction_id": str(reverted_id), "reverted_operation": reverted_operation}
+        details = {**details, **_details({"reverted_transaction_id": str(reverted_id), "reverted_operation": reverted_operation})}
         operation = None
         event_type = "points.voided" if reverted_operation == "hold" else "points.reverted"
     flows = _member_flows(chart, tx)

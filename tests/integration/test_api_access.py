@@ -269,6 +269,26 @@ def run_matrix(
     return tally
 
 
+def together(base_url: str, n: int, send: Callable[[httpx.Client, int], httpx.Response]) -> list[httpx.Response]:
+    """``n`` requests sent at once from threads of their own (each with its own connection); their answers."""
+
+    barrier = threading.Barrier(n)
+    answers: list[httpx.Response | None] = [None] * n
+
+    def run(i: int) -> None:
+        with httpx.Client(base_url=base_url, timeout=60) as own:
+            barrier.wait()
+            answers[i] = send(own, i)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert all(a is not None for a in answers), "a request got no answer"
+    return [a for a in answers if a is not None]
+
+
 def _spendable_history(ledger_url: str, ledger: str) -> None:
     """alice (order o-1) and bob earn 20 days ago, released: their points are spendable now."""
 
@@ -307,3 +327,102 @@ def test_every_endpoint_with_every_credential_is_refused_or_let_through_as_the_s
     assert tally["refused 401"] == len(endpoints) * 7  # the seven keys that are not valid here, on every endpoint
     assert tally["refused 403"] > 0 and tally["allowed"] > 0 and tally["allowed writes posted"] > 0
     assert tally["refused 401"] + tally["refused 403"] + tally["allowed"] == size
+
+
+def test_a_key_of_one_programme_is_refused_on_every_endpoint_of_another_and_each_write_lands_on_its_own_ledger(
+    ledger_url: str, ledger_name: str, registry_url: str, registry: psycopg.Connection, tmp_path: Path
+) -> None:
+    a, b = f"{ledger_name}a", f"{ledger_name}b"
+    for name in (a, b):
+        _spendable_history(ledger_url, name)
+    programmes = tmp_path / "programmes.yaml"
+    programmes.write_text(f"programmes:\n  {a}: {{}}\n  {b}: {{}}\n")
+    with (
+        running_api(ledger_url, registry_url, a, programmes_file=programmes) as api,
+        httpx.Client(base_url=api.url, timeout=60) as http,
+        LedgerClient(LedgerConnection(url=ledger_url, ledger=a)) as client_a,
+        LedgerClient(LedgerConnection(url=ledger_url, ledger=b)) as client_b,
+    ):
+        endpoints = served_endpoints(api)
+        books = {a: Books(client_a, registry, a), b: Books(client_b, registry, b)}
+        keys_of_a = _scoped_keys(api, a)
+        admin_of_b = [c for c in _scoped_keys(api, b) if c.scopes == ("admin",)]
+        refused = run_matrix(http, b, books[b], endpoints, keys_of_a, lambda *_: 401)
+        refused += run_matrix(http, a, books[a], endpoints, admin_of_b, lambda *_: 401)
+        print(f"\nprogrammes apart: {refused['requests']} calls with a key of the other programme, {refused['refused 401']} refused (401)")
+        assert refused["requests"] == refused["refused 401"] == len(endpoints) * (len(keys_of_a) + 1)
+
+        body = BODIES["earn"]("both")
+        answers: dict[str, httpx.Response] = {}
+        for name, key in ((a, api.key(a, "pos:earn")), (b, api.key(b, "pos:earn"))):
+            before = {n: book.state() for n, book in books.items()}
+            answers[name] = http.post(f"/v1/programmes/{name}/earn", json=body, headers={"Authorization": f"Bearer {key}", "Idempotency-Key": "same-on-both"})
+            after = {n: book.state() for n, book in books.items()}
+            assert answers[name].status_code == 201 and "idempotent-replayed" not in answers[name].headers, answers[name].text
+            assert after[name][0] != before[name][0] and after[name][1] == before[name][1] + 1
+            (other,) = set(books) - {name}
+            assert after[other] == before[other], f"a write on {name} changed {other}"
+        for name, client in ((a, client_a), (b, client_b)):
+            summary = answers[name].json()
+            found = client.find_by_reference(summary["reference"])
+            assert found is not None and [found.id] == summary["transactions"]
+            assert all(v == 0 for v in client.aggregate_balances("").values())
+
+
+def test_the_idempotency_key_contract_through_http(
+    ledger_url: str, ledger_name: str, registry_url: str, client: LedgerClient, registry: psycopg.Connection
+) -> None:
+    _spendable_history(ledger_url, ledger_name)
+    with running_api(ledger_url, registry_url, ledger_name) as api, httpx.Client(base_url=api.url, timeout=60) as http:
+        auth = {"Authorization": f"Bearer {api.key(ledger_name, 'pos:earn')}"}
+        url = f"/v1/programmes/{ledger_name}/earn"
+        books = Books(client, registry, ledger_name)
+        body = BODIES["earn"]("idem")
+        start = books.state()
+
+        for header in ({}, {"Idempotency-Key": "not a key"}, {"Idempotency-Key": "k" * 129}):
+            refused = http.post(url, json=body, headers=auth | header)
+            assert refused.status_code == 400 and _is_problem(refused) is None, refused.text
+            assert refused.json()["type"].endswith("/invalid-request") and "Idempotency-Key" in refused.json()["detail"]
+        assert books.state() == start
+
+        first = http.post(url, json=body, headers=auth | {"Idempotency-Key": "k-1"})
+        assert first.status_code == 201 and "idempotent-replayed" not in first.headers, first.text
+        posted = books.state()
+        assert posted[0] != start[0] and posted[1] == start[1] + 1
+        # The same request, its keys in another order and laid out otherwise: the original answer, byte for byte.
+        again = http.post(
+            url, content=json.dumps(dict(reversed(body.items())), indent=2),
+            headers=auth | {"Idempotency-Key": "k-1", "Content-Type": "application/json"},
+        )
+        assert (again.status_code, again.content) == (first.status_code, first.content)
+        assert again.headers.get("idempotent-replayed") == "true"
+        assert books.state() == posted
+
+        changed = http.post(url, json=body | {"amount": _usd("11.00")}, headers=auth | {"Idempotency-Key": "k-1"})
+        assert changed.status_code == 409 and _is_problem(changed) is None, changed.text
+        assert changed.json()["type"].endswith("/idempotency-conflict")
+        assert books.state() == posted
+        found = client.find_by_reference(first.json()["reference"])
+        assert found is not None and [found.id] == first.json()["transactions"]
+
+        # Concurrent requests with one key: one runs; the others get its answer or "still being processed".
+        # The server's worker threads each open their registry connection and build the programme's App on their
+        # first request: a round of quotes first, so that the race is not won by the one warm thread.
+        warm = together(api.url, n := 8, lambda own, i: own.post(f"/v1/programmes/{ledger_name}/quote", json=BODIES["POST /quote"](f"w{i}"), headers=auth))
+        assert [r.status_code for r in warm] == [200] * n
+        race = BODIES["earn"]("race")
+        transactions_before = len(list(client.transactions()))
+        answers = together(api.url, n, lambda own, i: own.post(url, json=race, headers=auth | {"Idempotency-Key": "k-race"}))
+        assert len(answers) == n
+        assert len(list(client.transactions())) == transactions_before + 1
+        originals = [r for r in answers if r.status_code == 201]
+        busy = [r for r in answers if r.status_code == 409 and "still being processed" in r.json()["detail"]]
+        print(f"\nidempotency race: {n} concurrent requests with one key: {len(originals)} original answers, {len(busy)} told it is still being processed")
+        assert originals and len(originals) + len(busy) == n, [(r.status_code, r.text) for r in answers]
+        assert len({r.content for r in originals}) == 1
+        assert all(_is_problem(r) is None for r in busy)
+        found = client.find_by_reference(originals[0].json()["reference"])
+        assert found is not None and [found.id] == originals[0].json()["transactions"]
+        after = http.post(url, json=race, headers=auth | {"Idempotency-Key": "k-race"})
+        assert (after.status_code, after.content, after.headers.get("idempotent-replayed")) == (201, originals[0].content, "true")

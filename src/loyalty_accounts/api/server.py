@@ -24,6 +24,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, create_model
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import LoyaltyError
@@ -105,6 +106,14 @@ def create_api(context: ApiContext, *, request_timeout_s: float = REQUEST_TIMEOU
 
     @api.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        # FastAPI checks the body and query before the handler authenticates: a caller without a valid key is
+        # refused (401) here, never told what is wrong with its request.
+        programme = request.path_params.get("programme")
+        if programme is not None:
+            try:
+                await run_in_threadpool(context.authenticate, request, programme)
+            except LoyaltyError as refused:  # KeyRefused (401), or the registry unavailable (503)
+                return problem_response(refused, request)
         places = "; ".join(
             f"{'.'.join(str(p) for p in err.get('loc', ()) if p != 'body') or 'body'}: {err.get('msg', 'invalid')}" for err in exc.errors()
         )

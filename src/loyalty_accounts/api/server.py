@@ -175,13 +175,14 @@ def _register_write(api: FastAPI, context: ApiContext, write: Write) -> None:
 
 
 def run_write(context: ApiContext, write: Write, programme: str, request: Request, body: dict[str, Any]) -> Response:
-    """One write: authenticate, validate, authorise, then exactly once by its Idempotency-Key."""
+    """One write: authenticate, validate, authorise, then exactly once by its Idempotency-Key (checked only for a caller
+    allowed the write: one without the scope is refused, 403, not told to add a header that would not help)."""
 
     key = context.authenticate(request, programme)
-    idem = idempotency_key(request.headers.get("idempotency-key"))
     app = context.app(programme)
     command = build(write, body, context.clock())
     require(key, required_scope(write, command))
+    idem = idempotency_key(request.headers.get("idempotency-key"))
     store = context.idempotency()
     begun = store.begin(
         programme=programme, key_id=key.key_id, key=idem, digest=request_digest("POST", request.url.path, body),

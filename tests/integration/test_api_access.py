@@ -426,3 +426,33 @@ def test_the_idempotency_key_contract_through_http(
         assert found is not None and [found.id] == originals[0].json()["transactions"]
         after = http.post(url, json=race, headers=auth | {"Idempotency-Key": "k-race"})
         assert (after.status_code, after.content, after.headers.get("idempotent-replayed")) == (201, originals[0].content, "true")
+
+
+def test_a_caller_is_refused_before_anything_of_its_request_is_checked(
+    ledger_url: str, ledger_name: str, registry_url: str, client: LedgerClient, registry: psycopg.Connection
+) -> None:
+    """No key with a body or query that is not valid: 401, not the 400 that would describe the request to a stranger;
+    a valid key without the scope and without an Idempotency-Key: 403, not a 400 asking for a header that would not help."""
+
+    with create_app(ledger_url=ledger_url, ledger_name=ledger_name) as app:
+        app.program.init()
+    with running_api(ledger_url, registry_url, ledger_name) as api, httpx.Client(base_url=api.url, timeout=60) as http:
+        endpoints = served_endpoints(api)
+        books = Books(client, registry, ledger_name)
+        before = books.state()
+        # member:read of another member: allowed on no endpoint the matrix puts alice in the path of
+        unscoped = {"Authorization": f"Bearer {api.key(ledger_name, 'member:read', member=OTHER_MEMBER)}"}
+        wrong: list[str] = []
+        for endpoint in endpoints:
+            url = endpoint.url(ledger_name)
+            if endpoint.method == "POST":
+                stranger = http.post(url, json={"no_such_field": 1}, headers={"Idempotency-Key": "k-1"})
+                without_header = http.post(url, json=endpoint.body("h"), headers=unscoped)
+                answers = [(stranger, 401), (without_header, 403)]
+            else:
+                answers = [(http.get(url, params={"limit": "not-a-number"}), 401)]
+            for response, status in answers:
+                if response.status_code != status or _is_problem(response) is not None:
+                    wrong.append(f"{endpoint.name}: {response.status_code}, expected {status}: {response.text[:200]}")
+        assert not wrong, "\n".join(wrong)
+        assert books.state() == before

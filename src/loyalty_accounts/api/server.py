@@ -24,6 +24,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, create_model
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import LoyaltyError
@@ -105,6 +106,14 @@ def create_api(context: ApiContext, *, request_timeout_s: float = REQUEST_TIMEOU
 
     @api.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        # FastAPI checks the body and query before the handler authenticates: a caller without a valid key is
+        # refused (401) here, never told what is wrong with its request.
+        programme = request.path_params.get("programme")
+        if programme is not None:
+            try:
+                await run_in_threadpool(context.authenticate, request, programme)
+            except LoyaltyError as refused:  # KeyRefused (401), or the registry unavailable (503)
+                return problem_response(refused, request)
         places = "; ".join(
             f"{'.'.join(str(p) for p in err.get('loc', ()) if p != 'body') or 'body'}: {err.get('msg', 'invalid')}" for err in exc.errors()
         )
@@ -166,13 +175,14 @@ def _register_write(api: FastAPI, context: ApiContext, write: Write) -> None:
 
 
 def run_write(context: ApiContext, write: Write, programme: str, request: Request, body: dict[str, Any]) -> Response:
-    """One write: authenticate, validate, authorise, then exactly once by its Idempotency-Key."""
+    """One write: authenticate, validate, authorise, then exactly once by its Idempotency-Key (checked only for a caller
+    allowed the write: one without the scope is refused, 403, not told to add a header that would not help)."""
 
     key = context.authenticate(request, programme)
-    idem = idempotency_key(request.headers.get("idempotency-key"))
     app = context.app(programme)
     command = build(write, body, context.clock())
     require(key, required_scope(write, command))
+    idem = idempotency_key(request.headers.get("idempotency-key"))
     store = context.idempotency()
     begun = store.begin(
         programme=programme, key_id=key.key_id, key=idem, digest=request_digest("POST", request.url.path, body),

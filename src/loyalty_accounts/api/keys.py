@@ -191,8 +191,9 @@ class ApiKeys:
         return again[0]
 
     def authenticate(self, text: str | None, programme: str, now: datetime) -> ApiKey:
-        """The key ``text`` presents, valid now for ``programme``. Raises KeyRefused (never saying which part failed
-        beyond missing / malformed / not valid, so a caller learns nothing about other keys)."""
+        """The key ``text`` presents, valid now for ``programme``. Raises KeyRefused, saying only missing, malformed or
+        not valid: an unknown, wrong, revoked or expired key and another programme's all read the same, so a caller
+        learns nothing about keys it does not hold (``loyalty key list`` tells the operator which)."""
 
         if not text:
             raise KeyRefused("no API key: send Authorization: Bearer lk_...")
@@ -207,5 +208,5 @@ class ApiKeys:
         if not hmac.compare_digest(digest, _digest(match.group(2))):
             raise KeyRefused("API key not valid")
         if key.state(now) != "active" or key.programme != programme:
-            raise KeyRefused("API key not valid for this programme" if key.programme != programme else f"API key {key.state(now)}")
+            raise KeyRefused("API key not valid")
         return key

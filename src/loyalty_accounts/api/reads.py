@@ -63,8 +63,11 @@ def register_reads(api: FastAPI, context: ApiContext) -> None:
     def as_of(app: Any, request: Request, name: str = "as_of") -> Any:
         return context.instant(app.ledger_name, request.query_params.get(name), name)
 
-    member_route("/members/{member}/balance", MEMBER_BALANCE, "A member's points: spendable, pending, held, due, by bucket",
-                 lambda app, m, r: app.program.balance(m, pit=as_of(app, r)).model_dump(mode="json") | {"total": app.program.balance(m, pit=as_of(app, r)).total})
+    def balance(app: Any, member: str, request: Request) -> dict[str, Any]:
+        position = app.program.balance(member, pit=as_of(app, request))
+        return position.model_dump(mode="json") | {"total": position.total}
+
+    member_route("/members/{member}/balance", MEMBER_BALANCE, "A member's points: spendable, pending, held, due, by bucket", balance)
     member_route("/members/{member}/tier", MEMBER_BALANCE, "A member's tier and the distance to the next",
                  lambda app, m, r: app.program.tier(m, as_of(app, r) or context.clock()).model_dump(mode="json"))
     member_route("/members/{member}/statement", MEMBER_HISTORY, "A member's statement between two instants",

@@ -52,14 +52,14 @@ from ..operations import (
 )
 from ..program import LoyaltyProgram
 from ..services.results import BatchResult, OperationResult
-from ..vocabulary.frozen import Frozen
+from ..vocabulary.frozen import Value
 from ..vocabulary.instants import SweepInstant
 from ..vocabulary.ids import CustomerId
 
 __all__ = ["WRITES", "Sweep", "Write", "build", "business_key", "required_scope"]
 
 
-class Sweep(Frozen):
+class Sweep(Value):
     """A sweep's request: as of when (default: now), for one customer or all."""
 
     as_of: SweepInstant | None = None

@@ -50,10 +50,12 @@ def request_model(write: Write) -> type[BaseModel]:
     for name, info in write.model.model_fields.items():
         if name == "unstated":
             continue
+        # With its constraints (patterns, bounds, strictness): ``info.annotation`` alone drops them.
+        annotation = info.rebuild_annotation()
         if name in write.clock_fields or not info.is_required():
-            fields[name] = (info.annotation | None, Field(default=None, description=info.description))  # type: ignore[operator]
+            fields[name] = (annotation | None, Field(default=None, description=info.description))  # type: ignore[operator]
         else:
-            fields[name] = (info.annotation, Field(description=info.description))
+            fields[name] = (annotation, Field(description=info.description))
     name = "".join(part.title() for part in write.operation.split("_")) + "Request"
     return create_model(name, __config__=ConfigDict(extra="forbid"), **fields)
 

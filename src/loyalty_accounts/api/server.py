@@ -28,6 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import LoyaltyError
 from ..version import __version__
+from ..vocabulary.personal_data import not_repeated
 from .context import ApiContext, json_response, problem_response, require
 from .idempotency import idempotency_key, request_digest
 from .problems import FINAL_STATUSES, IdempotencyConflict, problem
@@ -108,7 +109,7 @@ def create_api(context: ApiContext, *, request_timeout_s: float = REQUEST_TIMEOU
     @api.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         places = "; ".join(
-            f"{'.'.join(str(p) for p in err.get('loc', ()) if p != 'body') or 'body'}: {err.get('msg', 'invalid')}" for err in exc.errors()
+            f"{'.'.join(_place(p) for p in err.get('loc', ()) if p != 'body') or 'body'}: {err.get('msg', 'invalid')}" for err in exc.errors()
         )
         return problem_answer(request, 400, "invalid-request", "InvalidCommand", places)
 
@@ -142,6 +143,14 @@ def create_api(context: ApiContext, *, request_timeout_s: float = REQUEST_TIMEOU
         _register_write(api, context, write)
     register_reads(api, context)
     return api
+
+
+def _place(part: object) -> str:
+    """A part of a refused field's location as a message shows it: a name that looks like personal data (an
+    unknown field named with an email) is not repeated."""
+
+    hidden = not_repeated(str(part))
+    return f"({hidden})" if hidden is not None else str(part)
 
 
 def problem_answer(request: Request, status: int, name: str, title: str, detail: str, **extra: Any) -> Response:

@@ -129,6 +129,14 @@ def test_an_unknown_field_is_refused_by_name(write: Write) -> None:
     assert caught.value.message.startswith(write.operation + ":")
 
 
+@every_write
+def test_an_unknown_field_named_with_an_email_is_not_repeated(write: Write) -> None:
+    with pytest.raises(InvalidCommand) as caught:
+        build(write, {**BODIES[write.operation], "ann.lee@example.com": "c42"}, NOW)
+    assert "no field" in caught.value.message
+    assert "example.com" not in caught.value.message
+
+
 @pytest.mark.parametrize("write", [w for w in WRITES if w.model is not Sweep], ids=write_ids)
 def test_a_body_may_not_say_what_was_unstated(write: Write) -> None:
     with pytest.raises(InvalidCommand, match="no field 'unstated'"):

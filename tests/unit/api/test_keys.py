@@ -269,3 +269,12 @@ def test_a_key_of_another_programme_is_refused(keys: ApiKeys) -> None:
     _, text = make(keys, "admin", programme="airline")
     assert refused(keys, text, programme="shop") == "API key not valid for this programme"
     assert keys.authenticate(text, "airline", NOW).programme == "airline"
+
+
+@pytest.mark.parametrize("member", ["ann.lee@example.com", "", "c 42", "c42:points"])
+def test_a_member_read_key_names_a_customer_id(keys: ApiKeys, store: FakeKeyStore, member: str) -> None:
+    with pytest.raises(InvalidCommand) as caught:
+        make(keys, "member:read", member=member)
+    assert "customer id" in caught.value.message
+    assert "example.com" not in caught.value.message
+    assert store.rows == {}

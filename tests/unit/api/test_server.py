@@ -1,9 +1,10 @@
 """The HTTP API in process (FastAPI's TestClient) over in-memory keys, idempotency records and ledgers.
 
 Two programmes are served, ``loyalty`` and ``airline``, each an :class:`App` on its own FakeLedger. What
-is checked: refusals (401, 400, 403, 409, 413) post nothing; a write's answer is kept for its
-Idempotency-Key and replayed byte for byte; problem documents never repeat an email; the OpenAPI document
-lists every write; the request log says nothing personal.
+is checked: refusals (401, 400, 403, 409, 411, 413) post nothing; a write's answer is kept for its
+Idempotency-Key and replayed byte for byte, and one that says nothing (503, 500) releases the key;
+problem documents never repeat an email; the OpenAPI document lists every write; the request log says
+nothing personal.
 """
 
 from __future__ import annotations
@@ -274,6 +275,24 @@ def test_an_answer_that_says_nothing_releases_the_key(served: Served, monkeypatc
     assert retry.status_code == 201, retry.text
     assert "idempotent-replayed" not in retry.headers
     assert [tx.reference for tx in ledger.txs].count("earn:o-1001") == 1
+
+
+def test_an_unexpected_error_is_a_500_that_says_nothing_and_releases_the_key(served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    key = served.key("pos:earn")
+    ledger = served.ledgers["loyalty"]
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(f"bug while posting for {EMAIL}")
+
+    quiet = TestClient(served.client.app, raise_server_exceptions=False)
+    with monkeypatch.context() as patch:
+        patch.setattr(ledger, "post", broken)
+        patch.setattr(ledger, "post_many", broken)
+        response = quiet.post("/v1/programmes/loyalty/earn", json=EARN, headers={"Authorization": f"Bearer {key}", "Idempotency-Key": "k-1"})
+    problem_of(response, 500, "internal")
+    assert "bug" not in response.text and "example.com" not in response.text
+    assert served.context.idempotency_store.rows == {}
+    assert served.post("/earn", key=key).status_code == 201
 
 
 def test_a_business_refusal_is_a_final_answer_kept_for_its_key(served: Served) -> None:

@@ -30,6 +30,7 @@ from typing import Sequence
 from ..errors import InvalidCommand, LoyaltyError, UnknownEntity
 from ..members.store import RegistryStore
 from ..vocabulary.frozen import Frozen
+from ..vocabulary.ids import customer_id
 
 __all__ = [
     "FIXED_SCOPES",
@@ -151,7 +152,8 @@ class ApiKeys:
         member: str | None = None, partners: Sequence[str] | None = None,
     ) -> tuple[ApiKey, str]:
         """A new key and the text to give the client (shown once). Raises InvalidCommand for a bad programme
-        name, scope, label, expiry, or a ``member:read`` key without its member (or a member without it)."""
+        name, scope, label, expiry, a member that is no customer id, or a ``member:read`` key without its member
+        (or a member without it)."""
 
         if not PROGRAMME_NAME.match(programme):
             raise InvalidCommand("--programme: letters, digits, '_' or '-', 1 to 63 of them")
@@ -164,6 +166,8 @@ class ApiKeys:
             raise InvalidCommand("--expires: must be in the future")
         if ("member:read" in checked) != (member is not None):
             raise InvalidCommand("a member:read key names its one member (--member ID), and only such a key does")
+        if member is not None:
+            customer_id(member)
         key_id = secrets.token_hex(8)
         secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii").rstrip("=")
         key = ApiKey(

@@ -13,6 +13,7 @@ CLI's exit codes::
     InsufficientPoints       422     1          insufficient-points
     PeriodClosed             422     1          period-closed
     OperationRefused         422     1          operation-refused
+    EngagementLimitReached   422     1          engagement-limit-reached
     LedgerRejected           502     1          ledger-rejected
     MemberDataUnreadable     500     1          member-data-unreadable
     LedgerUnavailable        503     3          ledger-unavailable    (nothing was written: retry)
@@ -42,6 +43,7 @@ from ..errors import (
     RegistryUnavailable,
     UnknownEntity,
 )
+from ..rules import EngagementLimitReached
 from .keys import KeyRefused, NotAllowed
 
 __all__ = ["PROBLEM_BASE", "IdempotencyConflict", "problem", "problem_of", "status_of"]
@@ -65,6 +67,7 @@ _STATUSES: tuple[tuple[type[LoyaltyError], int, str], ...] = (
     (InsufficientPoints, 422, "insufficient-points"),
     (PeriodClosed, 422, "period-closed"),
     (OperationRefused, 422, "operation-refused"),
+    (EngagementLimitReached, 422, "engagement-limit-reached"),
     (LedgerRejected, 502, "ledger-rejected"),
     (MemberDataUnreadable, 500, "member-data-unreadable"),
     (LedgerUnavailable, 503, "ledger-unavailable"),

@@ -29,6 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import LoyaltyError
 from ..version import __version__
+from ..vocabulary.personal_data import not_repeated
 from .context import ApiContext, json_response, problem_response, require
 from .idempotency import idempotency_key, request_digest
 from .problems import FINAL_STATUSES, IdempotencyConflict, problem
@@ -51,10 +52,12 @@ def request_model(write: Write) -> type[BaseModel]:
     for name, info in write.model.model_fields.items():
         if name == "unstated":
             continue
+        # With its constraints (patterns, bounds, strictness): ``info.annotation`` alone drops them.
+        annotation = info.rebuild_annotation()
         if name in write.clock_fields or not info.is_required():
-            fields[name] = (info.annotation | None, Field(default=None, description=info.description))  # type: ignore[operator]
+            fields[name] = (annotation | None, Field(default=None, description=info.description))  # type: ignore[operator]
         else:
-            fields[name] = (info.annotation, Field(description=info.description))
+            fields[name] = (annotation, Field(description=info.description))
     name = "".join(part.title() for part in write.operation.split("_")) + "Request"
     return create_model(name, __config__=ConfigDict(extra="forbid"), **fields)
 
@@ -115,7 +118,7 @@ def create_api(context: ApiContext, *, request_timeout_s: float = REQUEST_TIMEOU
             except LoyaltyError as refused:  # KeyRefused (401), or the registry unavailable (503)
                 return problem_response(refused, request)
         places = "; ".join(
-            f"{'.'.join(str(p) for p in err.get('loc', ()) if p != 'body') or 'body'}: {err.get('msg', 'invalid')}" for err in exc.errors()
+            f"{'.'.join(_place(p) for p in err.get('loc', ()) if p != 'body') or 'body'}: {err.get('msg', 'invalid')}" for err in exc.errors()
         )
         return problem_answer(request, 400, "invalid-request", "InvalidCommand", places)
 
@@ -149,6 +152,14 @@ def create_api(context: ApiContext, *, request_timeout_s: float = REQUEST_TIMEOU
         _register_write(api, context, write)
     register_reads(api, context)
     return api
+
+
+def _place(part: object) -> str:
+    """A part of a refused field's location as a message shows it: a name that looks like personal data (an
+    unknown field named with an email) is not repeated."""
+
+    hidden = not_repeated(str(part))
+    return f"({hidden})" if hidden is not None else str(part)
 
 
 def problem_answer(request: Request, status: int, name: str, title: str, detail: str, **extra: Any) -> Response:

@@ -52,14 +52,15 @@ from ..operations import (
 )
 from ..program import LoyaltyProgram
 from ..services.results import BatchResult, OperationResult
-from ..vocabulary.frozen import Frozen
+from ..vocabulary.frozen import Value
 from ..vocabulary.instants import SweepInstant
 from ..vocabulary.ids import CustomerId
+from ..vocabulary.personal_data import not_repeated
 
 __all__ = ["WRITES", "Sweep", "Write", "build", "business_key", "required_scope"]
 
 
-class Sweep(Frozen):
+class Sweep(Value):
     """A sweep's request: as of when (default: now), for one customer or all."""
 
     as_of: SweepInstant | None = None
@@ -111,7 +112,9 @@ def build(write: Write, body: Any, now: datetime) -> Any:
     fields = {name for name in write.model.model_fields if name != "unstated"}
     unknown = sorted(set(body) - fields)
     if unknown:
-        raise InvalidCommand(f"{write.operation}: no field {unknown[0]!r} (fields: {', '.join(sorted(fields))})")
+        hidden = not_repeated(unknown[0])
+        named = f"({hidden})" if hidden is not None else repr(unknown[0])
+        raise InvalidCommand(f"{write.operation}: no field {named} (fields: {', '.join(sorted(fields))})")
     data = dict(body)
     clocked = {name for name in write.clock_fields if data.get(name) is None}
     moment = now.replace(microsecond=0) if write.model is Sweep else now  # a sweep's instant is whole seconds

@@ -256,18 +256,18 @@ def test_another_keys_secret_does_not_open_this_key(keys: ApiKeys) -> None:
 def test_a_revoked_key_is_refused_from_the_next_request(keys: ApiKeys) -> None:
     key, text = make(keys, "pos:earn")
     keys.revoke(key.key_id, NOW)
-    assert refused(keys, text) == "API key revoked"
+    assert refused(keys, text) == "API key not valid"  # read alike with an unknown key: nothing learnt
 
 
 def test_an_expired_key_is_refused_from_its_expiry(keys: ApiKeys) -> None:
     _, text = make(keys, "pos:earn", expires_at=NOW + timedelta(days=1))
     assert keys.authenticate(text, "shop", NOW + timedelta(days=1) - timedelta(microseconds=1)).scopes == ("pos:earn",)
-    assert refused(keys, text, now=NOW + timedelta(days=1)) == "API key expired"
+    assert refused(keys, text, now=NOW + timedelta(days=1)) == "API key not valid"
 
 
 def test_a_key_of_another_programme_is_refused(keys: ApiKeys) -> None:
     _, text = make(keys, "admin", programme="airline")
-    assert refused(keys, text, programme="shop") == "API key not valid for this programme"
+    assert refused(keys, text, programme="shop") == "API key not valid"
     assert keys.authenticate(text, "airline", NOW).programme == "airline"
 
 

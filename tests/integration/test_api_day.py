@@ -314,3 +314,55 @@ def test_a_day_at_a_shop_through_http_gives_the_same_ledger_as_through_the_cli(
     assert api_reconciliation["ok"] is True, [c for c in api_reconciliation["checks"] if c["status"] != "pass"]
     print(f"day: {len(DAY_STEPS)} steps, {len(api_txs)} transactions equal in both ledgers, "
           f"liability {api_liability['total_points']} points, {len(api_reconciliation['checks'])} reconciliation checks passed")
+
+
+def _stored_answer(registry_url: str, idempotency_key: str) -> tuple[str, int, bytes]:
+    """What the registry kept for ``idempotency_key``: its state, status and answer's bytes."""
+
+    with psycopg.connect(registry_url) as conn:
+        row = conn.execute(
+            "SELECT state, status, response FROM api_idempotency WHERE idempotency_key = %s", (idempotency_key,)
+        ).fetchone()
+    assert row is not None, idempotency_key
+    return row[0], row[1], bytes(row[2])
+
+
+def test_a_write_retried_after_its_answer_was_dropped_gets_the_original_and_the_ledger_holds_one_transaction(
+    ledger_url: str, registry_url: str, ledger_name: str
+) -> None:
+    _cli(ledger_url, ledger_name, "init")
+    order = {"customer": "fay", "order_id": "o-lost", "amount": _money("64.00"), "ordered_at": at(DAY, "12:30")}
+    reference = "earn:o-lost"
+
+    def holding(reference: str) -> list[PostedTransaction]:
+        return [tx for tx in _transactions(ledger_url, ledger_name) if tx.reference == reference]
+
+    with running_api(ledger_url, registry_url, ledger_name) as api:
+        till = {"Authorization": f"Bearer {api.key(ledger_name, 'pos:earn')}"}
+        path = f"/v1/programmes/{ledger_name}/earn"
+        with FaultProxy(api.url, seed=15, drop=1.0) as proxy, pytest.raises(httpx.RemoteProtocolError):
+            httpx.post(proxy.url + path, json=order, headers=till | {"Idempotency-Key": "till-7.sale-0042"}, timeout=60)
+        assert proxy.faults["drop"] == 1 == proxy.requests  # the API answered; the till never saw it
+        posted = holding(reference)
+        assert len(posted) == 1  # the earn happened before the answer was lost
+        before_retries = len(_transactions(ledger_url, ledger_name))
+        state, status, stored = _stored_answer(registry_url, "till-7.sale-0042")
+        assert (state, status) == ("done", 201)
+
+        retry = httpx.post(api.url + path, json=order, headers=till | {"Idempotency-Key": "till-7.sale-0042"}, timeout=60)
+        assert retry.status_code == 201, retry.text
+        assert retry.headers["Idempotent-Replayed"] == "true"
+        assert retry.content == stored  # the original answer, byte for byte
+        original = retry.json()
+        assert (original["reference"], original["transactions"], original["replayed"]) == (reference, [posted[0].id], False)
+        assert original["points"] == 64
+
+        fresh = httpx.post(api.url + path, json=order, headers=till | {"Idempotency-Key": "till-7.sale-0042-again"}, timeout=60)
+        assert fresh.status_code == 200, fresh.text  # another key: the ledger's own exactly-once answers
+        assert "Idempotent-Replayed" not in fresh.headers
+        again = fresh.json()
+        assert (again["reference"], again["transactions"], again["replayed"], again["points"]) == (reference, [posted[0].id], True, 64)
+        assert _stored_answer(registry_url, "till-7.sale-0042-again")[:2] == ("done", 200)
+
+    assert len(holding(reference)) == 1
+    assert len(_transactions(ledger_url, ledger_name)) == before_retries  # neither retry posted anything

@@ -366,3 +366,161 @@ def test_a_write_retried_after_its_answer_was_dropped_gets_the_original_and_the_
 
     assert len(holding(reference)) == 1
     assert len(_transactions(ledger_url, ledger_name)) == before_retries  # neither retry posted anything
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Served:
+    """``loyalty --ledger LEDGER serve --port PORT`` as its own process, every answer it gave counted."""
+
+    def __init__(self, env: dict[str, str], ledger: str) -> None:
+        self.url = f"http://127.0.0.1:{_free_port()}"
+        self.answered = 0
+        args = [LOYALTY, "--ledger", ledger, "serve", "--port", self.url.rsplit(":", 1)[1]]
+        self.process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                self.request("GET", "/v1/openapi.json")
+                return
+            except httpx.TransportError:
+                assert self.process.poll() is None, self.process.communicate()
+                assert time.monotonic() < deadline, "loyalty serve did not start"
+                time.sleep(0.05)
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        response = httpx.request(method, self.url + path, timeout=60, **kwargs)
+        self.answered += 1
+        return response
+
+    def stop(self) -> tuple[int, float, str]:
+        """SIGTERM: the exit code, the seconds it took and what the process wrote on stderr."""
+
+        started = time.monotonic()
+        self.process.send_signal(signal.SIGTERM)
+        _, err = self.process.communicate(timeout=60)
+        return self.process.returncode, time.monotonic() - started, err
+
+
+@pytest.fixture
+def serve_env(ledger_url: str, registry_url: str, ledger_name: str) -> dict[str, str]:
+    """``loyalty serve``'s environment (the session's ledger, a fresh registry and its key), its ledger made."""
+
+    _cli(ledger_url, ledger_name, "init")
+    return {**os.environ, "LOYALTY_LEDGER_URL": ledger_url, **_registry_env(registry_url)}
+
+
+@pytest.fixture
+def served(serve_env: dict[str, str], ledger_name: str) -> Iterator[Served]:
+    server = Served(serve_env, ledger_name)
+    yield server
+    if server.process.poll() is None:
+        server.process.kill()
+        server.process.communicate()
+
+
+def test_loyalty_serve_is_operable_health_openapi_body_limit_logs_without_personal_data_keys_and_sigterm(
+    served: Served, serve_env: dict[str, str], ledger_url: str, ledger_name: str
+) -> None:
+    programme = f"/v1/programmes/{ledger_name}"
+    health = served.request("GET", "/v1/health")
+    assert health.status_code == 200, health.text
+    assert health.json() == {"status": "ok", "checks": {f"ledger {ledger_name}": "ok", "registry": "ok"}}
+
+    paths = served.request("GET", "/v1/openapi.json").json()["paths"]
+    for write in WRITES:
+        assert "post" in paths[f"/v1/programmes/{{programme}}{write.path}"], write.path
+    assert "get" in paths["/v1/programmes/{programme}/reports/liability"] and "get" in paths["/v1/health"]
+
+    # Keys: created (the secret shown once), listed (never the secret), revoked (the next request is 401).
+    made = _cli(ledger_url, ledger_name, "key", "create", "--scope", "pos:earn", "--label", "till-7", env=serve_env)
+    secret = made["api_key"]
+    assert secret.startswith(f"lk_{made['key_id']}_") and made["state"] == "active" and made["programme"] == ledger_name
+    listed = _cli(ledger_url, ledger_name, "key", "list", env=serve_env)
+    assert [(k["key_id"], k["state"]) for k in listed] == [(made["key_id"], "active")]
+    assert secret.rsplit("_", 1)[1] not in json.dumps(listed) and "api_key" not in listed[0]
+    till = {"Authorization": f"Bearer {secret}"}
+
+    order = {"customer": "gus", "order_id": "o-serve-1", "amount": _money("30.00"), "ordered_at": at(DAY, "16:00")}
+    earned = served.request("POST", f"{programme}/earn", json=order, headers=till | {"Idempotency-Key": "serve-1"})
+    assert earned.status_code == 201, earned.text
+
+    too_big = {**order, "category": "x" * (64 * 1024)}
+    for body in (json.dumps(too_big).encode(), iter([json.dumps(too_big).encode()])):  # with a Content-Length, and chunked
+        refused = served.request("POST", f"{programme}/earn", content=body,
+                                 headers=till | {"Idempotency-Key": "serve-2", "Content-Type": "application/json"})
+        assert refused.status_code == 413, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.json()["status"] == 413 and refused.json()["type"].endswith("/too-large")
+
+    # Personal data in the body and the query string, the key in a header: none of it reaches the log.
+    personal = {**order, "order_id": "o-serve-2", "customer": EMAIL}
+    invalid = served.request("POST", f"{programme}/earn", params={"email": EMAIL}, json=personal,
+                             headers=till | {"Idempotency-Key": "serve-3"})
+    assert invalid.status_code == 400 and EMAIL not in invalid.text
+
+    revoked = _cli(ledger_url, ledger_name, "key", "revoke", made["key_id"], env=serve_env)
+    assert revoked["state"] == "revoked" and secret.rsplit("_", 1)[1] not in json.dumps(revoked)
+    listed = _cli(ledger_url, ledger_name, "key", "list", env=serve_env)
+    assert [(k["key_id"], k["state"]) for k in listed] == [(made["key_id"], "revoked")]
+    refused = served.request("POST", f"{programme}/earn", json={**order, "order_id": "o-serve-3"}, headers=till | {"Idempotency-Key": "serve-4"})
+    assert refused.status_code == 401 and refused.headers["WWW-Authenticate"] == "Bearer", refused.text
+
+    code, seconds, stderr = served.stop()
+    assert code == 0 and seconds < 10, (code, seconds, stderr)
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert lines[0].startswith(f"serving {ledger_name} on {served.url}/v1")
+    logged = [json.loads(line) for line in lines[1:]]  # every other line is a request's JSON
+    assert len(logged) == served.answered  # one per request
+    assert all(set(entry) == {"method", "route", "programme", "status", "ms", "key_id"} for entry in logged)
+    assert [e["status"] for e in logged[-5:]] == [201, 413, 413, 400, 401]
+    assert logged[-5]["route"] == "/v1/programmes/{programme}/earn" and logged[-5]["key_id"] == made["key_id"]
+    log_text = "\n".join(lines[1:])
+    for secret_part in (EMAIL, "ann.lee", "email=", "?", secret, secret.rsplit("_", 1)[1], "Bearer", "gus", "o-serve"):
+        assert secret_part not in log_text, secret_part
+
+
+def test_sigterm_lets_a_write_in_flight_finish_answer_and_keep_its_idempotency_record(
+    serve_env: dict[str, str], ledger_url: str, registry_url: str, ledger_name: str
+) -> None:
+    # Every answer of the ledger to the server is held 0.4 s: an earn (several ledger calls) is slow to finish.
+    with FaultProxy(ledger_url, seed=16, delay=1.0, delay_s=0.4) as slow_ledger:
+        env = serve_env | {"LOYALTY_LEDGER_URL": slow_ledger.url}
+        secret = _cli(ledger_url, ledger_name, "key", "create", "--scope", "pos:earn", "--label", "till-8", env=env)["api_key"]
+        server = Served(env, ledger_name)
+        try:
+            before = slow_ledger.requests
+            answers: list[httpx.Response] = []
+            order = {"customer": "hal", "order_id": "o-in-flight", "amount": _money("18.00"), "ordered_at": at(DAY, "17:00")}
+            writing = threading.Thread(target=lambda: answers.append(server.request(
+                "POST", f"/v1/programmes/{ledger_name}/earn", json=order,
+                headers={"Authorization": f"Bearer {secret}", "Idempotency-Key": "till-8.sale-1"},
+            )))
+            writing.start()
+            deadline = time.monotonic() + 30
+            while slow_ledger.requests == before:  # the write has reached the ledger; its answer is being held
+                assert time.monotonic() < deadline and writing.is_alive(), "the write never reached the ledger"
+                time.sleep(0.01)
+            at_signal = slow_ledger.requests - before
+            code, seconds, stderr = server.stop()  # SIGTERM now, while the write is in flight
+            writing.join(60)
+        finally:
+            if server.process.poll() is None:
+                server.process.kill()
+                server.process.communicate()
+        calls = slow_ledger.requests - before
+
+    assert code == 0, stderr
+    assert [a.status_code for a in answers] == [201], [a.text for a in answers]
+    assert calls > at_signal  # the write went on talking to the ledger after the signal
+    posted = [tx for tx in _transactions(ledger_url, ledger_name) if tx.reference == "earn:o-in-flight"]
+    assert [tx.id for tx in posted] == answers[0].json()["transactions"]
+    assert _stored_answer(registry_url, "till-8.sale-1") == ("done", 201, answers[0].content)  # a retry gets it too
+    logged = [json.loads(line) for line in stderr.splitlines()[1:] if line.strip()]
+    assert logged[-1]["status"] == 201 and logged[-1]["route"] == "/v1/programmes/{programme}/earn"
+    print(f"SIGTERM during a write: it finished ({calls - at_signal} of its {calls} ledger calls after the signal, "
+          f"{seconds:.1f} s to exit), answered 201, exit 0")

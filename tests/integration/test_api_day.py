@@ -5,13 +5,15 @@ after its answer was lost, and the server as an operator runs it.
   a partial refund, a partner exchange out and in, a transfer, a release sweep, the finance reports), every
   instant written out, runs on two fresh ledgers: once as HTTP requests (each with the scope a till, a
   checkout, the partner or finance would hold), once as ``loyalty`` commands. The two ledgers hold the
-  same transactions, in the same order, with the same references, postings and metadata; each API answer
-  is what the command printed; the reports agree.
+  same transactions, in the same order, with the same references, postings and metadata (the few dated
+  by the ledger when posted, a void and the counters opened for a new customer, differ only in that
+  date); each API answer is what the command printed; the reports are the same documents.
 - A loopback proxy drops the answer to an earn after the API processed it; the retry with the same
   Idempotency-Key gets the original answer (201, same body) marked ``Idempotent-Replayed``, and the ledger
   holds one transaction; a retry under a new key gets the ledger's replay (200), still one transaction.
 - ``loyalty serve`` as its own process: health, the OpenAPI document, the body limit, JSON request logs
-  without personal data, a prompt exit 0 on SIGTERM, and ``loyalty key create|list|revoke``.
+  without personal data, a prompt exit 0 on SIGTERM, and ``loyalty key create|list|revoke``; with the
+  ledger slowed by a loopback proxy, SIGTERM during a write lets it finish and answer.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -48,10 +50,13 @@ from loyalty_accounts.types import PostedTransaction
 
 pytestmark = pytest.mark.integration
 
-EARLIER = "2026-10-01"
+_TODAY = datetime.now(timezone.utc).date()
+DAY = (_TODAY - timedelta(days=20)).isoformat()
+"""The day at the shop: weeks ago, so that every instant of it is in the past and none of its points expires yet."""
+EARLIER = (_TODAY - timedelta(days=34)).isoformat()
 """The orders placed a fortnight before the day: released on the day (the chart's 14 days pending)."""
-DAY = "2026-10-15"
-LATER = "2026-10-29"
+LATER = (_TODAY - timedelta(days=6)).isoformat()
+"""A fortnight after the day: its points are released."""
 
 
 def at(day: str, clock: str) -> str:
@@ -158,8 +163,7 @@ DAY_STEPS: tuple[Step, ...] = (
     release(at(LATER, "06:00")),
 )
 AS_OF = at(DAY, "23:00")
-
-
+"""The end of the day: the liability report's instant."""
 EMAIL = "ann.lee@example.com"
 LOYALTY = str(Path(sys.executable).with_name("loyalty"))
 """The installed command, beside this interpreter."""
@@ -296,7 +300,7 @@ def test_a_day_at_a_shop_through_http_gives_the_same_ledger_as_through_the_cli(
             assert {k: api_answer[k] for k in same} == {k: cli_answer[k] for k in same}
     quoted = api_answers[DAY_STEPS.index(next(s for s in DAY_STEPS if not s.posts))]
     earned = api_answers[DAY_STEPS.index(next(s for s in DAY_STEPS if s.path == "/earn" and s.body["order_id"] == "o-201"))]
-    assert quoted["points"] == earned["points"] == 90  # 45.00 of groceries at x2: the till's quote is what it earned
+    assert quoted["points"] == earned["points"] >= 90  # 45.00 of groceries at x2 (or more in a campaign): as quoted
 
     api_txs, cli_txs = _transactions(ledger_url, by_api), _transactions(ledger_url, by_cli)
     assert not _ledger_differences(api_txs, cli_txs, since), "\n".join(_ledger_differences(api_txs, cli_txs, since))
@@ -449,13 +453,14 @@ def test_loyalty_serve_is_operable_health_openapi_body_limit_logs_without_person
     earned = served.request("POST", f"{programme}/earn", json=order, headers=till | {"Idempotency-Key": "serve-1"})
     assert earned.status_code == 201, earned.text
 
-    too_big = {**order, "category": "x" * (64 * 1024)}
-    for body in (json.dumps(too_big).encode(), iter([json.dumps(too_big).encode()])):  # with a Content-Length, and chunked
+    too_big = json.dumps({**order, "category": "x" * (64 * 1024)}).encode()
+    # With a Content-Length over the limit: 413; chunked (a size that cannot be checked first): 411. Nothing read.
+    for body, status, kind in ((too_big, 413, "too-large"), (iter([too_big]), 411, "length-required")):
         refused = served.request("POST", f"{programme}/earn", content=body,
                                  headers=till | {"Idempotency-Key": "serve-2", "Content-Type": "application/json"})
-        assert refused.status_code == 413, refused.text
+        assert refused.status_code == status, refused.text
         assert refused.headers["content-type"] == "application/problem+json"
-        assert refused.json()["status"] == 413 and refused.json()["type"].endswith("/too-large")
+        assert refused.json()["status"] == status and refused.json()["type"].endswith(f"/{kind}")
 
     # Personal data in the body and the query string, the key in a header: none of it reaches the log.
     personal = {**order, "order_id": "o-serve-2", "customer": EMAIL}
@@ -477,7 +482,7 @@ def test_loyalty_serve_is_operable_health_openapi_body_limit_logs_without_person
     logged = [json.loads(line) for line in lines[1:]]  # every other line is a request's JSON
     assert len(logged) == served.answered  # one per request
     assert all(set(entry) == {"method", "route", "programme", "status", "ms", "key_id"} for entry in logged)
-    assert [e["status"] for e in logged[-5:]] == [201, 413, 413, 400, 401]
+    assert [e["status"] for e in logged[-5:]] == [201, 413, 411, 400, 401]
     assert logged[-5]["route"] == "/v1/programmes/{programme}/earn" and logged[-5]["key_id"] == made["key_id"]
     log_text = "\n".join(lines[1:])
     for secret_part in (EMAIL, "ann.lee", "email=", "?", secret, secret.rsplit("_", 1)[1], "Bearer", "gus", "o-serve"):

@@ -7,7 +7,8 @@ after its answer was lost, and the server as an operator runs it.
   checkout, the partner or finance would hold), once as ``loyalty`` commands. The two ledgers hold the
   same transactions, in the same order, with the same references, postings and metadata (the few dated
   by the ledger when posted, a void and the counters opened for a new customer, differ only in that
-  date); each API answer is what the command printed; the reports are the same documents.
+  date and the horizon counter that records it); each API answer is what the command printed; the
+  reports say the same.
 - A loopback proxy drops the answer to an earn after the API processed it; the retry with the same
   Idempotency-Key gets the original answer (201, same body) marked ``Idempotent-Replayed``, and the ledger
   holds one transaction; a retry under a new key gets the ledger's replay (200), still one transaction.

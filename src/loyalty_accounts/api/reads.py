@@ -26,6 +26,8 @@ from typing import Any, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
 
 from ..reports.statement import points_change
 from .context import ApiContext, json_response, positive_limit, require
@@ -39,6 +41,20 @@ MEMBER_BALANCE = ("member:read", "pos:earn", "checkout:spend", "finance:read")
 MEMBER_HISTORY = ("member:read", "finance:read")
 READS: dict[str, tuple[str, ...]] = {}
 """Each read's path (under the programme) → the scopes that may call it (admin always may): for the docs and tests."""
+
+
+def report_document(report: BaseModel) -> dict[str, Any]:
+    """A report as JSON: its fields and its verdicts, the public properties of its class (a liability's ``ties``
+    and ``difference``, a reconciliation's ``ok``, a roll-forward's closing...), which ``model_dump`` leaves out."""
+
+    verdicts = {
+        name: getattr(report, name)
+        for kind in type(report).__mro__
+        if kind.__module__.startswith("loyalty_accounts.")
+        for name, member in vars(kind).items()
+        if isinstance(member, property) and not name.startswith("_")
+    }
+    return report.model_dump(mode="json") | to_jsonable_python(verdicts)
 
 
 def _route(api: FastAPI, method: str, path: str, scopes: tuple[str, ...], summary: str) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
@@ -110,7 +126,7 @@ def register_reads(api: FastAPI, context: ApiContext) -> None:
         def handler(programme: str, request: Request) -> Response:
             key = context.authenticate(request, programme)
             require(key, "finance:read")
-            return json_response(read(context.app(programme), request).model_dump(mode="json"))
+            return json_response(report_document(read(context.app(programme), request)))
 
         handler.__name__ = "report_" + path.rsplit("/", 1)[-1].replace("-", "_")
 
@@ -125,4 +141,4 @@ def register_reads(api: FastAPI, context: ApiContext) -> None:
         key = context.authenticate(request, programme)
         require(key, f"partner:{partner}", "finance:read")
         app = context.app(programme)
-        return json_response(app.reports.partner_statement(partner, as_of(app, request, "from"), as_of(app, request, "to")).model_dump(mode="json"))
+        return json_response(report_document(app.reports.partner_statement(partner, as_of(app, request, "from"), as_of(app, request, "to"))))

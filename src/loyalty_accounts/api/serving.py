@@ -7,10 +7,13 @@ gets its answer, and its idempotency record, before the process ends.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import sys
+import threading
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import uvicorn
 
@@ -53,6 +56,23 @@ def build_context(
     return ApiContext(settings, Programmes(settings, programmes), lambda: open_database(url))
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, but a stop by SIGTERM or Ctrl-C returns from :meth:`run` (uvicorn raises the signal
+    again once it has shut down, which killed the process before ``serve`` could close its context and exit 0)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
 def serve(context: ApiContext, *, host: str, port: int, request_timeout_s: float = REQUEST_TIMEOUT_S) -> None:
     """Serve ``context`` on ``host:port`` until SIGTERM or Ctrl-C (in-flight requests finish first)."""
 
@@ -74,7 +94,7 @@ def serve(context: ApiContext, *, host: str, port: int, request_timeout_s: float
         server_header=False,
     )
     try:
-        uvicorn.Server(config).run()
+        _Server(config).run()
     finally:
         context.close()
         api_log.removeHandler(handler)

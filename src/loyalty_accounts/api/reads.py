@@ -87,7 +87,7 @@ def register_reads(api: FastAPI, context: ApiContext) -> None:
     member_route("/members/{member}/tier", MEMBER_BALANCE, "A member's tier and the distance to the next",
                  lambda app, m, r: app.program.tier(m, as_of(app, r) or context.clock()).model_dump(mode="json"))
     member_route("/members/{member}/statement", MEMBER_HISTORY, "A member's statement between two instants",
-                 lambda app, m, r: app.reports.statement(m, as_of(app, r, "from"), as_of(app, r, "to")).model_dump(mode="json"))
+                 lambda app, m, r: report_document(app.reports.statement(m, as_of(app, r, "from"), as_of(app, r, "to"))))
 
     @_route(api, "GET", "/members/{member}/history", MEMBER_HISTORY, "A member's transactions, oldest first, a page at a time")
     def history(programme: str, member: str, request: Request, limit: int = 100, after: int = -1) -> Response:

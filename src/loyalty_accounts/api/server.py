@@ -136,7 +136,7 @@ def create_api(context: ApiContext, *, request_timeout_s: float = REQUEST_TIMEOU
         checks: dict[str, str] = {}
         for name in context.programmes.by_name:
             try:
-                context.app(name).client().server_version()
+                context.app(name).client().ledger_metadata()  # the programme's own ledger, not only the server
                 checks[f"ledger {name}"] = "ok"
             except LoyaltyError as exc:
                 checks[f"ledger {name}"] = exc.message
@@ -209,9 +209,11 @@ def run_write(context: ApiContext, write: Write, programme: str, request: Reques
         )
     if begun.outcome == "busy":
         raise IdempotencyConflict(f"a request with Idempotency-Key {idem} is still being processed: retry in a few seconds")
+    failure: LoyaltyError | None = None
     try:
         result = write.call(app.program, command)
     except LoyaltyError as exc:
+        failure = exc
         response = problem_response(exc, request)
     except BaseException:
         store.release(programme=programme, key_id=key.key_id, key=idem)
@@ -220,7 +222,8 @@ def run_write(context: ApiContext, write: Write, programme: str, request: Reques
         summary = result.summary()
         posted = bool(getattr(result, "posted", False))
         response = json_response(summary, 201 if posted and not summary.get("replayed") else 200)
-    if response.status_code in FINAL_STATUSES:
+    final = response.status_code in FINAL_STATUSES and not (failure is not None and failure.code == "LEDGER_NOT_FOUND")
+    if final:  # a programme whose ledger is not made yet says nothing about the request: its retry runs again
         store.finish(programme=programme, key_id=key.key_id, key=idem, status=response.status_code, response=bytes(response.body), now=context.clock())
     else:
         store.release(programme=programme, key_id=key.key_id, key=idem)

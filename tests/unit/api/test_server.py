@@ -27,7 +27,7 @@ from loyalty_accounts.api.server import MAX_BODY, create_api
 from loyalty_accounts.api.writes import WRITES
 from loyalty_accounts.app import App
 from loyalty_accounts.chart import load_chart
-from loyalty_accounts.errors import LedgerUnavailable
+from loyalty_accounts.errors import LedgerUnavailable, UnknownEntity
 from loyalty_accounts.operations import EarnCommand
 from loyalty_accounts.rules import load_rules
 from loyalty_accounts.settings import load_settings
@@ -275,6 +275,21 @@ def test_an_answer_that_says_nothing_releases_the_key(served: Served, monkeypatc
     assert retry.status_code == 201, retry.text
     assert "idempotent-replayed" not in retry.headers
     assert [tx.reference for tx in ledger.txs].count("earn:o-1001") == 1
+
+
+def test_a_programme_whose_ledger_is_not_made_yet_answers_404_without_keeping_it(served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    key = served.key("pos:earn")
+    ledger = served.ledgers["loyalty"]
+
+    def missing(*args: Any, **kwargs: Any) -> Any:
+        raise UnknownEntity("ledger loyalty not found", code="LEDGER_NOT_FOUND")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ledger, "post", missing)
+        patch.setattr(ledger, "post_many", missing)
+        problem_of(served.post("/earn", key=key), 404, "not-found")
+    assert served.context.idempotency_store.rows == {}  # `loyalty init`, then the same retry runs
+    assert served.post("/earn", key=key).status_code == 201
 
 
 def test_an_unexpected_error_is_a_500_that_says_nothing_and_releases_the_key(served: Served, monkeypatch: pytest.MonkeyPatch) -> None:

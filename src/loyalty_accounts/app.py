@@ -279,11 +279,12 @@ class App:
 
     @property
     def event_source(self) -> EventSource:
-        """The events of :attr:`ledger` (:class:`~.events.EventSource`): reading them needs no registry."""
+        """The events of :attr:`ledger` (:class:`~.events.EventSource`), screened by the member registry when one is
+        configured (:meth:`personal_data`); reading them needs no registry otherwise."""
 
         from .events import EventSource
 
-        return EventSource(self.ledger, self.chart, self.ledger_name)
+        return EventSource(self.ledger, self.chart, self.ledger_name, personal_data=self.personal_data(preload=True))
 
     @property
     def events(self) -> EventService:

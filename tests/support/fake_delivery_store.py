@@ -125,6 +125,9 @@ class FakeDeliveryStore:
             first.setdefault(letter.member, letter.event_id)
         return first
 
+    def try_lock(self, webhook_id: str) -> bool:
+        return webhook_id not in self.busy
+
     @contextmanager
     def exclusive(self, webhook_id: str) -> Iterator[bool]:
         yield webhook_id not in self.busy

@@ -20,7 +20,9 @@ A failed attempt is retried with exponential backoff and jitter (tenacity). Two 
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
@@ -37,6 +39,10 @@ from .store import DeliveryStore, WebhookRow
 from .stream import EventSource
 
 __all__ = ["DeliveryPolicy", "DeliveryRun", "Deliverer", "WebhookUnreachable"]
+
+log = logging.getLogger(__name__)
+REMOVAL_CHECK_S = 1.0
+"""How often (seconds) a deliverer looks whether its webhook was removed, between events and while retrying."""
 
 
 class WebhookUnreachable(LoyaltyError):
@@ -113,6 +119,7 @@ class Deliverer:
         self._follow = False
         self._refusals = 0
         self._unreachable = 0
+        self._removal_checked = time.monotonic()
 
     def run(self, *, follow: bool = False) -> DeliveryRun:
         """Deliver from the stored position to the newest log; ``follow``: then keep looking for new logs until stopped."""
@@ -128,7 +135,7 @@ class Deliverer:
                 last_log: int | None = None
                 for item in self._source.logs(position):
                     for event in item.events:
-                        if self._stop.is_set():
+                        if self._stop.is_set() or self._removed_lately():
                             raise _Stopped()
                         self._handle(event, blocked, run)
                         position = EventPosition(log_id=event.log_id, index=event.index + 1)
@@ -227,8 +234,22 @@ class Deliverer:
         return not self._follow and self._unreachable >= self._policy.max_attempts
 
     def _sleep(self, seconds: float) -> None:
-        if self._stop.wait(seconds):
-            raise _Stopped()
+        deadline = time.monotonic() + seconds
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            if self._stop.wait(min(left, REMOVAL_CHECK_S)) or self._removed_lately():
+                raise _Stopped()
+
+    def _removed_lately(self) -> bool:
+        """:meth:`_removed`, asked at most once every :data:`REMOVAL_CHECK_S` seconds."""
+
+        now = time.monotonic()
+        if now - self._removal_checked < REMOVAL_CHECK_S:
+            return False
+        self._removal_checked = now
+        return self._removed()
 
     def _post(self, event: DomainEvent, body: bytes) -> None:
         headers = {
@@ -239,16 +260,24 @@ class Deliverer:
             SIGNATURE_HEADER: sign(self._secret, body),
         }
         try:
-            response = self._http.post(self._webhook.url, content=body, headers=headers, timeout=self._policy.timeout_s)
+            # Streamed, and the answer's body never read: only its status counts, and a receiver sending an
+            # endless body must not fill the deliverer's memory.
+            with self._http.stream("POST", self._webhook.url, content=body, headers=headers, timeout=self._policy.timeout_s) as response:
+                status = response.status_code
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
             self._unreachable += 1
+            log.warning("webhook %s unreachable (attempt %d): %s", self._webhook.webhook_id, self._unreachable, type(exc).__name__)
             raise _Unreachable(f"{type(exc).__name__}: {str(exc)[:200] or 'connection failed'}") from None
         except httpx.TimeoutException:
             self._refusals += 1
             raise _Refused(f"no answer within {self._policy.timeout_s:g} s") from None
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol, UnicodeError, ValueError) as exc:
+            self._refusals += 1  # a URL stored before it was checked as it is now: the event cannot be sent there
+            raise _Refused(f"the webhook URL cannot be used ({type(exc).__name__})") from None
         except httpx.HTTPError as exc:
             self._unreachable += 1
             raise _Unreachable(f"{type(exc).__name__}: {str(exc)[:200]}") from None
-        if not 200 <= response.status_code < 300:
+        if not 200 <= status < 300:
             self._refusals += 1
-            raise _Refused(f"answered HTTP {response.status_code}")
+            log.warning("webhook %s answered HTTP %d to %s (attempt %d)", self._webhook.webhook_id, status, event.id, self._refusals)
+            raise _Refused(f"answered HTTP {status}")

@@ -36,7 +36,7 @@ from ..reports.reverts import REVERT_METADATA_KEY
 from ..services.earning import tier_change_of
 from ..types import PostedTransaction
 from ..vocabulary.instants import parse_instant
-from ..vocabulary.personal_data import personal_kind
+from ..vocabulary.personal_data import PersonalDataPort, personal_kind, screened
 from .model import MEASURES, DomainEvent, EventType, event_id
 
 __all__ = ["BY_OPERATION", "BOOKKEEPING_METADATA", "WITHHELD", "EventStreamError", "events_of_log", "events_of_logs"]
@@ -124,14 +124,13 @@ def _sequences(metadata: Mapping[str, str]) -> dict[str, int]:
     return out
 
 
-def _details(metadata: Mapping[str, str]) -> dict[str, str]:
-    """The metadata an event carries: all but the bookkeeping keys; a value looking like personal data withheld."""
+def _details(metadata: Mapping[str, str], port: PersonalDataPort | None = None) -> dict[str, str]:
+    """The metadata an event carries: all but the bookkeeping keys and keys that look personal; a value that looks
+    like personal data (by pattern, and by ``port``: the member registry's names, emails and phones) withheld."""
 
-    return {
-        key: (WITHHELD if personal_kind(value) is not None or personal_kind(key) is not None else value)
-        for key, value in metadata.items()
-        if key not in BOOKKEEPING_METADATA and personal_kind(key) is None
-    }
+    kept = {key: value for key, value in metadata.items() if key not in BOOKKEEPING_METADATA and personal_kind(key) is None}
+    flagged = screened(kept, port)
+    return {key: (WITHHELD if key in flagged else value) for key, value in kept.items()}
 
 
 def _log_hash(log: Mapping[str, Any]) -> bytes:
@@ -147,8 +146,11 @@ def _log_hash(log: Mapping[str, Any]) -> bytes:
         raise EventStreamError(f"log {log.get('id')} carries a hash that is not base64") from None
 
 
-def events_of_log(log: Mapping[str, Any], chart: Chart, programme: str) -> list[DomainEvent]:
-    """The events of one log (an item of ``GET /v2/{ledger}/logs`` as parsed JSON), in order.
+def events_of_log(
+    log: Mapping[str, Any], chart: Chart, programme: str, personal_data: PersonalDataPort | None = None
+) -> list[DomainEvent]:
+    """The events of one log (an item of ``GET /v2/{ledger}/logs`` as parsed JSON), in order; with
+    ``personal_data`` (the member registry's screen), registered members' names, emails and phones are withheld too.
 
     Raises EventStreamError for a log without a usable hash, id or date, or a transaction that cannot be read.
     """
@@ -166,16 +168,19 @@ def events_of_log(log: Mapping[str, Any], chart: Chart, programme: str) -> list[
     except LoyaltyError as exc:
         raise EventStreamError(f"log {log_id} ({kind}) cannot be read: {exc.message}") from None
     digest = _log_hash(log)
-    details = _details(tx.metadata)
-    reference = WITHHELD if tx.reference is not None and personal_kind(tx.reference) is not None else tx.reference
+    details = _details(tx.metadata, personal_data)
     operation: str | None = tx.metadata.get("operation")
     event_type: EventType | None = BY_OPERATION.get(operation or "")
+    # The reference and the operation are told as fields of their own: screened as the details are.
+    told = {k: v for k, v in (("reference", tx.reference), ("operation", operation)) if v is not None}
+    flagged = screened(told, personal_data)
+    reference, operation = (None if told.get(k) is None else WITHHELD if k in flagged else told[k] for k in ("reference", "operation"))
     if kind == "REVERTED_TRANSACTION":
         reverted = data.get("revertedTransaction")
         reverted_meta = reverted.get("metadata") if isinstance(reverted, Mapping) else None
         reverted_operation = str((reverted_meta or {}).get("operation", ""))
         reverted_id = reverted.get("id") if isinstance(reverted, Mapping) else tx.metadata.get(REVERT_METADATA_KEY)
-        details = {**details, **_details({"reverted_transaction_id": str(reverted_id), "reverted_operation": reverted_operation})}
+        details = {**details, **_details({"reverted_transaction_id": str(reverted_id), "reverted_operation": reverted_operation}, personal_data)}
         operation = None
         event_type = "points.voided" if reverted_operation == "hold" else "points.reverted"
     flows = _member_flows(chart, tx)
@@ -223,8 +228,10 @@ def events_of_log(log: Mapping[str, Any], chart: Chart, programme: str) -> list[
     return events
 
 
-def events_of_logs(logs: Iterator[Mapping[str, Any]], chart: Chart, programme: str) -> Iterator[DomainEvent]:
+def events_of_logs(
+    logs: Iterator[Mapping[str, Any]], chart: Chart, programme: str, personal_data: PersonalDataPort | None = None
+) -> Iterator[DomainEvent]:
     """The events of ``logs``, in order (see :func:`events_of_log`)."""
 
     for log in logs:
-        yield from events_of_log(log, chart, programme)
+        yield from events_of_log(log, chart, programme, personal_data)

@@ -13,7 +13,7 @@ import secrets
 import threading
 from datetime import datetime, timezone
 from typing import Callable, NamedTuple, Sequence
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -29,6 +29,12 @@ from .stream import EventSource
 __all__ = ["EventService", "NewWebhook", "Replay", "webhook_url"]
 
 
+MAX_URL = 2048
+"""Longest webhook URL accepted."""
+MAX_WEBHOOKS = 50
+"""Webhooks a programme may have at once: each has a deliverer with a registry connection of its own."""
+
+
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -37,20 +43,25 @@ def webhook_url(text: str) -> str:
     """A webhook's URL, checked: http or https, a host, no user or password, no fragment. Raises InvalidCommand."""
 
     value = text.strip()
+    if len(value) > MAX_URL or any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        raise InvalidCommand(f"--url: not a URL (no blanks or control characters, at most {MAX_URL} characters)")
     try:
         parts = urlsplit(value)
         port = parts.port
-    except ValueError:
+        if parts.hostname:
+            parts.hostname.encode("idna")  # every label 1 to 63 characters, as a name server would have it
+        httpx.URL(value)
+    except (ValueError, UnicodeError, httpx.InvalidURL):
         raise InvalidCommand("--url: not a URL (write http://host[:port]/path or https://...)") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidCommand("--url: write http://host[:port]/path or https://host/path")
     if parts.username is not None or parts.password is not None:
         raise InvalidCommand("--url: a webhook URL must not hold a user or password (the signature authenticates)")
-    if parts.fragment:
+    if parts.fragment or value.endswith("#"):
         raise InvalidCommand("--url: a webhook URL has no #fragment")
     if port == 0:
         raise InvalidCommand("--url: port 0 is not a port")
-    return value
+    return urlunsplit(parts._replace(scheme=parts.scheme.lower()))
 
 
 def event_types(given: Sequence[str] | None) -> tuple[str, ...] | None:
@@ -117,7 +128,10 @@ class EventService:
         :meth:`.EventSource.position`). Raises InvalidCommand (URL, types, position, registry key)."""
 
         checked_url, checked_types = webhook_url(url), event_types(types)
+        self.source.head()  # the programme's ledger must exist (a typo in --ledger is refused here)
         position = self.source.position(start, now=self._clock())
+        if len(self.webhooks()) >= MAX_WEBHOOKS:
+            raise OperationRefused(f"programme {self.source.programme} has {MAX_WEBHOOKS} webhooks, the most it may have: remove one first")
         webhook_id = "wh_" + secrets.token_hex(8)
         secret = new_secret()
         sealed = self._key.seal_secret(secret.encode("utf-8"), webhook_id)
@@ -226,6 +240,9 @@ class EventService:
             except LoyaltyError as exc:  # the ledger or the registry failed: every deliverer stops, the error is raised
                 failures.append(exc)
                 stop.set()
+            except Exception as exc:  # noqa: BLE001 - a deliverer's bug must not vanish in a thread: it is reported
+                failures.append(LoyaltyError(f"delivery to webhook {webhook.webhook_id} failed: {type(exc).__name__}"))
+                stop.set()
 
         threads: dict[str, threading.Thread] = {}
 
@@ -264,6 +281,9 @@ class EventService:
     ) -> DeliveryRun:
         store = self._open_store()
         try:
+            while follow and not store.try_lock(webhook.webhook_id):  # a standby: takes over when the other stops
+                if stop.wait(policy.poll_s):
+                    return DeliveryRun(webhook_id=webhook.webhook_id, errors=["another process was delivering to this webhook"])
             with store.exclusive(webhook.webhook_id) as mine:
                 if not mine:
                     run = DeliveryRun(webhook_id=webhook.webhook_id)

@@ -175,6 +175,14 @@ class DeliveryStore(RegistryStore):
 
     # -- one deliverer per webhook ----------------------------------------------------
 
+    def try_lock(self, webhook_id: str) -> bool:
+        """Whether the webhook's delivery lock is free now (taken and given back at once)."""
+
+        got = bool(self._conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (_LOCK_SPACE + webhook_id,)).fetchone()[0])  # type: ignore[index]
+        if got:
+            self._conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (_LOCK_SPACE + webhook_id,))
+        return got
+
     @contextmanager
     def exclusive(self, webhook_id: str) -> Iterator[bool]:
         """Hold the webhook's delivery lock (a session advisory lock) for the block; yields False when another

@@ -22,6 +22,7 @@ from ..chart import Chart
 from ..errors import InvalidCommand
 from ..ports import LedgerPort
 from ..vocabulary.instants import parse_instant
+from ..vocabulary.personal_data import PersonalDataPort
 from .derive import events_of_log
 from .model import DomainEvent, EventPosition
 
@@ -42,12 +43,14 @@ class LogEvents:
 
 
 class EventSource:
-    """The events of ``programme``'s ledger (``ledger``), read with ``chart``."""
+    """The events of ``programme``'s ledger (``ledger``), read with ``chart``; ``personal_data``: the member
+    registry's screen, when one is configured (see :func:`~.derive.events_of_log`)."""
 
-    def __init__(self, ledger: LedgerPort, chart: Chart, programme: str) -> None:
+    def __init__(self, ledger: LedgerPort, chart: Chart, programme: str, *, personal_data: PersonalDataPort | None = None) -> None:
         self._ledger = ledger
         self._chart = chart
         self.programme = programme
+        self._personal_data = personal_data
 
     def logs(self, start: EventPosition = START) -> Iterator[LogEvents]:
         """Every log from ``start`` on with its events (those before ``start`` within its log left out), in order.
@@ -59,7 +62,7 @@ class EventSource:
             log_id = log.get("id")
             if not isinstance(log_id, int) or log_id < start.log_id:
                 continue
-            events = [e for e in events_of_log(log, self._chart, self.programme) if not start.after(e.position)]
+            events = [e for e in events_of_log(log, self._chart, self.programme, self._personal_data) if not start.after(e.position)]
             yield LogEvents(log_id, events)
 
     def events(self, start: EventPosition = START, *, through: int | None = None) -> Iterator[DomainEvent]:
@@ -79,6 +82,8 @@ class EventSource:
         """The position ``text`` names (see the module docstring). Raises InvalidCommand for anything else."""
 
         value = text.strip()
+        if not value:
+            raise InvalidCommand("--from: give start, now, a log id (#42) or an instant")
         if value == "start":
             return START
         if value == "now":
@@ -86,7 +91,11 @@ class EventSource:
             return EventPosition(log_id=0 if head is None else head + 1, index=0)
         match = _LOG_ID.match(value)
         if match:
-            return EventPosition(log_id=int(match.group(1)), index=0)
+            wanted, head = int(match.group(1)), self.head()
+            newest = -1 if head is None else head
+            if wanted > newest + 1:
+                raise InvalidCommand(f"--from #{wanted}: the ledger's newest log is #{newest}; a later one would skip what is not written yet")
+            return EventPosition(log_id=wanted, index=0)
         try:
             instant = parse_instant(value, self._chart.timezone, what="--from")
         except InvalidCommand:

@@ -353,3 +353,48 @@ def test_a_following_deliverer_delivers_new_logs_and_ends_when_its_webhook_is_re
     assert not stop.is_set()
     assert [member_of(c.request) for c in route.calls] == ["a", "b"]
     assert run.delivered == 2
+
+
+# -- what a hostile receiver or an operator can do meanwhile ----------------------------------------
+
+
+class _EndlessBody(httpx.SyncByteStream):
+    """An answer's body that never ends: reading any of it fails the test."""
+
+    def __iter__(self) -> Iterator[bytes]:
+        raise AssertionError("the deliverer read the answer's body")
+
+
+def test_an_answers_body_is_never_read(router: respx.MockRouter, store: FakeDeliveryStore) -> None:
+    router.post(URL).mock(side_effect=lambda request: httpx.Response(200, stream=_EndlessBody()))
+    webhook = add_webhook(store)
+    run = deliver(store, FakeSource(one_per_log("c1", "c2")), webhook)
+    assert run.delivered == 2 and position_of(store, webhook) == EventPosition(log_id=3, index=0)
+
+
+def test_a_webhook_removed_during_a_backlog_gets_nothing_more(
+    router: respx.MockRouter, store: FakeDeliveryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import loyalty_accounts.events.delivery as delivery
+
+    monkeypatch.setattr(delivery, "REMOVAL_CHECK_S", 0.0)  # look at every event
+    webhook = add_webhook(store)
+    posted: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        posted.append(member_of(request))
+        if len(posted) == 3:
+            store.remove_webhook(webhook.webhook_id, AT)
+        return httpx.Response(200)
+
+    router.post(URL).mock(side_effect=answer)
+    run = deliver(store, FakeSource(one_per_log(*[f"c{n}" for n in range(10)])), webhook)
+    assert posted == ["c0", "c1", "c2"] and run.delivered == 3
+
+
+def test_a_url_that_cannot_be_used_is_a_refusal_not_a_crash(store: FakeDeliveryStore) -> None:  # no mock: httpx itself refuses the URL
+    store.add_webhook("wh_" + "1" * 16, "acme", "http://a..b/hook", None, "key1", b"sealed", AT, START)
+    webhook = store.webhook("wh_" + "1" * 16)
+    assert webhook is not None
+    run = deliver(store, FakeSource(one_per_log("c1")), webhook, policy=FAST.model_copy(update={"max_attempts": 1}))
+    assert run.dead_lettered == 1 and "cannot be used" in store.dead_letters([webhook.webhook_id])[0].last_error

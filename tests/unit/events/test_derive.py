@@ -322,6 +322,29 @@ def test_a_reference_looking_like_personal_data_is_withheld_and_never_sent() -> 
     assert EMAIL not in event.body().decode("utf-8")
 
 
+def test_an_operation_looking_like_personal_data_is_withheld_and_never_sent() -> None:
+    tx = transaction(40, [leg(CHART.adjustments(), bucket("c42"), 10)], {"operation": EMAIL}, reference="manual-3")
+    event = only(new_transaction_log(41, tx))
+    assert (event.type, event.operation) == ("points.moved", WITHHELD)
+    assert EMAIL not in event.body().decode("utf-8")
+
+
+class _Registry:
+    """A member registry's screen that knows one member's name (PersonalDataPort)."""
+
+    def members_data(self, values: Mapping[str, str]) -> dict[str, str]:
+        return {name: "member name" for name, value in values.items() if "zebulon quartermaine" in value.lower()}
+
+
+def test_with_the_registry_a_members_name_is_withheld_too() -> None:
+    tx = transaction(40, [leg(CHART.adjustments(), bucket("c42"), 10)], {"note": "for Zebulon Quartermaine", "reason": "goodwill"}, reference="m-4")
+    log = new_transaction_log(41, tx)
+    assert only(log).details["note"] == "for Zebulon Quartermaine"  # no registry: patterns only
+    screened = events_of_log(log, CHART, "acme", _Registry())
+    assert dict(screened[0].details) == {"note": WITHHELD, "reason": "goodwill"}
+    assert "Zebulon" not in screened[0].body().decode("utf-8")
+
+
 # -- ids ------------------------------------------------------------------------------------------------
 
 

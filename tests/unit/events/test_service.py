@@ -90,7 +90,7 @@ def source(logs: list[dict[str, Any]] | None = None, chart: Chart = CHART, progr
         ("https://crm.example.net/loyalty-hook", "https://crm.example.net/loyalty-hook"),
         ("http://127.0.0.1:8080/hook?source=loyalty", "http://127.0.0.1:8080/hook?source=loyalty"),
         ("  https://[::1]:9443/h  ", "https://[::1]:9443/h"),
-        ("HTTPS://crm.example.net", "HTTPS://crm.example.net"),
+        ("HTTPS://crm.example.net", "https://crm.example.net"),
     ],
 )
 def test_a_webhook_url_is_http_or_https_with_a_host(given: str, kept: str) -> None:
@@ -103,6 +103,8 @@ def test_a_webhook_url_is_http_or_https_with_a_host(given: str, kept: str) -> No
         "", "crm.example.net/hook", "ftp://crm.example.net/hook", "file:///etc/passwd", "mailto:ops@example.net",
         "https://", "https:///path", "https://crm.example.net/hook#frag", "http://crm.example.net:0/",
         "http://crm.example.net:99999/", "http://crm.example.net:port/", "http://[::1/",
+        "http://exa\nmple.com/x", "http://example.com/x\ty", "http://example.com/a b", "http://a..b/",
+        "http://" + "x" * 64 + ".example.com/", "http://example.com/x#", "https://crm.example.net/" + "p" * 2100,
     ],
 )
 def test_anything_else_is_refused_as_bad_input(given: str) -> None:
@@ -143,7 +145,7 @@ def test_an_unknown_type_is_named(unknown: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "log_id"),
-    [("start", 0), (" start ", 0), ("now", 9 + 1), ("#7", 7), ("7", 7), ("#123456789012345678", 123456789012345678), ("#0", 0)],
+    [("start", 0), (" start ", 0), ("now", 9 + 1), ("#7", 7), ("7", 7), ("#0", 0), ("#10", 10)],
 )
 def test_named_positions(text: str, log_id: int) -> None:
     assert source().position(text, now=NOW) == EventPosition(log_id=log_id, index=0)
@@ -153,11 +155,18 @@ def test_now_on_a_ledger_without_logs_is_the_start() -> None:
     assert source([]).position("now") == START
 
 
-@pytest.mark.parametrize("text", ["#", "#-1", "-1", "#1e3", "#7.1", "yesterday", "log 7", "2026-13-01", "#1234567890123456789"])
+@pytest.mark.parametrize("text", ["#", "#-1", "-1", "#1e3", "#7.1", "yesterday", "log 7", "2026-13-01", "#1234567890123456789", ""])
 def test_anything_else_is_refused_with_the_forms_it_takes(text: str) -> None:
     with pytest.raises(InvalidCommand) as refused:
         source().position(text, now=NOW)
     assert "start, now, a log id" in refused.value.message
+
+
+@pytest.mark.parametrize("text", ["#11", "#123456789012345678"])
+def test_a_log_after_the_next_one_is_refused_it_would_skip_events(text: str) -> None:
+    with pytest.raises(InvalidCommand) as refused:
+        source().position(text, now=NOW)
+    assert "newest log is #9" in refused.value.message  # source()'s newest log, read from the ledger
 
 
 def test_an_instant_is_the_first_log_written_at_or_after_it() -> None:

@@ -50,7 +50,9 @@ class RunningApi:
     def revoke(self, text: str) -> None:
         keys = ApiKeys(KeyStore(open_database(self._registry_url)))
         try:
-            keys.revoke(text.split("_")[1], datetime.now(timezone.utc))
+            key_id = text.split("_")[1]
+            programme = next(k.programme for k in keys.keys() if k.key_id == key_id)
+            keys.revoke(key_id, datetime.now(timezone.utc), programme=programme)
         finally:
             keys.close()
 

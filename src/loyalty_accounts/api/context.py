@@ -38,10 +38,22 @@ def json_response(payload: Any, status: int = 200) -> Response:
     return Response(json.dumps(plain(payload), separators=(",", ":")).encode("utf-8"), status_code=status, media_type="application/json")
 
 
+def instance_of(request: Request) -> str | None:
+    """A problem's ``instance``: the route's template (``/v1/programmes/{programme}/members/{member}/balance``), never
+    the path as sent, which may hold what a caller typed (an email where a member id goes); None off every route."""
+
+    route = request.scope.get("route")
+    return getattr(route, "path", None)
+
+
 def problem_response(error: LoyaltyError, request: Request) -> Response:
-    status, body = problem_of(error, instance=request.url.path)
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return Response(body, status_code=status, media_type=PROBLEM_TYPE, headers=headers)
+    status, body = problem_of(error, instance=instance_of(request))
+    headers: dict[str, str] = {}
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    if status == 503:
+        headers["Retry-After"] = "5"
+    return Response(body, status_code=status, media_type=PROBLEM_TYPE, headers=headers or None)
 
 
 class ApiContext:
@@ -112,6 +124,8 @@ def require(key: ApiKey, *scopes: str, member: str | None = None) -> None:
         if wanted == "member:read" and "admin" not in key.scopes and key.member != member:
             continue
         return
+    if "member:read" in key.scopes and "member:read" in scopes:
+        raise NotAllowed("this API key reads its own member only")
     raise NotAllowed(f"this API key's scopes ({', '.join(key.scopes)}) do not allow this (needs {' or '.join(scopes)})")
 
 

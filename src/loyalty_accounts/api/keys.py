@@ -182,13 +182,14 @@ class ApiKeys:
         with self._store.transaction():
             return self._store.keys(programme)
 
-    def revoke(self, key_id: str, now: datetime) -> ApiKey:
-        """Revoke a key at once (the next request with it is refused). Raises UnknownEntity."""
+    def revoke(self, key_id: str, now: datetime, *, programme: str) -> ApiKey:
+        """Revoke ``programme``'s key at once (the next request with it is refused). Raises UnknownEntity for a key
+        that is not one of the programme's."""
 
         with self._store.transaction():
             found = self._store.find(key_id)
-            if found is None:
-                raise UnknownEntity(f"no API key {key_id}")
+            if found is None or found[0].programme != programme:
+                raise UnknownEntity(f"no API key {key_id} in programme {programme}")
             self._store.revoke(key_id, now)
             again = self._store.find(key_id)
         assert again is not None

@@ -44,6 +44,7 @@ from ..errors import (
     UnknownEntity,
 )
 from ..rules import EngagementLimitReached
+from ..vocabulary.personal_data import EMAIL, phone_numbers
 from .keys import KeyRefused, NotAllowed
 
 __all__ = ["PROBLEM_BASE", "IdempotencyConflict", "problem", "problem_of", "status_of"]
@@ -97,9 +98,28 @@ def problem(status: int, name: str, title: str, detail: str, *, instance: str | 
     return doc
 
 
+UNAVAILABLE = {
+    "ledger-unavailable": "the ledger is unavailable; nothing was written: retry",
+    "registry-unavailable": "the registry is unavailable; nothing was written: retry",
+}
+"""What a 503 says to a caller: not where the servers are (the operator's log and `loyalty ledger status` say)."""
+
+
+def scrubbed(text: str) -> str:
+    """``text`` with anything looking like an email or a phone number replaced: a message quoting what a caller
+    sent (an unknown partner, a malformed instant) must not hand personal data back."""
+
+    text = EMAIL.sub("(withheld)", text)
+    for number in sorted(phone_numbers(text), key=len, reverse=True):
+        text = text.replace(number, "(withheld)")
+    return text
+
+
 def problem_of(error: LoyaltyError, *, instance: str | None = None) -> tuple[int, bytes]:
-    """``error`` as (status, problem document bytes)."""
+    """``error`` as (status, problem document bytes); the detail scrubbed (:func:`scrubbed`), a 503's generic."""
 
     status, name = status_of(error)
-    doc = problem(status, name, type(error).__name__, error.message, instance=instance, code=error.code)
+    detail = UNAVAILABLE.get(name) or scrubbed(error.message)
+    title = "InvalidCommand" if isinstance(error, InvalidCommand) else type(error).__name__
+    doc = problem(status, name, title, detail, instance=instance, code=error.code)
     return status, json.dumps(doc, separators=(",", ":")).encode("utf-8")

@@ -30,10 +30,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..errors import LoyaltyError
 from ..version import __version__
 from ..vocabulary.personal_data import not_repeated
-from .context import ApiContext, json_response, problem_response, require
+from .context import ApiContext, instance_of, json_response, problem_response, require
 from .idempotency import idempotency_key, request_digest
 from .problems import FINAL_STATUSES, IdempotencyConflict, problem
-from .reads import register_reads
+from .reads import READS, register_reads
 from .writes import WRITES, Write, build, business_key, required_scope
 
 __all__ = ["MAX_BODY", "REQUEST_TIMEOUT_S", "create_api"]
@@ -75,6 +75,7 @@ def create_api(context: ApiContext, *, request_timeout_s: float = REQUEST_TIMEOU
         redoc_url=None,
     )
     api.state.context = context
+    api.router.redirect_slashes = False  # a redirect's Location would be built from the caller's Host header
 
     @api.middleware("http")
     async def _log_and_limit(request: Request, call_next: Any) -> Response:
@@ -96,7 +97,7 @@ def create_api(context: ApiContext, *, request_timeout_s: float = REQUEST_TIMEOU
         log.info(json.dumps({
             "method": request.method,
             "route": getattr(route, "path", "(none)"),
-            "programme": request.path_params.get("programme"),
+            "programme": _served(context, request.path_params.get("programme")),
             "status": response.status_code,
             "ms": round((time.perf_counter() - started) * 1000, 1),
             "key_id": getattr(request.state, "key_id", None),
@@ -114,8 +115,11 @@ def create_api(context: ApiContext, *, request_timeout_s: float = REQUEST_TIMEOU
         programme = request.path_params.get("programme")
         if programme is not None:
             try:
-                await run_in_threadpool(context.authenticate, request, programme)
-            except LoyaltyError as refused:  # KeyRefused (401), or the registry unavailable (503)
+                key = await run_in_threadpool(context.authenticate, request, programme)
+                scopes = scopes_of(request)
+                if scopes:  # and one whose scopes do not cover the route is refused (403) before its request is read
+                    require(key, *scopes, member=request.path_params.get("member"))
+            except LoyaltyError as refused:  # KeyRefused (401), NotAllowed (403), or the registry unavailable (503)
                 return problem_response(refused, request)
         places = "; ".join(
             f"{'.'.join(_place(p) for p in err.get('loc', ()) if p != 'body') or 'body'}: {err.get('msg', 'invalid')}" for err in exc.errors()
@@ -162,8 +166,27 @@ def _place(part: object) -> str:
     return f"({hidden})" if hidden is not None else str(part)
 
 
+def scopes_of(request: Request) -> tuple[str, ...]:
+    """The scopes the request's route needs when they do not depend on its body (an exchange's partner does)."""
+
+    route = getattr(request.scope.get("route"), "path", "")
+    path = route.removeprefix("/v1/programmes/{programme}")
+    for write in WRITES:
+        if write.path == path and request.method == "POST":
+            return () if write.scope == "partner:*" else (write.scope,)
+    scopes = READS.get(f"{request.method} {path}", ())
+    partner = request.path_params.get("partner")
+    return tuple(s.replace("{partner}", partner) if partner else s for s in scopes)
+
+
+def _served(context: ApiContext, programme: str | None) -> str | None:
+    """The programme a request names, for the log: only a served one (the path may hold anything a caller typed)."""
+
+    return programme if programme in context.programmes.by_name else ("(not served)" if programme is not None else None)
+
+
 def problem_answer(request: Request, status: int, name: str, title: str, detail: str, **extra: Any) -> Response:
-    doc = problem(status, name, title, detail, instance=request.url.path, **extra)
+    doc = problem(status, name, title, detail, instance=instance_of(request), **extra)
     return Response(json.dumps(doc, separators=(",", ":")).encode(), status_code=status, media_type="application/problem+json")
 
 

@@ -40,6 +40,12 @@ def _keys(context: AppContext) -> ApiKeys:
     return run_guarded(open_keys)
 
 
+def _require_ledger(context: AppContext) -> None:
+    """Refuse (UnknownEntity, exit 1) a key for a ledger that does not exist: a typo in --ledger is caught here."""
+
+    context.client().ledger_metadata()
+
+
 def key_record(key: ApiKey, now: datetime) -> dict[str, Any]:
     return {
         "key_id": key.key_id,
@@ -83,6 +89,7 @@ def create_key(
     now = _now()
     until = run_guarded(lambda: expiry(expires, now))
     programme = run_guarded(lambda: context.app.ledger_name)
+    run_guarded(lambda: _require_ledger(context))
     partners = run_guarded(lambda: list(context.chart.spec.partners))
     keys = _keys(context)
     try:
@@ -120,11 +127,13 @@ def list_keys(
 @key_app.command("revoke")
 @formatted
 def revoke_key(ctx: typer.Context, key_id: Annotated[str, typer.Argument(metavar="KEY_ID", help="The key's id (key_id in `key list`).")], *, fmt: Format) -> None:
-    """Revoke a key: the next request with it is refused (401)."""
+    """Revoke one of the programme's keys (the ledger of --ledger): the next request with it is refused (401)."""
 
-    keys = _keys(app_context(ctx))
+    context = app_context(ctx)
+    programme = run_guarded(lambda: context.app.ledger_name)
+    keys = _keys(context)
     try:
-        key = run_guarded(lambda: keys.revoke(key_id, _now()))
+        key = run_guarded(lambda: keys.revoke(key_id, _now(), programme=programme))
     finally:
         keys.close()
     emit_mapping(key_record(key, _now()), fmt)

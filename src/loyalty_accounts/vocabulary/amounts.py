@@ -41,11 +41,18 @@ ROUNDING_MODES: Mapping[str, str] = {
 
 
 def refuse_float(value: Any) -> Any:
-    """Before a money amount is read as a Decimal: a float is refused (it cannot hold 0.10 exactly)."""
+    """Before a money amount is read as a Decimal: a float is refused (it cannot hold 0.10 exactly), and text that is
+    not plain decimal digits (Decimal would read ``1e3`` as a thousand and ``١٢`` as twelve)."""
 
     if isinstance(value, float):
         raise ValueError("money must be a Decimal or a string, never a float")
+    if isinstance(value, str) and not _PLAIN_AMOUNT.fullmatch(value):
+        raise ValueError("write an amount as plain decimal digits, e.g. 12.50 (no exponent, blank, sign or other digits)")
     return value
+
+
+_PLAIN_AMOUNT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+"""Money as text: ASCII digits with an optional point (``1e3``, `` 20 ``, ``１０`` are not amounts)."""
 
 
 NOT_A_FLOAT = BeforeValidator(refuse_float)

@@ -194,16 +194,23 @@ def test_keys_lists_one_programme_or_all(keys: ApiKeys) -> None:
 
 def test_revoke_marks_the_key_at_that_instant_once(keys: ApiKeys) -> None:
     key, _ = make(keys, "pos:earn")
-    revoked = keys.revoke(key.key_id, NOW + timedelta(hours=1))
+    revoked = keys.revoke(key.key_id, NOW + timedelta(hours=1), programme="shop")
     assert revoked.revoked_at == NOW + timedelta(hours=1)
     assert revoked.state(NOW + timedelta(hours=1)) == "revoked"
-    again = keys.revoke(key.key_id, NOW + timedelta(hours=2))
+    again = keys.revoke(key.key_id, NOW + timedelta(hours=2), programme="shop")
     assert again.revoked_at == NOW + timedelta(hours=1)
 
 
 def test_revoking_an_unknown_key_is_unknown_entity(keys: ApiKeys) -> None:
     with pytest.raises(UnknownEntity, match="0000000000000000"):
-        keys.revoke("0000000000000000", NOW)
+        keys.revoke("0000000000000000", NOW, programme="shop")
+
+
+def test_another_programmes_key_is_not_revoked_it_is_unknown_here(keys: ApiKeys) -> None:
+    key, text = make(keys, "admin", programme="airline")
+    with pytest.raises(UnknownEntity, match="in programme shop"):
+        keys.revoke(key.key_id, NOW, programme="shop")
+    assert keys.authenticate(text, "airline", NOW).revoked_at is None
 
 
 # -- authenticating ---------------------------------------------------------------------
@@ -255,7 +262,7 @@ def test_another_keys_secret_does_not_open_this_key(keys: ApiKeys) -> None:
 
 def test_a_revoked_key_is_refused_from_the_next_request(keys: ApiKeys) -> None:
     key, text = make(keys, "pos:earn")
-    keys.revoke(key.key_id, NOW)
+    keys.revoke(key.key_id, NOW, programme="shop")
     assert refused(keys, text) == "API key not valid"  # read alike with an unknown key: nothing learnt
 
 

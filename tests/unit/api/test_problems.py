@@ -12,7 +12,7 @@ import pytest
 import loyalty_accounts
 from loyalty_accounts import errors
 from loyalty_accounts.api.keys import KeyRefused, NotAllowed
-from loyalty_accounts.api.problems import PROBLEM_BASE, IdempotencyConflict, problem, problem_of, status_of
+from loyalty_accounts.api.problems import UNAVAILABLE, PROBLEM_BASE, IdempotencyConflict, problem, problem_of, status_of
 from loyalty_accounts.events.delivery import WebhookUnreachable
 from loyalty_accounts.events.derive import EventStreamError
 from loyalty_accounts.rules import EngagementLimitReached
@@ -138,9 +138,22 @@ def test_every_problem_document_says_its_own_status(kind: type[errors.LoyaltyErr
     doc = json.loads(body)
     assert doc["status"] == status == EXPECTED[kind][0]
     assert doc["type"] == PROBLEM_BASE + EXPECTED[kind][1]
-    assert doc["title"] == kind.__name__
-    assert doc["detail"] == error.message
-    assert "what happened" in doc["detail"]
+    assert doc["title"] == ("InvalidCommand" if issubclass(kind, errors.InvalidCommand) else kind.__name__)
+    if status == 503:  # where the servers are is the operator's business, not a caller's
+        assert doc["detail"] == UNAVAILABLE[EXPECTED[kind][1]] and "what happened" not in doc["detail"]
+    else:
+        assert doc["detail"] == error.message
+        assert "what happened" in doc["detail"]
+
+
+@pytest.mark.parametrize(
+    ("message", "hidden"),
+    [("unknown partner 'jane.doe@example.com'", "jane.doe@example.com"), ("as_of: '+1 415 555 0100' is not ISO 8601", "555 0100")],
+)
+def test_a_detail_quoting_personal_data_is_scrubbed(message: str, hidden: str) -> None:
+    status, body = problem_of(errors.InvalidCommand(message))
+    doc = json.loads(body)
+    assert status == 400 and hidden not in doc["detail"] and "(withheld)" in doc["detail"]
 
 
 def test_problem_keeps_extra_members_and_drops_empty_ones() -> None:

@@ -109,7 +109,10 @@ def problem_of(response: Any, status: int, name: str) -> dict[str, Any]:
     doc = response.json()
     assert doc["type"] == PROBLEM_BASE + name
     assert doc["status"] == status
-    assert doc["instance"] == response.request.url.path
+    # The route's template, never the path as sent (it may hold what the caller typed); none off every route.
+    assert "instance" not in doc or doc["instance"].startswith("/v1/")
+    if "/programmes/" in response.request.url.path and "instance" in doc:
+        assert "{programme}" in doc["instance"]
     assert doc["title"] and doc["detail"]
     return doc
 
@@ -121,7 +124,7 @@ def refused_keys(served: Served) -> dict[str, str | None]:
     valid = served.key("admin")
     key_id, secret = valid.split("_", 2)[1:]
     revoked = served.key("admin")
-    served.context.keys().revoke(revoked.split("_")[1], NOW)
+    served.context.keys().revoke(revoked.split("_")[1], NOW, programme="loyalty")
     return {
         "none": None,
         "malformed": "lk_nothing",
@@ -508,3 +511,36 @@ def test_the_request_log_leaves_out_the_query_string(served: Served, caplog: pyt
     logged = json.loads(line)
     assert logged["route"] == "/v1/programmes/{programme}/members/{member}/balance"
     assert "2026-05-01" not in line and "c42" not in line
+
+
+# -- after a new user's trial: nothing a caller typed comes back, the scope before the request ----------
+
+
+def test_a_key_without_the_scope_is_refused_before_its_body_is_read(served: Served) -> None:
+    finance = served.key("finance:read")
+    refused = served.post("/adjustments", {"customer": "c42"}, key=finance, idem="a-1")  # not a valid adjustment either
+    problem_of(refused, 403, "forbidden")
+    alice = served.key("member:read", member="alice")
+    read = served.client.get("/v1/programmes/loyalty/members/bob/history?limit=abc", headers={"Authorization": f"Bearer {alice}"})
+    assert read.status_code == 403 and "own member only" in read.json()["detail"]
+
+
+def test_a_path_holding_an_email_is_not_handed_back(served: Served) -> None:
+    key = served.key("finance:read")
+    answer = served.client.get(f"/v1/programmes/loyalty/members/{EMAIL}/balance", headers={"Authorization": f"Bearer {key}"})
+    assert answer.status_code >= 400 and EMAIL not in answer.text
+    assert answer.json()["instance"] == "/v1/programmes/{programme}/members/{member}/balance"
+    stranger = served.client.get(f"/v1/{EMAIL}")
+    assert stranger.status_code == 404 and EMAIL not in stranger.text
+
+
+def test_a_trailing_slash_is_not_redirected_to_the_callers_host(served: Served) -> None:
+    answer = served.client.post("/v1/programmes/loyalty/earn/", json=EARN, headers={"Host": "evil.example"}, follow_redirects=False)
+    assert answer.status_code == 404 and "location" not in answer.headers
+
+
+def test_the_log_names_only_a_served_programme(served: Served, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="loyalty_accounts.api"):
+        served.post("/earn", key=None, programme=EMAIL.replace("@", "-at-"))
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "loyalty_accounts.api"]
+    assert lines and lines[-1]["programme"] == "(not served)"

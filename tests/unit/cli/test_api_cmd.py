@@ -16,7 +16,7 @@ from loyalty_accounts.api.keys import ApiKeys
 from loyalty_accounts.cli import api_cmd
 from loyalty_accounts.cli import app as loyalty_app
 from loyalty_accounts.cli.context import AppContext
-from loyalty_accounts.errors import InvalidCommand
+from loyalty_accounts.errors import InvalidCommand, UnknownEntity
 
 runner = CliRunner()
 NOW = datetime(2026, 5, 1, 10, 30, tzinfo=timezone.utc)
@@ -76,7 +76,18 @@ def store(monkeypatch: pytest.MonkeyPatch) -> FakeKeyStore:
 
     fake = FakeKeyStore()
     monkeypatch.setattr(api_cmd, "_keys", lambda context: ApiKeys(fake))  # type: ignore[arg-type]
+    monkeypatch.setattr(api_cmd, "_require_ledger", lambda context: None)  # the ledger "shop" exists
     return fake
+
+
+def test_no_key_is_made_for_a_ledger_that_does_not_exist(store: FakeKeyStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    def missing(context: object) -> None:
+        raise UnknownEntity("ledger shop not found", code="LEDGER_NOT_FOUND")
+
+    monkeypatch.setattr(api_cmd, "_require_ledger", missing)
+    result = key("create", "--scope", "pos:earn", "--label", "till-12")
+    assert result.exit_code == 1 and "ledger shop not found" in result.stderr
+    assert store.rows == {}
 
 
 def key(*args: str) -> object:

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from loyalty_accounts.errors import InvalidCommand
-from loyalty_accounts.vocabulary.amounts import asset_precision, from_minor, parse_points, to_minor
+from loyalty_accounts.vocabulary.amounts import Money, asset_precision, from_minor, parse_points, to_minor
 
 
 def test_asset_precision_and_minor_units():
@@ -37,3 +37,10 @@ def test_points_are_plain_whole_numbers() -> None:
             parse_points(bad)
     with pytest.raises(InvalidCommand, match="-p: '1_0' is not a whole number of points"):
         parse_points("1_0", option="-p", signed=True)
+
+
+@pytest.mark.parametrize("text", ["1e3", " 20 ", "20 ", "+20", "١٢", "１０", "12,50", ""])
+def test_money_as_text_is_plain_decimal_digits(text: str) -> None:
+    with pytest.raises((InvalidCommand, ValueError)):
+        Money(amount=text, currency="USD")  # type: ignore[arg-type]
+    assert Money(amount="12.50", currency="USD").amount == Decimal("12.5")  # type: ignore[arg-type]

@@ -22,6 +22,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from starlette.concurrency import run_in_threadpool
@@ -155,7 +156,46 @@ def create_api(context: ApiContext, *, request_timeout_s: float = REQUEST_TIMEOU
     for write in WRITES:
         _register_write(api, context, write)
     register_reads(api, context)
+    api.openapi = lambda: _openapi(api)  # type: ignore[method-assign]
     return api
+
+
+_PROBLEM = {"application/problem+json": {"schema": {"type": "object"}}}
+_REFUSALS = {
+    "400": "Invalid request",
+    "401": "No key, or a key that does not open this programme",
+    "403": "The key's scopes do not cover this",
+}
+
+
+def _openapi(api: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document as the API really answers: the bearer key, every write's Idempotency-Key header, and
+    refusals as problem documents (400, never FastAPI's 422)."""
+
+    if api.openapi_schema:
+        return api.openapi_schema
+    schema = get_openapi(title=api.title, version=api.version, description=api.description, routes=api.routes)
+    schema.setdefault("components", {})["securitySchemes"] = {
+        "apiKey": {"type": "http", "scheme": "bearer", "description": "lk_<id>_<secret>, made by `loyalty key create`"}
+    }
+    writes = {"/v1/programmes/{programme}" + w.path for w in WRITES}
+    for path, operations in schema.get("paths", {}).items():
+        if not path.startswith("/v1/programmes/"):
+            continue
+        for method, operation in operations.items():
+            operation["security"] = [{"apiKey": []}]
+            if method == "post" and path in writes:
+                operation.setdefault("parameters", []).append(
+                    {"name": "Idempotency-Key", "in": "header", "required": True,
+                     "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
+                     "description": "The same key with the same body gets the original answer; with another body, 409."}
+                )
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            for status, text in _REFUSALS.items():
+                responses[status] = {"description": text + " (a problem document, RFC 9457)", "content": _PROBLEM}
+    api.openapi_schema = schema
+    return schema
 
 
 def _place(part: object) -> str:

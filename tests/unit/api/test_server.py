@@ -544,3 +544,13 @@ def test_the_log_names_only_a_served_programme(served: Served, caplog: pytest.Lo
         served.post("/earn", key=None, programme=EMAIL.replace("@", "-at-"))
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "loyalty_accounts.api"]
     assert lines and lines[-1]["programme"] == "(not served)"
+
+
+def test_the_openapi_document_says_how_to_call(served: Served) -> None:
+    document = served.client.get("/v1/openapi.json").json()
+    assert document["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
+    for write in WRITES:
+        operation = document["paths"]["/v1/programmes/{programme}" + write.path]["post"]
+        assert operation["security"] == [{"apiKey": []}]
+        assert [p["name"] for p in operation["parameters"] if p["in"] == "header"] == ["Idempotency-Key"]
+        assert "422" not in operation["responses"] and "application/problem+json" in operation["responses"]["400"]["content"]

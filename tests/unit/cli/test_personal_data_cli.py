@@ -95,3 +95,33 @@ def test_with_the_registry_wired_a_customer_id_spelling_a_members_name_is_refuse
     assert len(list(books.transactions())) == before
     assert invoke("adjust", "-c", member, "--adjustment", "a-9", "-p", "5", "--reason", "goodwill").exit_code == 0
     assert invoke("adjust", "-c", "martin", "--adjustment", "a-10", "-p", "5", "--reason", "goodwill").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "kind"),
+    [
+        ("-c", "Zoe Martin", "name"),
+        ("-c", "4155550100.", "phone"),
+        ("-c", "zoe@example", "email"),
+        ("--reason", "Zoe Martin", "name"),
+        ("--adjustment", "zoe martin", "name"),
+    ],
+)
+def test_a_malformed_field_that_may_be_personal_data_is_not_echoed_by_the_validation_error(
+    books: FakeLedger, option: str, value: str, kind: str
+) -> None:
+    args, _ = COMMANDS["adjust"]
+    before = len(list(books.transactions()))
+    result = invoke(*_with(args, option, value))
+    assert result.exit_code == 2, result.output
+    assert value not in result.stderr and value.split()[0] not in result.stderr.replace("--", ""), result.stderr
+    assert f"(got a value that looks like a{'n' if kind == 'email' else ''} {kind}, not repeated)" in result.stderr, result.stderr
+    assert len(list(books.transactions())) == before
+
+
+def test_a_harmless_malformed_value_is_still_echoed(books: FakeLedger) -> None:
+    args, _ = COMMANDS["adjust"]
+    result = invoke(*_with(args, "-c", "c.1"))
+    assert result.exit_code == 2 and "(got 'c.1')" in result.stderr, result.stderr
+    negative = invoke(*_with(COMMANDS["redeem"][0], "-p", "-5"))
+    assert negative.exit_code == 2 and "'-5' is not a positive whole number" in negative.stderr, negative.stderr

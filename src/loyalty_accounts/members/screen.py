@@ -6,8 +6,11 @@ the candidates it finds in each value with the registry's :class:`~.lookup.Looku
 registry which digests it knows; no profile is decrypted, nothing is stored. Candidates:
 
 - ``email``: each email-shaped run (:data:`~loyalty_accounts.vocabulary.personal_data.EMAIL`);
-- ``phone``: each run of 8 to 15 digits, with ``+`` put in front when it has none (a number typed
-  without it, ``14155550100`` or ``1-415-555-0100``, is still the member's);
+- ``phone``: each run of digits (and of its groups, ``42-4155550100`` holds ``4155550100``) of 8 to 15
+  digits, with ``+`` put in front when it has none (a number typed without it, ``14155550100`` or
+  ``1-415-555-0100``, is still the member's), and, without ``+``, of 7 to 15 digits as the national form
+  of a number (:func:`~.lookup.national_phone_forms`: ``4155550100`` or ``06 12 34 56 78`` is the
+  member's ``+1 415 555 0100`` or ``+33 6 12 34 56 78``), each form digested as a ``phone``;
 - ``member name``: each run of consecutive tokens (:func:`~.lookup.name_tokens`) that are all tokens
   of some member's name, whose joined form is a member's full name (``zoe_martin`` for Zoë Martin;
   ``martin`` alone is no member's full name).
@@ -22,12 +25,14 @@ from __future__ import annotations
 import re
 from typing import Callable, Iterable, Mapping
 
-from ..vocabulary.personal_data import EMAIL, PersonalKind
-from .lookup import LOOKUP_KINDS, LookupDigests, LookupKind, name_tokens
+from ..vocabulary.personal_data import DIGIT_RUN, EMAIL, MAX_PHONE_DIGITS, MIN_E164_DIGITS, MIN_PHONE_DIGITS, PersonalKind
+from .lookup import LOOKUP_KINDS, LookupDigests, LookupKind, name_tokens, national_phone_forms
 from .service import MemberRegistry
 
-_DIGIT_RUN = re.compile(r"\+?[0-9][0-9 ().-]*[0-9]")
-_PHONE_DIGITS = range(8, 16)
+_E164_DIGITS = range(MIN_E164_DIGITS, MAX_PHONE_DIGITS + 1)
+_NATIONAL_DIGITS = range(MIN_PHONE_DIGITS, MAX_PHONE_DIGITS + 1)
+_GROUP_SEPARATORS = re.compile(r"[ ().-]+")
+_CACHED_NUMBERS = 65536
 
 
 class RegistryScreen:
@@ -39,6 +44,7 @@ class RegistryScreen:
         self._registry = registry
         self._preload = preload
         self._loaded: dict[LookupKind, frozenset[bytes]] | None = None
+        self._numbers: dict[tuple[str, bool], tuple[bytes, ...]] = {}
 
     def _known(self, kind: LookupKind, digests: list[bytes]) -> frozenset[bytes]:
         if not self._preload:
@@ -76,12 +82,31 @@ class RegistryScreen:
     def _candidates(self, kind: str, value: str) -> Iterable[bytes]:
         if kind == "email":
             return [self._digests.email(m.group(0)) for m in EMAIL.finditer(value)]
-        digests = []
-        for m in _DIGIT_RUN.finditer(value):
-            digits = "".join(c for c in m.group(0) if c.isdigit())
-            if len(digits) in _PHONE_DIGITS and digits[0] != "0":
-                digests.append(self._digests.digest("phone", "+" + digits))
+        digests: list[bytes] = []
+        for m in DIGIT_RUN.finditer(value):
+            run = m.group(0)
+            groups = [g for g in _GROUP_SEPARATORS.split(run.lstrip("+")) if g]
+            for start in range(len(groups)):
+                for end in range(start + 1, len(groups) + 1):
+                    digits = "".join(groups[start:end])
+                    if len(digits) > MAX_PHONE_DIGITS:
+                        break
+                    digests.extend(self._number(digits, international=start == 0 and run.startswith("+")))
         return digests
+
+    def _number(self, digits: str, *, international: bool) -> tuple[bytes, ...]:
+        """The ``phone`` digests of the numbers ``digits`` may be (``+`` put in front; its national forms unless
+        ``international``), remembered: the same dates and ids come back in every transaction of a scan."""
+
+        key = (digits, international)
+        if key not in self._numbers:
+            forms = {"+" + digits} if len(digits) in _E164_DIGITS and digits[0] != "0" else set()
+            if not international and len(digits) in _NATIONAL_DIGITS:
+                forms |= national_phone_forms(digits)
+            if len(self._numbers) >= _CACHED_NUMBERS:
+                self._numbers.clear()
+            self._numbers[key] = tuple(self._digests.digest("phone", form) for form in sorted(forms))
+        return self._numbers[key]
 
 
 def _known_runs(tokens: tuple[str, ...], known: set[str]) -> Iterable[tuple[str, ...]]:

@@ -82,12 +82,18 @@ def test_the_same_commands_without_personal_data_post(books: FakeLedger, command
     assert len(list(books.transactions())) > before
 
 
-def test_with_the_registry_wired_a_customer_id_spelling_a_members_name_is_refused(
-    books: FakeLedger, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def wired(monkeypatch: pytest.MonkeyPatch) -> MemberRegistry:
+    """A member registry the CLI's commands are screened against, holding Zoë Martin (+1 415 555 0199)."""
+
     registry = MemberRegistry(FakeRegistryStore(), RegistryKey(bytes(range(32))))
-    member = registry.add("Zoë Martin", email=EMAIL).member_id
+    registry.add("Zoë Martin", email=EMAIL, phone="+1 415 555 0199")
     monkeypatch.setattr(App, "personal_data", lambda self, preload=False: RegistryScreen(lambda: registry, preload=preload))
+    return registry
+
+
+def test_with_the_registry_wired_a_customer_id_spelling_a_members_name_is_refused(books: FakeLedger, wired: MemberRegistry) -> None:
+    member = wired.add("Ann Lee").member_id
     before = len(list(books.transactions()))
     refused = invoke("adjust", "-c", "zoe_martin", "--adjustment", "a-9", "-p", "5", "--reason", "goodwill")
     assert refused.exit_code == 2 and "customer looks like a member name" in refused.output, refused.output
@@ -125,3 +131,16 @@ def test_a_harmless_malformed_value_is_still_echoed(books: FakeLedger) -> None:
     assert result.exit_code == 2 and "(got 'c.1')" in result.stderr, result.stderr
     negative = invoke(*_with(COMMANDS["redeem"][0], "-p", "-5"))
     assert negative.exit_code == 2 and "'-5' is not a positive whole number" in negative.stderr, negative.stderr
+
+
+@pytest.mark.parametrize(("option", "value"), [("-c", "c-4155550199"), ("--adjustment", "a-4155550199"), ("--reason", "tel-4155550199")])
+def test_with_the_registry_wired_a_members_number_in_its_national_form_is_refused(
+    books: FakeLedger, wired: MemberRegistry, option: str, value: str
+) -> None:
+    args, _ = COMMANDS["adjust"]
+    before = len(list(books.transactions()))
+    refused = invoke(*_with(args, option, value))
+    assert refused.exit_code == 2 and "looks like a phone" in refused.output, refused.output
+    assert "4155550199" not in refused.output
+    assert len(list(books.transactions())) == before
+    assert invoke(*_with(args, option, value.replace("0199", "0100"))).exit_code == 0  # not a member's number

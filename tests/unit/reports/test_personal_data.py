@@ -101,6 +101,22 @@ def test_the_registry_screen_knows_members_names_and_numbers_by_their_digests(re
     assert RegistryScreen(lambda: registry, preload=True).members_data({"customer": text}) == found
 
 
+@pytest.mark.parametrize(("text", "kind"), [
+    ("4155550199", "phone"), ("c-4155550199", "phone"), ("c42-4155550199", "phone"), ("o-4155550199-2", "phone"),
+    ("(415) 555-0199", "phone"), ("0612345678", "phone"), ("612345678", "phone"), ("06.12.34.56.78", "phone"),
+    ("ph0612345678", "phone"), ("+33 612345678", "phone"),
+    ("4155550100", None), ("0612345679", None), ("+1 4155550100", None), ("o-1234567", None), ("20261002", None),
+    ("expire:20260930T030000Z:c42:20260930", None), ("INV-2026-000123", None),
+])
+def test_the_registry_screen_knows_a_members_number_written_in_its_national_form(
+    registry: MemberRegistry, text: str, kind: str | None
+) -> None:
+    registry.add("Ann Lee", phone="+33 6 12 34 56 78")  # stored as its E.164 digest only, like every member's
+    found = RegistryScreen(lambda: registry).members_data({"customer": text})
+    assert found == ({"customer": kind} if kind else {})
+    assert RegistryScreen(lambda: registry, preload=True).members_data({"customer": text}) == found
+
+
 def test_no_value_any_operation_writes_is_a_registered_members(registry: MemberRegistry, chart: Chart, catalogue: Catalogue) -> None:
     registry.add("Alicia Keys", email="ak@example.net")  # neither c42 nor any code of the plans is her
     values = {f"{p.reference} {w}": v for p in every_plan(chart, catalogue) for w, v in written_values(p).items()}

@@ -144,3 +144,22 @@ def test_with_the_registry_wired_a_members_number_in_its_national_form_is_refuse
     assert "4155550199" not in refused.output
     assert len(list(books.transactions())) == before
     assert invoke(*_with(args, option, value.replace("0199", "0100"))).exit_code == 0  # not a member's number
+
+
+@pytest.mark.parametrize("customer", ["martin_zoe", "zoemartin", "Martin-Zoe", "zoe.martin.42"])
+def test_with_the_registry_wired_a_members_name_reordered_or_joined_is_refused(
+    books: FakeLedger, wired: MemberRegistry, customer: str
+) -> None:
+    args, _ = COMMANDS["redeem"]
+    before = len(list(books.transactions()))
+    refused = invoke(*_with(_with(args, "-c", "c1"), "--reward", customer))
+    assert refused.exit_code == 2 and "reward looks like a member name" in refused.output, refused.output
+    assert "zoe" not in refused.output.lower()
+    assert len(list(books.transactions())) == before
+
+
+@pytest.mark.parametrize("reward", ["sku_blue_mug", "order-123", "c42", "martinez"])
+def test_with_the_registry_wired_ordinary_codes_still_post(books: FakeLedger, wired: MemberRegistry, reward: str) -> None:
+    args, _ = COMMANDS["redeem"]
+    result = invoke(*_with(_with(args, "--redemption", f"r-{reward}"), "--reward", reward))
+    assert result.exit_code == 0, result.output

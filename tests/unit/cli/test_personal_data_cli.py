@@ -163,3 +163,38 @@ def test_with_the_registry_wired_ordinary_codes_still_post(books: FakeLedger, wi
     args, _ = COMMANDS["redeem"]
     result = invoke(*_with(_with(args, "--redemption", f"r-{reward}"), "--reward", reward))
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(("sweep", "customer", "kind"), [
+    ("release", "zoe_martin", "member name"), ("expire", "martinzoe", "member name"), ("release", "c-4155550199", "phone"),
+])
+def test_with_the_registry_wired_a_sweep_for_a_members_data_as_its_customer_is_refused(
+    books: FakeLedger, wired: MemberRegistry, sweep: str, customer: str, kind: str
+) -> None:
+    before = len(list(books.transactions()))
+    refused = invoke(sweep, "--as-of", "2026-06-01T00:00:00Z", "-c", customer)
+    assert refused.exit_code == 2 and f"refused: personal data in the {sweep} command (customer looks like a {kind})" in refused.output
+    assert customer not in refused.output
+    assert len(list(books.transactions())) == before
+
+
+def test_with_the_registry_wired_a_sweep_over_all_customers_refuses_a_members_data_found_on_the_ledger(
+    books: FakeLedger, request: pytest.FixtureRequest
+) -> None:
+    # martin_zoe was a customer id before Zoë Martin joined: the sweeps would write it again, so they are refused
+    for args in (
+        ["earn", "-c", "martin_zoe", "--order", "o-z", "--amount", "100", "--ordered-at", "2025-01-05T00:00:00Z"],
+        ["release", "--as-of", "2025-02-01T00:00:00Z"],
+        ["earn", "-c", "martin_zoe", "--order", "o-z2", "--amount", "100", "--ordered-at", "2025-02-05T00:00:00Z"],
+        ["earn", "-c", "c2", "--order", "o-c2", "--amount", "100", "--ordered-at", "2025-02-05T00:00:00Z"],
+    ):
+        assert invoke(*args).exit_code == 0, args
+    request.getfixturevalue("wired")
+    before = len(list(books.transactions()))
+    for sweep in ("release", "expire"):
+        refused = invoke(sweep, "--as-of", "2026-06-01T00:00:00Z")
+        assert refused.exit_code == 2 and f"personal data in the {sweep} command (customer looks like a member name)" in refused.output
+        assert "zoe" not in refused.output.lower()
+    assert len(list(books.transactions())) == before  # nobody's points moved, c1's and c2's neither
+    assert invoke("release", "--as-of", "2026-06-01T00:00:00Z", "-c", "c2").exit_code == 0  # a sweep of others still runs
+    assert len(list(books.transactions())) > before

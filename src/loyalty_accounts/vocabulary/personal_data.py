@@ -108,8 +108,8 @@ def not_repeated(text: str) -> str | None:
 
     Warier than :func:`personal_kind`: any ``@``, 7 to 15 digits in one group (``4155550100``) and blanks between
     words (``Zoe Martin``) are not repeated either. A registered member's name written without blanks in a
-    malformed value (``zoe.martin`` as a customer id) cannot be told by pattern: the registry's screen refuses
-    it where a command is run, but a message made while the command is checked has no registry to ask."""
+    malformed value (``zoe.martin`` as a customer id) cannot be told by pattern: the registry's screen sees
+    the values of a command that was made, and a message made while a value is checked has no registry to ask."""
 
     kind = _echo_kind(text)
     return None if kind is None else f"a value that looks like {'an' if kind == 'email' else 'a'} {kind}, not repeated"

@@ -45,7 +45,7 @@ def test_a_malformed_id_that_may_be_personal_data_is_not_repeated(bad: str, hidd
     assert refused.value.message == f"hold id ({hidden}) is not valid: use 1-100 letters, digits, '_' or '-'"
 
 
-@pytest.mark.parametrize("bad", ["h.1", "order:123", " c1", "-5!", "o.1234"])
+@pytest.mark.parametrize("bad", ["h.1", "order:123", " c1", "-5!", "o.1234", "2026-10-06.", "1234567.89!"])
 def test_a_malformed_id_that_cannot_be_personal_data_is_quoted(bad: str) -> None:
     with pytest.raises(InvalidCommand) as refused:
         hold_id(bad)

@@ -217,7 +217,7 @@ def refuse_personal_commands(commands: Sequence[Command], port: PersonalDataPort
     value nor whose command it was."""
 
     texts = {f"{i} {name}": value for i, command in enumerate(commands) for name, value in command if isinstance(value, str)}
-    found = screened(texts, port)
+    found = screened(texts, port) if texts else {}
     if found:
         fields = {key.split(" ", 1)[1]: kind for key, kind in sorted(found.items())}
         raise InvalidCommand(refusal(fields, f"the {title_of(type(commands[0]))}"))

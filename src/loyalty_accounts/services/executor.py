@@ -71,7 +71,7 @@ from ..errors import (
 )
 from ..numscript import Catalogue
 from ..operations import OPERATIONS, Command, Operation, Reading, Registered, Sweep
-from ..operations.base import refuse_personal_commands, refuse_personal_fields
+from ..operations.base import refuse_personal_fields
 from ..operations.guard import EPOCH, GuardState, guarded, read_every_guard, read_guard, resolve_latest
 from ..operations.open_control import open_control
 from ..ports import LedgerPort
@@ -429,17 +429,14 @@ class Executor:
         Customers whose plans a concurrent operation made stale (refused by
         their sequence leg) are read and planned again, up to
         :data:`SWEEP_ROUNDS` rounds; InsufficientPoints if they still are.
-        The customer ids are screened for personal data as a command's fields are
-        (:func:`~loyalty_accounts.operations.base.refuse_personal_commands`, with the
-        executor's registry screen): InvalidCommand, before anything is read for a
-        ``customer`` given, before anything is posted for all of them.
+        Customer ids are screened like a command's (InvalidCommand): one given before any read, all due before any post.
         """
 
         entry = self.registry[name]
         if not isinstance(entry, Sweep):
             raise TypeError(f"{name} is not a sweep")
-        if customer is not None:  # screened before anything is read, as a command is (run); all customers: per round
-            refuse_personal_fields(entry.command_for(customer, as_of), self.personal_data)
+        if customer is not None:
+            entry.commands_for([customer], as_of, self.personal_data)
         # The sweep's posts move the sequences of the customers it touches: guesses about them would only be refused.
         self.last_known.forget(None if customer is None else [customer])
         results: list[OperationResult] = []
@@ -468,11 +465,8 @@ class Executor:
         guard = read_every_guard(self.reading) if customer is None else read_guard(self.reading, [customer])
         at = self.check_date(as_of, guard)
         states = entry.read(self.reading, customer)
-        commands = {owner: entry.command_for(owner, at) for owner in sorted(states)}
-        if customer is None and commands:  # the customers found due, all at once (one given was screened already)
-            refuse_personal_commands(list(commands.values()), self.personal_data)
         plans: list[tuple[str, TransactionPlan]] = []
-        for owner, command in commands.items():
+        for owner, command in entry.commands_for(states, at, self.personal_data if customer is None else None).items():
             # Each plan of the owner goes in the same bulk after the one before it.
             running = guard
             for plan in entry.plan(command, self.chart, self.catalogue, states[owner]):

@@ -1,6 +1,7 @@
 """Issue 14, item 2, on the real server: an email address smuggled past the programme by a raw HTTP posting is
 caught by `reconcile` (naming the transaction, never the address), and every command path refuses it through
-each free-text field with nothing posted; with the registry wired in, a member's name as a customer id too."""
+each free-text field with nothing posted; with the registry wired in, a member's name as a customer id too (in
+another order or joined, and the member's phone in its national form), by commands and sweeps alike."""
 
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ def test_personal_data_is_refused_on_every_path_and_a_raw_posting_of_it_fails_re
     run = lambda *a: _invoke(ledger_url, ledger_name, *a)  # noqa: E731
     for args in (
         ["init"],
-        ["member", "add", "--name", "Zoë Martin", "--email", EMAIL],
+        ["member", "add", "--name", "Zoë Martin", "--email", EMAIL, "--phone", "+1 415 555 0100"],
         ["earn", "-c", "c1", "--order", "o-1", "--amount", "1000", "--ordered-at", "2025-01-01T00:00:00Z"],
         ["release", "--as-of", "2025-02-01T00:00:00Z"],
         ["hold", "-c", "c1", "--hold", "h-1", "-p", "10", "--at", "2025-02-02T00:00:00Z"],
@@ -71,8 +72,15 @@ def test_personal_data_is_refused_on_every_path_and_a_raw_posting_of_it_fails_re
             smuggled[smuggled.index(option) + 1] = EMAIL
             refused = run(*smuggled)
             assert refused.exit_code == 2 and EMAIL not in refused.output, (smuggled, refused.output)
-    named = run("adjust", "-c", "zoe_martin", "--adjustment", "a-9", "-p", "5", "--reason", "goodwill")
-    assert named.exit_code == 2 and "customer looks like a member name" in named.output, named.output
+    for customer, kind in (("zoe_martin", "member name"), ("martinzoe", "member name"), ("Martin-Zoe", "member name"), ("c-4155550100", "phone")):
+        named = run("adjust", "-c", customer, "--adjustment", "a-9", "-p", "5", "--reason", "goodwill")
+        assert named.exit_code == 2 and f"customer looks like a {kind}" in named.output, named.output
+        for sweep in ("release", "expire"):
+            swept = run(sweep, "-c", customer)
+            assert swept.exit_code == 2 and f"customer looks like a {kind}" in swept.output, swept.output
+    echoed = run("adjust", "-c", "Zoe Martin", "--adjustment", "a-9", "-p", "5", "--reason", "goodwill")
+    assert echoed.exit_code == 2 and "(got a value that looks like a name, not repeated)" in echoed.output, echoed.output
+    assert "Zoe" not in echoed.output
     assert _count(client) == before
 
     # Behind the programme's back: a raw posting straight to the server's API, the address in its metadata.

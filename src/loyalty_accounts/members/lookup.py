@@ -13,6 +13,12 @@ kind            normal form of the value
                 removed, split on anything else, tokens of one character left out
 ==============  ==========================================================================
 
+A number typed in its national form (``4155550100``, ``06 12 34 56 78``) has no country code to put it
+in E.164; :func:`national_phone_forms` gives every E.164 number it may be the national form of (one per
+country calling code whose numbering plan admits it, from ``phonenumbers``' metadata), each of which is
+digested as a ``phone``: so a national form is matched against the digests already stored, with no
+digest of its own.
+
 A scan for personal data (in the ledger's metadata, say) puts each candidate it finds in text through
 the same :class:`LookupDigests` and asks the registry which digests it knows
 (:meth:`~.service.MemberRegistry.known`), or loads every digest of a kind once
@@ -27,7 +33,10 @@ import hashlib
 import hmac
 import re
 import unicodedata
+from functools import cache, lru_cache
 from typing import Literal
+
+from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata
 
 from ..vocabulary.frozen import Frozen
 from .profile import Profile, e164
@@ -57,6 +66,40 @@ def phone_form(text: str) -> str | None:
     """A phone number as digested (E.164), or None when ``text`` is not one once punctuation is dropped."""
 
     return e164(text)
+
+
+@cache
+def _numbering_plans() -> tuple[tuple[str, re.Pattern[str] | None, str | None, frozenset[int]], ...]:
+    """Per country calling code and region: (code, national prefix as parsed, its transform rule, the lengths
+    of a national significant number), from ``phonenumbers``' metadata; regions that share all four once."""
+
+    plans = set()
+    for code, regions in COUNTRY_CODE_TO_REGION_CODE.items():
+        for region in regions:
+            meta = PhoneMetadata.metadata_for_region(region)  # None for non-geographic codes (+800...)
+            if meta is not None:
+                lengths = frozenset(n for n in meta.general_desc.possible_length if n > 0)
+                plans.add((str(code), meta.national_prefix_for_parsing, meta.national_prefix_transform_rule, lengths))
+    return tuple((code, re.compile(prefix) if prefix else None, rule, lengths) for code, prefix, rule, lengths in sorted(plans, key=str))
+
+
+@lru_cache(maxsize=4096)
+def national_phone_forms(digits: str) -> frozenset[str]:
+    """The E.164 numbers ``digits`` (a number written without ``+``, digits only) may be the national form of.
+
+    ``4155550100`` -> ``+14155550100`` (and ``+44...``, ``+33...``: one per country whose numbering plan
+    has national numbers of that length); ``0612345678`` -> ``+33612345678`` too, its national prefix
+    (the trunk ``0``) dropped as the country's plan says. Every one is a possible number, none is known
+    to be in service: the registry's digests say which is a member's.
+    """
+
+    forms = set()
+    for code, prefix, rule, lengths in _numbering_plans():
+        numbers = [digits]
+        if prefix is not None and (match := prefix.match(digits)) is not None and match.end():
+            numbers.append((match.expand(rule) if rule and match.lastindex else "") + digits[match.end() :])
+        forms.update(f"+{code}{number}" for number in numbers if len(number) in lengths)
+    return frozenset(forms)
 
 
 def name_tokens(text: str) -> tuple[str, ...]:

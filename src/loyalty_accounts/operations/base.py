@@ -24,7 +24,7 @@ command's own), :func:`plan_sweep` for one due account of a sweep
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar, Mapping, Sequence
 
 from pydantic import Field, field_validator
 
@@ -207,10 +207,20 @@ def refuse_personal_fields(command: Command, port: PersonalDataPort | None = Non
     a reward...) looks like personal data, by pattern and by ``port`` (the member registry, when given):
     refused before anything is read or posted, naming the field, never the value."""
 
-    texts = {name: value for name, value in command if isinstance(value, str)}
-    found = screened(texts, port)
+    refuse_personal_commands([command], port)
+
+
+def refuse_personal_commands(commands: Sequence[Command], port: PersonalDataPort | None = None) -> None:
+    """:func:`refuse_personal_fields` for several commands of one kind screened at once (a sweep's, one per
+    customer: one registry query per kind for all). InvalidCommand names the field and the kind of command
+    (``refused: personal data in the expire command (customer looks like a member name)...``), never the
+    value nor whose command it was."""
+
+    texts = {f"{i} {name}": value for i, command in enumerate(commands) for name, value in command if isinstance(value, str)}
+    found = screened(texts, port) if texts else {}
     if found:
-        raise InvalidCommand(refusal(found, f"the {title_of(type(command))}"))
+        fields = {key.split(" ", 1)[1]: kind for key, kind in sorted(found.items())}
+        raise InvalidCommand(refusal(fields, f"the {title_of(type(commands[0]))}"))
 
 
 def refuse_personal_data(plan: TransactionPlan) -> None:

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Generic, Mapping, Sequence, TypeVar
+from typing import Callable, Generic, Iterable, Mapping, Sequence, TypeVar
 
 from pydantic import model_validator
 
@@ -49,7 +49,8 @@ from ..chart import Chart
 from ..numscript import Catalogue
 from ..types import TransactionPlan
 from ..vocabulary.frozen import Frozen
-from .base import GUARD_METADATA, RESERVED_METADATA, Command
+from ..vocabulary.personal_data import PersonalDataPort
+from .base import GUARD_METADATA, RESERVED_METADATA, Command, refuse_personal_commands
 from .reading import Reading
 
 C = TypeVar("C", bound=Command)
@@ -141,3 +142,11 @@ class Sweep(Entry[C], Generic[C, S]):
 
         command: C = self.command.model_validate({"customer": customer, "as_of": as_of})
         return command
+
+    def commands_for(self, customers: Iterable[str], as_of: datetime, personal_data: PersonalDataPort | None = None) -> dict[str, C]:
+        """The run's command for each of ``customers`` (sorted), their ids screened for personal data as a
+        command's fields are, all at once (:func:`~.base.refuse_personal_commands`: InvalidCommand)."""
+
+        commands = {customer: self.command_for(customer, as_of) for customer in sorted(customers)}
+        refuse_personal_commands(list(commands.values()), personal_data)
+        return commands

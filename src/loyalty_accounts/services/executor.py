@@ -429,11 +429,14 @@ class Executor:
         Customers whose plans a concurrent operation made stale (refused by
         their sequence leg) are read and planned again, up to
         :data:`SWEEP_ROUNDS` rounds; InsufficientPoints if they still are.
+        Customer ids are screened like a command's (InvalidCommand): one given before any read, all due before any post.
         """
 
         entry = self.registry[name]
         if not isinstance(entry, Sweep):
             raise TypeError(f"{name} is not a sweep")
+        if customer is not None:
+            entry.commands_for([customer], as_of, self.personal_data)
         # The sweep's posts move the sequences of the customers it touches: guesses about them would only be refused.
         self.last_known.forget(None if customer is None else [customer])
         results: list[OperationResult] = []
@@ -461,11 +464,12 @@ class Executor:
 
         guard = read_every_guard(self.reading) if customer is None else read_guard(self.reading, [customer])
         at = self.check_date(as_of, guard)
+        states = entry.read(self.reading, customer)
         plans: list[tuple[str, TransactionPlan]] = []
-        for owner, state in sorted(entry.read(self.reading, customer).items()):
+        for owner, command in entry.commands_for(states, at, self.personal_data if customer is None else None).items():
             # Each plan of the owner goes in the same bulk after the one before it.
             running = guard
-            for plan in entry.plan(entry.command_for(owner, at), self.chart, self.catalogue, state):
+            for plan in entry.plan(command, self.chart, self.catalogue, states[owner]):
                 dated = plan.timestamp or at
                 plans.append((owner, guarded(plan, self.chart, self.catalogue, running, [owner], at=dated)))
                 running = running.advanced([owner], dated)

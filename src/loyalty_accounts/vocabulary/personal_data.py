@@ -12,7 +12,9 @@ screened before it is posted, and ``reconcile`` screens everything the ledger ho
 - by the registry, when one is wired in (:class:`PersonalDataPort`): the emails, phones and full
   names of registered members, matched through the registry's keyed digests.
 
-A refusal names where the value was (a metadata key, an account variable) and never repeats it.
+A refusal names where the value was (a metadata key, an account variable) and never repeats it. A message
+quoting a refused value (a malformed id, a validation error's ``(got ...)``) asks :func:`not_repeated`, which
+is warier than the patterns: the ledger's ids need their digits, a message can do without an echo.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ PersonalKind = Literal["email", "phone", "member name"]
 EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 """An email address anywhere in text."""
 _NUMBER_RUN = re.compile(r"(?<![A-Za-z0-9/])\+?\(?[0-9][0-9 ().-]*[0-9](?![A-Za-z0-9])")
+DIGIT_RUN = re.compile(r"\+?[0-9][0-9 ().-]*[0-9]")
+"""A run of digits and separators anywhere, glued to letters too (``zoe4155550100``)."""
+_INNER_BLANK = re.compile(r"\S\s+\S")
 _GROUP_SEPARATORS = re.compile(r"[ ().-]+")
 _DATE_OR_VERSION = re.compile(r"[0-9]{4}[-./][0-9]{1,2}(?:[-./][0-9]{1,2})?")
 _AMOUNT = re.compile(r"[0-9]+\.[0-9]{1,4}")
@@ -39,8 +44,9 @@ MAX_PHONE_DIGITS = 15
 MIN_E164_DIGITS = 8
 
 
-def _is_phone(run: str, *, glued: bool = False) -> bool:
-    """Whether a run of digits and separators is a phone number; ``glued``: it follows an id's prefix (``o-``)."""
+def _is_phone(run: str, *, glued: bool = False, loose: bool = False) -> bool:
+    """Whether a run of digits and separators is a phone number; ``glued``: it follows an id's prefix (``o-``);
+    ``loose``: one group of digits is enough (``4155550100``: a national number typed without separators)."""
 
     digits = sum(c.isdigit() for c in run)
     if digits > MAX_PHONE_DIGITS:
@@ -52,6 +58,8 @@ def _is_phone(run: str, *, glued: bool = False) -> bool:
         return False
     if _DATED.match(core):
         return False
+    if loose:
+        return True
     groups = [g for g in _GROUP_SEPARATORS.split(core) if g]
     if glued and (digits < MIN_GLUED_DIGITS or any(len(g) > MAX_GLUED_GROUP for g in groups)):
         return False
@@ -78,11 +86,32 @@ def personal_kind(text: str) -> PersonalKind | None:
     return None
 
 
-def not_repeated(text: str) -> str | None:
-    """What a message shows instead of ``text`` when it looks like personal data (``a value that looks
-    like an email, not repeated``); None when it does not and may be quoted."""
+def _echo_kind(text: str) -> str | None:
+    """What ``text`` may be, for a message about to quote it: :func:`personal_kind`, or else ``"email"`` for
+    any ``@``, ``"phone"`` for 7 to 15 digits in one group, even glued to letters (``4155550100``,
+    ``zoe4155550100``), ``"name"`` for blanks between words (``Zoe Martin``); None: it may be quoted."""
 
-    kind = personal_kind(text)
+    if (kind := personal_kind(text)) is not None:
+        return kind
+    if "@" in text:
+        return "email"
+    if any(_is_phone(m.group(0), loose=True) for m in DIGIT_RUN.finditer(text)):
+        return "phone"
+    if _INNER_BLANK.search(text):
+        return "name"
+    return None
+
+
+def not_repeated(text: str) -> str | None:
+    """What a message shows instead of ``text`` when it may be personal data (``a value that looks like an
+    email, not repeated``); None when it may be quoted (``'c42'``, ``'-5'``).
+
+    Warier than :func:`personal_kind`: any ``@``, 7 to 15 digits in one group (``4155550100``) and blanks between
+    words (``Zoe Martin``) are not repeated either. A registered member's name written without blanks in a
+    malformed value (``zoe.martin`` as a customer id) cannot be told by pattern: the registry's screen sees
+    the values of a command that was made, and a message made while a value is checked has no registry to ask."""
+
+    kind = _echo_kind(text)
     return None if kind is None else f"a value that looks like {'an' if kind == 'email' else 'a'} {kind}, not repeated"
 
 

@@ -48,7 +48,7 @@ def test_an_estimate_is_recorded_once_and_listed(ledger: FakeLedger) -> None:
         (("--method", "linear"), "method"),
         (("--fx", "EUR"), "--fx 'EUR': write CURRENCY=RATE"),
         (("--fx", "USD=1"), "no exchange rate is needed for USD"),
-        (("--approved-by", "Jane Doe"), "--approved-by 'Jane Doe' is not valid"),
+        (("--approved-by", "Jane Doe"), "--approved-by (a value that looks like a name, not repeated) is not valid"),
         (("--constrained", "0.3"), "may not exceed breakage_rate"),
         (("--effective", "2025-09-01T00:00:00"), "--effective"),
     ],

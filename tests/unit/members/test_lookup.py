@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+import phonenumbers
 import pytest
+from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
-from loyalty_accounts.members.lookup import LookupDigests, email_form, name_tokens, phone_form
+from loyalty_accounts.members.lookup import LookupDigests, email_form, name_tokens, national_phone_forms, phone_form
 from loyalty_accounts.members.profile import Profile
 
 KEY = b"k" * 32
@@ -56,3 +58,29 @@ def test_a_profile_gives_a_digest_of_each_value_and_each_name_token() -> None:
 @pytest.mark.parametrize("text", ["", "  ", "J."])
 def test_a_name_without_tokens_has_no_name_digest(text: str) -> None:
     assert LookupDigests(KEY).name(text) is None and LookupDigests(KEY).tokens(text) == ()
+
+
+def test_a_national_form_gives_the_e164_numbers_it_may_be() -> None:
+    assert "+14155550100" in national_phone_forms("4155550100")
+    assert "+14155550100" in national_phone_forms("14155550100")  # the North American trunk prefix 1
+    assert "+33612345678" in national_phone_forms("0612345678")  # the French trunk prefix 0 dropped
+    assert "+33612345678" in national_phone_forms("612345678")
+    assert "+390612345678" in national_phone_forms("0612345678")  # Italy keeps its leading 0
+    assert all(form.startswith("+") and form.endswith("4155550100") for form in national_phone_forms("4155550100"))
+
+
+def test_every_countrys_example_numbers_national_forms_give_it_back() -> None:
+    # phonenumbers' own example numbers: typed as their country writes them at home, or without the trunk prefix
+    missed, tried = [], 0
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for kind in (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE):
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is None:
+                continue
+            tried += 1
+            e164 = phonenumbers.format_number(example, PhoneNumberFormat.E164)
+            national = "".join(c for c in phonenumbers.format_number(example, PhoneNumberFormat.NATIONAL) if c.isdigit())
+            for typed in (national, phonenumbers.national_significant_number(example)):
+                if e164 not in national_phone_forms(typed):
+                    missed.append((region, typed, e164))
+    assert tried > 400 and missed == []

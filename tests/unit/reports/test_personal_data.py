@@ -92,13 +92,51 @@ def registry() -> MemberRegistry:
 
 
 @pytest.mark.parametrize(("text", "kind"), [
-    ("zoe_martin", "member name"), ("Martin-Zoe", None), ("c-zoe-martin-7", "member name"), ("martin", None),
+    ("zoe_martin", "member name"), ("Martin-Zoe", "member name"), ("c-zoe-martin-7", "member name"), ("martin", None),
     ("zoe", None), ("14155550199", "phone"), ("1-415-555-0199", "phone"), ("14155550100", None), ("alice", None),
 ])
 def test_the_registry_screen_knows_members_names_and_numbers_by_their_digests(registry: MemberRegistry, text: str, kind: str | None) -> None:
     found = RegistryScreen(lambda: registry).members_data({"customer": text})
     assert found == ({"customer": kind} if kind else {})
     assert RegistryScreen(lambda: registry, preload=True).members_data({"customer": text}) == found
+
+
+@pytest.mark.parametrize(("text", "kind"), [
+    ("4155550199", "phone"), ("c-4155550199", "phone"), ("c42-4155550199", "phone"), ("o-4155550199-2", "phone"),
+    ("(415) 555-0199", "phone"), ("0612345678", "phone"), ("612345678", "phone"), ("06.12.34.56.78", "phone"),
+    ("ph0612345678", "phone"), ("+33 612345678", "phone"),
+    ("4155550100", None), ("0612345679", None), ("+1 4155550100", None), ("o-1234567", None), ("20261002", None),
+    ("expire:20260930T030000Z:c42:20260930", None), ("INV-2026-000123", None),
+])
+def test_the_registry_screen_knows_a_members_number_written_in_its_national_form(
+    registry: MemberRegistry, text: str, kind: str | None
+) -> None:
+    registry.add("Ann Lee", phone="+33 6 12 34 56 78")  # stored as its E.164 digest only, like every member's
+    found = RegistryScreen(lambda: registry).members_data({"customer": text})
+    assert found == ({"customer": kind} if kind else {})
+    assert RegistryScreen(lambda: registry, preload=True).members_data({"customer": text}) == found
+
+
+@pytest.mark.parametrize("text", [
+    "Martin Zoe", "martin_zoe", "martin.zoe", "zoemartin", "martinzoe", "ZoeMartin", "c-martinzoe-7", "zoemartin42",
+    "m-zoe_martin", "lee_ann", "annlee", "LeeAnn", "lian", "an-li",
+])
+def test_the_registry_screen_knows_a_members_name_reordered_or_joined(registry: MemberRegistry, text: str) -> None:
+    registry.add("Ann Lee")
+    registry.add("Li An")
+    assert RegistryScreen(lambda: registry).members_data({"customer": text}) == {"customer": "member name"}
+    assert RegistryScreen(lambda: registry, preload=True).members_data({"customer": text}) == {"customer": "member name"}
+
+
+@pytest.mark.parametrize("text", [
+    "c42", "order-123", "sku_blue_mug", "martin", "zoe", "martinez", "zoematic", "zoemartina", "martin_lee", "ann_martin",
+    "alien", "plain", "brilliant", "liana", "annan", "goodwill", "customers:c42:points:20261002", "expire:20260930T030000Z:c42:20260930",
+])
+def test_ordinary_ids_and_other_members_tokens_together_are_no_members_name(registry: MemberRegistry, text: str) -> None:
+    registry.add("Ann Lee")
+    registry.add("Li An")
+    assert RegistryScreen(lambda: registry).members_data({"customer": text}) == {}
+    assert RegistryScreen(lambda: registry, preload=True).members_data({"customer": text}) == {}
 
 
 def test_no_value_any_operation_writes_is_a_registered_members(registry: MemberRegistry, chart: Chart, catalogue: Catalogue) -> None:

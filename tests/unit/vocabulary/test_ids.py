@@ -28,3 +28,25 @@ def test_good_ids_pass_unchanged() -> None:
 def test_each_kind_has_its_own_pattern(check, bad) -> None:
     with pytest.raises(InvalidCommand):
         check(bad)
+
+
+@pytest.mark.parametrize(
+    ("bad", "hidden"),
+    [
+        ("Zoe Martin", "a value that looks like a name, not repeated"),
+        ("zoe@example", "a value that looks like an email, not repeated"),
+        ("4155550100", "a value that looks like a phone, not repeated"),
+        ("zoe4155550100x", "a value that looks like a phone, not repeated"),
+    ],
+)
+def test_a_malformed_id_that_may_be_personal_data_is_not_repeated(bad: str, hidden: str) -> None:
+    with pytest.raises(InvalidCommand) as refused:
+        hold_id(bad + ".")
+    assert refused.value.message == f"hold id ({hidden}) is not valid: use 1-100 letters, digits, '_' or '-'"
+
+
+@pytest.mark.parametrize("bad", ["h.1", "order:123", " c1", "-5!", "o.1234", "2026-10-06.", "1234567.89!"])
+def test_a_malformed_id_that_cannot_be_personal_data_is_quoted(bad: str) -> None:
+    with pytest.raises(InvalidCommand) as refused:
+        hold_id(bad)
+    assert refused.value.message.startswith(f"hold id {bad!r} is not valid")

@@ -21,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
@@ -280,15 +281,20 @@ def test_refused_events_are_dead_letters_that_hold_back_their_member_and_replay_
 def test_tail_prints_an_event_as_soon_as_the_ledger_records_it(ledger_url: str, ledger_name: str, env: dict[str, str]) -> None:
     _small_history(ledger_url, ledger_name)
     tail = subprocess.Popen(
-        [*LOYALTY, "-q", "--ledger", ledger_name, "events", "tail", "-f", "json", "--poll", "0.1"],
+        [*LOYALTY, "--ledger", ledger_name, "events", "tail", "-f", "json", "--poll", "0.1"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
+    lines: list[str] = []
     try:
-        time.sleep(1.5)  # following from now: the history before is not printed
+        assert tail.stdout is not None and tail.stderr is not None
+        assert tail.stderr.readline().startswith("following the events")  # following from now: the history is not printed
         with create_app(ledger_url=ledger_url, ledger_name=ledger_name) as app:
             posted = app.program.earn(EarnCommand(customer="dave", order_id="o-live", amount=Money(amount=Decimal("10.00"), currency="USD"), ordered_at=datetime.now(timezone.utc)))
-        assert tail.stdout is not None
-        line = tail.stdout.readline()
+        reader = threading.Thread(target=lambda: lines.append(tail.stdout.readline()), daemon=True)  # type: ignore[union-attr]
+        reader.start()
+        reader.join(timeout=30)
+        assert lines, "tail printed nothing within 30 s of the earn"
+        line = lines[0]
     finally:
         tail.send_signal(signal.SIGTERM)
         tail.wait(timeout=30)

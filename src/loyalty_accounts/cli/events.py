@@ -110,6 +110,8 @@ def tail(
     )
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    if follow:
+        say(f"following the events of {source.programme} from log #{position.log_id} (Ctrl-C to stop)")
     printed = 0
     header = fmt is not Format.json
     try:

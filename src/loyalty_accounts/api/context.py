@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Callable
 
 import psycopg
@@ -18,6 +18,7 @@ from ..errors import InvalidCommand, LoyaltyError
 from ..settings import Settings
 from ..vocabulary.cells import plain
 from ..vocabulary.instants import parse_instant
+from ..reports.common import utc_now
 from .idempotency import IdempotencyStore
 from .keys import ApiKey, ApiKeys, KeyStore, NotAllowed
 from .problems import problem_of
@@ -27,9 +28,6 @@ __all__ = ["ApiContext", "json_response", "problem_response"]
 
 PROBLEM_TYPE = "application/problem+json"
 
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def json_response(payload: Any, status: int = 200) -> Response:
@@ -60,7 +58,7 @@ class ApiContext:
     """The server's state: ``programmes``, the registry database (``connect`` opens a connection to it), the clock."""
 
     def __init__(
-        self, settings: Settings, programmes: Programmes, connect: Callable[[], psycopg.Connection], *, clock: Callable[[], datetime] = _now
+        self, settings: Settings, programmes: Programmes, connect: Callable[[], psycopg.Connection], *, clock: Callable[[], datetime] = utc_now
     ) -> None:
         self.settings = settings
         self.programmes = programmes

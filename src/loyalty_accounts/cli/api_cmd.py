@@ -7,7 +7,7 @@ Exit codes: 0 ok, 1 refused (an unknown key), 2 bad input, 3 the ledger or the r
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -17,6 +17,7 @@ from ..api.keys import FIXED_SCOPES, ApiKey, ApiKeys, KeyStore
 from ..app import registry_location
 from ..errors import InvalidCommand
 from ..registry import open_database
+from ..reports.common import utc_now
 from .context import AppContext, app_context
 from .feedback import say
 from .inputs import parse_instant
@@ -27,9 +28,6 @@ key_app = typer.Typer(help="API keys of the HTTP API: create (shown once), list,
 KEY_COLUMNS = ("key_id", "programme", "label", "scopes", "member", "state", "created_at", "expires_at", "revoked_at")
 _DAYS = re.compile(r"^([0-9]{1,4})d$")
 
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def _keys(context: AppContext) -> ApiKeys:
@@ -86,7 +84,7 @@ def create_key(
     """Make an API key for the programme (the ledger of --ledger); prints the key once: keep it now."""
 
     context = app_context(ctx)
-    now = _now()
+    now = utc_now()
     until = run_guarded(lambda: expiry(expires, now))
     programme = run_guarded(lambda: context.app.ledger_name)
     run_guarded(lambda: _require_ledger(context))
@@ -120,7 +118,7 @@ def list_keys(
         found = run_guarded(lambda: keys.keys(programme))
     finally:
         keys.close()
-    now = _now()
+    now = utc_now()
     emit_rows([key_record(k, now) for k in found], fmt, columns=KEY_COLUMNS)
 
 
@@ -133,10 +131,10 @@ def revoke_key(ctx: typer.Context, key_id: Annotated[str, typer.Argument(metavar
     programme = run_guarded(lambda: context.app.ledger_name)
     keys = _keys(context)
     try:
-        key = run_guarded(lambda: keys.revoke(key_id, _now(), programme=programme))
+        key = run_guarded(lambda: keys.revoke(key_id, utc_now(), programme=programme))
     finally:
         keys.close()
-    emit_mapping(key_record(key, _now()), fmt)
+    emit_mapping(key_record(key, utc_now()), fmt)
 
 
 def serve_command(

@@ -20,6 +20,7 @@ import typer
 from ..events import EVENT_TYPES, DeadLetter, DeliveryPolicy, DomainEvent, EventService, WebhookRow
 from ..events.stream import START
 from ..vocabulary.cells import cell, csv_cell
+from ..reports.common import utc_now
 from .context import app_context
 from .feedback import progress, say
 from .output import Format, emit_json, emit_mapping, emit_rows, formatted
@@ -41,9 +42,6 @@ EVENT_COLUMNS = ("log", "occurred_at", "type", "member", "seq", "points", "chang
 WEBHOOK_COLUMNS = ("webhook_id", "url", "types", "position", "delivered", "dead_letters", "created_at", "removed_at")
 DEAD_COLUMNS = ("webhook_id", "position", "event_id", "type", "member", "attempts", "last_error", "dead_at")
 
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def _service(ctx: typer.Context) -> EventService:
@@ -105,7 +103,7 @@ def tail(
 
     context = app_context(ctx)
     source = run_guarded(lambda: context.app.event_source)
-    position = run_guarded(lambda: source.position(start, now=_now())) if start else (
+    position = run_guarded(lambda: source.position(start, now=utc_now())) if start else (
         run_guarded(lambda: source.position("now")) if follow else START
     )
     stop = threading.Event()

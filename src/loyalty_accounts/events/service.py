@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 import threading
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Callable, NamedTuple, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
@@ -20,6 +20,7 @@ import httpx
 from ..errors import InvalidCommand, LoyaltyError, OperationRefused, UnknownEntity
 from ..members.crypto import RegistryKey
 from ..members.service import require_registry_key
+from ..reports.common import utc_now
 from .delivery import DeliveryPolicy, DeliveryRun, Deliverer
 from .model import EVENT_TYPES, DomainEvent, EventPosition
 from .signing import new_secret
@@ -34,9 +35,6 @@ MAX_URL = 2048
 MAX_WEBHOOKS = 50
 """Webhooks a programme may have at once: each has a deliverer with a registry connection of its own."""
 
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def webhook_url(text: str) -> str:
@@ -101,7 +99,7 @@ class EventService:
         key: RegistryKey,
         *,
         key_source: str = "the registry key",
-        clock: Callable[[], datetime] = _now,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.source = source
         self._open_store = open_store

@@ -94,10 +94,9 @@ def create_api(context: ApiContext, *, request_timeout_s: float = REQUEST_TIMEOU
                     request, 504, "outcome-unknown", "OutcomeUnknown",
                     f"no answer within {request_timeout_s:g} s; a write may still complete: retry with the same Idempotency-Key to learn",
                 )
-        route = request.scope.get("route")
         log.info(json.dumps({
             "method": request.method,
-            "route": getattr(route, "path", "(none)"),
+            "route": instance_of(request) or "(none)",
             "programme": _served(context, request.path_params.get("programme")),
             "status": response.status_code,
             "ms": round((time.perf_counter() - started) * 1000, 1),
@@ -129,7 +128,7 @@ def create_api(context: ApiContext, *, request_timeout_s: float = REQUEST_TIMEOU
 
     @api.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.error(json.dumps({"route": getattr(request.scope.get("route"), "path", "(none)"), "error": type(exc).__name__}))
+        log.error(json.dumps({"route": instance_of(request) or "(none)", "error": type(exc).__name__}))
         return problem_answer(request, 500, "internal", "Internal Server Error", "an unexpected error; nothing more is said here")
 
     @api.exception_handler(StarletteHTTPException)
@@ -209,8 +208,7 @@ def _place(part: object) -> str:
 def scopes_of(request: Request) -> tuple[str, ...]:
     """The scopes the request's route needs when they do not depend on its body (an exchange's partner does)."""
 
-    route = getattr(request.scope.get("route"), "path", "")
-    path = route.removeprefix("/v1/programmes/{programme}")
+    path = (instance_of(request) or "").removeprefix("/v1/programmes/{programme}")
     for write in WRITES:
         if write.path == path and request.method == "POST":
             return () if write.scope == "partner:*" else (write.scope,)

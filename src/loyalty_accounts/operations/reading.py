@@ -15,7 +15,7 @@ docstring). Every ``LedgerPort`` is a ``LedgerReader``; nothing here can post.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Callable, Iterator, Mapping, Protocol, Sequence
 
 from ..chart import Chart, address_matches, parse_date_segment

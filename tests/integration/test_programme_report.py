@@ -146,6 +146,9 @@ def test_the_demo_years_analytics_agree_with_a_hand_count(client: LedgerClient, 
             before = now
     assert [[c["member"], c["from_tier"], c["to_tier"]] for c in sorted(got["tier_changes"], key=lambda c: (c["member"], c["at"]))] == changes
     assert len(changes) == 2  # carol: silver with C-3001, a member again when its day leaves the window
+    upgrade, downgrade = sorted(got["tier_changes"], key=lambda c: c["at"])
+    assert upgrade["transaction_id"] == client.find_by_reference("earn:C-3001").id and downgrade["transaction_id"] is None
+    assert downgrade["at"] == "2026-10-03T00:00:00.000001+00:00"  # 2025-10-03 leaves the 365-day window
     distribution = defaultdict(int)
     for who in known:
         distribution[tier(qualifying[who], END)] += 1

@@ -10,48 +10,33 @@ from ..reports.programme import FLOW_LINES, ProgrammeReport
 __all__ = ["PROGRAMME_TABLES", "programme_json", "programme_table"]
 
 
-def _daily(report: ProgrammeReport) -> list[dict[str, Any]]:
-    return [d.model_dump() for d in report.daily]
+Rows = Callable[[ProgrammeReport], list[dict[str, Any]]]
 
 
-def _rewards(report: ProgrammeReport) -> list[dict[str, Any]]:
-    return [r.model_dump() | {"currency": report.currency} for r in report.rewards]
+def _parts(field: str, *, currency: bool = False, as_of: bool = False) -> Rows:
+    """Rows of one part of the report: its lines dumped, with the report's currency or end instant beside them."""
+
+    def rows(report: ProgrammeReport) -> list[dict[str, Any]]:
+        extra: dict[str, Any] = ({"currency": report.currency} if currency else {}) | ({"as_of": report.end} if as_of else {})
+        return [line.model_dump() | extra for line in getattr(report, field)]
+
+    return rows
 
 
-def _tiers(report: ProgrammeReport) -> list[dict[str, Any]]:
-    return [{"as_of": report.end, **t.model_dump()} for t in report.tiers]
-
-
-def _tier_changes(report: ProgrammeReport) -> list[dict[str, Any]]:
-    return [c.model_dump() for c in report.tier_changes]
-
-
-def _partners(report: ProgrammeReport) -> list[dict[str, Any]]:
-    return [p.model_dump() | {"currency": report.currency} for p in report.partners]
-
-
-def _expiring(report: ProgrammeReport) -> list[dict[str, Any]]:
-    return [{"as_of": report.end, **e.model_dump()} for e in report.expiring]
-
-
-def _flags(report: ProgrammeReport) -> list[dict[str, Any]]:
-    return [f.model_dump() for f in report.flags]
-
-
-PROGRAMME_TABLES: dict[str, tuple[tuple[str, ...], Callable[[ProgrammeReport], list[dict[str, Any]]]]] = {
-    "daily": (("day", *FLOW_LINES, "transactions"), _daily),
-    "rewards": (("reward_type", "redemptions", "points", "value", "currency"), _rewards),
-    "tiers": (("as_of", "tier", "rank", "members"), _tiers),
-    "tier_changes": (("member", "at", "from_tier", "to_tier", "direction", "transaction_id"), _tier_changes),
+PROGRAMME_TABLES: dict[str, tuple[tuple[str, ...], Rows]] = {
+    "daily": (("day", *FLOW_LINES, "transactions"), _parts("daily")),
+    "rewards": (("reward_type", "redemptions", "points", "value", "currency"), _parts("rewards", currency=True)),
+    "tiers": (("as_of", "tier", "rank", "members"), _parts("tiers", as_of=True)),
+    "tier_changes": (("member", "at", "from_tier", "to_tier", "direction", "transaction_id"), _parts("tier_changes")),
     "partners": (
         (
             "partner", "name", "asset", "exchanges_out", "exchanges_in", "points_out", "points_in", "units_delivered",
             "units_received", "settlement_out", "settlement_in", "settlement_net", "balance_at_end", "currency",
         ),
-        _partners,
+        _parts("partners", currency=True),
     ),
-    "expiring": (("as_of", "within_days", "expires_by", "points", "spendable", "pending", "members"), _expiring),
-    "flags": (("kind", "members", "transactions", "first_at", "last_at", "detail"), _flags),
+    "expiring": (("as_of", "within_days", "expires_by", "points", "spendable", "pending", "members"), _parts("expiring", as_of=True)),
+    "flags": (("kind", "members", "transactions", "first_at", "last_at", "detail"), _parts("flags")),
 }
 """Each part of the report: its columns and its rows (``--table NAME`` with ``-f csv``)."""
 

@@ -180,15 +180,22 @@ def test_redemption_velocity(redemptions: int, flagged: bool) -> None:
     assert [(f.members, f.transactions) for f in found] == ([(("c1",), tuple(ids))] if flagged else [])
 
 
+def two_with_points() -> tuple[LoyaltyProgram, FakeLedger]:
+    """A fresh programme where a and b have 100 spendable points each, earned two days before T."""
+
+    program, ledger = fresh()
+    for who in ("a", "b"):
+        program.earn(earn(who, f"o-{who}", "100.00", T - timedelta(days=2)))
+    return program, ledger
+
+
 def transfer(program: LoyaltyProgram, giver: str, taker: str, key: str, at: datetime) -> int:
     return op_id(program.transfer(TransferCommand(customer=giver, to_customer=taker, transfer_id=key, points=20, at=at)), "transfer")
 
 
 @pytest.mark.parametrize("hours, flagged", [(71, True), (73, False)])
 def test_transfer_chain(hours: int, flagged: bool) -> None:
-    program, ledger = fresh()
-    program.earn(earn("a", "o-a", "100.00", T - timedelta(days=2)))
-    program.earn(earn("b", "o-b", "100.00", T - timedelta(days=2)))
+    program, ledger = two_with_points()
     first = transfer(program, "a", "b", "t-1", T)
     second = transfer(program, "b", "c", "t-2", T + timedelta(hours=hours))
     found = flags_of(program, ledger, "transfer_chain")
@@ -197,9 +204,7 @@ def test_transfer_chain(hours: int, flagged: bool) -> None:
 
 @pytest.mark.parametrize("hours, flagged", [(23, True), (25, False)])
 def test_redemption_right_after_a_transfer(hours: int, flagged: bool) -> None:
-    program, ledger = fresh()
-    program.earn(earn("a", "o-a", "100.00", T - timedelta(days=2)))
-    program.earn(earn("b", "o-b", "100.00", T - timedelta(days=2)))
+    program, ledger = two_with_points()
     received = transfer(program, "a", "b", "t-1", T)
     spent = op_id(program.redeem(RedeemCommand(customer="b", redemption_id="r-1", points=30, at=T + timedelta(hours=hours))), "redeem")
     # a's own redemption after giving is not one

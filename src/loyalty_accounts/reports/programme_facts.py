@@ -58,8 +58,10 @@ class PartnerFacts:
     """One partner's share of a transaction: points and partner units each way, settlement money each way (minor units)."""
 
     points_out: int = 0
+    """Net points into the partner's ``exchanged`` account (a reverted exchange takes its points back out)."""
     points_in: int = 0
     units_delivered: int = 0
+    """Net partner units into its ``delivered`` account."""
     units_received: int = 0
     settlement_out: int = 0
     """Money the settlement account gave (the programme owes the partner more), in the money asset's minor units."""
@@ -159,6 +161,8 @@ def classify(chart: Chart, tx: PostedTransaction) -> TxFacts:
                 facts.redeemed_by.add(src_member)
             if dst_kind == "partner_exchanged" and (partner := _partner(chart, posting.destination)):
                 facts.partners.setdefault(partner, PartnerFacts()).points_out += amount
+            if src_kind == "partner_exchanged" and (partner := _partner(chart, posting.source)):
+                facts.partners.setdefault(partner, PartnerFacts()).points_out -= amount  # a revert gives them back
             if src_member is not None and dst_member is not None and src_member != dst_member:
                 facts.transfers.append((src_member, dst_member, amount))
             if not _sweep(src_kind, dst_kind, src_member == dst_member):
@@ -172,6 +176,8 @@ def classify(chart: Chart, tx: PostedTransaction) -> TxFacts:
             key = partner_assets[posting.asset]
             if dst_kind == "partner_delivered":
                 facts.partners.setdefault(key, PartnerFacts()).units_delivered += amount
+            if src_kind == "partner_delivered":
+                facts.partners.setdefault(key, PartnerFacts()).units_delivered -= amount
             if dst_kind == "partner_received":
                 facts.partners.setdefault(key, PartnerFacts()).units_received += amount
                 received_from.add(key)

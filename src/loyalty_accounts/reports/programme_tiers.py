@@ -81,24 +81,24 @@ def tier_changes(
     """
 
     days: dict[str, dict[date, int]] = {m: dict(d) for m, d in opening.items()}
-    # Candidate instants per member: each qualifying movement (with its transaction), each day leaving the window.
-    moves: dict[str, list[tuple[datetime, int, date, int]]] = defaultdict(list)
+    # Candidate instants per member: each transaction moving their qualifying points (all its moves at once),
+    # and each order day leaving the window.
+    moves: dict[str, dict[tuple[datetime, int], list[tuple[date, int]]]] = defaultdict(dict)
     for fact in facts:
         for move in fact.qualifying:
-            moves[move.member].append((fact.timestamp, fact.id, move.day, move.points))
+            moves[move.member].setdefault((fact.timestamp, fact.id), []).append((move.day, move.points))
     changes: list[TierChange] = []
     for member in sorted(set(days) | set(moves)):
         held = days.setdefault(member, {})
-        events: list[tuple[datetime, int, int | None, date | None, int]] = [
-            (at, 0, tx, day, points) for at, tx, day, points in moves.get(member, [])
-        ]
-        for day in {*held, *(m[2] for m in moves.get(member, []))}:
+        mine = moves.get(member, {})
+        events: list[tuple[datetime, int, int | None, list[tuple[date, int]]]] = [(at, tx, tx, moved) for (at, tx), moved in mine.items()]
+        for day in {*held, *(day for moved in mine.values() for day, _ in moved)}:
             leaves = _leaves(rules, zone, day)
             if leaves is not None and start < leaves <= end:
-                events.append((leaves, 1, None, None, 0))
+                events.append((leaves, -1, None, []))
         before = _tier(rules, zone, held, start)
-        for at, _, tx, day, points in sorted(events, key=lambda e: (e[0], e[1], e[2] or 0)):
-            if day is not None:
+        for at, _, tx, moved in sorted(events, key=lambda e: (e[0], e[1])):
+            for day, points in moved:
                 held[day] = held.get(day, 0) + points
             after = _tier(rules, zone, held, at)
             direction = tier_change(before, after)

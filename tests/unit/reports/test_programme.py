@@ -135,6 +135,18 @@ def test_postings_are_classified_by_the_kinds_they_move() -> None:
     )
     assert (out.partners["skyway"].points_out, out.partners["skyway"].units_delivered, out.partners["skyway"].settlement_out) == (30, 10, 13)
     assert out.flows["exchanged"] == 30 and out.reward_type == "unspecified"
+    # its revert takes the points and the units back: net, not a second exchange out
+    back = classify(
+        chart,
+        tx(
+            7,
+            ("partners:skyway:exchanged", "customers:bob:points:20270301", 30, "PTS"),
+            ("partners:skyway:delivered", "partners:skyway:issued", 10, "SKYMILES"),
+            ("program:exchange:cost", "partners:skyway:settlement", 13, "USD/2"),
+        ),
+    )
+    assert (back.partners["skyway"].points_out, back.partners["skyway"].units_delivered, back.flows["exchanged"]) == (-30, -10, -30)
+    assert back.partners["skyway"].settlement_in == 13 and back.active == {"bob"}
 
 
 # -- anomaly flags on small constructed histories ------------------------------------------------------

@@ -19,6 +19,7 @@ from pydantic import Field, StringConstraints
 from ..errors import InvalidCommand
 from ..vocabulary.amounts import Asset, Rounding
 from ..vocabulary.frozen import Frozen
+from .analytics import AnalyticsSpec
 from .general_ledger import GeneralLedgerSpec
 
 ADDRESS_RE = re.compile(r"^[a-zA-Z0-9_-]+(:[a-zA-Z0-9_-]+)*$")
@@ -189,6 +190,8 @@ class ChartSpec(Frozen):
     accounts: dict[str, AccountSpec]
     general_ledger: GeneralLedgerSpec | None = None
     """GL mapping for the journal (None: the chart has none and ``loyalty journal`` refuses)."""
+    analytics: AnalyticsSpec = AnalyticsSpec()
+    """Horizons and anomaly thresholds of ``loyalty report programme`` (defaults when the section is absent)."""
 
 
 # --------------------------------------------------------------------------

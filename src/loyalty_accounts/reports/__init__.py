@@ -94,6 +94,7 @@ from .reconcile import (
     check_trial_balance,
     read_reconciliation,
 )
+from .programme import ProgrammeReport, programme_report, read_programme
 from .revenue import PoolState, RevenueCatchUp, RevenueSchedule, Sale, SaleRefund, UnpricedSale, revenue_schedule
 from .revenue_pool import Movement, replay
 from .revenue_read import movement_of, read_estimates, read_movements, read_pool, read_revenue
@@ -149,6 +150,8 @@ __all__ = [
     "read_movements",
     "movement_of",
     "ReportPack",
+    "ProgrammeReport",
+    "programme_report",
     "render_pack",
     "money_value",
     "cohort_of",
@@ -260,6 +263,15 @@ class FinanceReports:
         return read_pack(
             self.ledger, self.chart, as_of, start, rules=self.rules, clock=self._clock, clock_skew=self.clock_skew, progress=progress
         )
+
+    def programme(self, start: datetime | None, end: datetime | None = None) -> ProgrammeReport:
+        """Programme analytics over ``(start, end]`` (``end`` default: now): active members, daily flows,
+        redemption by reward type, tiers, partners, expiring-soon points and anomaly flags (see :mod:`.programme`).
+
+        InvalidCommand without a start or for a window that does not start before it ends.
+        """
+
+        return read_programme(self.ledger, self.chart, self.rules, start, end, clock=self._clock)
 
     def reconcile(self, as_of: datetime | None = None, *, full_log_check: bool = False) -> Reconciliation:
         """Every reconciliation check as of ``as_of`` (default: now).

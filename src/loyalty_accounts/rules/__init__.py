@@ -37,7 +37,7 @@ from .model import (
     Tiers,
 )
 from .pricing import CampaignStep, EarnBreakdown, ExplanationLine, quote
-from .tiers import TierStatus, qualification_window, tier_change, tier_for
+from .tiers import TierStatus, first_qualifying_day, qualification_window, tier_change, tier_for
 from .versions import VersionComparison, compare_versions
 
 __all__ = [
@@ -63,6 +63,7 @@ __all__ = [
     "compare_versions",
     "default_rules_path",
     "engagement_points",
+    "first_qualifying_day",
     "load_rules",
     "parse_rules",
     "qualification_window",

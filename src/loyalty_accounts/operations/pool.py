@@ -51,7 +51,7 @@ from .base import Command
 from .reading import Reading
 
 POOL_KEYS = frozenset({"pool", "points", "charges"})
-"""Metadata keys every pool draw writes: the pool, the points drawn, each member's charge (``skyway=8,cityrail=2``)."""
+"""Metadata keys every pool draw writes: the pool, the points drawn, each member's charge (``cityrail=2,skyway=8``)."""
 DrawRole = Literal["awarded", "redeemed"]
 
 
@@ -146,9 +146,9 @@ def charge_vars(chart: Chart, pool: str, charges: Sequence[Charge], role: DrawRo
 
 
 def charges_text(charges: Sequence[Charge]) -> str:
-    """The charges as metadata: ``skyway=8,cityrail=2`` (every member, in declared order)."""
+    """The charges as metadata: ``cityrail=2,skyway=8`` (every member, by partner key)."""
 
-    return ",".join(f"{c.partner}={c.points}" for c in charges)
+    return ",".join(f"{c.partner}={c.points}" for c in sorted(charges, key=lambda c: c.partner))
 
 
 def draw_metadata(command: PoolDrawCommand, charges: Sequence[Charge], key_field: str) -> dict[str, str]:

@@ -14,7 +14,7 @@ points (e-1) on 2026-06-01, expiry 365 days::
     pools:travel:partners:skyway:funds   -8 PTS → pools:travel:partners:skyway:awarded  +8 PTS
     pools:travel:partners:cityrail:funds   -2 PTS → pools:travel:partners:cityrail:awarded  +2 PTS
 
-    reference "pool_earn:e-1"; metadata charges "skyway=8,cityrail=2", expires_at 2027-06-01
+    reference "pool_earn:e-1"; metadata charges "cityrail=2,skyway=8", expires_at 2027-06-01
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ Worked example, pool travel (skyway share 3, cityrail share 1), c42 with bucket
     pools:travel:partners:skyway:funds    -8 PTS → pools:travel:partners:skyway:redeemed   +8 PTS
     pools:travel:partners:cityrail:funds    -2 PTS → pools:travel:partners:cityrail:redeemed   +2 PTS
 
-    reference "pool_redeem:r-1"; metadata charges "skyway=8,cityrail=2"
+    reference "pool_redeem:r-1"; metadata charges "cityrail=2,skyway=8"
 """
 
 from __future__ import annotations

@@ -18,9 +18,9 @@ Worked example, pool travel (skyway share 3, cityrail share 1), after skyway
 contributed 3,000, cityrail 1,000, and draws of 10 awarded and 10 redeemed
 (8 + 2 each)::
 
-    partner  contributed  funds  awarded  redeemed  paid   declared_share  funds_share
-    skyway          3000   2984        8         8  27.00  0.75            2984/3980
-    cityrail          1000    996        2         2   9.00  0.25             996/3980
+    partner   contributed  funds  awarded  redeemed  paid   declared_share  funds_share
+    cityrail         1000    996        2         2   9.00  0.25             996/3980
+    skyway           3000   2984        8         8  27.00  0.75            2984/3980
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ class PoolMemberPosition(Frozen):
 
 
 class PoolPosition(Frozen):
-    """A pool at an instant: its members' figures and their totals."""
+    """A pool at an instant: its members' figures (by partner key) and their totals."""
 
     pool: str
     name: str
@@ -142,7 +142,7 @@ def pool_position(chart: Chart, pool: str, accounts: Iterable[AccountState], as_
             redeemed=balance(partner, "redeemed", points),
             paid=from_minor(-balance(partner, "paid", money), money),
         )
-        for partner, member in declared.members.items()
+        for partner, member in sorted(declared.members.items())
     )
     return PoolPosition(
         pool=pool,

@@ -87,6 +87,10 @@ def test_the_pool_s_balances_tie_to_the_partners_statements(client: LedgerClient
         assert sum(s.pools[0].model_dump()[role] for s in statements.values()) == abs(pool_total) == int(position.total(role))
     assert position.total("funds") == 3973 and all(s.pools[0].pool_funds == 3973 for s in statements.values())
     assert client.aggregate_balances(chart.pool_filter("travel")).get("PTS", 0) == 0  # the pool's accounts sum to zero
+    # The books still hold: the roll-forward ties (pool earns are issued points) and every reconciliation check passes.
+    assert reports.activity(None).ties
+    reconciliation = reports.reconcile()
+    assert reconciliation.ok, [c for c in reconciliation.checks if c.status != "pass"]
 
     shown = cli(ledger_url, ledger_name, "pool", "show", "--pool", "travel", "-f", "json")
     assert shown.exit_code == 0, shown.output

@@ -177,50 +177,30 @@ def pool_positions_of(
     return tuple(pool_position(chart, key, ledger.accounts(chart.pool_filter(key), pit=at), at) for key in pools)
 
 
-class PartnerPoolFigures(Frozen):
+class PartnerPoolFigures(PoolMemberPosition):
     """One partner's figures in one pool, as its partner statement shows them (balances at the statement's end)."""
 
     pool: str
     name: str
     distribution: str
-    share: int
     declared_share: Decimal
     """Its share of the pool's declared shares (what ``distribution: shares`` charges draws by)."""
     funds_share: Decimal
     """Its part of the pool's funds (what ``distribution: funds`` charges draws by)."""
-    contributed: int
-    funds: int
-    awarded: int
-    redeemed: int
-    paid: Decimal
     pool_funds: int
     """The pool's funds, every member's together."""
-
-    @property
-    def drawn(self) -> int:
-        return self.awarded + self.redeemed
-
-    @property
-    def balanced(self) -> bool:
-        return self.contributed == self.funds + self.drawn
 
 
 def partner_figures(position: PoolPosition, partner: str) -> PartnerPoolFigures:
     """``partner``'s figures in ``position`` (a member of the pool)."""
 
-    member = position.member(partner)
     return PartnerPoolFigures(
+        **position.member(partner).model_dump(),
         pool=position.pool,
         name=position.name,
         distribution=position.distribution,
-        share=member.share,
         declared_share=position.declared_share(partner),
         funds_share=position.funds_share(partner),
-        contributed=member.contributed,
-        funds=member.funds,
-        awarded=member.awarded,
-        redeemed=member.redeemed,
-        paid=member.paid,
         pool_funds=int(position.total("funds")),
     )
 

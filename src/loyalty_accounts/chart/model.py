@@ -30,6 +30,7 @@ from .spec import (
     FIXED_SEGMENT_RE,
     NO_EXPIRY,
     NON_RE2,
+    POOL_KINDS,
     REQUIRED_KINDS,
     AccountKind,
     ChartSpec,
@@ -236,6 +237,9 @@ class Chart(AddressBook):
             seen_assets[partner.asset] = key
 
     def _check_pools(self, node: yaml.Node | None) -> None:
+        for kind in POOL_KINDS if self.spec.pools else ():
+            if kind not in self.kinds:
+                raise self._fail(node, ("accounts",), f"missing account kind {kind!r} (the pool operations post to it)")
         for key, pool in self.spec.pools.items():
             if "pool" not in self._patterns or not self._patterns["pool"].fullmatch(key):
                 raise self._fail(node, ("pools", key), "pool key does not match segments.pool.pattern")

@@ -66,6 +66,9 @@ REQUIRED_KINDS: tuple[str, ...] = (
     "revenue_estimates",
 )
 
+# Account kinds the pool operations post to; a chart declaring pools must declare each of them.
+POOL_KINDS: tuple[str, ...] = ("pool_contributed", "pool_funds", "pool_awarded", "pool_redeemed", "pool_paid")
+
 # Regex syntax Python accepts but RE2 (the ledger's Go regexp) does not.
 NON_RE2 = re.compile(r"\(\?[=!]|\(\?<[=!]|\\[1-9]|\(\?P=|\(\?\(|\\[ZA]\b")
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from opsupport import AT, buckets
 
 from loyalty_accounts.chart import Chart
-from loyalty_accounts.errors import InsufficientPoints, InvalidCommand
+from loyalty_accounts.errors import ChartError, InsufficientPoints, InvalidCommand
 from loyalty_accounts.numscript import Catalogue
 from loyalty_accounts.operations import pool_contribute, pool_earn, pool_redeem
 from loyalty_accounts.operations.pool import Charge, distribute, largest_remainder
@@ -169,3 +169,18 @@ def test_a_redemption_spends_the_buckets_and_charges_the_members(chart: Chart, c
             PoolRedeemCommand(customer="c42", pool="travel", redemption_id="r-2", points=91, at=AT),
             chart, catalogue, (buckets(d20260930=50, noexpiry=40), {"skyway": 100, "cityrail": 100}),
         )
+
+
+def test_a_chart_declaring_pools_is_checked_on_load() -> None:
+    data = yaml.safe_load(CHART_PATH.read_text())
+    data["pools"]["travel"]["members"]["railco"] = {"share": 1}
+    with pytest.raises(ChartError, match=r"pools\.travel\.members\.railco.*not a partner declared under partners"):
+        Chart.from_yaml(yaml.safe_dump(data))
+    data = yaml.safe_load(CHART_PATH.read_text())
+    del data["accounts"]["pool_funds"], data["general_ledger"]["accounts"]["pool_funds"]
+    with pytest.raises(ChartError, match="missing account kind 'pool_funds'"):
+        Chart.from_yaml(yaml.safe_dump(data))
+    data = yaml.safe_load(CHART_PATH.read_text())
+    data["pools"]["travel"]["members"]["skyway"] = {"share": 0}
+    with pytest.raises(ChartError, match=r"share"):
+        Chart.from_yaml(yaml.safe_dump(data))

@@ -53,13 +53,15 @@ from .reading import Reading
 POOL_KEYS = frozenset({"pool", "points", "charges"})
 """Metadata keys every pool draw writes: the pool, the points drawn, each member's charge (``cityrail=2,skyway=8``)."""
 DrawRole = Literal["awarded", "redeemed"]
+PoolKey = PartnerKey
+"""A pool's key (the chart's ``segments.pool``: the same shape as a partner's)."""
 
 
 class PoolDrawCommand(Command):
     """Base of the draws: ``points`` whole points out of ``pool`` for a member (customer), dated ``at``."""
 
     customer: CustomerId
-    pool: PartnerKey
+    pool: PoolKey
     points: Points
     at: Instant
 
@@ -166,6 +168,7 @@ def draw_metadata(command: PoolDrawCommand, charges: Sequence[Charge], key_field
 __all__ = [
     "Charge",
     "POOL_KEYS",
+    "PoolKey",
     "PoolDrawCommand",
     "charge_vars",
     "charges_text",

@@ -34,6 +34,7 @@ from ..vocabulary.ids import BusinessKey, PartnerKey
 from ..vocabulary.instants import Instant
 from .base import Command, plan_command
 from .entry import Operation, Writes
+from .pool import PoolKey
 from .reading import nothing
 
 TEMPLATE = "pool_contribute"
@@ -45,7 +46,7 @@ class PoolContributeCommand(Command):
 
     operation = "pool_contribute"
     key_field = "contribution_id"
-    pool: PartnerKey
+    pool: PoolKey
     partner: PartnerKey
     contribution_id: BusinessKey
     points: Points

@@ -30,12 +30,14 @@ from .spec import (
     FIXED_SEGMENT_RE,
     NO_EXPIRY,
     NON_RE2,
+    POOL_KINDS,
     REQUIRED_KINDS,
     AccountKind,
     ChartSpec,
     OrderCurrency,
     Partner,
     Policies,
+    Pool,
     Segment,
 )
 
@@ -76,6 +78,7 @@ class Chart(AddressBook):
         self._parsed = {}  # declared on AddressBook
         self._built = {}  # declared on AddressBook
         self._check_partners(node)
+        self._check_pools(node)
         if spec.general_ledger is not None:
             check_general_ledger(
                 spec.general_ledger, self.kinds, spec.programme, lambda path, message: self._fail(node, path, message)
@@ -233,6 +236,17 @@ class Chart(AddressBook):
                 raise self._fail(node, ("partners", key, "asset"), "partner points are whole: the asset takes no decimals")
             seen_assets[partner.asset] = key
 
+    def _check_pools(self, node: yaml.Node | None) -> None:
+        for kind in POOL_KINDS if self.spec.pools else ():
+            if kind not in self.kinds:
+                raise self._fail(node, ("accounts",), f"missing account kind {kind!r} (the pool operations post to it)")
+        for key, pool in self.spec.pools.items():
+            if "pool" not in self._patterns or not self._patterns["pool"].fullmatch(key):
+                raise self._fail(node, ("pools", key), "pool key does not match segments.pool.pattern")
+            for member in pool.members:
+                if member not in self.spec.partners:
+                    raise self._fail(node, ("pools", key, "members", member), f"{member!r} is not a partner declared under partners")
+
     # -- programme and policy ---------------------------------------------
 
     @property
@@ -291,6 +305,15 @@ class Chart(AddressBook):
         except KeyError:
             known = ", ".join(sorted(self.spec.partners)) or "none"
             raise InvalidCommand(f"unknown partner {key!r} (declared: {known})") from None
+
+    def pool(self, key: str) -> Pool:
+        """A declared partner pool; an unknown key is a bad command."""
+
+        try:
+            return self.spec.pools[key]
+        except KeyError:
+            known = ", ".join(sorted(self.spec.pools)) or "none"
+            raise InvalidCommand(f"unknown pool {key!r} (declared: {known})") from None
 
     def order_currency(self, currency: str) -> OrderCurrency:
         """A currency orders are accepted in; any other is a bad command."""

@@ -67,6 +67,9 @@ REQUIRED_KINDS: tuple[str, ...] = (
     "revenue_estimates",
 )
 
+# Account kinds the pool operations post to; a chart declaring pools must declare each of them.
+POOL_KINDS: tuple[str, ...] = ("pool_contributed", "pool_funds", "pool_awarded", "pool_redeemed", "pool_paid")
+
 # Regex syntax Python accepts but RE2 (the ledger's Go regexp) does not.
 NON_RE2 = re.compile(r"\(\?[=!]|\(\?<[=!]|\\[1-9]|\(\?P=|\(\?\(|\\[ZA]\b")
 
@@ -168,6 +171,25 @@ class Partner(Frozen):
     inbound: PartnerDirection
 
 
+PoolDistribution = Literal["shares", "funds"]
+"""How a pool's draws are charged to its members: pro rata to declared shares, or to the funds each has left."""
+
+
+class PoolMember(Frozen):
+    share: Annotated[int, Field(ge=1)] = 1
+    """The member's weight under ``distribution: shares`` (a whole number; shares need not sum to 100)."""
+
+
+class Pool(Frozen):
+    """A partner pool: member partners fund it with points bought at ``price_per_point``; draws are charged to
+    them by ``distribution`` (see the chart's comments and :mod:`loyalty_accounts.operations.pool`)."""
+
+    name: Name
+    price_per_point: PositiveDecimal
+    distribution: PoolDistribution = "shares"
+    members: Annotated[dict[str, PoolMember], Field(min_length=1)]
+
+
 class SegmentSpec(Frozen):
     pattern: Annotated[str, StringConstraints(min_length=2)]
     meaning: Name
@@ -186,6 +208,7 @@ class ChartSpec(Frozen):
     programme: Programme
     policies: Policies
     partners: dict[str, Partner] = Field(default_factory=dict)
+    pools: dict[str, Pool] = Field(default_factory=dict)
     segments: dict[str, SegmentSpec]
     accounts: dict[str, AccountSpec]
     general_ledger: GeneralLedgerSpec | None = None

@@ -46,6 +46,12 @@ open_counter   open_counter                world → a never-used award counter 
                                            unit (gives the counter a balance row to lock)
 open_control   open_control                world → a never-used control account → world, one
                                            unit (a sequence counter or the closed-period mark)
+pool_contrib.  pool_contribute             partner's pool contributed → its pool funds; its
+                                           pool paid → partner settlement (the price)
+pool_earn      pool_earn                   issued shard → bucket; each member partner's pool
+                                           funds → its awarded (the charges, :mod:`.pool`)
+pool_redeem    pool_redeem                 buckets (FIFO) → redeemed; each member partner's
+                                           pool funds → its redeemed
 =============  ==========================  ==============================================
 
 Every plan but the two openings leaves the executor with the guard's legs

@@ -82,6 +82,7 @@ from .partner_statement import (
     read_partner_statement,
 )
 from .pack import ReportPack, read_pack, render_pack
+from .pool import PartnerPoolFigures, PoolMemberPosition, PoolPosition, read_pool_position
 from .periods import check_closed_periods, check_future_dated
 from .reconcile import (
     Reconciliation,
@@ -183,6 +184,10 @@ __all__ = [
     "check_future_dated",
     "customer_statement",
     "partner_statement",
+    "PartnerPoolFigures",
+    "PoolMemberPosition",
+    "PoolPosition",
+    "read_pool_position",
 ]
 
 
@@ -314,3 +319,9 @@ class FinanceReports:
         """
 
         return read_partner_statement(self.ledger, self.chart, partner, start, end, clock=self._clock)
+
+    def pool(self, pool: str, as_of: datetime | None = None) -> PoolPosition:
+        """Each member partner's contributions, funds, draws and payment in ``pool`` at ``as_of`` (default: now),
+        read from the pool's accounts (see :mod:`.pool`). InvalidCommand for an undeclared pool (nothing is read)."""
+
+        return read_pool_position(self.ledger, self.chart, pool, as_of, clock=self._clock)

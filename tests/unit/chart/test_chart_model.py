@@ -219,6 +219,21 @@ EXPECTED_SCHEMA = {
                 ".pattern": "^[a-z][a-z0-9_-]{0,31}$",
             }
         },
+        "pools": {
+            "$pool": {
+                "partners": {
+                    "$partner": {
+                        "awarded": {},
+                        "contributed": {},
+                        "funds": {},
+                        "paid": {},
+                        "redeemed": {},
+                        ".pattern": "^[a-z][a-z0-9_-]{0,31}$",
+                    }
+                },
+                ".pattern": "^[a-z][a-z0-9_-]{0,31}$",
+            }
+        },
         "program": {
             "campaigns": {"$campaign": {".pattern": "^[a-z0-9][a-z0-9_-]{0,47}$"}},
             "control": {"closed": {}, "horizon": {}, "sequence": {}},

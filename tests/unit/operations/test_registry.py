@@ -15,6 +15,10 @@ from typing import Iterator
 import pytest
 from opsupport import AT, buckets, d, dated_buckets, priced, steady
 
+from loyalty_accounts.operations import pool_contribute, pool_earn, pool_redeem
+from loyalty_accounts.operations.pool_contribute import PoolContributeCommand
+from loyalty_accounts.operations.pool_earn import PoolEarnCommand
+from loyalty_accounts.operations.pool_redeem import PoolRedeemCommand
 from loyalty_accounts import operations
 from loyalty_accounts.operations import (
     OPERATIONS,
@@ -109,6 +113,16 @@ def sample_plans(chart, catalogue, rules) -> list[TransactionPlan]:
             ExchangeInCommand(customer="c42", exchange_id="x-2", partner="skyway", partner_points=5, at=AT), chart, catalogue
         ),
         convert.plan(ConvertCommand(customer="c42", conversion_id="cv-1", points=100, at=AT), chart, catalogue, MANY),
+        pool_contribute.plan(
+            PoolContributeCommand(pool="travel", partner="cityrail", contribution_id="pc-1", points=1000, at=AT), chart, catalogue
+        ),
+        pool_earn.plan(
+            PoolEarnCommand(customer="c42", pool="travel", earn_id="pe-1", points=12, at=AT), chart, catalogue, {"skyway": 9, "cityrail": 3}
+        ),
+        pool_redeem.plan(
+            PoolRedeemCommand(customer="c42", pool="travel", redemption_id="pr-1", points=12, at=AT),
+            chart, catalogue, (MANY, {"skyway": 50, "cityrail": 50}),
+        ),
         adjust.plan(
             AdjustCommand(customer="c42", adjustment_id="a-1", direction="credit", points=5, reason="goodwill", at=AT),
             chart, catalogue,
@@ -196,7 +210,7 @@ def test_the_business_key_is_the_commands_key(name):
     assert entry.writes.business_key == entry.command.key_field
     assert all(entry.writes.allows(key) for key in RESERVED_METADATA)
     # every operation says whose points it moves, but the opening of a control account moves none
-    assert entry.writes.allows("customer") or name in ("open_control", "period_close", "revenue_estimate")
+    assert entry.writes.allows("customer") or name in ("open_control", "period_close", "revenue_estimate", "pool_contribute")
 
 
 def test_lists_of_several_elements_are_exercised(chart, catalogue, rules):

@@ -20,6 +20,7 @@ a clock.
 - :mod:`.versions`: :func:`compare_versions`.
 """
 
+from .catalogue import Reward, RewardCatalogue, RewardType
 from .engagement import EngagementLimitReached, engagement_points
 from .loader import check_against_chart, default_rules_path, load_rules, parse_rules
 from .model import (
@@ -53,6 +54,9 @@ __all__ = [
     "Order",
     "OrderDefaults",
     "Qualification",
+    "Reward",
+    "RewardCatalogue",
+    "RewardType",
     "RuleProblem",
     "Rules",
     "Tier",

@@ -227,3 +227,6 @@ def test_catalogue_list_and_show_read_the_stock_from_the_ledger(client: LedgerCl
     assert header.split(",")[:4] == ["sku", "reward_type", "name", "points"] and len(lines) == len(rows)
     table = _invoke(ledger_url, ledger_name, "catalogue", "show", MUG)
     assert table.exit_code == 0 and "in_stock" in table.stdout and "Blue enamel mug" in table.stdout
+    # the books with stock on them still reconcile (trial balance per asset, metadata, roll-forward)
+    checked = _invoke(ledger_url, ledger_name, "reconcile", "-f", "json")
+    assert checked.exit_code == 0, checked.output

@@ -41,12 +41,12 @@ from ..errors import InvalidCommand, OutOfStock
 from ..numscript import Catalogue, monetary
 from ..types import TransactionPlan
 from ..vocabulary.amounts import Points
+from ..vocabulary.frozen import Frozen
 from ..vocabulary.ids import BusinessKey, CustomerId
 from ..vocabulary.instants import Instant
 from .base import Command, plan_command
 from .entry import Operation, Writes
 from .fifo import BucketBalance
-from ..vocabulary.frozen import Frozen
 from .reading import Reading, buckets_watched, customer_buckets
 from .spend import spend_vars
 from .stock import RewardPick, pick

@@ -17,7 +17,9 @@ a clock.
 - :mod:`.tiers`: :func:`tier_for`, :func:`qualification_window`,
   :func:`tier_change`;
 - :mod:`.engagement`: :func:`engagement_points`;
-- :mod:`.versions`: :func:`compare_versions`.
+- :mod:`.versions`: :func:`compare_versions`;
+- :mod:`.catalogue`: the reward catalogue (:class:`RewardCatalogue`: reward types
+  with their rate and minimum, rewards and their exact points prices).
 """
 
 from .catalogue import Reward, RewardCatalogue, RewardType

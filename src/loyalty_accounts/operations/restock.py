@@ -25,9 +25,8 @@ from pydantic import Field
 from ..chart import Chart
 from ..numscript import Catalogue, monetary
 from ..rules import Reward
-from ..rules.catalogue import Sku
 from ..types import TransactionPlan
-from ..vocabulary.ids import BusinessKey
+from ..vocabulary.ids import BusinessKey, Sku
 from ..vocabulary.instants import Instant
 from .base import Command, plan_command
 from .entry import Operation, Writes

@@ -33,13 +33,11 @@ from pydantic import Field, StringConstraints
 from ..errors import InvalidCommand
 from ..vocabulary.amounts import NOT_A_FLOAT
 from ..vocabulary.frozen import Frozen
-from ..vocabulary.ids import Code
+from ..vocabulary.ids import Code, Sku
+from ..vocabulary.personal_data import not_repeated
 
-SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
-"""A SKU is an address segment (``catalogue:{reward}:stock``): letters, digits, ``_`` and ``-``, no dot."""
 MAX_PRICE = 10**9
 
-Sku = Annotated[str, StringConstraints(pattern=SKU_PATTERN)]
 PointsPerUnit = Annotated[Decimal, Field(gt=0, le=100_000, decimal_places=4, allow_inf_nan=False), NOT_A_FLOAT]
 Price = Annotated[int, Field(ge=1, le=MAX_PRICE, strict=True)]
 RewardValue = Annotated[Decimal, Field(gt=0, le=10**7, allow_inf_nan=False), NOT_A_FLOAT]
@@ -84,8 +82,11 @@ class RewardCatalogue(Frozen):
 
         found = self.find(sku)
         if found is None:
+            # A value typed in the SKU's place that looks like an email or a phone is never repeated.
+            hidden = not_repeated(sku) if isinstance(sku, str) else None
+            shown = f"({hidden})" if hidden is not None else repr(sku)
             raise InvalidCommand(
-                f"reward {sku!r} is not in the catalogue ({len(self.rewards)} rewards: `loyalty catalogue list`)"
+                f"reward {shown} is not in the catalogue ({len(self.rewards)} rewards: `loyalty catalogue list`)"
             )
         return found
 

@@ -16,6 +16,7 @@ from ..chart.spec import STOCK_KINDS
 from ..operations.restock import RestockCommand
 from ..operations.stock import reward_catalogue
 from ..rules import Reward
+from ..vocabulary import ids
 from ..vocabulary.frozen import Frozen
 from .executor import Executor
 from .results import OperationResult
@@ -59,9 +60,9 @@ class CatalogueService:
         return [self._line(reward, units) for reward in catalogue.rewards]
 
     def reward(self, sku: str) -> CatalogueLine:
-        """One reward with its stock; InvalidCommand for a SKU the catalogue does not list."""
+        """One reward with its stock; InvalidCommand for a malformed SKU or one the catalogue does not list."""
 
-        reward = reward_catalogue(self._reading, "the catalogue").reward(sku)
+        reward = reward_catalogue(self._reading, "the catalogue").reward(ids.sku(sku))
         return self._line(reward, self._units(reward.sku) if reward.physical else {})
 
     def restock(self, command: RestockCommand) -> OperationResult:

@@ -119,3 +119,10 @@ def test_a_physical_reward_needs_the_charts_stock_accounts():
         parse_rules(with_catalogue(), source="r.yaml", chart=chart)
     # without physical rewards the same chart is enough
     parse_rules(with_catalogue().replace(", physical: true", ""), source="r.yaml", chart=chart)
+
+
+def test_a_phone_number_typed_as_a_sku_is_not_repeated():
+    catalogue = parse_rules(with_catalogue(), source="t.yaml").require_catalogue()
+    with pytest.raises(InvalidCommand) as refused:
+        catalogue.reward("4155550100")
+    assert "4155550100" not in refused.value.message and "not repeated" in refused.value.message

@@ -257,6 +257,20 @@ class AddressBook:
             if seg.variable:
                 break
         return ":".join([*parts, ANY_DEPTH])
+    def stock(self, reward: str) -> Address:
+        """Units of a physical reward in stock (``catalogue:{reward}:stock``, never negative)."""
+
+        return self.address("catalogue_stock", reward=reward)
+
+    def restocked(self, reward: str) -> Address:
+        """Counterpart of the reward's units received (minus every unit ever restocked)."""
+
+        return self.address("catalogue_restocked", reward=reward)
+
+    def delivered(self, reward: str) -> Address:
+        """Units of the reward given to members by their redemptions."""
+
+        return self.address("catalogue_delivered", reward=reward)
 
     def parse_bucket(self, address: Address) -> tuple[str, date | None]:
         """(customer, expiry) of a spendable-bucket address."""

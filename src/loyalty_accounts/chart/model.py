@@ -79,6 +79,7 @@ class Chart(AddressBook):
         self._built = {}  # declared on AddressBook
         self._check_partners(node)
         self._check_pools(node)
+        self._check_stock_asset(node)
         if spec.general_ledger is not None:
             check_general_ledger(
                 spec.general_ledger, self.kinds, spec.programme, lambda path, message: self._fail(node, path, message)
@@ -246,6 +247,21 @@ class Chart(AddressBook):
             for member in pool.members:
                 if member not in self.spec.partners:
                     raise self._fail(node, ("pools", key, "members", member), f"{member!r} is not a partner declared under partners")
+    def _check_stock_asset(self, node: yaml.Node | None) -> None:
+        """The stock asset, when declared: a Formance asset of whole units, of its own role."""
+
+        prog = self.spec.programme
+        asset = prog.stock_asset
+        if asset is None:
+            return
+        path = ("programme", "stock_asset")
+        if not ASSET_RE.match(asset):
+            raise self._fail(node, path, f"{asset!r} is not a Formance asset")
+        if asset_precision(asset) != 0:
+            raise self._fail(node, path, "counted in whole units: the asset takes no decimals")
+        others = (prog.points_asset, prog.money_asset, prog.qualifying_asset, prog.awards_asset, prog.control_asset, prog.campaign_asset)
+        if asset in others or asset in {p.asset for p in self.spec.partners.values()}:
+            raise self._fail(node, path, f"{asset!r} is already used by another role: each role needs its own asset")
 
     # -- programme and policy ---------------------------------------------
 
@@ -280,6 +296,15 @@ class Chart(AddressBook):
         """The memo asset counting what each capped campaign charged each customer (its usage of the cap)."""
 
         return self.spec.programme.campaign_asset
+
+    @property
+    def stock_asset(self) -> Asset:
+        """The asset counting physical rewards' units in stock; ChartError when the chart declares none."""
+
+        asset = self.spec.programme.stock_asset
+        if asset is None:
+            raise ChartError(f"{self.source}: programme.stock_asset is not declared: the chart keeps no reward stock")
+        return asset
 
     @property
     def money_currency(self) -> str:

@@ -33,7 +33,7 @@ CUSTOMER_BUCKET = "customer_points"
 DATE_FORMAT = "%Y%m%d"
 
 RefundShortfall = Literal["allow_negative", "claw_back", "write_off"]
-AssetRole = Literal["points", "money", "partner", "qualifying", "awards", "control", "campaign"]
+AssetRole = Literal["points", "money", "partner", "qualifying", "awards", "control", "campaign", "stock"]
 
 # Account kinds the operations post to; the chart must declare each of them.
 REQUIRED_KINDS: tuple[str, ...] = (
@@ -69,6 +69,9 @@ REQUIRED_KINDS: tuple[str, ...] = (
 
 # Account kinds the pool operations post to; a chart declaring pools must declare each of them.
 POOL_KINDS: tuple[str, ...] = ("pool_contributed", "pool_funds", "pool_awarded", "pool_redeemed", "pool_paid")
+# Account kinds of the reward catalogue's stock (operations.restock, operations.redeem of a physical reward);
+# optional: a chart without them has no physical rewards.
+STOCK_KINDS: tuple[str, ...] = ("catalogue_stock", "catalogue_restocked", "catalogue_delivered")
 
 # Regex syntax Python accepts but RE2 (the ledger's Go regexp) does not.
 NON_RE2 = re.compile(r"\(\?[=!]|\(\?<[=!]|\\[1-9]|\(\?P=|\(\?\(|\\[ZA]\b")
@@ -137,6 +140,8 @@ class Programme(Frozen):
     point_value: PositiveDecimal
     issuance_shards: Annotated[int, Field(ge=1, le=1024)]
     timezone: str = "UTC"
+    stock_asset: Asset | None = None
+    """Units of physical rewards in stock (the catalogue's stock accounts); None: no physical rewards."""
 
 
 class OrderCurrency(Frozen):

@@ -30,6 +30,8 @@ hold           hold                        buckets (FIFO) → hold
 capture        capture                     hold → redeemed; remainder → its buckets
 void           void                        hold → the very buckets it came from
 redeem         redeem                      buckets (FIFO) → redeemed
+               redeem_reward               a physical catalogue reward: buckets (FIFO) → redeemed;
+                                           one unit of its stock → delivered
 expire         expire                      due bucket (all of it) → expired
 transfer       transfer                    sender's bucket d → receiver's bucket d, per d
 exchange_out   exchange_out                buckets → partner exchanged; partner points
@@ -52,6 +54,7 @@ pool_earn      pool_earn                   issued shard → bucket; each member 
                                            funds → its awarded (the charges, :mod:`.pool`)
 pool_redeem    pool_redeem                 buckets (FIFO) → redeemed; each member partner's
                                            pool funds → its redeemed
+restock        restock                     a physical reward's restocked → its stock (units)
 =============  ==========================  ==============================================
 
 Every plan but the two openings leaves the executor with the guard's legs

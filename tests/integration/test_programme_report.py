@@ -16,7 +16,8 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterable
 
 import pytest
-from support.programme import earn, programme
+import yaml
+from support.programme import ROOT, earn, programme
 from typer.testing import CliRunner
 
 from loyalty_accounts.cli import app
@@ -115,7 +116,12 @@ def test_the_demo_years_analytics_agree_with_a_hand_count(client: LedgerClient, 
     settle_out = sum(cents(tx, -1) for tx in window)
     balance = sum(cents(tx, 1) - cents(tx, -1) for tx in everything if tx.timestamp <= END)
     received = [tx for tx in window if any(p.destination == "partners:skyway:received" for p in tx.postings)]
-    (skyway,) = got["partners"]
+    chart_partners = lambda: yaml.safe_load((ROOT / "chart_of_accounts.yaml").read_text())["partners"]  # noqa: E731
+    by_key = {p["partner"]: p for p in got["partners"]}
+    assert sorted(by_key) == sorted(chart_partners())
+    skyway = by_key["skyway"]
+    for quiet in set(by_key) - {"skyway"}:  # the demo exchanges with skyway only
+        assert (by_key[quiet]["points_out"], by_key[quiet]["points_in"]) == (0, 0)
     assert skyway["points_out"] == sum(into(tx, "partners:skyway:exchanged") for tx in window) == 180
     assert skyway["points_in"] == sum(p.amount for tx in received for p in points(tx) if p.source.startswith(ISSUED)) == 80
     assert skyway["units_delivered"] == sum(p.amount for tx in window for p in tx.postings if p.destination == "partners:skyway:delivered") == 60

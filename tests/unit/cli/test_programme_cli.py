@@ -39,7 +39,8 @@ def test_the_json_holds_every_part_and_the_thresholds(cli: typer.Typer) -> None:
     assert payload["report"] == "programme" and payload["to"] == "2026-10-06T23:59:59.999999+00:00"
     assert set(PROGRAMME_TABLES) <= set(payload)
     assert sum(day["issued"] for day in payload["daily"]) == payload["totals"]["issued"] == 9354
-    assert payload["partners"][0]["settlement_net"] == "-0.43"  # exact decimals as text
+    skyway = next(p for p in payload["partners"] if p["partner"] == "skyway")
+    assert skyway["settlement_net"] == "-0.43"  # exact decimals as text
     assert payload["thresholds"]["anomalies"]["transfer_chain"] == {"within_hours": 72}
 
 

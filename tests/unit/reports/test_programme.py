@@ -60,7 +60,10 @@ def test_the_demo_years_members_rewards_partners_and_tiers(report: ProgrammeRepo
     assert (report.active_members, report.members_at_end) == (4, 4)
     # neither the flight (reward "flight", no type) nor the capture records a reward_type
     assert [(r.reward_type, r.redemptions, r.points) for r in report.rewards] == [("unspecified", 2, 5420)]
-    (skyway,) = report.partners
+    by_key = {p.partner: p for p in report.partners}
+    assert sorted(by_key) == ["cityrail", "skyway"]  # every declared partner; cityrail (a pool member) never exchanged
+    cityrail, skyway = by_key["cityrail"], by_key["skyway"]
+    assert (cityrail.points_out, cityrail.points_in, cityrail.units_delivered, cityrail.units_received) == (0, 0, 0, 0)
     assert (skyway.points_out, skyway.units_delivered, skyway.points_in, skyway.units_received) == (180, 60, 80, 40)
     assert (str(skyway.settlement_out), str(skyway.settlement_in), str(skyway.settlement_net), str(skyway.balance_at_end)) == (
         "0.75", "0.32", "-0.43", "-0.43",

@@ -17,7 +17,7 @@ import typer
 
 from ..settings import CONFIG_VARIABLE
 from ..version import __version__
-from . import api_cmd, config_cmd, demo, estimate, events, feedback, imports, journal, ledger, members, ops, pack, partner, period, report, rules_cmd
+from . import api_cmd, config_cmd, demo, estimate, events, feedback, imports, journal, ledger, members, ops, pack, partner, period, report, review, rules_cmd
 from .context import AppContext
 from .shell import fail
 
@@ -44,12 +44,13 @@ app.command("statement")(report.statement_command)
 app.command("import")(imports.import_command)
 app.command("journal")(journal.journal_command)
 app.add_typer(partner.app, name="partner")
+app.add_typer(review.app, name="review")
 
 PANELS: dict[str, tuple[str, ...]] = {
     "Set-up": ("init", "ledger", "config", "demo", "rules", "catch-up-usage"),
     "Earn and spend": (
         "earn", "import", "engage", "release", "hold", "capture", "void", "redeem",
-        "transfer", "exchange", "convert", "refund", "adjust", "expire",
+        "transfer", "exchange", "convert", "refund", "adjust", "expire", "review",
     ),
     "Customers": ("member", "balance", "history", "statement", "tier", "quote", "explain"),
     "Finance": ("report", "reconcile", "period", "journal", "estimate", "partner"),

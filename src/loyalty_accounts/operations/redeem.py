@@ -25,7 +25,8 @@ from ..vocabulary.instants import Instant
 from .base import Command, plan_command
 from .entry import Operation, Writes
 from .fifo import BucketBalance
-from .reading import buckets_watched, customer_buckets
+from .reading import buckets_watched
+from .redeem_review import HOLD_TEMPLATE, REVIEW_METADATA, Redeeming, hold_for_review, read_redeeming
 from .spend import spend_vars
 
 TEMPLATE = "redeem"
@@ -62,15 +63,28 @@ def plan(command: RedeemCommand, chart: Chart, catalogue: Catalogue, buckets: Se
     )
 
 
-OPERATION: Operation[RedeemCommand, list[BucketBalance]] = Operation(
+def route(command: RedeemCommand, chart: Chart, catalogue: Catalogue, state: Redeeming) -> TransactionPlan:
+    """The redemption, or its review hold when the read's verdict has reasons (InsufficientPoints either way).
+
+    The hold records what the redemption would have (its plan's metadata) and the review's keys.
+    """
+
+    redemption = plan(command, chart, catalogue, state.buckets)
+    if not state.verdict.reasons:
+        return redemption
+    spent = spend_vars(chart, state.buckets, customer=command.customer, points=command.points, at=command.at)
+    return hold_for_review(command, chart, catalogue, spent, state.verdict, metadata=redemption.metadata)
+
+
+OPERATION: Operation[RedeemCommand, Redeeming] = Operation(
     command=RedeemCommand,
-    templates=(TEMPLATE,),
-    read=customer_buckets,
+    templates=(TEMPLATE, HOLD_TEMPLATE),
+    read=read_redeeming,
     watch=buckets_watched,
-    plan=plan,
+    plan=route,
     writes=Writes(
         required=frozenset({"customer", "redemption_id", "points"}),
-        optional=frozenset({"reward"}),
+        optional=frozenset({"reward"}) | REVIEW_METADATA,
         business_key="redemption_id",
     ),
 )

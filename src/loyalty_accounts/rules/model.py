@@ -37,6 +37,7 @@ from ..vocabulary.amounts import NOT_A_FLOAT, Rounding
 from ..vocabulary.frozen import Frozen, Value
 from ..vocabulary.ids import BusinessKey, Code, CustomerId
 from ..vocabulary.instants import parse_instant
+from .review import ReviewPolicy, review_problems
 
 # More campaigns than this may never overlap: it bounds the work per order and
 # the size of an earn transaction's metadata.
@@ -185,6 +186,8 @@ class Rules(Frozen):
     campaigns: tuple[Campaign, ...] = ()
     engagement: dict[Code, EngagementRule] = Field(default_factory=dict)
     order_defaults: OrderDefaults | None = None
+    review: ReviewPolicy | None = None
+    """When a redemption waits for review (None: never; see :mod:`.review`)."""
 
     @model_validator(mode="after")
     def _cross_checks(self) -> "Rules":
@@ -312,3 +315,6 @@ def _check(rules: Rules) -> None:
                 ("order_defaults", "category"), f"{defaults.category!r} is excluded: every order without a category would earn nothing"
             )
 
+    if rules.review is not None:
+        for path, problem in review_problems(rules.review):
+            raise RuleProblem(("review", *path), problem)

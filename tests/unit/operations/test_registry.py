@@ -6,7 +6,7 @@ from __future__ import annotations
 import pkgutil
 import sys
 import textwrap
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from importlib import import_module, invalidate_caches
 from pathlib import Path
@@ -62,6 +62,9 @@ from loyalty_accounts.operations import revenue_estimate
 from loyalty_accounts.operations.revenue_estimate import Estimates, RevenueEstimateCommand
 from loyalty_accounts.operations import UsageCatchUpCommand, usage_catch_up
 from loyalty_accounts.operations.usage_catch_up import UsageShortfall
+from loyalty_accounts.operations import review as review_op
+from loyalty_accounts.operations.redeem_review import Redeeming, Verdict
+from loyalty_accounts.operations.review import Held, ReviewCommand
 from loyalty_accounts.types import Posting, TransactionPlan
 from loyalty_accounts.vocabulary.amounts import Money
 
@@ -129,6 +132,22 @@ def sample_plans(chart, catalogue, rules) -> list[TransactionPlan]:
             chart, catalogue, None,
         ),
         void_op.plan(VoidCommand(customer="c42", hold_id="h-9"), chart, catalogue, hold_postings),
+        redeem.route(
+            RedeemCommand(customer="c42", redemption_id="r-2", points=12, at=AT), chart, catalogue,
+            Redeeming(buckets=tuple(MANY), verdict=Verdict(reasons=("velocity_points",), deadline=AT + timedelta(hours=72))),
+        ),
+        *(
+            review_op.plan(
+                ReviewCommand(customer="c42", redemption_id="r-2", decision=decision, operator="ops-7", reason="suspected_fraud", at=AT),
+                chart, catalogue,
+                Held(
+                    hold_id="rv-r-2",
+                    postings=tuple(p.model_copy(update={"destination": "customers:c42:holds:rv-r-2"}) for p in hold_postings),
+                    placed_at=AT, deadline=AT + timedelta(hours=72), available={"PTS": 10}, metadata={},
+                ),
+            )
+            for decision in ("approved", "rejected")
+        ),
         *usage_catch_up.plan(
             UsageCatchUpCommand(customer="c42", as_of=AT), chart, catalogue,
             [UsageShortfall(campaign="app-week-2026-11", charged=300, held=150)],

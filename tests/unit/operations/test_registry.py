@@ -89,6 +89,24 @@ def sample_plans(chart, catalogue, rules) -> list[TransactionPlan]:
         Posting(source="customers:c42:points:20261231", destination="customers:c42:holds:h-9", amount=5, asset="PTS"),
     ]
     plans = [
+        # a redemption held for review and its decisions first: the last plan of a template is the one
+        # test_lists_of_several_elements_are_exercised looks at
+        redeem.route(
+            RedeemCommand(customer="c42", redemption_id="r-2", points=12, at=AT), chart, catalogue,
+            Redeeming(buckets=tuple(MANY), verdict=Verdict(reasons=("velocity_points",), deadline=AT + timedelta(hours=72))),
+        ),
+        *(
+            review_op.plan(
+                ReviewCommand(customer="c42", redemption_id="r-2", decision=decision, operator="ops-7", reason="suspected_fraud", at=AT),
+                chart, catalogue,
+                Held(
+                    hold_id="rv-r-2",
+                    postings=tuple(p.model_copy(update={"destination": "customers:c42:holds:rv-r-2"}) for p in hold_postings),
+                    placed_at=AT, deadline=AT + timedelta(hours=72), available={"PTS": 10}, metadata={},
+                ),
+            )
+            for decision in ("approved", "rejected")
+        ),
         earned,
         refunded,
         *release.plan(
@@ -132,22 +150,6 @@ def sample_plans(chart, catalogue, rules) -> list[TransactionPlan]:
             chart, catalogue, None,
         ),
         void_op.plan(VoidCommand(customer="c42", hold_id="h-9"), chart, catalogue, hold_postings),
-        redeem.route(
-            RedeemCommand(customer="c42", redemption_id="r-2", points=12, at=AT), chart, catalogue,
-            Redeeming(buckets=tuple(MANY), verdict=Verdict(reasons=("velocity_points",), deadline=AT + timedelta(hours=72))),
-        ),
-        *(
-            review_op.plan(
-                ReviewCommand(customer="c42", redemption_id="r-2", decision=decision, operator="ops-7", reason="suspected_fraud", at=AT),
-                chart, catalogue,
-                Held(
-                    hold_id="rv-r-2",
-                    postings=tuple(p.model_copy(update={"destination": "customers:c42:holds:rv-r-2"}) for p in hold_postings),
-                    placed_at=AT, deadline=AT + timedelta(hours=72), available={"PTS": 10}, metadata={},
-                ),
-            )
-            for decision in ("approved", "rejected")
-        ),
         *usage_catch_up.plan(
             UsageCatchUpCommand(customer="c42", as_of=AT), chart, catalogue,
             [UsageShortfall(campaign="app-week-2026-11", charged=300, held=150)],

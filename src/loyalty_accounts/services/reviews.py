@@ -62,7 +62,7 @@ class ReviewRow(Frozen):
             "operator": self.operator,
             "reason": self.reason,
             "decided_at": self.decided_at,
-            "transaction": self.transaction,
+            "transaction": self.transaction or None,
         }
 
 

@@ -211,3 +211,18 @@ def test_the_cli_exits_5_for_a_held_redemption_and_lists_it(client: LedgerClient
     assert [(r["redemption_id"], r["status"], r["points"]) for r in rows] == [("R-cli", "pending", 11000)]
     unknown = cli_run("review", "reject", "R-none", "--by", "ops-7", "--reason", "suspected_fraud")
     assert unknown.exit_code == 1 and unknown.output.strip() == "error: no redemption R-none"
+
+
+def test_a_new_member_and_points_just_received_by_transfer_are_held(client: LedgerClient) -> None:
+    from loyalty_accounts.operations import TransferCommand
+
+    program = funded(client)
+    program.earn(earn("new", "o-new", "8000.00", T0 - 5 * DAY))
+    held = program.redeem(redeem("R-new", 6_000, customer="new"))
+    assert held.review == "pending" and held.transactions[0].metadata["review_reasons"] == "new_member"
+    program.earn(earn("c2", "o-c2", "10.00", OLD))
+    program.transfer(TransferCommand(customer="c1", to_customer="c2", transfer_id="T-1", points=4_000, at=T0 - HOUR))
+    after_transfer = program.redeem(redeem("R-c2", 1_500, customer="c2"))
+    assert after_transfer.transactions[0].metadata["review_reasons"] == "after_transfer"
+    assert program.redeem(redeem("R-c2-later", 1_500, T0 + 48 * HOUR, customer="c2")).review is None
+    assert program.redeem(redeem("R-c1", 1_500)).review is None  # the sender is not held

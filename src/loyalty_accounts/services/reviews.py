@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Literal
 
 from ..errors import DuplicateOperation, InvalidCommand, OperationRefused
-from ..operations.base import refuse_personal_fields
 from ..operations.reading import LedgerReader
 from ..operations.redeem_review import find_review, held_for_review, is_review_hold, reasons_of, review_deadline
 from ..operations.review import ReviewCommand, all_decisions, decided, decision_reference, lapse_command
@@ -135,7 +134,6 @@ class ReviewService:
     def _run(self, command: ReviewCommand) -> OperationResult:
         """Run the decision; one made differently before is refused naming it (OperationRefused)."""
 
-        refuse_personal_fields(command, self._executor.personal_data)
         earlier = self._reading.ledger.find_by_reference(decision_reference(command.redemption_id))
         if earlier is not None and earlier.metadata.get("command_hash") != command.fingerprint():
             raise _already(command.redemption_id, earlier)

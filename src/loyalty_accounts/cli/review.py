@@ -57,7 +57,7 @@ def list_command(
 ) -> None:
     """Redemptions waiting for review (pending, or overdue: past the deadline), read from the ledger."""
 
-    when = parse_instant(as_of, option="--as-of") if as_of is not None else None
+    when = run_guarded(lambda: parse_instant(as_of, option="--as-of")) if as_of is not None else None
     rows = run_guarded(lambda: app_context(ctx).program().reviews(as_of=when, include_decided=all_))
     emit_rows([r.row() for r in rows], fmt, columns=REVIEW_COLUMNS, title="Redemptions held for review")
 

@@ -86,3 +86,10 @@ def test_lapse_voids_nothing_before_the_deadline(ledger: FakeLedger) -> None:
     lapse = invoke("review", "lapse", "-f", "json")
     assert lapse.exit_code == 0 and json.loads(lapse.output)["posted"] == 0
     assert ledger.account("customers:c1:holds:rv-R-1").balance("PTS") == 12000
+
+
+def test_a_malformed_instant_is_a_usage_error(ledger: FakeLedger) -> None:
+    for args in (("review", "list", "--as-of", "yesterday"), ("review", "lapse", "--as-of", "2026-13-01"),
+                 ("review", "approve", "R-1", "--by", "ops-7", "--reason", "known_pattern", "--at", "noon")):
+        result = invoke(*args)
+        assert result.exit_code == 2 and result.output.startswith("error: "), (args, result.output)

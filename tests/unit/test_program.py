@@ -71,6 +71,9 @@ PUBLIC_API = {
     "closed_through": [],
     "period_closes": [],
     "import_orders": ["source", "skip_invalid", "chunk_size", "progress", "file_format"],
+    "reviews": ["as_of", "include_decided"],
+    "review": ["redemption_id", "decision", "operator", "reason", "at"],
+    "lapse_reviews": ["as_of", "progress"],
 }
 
 
@@ -95,6 +98,8 @@ BARE_IDS: dict[str, Callable[[LoyaltyProgram, str], object]] = {
     "explain": lambda p, bad: p.explain(bad),
     "engage (customer)": lambda p, bad: p.engage(bad, "sign_up", "k1", T0),
     "engage (key)": lambda p, bad: p.engage("c1", "sign_up", bad, T0),
+    "review (redemption)": lambda p, bad: p.review(bad, "approve", operator="ops-7", reason="verified_with_member", at=T0),
+    "review (operator)": lambda p, bad: p.review("r-1", "approve", operator=bad, reason="verified_with_member", at=T0),
 }
 
 

@@ -36,16 +36,14 @@ a phone number or a member's name before anything is read).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
-
-from pydantic import StringConstraints
+from typing import Literal
 
 from ..chart import Chart
 from ..errors import InvalidCommand, OperationRefused
 from ..numscript import Catalogue, monetary
 from ..types import Posting, PostedTransaction, TransactionPlan
 from ..vocabulary.frozen import Frozen
-from ..vocabulary.ids import BusinessKey, CustomerId, HoldId, ReasonCode
+from ..vocabulary.ids import BusinessKey, CustomerId, HoldId, OperatorId, ReasonCode
 from ..vocabulary.instants import Instant, iso_instant
 from .base import Command, keyed_reference, metadata_filter, plan_command
 from .entry import Operation, Writes
@@ -53,8 +51,6 @@ from .reading import Reading
 from .redeem_review import find_review, review_deadline, review_hold_id
 
 Decision = Literal["approved", "rejected", "lapsed"]
-OperatorId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
-"""Who decided: an operator's id (a code, never a name or an email)."""
 
 LAPSE_OPERATOR = "system"
 """The operator a lapse records."""

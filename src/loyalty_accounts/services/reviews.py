@@ -102,6 +102,7 @@ class ReviewService:
         if found := screened({k: v for k, v in values.items() if isinstance(v, str)}, self._executor.personal_data):
             raise InvalidCommand(refusal(found, f"the review {decision}"))
         rid = ids.business_key(redemption_id, what="redemption id")
+        ids.operator_id(operator)
         policy = self._reading.rules.review if self._reading.rules is not None else None
         if policy is None:
             raise InvalidCommand("reviews need the rules' review section: this programme's rules declare none")

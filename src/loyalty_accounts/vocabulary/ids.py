@@ -29,6 +29,8 @@ HOLD_ID_PATTERN = r"^[A-Za-z0-9_-]{1,100}$"
 # Reasons are codes, not prose: metadata must never carry personal data.
 REASON_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 PARTNER_PATTERN = r"^[a-z][a-z0-9_-]{0,31}$"
+# Who made a decision (a review's operator): an id, never a name or an email.
+OPERATOR_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 # Codes the rules file names: order categories, channels, engagement events.
 CODE_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 
@@ -38,6 +40,7 @@ HoldId = Annotated[str, StringConstraints(pattern=HOLD_ID_PATTERN)]
 ReasonCode = Annotated[str, StringConstraints(pattern=REASON_PATTERN)]
 PartnerKey = Annotated[str, StringConstraints(pattern=PARTNER_PATTERN)]
 Code = Annotated[str, StringConstraints(pattern=CODE_PATTERN)]
+OperatorId = Annotated[str, StringConstraints(pattern=OPERATOR_PATTERN)]
 
 
 def _checked(value: object, pattern: str, what: str, rule: str) -> str:
@@ -71,3 +74,9 @@ def code(value: object, *, what: str = "code") -> str:
     """``value`` if it is a code (lower-case, 1-32 of ``a-z 0-9 _ -``), else InvalidCommand."""
 
     return _checked(value, CODE_PATTERN, what, "use 1-32 lower-case letters, digits, '_' or '-'")
+
+
+def operator_id(value: object) -> str:
+    """``value`` if it is an operator id (1-64 of ``A-Z a-z 0-9 _ . -``, starting with a letter or digit), else InvalidCommand."""
+
+    return _checked(value, OPERATOR_PATTERN, "operator id", "use 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit")

@@ -70,10 +70,12 @@ def route(command: RedeemCommand, chart: Chart, catalogue: Catalogue, state: Red
     """
 
     redemption = plan(command, chart, catalogue, state.buckets)
-    if not state.verdict.reasons:
+    points = int(redemption.metadata["points"])
+    verdict = state.verdict_for(points, command.at)
+    if not verdict.reasons:
         return redemption
-    spent = spend_vars(chart, state.buckets, customer=command.customer, points=command.points, at=command.at)
-    return hold_for_review(command, chart, catalogue, spent, state.verdict, metadata=redemption.metadata)
+    spent = spend_vars(chart, state.buckets, customer=command.customer, points=points, at=command.at)
+    return hold_for_review(command, chart, catalogue, spent, verdict, metadata=redemption.metadata)
 
 
 OPERATION: Operation[RedeemCommand, Redeeming] = Operation(

@@ -9,7 +9,8 @@ phase, after the guard's listing of the customer's sequence counter: a
 redemption, transfer or other operation of the customer committed after them
 makes the post's sequence leg fail, and the redemption is read and planned
 again (so two concurrent redemptions that together cross a limit cannot both
-escape review). The verdict is pure (:meth:`ReviewPolicy.reasons`).
+escape review). The verdict is pure (:meth:`Redeeming.verdict_for`, from the points the redemption's own plan
+settled on, so a price the plan reads elsewhere, a catalogue reward's, is judged too).
 
 A flagged redemption posts a HOLD (template ``hold``, the authorisation
 hold's) under the redemption's own reference, so its business key stays the
@@ -73,10 +74,24 @@ class Verdict(Frozen):
 
 
 class Redeeming(Frozen):
-    """What a redemption reads: the customer's buckets and, with review rules, the verdict."""
+    """What a redemption reads: the customer's buckets and, with review rules, the policy and the facts it
+    judges (or a verdict given outright)."""
 
     buckets: tuple[BucketBalance, ...]
-    verdict: Verdict = Verdict()
+    policy: ReviewPolicy | None = None
+    facts: ReviewFacts | None = None
+    verdict: Verdict | None = None
+
+    def verdict_for(self, points: int, at: datetime) -> Verdict:
+        """The verdict on a redemption of ``points`` dated ``at`` (pure): the points are those the
+        redemption's own plan settled on, so a price read from elsewhere is judged too."""
+
+        if self.verdict is not None:
+            return self.verdict
+        if self.policy is None or self.facts is None:
+            return Verdict()
+        reasons = self.policy.reasons(points, self.facts)
+        return Verdict(reasons=reasons, deadline=at + timedelta(hours=self.policy.deadline_hours)) if reasons else Verdict()
 
 
 def review_hold_id(redemption_id: str) -> str:
@@ -193,16 +208,14 @@ def _points(metadata: Mapping[str, str]) -> int:
 
 
 def read_redeeming(command: "RedeemCommand", reading: Reading) -> Redeeming:
-    """The redemption's read: the customer's buckets at its instant, and the review verdict (none without review rules)."""
+    """The redemption's read: the customer's buckets at its instant, and what the review rules judge (nothing
+    more without them)."""
 
     buckets = tuple(customer_buckets(command, reading))
     policy = reading.rules.review if reading.rules is not None else None
     if policy is None:
         return Redeeming(buckets=buckets)
-    reasons = policy.reasons(command.points, review_facts(command, reading, policy))
-    if not reasons:
-        return Redeeming(buckets=buckets)
-    return Redeeming(buckets=buckets, verdict=Verdict(reasons=reasons, deadline=command.at + timedelta(hours=policy.deadline_hours)))
+    return Redeeming(buckets=buckets, policy=policy, facts=review_facts(command, reading, policy))
 
 
 # -- the plan ------------------------------------------------------------------

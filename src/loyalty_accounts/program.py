@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Literal
 
 from .chart import Chart
 from .numscript import Catalogue
@@ -46,6 +47,7 @@ from .services.order_file import FileFormat
 from .services.periods import PeriodClose, PeriodService
 from .services.refunds import RefundService
 from .services.results import BatchResult, OperationResult
+from .services.reviews import ReviewRow, ReviewService
 from .services.spending import SpendingService
 from .services.sweeps import SweepService
 from .services.tiers import TierService
@@ -94,6 +96,7 @@ class LoyaltyProgram:
         self._periods = PeriodService(self.executor)
         self._imports = ImportService(self.executor)
         self._catalogue = CatalogueService(self.executor)
+        self._reviews = ReviewService(self.executor)
 
     # -- set-up ---------------------------------------------------------------
 
@@ -165,6 +168,18 @@ class LoyaltyProgram:
 
     def redeem(self, command: RedeemCommand) -> OperationResult:
         return self._spending.redeem(command)
+
+    def reviews(self, *, as_of: datetime | None = None, include_decided: bool = False) -> list[ReviewRow]:
+        """Redemptions held for review, read from the ledger (see :meth:`ReviewService.reviews`)."""
+        return self._reviews.reviews(as_of=as_of, include_decided=include_decided)
+
+    def review(self, redemption_id: str, decision: Literal["approve", "reject"], *, operator: str, reason: str, at: datetime) -> OperationResult:
+        """Approve (capture) or reject (void) a redemption held for review (see :meth:`ReviewService.decide`)."""
+        return self._reviews.decide(redemption_id, decision, operator=operator, reason=reason, at=at)
+
+    def lapse_reviews(self, as_of: datetime, *, progress: Progress | None = None) -> BatchResult:
+        """Void the held redemptions whose review deadline has passed by ``as_of`` (see :meth:`ReviewService.lapse`)."""
+        return self._reviews.lapse(as_of, progress=progress)
 
     def transfer(self, command: TransferCommand) -> OperationResult:
         return self._spending.transfer(command)

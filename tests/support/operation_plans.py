@@ -59,6 +59,9 @@ from loyalty_accounts.operations import revenue_estimate
 from loyalty_accounts.operations.revenue_estimate import Estimates, RevenueEstimateCommand
 from loyalty_accounts.operations import UsageCatchUpCommand, usage_catch_up
 from loyalty_accounts.operations.usage_catch_up import UsageShortfall
+from loyalty_accounts.operations import review as review_decision
+from loyalty_accounts.operations.redeem_review import Redeeming, Verdict
+from loyalty_accounts.operations.review import Held, ReviewCommand
 from loyalty_accounts.rules import EngagementRule
 from loyalty_accounts.types import Posting, TransactionPlan
 from loyalty_accounts.vocabulary.amounts import Money
@@ -115,6 +118,28 @@ def every_plan(chart: Chart, catalogue: Catalogue) -> list[TransactionPlan]:
         capture.plan(CaptureCommand(customer="c42", hold_id="h-9", points=55, at=t), chart, catalogue, held),
         redeem.plan(RedeemCommand(customer="c42", redemption_id="r-5", points=70, at=t), chart, catalogue, bks),
         redeem.plan(RedeemCommand(customer="c42", redemption_id="r-6", points=70, at=t, reward="mug"), chart, catalogue, bks),
+        redeem.route(
+            RedeemCommand(customer="c42", redemption_id="r-9", points=70, at=t, reward="mug"),
+            chart,
+            catalogue,
+            Redeeming(buckets=tuple(bks), verdict=Verdict(reasons=("points_above_threshold", "new_member"), deadline=t + timedelta(hours=72))),
+        ),
+        *(
+            review_decision.plan(
+                ReviewCommand(customer="c42", redemption_id="r-9", decision=decision, operator="ops-7", reason="suspected_fraud", at=t),
+                chart,
+                catalogue,
+                Held(
+                    hold_id="rv-r-9",
+                    postings=tuple(p.model_copy(update={"destination": "customers:c42:holds:rv-r-9"}) for p in held),
+                    placed_at=t,
+                    deadline=t + timedelta(hours=72),
+                    available={"PTS": 70},
+                    metadata={"reward": "mug"},
+                ),
+            )
+            for decision in ("approved", "rejected")
+        ),
         *expire.plan(ExpireCommand(customer="c42", as_of=at("2026-09-30T03:00:00")), chart, catalogue, dated),
         transfer.plan(TransferCommand(customer="c42", to_customer="c77", transfer_id="t-3", points=70, at=t), chart, catalogue, bks),
         exchange_out.plan(

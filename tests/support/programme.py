@@ -38,6 +38,15 @@ def rules_text(*replacements: tuple[str, str]) -> str:
     return text
 
 
+def rules_without_review() -> str:
+    """The repository's rules file without its ``review`` section (the comment above it included): redemptions
+    are never held, and read nothing but their buckets."""
+
+    text = rules_text()
+    start = text.index("\n# Review of risky redemptions")
+    return text[:start] + "\n"
+
+
 def programme(
     ledger: LedgerPort, *, rules: Rules | str | None = None, clock: Clock = system_clock, **policies: Any
 ) -> LoyaltyProgram:

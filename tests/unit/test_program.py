@@ -74,6 +74,9 @@ PUBLIC_API = {
     "rewards": [],
     "reward": ["sku"],
     "restock": ["command"],
+    "reviews": ["as_of", "include_decided"],
+    "review": ["redemption_id", "decision", "operator", "reason", "at"],
+    "lapse_reviews": ["as_of", "progress"],
 }
 
 
@@ -99,6 +102,8 @@ BARE_IDS: dict[str, Callable[[LoyaltyProgram, str], object]] = {
     "engage (customer)": lambda p, bad: p.engage(bad, "sign_up", "k1", T0),
     "engage (key)": lambda p, bad: p.engage("c1", "sign_up", bad, T0),
     "reward": lambda p, bad: p.reward(bad),
+    "review (redemption)": lambda p, bad: p.review(bad, "approve", operator="ops-7", reason="verified_with_member", at=T0),
+    "review (operator)": lambda p, bad: p.review("r-1", "approve", operator=bad, reason="verified_with_member", at=T0),
 }
 
 

@@ -17,7 +17,7 @@ import typer
 
 from ..settings import CONFIG_VARIABLE
 from ..version import __version__
-from . import api_cmd, catalogue, config_cmd, demo, estimate, events, feedback, imports, journal, ledger, members, ops, pack, partner, period, pool, report, rules_cmd
+from . import api_cmd, catalogue, config_cmd, demo, estimate, events, feedback, imports, journal, ledger, members, ops, pack, partner, period, pool, report, review, rules_cmd
 from .context import AppContext
 from .shell import fail
 
@@ -46,12 +46,13 @@ app.command("journal")(journal.journal_command)
 app.add_typer(partner.app, name="partner")
 app.add_typer(pool.app, name="pool")
 app.add_typer(catalogue.app, name="catalogue")
+app.add_typer(review.app, name="review")
 
 PANELS: dict[str, tuple[str, ...]] = {
     "Set-up": ("init", "ledger", "config", "demo", "rules", "catch-up-usage"),
     "Earn and spend": (
         "earn", "import", "engage", "release", "hold", "capture", "void", "redeem",
-        "transfer", "exchange", "convert", "refund", "adjust", "expire", "pool",
+        "transfer", "exchange", "convert", "refund", "adjust", "expire", "pool", "review",
     ),
     "Customers": ("member", "balance", "history", "statement", "tier", "quote", "explain"),
     "Finance": ("report", "reconcile", "period", "journal", "estimate", "partner"),

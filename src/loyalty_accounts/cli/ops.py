@@ -91,6 +91,7 @@ def run_operation(ctx: typer.Context, action: Action, fmt: Format) -> None:
             p.model_dump() for tx in result.transactions for p in tx.postings
         ]
         emit_json(summary)
+        exit_for_review(result)
         return
     emit_mapping(summary, fmt)
     if fmt is Format.table and result.transactions:
@@ -107,6 +108,20 @@ def run_operation(ctx: typer.Context, action: Action, fmt: Format) -> None:
         emit_rows(shown, Format.table)
         if checks:
             typer.echo(f"(and {checks} {control} postings: the ledger's sequence and closed-period checks)")
+    exit_for_review(result)
+
+
+REVIEW_PENDING_EXIT = 5
+"""``loyalty redeem``'s exit code when the redemption is held for review: posted (a hold), nothing redeemed yet."""
+
+
+def exit_for_review(result: OperationResult) -> None:
+    """Exit 5 for a redemption waiting for review, 1 for one whose review rejected or lapsed it (printed already)."""
+
+    if result.review == "pending":
+        raise typer.Exit(REVIEW_PENDING_EXIT)
+    if result.review in ("rejected", "lapsed"):
+        raise typer.Exit(1)
 
 
 def operation(verb: Callable[..., Action]) -> Callable[..., None]:

@@ -58,8 +58,21 @@ BY_OPERATION: Mapping[str, EventType] = {
     "adjust": "points.adjusted",
     "pool_earn": "points.earned",
     "pool_redeem": "points.redeemed",
+    "review": "points.redeemed",
 }
-"""The event type of each operation that moves a member's points."""
+"""The event type of each operation that moves a member's points (a review's decision and a redemption held
+for review are told apart by their metadata: :func:`_review_event`)."""
+
+def _review_event(metadata: Mapping[str, str]) -> EventType | None:
+    """A review's event type: a redemption held for review is ``points.held``; its decision is
+    ``points.redeemed`` (approved) or ``points.voided`` (rejected, lapsed); None for anything else."""
+
+    if metadata.get("operation") == "redeem" and metadata.get("review") == "required":
+        return "points.held"
+    if metadata.get("operation") == "review":
+        return "points.redeemed" if metadata.get("decision") == "approved" else "points.voided"
+    return None
+
 
 BOOKKEEPING_METADATA = frozenset({"command_hash", "template", SEQUENCE_KEY, "operation", "customer", REVERT_METADATA_KEY})
 """Metadata keys left out of an event's details (the operation, customer, sequence and reverted transaction have
@@ -173,6 +186,8 @@ def events_of_log(
     details = _details(tx.metadata, personal_data)
     operation: str | None = tx.metadata.get("operation")
     event_type: EventType | None = BY_OPERATION.get(operation or "")
+    if (reviewed := _review_event(tx.metadata)) is not None:
+        event_type = reviewed
     # The reference and the operation are told as fields of their own: screened as the details are.
     told = {k: v for k, v in (("reference", tx.reference), ("operation", operation)) if v is not None}
     flagged = screened(told, personal_data)

@@ -37,17 +37,17 @@ from typing import Sequence
 from pydantic import model_validator
 
 from ..chart import Chart
-from ..errors import InvalidCommand, OutOfStock
+from ..errors import InvalidCommand, OperationRefused, OutOfStock
 from ..numscript import Catalogue, monetary
 from ..types import TransactionPlan
 from ..vocabulary.amounts import Points
-from ..vocabulary.frozen import Frozen
 from ..vocabulary.ids import BusinessKey, CustomerId
 from ..vocabulary.instants import Instant
 from .base import Command, plan_command
 from .entry import Operation, Writes
 from .fifo import BucketBalance
 from .reading import Reading, buckets_watched, customer_buckets
+from .redeem_review import HOLD_TEMPLATE, REVIEW_METADATA, Redeeming, hold_for_review, review_facts
 from .spend import spend_vars
 from .stock import RewardPick, pick
 
@@ -79,10 +79,10 @@ class RedeemCommand(Command):
         return self
 
 
-class RedeemState(Frozen):
-    """What a redemption is planned from: the customer's buckets, and the catalogue reward it names (if any)."""
+class RedeemState(Redeeming):
+    """What a redemption is planned from: the customer's buckets, what the review rules judge (see
+    :class:`~.redeem_review.Redeeming`), and the catalogue reward it names (if any)."""
 
-    buckets: tuple[BucketBalance, ...]
     reward: RewardPick | None = None
 
 
@@ -96,11 +96,17 @@ def read(command: RedeemCommand, reading: Reading) -> RedeemState:
     chosen = pick(reading, command.reward, command.at) if command.reward is not None else None
     if chosen is None and command.points is None:
         reading.require_rules("a redemption priced by the catalogue").require_catalogue().reward(str(command.reward))
-    return RedeemState(buckets=tuple(customer_buckets(command, reading)), reward=chosen)
+    buckets = tuple(customer_buckets(command, reading))
+    policy = reading.rules.review if reading.rules is not None else None
+    if policy is None:
+        return RedeemState(buckets=buckets, reward=chosen)
+    points = chosen.points if chosen is not None else command.points
+    assert points is not None, "RedeemCommand has points or a reward the read priced"
+    return RedeemState(buckets=buckets, reward=chosen, policy=policy, facts=review_facts(command, reading, policy, points=points))
 
 
 def plan(
-    command: RedeemCommand, chart: Chart, catalogue: Catalogue, state: RedeemState | Sequence[BucketBalance]
+    command: RedeemCommand, chart: Chart, catalogue: Catalogue, state: Redeeming | Sequence[BucketBalance]
 ) -> TransactionPlan:
     """The redemption (a bare bucket list: one without a catalogue reward).
 
@@ -109,7 +115,7 @@ def plan(
     hold too little.
     """
 
-    buckets, chosen = (state.buckets, state.reward) if isinstance(state, RedeemState) else (tuple(state), None)
+    buckets, chosen = (state.buckets, getattr(state, "reward", None)) if isinstance(state, Redeeming) else (tuple(state), None)
     points = command.points
     if chosen is not None:
         if points is not None and points != chosen.points:
@@ -142,15 +148,38 @@ def plan(
     )
 
 
+def route(command: RedeemCommand, chart: Chart, catalogue: Catalogue, state: Redeeming) -> TransactionPlan:
+    """The redemption, or its review hold when the read's verdict has reasons (InsufficientPoints either way).
+
+    The hold records what the redemption would have (its plan's metadata, ``reward_type`` included) and
+    the review's keys. Raises OperationRefused for a physical reward the rules send to review: its hold
+    would not hold the unit of stock.
+    """
+
+    redemption = plan(command, chart, catalogue, state)
+    points = int(redemption.metadata["points"])
+    verdict = state.verdict_for(points, command.at)
+    if not verdict.reasons:
+        return redemption
+    reward = getattr(state, "reward", None)
+    if reward is not None and reward.physical:
+        raise OperationRefused(
+            f"{command.reference()} needs review ({', '.join(verdict.reasons)}), and a physical reward cannot be held "
+            "for review yet: nothing was posted"
+        )
+    spent = spend_vars(chart, state.buckets, customer=command.customer, points=points, at=command.at)
+    return hold_for_review(command, chart, catalogue, spent, verdict, metadata=redemption.metadata)
+
+
 OPERATION: Operation[RedeemCommand, RedeemState] = Operation(
     command=RedeemCommand,
-    templates=(TEMPLATE, REWARD_TEMPLATE),
+    templates=(TEMPLATE, REWARD_TEMPLATE, HOLD_TEMPLATE),
     read=read,
     watch=buckets_watched,
-    plan=plan,
+    plan=route,
     writes=Writes(
         required=frozenset({"customer", "redemption_id", "points"}),
-        optional=frozenset({"reward", "reward_type"}),
+        optional=frozenset({"reward", "reward_type"}) | REVIEW_METADATA,
         business_key="redemption_id",
     ),
 )

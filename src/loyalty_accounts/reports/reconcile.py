@@ -10,7 +10,8 @@ All the checks are made as of one instant:
   accounts, and only under the ``allow_negative`` or ``claw_back`` refund
   policy (listed); memo counters where the chart lets their kind go
   negative (engagement award counts);
-- holds past their ``expires_at`` (from the hold transactions' metadata)
+- holds past their ``expires_at`` (from the hold transactions' metadata; a redemption held for
+  review records its deadline there)
   whose hold account still holds points;
 - pending accounts whose release date (address segment) is on or before
   the as-of date and that still hold points;
@@ -72,6 +73,7 @@ from ..chart import Chart, parse_date_segment
 from ..errors import InvalidCommand
 from ..operations import OPERATIONS, RESERVED_METADATA
 from ..operations.fifo import is_spendable
+from ..operations.redeem_review import is_review_hold
 from ..ports import LedgerPort
 from ..rules import Rules
 from ..services.executor import CLOCK_SKEW
@@ -381,7 +383,7 @@ def read_reconciliation(
     pending_kind = [a for a in customers if kind_of(chart, a.address) == "customer_pending"]
     bucket_kind = [a for a in customers if kind_of(chart, a.address) == "customer_points"]
     transactions = list(ledger.transactions(pit=pit))
-    hold_txs = [tx for tx in transactions if tx.metadata.get("operation") == "hold"]
+    hold_txs = [tx for tx in transactions if tx.metadata.get("operation") == "hold" or is_review_hold(tx)]
     totals = ledger.aggregate_balances("", pit=pit)
     roots = ledger.volumes(None, end=pit, group_by=1) if any(totals.values()) else []
     ranges = balance_ranges(transactions)

@@ -38,6 +38,7 @@ from ..vocabulary.frozen import Frozen, Value
 from ..vocabulary.ids import BusinessKey, Code, CustomerId
 from ..vocabulary.instants import parse_instant
 from .catalogue import RewardCatalogue, check_catalogue
+from .review import ReviewPolicy, review_problems
 
 # More campaigns than this may never overlap: it bounds the work per order and
 # the size of an earn transaction's metadata.
@@ -188,6 +189,8 @@ class Rules(Frozen):
     order_defaults: OrderDefaults | None = None
     catalogue: RewardCatalogue | None = None
     """The reward catalogue (:mod:`.catalogue`); None: redemptions are priced by the caller only."""
+    review: ReviewPolicy | None = None
+    """When a redemption waits for review (None: never; see :mod:`.review`)."""
 
     @model_validator(mode="after")
     def _cross_checks(self) -> "Rules":
@@ -328,3 +331,6 @@ def _check(rules: Rules) -> None:
                 ("order_defaults", "category"), f"{defaults.category!r} is excluded: every order without a category would earn nothing"
             )
 
+    if rules.review is not None:
+        for path, problem in review_problems(rules.review):
+            raise RuleProblem(("review", *path), problem)

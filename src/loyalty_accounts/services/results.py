@@ -30,6 +30,8 @@ class OperationResult(Frozen):
     transactions: tuple[PostedTransaction, ...] = ()
     note: str | None = None
     tier_change: TierChange | None = None
+    review: str | None = None
+    """A redemption held for review: ``pending`` (nothing redeemed yet), then ``approved``, ``rejected`` or ``lapsed``."""
 
     @property
     def posted(self) -> bool:
@@ -46,6 +48,8 @@ class OperationResult(Frozen):
         }
         if self.tier_change is not None:
             out["tier_change"] = str(self.tier_change)
+        if self.review is not None:
+            out["review"] = self.review
         return out
 
 

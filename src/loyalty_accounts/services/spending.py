@@ -27,6 +27,7 @@ from ..types import PostedTransaction
 from ..vocabulary import ids
 from .executor import Executor
 from .results import OperationResult
+from .reviews import review_state
 
 
 class SpendingService:
@@ -72,9 +73,14 @@ class SpendingService:
         )
 
     def redeem(self, command: RedeemCommand) -> OperationResult:
-        """Spend points on a reward."""
+        """Spend points on a reward; one the rules' review section flags is held for review instead
+        (``review``: ``pending``, and a note with its deadline and reasons; see :mod:`.reviews`)."""
 
-        return self._executor.run(command)
+        result = self._executor.run(command)
+        if result.transactions and (state := review_state(self._reading.ledger, result.transactions[0])) is not None:
+            status, note = state
+            return result.model_copy(update={"review": status, "note": note})
+        return result
 
     def transfer(self, command: TransferCommand) -> OperationResult:
         """Give points to another customer; each point keeps its expiry date."""

@@ -16,6 +16,7 @@ from ..operations.hold import all_holds, hold_expiry, is_voided
 from ..vocabulary import ids
 from .executor import Executor, Progress
 from .results import BatchResult, batch_of
+from .reviews import ReviewService
 from .spending import SpendingService
 
 
@@ -49,7 +50,8 @@ class SweepService:
         return self._executor.sweep("usage_catch_up", as_of, _customer_or_all(customer), progress)
 
     def void_lapsed(self, as_of: datetime, *, progress: Progress | None = None) -> BatchResult:
-        """Void every hold whose TTL has passed by ``as_of`` and that is neither captured nor voided now.
+        """Void every hold whose TTL has passed by ``as_of`` and that is neither captured nor voided now,
+        and lapse every redemption held for review past its deadline without a decision.
 
         Reads the current state (no ``pit``): a hold captured or voided after
         ``as_of`` is settled and must not be voided again.
@@ -69,6 +71,8 @@ class SweepService:
             results.append(self._spending.void(tx.metadata["customer"], tx.metadata["hold_id"]))
             if progress:
                 progress(done, len(lapsed))
+        # Redemptions held for review past their deadline lapse too (decision ``lapsed``, on the ledger).
+        results.extend(ReviewService(self._executor).lapse(as_of).results)
         return batch_of("void", as_of, results)
 
 

@@ -29,6 +29,8 @@ HOLD_ID_PATTERN = r"^[A-Za-z0-9_-]{1,100}$"
 # Reasons are codes, not prose: metadata must never carry personal data.
 REASON_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 PARTNER_PATTERN = r"^[a-z][a-z0-9_-]{0,31}$"
+# Who made a decision (a review's operator): an id, never a name or an email.
+OPERATOR_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 # Codes the rules file names: order categories, channels, engagement events.
 CODE_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 
@@ -41,6 +43,7 @@ Code = Annotated[str, StringConstraints(pattern=CODE_PATTERN)]
 # A reward's SKU names its stock accounts (catalogue:{sku}:stock): an address segment, no '.'.
 SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 Sku = Annotated[str, StringConstraints(pattern=SKU_PATTERN)]
+OperatorId = Annotated[str, StringConstraints(pattern=OPERATOR_PATTERN)]
 
 
 def _checked(value: object, pattern: str, what: str, rule: str) -> str:
@@ -80,3 +83,7 @@ def sku(value: object) -> str:
     """``value`` if it is a reward SKU (1-64 of ``A-Z a-z 0-9 _ -``, not starting with ``_`` or ``-``), else InvalidCommand."""
 
     return _checked(value, SKU_PATTERN, "reward SKU", "use 1-64 letters, digits, '_' or '-', starting with a letter or digit")
+def operator_id(value: object) -> str:
+    """``value`` if it is an operator id (1-64 of ``A-Z a-z 0-9 _ . -``, starting with a letter or digit), else InvalidCommand."""
+
+    return _checked(value, OPERATOR_PATTERN, "operator id", "use 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pkgutil
 import sys
 import textwrap
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from importlib import import_module, invalidate_caches
 from pathlib import Path
@@ -71,6 +71,9 @@ from loyalty_accounts.operations.redeem import RedeemState
 from loyalty_accounts.operations.restock import RestockCommand
 from loyalty_accounts.operations.stock import RewardPick
 from loyalty_accounts.rules import Reward
+from loyalty_accounts.operations import review as review_op
+from loyalty_accounts.operations.redeem_review import Redeeming, Verdict
+from loyalty_accounts.operations.review import Held, ReviewCommand
 from loyalty_accounts.types import Posting, TransactionPlan
 from loyalty_accounts.vocabulary.amounts import Money
 
@@ -95,6 +98,24 @@ def sample_plans(chart, catalogue, rules) -> list[TransactionPlan]:
         Posting(source="customers:c42:points:20261231", destination="customers:c42:holds:h-9", amount=5, asset="PTS"),
     ]
     plans = [
+        # a redemption held for review and its decisions first: the last plan of a template is the one
+        # test_lists_of_several_elements_are_exercised looks at
+        redeem.route(
+            RedeemCommand(customer="c42", redemption_id="r-2", points=12, at=AT), chart, catalogue,
+            Redeeming(buckets=tuple(MANY), verdict=Verdict(reasons=("velocity_points",), deadline=AT + timedelta(hours=72))),
+        ),
+        *(
+            review_op.plan(
+                ReviewCommand(customer="c42", redemption_id="r-2", decision=decision, operator="ops-7", reason="suspected_fraud", at=AT),
+                chart, catalogue,
+                Held(
+                    hold_id="rv-r-2",
+                    postings=tuple(p.model_copy(update={"destination": "customers:c42:holds:rv-r-2"}) for p in hold_postings),
+                    placed_at=AT, deadline=AT + timedelta(hours=72), available={"PTS": 10}, metadata={},
+                ),
+            )
+            for decision in ("approved", "rejected")
+        ),
         earned,
         refunded,
         *release.plan(

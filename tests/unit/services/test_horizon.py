@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from support.fake_ledger import FakeLedger
-from support.programme import T0, programme, usd
+from support.programme import T0, programme as repo_programme, rules_without_review, usd
 
 from loyalty_accounts.errors import InsufficientPoints, UnknownEntity
 from loyalty_accounts.operations import EarnCommand, Reading, RedeemCommand, TransferCommand
@@ -26,6 +26,14 @@ from loyalty_accounts.operations.guard import microseconds, read_guard
 from loyalty_accounts.operations.reading import buckets_watched
 from loyalty_accounts.program import LoyaltyProgram
 from loyalty_accounts.rules import quote
+
+
+def programme(ledger, **options):  # type: ignore[no-untyped-def]
+    """The repository's programme without its review section: these tests count reads, and a redemption's
+    review reads (one listing, see tests/unit/services/test_reviews.py) would be counted too."""
+
+    return repo_programme(ledger, rules=rules_without_review(), **options)
+
 
 HOUR = timedelta(hours=1)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from support.programme import T0, programme
+from support.programme import T0, programme as repo_programme, rules_without_review
 from test_horizon import CountingLedger, earn, redeem
 
 from loyalty_accounts.errors import InsufficientPoints, PeriodClosed
@@ -20,6 +20,14 @@ from loyalty_accounts.operations import TransferCommand
 from loyalty_accounts.operations.guard import GuardState
 from loyalty_accounts.services.last_known import LastKnown
 from loyalty_accounts.types import AccountState, Posting, Volume
+
+
+def programme(ledger, **options):  # type: ignore[no-untyped-def]
+    """The repository's programme without its review section: these tests count reads, and a redemption's
+    review reads (one listing, see tests/unit/services/test_reviews.py) would be counted too."""
+
+    return repo_programme(ledger, rules=rules_without_review(), **options)
+
 
 HOUR = timedelta(hours=1)
 

@@ -18,6 +18,7 @@ APP_WEEK = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)  # app-week-2026-1
 RELEASED = datetime(2026, 12, 8, 2, 0, tzinfo=timezone.utc)  # 14 days later
 BONUS_DUE = date(2027, 5, 24)  # 6 months after the order
 BASE_DUE = date(2027, 11, 24)  # 365 days after it
+KINDS = {"bonus": {"expiry_months": 6}, "transferred": {"expiry_months": 3}}
 
 
 def at(day: date, hour: int = 3) -> datetime:
@@ -33,7 +34,7 @@ def buckets(program, customer: str) -> dict[tuple[date | None, str], int]:
 
 
 def test_bonus_points_expire_first_and_the_base_points_later(client: LedgerClient) -> None:
-    program = programme(client, clock=lambda: NOW)
+    program = programme(client, clock=lambda: NOW, point_kinds=KINDS)
     earned = program.earn(app_order("m1", "o-1")).points
     tx = client.find_by_reference("earn:o-1")
     assert tx is not None and tx.metadata["bonus_points"] == "150"
@@ -60,7 +61,7 @@ def test_bonus_points_expire_first_and_the_base_points_later(client: LedgerClien
 
 
 def test_a_back_dated_redemption_and_a_transfer_take_the_soonest_expiry_whatever_the_kind(client: LedgerClient) -> None:
-    program = programme(client, clock=lambda: NOW)
+    program = programme(client, clock=lambda: NOW, point_kinds=KINDS)
     earned = program.earn(app_order("m1", "o-1")).points
     program.release(RELEASED)
     # posted first, dated later: the back-dated redemption below is planned from the balances of its own date
@@ -79,7 +80,7 @@ def test_a_back_dated_redemption_and_a_transfer_take_the_soonest_expiry_whatever
 
 
 def test_a_refund_takes_back_bonus_and_base_points_from_their_own_accounts(client: LedgerClient) -> None:
-    program = programme(client, clock=lambda: NOW)
+    program = programme(client, clock=lambda: NOW, point_kinds=KINDS)
     earned = program.earn(app_order("m1", "o-1")).points
     base = earned - 150
     first = RefundCommand(customer="m1", order_id="o-1", refund_id="rf-1", amount=usd("40.00"), at=APP_WEEK.replace(day=26))

@@ -79,7 +79,7 @@ STATEMENT_COLUMNS = (
     "points",
     "balance",
 )
-STATEMENT_EXPIRING_COLUMNS = ("customer", "expires_on", "state", "points")
+STATEMENT_EXPIRING_COLUMNS = ("customer", "expires_on", "state", "kind", "points")
 
 
 def _row(columns: tuple[str, ...], **fields: Any) -> dict[str, Any]:
@@ -322,7 +322,7 @@ def statement_expiring_rows(statement: CustomerStatement) -> list[dict[str, Any]
     """Points expiring within the horizon after the statement's end, by date and state."""
 
     return [
-        {"customer": statement.customer, "expires_on": item.expires_on, "state": item.state, "points": item.points}
+        {"customer": statement.customer, "expires_on": item.expires_on, "state": item.state, "kind": item.kind, "points": item.points}
         for item in statement.expiring
     ]
 

@@ -35,11 +35,21 @@ def variant(**policies: object) -> Chart:
     return Chart.from_yaml(yaml.safe_dump(data), source="variant.yaml")
 
 
+KINDS = {"bonus": {"expiry_months": 6}, "transferred": {"expiry_months": 3}}
+
+
+@pytest.fixture(scope="session")
+def chart() -> Chart:
+    """The repository's chart with bonus points kept 6 months and transferred points 3 months."""
+
+    return variant(point_kinds=KINDS)
+
+
 def legacy() -> Chart:
     """A chart from before kinds: one expiry_days, no point_kinds, the old expiry pattern."""
 
     data = yaml.safe_load((ROOT / "chart_of_accounts.yaml").read_text())
-    del data["policies"]["point_kinds"]
+    data["policies"].pop("point_kinds", None)
     data["segments"]["expiry"]["pattern"] = "^([0-9]{8}|noexpiry)$"
     return Chart.from_yaml(yaml.safe_dump(data), source="legacy.yaml")
 
@@ -87,6 +97,7 @@ def test_a_chart_with_only_expiry_days_keeps_every_kind_with_base_points():
 
 def test_the_expiry_pattern_must_accept_every_declared_kind():
     data = yaml.safe_load((ROOT / "chart_of_accounts.yaml").read_text())
+    data["policies"]["point_kinds"] = KINDS
     data["segments"]["expiry"]["pattern"] = "^([0-9]{8}(-bonus)?|noexpiry)$"
     with pytest.raises(ChartError, match="20270101-transferred"):
         Chart.from_yaml(yaml.safe_dump(data), source="bad.yaml")
@@ -247,4 +258,5 @@ def test_a_cohort_closes_when_its_longest_lived_kind_is_due(chart):
     # base points live longest (365 days): the same months as a chart of base points only
     assert chart_closed_cohorts(chart, date(2027, 12, 1), 3) == closed_cohorts(date(2027, 12, 1), 365, 3)
     short_base = variant(expiry_days=30, point_kinds={"bonus": {"expiry_months": 6}})
+    assert variant().point_kinds == (BASE,)  # the repository's chart keeps every point as base
     assert chart_closed_cohorts(short_base, date(2027, 12, 1), 1) == (date(2027, 5, 1),)  # May's bonus due 30 Nov

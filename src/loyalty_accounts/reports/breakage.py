@@ -173,7 +173,7 @@ def breakage_method(rate_cohorts: int) -> str:
         "of the earn) whose buckets have all passed expiry; issued = points out of the issuance shards and "
         "the adjustments account dated in the month, less clawback repayments; expired = points the expiry "
         "runs took from the cohort's buckets plus points still in them; a bucket's cohort is its expiry date "
-        "minus its kind of point's period (policies.expiry_days, policies.point_kinds). Estimate = each open cohort's not-yet-due points (buckets and pending) "
+        "minus policies.expiry_days (for bonus and transferred points: their period in policies.point_kinds). Estimate = each open cohort's not-yet-due points (buckets and pending) "
         "x rate, rounded half-even; held and noexpiry points are not estimated; due but unswept points are "
         "reported as awaiting expiry."
     )

@@ -153,7 +153,8 @@ class _Attribution:
             return "other", None
         if parsed.kind in DATED_KINDS:
             expiry, kind = parse_expiry_segment(parsed.values["expiry"])
-            return "dated", (bucket_cohort(self.chart, expiry, kind) if expiry is not None else None)
+            dated = expiry is not None and not self.chart.period(kind).never
+            return "dated", (bucket_cohort(self.chart, expiry, kind) if dated else None)
         return ("hold", None) if parsed.kind == "customer_hold" else ("other", None)
 
     def add(self, tx: PostedTransaction) -> None:

@@ -11,6 +11,7 @@ from support.programme import programme, trial_balance_holds, usd
 from loyalty_accounts.chart import BASE, BONUS, TRANSFERRED
 from loyalty_accounts.ledger import LedgerClient
 from loyalty_accounts.operations import EarnCommand, RedeemCommand, RefundCommand, TransferCommand
+from loyalty_accounts.reports import FinanceReports
 from loyalty_accounts.vocabulary.amounts import Money
 
 NOW = datetime(2028, 1, 1, tzinfo=timezone.utc)  # the programme's clock: every operation below is in its past
@@ -43,6 +44,13 @@ def test_bonus_points_expire_first_and_the_base_points_later(client: LedgerClien
     program.engage("m1", "review_written", "rv-1", APP_WEEK.replace(day=25))  # 50 bonus points, same month
     assert program.release(RELEASED).posted == 2
     assert buckets(program, "m1") == {(BONUS_DUE, BONUS): 150, (date(2027, 5, 25), BONUS): 50, (BASE_DUE, BASE): base}
+    assert program.explain("o-1").expires == ((BASE, base, BASE_DUE), (BONUS, 150, BONUS_DUE))
+    statement = FinanceReports(client, program.chart, clock=lambda: NOW).statement(
+        "m1", end=at(date(2026, 12, 10)), horizon_days=400
+    )
+    assert [(e.expires_on, e.kind, e.points) for e in statement.expiring] == [
+        (BONUS_DUE, BONUS, 150), (date(2027, 5, 25), BONUS, 50), (BASE_DUE, BASE, base)
+    ]
 
     assert program.expire(at(date(2027, 5, 23))).posted == 0
     assert program.expire(at(BONUS_DUE)).posted == 1

@@ -19,9 +19,9 @@ of its business key).
 The whole story lies in the past (2025-10-02 to 2026-10-06): a ledger only
 records what has happened, and reports "as of now" read every transaction
 dated up to now, so a future-dated step would be missing from them while its
-effects were already posted. The one step the ledger dates itself is the
-void: it is stamped with the instant it is made, so it lands after
-every step of the story. The voided hold is therefore the story's last
+effects were already posted. The one step not dated by the story is the
+void: it is dated at the instant it is made (the programme's clock), so it
+lands after every step of the story. The voided hold is therefore the story's last
 spend, placed just before the expiry run, so that no account is ever below
 zero at any instant, and the ledger reconciles as of the story's end (the
 hold is then still live) and as of now; as of an instant in between, the
@@ -158,8 +158,8 @@ STEPS: tuple[Step, ...] = (
         lambda p: p.convert(ConvertCommand(customer="bob", conversion_id="V-B1", points=200, at=_at("2026-03-02T10:00:00Z"))),
     ),
     _estimate("2026-04-01T00:00:00Z", "0.25", "half-year-review", EUR="1.08"),
-    # The void is dated by the ledger when it is made (when the demo
-    # runs), not at a story instant: so the voided hold comes after every spend
+    # The void is dated when it is made (when the demo runs), not at a
+    # story instant: so the voided hold comes after every spend
     # of the story and is still live at END (its 30 minutes run to 00:15). Were
     # it earlier, the points the void gives back would have been spent again
     # before the void's date, and the ledger as of those instants would show

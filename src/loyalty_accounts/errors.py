@@ -10,7 +10,8 @@
     ├── UnknownEntity                a customer, hold or order the ledger has never seen
     ├── DuplicateOperation           business key reused with different content
     ├── OperationRefused             a business rule refuses it (a lapsed hold captured, a captured hold voided)
-    │   └── PeriodClosed             dated at or before the instant the books are closed through
+    │   ├── PeriodClosed             dated at or before the instant the books are closed through
+    │   └── OutOfStock               a physical reward with no unit left in its stock (on the ledger)
     ├── LedgerRejected               the server refused the request for another reason
     ├── MemberDataUnreadable         a member's sealed data does not decrypt: altered, or another key
     ├── LedgerUnavailable            exit 3: unreachable, timed out or 5xx; nothing was written
@@ -67,6 +68,10 @@ class OperationRefused(LoyaltyError):
 
 class PeriodClosed(OperationRefused):
     """The command is dated at or before the instant through which the books are closed."""
+
+
+class OutOfStock(OperationRefused):
+    """The reward's stock account (``catalogue:{sku}:stock``) has no unit left for the redemption; nothing posted."""
 
 
 class InsufficientPoints(LoyaltyError):

@@ -37,6 +37,8 @@ from .operations import (
 from .ports import LedgerPort
 from .rules import EarnBreakdown, Rules, TierStatus, check_against_chart
 from .services.accounts import AccountService, CustomerBalance
+from .operations.restock import RestockCommand
+from .services.catalogue import CatalogueLine, CatalogueService
 from .services.earning import EarnExplanation, EarningService
 from .services.executor import CLOCK_SKEW, Clock, Executor, Progress, system_clock
 from .services.imports import ImportService, ImportSummary
@@ -91,6 +93,7 @@ class LoyaltyProgram:
         self._tiers = TierService(self.executor)
         self._periods = PeriodService(self.executor)
         self._imports = ImportService(self.executor)
+        self._catalogue = CatalogueService(self.executor)
 
     # -- set-up ---------------------------------------------------------------
 
@@ -260,6 +263,23 @@ class LoyaltyProgram:
         """Current balances of the programme's and partners' accounts (the other side of every customer)."""
 
         return self._accounts.programme_accounts()
+
+    # -- the reward catalogue ---------------------------------------------------
+
+    def rewards(self) -> list[CatalogueLine]:
+        """The rules' rewards with their prices, the physical ones with their stock read from the ledger."""
+
+        return self._catalogue.rewards()
+
+    def reward(self, sku: str) -> CatalogueLine:
+        """One catalogue reward with its stock; InvalidCommand for an unknown SKU."""
+
+        return self._catalogue.reward(sku)
+
+    def restock(self, command: RestockCommand) -> OperationResult:
+        """Receive units of a physical reward into its stock on the ledger, exactly once per restock id."""
+
+        return self._catalogue.restock(command)
 
 
 __all__ = ["LoyaltyProgram"]

@@ -53,6 +53,10 @@ from loyalty_accounts.operations import (
     void,
 )
 from loyalty_accounts.operations.period_close import PeriodCloseCommand
+from loyalty_accounts.operations import pool_contribute, pool_earn, pool_redeem
+from loyalty_accounts.operations.pool_contribute import PoolContributeCommand
+from loyalty_accounts.operations.pool_earn import PoolEarnCommand
+from loyalty_accounts.operations.pool_redeem import PoolRedeemCommand
 from loyalty_accounts.operations import revenue_estimate
 from loyalty_accounts.operations.revenue_estimate import Estimates, RevenueEstimateCommand
 from loyalty_accounts.operations import UsageCatchUpCommand, usage_catch_up
@@ -121,6 +125,18 @@ def every_plan(chart: Chart, catalogue: Catalogue) -> list[TransactionPlan]:
             ExchangeOutCommand(customer="c42", exchange_id="x-1", partner="skyway", partner_points=40, at=t), chart, catalogue, bks
         ),
         exchange_in.plan(ExchangeInCommand(customer="c42", exchange_id="x-2", partner="skyway", partner_points=100, at=t), chart, catalogue),
+        pool_contribute.plan(
+            PoolContributeCommand(pool="travel", partner="skyway", contribution_id="pc-1", points=3000, at=t), chart, catalogue
+        ),
+        pool_earn.plan(
+            PoolEarnCommand(customer="c42", pool="travel", earn_id="pe-1", points=10, at=t), chart, catalogue, {"skyway": 100, "cityrail": 100}
+        ),
+        pool_redeem.plan(
+            PoolRedeemCommand(customer="c42", pool="travel", redemption_id="pr-1", points=10, at=t, reward="lounge"),
+            chart,
+            catalogue,
+            (bks, {"skyway": 100, "cityrail": 100}),
+        ),
         convert.plan(ConvertCommand(customer="c42", conversion_id="cv-1", points=500, at=t), chart, catalogue, bks),
         refund.plan(
             RefundCommand(customer="c42", order_id="o-1", refund_id="rf-1", amount=usd, at=t),

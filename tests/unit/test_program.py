@@ -71,6 +71,9 @@ PUBLIC_API = {
     "closed_through": [],
     "period_closes": [],
     "import_orders": ["source", "skip_invalid", "chunk_size", "progress", "file_format"],
+    "rewards": [],
+    "reward": ["sku"],
+    "restock": ["command"],
 }
 
 
@@ -95,6 +98,7 @@ BARE_IDS: dict[str, Callable[[LoyaltyProgram, str], object]] = {
     "explain": lambda p, bad: p.explain(bad),
     "engage (customer)": lambda p, bad: p.engage(bad, "sign_up", "k1", T0),
     "engage (key)": lambda p, bad: p.engage("c1", "sign_up", bad, T0),
+    "reward": lambda p, bad: p.reward(bad),
 }
 
 

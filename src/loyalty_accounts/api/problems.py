@@ -12,6 +12,7 @@ CLI's exit codes::
     IdempotencyConflict      409     -          idempotency-conflict  (same key, another request; or in progress)
     InsufficientPoints       422     1          insufficient-points
     PeriodClosed             422     1          period-closed
+    OutOfStock               422     1          out-of-stock
     OperationRefused         422     1          operation-refused
     EngagementLimitReached   422     1          engagement-limit-reached
     LedgerRejected           502     1          ledger-rejected
@@ -38,6 +39,7 @@ from ..errors import (
     LoyaltyError,
     MemberDataUnreadable,
     OperationRefused,
+    OutOfStock,
     OutcomeUnknown,
     PeriodClosed,
     RegistryUnavailable,
@@ -67,6 +69,7 @@ _STATUSES: tuple[tuple[type[LoyaltyError], int, str], ...] = (
     (IdempotencyConflict, 409, "idempotency-conflict"),
     (InsufficientPoints, 422, "insufficient-points"),
     (PeriodClosed, 422, "period-closed"),
+    (OutOfStock, 422, "out-of-stock"),
     (OperationRefused, 422, "operation-refused"),
     (EngagementLimitReached, 422, "engagement-limit-reached"),
     (LedgerRejected, 502, "ledger-rejected"),

@@ -15,7 +15,9 @@ POST /refunds       refund                 pos:earn           customer, order_id
 POST /holds         hold                   checkout:spend     customer, hold_id, points, at?
 POST /captures      capture                checkout:spend     customer, hold_id, points, at?
 POST /voids         void                   checkout:spend     customer, hold_id
-POST /redemptions   redeem                 checkout:spend     customer, redemption_id, points, reward?, at?
+POST /redemptions   redeem                 checkout:spend     customer, redemption_id, points?, reward?, at?
+                                                              (reward a catalogue SKU: priced by the
+                                                              catalogue when points are left out)
 POST /exchanges/out exchange_out           partner:PARTNER    customer, exchange_id, partner, partner_points, at?
 POST /exchanges/in  exchange_in            partner:PARTNER    (the same)
 POST /transfers     transfer               admin              customer, to_customer, transfer_id, points, at?

@@ -238,6 +238,46 @@ class AddressBook:
         self.partner(partner)
         return self.address(f"partner_{role}", partner=partner)
 
+    def pool_account(
+        self, pool: str, partner: str, role: Literal["contributed", "funds", "awarded", "redeemed", "paid"]
+    ) -> Address:
+        """A member partner's account in a declared pool (``pools:travel:partners:skyway:funds``).
+
+        InvalidCommand for an undeclared pool, or a partner that is not one of its members.
+        """
+
+        members = self.pool(pool).members
+        if partner not in members:
+            raise InvalidCommand(f"partner {partner!r} is not a member of pool {pool!r} (members: {', '.join(members)})")
+        return self.address(f"pool_{role}", pool=pool, partner=partner)
+
+    def pool_filter(self, pool: str | None = None) -> str:
+        """Every account of one pool, or of every pool (``pools:travel:...``, ``pools:...``)."""
+
+        if pool is None:
+            return self.root_filter("pool_funds")
+        self.pool(pool)
+        parts: list[str] = []
+        for seg in self._kind("pool_funds").segments:
+            parts.append(self._segment_value("pool_funds", seg.text, pool) if seg.variable else seg.text)
+            if seg.variable:
+                break
+        return ":".join([*parts, ANY_DEPTH])
+    def stock(self, reward: str) -> Address:
+        """Units of a physical reward in stock (``catalogue:{reward}:stock``, never negative)."""
+
+        return self.address("catalogue_stock", reward=reward)
+
+    def restocked(self, reward: str) -> Address:
+        """Counterpart of the reward's units received (minus every unit ever restocked)."""
+
+        return self.address("catalogue_restocked", reward=reward)
+
+    def delivered(self, reward: str) -> Address:
+        """Units of the reward given to members by their redemptions."""
+
+        return self.address("catalogue_delivered", reward=reward)
+
     def parse_bucket(self, address: Address) -> tuple[str, date | None]:
         """(customer, expiry) of a spendable-bucket address."""
 

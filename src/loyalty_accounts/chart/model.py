@@ -31,12 +31,14 @@ from .spec import (
     FIXED_SEGMENT_RE,
     NO_EXPIRY,
     NON_RE2,
+    POOL_KINDS,
     REQUIRED_KINDS,
     AccountKind,
     ChartSpec,
     OrderCurrency,
     Partner,
     Policies,
+    Pool,
     Segment,
 )
 
@@ -77,6 +79,8 @@ class Chart(AddressBook):
         self._parsed = {}  # declared on AddressBook
         self._built = {}  # declared on AddressBook
         self._check_partners(node)
+        self._check_pools(node)
+        self._check_stock_asset(node)
         if spec.general_ledger is not None:
             check_general_ledger(
                 spec.general_ledger, self.kinds, spec.programme, lambda path, message: self._fail(node, path, message)
@@ -240,6 +244,32 @@ class Chart(AddressBook):
                 raise self._fail(node, ("partners", key, "asset"), "partner points are whole: the asset takes no decimals")
             seen_assets[partner.asset] = key
 
+    def _check_pools(self, node: yaml.Node | None) -> None:
+        for kind in POOL_KINDS if self.spec.pools else ():
+            if kind not in self.kinds:
+                raise self._fail(node, ("accounts",), f"missing account kind {kind!r} (the pool operations post to it)")
+        for key, pool in self.spec.pools.items():
+            if "pool" not in self._patterns or not self._patterns["pool"].fullmatch(key):
+                raise self._fail(node, ("pools", key), "pool key does not match segments.pool.pattern")
+            for member in pool.members:
+                if member not in self.spec.partners:
+                    raise self._fail(node, ("pools", key, "members", member), f"{member!r} is not a partner declared under partners")
+    def _check_stock_asset(self, node: yaml.Node | None) -> None:
+        """The stock asset, when declared: a Formance asset of whole units, of its own role."""
+
+        prog = self.spec.programme
+        asset = prog.stock_asset
+        if asset is None:
+            return
+        path = ("programme", "stock_asset")
+        if not ASSET_RE.match(asset):
+            raise self._fail(node, path, f"{asset!r} is not a Formance asset")
+        if asset_precision(asset) != 0:
+            raise self._fail(node, path, "counted in whole units: the asset takes no decimals")
+        others = (prog.points_asset, prog.money_asset, prog.qualifying_asset, prog.awards_asset, prog.control_asset, prog.campaign_asset)
+        if asset in others or asset in {p.asset for p in self.spec.partners.values()}:
+            raise self._fail(node, path, f"{asset!r} is already used by another role: each role needs its own asset")
+
     # -- programme and policy ---------------------------------------------
 
     @property
@@ -275,6 +305,15 @@ class Chart(AddressBook):
         return self.spec.programme.campaign_asset
 
     @property
+    def stock_asset(self) -> Asset:
+        """The asset counting physical rewards' units in stock; ChartError when the chart declares none."""
+
+        asset = self.spec.programme.stock_asset
+        if asset is None:
+            raise ChartError(f"{self.source}: programme.stock_asset is not declared: the chart keeps no reward stock")
+        return asset
+
+    @property
     def money_currency(self) -> str:
         return asset_currency(self.money_asset)
 
@@ -298,6 +337,15 @@ class Chart(AddressBook):
         except KeyError:
             known = ", ".join(sorted(self.spec.partners)) or "none"
             raise InvalidCommand(f"unknown partner {key!r} (declared: {known})") from None
+
+    def pool(self, key: str) -> Pool:
+        """A declared partner pool; an unknown key is a bad command."""
+
+        try:
+            return self.spec.pools[key]
+        except KeyError:
+            known = ", ".join(sorted(self.spec.pools)) or "none"
+            raise InvalidCommand(f"unknown pool {key!r} (declared: {known})") from None
 
     def order_currency(self, currency: str) -> OrderCurrency:
         """A currency orders are accepted in; any other is a bad command."""

@@ -19,6 +19,7 @@ from pydantic import Field, StringConstraints
 from ..errors import InvalidCommand
 from ..vocabulary.amounts import Asset, Rounding
 from ..vocabulary.frozen import Frozen
+from .analytics import AnalyticsSpec
 from .general_ledger import GeneralLedgerSpec
 from .point_kinds import NO_EXPIRY, Period
 
@@ -32,7 +33,7 @@ CUSTOMER_BUCKET = "customer_points"
 DATE_FORMAT = "%Y%m%d"
 
 RefundShortfall = Literal["allow_negative", "claw_back", "write_off"]
-AssetRole = Literal["points", "money", "partner", "qualifying", "awards", "control", "campaign"]
+AssetRole = Literal["points", "money", "partner", "qualifying", "awards", "control", "campaign", "stock"]
 
 # Account kinds the operations post to; the chart must declare each of them.
 REQUIRED_KINDS: tuple[str, ...] = (
@@ -65,6 +66,12 @@ REQUIRED_KINDS: tuple[str, ...] = (
     "campaign_charged",
     "revenue_estimates",
 )
+
+# Account kinds the pool operations post to; a chart declaring pools must declare each of them.
+POOL_KINDS: tuple[str, ...] = ("pool_contributed", "pool_funds", "pool_awarded", "pool_redeemed", "pool_paid")
+# Account kinds of the reward catalogue's stock (operations.restock, operations.redeem of a physical reward);
+# optional: a chart without them has no physical rewards.
+STOCK_KINDS: tuple[str, ...] = ("catalogue_stock", "catalogue_restocked", "catalogue_delivered")
 
 # Regex syntax Python accepts but RE2 (the ledger's Go regexp) does not.
 NON_RE2 = re.compile(r"\(\?[=!]|\(\?<[=!]|\\[1-9]|\(\?P=|\(\?\(|\\[ZA]\b")
@@ -133,6 +140,8 @@ class Programme(Frozen):
     point_value: PositiveDecimal
     issuance_shards: Annotated[int, Field(ge=1, le=1024)]
     timezone: str = "UTC"
+    stock_asset: Asset | None = None
+    """Units of physical rewards in stock (the catalogue's stock accounts); None: no physical rewards."""
 
 
 class OrderCurrency(Frozen):
@@ -169,6 +178,25 @@ class Partner(Frozen):
     inbound: PartnerDirection
 
 
+PoolDistribution = Literal["shares", "funds"]
+"""How a pool's draws are charged to its members: pro rata to declared shares, or to the funds each has left."""
+
+
+class PoolMember(Frozen):
+    share: Annotated[int, Field(ge=1)] = 1
+    """The member's weight under ``distribution: shares`` (a whole number; shares need not sum to 100)."""
+
+
+class Pool(Frozen):
+    """A partner pool: member partners fund it with points bought at ``price_per_point``; draws are charged to
+    them by ``distribution`` (see the chart's comments and :mod:`loyalty_accounts.operations.pool`)."""
+
+    name: Name
+    price_per_point: PositiveDecimal
+    distribution: PoolDistribution = "shares"
+    members: Annotated[dict[str, PoolMember], Field(min_length=1)]
+
+
 class SegmentSpec(Frozen):
     pattern: Annotated[str, StringConstraints(min_length=2)]
     meaning: Name
@@ -187,10 +215,13 @@ class ChartSpec(Frozen):
     programme: Programme
     policies: Policies
     partners: dict[str, Partner] = Field(default_factory=dict)
+    pools: dict[str, Pool] = Field(default_factory=dict)
     segments: dict[str, SegmentSpec]
     accounts: dict[str, AccountSpec]
     general_ledger: GeneralLedgerSpec | None = None
     """GL mapping for the journal (None: the chart has none and ``loyalty journal`` refuses)."""
+    analytics: AnalyticsSpec = AnalyticsSpec()
+    """Horizons and anomaly thresholds of ``loyalty report programme`` (defaults when the section is absent)."""
 
 
 # --------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import typer
 
 from ..settings import CONFIG_VARIABLE
 from ..version import __version__
-from . import api_cmd, config_cmd, demo, estimate, events, feedback, imports, journal, ledger, members, ops, pack, partner, period, report, rules_cmd
+from . import api_cmd, catalogue, config_cmd, demo, estimate, events, feedback, imports, journal, ledger, members, ops, pack, partner, period, pool, report, rules_cmd
 from .context import AppContext
 from .shell import fail
 
@@ -44,16 +44,19 @@ app.command("statement")(report.statement_command)
 app.command("import")(imports.import_command)
 app.command("journal")(journal.journal_command)
 app.add_typer(partner.app, name="partner")
+app.add_typer(pool.app, name="pool")
+app.add_typer(catalogue.app, name="catalogue")
 
 PANELS: dict[str, tuple[str, ...]] = {
     "Set-up": ("init", "ledger", "config", "demo", "rules", "catch-up-usage"),
     "Earn and spend": (
         "earn", "import", "engage", "release", "hold", "capture", "void", "redeem",
-        "transfer", "exchange", "convert", "refund", "adjust", "expire",
+        "transfer", "exchange", "convert", "refund", "adjust", "expire", "pool",
     ),
     "Customers": ("member", "balance", "history", "statement", "tier", "quote", "explain"),
     "Finance": ("report", "reconcile", "period", "journal", "estimate", "partner"),
     "Integration": ("events", "serve", "key"),
+    "Rewards": ("catalogue",),
 }
 """The help's panels: every command in exactly one (a unit test holds this)."""
 

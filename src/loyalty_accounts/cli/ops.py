@@ -270,13 +270,22 @@ def register(app: typer.Typer) -> None:
     def redeem(
         customer: Customer,
         redemption: Annotated[str, typer.Option("--redemption", help="Redemption id (the business key).")],
-        points: Points,
-        reward: Annotated[Optional[str], typer.Option("--reward", help="Reward or catalogue item id.")] = None,
+        points: Annotated[
+            Optional[str],
+            typer.Option("--points", "-p", help="Whole points (a positive integer); default: the catalogue price of --reward."),
+        ] = None,
+        reward: Annotated[
+            Optional[str],
+            typer.Option("--reward", help="Catalogue SKU (priced by the catalogue; a physical one takes a unit of stock), or a label with --points."),
+        ] = None,
         at: At = None,
     ) -> Action:
-        """Spend points on a reward, soonest-expiring first."""
+        """Spend points on a reward, soonest-expiring first: --points, or a catalogue reward (--reward SKU)."""
 
-        command = RedeemCommand(customer=customer, redemption_id=redemption, points=parse_points(points), reward=reward, at=parse_instant(at))
+        if points is None and reward is None:
+            raise InvalidCommand("give --points, or --reward SKU to redeem a catalogue reward at its price")
+        whole = parse_points(points) if points is not None else None
+        command = RedeemCommand(customer=customer, redemption_id=redemption, points=whole, reward=reward, at=parse_instant(at))
         return lambda p: p.redeem(command)
 
     @app.command()

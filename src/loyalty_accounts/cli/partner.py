@@ -4,8 +4,11 @@ The window is ``(--from, --to]`` read like the reports' (a bare ``--from`` date 
 that day, a bare ``--to`` date ends it with that day; default: from the beginning to now). The rows are
 the settlement account's movements, one kind of row (a CSV's ``movement`` column sums to closing less
 opening); the opening, the closing, the totals by direction, the rounding and the tie are under the
-table's rule, in sentences after it, and fields of the JSON. Exit codes: 0 ok, 1 the statement does
-not tie to the ledger or an exchange settled off its rate (both shown), 2 bad input (an undeclared
+table's rule, in sentences after it, and fields of the JSON. A partner in partner pools also gets its
+pool contributions as ``pool`` lines and a table of its figures in each pool (contributed, funds,
+awarded, redeemed, paid, declared share and part of the pool's funds: balances of its pool accounts at
+the window's end). Exit codes: 0 ok, 1 the statement does not tie to the ledger, an exchange settled
+off its rate or a pool's accounts do not balance (all shown), 2 bad input (an undeclared
 partner, named with the declared ones, before anything is read), 3 ledger unavailable.
 """
 
@@ -25,8 +28,10 @@ from .shell import run_guarded
 __all__ = [
     "PARTNER_STATEMENT_COLUMNS",
     "PARTNER_TOTALS_COLUMNS",
+    "PARTNER_POOL_COLUMNS",
     "app",
     "partner_statement_json",
+    "partner_pool_rows",
     "partner_statement_rows",
     "partner_totals_rows",
 ]
@@ -58,6 +63,22 @@ PARTNER_STATEMENT_COLUMNS = (
 PARTNER_TABLE_COLUMNS = tuple(c for c in PARTNER_STATEMENT_COLUMNS if c not in {"partner", "timestamp", "direction", "currency"})
 """The statement's table as people read it (the partner, the instant and the currency are in its title)."""
 PARTNER_TOTALS_COLUMNS = ("direction", "exchanges", "points", "partner_points", "exact", "settled", "rounding", "movement")
+PARTNER_POOL_COLUMNS = (
+    "pool",
+    "distribution",
+    "share",
+    "declared_share",
+    "funds_share",
+    "contributed",
+    "funds",
+    "awarded",
+    "redeemed",
+    "drawn",
+    "paid",
+    "pool_funds",
+    "balanced",
+)
+"""The partner's figures in each pool it is a member of, at the statement's end (balances of its pool accounts)."""
 
 
 def _note(statement: PartnerStatement, line: SettlementLine) -> str | None:
@@ -72,6 +93,8 @@ def _note(statement: PartnerStatement, line: SettlementLine) -> str | None:
         notes.append("rate from the chart (the exchange recorded none)")
     if line.reverted_by is not None:
         notes.append(f"reverted by #{line.reverted_by}")
+    if line.kind == "pool":
+        notes.append(f"contribution to pool {line.pool}")
     return "; ".join(notes) or None
 
 
@@ -99,6 +122,8 @@ def partner_statement_rows(statement: PartnerStatement) -> list[dict[str, Any]]:
                 "settled": exchange.settled,
                 "rounding": exchange.rounding,
             }
+        elif line.kind == "pool":
+            figures = {"points": line.pool_points}
         rows.append(
             _row(
                 statement,
@@ -128,6 +153,15 @@ def partner_totals_rows(statement: PartnerStatement) -> list[dict[str, Any]]:
     return [statement.totals(direction).model_dump() for direction in ("out", "in")]
 
 
+def partner_pool_rows(statement: PartnerStatement) -> list[dict[str, Any]]:
+    """The partner's figures in each of its pools (:data:`PARTNER_POOL_COLUMNS`)."""
+
+    return [
+        {column: getattr(figures, column) for column in PARTNER_POOL_COLUMNS}
+        for figures in statement.pools
+    ]
+
+
 def partner_statement_json(statement: PartnerStatement) -> dict[str, Any]:
     return {
         "report": "partner_statement",
@@ -145,6 +179,9 @@ def partner_statement_json(statement: PartnerStatement) -> dict[str, Any]:
         "lines": partner_statement_rows(statement),
         "totals": partner_totals_rows(statement),
         "other_movements": statement.other_movements,
+        "pool_movements": statement.pool_movements,
+        "pools": partner_pool_rows(statement),
+        "pools_balanced": statement.pools_balanced,
         "rounding_on_balance": statement.rounding_on_balance,
         "closing": statement.closing,
         "ledger_closing": statement.ledger_closing,
@@ -172,9 +209,10 @@ def _tell(statement: PartnerStatement) -> None:
         f"in {_signed(inbound.rounding)}; on the balance {_signed(s.rounding_on_balance)} {currency} "
         "(positive: in the programme's favour)"
     )
+    pools = f" + pool contributions {_signed(s.pool_movements)}" if any(line.kind == "pool" for line in s.lines) else ""
     typer.echo(
-        f"Closing {s.closing} {currency} = opening {s.opening} + exchanges out {out.movement} + in {_signed(inbound.movement)} "
-        f"+ other {_signed(s.other_movements)}"
+        f"Closing {s.closing} {currency} = opening {s.opening} + exchanges out {out.movement} + in {_signed(inbound.movement)}"
+        f"{pools} + other {_signed(s.other_movements)}"
     )
     if s.ties:
         typer.echo(f"ties: yes, the ledger's {s.account} at {end} is {s.ledger_closing} {currency}")
@@ -183,6 +221,12 @@ def _tell(statement: PartnerStatement) -> None:
             f"ties: NO, the ledger's {s.account} at {end} is {s.ledger_closing} {currency}, "
             f"{_signed(s.difference)} {currency} from the statement's closing {s.closing}"
         )
+    for figures in s.pools:
+        if not figures.balanced:
+            typer.echo(
+                f"pool {figures.pool}: NOT balanced: contributed {figures.contributed} ≠ funds {figures.funds} "
+                f"+ drawn {figures.drawn}"
+            )
     for line in s.off_terms:
         typer.echo(f"off terms: transaction {line.transaction_id} ({line.business_key}): {_note(s, line)}")
     who = f"{s.partner_name} ({s.partner})"
@@ -229,6 +273,12 @@ def statement(
             f"amounts in {report.currency}):"
         )
         show(table(partner_totals_rows(report), PARTNER_TOTALS_COLUMNS))
+        if report.pools:
+            typer.echo(
+                f"Pools at {report.end.isoformat()} (points in {report.points_asset}, paid in {report.currency}; "
+                "contributed = funds + awarded + redeemed):"
+            )
+            show(table(partner_pool_rows(report), PARTNER_POOL_COLUMNS))
         _tell(report)
     if not report.ok:
         raise typer.Exit(1)

@@ -23,6 +23,7 @@ from ..reports import DEFAULT_HORIZON_DAYS, DEFAULT_RATE_COHORTS, FinanceReports
 from ..reports.check import SHOWN
 from ..reports.statement import CustomerStatement
 from .context import app_context
+from .programme_views import PROGRAMME_TABLES, programme_json, programme_table
 from .inputs import parse_instant as parse_cli_instant
 from .output import Format, emit_json, emit_rows, formatted, show, table
 from .revenue_views import REVENUE_COLUMNS, revenue_closing_row, revenue_json, revenue_rows
@@ -238,6 +239,57 @@ def revenue(
         typer.echo("Estimate: none in force (record one with `loyalty estimate record`)")
     typer.echo("ties: yes" if report.ties else f"ties: NO (points differ by {report.points_tie})")
     _unpriced(report)
+
+
+_PROGRAMME_TITLES = {
+    "daily": "Points per day (issued out of the issuance shards; redeemed, converted, exchanged, expired net into their accounts)",
+    "rewards": "Redemption by reward type (reward_type metadata; unspecified when a redemption records none)",
+    "tiers": "Tier distribution at the window's end",
+    "tier_changes": "Tier changes in the window (no transaction: an order day left the qualification window)",
+    "partners": "Partner performance",
+    "expiring": "Points expiring soon after the window's end (buckets as of --to)",
+    "flags": "Anomaly flags",
+}
+
+
+@app.command()
+@formatted
+def programme(
+    ctx: typer.Context,
+    start: WindowStart,
+    end: WindowEnd,
+    part: Annotated[
+        str,
+        typer.Option("--table", help=f"Which part -f csv writes (a CSV holds one kind of row): {', '.join(PROGRAMME_TABLES)}."),
+    ] = "daily",
+    *,
+    fmt: Format,
+) -> None:
+    """Programme analytics over the window, from the ledger: active members, points issued and redeemed per day, redemption by reward type, tiers, partners, expiring-soon points, anomaly flags with their transactions."""
+
+    if part not in PROGRAMME_TABLES:
+        fail(f"--table {part!r} is not a part of the report (one of {', '.join(PROGRAMME_TABLES)})", 2)
+    first, last = _window(start, end)
+    report = run_guarded(lambda: _service(ctx).programme(first, last))
+    if fmt is Format.json:
+        emit_json(programme_json(report))
+        return
+    if fmt is Format.csv:
+        columns, rows = programme_table(report, part)
+        emit_rows(rows, fmt, columns=columns)
+        return
+    typer.echo(f"Programme {report.points_asset} over {_span(report.start, report.end)} ({report.timezone} days)")
+    typer.echo(
+        f"active members {report.active_members} of {report.members_at_end}   "
+        + "   ".join(f"{line} {points}" for line, points in report.totals.items())
+        + f"   due, not yet swept {report.due_points}"
+    )
+    for name in PROGRAMME_TABLES:
+        columns, rows = programme_table(report, name)
+        typer.echo("")
+        typer.echo(_PROGRAMME_TITLES[name] + ("" if rows else ": none"))
+        if rows:
+            show(table(rows, columns))
 
 
 def _unpriced(report: RevenueSchedule) -> None:

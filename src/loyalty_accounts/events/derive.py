@@ -56,6 +56,8 @@ BY_OPERATION: Mapping[str, EventType] = {
     "convert": "points.converted",
     "refund": "points.refunded",
     "adjust": "points.adjusted",
+    "pool_earn": "points.earned",
+    "pool_redeem": "points.redeemed",
 }
 """The event type of each operation that moves a member's points."""
 

@@ -30,6 +30,8 @@ hold           hold                        buckets (FIFO) → hold
 capture        capture                     hold → redeemed; remainder → its buckets
 void           void                        hold → the very buckets it came from
 redeem         redeem                      buckets (FIFO) → redeemed
+               redeem_reward               a physical catalogue reward: buckets (FIFO) → redeemed;
+                                           one unit of its stock → delivered
 expire         expire                      due bucket (all of it) → expired
 transfer       transfer                    sender's bucket d → receiver's bucket d, per d
 exchange_out   exchange_out                buckets → partner exchanged; partner points
@@ -46,6 +48,13 @@ open_counter   open_counter                world → a never-used award counter 
                                            unit (gives the counter a balance row to lock)
 open_control   open_control                world → a never-used control account → world, one
                                            unit (a sequence counter or the closed-period mark)
+pool_contrib.  pool_contribute             partner's pool contributed → its pool funds; its
+                                           pool paid → partner settlement (the price)
+pool_earn      pool_earn                   issued shard → bucket; each member partner's pool
+                                           funds → its awarded (the charges, :mod:`.pool`)
+pool_redeem    pool_redeem                 buckets (FIFO) → redeemed; each member partner's
+                                           pool funds → its redeemed
+restock        restock                     a physical reward's restocked → its stock (units)
 =============  ==========================  ==============================================
 
 Every plan but the two openings leaves the executor with the guard's legs

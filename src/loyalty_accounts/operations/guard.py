@@ -265,7 +265,14 @@ def guarded(
     *,
     at: datetime,
 ) -> TransactionPlan:
-    """``plan`` with the guard legs for ``customers`` appended, dated ``at`` for the closed-period check.
+    """``plan`` with the guard legs for ``customers`` appended, dated ``at``.
+
+    The plan is posted with the timestamp ``at`` whatever it said (a plan
+    without one, such as a void's, would otherwise be dated by the server when
+    it inserts it, later than the instant the closed-period check and the
+    horizon advance name: an operation dated in between would then take the
+    customer's current balances for its own instant and spend points the
+    void only gives back later).
 
     Several plans of the same customers in one bulk request: each is guarded
     with the state after the ones before it (:meth:`GuardState.advanced`),
@@ -304,4 +311,4 @@ def guarded(
     metadata = dict(plan.metadata)
     if unique:
         metadata[SEQUENCE_KEY] = ",".join(f"{customer}={number}" for customer, number in numbers.items())
-    return plan.model_copy(update={"script": script.script, "vars": dict(script.vars), "metadata": metadata})
+    return plan.model_copy(update={"script": script.script, "vars": dict(script.vars), "metadata": metadata, "timestamp": at})

@@ -15,12 +15,12 @@ docstring). Every ``LedgerPort`` is a ``LedgerReader``; nothing here can post.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Callable, Iterator, Mapping, Protocol, Sequence
 
 from ..chart import Chart, address_matches, parse_date_segment, parse_expiry_segment
 from ..errors import InvalidCommand, UnknownEntity
-from ..rules import Rules, qualification_window
+from ..rules import Rules, first_qualifying_day, qualification_window
 from ..vocabulary.instants import day_start
 from ..types import AccountState, PostedTransaction, VolumeRow
 from ..vocabulary.frozen import Frozen
@@ -235,14 +235,9 @@ class Reading:
         not including, ``as_of``.
         """
 
-        start, end = qualification_window(self.require_rules("tier"), as_of)
-        if start is None:
-            return None, end
-        local = start.astimezone(self.chart.timezone)
-        first = local.date()
-        if local.time() != time(0):
-            first += timedelta(days=1)
-        return first, end
+        rules = self.require_rules("tier")
+        _, end = qualification_window(rules, as_of)
+        return first_qualifying_day(rules, self.chart.timezone, as_of), end
 
     def qualifying_points(self, customer: str, as_of: datetime) -> int:
         """Qualifying points (earned from orders, net of refunds) inside the window at ``as_of``, as of then.

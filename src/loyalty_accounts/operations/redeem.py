@@ -10,67 +10,147 @@ redemption r-5 of 70 points::
     customers:c42:points:noexpiry  -20 ↗
 
     reference "redeem:r-5"; metadata customer=c42, redemption_id=r-5, points=70
+
+**A catalogue reward** (``reward`` a SKU of the rules' catalogue, see
+:mod:`loyalty_accounts.rules.catalogue`) is priced by the catalogue: without
+``points`` the command redeems the reward's price; with ``points`` they must
+be that price. Its metadata adds ``reward`` (the SKU) and ``reward_type``. A
+**physical** reward also takes one unit of its stock in the same transaction
+(template ``redeem_reward``)::
+
+    customers:c42:points:noexpiry  -1000 PTS   → program:points:redeemed     +1000
+    catalogue:MUG-BLUE:stock          -1 UNITS → catalogue:MUG-BLUE:delivered   +1
+
+The stock account may not go negative, so the ledger refuses the redemption
+that would take a unit no longer there, whatever the concurrency; re-planned
+on a fresh read of the stock, it is refused with
+:class:`~loyalty_accounts.errors.OutOfStock` and nothing is posted. A
+``reward`` the catalogue does not list is a free label when ``points`` are
+given (as before the catalogue: no ``reward_type``, no stock), and refused
+(InvalidCommand) without them.
 """
 
 from __future__ import annotations
 
 from typing import Sequence
 
+from pydantic import model_validator
+
 from ..chart import Chart
-from ..numscript import Catalogue
+from ..errors import InvalidCommand, OutOfStock
+from ..numscript import Catalogue, monetary
 from ..types import TransactionPlan
 from ..vocabulary.amounts import Points
+from ..vocabulary.frozen import Frozen
 from ..vocabulary.ids import BusinessKey, CustomerId
 from ..vocabulary.instants import Instant
 from .base import Command, plan_command
 from .entry import Operation, Writes
 from .fifo import BucketBalance
-from .reading import buckets_watched, customer_buckets
+from .reading import Reading, buckets_watched, customer_buckets
 from .spend import spend_vars
+from .stock import RewardPick, pick
 
 TEMPLATE = "redeem"
+REWARD_TEMPLATE = "redeem_reward"
 
 
 class RedeemCommand(Command):
-    """Spend ``points`` of a customer; ``reward`` optionally names the catalogue item."""
+    """Spend ``points`` of a customer, or the price of the catalogue reward ``reward`` (a SKU).
+
+    ``reward`` without ``points``: the catalogue prices it. A ``reward`` the
+    catalogue does not list, with ``points``, is a free label.
+    """
 
     operation = "redeem"
     key_field = "redemption_id"
+    # Unset when the catalogue prices the reward: the command is the SKU, not the price it had then.
+    optional_fields = frozenset({"points"})
     customer: CustomerId
     redemption_id: BusinessKey
-    points: Points
+    points: Points | None = None
     at: Instant
     reward: BusinessKey | None = None
 
+    @model_validator(mode="after")
+    def _priced(self) -> "RedeemCommand":
+        if self.points is None and self.reward is None:
+            raise ValueError("give the points, or a catalogue reward (its SKU) to be priced by the catalogue")
+        return self
 
-def plan(command: RedeemCommand, chart: Chart, catalogue: Catalogue, buckets: Sequence[BucketBalance]) -> TransactionPlan:
-    """The redemption; InsufficientPoints when the spendable buckets hold too little."""
 
+class RedeemState(Frozen):
+    """What a redemption is planned from: the customer's buckets, and the catalogue reward it names (if any)."""
+
+    buckets: tuple[BucketBalance, ...]
+    reward: RewardPick | None = None
+
+
+def read(command: RedeemCommand, reading: Reading) -> RedeemState:
+    """The catalogue reward (price; stock at the command's instant when physical), then the buckets.
+
+    InvalidCommand for a ``reward`` without ``points`` that the catalogue does not list (read first:
+    nothing else is read for it).
+    """
+
+    chosen = pick(reading, command.reward, command.at) if command.reward is not None else None
+    if chosen is None and command.points is None:
+        reading.require_rules("a redemption priced by the catalogue").require_catalogue().reward(str(command.reward))
+    return RedeemState(buckets=tuple(customer_buckets(command, reading)), reward=chosen)
+
+
+def plan(
+    command: RedeemCommand, chart: Chart, catalogue: Catalogue, state: RedeemState | Sequence[BucketBalance]
+) -> TransactionPlan:
+    """The redemption (a bare bucket list: one without a catalogue reward).
+
+    Raises InvalidCommand when ``points`` disagree with the reward's price, OutOfStock when a physical
+    reward's stock has no unit at the command's instant, InsufficientPoints when the spendable buckets
+    hold too little.
+    """
+
+    buckets, chosen = (state.buckets, state.reward) if isinstance(state, RedeemState) else (tuple(state), None)
+    points = command.points
+    if chosen is not None:
+        if points is not None and points != chosen.points:
+            raise InvalidCommand(f"reward {chosen.sku} costs {chosen.points} points, not {points}")
+        points = chosen.points
+        if chosen.physical and not chosen.stock:
+            raise OutOfStock(f"reward {chosen.sku} is out of stock: {command.reference()} was not posted")
+    assert points is not None, "RedeemCommand has points or a reward the read priced"
     customer = command.customer
-    spent = spend_vars(chart, buckets, customer=customer, points=command.points, at=command.at)
-    metadata = {"customer": customer, "redemption_id": command.redemption_id, "points": str(command.points)}
+    values = {**spend_vars(chart, buckets, customer=customer, points=points, at=command.at), "redeemed": chart.redeemed()}
+    metadata = {"customer": customer, "redemption_id": command.redemption_id, "points": str(points)}
     if command.reward is not None:
         metadata["reward"] = command.reward
+    if chosen is not None:
+        metadata["reward_type"] = chosen.reward_type
+    physical = chosen is not None and chosen.physical
+    if physical:
+        assert chosen is not None
+        values.update(
+            unit=monetary(chart.stock_asset, 1), stock=chart.stock(chosen.sku), delivered=chart.delivered(chosen.sku)
+        )
     return plan_command(
         command,
         chart,
         catalogue,
-        template=TEMPLATE,
-        values={**spent, "redeemed": chart.redeemed()},
+        template=REWARD_TEMPLATE if physical else TEMPLATE,
+        values=values,
         metadata=metadata,
         timestamp=command.at,
     )
 
 
-OPERATION: Operation[RedeemCommand, list[BucketBalance]] = Operation(
+OPERATION: Operation[RedeemCommand, RedeemState] = Operation(
     command=RedeemCommand,
-    templates=(TEMPLATE,),
-    read=customer_buckets,
+    templates=(TEMPLATE, REWARD_TEMPLATE),
+    read=read,
     watch=buckets_watched,
     plan=plan,
     writes=Writes(
         required=frozenset({"customer", "redemption_id", "points"}),
-        optional=frozenset({"reward"}),
+        optional=frozenset({"reward", "reward_type"}),
         business_key="redemption_id",
     ),
 )

@@ -82,6 +82,7 @@ from .partner_statement import (
     read_partner_statement,
 )
 from .pack import ReportPack, read_pack, render_pack
+from .pool import PartnerPoolFigures, PoolMemberPosition, PoolPosition, read_pool_position
 from .periods import check_closed_periods, check_future_dated
 from .reconcile import (
     Reconciliation,
@@ -94,6 +95,7 @@ from .reconcile import (
     check_trial_balance,
     read_reconciliation,
 )
+from .programme import ProgrammeReport, programme_report, read_programme
 from .revenue import PoolState, RevenueCatchUp, RevenueSchedule, Sale, SaleRefund, UnpricedSale, revenue_schedule
 from .revenue_pool import Movement, replay
 from .revenue_read import movement_of, read_estimates, read_movements, read_pool, read_revenue
@@ -149,6 +151,8 @@ __all__ = [
     "read_movements",
     "movement_of",
     "ReportPack",
+    "ProgrammeReport",
+    "programme_report",
     "render_pack",
     "money_value",
     "cohort_of",
@@ -180,6 +184,10 @@ __all__ = [
     "check_future_dated",
     "customer_statement",
     "partner_statement",
+    "PartnerPoolFigures",
+    "PoolMemberPosition",
+    "PoolPosition",
+    "read_pool_position",
 ]
 
 
@@ -261,6 +269,15 @@ class FinanceReports:
             self.ledger, self.chart, as_of, start, rules=self.rules, clock=self._clock, clock_skew=self.clock_skew, progress=progress
         )
 
+    def programme(self, start: datetime | None, end: datetime | None = None) -> ProgrammeReport:
+        """Programme analytics over ``(start, end]`` (``end`` default: now): active members, daily flows,
+        redemption by reward type, tiers, partners, expiring-soon points and anomaly flags (see :mod:`.programme`).
+
+        InvalidCommand without a start or for a window that does not start before it ends.
+        """
+
+        return read_programme(self.ledger, self.chart, self.rules, start, end, clock=self._clock)
+
     def reconcile(self, as_of: datetime | None = None, *, full_log_check: bool = False) -> Reconciliation:
         """Every reconciliation check as of ``as_of`` (default: now).
 
@@ -302,3 +319,9 @@ class FinanceReports:
         """
 
         return read_partner_statement(self.ledger, self.chart, partner, start, end, clock=self._clock)
+
+    def pool(self, pool: str, as_of: datetime | None = None) -> PoolPosition:
+        """Each member partner's contributions, funds, draws and payment in ``pool`` at ``as_of`` (default: now),
+        read from the pool's accounts (see :mod:`.pool`). InvalidCommand for an undeclared pool (nothing is read)."""
+
+        return read_pool_position(self.ledger, self.chart, pool, as_of, clock=self._clock)

@@ -27,6 +27,16 @@ cent), opening -0.50::
     closing -0.52 = ledger balance at end: ties; net payable 0.52 USD.
     Rounding on the balance: in +0.0020 − out (-0.0075) = +0.0095 (in our favour).
 
+A partner that is a member of partner pools (the chart's ``pools``) also has
+its pool contributions on the settlement account (what it pays for the
+points it puts in: *pool* lines, with the contribution's points), and, per
+pool, its figures at ``end`` read from its pool accounts
+(:mod:`.pool`): points contributed, left in the pool (funds), drawn for
+members' earnings (awarded) and redemptions (redeemed), the money paid, its
+declared share and its part of the pool's funds. Its accounts in a pool only
+move among themselves, so contributed = funds + awarded + redeemed
+(``balanced``); a pool where that fails makes the statement not ok.
+
 An exchange whose settled amount is not its exact amount rounded by the
 chart's ``settlement_rounding`` (terms changed since it was posted without a
 recorded rate, or a posting that does not match its metadata) is *off
@@ -48,6 +58,7 @@ from ..vocabulary.amounts import asset_precision, from_minor, round_to
 from ..vocabulary.frozen import Frozen
 from ..vocabulary.instants import utc
 from .common import ONE_MICROSECOND, Clock, money_value, window
+from .pool import PartnerPoolFigures, read_partner_pools
 from .reverts import REVERT_METADATA_KEY, revert_targets
 
 __all__ = [
@@ -108,7 +119,8 @@ class SettlementLine(Frozen):
     date: date
     """The programme-calendar date of ``timestamp``."""
     transaction_id: int
-    kind: Literal["exchange", "revert", "other"]
+    kind: Literal["exchange", "revert", "other", "pool"]
+    """``pool``: a contribution of the partner to a pool (:data:`POOL_CONTRIBUTION`)."""
     operation: str
     """``exchange_out``/``exchange_in``; ``revert of exchange_out``; another operation's name; ``(none)``."""
     business_key: str
@@ -124,6 +136,10 @@ class SettlementLine(Frozen):
     """The transaction a revert reverts."""
     reverted_by: int | None = None
     """A revert of this exchange dated in the same window."""
+    pool: str | None = None
+    """The pool a ``pool`` line contributed to."""
+    pool_points: int | None = None
+    """The points a ``pool`` line put into the pool."""
 
 
 class DirectionTotals(Frozen):
@@ -158,6 +174,8 @@ class PartnerStatement(Frozen):
     lines: tuple[SettlementLine, ...]
     ledger_closing: Decimal
     """The settlement account's balance at pit ``end``, read from the ledger."""
+    pools: tuple[PartnerPoolFigures, ...] = ()
+    """The partner's figures at ``end`` in each pool it is a member of (read from its pool accounts)."""
 
     @property
     def _zero(self) -> Decimal:
@@ -181,9 +199,21 @@ class PartnerStatement(Frozen):
 
     @property
     def other_movements(self) -> Decimal:
-        """What the lines other than exchanges (reverts, manual postings) moved, signed."""
+        """What the lines other than exchanges and pool contributions (reverts, manual postings) moved, signed."""
 
-        return sum((line.movement for line in self.lines if line.exchange is None), self._zero)
+        return sum((line.movement for line in self.lines if line.exchange is None and line.kind != "pool"), self._zero)
+
+    @property
+    def pool_movements(self) -> Decimal:
+        """What the partner's pool contributions in the window moved (positive: it owes them)."""
+
+        return sum((line.movement for line in self.lines if line.kind == "pool"), self._zero)
+
+    @property
+    def pools_balanced(self) -> bool:
+        """Whether, in every pool, what the partner put in equals its funds left plus its draws."""
+
+        return all(figures.balanced for figures in self.pools)
 
     @property
     def rounding_on_balance(self) -> Decimal:
@@ -215,9 +245,9 @@ class PartnerStatement(Frozen):
 
     @property
     def ok(self) -> bool:
-        """It ties, and every exchange settled at its rate."""
+        """It ties, every exchange settled at its rate, and the partner's pool accounts balance."""
 
-        return self.ties and not self.off_terms
+        return self.ties and not self.off_terms and self.pools_balanced
 
     @property
     def position(self) -> Literal["payable", "receivable", "settled"]:
@@ -280,10 +310,24 @@ def _exchange(chart: Chart, partner: str, tx: PostedTransaction, movement: Decim
     )
 
 
+POOL_CONTRIBUTION = "pool_contribute"
+"""The operation of a partner's contribution to a pool: its payment moves the settlement account."""
+
+
+def _pool_contribution(partner: str, tx: PostedTransaction) -> tuple[str, str, int] | None:
+    """(pool, contribution id, points) when ``tx`` is ``partner``'s contribution to a pool, else None."""
+
+    meta = tx.metadata
+    points = _whole(meta.get("points"))
+    if meta.get("operation") != POOL_CONTRIBUTION or meta.get("partner") != partner or points is None:
+        return None
+    return meta.get("pool", ""), meta.get("contribution_id", ""), points
+
+
 def _key(tx: PostedTransaction | None) -> str:
     if tx is None:
         return ""
-    return tx.metadata.get("exchange_id") or tx.reference or ""
+    return tx.metadata.get("exchange_id") or tx.metadata.get("contribution_id") or tx.reference or ""
 
 
 def partner_statement(
@@ -296,6 +340,7 @@ def partner_statement(
     closing: int,
     transactions: Sequence[PostedTransaction],
     originals: Mapping[int, PostedTransaction] | None = None,
+    pools: Sequence[PartnerPoolFigures] = (),
 ) -> PartnerStatement:
     """The statement of ``partner``'s settlement over ``(start, end]``.
 
@@ -303,7 +348,8 @@ def partner_statement(
     units of the money asset) at pit ``start`` and pit ``end``;
     ``transactions`` are those dated in the window that touch the account
     (any order; one that does not move it is left out); ``originals`` the
-    transactions reverts among them revert, when outside the window.
+    transactions reverts among them revert, when outside the window;
+    ``pools`` the partner's figures at ``end`` in its pools.
     InvalidCommand for a partner the chart does not declare.
     """
 
@@ -324,7 +370,10 @@ def partner_statement(
         balance += movement
         target = reverts.get(tx.id)
         exchange = None if target is not None else _exchange(chart, partner, tx, movement)
-        if exchange is not None:
+        contribution = None if target is not None or exchange is not None else _pool_contribution(partner, tx)
+        if contribution is not None:
+            kind, operation, key = "pool", POOL_CONTRIBUTION, contribution[1]
+        elif exchange is not None:
             kind, operation, key = "exchange", tx.metadata["operation"], exchange.exchange_id
         elif target is not None:
             original = listed.get(target) or originals.get(target)
@@ -347,6 +396,8 @@ def partner_statement(
                 exchange=exchange,
                 reverts=target,
                 reverted_by=reverted_by.get(tx.id) if exchange is not None else None,
+                pool=contribution[0] if contribution is not None else None,
+                pool_points=contribution[2] if contribution is not None else None,
             )
         )
     return PartnerStatement(
@@ -363,6 +414,7 @@ def partner_statement(
         opening=from_minor(opening, asset),
         lines=tuple(lines),
         ledger_closing=from_minor(closing, asset),
+        pools=tuple(pools),
     )
 
 
@@ -383,7 +435,8 @@ def read_partner_statement(
     The partner is checked first (InvalidCommand naming the declared ones; nothing is read), then the
     window (InvalidCommand unless it starts before it ends). Reads: the settlement account at pit
     ``start`` (none from the beginning) and at pit ``end``, the transactions dated in the window that
-    touch it (one listing), and each transaction a revert among them reverts that the window does not hold.
+    touch it (one listing), each transaction a revert among them reverts that the window does not hold,
+    and the accounts of each pool the partner is a member of at pit ``end`` (one listing per pool).
     """
 
     chart.partner(partner)
@@ -414,4 +467,5 @@ def read_partner_statement(
         closing=closing,
         transactions=transactions,
         originals=originals,
+        pools=read_partner_pools(ledger, chart, partner, end),
     )

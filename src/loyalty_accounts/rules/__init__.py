@@ -17,9 +17,12 @@ a clock.
 - :mod:`.tiers`: :func:`tier_for`, :func:`qualification_window`,
   :func:`tier_change`;
 - :mod:`.engagement`: :func:`engagement_points`;
-- :mod:`.versions`: :func:`compare_versions`.
+- :mod:`.versions`: :func:`compare_versions`;
+- :mod:`.catalogue`: the reward catalogue (:class:`RewardCatalogue`: reward types
+  with their rate and minimum, rewards and their exact points prices).
 """
 
+from .catalogue import Reward, RewardCatalogue, RewardType
 from .engagement import EngagementLimitReached, engagement_points
 from .loader import check_against_chart, default_rules_path, load_rules, parse_rules
 from .model import (
@@ -37,7 +40,7 @@ from .model import (
     Tiers,
 )
 from .pricing import CampaignStep, EarnBreakdown, ExplanationLine, quote
-from .tiers import TierStatus, qualification_window, tier_change, tier_for
+from .tiers import TierStatus, first_qualifying_day, qualification_window, tier_change, tier_for
 from .versions import VersionComparison, compare_versions
 
 __all__ = [
@@ -53,6 +56,9 @@ __all__ = [
     "Order",
     "OrderDefaults",
     "Qualification",
+    "Reward",
+    "RewardCatalogue",
+    "RewardType",
     "RuleProblem",
     "Rules",
     "Tier",
@@ -63,6 +69,7 @@ __all__ = [
     "compare_versions",
     "default_rules_path",
     "engagement_points",
+    "first_qualifying_day",
     "load_rules",
     "parse_rules",
     "qualification_window",

@@ -26,7 +26,9 @@ from ..vocabulary.yaml_file import (
     read_yaml_mapping,
     yaml_location,
 )
-from .model import RuleProblem, Rules
+from ..chart.spec import STOCK_KINDS
+from ..vocabulary.amounts import asset_precision
+from .model import RuleProblem, Rules, decimal_places
 
 
 def default_rules_path() -> Path:
@@ -86,3 +88,36 @@ def _check_against_chart(rules: Rules, chart: Chart, source: str, node: yaml.Nod
                 f"in an account named by its id, which must match {segment.pattern} (segments.campaign in the chart)"
             )
 
+    _check_catalogue_against_chart(rules, chart, source, node)
+
+
+def _check_catalogue_against_chart(rules: Rules, chart: Chart, source: str, node: yaml.Node | None) -> None:
+    """The catalogue is priced in the chart's money currency, to its decimals; SKUs fit the chart's
+    ``reward`` segment; physical rewards need the chart's stock accounts and asset."""
+
+    catalogue = rules.catalogue
+    if catalogue is None:
+        return
+    if catalogue.currency != chart.money_currency:
+        raise ChartError(
+            f"{yaml_location(source, node, ('catalogue', 'currency'))}: the chart's money asset is {chart.money_asset} "
+            f"({chart.money_currency})"
+        )
+    places = asset_precision(chart.money_asset)
+    segment = chart.spec.segments.get("reward")
+    for i, reward in enumerate(catalogue.rewards):
+        path = ("catalogue", "rewards", i)
+        if reward.value is not None and decimal_places(reward.value) > places:
+            raise ChartError(f"{yaml_location(source, node, (*path, 'value'))}: {catalogue.currency} takes {places} decimals")
+        if not reward.physical:
+            continue
+        if segment is None or chart.spec.programme.stock_asset is None or not {*STOCK_KINDS} <= set(chart.kinds):
+            raise ChartError(
+                f"{yaml_location(source, node, (*path, 'physical'))}: a physical reward keeps its stock on the ledger: "
+                f"the chart needs programme.stock_asset, segments.reward and accounts {', '.join(STOCK_KINDS)}"
+            )
+        if not re.fullmatch(segment.pattern, reward.sku):
+            raise ChartError(
+                f"{yaml_location(source, node, (*path, 'sku'))}: a physical reward's SKU names its stock account "
+                f"and must match {segment.pattern} (segments.reward in the chart)"
+            )

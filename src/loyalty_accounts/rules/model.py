@@ -37,6 +37,7 @@ from ..vocabulary.amounts import NOT_A_FLOAT, Rounding
 from ..vocabulary.frozen import Frozen, Value
 from ..vocabulary.ids import BusinessKey, Code, CustomerId
 from ..vocabulary.instants import parse_instant
+from .catalogue import RewardCatalogue, check_catalogue
 
 # More campaigns than this may never overlap: it bounds the work per order and
 # the size of an earn transaction's metadata.
@@ -185,11 +186,26 @@ class Rules(Frozen):
     campaigns: tuple[Campaign, ...] = ()
     engagement: dict[Code, EngagementRule] = Field(default_factory=dict)
     order_defaults: OrderDefaults | None = None
+    catalogue: RewardCatalogue | None = None
+    """The reward catalogue (:mod:`.catalogue`); None: redemptions are priced by the caller only."""
 
     @model_validator(mode="after")
     def _cross_checks(self) -> "Rules":
         _check(self)
         return self
+
+    @model_validator(mode="after")
+    def _catalogue_checks(self) -> "Rules":
+        if self.catalogue is not None:
+            check_catalogue(self.catalogue)
+        return self
+
+    def require_catalogue(self) -> RewardCatalogue:
+        """The catalogue; InvalidCommand when these rules declare none."""
+
+        if self.catalogue is None:
+            raise InvalidCommand(f"rules {self.version} declare no reward catalogue")
+        return self.catalogue
 
     def currency(self, code: str) -> CurrencyRule:
         try:

@@ -7,7 +7,7 @@ number in.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -74,3 +74,17 @@ def tier_change(before: TierStatus, after: TierStatus) -> Literal["upgrade", "do
     if after.rank < before.rank:
         return "downgrade"
     return None if after.tier == before.tier else "changed"
+
+
+def first_qualifying_day(rules: Rules, zone: tzinfo, as_of: datetime) -> date | None:
+    """First programme-calendar day (in ``zone``) whose orders count for the tier at ``as_of``; None: lifetime.
+
+    The window ``[as_of - days, as_of)`` starts at the first whole day inside it: qualifying points are
+    kept per order day, so a day counts from its midnight on.
+    """
+
+    start, _ = qualification_window(rules, as_of)
+    if start is None:
+        return None
+    local = start.astimezone(zone)
+    return local.date() + timedelta(days=1) if local.time() != time(0) else local.date()

@@ -38,6 +38,9 @@ HoldId = Annotated[str, StringConstraints(pattern=HOLD_ID_PATTERN)]
 ReasonCode = Annotated[str, StringConstraints(pattern=REASON_PATTERN)]
 PartnerKey = Annotated[str, StringConstraints(pattern=PARTNER_PATTERN)]
 Code = Annotated[str, StringConstraints(pattern=CODE_PATTERN)]
+# A reward's SKU names its stock accounts (catalogue:{sku}:stock): an address segment, no '.'.
+SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+Sku = Annotated[str, StringConstraints(pattern=SKU_PATTERN)]
 
 
 def _checked(value: object, pattern: str, what: str, rule: str) -> str:
@@ -71,3 +74,9 @@ def code(value: object, *, what: str = "code") -> str:
     """``value`` if it is a code (lower-case, 1-32 of ``a-z 0-9 _ -``), else InvalidCommand."""
 
     return _checked(value, CODE_PATTERN, what, "use 1-32 lower-case letters, digits, '_' or '-'")
+
+
+def sku(value: object) -> str:
+    """``value`` if it is a reward SKU (1-64 of ``A-Z a-z 0-9 _ -``, not starting with ``_`` or ``-``), else InvalidCommand."""
+
+    return _checked(value, SKU_PATTERN, "reward SKU", "use 1-64 letters, digits, '_' or '-', starting with a letter or digit")

@@ -33,6 +33,7 @@ EXPECTED: dict[type[errors.LoyaltyError], tuple[int, str]] = {
     errors.InsufficientPoints: (422, "insufficient-points"),
     errors.OperationRefused: (422, "operation-refused"),
     errors.PeriodClosed: (422, "period-closed"),
+    errors.OutOfStock: (422, "out-of-stock"),
     EngagementLimitReached: (422, "engagement-limit-reached"),
     errors.LedgerRejected: (502, "ledger-rejected"),
     errors.MemberDataUnreadable: (500, "member-data-unreadable"),

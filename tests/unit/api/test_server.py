@@ -554,3 +554,23 @@ def test_the_openapi_document_says_how_to_call(served: Served) -> None:
         assert operation["security"] == [{"apiKey": []}]
         assert [p["name"] for p in operation["parameters"] if p["in"] == "header"] == ["Idempotency-Key"]
         assert "422" not in operation["responses"] and "application/problem+json" in operation["responses"]["400"]["content"]
+
+
+def test_a_redemption_of_a_catalogue_reward_is_priced_and_out_of_stock_is_its_own_problem(served: Served) -> None:
+    from loyalty_accounts.operations.restock import RestockCommand
+
+    program = served.apps["loyalty"].program
+    key = served.key("pos:earn", "checkout:spend")
+    assert served.post("/earn", {**EARN, "amount": {"amount": "2000.00", "currency": "USD"}}, key=key, idem="e-1").status_code == 201
+    program.release(NOW + timedelta(days=30), customer="c42")
+    program.restock(RestockCommand(reward="MUG-BLUE", units=1, restock_id="rs-1", at=NOW))
+    # after the chargeback window (pending points are not spendable)
+    body = {"customer": "c42", "redemption_id": "rd-1", "reward": "MUG-BLUE", "at": (NOW + timedelta(days=30)).isoformat()}
+    first = served.post("/redemptions", body, key=key, idem="rd-1")
+    assert first.status_code == 201, first.text
+    assert first.json()["points"] == 1000  # 12.50 at 80 points per 1.00, from the catalogue
+    before = served.posted()
+    second = served.post("/redemptions", {**body, "redemption_id": "rd-2"}, key=key, idem="rd-2")
+    doc = problem_of(second, 422, "out-of-stock")
+    assert "MUG-BLUE is out of stock" in doc["detail"]
+    assert served.posted()[1] == before[1]  # nothing posted

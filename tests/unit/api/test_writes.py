@@ -217,3 +217,11 @@ def test_an_exchange_needs_the_scope_of_the_partner_its_body_names(operation: st
     for partner in ("skyway", "railco", "seaways"):
         command = build(write, {**BODIES[operation], "partner": partner}, NOW)
         assert required_scope(write, command) == f"partner:{partner}"
+
+
+def test_a_redemption_may_name_a_catalogue_reward_instead_of_points() -> None:
+    redeem = next(w for w in WRITES if w.operation == "redeem")
+    command = build(redeem, {"customer": "c42", "redemption_id": "rd-2", "reward": "MUG-BLUE"}, NOW)
+    assert (command.reward, command.points) == ("MUG-BLUE", None)
+    with pytest.raises(InvalidCommand, match="give the points, or a catalogue reward"):
+        build(redeem, {"customer": "c42", "redemption_id": "rd-3"}, NOW)

@@ -92,7 +92,8 @@ def _example(chart: Chart, kind: str, customer: str) -> str:
     """An address of ``kind``, for ``customer`` when the kind has that segment."""
 
     samples = {"customer": customer, "expiry": "20270101", "release": "20260115", "hold": "h-1", "day": "20260110",
-               "event": "sign_up", "shard": "3", "partner": "skyway", "campaign": "bf-2026"}
+               "event": "sign_up", "shard": "3", "partner": "skyway", "campaign": "bf-2026",
+               "pool": "travel", "reward": "MUG-BLUE"}
     return chart.address(kind, **{name: samples[name] for name in chart.kinds[kind].variables})
 
 
@@ -105,7 +106,7 @@ def test_filters_are_the_formance_filters_of_the_declared_kinds(chart):
     assert chart.customer_filter("c42") == "customers:c42:..."
     assert chart.customer_filter() == "customers:..."
     assert chart.root_filter("points_issued") == "program:..."
-    assert chart.programme_filters() == ("program:...", "partners:...")
+    assert chart.programme_filters() == ("program:...", "partners:...", "pools:...", "catalogue:...")
     assert chart.kind_filter("customer_engagement_day", event="sign_up") == "customers::engagement:sign_up:"
 
 

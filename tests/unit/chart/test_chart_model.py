@@ -183,6 +183,14 @@ def test_missing_file(tmp_path):
 
 EXPECTED_SCHEMA = {
     "chart": {
+        "catalogue": {
+            "$reward": {
+                ".pattern": "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$",
+                "delivered": {},
+                "restocked": {},
+                "stock": {},
+            }
+        },
         "customers": {
             "$customer": {
                 "campaigns": {"$campaign": {".pattern": "^[a-z0-9][a-z0-9_-]{0,47}$"}},
@@ -216,6 +224,21 @@ EXPECTED_SCHEMA = {
                 "issued": {},
                 "received": {},
                 "settlement": {},
+                ".pattern": "^[a-z][a-z0-9_-]{0,31}$",
+            }
+        },
+        "pools": {
+            "$pool": {
+                "partners": {
+                    "$partner": {
+                        "awarded": {},
+                        "contributed": {},
+                        "funds": {},
+                        "paid": {},
+                        "redeemed": {},
+                        ".pattern": "^[a-z][a-z0-9_-]{0,31}$",
+                    }
+                },
                 ".pattern": "^[a-z][a-z0-9_-]{0,31}$",
             }
         },

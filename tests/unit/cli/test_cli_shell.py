@@ -103,7 +103,7 @@ def _complete(where: Path, words: str, cword: int, **env: str) -> list[str]:
 
 @pytest.mark.skipif(not LOYALTY.exists(), reason="the loyalty script is not installed beside this interpreter")
 def test_shell_completion_offers_the_chart_s_partners_and_the_rules_events_and_tiers(tmp_path: Path) -> None:
-    assert _complete(tmp_path, "loyalty exchange --partner ", 3) == ["skyway"]
+    assert _complete(tmp_path, "loyalty exchange --partner ", 3) == ["cityrail", "skyway"]
     assert _complete(tmp_path, "loyalty engage --event s", 3) == ["sign_up"]
     assert _complete(tmp_path, "loyalty quote --tier ", 3) == ["gold", "member", "silver"]
     assert _complete(tmp_path, "loyalty earn --channel ", 3) == ["app", "store", "web"]

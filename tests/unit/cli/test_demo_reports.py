@@ -1,9 +1,9 @@
 """The finance reports on the demo programme, through the CLI, on the in-memory ledger (issue 4's acceptance).
 
 The demo's whole story is in the past (2025-10-02 … 2026-10-06), so reports as
-of now see all of it. The one transaction the ledger dates itself is the void
-of bob's hold (a revert, stamped with the ledger's clock when it is made):
-here the fake ledger's clock says the demo was run on 2026-11-25 at 09:00 UTC.
+of now see all of it. The one step dated when it is made is the void of
+bob's hold (the programme's clock): here the programme's clock and the fake
+ledger's say the demo was run on 2026-11-25 at 09:00 UTC.
 
 Every figure is worked out by hand from rules.yaml (2026.11.3), the chart
 (pending 14 days, expiry 365, claw_back, 1 PTS = 0.01 USD) and the story; the
@@ -25,10 +25,13 @@ from typer.testing import CliRunner
 
 from loyalty_accounts.cli import app
 from loyalty_accounts.cli.context import AppContext
+from loyalty_accounts.services.executor import Executor
 
 runner = CliRunner()
 UTC = timezone.utc
 DEMO_RUN = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+NOW = [DEMO_RUN]
+"""The programme's and the fake ledger's clock; a test moves it on to sweep after the run."""
 """When the demo ran: the instant the ledger stamps on the void of bob's hold H-B1."""
 
 BEFORE_THE_STORY = "2025-10-01T00:00:00Z"
@@ -65,7 +68,14 @@ EXPIRED = 20 + 30 + 500 + 22  # alice 20261002, dave 20261002 (from alice) and 2
 
 @pytest.fixture
 def ledger(monkeypatch: pytest.MonkeyPatch) -> FakeLedger:
-    fake = FakeLedger(clock=lambda: DEMO_RUN)
+    NOW[0] = DEMO_RUN
+    fake = FakeLedger(clock=lambda: NOW[0])
+    real_init = Executor.__init__
+
+    def run_by_the_demo_clock(self: Executor, *args: Any, **kwargs: Any) -> None:
+        real_init(self, *args, **{**kwargs, "clock": lambda: NOW[0]})
+
+    monkeypatch.setattr(Executor, "__init__", run_by_the_demo_clock)
 
     def client(self: AppContext) -> FakeLedger:
         fake.ledger = self.app.ledger_name
@@ -293,6 +303,7 @@ def test_points_past_expiry_are_due_everywhere_until_swept(ledger: FakeLedger) -
     ]
     assert check["detail"].startswith("1202 points in 2 bucket(s) past their expiry date on 2026-11-29")
     # the sweep moves them: nothing due, nothing overdue, the liability down by what expired
+    NOW[0] = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # days after the run: the sweep is not in the future
     swept = invoke("expire", "--as-of", EXPIRIES_PASSED, "--format", "json")
     assert swept.exit_code == 0, swept.output
     body = _json("report", "liability", "--as-of", EXPIRIES_PASSED)

@@ -127,7 +127,7 @@ class Untouchable:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--partner", "railco"], "unknown partner 'railco' (declared: skyway)"),
+        (["--partner", "railco"], "unknown partner 'railco' (declared: cityrail, skyway)"),
         (["--partner", "skyway", "--from", "2026-02-01", "--to", "2026-01-01"], "--from 2026-02-01 must come before --to 2026-01-01"),
         (["--partner", "skyway", "--to", "2026-01-31T00:00:00"], "--to"),
     ],

@@ -417,4 +417,4 @@ def test_every_operation_moving_customers_points_has_an_event_type() -> None:
             moving.add(plan.operation)
     assert planned == set(OPERATIONS)
     assert moving == set(BY_OPERATION)
-    assert set(OPERATIONS) - moving == {"open_control", "open_counter", "period_close", "revenue_estimate", "usage_catch_up"}
+    assert set(OPERATIONS) - moving == {"open_control", "open_counter", "period_close", "pool_contribute", "revenue_estimate", "usage_catch_up"}

@@ -57,7 +57,7 @@ def test_buckets_are_read_from_the_chart_addresses_of_the_customer_only(chart, c
 def test_every_entry_says_what_it_is():
     for name, entry in OPERATIONS.items():
         assert entry.name == name == entry.command.operation
-        assert entry.templates and ("customer" in entry.writes.required or name in ("open_control", "period_close", "revenue_estimate"))
+        assert entry.templates and ("customer" in entry.writes.required or name in ("open_control", "period_close", "revenue_estimate", "pool_contribute", "restock"))
     hold = OPERATIONS["hold"]
     assert isinstance(hold, Operation)
     assert hold.reference(HoldCommand(customer="c1", hold_id="h-1", points=1, at=AT)) == "hold:h-1"

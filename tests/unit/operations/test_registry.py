@@ -15,6 +15,10 @@ from typing import Iterator
 import pytest
 from opsupport import AT, buckets, d, dated_buckets, priced, steady
 
+from loyalty_accounts.operations import pool_contribute, pool_earn, pool_redeem
+from loyalty_accounts.operations.pool_contribute import PoolContributeCommand
+from loyalty_accounts.operations.pool_earn import PoolEarnCommand
+from loyalty_accounts.operations.pool_redeem import PoolRedeemCommand
 from loyalty_accounts import operations
 from loyalty_accounts.operations import (
     OPERATIONS,
@@ -62,6 +66,11 @@ from loyalty_accounts.operations import revenue_estimate
 from loyalty_accounts.operations.revenue_estimate import Estimates, RevenueEstimateCommand
 from loyalty_accounts.operations import UsageCatchUpCommand, usage_catch_up
 from loyalty_accounts.operations.usage_catch_up import UsageShortfall
+from loyalty_accounts.operations import restock
+from loyalty_accounts.operations.redeem import RedeemState
+from loyalty_accounts.operations.restock import RestockCommand
+from loyalty_accounts.operations.stock import RewardPick
+from loyalty_accounts.rules import Reward
 from loyalty_accounts.types import Posting, TransactionPlan
 from loyalty_accounts.vocabulary.amounts import Money
 
@@ -109,6 +118,16 @@ def sample_plans(chart, catalogue, rules) -> list[TransactionPlan]:
             ExchangeInCommand(customer="c42", exchange_id="x-2", partner="skyway", partner_points=5, at=AT), chart, catalogue
         ),
         convert.plan(ConvertCommand(customer="c42", conversion_id="cv-1", points=100, at=AT), chart, catalogue, MANY),
+        pool_contribute.plan(
+            PoolContributeCommand(pool="travel", partner="cityrail", contribution_id="pc-1", points=1000, at=AT), chart, catalogue
+        ),
+        pool_earn.plan(
+            PoolEarnCommand(customer="c42", pool="travel", earn_id="pe-1", points=12, at=AT), chart, catalogue, {"skyway": 9, "cityrail": 3}
+        ),
+        pool_redeem.plan(
+            PoolRedeemCommand(customer="c42", pool="travel", redemption_id="pr-1", points=12, at=AT),
+            chart, catalogue, (MANY, {"skyway": 50, "cityrail": 50}),
+        ),
         adjust.plan(
             AdjustCommand(customer="c42", adjustment_id="a-1", direction="credit", points=5, reason="goodwill", at=AT),
             chart, catalogue,
@@ -133,8 +152,25 @@ def sample_plans(chart, catalogue, rules) -> list[TransactionPlan]:
             UsageCatchUpCommand(customer="c42", as_of=AT), chart, catalogue,
             [UsageShortfall(campaign="app-week-2026-11", charged=300, held=150)],
         ),
+        *catalogue_plans(chart, catalogue),
     ]
     return plans
+
+
+def catalogue_plans(chart, catalogue) -> list[TransactionPlan]:
+    """A physical reward's redemption (points and a unit of stock) and a restock."""
+
+    mug = RewardPick(sku="MUG-BLUE", reward_type="product", points=1000, physical=True, stock=2)
+    return [
+        redeem.plan(
+            RedeemCommand(customer="c42", redemption_id="r-2", reward="MUG-BLUE", at=AT), chart, catalogue,
+            RedeemState(buckets=tuple(MANY), reward=mug),
+        ),
+        restock.plan(
+            RestockCommand(reward="MUG-BLUE", units=3, restock_id="rs-1", at=AT), chart, catalogue,
+            Reward(sku="MUG-BLUE", type="product", name="Blue enamel mug", value=Decimal("12.50"), physical=True),
+        ),
+    ]
 
 
 def test_every_template_of_the_catalogue_belongs_to_an_operation_or_the_guard(catalogue):
@@ -196,7 +232,7 @@ def test_the_business_key_is_the_commands_key(name):
     assert entry.writes.business_key == entry.command.key_field
     assert all(entry.writes.allows(key) for key in RESERVED_METADATA)
     # every operation says whose points it moves, but the opening of a control account moves none
-    assert entry.writes.allows("customer") or name in ("open_control", "period_close", "revenue_estimate")
+    assert entry.writes.allows("customer") or name in ("open_control", "period_close", "revenue_estimate", "pool_contribute", "restock")
 
 
 def test_lists_of_several_elements_are_exercised(chart, catalogue, rules):

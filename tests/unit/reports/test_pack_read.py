@@ -43,10 +43,10 @@ def table(pack: ReportPack, name: str) -> list[dict[str, object]]:
 
 
 def test_the_sections_in_order_with_their_charts(pack: ReportPack) -> None:
-    assert [s.key for s in pack.sections] == ["liability", "roll_forward", "revenue", "breakage", "cohort_triangle", "partners", "reconciliation"]
-    assert [f.name for f in pack.figures()] == ["liability_by_state", "breakage_by_cohort"]
+    assert [s.key for s in pack.sections] == ["liability", "roll_forward", "daily_flows", "revenue", "breakage", "cohort_triangle", "partners", "reconciliation"]
+    assert [f.name for f in pack.figures()] == ["liability_by_state", "daily_flows", "breakage_by_cohort"]
     assert [t.name for t in pack.tables()] == [
-        "liability_over_time", "roll_forward", "revenue_schedule", "revenue_estimates", "breakage_cohorts", "cohort_triangle_redeemed",
+        "liability_over_time", "roll_forward", "daily_flows", "revenue_schedule", "revenue_estimates", "breakage_cohorts", "cohort_triangle_redeemed",
         "cohort_triangle_expired", "cohort_triangle_ties", "partner_balances", "reconciliation",
     ]
 
@@ -69,7 +69,8 @@ def test_the_liability_is_read_at_the_start_each_month_end_and_the_as_of(pack: R
 
 def test_partner_balance_is_what_the_demo_exchanged(pack: ReportPack) -> None:
     # bob's 60 miles out at 0.0125 (the programme owes 0.75), dave's 40 in at 0.0080 (the partner owes 0.32)
-    (skyway,) = table(pack, "partner_balances")
+    cityrail, skyway = table(pack, "partner_balances")
+    assert cityrail["balance"] == 0  # the demo trades with skyway only
     assert skyway["balance"] == Decimal("-0.43") and skyway["position"] == "programme owes the partner"
 
 
@@ -78,8 +79,8 @@ def test_progress_counts_every_step_up_to_the_total(demo: tuple[FakeLedger, Loya
     seen: list[tuple[int, int]] = []
     read_pack(ledger, program.chart, AS_OF, START, rules=program.rules, progress=lambda done, total: seen.append((done, total)))
     done = [d for d, _ in seen]
-    # the head, 15 liability reads, five more sections, the check that the log did not move
-    assert {t for _, t in seen} == {23} and done == sorted(done) and seen[-1] == (23, 23)
+    # the head, 15 liability reads, six more sections, the check that the log did not move
+    assert {t for _, t in seen} == {24} and done == sorted(done) and seen[-1] == (24, 24)
 
 
 def test_the_default_period_is_twelve_months(demo: tuple[FakeLedger, LoyaltyProgram]) -> None:

@@ -216,7 +216,7 @@ class Untouchable:
 
 
 def test_an_unknown_partner_is_refused_before_anything_is_read() -> None:
-    with pytest.raises(InvalidCommand, match=r"unknown partner 'railco' \(declared: skyway\)"):
+    with pytest.raises(InvalidCommand, match=r"unknown partner 'railco' \(declared: cityrail, skyway\)"):
         read_partner_statement(Untouchable(), load_chart(), "railco", None, None, clock=lambda: END)  # type: ignore[arg-type]
 
 

@@ -38,6 +38,7 @@ from ..reconcile import read_reconciliation
 from ..revenue_read import read_revenue
 from ..roll_forward import read_roll_forward
 from .charts import bar_figure
+from .flows import daily_flows_section
 from .model import Section, Table
 from .partners import read_partner_balances
 from .triangle import MEASURES, CohortTriangle, read_cohort_triangle
@@ -393,6 +394,7 @@ def reconciliation_section(ctx: PackContext) -> Section:
 SECTIONS: tuple[SectionEntry, ...] = (
     SectionEntry(liability_section, steps=lambda ctx: len(ctx.instants)),
     SectionEntry(roll_forward_section),
+    SectionEntry(daily_flows_section),
     SectionEntry(revenue_section),
     SectionEntry(breakage_section),
     SectionEntry(triangle_section),

@@ -1,0 +1,89 @@
+"""Pool redeem: a member spends points on a reward a partner pool funds (template ``pool_redeem``).
+
+One transaction: the points leave the customer's spendable buckets
+(soonest-expiring first) for ``program:points:redeemed``, as a redemption
+does, and the reward is settled with the pool's member partners: the draw of
+the same number of points is charged to them by the pool's distribution
+(:mod:`.pool`), each charge moving from the partner's funds in the pool to
+its ``redeemed`` account. The ledger refuses the post if a bucket or any
+partner's funds would go negative.
+
+Worked example, pool travel (skyway share 3, cityrail share 1), c42 with bucket
+20270601: 50 redeems 10 points (r-1)::
+
+    customers:c42:points:20270601        -10 PTS → program:points:redeemed                +10 PTS
+    pools:travel:partners:skyway:funds    -8 PTS → pools:travel:partners:skyway:redeemed   +8 PTS
+    pools:travel:partners:cityrail:funds    -2 PTS → pools:travel:partners:cityrail:redeemed   +2 PTS
+
+    reference "pool_redeem:r-1"; metadata charges "cityrail=2,skyway=8"
+"""
+
+from __future__ import annotations
+
+
+from ..chart import Chart
+from ..numscript import Catalogue
+from ..types import TransactionPlan
+from ..vocabulary.ids import BusinessKey
+from .base import plan_command
+from .entry import Operation, Writes
+from .fifo import BucketBalance
+from .pool import POOL_KEYS, PoolDrawCommand, charge_vars, distribute, draw_metadata, pool_funds
+from .reading import Reading, buckets_watched, customer_buckets
+from .spend import spend_vars
+
+TEMPLATE = "pool_redeem"
+
+State = tuple[list[BucketBalance], dict[str, int]]
+"""The customer's buckets as of the command's instant, and what each pool member can give then."""
+
+
+class PoolRedeemCommand(PoolDrawCommand):
+    """A customer spends ``points`` on a reward funded by ``pool``; ``redemption_id`` is the business key."""
+
+    operation = "pool_redeem"
+    key_field = "redemption_id"
+    redemption_id: BusinessKey
+    reward: BusinessKey | None = None
+
+
+def read(command: PoolRedeemCommand, reading: Reading) -> State:
+    """The customer's buckets and the pool's funds (the pool is checked first: InvalidCommand, nothing else read)."""
+
+    reading.chart.pool(command.pool)
+    return customer_buckets(command, reading), pool_funds(command, reading)
+
+
+def plan(command: PoolRedeemCommand, chart: Chart, catalogue: Catalogue, state: State) -> TransactionPlan:
+    """The redemption; InsufficientPoints when the customer's buckets or the pool cannot cover it."""
+
+    buckets, funds = state
+    charges = distribute(command.pool, chart.pool(command.pool), command.points, funds)
+    spent = spend_vars(chart, buckets, customer=command.customer, points=command.points, at=command.at)
+    metadata = draw_metadata(command, charges, "redemption_id")
+    if command.reward is not None:
+        metadata["reward"] = command.reward
+    return plan_command(
+        command,
+        chart,
+        catalogue,
+        template=TEMPLATE,
+        values={**spent, "redeemed": chart.redeemed(), **charge_vars(chart, command.pool, charges, "redeemed")},
+        metadata=metadata,
+        timestamp=command.at,
+    )
+
+
+
+OPERATION: Operation[PoolRedeemCommand, State] = Operation(
+    command=PoolRedeemCommand,
+    templates=(TEMPLATE,),
+    read=read,
+    watch=buckets_watched,
+    plan=plan,
+    writes=Writes(
+        required=POOL_KEYS | {"customer", "redemption_id"},
+        optional=frozenset({"reward"}),
+        business_key="redemption_id",
+    ),
+)

@@ -1,0 +1,95 @@
+"""Redeeming a catalogue reward (a physical one takes a unit of stock in the same transaction) and restocking."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from opsupport import AT, buckets
+
+from loyalty_accounts.errors import InsufficientPoints, InvalidCommand, OutOfStock
+from loyalty_accounts.operations import RedeemCommand, redeem
+from loyalty_accounts.operations import restock
+from loyalty_accounts.operations.redeem import RedeemState
+from loyalty_accounts.operations.restock import RestockCommand
+from loyalty_accounts.operations.stock import RewardPick
+from loyalty_accounts.rules import Reward
+
+MUG = RewardPick(sku="MUG-BLUE", reward_type="product", points=1000, physical=True, stock=2)
+CASH = RewardPick(sku="CASH-25", reward_type="cashback", points=2500, physical=False)
+
+
+def redeem_of(pick: RewardPick | None, points: int | None = None, bucket_points: int = 3000):  # type: ignore[no-untyped-def]
+    command = RedeemCommand(customer="c42", redemption_id="r-9", reward=pick.sku if pick else "mug", points=points, at=AT)
+    return command, RedeemState(buckets=tuple(buckets(noexpiry=bucket_points)), reward=pick)
+
+
+def test_a_physical_reward_moves_its_price_and_one_unit_of_stock(chart, catalogue):
+    command, state = redeem_of(MUG)
+    plan = redeem.plan(command, chart, catalogue, state)
+    assert plan.template == "redeem_reward"
+    assert (plan.vars["points"], plan.vars["unit"]) == ("PTS 1000", "UNITS 1")
+    assert (plan.vars["stock"], plan.vars["delivered"]) == ("catalogue:MUG-BLUE:stock", "catalogue:MUG-BLUE:delivered")
+    assert plan.metadata == {
+        "customer": "c42", "redemption_id": "r-9", "points": "1000", "reward": "MUG-BLUE", "reward_type": "product",
+    }
+    # the stock account is a plain source: the ledger's overdraft check refuses a unit it no longer has
+    assert catalogue.get("redeem_reward").overdraft_vars == frozenset()
+
+
+def test_a_reward_that_is_not_physical_is_a_plain_redemption_with_its_type(chart, catalogue):
+    command, state = redeem_of(CASH)
+    plan = redeem.plan(command, chart, catalogue, state)
+    assert plan.template == "redeem" and plan.vars["points"] == "PTS 2500"
+    assert (plan.metadata["reward"], plan.metadata["reward_type"]) == ("CASH-25", "cashback")
+
+
+def test_no_stock_is_out_of_stock_before_the_points_are_looked_at(chart, catalogue):
+    command, state = redeem_of(MUG.model_copy(update={"stock": 0}), bucket_points=10)
+    with pytest.raises(OutOfStock, match="MUG-BLUE is out of stock"):
+        redeem.plan(command, chart, catalogue, state)
+    command, state = redeem_of(MUG, bucket_points=999)
+    with pytest.raises(InsufficientPoints):
+        redeem.plan(command, chart, catalogue, state)
+
+
+def test_points_given_must_be_the_catalogue_price(chart, catalogue):
+    command, state = redeem_of(MUG, points=1000)
+    assert redeem.plan(command, chart, catalogue, state).vars["points"] == "PTS 1000"
+    command, state = redeem_of(MUG, points=999)
+    with pytest.raises(InvalidCommand, match="costs 1000 points, not 999"):
+        redeem.plan(command, chart, catalogue, state)
+
+
+def test_a_label_with_points_and_a_bare_bucket_list_plan_as_before(chart, catalogue):
+    command, state = redeem_of(None, points=70)
+    with_state = redeem.plan(command, chart, catalogue, state)
+    bare = redeem.plan(command, chart, catalogue, list(state.buckets))
+    assert with_state == bare and bare.template == "redeem" and "reward_type" not in bare.metadata
+
+
+def test_a_redemption_needs_points_or_a_reward():
+    with pytest.raises(InvalidCommand, match="give the points, or a catalogue reward"):
+        RedeemCommand(customer="c42", redemption_id="r-1", at=AT)
+
+
+def test_a_catalogue_redemption_is_the_sku_not_the_price_it_had():
+    by_sku = RedeemCommand(customer="c42", redemption_id="r-1", reward="MUG-BLUE", at=AT)
+    priced = RedeemCommand(customer="c42", redemption_id="r-1", reward="MUG-BLUE", points=1000, at=AT)
+    assert by_sku.fingerprint() != priced.fingerprint()
+    assert by_sku.fingerprint() == RedeemCommand(customer="c42", redemption_id="r-1", reward="MUG-BLUE", at=AT).fingerprint()
+
+
+def test_restock_moves_units_from_the_counterpart_into_stock(chart, catalogue):
+    mug = Reward(sku="MUG-BLUE", type="product", name="Mug", value=Decimal("12.50"), physical=True)
+    plan = restock.plan(RestockCommand(reward="MUG-BLUE", units=3, restock_id="rs-1", at=AT), chart, catalogue, mug)
+    assert plan.reference == "restock:rs-1"
+    assert plan.vars == {"units": "UNITS 3", "restocked": "catalogue:MUG-BLUE:restocked", "stock": "catalogue:MUG-BLUE:stock"}
+    assert plan.metadata == {"reward": "MUG-BLUE", "units": "3", "restock_id": "rs-1"}
+    assert chart.kind_of(plan.vars["restocked"]).may_go_negative and not chart.kind_of(plan.vars["stock"]).may_go_negative
+
+
+@pytest.mark.parametrize("units", [0, -1, 10**6 + 1, 1.5, "3"])
+def test_restock_units_are_a_positive_whole_number(units):
+    with pytest.raises(InvalidCommand, match="units"):
+        RestockCommand(reward="MUG-BLUE", units=units, restock_id="rs-1", at=AT)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
+import yaml
+
 from loyalty_accounts.chart import Chart
 from loyalty_accounts.numscript import Catalogue
 from loyalty_accounts.operations import (
@@ -60,13 +62,15 @@ from loyalty_accounts.operations.revenue_estimate import Estimates, RevenueEstim
 from loyalty_accounts.operations import UsageCatchUpCommand, usage_catch_up
 from loyalty_accounts.operations.usage_catch_up import UsageShortfall
 from loyalty_accounts.operations import review as review_decision
+from loyalty_accounts.operations.earn import order_of
 from loyalty_accounts.operations.redeem_review import Redeeming, Verdict
 from loyalty_accounts.operations.review import Held, ReviewCommand
-from loyalty_accounts.rules import EngagementRule
+from loyalty_accounts.rules import EngagementRule, load_rules, quote
 from loyalty_accounts.types import Posting, TransactionPlan
 from loyalty_accounts.vocabulary.amounts import Money
 
 from .finance_books import at, priced
+from .programme import ROOT
 
 
 def every_plan(chart: Chart, catalogue: Catalogue) -> list[TransactionPlan]:
@@ -174,4 +178,33 @@ def every_plan(chart: Chart, catalogue: Catalogue) -> list[TransactionPlan]:
             AdjustCommand(customer="c42", adjustment_id="a-2", direction="debit", points=30, reason="goodwill", at=t), chart, catalogue, bks
         ),
     ]
+    plans += kind_plans(catalogue)
     return [p for p in plans if p is not None]
+
+
+def kind_plans(catalogue: Catalogue) -> list[TransactionPlan | None]:
+    """Plans that write the kinds-of-point keys: under a chart keeping bonus points apart, an app-week order's
+    earn (a campaign bonus), a release and an expiry of bonus points, a refund of an order that earned some."""
+
+    data = yaml.safe_load((ROOT / "chart_of_accounts.yaml").read_text())
+    data["policies"]["point_kinds"] = {"bonus": {"expiry_months": 6}}
+    kinds = Chart.from_yaml(yaml.safe_dump(data), source="kinds.yaml")
+    rules = load_rules(ROOT / "rules.yaml", chart=kinds)
+    t = at("2026-11-24T12:00:00")
+    usd = Money(amount=Decimal("100.00"), currency="USD")
+    order = EarnCommand(customer="c42", order_id="o-3", amount=usd, ordered_at=t, category="books", channel="app")
+    record = EarnRecord(
+        customer="c42", order_id="o-3", amount=usd, points=250, ordered_at=t, release_on=date(2026, 12, 8),
+        expires_on=date(2027, 11, 24), bonus_points=150, bonus_expires_on=date(2027, 5, 24),
+    )
+    bonus = [BucketBalance(expiry=date(2027, 5, 24), points=150, kind="bonus")]
+    line = Timeline(since=t, current=150)
+    return [
+        earn.plan(order, kinds, catalogue, breakdown=quote(rules, order_of(order, rules), tier="member", campaign_usage={})),
+        *release.plan(ReleaseCommand(customer="c42", as_of=at("2026-12-08T02:00:00")), kinds, catalogue,
+                      [PendingBalance(release=date(2026, 12, 8), expiry=date(2027, 5, 24), kind="bonus", timeline=line)]),
+        *expire.plan(ExpireCommand(customer="c42", as_of=at("2027-05-24T03:00:00")), kinds, catalogue,
+                     [DatedBucket(expiry=date(2027, 5, 24), kind="bonus", timeline=line)]),
+        refund.plan(RefundCommand(customer="c42", order_id="o-3", refund_id="rf-3", amount=usd, at=t + timedelta(days=20)),
+                    kinds, catalogue, earn=record, previous_refunds=[], buckets=bonus),
+    ]

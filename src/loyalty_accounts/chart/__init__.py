@@ -52,6 +52,7 @@ from .spec import (
     date_segment,
     parse_date_segment,
 )
+from .point_kinds import BASE, BONUS, TRANSFERRED, Period, PointKind, expiry_of, expiry_segment, parse_expiry_segment
 
 __all__ = [
     "Chart",
@@ -66,4 +67,12 @@ __all__ = [
     "address_matches",
     "date_segment",
     "parse_date_segment",
+    "BASE",
+    "BONUS",
+    "TRANSFERRED",
+    "Period",
+    "PointKind",
+    "expiry_of",
+    "expiry_segment",
+    "parse_expiry_segment",
 ]

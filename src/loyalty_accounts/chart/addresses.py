@@ -14,7 +14,7 @@ import hashlib
 import re
 from datetime import date
 from types import MappingProxyType
-from typing import Any, Literal, Mapping
+from typing import Any, Callable, Literal, Mapping
 
 from ..errors import ChartError, InvalidCommand
 from ..types import Address
@@ -27,8 +27,8 @@ from .spec import (
     ChartSpec,
     ParsedAddress,
     date_segment,
-    parse_date_segment,
 )
+from .point_kinds import BASE, PointKind, expiry_of, expiry_segment, parse_expiry_segment
 
 
 PARSED_KEPT = 8192
@@ -49,6 +49,7 @@ class AddressBook:
     _tree: dict[str, Any]
     _parsed: dict[str, ParsedAddress | None]
     _built: dict[tuple[Any, ...], Address]
+    point_kind: Callable[[str], PointKind]
 
     # -- addresses --------------------------------------------------------
 
@@ -133,12 +134,17 @@ class AddressBook:
     def issued_shard(self, customer: str) -> Address:
         return self.address("points_issued", shard=str(self.shard_of(customer)))
 
-    def bucket(self, customer: str, expiry: date | None) -> Address:
-        return self.address("customer_points", customer=customer, expiry=date_segment(expiry))
+    def bucket(self, customer: str, expiry: date | None, kind: str = BASE) -> Address:
+        """The spendable bucket of ``customer``'s points of ``kind`` expiring on ``expiry`` (None: never)."""
 
-    def pending(self, customer: str, release: date, expiry: date | None) -> Address:
+        return self.address("customer_points", customer=customer, expiry=expiry_segment(expiry, self.point_kind(kind)))
+
+    def pending(self, customer: str, release: date, expiry: date | None, kind: str = BASE) -> Address:
         return self.address(
-            "customer_pending", customer=customer, release=date_segment(release), expiry=date_segment(expiry)
+            "customer_pending",
+            customer=customer,
+            release=date_segment(release),
+            expiry=expiry_segment(expiry, self.point_kind(kind)),
         )
 
     def hold(self, customer: str, hold_id: str) -> Address:
@@ -278,7 +284,16 @@ class AddressBook:
         parsed = self.parse(address)
         if parsed is None or parsed.kind != "customer_points":
             raise InvalidCommand(f"{address!r} is not a points bucket")
-        return parsed.values["customer"], parse_date_segment(parsed.values["expiry"])
+        return parsed.values["customer"], expiry_of(parsed.values["expiry"])
+
+    def bucket_of(self, address: Address) -> tuple[str, date | None, PointKind]:
+        """(customer, expiry, kind of point) of a spendable-bucket address; InvalidCommand for any other."""
+
+        parsed = self.parse(address)
+        if parsed is None or parsed.kind != "customer_points":
+            raise InvalidCommand(f"{address!r} is not a points bucket")
+        expiry, kind = parse_expiry_segment(parsed.values["expiry"])
+        return parsed.values["customer"], expiry, kind  # type: ignore[return-value]
 
     # -- address filters (issue 9: the chart builds every address, filter and reference) --
     #

@@ -26,6 +26,7 @@ from ..vocabulary.yaml_file import (
 )
 from .addresses import AddressBook
 from .general_ledger import check_general_ledger
+from .point_kinds import BASE, SPEND_RANK, TRANSFERRED, Period, PointKind, expiry_segment
 from .spec import (
     FIXED_SEGMENT_RE,
     NO_EXPIRY,
@@ -137,6 +138,12 @@ class Chart(AddressBook):
                 raise self._fail(node, ("segments", name, "pattern"), f"must accept YYYYMMDD dates such as {probe}")
         if "expiry" in patterns and not patterns["expiry"].fullmatch(NO_EXPIRY):
             raise self._fail(node, ("segments", "expiry", "pattern"), f"must accept {NO_EXPIRY!r}")
+        for kind in self.spec.policies.point_kinds:
+            probe = expiry_segment(date(2027, 1, 1), kind)
+            if "expiry" in patterns and not patterns["expiry"].fullmatch(probe):
+                raise self._fail(
+                    node, ("segments", "expiry", "pattern"), f"must accept {probe!r}: policies.point_kinds declares {kind}"
+                )
         if "shard" in patterns:
             last = str(self.spec.programme.issuance_shards - 1)
             if not patterns["shard"].fullmatch(last):
@@ -356,11 +363,56 @@ class Chart(AddressBook):
             raise InvalidCommand(f"instant {instant.isoformat()} has no time zone")
         return instant.astimezone(self._tz).date()
 
-    def expiry_for(self, day: date) -> date | None:
-        """Expiry date of points earned on ``day``: the first date they are no longer spendable."""
+    def point_kind(self, kind: str) -> PointKind:
+        """The kind points of ``kind`` are kept as: itself when the chart declares it, else base (one bucket family)."""
 
-        days = self.spec.policies.expiry_days
-        return None if days is None else day + timedelta(days=days)
+        if kind == BASE or kind in self.spec.policies.point_kinds:
+            return kind  # type: ignore[return-value]
+        if kind in SPEND_RANK:
+            return BASE
+        raise ChartError(f"no kind of point {kind!r} (kinds: base, bonus, transferred)")
+
+    def period(self, kind: str = BASE) -> Period:
+        """The expiry period of points of ``kind`` (an undeclared kind has base points' period)."""
+
+        kept = self.point_kind(kind)
+        if kept == BASE:
+            return Period(expiry_days=self.spec.policies.expiry_days)
+        return self.spec.policies.point_kinds[kept]
+
+    @property
+    def point_kinds(self) -> tuple[PointKind, ...]:
+        """The kinds this chart keeps apart: base, then those ``policies.point_kinds`` declares."""
+
+        return (BASE, *self.spec.policies.point_kinds)
+
+    def expiry_for(self, day: date, kind: str = BASE) -> date | None:
+        """Expiry date of points of ``kind`` earned on ``day``: the first date they are no longer spendable."""
+
+        return self.period(kind).after(day)
+
+    def earned_on(self, expiry: date, kind: str = BASE) -> date:
+        """A day in the earn month of points of ``kind`` expiring on ``expiry`` (its cohort): expiry less the period.
+
+        ChartError when points of ``kind`` never expire under this chart.
+        """
+
+        period = self.period(kind)
+        if period.never:
+            raise ChartError(f"{kind} points never expire under this chart: their buckets carry no earn date")
+        return period.before(expiry)
+
+    def transferred(self, own: date | None, kind: PointKind, day: date) -> tuple[date | None, PointKind]:
+        """(expiry, kind) of points received by transfer on ``day`` that the sender held as ``kind`` expiring on
+        ``own`` (None: never): transferred points expiring on the earlier of ``own`` and ``day`` + the transferred
+        period, so a transfer never extends a point's life; without a transferred kind, as the sender held them."""
+
+        if TRANSFERRED not in self.spec.policies.point_kinds:
+            return own, kind
+        capped = self.expiry_for(day, TRANSFERRED)
+        if own is None or capped is None:
+            return (capped if own is None else own), TRANSFERRED
+        return min(own, capped), TRANSFERRED
 
     def release_for(self, day: date) -> date | None:
         """Date points earned on ``day`` become spendable, or None without a chargeback window."""

@@ -21,10 +21,10 @@ from ..vocabulary.amounts import Asset, Rounding
 from ..vocabulary.frozen import Frozen
 from .analytics import AnalyticsSpec
 from .general_ledger import GeneralLedgerSpec
+from .point_kinds import NO_EXPIRY, Period
 
 ADDRESS_RE = re.compile(r"^[a-zA-Z0-9_-]+(:[a-zA-Z0-9_-]+)*$")
 FIXED_SEGMENT_RE = re.compile(r"^[a-zA-Z0-9_-]+$")
-NO_EXPIRY = "noexpiry"
 # Formance address filters: an empty part matches any one segment, a last part "..." any further segments.
 ANY_SEGMENT = ""
 ANY_DEPTH = "..."
@@ -162,6 +162,8 @@ class Policies(Frozen):
     currencies: Annotated[dict[Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")], OrderCurrency], Field(min_length=1)]
     conversion: ConversionPolicy
     settlement_rounding: Rounding = "half_even"
+    point_kinds: dict[Literal["bonus", "transferred"], Period] = Field(default_factory=dict)
+    """Kinds of point with an expiry period of their own (see :mod:`.point_kinds`); absent: kept with base points."""
 
 
 class PartnerDirection(Frozen):

@@ -431,13 +431,21 @@ def register(app: typer.Typer) -> None:
             emit_json({**bal.model_dump(mode="json"), "total": bal.total, **({"as_of": pit.isoformat()} if pit else {})})
             return
         # One row per bucket, pending account, hold and debt; the states are the liability report's.
-        rows = [{"state": "due" if b.due else "spendable", "expiry": b.expiry or "never", "points": b.points} for b in bal.buckets]
-        rows += [{"state": "pending", "expiry": p.expiry or "never", "release": p.release, "points": p.points} for p in bal.pending_buckets]
+        rows = [
+            {"state": "due" if b.due else "spendable", "expiry": b.expiry or "never", "kind": b.kind, "points": b.points}
+            for b in bal.buckets
+        ]
+        rows += [
+            {"state": "pending", "expiry": p.expiry or "never", "kind": p.kind, "release": p.release, "points": p.points}
+            for p in bal.pending_buckets
+        ]
+        kinds = any(row["kind"] != "base" for row in rows)  # a kind column only when the chart keeps kinds apart
+        rows = rows if kinds else [{k: v for k, v in row.items() if k != "kind"} for row in rows]
         rows += [{"state": "held", "hold": h.hold_id, "points": h.points} for h in bal.holds]
         if bal.clawback:
             rows.append({"state": "negative", "points": bal.clawback})
         rows = [{"customer": customer, **row} for row in rows]
-        columns = ["customer", "state", "expiry", "release", "hold", "points"]
+        columns = ["customer", "state", "expiry", *(["kind"] if kinds else []), "release", "hold", "points"]
         emit_rows(rows, fmt, columns=columns, title=f"customer {customer}" + (f" as of {pit.isoformat()}" if pit else ""))
         if fmt is Format.table:
             typer.echo(f"\nspendable {bal.spendable}   total points {bal.total}   store credit {bal.credit} {bal.credit_currency}")

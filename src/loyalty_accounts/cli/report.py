@@ -379,7 +379,7 @@ def print_statement(report: CustomerStatement, fmt: Format, *, holder: str | Non
     expiring = statement_expiring_rows(report)
     if expiring:
         typer.echo(f"Expiring within {report.horizon_days} days after {report.end.isoformat()}:")
-        show(table(expiring, STATEMENT_EXPIRING_COLUMNS))
+        show(table(expiring, tuple(expiring[0]) if "kind" in expiring[0] else STATEMENT_EXPIRING_COLUMNS))
 
 
 __all__ = ["app", "reconcile_command", "statement_command", "parse_instant", "print_statement"]

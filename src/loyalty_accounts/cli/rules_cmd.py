@@ -155,10 +155,13 @@ def register(app: typer.Typer) -> None:
                  f"{b.amount} {b.currency} {b.category} via {b.channel}{tier_note}")
         extra = {"order": order, "customer": found.customer, "transaction": found.transaction,
                  "posted_points": found.posted_points, "adds_up": found.adds_up,
-                 "tier_after": found.tier_after, "tier_change": str(found.tier_change) if found.tier_change else None}
+                 "tier_after": found.tier_after, "tier_change": str(found.tier_change) if found.tier_change else None,
+                 "expires": [{"kind": k, "points": p, "expires_on": e.isoformat() if e else None} for k, p, e in found.expires]}
         _show_breakdown(b, fmt, title=title, extra=extra)
         if fmt is Format.table:
             typer.echo(f"\nposted: {found.posted_points} points")
+            expiring = ", ".join(f"{p} {k} on {e.isoformat() if e else 'never'}" for k, p, e in found.expires if p)
+            typer.echo(f"expire: {expiring}")
         if not found.adds_up:
             fail(f"the breakdown of order {order} does not add up to the {found.posted_points} points posted", 1)
 

@@ -80,6 +80,7 @@ STATEMENT_COLUMNS = (
     "balance",
 )
 STATEMENT_EXPIRING_COLUMNS = ("customer", "expires_on", "state", "points")
+"""With a ``kind`` column after ``state`` when the chart keeps kinds of point apart (see :func:`statement_expiring_rows`)."""
 
 
 def _row(columns: tuple[str, ...], **fields: Any) -> dict[str, Any]:
@@ -319,10 +320,18 @@ def statement_balance_row(statement: CustomerStatement, line: str) -> dict[str, 
 
 
 def statement_expiring_rows(statement: CustomerStatement) -> list[dict[str, Any]]:
-    """Points expiring within the horizon after the statement's end, by date and state."""
+    """Points expiring within the horizon after the statement's end, by date, state and (when any is not base)
+    kind of point."""
 
+    kinds = any(item.kind != "base" for item in statement.expiring)
     return [
-        {"customer": statement.customer, "expires_on": item.expires_on, "state": item.state, "points": item.points}
+        {
+            "customer": statement.customer,
+            "expires_on": item.expires_on,
+            "state": item.state,
+            **({"kind": item.kind} if kinds else {}),
+            "points": item.points,
+        }
         for item in statement.expiring
     ]
 

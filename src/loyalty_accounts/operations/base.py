@@ -28,7 +28,7 @@ from typing import Any, ClassVar, Mapping, Sequence
 
 from pydantic import Field, field_validator
 
-from ..chart import Chart
+from ..chart import BASE, Chart
 from ..errors import ChartError, InvalidCommand
 from ..numscript import Catalogue, VarValue
 from ..types import TransactionPlan, command_fingerprint
@@ -269,6 +269,12 @@ class SweepCommand(Command):
 
     customer: CustomerId
     as_of: SweepInstant
+
+
+def kind_metadata(kind: str) -> dict[str, str]:
+    """``point_kind`` for the metadata of a transaction moving points of a kind other than base (base: none)."""
+
+    return {} if kind == BASE else {"point_kind": kind}
 
 
 def plan_sweep(

@@ -28,7 +28,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Sequence
 
-from ..chart import Chart
+from ..chart import Chart, PointKind
 from ..errors import InvalidCommand, OperationRefused, UnknownEntity
 from ..numscript import Catalogue, monetary
 from ..types import Posting, TransactionPlan
@@ -60,17 +60,17 @@ def held_by_bucket(command: CaptureCommand, chart: Chart, hold_postings: Sequenc
     """What the hold transaction took from each of the customer's buckets."""
 
     hold = chart.hold(command.customer, command.hold_id)
-    taken: dict[date | None, int] = {}
+    taken: dict[tuple[date | None, PointKind], int] = {}
     for posting in hold_postings:
         if posting.destination != hold or posting.asset != chart.points_asset or posting.amount == 0:
             continue
-        owner, expiry = chart.parse_bucket(posting.source)
+        owner, expiry, kind = chart.bucket_of(posting.source)
         if owner != command.customer:
             raise InvalidCommand(f"hold {command.hold_id} drew from {posting.source}, not a bucket of {command.customer}")
-        taken[expiry] = taken.get(expiry, 0) + posting.amount
+        taken[expiry, kind] = taken.get((expiry, kind), 0) + posting.amount
     if not taken:
         raise UnknownEntity(f"no hold {command.hold_id!r} for customer {command.customer}")
-    return tuple(Allocation(expiry=e, points=p) for e, p in taken.items())
+    return tuple(Allocation(expiry=e, points=p, kind=k) for (e, k), p in taken.items())
 
 
 def plan(
@@ -120,7 +120,7 @@ def plan(
             "hold": chart.hold(customer, command.hold_id),
             "redeemed": chart.redeemed(),
             "returned": [monetary(asset, a.points) for a in returns],
-            "return_to": [chart.bucket(customer, a.expiry) for a in returns],
+            "return_to": [chart.bucket(customer, a.expiry, a.kind) for a in returns],
         },
         metadata={
             "customer": customer,

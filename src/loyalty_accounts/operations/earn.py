@@ -45,6 +45,17 @@ of books on the web on 2026-06-01 (no campaign) is quoted floor(125.90 × 1) =
     tier_after=member, and the breakdown's r_* keys (rules version, rate,
     multipliers, campaigns)
 
+The part of the points the order's campaigns added
+(:attr:`~loyalty_accounts.rules.EarnBreakdown.bonus_points`) is bonus points
+when the chart keeps them apart (``policies.point_kinds.bonus``): it goes to
+the pending account (or bucket) of bonus points' own, usually earlier,
+expiry, recorded as ``bonus_points`` and ``bonus_expires_at``; a clawback debt
+is repaid from it first. The same order by a customer without debt, with a
+campaign adding 25 points, bonus points expiring after 6 months::
+
+    program:points:issued:7   -150 PTS  → customers:c42:pending:20260615:20261201-bonus   +25
+                                        → customers:c42:pending:20260615:20270601        +125
+
 An order quoted 0 points (excluded category, below the minimum, or floor
 gives 0) has nothing to post: the plan is None.
 """
@@ -55,7 +66,7 @@ from datetime import date, timezone
 from decimal import Decimal
 from typing import Collection, Mapping, Sequence
 
-from ..chart import Chart
+from ..chart import BONUS, Chart
 from ..errors import ChartError, InvalidCommand, UnknownEntity
 from ..numscript import Catalogue, monetary
 from ..rules import (
@@ -115,6 +126,9 @@ class EarnRecord(Value):
     release_on: date | None = None
     expires_on: date | None = None
     qualifying_on: date | None = None
+    bonus_points: int = 0
+    """The part of ``points`` the order's campaigns added, kept as bonus points (0: all base)."""
+    bonus_expires_on: date | None = None
 
     @classmethod
     def from_metadata(cls, metadata: Mapping[str, str]) -> "EarnRecord":
@@ -135,6 +149,8 @@ class EarnRecord(Value):
                 release_on=date.fromisoformat(metadata["release_at"]) if "release_at" in metadata else None,
                 expires_on=day_from_metadata(metadata["expires_at"]),
                 qualifying_on=date.fromisoformat(metadata["qualifying_on"]) if "qualifying_on" in metadata else None,
+                bonus_points=int(metadata.get("bonus_points", "0")),
+                bonus_expires_on=day_from_metadata(metadata["bonus_expires_at"]) if "bonus_expires_at" in metadata else None,
             )
         except (KeyError, ValueError, ArithmeticError, InvalidCommand) as exc:
             raise InvalidCommand(f"earn metadata is incomplete or malformed: {exc!r}") from None
@@ -199,6 +215,14 @@ def plan(
     destination = chart.pending(customer, release, expiry) if release else chart.bucket(customer, expiry)
     debt = max(0, -clawback_balance) if chart.policies.refund_shortfall == "claw_back" else 0
     asset = chart.points_asset
+    bonus = breakdown.bonus_points if chart.point_kind(BONUS) == BONUS else 0
+    bonus_kept = max(0, bonus - min(debt, points))  # a debt is repaid from the bonus part first
+    bonus_destination = destination
+    if bonus_kept:
+        bonus_expiry = chart.expiry_for(day, BONUS)
+        bonus_destination = (
+            chart.pending(customer, release, bonus_expiry, BONUS) if release else chart.bucket(customer, bonus_expiry, BONUS)
+        )
 
     metadata = {
         "customer": customer,
@@ -213,6 +237,9 @@ def plan(
     }
     if release:
         metadata["release_at"] = release.isoformat()
+    if bonus:
+        metadata["bonus_points"] = str(bonus)
+        metadata["bonus_expires_at"] = iso_day(chart.expiry_for(day, BONUS))
     if debt:
         metadata["repaid"] = str(min(debt, points))
     if tier_after is not None:
@@ -231,6 +258,8 @@ def plan(
             "issued": chart.issued_shard(customer),
             "clawback": chart.clawback(customer),
             "destination": destination,
+            "bonus": monetary(asset, bonus_kept),
+            "bonus_destination": bonus_destination,
             "qualifying": monetary(chart.qualifying_asset, points),
             "tiers": chart.tiers_qualifying(),
             "qualified": chart.qualifying(customer, day),
@@ -393,7 +422,9 @@ OPERATION: Operation[EarnCommand, Priced] = Operation(
     watch=_watched,
     writes=Writes(
         required=frozenset({"customer", "order_id", "amount", "currency", "points", "ordered_at", "expires_at"}),
-        optional=frozenset({"release_at", "repaid", "qualifying_on", "tier_after", "tier_change"}),
+        optional=frozenset(
+            {"release_at", "repaid", "qualifying_on", "tier_after", "tier_change", "bonus_points", "bonus_expires_at"}
+        ),
         business_key="order_id",
         optional_prefixes=("r_",),
     ),

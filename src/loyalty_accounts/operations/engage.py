@@ -3,7 +3,9 @@
 The points are issued like an earn's: from the customer's issuance shard,
 repaying a clawback debt first under ``claw_back``, the rest into the bucket
 of the award day's expiry date (no chargeback window: nothing was sold). They
-are not qualifying points: tiers count purchases only.
+are bonus points: their expiry is bonus points' own when the chart keeps that
+kind apart (``policies.point_kinds.bonus``), else base points'. They are not
+qualifying points: tiers count purchases only.
 
 Each limit the rules set for the event is a counter in the awards asset that
 the same transaction moves by one: ``customers:{c}:engagement:{event}`` for
@@ -20,22 +22,22 @@ the same key again, on any day, is a replay of the award it made, never a
 new award.
 
 Worked example: the rules give ``review_written`` 50 points, at most 2 a day;
-c42 (no debt) writes a review, key rv-77, on 2026-06-01; expiry 365 days::
+c42 (no debt) writes a review, key rv-77, on 2026-06-01; bonus points expire after 6 months::
 
-    program:points:issued:7                            -50 PTS    → customers:c42:points:20270601      +50
+    program:points:issued:7                            -50 PTS    → customers:c42:points:20261201-bonus +50
     customers:c42:engagement:review_written:20260601    -1 AWARDS → program:engagement:review_written   +1
                                                         (may go down to -2, the day's limit)
 
     reference "engage:review_written:c42:rv-77"; metadata customer=c42,
     event=review_written, key=rv-77, points=50, awarded_on=2026-06-01,
-    expires_at=2027-06-01, rules_version=...
+    expires_at=2026-12-01, rules_version=...
 """
 
 from __future__ import annotations
 
 from datetime import date
 
-from ..chart import Chart
+from ..chart import BONUS, Chart
 from ..errors import InvalidCommand
 from ..numscript import Catalogue, monetary
 from ..rules import EngagementRule, Rules, engagement_points
@@ -86,7 +88,7 @@ def plan(
 
     customer, event = command.customer, command.event
     day = chart.local_date(command.at)
-    expiry = chart.expiry_for(day)
+    expiry = chart.expiry_for(day, BONUS)
     debt = max(0, -clawback_balance) if chart.policies.refund_shortfall == "claw_back" else 0
     counters: list[tuple[str, int]] = []
     if rule.per_customer is not None:
@@ -116,7 +118,7 @@ def plan(
             "debt": monetary(chart.points_asset, debt),
             "issued": chart.issued_shard(customer),
             "clawback": chart.clawback(customer),
-            "bucket": chart.bucket(customer, expiry),
+            "bucket": chart.bucket(customer, expiry, BONUS),
             "award": [monetary(awards, 1) for _ in counters],
             "counter": [address for address, _ in counters],
             "limit": [monetary(awards, limit) for _, limit in counters],

@@ -11,9 +11,11 @@ nothing to plan. The reference carries the as-of instant: a bucket can be
 refilled after it expired, and a later run must expire that too.
 
 Worked example, expiry run as of 2026-09-30T03:00Z, customer c42 with buckets
-20260930: 12, 20270331: 40::
+20260930: 12, 20260930-bonus: 5, 20270331: 40 (a bucket of each kind of point
+is its own account; the same date expires them all)::
 
-    customers:c42:points:20260930  -12 → program:points:expired  +12
+    customers:c42:points:20260930-bonus  -5 → program:points:expired  +5
+    customers:c42:points:20260930       -12 → program:points:expired  +12
 
     reference "expire:20260930T030000Z:c42:20260930"; metadata customer=c42,
     expires_at=2026-09-30, as_of=2026-09-30T03:00:00Z
@@ -24,12 +26,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Mapping, Sequence
 
-from ..chart import Chart, date_segment, parse_date_segment
+from ..chart import BASE, Chart, PointKind, expiry_of, expiry_segment, parse_expiry_segment
 from ..numscript import Catalogue, monetary
 from ..types import TransactionPlan
 from ..vocabulary.frozen import Value
 from ..vocabulary.instants import iso_day
-from .base import SweepCommand, plan_sweep
+from .base import SweepCommand, kind_metadata, plan_sweep
 from .entry import Sweep, Writes
 from .fifo import fifo_key, is_spendable
 from .reading import Reading
@@ -45,10 +47,11 @@ class ExpireCommand(SweepCommand):
 
 
 class DatedBucket(Value):
-    """A bucket that falls due some day, as read from the ledger: its expiry date and its points timeline."""
+    """A bucket that falls due some day, as read from the ledger: its expiry date, kind of point and points timeline."""
 
     expiry: date
     timeline: Timeline
+    kind: PointKind = BASE
 
 
 def plan(
@@ -57,7 +60,7 @@ def plan(
     """One plan per bucket whose expiry date is on or before the as-of date and that holds points from then on."""
 
     today = chart.local_date(command.as_of)
-    due = (b for b in sorted(buckets, key=lambda b: fifo_key(b.expiry)) if not is_spendable(b.expiry, today))
+    due = (b for b in sorted(buckets, key=lambda b: fifo_key(b.expiry, b.kind)) if not is_spendable(b.expiry, today))
     return tuple(
         plan_sweep(
             command,
@@ -66,11 +69,11 @@ def plan(
             template=TEMPLATE,
             values={
                 "points": monetary(chart.points_asset, points),
-                "bucket": chart.bucket(command.customer, bucket.expiry),
+                "bucket": chart.bucket(command.customer, bucket.expiry, bucket.kind),
                 "expired": chart.expired(),
             },
-            segments={"expiry": date_segment(bucket.expiry)},
-            metadata={"expires_at": iso_day(bucket.expiry)},
+            segments={"expiry": expiry_segment(bucket.expiry, bucket.kind)},
+            metadata={"expires_at": iso_day(bucket.expiry), **kind_metadata(bucket.kind)},
         )
         for bucket in due
         if (points := bucket.timeline.lowest_from(command.as_of)) > 0
@@ -86,7 +89,7 @@ def read(reading: Reading, customer: str | None) -> dict[str, list[DatedBucket]]
 
     found = reading.due_timelines(reading.chart.buckets_filter(customer), "customer_points", _expiry)
     return {
-        owner: [DatedBucket(expiry=_due(values), timeline=line) for values, line in accounts]
+        owner: [DatedBucket(expiry=_due(values), timeline=line, kind=parse_expiry_segment(values["expiry"])[1]) for values, line in accounts]
         for owner, accounts in found.items()
     }
 
@@ -94,7 +97,7 @@ def read(reading: Reading, customer: str | None) -> dict[str, list[DatedBucket]]
 def _expiry(values: Mapping[str, str]) -> date | None:
     """The day a bucket falls due (None: ``noexpiry``, never)."""
 
-    return parse_date_segment(values["expiry"])
+    return expiry_of(values["expiry"])
 
 
 def _due(values: Mapping[str, str]) -> date:
@@ -108,5 +111,5 @@ OPERATION: Sweep[ExpireCommand, list[DatedBucket]] = Sweep(
     templates=(TEMPLATE,),
     read=read,
     plan=plan,
-    writes=Writes(required=frozenset({"customer", "expires_at", "as_of"})),
+    writes=Writes(required=frozenset({"customer", "expires_at", "as_of"}), optional=frozenset({"point_kind"})),
 )

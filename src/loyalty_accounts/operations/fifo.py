@@ -1,8 +1,11 @@
 """Bucket order and allocation: the one place FIFO is decided.
 
-A customer's spendable points sit in one bucket per expiry date
-(``customers:{c}:points:{YYYYMMDD}``, or ``noexpiry``). FIFO means the
-soonest-expiring bucket is used first and ``noexpiry`` last. A bucket dated
+A customer's spendable points sit in one bucket per expiry date and kind of
+point (``customers:{c}:points:{YYYYMMDD}`` for base points,
+``{YYYYMMDD}-bonus`` / ``-transferred`` for the kinds the chart keeps apart,
+or ``noexpiry``). FIFO means the soonest-expiring bucket is used first,
+whatever its kind (on the same date: transferred, bonus, then base), and
+``noexpiry`` last. A bucket dated
 *d* holds points spendable strictly before *d*: on *d* they are due for
 expiry and no longer offered to a spend.
 
@@ -27,37 +30,40 @@ from typing import Annotated, Iterable, Sequence
 
 from pydantic import Field
 
+from ..chart.point_kinds import BASE, SPEND_RANK, PointKind, expiry_segment
 from ..errors import InsufficientPoints, InvalidCommand
 from ..vocabulary.frozen import Frozen
 
 
 class BucketBalance(Frozen):
-    """A customer's points bucket as read from the ledger: expiry (None = never) and balance."""
+    """A customer's points bucket as read from the ledger: expiry (None = never), kind of point and balance."""
 
     expiry: date | None
     points: Annotated[int, Field(ge=0, strict=True)]
+    kind: PointKind = BASE
 
 
 class Allocation(Frozen):
-    """Points taken from (or given back to) the bucket of one expiry date."""
+    """Points taken from (or given back to) the bucket of one expiry date and kind of point."""
 
     expiry: date | None
     points: Annotated[int, Field(gt=0, strict=True)]
+    kind: PointKind = BASE
 
 
-def fifo_key(expiry: date | None) -> tuple[bool, date]:
-    """Sort key: ascending expiry date, ``noexpiry`` after every date."""
+def fifo_key(expiry: date | None, kind: str = BASE) -> tuple[bool, date, int]:
+    """Sort key: ascending expiry date, ``noexpiry`` after every date; on one date, transferred, bonus, base."""
 
-    return (expiry is None, expiry or date.max)
+    return (expiry is None, expiry or date.max, SPEND_RANK[kind])
 
 
 def fifo_order(buckets: Iterable[BucketBalance]) -> tuple[BucketBalance, ...]:
-    """Buckets soonest-expiring first; the same expiry listed twice is refused."""
+    """Buckets soonest-expiring first; the same bucket (expiry and kind) listed twice is refused."""
 
-    ordered = sorted(buckets, key=lambda b: fifo_key(b.expiry))
+    ordered = sorted(buckets, key=lambda b: fifo_key(b.expiry, b.kind))
     for first, second in zip(ordered, ordered[1:]):
-        if first.expiry == second.expiry:
-            raise InvalidCommand(f"bucket {first.expiry or 'noexpiry'} is listed twice")
+        if (first.expiry, first.kind) == (second.expiry, second.kind):
+            raise InvalidCommand(f"bucket {expiry_segment(first.expiry, first.kind)} is listed twice")
     return tuple(ordered)
 
 
@@ -98,7 +104,7 @@ def allocate(ordered: Sequence[BucketBalance], amount: int, *, customer: str | N
             break
         take = min(bucket.points, left)
         if take > 0:
-            out.append(Allocation(expiry=bucket.expiry, points=take))
+            out.append(Allocation(expiry=bucket.expiry, points=take, kind=bucket.kind))
             left -= take
     return tuple(out)
 
@@ -113,15 +119,15 @@ def give_back(taken: Sequence[Allocation], amount: int) -> tuple[Allocation, ...
     held = sum(a.points for a in taken)
     if amount < 0 or amount > held:
         raise InvalidCommand(f"cannot give back {amount} of {held} points")
-    merged: dict[date | None, int] = {}
+    merged: dict[tuple[date | None, PointKind], int] = {}
     for a in taken:
-        merged[a.expiry] = merged.get(a.expiry, 0) + a.points
+        merged[a.expiry, a.kind] = merged.get((a.expiry, a.kind), 0) + a.points
     out: list[Allocation] = []
     left = amount
-    for expiry in sorted(merged, key=fifo_key, reverse=True):
+    for expiry, kind in sorted(merged, key=lambda key: fifo_key(*key), reverse=True):
         if left == 0:
             break
-        back = min(merged[expiry], left)
-        out.append(Allocation(expiry=expiry, points=back))
+        back = min(merged[expiry, kind], left)
+        out.append(Allocation(expiry=expiry, points=back, kind=kind))
         left -= back
     return tuple(out)

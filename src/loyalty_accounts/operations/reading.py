@@ -18,7 +18,7 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from typing import Callable, Iterator, Mapping, Protocol, Sequence
 
-from ..chart import Chart, address_matches, parse_date_segment
+from ..chart import Chart, address_matches, parse_date_segment, parse_expiry_segment
 from ..errors import InvalidCommand, UnknownEntity
 from ..rules import Rules, first_qualifying_day, qualification_window
 from ..vocabulary.instants import day_start
@@ -356,7 +356,8 @@ class AsOf:
 def bucket_balance(values: Mapping[str, str], points: int) -> BucketBalance:
     """A bucket read from the segment values of its address and its points."""
 
-    return BucketBalance(expiry=parse_date_segment(values["expiry"]), points=points)
+    expiry, kind = parse_expiry_segment(values["expiry"])
+    return BucketBalance(expiry=expiry, points=points, kind=kind)
 
 
 def buckets_watched(command: Dated, chart: Chart) -> tuple[str, ...]:

@@ -7,11 +7,14 @@ reversed, so any sequence of partial refunds ends, at a full refund, with
 every earned point reversed and rounding never drifts. Refunding more than
 the order's amount is refused.
 
-The points return to the customer's issuance shard (un-issuing them). They
-are taken from the order's pending account first (when the chart had a
-chargeback window at earn time), then the buckets soonest-expiring first
-(including buckets already due for expiry: those points were about to go
-anyway), each giving at most what it holds at the refund's instant and at
+The points return to the customer's issuance shard (un-issuing them). An
+order that earned bonus points (``bonus_points`` on its earn) loses them in
+the same proportion (cumulative, exact, like the total), the rest being base
+points; each kind is taken from the order's pending account of that kind
+first (when the chart had a chargeback window at earn time), then the
+customer's buckets of that kind soonest-expiring first, then any bucket
+soonest-expiring first (including buckets already due for expiry: those
+points were about to go anyway), each giving at most what it holds at the refund's instant and at
 every later one (:mod:`.timeline`), and what the customer no longer has from
 the policy's last source, which may go negative:
 
@@ -57,7 +60,7 @@ from typing import Annotated, Mapping, Sequence
 
 from pydantic import Field
 
-from ..chart import Chart
+from ..chart import BASE, BONUS, Chart, PointKind
 from ..errors import InvalidCommand, OperationRefused
 from ..numscript import Catalogue, monetary
 from ..types import PostedTransaction, TransactionPlan
@@ -95,6 +98,8 @@ class RefundRecord(Value):
     refund_id: BusinessKey
     amount: Money
     points: Annotated[int, Field(ge=0, strict=True)]
+    bonus_points: Annotated[int, Field(ge=0, strict=True)] = 0
+    """Of ``points``, the bonus points it reversed (0 for an order that earned none)."""
 
     @classmethod
     def from_metadata(cls, metadata: Mapping[str, str]) -> "RefundRecord":
@@ -105,6 +110,7 @@ class RefundRecord(Value):
                 refund_id=metadata["refund_id"],
                 amount=Money(amount=metadata["amount"], currency=metadata["currency"]),
                 points=int(metadata["points"]),
+                bonus_points=int(metadata.get("bonus_points", "0")),
             )
         except (KeyError, ValueError) as exc:
             raise InvalidCommand(f"refund metadata is incomplete or malformed: {exc!r}") from None
@@ -126,15 +132,16 @@ def plan(
     previous_refunds: Sequence[RefundRecord],
     buckets: Sequence[BucketBalance],
     pending: int = 0,
+    bonus_pending: int = 0,
 ) -> TransactionPlan | None:
     """The refund, or None when it reverses no further point.
 
     ``earn`` is the order's earn (from its metadata), ``previous_refunds`` the
     order's earlier refunds (a record with this refund's own id is ignored, so
-    a replay plans the same transaction), ``buckets`` the customer's buckets
-    and ``pending`` the order's pending account, each with the points it can
-    give at the refund's instant. InvalidCommand for a refund dated before
-    its order.
+    a replay plans the same transaction), ``buckets`` the customer's buckets,
+    ``pending`` and ``bonus_pending`` the order's pending accounts (base and
+    bonus points), each with the points it can give at the refund's instant.
+    InvalidCommand for a refund dated before its order.
     """
 
     customer = command.customer
@@ -168,10 +175,8 @@ def plan(
     if points == 0:
         return None
 
-    held = [(chart.bucket(customer, b.expiry), b.points) for b in fifo_order(buckets)]
-    if earn.release_on:
-        held.insert(0, (chart.pending(customer, earn.release_on, earn.expires_on), pending))
-    taken = take_in_order(held, points)
+    bonus = min(points, points_to_reverse(earn.bonus_points, earn.amount, refunded_total, sum(r.bonus_points for r in earlier)))
+    taken = take_by_kind(chart, earn, buckets, {BASE: points - bonus, BONUS: bonus}, {BASE: pending, BONUS: bonus_pending})
     policy = chart.policies.refund_shortfall
     shortfall = chart.written_off() if policy == "write_off" else chart.clawback(customer)
     qualified = [chart.qualifying(customer, earn.qualifying_on)] if earn.qualifying_on else []
@@ -199,9 +204,47 @@ def plan(
             "points": str(points),
             "refunded_total": refunded_total.formatted(decimals),
             "shortfall_policy": policy,
+            **({"bonus_points": str(bonus)} if earn.bonus_points else {}),
         },
         timestamp=command.at,
     )
+
+
+def take_by_kind(
+    chart: Chart,
+    earn: EarnRecord,
+    buckets: Sequence[BucketBalance],
+    points: Mapping[PointKind, int],
+    pending: Mapping[PointKind, int],
+) -> list[tuple[str, int]]:
+    """(account, points) a refund takes back: for each kind of the order's points (bonus first, then base), its
+    ``points[kind]`` from the order's pending account of that kind, then the customer's buckets of that kind
+    soonest-expiring first, then any other bucket soonest-expiring first; an account appears once, with what
+    both kinds took from it. What they all hold short of the total is left to the shortfall account."""
+
+    ordered = fifo_order(buckets)
+    left = {chart.bucket(earn.customer, b.expiry, b.kind): b.points for b in ordered}
+    own_pending = {
+        BASE: (earn.release_on, earn.expires_on),
+        BONUS: (earn.release_on, earn.bonus_expires_on),
+    }
+    taken: dict[str, int] = {}
+    for kind in (BONUS, BASE):
+        wanted = points.get(kind, 0)
+        if wanted <= 0:
+            continue
+        release, expiry = own_pending[kind]
+        sources: list[str] = []
+        if release is not None and (kind == BASE or earn.bonus_points):
+            address = chart.pending(earn.customer, release, expiry, kind)
+            left.setdefault(address, pending.get(kind, 0))
+            sources.append(address)
+        sources += [chart.bucket(earn.customer, b.expiry, b.kind) for b in ordered if b.kind == chart.point_kind(kind)]
+        sources += [chart.bucket(earn.customer, b.expiry, b.kind) for b in ordered]
+        for address, amount in take_in_order([(a, left[a]) for a in dict.fromkeys(sources)], wanted):
+            left[address] -= amount
+            taken[address] = taken.get(address, 0) + amount
+    return list(taken.items())
 
 
 def take_in_order(held: Sequence[tuple[str, int]], points: int) -> list[tuple[str, int]]:
@@ -273,13 +316,15 @@ def small_refunds(earn_metadata: Mapping[str, str]) -> list[RefundRecord]:
 class Refundable(Frozen):
     """What a refund reads: the order's earn, its earlier refunds, the customer's buckets and the order's pending points.
 
-    ``buckets`` and ``pending`` are what each account can give at the refund's instant.
+    ``buckets``, ``pending`` and ``bonus_pending`` (the order's pending accounts of base and bonus points) are
+    what each account can give at the refund's instant.
     """
 
     earn: EarnRecord
     previous_refunds: tuple[RefundRecord, ...]
     buckets: tuple[BucketBalance, ...]
     pending: int = 0
+    bonus_pending: int = 0
 
 
 def refunds_of(reading: Reading, order_id: str, earn_tx: PostedTransaction) -> list[RefundRecord]:
@@ -301,15 +346,19 @@ def read(command: RefundCommand, reading: Reading) -> Refundable:
     if record.customer != command.customer:
         raise InvalidCommand(f"order {command.order_id} belongs to another customer, not {command.customer}")
     as_of = reading.at(command.at)
-    pending = 0
+    pending = bonus_pending = 0
     if record.release_on is not None:
         address = reading.chart.pending(command.customer, record.release_on, record.expires_on)
         pending = as_of.available(command.customer, address)
+        if record.bonus_points:
+            address = reading.chart.pending(command.customer, record.release_on, record.bonus_expires_on, BONUS)
+            bonus_pending = as_of.available(command.customer, address)
     return Refundable(
         earn=record,
         previous_refunds=tuple(refunds_of(reading, command.order_id, earn_tx)),
         buckets=tuple(as_of.buckets(command.customer, spendable_only=False)),
         pending=pending,
+        bonus_pending=bonus_pending,
     )
 
 
@@ -325,11 +374,13 @@ OPERATION: Operation[RefundCommand, Refundable] = Operation(
         previous_refunds=refundable.previous_refunds,
         buckets=refundable.buckets,
         pending=refundable.pending,
+        bonus_pending=refundable.bonus_pending,
     ),
     writes=Writes(
         required=frozenset(
             {"customer", "order_id", "refund_id", "amount", "currency", "points", "refunded_total", "shortfall_policy"}
         ),
+        optional=frozenset({"bonus_points"}),
         business_key="refund_id",
     ),
     no_plan_note=lambda refundable: SMALL_REFUND_NOTE,

@@ -2,7 +2,7 @@
 
 Earned points wait in ``customers:{c}:pending:{release}:{expiry}``; from the
 release date on, what the account holds moves to the bucket of the same
-expiry, so release never changes when points expire. A run as of *S* moves
+expiry and kind of point, so release never changes when points expire. A run as of *S* moves
 an explicit amount: the lowest balance the account has at any instant from
 *S* on (:mod:`.timeline`), so a run dated in the past never takes points the
 account received later, nor points a later refund takes back; when that is
@@ -25,12 +25,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Mapping, Sequence
 
-from ..chart import Chart, date_segment, parse_date_segment
+from ..chart import BASE, Chart, PointKind, date_segment, expiry_segment, parse_date_segment, parse_expiry_segment
 from ..numscript import Catalogue, monetary
 from ..types import TransactionPlan
 from ..vocabulary.frozen import Value
 from ..vocabulary.instants import iso_day
-from .base import SweepCommand, plan_sweep
+from .base import SweepCommand, kind_metadata, plan_sweep
 from .entry import Sweep, Writes
 from .fifo import fifo_key
 from .reading import Reading
@@ -51,6 +51,7 @@ class PendingBalance(Value):
     release: date
     expiry: date | None
     timeline: Timeline
+    kind: PointKind = BASE
 
 
 def plan(
@@ -59,7 +60,7 @@ def plan(
     """One plan per pending account whose release date has come and that holds points from ``as_of`` on, oldest first."""
 
     today = chart.local_date(command.as_of)
-    due = sorted((p for p in pending if p.release <= today), key=lambda p: (p.release, fifo_key(p.expiry)))
+    due = sorted((p for p in pending if p.release <= today), key=lambda p: (p.release, fifo_key(p.expiry, p.kind)))
     customer = command.customer
     return tuple(
         plan_sweep(
@@ -69,11 +70,11 @@ def plan(
             template=TEMPLATE,
             values={
                 "points": monetary(chart.points_asset, points),
-                "pending": chart.pending(customer, p.release, p.expiry),
-                "bucket": chart.bucket(customer, p.expiry),
+                "pending": chart.pending(customer, p.release, p.expiry, p.kind),
+                "bucket": chart.bucket(customer, p.expiry, p.kind),
             },
-            segments={"release": date_segment(p.release), "expiry": date_segment(p.expiry)},
-            metadata={"release_at": p.release.isoformat(), "expires_at": iso_day(p.expiry)},
+            segments={"release": date_segment(p.release), "expiry": expiry_segment(p.expiry, p.kind)},
+            metadata={"release_at": p.release.isoformat(), "expires_at": iso_day(p.expiry), **kind_metadata(p.kind)},
         )
         for p in due
         if (points := p.timeline.lowest_from(command.as_of)) > 0
@@ -90,8 +91,9 @@ def read(reading: Reading, customer: str | None) -> dict[str, list[PendingBalanc
     found = reading.due_timelines(reading.chart.pending_filter(customer), "customer_pending", _release_on)
     return {
         owner: [
-            PendingBalance(release=_release_on(values), expiry=parse_date_segment(values["expiry"]), timeline=line)
+            PendingBalance(release=_release_on(values), expiry=expiry, kind=kind, timeline=line)
             for values, line in accounts
+            for expiry, kind in (parse_expiry_segment(values["expiry"]),)
         ]
         for owner, accounts in found.items()
     }
@@ -108,5 +110,5 @@ OPERATION: Sweep[ReleaseCommand, list[PendingBalance]] = Sweep(
     templates=(TEMPLATE,),
     read=read,
     plan=plan,
-    writes=Writes(required=frozenset({"customer", "release_at", "expires_at", "as_of"})),
+    writes=Writes(required=frozenset({"customer", "release_at", "expires_at", "as_of"}), optional=frozenset({"point_kind"})),
 )

@@ -57,5 +57,5 @@ def spend_vars(
     return {
         "points": monetary(chart.points_asset, points),
         "taken": [monetary(chart.points_asset, a.points) for a in taken],
-        "buckets": [chart.bucket(customer, a.expiry) for a in taken],
+        "buckets": [chart.bucket(customer, a.expiry, a.kind) for a in taken],
     }

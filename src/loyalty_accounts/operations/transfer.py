@@ -1,17 +1,23 @@
-"""Transfer: move points from one customer to another, keeping every point's expiry (template ``transfer``).
+"""Transfer: move points from one customer to another, never extending their life (template ``transfer``).
 
 The allocation is computed here, FIFO over the sender's spendable buckets,
 and written as one send per bucket with an explicit amount: from the
-sender's bucket dated *d* to the receiver's bucket dated *d*. A transfer can
-therefore never extend the life of a point. The ledger still checks every
+sender's bucket dated *d* to the receiver's transferred bucket dated the
+earlier of *d* and the transfer day + the chart's transferred period
+(:meth:`~loyalty_accounts.chart.Chart.transferred`; a chart without a
+transferred kind keeps date and kind: bucket *d* to bucket *d*). A transfer
+can therefore never extend the life of a point. The ledger still checks every
 source (no overdraft), so a concurrent spend makes the transfer fail rather
 than go negative.
 
 Worked example, on 2026-06-01, c42 has 20260930: 50 and 20270331: 40; gives
 70 to c77 (transfer t-3)::
 
-    customers:c42:points:20260930  -50 → customers:c77:points:20260930  +50
-    customers:c42:points:20270331  -20 → customers:c77:points:20270331  +20
+    customers:c42:points:20260930  -50 → customers:c77:points:20260901-transferred  +50
+    customers:c42:points:20270331  -20 → customers:c77:points:20260901-transferred  +20
+
+(transferred points expiring after 3 months: both land in the bucket of
+2026-09-01, the earlier date for each)
 
     reference "transfer:t-3"; metadata customer=c42, to_customer=c77,
     transfer_id=t-3, points=70
@@ -66,6 +72,7 @@ def plan(command: TransferCommand, chart: Chart, catalogue: Catalogue, buckets: 
 
     sender, receiver = command.customer, command.to_customer
     taken = take(chart, buckets, customer=sender, points=command.points, at=command.at)
+    day = chart.local_date(command.at)
     asset = chart.points_asset
     return plan_command(
         command,
@@ -74,8 +81,8 @@ def plan(command: TransferCommand, chart: Chart, catalogue: Catalogue, buckets: 
         template=TEMPLATE,
         values={
             "moved": [monetary(asset, a.points) for a in taken],
-            "from_bucket": [chart.bucket(sender, a.expiry) for a in taken],
-            "to_bucket": [chart.bucket(receiver, a.expiry) for a in taken],
+            "from_bucket": [chart.bucket(sender, a.expiry, a.kind) for a in taken],
+            "to_bucket": [chart.bucket(receiver, *chart.transferred(a.expiry, a.kind, day)) for a in taken],
         },
         metadata={
             "customer": sender,

@@ -4,8 +4,13 @@ Breakage method
     Realised breakage over a window is the net input of
     ``program:points:expired``. The estimate for outstanding points uses earn
     cohorts (the programme-calendar month of the earn). A bucket's cohort is
-    its expiry date minus ``policies.expiry_days`` (so it follows points
-    through transfers, holds and captures, which keep expiry dates). For the
+    its expiry date minus the period of its kind of point
+    (``policies.expiry_days`` for base points, ``policies.point_kinds`` for
+    bonus and transferred ones; months are exact, see
+    :mod:`loyalty_accounts.chart.point_kinds`), so it follows points through
+    holds and captures, which keep expiry dates; transferred points count in
+    the cohort of their transfer (or earlier when they kept an earlier expiry).
+    A cohort is closed when the buckets of every kind earned in it are due. For the
     most recent ``rate_cohorts`` cohorts whose buckets have all passed their
     expiry date: issued = points out of the issuance shards and the
     adjustments account with an effective date in the month, less points
@@ -33,7 +38,7 @@ from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from fractions import Fraction
 from typing import Any, Iterable, Literal, Mapping, Sequence
 
-from ..chart import Chart, parse_date_segment
+from ..chart import BASE, Chart, parse_expiry_segment
 from ..errors import InvalidCommand
 from ..ports import LedgerPort
 from ..types import AccountState, PostedTransaction
@@ -60,9 +65,12 @@ __all__ = [
     "CohortRow",
     "breakage_method",
     "breakage_report",
+    "bucket_cohort",
+    "chart_closed_cohorts",
     "closed_cohorts",
     "cohort_of",
     "expiry_runs",
+    "expiry_runs_by_kind",
     "issued_in",
     "read_breakage",
 ]
@@ -85,6 +93,30 @@ def cohort_of(expiry: date, expiry_days: int) -> date:
     """The earn cohort (first day of the earn month) of a bucket dated ``expiry``."""
 
     return month_start(expiry - timedelta(days=expiry_days))
+
+
+def bucket_cohort(chart: Chart, expiry: date, kind: str = BASE) -> date:
+    """The earn cohort (first day of the earn month) of a bucket of ``kind`` dated ``expiry``."""
+
+    return month_start(chart.earned_on(expiry, kind))
+
+
+def cohort_expiries(chart: Chart, month: date) -> tuple[date, date]:
+    """The first and last expiry dates of the buckets, of any kind that expires, of the cohort earned in ``month``."""
+
+    first = [e for k in chart.point_kinds if (e := chart.expiry_for(month, k)) is not None]
+    last = [e for k in chart.point_kinds if (e := chart.expiry_for(month_end(month), k)) is not None]
+    return min(first), max(last)
+
+
+def chart_closed_cohorts(chart: Chart, as_of: date, count: int) -> tuple[date, ...]:
+    """:func:`closed_cohorts` for every kind of point the chart keeps: a cohort is closed when the last bucket
+    of its longest-lived kind is due on ``as_of``."""
+
+    last = month_start(as_of)
+    while cohort_expiries(chart, last)[1] > as_of:
+        last = add_months(last, -1)
+    return tuple(add_months(last, -i) for i in range(count - 1, -1, -1))
 
 
 def closed_cohorts(as_of: date, expiry_days: int, count: int) -> tuple[date, ...]:
@@ -141,7 +173,7 @@ def breakage_method(rate_cohorts: int) -> str:
         "of the earn) whose buckets have all passed expiry; issued = points out of the issuance shards and "
         "the adjustments account dated in the month, less clawback repayments; expired = points the expiry "
         "runs took from the cohort's buckets plus points still in them; a bucket's cohort is its expiry date "
-        "minus policies.expiry_days. Estimate = each open cohort's not-yet-due points (buckets and pending) "
+        "minus policies.expiry_days (for bonus and transferred points: their period in policies.point_kinds). Estimate = each open cohort's not-yet-due points (buckets and pending) "
         "x rate, rounded half-even; held and noexpiry points are not estimated; due but unswept points are "
         "reported as awaiting expiry."
     )
@@ -154,7 +186,7 @@ def breakage_report(
     chart: Chart,
     realised: int,
     positions: Sequence[AccountState],
-    expired_by_expiry: Mapping[date, int],
+    expired_by_expiry: Mapping[tuple[date, str], int] | Mapping[date, int],
     issued_by_cohort: Mapping[date, int],
     rate_cohorts: int = DEFAULT_RATE_COHORTS,
 ) -> BreakageReport:
@@ -162,7 +194,7 @@ def breakage_report(
 
     ``positions``: every customer points bucket and pending account at
     ``end``; ``expired_by_expiry``: points the expiry runs moved to expired,
-    by the bucket's expiry date; ``issued_by_cohort``: issued points of each
+    by the bucket's expiry date and kind of point (a bare date: base points); ``issued_by_cohort``: issued points of each
     closed cohort in :func:`closed_cohorts` (keyed by the month's first day).
     """
 
@@ -189,22 +221,21 @@ def breakage_report(
         )
 
     today = chart.local_date(end)
-    closed = closed_cohorts(today, days, rate_cohorts)
+    closed = chart_closed_cohorts(chart, today, rate_cohorts)
     closed_set = set(closed)
     not_due: dict[date, int] = defaultdict(int)
     due: dict[date, int] = defaultdict(int)
     for dated in dated_points(chart, positions):
-        cohort = cohort_of(dated.expiry, days)
+        cohort = bucket_cohort(chart, dated.expiry, dated.point_kind)
         if dated.expiry <= today:
             due[cohort] += dated.points
         else:
             not_due[cohort] += dated.points
 
     expired_by_cohort: dict[date, int] = defaultdict(int)
-    for expiry, points in expired_by_expiry.items():
-        expired_by_cohort[cohort_of(expiry, days)] += points
-
-    lifetime = timedelta(days=days)
+    for key, points in expired_by_expiry.items():
+        expiry, kind = key if isinstance(key, tuple) else (key, BASE)
+        expired_by_cohort[bucket_cohort(chart, expiry, kind)] += points
 
     def cohort_row(month: date, status: Literal["closed", "open"], **figures: Any) -> CohortRow:
         """The row of the cohort earned in ``month``: its expiry dates, its points awaiting expiry and ``figures``."""
@@ -212,8 +243,8 @@ def breakage_report(
         return CohortRow(
             cohort=month_label(month),
             status=status,
-            first_expiry=month + lifetime,
-            last_expiry=month_end(month) + lifetime,
+            first_expiry=cohort_expiries(chart, month)[0],
+            last_expiry=cohort_expiries(chart, month)[1],
             awaiting_expiry=due.get(month, 0),
             **figures,
         )
@@ -235,7 +266,7 @@ def breakage_report(
         )
     estimated_total = 0
     for month in sorted((set(not_due) | set(due)) - closed_set):
-        if month_end(month) + lifetime <= today:
+        if cohort_expiries(chart, month)[1] <= today:
             # Closed, but older than the cohorts the rate uses: only what is left to sweep.
             rows.append(cohort_row(month, "closed"))
             continue
@@ -296,18 +327,18 @@ def read_breakage(
     )
     days = chart.policies.expiry_days
     positions: list[AccountState] = []
-    expired_by_expiry: dict[date, int] = defaultdict(int)
+    expired_by_expiry: dict[tuple[date, str], int] = defaultdict(int)
     issued: dict[date, int] = {}
     if days is not None:
         positions = read_dated_positions(ledger, chart, end)
-        months = closed_cohorts(chart.local_date(end), days, rate_cohorts)
+        months = chart_closed_cohorts(chart, chart.local_date(end), rate_cohorts)
         refunded = refunded_by_cohort(chart, ledger.transactions(metadata={"operation": "refund"}, end=end + ONE_MICROSECOND))
         for month in months:
             issued[month] = issued_in(ledger, chart, month) - refunded.get(month, 0)
-        first_expiry = day_start(months[0] + timedelta(days=days), chart.timezone)
+        first_expiry = day_start(cohort_expiries(chart, months[0])[0], chart.timezone)
         if first_expiry <= end:
             runs = ledger.transactions(metadata={"operation": "expire"}, start=first_expiry, end=end + ONE_MICROSECOND)
-            expired_by_expiry = expiry_runs(chart, runs)
+            expired_by_expiry = expiry_runs_by_kind(chart, runs)
     return breakage_report(
         start=start,
         end=end,
@@ -322,9 +353,20 @@ def read_breakage(
 
 def expiry_runs(chart: Chart, transactions: Iterable[PostedTransaction]) -> dict[date, int]:
     """Points the expiry runs among ``transactions`` moved to the expired account, by the bucket expiry date
-    each records (``expires_at``); other transactions, reverted runs and unreadable dates are left out."""
+    each records (``expires_at``), whatever the kind of point; other transactions, reverted runs and unreadable
+    dates are left out."""
 
     found: dict[date, int] = defaultdict(int)
+    for (expiry, _), points in expiry_runs_by_kind(chart, transactions).items():
+        found[expiry] += points
+    return found
+
+
+def expiry_runs_by_kind(chart: Chart, transactions: Iterable[PostedTransaction]) -> dict[tuple[date, str], int]:
+    """:func:`expiry_runs` by (expiry date, kind of point): the kind an expiry run records (``point_kind``,
+    absent for base points)."""
+
+    found: dict[tuple[date, str], int] = defaultdict(int)
     for tx in transactions:
         if tx.metadata.get("operation") != "expire" or tx.reverted:
             continue
@@ -332,7 +374,9 @@ def expiry_runs(chart: Chart, transactions: Iterable[PostedTransaction]) -> dict
             expiry = date.fromisoformat(tx.metadata.get("expires_at", ""))
         except ValueError:
             continue
-        found[expiry] += sum(p.amount for p in tx.postings if p.asset == chart.points_asset and p.destination == chart.expired())
+        kind = tx.metadata.get("point_kind", BASE)
+        moved = sum(p.amount for p in tx.postings if p.asset == chart.points_asset and p.destination == chart.expired())
+        found[expiry, kind] += moved
     return found
 
 
@@ -354,9 +398,9 @@ def refunded_by_cohort(chart: Chart, transactions: Iterable[PostedTransaction]) 
             parsed = chart.parse(p.source)
             if parsed is None or parsed.kind not in DATED_KINDS:
                 continue
-            expiry = parse_date_segment(parsed.values["expiry"])
+            expiry, kind = parse_expiry_segment(parsed.values["expiry"])
             if expiry is not None:
-                found[cohort_of(expiry, days)] += p.amount
+                found[bucket_cohort(chart, expiry, kind)] += p.amount
     return found
 
 

@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, Inexact, localcontext
 from typing import Any, Callable, Iterator, Mapping, NamedTuple, Sequence
 
-from ..chart import Chart, parse_date_segment
+from ..chart import BASE, Chart, PointKind, parse_expiry_segment
 from ..errors import InvalidCommand
 from ..ports import LedgerPort
 from ..types import AccountState
@@ -189,6 +189,7 @@ class DatedPoints(NamedTuple):
     customer: str
     expiry: date
     points: int
+    point_kind: PointKind = BASE
 
 
 def read_dated_positions(ledger: LedgerPort, chart: Chart, pit: datetime, *, customer: str | None = None) -> list[AccountState]:
@@ -208,9 +209,11 @@ def dated_points(chart: Chart, positions: Sequence[AccountState]) -> Iterator[Da
         parsed = chart.parse(account.address)
         if parsed is None or parsed.kind not in DATED_KINDS:
             continue
-        expiry = parse_date_segment(parsed.values["expiry"])
+        expiry, point_kind = parse_expiry_segment(parsed.values["expiry"])
         if expiry is not None:
-            yield DatedPoints(kind=parsed.kind, customer=parsed.values.get("customer", ""), expiry=expiry, points=points)
+            yield DatedPoints(
+                kind=parsed.kind, customer=parsed.values.get("customer", ""), expiry=expiry, points=points, point_kind=point_kind
+            )
 
 
 def nothing_dated_after(ledger: LedgerPort, pit: datetime) -> bool:

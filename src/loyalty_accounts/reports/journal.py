@@ -35,7 +35,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Iterable, Mapping, Sequence
 
-from ..chart import Chart, parse_date_segment
+from ..chart import Chart, expiry_of
 from ..chart.general_ledger import VALUED_ROLES, GeneralLedgerSpec
 from ..errors import InvalidCommand
 from ..ports import LedgerPort
@@ -130,7 +130,7 @@ class _Mapper:
         if override is not None:
             return override, spec.side
         if spec.non_current is not None:
-            expiry = parse_date_segment(parsed.values["expiry"])
+            expiry = expiry_of(parsed.values["expiry"])
             if expiry is None or expiry > self.non_current_after:
                 return spec.non_current, spec.side
         return spec.account, spec.side

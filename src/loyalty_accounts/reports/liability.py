@@ -17,7 +17,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Mapping, NamedTuple, Sequence
 
-from ..chart import Chart, parse_date_segment
+from ..chart import Chart, expiry_of
 from ..operations.fifo import is_spendable
 from ..ports import LedgerPort
 from ..types import AccountState
@@ -114,7 +114,7 @@ def _past_expiry(chart: Chart, address: str, today: date) -> bool:
     """A points bucket whose expiry date has come by ``today`` (no longer spendable: :func:`~..operations.fifo.is_spendable`)."""
 
     parsed = chart.parse(address)
-    return parsed is not None and not is_spendable(parse_date_segment(parsed.values["expiry"]), today)
+    return parsed is not None and not is_spendable(expiry_of(parsed.values["expiry"]), today)
 
 
 def liability_statement(

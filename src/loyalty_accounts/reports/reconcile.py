@@ -69,7 +69,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 from typing import Iterator, Mapping, Sequence
 
-from ..chart import Chart, parse_date_segment
+from ..chart import Chart, expiry_of, parse_date_segment
 from ..errors import InvalidCommand
 from ..operations import OPERATIONS, RESERVED_METADATA
 from ..operations.fifo import is_spendable
@@ -292,7 +292,7 @@ def check_overdue_expiry(*, as_of: datetime, chart: Chart, bucket_accounts: Sequ
     offending: list[str] = []
     overdue = 0
     for address, balance, values in _holding_points(chart, bucket_accounts, "customer_points"):
-        expiry = parse_date_segment(values["expiry"])
+        expiry = expiry_of(values["expiry"])
         if not is_spendable(expiry, today):
             offending.append(f"{address}: {balance} points, expired on {expiry.isoformat() if expiry else '?'}")
             overdue += balance

@@ -61,6 +61,8 @@ class ExpiringPoints(Frozen):
     expires_on: date
     state: str
     points: int
+    kind: str = "base"
+    """Kind of point (base, bonus, transferred): each kind has its own expiry period."""
 
 
 class CustomerStatement(Windowed):
@@ -146,18 +148,18 @@ def customer_statement(
 
     today = chart.local_date(utc(end))
     limit = today + timedelta(days=horizon_days)
-    expiring: dict[tuple[date, str], int] = defaultdict(int)
+    expiring: dict[tuple[date, str, str], int] = defaultdict(int)
     for dated in dated_points(chart, positions):
         if dated.customer == customer and today < dated.expiry <= limit:
             state = "spendable" if dated.kind == "customer_points" else "pending"
-            expiring[(dated.expiry, state)] += dated.points
+            expiring[(dated.expiry, state, dated.point_kind)] += dated.points
     return CustomerStatement(
         customer=customer,
         **windowed(chart, start, end),
         opening_points=opening,
         closing_points=closing,
         lines=tuple(lines),
-        expiring=tuple(ExpiringPoints(expires_on=d, state=s, points=p) for (d, s), p in sorted(expiring.items())),
+        expiring=tuple(ExpiringPoints(expires_on=d, state=s, points=p, kind=k) for (d, s, k), p in sorted(expiring.items())),
         horizon_days=horizon_days,
     )
 

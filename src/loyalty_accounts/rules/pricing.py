@@ -196,6 +196,15 @@ class EarnBreakdown(Frozen):
         with _exact():
             return sum((s.points for s in self.campaigns), self.after_tier)
 
+    @property
+    def bonus_points(self) -> int:
+        """The part of :attr:`points` the campaigns added (bonus points): the total less the order's own price
+        (:attr:`after_tier`) rounded the same way; 0 without campaigns, never below 0 nor above the total."""
+
+        if self.reason is not None or not self.campaigns:
+            return 0
+        return max(0, min(self.points, self.points - _round(self.after_tier, self.rounding)))
+
     def campaign_charges(self) -> dict[str, int]:
         """Per campaign, the whole points to add to the customer's usage of it."""
 

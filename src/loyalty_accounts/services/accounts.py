@@ -13,10 +13,10 @@ from decimal import Decimal
 
 from pydantic import Field
 
-from ..chart import parse_date_segment
+from ..chart import BASE, PointKind, parse_date_segment, parse_expiry_segment
 from ..errors import UnknownEntity
 from ..operations import OpenControlCommand
-from ..operations.fifo import is_spendable
+from ..operations.fifo import fifo_key, is_spendable
 from ..types import AccountState, PostedTransaction
 from ..vocabulary import ids
 from ..vocabulary.amounts import from_minor
@@ -27,6 +27,8 @@ from .executor import Executor
 class Bucket(Frozen):
     expiry: date | None
     points: int
+    kind: PointKind = BASE
+    """Kind of point (base, bonus, transferred): each kind the chart keeps apart has buckets of its own."""
     due: bool = False
     """Its expiry date has come (programme calendar): no longer spendable, owed until ``loyalty expire`` sweeps it."""
 
@@ -35,6 +37,7 @@ class PendingPoints(Frozen):
     release: date
     expiry: date | None
     points: int
+    kind: PointKind = BASE
 
 
 class HeldPoints(Frozen):
@@ -120,14 +123,14 @@ class AccountService:
                 continue
             kind, values = parsed.kind, parsed.values
             if kind == "customer_points":
-                expiry = parse_date_segment(values["expiry"])
-                buckets.append(Bucket(expiry=expiry, points=acct.balance(pts), due=not is_spendable(expiry, today)))
+                expiry, point_kind = parse_expiry_segment(values["expiry"])
+                due = not is_spendable(expiry, today)
+                buckets.append(Bucket(expiry=expiry, points=acct.balance(pts), due=due, kind=point_kind))
             elif kind == "customer_pending":
                 release_on = parse_date_segment(values["release"])
                 assert release_on is not None
-                pending.append(
-                    PendingPoints(release=release_on, expiry=parse_date_segment(values["expiry"]), points=acct.balance(pts))
-                )
+                expiry, point_kind = parse_expiry_segment(values["expiry"])
+                pending.append(PendingPoints(release=release_on, expiry=expiry, points=acct.balance(pts), kind=point_kind))
             elif kind == "customer_hold":
                 holds.append(HeldPoints(hold_id=values["hold"], points=acct.balance(pts)))
             elif kind == "customer_clawback":
@@ -135,7 +138,7 @@ class AccountService:
             elif kind == "customer_credit":
                 credit_minor = acct.balance(money)
         buckets = [b for b in buckets if b.points]
-        buckets.sort(key=lambda b: (b.expiry is None, b.expiry or date.max))
+        buckets.sort(key=lambda b: fifo_key(b.expiry, b.kind))
         pending = sorted((p for p in pending if p.points), key=lambda p: p.release)
         holds = [h for h in holds if h.points]
         return CustomerBalance(

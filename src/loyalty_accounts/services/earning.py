@@ -12,11 +12,12 @@ checks when it posts (see :mod:`loyalty_accounts.operations.engage`).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
+from ..chart import BASE, BONUS
 from ..errors import InsufficientPoints, UnknownEntity
-from ..operations import EarnCommand, EngageCommand, earn
+from ..operations import EarnCommand, EarnRecord, EngageCommand, earn
 from ..rules import EarnBreakdown, EngagementLimitReached
 from ..types import PostedTransaction
 from ..vocabulary import ids
@@ -35,12 +36,23 @@ class EarnExplanation(Frozen):
     breakdown: EarnBreakdown
     tier_after: str | None = None
     tier_change: TierChange | None = None
+    expires: tuple[tuple[str, int, date | None], ...] = ()
+    """(kind of point, points, expiry date or None: never) of each part of the order's points, as the earn recorded them."""
 
     @property
     def adds_up(self) -> bool:
         """The explanation's figures sum exactly to the points posted."""
 
         return sum((line.points for line in self.breakdown.lines()), Decimal(0)) == self.posted_points
+
+
+def expiry_parts(record: EarnRecord) -> tuple[tuple[str, int, date | None], ...]:
+    """(kind, points, expiry) of an earn's base and bonus parts (bonus only when it recorded one)."""
+
+    parts = [(BASE, record.points - record.bonus_points, record.expires_on)]
+    if record.bonus_points:
+        parts.append((BONUS, record.bonus_points, record.bonus_expires_on))
+    return tuple(parts)
 
 
 def tier_change_of(tx: PostedTransaction) -> TierChange | None:
@@ -123,4 +135,5 @@ class EarningService:
             breakdown=breakdown,
             tier_after=tx.metadata.get("tier_after"),
             tier_change=tier_change_of(tx),
+            expires=expiry_parts(EarnRecord.from_metadata(tx.metadata)),
         )

@@ -51,7 +51,7 @@ class Hold:
     customer: str
     entry: Entry
     at: datetime
-    taken: dict[date | None, int]
+    taken: dict[tuple[date | None, str], int]
     voided: bool = False
     captured: bool = False
 

@@ -44,7 +44,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Mapping
 
-from ..chart import Chart
+from ..chart import BONUS, Chart, parse_expiry_segment
 from ..operations import (
     AdjustCommand,
     CaptureCommand,
@@ -105,14 +105,14 @@ class Programme:
 
         return {k: v for k, v in net_of(entry.legs).items() if k[1] in self.assets}
 
-    def buckets(self, customer: str) -> dict[date | None, str]:
-        """The customer's bucket accounts that ever held points, by expiry."""
+    def buckets(self, customer: str) -> dict[tuple[date | None, str], str]:
+        """The customer's bucket accounts that ever held points, by expiry and kind of point."""
 
-        out: dict[date | None, str] = {}
+        out: dict[tuple[date | None, str], str] = {}
         for account in self.book.accounts(self.chart.points_asset):
             parsed = self.chart.parse(account)
             if parsed is not None and parsed.kind == "customer_points" and parsed.values["customer"] == customer:
-                out[self.chart.parse_bucket(account)[1]] = account
+                out[self.chart.bucket_of(account)[1:]] = account
         return out
 
     def spendable(self, customer: str, at: datetime) -> dict[str, int]:
@@ -121,7 +121,7 @@ class Programme:
         day = self.chart.local_date(at)
         return {
             account: max(0, self.book.lowest_from(account, self.chart.points_asset, at))
-            for expiry, account in self.buckets(customer).items()
+            for (expiry, _), account in self.buckets(customer).items()
             if expiry is None or day < expiry
         }
 
@@ -187,8 +187,9 @@ class Programme:
             if isinstance(command, TransferCommand):
                 for (account, asset), amount in list(expected.items()):
                     if account in room and amount < 0:
-                        expiry = self.chart.parse_bucket(account)[1]
-                        key = (self.chart.bucket(command.to_customer, expiry), pts)
+                        _, expiry, kind = self.chart.bucket_of(account)
+                        received = self.chart.transferred(expiry, kind, self.chart.local_date(command.at))
+                        key = (self.chart.bucket(command.to_customer, *received), pts)
                         expected[key] = expected.get(key, 0) - amount
             return compare(net, expected)
 
@@ -255,10 +256,17 @@ class Programme:
             return Refuse(frozenset({"invalid"}), "credit born expired")
         return _exact({(ch.adjustments(), pts): -c.points, (ch.bucket(c.customer, expiry), pts): c.points}, self)
 
-    def _issue(self, customer: str, points: int, at: datetime, destination: str) -> dict[tuple[str, str], int]:
+    def _issue(
+        self, customer: str, points: int, at: datetime, destination: str, bonus: int = 0, bonus_destination: str = ""
+    ) -> dict[tuple[str, str], int]:
+        """Issue ``points``: a debt first, then the ``bonus`` part (what the debt left of it) to its own account."""
+
         ch, pts = self.chart, self.chart.points_asset
         repaid = min(points, self.debt(customer, at))
-        out = {(ch.issued_shard(customer), pts): -points, (destination, pts): points - repaid}
+        bonus_kept = max(0, bonus - repaid)
+        out = {(ch.issued_shard(customer), pts): -points, (destination, pts): points - repaid - bonus_kept}
+        if bonus_kept:
+            out[(bonus_destination, pts)] = bonus_kept
         if repaid:
             out[(ch.clawback(customer), pts)] = repaid
         return out
@@ -279,7 +287,12 @@ class Programme:
         points, day = breakdown.points, ch.local_date(c.ordered_at)
         expiry, release = ch.expiry_for(day), ch.release_for(day)
         destination = ch.pending(c.customer, release, expiry) if release else ch.bucket(c.customer, expiry)
-        expected = self._issue(c.customer, points, c.ordered_at, destination)
+        bonus = breakdown.bonus_points if BONUS in ch.point_kinds else 0
+        bonus_expiry = ch.expiry_for(day, BONUS)
+        bonus_destination = (
+            ch.pending(c.customer, release, bonus_expiry, BONUS) if release else ch.bucket(c.customer, bonus_expiry, BONUS)
+        )
+        expected = self._issue(c.customer, points, c.ordered_at, destination, bonus, bonus_destination)
         expected[(ch.tiers_qualifying(), ch.qualifying_asset)] = -points
         expected[(ch.qualifying(c.customer, day), ch.qualifying_asset)] = points
         # Each capped campaign's charge is added to the customer's usage of it, in the same transaction.
@@ -301,7 +314,7 @@ class Programme:
             return Refuse(frozenset({"limit"}), f"{c.event} already awarded {rule.per_customer} time(s)")
         if rule.per_day is not None and self.awards.get(today, 0) >= rule.per_day:
             return Refuse(frozenset({"limit"}), f"{c.event} already awarded {rule.per_day} time(s) on {day}")
-        expected = self._issue(c.customer, rule.points, c.at, ch.bucket(c.customer, ch.expiry_for(day)))
+        expected = self._issue(c.customer, rule.points, c.at, ch.bucket(c.customer, ch.expiry_for(day, BONUS), BONUS))
         counters = [ch.engagement_counter(c.customer, c.event)] if rule.per_customer is not None else []
         if rule.per_day is not None:
             counters.append(ch.engagement_counter(c.customer, c.event, day))
@@ -326,10 +339,11 @@ class Programme:
             return Refuse(frozenset({"invalid"}), f"capture {c.points} of {held} held")
         expected = {(ch.hold(c.customer, c.hold_id), pts): -held, (ch.redeemed(), pts): c.points}
         left = held - c.points
-        for expiry in sorted(hold.taken, key=lambda e: (e is None, e or date.max), reverse=True):
-            back = min(left, hold.taken[expiry])
+        rank = {"transferred": 0, "bonus": 1, "base": 2}
+        for expiry, kind in sorted(hold.taken, key=lambda e: (e[0] is None, e[0] or date.max, rank[e[1]]), reverse=True):
+            back = min(left, hold.taken[expiry, kind])
             if back:
-                key = (ch.bucket(c.customer, expiry), pts)
+                key = (ch.bucket(c.customer, expiry, kind), pts)
                 expected[key] = expected.get(key, 0) + back
                 left -= back
 
@@ -411,13 +425,12 @@ class Programme:
             release = datetime.strptime(parsed.values["release"], "%Y%m%d").date()
             if release > day:
                 return [f"released {account} on {day}, before its date"]
-            text = parsed.values["expiry"]
-            expiry_day = None if text == "noexpiry" else datetime.strptime(text, "%Y%m%d").date()
-            destination = ch.bucket(parsed.values["customer"], expiry_day)
+            expiry_day, kind = parse_expiry_segment(parsed.values["expiry"])
+            destination = ch.bucket(parsed.values["customer"], expiry_day, kind)
         else:
             if parsed is None or parsed.kind != "customer_points":
                 return [f"expire from {account}"]
-            expiry = ch.parse_bucket(account)[1]
+            expiry = ch.bucket_of(account)[1]
             if expiry is None or expiry > day:
                 return [f"expired {account} on {day}, before its date"]
             destination = ch.expired()
@@ -462,11 +475,11 @@ class Programme:
         if entry.reference and entry.metadata.get("command_hash"):
             self.references[entry.reference] = entry.metadata["command_hash"]
         if isinstance(command, HoldCommand):
-            taken: dict[date | None, int] = {}
+            taken: dict[tuple[date | None, str], int] = {}
             for (account, asset), amount in self.net(entry).items():
                 if asset == self.chart.points_asset and amount < 0:
-                    expiry = self.chart.parse_bucket(account)[1]
-                    taken[expiry] = taken.get(expiry, 0) - amount
+                    key = self.chart.bucket_of(account)[1:]
+                    taken[key] = taken.get(key, 0) - amount
             self.holds[command.hold_id] = Hold(command.customer, entry, command.at, taken)
 
 

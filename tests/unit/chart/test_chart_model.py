@@ -206,11 +206,11 @@ EXPECTED_SCHEMA = {
                 "holds": {"$hold": {".pattern": "^[A-Za-z0-9_-]{1,100}$"}},
                 "pending": {
                     "$release": {
-                        "$expiry": {".pattern": "^([0-9]{8}|noexpiry)$"},
+                        "$expiry": {".pattern": "^([0-9]{8}(-bonus|-transferred)?|noexpiry)$"},
                         ".pattern": "^[0-9]{8}$",
                     }
                 },
-                "points": {"$expiry": {".pattern": "^([0-9]{8}|noexpiry)$"}},
+                "points": {"$expiry": {".pattern": "^([0-9]{8}(-bonus|-transferred)?|noexpiry)$"}},
                 "qualifying": {"$day": {".pattern": "^[0-9]{8}$"}},
                 "sequence": {},
                 "horizon": {},

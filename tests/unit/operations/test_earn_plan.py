@@ -21,6 +21,8 @@ vars {
   account $issued
   account $clawback
   account $destination
+  monetary $bonus
+  account $bonus_destination
   monetary $qualifying
   account $tiers
   account $qualified
@@ -30,6 +32,7 @@ send $points (
   source = $issued allowing unbounded overdraft
   destination = {
     max $debt to $clawback
+    max $bonus to $bonus_destination
     remaining to $destination
   }
 )
@@ -62,6 +65,8 @@ def test_earn_into_pending_repaying_clawback_debt_with_its_breakdown(chart, cata
             "issued": "program:points:issued:7",
             "clawback": "customers:c42:clawback",
             "destination": "customers:c42:pending:20260615:20270601",
+            "bonus": "PTS 0",
+            "bonus_destination": "customers:c42:pending:20260615:20270601",
             "qualifying": "QPTS 125",
             "tiers": "program:tiers:qualifying",
             "qualified": "customers:c42:qualifying:20260601",

@@ -300,6 +300,14 @@ def _triangle_ties(triangle: CohortTriangle) -> Table:
     return Table.of("cohort_triangle_ties", "Ties to the ledger", ("check", "triangle", "ledger", "ledger_source", "ties"), rows)
 
 
+def _lifetimes(chart: Chart) -> str:
+    """The expiry period of each kind of point the chart keeps, for prose: ``365 days`` or ``365 days (base), ...``."""
+
+    if chart.point_kinds == ("base",):
+        return chart.period().describe()
+    return ", ".join(f"{chart.period(k).describe()} ({k})" for k in chart.point_kinds)
+
+
 def triangle_section(ctx: PackContext) -> Section:
     """Per earn month and age, cumulative points redeemed and expired, tied to the ledger."""
 
@@ -318,7 +326,7 @@ def triangle_section(ctx: PackContext) -> Section:
             f"Rows are the earn months (cohorts) that issued or moved points, from {ctx.chart.local_date(triangle.since):%Y-%m} "
             f"on: the first month whose buckets could still be live after the period's start. Columns are ages in whole "
             f"months since the earn month (age 0: that month); empty cells are ages not reached by the as-of date. A point belongs to the "
-            f"cohort of the bucket it leaves: the bucket's expiry date less {triangle.expiry_days} days; a capture's "
+            f"cohort of the bucket it leaves: the bucket's expiry date less {_lifetimes(ctx.chart)}; a capture's "
             f"points are traced through its hold to the buckets the hold drew from, soonest-expiring first.",
             f"The last figure of each row is that cohort's total. All cohorts together, with points of earlier "
             f"cohorts and points from accounts without an expiry date, equal the ledger's volumes of the redeemed and "

@@ -4,8 +4,10 @@ Attribution
     A point's cohort is the earn month of the bucket it leaves, as the
     breakage report derives it: the expiry date in the address of a
     ``customers:{c}:points:{expiry}`` bucket (or ``pending:{release}:{expiry}``
-    account) less ``policies.expiry_days``, so transfers, holds and releases,
-    which keep expiry dates, keep points in their cohort. Each posting into
+    account) less the period of the bucket's kind of point (``policies.expiry_days``
+    for base points, ``policies.point_kinds`` for bonus and transferred ones),
+    so holds and releases, which keep expiry dates and kinds, keep points in
+    their cohort (transferred points count in the cohort of their transfer). Each posting into
     ``program:points:redeemed`` or ``program:points:expired`` counts for the
     cohort of its source bucket, at the age of the transaction: whole
     programme-calendar months from the cohort's month to the transaction's
@@ -42,15 +44,15 @@ the same day for 25 (15 go back)::
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Mapping, Sequence
 
-from ...chart import Chart, parse_date_segment
+from ...chart import Chart, parse_expiry_segment
 from ...ports import LedgerPort
 from ...types import PostedTransaction
 from ...vocabulary.frozen import Frozen
 from ...vocabulary.instants import day_start, utc
-from ..breakage import cohort_of, expiry_runs, issued_in
+from ..breakage import bucket_cohort, expiry_runs_by_kind, issued_in
 from ..common import DATED_KINDS, ONE_MICROSECOND
 from ..months import add_months, month_label, month_start, months_apart
 
@@ -127,8 +129,10 @@ class CohortTriangle(Frozen):
 def first_cohort(chart: Chart, start: datetime) -> date | None:
     """The earliest cohort with a bucket still live after ``start``: the month of (start's date − expiry days)."""
 
-    days = chart.policies.expiry_days
-    return None if days is None else month_start(chart.local_date(utc(start)) - timedelta(days=days))
+    if chart.policies.expiry_days is None:
+        return None
+    day = chart.local_date(utc(start))
+    return min(month_start(chart.earned_on(day, k)) for k in chart.point_kinds if not chart.period(k).never)
 
 
 class _Attribution:
@@ -148,8 +152,9 @@ class _Attribution:
         if parsed is None:
             return "other", None
         if parsed.kind in DATED_KINDS:
-            expiry = parse_date_segment(parsed.values["expiry"])
-            return "dated", (cohort_of(expiry, self.days) if expiry is not None else None)
+            expiry, kind = parse_expiry_segment(parsed.values["expiry"])
+            dated = expiry is not None and not self.chart.period(kind).never
+            return "dated", (bucket_cohort(self.chart, expiry, kind) if dated else None)
         return ("hold", None) if parsed.kind == "customer_hold" else ("other", None)
 
     def add(self, tx: PostedTransaction) -> None:
@@ -219,8 +224,8 @@ def cohort_triangle(
             since=since, as_of=as_of, expiry_days=None, ages=0, rows=(), earlier={}, unattributed=dict(flat), ledger=dict(ledger)
         )
     recorded: dict[date, int] = defaultdict(int)
-    for expiry, points in expiry_runs(chart, unique).items():
-        recorded[cohort_of(expiry, days)] += points
+    for (expiry, kind), points in expiry_runs_by_kind(chart, unique).items():
+        recorded[bucket_cohort(chart, expiry, kind)] += points
     by_cohort: dict[tuple[date, str], dict[int, int]] = defaultdict(lambda: defaultdict(int))
     earlier: dict[str, int] = defaultdict(int)
     unattributed: dict[str, int] = defaultdict(int)

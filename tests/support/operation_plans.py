@@ -63,7 +63,11 @@ from loyalty_accounts.operations import UsageCatchUpCommand, usage_catch_up
 from loyalty_accounts.operations.usage_catch_up import UsageShortfall
 from loyalty_accounts.operations import review as review_decision
 from loyalty_accounts.operations.earn import order_of
+from loyalty_accounts.operations import restock
+from loyalty_accounts.operations.redeem import RedeemState
 from loyalty_accounts.operations.redeem_review import Redeeming, Verdict
+from loyalty_accounts.operations.restock import RestockCommand
+from loyalty_accounts.operations.stock import RewardPick
 from loyalty_accounts.operations.review import Held, ReviewCommand
 from loyalty_accounts.rules import EngagementRule, load_rules, quote
 from loyalty_accounts.types import Posting, TransactionPlan
@@ -122,6 +126,18 @@ def every_plan(chart: Chart, catalogue: Catalogue) -> list[TransactionPlan]:
         capture.plan(CaptureCommand(customer="c42", hold_id="h-9", points=55, at=t), chart, catalogue, held),
         redeem.plan(RedeemCommand(customer="c42", redemption_id="r-5", points=70, at=t), chart, catalogue, bks),
         redeem.plan(RedeemCommand(customer="c42", redemption_id="r-6", points=70, at=t, reward="mug"), chart, catalogue, bks),
+        redeem.plan(  # a physical catalogue reward: its price, its type, one unit of its stock
+            RedeemCommand(customer="c42", redemption_id="r-7", at=t, reward="MUG-BLUE"),
+            chart,
+            catalogue,
+            RedeemState(buckets=tuple(bks), reward=RewardPick(sku="MUG-BLUE", reward_type="product", points=70, physical=True, stock=3)),
+        ),
+        restock.plan(
+            RestockCommand(reward="MUG-BLUE", units=5, restock_id="rs-1", at=t),
+            chart,
+            catalogue,
+            load_rules(ROOT / "rules.yaml", chart=chart).require_catalogue().reward("MUG-BLUE"),
+        ),
         redeem.route(
             RedeemCommand(customer="c42", redemption_id="r-9", points=70, at=t, reward="mug"),
             chart,
@@ -139,7 +155,7 @@ def every_plan(chart: Chart, catalogue: Catalogue) -> list[TransactionPlan]:
                     placed_at=t,
                     deadline=t + timedelta(hours=72),
                     available={"PTS": 70},
-                    metadata={"reward": "mug"},
+                    metadata={"reward": "GIFT-25", "reward_type": "gift_card"},
                 ),
             )
             for decision in ("approved", "rejected")

@@ -406,7 +406,7 @@ def test_every_operation_moving_customers_points_has_an_event_type() -> None:
     the keys of BY_OPERATION. The others move memo units only (control, awards, campaign usage)."""
 
     catalogue = Catalogue(ROOT / "numscript")
-    assets = [PTS, CTL, QPTS, USD, CHART.awards_asset, CHART.campaign_asset, *(CHART.partner(k).asset for k in CHART.spec.partners)]
+    assets = [PTS, CTL, QPTS, USD, CHART.awards_asset, CHART.campaign_asset, CHART.stock_asset, *(CHART.partner(k).asset for k in CHART.spec.partners)]
     moving: set[str] = set()
     planned: set[str] = set()
     for plan in every_plan(CHART, catalogue):
@@ -417,4 +417,4 @@ def test_every_operation_moving_customers_points_has_an_event_type() -> None:
             moving.add(plan.operation)
     assert planned == set(OPERATIONS)
     assert moving == set(BY_OPERATION)
-    assert set(OPERATIONS) - moving == {"open_control", "open_counter", "period_close", "pool_contribute", "revenue_estimate", "usage_catch_up"}
+    assert set(OPERATIONS) - moving == {"open_control", "open_counter", "period_close", "pool_contribute", "restock", "revenue_estimate", "usage_catch_up"}

@@ -198,7 +198,7 @@ def test_parallel_identical_earns_make_one_transaction(client: LedgerClient) -> 
 def test_demo_story_on_the_real_server(client: LedgerClient) -> None:
     program = programme(client)
     run_demo(program)
-    # By hand from rules.yaml 2026.11.3 (the full arithmetic is in tests/unit/cli/test_ops.py):
+    # By hand from rules.yaml 2026.12.1 (the full arithmetic is in tests/unit/cli/test_ops.py):
     #   alice: A-1001 120 − 70 captured − 30 given − 20 expired; A-1002 60 + bf-2025 120 = 180
     #   bob:   B-2001 88 × 2 + fresh-saturdays-2025-10 176 = 352; B-2002 300 + app-week-2025-11 150
     #          + bf-2025 600 = 1050; 352 + 1050 − 180 exchanged − 200 converted = 1022 (the hold is voided)

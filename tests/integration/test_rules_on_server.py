@@ -3,7 +3,7 @@
 The stories mirror tests/unit/services/test_earning.py; here the server's own
 effective-date volumes (back-dated orders), unique references and bounded
 overdraft check are what is relied on. Figures are worked out by hand from
-rules.yaml 2026.11.3 (USD ×1, silver from 5000 qualifying points in 365 days
+rules.yaml 2026.12.1 (USD ×1, silver from 5000 qualifying points in 365 days
 at ×1.25; sign_up once per customer; review_written twice a day).
 """
 

@@ -26,7 +26,7 @@ are ``min(≥ 0, cap)``), and the rounding rules are non-decreasing and map
 non-negative values to non-negative integers. So points are never negative
 and more money never earns fewer points under the same rules, tier and usage.
 
-Worked example (``rules.yaml``, version 2026.11.3): a gold customer buys
+Worked example (``rules.yaml``, version 2026.12.1): a gold customer buys
 120.35 EUR of groceries in a store on Saturday 2026-10-24 at 10:00 Paris
 time, during ``fresh-saturdays-2026-10`` (×2, at most 300 points an order)::
 

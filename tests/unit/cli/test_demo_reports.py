@@ -5,7 +5,7 @@ of now see all of it. The one step dated when it is made is the void of
 bob's hold (the programme's clock): here the programme's clock and the fake
 ledger's say the demo was run on 2026-11-25 at 09:00 UTC.
 
-Every figure is worked out by hand from rules.yaml (2026.11.3), the chart
+Every figure is worked out by hand from rules.yaml (2026.12.1), the chart
 (pending 14 days, expiry 365, claw_back, 1 PTS = 0.01 USD) and the story; the
 story's own arithmetic is in tests/unit/cli/test_ops.py.
 """

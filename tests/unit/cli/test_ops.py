@@ -17,7 +17,7 @@ def invoke(*args: str):  # type: ignore[no-untyped-def]
     return runner.invoke(app, list(args))
 
 
-# The demo story, priced by rules.yaml (2026.11.3, the 2025 campaigns) on the repository chart
+# The demo story, priced by rules.yaml (2026.12.1, the 2025 campaigns) on the repository chart
 # (pending 14 days, expiry 365 = bucket date, claw_back, UTC), worked out by hand. Every instant
 # is in the past: 2025-10-02 … 2026-10-06, the 2026-27 story 364 days (52 weeks) earlier, so the
 # weekdays, the campaigns around each order and the 365-day windows are as they were.
@@ -115,7 +115,7 @@ def test_explain_a_demo_order_adds_up_to_what_was_posted(ledger: FakeLedger) -> 
         ("campaign winter-travel-2025-26 ×1.2", "275"),
     ]
     assert body["points"] == body["posted_points"] == 1650 and body["adds_up"] is True
-    assert body["tier"] == "silver" and body["rules_version"] == "2026.11.3"
+    assert body["tier"] == "silver" and body["rules_version"] == "2026.12.1"
     # B-2002: 300 base; app-week-2025-11 bonus 150; bf-2025 ×3 adds 600 → 1050
     table = invoke("--ledger", "demo", "explain", "--order", "B-2002")
     assert table.exit_code == 0, table.output

@@ -35,7 +35,7 @@ def test_quote_a_hypothetical_order_at_a_tier(ledger: FakeLedger) -> None:
     result = invoke(*args, "--json")
     assert result.exit_code == 0, result.output
     body = json.loads(result.stdout)
-    assert body["points"] == 697 and body["tier"] == "gold" and body["rules_version"] == "2026.11.3"
+    assert body["points"] == 697 and body["tier"] == "gold" and body["rules_version"] == "2026.12.1"
     assert [line["points"] for line in body["lines"]] == ["132.385", "132.385", "132.385", "300", "-0.155"]
     table = invoke(*args)
     assert table.exit_code == 0 and "capped per order: 97.155 clipped" in table.stdout
@@ -112,11 +112,11 @@ def test_engage_once_per_customer_then_limit_reached(ledger: FakeLedger) -> None
 
 
 def test_rules_check_compares_sample_orders_under_both_versions(ledger: FakeLedger, tmp_path: Path) -> None:
-    new = write(tmp_path, "new.yaml", rules_text(('version: "2026.11.3"', 'version: "2027.01.1"'), ("  groceries: 2\n", "  groceries: 3\n")))
+    new = write(tmp_path, "new.yaml", rules_text(('version: "2026.12.1"', 'version: "2027.01.1"'), ("  groceries: 2\n", "  groceries: 3\n")))
     result = invoke("rules", "check", str(new), "--at", "2026-01-10T12:00:00Z", "--json")
     assert result.exit_code == 0, result.output
     body = json.loads(result.stdout)
-    assert (body["current_version"], body["new_version"]) == ("2026.11.3", "2027.01.1")
+    assert (body["current_version"], body["new_version"]) == ("2026.12.1", "2027.01.1")
     groceries = next(r for r in body["samples"] if "groceries" in r["order"])
     assert (groceries["current"], groceries["new"], groceries["change"]) == (200, 300, 100)  # 100 × 2 → 100 × 3
     gift = next(r for r in body["samples"] if "gift_cards" in r["order"])
@@ -142,7 +142,7 @@ def test_rules_check_names_the_field_and_line_of_a_bad_file(ledger: FakeLedger, 
 
 
 def test_the_rules_option_and_environment_choose_the_file(ledger: FakeLedger, tmp_path: Path) -> None:
-    doubled = write(tmp_path, "double.yaml", rules_text(('version: "2026.11.3"', 'version: "x.2"'), ('USD: {rate: "1"', 'USD: {rate: "2"')))
+    doubled = write(tmp_path, "double.yaml", rules_text(('version: "2026.12.1"', 'version: "x.2"'), ('USD: {rate: "1"', 'USD: {rate: "2"')))
     by_option = invoke("--rules", str(doubled), "earn", "-c", "c1", "--order", "o1", "--amount", "10", "--json")
     assert by_option.exit_code == 0 and json.loads(by_option.stdout)["points"] == 20
     by_env = invoke("earn", "-c", "c1", "--order", "o2", "--amount", "10", "--json", env={"LOYALTY_RULES": str(doubled)})

@@ -95,7 +95,7 @@ def test_earn_into_pending_repaying_clawback_debt_with_its_breakdown(chart, cata
             "repaid": "30",
             "qualifying_on": "2026-06-01",
             "tier_after": "member",
-            "r_ver": "2026.11.3",
+            "r_ver": "2026.12.1",
             "r_amt": "125.9",
             "r_cur": "USD",
             "r_cat": "books",

@@ -86,7 +86,7 @@ def test_an_award_with_both_limits_moves_both_counters(chart, catalogue, rules):
             "awarded_at": "2026-06-01T10:00:00Z",
             "awarded_on": "2026-06-01",
             "expires_at": "2027-06-01",
-            "rules_version": "2026.11.3",
+            "rules_version": "2026.12.1",
             "repaid": "40",
         },
         timestamp=AT,

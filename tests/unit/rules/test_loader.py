@@ -15,7 +15,7 @@ from loyalty_accounts.rules.model import MAX_STACKED_CAMPAIGNS
 
 
 def test_the_repository_rules_load_and_agree_with_the_chart(repo_rules):
-    assert repo_rules.version == "2026.11.3"
+    assert repo_rules.version == "2026.12.1"
     assert repo_rules.rounding == "floor"
     assert repo_rules.currency("EUR").rate == Decimal("1.1")
     assert [t.name for t in repo_rules.tiers.ladder] == ["member", "silver", "gold"]

@@ -1,6 +1,6 @@
 """Earning by the rules on the in-memory ledger: pricing, quotes, explanations, engagement limits.
 
-Expectations are worked out by hand from rules.yaml (2026.11.3: USD ×1, no
+Expectations are worked out by hand from rules.yaml (2026.12.1: USD ×1, no
 category = general ×1 in store, silver from 5000 qualifying points in a
 rolling 365-day window at ×1.25) and the repository chart (UTC calendar,
 14-day chargeback window). The same stories run against the real server in

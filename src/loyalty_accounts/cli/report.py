@@ -55,7 +55,7 @@ from .views import (
 _log = logging.getLogger(__name__)
 
 app = typer.Typer(
-    help="Finance reports read from the ledger: liability, activity (roll-forward), breakage, revenue (IFRS 15), the report pack.",
+    help="Finance reports read from the ledger: liability, activity (roll-forward), breakage, revenue (IFRS 15), programme analytics, the report pack.",
     no_args_is_help=True,
 )
 

@@ -38,6 +38,13 @@ def rules_text(*replacements: tuple[str, str]) -> str:
     return text
 
 
+def rules_reviewing_above(points: int) -> str:
+    """The repository's rules file with the review threshold lowered to ``points`` (so a catalogue reward,
+    priced in hundreds or thousands of points, can be held for review)."""
+
+    return rules_text(("  points_above: 10000 ", f"  points_above: {points} "))
+
+
 def rules_without_review() -> str:
     """The repository's rules file without its ``review`` section (the comment above it included): redemptions
     are never held, and read nothing but their buckets."""

@@ -15,18 +15,15 @@ moves by design (the customer's sequence counter, operations/guard.py).
 from __future__ import annotations
 
 import json
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Iterator
 
 import pytest
-from support.programme import T0, programme, rules_reviewing_above, usd
+from support.programme import T0, every_balance, programme, redeem_all_at_once, rules_reviewing_above, usd
 from typer.testing import CliRunner
 
 from loyalty_accounts.cli import app as cli
-from loyalty_accounts.errors import LoyaltyError, OutOfStock
-from loyalty_accounts.ledger import LedgerClient, LedgerConnection
+from loyalty_accounts.errors import OutOfStock
+from loyalty_accounts.ledger import LedgerClient
 from loyalty_accounts.operations import EarnCommand, RedeemCommand
 from loyalty_accounts.operations.restock import RestockCommand
 from loyalty_accounts.program import LoyaltyProgram
@@ -67,13 +64,7 @@ def mug(customer: str, key: str, at=T0) -> RedeemCommand:  # type: ignore[no-unt
 def books(client: LedgerClient) -> dict[tuple[str, str], int]:
     """Every non-zero balance of the customers', programme's and catalogue's accounts, per asset, CTL aside."""
 
-    out: dict[tuple[str, str], int] = {}
-    for address_filter in ("customers:...", "program:...", "catalogue:..."):
-        for account in client.accounts(address_filter):
-            for asset, volume in account.volumes.items():
-                if asset != "CTL" and volume.balance != 0:
-                    out[(account.address, asset)] = volume.balance
-    return out
+    return every_balance(client, "customers:...", "program:...", "catalogue:...")
 
 
 def units(client: LedgerClient, address: str) -> int:
@@ -144,35 +135,12 @@ def test_the_last_unit_held_for_review_cannot_be_redeemed_until_the_rejection_gi
     assert plain.balance("c2", pit=LATER).spendable == 1500 - MUG_PRICE and plain.balance("c1", pit=LATER).spendable == 1500
 
 
-@pytest.fixture
-def clients(ledger_url: str, ledger_name: str) -> Iterator[list[LedgerClient]]:
-    """One ledger client per racer, on the test's ledger."""
-
-    opened = [LedgerClient(LedgerConnection(url=ledger_url, ledger=ledger_name)) for _ in range(RACERS)]
-    try:
-        yield opened
-    finally:
-        for c in opened:
-            c.close()
-
-
 def test_held_and_plain_redemptions_racing_for_one_unit_give_exactly_one(client: LedgerClient, clients: list[LedgerClient]) -> None:
     customers = [f"m{n}" for n in range(RACERS)]
     stocked(client, 1, *customers)
     # even racers are held for review, odd ones redeem at once; each its own programme and client
-    programs = [reviewing(c) if n % 2 == 0 else programme(c, pending_days=0) for n, c in enumerate(clients)]
-    barrier = threading.Barrier(RACERS)
-
-    def race(n: int) -> OperationResult | LoyaltyError:
-        command = mug(customers[n], f"r-{n}", T0 + HOUR)
-        barrier.wait()
-        try:
-            return programs[n].redeem(command)
-        except LoyaltyError as exc:
-            return exc
-
-    with ThreadPoolExecutor(max_workers=RACERS) as pool:
-        results = list(pool.map(race, range(RACERS)))
+    programs = [reviewing(c) if n % 2 == 0 else programme(c, pending_days=0) for n, c in enumerate(clients[:RACERS])]
+    results = redeem_all_at_once(programs, [mug(customers[n], f"r-{n}", T0 + HOUR) for n in range(RACERS)])
 
     won = [n for n, r in enumerate(results) if isinstance(r, OperationResult)]
     assert len(won) == 1, results

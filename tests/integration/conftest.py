@@ -74,6 +74,22 @@ def client(ledger_url: str, ledger_name: str) -> Iterator[LedgerClient]:
         assert all(v == 0 for v in trial.values()), f"trial balance broken: {trial}"
 
 
+RACING_CLIENTS = 20
+"""How many ledger clients the ``clients`` fixture opens."""
+
+
+@pytest.fixture
+def clients(ledger_url: str, ledger_name: str) -> Iterator[list[LedgerClient]]:
+    """RACING_CLIENTS clients of the test's ledger, one per racer: nothing in the process makes them take turns."""
+
+    opened = [LedgerClient(LedgerConnection(url=ledger_url, ledger=ledger_name)) for _ in range(RACING_CLIENTS)]
+    try:
+        yield opened
+    finally:
+        for c in opened:
+            c.close()
+
+
 @pytest.fixture(scope="session")
 def postgres_admin_uri(ledger_url: str, local_stack_dir: Path) -> str:
     """The URI of the session's PostgreSQL (the local stack's cluster), as its owning role: it may create databases."""

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from support.programme import T0, earn, programme, rules_text
+from support.programme import T0, earn, every_balance, programme, rules_text
 from typer.testing import CliRunner
 
 from loyalty_accounts.cli import app as cli
@@ -48,13 +48,7 @@ def redeem(key: str, points: int, at=T0, customer: str = "c1") -> RedeemCommand:
 def books(client: LedgerClient) -> dict[tuple[str, str], int]:
     """Every non-zero balance of every customer's and programme account, per asset, the control asset aside."""
 
-    out: dict[tuple[str, str], int] = {}
-    for address_filter in ("customers:...", "program:..."):
-        for account in client.accounts(address_filter):
-            for asset, volume in account.volumes.items():
-                if asset != "CTL" and volume.balance != 0:
-                    out[(account.address, asset)] = volume.balance
-    return out
+    return every_balance(client, "customers:...", "program:...")
 
 
 def expired_holds(program: LoyaltyProgram, as_of: datetime) -> Check:

@@ -69,7 +69,7 @@ from loyalty_accounts.operations.redeem_review import Redeeming, Verdict
 from loyalty_accounts.operations.restock import RestockCommand
 from loyalty_accounts.operations.stock import RewardPick
 from loyalty_accounts.operations.review import Held, ReviewCommand
-from loyalty_accounts.rules import EngagementRule, load_rules, quote
+from loyalty_accounts.rules import EngagementRule, Reward, load_rules, quote
 from loyalty_accounts.types import Posting, TransactionPlan
 from loyalty_accounts.vocabulary.amounts import Money
 
@@ -132,12 +132,6 @@ def every_plan(chart: Chart, catalogue: Catalogue) -> list[TransactionPlan]:
             catalogue,
             RedeemState(buckets=tuple(bks), reward=RewardPick(sku="MUG-BLUE", reward_type="product", points=70, physical=True, stock=3)),
         ),
-        restock.plan(
-            RestockCommand(reward="MUG-BLUE", units=5, restock_id="rs-1", at=t),
-            chart,
-            catalogue,
-            load_rules(ROOT / "rules.yaml", chart=chart).require_catalogue().reward("MUG-BLUE"),
-        ),
         redeem.route(
             RedeemCommand(customer="c42", redemption_id="r-9", points=70, at=t, reward="mug"),
             chart,
@@ -159,6 +153,38 @@ def every_plan(chart: Chart, catalogue: Catalogue) -> list[TransactionPlan]:
                 ),
             )
             for decision in ("approved", "rejected")
+        ),
+        # a physical reward: restocked, held for review with its unit, approved (the unit delivered)
+        restock.plan(
+            RestockCommand(reward="MUG-BLUE", units=3, restock_id="rs-1", at=t), chart, catalogue,
+            Reward(sku="MUG-BLUE", type="product", name="Blue enamel mug", value=Decimal("12.50"), physical=True),
+        ),
+        redeem.route(
+            RedeemCommand(customer="c42", redemption_id="r-10", reward="MUG-BLUE", at=t),
+            chart,
+            catalogue,
+            RedeemState(
+                buckets=tuple(bks),
+                reward=RewardPick(sku="MUG-BLUE", reward_type="product", points=600, physical=True, stock=3),
+                verdict=Verdict(reasons=("points_above_threshold",), deadline=t + timedelta(hours=72)),
+            ),
+        ),
+        review_decision.plan(
+            ReviewCommand(customer="c42", redemption_id="r-10", decision="approved", operator="ops-7", reason="checked", at=t),
+            chart,
+            catalogue,
+            Held(
+                hold_id="rv-r-10",
+                postings=(
+                    Posting(source="customers:c42:points:20260930", destination="customers:c42:holds:rv-r-10", amount=300, asset="PTS"),
+                    Posting(source="customers:c42:points:20270331", destination="customers:c42:holds:rv-r-10", amount=300, asset="PTS"),
+                    Posting(source="catalogue:MUG-BLUE:stock", destination="customers:c42:holds:rv-r-10", amount=1, asset="UNITS"),
+                ),
+                placed_at=t,
+                deadline=t + timedelta(hours=72),
+                available={"PTS": 600},
+                metadata={"reward": "MUG-BLUE", "reward_type": "product"},
+            ),
         ),
         *expire.plan(ExpireCommand(customer="c42", as_of=at("2026-09-30T03:00:00")), chart, catalogue, dated),
         transfer.plan(TransferCommand(customer="c42", to_customer="c77", transfer_id="t-3", points=70, at=t), chart, catalogue, bks),

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import yaml
 
 from loyalty_accounts.chart import Chart
+from loyalty_accounts.errors import LoyaltyError
 from loyalty_accounts.numscript import Catalogue
-from loyalty_accounts.operations import EarnCommand
+from loyalty_accounts.operations import EarnCommand, RedeemCommand
 from loyalty_accounts.ports import LedgerPort
 from loyalty_accounts.program import LoyaltyProgram
 from loyalty_accounts.services.executor import Clock, system_clock
+from loyalty_accounts.services.results import OperationResult
 from loyalty_accounts.rules import Rules, parse_rules
 from loyalty_accounts.vocabulary.amounts import Money
 
@@ -36,6 +40,13 @@ def rules_text(*replacements: tuple[str, str]) -> str:
         assert old in text, old
         text = text.replace(old, new)
     return text
+
+
+def rules_reviewing_above(points: int) -> str:
+    """The repository's rules file with the review threshold lowered to ``points`` (so a catalogue reward,
+    priced in hundreds or thousands of points, can be held for review)."""
+
+    return rules_text(("  points_above: 10000 ", f"  points_above: {points} "))
 
 
 def rules_without_review() -> str:
@@ -81,3 +92,33 @@ def trial_balance_holds(ledger: LedgerPort) -> None:
     """Every asset sums to zero over all accounts: the books balance."""
 
     assert all(v == 0 for v in ledger.aggregate_balances("").values())
+
+
+def every_balance(ledger: LedgerPort, *filters: str, leave_out: str = "CTL") -> dict[tuple[str, str], int]:
+    """Every non-zero balance of the accounts the address ``filters`` match, per (address, asset), but the
+    ``leave_out`` asset's (the control asset: each operation moves the member's sequence counter by design)."""
+
+    out: dict[tuple[str, str], int] = {}
+    for address_filter in filters:
+        for account in ledger.accounts(address_filter):
+            for asset, volume in account.volumes.items():
+                if asset != leave_out and volume.balance != 0:
+                    out[(account.address, asset)] = volume.balance
+    return out
+
+
+def redeem_all_at_once(programs: Sequence[LoyaltyProgram], commands: Sequence[RedeemCommand]) -> list[OperationResult | LoyaltyError]:
+    """Each programme redeems its command, all released together by a barrier (one thread each); what each
+    returned, or the LoyaltyError it raised, in the commands' order."""
+
+    barrier = threading.Barrier(len(commands))
+
+    def redeem(n: int) -> OperationResult | LoyaltyError:
+        barrier.wait()
+        try:
+            return programs[n].redeem(commands[n])
+        except LoyaltyError as exc:
+            return exc
+
+    with ThreadPoolExecutor(max_workers=len(commands)) as pool:
+        return list(pool.map(redeem, range(len(commands))))

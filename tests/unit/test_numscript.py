@@ -202,8 +202,8 @@ def test_template_mistakes_are_chart_errors(text, fragment):
 
 def test_catalogue_loads_every_template(catalogue):
     assert catalogue.names == (
-        "adjust_credit", "adjust_debit", "capture", "convert", "earn", "engage", "exchange_in", "exchange_out",
-        "expire", "guard", "hold", "open_control", "open_counter", "period_close", "pool_contribute", "pool_earn", "pool_redeem", "redeem", "redeem_reward", "refund", "release", "restock", "revenue_estimate", "transfer", "usage_catch_up", "void",
+        "adjust_credit", "adjust_debit", "capture", "capture_reward", "convert", "earn", "engage", "exchange_in", "exchange_out",
+        "expire", "guard", "hold", "hold_reward", "open_control", "open_counter", "period_close", "pool_contribute", "pool_earn", "pool_redeem", "redeem", "redeem_reward", "refund", "release", "restock", "revenue_estimate", "transfer", "usage_catch_up", "void",
     )
     assert "earn" in catalogue
     with pytest.raises(ChartError, match="no numscript template 'revert'"):

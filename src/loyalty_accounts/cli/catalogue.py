@@ -1,7 +1,8 @@
 """``loyalty catalogue list|show|restock``: the reward catalogue, with each physical reward's stock read from the ledger.
 
 Prices come from the rules file's ``catalogue`` section; stock, units received
-and units delivered are balances of the reward's accounts on the ledger.
+and units delivered are balances of the reward's accounts on the ledger, units
+reserved (held by redemptions waiting for review) what is left of them.
 ``restock`` is an operation with a business key (``--restock-id``): run again,
 it prints the original transaction and posts nothing. Exit codes: 0 ok, 1 a
 business refusal, 2 bad input (an unknown SKU, a reward that is not physical,
@@ -28,10 +29,10 @@ app = typer.Typer(help="The reward catalogue: prices from the rules, stock on th
 
 CATALOGUE_COLUMNS = (
     "sku", "reward_type", "name", "points", "value", "currency", "points_per_unit", "minimum_points",
-    "physical", "in_stock", "received", "delivered",
+    "physical", "in_stock", "reserved", "received", "delivered",
 )
 """One row per reward; the stock columns are empty for a reward that is not physical."""
-TABLE_COLUMNS = ("sku", "reward_type", "name", "points", "value", "physical", "in_stock")
+TABLE_COLUMNS = ("sku", "reward_type", "name", "points", "value", "physical", "in_stock", "reserved")
 
 Sku = Annotated[str, typer.Argument(help="The reward's SKU (see `loyalty catalogue list`).")]
 

@@ -30,6 +30,7 @@ REVIEW_COLUMNS = (
     "customer",
     "hold_id",
     "points",
+    "reward",
     "reasons",
     "held_at",
     "deadline",

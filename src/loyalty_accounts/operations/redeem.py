@@ -28,6 +28,11 @@ on a fresh read of the stock, it is refused with
 ``reward`` the catalogue does not list is a free label when ``points`` are
 given (as before the catalogue: no ``reward_type``, no stock), and refused
 (InvalidCommand) without them.
+
+A physical reward's redemption the review rules flag is held with its unit
+(template ``hold_reward``, :mod:`.redeem_review`): the points and the unit
+both go into the review's hold account, the unit under the same overdraft
+check on the stock, so a reserved unit is one no other redemption can take.
 """
 
 from __future__ import annotations
@@ -37,8 +42,8 @@ from typing import Sequence
 from pydantic import model_validator
 
 from ..chart import Chart
-from ..errors import InvalidCommand, OperationRefused, OutOfStock
-from ..numscript import Catalogue, monetary
+from ..errors import InvalidCommand, OutOfStock
+from ..numscript import Catalogue, VarValue, monetary
 from ..types import TransactionPlan
 from ..vocabulary.amounts import Points
 from ..vocabulary.ids import BusinessKey, CustomerId
@@ -47,7 +52,7 @@ from .base import Command, plan_command
 from .entry import Operation, Writes
 from .fifo import BucketBalance
 from .reading import Reading, buckets_watched, customer_buckets
-from .redeem_review import HOLD_TEMPLATE, REVIEW_METADATA, Redeeming, hold_for_review, review_facts
+from .redeem_review import HOLD_REWARD_TEMPLATE, HOLD_TEMPLATE, REVIEW_METADATA, Redeeming, hold_for_review, review_facts
 from .spend import spend_vars
 from .stock import RewardPick, pick
 
@@ -152,8 +157,8 @@ def route(command: RedeemCommand, chart: Chart, catalogue: Catalogue, state: Red
     """The redemption, or its review hold when the read's verdict has reasons (InsufficientPoints either way).
 
     The hold records what the redemption would have (its plan's metadata, ``reward_type`` included) and
-    the review's keys. Raises OperationRefused for a physical reward the rules send to review: its hold
-    would not hold the unit of stock.
+    the review's keys. A physical reward's hold (template ``hold_reward``) also moves one unit of its
+    stock into the hold account, under the stock's overdraft check (OutOfStock, as the redemption).
     """
 
     redemption = plan(command, chart, catalogue, state)
@@ -161,19 +166,17 @@ def route(command: RedeemCommand, chart: Chart, catalogue: Catalogue, state: Red
     verdict = state.verdict_for(points, command.at)
     if not verdict.reasons:
         return redemption
+    spent: dict[str, VarValue] = {**spend_vars(chart, state.buckets, customer=command.customer, points=points, at=command.at)}
     reward = getattr(state, "reward", None)
-    if reward is not None and reward.physical:
-        raise OperationRefused(
-            f"{command.reference()} needs review ({', '.join(verdict.reasons)}), and a physical reward cannot be held "
-            "for review yet: nothing was posted"
-        )
-    spent = spend_vars(chart, state.buckets, customer=command.customer, points=points, at=command.at)
-    return hold_for_review(command, chart, catalogue, spent, verdict, metadata=redemption.metadata)
+    if reward is None or not reward.physical:
+        return hold_for_review(command, chart, catalogue, spent, verdict, metadata=redemption.metadata)
+    spent.update(unit=monetary(chart.stock_asset, 1), stock=chart.stock(reward.sku))
+    return hold_for_review(command, chart, catalogue, spent, verdict, metadata=redemption.metadata, template=HOLD_REWARD_TEMPLATE)
 
 
 OPERATION: Operation[RedeemCommand, RedeemState] = Operation(
     command=RedeemCommand,
-    templates=(TEMPLATE, REWARD_TEMPLATE, HOLD_TEMPLATE),
+    templates=(TEMPLATE, REWARD_TEMPLATE, HOLD_TEMPLATE, HOLD_REWARD_TEMPLATE),
     read=read,
     watch=buckets_watched,
     plan=route,

@@ -31,11 +31,20 @@ deadline 72 hours::
     review_reasons=points_above_threshold,
     review_deadline=expires_at=2026-06-04T10:00:00Z
 
-Adding what else a redemption holds (a reward's unit of stock, once the
-catalogue posts one): :func:`hold_for_review` takes the spend's vars and may
-take a template holding the extra leg too, into an account of the same hold;
-the decision's void mirrors every posting into the hold's accounts
-(:func:`.review.held_postings_of`), whatever their asset.
+A physical catalogue reward's redemption is held with its unit (template
+``hold_reward``): the same points, and one unit from ``catalogue:{sku}:stock``
+into the same hold account, in one transaction. The stock account may not go
+negative, so the unit is reserved under the ledger's overdraft check (the
+hold of a unit no longer there is refused, re-planned, OutOfStock)::
+
+    customers:c42:points:noexpiry  -12000 PTS   → customers:c42:holds:rv-r-9  +12000 PTS
+    catalogue:TV-55:stock              -1 UNITS → customers:c42:holds:rv-r-9      +1 UNITS
+
+    template hold_reward; metadata as above plus reward=TV-55, reward_type=product
+
+The decision's void mirrors every posting into the hold's account
+(:func:`.review.held_postings_of`), whatever its asset, so a rejection puts
+the unit back in stock; an approval delivers it (template ``capture_reward``).
 """
 
 from __future__ import annotations
@@ -61,6 +70,8 @@ if TYPE_CHECKING:
     from .redeem import RedeemCommand
 
 HOLD_TEMPLATE = "hold"
+HOLD_REWARD_TEMPLATE = "hold_reward"
+"""A physical reward's review hold: the points and one unit of the reward's stock into the hold account."""
 REVIEW_REQUIRED = "required"
 """The value of metadata ``review`` on a redemption held for review."""
 REVIEW_METADATA = frozenset({"hold_id", "expires_at", "review", "review_reasons", "review_deadline"})

@@ -6,11 +6,13 @@ redemption, whatever the decision: the database refuses a second), on the
 ledger with who decided and why:
 
 - ``approved``: template ``capture``: every held point goes on to
-  ``program:points:redeemed``, so the redemption ends as a redemption.
+  ``program:points:redeemed``, so the redemption ends as a redemption; a
+  physical reward's hold (which holds its unit of stock too) is settled by
+  ``capture_reward``, the unit going on to ``catalogue:{sku}:delivered``.
   Refused at or after the review's deadline.
 - ``rejected`` / ``lapsed``: template ``void``: each posting into the hold
   account is mirrored back to where it came from, so every point returns to
-  the bucket it left, with its expiry. ``lapsed`` is what the lapse sweep
+  the bucket it left, with its expiry, and a held unit to the reward's stock. ``lapsed`` is what the lapse sweep
   records once the deadline has passed (operator ``system``, reason
   ``deadline_passed``), and is refused before it.
 
@@ -52,6 +54,8 @@ from .redeem_review import find_review, review_deadline, review_hold_id
 
 Decision = Literal["approved", "rejected", "lapsed"]
 
+CAPTURE_REWARD_TEMPLATE = "capture_reward"
+"""An approval of a physical reward's hold: the points to redeemed, the unit to the reward's delivered account."""
 LAPSE_OPERATOR = "system"
 """The operator a lapse records."""
 
@@ -150,20 +154,33 @@ def plan(command: ReviewCommand, chart: Chart, catalogue: Catalogue, held: Held)
         "reason": command.reason,
         "decided_at": iso_instant(command.at),
     }
-    if command.decision == "approved":
+    units = [p for p in held.postings if p.asset == chart.spec.programme.stock_asset]
+    if command.decision == "approved" and units:
         values: dict[str, object] = {
             "captured": monetary(asset, points),
             "hold": hold,
             "redeemed": chart.redeemed(),
-            "returned": [],
-            "return_to": [],
+            "unit": monetary(units[0].asset, sum(p.amount for p in units)),
+            "delivered": chart.delivered(_reward_of(chart, units[0].source)),
         }
+        template = CAPTURE_REWARD_TEMPLATE
+    elif command.decision == "approved":
+        values = {"captured": monetary(asset, points), "hold": hold, "redeemed": chart.redeemed(), "returned": [], "return_to": []}
         template = "capture"
         metadata["returned"] = "0"
     else:
         values = {"hold": hold, "returned": [monetary(p.asset, p.amount) for p in held.postings], "bucket": [p.source for p in held.postings]}
         template = "void"
     return plan_command(command, chart, catalogue, template=template, values=values, metadata=metadata, timestamp=command.at)  # type: ignore[arg-type]
+
+
+def _reward_of(chart: Chart, stock: str) -> str:
+    """The SKU of stock account ``stock`` (the source of a held unit)."""
+
+    parsed = chart.parse(stock)
+    if parsed is None or parsed.kind != "catalogue_stock":
+        raise InvalidCommand(f"a review hold's unit came from {stock}, not from a reward's stock")
+    return parsed.values["reward"]
 
 
 def decided(tx: PostedTransaction) -> dict[str, str]:
@@ -181,7 +198,7 @@ def lapse_command(customer: str, redemption_id: str, at: datetime, reason: str) 
 
 OPERATION: Operation[ReviewCommand, Held] = Operation(
     command=ReviewCommand,
-    templates=("capture", "void"),
+    templates=("capture", CAPTURE_REWARD_TEMPLATE, "void"),
     read=read,
     watch=lambda command, chart: (chart.hold(command.customer, review_hold_id(command.redemption_id)),),
     plan=plan,

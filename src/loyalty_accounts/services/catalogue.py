@@ -3,7 +3,7 @@
 The catalogue itself (reward types, rewards, prices) is the rules file's
 (:mod:`loyalty_accounts.rules.catalogue`); what a physical reward has in
 stock, has received and has handed out are balances of its accounts on the
-ledger (:mod:`loyalty_accounts.operations.stock`), never a count kept here.
+ledger (what its redemptions held for review reserve is what is left of those) (:mod:`loyalty_accounts.operations.stock`), never a count kept here.
 Restocking is an operation with a business key (:mod:`loyalty_accounts.operations.restock`),
 run by the executor exactly once.
 """
@@ -25,9 +25,13 @@ from .results import OperationResult
 class CatalogueLine(Frozen):
     """One reward as offered: its price and, for a physical one, its units on the ledger.
 
-    ``in_stock``, ``received`` and ``delivered`` are None for a reward that is
-    not physical (it keeps no stock); ``received`` is every unit ever
-    restocked, ``delivered`` every unit redeemed, ``in_stock`` the difference.
+    ``in_stock``, ``reserved``, ``received`` and ``delivered`` are None for a
+    reward that is not physical (it keeps no stock); ``received`` is every
+    unit ever restocked, ``delivered`` every unit redeemed (or approved after
+    review), ``reserved`` the units held by redemptions waiting for review (in
+    their hold accounts: ``received − in_stock − delivered``, since the
+    reward's units only ever leave its restocked account), ``in_stock`` what
+    is left to redeem.
     """
 
     sku: str
@@ -40,6 +44,7 @@ class CatalogueLine(Frozen):
     minimum_points: int
     physical: bool
     in_stock: int | None = None
+    reserved: int | None = None
     received: int | None = None
     delivered: int | None = None
 
@@ -89,13 +94,12 @@ class CatalogueService:
     def _line(self, reward: Reward, units: dict[tuple[str, str], int]) -> CatalogueLine:
         catalogue = reward_catalogue(self._reading, "the catalogue")
         kind = catalogue.reward_types[reward.type]
-        stock: dict[str, int | None] = {"in_stock": None, "received": None, "delivered": None}
+        stock: dict[str, int | None] = {"in_stock": None, "reserved": None, "received": None, "delivered": None}
         if reward.physical:
-            stock = {
-                "in_stock": units.get(("catalogue_stock", reward.sku), 0),
-                "received": -units.get(("catalogue_restocked", reward.sku), 0),
-                "delivered": units.get(("catalogue_delivered", reward.sku), 0),
-            }
+            in_stock = units.get(("catalogue_stock", reward.sku), 0)
+            received = -units.get(("catalogue_restocked", reward.sku), 0)
+            delivered = units.get(("catalogue_delivered", reward.sku), 0)
+            stock = {"in_stock": in_stock, "reserved": received - in_stock - delivered, "received": received, "delivered": delivered}
         return CatalogueLine(
             sku=reward.sku,
             reward_type=reward.type,

@@ -31,12 +31,14 @@ then what was decided."""
 
 
 class ReviewRow(Frozen):
-    """One redemption held for review, as the ledger records it."""
+    """One redemption held for review, as the ledger records it (``reward``: the catalogue reward's SKU or
+    the redemption's label, empty when it named none)."""
 
     redemption_id: str
     customer: str
     hold_id: str
     points: int
+    reward: str = ""
     reasons: tuple[str, ...]
     held_at: datetime
     deadline: datetime
@@ -54,6 +56,7 @@ class ReviewRow(Frozen):
             "customer": self.customer,
             "hold_id": self.hold_id,
             "points": self.points,
+            "reward": self.reward,
             "reasons": ",".join(self.reasons),
             "held_at": iso_instant(self.held_at),
             "deadline": iso_instant(self.deadline),
@@ -162,6 +165,7 @@ def _row(tx: PostedTransaction, decision: PostedTransaction | None, now: datetim
         "customer": tx.metadata.get("customer", ""),
         "hold_id": tx.metadata.get("hold_id", ""),
         "points": int(tx.metadata.get("points", "0")),
+        "reward": tx.metadata.get("reward", ""),
         "reasons": reasons_of(tx),
         "held_at": tx.timestamp,
         "deadline": deadline,

@@ -23,7 +23,7 @@ def invoke(*args: str):  # type: ignore[no-untyped-def]
 def funded_and_held(ledger: FakeLedger) -> None:
     assert invoke("earn", "-c", "c1", "--order", "o1", "--amount", "30000.00", "--ordered-at", OLD).exit_code == 0
     assert invoke("-q", "release").exit_code == 0
-    held = invoke("redeem", "-c", "c1", "--redemption", "R-1", "-p", "12000", "-f", "json")
+    held = invoke("redeem", "-c", "c1", "--redemption", "R-1", "-p", "12000", "--reward", "tv-55", "-f", "json")
     assert held.exit_code == 5, held.output
     body = json.loads(held.output)
     assert body["review"] == "pending" and body["reference"] == "redeem:R-1"
@@ -32,7 +32,7 @@ def funded_and_held(ledger: FakeLedger) -> None:
 
 def test_a_held_redemption_exits_5_and_says_it_waits_for_review(ledger: FakeLedger) -> None:
     funded_and_held(ledger)
-    table = invoke("redeem", "-c", "c1", "--redemption", "R-1", "-p", "12000")
+    table = invoke("redeem", "-c", "c1", "--redemption", "R-1", "-p", "12000", "--reward", "tv-55")
     assert table.exit_code == 5
     assert "pending" in table.output and "waiting for review" in table.output and "customers:c1:holds:rv-R-1" in table.output
 
@@ -40,11 +40,12 @@ def test_a_held_redemption_exits_5_and_says_it_waits_for_review(ledger: FakeLedg
 def test_review_list_in_every_format(ledger: FakeLedger) -> None:
     funded_and_held(ledger)
     rows = json.loads(invoke("review", "list", "-f", "json").output)
-    assert [(r["redemption_id"], r["customer"], r["points"], r["status"], r["reasons"]) for r in rows] == [
-        ("R-1", "c1", 12000, "pending", "points_above_threshold")
+    assert [(r["redemption_id"], r["customer"], r["points"], r["reward"], r["status"], r["reasons"]) for r in rows] == [
+        ("R-1", "c1", 12000, "tv-55", "pending", "points_above_threshold")
     ]
     parsed = list(csv.DictReader(io.StringIO(invoke("review", "list", "-f", "csv").output)))
     assert parsed[0]["hold_id"] == "rv-R-1" and parsed[0]["deadline"] == rows[0]["deadline"]
+    assert parsed[0]["reward"] == "tv-55"
     assert "R-1" in invoke("review", "list").output
 
 
@@ -60,13 +61,13 @@ def test_approve_then_the_list_is_empty_and_a_reject_is_refused_naming_the_decis
     again = invoke("review", "reject", "R-1", "--by", "ops-8", "--reason", "suspected_fraud")
     assert again.exit_code == 1
     assert "already decided: approved by ops-7" in again.output and len(again.output.strip().splitlines()) == 1
-    assert invoke("redeem", "-c", "c1", "--redemption", "R-1", "-p", "12000").exit_code == 0  # replayed: approved
+    assert invoke("redeem", "-c", "c1", "--redemption", "R-1", "-p", "12000", "--reward", "tv-55").exit_code == 0  # replayed: approved
 
 
 def test_a_rejected_redemption_replayed_exits_1(ledger: FakeLedger) -> None:
     funded_and_held(ledger)
     assert invoke("review", "reject", "R-1", "--by", "ops-7", "--reason", "member_request").exit_code == 0
-    replay = invoke("redeem", "-c", "c1", "--redemption", "R-1", "-p", "12000", "-f", "json")
+    replay = invoke("redeem", "-c", "c1", "--redemption", "R-1", "-p", "12000", "--reward", "tv-55", "-f", "json")
     assert replay.exit_code == 1 and json.loads(replay.output)["review"] == "rejected"
 
 

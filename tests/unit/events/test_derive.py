@@ -406,7 +406,9 @@ def test_every_operation_moving_customers_points_has_an_event_type() -> None:
     the keys of BY_OPERATION. The others move memo units only (control, awards, campaign usage)."""
 
     catalogue = Catalogue(ROOT / "numscript")
-    assets = [PTS, CTL, QPTS, USD, CHART.awards_asset, CHART.campaign_asset, CHART.stock_asset, *(CHART.partner(k).asset for k in CHART.spec.partners)]
+    assets = [
+        PTS, CTL, QPTS, USD, CHART.awards_asset, CHART.campaign_asset, CHART.stock_asset, *(CHART.partner(k).asset for k in CHART.spec.partners)
+    ]
     moving: set[str] = set()
     planned: set[str] = set()
     for plan in every_plan(CHART, catalogue):
@@ -417,4 +419,22 @@ def test_every_operation_moving_customers_points_has_an_event_type() -> None:
             moving.add(plan.operation)
     assert planned == set(OPERATIONS)
     assert moving == set(BY_OPERATION)
-    assert set(OPERATIONS) - moving == {"open_control", "open_counter", "period_close", "pool_contribute", "restock", "revenue_estimate", "usage_catch_up"}
+    assert set(OPERATIONS) - moving == {
+        "open_control", "open_counter", "period_close", "pool_contribute", "restock", "revenue_estimate", "usage_catch_up",
+    }
+
+
+def test_a_physical_rewards_review_hold_and_decisions_count_the_points_not_the_unit() -> None:
+    """The unit of stock a review hold reserves (stock asset) moves with the points; the events tell the points only."""
+
+    units, hold, stock = CHART.stock_asset, CHART.hold("c42", "rv-r-9"), CHART.stock("MUG-BLUE")
+    review_keys = {"review": "required", "reward": "MUG-BLUE", "reward_type": "product", "points": "1000"}
+    held = operation_tx(12, "redeem", [leg(bucket("c42"), hold, 1000), leg(stock, hold, 1, units)], extra=review_keys)
+    approved = operation_tx(
+        13, "review", [leg(hold, CHART.redeemed(), 1000), leg(hold, CHART.delivered("MUG-BLUE"), 1, units)], extra={"decision": "approved"}
+    )
+    rejected = operation_tx(14, "review", [leg(hold, bucket("c42"), 1000), leg(hold, stock, 1, units)], extra={"decision": "rejected"})
+    told = [only(new_transaction_log(n, tx)) for n, tx in enumerate((held, approved, rejected), start=20)]
+    assert [(e.type, e.points, e.balance_change) for e in told] == [
+        ("points.held", 1000, 0), ("points.redeemed", 1000, -1000), ("points.voided", 1000, 0),
+    ]

@@ -1,19 +1,24 @@
-"""Redeeming a catalogue reward (a physical one takes a unit of stock in the same transaction) and restocking."""
+"""Redeeming a catalogue reward (a physical one takes a unit of stock in the same transaction, or holds it for
+review), its review's decision (the unit delivered or back in stock) and restocking."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from opsupport import AT, buckets
 
-from loyalty_accounts.errors import InsufficientPoints, InvalidCommand, OutOfStock
+from loyalty_accounts.errors import InsufficientPoints, InvalidCommand, OperationRefused, OutOfStock
 from loyalty_accounts.operations import RedeemCommand, redeem
-from loyalty_accounts.operations import restock
+from loyalty_accounts.operations import restock, review
 from loyalty_accounts.operations.redeem import RedeemState
+from loyalty_accounts.operations.redeem_review import Verdict
 from loyalty_accounts.operations.restock import RestockCommand
+from loyalty_accounts.operations.review import Held, ReviewCommand
 from loyalty_accounts.operations.stock import RewardPick
 from loyalty_accounts.rules import Reward
+from loyalty_accounts.types import Posting
 
 MUG = RewardPick(sku="MUG-BLUE", reward_type="product", points=1000, physical=True, stock=2)
 CASH = RewardPick(sku="CASH-25", reward_type="cashback", points=2500, physical=False)
@@ -93,3 +98,77 @@ def test_restock_moves_units_from_the_counterpart_into_stock(chart, catalogue):
 def test_restock_units_are_a_positive_whole_number(units):
     with pytest.raises(InvalidCommand, match="units"):
         RestockCommand(reward="MUG-BLUE", units=units, restock_id="rs-1", at=AT)
+
+
+# -- a physical reward held for review ---------------------------------------------------------------------------
+
+FLAGGED = Verdict(reasons=("points_above_threshold",), deadline=AT + timedelta(hours=72))
+
+
+def held_of(pick: RewardPick, bucket_points: int = 3000):  # type: ignore[no-untyped-def]
+    command = RedeemCommand(customer="c42", redemption_id="r-9", reward=pick.sku, at=AT)
+    return command, RedeemState(buckets=tuple(buckets(noexpiry=bucket_points)), reward=pick, verdict=FLAGGED)
+
+
+def test_a_flagged_physical_reward_holds_its_points_and_one_unit_in_the_review_hold(chart, catalogue):
+    command, state = held_of(MUG)
+    plan = redeem.route(command, chart, catalogue, state)
+    assert plan.template == "hold_reward" and plan.reference == "redeem:r-9"
+    assert (plan.vars["points"], plan.vars["unit"]) == ("PTS 1000", "UNITS 1")
+    assert (plan.vars["stock"], plan.vars["hold"]) == ("catalogue:MUG-BLUE:stock", "customers:c42:holds:rv-r-9")
+    assert (plan.metadata["reward"], plan.metadata["reward_type"], plan.metadata["review"]) == ("MUG-BLUE", "product", "required")
+    # the unit is taken under the stock account's overdraft check, as a redemption takes it
+    assert catalogue.get("hold_reward").overdraft_vars == frozenset()
+    assert not chart.kind_of(plan.vars["stock"]).may_go_negative
+
+
+def test_a_flagged_physical_reward_without_stock_is_out_of_stock_and_a_flagged_cashback_is_a_points_hold(chart, catalogue):
+    command, state = held_of(MUG.model_copy(update={"stock": 0}))
+    with pytest.raises(OutOfStock, match="MUG-BLUE is out of stock"):
+        redeem.route(command, chart, catalogue, state)
+    command, state = held_of(CASH)
+    plan = redeem.route(command, chart, catalogue, state)
+    assert plan.template == "hold" and "unit" not in plan.vars and plan.metadata["reward_type"] == "cashback"
+
+
+def held_unit(decision: str, at=AT):  # type: ignore[no-untyped-def]
+    hold = "customers:c42:holds:rv-r-9"
+    postings = (
+        Posting(source="customers:c42:points:20260930", destination=hold, amount=600, asset="PTS"),
+        Posting(source="customers:c42:points:noexpiry", destination=hold, amount=400, asset="PTS"),
+        Posting(source="catalogue:MUG-BLUE:stock", destination=hold, amount=1, asset="UNITS"),
+    )
+    held = Held(
+        hold_id="rv-r-9", postings=postings, placed_at=AT, deadline=AT + timedelta(hours=72), available={"PTS": 1000},
+        metadata={"reward": "MUG-BLUE", "reward_type": "product"},
+    )
+    command = ReviewCommand(customer="c42", redemption_id="r-9", decision=decision, operator="ops-7", reason="checked", at=at)
+    return command, held
+
+
+def test_approving_a_physical_reward_redeems_the_points_and_delivers_the_unit(chart, catalogue):
+    command, held = held_unit("approved")
+    plan = review.plan(command, chart, catalogue, held)
+    assert plan.template == "capture_reward" and plan.reference == "review:r-9"
+    assert plan.vars == {
+        "captured": "PTS 1000", "hold": "customers:c42:holds:rv-r-9", "redeemed": "program:points:redeemed",
+        "unit": "UNITS 1", "delivered": "catalogue:MUG-BLUE:delivered",
+    }
+    assert (plan.metadata["reward"], plan.metadata["reward_type"], plan.metadata["points"]) == ("MUG-BLUE", "product", "1000")
+
+
+def test_rejecting_or_lapsing_a_physical_reward_returns_the_points_to_their_buckets_and_the_unit_to_stock(chart, catalogue):
+    for decision, at in (("rejected", AT), ("lapsed", AT + timedelta(hours=72))):
+        command, held = held_unit(decision, at)
+        plan = review.plan(command, chart, catalogue, held)
+        assert plan.template == "void" and "returned_3" not in plan.vars
+        assert [(plan.vars[f"returned_{n}"], plan.vars[f"bucket_{n}"]) for n in range(3)] == [
+            ("PTS 600", "customers:c42:points:20260930"), ("PTS 400", "customers:c42:points:noexpiry"),
+            ("UNITS 1", "catalogue:MUG-BLUE:stock"),
+        ]
+
+
+def test_a_physical_reward_hold_already_decided_is_refused(chart, catalogue):
+    command, held = held_unit("approved")
+    with pytest.raises(OperationRefused, match="already decided"):
+        review.plan(command, chart, catalogue, held.model_copy(update={"available": {"PTS": 0}}))

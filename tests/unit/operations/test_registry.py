@@ -191,6 +191,23 @@ def catalogue_plans(chart, catalogue) -> list[TransactionPlan]:
             RestockCommand(reward="MUG-BLUE", units=3, restock_id="rs-1", at=AT), chart, catalogue,
             Reward(sku="MUG-BLUE", type="product", name="Blue enamel mug", value=Decimal("12.50"), physical=True),
         ),
+        # its review hold (points and the unit) and the hold's approval (points redeemed, unit delivered)
+        redeem.route(
+            RedeemCommand(customer="c42", redemption_id="r-3", reward="MUG-BLUE", at=AT), chart, catalogue,
+            RedeemState(buckets=tuple(MANY), reward=mug, verdict=Verdict(reasons=("points_above_threshold",), deadline=AT + timedelta(hours=72))),
+        ),
+        review_op.plan(
+            ReviewCommand(customer="c42", redemption_id="r-3", decision="approved", operator="ops-7", reason="suspected_fraud", at=AT),
+            chart, catalogue,
+            Held(
+                hold_id="rv-r-3",
+                postings=(
+                    Posting(source="customers:c42:points:noexpiry", destination="customers:c42:holds:rv-r-3", amount=1000, asset="PTS"),
+                    Posting(source="catalogue:MUG-BLUE:stock", destination="customers:c42:holds:rv-r-3", amount=1, asset="UNITS"),
+                ),
+                placed_at=AT, deadline=AT + timedelta(hours=72), available={"PTS": 1000}, metadata={"reward": "MUG-BLUE"},
+            ),
+        ),
     ]
 
 

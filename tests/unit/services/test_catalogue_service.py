@@ -4,11 +4,12 @@ reads the stock again)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Callable
 
 import pytest
 from support.fake_ledger import FakeLedger
-from support.programme import T0, earn, programme, trial_balance_holds
+from support.programme import T0, earn, programme, rules_reviewing_above, trial_balance_holds
 
 from loyalty_accounts.errors import InvalidCommand, OutOfStock
 from loyalty_accounts.operations import RedeemCommand
@@ -76,4 +77,27 @@ def test_a_plan_that_lost_the_last_unit_is_re_planned_and_refused_as_out_of_stoc
     assert ledger.account("catalogue:MUG-BLUE:stock").balance("UNITS") == 0
     assert [tx.metadata["customer"] for tx in ledger.transactions(metadata={"operation": "redeem"})] == ["c1"]
     assert program.balance("c2").spendable == 1000
+    trial_balance_holds(ledger)
+
+
+def test_a_review_hold_reserves_the_unit_a_rejection_returns_it_and_an_approval_delivers_it(ledger: FakeLedger) -> None:
+    program = programme(ledger, pending_days=0, rules=rules_reviewing_above(500))
+    program.restock(restock(2, "rs-1"))
+    program.earn(earn("c1", "o1", "3000", at=T0))
+
+    def units() -> tuple[int | None, ...]:
+        mug = program.reward("MUG-BLUE")
+        return (mug.in_stock, mug.reserved, mug.delivered, mug.received)
+
+    held = program.redeem(RedeemCommand(customer="c1", redemption_id="r1", reward="MUG-BLUE", at=T0))
+    assert held.review == "pending" and held.transactions[0].metadata["template"] == "hold_reward"
+    assert units() == (1, 1, 0, 2)
+    assert ledger.account("customers:c1:holds:rv-r1").balance("UNITS") == 1
+    program.review("r1", "reject", operator="ops-7", reason="suspected_fraud", at=T0 + timedelta(hours=1))
+    assert units() == (2, 0, 0, 2) and program.balance("c1").spendable == 3000
+    program.redeem(RedeemCommand(customer="c1", redemption_id="r2", reward="MUG-BLUE", at=T0 + timedelta(hours=2)))
+    program.review("r2", "approve", operator="ops-7", reason="verified_with_member", at=T0 + timedelta(hours=3))
+    assert units() == (1, 0, 1, 2) and program.balance("c1").spendable == 2000
+    listed = {line.sku: line.reserved for line in program.rewards()}
+    assert (listed["MUG-BLUE"], listed["CASH-25"]) == (0, None)
     trial_balance_holds(ledger)

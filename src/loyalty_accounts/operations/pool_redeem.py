@@ -22,6 +22,7 @@ from __future__ import annotations
 
 
 from ..chart import Chart
+from ..errors import InvalidCommand
 from ..numscript import Catalogue
 from ..types import TransactionPlan
 from ..vocabulary.ids import BusinessKey
@@ -48,10 +49,31 @@ class PoolRedeemCommand(PoolDrawCommand):
 
 
 def read(command: PoolRedeemCommand, reading: Reading) -> State:
-    """The customer's buckets and the pool's funds (the pool is checked first: InvalidCommand, nothing else read)."""
+    """The customer's buckets and the pool's funds (the pool is checked first: InvalidCommand, nothing else read).
+
+    A ``reward`` the rules' catalogue lists is held to it (InvalidCommand, nothing else read): ``points``
+    must be its price, and a physical one is refused, since a pool redemption takes no unit of stock.
+    """
 
     reading.chart.pool(command.pool)
+    _check_catalogue_reward(command, reading)
     return customer_buckets(command, reading), pool_funds(command, reading)
+
+
+def _check_catalogue_reward(command: PoolRedeemCommand, reading: Reading) -> None:
+    rules = reading.rules
+    catalogue = rules.catalogue if rules is not None else None
+    reward = catalogue.find(command.reward) if catalogue is not None and command.reward is not None else None
+    if catalogue is None or reward is None:
+        return
+    if reward.physical:
+        raise InvalidCommand(
+            f"reward {reward.sku} is physical and a pool redemption takes no stock: "
+            f"redeem it with `loyalty redeem --reward {reward.sku}`"
+        )
+    price = catalogue.price(reward)
+    if command.points != price:
+        raise InvalidCommand(f"reward {reward.sku} costs {price} points, not {command.points}")
 
 
 def plan(command: PoolRedeemCommand, chart: Chart, catalogue: Catalogue, state: State) -> TransactionPlan:

@@ -101,3 +101,23 @@ def test_an_undeclared_pool_or_a_partner_outside_it_is_bad_input(ledger: FakeLed
     with pytest.raises(InvalidCommand, match="not a member of pool 'travel'"):
         program.execute(PoolContributeCommand(pool="travel", partner="railco", contribution_id="c", points=300, at=T0))
     assert ledger.posts == posts
+
+
+def test_a_pool_redemption_is_held_to_the_catalogue_reward_it_names(ledger: FakeLedger) -> None:
+    """A catalogue SKU in a pool redemption: a physical one would be handed out without taking its stock,
+    another at any price; both are bad input and post nothing. A label the catalogue does not list is free."""
+
+    program = programme(ledger, pending_days=0)
+    contribute(program, "skyway", "c-1", 6000)
+    contribute(program, "cityrail", "c-2", 2000)
+    program.execute(PoolEarnCommand(customer="m1", pool="travel", earn_id="e-1", points=3000, at=T0 + days(1)))
+    posts = ledger.posts
+    with pytest.raises(InvalidCommand, match="MUG-BLUE is physical and a pool redemption takes no stock"):
+        program.execute(PoolRedeemCommand(customer="m1", pool="travel", redemption_id="r-1", points=1000, reward="MUG-BLUE", at=T0 + days(2)))
+    with pytest.raises(InvalidCommand, match="CASH-25 costs 2500 points, not 50"):
+        program.execute(PoolRedeemCommand(customer="m1", pool="travel", redemption_id="r-2", points=50, reward="CASH-25", at=T0 + days(2)))
+    assert ledger.posts == posts
+    redeemed = program.execute(PoolRedeemCommand(customer="m1", pool="travel", redemption_id="r-3", points=2500, reward="CASH-25", at=T0 + days(2)))
+    labelled = program.execute(PoolRedeemCommand(customer="m1", pool="travel", redemption_id="r-4", points=50, reward="lounge", at=T0 + days(2)))
+    assert (redeemed.points, labelled.points) == (2500, 50)
+    assert program.balance("m1").spendable == 450

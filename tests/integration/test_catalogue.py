@@ -130,6 +130,53 @@ def test_a_back_dated_redemption_cannot_take_a_unit_restocked_after_its_instant(
     assert units(client, "catalogue:MUG-BLUE:stock") == 0
 
 
+def lowest_by_instant(client: LedgerClient, address: str, asset: str) -> int:
+    """The lowest balance ``address`` has in ``asset`` at any instant, from its transactions in date order."""
+
+    moves: dict[object, int] = {}
+    for tx in client.transactions(account=address):
+        for p in tx.postings:
+            if p.asset == asset:
+                moves[tx.timestamp] = moves.get(tx.timestamp, 0) + (p.amount if p.destination == address else 0) - (
+                    p.amount if p.source == address else 0
+                )
+    running, lowest = 0, 0
+    for instant in sorted(moves):  # type: ignore[type-var]
+        running += moves[instant]
+        lowest = min(lowest, running)
+    return lowest
+
+
+def test_concurrent_back_dated_redemptions_take_only_the_units_in_stock_at_their_instant(
+    client: LedgerClient, clients: list[LedgerClient]
+) -> None:
+    """One unit in stock at T, twenty restocked after it: ten racers redeeming at T get one unit between them.
+
+    Each plan reads the stock's lowest balance from T on (1), but the ledger checks only the current
+    balance (21) when it posts: without the reward's operation counter, several racers took the one unit
+    and the stock was below zero at T (a tester saw 4 of 10 posted, the stock at -3).
+    """
+
+    setup = programme(client, pending_days=0)
+    racers = [f"b{n:02d}" for n in range(10)]
+    for customer in racers:
+        member(setup, customer)
+    at = T0.replace(day=15)
+    setup.restock(RestockCommand(reward=MUG, units=1, restock_id="rs-before", at=T0.replace(day=12)))
+    setup.restock(RestockCommand(reward=MUG, units=20, restock_id="rs-after", at=T0.replace(day=20)))
+    programs = [programme(c, pending_days=0) for c in clients[: len(racers)]]
+    commands = [RedeemCommand(customer=customer, redemption_id=f"rb-{customer}", reward=MUG, at=at) for customer in racers]
+    results = redeem_all_at_once(programs, commands)
+
+    won = [r for r in results if isinstance(r, OperationResult)]
+    assert len(won) == 1, results
+    assert all(isinstance(r, OutOfStock) for r in results if not isinstance(r, OperationResult)), results
+    assert lowest_by_instant(client, "catalogue:MUG-BLUE:stock", "UNITS") == 0
+    assert units(client, "catalogue:MUG-BLUE:stock") == 20 and units(client, "catalogue:MUG-BLUE:delivered") == 1
+    # the counter: two restocks and one take
+    assert client.account("catalogue:MUG-BLUE:sequence").balance("CTL") == -3
+
+
 def _invoke(ledger_url: str, ledger_name: str, *args: str):  # type: ignore[no-untyped-def]
     return runner.invoke(cli, ["-q", "--ledger-url", ledger_url, "--ledger", ledger_name, *args])
 

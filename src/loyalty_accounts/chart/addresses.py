@@ -268,6 +268,11 @@ class AddressBook:
 
         return self.address("catalogue_stock", reward=reward)
 
+    def stock_sequence(self, reward: str) -> Address:
+        """The count of operations on the reward's stock (``catalogue:{reward}:sequence``, control asset, negative)."""
+
+        return self.address("catalogue_sequence", reward=reward)
+
     def restocked(self, reward: str) -> Address:
         """Counterpart of the reward's units received (minus every unit ever restocked)."""
 

@@ -72,6 +72,8 @@ POOL_KINDS: tuple[str, ...] = ("pool_contributed", "pool_funds", "pool_awarded",
 # Account kinds of the reward catalogue's stock (operations.restock, operations.redeem of a physical reward);
 # optional: a chart without them has no physical rewards.
 STOCK_KINDS: tuple[str, ...] = ("catalogue_stock", "catalogue_restocked", "catalogue_delivered")
+# The count of operations on a reward's stock (control asset): what makes a back-dated take exact under concurrency.
+STOCK_SEQUENCE_KIND = "catalogue_sequence"
 
 # Regex syntax Python accepts but RE2 (the ledger's Go regexp) does not.
 NON_RE2 = re.compile(r"\(\?[=!]|\(\?<[=!]|\\[1-9]|\(\?P=|\(\?\(|\\[ZA]\b")

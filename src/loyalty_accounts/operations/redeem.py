@@ -54,7 +54,7 @@ from .fifo import BucketBalance
 from .reading import Reading, buckets_watched, customer_buckets
 from .redeem_review import HOLD_REWARD_TEMPLATE, HOLD_TEMPLATE, REVIEW_METADATA, Redeeming, hold_for_review, review_facts
 from .spend import spend_vars
-from .stock import RewardPick, pick
+from .stock import RewardPick, pick, take_vars
 
 TEMPLATE = "redeem"
 REWARD_TEMPLATE = "redeem_reward"
@@ -139,9 +139,7 @@ def plan(
     physical = chosen is not None and chosen.physical
     if physical:
         assert chosen is not None
-        values.update(
-            unit=monetary(chart.stock_asset, 1), stock=chart.stock(chosen.sku), delivered=chart.delivered(chosen.sku)
-        )
+        values.update(take_vars(chart, chosen), delivered=chart.delivered(chosen.sku))
     return plan_command(
         command,
         chart,
@@ -170,7 +168,7 @@ def route(command: RedeemCommand, chart: Chart, catalogue: Catalogue, state: Red
     reward = getattr(state, "reward", None)
     if reward is None or not reward.physical:
         return hold_for_review(command, chart, catalogue, spent, verdict, metadata=redemption.metadata)
-    spent.update(unit=monetary(chart.stock_asset, 1), stock=chart.stock(reward.sku))
+    spent.update(take_vars(chart, reward))
     return hold_for_review(command, chart, catalogue, spent, verdict, metadata=redemption.metadata, template=HOLD_REWARD_TEMPLATE)
 
 

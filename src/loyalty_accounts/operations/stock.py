@@ -19,7 +19,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from ..chart import Chart
 from ..errors import InvalidCommand
+from ..numscript import VarValue, monetary
 from ..rules import Reward, RewardCatalogue
 from ..vocabulary.frozen import Frozen
 from .reading import Reading
@@ -40,6 +42,9 @@ class RewardPick(Frozen):
     points: int
     physical: bool
     stock: int | None = None
+    operations: int = 0
+    """Operations on its stock so far (restocks and takes), read before the stock: a take is posted only
+    if no other one posted since (``catalogue:{sku}:sequence``, see numscript/redeem_reward.num)."""
 
 
 def reward_catalogue(reading: Reading, what: str) -> RewardCatalogue:
@@ -83,10 +88,32 @@ def pick(reading: Reading, sku: str, at: datetime) -> RewardPick | None:
     reward = catalogue.find(sku) if catalogue is not None else None
     if catalogue is None or reward is None:
         return None
+    if not reward.physical:
+        return RewardPick(sku=reward.sku, reward_type=reward.type, points=catalogue.price(reward), physical=False)
+    # The counter first: a take posted after this read moves it, and the post of a plan made from the
+    # stock read below then fails its bounded leg and is planned again.
+    counter = reading.account_now(reading.chart.stock_sequence(sku))
+    operations = -counter.balance(reading.chart.control_asset) if counter is not None else 0
     return RewardPick(
         sku=reward.sku,
         reward_type=reward.type,
         points=catalogue.price(reward),
-        physical=reward.physical,
-        stock=stock_at(reading, sku, at) if reward.physical else None,
+        physical=True,
+        stock=stock_at(reading, sku, at),
+        operations=operations,
     )
+
+
+def take_vars(chart: Chart, chosen: RewardPick) -> dict[str, VarValue]:
+    """The vars of one unit of ``chosen``'s stock taken (templates ``redeem_reward``, ``hold_reward``): the
+    unit, the stock account, and the reward's counter leg bounded by the operations the read counted."""
+
+    control = chart.control_asset
+    return {
+        "unit": monetary(chart.stock_asset, 1),
+        "stock": chart.stock(chosen.sku),
+        "stock_step": monetary(control, 1),
+        "stock_sequence": chart.stock_sequence(chosen.sku),
+        "stock_expected": monetary(control, chosen.operations + 1),
+        "stock_counted": chart.sequence_counterpart(),
+    }

@@ -26,7 +26,7 @@ from ..vocabulary.yaml_file import (
     read_yaml_mapping,
     yaml_location,
 )
-from ..chart.spec import STOCK_KINDS
+from ..chart.spec import STOCK_KINDS, STOCK_SEQUENCE_KIND
 from ..vocabulary.amounts import asset_precision
 from .model import RuleProblem, Rules, decimal_places
 
@@ -111,10 +111,10 @@ def _check_catalogue_against_chart(rules: Rules, chart: Chart, source: str, node
             raise ChartError(f"{yaml_location(source, node, (*path, 'value'))}: {catalogue.currency} takes {places} decimals")
         if not reward.physical:
             continue
-        if segment is None or chart.spec.programme.stock_asset is None or not {*STOCK_KINDS} <= set(chart.kinds):
+        if segment is None or chart.spec.programme.stock_asset is None or not {*STOCK_KINDS, STOCK_SEQUENCE_KIND} <= set(chart.kinds):
             raise ChartError(
                 f"{yaml_location(source, node, (*path, 'physical'))}: a physical reward keeps its stock on the ledger: "
-                f"the chart needs programme.stock_asset, segments.reward and accounts {', '.join(STOCK_KINDS)}"
+                f"the chart needs programme.stock_asset, segments.reward and accounts {', '.join((*STOCK_KINDS, STOCK_SEQUENCE_KIND))}"
             )
         if not re.fullmatch(segment.pattern, reward.sku):
             raise ChartError(

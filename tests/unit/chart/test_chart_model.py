@@ -188,6 +188,7 @@ EXPECTED_SCHEMA = {
                 ".pattern": "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$",
                 "delivered": {},
                 "restocked": {},
+                "sequence": {},
                 "stock": {},
             }
         },

@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
+from support.finance_books import MOVE
 from support.programme import T0, days, programme
 from typer.testing import CliRunner
 
@@ -32,6 +33,7 @@ from loyalty_accounts.operations.pool_earn import PoolEarnCommand
 from loyalty_accounts.operations.pool_redeem import PoolRedeemCommand
 from loyalty_accounts.program import LoyaltyProgram
 from loyalty_accounts.reports import FinanceReports
+from loyalty_accounts.types import TransactionPlan
 
 from .test_exactly_once import LoseFirstTransactionResponse
 from .test_limits_under_concurrency import at_once
@@ -220,3 +222,35 @@ def test_back_dated_concurrent_draws_take_only_the_funds_at_their_instant(ledger
         assert balance(client, chart.pool_sequence("travel"), chart.control_asset) == -5
         reconciliation = FinanceReports(client, chart).reconcile()
         assert reconciliation.ok, [c for c in reconciliation.checks if c.status != "pass"]
+
+
+def test_a_pool_funded_before_counters_has_its_counter_opened_by_the_first_draw(client: LedgerClient) -> None:
+    """Funds moved in without the counter leg (a contribution posted before pools had counters): the
+    counter has no balance row for the ledger to lock, so the draw opens it first, then counts on it."""
+
+    program = programme(client, pending_days=0)
+    chart = program.chart
+    for partner, points in (("skyway", 30), ("cityrail", 10)):
+        client.post(
+            TransactionPlan(
+                operation="manual",
+                template="none",
+                script=MOVE,
+                vars={
+                    "amount": f"PTS {points}",
+                    "from": chart.pool_account("travel", partner, "contributed"),
+                    "to": chart.pool_account("travel", partner, "funds"),
+                },
+                reference=f"legacy-{partner}",
+                command_hash="manual",
+                timestamp=T0,
+            ),
+            schema_version=program.schema_version,
+        )
+    counter = chart.pool_sequence("travel")
+    assert balance(client, counter, chart.control_asset) == 0
+    program.execute(PoolEarnCommand(customer="m1", pool="travel", earn_id="e-1", points=4, at=T0 + days(1)))
+    program.execute(PoolEarnCommand(customer="m2", pool="travel", earn_id="e-2", points=4, at=T0 + days(1)))
+    assert len(list(client.transactions(metadata={"operation": "open_control", "account": counter}))) == 1
+    assert balance(client, counter, chart.control_asset) == -2
+    assert balance(client, chart.pool_account("travel", "skyway", "funds"), "PTS") == 24

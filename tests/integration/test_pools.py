@@ -17,9 +17,11 @@ History of the tie test, worked by hand::
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
+from support.finance_books import MOVE
 from support.programme import T0, days, programme
 from typer.testing import CliRunner
 
@@ -31,6 +33,7 @@ from loyalty_accounts.operations.pool_earn import PoolEarnCommand
 from loyalty_accounts.operations.pool_redeem import PoolRedeemCommand
 from loyalty_accounts.program import LoyaltyProgram
 from loyalty_accounts.reports import FinanceReports
+from loyalty_accounts.types import TransactionPlan
 
 from .test_exactly_once import LoseFirstTransactionResponse
 from .test_limits_under_concurrency import at_once
@@ -177,3 +180,77 @@ def test_bad_input_is_one_line_a_non_zero_exit_and_posts_nothing(
     assert result.exit_code == code, result.output
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert len(list(client.transactions())) == before
+
+
+def test_back_dated_concurrent_draws_take_only_the_funds_at_their_instant(ledger_url: str, ledger_name: str) -> None:
+    """The tester's race: 3 + 1 points contributed before T, 300 + 100 after it; ten processes each draw
+    4 points (skyway 3, cityrail 1) dated T, each with its own client. The ledger's overdraft check sees
+    the current funds (400), so only the pool's counter can keep the draws to what the funds held at T:
+    exactly one draw posts, and no funds account is ever negative at any instant."""
+
+    t = T0 + days(1)
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    with LedgerClient(LedgerConnection(url=ledger_url, ledger=ledger_name)) as client:
+        program = programme(client, pending_days=0)
+        program.execute(PoolContributeCommand(pool="travel", partner="skyway", contribution_id="c-1", points=3, at=T0))
+        program.execute(PoolContributeCommand(pool="travel", partner="cityrail", contribution_id="c-2", points=1, at=T0))
+        program.execute(PoolContributeCommand(pool="travel", partner="skyway", contribution_id="c-3", points=300, at=now))
+        program.execute(PoolContributeCommand(pool="travel", partner="cityrail", contribution_id="c-4", points=100, at=now))
+
+        def draw(n: int) -> object:
+            with LedgerClient(LedgerConnection(url=ledger_url, ledger=ledger_name)) as own:
+                racer = LoyaltyProgram(own, program.chart, program.catalogue, rules=program.rules)
+                return racer.execute(PoolEarnCommand(customer=f"m{n}", pool="travel", earn_id=f"e-{n}", points=4, at=t))
+
+        results = at_once([lambda n=n: draw(n) for n in range(10)])
+        refused = [r for r in results if isinstance(r, LoyaltyError)]
+        assert len(refused) == 9 and all(isinstance(r, InsufficientPoints) for r in refused), refused
+        chart = program.chart
+        assert len(list(client.transactions(metadata={"operation": "pool_earn"}))) == 1
+        assert client.aggregate_balances(chart.customer_filter()).get("PTS", 0) == 4
+        for partner, left in (("skyway", 300), ("cityrail", 100)):
+            funds = chart.pool_account("travel", partner, "funds")
+            assert balance(client, funds, "PTS") == left
+            # the running balance in effective-date order (the ledger's timestamps), never below zero
+            running, lowest = 0, 0
+            for tx in sorted(client.transactions(account=funds), key=lambda tx: (tx.timestamp, tx.id)):
+                running += sum(p.amount for p in tx.postings if p.destination == funds)
+                running -= sum(p.amount for p in tx.postings if p.source == funds)
+                lowest = min(lowest, running)
+            assert lowest == 0 and running == left
+        # one contribution and draw each on the pool's counter: 4 contributions + 1 draw
+        assert balance(client, chart.pool_sequence("travel"), chart.control_asset) == -5
+        reconciliation = FinanceReports(client, chart).reconcile()
+        assert reconciliation.ok, [c for c in reconciliation.checks if c.status != "pass"]
+
+
+def test_a_pool_funded_before_counters_has_its_counter_opened_by_the_first_draw(client: LedgerClient) -> None:
+    """Funds moved in without the counter leg (a contribution posted before pools had counters): the
+    counter has no balance row for the ledger to lock, so the draw opens it first, then counts on it."""
+
+    program = programme(client, pending_days=0)
+    chart = program.chart
+    for partner, points in (("skyway", 30), ("cityrail", 10)):
+        client.post(
+            TransactionPlan(
+                operation="manual",
+                template="none",
+                script=MOVE,
+                vars={
+                    "amount": f"PTS {points}",
+                    "from": chart.pool_account("travel", partner, "contributed"),
+                    "to": chart.pool_account("travel", partner, "funds"),
+                },
+                reference=f"legacy-{partner}",
+                command_hash="manual",
+                timestamp=T0,
+            ),
+            schema_version=program.schema_version,
+        )
+    counter = chart.pool_sequence("travel")
+    assert balance(client, counter, chart.control_asset) == 0
+    program.execute(PoolEarnCommand(customer="m1", pool="travel", earn_id="e-1", points=4, at=T0 + days(1)))
+    program.execute(PoolEarnCommand(customer="m2", pool="travel", earn_id="e-2", points=4, at=T0 + days(1)))
+    assert len(list(client.transactions(metadata={"operation": "open_control", "account": counter}))) == 1
+    assert balance(client, counter, chart.control_asset) == -2
+    assert balance(client, chart.pool_account("travel", "skyway", "funds"), "PTS") == 24

@@ -55,6 +55,7 @@ from loyalty_accounts.operations import (
 from loyalty_accounts.operations.period_close import PeriodCloseCommand
 from loyalty_accounts.operations import pool_contribute, pool_earn, pool_redeem
 from loyalty_accounts.operations.pool_contribute import PoolContributeCommand
+from loyalty_accounts.operations.pool import PoolFunds
 from loyalty_accounts.operations.pool_earn import PoolEarnCommand
 from loyalty_accounts.operations.pool_redeem import PoolRedeemCommand
 from loyalty_accounts.operations import revenue_estimate
@@ -196,13 +197,14 @@ def every_plan(chart: Chart, catalogue: Catalogue) -> list[TransactionPlan]:
             PoolContributeCommand(pool="travel", partner="skyway", contribution_id="pc-1", points=3000, at=t), chart, catalogue
         ),
         pool_earn.plan(
-            PoolEarnCommand(customer="c42", pool="travel", earn_id="pe-1", points=10, at=t), chart, catalogue, {"skyway": 100, "cityrail": 100}
+            PoolEarnCommand(customer="c42", pool="travel", earn_id="pe-1", points=10, at=t), chart, catalogue,
+            PoolFunds(count=4, funds={"skyway": 100, "cityrail": 100}),
         ),
         pool_redeem.plan(
             PoolRedeemCommand(customer="c42", pool="travel", redemption_id="pr-1", points=10, at=t, reward="lounge"),
             chart,
             catalogue,
-            (bks, {"skyway": 100, "cityrail": 100}),
+            (bks, PoolFunds(count=5, funds={"skyway": 100, "cityrail": 100})),
         ),
         convert.plan(ConvertCommand(customer="c42", conversion_id="cv-1", points=500, at=t), chart, catalogue, bks),
         refund.plan(

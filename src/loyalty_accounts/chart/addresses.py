@@ -251,6 +251,12 @@ class AddressBook:
             raise InvalidCommand(f"partner {partner!r} is not a member of pool {pool!r} (members: {', '.join(members)})")
         return self.address(f"pool_{role}", pool=pool, partner=partner)
 
+    def pool_sequence(self, pool: str) -> Address:
+        """The pool's operation counter (``pools:travel:sequence``, negative count); InvalidCommand for an undeclared pool."""
+
+        self.pool(pool)
+        return self.address("pool_sequence", pool=pool)
+
     def pool_filter(self, pool: str | None = None) -> str:
         """Every account of one pool, or of every pool (``pools:travel:...``, ``pools:...``)."""
 

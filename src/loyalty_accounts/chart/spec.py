@@ -68,7 +68,9 @@ REQUIRED_KINDS: tuple[str, ...] = (
 )
 
 # Account kinds the pool operations post to; a chart declaring pools must declare each of them.
-POOL_KINDS: tuple[str, ...] = ("pool_contributed", "pool_funds", "pool_awarded", "pool_redeemed", "pool_paid")
+POOL_KINDS: tuple[str, ...] = (
+    "pool_contributed", "pool_funds", "pool_awarded", "pool_redeemed", "pool_paid", "pool_sequence", "control_sequence"
+)
 # Account kinds of the reward catalogue's stock (operations.restock, operations.redeem of a physical reward);
 # optional: a chart without them has no physical rewards.
 STOCK_KINDS: tuple[str, ...] = ("catalogue_stock", "catalogue_restocked", "catalogue_delivered")

@@ -34,6 +34,26 @@ A charge larger than what the member has left refuses the draw
 from the funds it read, and in any case in the ledger, whose overdraft check
 on the funds accounts decides when draws race (the executor then re-reads
 and re-plans). A pool is never overdrawn.
+
+**Sequence.** The ledger checks the funds' *current* balance only, but a
+back-dated draw is planned from their lowest balance from its instant on: ten
+draws dated before later contributions would all pass the current check and
+overdraw the funds at their instant. So each pool has an operation counter
+(``pools:{pool}:sequence``, a negative count in the control asset), read with
+the funds, before them (:func:`pool_funds`). A draw takes one unit from it
+with the overdraft bounded by the count read plus one; a contribution takes
+one unit unbounded. If anything posted on the pool between the read and the
+post, the draw fails with ``INSUFFICIENT_FUND`` and the executor reads again
+and re-plans: per pool, draws take effect one at a time, each planned on the
+funds it is posted on (as the guard's customer counter does for customers,
+:mod:`.guard`). The ledger locks only balance rows that exist; a contribution
+creates the counter's row, and a draw, which needs funds, comes after one. A
+pool whose funds predate the counter has it opened by the draw's setup
+(:func:`open_pool_sequence`) before the draw posts.
+
+Worked example, the draw above when the pool's counter read -6 (6 operations)::
+
+    pools:travel:sequence  -1 CTL → program:control:sequence  +1  (may go down to -7)
 """
 
 from __future__ import annotations
@@ -42,12 +62,14 @@ from typing import Literal, Mapping, Sequence
 
 from ..chart import Chart, Pool
 from ..errors import InsufficientPoints
-from ..numscript import VarValue, monetary
+from ..numscript import Catalogue, VarValue, monetary
+from ..types import TransactionPlan
 from ..vocabulary.amounts import Points
 from ..vocabulary.frozen import Frozen
 from ..vocabulary.ids import CustomerId, PartnerKey
 from ..vocabulary.instants import Instant
 from .base import Command
+from .open_control import open_control
 from .reading import Reading
 
 POOL_KEYS = frozenset({"pool", "points", "charges"})
@@ -119,21 +141,50 @@ def distribute(pool_key: str, pool: Pool, points: int, funds: Mapping[str, int])
     return charges
 
 
-def pool_funds(command: PoolDrawCommand, reading: Reading) -> dict[str, int]:
-    """What each member of the command's pool can give at the command's instant (points; never below 0).
+class PoolFunds(Frozen):
+    """What a draw read of its pool: operations posted on it so far (``count``; None: its counter has no
+    balance row yet) and what each member can give at the draw's instant (``funds``, points, never below 0)."""
 
-    The lowest balance its funds account has from ``at`` on (a back-dated draw cannot take what later
-    draws already took); InvalidCommand for an undeclared pool.
+    count: int | None
+    funds: Mapping[str, int]
+
+
+def pool_funds(command: PoolDrawCommand, reading: Reading) -> PoolFunds:
+    """The pool's operation count, then what each member of the command's pool can give at its instant.
+
+    The count is read first: whatever posts on the pool after it makes the draw's counter leg fail, so
+    the funds read after it are the funds the draw posts on. Each member's funds are the lowest balance
+    its funds account has from ``at`` on (a back-dated draw cannot take what later draws already took).
+    InvalidCommand for an undeclared pool.
     """
 
     chart = reading.chart
     pool = chart.pool(command.pool)
+    counter = reading.account_now(chart.pool_sequence(command.pool))
+    volume = None if counter is None else counter.volumes.get(chart.control_asset)
     lines = reading.timelines(chart.kind_filter("pool_funds", pool=command.pool), command.at)
     out: dict[str, int] = {}
     for partner in pool.members:
         line = lines.get(chart.pool_account(command.pool, partner, "funds"))
         out[partner] = 0 if line is None else max(0, line.lowest_from(command.at))
-    return out
+    return PoolFunds(count=None if volume is None else -volume.balance, funds=out)
+
+
+def sequence_vars(chart: Chart, pool: str, count: int | None) -> dict[str, VarValue]:
+    """The template vars of a draw's counter leg: one control unit, the overdraft bounded by ``count`` + 1."""
+
+    return {
+        "pool_step": monetary(chart.control_asset, 1),
+        "pool_sequence": chart.pool_sequence(pool),
+        "pool_expected": monetary(chart.control_asset, (count or 0) + 1),
+        "pool_counted": chart.sequence_counterpart(),
+    }
+
+
+def open_pool_sequence(command: PoolDrawCommand, chart: Chart, catalogue: Catalogue, count: int | None) -> list[TransactionPlan]:
+    """The opening of the pool's counter when it has no balance row (a pool funded before counters), else nothing."""
+
+    return [] if count is not None else [open_control(chart, catalogue, chart.pool_sequence(command.pool))]
 
 
 def charge_vars(chart: Chart, pool: str, charges: Sequence[Charge], role: DrawRole) -> dict[str, VarValue]:
@@ -170,10 +221,13 @@ __all__ = [
     "POOL_KEYS",
     "PoolKey",
     "PoolDrawCommand",
+    "PoolFunds",
     "charge_vars",
     "charges_text",
     "distribute",
     "draw_metadata",
     "largest_remainder",
+    "open_pool_sequence",
     "pool_funds",
+    "sequence_vars",
 ]

@@ -9,6 +9,12 @@ Two legs in one transaction:
    ``pools:{pool}:partners:{p}:paid`` (negative) to ``partners:{p}:settlement``
    (positive: the partner owes it, as after an exchange in).
 
+A third leg takes one control unit from the pool's operation counter
+(``pools:{pool}:sequence``), unbounded: a draw planned before the
+contribution posted is refused and re-planned (:mod:`.pool`), and the
+counter gets the balance row the draws' bounded leg needs the ledger to lock
+(a draw needs funds, which only a contribution brings).
+
 A contribution paying nothing once rounded is refused. No customer's account
 moves, so only the closed-period check of the guard applies.
 
@@ -17,6 +23,7 @@ points (c-1)::
 
     pools:travel:partners:skyway:contributed  -3000 PTS   → pools:travel:partners:skyway:funds  +3000 PTS
     pools:travel:partners:skyway:paid           -2700 USD/2 → partners:skyway:settlement        +2700 USD/2
+    pools:travel:sequence                          -1 CTL → program:control:sequence        +1 CTL
 
     reference "pool_contribute:c-1"; metadata pool=travel, partner=skyway, points=3000, payment=27.00
 """
@@ -100,6 +107,9 @@ def plan(command: PoolContributeCommand, chart: Chart, catalogue: Catalogue) -> 
             "payment": monetary(chart.money_asset, to_minor(paid, chart.money_asset)),
             "paid": chart.pool_account(pool, partner, "paid"),
             "partner_settlement": chart.partner_account(partner, "settlement"),
+            "pool_step": monetary(chart.control_asset, 1),
+            "pool_sequence": chart.pool_sequence(pool),
+            "pool_counted": chart.sequence_counterpart(),
         },
         metadata={
             "pool": pool,

@@ -14,6 +14,7 @@ Worked example, pool travel (skyway share 3, cityrail share 1), c42 with bucket
     customers:c42:points:20270601        -10 PTS → program:points:redeemed                +10 PTS
     pools:travel:partners:skyway:funds    -8 PTS → pools:travel:partners:skyway:redeemed   +8 PTS
     pools:travel:partners:cityrail:funds    -2 PTS → pools:travel:partners:cityrail:redeemed   +2 PTS
+    pools:travel:sequence                 -1 CTL → program:control:sequence                 +1   (pool counter, see .pool)
 
     reference "pool_redeem:r-1"; metadata charges "cityrail=2,skyway=8"
 """
@@ -29,14 +30,24 @@ from ..vocabulary.ids import BusinessKey
 from .base import plan_command
 from .entry import Operation, Writes
 from .fifo import BucketBalance
-from .pool import POOL_KEYS, PoolDrawCommand, charge_vars, distribute, draw_metadata, pool_funds
+from .pool import (
+    POOL_KEYS,
+    PoolDrawCommand,
+    PoolFunds,
+    charge_vars,
+    distribute,
+    draw_metadata,
+    open_pool_sequence,
+    pool_funds,
+    sequence_vars,
+)
 from .reading import Reading, buckets_watched, customer_buckets
 from .spend import spend_vars
 
 TEMPLATE = "pool_redeem"
 
-State = tuple[list[BucketBalance], dict[str, int]]
-"""The customer's buckets as of the command's instant, and what each pool member can give then."""
+State = tuple[list[BucketBalance], PoolFunds]
+"""The customer's buckets as of the command's instant, and the pool's count and what each member can give then."""
 
 
 class PoolRedeemCommand(PoolDrawCommand):
@@ -49,7 +60,7 @@ class PoolRedeemCommand(PoolDrawCommand):
 
 
 def read(command: PoolRedeemCommand, reading: Reading) -> State:
-    """The customer's buckets and the pool's funds (the pool is checked first: InvalidCommand, nothing else read).
+    """The customer's buckets and the pool's count and funds (the pool is checked first: InvalidCommand, nothing else read).
 
     A ``reward`` the rules' catalogue lists is held to it (InvalidCommand, nothing else read): ``points``
     must be its price, and a physical one is refused, since a pool redemption takes no unit of stock.
@@ -79,8 +90,8 @@ def _check_catalogue_reward(command: PoolRedeemCommand, reading: Reading) -> Non
 def plan(command: PoolRedeemCommand, chart: Chart, catalogue: Catalogue, state: State) -> TransactionPlan:
     """The redemption; InsufficientPoints when the customer's buckets or the pool cannot cover it."""
 
-    buckets, funds = state
-    charges = distribute(command.pool, chart.pool(command.pool), command.points, funds)
+    buckets, pool = state
+    charges = distribute(command.pool, chart.pool(command.pool), command.points, pool.funds)
     spent = spend_vars(chart, buckets, customer=command.customer, points=command.points, at=command.at)
     metadata = draw_metadata(command, charges, "redemption_id")
     if command.reward is not None:
@@ -90,11 +101,15 @@ def plan(command: PoolRedeemCommand, chart: Chart, catalogue: Catalogue, state: 
         chart,
         catalogue,
         template=TEMPLATE,
-        values={**spent, "redeemed": chart.redeemed(), **charge_vars(chart, command.pool, charges, "redeemed")},
+        values={
+            **spent,
+            "redeemed": chart.redeemed(),
+            **charge_vars(chart, command.pool, charges, "redeemed"),
+            **sequence_vars(chart, command.pool, pool.count),
+        },
         metadata=metadata,
         timestamp=command.at,
     )
-
 
 
 OPERATION: Operation[PoolRedeemCommand, State] = Operation(
@@ -103,6 +118,7 @@ OPERATION: Operation[PoolRedeemCommand, State] = Operation(
     read=read,
     watch=buckets_watched,
     plan=plan,
+    setup=lambda command, chart, catalogue, state: open_pool_sequence(command, chart, catalogue, state[1].count),
     writes=Writes(
         required=POOL_KEYS | {"customer", "redemption_id"},
         optional=frozenset({"reward"}),

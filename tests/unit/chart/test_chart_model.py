@@ -240,6 +240,7 @@ EXPECTED_SCHEMA = {
                         ".pattern": "^[a-z][a-z0-9_-]{0,31}$",
                     }
                 },
+                "sequence": {},
                 ".pattern": "^[a-z][a-z0-9_-]{0,31}$",
             }
         },

@@ -15,7 +15,7 @@ from loyalty_accounts.chart import Chart
 from loyalty_accounts.errors import ChartError, InsufficientPoints, InvalidCommand
 from loyalty_accounts.numscript import Catalogue
 from loyalty_accounts.operations import pool_contribute, pool_earn, pool_redeem
-from loyalty_accounts.operations.pool import Charge, distribute, largest_remainder
+from loyalty_accounts.operations.pool import Charge, PoolFunds, distribute, largest_remainder, open_pool_sequence
 from loyalty_accounts.operations.pool_contribute import PoolContributeCommand, points_for_amount
 from loyalty_accounts.operations.pool_earn import PoolEarnCommand
 from loyalty_accounts.operations.pool_redeem import PoolRedeemCommand
@@ -107,6 +107,11 @@ def test_a_contribution_moves_points_to_funds_and_the_price_to_settlement(chart:
     # 3001 × 0.0090 = 27.009, half_even to the cent: 27.01
     assert plan.vars["payment"] == "USD/2 2701" and plan.vars["partner_settlement"] == "partners:skyway:settlement"
     assert (plan.metadata["payment"], plan.metadata["price_per_point"], plan.metadata["currency"]) == ("27.01", "0.0090", "USD")
+    # one unit off the pool's counter, unbounded (it also gives the counter its balance row)
+    assert (plan.vars["pool_step"], plan.vars["pool_sequence"], plan.vars["pool_counted"]) == (
+        "CTL 1", "pools:travel:sequence", "program:control:sequence"
+    )
+    assert "pool_expected" not in plan.vars
 
 
 def test_a_contribution_is_refused_for_a_partner_outside_the_pool_or_paying_nothing(chart: Chart, catalogue: Catalogue) -> None:
@@ -134,7 +139,8 @@ def test_an_amount_buys_whole_points_or_is_refused(chart: Chart) -> None:
 
 def test_an_earn_issues_to_the_bucket_and_charges_the_members(chart: Chart, catalogue: Catalogue) -> None:
     plan = pool_earn.plan(
-        PoolEarnCommand(customer="c42", pool="travel", earn_id="e-1", points=10, at=AT), chart, catalogue, {"skyway": 50, "cityrail": 50}
+        PoolEarnCommand(customer="c42", pool="travel", earn_id="e-1", points=10, at=AT), chart, catalogue,
+        PoolFunds(count=6, funds={"skyway": 50, "cityrail": 50}),
     )
     assert plan.reference == "pool_earn:e-1"
     assert plan.vars["bucket"] == "customers:c42:points:20270601" and plan.vars["issued"] == chart.issued_shard("c42")
@@ -142,11 +148,16 @@ def test_an_earn_issues_to_the_bucket_and_charges_the_members(chart: Chart, cata
     assert listed(plan, "funds") == ["pools:travel:partners:skyway:funds", "pools:travel:partners:cityrail:funds"]
     assert listed(plan, "draws") == ["pools:travel:partners:skyway:awarded", "pools:travel:partners:cityrail:awarded"]
     assert (plan.metadata["charges"], plan.metadata["expires_at"]) == ("cityrail=2,skyway=8", "2027-06-01")
+    # the pool's counter read 6 operations: the draw may take it to -7, no further
+    assert (plan.vars["pool_step"], plan.vars["pool_sequence"], plan.vars["pool_expected"], plan.vars["pool_counted"]) == (
+        "CTL 1", "pools:travel:sequence", "CTL 7", "program:control:sequence"
+    )
 
 
 def test_a_member_charged_nothing_is_left_out_of_the_legs(chart: Chart, catalogue: Catalogue) -> None:
     plan = pool_earn.plan(
-        PoolEarnCommand(customer="c42", pool="travel", earn_id="e-2", points=1, at=AT), chart, catalogue, {"skyway": 5, "cityrail": 5}
+        PoolEarnCommand(customer="c42", pool="travel", earn_id="e-2", points=1, at=AT), chart, catalogue,
+        PoolFunds(count=1, funds={"skyway": 5, "cityrail": 5}),
     )
     assert listed(plan, "charges") == ["PTS 1"] and listed(plan, "draws") == ["pools:travel:partners:skyway:awarded"]
     assert plan.metadata["charges"] == "cityrail=0,skyway=1"
@@ -157,17 +168,18 @@ def test_a_redemption_spends_the_buckets_and_charges_the_members(chart: Chart, c
         PoolRedeemCommand(customer="c42", pool="travel", redemption_id="r-1", points=70, at=AT, reward="lounge"),
         chart,
         catalogue,
-        (buckets(d20260930=50, noexpiry=40), {"skyway": 100, "cityrail": 100}),
+        (buckets(d20260930=50, noexpiry=40), PoolFunds(count=2, funds={"skyway": 100, "cityrail": 100})),
     )
     assert listed(plan, "taken") == ["PTS 50", "PTS 20"] and plan.vars["redeemed"] == "program:points:redeemed"
     # 70 × 3/4 = 52.5, 70 × 1/4 = 17.5: the tie to the larger share
     assert listed(plan, "charges") == ["PTS 53", "PTS 17"]
     assert listed(plan, "draws") == ["pools:travel:partners:skyway:redeemed", "pools:travel:partners:cityrail:redeemed"]
     assert plan.metadata["reward"] == "lounge"
+    assert (plan.vars["pool_sequence"], plan.vars["pool_expected"]) == ("pools:travel:sequence", "CTL 3")
     with pytest.raises(InsufficientPoints):
         pool_redeem.plan(
             PoolRedeemCommand(customer="c42", pool="travel", redemption_id="r-2", points=91, at=AT),
-            chart, catalogue, (buckets(d20260930=50, noexpiry=40), {"skyway": 100, "cityrail": 100}),
+            chart, catalogue, (buckets(d20260930=50, noexpiry=40), PoolFunds(count=2, funds={"skyway": 100, "cityrail": 100})),
         )
 
 
@@ -181,6 +193,19 @@ def test_a_chart_declaring_pools_is_checked_on_load() -> None:
     with pytest.raises(ChartError, match="missing account kind 'pool_funds'"):
         Chart.from_yaml(yaml.safe_dump(data))
     data = yaml.safe_load(CHART_PATH.read_text())
+    del data["accounts"]["pool_sequence"]
+    with pytest.raises(ChartError, match="missing account kind 'pool_sequence'"):
+        Chart.from_yaml(yaml.safe_dump(data))
+    data = yaml.safe_load(CHART_PATH.read_text())
     data["pools"]["travel"]["members"]["skyway"] = {"share": 0}
     with pytest.raises(ChartError, match=r"share"):
         Chart.from_yaml(yaml.safe_dump(data))
+
+
+def test_a_draw_opens_the_pool_counter_only_when_it_has_no_row(chart: Chart, catalogue: Catalogue) -> None:
+    command = PoolEarnCommand(customer="c42", pool="travel", earn_id="e-3", points=1, at=AT)
+    assert open_pool_sequence(command, chart, catalogue, 0) == []
+    (opening,) = open_pool_sequence(command, chart, catalogue, None)
+    assert opening.reference == "open_control:pools:travel:sequence"
+    plan = pool_earn.plan(command, chart, catalogue, PoolFunds(count=None, funds={"skyway": 5, "cityrail": 5}))
+    assert plan.vars["pool_expected"] == "CTL 1"  # no row: nothing counted yet

@@ -17,6 +17,7 @@ from opsupport import AT, buckets, d, dated_buckets, priced, steady
 
 from loyalty_accounts.operations import pool_contribute, pool_earn, pool_redeem
 from loyalty_accounts.operations.pool_contribute import PoolContributeCommand
+from loyalty_accounts.operations.pool import PoolFunds
 from loyalty_accounts.operations.pool_earn import PoolEarnCommand
 from loyalty_accounts.operations.pool_redeem import PoolRedeemCommand
 from loyalty_accounts import operations
@@ -143,11 +144,12 @@ def sample_plans(chart, catalogue, rules) -> list[TransactionPlan]:
             PoolContributeCommand(pool="travel", partner="cityrail", contribution_id="pc-1", points=1000, at=AT), chart, catalogue
         ),
         pool_earn.plan(
-            PoolEarnCommand(customer="c42", pool="travel", earn_id="pe-1", points=12, at=AT), chart, catalogue, {"skyway": 9, "cityrail": 3}
+            PoolEarnCommand(customer="c42", pool="travel", earn_id="pe-1", points=12, at=AT), chart, catalogue,
+            PoolFunds(count=3, funds={"skyway": 9, "cityrail": 3}),
         ),
         pool_redeem.plan(
             PoolRedeemCommand(customer="c42", pool="travel", redemption_id="pr-1", points=12, at=AT),
-            chart, catalogue, (MANY, {"skyway": 50, "cityrail": 50}),
+            chart, catalogue, (MANY, PoolFunds(count=4, funds={"skyway": 50, "cityrail": 50})),
         ),
         adjust.plan(
             AdjustCommand(customer="c42", adjustment_id="a-1", direction="credit", points=5, reason="goodwill", at=AT),

@@ -40,13 +40,14 @@ def emit_json(payload: Any) -> None:
 
 def show(renderable: Any) -> None:
     """Print a rich table for people on stdout: to a terminal as rich draws it; to a pipe or a file as wide as
-    it needs (nothing cut) and without the padding rich leaves at the end of lines."""
+    it needs (nothing cut) and without the padding rich leaves at the end of lines. Cells are literal text: no
+    markup, no emoji codes (``catalogue:HEADPHONES:stock`` stays an address)."""
 
-    out = Console(file=sys.stdout, highlight=False, soft_wrap=False)
+    out = Console(file=sys.stdout, highlight=False, soft_wrap=False, markup=False, emoji=False)
     if out.is_terminal:
         out.print(renderable)
         return
-    wide = Console(width=100_000, highlight=False, color_system=None)
+    wide = Console(width=100_000, highlight=False, color_system=None, markup=False, emoji=False)
     with wide.capture() as captured:
         wide.print(renderable)
     for line in captured.get().splitlines():

@@ -23,6 +23,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Sequence
 
+from pydantic import field_validator
+
 from ..chart import Chart
 from ..errors import InvalidCommand, UnknownEntity
 from ..numscript import Catalogue
@@ -48,6 +50,15 @@ class HoldCommand(Command):
     hold_id: HoldId
     points: Points
     at: Instant
+
+    @field_validator("hold_id")
+    @classmethod
+    def _not_a_review_hold(cls, value: str) -> str:
+        # rv-{id} and rvh-{digest} name the holds of redemptions held for review (operations.redeem_review):
+        # an authorisation hold of that name would share their account.
+        if value.startswith(("rv-", "rvh-")):
+            raise ValueError("hold ids starting with 'rv-' or 'rvh-' are kept for redemptions held for review")
+        return value
 
 
 def plan(command: HoldCommand, chart: Chart, catalogue: Catalogue, buckets: Sequence[BucketBalance]) -> TransactionPlan:

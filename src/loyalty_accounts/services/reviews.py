@@ -111,7 +111,7 @@ class ReviewService:
             raise InvalidCommand("reviews need the rules' review section: this programme's rules declare none")
         allowed = policy.allowed_reasons(decision)
         if reason not in allowed:
-            raise InvalidCommand(f"--reason: not a {decision} reason of the rules (use one of: {', '.join(allowed)})")
+            raise InvalidCommand(f"--reason: not one of the rules' {decision} reasons (use one of: {', '.join(allowed)})")
         held = find_review(self._reading, rid)
         command = ReviewCommand(
             customer=held.metadata["customer"],

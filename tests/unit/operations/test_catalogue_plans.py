@@ -180,3 +180,12 @@ def test_a_physical_reward_hold_already_decided_is_refused(chart, catalogue):
     command, held = held_unit("approved")
     with pytest.raises(OperationRefused, match="already decided"):
         review.plan(command, chart, catalogue, held.model_copy(update={"available": {"PTS": 0}}))
+
+
+@pytest.mark.parametrize("hold_id", ["rv-r-9", "rvh-0123abcd"])
+def test_an_authorisation_hold_may_not_take_the_name_of_a_review_hold(hold_id):
+    from loyalty_accounts.operations import HoldCommand
+
+    with pytest.raises(InvalidCommand, match="kept for redemptions held for review"):
+        HoldCommand(customer="c42", hold_id=hold_id, points=10, at=AT)
+    assert HoldCommand(customer="c42", hold_id="rv9", points=10, at=AT).hold_id == "rv9"

@@ -146,7 +146,7 @@ def test_unknown_or_unreviewed_redemptions_and_bad_reasons_are_refused() -> None
         program.review("r-9", "approve", operator="ops-7", reason="verified_with_member", at=T0 + HOUR)
     with pytest.raises(OperationRefused, match="was not held for review"):
         program.review("r-small", "approve", operator="ops-7", reason="verified_with_member", at=T0 + HOUR)
-    with pytest.raises(InvalidCommand, match="not a reject reason .* suspected_fraud"):
+    with pytest.raises(InvalidCommand, match="not one of the rules' reject reasons .* suspected_fraud"):
         program.review("r1", "reject", operator="ops-7", reason="verified_with_member", at=T0 + HOUR)
     with pytest.raises(InvalidCommand) as refused:
         program.review("r1", "reject", operator="zoe.martin@example.com", reason="suspected_fraud", at=T0 + HOUR)

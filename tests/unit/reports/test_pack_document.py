@@ -49,10 +49,10 @@ def test_the_drawing_edge_takes_floats_only_there() -> None:
     assert svg.count("<svg") == 1 and 'id="plain-chart-' in svg
 
 
-def make_pack(tables: tuple[Table, ...] | None = None) -> ReportPack:
+def make_pack(tables: tuple[Table, ...] | None = None, head_hash: str = "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=") -> ReportPack:
     head = LogHead(
         log_id=41,
-        hash="q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=",
+        hash=head_hash,
         date=datetime(2026, 11, 30, 21, 0, tzinfo=UTC),
         type="NEW_TRANSACTION",
         logs=41,
@@ -101,6 +101,14 @@ def test_the_csv_holds_the_rows_by_the_cli_convention_and_not_the_footer() -> No
     assert provenance["command"] == (
         "loyalty --ledger books report pack --from 2025-10-31T23:59:59.999999+00:00 --as-of 2026-10-31T23:59:59.999999+00:00 --out DIR"
     )
+
+
+def test_a_head_hash_a_spreadsheet_would_run_is_quoted_in_the_csv_and_plain_on_the_page() -> None:
+    # base64 begins with "+" once in 64 logs: the CSV keeps it text, the page shows the hash as the ledger gave it
+    files = render_pack(make_pack(head_hash="+wJPiYmMUXO3FvyBitKYUd+8RUVb3n0RiB1VI4F7oF0="))
+    provenance = dict(csv.reader(io.StringIO(files["provenance.csv"].decode())))
+    assert provenance["head_hash"] == "'+wJPiYmMUXO3FvyBitKYUd+8RUVb3n0RiB1VI4F7oF0="
+    assert 'id="head-hash">+wJPiYmMUXO3FvyBitKYUd+8RUVb3n0RiB1VI4F7oF0=<' in files["pack.html"].decode()
 
 
 def test_the_page_is_escaped_has_no_script_and_reaches_nothing_outside() -> None:

@@ -50,9 +50,21 @@ def _checked(value: object, pattern: str, what: str, rule: str) -> str:
     if not isinstance(value, str) or not re.fullmatch(pattern.strip("^$"), value):
         # An email or a phone number typed in an id's place stays out of the message (and of logs).
         hidden = not_repeated(value) if isinstance(value, str) else None
-        shown = "empty" if value == "" else f"({hidden})" if hidden is not None else repr(value)
+        shown = "empty" if value == "" else f"({hidden})" if hidden is not None else _quoted(value)
         raise InvalidCommand(f"{what} {shown} is not valid: {rule}")
     return value
+
+
+QUOTED_AT_MOST = 40
+"""Characters of a refused value a message repeats: a longer one is cut there and its length given."""
+
+
+def _quoted(value: object) -> str:
+    """``value`` as a message repeats it: ``'c-42'``; a long string cut (``'xxxx…' (300 characters)``)."""
+
+    if isinstance(value, str) and len(value) > QUOTED_AT_MOST:
+        return f"{value[:QUOTED_AT_MOST]!r}… ({len(value)} characters)"
+    return repr(value)
 
 
 def customer_id(value: object) -> str:
@@ -83,6 +95,8 @@ def sku(value: object) -> str:
     """``value`` if it is a reward SKU (1-64 of ``A-Z a-z 0-9 _ -``, not starting with ``_`` or ``-``), else InvalidCommand."""
 
     return _checked(value, SKU_PATTERN, "reward SKU", "use 1-64 letters, digits, '_' or '-', starting with a letter or digit")
+
+
 def operator_id(value: object) -> str:
     """``value`` if it is an operator id (1-64 of ``A-Z a-z 0-9 _ . -``, starting with a letter or digit), else InvalidCommand."""
 

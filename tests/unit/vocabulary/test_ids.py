@@ -50,3 +50,16 @@ def test_a_malformed_id_that_cannot_be_personal_data_is_quoted(bad: str) -> None
     with pytest.raises(InvalidCommand) as refused:
         hold_id(bad)
     assert refused.value.message.startswith(f"hold id {bad!r} is not valid")
+
+
+def test_a_long_malformed_id_is_cut_in_its_message_and_its_length_given() -> None:
+    with pytest.raises(InvalidCommand) as refused:
+        hold_id("h" * 300 + "!")
+    message = str(refused.value)
+    assert message == "hold id " + repr("h" * 40) + "… (301 characters) is not valid: use 1-100 letters, digits, '_' or '-'"
+    assert "\n" not in message and len(message) < 160
+
+
+def test_a_malformed_id_of_forty_characters_is_repeated_whole() -> None:
+    with pytest.raises(InvalidCommand, match=r"'a\.{39}' is not valid"):
+        customer_id("a" + "." * 39)

@@ -18,16 +18,32 @@ from ..errors import InvalidCommand, LoyaltyError
 from ..settings import Settings
 from ..vocabulary.cells import plain
 from ..vocabulary.instants import parse_instant
+from ..vocabulary.quoting import quoted
 from ..reports.common import utc_now
 from .idempotency import IdempotencyStore
 from .keys import ApiKey, ApiKeys, KeyStore, NotAllowed
 from .problems import problem_of
 from .programmes import Programmes
 
-__all__ = ["ApiContext", "json_response", "problem_response"]
+__all__ = ["QUERY_NAMES", "ApiContext", "json_response", "problem_response", "refuse_unknown_query"]
 
 PROBLEM_TYPE = "application/problem+json"
 
+QUERY_NAMES: dict[str, frozenset[str]] = {}
+"""Each route's template → the query parameters it reads (a route not here reads none): filled where routes are
+registered (:mod:`.reads`)."""
+
+
+def refuse_unknown_query(request: Request) -> None:
+    """InvalidCommand naming the query parameters the route does not read (``?asof=`` for ``?as_of=``): a
+    misspelt parameter must not quietly answer something else (today's balance for one as of a past date)."""
+
+    allowed = QUERY_NAMES.get(instance_of(request) or "", frozenset())
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        said = ", ".join(quoted(name) for name in unknown[:3]) + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")
+        reads = f"it reads {', '.join(sorted(allowed))}" if allowed else "it reads none"
+        raise InvalidCommand(f"unknown query parameter {said}: {reads}")
 
 
 def json_response(payload: Any, status: int = 200) -> Response:
@@ -89,13 +105,15 @@ class ApiContext:
         return self.programmes.app(programme)
 
     def authenticate(self, request: Request, programme: str) -> ApiKey:
-        """The request's API key (``Authorization: Bearer lk_...``), valid now for ``programme``. Raises KeyRefused."""
+        """The request's API key (``Authorization: Bearer lk_...``), valid now for ``programme``. Raises KeyRefused;
+        then InvalidCommand for a query parameter the route does not read (:func:`refuse_unknown_query`)."""
 
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         text = token.strip() if scheme.lower() == "bearer" else None
         key = self.keys().authenticate(text, programme, self.clock())
         request.state.key_id = key.key_id
+        refuse_unknown_query(request)  # once the caller is known: one without a key is told nothing of its request
         return key
 
     def instant(self, programme: str, text: str | None, what: str) -> datetime | None:

@@ -17,7 +17,8 @@ GET /reconcile?as_of=                                   finance:read
 GET /partners/{partner}/statement?from=&to=             partner:{partner}, finance:read
 =====================================================  =================================================
 
-Instants are ISO 8601 with an offset, or a bare date (the start of that day in the programme's zone).
+Instants are ISO 8601 with an offset, or a bare date (the start of that day in the programme's zone). A query
+parameter a read does not list is refused (400 ``invalid-request``), never ignored: ``?asof=`` must not answer as now.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
 from ..reports.statement import points_change
-from .context import ApiContext, json_response, positive_limit, require
+from .context import QUERY_NAMES, ApiContext, json_response, positive_limit, require
 from .writes import WRITES, build
 
 __all__ = ["MAX_PAGE", "READS", "register_reads"]
@@ -57,9 +58,12 @@ def report_document(report: BaseModel) -> dict[str, Any]:
     return report.model_dump(mode="json") | to_jsonable_python(verdicts)
 
 
-def _route(api: FastAPI, method: str, path: str, scopes: tuple[str, ...], summary: str) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+def _route(
+    api: FastAPI, method: str, path: str, scopes: tuple[str, ...], summary: str, query: tuple[str, ...] = ()
+) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
     READS[f"{method} {path}"] = scopes
     full = "/v1/programmes/{programme}" + path
+    QUERY_NAMES[full] = frozenset(query)  # any other is refused (400)
     decorator = api.get if method == "GET" else api.post
     return decorator(full, tags=["reads"], summary=summary, description=f"Scopes: {', '.join(scopes)} (or admin).")
 
@@ -67,8 +71,8 @@ def _route(api: FastAPI, method: str, path: str, scopes: tuple[str, ...], summar
 def register_reads(api: FastAPI, context: ApiContext) -> None:
     """Add every read of the module docstring to ``api``."""
 
-    def member_route(path: str, scopes: tuple[str, ...], summary: str, read: Callable[[Any, str, Request], Any]) -> None:
-        @_route(api, "GET", path, scopes, summary)
+    def member_route(path: str, scopes: tuple[str, ...], summary: str, read: Callable[[Any, str, Request], Any], query: tuple[str, ...]) -> None:
+        @_route(api, "GET", path, scopes, summary, query)
         def handler(programme: str, member: str, request: Request) -> Response:
             key = context.authenticate(request, programme)
             require(key, *scopes, member=member)
@@ -83,13 +87,13 @@ def register_reads(api: FastAPI, context: ApiContext) -> None:
         position = app.program.balance(member, pit=as_of(app, request))
         return position.model_dump(mode="json") | {"total": position.total}
 
-    member_route("/members/{member}/balance", MEMBER_BALANCE, "A member's points: spendable, pending, held, due, by bucket", balance)
+    member_route("/members/{member}/balance", MEMBER_BALANCE, "A member's points: spendable, pending, held, due, by bucket", balance, ("as_of",))
     member_route("/members/{member}/tier", MEMBER_BALANCE, "A member's tier and the distance to the next",
-                 lambda app, m, r: app.program.tier(m, as_of(app, r) or context.clock()).model_dump(mode="json"))
+                 lambda app, m, r: app.program.tier(m, as_of(app, r) or context.clock()).model_dump(mode="json"), ("as_of",))
     member_route("/members/{member}/statement", MEMBER_HISTORY, "A member's statement between two instants",
-                 lambda app, m, r: report_document(app.reports.statement(m, as_of(app, r, "from"), as_of(app, r, "to"))))
+                 lambda app, m, r: report_document(app.reports.statement(m, as_of(app, r, "from"), as_of(app, r, "to"))), ("from", "to"))
 
-    @_route(api, "GET", "/members/{member}/history", MEMBER_HISTORY, "A member's transactions, oldest first, a page at a time")
+    @_route(api, "GET", "/members/{member}/history", MEMBER_HISTORY, "A member's transactions, oldest first, a page at a time", ("limit", "after"))
     def history(programme: str, member: str, request: Request, limit: int = 100, after: int = -1) -> Response:
         key = context.authenticate(request, programme)
         require(key, *MEMBER_HISTORY, member=member)
@@ -121,8 +125,8 @@ def register_reads(api: FastAPI, context: ApiContext) -> None:
         require(key, "pos:earn", "finance:read")
         return json_response(context.app(programme).program.explain(order_id).model_dump(mode="json"))
 
-    def report(path: str, summary: str, read: Callable[[Any, Request], Any]) -> None:
-        @_route(api, "GET", path, ("finance:read",), summary)
+    def report(path: str, summary: str, read: Callable[[Any, Request], Any], query: tuple[str, ...] = ("from", "to")) -> None:
+        @_route(api, "GET", path, ("finance:read",), summary, query)
         def handler(programme: str, request: Request) -> Response:
             key = context.authenticate(request, programme)
             require(key, "finance:read")
@@ -130,13 +134,13 @@ def register_reads(api: FastAPI, context: ApiContext) -> None:
 
         handler.__name__ = "report_" + path.rsplit("/", 1)[-1].replace("-", "_")
 
-    report("/reports/liability", "Outstanding points (the liability) by state", lambda app, r: app.reports.liability(as_of(app, r)))
+    report("/reports/liability", "Outstanding points (the liability) by state", lambda app, r: app.reports.liability(as_of(app, r)), ("as_of",))
     report("/reports/activity", "The points roll-forward", lambda app, r: app.reports.activity(as_of(app, r, "from"), as_of(app, r, "to")))
     report("/reports/breakage", "Breakage by cohort", lambda app, r: app.reports.breakage(as_of(app, r, "from"), as_of(app, r, "to")))
     report("/reports/revenue", "The IFRS 15 revenue schedule", lambda app, r: app.reports.revenue(as_of(app, r, "from"), as_of(app, r, "to")))
-    report("/reconcile", "Every reconciliation check", lambda app, r: app.reports.reconcile(as_of(app, r)))
+    report("/reconcile", "Every reconciliation check", lambda app, r: app.reports.reconcile(as_of(app, r)), ("as_of",))
 
-    @_route(api, "GET", "/partners/{partner}/statement", ("partner:{partner}", "finance:read"), "A partner's settlement statement")
+    @_route(api, "GET", "/partners/{partner}/statement", ("partner:{partner}", "finance:read"), "A partner's settlement statement", ("from", "to"))
     def partner_statement(programme: str, partner: str, request: Request) -> Response:
         key = context.authenticate(request, programme)
         require(key, f"partner:{partner}", "finance:read")

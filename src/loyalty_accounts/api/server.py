@@ -35,6 +35,7 @@ from .context import ApiContext, instance_of, json_response, problem_response, r
 from .idempotency import idempotency_key, request_digest
 from .problems import FINAL_STATUSES, IdempotencyConflict, problem
 from .reads import READS, register_reads
+from .strict_json import StrictJsonRoute
 from .writes import WRITES, Write, build, business_key, required_scope
 
 __all__ = ["MAX_BODY", "REQUEST_TIMEOUT_S", "create_api"]
@@ -77,6 +78,7 @@ def create_api(context: ApiContext, *, request_timeout_s: float = REQUEST_TIMEOU
     )
     api.state.context = context
     api.router.redirect_slashes = False  # a redirect's Location would be built from the caller's Host header
+    api.router.route_class = StrictJsonRoute  # a body naming a field twice is refused (:mod:`.strict_json`)
 
     @api.middleware("http")
     async def _log_and_limit(request: Request, call_next: Any) -> Response:
@@ -122,7 +124,7 @@ def create_api(context: ApiContext, *, request_timeout_s: float = REQUEST_TIMEOU
             except LoyaltyError as refused:  # KeyRefused (401), NotAllowed (403), or the registry unavailable (503)
                 return problem_response(refused, request)
         places = "; ".join(
-            f"{'.'.join(_place(p) for p in err.get('loc', ()) if p != 'body') or 'body'}: {err.get('msg', 'invalid')}" for err in exc.errors()
+            f"{'.'.join(_place(p) for p in err.get('loc', ()) if p != 'body') or 'body'}: {_said(err)}" for err in exc.errors()
         )
         return problem_answer(request, 400, "invalid-request", "InvalidCommand", places)
 
@@ -203,6 +205,15 @@ def _place(part: object) -> str:
 
     hidden = not_repeated(str(part))
     return f"({hidden})" if hidden is not None else str(part)
+
+
+def _said(err: Any) -> str:
+    """What a validation error says: its message, with the parser's own words for a malformed body."""
+
+    said = str(err.get("msg", "invalid"))
+    if err.get("type") == "json_invalid" and (err.get("ctx") or {}).get("error"):
+        said += f": {err['ctx']['error']}"
+    return said
 
 
 def scopes_of(request: Request) -> tuple[str, ...]:

@@ -45,6 +45,7 @@ from .output import (
     formatted,
     with_parameters,
 )
+from ..vocabulary.quoting import quoted
 from .shell import fail, run_guarded
 
 Customer = Annotated[str, typer.Option("--customer", "-c", help="Customer id.")]
@@ -350,7 +351,7 @@ def register(app: typer.Typer) -> None:
 
         def fields() -> dict[str, Any]:
             if direction not in DIRECTIONS:
-                raise InvalidCommand(f"--direction: {direction!r} must be out or in")
+                raise InvalidCommand(f"--direction: {quoted(direction)} must be out or in")
             whole = parse_points(partner_points, option="--partner-points")
             return dict(customer=customer, exchange_id=exchange_id, partner=partner, partner_points=whole, at=parse_instant(at))
 

@@ -27,6 +27,7 @@ from .programme_views import PROGRAMME_TABLES, programme_json, programme_table
 from .inputs import parse_instant as parse_cli_instant
 from .output import Format, emit_json, emit_rows, formatted, show, table
 from .revenue_views import REVENUE_COLUMNS, revenue_closing_row, revenue_json, revenue_rows
+from ..vocabulary.quoting import quoted
 from .shell import fail, run_guarded
 from .views import (
     ACTIVITY_COLUMNS,
@@ -268,7 +269,7 @@ def programme(
     """Programme analytics over the window, from the ledger: active members, points issued and redeemed per day, redemption by reward type, tiers, partners, expiring-soon points, anomaly flags with their transactions."""
 
     if part not in PROGRAMME_TABLES:
-        fail(f"--table {part!r} is not a part of the report (one of {', '.join(PROGRAMME_TABLES)})", 2)
+        fail(f"--table {quoted(part)} is not a part of the report (one of {', '.join(PROGRAMME_TABLES)})", 2)
     first, last = _window(start, end)
     report = run_guarded(lambda: _service(ctx).programme(first, last))
     if fmt is Format.json:

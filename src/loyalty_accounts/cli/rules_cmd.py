@@ -35,6 +35,7 @@ from .ops import (
     operation,
 )
 from .output import Format, emit_json, emit_mapping, emit_rows, formatted
+from ..vocabulary.quoting import quoted
 from .shell import fail, run_guarded
 
 rules_app = typer.Typer(help="Check earning rules files.", no_args_is_help=True)
@@ -82,7 +83,7 @@ def _sample(text: str, index: int, at: datetime) -> Order:
 
     parts = text.split(":")
     if len(parts) != 4:
-        raise InvalidCommand(f"--sample {text!r}: write AMOUNT:CURRENCY:CATEGORY:CHANNEL, e.g. 120.35:EUR:groceries:store")
+        raise InvalidCommand(f"--sample {quoted(text)}: write AMOUNT:CURRENCY:CATEGORY:CHANNEL, e.g. 120.35:EUR:groceries:store")
     amount, currency, category, channel = parts
     money = parse_money(amount, currency)
     return Order(customer="sample", order_id=f"s{index}", amount=money.amount, currency=money.currency,

@@ -17,6 +17,7 @@ from pydantic import BeforeValidator, Field, StringConstraints, field_validator
 
 from ..errors import InvalidCommand
 from .frozen import Value
+from .quoting import quoted
 
 Asset = str
 """A Formance asset name: ``PTS``, ``USD/2``, ``SKYMILES``."""
@@ -142,7 +143,7 @@ def parse_points(text: str, *, option: str = "--points", signed: bool = False) -
 
     if not text.isascii() or not _PLAIN_INTEGER.fullmatch(text) or (text.startswith("-") and not signed):
         kind = "a whole number" if signed else "a positive whole number"
-        raise InvalidCommand(f"{option}: {text!r} is not {kind} of points; write e.g. 250")
+        raise InvalidCommand(f"{option}: {quoted(text)} is not {kind} of points; write e.g. 250")
     digits = text.lstrip("-")
     if len(digits) > len(str(MAX_POINTS)) or int(digits) > MAX_POINTS:
         shown = text if len(text) <= 40 else f"{text[:20]}… ({len(digits)} digits)"
@@ -158,5 +159,5 @@ def parse_money(amount: str, currency: str, *, option: str = "--amount") -> Mone
     """
 
     if not _PLAIN_DECIMAL.fullmatch(amount):
-        raise InvalidCommand(f"{option}: {amount!r} is not a plain decimal number; write e.g. 12.50")
+        raise InvalidCommand(f"{option}: {quoted(amount)} is not a plain decimal number; write e.g. 12.50")
     return Money(amount=Decimal(amount), currency=currency.upper())

@@ -21,6 +21,7 @@ from pydantic import StringConstraints
 
 from ..errors import InvalidCommand
 from .personal_data import not_repeated
+from .quoting import quoted
 
 CUSTOMER_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 BUSINESS_KEY_PATTERN = r"^[A-Za-z0-9_.-]{1,100}$"
@@ -50,21 +51,9 @@ def _checked(value: object, pattern: str, what: str, rule: str) -> str:
     if not isinstance(value, str) or not re.fullmatch(pattern.strip("^$"), value):
         # An email or a phone number typed in an id's place stays out of the message (and of logs).
         hidden = not_repeated(value) if isinstance(value, str) else None
-        shown = "empty" if value == "" else f"({hidden})" if hidden is not None else _quoted(value)
+        shown = "empty" if value == "" else f"({hidden})" if hidden is not None else quoted(value)
         raise InvalidCommand(f"{what} {shown} is not valid: {rule}")
     return value
-
-
-QUOTED_AT_MOST = 40
-"""Characters of a refused value a message repeats: a longer one is cut there and its length given."""
-
-
-def _quoted(value: object) -> str:
-    """``value`` as a message repeats it: ``'c-42'``; a long string cut (``'xxxx…' (300 characters)``)."""
-
-    if isinstance(value, str) and len(value) > QUOTED_AT_MOST:
-        return f"{value[:QUOTED_AT_MOST]!r}… ({len(value)} characters)"
-    return repr(value)
 
 
 def customer_id(value: object) -> str:

@@ -22,6 +22,7 @@ from typing import Annotated
 from pydantic import AfterValidator, AwareDatetime
 
 from ..errors import InvalidCommand
+from .quoting import quoted
 
 Instant = AwareDatetime
 """A timezone-aware instant (pydantic refuses a naive one); commands keep it in UTC."""
@@ -80,7 +81,7 @@ def parse_instant(text: str, zone: tzinfo, *, what: str = "instant", bare: str =
         try:
             day = date.fromisoformat(text)
         except ValueError:
-            raise InvalidCommand(f"{what}: {text!r} is not a calendar date") from None
+            raise InvalidCommand(f"{what}: {quoted(text)} is not a calendar date") from None
         try:
             return _in_range(day_start(day, zone), text, what)
         except OverflowError:  # year 1 east of UTC, year 9999 west of it
@@ -92,7 +93,7 @@ def parse_instant(text: str, zone: tzinfo, *, what: str = "instant", bare: str =
     except ValueError:
         example = _example_day(text[:10])
         raise InvalidCommand(
-            f"{what}: {text!r} is not an ISO 8601 instant or date; write e.g. {example}T10:00:00Z, "
+            f"{what}: {quoted(text)} is not an ISO 8601 instant or date; write e.g. {example}T10:00:00Z, "
             f"or {example} for {bare} in {zone_name(zone)}"
         ) from None
     if moment.tzinfo is None:
@@ -100,7 +101,7 @@ def parse_instant(text: str, zone: tzinfo, *, what: str = "instant", bare: str =
         own = EARLIEST + timedelta(days=1) <= moment.replace(tzinfo=timezone.utc) < LATEST - timedelta(days=1)
         example = text if own else "2026-05-01T10:00:00"
         raise InvalidCommand(
-            f"{what}: {text!r} has no UTC offset; write e.g. {example}Z or {example}+01:00 "
+            f"{what}: {quoted(text)} has no UTC offset; write e.g. {example}Z or {example}+01:00 "
             f"(a bare date such as {example[:10]} is {bare} in {zone_name(zone)})"
         )
     try:
@@ -127,7 +128,7 @@ def _example_day(head: str) -> str:
 def _in_range(moment: datetime | None, text: str, what: str) -> datetime:
     if moment is None or not EARLIEST <= moment < LATEST:
         raise InvalidCommand(
-            f"{what}: {text!r} is outside the instants the ledger keeps "
+            f"{what}: {quoted(text)} is outside the instants the ledger keeps "
             f"(from {iso_instant(EARLIEST)}, before {iso_instant(LATEST)})"
         )
     return moment
@@ -153,7 +154,7 @@ def day_from_metadata(text: str) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise InvalidCommand(f"{text!r} is not a date (YYYY-MM-DD) or 'never'") from None
+        raise InvalidCommand(f"{quoted(text)} is not a date (YYYY-MM-DD) or 'never'") from None
 
 
 def stamp(value: datetime) -> str:

@@ -1,0 +1,24 @@
+"""How an error message repeats a value it refuses: quoted, on one line, and short.
+
+``quoted("c 1")`` → ``'c 1'``; a string longer than :data:`QUOTED_AT_MOST`
+characters is cut there and its length given (``'9999…' … (230 characters)``),
+so that a pasted file or a runaway argument never turns a one-line error into
+a screenful. Control characters are escaped by ``repr`` (a newline shows as
+``\\n``): the message stays one line.
+"""
+
+from __future__ import annotations
+
+QUOTED_AT_MOST = 40
+"""Characters of a refused value a message repeats: a longer one is cut there and its length given."""
+
+
+def quoted(value: object) -> str:
+    """``value`` as a message repeats it: ``'c-42'``; a long string cut (``'xxxx…'… (300 characters)``)."""
+
+    if isinstance(value, str) and len(value) > QUOTED_AT_MOST:
+        return f"{value[:QUOTED_AT_MOST]!r}… ({len(value)} characters)"
+    return repr(value)
+
+
+__all__ = ["QUOTED_AT_MOST", "quoted"]

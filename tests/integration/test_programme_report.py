@@ -65,6 +65,19 @@ def into(tx: PostedTransaction, account: str) -> int:
     return sum(p.amount for p in points(tx) if p.destination == account) - sum(p.amount for p in points(tx) if p.source == account)
 
 
+def by_reward_type(transactions: Iterable[PostedTransaction]) -> dict[str, list[int]]:
+    """[redemptions, points] per ``reward_type`` metadata ("unspecified" without one): each transaction with
+    points into ``program:points:redeemed``, and its net points into it."""
+
+    rewards: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for tx in transactions:
+        if any(p.destination == "program:points:redeemed" for p in points(tx)):
+            kind = tx.metadata.get("reward_type") or "unspecified"
+            rewards[kind][0] += 1
+            rewards[kind][1] += into(tx, "program:points:redeemed")
+    return dict(rewards)
+
+
 def tier(qualifying: Iterable[tuple[datetime, date, int]], at: datetime) -> str:
     start = at - timedelta(days=WINDOW_DAYS)
     first = start.date() if start.time() == datetime.min.time() else start.date() + timedelta(days=1)
@@ -111,13 +124,8 @@ def test_the_demo_years_analytics_agree_with_a_hand_count(client: LedgerClient, 
     assert got["members_at_end"] == len(known)
 
     # redemption by reward type
-    rewards: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for tx in window:
-        if any(p.destination == "program:points:redeemed" for p in points(tx)):
-            kind = tx.metadata.get("reward_type") or "unspecified"
-            rewards[kind][0] += 1
-            rewards[kind][1] += into(tx, "program:points:redeemed")
-    assert {r["reward_type"]: [r["redemptions"], r["points"]] for r in got["rewards"]} == dict(rewards) == {"unspecified": [2, 5420]}
+    rewards = by_reward_type(window)
+    assert {r["reward_type"]: [r["redemptions"], r["points"]] for r in got["rewards"]} == rewards == {"unspecified": [2, 5420]}
 
     # partners: skyway's accounts, and the points issued by the transactions that received its miles
     cents = lambda tx, sign: sum(p.amount for p in tx.postings if p.asset == "USD/2" and (p.destination if sign > 0 else p.source) == "partners:skyway:settlement")  # noqa: E731
@@ -255,14 +263,9 @@ def test_pool_figures_and_pool_redemptions_agree_with_the_ledger_and_the_partner
     # redemption by reward type: the pool's GIFT-25 records its type as the plain one does; the free label none
     pool_gift = client.find_by_reference("pool_redeem:pr-1")
     assert pool_gift is not None and (pool_gift.metadata["reward"], pool_gift.metadata["reward_type"]) == ("GIFT-25", "gift_card")
-    rewards: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for tx in inside:
-        if any(p.destination == "program:points:redeemed" for p in points(tx)):
-            kind = tx.metadata.get("reward_type") or "unspecified"
-            rewards[kind][0] += 1
-            rewards[kind][1] += into(tx, "program:points:redeemed")
-    assert {r["reward_type"]: [r["redemptions"], r["points"]] for r in got["rewards"]} == dict(rewards)
-    assert dict(rewards) == {"gift_card": [2, 4500], "unspecified": [1, 50]}
+    rewards = by_reward_type(inside)
+    assert {r["reward_type"]: [r["redemptions"], r["points"]] for r in got["rewards"]} == rewards
+    assert rewards == {"gift_card": [2, 4500], "unspecified": [1, 50]}
 
     # each partner's pool figures: counted from the window's postings, and the ledger's own volumes and balances
     rows = {(r["partner"], r["pool"]): r for r in got["partner_pools"]}

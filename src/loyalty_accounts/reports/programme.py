@@ -57,6 +57,7 @@ from ..vocabulary.instants import zone_name
 from .anomalies import AnomalyFlag, anomaly_flags
 from .common import ONE_MICROSECOND, Clock, Windowed, dated_points, money_value, read_dated_positions, window, windowed
 from .pack.partners import PartnerBalance, read_partner_balances
+from .pool import PoolFigures
 from .programme_facts import UNSPECIFIED, PartnerFacts, PoolFacts, TxFacts, classify_all
 from .programme_tiers import Days, TierChange, TierCount, tier_changes, tier_distribution
 
@@ -98,27 +99,13 @@ class RewardTypeLine(Frozen):
     value: Decimal
 
 
-class PartnerPoolActivity(Frozen):
-    """One partner's figures in one pool over the window: the movements of its pool accounts (see the module docstring)."""
+class PartnerPoolActivity(PoolFigures):
+    """One partner's figures in one pool over the window: the movements of its pool accounts (see the module
+    docstring). ``contributed`` and ``paid`` are what it put in and came to owe for it in the window (``paid``:
+    its ``pool`` lines on the partner statement), ``funds`` its funds' movement (``contributed − drawn``),
+    ``awarded`` and ``redeemed`` the points of its funds drawn for members' earnings and redemptions."""
 
-    partner: str
     pool: str
-    contributed: int
-    """Points the partner put into the pool in the window."""
-    funds: int
-    """The movement of its funds in the pool: ``contributed − awarded − redeemed``."""
-    awarded: int
-    """Points of its funds drawn for members earning from the pool."""
-    redeemed: int
-    """Points of its funds drawn for members redeeming against the pool."""
-    paid: Decimal
-    """Money it came to owe for its contributions in the window (its ``pool`` lines on the partner statement)."""
-
-    @property
-    def balanced(self) -> bool:
-        """Whether what it put in equals its funds' movement plus what was drawn (always, on the chart's postings)."""
-
-        return self.contributed == self.funds + self.awarded + self.redeemed
 
 
 class PartnerPerformance(Frozen):

@@ -54,7 +54,6 @@ from .spend import spend_vars
 TEMPLATE = "pool_redeem"
 
 
-
 class State(NamedTuple):
     """What a pool redemption is planned from (a plain ``(buckets, pool)`` pair reads as one without a reward type)."""
 

@@ -254,3 +254,33 @@ def test_a_pool_funded_before_counters_has_its_counter_opened_by_the_first_draw(
     assert len(list(client.transactions(metadata={"operation": "open_control", "account": counter}))) == 1
     assert balance(client, counter, chart.control_asset) == -2
     assert balance(client, chart.pool_account("travel", "skyway", "funds"), "PTS") == 24
+
+
+def test_a_pool_redemption_of_a_catalogue_reward_records_it_as_a_catalogue_redemption_does(
+    client: LedgerClient, ledger_url: str, ledger_name: str
+) -> None:
+    """`pool redeem --reward GIFT-25` and `redeem --reward GIFT-25` write the same reward metadata (the SKU and
+    its type, gift_card); a label the catalogue does not list writes the label only. The reconciliation's
+    metadata check passes on what was posted."""
+
+    program = programme(client, pending_days=0)
+    program.execute(PoolContributeCommand(pool="travel", partner="skyway", contribution_id="c-1", points=6000, at=T0))
+    program.execute(PoolContributeCommand(pool="travel", partner="cityrail", contribution_id="c-2", points=2000, at=T0))
+    program.execute(PoolEarnCommand(customer="m1", pool="travel", earn_id="e-1", points=5000, at=T0 + days(1)))
+    for args in (
+        ["pool", "redeem", "-c", "m1", "--pool", "travel", "--redemption", "pr-1", "-p", "2250", "--reward", "GIFT-25"],
+        ["pool", "redeem", "-c", "m1", "--pool", "travel", "--redemption", "pr-2", "-p", "50", "--reward", "lounge"],
+        ["redeem", "-c", "m1", "--redemption", "r-1", "--reward", "GIFT-25"],
+    ):
+        result = cli(ledger_url, ledger_name, *args, "-f", "json")
+        assert result.exit_code == 0, result.output
+    pooled, labelled, plain = (client.find_by_reference(ref) for ref in ("pool_redeem:pr-1", "pool_redeem:pr-2", "redeem:r-1"))
+    assert pooled is not None and labelled is not None and plain is not None
+    rewards = lambda tx: {k: v for k, v in tx.metadata.items() if k.startswith("reward")}  # noqa: E731
+    assert rewards(pooled) == rewards(plain) == {"reward": "GIFT-25", "reward_type": "gift_card"}
+    assert rewards(labelled) == {"reward": "lounge"}
+    # the pool's partners paid for the catalogue reward: 2250 charged 1688 to skyway, 562 to cityrail (3:1, the tie to the larger share)
+    assert pooled.metadata["charges"] == "cityrail=562,skyway=1688"
+    assert program.balance("m1").spendable == 5000 - 2250 - 50 - 2250
+    reconciliation = FinanceReports(client, program.chart).reconcile()
+    assert reconciliation.ok, [c for c in reconciliation.checks if c.status != "pass"]

@@ -1,5 +1,6 @@
-"""``loyalty report programme`` on the real Formance Ledger: the demo year with every figure counted by hand, and a
-constructed history raising each anomaly flag.
+"""``loyalty report programme`` on the real Formance Ledger: the demo year with every figure counted by hand, a
+constructed history raising each anomaly flag, and a partner pool's window (its partners' pool figures, tied to the
+ledger's volumes and balances and to the partner statements; pool redemptions counted by reward type).
 
 The hand count does not use the code under test: it lists the ledger's raw transactions
 (``GET /v2/{ledger}/transactions``, every page) and counts their postings by their addresses as text
@@ -10,20 +11,25 @@ the window). Nothing of ``loyalty_accounts.reports`` is imported.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections import defaultdict
 from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any, Iterable
 
 import pytest
 import yaml
-from support.programme import ROOT, earn, programme
+from support.programme import ROOT, T0, days, earn, programme
 from typer.testing import CliRunner
 
 from loyalty_accounts.cli import app
 from loyalty_accounts.demo import run_demo
 from loyalty_accounts.ledger import LedgerClient
 from loyalty_accounts.operations import RedeemCommand, TransferCommand
+from loyalty_accounts.operations.pool_contribute import PoolContributeCommand
+from loyalty_accounts.operations.pool_earn import PoolEarnCommand
 from loyalty_accounts.types import PostedTransaction
 
 pytestmark = pytest.mark.integration
@@ -36,11 +42,14 @@ WINDOW_DAYS = 365  # rules.yaml tiers.qualification
 ISSUED = "program:points:issued:"
 
 
-def report(ledger_url: str, ledger_name: str, *window: str) -> dict[str, Any]:
-    args = ["--ledger-url", ledger_url, "--ledger", ledger_name, "report", "programme", *window, "-f", "json"]
-    result = CliRunner().invoke(app, args)
+def cli(ledger_url: str, ledger_name: str, *args: str) -> str:
+    result = CliRunner().invoke(app, ["--ledger-url", ledger_url, "--ledger", ledger_name, *args])
     assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
+    return result.stdout
+
+
+def report(ledger_url: str, ledger_name: str, *window: str) -> dict[str, Any]:
+    return json.loads(cli(ledger_url, ledger_name, "report", "programme", *window, "-f", "json"))
 
 
 def member(address: str) -> str | None:
@@ -54,6 +63,19 @@ def points(tx: PostedTransaction) -> list[Any]:
 
 def into(tx: PostedTransaction, account: str) -> int:
     return sum(p.amount for p in points(tx) if p.destination == account) - sum(p.amount for p in points(tx) if p.source == account)
+
+
+def by_reward_type(transactions: Iterable[PostedTransaction]) -> dict[str, list[int]]:
+    """[redemptions, points] per ``reward_type`` metadata ("unspecified" without one): each transaction with
+    points into ``program:points:redeemed``, and its net points into it."""
+
+    rewards: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for tx in transactions:
+        if any(p.destination == "program:points:redeemed" for p in points(tx)):
+            kind = tx.metadata.get("reward_type") or "unspecified"
+            rewards[kind][0] += 1
+            rewards[kind][1] += into(tx, "program:points:redeemed")
+    return dict(rewards)
 
 
 def tier(qualifying: Iterable[tuple[datetime, date, int]], at: datetime) -> str:
@@ -102,13 +124,8 @@ def test_the_demo_years_analytics_agree_with_a_hand_count(client: LedgerClient, 
     assert got["members_at_end"] == len(known)
 
     # redemption by reward type
-    rewards: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for tx in window:
-        if any(p.destination == "program:points:redeemed" for p in points(tx)):
-            kind = tx.metadata.get("reward_type") or "unspecified"
-            rewards[kind][0] += 1
-            rewards[kind][1] += into(tx, "program:points:redeemed")
-    assert {r["reward_type"]: [r["redemptions"], r["points"]] for r in got["rewards"]} == dict(rewards) == {"unspecified": [2, 5420]}
+    rewards = by_reward_type(window)
+    assert {r["reward_type"]: [r["redemptions"], r["points"]] for r in got["rewards"]} == rewards == {"unspecified": [2, 5420]}
 
     # partners: skyway's accounts, and the points issued by the transactions that received its miles
     cents = lambda tx, sign: sum(p.amount for p in tx.postings if p.asset == "USD/2" and (p.destination if sign > 0 else p.source) == "partners:skyway:settlement")  # noqa: E731
@@ -209,3 +226,87 @@ def test_each_anomaly_flag_names_its_transactions(client: LedgerClient, ledger_u
         ("transfer_chain", ("m2", "m3", "m4")): [first, second],
         ("redemption_after_transfer", ("m3",)): [first, spent],
     }
+
+
+POOL_ROLES = ("contributed", "funds", "awarded", "redeemed", "paid")
+"""The chart's accounts of a partner in a pool: pools:{pool}:partners:{partner}:{role}."""
+
+
+def test_pool_figures_and_pool_redemptions_agree_with_the_ledger_and_the_partner_statements(
+    client: LedgerClient, ledger_url: str, ledger_name: str
+) -> None:
+    """Pool travel (skyway share 3, cityrail 1) funded and drawn on before the window (2026-01-10 to 2026-01-20),
+    in it and after it. In it: skyway contributes 301, m1 earns 3000 from the pool, redeems the catalogue's
+    GIFT-25 (gift_card, 2250 points) and a free label (50) against it, and m2 redeems GIFT-25 the plain way."""
+
+    program = programme(client, pending_days=0)
+    window = ("--from", "2026-01-10", "--to", "2026-01-20")
+    start, end = datetime(2026, 1, 9, 23, 59, 59, 999999, tzinfo=UTC), datetime(2026, 1, 20, 23, 59, 59, 999999, tzinfo=UTC)
+    assert start < T0 and T0 + days(1) < end
+    for partner, key in (("skyway", "c-1"), ("cityrail", "c-2")):
+        program.execute(PoolContributeCommand(pool="travel", partner=partner, contribution_id=key, points=6000 if partner == "skyway" else 2000, at=T0 - days(5)))
+    program.execute(PoolEarnCommand(customer="m1", pool="travel", earn_id="e-0", points=40, at=T0 - days(1)))
+    program.earn(earn("m2", "o-1", "3000.00", T0 - days(2)))
+    at = lambda hours: (T0 + timedelta(hours=hours)).isoformat()  # noqa: E731
+    cli(ledger_url, ledger_name, "pool", "contribute", "--pool", "travel", "--partner", "skyway", "--contribution", "c-3", "-p", "301", "--at", at(0))
+    cli(ledger_url, ledger_name, "pool", "earn", "-c", "m1", "--pool", "travel", "--earn", "e-1", "-p", "3000", "--at", at(1))
+    cli(ledger_url, ledger_name, "pool", "redeem", "-c", "m1", "--pool", "travel", "--redemption", "pr-1", "-p", "2250", "--reward", "GIFT-25", "--at", at(2))
+    cli(ledger_url, ledger_name, "pool", "redeem", "-c", "m1", "--pool", "travel", "--redemption", "pr-2", "-p", "50", "--reward", "lounge", "--at", at(3))
+    cli(ledger_url, ledger_name, "redeem", "-c", "m2", "--redemption", "r-1", "--reward", "GIFT-25", "--at", at(4))
+    program.execute(PoolContributeCommand(pool="travel", partner="cityrail", contribution_id="c-4", points=100, at=T0 + days(15)))
+    program.execute(PoolEarnCommand(customer="m1", pool="travel", earn_id="e-2", points=10, at=T0 + days(15)))
+    got = report(ledger_url, ledger_name, *window)
+    everything = list(client.transactions())
+    inside = [tx for tx in everything if start < tx.timestamp <= end]
+    assert len(inside) == 5 and len(everything) > len(inside) + 5
+
+    # redemption by reward type: the pool's GIFT-25 records its type as the plain one does; the free label none
+    pool_gift = client.find_by_reference("pool_redeem:pr-1")
+    assert pool_gift is not None and (pool_gift.metadata["reward"], pool_gift.metadata["reward_type"]) == ("GIFT-25", "gift_card")
+    rewards = by_reward_type(inside)
+    assert {r["reward_type"]: [r["redemptions"], r["points"]] for r in got["rewards"]} == rewards
+    assert rewards == {"gift_card": [2, 4500], "unspecified": [1, 50]}
+
+    # each partner's pool figures: counted from the window's postings, and the ledger's own volumes and balances
+    rows = {(r["partner"], r["pool"]): r for r in got["partner_pools"]}
+    assert set(rows) == {("skyway", "travel"), ("cityrail", "travel")}
+    for (partner, pool), row in rows.items():
+        address = lambda role: f"pools:{pool}:partners:{partner}:{role}"  # noqa: E731
+        asset = lambda role: "USD/2" if role == "paid" else "PTS"  # noqa: E731
+        sign = lambda role: -1 if role in ("contributed", "paid") else 1  # noqa: E731
+        counted = {
+            role: sign(role) * sum(
+                (p.amount if p.destination == address(role) else -p.amount)
+                for tx in inside for p in tx.postings if p.asset == asset(role) and address(role) in (p.source, p.destination)
+            )
+            for role in POOL_ROLES
+        }
+        volumes = {
+            row.account: row.balance
+            for row in client.volumes(f"pools:{pool}:partners:{partner}:", start=start + timedelta(microseconds=1), end=end)
+        }
+        for role in POOL_ROLES:
+            moved = client.aggregate_balances(address(role), pit=end).get(asset(role), 0) - client.aggregate_balances(address(role), pit=start).get(asset(role), 0)
+            assert sign(role) * volumes.get(address(role), 0) == sign(role) * moved == counted[role], (partner, role)
+        figures = {role: row[role] for role in POOL_ROLES}
+        assert figures == {**counted, "paid": f"{counted['paid'] / 100:.2f}"}, partner
+        assert row["contributed"] == row["funds"] + row["awarded"] + row["redeemed"] and row["currency"] == "USD"
+        # ...and they tie to the partner statement: its pool lines in the window, its pools at the window's ends
+        statement = json.loads(cli(ledger_url, ledger_name, "partner", "statement", "--partner", partner, *window, "-f", "json"))
+        opening = json.loads(cli(ledger_url, ledger_name, "partner", "statement", "--partner", partner, "--to", "2026-01-09", "-f", "json"))
+        pool_lines = [line for line in statement["lines"] if line["line"] == "pool"]
+        assert sum(line["points"] for line in pool_lines) == row["contributed"]
+        assert statement["pool_movements"] == row["paid"] and statement["ok"] is True
+        (at_end,), (at_start,) = statement["pools"], opening["pools"]
+        for role in ("contributed", "funds", "awarded", "redeemed"):
+            assert at_end[role] - at_start[role] == row[role], (partner, role)
+        assert Decimal(at_end["paid"]) - Decimal(at_start["paid"]) == Decimal(row["paid"])
+    # by hand (3:1 shares): c-3 301 points at 0.0090 = 2.709 → 2.71; e-1 3000 = 2250 + 750; pr-1 2250 = 1688 + 562
+    # (the tie to the larger share); pr-2 50 = 38 + 12
+    sky, city = rows[("skyway", "travel")], rows[("cityrail", "travel")]
+    assert [sky[r] for r in POOL_ROLES] == [301, 301 - 2250 - 1726, 2250, 1726, "2.71"]
+    assert [city[r] for r in POOL_ROLES] == [0, -750 - 574, 750, 574, "0.00"]
+
+    # the CSV of the part carries the same figures
+    text = cli(ledger_url, ledger_name, "report", "programme", *window, "-f", "csv", "--table", "partner_pools")
+    assert [dict(r) for r in csv.DictReader(io.StringIO(text))] == [{k: str(v) for k, v in r.items()} for r in got["partner_pools"]]

@@ -206,6 +206,12 @@ def every_plan(chart: Chart, catalogue: Catalogue) -> list[TransactionPlan]:
             catalogue,
             (bks, PoolFunds(count=5, funds={"skyway": 100, "cityrail": 100})),
         ),
+        pool_redeem.plan(  # a catalogue reward (not physical) redeemed against the pool: its SKU and its type
+            PoolRedeemCommand(customer="c42", pool="travel", redemption_id="pr-2", points=10, at=t, reward="GIFT-25"),
+            chart,
+            catalogue,
+            pool_redeem.State(bks, PoolFunds(count=6, funds={"skyway": 100, "cityrail": 100}), "gift_card"),
+        ),
         convert.plan(ConvertCommand(customer="c42", conversion_id="cv-1", points=500, at=t), chart, catalogue, bks),
         refund.plan(
             RefundCommand(customer="c42", order_id="o-1", refund_id="rf-1", amount=usd, at=t),

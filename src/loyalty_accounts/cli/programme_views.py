@@ -13,12 +13,21 @@ __all__ = ["PROGRAMME_TABLES", "programme_json", "programme_table"]
 Rows = Callable[[ProgrammeReport], list[dict[str, Any]]]
 
 
-def _parts(field: str, *, currency: bool = False, as_of: bool = False) -> Rows:
-    """Rows of one part of the report: its lines dumped, with the report's currency or end instant beside them."""
+def _parts(
+    field: str, *, currency: bool = False, as_of: bool = False, inner: str | None = None, leave_out: frozenset[str] = frozenset()
+) -> Rows:
+    """Rows of one part of the report: its lines dumped, with the report's currency or end instant beside them.
+
+    ``inner``: the rows are the lines each line holds in that field (a partner's pool figures) instead;
+    ``leave_out``: fields of a line that are not its row's (lines held in a part of their own).
+    """
 
     def rows(report: ProgrammeReport) -> list[dict[str, Any]]:
         extra: dict[str, Any] = ({"currency": report.currency} if currency else {}) | ({"as_of": report.end} if as_of else {})
-        return [line.model_dump() | extra for line in getattr(report, field)]
+        lines = getattr(report, field)
+        if inner is not None:
+            lines = [held for line in lines for held in getattr(line, inner)]
+        return [line.model_dump(exclude=set(leave_out)) | extra for line in lines]
 
     return rows
 
@@ -33,7 +42,11 @@ PROGRAMME_TABLES: dict[str, tuple[tuple[str, ...], Rows]] = {
             "partner", "name", "asset", "exchanges_out", "exchanges_in", "points_out", "points_in", "units_delivered",
             "units_received", "settlement_out", "settlement_in", "settlement_net", "balance_at_end", "currency",
         ),
-        _parts("partners", currency=True),
+        _parts("partners", currency=True, leave_out=frozenset({"pools"})),
+    ),
+    "partner_pools": (
+        ("partner", "pool", "contributed", "funds", "awarded", "redeemed", "paid", "currency"),
+        _parts("partners", currency=True, inner="pools"),
     ),
     "expiring": (("as_of", "within_days", "expires_by", "points", "spendable", "pending", "members"), _parts("expiring", as_of=True)),
     "flags": (("kind", "members", "transactions", "first_at", "last_at", "detail"), _parts("flags")),

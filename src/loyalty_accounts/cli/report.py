@@ -248,6 +248,7 @@ _PROGRAMME_TITLES = {
     "tiers": "Tier distribution at the window's end",
     "tier_changes": "Tier changes in the window (no transaction: an order day left the qualification window)",
     "partners": "Partner performance",
+    "partner_pools": "Partner performance in pools (points contributed, funds' movement, drawn for earnings and redemptions; money paid)",
     "expiring": "Points expiring soon after the window's end (buckets as of --to)",
     "flags": "Anomaly flags",
 }
@@ -266,7 +267,7 @@ def programme(
     *,
     fmt: Format,
 ) -> None:
-    """Programme analytics over the window, from the ledger: active members, points issued and redeemed per day, redemption by reward type, tiers, partners, expiring-soon points, anomaly flags with their transactions."""
+    """Programme analytics over the window, from the ledger: active members, points issued and redeemed per day, redemption by reward type, tiers, partners and their pool figures, expiring-soon points, anomaly flags with their transactions."""
 
     if part not in PROGRAMME_TABLES:
         fail(f"--table {quoted(part)} is not a part of the report (one of {', '.join(PROGRAMME_TABLES)})", 2)

@@ -17,10 +17,17 @@ Worked example, pool travel (skyway share 3, cityrail share 1), c42 with bucket
     pools:travel:sequence                 -1 CTL → program:control:sequence                 +1   (pool counter, see .pool)
 
     reference "pool_redeem:r-1"; metadata charges "cityrail=2,skyway=8"
+
+A ``reward`` the rules' catalogue lists is held to it (its price; a physical
+one is refused, since a pool redemption takes no stock) and recorded as a
+catalogue redemption records it: metadata ``reward`` (the SKU) and
+``reward_type`` (its type), so the programme analytics' redemption by reward
+type counts it. Any other ``reward`` is a free label: ``reward`` only.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple, Sequence
 
 from ..chart import Chart
 from ..errors import InvalidCommand
@@ -46,8 +53,16 @@ from .spend import spend_vars
 
 TEMPLATE = "pool_redeem"
 
-State = tuple[list[BucketBalance], PoolFunds]
-"""The customer's buckets as of the command's instant, and the pool's count and what each member can give then."""
+
+class State(NamedTuple):
+    """What a pool redemption is planned from (a plain ``(buckets, pool)`` pair reads as one without a reward type)."""
+
+    buckets: Sequence[BucketBalance]
+    """The customer's buckets as of the command's instant."""
+    pool: PoolFunds
+    """The pool's count and what each member can give then."""
+    reward_type: str | None = None
+    """The type of the catalogue reward the command names (None: no reward, or a label the catalogue does not list)."""
 
 
 class PoolRedeemCommand(PoolDrawCommand):
@@ -60,23 +75,26 @@ class PoolRedeemCommand(PoolDrawCommand):
 
 
 def read(command: PoolRedeemCommand, reading: Reading) -> State:
-    """The customer's buckets and the pool's count and funds (the pool is checked first: InvalidCommand, nothing else read).
+    """The customer's buckets, the pool's count and funds, and the type of the catalogue reward named (if any).
 
-    A ``reward`` the rules' catalogue lists is held to it (InvalidCommand, nothing else read): ``points``
-    must be its price, and a physical one is refused, since a pool redemption takes no unit of stock.
+    The pool is checked first (InvalidCommand, nothing else read). A ``reward`` the rules' catalogue lists
+    is held to it (InvalidCommand, nothing else read): ``points`` must be its price, and a physical one is
+    refused, since a pool redemption takes no unit of stock.
     """
 
     reading.chart.pool(command.pool)
-    _check_catalogue_reward(command, reading)
-    return customer_buckets(command, reading), pool_funds(command, reading)
+    reward_type = _check_catalogue_reward(command, reading)
+    return State(customer_buckets(command, reading), pool_funds(command, reading), reward_type)
 
 
-def _check_catalogue_reward(command: PoolRedeemCommand, reading: Reading) -> None:
+def _check_catalogue_reward(command: PoolRedeemCommand, reading: Reading) -> str | None:
+    """The type of the catalogue reward the command names, held to its price; None when the catalogue does not list it."""
+
     rules = reading.rules
     catalogue = rules.catalogue if rules is not None else None
     reward = catalogue.find(command.reward) if catalogue is not None and command.reward is not None else None
     if catalogue is None or reward is None:
-        return
+        return None
     if reward.physical:
         raise InvalidCommand(
             f"reward {reward.sku} is physical and a pool redemption takes no stock: "
@@ -85,17 +103,26 @@ def _check_catalogue_reward(command: PoolRedeemCommand, reading: Reading) -> Non
     price = catalogue.price(reward)
     if command.points != price:
         raise InvalidCommand(f"reward {reward.sku} costs {price} points, not {command.points}")
+    return reward.type
 
 
-def plan(command: PoolRedeemCommand, chart: Chart, catalogue: Catalogue, state: State) -> TransactionPlan:
-    """The redemption; InsufficientPoints when the customer's buckets or the pool cannot cover it."""
+def plan(
+    command: PoolRedeemCommand, chart: Chart, catalogue: Catalogue, state: State | tuple[Sequence[BucketBalance], PoolFunds]
+) -> TransactionPlan:
+    """The redemption; InsufficientPoints when the customer's buckets or the pool cannot cover it.
 
-    buckets, pool = state
+    Metadata: the draw's (:func:`~.pool.draw_metadata`), ``reward`` when the command names one, and
+    ``reward_type`` when the read found it in the catalogue.
+    """
+
+    buckets, pool, reward_type = State(*state)
     charges = distribute(command.pool, chart.pool(command.pool), command.points, pool.funds)
     spent = spend_vars(chart, buckets, customer=command.customer, points=command.points, at=command.at)
     metadata = draw_metadata(command, charges, "redemption_id")
     if command.reward is not None:
         metadata["reward"] = command.reward
+    if reward_type is not None:
+        metadata["reward_type"] = reward_type
     return plan_command(
         command,
         chart,
@@ -121,7 +148,7 @@ OPERATION: Operation[PoolRedeemCommand, State] = Operation(
     setup=lambda command, chart, catalogue, state: open_pool_sequence(command, chart, catalogue, state[1].count),
     writes=Writes(
         required=POOL_KEYS | {"customer", "redemption_id"},
-        optional=frozenset({"reward"}),
+        optional=frozenset({"reward", "reward_type"}),
         business_key="redemption_id",
     ),
 )

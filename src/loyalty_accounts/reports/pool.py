@@ -39,6 +39,7 @@ from .common import Clock, instant_or_now
 
 __all__ = [
     "PartnerPoolFigures",
+    "PoolFigures",
     "PoolMemberPosition",
     "PoolPosition",
     "partner_figures",
@@ -53,12 +54,14 @@ SHARE_PLACES = 6
 """Decimals a share is shown with (rounded half-even; the exact figures are the points)."""
 
 
-class PoolMemberPosition(Frozen):
-    """One member partner's figures in a pool (points, and money in the money asset's currency)."""
+class PoolFigures(Frozen):
+    """One member partner's figures in a pool: points, and money in the money asset's currency.
+
+    At an instant (:class:`PoolMemberPosition`: its accounts' balances) or over a window (their movements,
+    :class:`~.programme.PartnerPoolActivity`).
+    """
 
     partner: str
-    share: int
-    """The member's declared share (its weight under ``distribution: shares``)."""
     contributed: int
     funds: int
     awarded: int
@@ -76,6 +79,13 @@ class PoolMemberPosition(Frozen):
         """Whether what it put in equals what it has left plus what was drawn (its accounts sum to zero)."""
 
         return self.contributed == self.funds + self.drawn
+
+
+class PoolMemberPosition(PoolFigures):
+    """One member partner's figures in a pool at an instant: its accounts' balances."""
+
+    share: int
+    """The member's declared share (its weight under ``distribution: shares``)."""
 
 
 class PoolPosition(Frozen):

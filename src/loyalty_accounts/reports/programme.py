@@ -23,7 +23,14 @@ transactions dated in it, classified by their postings
   by then, and each tier change inside the window (:mod:`.programme_tiers`);
 - **partners**: per declared partner, points exchanged out and in, partner
   units delivered and received, settlement money each way and net in the
-  window, and the settlement balance at ``end``;
+  window, and the settlement balance at ``end``; and for each pool it is a
+  member of (the chart's ``pools``, declared order), its pool figures in the
+  window: points contributed, the movement of its funds, points drawn for
+  members' earnings (awarded) and redemptions (redeemed), and the money paid
+  for its contributions. Each is the movement over the window of its account
+  ``pools:{pool}:partners:{partner}:{figure}`` (``contributed`` and ``paid``
+  negated), so ``contributed = funds + awarded + redeemed``, and ``paid`` is
+  the partner statement's pool lines;
 - **expiring soon**: from the spendable and pending buckets as of ``end``,
   points whose expiry date falls within each of the chart's horizons
   (``analytics.expiring_within_days``) after ``end``'s day, and those
@@ -50,7 +57,8 @@ from ..vocabulary.instants import zone_name
 from .anomalies import AnomalyFlag, anomaly_flags
 from .common import ONE_MICROSECOND, Clock, Windowed, dated_points, money_value, read_dated_positions, window, windowed
 from .pack.partners import PartnerBalance, read_partner_balances
-from .programme_facts import UNSPECIFIED, PartnerFacts, TxFacts, classify_all
+from .pool import PoolFigures
+from .programme_facts import UNSPECIFIED, PartnerFacts, PoolFacts, TxFacts, classify_all
 from .programme_tiers import Days, TierChange, TierCount, tier_changes, tier_distribution
 
 __all__ = [
@@ -59,6 +67,7 @@ __all__ = [
     "DailyFlow",
     "ExpiringLine",
     "PartnerPerformance",
+    "PartnerPoolActivity",
     "ProgrammeReport",
     "RewardTypeLine",
     "programme_report",
@@ -90,6 +99,15 @@ class RewardTypeLine(Frozen):
     value: Decimal
 
 
+class PartnerPoolActivity(PoolFigures):
+    """One partner's figures in one pool over the window: the movements of its pool accounts (see the module
+    docstring). ``contributed`` and ``paid`` are what it put in and came to owe for it in the window (``paid``:
+    its ``pool`` lines on the partner statement), ``funds`` its funds' movement (``contributed − drawn``),
+    ``awarded`` and ``redeemed`` the points of its funds drawn for members' earnings and redemptions."""
+
+    pool: str
+
+
 class PartnerPerformance(Frozen):
     partner: str
     name: str
@@ -110,6 +128,8 @@ class PartnerPerformance(Frozen):
     """``settlement_in − settlement_out``: the window's movement of the settlement balance."""
     balance_at_end: Decimal
     """The settlement account at ``end``: negative, the programme owes the partner."""
+    pools: tuple[PartnerPoolActivity, ...] = ()
+    """Its figures in each pool it is a member of (declared order), in the window."""
 
 
 class ExpiringLine(Frozen):
@@ -168,6 +188,29 @@ def _rewards(chart: Chart, facts: Sequence[TxFacts]) -> tuple[RewardTypeLine, ..
     )
 
 
+def _add(total: PartnerFacts | PoolFacts, part: PartnerFacts | PoolFacts) -> None:
+    """Add each figure of ``part`` to ``total`` (the same kind of facts)."""
+
+    for name in vars(total):
+        setattr(total, name, getattr(total, name) + getattr(part, name))
+
+
+def _pools(chart: Chart, partner: str, facts: Sequence[TxFacts]) -> tuple[PartnerPoolActivity, ...]:
+    """``partner``'s figures in each pool it is a member of (declared order), summed over ``facts``."""
+
+    lines = []
+    for pool, declared in chart.spec.pools.items():
+        if partner not in declared.members:
+            continue
+        total = PoolFacts()
+        for fact in facts:
+            if (mine := fact.pools.get((pool, partner))) is not None:
+                _add(total, mine)
+        figures = {name: getattr(total, name) for name in ("contributed", "funds", "awarded", "redeemed")}
+        lines.append(PartnerPoolActivity(partner=partner, pool=pool, **figures, paid=from_minor(total.paid, chart.money_asset)))
+    return tuple(lines)
+
+
 def _partners(chart: Chart, facts: Sequence[TxFacts], balances: Sequence[PartnerBalance]) -> tuple[PartnerPerformance, ...]:
     at_end = {b.partner: b.balance for b in balances}
     money = chart.money_asset
@@ -180,8 +223,7 @@ def _partners(chart: Chart, facts: Sequence[TxFacts], balances: Sequence[Partner
                 continue
             outs += 1 if mine.points_out or mine.units_delivered else 0
             ins += 1 if mine.points_in or mine.units_received else 0
-            for name in vars(total):
-                setattr(total, name, getattr(total, name) + getattr(mine, name))
+            _add(total, mine)
         lines.append(
             PartnerPerformance(
                 partner=key,
@@ -197,6 +239,7 @@ def _partners(chart: Chart, facts: Sequence[TxFacts], balances: Sequence[Partner
                 settlement_in=from_minor(total.settlement_in, money),
                 settlement_net=from_minor(total.settlement_in - total.settlement_out, money),
                 balance_at_end=at_end.get(key, from_minor(0, money)),
+                pools=_pools(chart, key, facts),
             )
         )
     return tuple(lines)

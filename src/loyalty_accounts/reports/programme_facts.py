@@ -15,6 +15,12 @@ type a redemption records, a label): a posting of the points asset
   (``program:points:expired``);
 - between two different members' accounts is a **transfer**.
 
+A posting on a partner's accounts in a partner pool
+(``pools:{pool}:partners:{partner}:contributed|funds|awarded|redeemed``, and
+``paid`` in the money asset) moves that partner's **pool figures**: each the
+account's balance change, signed so that a contribution's are positive
+(``contributed`` and ``paid`` are minus their accounts' movements).
+
 A member is any ``{customer}`` of a customer account. Worked example, an
 earn of 25 points to alice, pending, and a redemption of 10 by bob::
 
@@ -34,7 +40,7 @@ from typing import Iterable, Mapping
 from ..chart import Chart, parse_date_segment
 from ..types import PostedTransaction
 
-__all__ = ["UNSPECIFIED", "PartnerFacts", "QualifyingMove", "TxFacts", "classify", "classify_all", "member_of"]
+__all__ = ["UNSPECIFIED", "PartnerFacts", "PoolFacts", "QualifyingMove", "TxFacts", "classify", "classify_all", "member_of"]
 
 UNSPECIFIED = "unspecified"
 """The reward type of a redemption whose transaction records none (``reward_type`` metadata absent)."""
@@ -48,6 +54,15 @@ _FLOW_KINDS: Mapping[str, str] = {
     "partner_exchanged": "exchanged",
     "points_expired": "expired",
 }
+
+_POOL_ROLES: Mapping[str, tuple[str, int]] = {
+    "pool_contributed": ("contributed", -1),
+    "pool_funds": ("funds", 1),
+    "pool_awarded": ("awarded", 1),
+    "pool_redeemed": ("redeemed", 1),
+    "pool_paid": ("paid", -1),
+}
+"""A pool account kind's figure, and its sign: -1 for the counterparts, negative by what the partner put in or paid."""
 
 _RELEASE = ("customer_pending", "customer_points")
 """A release moves a member's pending points to their own bucket: a sweep, not the member's doing."""
@@ -67,6 +82,25 @@ class PartnerFacts:
     """Money the settlement account gave (the programme owes the partner more), in the money asset's minor units."""
     settlement_in: int = 0
     """Money the settlement account received (the partner owes the programme more)."""
+
+
+@dataclass
+class PoolFacts:
+    """One partner's accounts in one pool, as a transaction moved them (see the module docstring).
+
+    ``contributed``, ``funds``, ``awarded``, ``redeemed`` in points; ``paid`` in the money asset's minor units.
+    Its accounts move only among themselves, so ``contributed == funds + awarded + redeemed`` per transaction.
+    """
+
+    contributed: int = 0
+    """Points the partner put into the pool (minus the movement of its ``contributed`` account)."""
+    funds: int = 0
+    awarded: int = 0
+    """Points of its funds drawn for members' earnings."""
+    redeemed: int = 0
+    """Points of its funds drawn for members' redemptions."""
+    paid: int = 0
+    """Money it came to owe for its contributions (minus the movement of its ``paid`` account)."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +136,8 @@ class TxFacts:
     active: set[str] = field(default_factory=set)
     """Members with a posting of points other than a sweep's (release, expiry)."""
     partners: dict[str, PartnerFacts] = field(default_factory=dict)
+    pools: dict[tuple[str, str], PoolFacts] = field(default_factory=dict)
+    """By ``(pool, partner)``: what the transaction moved on the partner's accounts in the pool."""
     qualifying: list[QualifyingMove] = field(default_factory=list)
 
 
@@ -119,6 +155,21 @@ def _partner(chart: Chart, address: str) -> str | None:
     return parsed.values.get("partner") if parsed is not None else None
 
 
+def _pool_move(chart: Chart, facts: TxFacts, address: str, kind: str | None, asset: str, amount: int) -> None:
+    """Add ``amount`` of ``asset`` moved into (positive) or out of (negative) ``address`` to its pool figure, if it has one."""
+
+    role = _POOL_ROLES.get(kind or "")
+    if role is None:
+        return
+    figure, sign = role
+    if asset != (chart.money_asset if figure == "paid" else chart.points_asset):
+        return
+    parsed = chart.parse(address)
+    assert parsed is not None, "a pool account kind parses"
+    mine = facts.pools.setdefault((parsed.values["pool"], parsed.values["partner"]), PoolFacts())
+    setattr(mine, figure, getattr(mine, figure) + sign * amount)
+
+
 def _sweep(source_kind: str | None, destination_kind: str | None, same_member: bool) -> bool:
     """Whether a posting is the programme's sweep (an expiry, or a release within one member's accounts)."""
 
@@ -127,7 +178,7 @@ def _sweep(source_kind: str | None, destination_kind: str | None, same_member: b
 
 def classify(chart: Chart, tx: PostedTransaction) -> TxFacts:
     """The facts of ``tx`` (see the module docstring). Postings in assets other than points, money, a
-    partner's asset and the qualifying memo are ignored."""
+    partner's asset and the qualifying memo are ignored (a pool's operation counter among them)."""
 
     facts = TxFacts(
         id=tx.id,
@@ -144,6 +195,8 @@ def classify(chart: Chart, tx: PostedTransaction) -> TxFacts:
         src_kind, src_member = member_of(chart, posting.source)
         dst_kind, dst_member = member_of(chart, posting.destination)
         amount = posting.amount
+        _pool_move(chart, facts, posting.destination, dst_kind, posting.asset, amount)
+        _pool_move(chart, facts, posting.source, src_kind, posting.asset, -amount)
         if posting.asset == points:
             facts.moved_points = True
             if src_kind == "points_issued":

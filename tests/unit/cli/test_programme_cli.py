@@ -30,6 +30,8 @@ def test_the_table_names_every_part(cli: typer.Typer) -> None:
     assert lines[0] == "Programme PTS over (2025-09-30T23:59:59.999999+00:00, 2026-10-06T23:59:59.999999+00:00] (UTC days)"
     assert lines[1].startswith("active members 4 of 4   issued 9354   reversed 100   redeemed 5420")
     assert "Anomaly flags: none" in lines and any(line.startswith("Partner performance") for line in lines)
+    pools = lines.index(next(line for line in lines if line.startswith("Partner performance in pools")))
+    assert lines[pools + 1].split() == ["partner", "pool", "contributed", "funds", "awarded", "redeemed", "paid", "currency"]
 
 
 def test_the_json_holds_every_part_and_the_thresholds(cli: typer.Typer) -> None:
@@ -41,6 +43,10 @@ def test_the_json_holds_every_part_and_the_thresholds(cli: typer.Typer) -> None:
     assert sum(day["issued"] for day in payload["daily"]) == payload["totals"]["issued"] == 9354
     skyway = next(p for p in payload["partners"] if p["partner"] == "skyway")
     assert skyway["settlement_net"] == "-0.43"  # exact decimals as text
+    # each partner's pool figures are a part of their own (one kind of row per part): one row per pool membership
+    assert "pools" not in skyway
+    assert {(r["partner"], r["pool"]) for r in payload["partner_pools"]} == {("cityrail", "travel"), ("skyway", "travel")}
+    assert all(r["contributed"] == r["funds"] + r["awarded"] + r["redeemed"] for r in payload["partner_pools"])
     assert payload["thresholds"]["anomalies"]["transfer_chain"] == {"within_hours": 72}
 
 

@@ -183,6 +183,20 @@ def test_a_redemption_spends_the_buckets_and_charges_the_members(chart: Chart, c
         )
 
 
+
+def test_a_redemption_of_a_catalogue_reward_records_its_type(chart: Chart, catalogue: Catalogue) -> None:
+    """The type the read found in the catalogue is written beside the SKU, as a catalogue redemption writes it;
+    a label the catalogue does not list (no type read) writes the label only."""
+
+    command = PoolRedeemCommand(customer="c42", pool="travel", redemption_id="r-3", points=20, at=AT, reward="GIFT-25")
+    funds = PoolFunds(count=2, funds={"skyway": 100, "cityrail": 100})
+    typed = pool_redeem.plan(command, chart, catalogue, pool_redeem.State(buckets(noexpiry=40), funds, "gift_card"))
+    assert (typed.metadata["reward"], typed.metadata["reward_type"]) == ("GIFT-25", "gift_card")
+    label = pool_redeem.plan(command.model_copy(update={"reward": "lounge"}), chart, catalogue, pool_redeem.State(buckets(noexpiry=40), funds))
+    assert label.metadata["reward"] == "lounge" and "reward_type" not in label.metadata
+    # the type changes nothing else: the same postings' vars
+    assert typed.vars == label.vars
+
 def test_a_chart_declaring_pools_is_checked_on_load() -> None:
     data = yaml.safe_load(CHART_PATH.read_text())
     data["pools"]["travel"]["members"]["railco"] = {"share": 1}

@@ -20,6 +20,9 @@ from support.programme import earn, programme
 from loyalty_accounts.chart import load_chart
 from loyalty_accounts.errors import InvalidCommand
 from loyalty_accounts.operations import RedeemCommand, TransferCommand
+from loyalty_accounts.operations.pool_contribute import PoolContributeCommand
+from loyalty_accounts.operations.pool_earn import PoolEarnCommand
+from loyalty_accounts.operations.pool_redeem import PoolRedeemCommand
 from loyalty_accounts.program import LoyaltyProgram
 from loyalty_accounts.reports import FinanceReports, ProgrammeReport
 from loyalty_accounts.reports.programme_facts import classify
@@ -239,3 +242,104 @@ def test_reward_types_with_and_without_the_metadata() -> None:
         ("gift_card", 1, 100, "1.00"),
         ("unspecified", 1, 40, "0.40"),
     ]
+
+
+# -- partner pools: pool redemptions by reward type, each partner's pool figures in the window -----------
+
+
+def test_pool_postings_move_each_partner_s_pool_figures() -> None:
+    chart = load_chart()
+    contribution = classify(
+        chart,
+        tx(
+            8,
+            ("pools:travel:partners:skyway:contributed", "pools:travel:partners:skyway:funds", 300, "PTS"),
+            ("pools:travel:partners:skyway:paid", "partners:skyway:settlement", 270, "USD/2"),
+            ("pools:travel:sequence", "program:control:sequence", 1, "CTL"),
+        ),
+    )
+    (key, figures), = contribution.pools.items()
+    assert key == ("travel", "skyway")
+    assert (figures.contributed, figures.funds, figures.awarded, figures.redeemed, figures.paid) == (300, 300, 0, 0, 270)
+    assert contribution.partners["skyway"].settlement_in == 270  # the payment is also on the settlement account
+    draw = classify(
+        chart,
+        tx(
+            9,
+            ("customers:bob:points:20270301", "program:points:redeemed", 10, "PTS"),
+            ("pools:travel:partners:skyway:funds", "pools:travel:partners:skyway:redeemed", 8, "PTS"),
+            ("pools:travel:partners:cityrail:funds", "pools:travel:partners:cityrail:redeemed", 2, "PTS"),
+            reward_type="gift_card",
+        ),
+    )
+    assert {k: (f.funds, f.redeemed, f.contributed) for k, f in draw.pools.items()} == {
+        ("travel", "skyway"): (-8, 8, 0),
+        ("travel", "cityrail"): (-2, 2, 0),
+    }
+    assert (draw.reward_type, draw.flows["redeemed"], draw.redeemed_by) == ("gift_card", 10, {"bob"})
+
+
+def pool_story() -> tuple[LoyaltyProgram, FakeLedger, datetime, datetime]:
+    """Pool travel funded before the window and drawn on before and in it; in the window: a contribution, a pool
+    earn, pool redemptions of a catalogue reward (GIFT-25, gift_card) and of a free label, and a plain catalogue
+    redemption of the same reward. Returns the programme, its ledger and the window ``(start, end]``."""
+
+    program, ledger = fresh()
+    start, end = T - timedelta(days=30), T + timedelta(days=30)
+    contribute = lambda partner, key, points, at: program.execute(  # noqa: E731
+        PoolContributeCommand(pool="travel", partner=partner, contribution_id=key, points=points, at=at)
+    )
+    contribute("skyway", "c-1", 6000, start - timedelta(days=5))
+    contribute("cityrail", "c-2", 2000, start - timedelta(days=5))
+    program.execute(PoolEarnCommand(customer="m1", pool="travel", earn_id="e-0", points=40, at=start - timedelta(days=1)))
+    contribute("skyway", "c-3", 301, T)
+    program.execute(PoolEarnCommand(customer="m1", pool="travel", earn_id="e-1", points=3000, at=T + timedelta(hours=1)))
+    program.execute(PoolRedeemCommand(customer="m1", pool="travel", redemption_id="pr-1", points=2250, reward="GIFT-25", at=T + timedelta(hours=2)))
+    program.execute(PoolRedeemCommand(customer="m1", pool="travel", redemption_id="pr-2", points=50, reward="lounge", at=T + timedelta(hours=3)))
+    program.earn(earn("m2", "o-1", "3000.00", T - timedelta(days=2)))
+    program.redeem(RedeemCommand(customer="m2", redemption_id="r-1", reward="GIFT-25", at=T + timedelta(hours=4)))
+    return program, ledger, start, end
+
+
+def test_a_pool_redemption_of_a_catalogue_reward_counts_under_its_type() -> None:
+    program, ledger, start, end = pool_story()
+    made = FinanceReports(ledger, program.chart, rules=program.rules).programme(start, end)
+    # the hand count: every transaction of the window with points into program:points:redeemed, by its metadata
+    counted: dict[str, list[int]] = {}
+    for posted in ledger.transactions(start=start + timedelta(microseconds=1), end=end + timedelta(microseconds=1)):
+        into = sum(p.amount for p in posted.postings if p.asset == "PTS" and p.destination == "program:points:redeemed")
+        if into:
+            line = counted.setdefault(posted.metadata.get("reward_type", "unspecified"), [0, 0])
+            line[0], line[1] = line[0] + 1, line[1] + into
+    assert {r.reward_type: [r.redemptions, r.points] for r in made.rewards} == counted
+    # the pool's GIFT-25 and the plain one are both gift cards; the pool's free label records no type
+    assert counted == {"gift_card": [2, 4500], "unspecified": [1, 50]}
+    assert [r.reward_type for r in made.rewards] == ["gift_card", "unspecified"]
+
+
+def test_each_partner_s_pool_figures_are_its_pool_accounts_movements_in_the_window() -> None:
+    program, ledger, start, end = pool_story()
+    reports = FinanceReports(ledger, program.chart, rules=program.rules)
+    made = reports.programme(start, end)
+    before, after = reports.pool("travel", start), reports.pool("travel", end)
+    for line in made.partners:
+        (pool,) = line.pools
+        was, now = before.member(line.partner), after.member(line.partner)
+        assert pool.pool == "travel" and pool.partner == line.partner and pool.balanced
+        assert (pool.contributed, pool.funds, pool.awarded, pool.redeemed, pool.paid) == (
+            now.contributed - was.contributed,
+            now.funds - was.funds,
+            now.awarded - was.awarded,
+            now.redeemed - was.redeemed,
+            now.paid - was.paid,
+        )
+        # ...and the partner statement of the window: its pool lines are the contributions and their payments
+        statement = reports.partner_statement(line.partner, start, end)
+        assert pool.paid == statement.pool_movements
+        assert pool.contributed == sum(s.pool_points or 0 for s in statement.lines if s.kind == "pool")
+    by_key = {line.partner: line.pools[0] for line in made.partners}
+    # by hand (shares 3:1): c-3 301 points at 0.0090 = 2.709 → 2.71; e-1 3000 = 2250 + 750; pr-1 2250 = 1688 + 562
+    # (the tie to the larger share); pr-2 50 = 38 + 12 (37.5/12.5); c-1, c-2 and e-0 are before the window
+    sky, city = by_key["skyway"], by_key["cityrail"]
+    assert (sky.contributed, sky.awarded, sky.redeemed, sky.funds, str(sky.paid)) == (301, 2250, 1688 + 38, 301 - 2250 - 1726, "2.71")
+    assert (city.contributed, city.awarded, city.redeemed, city.funds, str(city.paid)) == (0, 750, 562 + 12, -750 - 574, "0.00")

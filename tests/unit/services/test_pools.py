@@ -121,3 +121,7 @@ def test_a_pool_redemption_is_held_to_the_catalogue_reward_it_names(ledger: Fake
     labelled = program.execute(PoolRedeemCommand(customer="m1", pool="travel", redemption_id="r-4", points=50, reward="lounge", at=T0 + days(2)))
     assert (redeemed.points, labelled.points) == (2500, 50)
     assert program.balance("m1").spendable == 450
+    # the catalogue reward is recorded as a catalogue redemption records it: its SKU and its type; the label alone
+    (posted,), (free,) = redeemed.transactions, labelled.transactions
+    assert (posted.metadata["reward"], posted.metadata["reward_type"]) == ("CASH-25", "cashback")
+    assert free.metadata["reward"] == "lounge" and "reward_type" not in free.metadata

@@ -53,6 +53,7 @@ from ..vocabulary.amounts import NOT_A_FLOAT
 from ..vocabulary.frozen import Frozen, Value
 from ..vocabulary.ids import BusinessKey, ReasonCode
 from ..vocabulary.instants import Instant, iso_instant, parse_instant, utc
+from ..vocabulary.quoting import quoted
 from .base import Command, plan_command
 from .entry import Operation, Writes
 from .period_close import INSTANT_FORMAT
@@ -251,9 +252,9 @@ def parse_rate(text: str, *, option: str) -> Decimal:
     try:
         value = Decimal(raw[:-1].strip() if percent else raw)
     except InvalidOperation:
-        raise InvalidCommand(f"{option} {text!r} is not a rate: write 0.2 or 20%") from None
+        raise InvalidCommand(f"{option} {quoted(text)} is not a rate: write 0.2 or 20%") from None
     if not value.is_finite():
-        raise InvalidCommand(f"{option} {text!r} is not a rate: write 0.2 or 20%")
+        raise InvalidCommand(f"{option} {quoted(text)} is not a rate: write 0.2 or 20%")
     return value.scaleb(-2) if percent else value
 
 
@@ -264,11 +265,11 @@ def parse_fx(items: Mapping[str, str] | list[str]) -> tuple[tuple[str, Decimal],
     for item in items:
         currency, sep, rate = str(item).partition("=")
         if not sep:
-            raise InvalidCommand(f"--fx {item!r}: write CURRENCY=RATE, e.g. EUR=1.085 (units of the programme's currency per EUR)")
+            raise InvalidCommand(f"--fx {quoted(item)}: write CURRENCY=RATE, e.g. EUR=1.085 (units of the programme's currency per EUR)")
         try:
             out.append((currency.strip().upper(), Decimal(rate.strip())))
         except InvalidOperation:
-            raise InvalidCommand(f"--fx {item!r}: {rate.strip()!r} is not a number") from None
+            raise InvalidCommand(f"--fx {quoted(item)}: {quoted(rate.strip())} is not a number") from None
     return tuple(out)
 
 

@@ -115,6 +115,14 @@ def not_repeated(text: str) -> str | None:
     return None if kind is None else f"a value that looks like {'an' if kind == 'email' else 'a'} {kind}, not repeated"
 
 
+def contact_not_repeated(text: str) -> str | None:
+    """:func:`not_repeated` for values that are not ids (amounts, instants, rates): an email or a phone number is
+    not repeated, but blanks between words are (``2026-05-01 10:00`` is a malformed instant, not a name)."""
+
+    kind = _echo_kind(text)
+    return None if kind in (None, "name") else not_repeated(text)
+
+
 class PersonalDataPort(Protocol):
     """Knows members' personal data (the registry): which of some values hold a member's email, phone or name."""
 

@@ -28,3 +28,22 @@ def test_a_pasted_screenful_is_refused_in_one_short_line(parse) -> None:
         parse(text)
     message = str(refused.value)
     assert "\n" not in message and len(message) < 220 and "(1010 characters)" in message
+
+
+@pytest.mark.parametrize("typed", ["ann.lee@example.com", "+1 415 555 0100", "4155550100"])
+def test_an_email_or_phone_typed_in_a_value_is_not_repeated(typed: str) -> None:
+    shown = quoted(typed)
+    assert typed not in shown and "not repeated" in shown
+
+
+def test_blanks_between_words_are_repeated_in_a_value_that_is_no_id() -> None:
+    # a malformed instant is said back as typed (ids are stricter: :func:`loyalty_accounts.vocabulary.ids.customer_id`)
+    assert quoted("2026-05-01 10:00") == "'2026-05-01 10:00'"
+
+
+def test_an_fx_rate_typed_as_a_phone_number_is_not_repeated() -> None:
+    from loyalty_accounts.operations.revenue_estimate import parse_fx
+
+    with pytest.raises(InvalidCommand) as refused:
+        parse_fx(["EUR=415-555-0100"])
+    assert "555" not in str(refused.value) and "not repeated" in str(refused.value)

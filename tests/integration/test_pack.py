@@ -105,6 +105,17 @@ def test_the_demo_years_pack_ties_to_the_ledger_and_renders(
             cents = 0
         assert Decimal(row["balance"]) == Decimal(cents) / 100
     assert Decimal(balances["skyway"]["balance"]) == Decimal("-0.43")
+    # every member of every declared pool, its figures the balances of its pool accounts at the as-of
+    pools = rows(out, "pool_positions")
+    declared = [(pool, p) for pool, spec in reports.chart.spec.pools.items() for p in sorted(spec.members)]
+    assert [(r["pool"], r["partner"]) for r in pools] == declared and declared
+    for row in pools:
+        for role in ("contributed", "funds", "awarded", "redeemed"):
+            try:
+                held = client.account(reports.chart.pool_account(row["pool"], row["partner"], role), pit=as_of).balance("PTS")
+            except UnknownEntity:  # the demo year uses no pool
+                held = 0
+            assert int(row[role]) == (-held if role == "contributed" else held)
     checks = {row["check"]: row["status"] for row in rows(out, "reconciliation")}
     independent = reports.reconcile(as_of, full_log_check=True)
     assert checks == {c.name: c.status for c in independent.checks} and independent.ok

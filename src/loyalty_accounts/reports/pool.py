@@ -47,6 +47,7 @@ __all__ = [
     "pool_positions_of",
     "read_partner_pools",
     "read_pool_position",
+    "read_pool_positions",
 ]
 
 PoolRole = Literal["contributed", "funds", "awarded", "redeemed", "paid"]
@@ -178,13 +179,22 @@ def read_pool_position(ledger: LedgerPort, chart: Chart, pool: str, as_of: datet
     return pool_position(chart, pool, ledger.accounts(address_filter, pit=at), at)
 
 
+def read_pool_positions(
+    ledger: LedgerPort, chart: Chart, at: datetime, pools: Sequence[str] | None = None
+) -> tuple[PoolPosition, ...]:
+    """The positions at ``at`` of ``pools`` (default: every declared pool, declared order; none when the chart
+    has no pools): one listing per pool."""
+
+    keys = list(chart.spec.pools) if pools is None else pools
+    return tuple(pool_position(chart, key, ledger.accounts(chart.pool_filter(key), pit=at), at) for key in keys)
+
+
 def pool_positions_of(
     ledger: LedgerPort, chart: Chart, partner: str, at: datetime
 ) -> tuple[PoolPosition, ...]:
     """The positions, at ``at``, of every pool ``partner`` is a member of (declared order): one listing per pool."""
 
-    pools: Sequence[str] = [key for key, pool in chart.spec.pools.items() if partner in pool.members]
-    return tuple(pool_position(chart, key, ledger.accounts(chart.pool_filter(key), pit=at), at) for key in pools)
+    return read_pool_positions(ledger, chart, at, [key for key, pool in chart.spec.pools.items() if partner in pool.members])
 
 
 class PartnerPoolFigures(PoolMemberPosition):

@@ -16,7 +16,7 @@ runner = CliRunner()
 PERIOD = ["--from", "2025-10-01", "--as-of", "2026-11-30"]
 CSVS = {
     "provenance.csv", "liability_over_time.csv", "roll_forward.csv", "breakage_cohorts.csv", "cohort_triangle_redeemed.csv",
-    "cohort_triangle_expired.csv", "cohort_triangle_ties.csv", "partner_balances.csv", "reconciliation.csv",
+    "cohort_triangle_expired.csv", "cohort_triangle_ties.csv", "partner_balances.csv", "pool_positions.csv", "reconciliation.csv",
     "revenue_schedule.csv", "revenue_estimates.csv", "daily_flows.csv",
 }
 
@@ -31,7 +31,7 @@ def test_the_pack_is_written_to_a_new_folder(cli: typer.Typer, tmp_path: Path) -
     result = runner.invoke(cli, ["pack", *PERIOD, "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert {p.name for p in out.iterdir()} == {"pack.html", *CSVS}
-    assert result.stdout.splitlines()[0] == f"wrote {out / 'pack.html'} and 12 CSV files"
+    assert result.stdout.splitlines()[0] == f"wrote {out / 'pack.html'} and {len(CSVS)} CSV files"
     # --from a date starts the period with that day; --as-of a date ends it with that day
     assert "period (2025-09-30T23:59:59.999999+00:00, 2026-11-30T23:59:59.999999+00:00]" in result.stdout
     page = (out / "pack.html").read_text()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -13,6 +13,8 @@ from support.programme import earn, programme
 from loyalty_accounts.chart import Chart
 from loyalty_accounts.demo import run_demo
 from loyalty_accounts.errors import OperationRefused
+from loyalty_accounts.operations.pool_contribute import PoolContributeCommand
+from loyalty_accounts.operations.pool_earn import PoolEarnCommand
 from loyalty_accounts.program import LoyaltyProgram
 from loyalty_accounts.reports import FinanceReports, render_pack
 from loyalty_accounts.reports.pack import PackContext, ReportPack, Section, SectionEntry, read_pack
@@ -47,7 +49,7 @@ def test_the_sections_in_order_with_their_charts(pack: ReportPack) -> None:
     assert [f.name for f in pack.figures()] == ["liability_by_state", "daily_flows", "breakage_by_cohort"]
     assert [t.name for t in pack.tables()] == [
         "liability_over_time", "roll_forward", "daily_flows", "revenue_schedule", "revenue_estimates", "breakage_cohorts", "cohort_triangle_redeemed",
-        "cohort_triangle_expired", "cohort_triangle_ties", "partner_balances", "reconciliation",
+        "cohort_triangle_expired", "cohort_triangle_ties", "partner_balances", "pool_positions", "reconciliation",
     ]
 
 
@@ -72,6 +74,36 @@ def test_partner_balance_is_what_the_demo_exchanged(pack: ReportPack) -> None:
     cityrail, skyway = table(pack, "partner_balances")
     assert cityrail["balance"] == 0  # the demo trades with skyway only
     assert skyway["balance"] == Decimal("-0.43") and skyway["position"] == "programme owes the partner"
+
+
+def test_the_pools_are_their_accounts_balances_at_the_as_of() -> None:
+    ledger = FakeLedger()  # its own: the pool operations below must not reach the module's demo
+    program = programme(ledger)
+    run_demo(program)
+    # the demo uses no pool: every member of the chart's pool travel is at zero, and the totals too
+    rows = table(FinanceReports(ledger, program.chart, rules=program.rules).pack(AS_OF, START), "pool_positions")
+    assert [(r["pool"], r["partner"]) for r in rows] == [("travel", "cityrail"), ("travel", "skyway")]
+    assert all(r[f] == 0 for r in rows for f in ("contributed", "funds", "awarded", "redeemed", "paid"))
+    # after contributions and draws dated after the demo's story: the pack as of then shows them, one before does not
+    later = datetime(2026, 11, 5, tzinfo=UTC)
+    program.execute(PoolContributeCommand(pool="travel", partner="skyway", contribution_id="pk-1", points=300, at=later))
+    program.execute(PoolContributeCommand(pool="travel", partner="cityrail", contribution_id="pk-2", points=100, at=later))
+    program.execute(PoolEarnCommand(customer="alice", pool="travel", earn_id="pk-e", points=10, at=later + timedelta(hours=1)))
+    reports = FinanceReports(ledger, program.chart, rules=program.rules)
+    after = reports.pack(later + timedelta(days=1), START)
+    got = {r["partner"]: r for r in table(after, "pool_positions")}
+    position = reports.pool("travel", later + timedelta(days=1))
+    for member in position.members:  # the pool report's balances, member by member
+        assert {f: got[member.partner][f] for f in ("contributed", "funds", "awarded", "redeemed", "paid")} == {
+            "contributed": member.contributed, "funds": member.funds, "awarded": member.awarded, "redeemed": member.redeemed, "paid": member.paid
+        }
+    # by hand: 10 drawn by shares 3:1 → skyway 8, cityrail 2; 300 at the pool's price 0.009 → 2.70
+    assert (got["skyway"]["contributed"], got["skyway"]["funds"], got["skyway"]["awarded"]) == (300, 292, 8)
+    assert (got["cityrail"]["contributed"], got["cityrail"]["funds"], got["cityrail"]["awarded"]) == (100, 98, 2)
+    found = next(t for t in after.tables() if t.name == "pool_positions")
+    (total,) = [dict(zip(found.columns, row)) for row in found.footer]
+    assert (total["partner"], total["contributed"], total["funds"], total["awarded"]) == ("total", 400, 390, 10)
+    assert all(r["contributed"] == 0 for r in table(reports.pack(later - timedelta(microseconds=1), START), "pool_positions"))
 
 
 def test_progress_counts_every_step_up_to_the_total(demo: tuple[FakeLedger, LoyaltyProgram]) -> None:

@@ -34,6 +34,7 @@ from ...services.executor import CLOCK_SKEW
 from ..breakage import read_breakage
 from ..common import Clock
 from ..liability import STATES, LiabilityStatement, read_liability
+from ..pool import read_pool_positions
 from ..reconcile import read_reconciliation
 from ..revenue_read import read_revenue
 from ..roll_forward import read_roll_forward
@@ -342,23 +343,41 @@ def triangle_section(ctx: PackContext) -> Section:
 PARTNER_COLUMNS = ("partner", "name", "account", "balance", "currency", "position")
 
 
+POOL_COLUMNS = ("pool", "partner", "contributed", "funds", "awarded", "redeemed", "paid", "currency")
+
+
 def partners_section(ctx: PackContext) -> Section:
-    """Each partner's settlement balance at the as-of instant."""
+    """Each partner's settlement balance at the as-of instant; and, when the chart declares partner pools, each
+    member's figures in each pool at that instant (points, and money paid), with the pool's totals."""
 
     balances = read_partner_balances(ctx.ledger, ctx.chart, ctx.end)
     rows = [b.model_dump() | {"position": b.position} for b in balances]
     net = sum((b.balance for b in balances), Decimal(0))
     footer = [{"partner": "net", "balance": net, "currency": ctx.chart.money_currency}] if balances else []
-    return Section(
-        key="partners",
-        title="Partner balances",
-        paragraphs=(
-            f"The money balance of each partner's settlement account at {ctx.end.isoformat()}: negative when the "
-            "programme owes the partner (points exchanged out), positive when the partner owes the programme "
-            "(points exchanged in).",
-        ),
-        tables=(Table.of("partner_balances", "Settlement balances", PARTNER_COLUMNS, rows, footer=footer),),
-    )
+    tables = [Table.of("partner_balances", "Settlement balances", PARTNER_COLUMNS, rows, footer=footer)]
+    paragraphs = [
+        f"The money balance of each partner's settlement account at {ctx.end.isoformat()}: negative when the "
+        "programme owes the partner (points exchanged out), positive when the partner owes the programme "
+        "(points exchanged in)."
+    ]
+    positions = read_pool_positions(ctx.ledger, ctx.chart, ctx.end)
+    if positions:
+        paragraphs.append(
+            "Partner pools at the same instant, each figure a balance of the member's pool accounts: points it "
+            "contributed, has left (funds), saw drawn for members' earnings (awarded) and redemptions (redeemed), "
+            "and the money it paid for its contributions. For every member, contributed = funds + awarded + "
+            f"redeemed: {'yes' if all(p.balanced for p in positions) else 'NO'}."
+        )
+        pool_rows = [
+            {"pool": p.pool, "currency": p.currency} | m.model_dump(include=set(POOL_COLUMNS)) for p in positions for m in p.members
+        ]
+        totals = [
+            {"pool": p.pool, "partner": "total", "currency": p.currency}
+            | {f: p.total(f) for f in ("contributed", "funds", "awarded", "redeemed", "paid")}
+            for p in positions
+        ]
+        tables.append(Table.of("pool_positions", "Partner pools", POOL_COLUMNS, pool_rows, footer=totals))
+    return Section(key="partners", title="Partner balances", paragraphs=tuple(paragraphs), tables=tuple(tables))
 
 
 # -- reconciliation -----------------------------------------------------------------------------

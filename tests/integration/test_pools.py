@@ -284,3 +284,28 @@ def test_a_pool_redemption_of_a_catalogue_reward_records_it_as_a_catalogue_redem
     assert program.balance("m1").spendable == 5000 - 2250 - 50 - 2250
     reconciliation = FinanceReports(client, program.chart).reconcile()
     assert reconciliation.ok, [c for c in reconciliation.checks if c.status != "pass"]
+
+
+def test_ten_concurrent_draws_on_a_pool_holding_enough_for_all_all_post(ledger_url: str, ledger_name: str) -> None:
+    """Ten members draw 4 points each from a pool holding 400, all at once, each through its own client:
+    the pool's counter refuses every racer but one at each post, and each is planned again until it posts.
+    All ten post, the funds end 40 lower, and the counter counts 2 contributions and 10 draws."""
+
+    t = T0 + days(1)
+    with LedgerClient(LedgerConnection(url=ledger_url, ledger=ledger_name)) as client:
+        program = programme(client, pending_days=0)
+        program.execute(PoolContributeCommand(pool="travel", partner="skyway", contribution_id="c-1", points=300, at=T0))
+        program.execute(PoolContributeCommand(pool="travel", partner="cityrail", contribution_id="c-2", points=100, at=T0))
+
+        def draw(n: int) -> object:
+            with LedgerClient(LedgerConnection(url=ledger_url, ledger=ledger_name)) as own:
+                racer = LoyaltyProgram(own, program.chart, program.catalogue, rules=program.rules)
+                return racer.execute(PoolEarnCommand(customer=f"m{n}", pool="travel", earn_id=f"e-{n}", points=4, at=t))
+
+        results = at_once([lambda n=n: draw(n) for n in range(10)])
+        assert not [r for r in results if isinstance(r, LoyaltyError)], results
+        chart = program.chart
+        assert len(list(client.transactions(metadata={"operation": "pool_earn"}))) == 10
+        assert balance(client, chart.pool_account("travel", "skyway", "funds"), "PTS") == 270
+        assert balance(client, chart.pool_account("travel", "cityrail", "funds"), "PTS") == 90
+        assert balance(client, chart.pool_sequence("travel"), chart.control_asset) == -12

@@ -34,7 +34,12 @@ operation counters and the closed-period mark are read before anything
 else; the ledger then refuses the post if another operation of the same
 customer posted since (``INSUFFICIENT_FUND``: read again and re-plan, as
 above), or if the transaction is dated at or before the closed-through
-instant. So each limit or amount a plan derives from its reads (a
+instant. Operations on an account customers share (a reward's stock, a
+pool's funds) carry its operation counter's leg as well
+(:mod:`loyalty_accounts.operations.counter`): a post refused on it is
+re-planned as above, and so is a plan refused by its own reads (out of stock,
+a pool holding too little) when a shared counter those reads took has moved
+since (another operation on the account committed while they ran). So each limit or amount a plan derives from its reads (a
 campaign's remaining cap, a clawback debt, what is left to refund, what
 a bucket holds from a date on) is exact when it posts. A command dated
 at or before the closed-through instant is refused before anything is
@@ -72,6 +77,7 @@ from ..errors import (
 from ..numscript import Catalogue
 from ..operations import OPERATIONS, Command, Operation, Reading, Registered, Sweep
 from ..operations.base import refuse_personal_fields
+from ..operations.counter import moved
 from ..operations.guard import EPOCH, GuardState, guarded, read_every_guard, read_guard, resolve_latest
 from ..operations.open_control import open_control
 from ..ports import LedgerPort
@@ -284,28 +290,40 @@ class Executor:
         if len(unique) == 1 and (buckets := self.chart.buckets_filter(unique[0])) not in watch:
             watch = (*watch, buckets)
         guard = read_guard(self.reading, customers, watch)
+        counted: dict[str, int | None] = {}
         try:
-            return self._plan_on(entry, command, guard, watch)
+            return self._plan_on(entry, command, guard, watch, counted)
         except (LedgerUnavailable, OutcomeUnknown):
             raise
         except LoyaltyError as exc:
             # The reads after the guard's are separate requests: one made after another
-            # operation of the customer committed mixes two states (a balance without a
+            # operation of the customer, or on a shared account the plan reads (a reward's
+            # stock, a pool's funds), committed mixes two states (a balance without a
             # transaction the history read has), and the plan may refuse what it should not.
-            # The counters say whether anything committed since the guard was read.
+            # The counters say whether anything committed since they were read: the
+            # customers' since the guard, the shared ones since the plan's reads took them.
             now = read_guard(self.reading, customers)
-            if any(now.count(c) != guard.count(c) for c in dict.fromkeys(customers)):
+            if any(now.count(c) != guard.count(c) for c in dict.fromkeys(customers)) or moved(self.reading, counted):
                 raise _ReadWhileChanging(exc) from exc
             raise
 
-    def _plan_on(self, entry: Operation[Any, Any], command: Command, guard: GuardState, watch: tuple[str, ...]) -> _Built:
+    def _plan_on(
+        self,
+        entry: Operation[Any, Any],
+        command: Command,
+        guard: GuardState,
+        watch: tuple[str, ...],
+        counted: dict[str, int | None] | None = None,
+    ) -> _Built:
+        """Read the entry's state on ``guard`` and plan; the shared counters the reads took go to ``counted``."""
+
         customers = command.customers()
         at = self.check_date(command.dated(), guard)
         if (past := command.in_the_past()) is not None and past[1] >= at:
             what, instant = past
             raise InvalidCommand(f"cannot {what} {iso_instant(instant)}: it is not in the past (now {iso_instant(at)})")
         guard = resolve_latest(self.reading, guard, customers, at)
-        state = entry.read(command, self.reading.with_snapshot(guard.snapshot(watch)))
+        state = entry.read(command, self.reading.with_snapshot(guard.snapshot(watch), counted))
         plan = entry.plan(command, self.chart, self.catalogue, state)
         if plan is None:
             return _Built(plan=None, state=state)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from support.finance_books import MOVE
 from support.programme import T0, programme, redeem_all_at_once, usd
 from typer.testing import CliRunner
 
@@ -24,6 +25,7 @@ from loyalty_accounts.operations import EarnCommand, RedeemCommand
 from loyalty_accounts.operations.restock import RestockCommand
 from loyalty_accounts.program import LoyaltyProgram
 from loyalty_accounts.services.results import OperationResult
+from loyalty_accounts.types import TransactionPlan
 
 runner = CliRunner()
 MUG = "MUG-BLUE"
@@ -175,6 +177,50 @@ def test_concurrent_back_dated_redemptions_take_only_the_units_in_stock_at_their
     assert units(client, "catalogue:MUG-BLUE:stock") == 20 and units(client, "catalogue:MUG-BLUE:delivered") == 1
     # the counter: two restocks and one take
     assert client.account("catalogue:MUG-BLUE:sequence").balance("CTL") == -3
+
+
+def test_back_dated_redemptions_of_a_reward_stocked_before_counters_open_its_counter_and_take_only_its_stock(
+    client: LedgerClient, clients: list[LedgerClient]
+) -> None:
+    """A reward restocked on a ledger from before counters: its stock has units, its counter has no balance
+    row, which the ledger would not lock (two first posts on it would both read 0 and both pass). One unit
+    at T, twenty received after it, both posted directly without the counter leg; ten racers redeem at T.
+    The first take opens the counter (once), then each take counts on it: exactly one unit is taken, and
+    the stock is never below zero at any instant."""
+
+    setup = programme(client, pending_days=0)
+    racers = [f"l{n:02d}" for n in range(10)]
+    for customer in racers:
+        member(setup, customer)
+    chart = setup.chart
+    stock, counter = chart.stock(MUG), chart.stock_sequence(MUG)
+    for restock_id, received, day in (("legacy-1", 1, 12), ("legacy-2", 20, 20)):
+        client.post(
+            TransactionPlan(
+                operation="manual",
+                template="none",
+                script=MOVE,
+                vars={"amount": f"UNITS {received}", "from": chart.restocked(MUG), "to": stock},
+                reference=restock_id,
+                command_hash="manual",
+                timestamp=T0.replace(day=day),
+            ),
+            schema_version=setup.schema_version,
+        )
+    assert units(client, stock) == 21 and not list(client.accounts(counter))
+    programs = [programme(c, pending_days=0) for c in clients[: len(racers)]]
+    at = T0.replace(day=15)
+    commands = [RedeemCommand(customer=customer, redemption_id=f"rl-{customer}", reward=MUG, at=at) for customer in racers]
+    results = redeem_all_at_once(programs, commands)
+
+    won = [r for r in results if isinstance(r, OperationResult)]
+    assert len(won) == 1, results
+    assert all(isinstance(r, OutOfStock) for r in results if not isinstance(r, OperationResult)), results
+    assert lowest_by_instant(client, stock, "UNITS") == 0
+    assert units(client, stock) == 20 and units(client, chart.delivered(MUG)) == 1
+    assert len(list(client.transactions(metadata={"operation": "open_control", "account": counter}))) == 1
+    # opened (no count), then the one take
+    assert client.account(counter).balance("CTL") == -1
 
 
 def _invoke(ledger_url: str, ledger_name: str, *args: str):  # type: ignore[no-untyped-def]

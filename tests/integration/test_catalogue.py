@@ -15,12 +15,13 @@ import json
 
 import pytest
 from support.finance_books import MOVE
+from support.interleave import CommitBeforeHistory
 from support.programme import T0, programme, redeem_all_at_once, usd
 from typer.testing import CliRunner
 
 from loyalty_accounts.cli import app as cli
 from loyalty_accounts.errors import InsufficientPoints, InvalidCommand, OutOfStock
-from loyalty_accounts.ledger import LedgerClient
+from loyalty_accounts.ledger import LedgerClient, LedgerConnection
 from loyalty_accounts.operations import EarnCommand, RedeemCommand
 from loyalty_accounts.operations.restock import RestockCommand
 from loyalty_accounts.program import LoyaltyProgram
@@ -221,6 +222,34 @@ def test_back_dated_redemptions_of_a_reward_stocked_before_counters_open_its_cou
     assert len(list(client.transactions(metadata={"operation": "open_control", "account": counter}))) == 1
     # opened (no count), then the one take
     assert client.account(counter).balance("CTL") == -1
+
+
+def test_a_redemption_whose_stock_was_read_while_a_restock_committed_is_planned_again_not_out_of_stock(
+    client: LedgerClient, ledger_url: str, ledger_name: str
+) -> None:
+    """One unit in stock from day 12; c1 redeems it dated day 15. Between the redemption's read of the stock's
+    balance and its read of the stock's history, a restock of 5 dated now commits (another client): the
+    history has it, the balance does not, and the stock read at day 15 comes out 5 short. Only the reward's
+    counter moved (c1's own did not): the redemption is planned again from fresh reads and takes the unit."""
+
+    setup = programme(client, pending_days=0)
+    member(setup, "c1")
+    setup.restock(RestockCommand(reward=MUG, units=1, restock_id="rs-1", at=T0.replace(day=12)))
+    now = setup.executor.clock()
+
+    def restock() -> object:
+        return setup.restock(RestockCommand(reward=MUG, units=5, restock_id="rs-2", at=now))
+
+    stock = setup.chart.stock(MUG)
+    with CommitBeforeHistory(LedgerConnection(url=ledger_url, ledger=ledger_name), stock, restock) as racer:
+        program = LoyaltyProgram(racer, setup.chart, setup.catalogue, rules=setup.rules)
+        program.redeem(RedeemCommand(customer="c1", redemption_id="r-1", reward=MUG, at=T0.replace(day=15)))
+        assert racer.interleaved
+    assert len(redemptions(client)) == 1
+    assert units(client, stock) == 5 and units(client, "catalogue:MUG-BLUE:delivered") == 1
+    assert lowest_by_instant(client, stock, "UNITS") == 0
+    # two restocks and the take
+    assert client.account("catalogue:MUG-BLUE:sequence").balance("CTL") == -3
 
 
 def _invoke(ledger_url: str, ledger_name: str, *args: str):  # type: ignore[no-untyped-def]

@@ -22,6 +22,7 @@ from decimal import Decimal
 
 import pytest
 from support.finance_books import MOVE
+from support.interleave import CommitBeforeHistory
 from support.programme import T0, days, programme
 from typer.testing import CliRunner
 
@@ -309,3 +310,32 @@ def test_ten_concurrent_draws_on_a_pool_holding_enough_for_all_all_post(ledger_u
         assert balance(client, chart.pool_account("travel", "skyway", "funds"), "PTS") == 270
         assert balance(client, chart.pool_account("travel", "cityrail", "funds"), "PTS") == 90
         assert balance(client, chart.pool_sequence("travel"), chart.control_asset) == -12
+
+
+def test_a_draw_whose_funds_were_read_while_a_contribution_committed_is_planned_again_not_refused(
+    client: LedgerClient, ledger_url: str, ledger_name: str
+) -> None:
+    """The pool holds 3 + 1 points; m1 draws 4 dated T + 1 day. Between the draw's read of the funds'
+    balances and its read of their history, skyway's contribution of 300 dated now commits (another client):
+    the history has it, the balances do not, and the funds read at T + 1 day come out 300 short. Only the pool's
+    counter moved (m1's own did not): the draw is planned again from fresh reads and posts, it is not refused."""
+
+    program = programme(client, pending_days=0)
+    chart = program.chart
+    program.execute(PoolContributeCommand(pool="travel", partner="skyway", contribution_id="c-1", points=3, at=T0))
+    program.execute(PoolContributeCommand(pool="travel", partner="cityrail", contribution_id="c-2", points=1, at=T0))
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+
+    def contribute() -> object:
+        return program.execute(PoolContributeCommand(pool="travel", partner="skyway", contribution_id="c-3", points=300, at=now))
+
+    funds = chart.kind_filter("pool_funds", pool="travel")
+    with CommitBeforeHistory(LedgerConnection(url=ledger_url, ledger=ledger_name), funds, contribute) as racer:
+        drawer = LoyaltyProgram(racer, chart, program.catalogue, rules=program.rules)
+        drawer.execute(PoolEarnCommand(customer="m1", pool="travel", earn_id="e-1", points=4, at=T0 + days(1)))
+        assert racer.interleaved
+    assert len(list(client.transactions(metadata={"operation": "pool_earn"}))) == 1
+    assert balance(client, chart.pool_account("travel", "skyway", "funds"), "PTS") == 300
+    assert balance(client, chart.pool_account("travel", "cityrail", "funds"), "PTS") == 0
+    # three contributions and the draw
+    assert balance(client, chart.pool_sequence("travel"), chart.control_asset) == -4

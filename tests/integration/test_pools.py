@@ -183,6 +183,18 @@ def test_bad_input_is_one_line_a_non_zero_exit_and_posts_nothing(
     assert len(list(client.transactions())) == before
 
 
+def draws_at_once(program: LoyaltyProgram, ledger_url: str, ledger_name: str, *, points: int, at: datetime) -> list[object]:
+    """Ten members m0..m9 each earn ``points`` from pool travel dated ``at``, all released together, each through
+    its own programme and client (nothing in this process makes them take turns): what each returned or raised."""
+
+    def draw(n: int) -> object:
+        with LedgerClient(LedgerConnection(url=ledger_url, ledger=ledger_name)) as own:
+            racer = LoyaltyProgram(own, program.chart, program.catalogue, rules=program.rules)
+            return racer.execute(PoolEarnCommand(customer=f"m{n}", pool="travel", earn_id=f"e-{n}", points=points, at=at))
+
+    return at_once([lambda n=n: draw(n) for n in range(10)])
+
+
 def test_back_dated_concurrent_draws_take_only_the_funds_at_their_instant(ledger_url: str, ledger_name: str) -> None:
     """The tester's race: 3 + 1 points contributed before T, 300 + 100 after it; ten processes each draw
     4 points (skyway 3, cityrail 1) dated T, each with its own client. The ledger's overdraft check sees
@@ -198,12 +210,7 @@ def test_back_dated_concurrent_draws_take_only_the_funds_at_their_instant(ledger
         program.execute(PoolContributeCommand(pool="travel", partner="skyway", contribution_id="c-3", points=300, at=now))
         program.execute(PoolContributeCommand(pool="travel", partner="cityrail", contribution_id="c-4", points=100, at=now))
 
-        def draw(n: int) -> object:
-            with LedgerClient(LedgerConnection(url=ledger_url, ledger=ledger_name)) as own:
-                racer = LoyaltyProgram(own, program.chart, program.catalogue, rules=program.rules)
-                return racer.execute(PoolEarnCommand(customer=f"m{n}", pool="travel", earn_id=f"e-{n}", points=4, at=t))
-
-        results = at_once([lambda n=n: draw(n) for n in range(10)])
+        results = draws_at_once(program, ledger_url, ledger_name, points=4, at=t)
         refused = [r for r in results if isinstance(r, LoyaltyError)]
         assert len(refused) == 9 and all(isinstance(r, InsufficientPoints) for r in refused), refused
         chart = program.chart
@@ -298,12 +305,7 @@ def test_ten_concurrent_draws_on_a_pool_holding_enough_for_all_all_post(ledger_u
         program.execute(PoolContributeCommand(pool="travel", partner="skyway", contribution_id="c-1", points=300, at=T0))
         program.execute(PoolContributeCommand(pool="travel", partner="cityrail", contribution_id="c-2", points=100, at=T0))
 
-        def draw(n: int) -> object:
-            with LedgerClient(LedgerConnection(url=ledger_url, ledger=ledger_name)) as own:
-                racer = LoyaltyProgram(own, program.chart, program.catalogue, rules=program.rules)
-                return racer.execute(PoolEarnCommand(customer=f"m{n}", pool="travel", earn_id=f"e-{n}", points=4, at=t))
-
-        results = at_once([lambda n=n: draw(n) for n in range(10)])
+        results = draws_at_once(program, ledger_url, ledger_name, points=4, at=t)
         assert not [r for r in results if isinstance(r, LoyaltyError)], results
         chart = program.chart
         assert len(list(client.transactions(metadata={"operation": "pool_earn"}))) == 10

@@ -10,8 +10,7 @@ interleaving happen every time.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator
 
 from loyalty_accounts.ledger import LedgerClient, LedgerConnection
 from loyalty_accounts.types import PostedTransaction
@@ -27,16 +26,10 @@ class CommitBeforeHistory(LedgerClient):
         self.meanwhile = meanwhile
         self.interleaved = False
 
-    def transactions(
-        self,
-        *,
-        account: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        pit: datetime | None = None,
-    ) -> Iterator[PostedTransaction]:
+    def transactions(self, *, account: str | None = None, **query: Any) -> Iterator[PostedTransaction]:
+        """The listing of :meth:`LedgerClient.transactions`, after ``meanwhile`` the first time it is of ``account``."""
+
         if account == self.watched and not self.interleaved:
             self.interleaved = True
             self.meanwhile()
-        return super().transactions(account=account, metadata=metadata, start=start, end=end, pit=pit)
+        return super().transactions(account=account, **query)

@@ -20,6 +20,7 @@ be that price. Its metadata adds ``reward`` (the SKU) and ``reward_type``. A
 
     customers:c42:points:noexpiry  -1000 PTS   → program:points:redeemed     +1000
     catalogue:MUG-BLUE:stock          -1 UNITS → catalogue:MUG-BLUE:delivered   +1
+    catalogue:MUG-BLUE:sequence       -1 CTL   → program:control:sequence       +1  (reward counter, see .counter)
 
 The stock account may not go negative, so the ledger refuses the redemption
 that would take a unit no longer there, whatever the concurrency; re-planned

@@ -46,6 +46,21 @@ def test_a_physical_reward_moves_its_price_and_one_unit_of_stock(chart, catalogu
     )
 
 
+def test_a_take_opens_the_reward_s_counter_first_only_when_it_has_no_row(chart, catalogue):
+    setup = redeem.OPERATION.setup
+    assert setup is not None
+    command, state = redeem_of(MUG)
+    assert setup(command, chart, catalogue, state) == []
+    unopened = MUG.model_copy(update={"count": None})  # restocked before counters
+    command, state = redeem_of(unopened)
+    (opening,) = setup(command, chart, catalogue, state)
+    assert opening.reference == "open_control:catalogue:MUG-BLUE:sequence"
+    assert redeem.plan(command, chart, catalogue, state).vars["counter_expected"] == "CTL 1"  # no row: nothing counted yet
+    for other in (CASH, None):
+        command, state = redeem_of(other, points=2500)
+        assert setup(command, chart, catalogue, state) == []
+
+
 def test_a_reward_that_is_not_physical_is_a_plain_redemption_with_its_type(chart, catalogue):
     command, state = redeem_of(CASH)
     plan = redeem.plan(command, chart, catalogue, state)

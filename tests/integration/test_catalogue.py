@@ -14,16 +14,19 @@ from __future__ import annotations
 import json
 
 import pytest
+from support.finance_books import MOVE
+from support.interleave import CommitBeforeHistory
 from support.programme import T0, programme, redeem_all_at_once, usd
 from typer.testing import CliRunner
 
 from loyalty_accounts.cli import app as cli
 from loyalty_accounts.errors import InsufficientPoints, InvalidCommand, OutOfStock
-from loyalty_accounts.ledger import LedgerClient
+from loyalty_accounts.ledger import LedgerClient, LedgerConnection
 from loyalty_accounts.operations import EarnCommand, RedeemCommand
 from loyalty_accounts.operations.restock import RestockCommand
 from loyalty_accounts.program import LoyaltyProgram
 from loyalty_accounts.services.results import OperationResult
+from loyalty_accounts.types import TransactionPlan
 
 runner = CliRunner()
 MUG = "MUG-BLUE"
@@ -174,6 +177,78 @@ def test_concurrent_back_dated_redemptions_take_only_the_units_in_stock_at_their
     assert lowest_by_instant(client, "catalogue:MUG-BLUE:stock", "UNITS") == 0
     assert units(client, "catalogue:MUG-BLUE:stock") == 20 and units(client, "catalogue:MUG-BLUE:delivered") == 1
     # the counter: two restocks and one take
+    assert client.account("catalogue:MUG-BLUE:sequence").balance("CTL") == -3
+
+
+def test_back_dated_redemptions_of_a_reward_stocked_before_counters_open_its_counter_and_take_only_its_stock(
+    client: LedgerClient, clients: list[LedgerClient]
+) -> None:
+    """A reward restocked on a ledger from before counters: its stock has units, its counter has no balance
+    row, which the ledger would not lock (two first posts on it would both read 0 and both pass). One unit
+    at T, twenty received after it, both posted directly without the counter leg; ten racers redeem at T.
+    The first take opens the counter (once), then each take counts on it: exactly one unit is taken, and
+    the stock is never below zero at any instant."""
+
+    setup = programme(client, pending_days=0)
+    racers = [f"l{n:02d}" for n in range(10)]
+    for customer in racers:
+        member(setup, customer)
+    chart = setup.chart
+    stock, counter = chart.stock(MUG), chart.stock_sequence(MUG)
+    for restock_id, received, day in (("legacy-1", 1, 12), ("legacy-2", 20, 20)):
+        client.post(
+            TransactionPlan(
+                operation="manual",
+                template="none",
+                script=MOVE,
+                vars={"amount": f"UNITS {received}", "from": chart.restocked(MUG), "to": stock},
+                reference=restock_id,
+                command_hash="manual",
+                timestamp=T0.replace(day=day),
+            ),
+            schema_version=setup.schema_version,
+        )
+    assert units(client, stock) == 21 and not list(client.accounts(counter))
+    programs = [programme(c, pending_days=0) for c in clients[: len(racers)]]
+    at = T0.replace(day=15)
+    commands = [RedeemCommand(customer=customer, redemption_id=f"rl-{customer}", reward=MUG, at=at) for customer in racers]
+    results = redeem_all_at_once(programs, commands)
+
+    won = [r for r in results if isinstance(r, OperationResult)]
+    assert len(won) == 1, results
+    assert all(isinstance(r, OutOfStock) for r in results if not isinstance(r, OperationResult)), results
+    assert lowest_by_instant(client, stock, "UNITS") == 0
+    assert units(client, stock) == 20 and units(client, chart.delivered(MUG)) == 1
+    assert len(list(client.transactions(metadata={"operation": "open_control", "account": counter}))) == 1
+    # opened (no count), then the one take
+    assert client.account(counter).balance("CTL") == -1
+
+
+def test_a_redemption_whose_stock_was_read_while_a_restock_committed_is_planned_again_not_out_of_stock(
+    client: LedgerClient, ledger_url: str, ledger_name: str
+) -> None:
+    """One unit in stock from day 12; c1 redeems it dated day 15. Between the redemption's read of the stock's
+    balance and its read of the stock's history, a restock of 5 dated now commits (another client): the
+    history has it, the balance does not, and the stock read at day 15 comes out 5 short. Only the reward's
+    counter moved (c1's own did not): the redemption is planned again from fresh reads and takes the unit."""
+
+    setup = programme(client, pending_days=0)
+    member(setup, "c1")
+    setup.restock(RestockCommand(reward=MUG, units=1, restock_id="rs-1", at=T0.replace(day=12)))
+    now = setup.executor.clock()
+
+    def restock() -> object:
+        return setup.restock(RestockCommand(reward=MUG, units=5, restock_id="rs-2", at=now))
+
+    stock = setup.chart.stock(MUG)
+    with CommitBeforeHistory(LedgerConnection(url=ledger_url, ledger=ledger_name), stock, restock) as racer:
+        program = LoyaltyProgram(racer, setup.chart, setup.catalogue, rules=setup.rules)
+        program.redeem(RedeemCommand(customer="c1", redemption_id="r-1", reward=MUG, at=T0.replace(day=15)))
+        assert racer.interleaved
+    assert len(redemptions(client)) == 1
+    assert units(client, stock) == 5 and units(client, "catalogue:MUG-BLUE:delivered") == 1
+    assert lowest_by_instant(client, stock, "UNITS") == 0
+    # two restocks and the take
     assert client.account("catalogue:MUG-BLUE:sequence").balance("CTL") == -3
 
 

@@ -22,6 +22,7 @@ from decimal import Decimal
 
 import pytest
 from support.finance_books import MOVE
+from support.interleave import CommitBeforeHistory
 from support.programme import T0, days, programme
 from typer.testing import CliRunner
 
@@ -182,6 +183,18 @@ def test_bad_input_is_one_line_a_non_zero_exit_and_posts_nothing(
     assert len(list(client.transactions())) == before
 
 
+def draws_at_once(program: LoyaltyProgram, ledger_url: str, ledger_name: str, *, points: int, at: datetime) -> list[object]:
+    """Ten members m0..m9 each earn ``points`` from pool travel dated ``at``, all released together, each through
+    its own programme and client (nothing in this process makes them take turns): what each returned or raised."""
+
+    def draw(n: int) -> object:
+        with LedgerClient(LedgerConnection(url=ledger_url, ledger=ledger_name)) as own:
+            racer = LoyaltyProgram(own, program.chart, program.catalogue, rules=program.rules)
+            return racer.execute(PoolEarnCommand(customer=f"m{n}", pool="travel", earn_id=f"e-{n}", points=points, at=at))
+
+    return at_once([lambda n=n: draw(n) for n in range(10)])
+
+
 def test_back_dated_concurrent_draws_take_only_the_funds_at_their_instant(ledger_url: str, ledger_name: str) -> None:
     """The tester's race: 3 + 1 points contributed before T, 300 + 100 after it; ten processes each draw
     4 points (skyway 3, cityrail 1) dated T, each with its own client. The ledger's overdraft check sees
@@ -197,12 +210,7 @@ def test_back_dated_concurrent_draws_take_only_the_funds_at_their_instant(ledger
         program.execute(PoolContributeCommand(pool="travel", partner="skyway", contribution_id="c-3", points=300, at=now))
         program.execute(PoolContributeCommand(pool="travel", partner="cityrail", contribution_id="c-4", points=100, at=now))
 
-        def draw(n: int) -> object:
-            with LedgerClient(LedgerConnection(url=ledger_url, ledger=ledger_name)) as own:
-                racer = LoyaltyProgram(own, program.chart, program.catalogue, rules=program.rules)
-                return racer.execute(PoolEarnCommand(customer=f"m{n}", pool="travel", earn_id=f"e-{n}", points=4, at=t))
-
-        results = at_once([lambda n=n: draw(n) for n in range(10)])
+        results = draws_at_once(program, ledger_url, ledger_name, points=4, at=t)
         refused = [r for r in results if isinstance(r, LoyaltyError)]
         assert len(refused) == 9 and all(isinstance(r, InsufficientPoints) for r in refused), refused
         chart = program.chart
@@ -284,3 +292,52 @@ def test_a_pool_redemption_of_a_catalogue_reward_records_it_as_a_catalogue_redem
     assert program.balance("m1").spendable == 5000 - 2250 - 50 - 2250
     reconciliation = FinanceReports(client, program.chart).reconcile()
     assert reconciliation.ok, [c for c in reconciliation.checks if c.status != "pass"]
+
+
+def test_ten_concurrent_draws_on_a_pool_holding_enough_for_all_all_post(ledger_url: str, ledger_name: str) -> None:
+    """Ten members draw 4 points each from a pool holding 400, all at once, each through its own client:
+    the pool's counter refuses every racer but one at each post, and each is planned again until it posts.
+    All ten post, the funds end 40 lower, and the counter counts 2 contributions and 10 draws."""
+
+    t = T0 + days(1)
+    with LedgerClient(LedgerConnection(url=ledger_url, ledger=ledger_name)) as client:
+        program = programme(client, pending_days=0)
+        program.execute(PoolContributeCommand(pool="travel", partner="skyway", contribution_id="c-1", points=300, at=T0))
+        program.execute(PoolContributeCommand(pool="travel", partner="cityrail", contribution_id="c-2", points=100, at=T0))
+
+        results = draws_at_once(program, ledger_url, ledger_name, points=4, at=t)
+        assert not [r for r in results if isinstance(r, LoyaltyError)], results
+        chart = program.chart
+        assert len(list(client.transactions(metadata={"operation": "pool_earn"}))) == 10
+        assert balance(client, chart.pool_account("travel", "skyway", "funds"), "PTS") == 270
+        assert balance(client, chart.pool_account("travel", "cityrail", "funds"), "PTS") == 90
+        assert balance(client, chart.pool_sequence("travel"), chart.control_asset) == -12
+
+
+def test_a_draw_whose_funds_were_read_while_a_contribution_committed_is_planned_again_not_refused(
+    client: LedgerClient, ledger_url: str, ledger_name: str
+) -> None:
+    """The pool holds 3 + 1 points; m1 draws 4 dated T + 1 day. Between the draw's read of the funds'
+    balances and its read of their history, skyway's contribution of 300 dated now commits (another client):
+    the history has it, the balances do not, and the funds read at T + 1 day come out 300 short. Only the pool's
+    counter moved (m1's own did not): the draw is planned again from fresh reads and posts, it is not refused."""
+
+    program = programme(client, pending_days=0)
+    chart = program.chart
+    program.execute(PoolContributeCommand(pool="travel", partner="skyway", contribution_id="c-1", points=3, at=T0))
+    program.execute(PoolContributeCommand(pool="travel", partner="cityrail", contribution_id="c-2", points=1, at=T0))
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+
+    def contribute() -> object:
+        return program.execute(PoolContributeCommand(pool="travel", partner="skyway", contribution_id="c-3", points=300, at=now))
+
+    funds = chart.kind_filter("pool_funds", pool="travel")
+    with CommitBeforeHistory(LedgerConnection(url=ledger_url, ledger=ledger_name), funds, contribute) as racer:
+        drawer = LoyaltyProgram(racer, chart, program.catalogue, rules=program.rules)
+        drawer.execute(PoolEarnCommand(customer="m1", pool="travel", earn_id="e-1", points=4, at=T0 + days(1)))
+        assert racer.interleaved
+    assert len(list(client.transactions(metadata={"operation": "pool_earn"}))) == 1
+    assert balance(client, chart.pool_account("travel", "skyway", "funds"), "PTS") == 300
+    assert balance(client, chart.pool_account("travel", "cityrail", "funds"), "PTS") == 0
+    # three contributions and the draw
+    assert balance(client, chart.pool_sequence("travel"), chart.control_asset) == -4

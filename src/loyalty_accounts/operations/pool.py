@@ -39,16 +39,18 @@ and re-plans). A pool is never overdrawn.
 back-dated draw is planned from their lowest balance from its instant on: ten
 draws dated before later contributions would all pass the current check and
 overdraw the funds at their instant. So each pool has an operation counter
-(``pools:{pool}:sequence``, a negative count in the control asset), read with
-the funds, before them (:func:`pool_funds`). A draw takes one unit from it
-with the overdraft bounded by the count read plus one; a contribution takes
-one unit unbounded. If anything posted on the pool between the read and the
-post, the draw fails with ``INSUFFICIENT_FUND`` and the executor reads again
-and re-plans: per pool, draws take effect one at a time, each planned on the
-funds it is posted on (as the guard's customer counter does for customers,
-:mod:`.guard`). The ledger locks only balance rows that exist; a contribution
-creates the counter's row, and a draw, which needs funds, comes after one. A
-pool whose funds predate the counter has it opened by the draw's setup
+(``pools:{pool}:sequence``, a negative count in the control asset, see
+:mod:`.counter`), read with the funds, before them (:func:`pool_funds`). A
+draw takes one unit from it with the overdraft bounded by the count read plus
+one; a contribution takes one unit unbounded. If anything posted on the pool
+between the read and the post, the draw fails with ``INSUFFICIENT_FUND`` and
+the executor reads again and re-plans: per pool, draws take effect one at a
+time, each planned on the funds it is posted on (as the guard's customer
+counter does for customers, :mod:`.guard`). A draw the plan refuses (the pool
+holds too little) while the counter moved since its read is planned again
+too. The ledger locks only balance rows that exist; a contribution creates
+the counter's row, and a draw, which needs funds, comes after one. A pool
+whose funds predate the counter has it opened by the draw's setup
 (:func:`open_pool_sequence`) before the draw posts.
 
 Worked example, the draw above when the pool's counter read -6 (6 operations)::
@@ -69,7 +71,7 @@ from ..vocabulary.frozen import Frozen
 from ..vocabulary.ids import CustomerId, PartnerKey
 from ..vocabulary.instants import Instant
 from .base import Command
-from .open_control import open_control
+from .counter import bounded_step, open_missing, read_count
 from .reading import Reading
 
 POOL_KEYS = frozenset({"pool", "points", "charges"})
@@ -160,31 +162,26 @@ def pool_funds(command: PoolDrawCommand, reading: Reading) -> PoolFunds:
 
     chart = reading.chart
     pool = chart.pool(command.pool)
-    counter = reading.account_now(chart.pool_sequence(command.pool))
-    volume = None if counter is None else counter.volumes.get(chart.control_asset)
+    count = read_count(reading, chart.pool_sequence(command.pool))
     lines = reading.timelines(chart.kind_filter("pool_funds", pool=command.pool), command.at)
     out: dict[str, int] = {}
     for partner in pool.members:
         line = lines.get(chart.pool_account(command.pool, partner, "funds"))
         out[partner] = 0 if line is None else max(0, line.lowest_from(command.at))
-    return PoolFunds(count=None if volume is None else -volume.balance, funds=out)
+    return PoolFunds(count=count, funds=out)
 
 
 def sequence_vars(chart: Chart, pool: str, count: int | None) -> dict[str, VarValue]:
-    """The template vars of a draw's counter leg: one control unit, the overdraft bounded by ``count`` + 1."""
+    """The template vars of a draw's counter leg (``counter_*``): one control unit from the pool's counter,
+    the overdraft bounded by ``count`` + 1 (:func:`.counter.bounded_step`)."""
 
-    return {
-        "pool_step": monetary(chart.control_asset, 1),
-        "pool_sequence": chart.pool_sequence(pool),
-        "pool_expected": monetary(chart.control_asset, (count or 0) + 1),
-        "pool_counted": chart.sequence_counterpart(),
-    }
+    return bounded_step(chart, chart.pool_sequence(pool), count)
 
 
 def open_pool_sequence(command: PoolDrawCommand, chart: Chart, catalogue: Catalogue, count: int | None) -> list[TransactionPlan]:
     """The opening of the pool's counter when it has no balance row (a pool funded before counters), else nothing."""
 
-    return [] if count is not None else [open_control(chart, catalogue, chart.pool_sequence(command.pool))]
+    return open_missing(chart, catalogue, chart.pool_sequence(command.pool), count)
 
 
 def charge_vars(chart: Chart, pool: str, charges: Sequence[Charge], role: DrawRole) -> dict[str, VarValue]:

@@ -10,7 +10,7 @@ Two legs in one transaction:
    (positive: the partner owes it, as after an exchange in).
 
 A third leg takes one control unit from the pool's operation counter
-(``pools:{pool}:sequence``), unbounded: a draw planned before the
+(``pools:{pool}:sequence``), unbounded (:mod:`.counter`): a draw planned before the
 contribution posted is refused and re-planned (:mod:`.pool`), and the
 counter gets the balance row the draws' bounded leg needs the ledger to lock
 (a draw needs funds, which only a contribution brings).
@@ -40,6 +40,7 @@ from ..vocabulary.amounts import MAX_POINTS, Points, asset_precision, round_to, 
 from ..vocabulary.ids import BusinessKey, PartnerKey
 from ..vocabulary.instants import Instant
 from .base import Command, plan_command
+from .counter import unbounded_step
 from .entry import Operation, Writes
 from .pool import PoolKey
 from .reading import nothing
@@ -107,9 +108,7 @@ def plan(command: PoolContributeCommand, chart: Chart, catalogue: Catalogue) -> 
             "payment": monetary(chart.money_asset, to_minor(paid, chart.money_asset)),
             "paid": chart.pool_account(pool, partner, "paid"),
             "partner_settlement": chart.partner_account(partner, "settlement"),
-            "pool_step": monetary(chart.control_asset, 1),
-            "pool_sequence": chart.pool_sequence(pool),
-            "pool_counted": chart.sequence_counterpart(),
+            **unbounded_step(chart, chart.pool_sequence(pool)),
         },
         metadata={
             "pool": pool,

@@ -108,21 +108,32 @@ class Reading:
     """Reads over one ledger, with the chart that names its accounts and the rules (None: no rules file).
 
     With a :class:`Snapshot` (the executor's guard read), reads it covers are
-    answered from it without a request.
+    answered from it without a request. ``counted`` records the shared
+    operation counters read through it (address → count, None: no row; see
+    :mod:`.counter`), so that a plan refused on its reads can be told from one
+    read while another operation on a shared account committed.
     """
 
     def __init__(
-        self, ledger: LedgerReader, chart: Chart, rules: Rules | None = None, *, snapshot: Snapshot | None = None
+        self,
+        ledger: LedgerReader,
+        chart: Chart,
+        rules: Rules | None = None,
+        *,
+        snapshot: Snapshot | None = None,
+        counted: dict[str, int | None] | None = None,
     ) -> None:
         self.ledger = ledger
         self.chart = chart
         self.rules = rules
         self.snapshot = snapshot
+        self.counted: dict[str, int | None] = {} if counted is None else counted
 
-    def with_snapshot(self, snapshot: Snapshot) -> "Reading":
-        """The same reads, answered from ``snapshot`` where it covers them."""
+    def with_snapshot(self, snapshot: Snapshot, counted: dict[str, int | None] | None = None) -> "Reading":
+        """The same reads, answered from ``snapshot`` where it covers them; the counters read go to ``counted``
+        (a new record when None)."""
 
-        return Reading(self.ledger, self.chart, self.rules, snapshot=snapshot)
+        return Reading(self.ledger, self.chart, self.rules, snapshot=snapshot, counted=counted)
 
     def account_now(self, address: str) -> AccountState | None:
         """One account with its current volumes (None: the ledger has never seen it), from the snapshot

@@ -20,11 +20,16 @@ be that price. Its metadata adds ``reward`` (the SKU) and ``reward_type``. A
 
     customers:c42:points:noexpiry  -1000 PTS   → program:points:redeemed     +1000
     catalogue:MUG-BLUE:stock          -1 UNITS → catalogue:MUG-BLUE:delivered   +1
+    catalogue:MUG-BLUE:sequence       -1 CTL   → program:control:sequence       +1  (reward counter, see .counter)
 
 The stock account may not go negative, so the ledger refuses the redemption
 that would take a unit no longer there, whatever the concurrency; re-planned
 on a fresh read of the stock, it is refused with
-:class:`~loyalty_accounts.errors.OutOfStock` and nothing is posted. A
+:class:`~loyalty_accounts.errors.OutOfStock` and nothing is posted. The take
+also moves the reward's operation counter, bounded by the count read before
+the stock (:mod:`.stock`, :mod:`.counter`), so a redemption dated in the past
+takes only a unit in stock at its instant; a reward whose counter has no
+balance row has it opened first (the operation's ``setup``). A
 ``reward`` the catalogue does not list is a free label when ``points`` are
 given (as before the catalogue: no ``reward_type``, no stock), and refused
 (InvalidCommand) without them.
@@ -54,7 +59,7 @@ from .fifo import BucketBalance
 from .reading import Reading, buckets_watched, customer_buckets
 from .redeem_review import HOLD_REWARD_TEMPLATE, HOLD_TEMPLATE, REVIEW_METADATA, Redeeming, hold_for_review, review_facts
 from .spend import spend_vars
-from .stock import RewardPick, pick, take_vars
+from .stock import RewardPick, open_stock_sequence, pick, take_vars
 
 TEMPLATE = "redeem"
 REWARD_TEMPLATE = "redeem_reward"
@@ -178,6 +183,7 @@ OPERATION: Operation[RedeemCommand, RedeemState] = Operation(
     read=read,
     watch=buckets_watched,
     plan=route,
+    setup=lambda command, chart, catalogue, state: open_stock_sequence(chart, catalogue, state.reward),
     writes=Writes(
         required=frozenset({"customer", "redemption_id", "points"}),
         optional=frozenset({"reward", "reward_type"}) | REVIEW_METADATA,

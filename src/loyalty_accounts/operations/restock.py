@@ -5,9 +5,15 @@ negative by every unit ever received) into its ``stock`` account, where
 redemptions take them one at a time (:mod:`.redeem`). The restock id is the
 business key: a retried restock is answered with the original transaction.
 
+The reward's operation counter (``catalogue:{sku}:sequence``) moves one control
+unit, unbounded (:mod:`.counter`): a restock only adds units, but a take
+planned before it posted is refused and planned again, and the counter gets the
+balance row the takes' bounded leg needs the ledger to lock.
+
 Worked example: 3 blue mugs received under restock id rs-2026-12-01::
 
     catalogue:MUG-BLUE:restocked  -3 UNITS → catalogue:MUG-BLUE:stock  +3
+    catalogue:MUG-BLUE:sequence   -1 CTL   → program:control:sequence  +1
 
     reference "restock:rs-2026-12-01"; metadata reward=MUG-BLUE, units=3, restock_id=rs-2026-12-01
 
@@ -29,6 +35,7 @@ from ..types import TransactionPlan
 from ..vocabulary.ids import BusinessKey, Sku
 from ..vocabulary.instants import Instant
 from .base import Command, plan_command
+from .counter import unbounded_step
 from .entry import Operation, Writes
 from .reading import Reading
 from .stock import physical_reward
@@ -68,9 +75,7 @@ def plan(command: RestockCommand, chart: Chart, catalogue: Catalogue, reward: Re
             "units": monetary(chart.stock_asset, command.units),
             "restocked": chart.restocked(reward.sku),
             "stock": chart.stock(reward.sku),
-            "stock_step": monetary(chart.control_asset, 1),
-            "stock_sequence": chart.stock_sequence(reward.sku),
-            "stock_counted": chart.sequence_counterpart(),
+            **unbounded_step(chart, chart.stock_sequence(reward.sku)),
         },
         metadata={"reward": reward.sku, "units": str(command.units), "restock_id": command.restock_id},
         timestamp=command.at,

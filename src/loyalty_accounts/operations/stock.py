@@ -13,6 +13,14 @@ must leave every later instant non-negative too), as buckets are read
 (:mod:`.timeline`). The ledger's overdraft check on the stock account is what
 decides under concurrency: a plan read from a stale stock is refused there
 (``INSUFFICIENT_FUND``), and the executor reads and plans again.
+
+The ledger checks the stock's current balance only; the reward's operation
+counter (``catalogue:{sku}:sequence``, :mod:`.counter`) makes a back-dated
+take exact: read before the stock, it bounds the take's counter leg, so a take
+or restock posted in between refuses the take, which is planned again. A
+reward whose counter has no balance row (restocked before counters) has it
+opened by the redemption's setup (:func:`open_stock_sequence`) before the take
+posts.
 """
 
 from __future__ import annotations
@@ -21,9 +29,11 @@ from datetime import datetime, timedelta
 
 from ..chart import Chart
 from ..errors import InvalidCommand
-from ..numscript import VarValue, monetary
+from ..numscript import Catalogue, VarValue, monetary
 from ..rules import Reward, RewardCatalogue
+from ..types import TransactionPlan
 from ..vocabulary.frozen import Frozen
+from .counter import bounded_step, open_missing, read_count
 from .reading import Reading
 from .timeline import timelines
 
@@ -42,9 +52,10 @@ class RewardPick(Frozen):
     points: int
     physical: bool
     stock: int | None = None
-    operations: int = 0
+    count: int | None = 0
     """Operations on its stock so far (restocks and takes), read before the stock: a take is posted only
-    if no other one posted since (``catalogue:{sku}:sequence``, see numscript/redeem_reward.num)."""
+    if no other one posted since (``catalogue:{sku}:sequence``, :mod:`.counter`). None: the counter has no
+    balance row yet (opened before the take, :func:`open_stock_sequence`)."""
 
 
 def reward_catalogue(reading: Reading, what: str) -> RewardCatalogue:
@@ -92,28 +103,32 @@ def pick(reading: Reading, sku: str, at: datetime) -> RewardPick | None:
         return RewardPick(sku=reward.sku, reward_type=reward.type, points=catalogue.price(reward), physical=False)
     # The counter first: a take posted after this read moves it, and the post of a plan made from the
     # stock read below then fails its bounded leg and is planned again.
-    counter = reading.account_now(reading.chart.stock_sequence(sku))
-    operations = -counter.balance(reading.chart.control_asset) if counter is not None else 0
+    count = read_count(reading, reading.chart.stock_sequence(sku))
     return RewardPick(
         sku=reward.sku,
         reward_type=reward.type,
         points=catalogue.price(reward),
         physical=True,
         stock=stock_at(reading, sku, at),
-        operations=operations,
+        count=count,
     )
 
 
 def take_vars(chart: Chart, chosen: RewardPick) -> dict[str, VarValue]:
     """The vars of one unit of ``chosen``'s stock taken (templates ``redeem_reward``, ``hold_reward``): the
-    unit, the stock account, and the reward's counter leg bounded by the operations the read counted."""
+    unit, the stock account, and the reward's counter leg bounded by the count the read took
+    (``counter_*``, :func:`.counter.bounded_step`)."""
 
-    control = chart.control_asset
     return {
         "unit": monetary(chart.stock_asset, 1),
         "stock": chart.stock(chosen.sku),
-        "stock_step": monetary(control, 1),
-        "stock_sequence": chart.stock_sequence(chosen.sku),
-        "stock_expected": monetary(control, chosen.operations + 1),
-        "stock_counted": chart.sequence_counterpart(),
+        **bounded_step(chart, chart.stock_sequence(chosen.sku), chosen.count),
     }
+
+
+def open_stock_sequence(chart: Chart, catalogue: Catalogue, chosen: RewardPick | None) -> list[TransactionPlan]:
+    """The opening of ``chosen``'s counter when it is physical and its counter has no balance row, else nothing."""
+
+    if chosen is None or not chosen.physical:
+        return []
+    return open_missing(chart, catalogue, chart.stock_sequence(chosen.sku), chosen.count)

@@ -34,7 +34,10 @@ operation counters and the closed-period mark are read before anything
 else; the ledger then refuses the post if another operation of the same
 customer posted since (``INSUFFICIENT_FUND``: read again and re-plan, as
 above), or if the transaction is dated at or before the closed-through
-instant. So each limit or amount a plan derives from its reads (a
+instant. Operations on an account customers share (a stock, a pool's funds)
+also carry its counter's leg (:mod:`loyalty_accounts.operations.counter`): a
+post refused there is re-planned, and so is a plan its reads refused when a
+shared counter they took has moved since (out of stock, or a pool too low). So each limit or amount a plan derives from its reads (a
 campaign's remaining cap, a clawback debt, what is left to refund, what
 a bucket holds from a date on) is exact when it posts. A command dated
 at or before the closed-through instant is refused before anything is
@@ -52,12 +55,9 @@ from __future__ import annotations
 
 import logging
 import random
-import zlib
-from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
-from threading import RLock
 from time import sleep
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from ..chart import Chart
 from ..errors import (
@@ -72,6 +72,7 @@ from ..errors import (
 from ..numscript import Catalogue
 from ..operations import OPERATIONS, Command, Operation, Reading, Registered, Sweep
 from ..operations.base import refuse_personal_fields
+from ..operations.counter import moved
 from ..operations.guard import EPOCH, GuardState, guarded, read_every_guard, read_guard, resolve_latest
 from ..operations.open_control import open_control
 from ..ports import LedgerPort
@@ -82,6 +83,7 @@ from ..vocabulary.instants import iso_instant
 from ..vocabulary.personal_data import PersonalDataPort
 from .last_known import LastKnown
 from .results import BatchResult, OperationResult, batch_of, points_of
+from .turns import Turns
 
 Progress = Callable[[int, int], None]
 """Called with (done, total) while a batch operation posts."""
@@ -104,49 +106,14 @@ CLOCK_SKEW = timedelta(minutes=2)
 """How far after this machine's clock a command may be dated (clocks of callers differ a little)."""
 
 Clock = Callable[[], datetime]
+Counted = dict[str, int | None] | None
+"""Where a plan's reads record the shared counters they took (address → count; see ``Reading.counted``)."""
 
 
 def system_clock() -> datetime:
     """This machine's clock, in UTC."""
 
     return datetime.now(timezone.utc)
-
-
-TURN_STRIPES = 256
-"""Locks a process's threads take turns on, each customer hashed to one of them (see :class:`Turns`)."""
-
-
-class Turns:
-    """Threads of one process take turns per customer before they read and post.
-
-    The ledger already makes a customer's operations take effect one at a
-    time (the guard's sequence leg), but it does so by refusing the stale
-    plan of every racer but one, which then reads and posts again: eight
-    threads on one customer cost several round trips each. Taking turns in
-    the process first leaves the ledger's check for other processes only.
-    Customers are striped over :data:`TURN_STRIPES` locks (taken in stripe
-    order, so two customers' operations cannot deadlock), which bounds the
-    memory whatever the number of customers. The locks are re-entrant: an
-    operation its own thread runs while holding a turn (a ledger hook, a
-    nested call) takes it again instead of waiting for itself.
-    """
-
-    def __init__(self, stripes: int = TURN_STRIPES) -> None:
-        self._locks = tuple(RLock() for _ in range(stripes))
-
-    @contextmanager
-    def of(self, customers: Sequence[str]) -> Iterator[None]:
-        """Hold the turn of every customer in ``customers`` for the ``with`` block."""
-
-        stripes = sorted({zlib.crc32(c.encode()) % len(self._locks) for c in customers})
-        held = [self._locks[i] for i in stripes]
-        for lock in held:
-            lock.acquire()
-        try:
-            yield
-        finally:
-            for lock in reversed(held):
-                lock.release()
 
 
 class _ReadWhileChanging(Exception):
@@ -284,28 +251,34 @@ class Executor:
         if len(unique) == 1 and (buckets := self.chart.buckets_filter(unique[0])) not in watch:
             watch = (*watch, buckets)
         guard = read_guard(self.reading, customers, watch)
+        counted: dict[str, int | None] = {}
         try:
-            return self._plan_on(entry, command, guard, watch)
+            return self._plan_on(entry, command, guard, watch, counted)
         except (LedgerUnavailable, OutcomeUnknown):
             raise
         except LoyaltyError as exc:
-            # The reads after the guard's are separate requests: one made after another
-            # operation of the customer committed mixes two states (a balance without a
-            # transaction the history read has), and the plan may refuse what it should not.
-            # The counters say whether anything committed since the guard was read.
+            # The reads after the guard's are separate requests: one made after another operation
+            # of the customer (or on a shared account the plan reads: a stock, a pool's funds)
+            # committed mixes two states (a balance without a transaction the history read has),
+            # and the plan may refuse what it should not. The counters say whether anything
+            # committed since they were read (the customers' and the shared ones the reads took).
             now = read_guard(self.reading, customers)
-            if any(now.count(c) != guard.count(c) for c in dict.fromkeys(customers)):
+            if any(now.count(c) != guard.count(c) for c in dict.fromkeys(customers)) or moved(self.reading, counted):
                 raise _ReadWhileChanging(exc) from exc
             raise
 
-    def _plan_on(self, entry: Operation[Any, Any], command: Command, guard: GuardState, watch: tuple[str, ...]) -> _Built:
+    def _plan_on(
+        self, entry: Operation[Any, Any], command: Command, guard: GuardState, watch: tuple[str, ...], counted: Counted = None
+    ) -> _Built:
+        """Read the entry's state on ``guard`` and plan; the shared counters its reads took go to ``counted``."""
+
         customers = command.customers()
         at = self.check_date(command.dated(), guard)
         if (past := command.in_the_past()) is not None and past[1] >= at:
             what, instant = past
             raise InvalidCommand(f"cannot {what} {iso_instant(instant)}: it is not in the past (now {iso_instant(at)})")
         guard = resolve_latest(self.reading, guard, customers, at)
-        state = entry.read(command, self.reading.with_snapshot(guard.snapshot(watch)))
+        state = entry.read(command, self.reading.with_snapshot(guard.snapshot(watch), counted))
         plan = entry.plan(command, self.chart, self.catalogue, state)
         if plan is None:
             return _Built(plan=None, state=state)

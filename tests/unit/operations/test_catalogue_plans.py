@@ -20,7 +20,7 @@ from loyalty_accounts.operations.stock import RewardPick
 from loyalty_accounts.rules import Reward
 from loyalty_accounts.types import Posting
 
-MUG = RewardPick(sku="MUG-BLUE", reward_type="product", points=1000, physical=True, stock=2, operations=4)
+MUG = RewardPick(sku="MUG-BLUE", reward_type="product", points=1000, physical=True, stock=2, count=4)
 CASH = RewardPick(sku="CASH-25", reward_type="cashback", points=2500, physical=False)
 
 
@@ -40,10 +40,25 @@ def test_a_physical_reward_moves_its_price_and_one_unit_of_stock(chart, catalogu
     }
     # the stock account is a plain source: the ledger's overdraft check refuses a unit it no longer has;
     # the reward's counter may go down only to the count the read saw plus one (a stale plan fails)
-    assert catalogue.get("redeem_reward").overdraft_vars == frozenset({"stock_sequence"})
-    assert (plan.vars["stock_sequence"], plan.vars["stock_step"], plan.vars["stock_expected"]) == (
-        "catalogue:MUG-BLUE:sequence", "CTL 1", f"CTL {MUG.operations + 1}",
+    assert catalogue.get("redeem_reward").overdraft_vars == frozenset({"counter_sequence"})
+    assert (plan.vars["counter_sequence"], plan.vars["counter_step"], plan.vars["counter_expected"]) == (
+        "catalogue:MUG-BLUE:sequence", "CTL 1", f"CTL {MUG.count + 1}",
     )
+
+
+def test_a_take_opens_the_reward_s_counter_first_only_when_it_has_no_row(chart, catalogue):
+    setup = redeem.OPERATION.setup
+    assert setup is not None
+    command, state = redeem_of(MUG)
+    assert setup(command, chart, catalogue, state) == []
+    unopened = MUG.model_copy(update={"count": None})  # restocked before counters
+    command, state = redeem_of(unopened)
+    (opening,) = setup(command, chart, catalogue, state)
+    assert opening.reference == "open_control:catalogue:MUG-BLUE:sequence"
+    assert redeem.plan(command, chart, catalogue, state).vars["counter_expected"] == "CTL 1"  # no row: nothing counted yet
+    for other in (CASH, None):
+        command, state = redeem_of(other, points=2500)
+        assert setup(command, chart, catalogue, state) == []
 
 
 def test_a_reward_that_is_not_physical_is_a_plain_redemption_with_its_type(chart, catalogue):
@@ -95,7 +110,7 @@ def test_restock_moves_units_from_the_counterpart_into_stock(chart, catalogue):
     assert plan.reference == "restock:rs-1"
     assert plan.vars == {
         "units": "UNITS 3", "restocked": "catalogue:MUG-BLUE:restocked", "stock": "catalogue:MUG-BLUE:stock",
-        "stock_step": "CTL 1", "stock_sequence": "catalogue:MUG-BLUE:sequence", "stock_counted": "program:control:sequence",
+        "counter_step": "CTL 1", "counter_sequence": "catalogue:MUG-BLUE:sequence", "counter_counted": "program:control:sequence",
     }
     assert plan.metadata == {"reward": "MUG-BLUE", "units": "3", "restock_id": "rs-1"}
     assert chart.kind_of(plan.vars["restocked"]).may_go_negative and not chart.kind_of(plan.vars["stock"]).may_go_negative
@@ -125,8 +140,8 @@ def test_a_flagged_physical_reward_holds_its_points_and_one_unit_in_the_review_h
     assert (plan.vars["stock"], plan.vars["hold"]) == ("catalogue:MUG-BLUE:stock", "customers:c42:holds:rv-r-9")
     assert (plan.metadata["reward"], plan.metadata["reward_type"], plan.metadata["review"]) == ("MUG-BLUE", "product", "required")
     # the unit is taken under the stock account's overdraft check and the reward's counter, as a redemption takes it
-    assert catalogue.get("hold_reward").overdraft_vars == frozenset({"stock_sequence"})
-    assert plan.vars["stock_expected"] == f"CTL {MUG.operations + 1}"
+    assert catalogue.get("hold_reward").overdraft_vars == frozenset({"counter_sequence"})
+    assert plan.vars["counter_expected"] == f"CTL {MUG.count + 1}"
     assert not chart.kind_of(plan.vars["stock"]).may_go_negative
 
 

@@ -108,10 +108,10 @@ def test_a_contribution_moves_points_to_funds_and_the_price_to_settlement(chart:
     assert plan.vars["payment"] == "USD/2 2701" and plan.vars["partner_settlement"] == "partners:skyway:settlement"
     assert (plan.metadata["payment"], plan.metadata["price_per_point"], plan.metadata["currency"]) == ("27.01", "0.0090", "USD")
     # one unit off the pool's counter, unbounded (it also gives the counter its balance row)
-    assert (plan.vars["pool_step"], plan.vars["pool_sequence"], plan.vars["pool_counted"]) == (
+    assert (plan.vars["counter_step"], plan.vars["counter_sequence"], plan.vars["counter_counted"]) == (
         "CTL 1", "pools:travel:sequence", "program:control:sequence"
     )
-    assert "pool_expected" not in plan.vars
+    assert "counter_expected" not in plan.vars
 
 
 def test_a_contribution_is_refused_for_a_partner_outside_the_pool_or_paying_nothing(chart: Chart, catalogue: Catalogue) -> None:
@@ -149,7 +149,7 @@ def test_an_earn_issues_to_the_bucket_and_charges_the_members(chart: Chart, cata
     assert listed(plan, "draws") == ["pools:travel:partners:skyway:awarded", "pools:travel:partners:cityrail:awarded"]
     assert (plan.metadata["charges"], plan.metadata["expires_at"]) == ("cityrail=2,skyway=8", "2027-06-01")
     # the pool's counter read 6 operations: the draw may take it to -7, no further
-    assert (plan.vars["pool_step"], plan.vars["pool_sequence"], plan.vars["pool_expected"], plan.vars["pool_counted"]) == (
+    assert (plan.vars["counter_step"], plan.vars["counter_sequence"], plan.vars["counter_expected"], plan.vars["counter_counted"]) == (
         "CTL 1", "pools:travel:sequence", "CTL 7", "program:control:sequence"
     )
 
@@ -175,7 +175,7 @@ def test_a_redemption_spends_the_buckets_and_charges_the_members(chart: Chart, c
     assert listed(plan, "charges") == ["PTS 53", "PTS 17"]
     assert listed(plan, "draws") == ["pools:travel:partners:skyway:redeemed", "pools:travel:partners:cityrail:redeemed"]
     assert plan.metadata["reward"] == "lounge"
-    assert (plan.vars["pool_sequence"], plan.vars["pool_expected"]) == ("pools:travel:sequence", "CTL 3")
+    assert (plan.vars["counter_sequence"], plan.vars["counter_expected"]) == ("pools:travel:sequence", "CTL 3")
     with pytest.raises(InsufficientPoints):
         pool_redeem.plan(
             PoolRedeemCommand(customer="c42", pool="travel", redemption_id="r-2", points=91, at=AT),
@@ -222,4 +222,4 @@ def test_a_draw_opens_the_pool_counter_only_when_it_has_no_row(chart: Chart, cat
     (opening,) = open_pool_sequence(command, chart, catalogue, None)
     assert opening.reference == "open_control:pools:travel:sequence"
     plan = pool_earn.plan(command, chart, catalogue, PoolFunds(count=None, funds={"skyway": 5, "cityrail": 5}))
-    assert plan.vars["pool_expected"] == "CTL 1"  # no row: nothing counted yet
+    assert plan.vars["counter_expected"] == "CTL 1"  # no row: nothing counted yet

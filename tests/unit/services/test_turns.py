@@ -1,4 +1,4 @@
-"""Threads of one process take turns per customer (services.executor.Turns)."""
+"""Threads of one process take turns per customer (services.turns.Turns)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import threading
 import time
 import zlib
 
-from loyalty_accounts.services.executor import Turns
+from loyalty_accounts.services.turns import Turns
 
 
 def test_one_customer_at_a_time_whatever_the_threads() -> None:

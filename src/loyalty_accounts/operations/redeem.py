@@ -48,7 +48,7 @@ from pydantic import model_validator
 
 from ..chart import Chart
 from ..errors import InvalidCommand, OutOfStock
-from ..numscript import Catalogue, VarValue, monetary
+from ..numscript import Catalogue, VarValue
 from ..types import TransactionPlan
 from ..vocabulary.amounts import Points
 from ..vocabulary.ids import BusinessKey, CustomerId

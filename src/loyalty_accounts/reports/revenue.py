@@ -47,7 +47,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from fractions import Fraction
 from typing import Sequence
 

@@ -77,7 +77,7 @@ def operator_id(value: object) -> str:
 
     if not isinstance(value, str) or not OPERATOR_PATTERN.match(value):
         raise InvalidCommand(
-            f"operator id is not valid: use 1-64 letters, digits, '_' or '-' starting with a letter or digit "
+            "operator id is not valid: use 1-64 letters, digits, '_' or '-' starting with a letter or digit "
             "(an id such as ops-17, never a name or an email)"
         )
     return value

@@ -45,7 +45,7 @@ terms*: shown, and the statement is not ok, as it is when it does not tie.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime  # date: pydantic resolves SettlementLine.date at run time
 from decimal import Decimal
 from typing import Literal, Mapping, Sequence
 

@@ -166,7 +166,7 @@ def _admin_refused_keys(api: RunningApi, programme: str) -> list[Credential]:
     expired = api.key(programme, "admin", expires_in=timedelta(seconds=1))
     expired_at = time.monotonic() + 1.2
     foreign = api.key("elsewhere", "admin")
-    key_id, secret = genuine.split("_")[1], genuine.split("_")[2]
+    key_id, secret = genuine.split("_", 2)[1:]  # the secret itself may hold "_"
     wrong_secret = f"lk_{key_id}_{('A' if secret[0] != 'A' else 'B') + secret[1:]}"
     time.sleep(max(0.0, expired_at - time.monotonic()))
     return [

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..errors import InvalidCommand
 from .personal_data import not_repeated
+from .quoting import QUOTED_AT_MOST, quoted
 
 
 class Frozen(BaseModel):
@@ -42,8 +43,10 @@ def _shown(value: Any) -> str:
 
     if isinstance(value, str) and (hidden := not_repeated(value)) is not None:
         return hidden
-    text = str(value) if isinstance(value, (int, Decimal)) and not isinstance(value, bool) else repr(value)
-    return text if len(text) <= 60 else f"{text[:40]}… ({len(text)} characters)"
+    if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+        text = str(value)
+        return text if len(text) <= QUOTED_AT_MOST else f"{text[:QUOTED_AT_MOST]}… ({len(text)} characters)"
+    return quoted(value)
 
 
 def describe_validation(title: str, exc: ValidationError) -> str:

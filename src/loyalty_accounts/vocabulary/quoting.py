@@ -23,9 +23,10 @@ def quoted(value: object) -> str:
     hidden = contact_not_repeated(value) if isinstance(value, str) else None
     if hidden is not None:
         return f"({hidden})"
-    if isinstance(value, str) and len(value) > QUOTED_AT_MOST:
-        return f"{value[:QUOTED_AT_MOST]!r}… ({len(value)} characters)"
-    return repr(value)
+    if isinstance(value, str):
+        return repr(value) if len(value) <= QUOTED_AT_MOST else f"{value[:QUOTED_AT_MOST]!r}… ({len(value)} characters)"
+    text = repr(value)  # a list or a mapping: its repr cut, with the length of that repr
+    return text if len(text) <= QUOTED_AT_MOST else f"{text[:QUOTED_AT_MOST]}… ({len(text)} characters in all)"
 
 
 __all__ = ["QUOTED_AT_MOST", "quoted"]

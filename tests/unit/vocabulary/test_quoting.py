@@ -47,3 +47,27 @@ def test_an_fx_rate_typed_as_a_phone_number_is_not_repeated() -> None:
     with pytest.raises(InvalidCommand) as refused:
         parse_fx(["EUR=415-555-0100"])
     assert "555" not in str(refused.value) and "not repeated" in str(refused.value)
+
+
+def test_a_long_list_is_cut_with_the_length_of_what_is_cut() -> None:
+    text = repr(list(range(30)))
+    assert quoted(list(range(30))) == text[:QUOTED_AT_MOST] + f"… ({len(text)} characters in all)"
+
+
+def test_a_field_s_validation_error_gives_the_value_s_own_length_and_closes_its_quote() -> None:
+    # a 101-character order id: the message shows its first QUOTED_AT_MOST characters quoted, then 101, not 103
+    from datetime import datetime
+    from decimal import Decimal
+
+    from loyalty_accounts.operations.earn import EarnCommand
+    from loyalty_accounts.vocabulary.amounts import Money
+
+    with pytest.raises(InvalidCommand) as refused:
+        EarnCommand(
+            customer="c1",
+            order_id="x" * 101,
+            amount=Money(amount=Decimal("10"), currency="USD"),
+            ordered_at=datetime(2026, 1, 1, tzinfo=timezone.utc),
+        )
+    message = str(refused.value)
+    assert "(got " + repr("x" * QUOTED_AT_MOST) + "… (101 characters))" in message, message

@@ -159,3 +159,12 @@ def test_unreachable_ledger_is_a_clear_error() -> None:
     with LedgerClient(LedgerConnection(url="http://127.0.0.1:9", ledger="x", max_attempts=2)) as c:
         with pytest.raises(LedgerUnavailable, match="127.0.0.1:9"):
             c.server_version()
+
+
+def test_a_wrong_base_path_is_not_a_formance_ledger_and_posts_nothing(client: LedgerClient, ledger_url: str, ledger_name: str) -> None:
+    # v2.4.12's router answers a route it does not have with a bare "404 page not found" (chi's default)
+    with LedgerClient(LedgerConnection(url=f"{ledger_url}/wrongpath", ledger=ledger_name, max_attempts=3)) as wrong:
+        with pytest.raises(LedgerUnavailable, match="is not a Formance ledger API") as caught:
+            wrong.post(plan(SPLIT, "misrouted", {"amount": "PTS 10", "first": "customers:a:points:noexpiry", "second": "customers:b:points:noexpiry"}))
+    assert caught.value.code == "HTTP_404" and "/wrongpath/v2/" in caught.value.message
+    assert list(client.transactions()) == []

@@ -115,6 +115,10 @@ def idempotency_key(reference: str, call_id: str) -> str:
     return f"loyalty:sha256:{hashlib.sha256(reference.encode()).hexdigest()}#{call_id}"
 
 
+_NOT_A_LEDGER_STATUSES = frozenset({404, 405, 501})
+"""Statuses that, without a Formance error body, mean the URL does not lead to a Formance ledger API."""
+
+
 class _Transient(Exception):
     """A failure worth retrying; LedgerUnavailable or OutcomeUnknown once the budget is spent.
 
@@ -396,7 +400,7 @@ class Transport:
             spent = f"{attempts} attempt(s) over {self._clock() - started:.1f} s; last error: {exc}"
             if write and uncertain:
                 raise OutcomeUnknown(
-                    f"{what}: no answer from the Formance ledger at {settings.shown_url} after {spent}. "
+                    f"{what}: no definite answer from the Formance ledger at {settings.shown_url} after {spent}. "
                     "It may have been posted: run the same command again to learn",
                     code=exc.code,
                     details={"what": what, "attempts": attempts},
@@ -438,6 +442,16 @@ class Transport:
             log.debug("%s: %s %s -> %d", what, request.method, request.url.path, status)
         if 200 <= status < 300 or status in accept:
             return response
+        if status in _NOT_A_LEDGER_STATUSES and error_fields(response)[0].startswith("HTTP_"):
+            # Formance answers every route it has with a JSON error; a bare 404/405/501 is another server
+            # (chi's "404 page not found" on a wrong base path, a web server on the wrong port). Retrying cannot help.
+            request = response.request
+            raise LedgerUnavailable(
+                f"{what}: the server at {self.connection.shown_url} is not a Formance ledger API "
+                f"({request.method} {request.url.path} -> {status}, {error_fields(response)[1]}); "
+                "check the ledger URL and its base path",
+                code=f"HTTP_{status}",
+            )
         if status >= 500 or status == 429:
             code, message, _ = error_fields(response)
             # 429 (RFC 6585): rate limited, the request was not processed; a 5xx may come after work was done.
@@ -475,7 +489,7 @@ def _log_retry(what: str, budget_s: float) -> Callable[[RetryCallState], None]:
     def before_sleep(state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
         if state.attempt_number == 1:
-            log.warning("%s: no answer from the ledger (%s); retrying for up to %.0f s", what, error, budget_s)
+            log.warning("%s: no definite answer from the ledger (%s); retrying for up to %.0f s", what, error, budget_s)
         else:
             log.debug("%s: attempt %d failed (%s); retrying", what, state.attempt_number, error)
 

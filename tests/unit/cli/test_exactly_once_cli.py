@@ -31,7 +31,7 @@ class NoAnswer(FakeLedger):
     def post(self, plan: TransactionPlan, *, schema_version: str | None = None) -> PostedTransaction:
         if plan.operation == self.operation:
             raise OutcomeUnknown(
-                "post transaction: no answer from the Formance ledger at http://ledger.test after 9 attempt(s) "
+                "post transaction: no definite answer from the Formance ledger at http://ledger.test after 9 attempt(s) "
                 "over 45.3 s. It may have been posted: run the same command again to learn",
                 code=None,
             )

@@ -54,11 +54,13 @@ def test_error_codes_map_to_project_errors(
 
 
 def test_non_json_error_body_gives_a_clear_error(router: respx.Router) -> None:
+    # a refusal with a foreign body (a proxy's 400): named with the request and the body; a bare 404 is
+    # "not a Formance ledger API" instead (test_transport)
     router.post(TX_URL).mock(
-        return_value=httpx.Response(404, text="404 page not found\n", headers={"Content-Type": "application/json"})
+        return_value=httpx.Response(400, text="400 bad request\n", headers={"Content-Type": "application/json"})
     )
     with make_client(router) as client, pytest.raises(LedgerRejected) as caught:
         client.post(make_plan())
-    assert caught.value.code == "HTTP_404"
-    assert "404 page not found" in str(caught.value)
+    assert caught.value.code == "HTTP_400"
+    assert "400 bad request" in str(caught.value)
     assert "/v2/loyalty/transactions" in str(caught.value)

@@ -142,6 +142,25 @@ def test_transient_statuses_are_retried(router: respx.Router, status: int) -> No
     assert route.call_count == 2
 
 
+@pytest.mark.parametrize(
+    ("status", "body"), [(404, "404 page not found"), (405, ""), (501, "<!DOCTYPE HTML><title>Unsupported method</title>")]
+)
+def test_a_server_that_is_not_a_formance_ledger_is_said_so_at_once(router: respx.Router, status: int, body: str) -> None:
+    # a wrong base path (chi's bare 404) or a web server on the ledger's port: not retried, nothing posted
+    route = router.post(TX_URL).mock(return_value=httpx.Response(status, text=body))
+    with make_client(router, max_attempts=4) as client, pytest.raises(LedgerUnavailable) as caught:
+        client.post(make_plan())
+    assert route.call_count == 1 and caught.value.exit_code == 3 and caught.value.code == f"HTTP_{status}"
+    assert "is not a Formance ledger API" in caught.value.message and "\n" not in caught.value.message
+
+
+def test_a_formance_not_found_is_still_the_ledger_s_own_answer(router: respx.Router) -> None:
+    router.get(f"{TX_URL}/5").mock(return_value=error(404, "NOT_FOUND", "transaction not found"))
+    with make_client(router) as client, pytest.raises(LoyaltyError) as caught:
+        client.get_transaction(5)
+    assert "not a Formance ledger" not in caught.value.message and caught.value.code == "NOT_FOUND"
+
+
 def test_business_error_is_not_retried(router: respx.Router) -> None:
     route = router.post(TX_URL).mock(return_value=error(400, "INSUFFICIENT_FUND", "account had insufficient funds"))
     lookup = router.get(TX_URL).mock(return_value=cursor([]))

@@ -261,23 +261,29 @@ def programme(
     start: WindowStart,
     end: WindowEnd,
     part: Annotated[
-        str,
-        typer.Option("--table", help=f"Which part -f csv writes (a CSV holds one kind of row): {', '.join(PROGRAMME_TABLES)}."),
-    ] = "daily",
+        str | None,
+        typer.Option(
+            "--table",
+            help=f"One part of the report: the one -f csv writes (a CSV holds one kind of row; default daily), "
+            f"or the only one -f table shows: {', '.join(PROGRAMME_TABLES)}.",
+        ),
+    ] = None,
     *,
     fmt: Format,
 ) -> None:
     """Programme analytics over the window, from the ledger: active members, points issued and redeemed per day, redemption by reward type, tiers, partners and their pool figures, expiring-soon points, anomaly flags with their transactions."""
 
-    if part not in PROGRAMME_TABLES:
+    if part is not None and part not in PROGRAMME_TABLES:
         fail(f"--table {quoted(part)} is not a part of the report (one of {', '.join(PROGRAMME_TABLES)})", 2)
+    if part is not None and fmt is Format.json:
+        fail("--table chooses a part for -f csv or -f table; -f json holds the whole report", 2)
     first, last = _window(start, end)
     report = run_guarded(lambda: _service(ctx).programme(first, last))
     if fmt is Format.json:
         emit_json(programme_json(report))
         return
     if fmt is Format.csv:
-        columns, rows = programme_table(report, part)
+        columns, rows = programme_table(report, part or "daily")
         emit_rows(rows, fmt, columns=columns)
         return
     typer.echo(f"Programme {report.points_asset} over {_span(report.start, report.end)} ({report.timezone} days)")
@@ -286,7 +292,7 @@ def programme(
         + "   ".join(f"{line} {points}" for line, points in report.totals.items())
         + f"   due, not yet swept {report.due_points}"
     )
-    for name in PROGRAMME_TABLES:
+    for name in PROGRAMME_TABLES if part is None else (part,):
         columns, rows = programme_table(report, name)
         typer.echo("")
         typer.echo(_PROGRAMME_TITLES[name] + ("" if rows else ": none"))

@@ -58,6 +58,14 @@ def test_each_part_is_a_csv_of_its_own(cli: typer.Typer, part: str) -> None:
     assert tuple(header) == PROGRAMME_TABLES[part][0]
 
 
+def test_a_table_of_one_part_shows_that_part_alone(cli: typer.Typer) -> None:
+    result = runner.invoke(cli, ["report", "programme", *WINDOW, "--table", "partner_pools"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("Partner performance in pools") for line in lines)
+    assert not any(line.startswith(("Anomaly flags", "Points expiring soon")) for line in lines)
+
+
 def test_the_daily_csv_sums_to_the_totals(cli: typer.Typer) -> None:
     result = runner.invoke(cli, ["report", "programme", *WINDOW, "-f", "csv"])
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
@@ -69,6 +77,7 @@ def test_the_daily_csv_sums_to_the_totals(cli: typer.Typer) -> None:
     [
         (["--from", "2026-10-06", "--to", "2025-10-01"], "must come before --to"),
         ([*WINDOW, "--table", "everything"], "--table 'everything' is not a part of the report"),
+        ([*WINDOW, "--table", "flags", "-f", "json"], "-f json holds the whole report"),
         (["--from", "2025-10-01T00:00:00", "--to", "2026-10-06"], "--from"),
     ],
 )

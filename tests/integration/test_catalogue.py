@@ -252,8 +252,8 @@ def test_a_redemption_whose_stock_was_read_while_a_restock_committed_is_planned_
     assert client.account("catalogue:MUG-BLUE:sequence").balance("CTL") == -3
 
 
-def _invoke(ledger_url: str, ledger_name: str, *args: str):  # type: ignore[no-untyped-def]
-    return runner.invoke(cli, ["-q", "--ledger-url", ledger_url, "--ledger", ledger_name, *args])
+def _invoke(ledger_url: str, ledger_name: str, *args: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    return runner.invoke(cli, ["-q", "--ledger-url", ledger_url, "--ledger", ledger_name, *args], env=env)
 
 
 def test_a_retried_restock_posts_once(client: LedgerClient, ledger_url: str, ledger_name: str) -> None:
@@ -324,6 +324,11 @@ def test_catalogue_list_and_show_read_the_stock_from_the_ledger(client: LedgerCl
     assert header.split(",")[:4] == ["sku", "reward_type", "name", "points"] and len(lines) == len(rows)
     table = _invoke(ledger_url, ledger_name, "catalogue", "show", MUG)
     assert table.exit_code == 0 and "in_stock" in table.stdout and "Blue enamel mug" in table.stdout
+    wide = _invoke(ledger_url, ledger_name, "catalogue", "list", env={"COLUMNS": "250"})
+    header = next(line for line in wide.stdout.splitlines() if "sku" in line)
+    assert wide.exit_code == 0 and all(c in header for c in ("in_stock", "reserved", "received", "delivered")), wide.stdout
+    mug_row = next(line for line in wide.stdout.splitlines() if MUG in line)
+    assert mug_row.split()[-4:] == ["3", "0", "4", "1"], wide.stdout  # in stock, reserved, received, delivered
     # the books with stock on them still reconcile (trial balance per asset, metadata, roll-forward)
     checked = _invoke(ledger_url, ledger_name, "reconcile", "-f", "json")
     assert checked.exit_code == 0, checked.output

@@ -32,7 +32,7 @@ CATALOGUE_COLUMNS = (
     "physical", "in_stock", "reserved", "received", "delivered",
 )
 """One row per reward; the stock columns are empty for a reward that is not physical."""
-TABLE_COLUMNS = ("sku", "reward_type", "name", "points", "value", "physical", "in_stock", "reserved")
+TABLE_COLUMNS = ("sku", "reward_type", "name", "points", "value", "physical", "in_stock", "reserved", "received", "delivered")
 
 Sku = Annotated[str, typer.Argument(help="The reward's SKU (see `loyalty catalogue list`).")]
 

@@ -49,21 +49,22 @@ class ReviewRow(Frozen):
     transaction: int = 0
 
     def row(self) -> dict[str, object]:
-        """The row as the CLI prints it (reasons joined by ``,``, instants ISO 8601)."""
+        """The row as the CLI prints it (reasons joined by ``,``, instants ISO 8601; what is not known yet, or
+        was not named — reward, operator, reason, decision time, capture transaction — is None: JSON null, an empty cell)."""
 
         return {
             "redemption_id": self.redemption_id,
             "customer": self.customer,
             "hold_id": self.hold_id,
             "points": self.points,
-            "reward": self.reward,
+            "reward": self.reward or None,
             "reasons": ",".join(self.reasons),
             "held_at": iso_instant(self.held_at),
             "deadline": iso_instant(self.deadline),
             "status": self.status,
-            "operator": self.operator,
-            "reason": self.reason,
-            "decided_at": self.decided_at,
+            "operator": self.operator or None,
+            "reason": self.reason or None,
+            "decided_at": self.decided_at or None,
             "transaction": self.transaction or None,
         }
 

@@ -43,6 +43,8 @@ def test_review_list_in_every_format(ledger: FakeLedger) -> None:
     assert [(r["redemption_id"], r["customer"], r["points"], r["reward"], r["status"], r["reasons"]) for r in rows] == [
         ("R-1", "c1", 12000, "tv-55", "pending", "points_above_threshold")
     ]
+    # not decided yet: every field of the decision is null alike (not "" for some and null for others)
+    assert [(r["operator"], r["reason"], r["decided_at"], r["transaction"]) for r in rows] == [(None, None, None, None)]
     parsed = list(csv.DictReader(io.StringIO(invoke("review", "list", "-f", "csv").output)))
     assert parsed[0]["hold_id"] == "rv-R-1" and parsed[0]["deadline"] == rows[0]["deadline"]
     assert parsed[0]["reward"] == "tv-55"

@@ -31,7 +31,10 @@ def demo(ctx: typer.Context, *, fmt: Format) -> None:
 
     def report(step: Step, result: OperationResult | BatchResult) -> None:
         if isinstance(result, BatchResult):
-            outcome = f"{result.posted} posted, {result.replayed} already done, {result.points} points"
+            if result.posted or result.replayed:
+                outcome = f"{result.posted} posted, {result.replayed} already done, {result.points} points"
+            else:  # a sweep with nothing left to do (a second run: the first one swept it)
+                outcome = "nothing due"
             row = {"step": step.label, **result.summary()}
         else:
             outcome = "already done" if result.replayed else ("nothing to post" if not result.transactions else "posted")

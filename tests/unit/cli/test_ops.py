@@ -98,6 +98,9 @@ def test_demo_prints_tables_for_people(ledger: FakeLedger) -> None:
     assert result.exit_code == 0, result.output
     assert "Customers" in result.stdout and "Trial balance" in result.stdout and "Tiers as of 2026-10-06" in result.stdout
     assert "Outstanding points (liability): 2882 = 28.82 USD" in result.stdout
+    # a second run: every step already done; a sweep whose work the first run did has nothing due
+    again = invoke("demo").stdout.splitlines()
+    assert not any("0 posted, 0 already done" in line for line in again) and any(line.rstrip().endswith("nothing due") for line in again)
     assert "upgrade: member → silver" in result.stdout
 
 

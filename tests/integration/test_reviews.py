@@ -98,7 +98,7 @@ def test_a_redemption_over_the_threshold_waits_for_review_and_a_rejection_restor
 
 
 def test_an_approved_review_ends_as_a_redemption_and_cannot_be_decided_again(client: LedgerClient) -> None:
-    program = funded(client)
+    program = funded(client, clock=lambda: T0 + 3 * HOUR)  # now: before the deadline (an approval is made now)
     before = books(client)
     program.redeem(redeem("R-2", 12_000))
     approved = program.review("R-2", "approve", operator="ops-7", reason="verified_with_member", at=T0 + HOUR)
@@ -220,3 +220,12 @@ def test_a_new_member_and_points_just_received_by_transfer_are_held(client: Ledg
     assert after_transfer.transactions[0].metadata["review_reasons"] == "after_transfer"
     assert program.redeem(redeem("R-c2-later", 1_500, T0 + 48 * HOUR, customer="c2")).review is None
     assert program.redeem(redeem("R-c1", 1_500)).review is None  # the sender is not held
+
+
+def test_an_approval_back_dated_before_a_passed_deadline_is_refused_and_posts_nothing(client: LedgerClient) -> None:
+    program = funded(client, clock=lambda: T0 + 72 * HOUR)  # now: the deadline of a redemption held at T0
+    program.redeem(redeem("R-9", 12_000))
+    during = books(client)
+    with pytest.raises(OperationRefused, match="whatever --at says"):
+        program.review("R-9", "approve", operator="ops-7", reason="verified_with_member", at=T0 + HOUR)
+    assert books(client) == during and client.find_by_reference("review:R-9") is None

@@ -42,9 +42,10 @@ LATER = T0 + 10 * HOUR
 
 
 def reviewing(client: LedgerClient) -> LoyaltyProgram:
-    """The programme with a review threshold of 500 points: every mug redemption is held for review."""
+    """The programme with a review threshold of 500 points: every mug redemption is held for review; its now
+    is LATER, within the reviews' deadlines (an approval is made now, whatever it is dated)."""
 
-    return programme(client, pending_days=0, rules=rules_reviewing_above(500))
+    return programme(client, pending_days=0, rules=rules_reviewing_above(500), clock=lambda: LATER)
 
 
 def stocked(client: LedgerClient, units: int, *customers: str) -> LoyaltyProgram:

@@ -114,6 +114,8 @@ class ReviewService:
         if reason not in allowed:
             raise InvalidCommand(f"--reason: not one of the rules' {decision} reasons (use one of: {', '.join(allowed)})")
         held = find_review(self._reading, rid)
+        if decision == "approve":
+            self._refuse_a_late_approval(rid, held)
         command = ReviewCommand(
             customer=held.metadata["customer"],
             redemption_id=rid,
@@ -135,6 +137,18 @@ class ReviewService:
             if progress:
                 progress(done, len(due))
         return batch_of("review", as_of, results)
+
+    def _refuse_a_late_approval(self, redemption_id: str, held: PostedTransaction) -> None:
+        """OperationRefused when the review's deadline has passed by the programme's clock and nothing was
+        decided yet: an approval is made now, so an ``--at`` before the deadline cannot revive a lapsed review
+        (an approval already posted is answered as before: a replay, or the decision that won)."""
+
+        deadline = review_deadline(held)
+        if self._executor.clock() >= deadline and self._reading.ledger.find_by_reference(decision_reference(redemption_id)) is None:
+            raise OperationRefused(
+                f"the review of {redemption_id} lapsed at {iso_instant(deadline)}: it can no longer be approved, "
+                "whatever --at says"
+            )
 
     def _run(self, command: ReviewCommand) -> OperationResult:
         """Run the decision; one made differently before is refused naming it (OperationRefused)."""

@@ -81,7 +81,8 @@ def test_a_plan_that_lost_the_last_unit_is_re_planned_and_refused_as_out_of_stoc
 
 
 def test_a_review_hold_reserves_the_unit_a_rejection_returns_it_and_an_approval_delivers_it(ledger: FakeLedger) -> None:
-    program = programme(ledger, pending_days=0, rules=rules_reviewing_above(500))
+    # the programme's now is within the review's deadline: an approval is made now, whatever it is dated
+    program = programme(ledger, pending_days=0, rules=rules_reviewing_above(500), clock=lambda: T0 + timedelta(hours=4))
     program.restock(restock(2, "rs-1"))
     program.earn(earn("c1", "o1", "3000", at=T0))
 

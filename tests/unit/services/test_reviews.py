@@ -7,7 +7,7 @@ after points received by transfer in the last 48 hours; a 72-hour deadline). T0 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from support.fake_ledger import FakeLedger
@@ -22,6 +22,8 @@ HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 OLD = T0 - 60 * DAY
 """An instant long enough before T0 that a customer who earned then is no new member."""
+LATE = T0 + 30 * DAY
+"""A programme clock after every instant of these stories (every review's deadline has passed by it)."""
 
 
 def redeem(key: str, points: int, at=T0, customer: str = "c1", reward: str | None = None) -> RedeemCommand:  # type: ignore[no-untyped-def]
@@ -36,8 +38,19 @@ def balances(ledger: FakeLedger, customer: str = "c1") -> dict[str, int]:
     return out
 
 
-def funded(ledger: FakeLedger, amount: str = "30000.00", at=OLD) -> LoyaltyProgram:  # type: ignore[no-untyped-def]
-    program = programme(ledger, pending_days=0)
+class StoryClock:
+    """The programme's now in a story: two hours after T0 (reviews still open) until a test moves it on;
+    a decision is checked against it (an approval once the deadline has passed by it is refused)."""
+
+    def __init__(self, now: datetime = T0 + 2 * HOUR) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def funded(ledger: FakeLedger, amount: str = "30000.00", at=OLD, clock: StoryClock | None = None) -> LoyaltyProgram:  # type: ignore[no-untyped-def]
+    program = programme(ledger, pending_days=0, clock=clock or StoryClock())
     program.earn(earn("c1", "o1", amount, at))
     return program
 
@@ -113,7 +126,7 @@ def test_the_same_decision_again_is_a_replay_and_another_one_is_refused_naming_t
 
 def test_an_approval_at_or_after_the_deadline_is_refused_and_the_lapse_voids() -> None:
     ledger = FakeLedger()
-    program = funded(ledger)
+    program = funded(ledger, clock=StoryClock(LATE))
     before = balances(ledger)
     program.redeem(redeem("r1", 12_000))
     with pytest.raises(OperationRefused, match="lapsed at 2026-01-13T12:00:00Z"):
@@ -128,9 +141,30 @@ def test_an_approval_at_or_after_the_deadline_is_refused_and_the_lapse_voids() -
     assert program.lapse_reviews(T0 + 73 * HOUR).posted == 0
 
 
+def test_once_the_deadline_has_passed_by_the_clock_an_approval_dated_before_it_is_refused() -> None:
+    ledger = FakeLedger()
+    clock = StoryClock()
+    program = funded(ledger, clock=clock)
+    before = balances(ledger)
+    program.redeem(redeem("r1", 12_000))
+    program.redeem(redeem("r2", 12_000))
+    program.review("r2", "approve", operator="ops-7", reason="verified_with_member", at=T0 + HOUR)
+    clock.now = T0 + 72 * HOUR  # the deadline of both: an approval is made now, whatever it is dated
+    with pytest.raises(OperationRefused, match="lapsed at 2026-01-13T12:00:00Z: it can no longer be approved, whatever --at says"):
+        program.review("r1", "approve", operator="ops-7", reason="verified_with_member", at=T0 + HOUR)
+    assert ledger.find_by_reference("review:r1") is None and balances(ledger)["customers:c1:holds:rv-r1"] == 12_000
+    # the approval made in time, sent again late, is still its own replay; a rejection still voids
+    again = program.review("r2", "approve", operator="ops-7", reason="verified_with_member", at=T0 + HOUR)
+    assert again.replayed
+    program.review("r1", "reject", operator="ops-7", reason="suspected_fraud", at=T0 + 72 * HOUR)
+    assert balances(ledger) == before | {"program:points:redeemed": 12_000} | {
+        k: v - 12_000 for k, v in before.items() if k.startswith("customers:c1:points:")
+    }
+
+
 def test_void_lapsed_lapses_overdue_reviews_too() -> None:
     ledger = FakeLedger()
-    program = funded(ledger)
+    program = funded(ledger, clock=StoryClock(LATE))
     before = balances(ledger)
     program.redeem(redeem("r1", 12_000))
     assert program.void_lapsed(T0 + 80 * HOUR).posted == 1
@@ -170,7 +204,7 @@ def test_velocity_counts_every_redemption_of_the_window_held_ones_too() -> None:
 
 def test_velocity_points_count_this_redemption_with_those_of_the_window() -> None:
     ledger = FakeLedger()
-    program = funded(ledger, amount="40000.00")
+    program = funded(ledger, amount="40000.00", clock=StoryClock(LATE))
     for n, points in enumerate((9_000, 9_000, 6_000)):
         assert program.redeem(redeem(f"r{n}", points, T0 + n * HOUR)).review is None
     assert program.redeem(redeem("r-at-limit", 1_000, T0 + 3 * HOUR)).review is None  # 25,000: not more than the limit
@@ -180,7 +214,7 @@ def test_velocity_points_count_this_redemption_with_those_of_the_window() -> Non
 
 def test_a_new_member_redeeming_a_large_amount_is_held_a_small_one_is_not() -> None:
     ledger = FakeLedger()
-    program = funded(ledger, at=T0 - 10 * DAY)
+    program = funded(ledger, at=T0 - 10 * DAY, clock=StoryClock(LATE))
     assert program.redeem(redeem("r1", 4_999)).review is None
     held = program.redeem(redeem("r2", 5_000, T0 + HOUR))
     assert held.transactions[0].metadata["review_reasons"] == "new_member"
@@ -190,7 +224,7 @@ def test_a_new_member_redeeming_a_large_amount_is_held_a_small_one_is_not() -> N
 
 def test_points_just_received_by_transfer_hold_a_redemption_for_review() -> None:
     ledger = FakeLedger()
-    program = funded(ledger)
+    program = funded(ledger, clock=StoryClock(LATE))
     program.earn(earn("c2", "o2", "100.00", OLD))
     program.transfer(TransferCommand(customer="c1", to_customer="c2", transfer_id="t1", points=3_000, at=T0))
     held = program.redeem(redeem("r1", 1_000, T0 + HOUR, customer="c2"))

@@ -27,6 +27,8 @@ from loyalty_accounts.cli import app as cli
 from loyalty_accounts.errors import LoyaltyError, OperationRefused
 from loyalty_accounts.ledger import LedgerClient
 from loyalty_accounts.operations import RedeemCommand
+from loyalty_accounts.operations.pool_contribute import PoolContributeCommand
+from loyalty_accounts.operations.pool_redeem import PoolRedeemCommand
 from loyalty_accounts.program import LoyaltyProgram
 from loyalty_accounts.reports import FinanceReports
 from loyalty_accounts.reports.check import Check
@@ -229,3 +231,17 @@ def test_an_approval_back_dated_before_a_passed_deadline_is_refused_and_posts_no
     with pytest.raises(OperationRefused, match="whatever --at says"):
         program.review("R-9", "approve", operator="ops-7", reason="verified_with_member", at=T0 + HOUR)
     assert books(client) == during and client.find_by_reference("review:R-9") is None
+
+
+def test_pool_redemptions_count_toward_velocity_and_one_the_rules_would_hold_is_refused(client: LedgerClient) -> None:
+    program = funded(client, clock=lambda: T0 + 3 * HOUR)
+    for partner, points in (("skyway", 30_000), ("cityrail", 10_000)):
+        program.execute(PoolContributeCommand(pool="travel", partner=partner, contribution_id=f"f-{partner}", points=points, at=OLD))
+    before = books(client)
+    with pytest.raises(OperationRefused, match=r"needs review \(points_above_threshold\)"):
+        program.execute(PoolRedeemCommand(customer="c1", pool="travel", redemption_id="P-1", points=12_000, at=T0))
+    assert books(client) == before and client.find_by_reference("pool_redeem:P-1") is None
+    for key, at in (("P-2", T0), ("P-3", T0 + HOUR)):
+        assert program.execute(PoolRedeemCommand(customer="c1", pool="travel", redemption_id=key, points=8_000, at=at)).posted
+    held = program.redeem(redeem("R-10", 10_000, T0 + 2 * HOUR))  # 26,000 within 24 hours, 16,000 of them from the pool
+    assert held.review == "pending" and held.transactions[0].metadata["review_reasons"] == "velocity_points"

@@ -30,8 +30,9 @@ from __future__ import annotations
 from typing import NamedTuple, Sequence
 
 from ..chart import Chart
-from ..errors import InvalidCommand
+from ..errors import InvalidCommand, OperationRefused
 from ..numscript import Catalogue
+from ..rules.review import ReviewFacts, ReviewPolicy
 from ..types import TransactionPlan
 from ..vocabulary.ids import BusinessKey
 from .base import plan_command
@@ -49,6 +50,7 @@ from .pool import (
     sequence_vars,
 )
 from .reading import Reading, buckets_watched, customer_buckets
+from .redeem_review import review_facts
 from .spend import spend_vars
 
 TEMPLATE = "pool_redeem"
@@ -63,6 +65,10 @@ class State(NamedTuple):
     """The pool's count and what each member can give then."""
     reward_type: str | None = None
     """The type of the catalogue reward the command names (None: no reward, or a label the catalogue does not list)."""
+    review: ReviewPolicy | None = None
+    """The rules' review section (None: the rules declare none)."""
+    facts: ReviewFacts | None = None
+    """What the review rules judge about the member, read with the rest (None without a review section)."""
 
 
 class PoolRedeemCommand(PoolDrawCommand):
@@ -84,7 +90,11 @@ def read(command: PoolRedeemCommand, reading: Reading) -> State:
 
     reading.chart.pool(command.pool)
     reward_type = _check_catalogue_reward(command, reading)
-    return State(customer_buckets(command, reading), pool_funds(command, reading), reward_type)
+    buckets, funds = customer_buckets(command, reading), pool_funds(command, reading)
+    policy = reading.rules.review if reading.rules is not None else None
+    if policy is None:
+        return State(buckets, funds, reward_type)
+    return State(buckets, funds, reward_type, policy, review_facts(command, reading, policy, points=command.points))
 
 
 def _check_catalogue_reward(command: PoolRedeemCommand, reading: Reading) -> str | None:
@@ -109,13 +119,20 @@ def _check_catalogue_reward(command: PoolRedeemCommand, reading: Reading) -> str
 def plan(
     command: PoolRedeemCommand, chart: Chart, catalogue: Catalogue, state: State | tuple[Sequence[BucketBalance], PoolFunds]
 ) -> TransactionPlan:
-    """The redemption; InsufficientPoints when the customer's buckets or the pool cannot cover it.
+    """The redemption; InsufficientPoints when the customer's buckets or the pool cannot cover it;
+    OperationRefused when the rules' review section would hold it (a pool redemption is not held for review,
+    and never goes round it: it is refused, and counts toward the velocity rules like any redemption).
 
     Metadata: the draw's (:func:`~.pool.draw_metadata`), ``reward`` when the command names one, and
     ``reward_type`` when the read found it in the catalogue.
     """
 
-    buckets, pool, reward_type = State(*state)
+    buckets, pool, reward_type, policy, facts = State(*state)
+    if policy is not None and facts is not None and (reasons := policy.reasons(command.points, facts)):
+        raise OperationRefused(
+            f"pool redemption {command.redemption_id} of {command.points} points needs review "
+            f"({', '.join(reasons)}), and a pool redemption is not held for review: nothing was posted"
+        )
     charges = distribute(command.pool, chart.pool(command.pool), command.points, pool.funds)
     spent = spend_vars(chart, buckets, customer=command.customer, points=command.points, at=command.at)
     metadata = draw_metadata(command, charges, "redemption_id")

@@ -67,7 +67,11 @@ from .fifo import BucketBalance
 from .reading import Reading
 
 if TYPE_CHECKING:
+    from .pool_redeem import PoolRedeemCommand
     from .redeem import RedeemCommand
+
+REDEMPTION_OPERATIONS = frozenset({"redeem", "pool_redeem"})
+"""The operations a velocity rule counts: every redemption of the member's points, from the programme or a pool."""
 
 HOLD_TEMPLATE = "hold"
 HOLD_REWARD_TEMPLATE = "hold_reward"
@@ -159,7 +163,9 @@ def find_review(reading: Reading, redemption_id: str) -> PostedTransaction:
 # -- the read and the verdict ------------------------------------------------
 
 
-def review_facts(command: "RedeemCommand", reading: Reading, policy: ReviewPolicy, *, points: int) -> ReviewFacts:
+def review_facts(
+    command: "RedeemCommand | PoolRedeemCommand", reading: Reading, policy: ReviewPolicy, *, points: int
+) -> ReviewFacts:
     """What ``policy`` needs about the customer, the redemption itself left out.
 
     One listing of the customer's transactions dated from the longest
@@ -191,7 +197,9 @@ def review_facts(command: "RedeemCommand", reading: Reading, policy: ReviewPolic
         redemptions = [
             _points(tx.metadata)
             for tx in recent
-            if tx.timestamp >= start and tx.metadata.get("operation") == "redeem" and tx.metadata.get("customer") == customer
+            if tx.timestamp >= start
+            and tx.metadata.get("operation") in REDEMPTION_OPERATIONS
+            and tx.metadata.get("customer") == customer
         ]
     received = 0
     if policy.after_transfer is not None:

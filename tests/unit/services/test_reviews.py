@@ -16,6 +16,8 @@ from test_horizon import CountingLedger
 
 from loyalty_accounts.errors import InvalidCommand, OperationRefused, UnknownEntity
 from loyalty_accounts.operations import RedeemCommand, TransferCommand
+from loyalty_accounts.operations.pool_contribute import PoolContributeCommand
+from loyalty_accounts.operations.pool_redeem import PoolRedeemCommand
 from loyalty_accounts.program import LoyaltyProgram
 
 HOUR = timedelta(hours=1)
@@ -252,3 +254,21 @@ def test_a_replayed_held_redemption_stays_held_whatever_the_verdict_would_be_now
     again = program.redeem(redeem("r1", 12_000))
     assert again.replayed and again.review == "pending" and again.transactions[0].id == first.transactions[0].id
     assert ledger.account("customers:c1:holds:rv-r1").balance("PTS") == 12_000
+
+
+def test_a_pool_redemption_the_rules_would_hold_is_refused_and_every_pool_redemption_counts_toward_velocity() -> None:
+    ledger = FakeLedger()
+    program = funded(ledger)
+    for partner, points in (("skyway", 30_000), ("cityrail", 10_000)):
+        program.execute(PoolContributeCommand(pool="travel", partner=partner, contribution_id=f"f-{partner}", points=points, at=OLD))
+    before = balances(ledger)
+    with pytest.raises(OperationRefused, match=r"needs review \(points_above_threshold\).*not held for review: nothing was posted"):
+        program.execute(PoolRedeemCommand(customer="c1", pool="travel", redemption_id="p1", points=12_000, at=T0))
+    assert balances(ledger) == before and ledger.find_by_reference("pool_redeem:p1") is None
+    for key, at in (("p2", T0), ("p3", T0 + HOUR)):
+        program.execute(PoolRedeemCommand(customer="c1", pool="travel", redemption_id=key, points=8_000, at=at))
+    # 8,000 + 8,000 from the pool and 10,000 now: 26,000 within 24 hours, over the 25,000 the rules allow
+    held = program.redeem(redeem("r1", 10_000, T0 + HOUR))
+    assert held.review == "pending" and held.transactions[0].metadata["review_reasons"] == "velocity_points"
+    with pytest.raises(OperationRefused, match="velocity_points"):
+        program.execute(PoolRedeemCommand(customer="c1", pool="travel", redemption_id="p4", points=100, at=T0 + HOUR))

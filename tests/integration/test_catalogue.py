@@ -332,3 +332,17 @@ def test_catalogue_list_and_show_read_the_stock_from_the_ledger(client: LedgerCl
     # the books with stock on them still reconcile (trial balance per asset, metadata, roll-forward)
     checked = _invoke(ledger_url, ledger_name, "reconcile", "-f", "json")
     assert checked.exit_code == 0, checked.output
+
+
+def test_a_retry_with_or_without_the_reward_s_price_is_the_same_redemption(client: LedgerClient, ledger_url: str, ledger_name: str) -> None:
+    program = programme(client, pending_days=0)
+    member(program, "c1")
+    program.restock(RestockCommand(reward=MUG, units=2, restock_id="rs-1", at=T0))
+    first = _invoke(ledger_url, ledger_name, "redeem", "-c", "c1", "--redemption", "PI-1", "-p", str(MUG_PRICE), "--reward", MUG, "-f", "json")
+    again = _invoke(ledger_url, ledger_name, "redeem", "-c", "c1", "--redemption", "PI-1", "--reward", MUG, "-f", "json")
+    assert (first.exit_code, again.exit_code) == (0, 0), (first.output, again.output)
+    one, two = json.loads(first.stdout), json.loads(again.stdout)
+    assert (one["replayed"], two["replayed"]) == (False, True) and one["transactions"] == two["transactions"]
+    other = _invoke(ledger_url, ledger_name, "redeem", "-c", "c1", "--redemption", "PI-1", "-p", str(MUG_PRICE + 1), "--reward", MUG)
+    assert other.exit_code != 0 and "PI-1" in other.stderr and len(other.stderr.strip().splitlines()) == 1, other.output
+    assert units(client, "catalogue:MUG-BLUE:stock") == 1 and len(list(client.transactions(metadata={"operation": "redeem"}))) == 1

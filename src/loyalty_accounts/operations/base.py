@@ -129,6 +129,13 @@ class Command(Value):
             return utc(value)
         return value
 
+    def recorded_by(self, metadata: Mapping[str, str]) -> bool:
+        """Whether the transaction with ``metadata`` (under this command's reference) was posted for this
+        command: its ``command_hash`` is this command's fingerprint. A command written in more than one
+        way extends it."""
+
+        return metadata.get("command_hash") == self.fingerprint()
+
     def fingerprint(self, **extra: str) -> str:
         """types.command_fingerprint of the command's business fields (and ``extra``)."""
 

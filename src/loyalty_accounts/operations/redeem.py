@@ -42,7 +42,7 @@ check on the stock, so a reserved unit is one no other redemption can take.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from pydantic import model_validator
 
@@ -81,6 +81,21 @@ class RedeemCommand(Command):
     points: Points | None = None
     at: Instant
     reward: BusinessKey | None = None
+
+    def recorded_by(self, metadata: Mapping[str, str]) -> bool:
+        """A catalogue reward's redemption is the same whether its points were given or left to the catalogue:
+        ``--reward SKU`` and ``--reward SKU -p P`` where the transaction recorded that reward at P points."""
+
+        if super().recorded_by(metadata):
+            return True
+        if self.reward is None or metadata.get("reward") != self.reward or "reward_type" not in metadata:
+            return False
+        recorded = metadata.get("points", "")
+        if self.points is None:
+            other = self.model_copy(update={"points": int(recorded)}) if recorded.isdigit() else None
+        else:
+            other = self.model_copy(update={"points": None}) if str(self.points) == recorded else None
+        return other is not None and other.fingerprint() == metadata.get("command_hash")
 
     @model_validator(mode="after")
     def _priced(self) -> "RedeemCommand":
@@ -126,10 +141,9 @@ def plan(
     """
 
     buckets, chosen = (state.buckets, getattr(state, "reward", None)) if isinstance(state, Redeeming) else (tuple(state), None)
+    command = priced_by_catalogue(command, chosen)
     points = command.points
     if chosen is not None:
-        if points is not None and points != chosen.points:
-            raise InvalidCommand(f"reward {chosen.sku} costs {chosen.points} points, not {points}")
         points = chosen.points
         if chosen.physical and not chosen.stock:
             raise OutOfStock(f"reward {chosen.sku} is out of stock: {command.reference()} was not posted")
@@ -156,6 +170,20 @@ def plan(
     )
 
 
+def priced_by_catalogue(command: RedeemCommand, chosen: RewardPick | None) -> RedeemCommand:
+    """The command as its transaction records it: a catalogue reward's points left to the catalogue, so that
+    ``--reward SKU -p P`` (P its price) and ``--reward SKU`` are one command (one ``command_hash``).
+
+    InvalidCommand when the points given are not the reward's price.
+    """
+
+    if chosen is None or command.points is None:
+        return command
+    if command.points != chosen.points:
+        raise InvalidCommand(f"reward {chosen.sku} costs {chosen.points} points, not {command.points}")
+    return command.model_copy(update={"points": None})
+
+
 def route(command: RedeemCommand, chart: Chart, catalogue: Catalogue, state: Redeeming) -> TransactionPlan:
     """The redemption, or its review hold when the read's verdict has reasons (InsufficientPoints either way).
 
@@ -164,6 +192,7 @@ def route(command: RedeemCommand, chart: Chart, catalogue: Catalogue, state: Red
     stock into the hold account, under the stock's overdraft check (OutOfStock, as the redemption).
     """
 
+    command = priced_by_catalogue(command, getattr(state, "reward", None))
     redemption = plan(command, chart, catalogue, state)
     points = int(redemption.metadata["points"])
     verdict = state.verdict_for(points, command.at)

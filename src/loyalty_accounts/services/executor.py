@@ -381,7 +381,7 @@ class Executor:
 
     def _replay(self, command: Command, reference: str, existing: PostedTransaction) -> OperationResult:
         # The fingerprint is computed here only: the path without a conflict has no use for it.
-        if existing.metadata.get("command_hash") != command.fingerprint():
+        if not command.recorded_by(existing.metadata):
             raise DuplicateOperation(
                 f"{reference} was already used for a different {command.operation}; "
                 "use a new business key for a new operation"

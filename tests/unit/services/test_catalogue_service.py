@@ -11,7 +11,7 @@ import pytest
 from support.fake_ledger import FakeLedger
 from support.programme import T0, earn, programme, rules_reviewing_above, trial_balance_holds
 
-from loyalty_accounts.errors import InvalidCommand, OutOfStock
+from loyalty_accounts.errors import DuplicateOperation, InvalidCommand, OutOfStock
 from loyalty_accounts.operations import RedeemCommand
 from loyalty_accounts.operations.restock import RestockCommand
 from loyalty_accounts.types import PostedTransaction, TransactionPlan
@@ -35,6 +35,28 @@ def test_restock_is_exactly_once_and_the_catalogue_reads_the_ledger(ledger: Fake
     assert listed["MUG-BLUE"] == mug and listed["TOTE-BAG"].in_stock == 0 and listed["CASH-25"].in_stock is None
     assert program.balance("c1").spendable == 0
     trial_balance_holds(ledger)
+
+
+def test_a_reward_redeemed_with_or_without_its_price_given_is_one_redemption(ledger: FakeLedger) -> None:
+    # --reward MUG-BLUE -p 1000 and --reward MUG-BLUE (priced 1000 by the catalogue) are the same command
+    program = programme(ledger, pending_days=0)
+    program.restock(restock(3, "rs-1"))
+    program.earn(earn("c1", "o1", "5000", at=T0))
+    given = program.redeem(RedeemCommand(customer="c1", redemption_id="r1", reward="MUG-BLUE", points=1000, at=T0))
+    left = program.redeem(RedeemCommand(customer="c1", redemption_id="r1", reward="MUG-BLUE", at=T0))
+    assert left.replayed and left.transactions[0].id == given.transactions[0].id
+    priced = program.redeem(RedeemCommand(customer="c1", redemption_id="r2", reward="CASH-25", at=T0))
+    stated = program.redeem(RedeemCommand(customer="c1", redemption_id="r2", reward="CASH-25", points=2500, at=T0))
+    assert stated.replayed and stated.transactions[0].id == priced.transactions[0].id
+    # another price, another reward or another customer under the same key is still another command
+    for other in (
+        RedeemCommand(customer="c1", redemption_id="r2", reward="CASH-25", points=2400, at=T0),
+        RedeemCommand(customer="c1", redemption_id="r1", reward="CASH-25", at=T0),
+        RedeemCommand(customer="c2", redemption_id="r1", reward="MUG-BLUE", points=1000, at=T0),
+    ):
+        with pytest.raises(DuplicateOperation, match="already used for a different redeem"):
+            program.redeem(other)
+    assert program.reward("MUG-BLUE").delivered == 1 and program.balance("c1").spendable == 5000 - 1000 - 2500
 
 
 def test_restock_refuses_unknown_and_non_physical_rewards_before_posting(ledger: FakeLedger) -> None:

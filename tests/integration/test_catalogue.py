@@ -12,11 +12,12 @@ read the stock from the ledger.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from support.finance_books import MOVE
 from support.interleave import CommitBeforeHistory
-from support.programme import T0, programme, redeem_all_at_once, usd
+from support.programme import STORY_NOW, T0, programme, redeem_all_at_once, story_clock, usd
 from typer.testing import CliRunner
 
 from loyalty_accounts.cli import app as cli
@@ -51,14 +52,14 @@ def redemptions(client: LedgerClient) -> list:  # type: ignore[type-arg]
 
 
 def test_twenty_concurrent_redemptions_of_three_in_stock_give_three(client: LedgerClient, clients: list[LedgerClient]) -> None:
-    setup = programme(client, pending_days=0)
+    setup = programme(client, clock=story_clock, pending_days=0)
     customers = [f"m{n:02d}" for n in range(RACERS)]
     for customer in customers:
         member(setup, customer)
     setup.restock(RestockCommand(reward=MUG, units=IN_STOCK, restock_id="rs-1", at=T0))
     assert units(client, "catalogue:MUG-BLUE:stock") == IN_STOCK
     # each racer its own programme and client: nothing in this process makes them take turns
-    programs = [programme(c, pending_days=0) for c in clients[:RACERS]]
+    programs = [programme(c, clock=story_clock, pending_days=0) for c in clients[:RACERS]]
     at = setup.executor.clock()
     commands = [RedeemCommand(customer=customers[n], redemption_id=f"r-{n}", reward=MUG, at=at) for n in range(RACERS)]
     results = redeem_all_at_once(programs, commands)
@@ -86,7 +87,7 @@ def test_twenty_concurrent_redemptions_of_three_in_stock_give_three(client: Ledg
 
 
 def test_a_catalogue_reward_is_priced_by_the_catalogue_and_redeem_points_still_works(client: LedgerClient) -> None:
-    program = programme(client, pending_days=0)
+    program = programme(client, clock=story_clock, pending_days=0)
     member(program, "c1", "6000.00")
     cash = program.redeem(RedeemCommand(customer="c1", redemption_id="r-cash", reward="CASH-25", at=T0))
     assert cash.points == 2500 and not cash.replayed
@@ -108,7 +109,7 @@ def test_a_catalogue_reward_is_priced_by_the_catalogue_and_redeem_points_still_w
 
 
 def test_out_of_stock_and_insufficient_points_are_different_refusals(client: LedgerClient) -> None:
-    program = programme(client, pending_days=0)
+    program = programme(client, clock=story_clock, pending_days=0)
     member(program, "rich", "5000.00")
     member(program, "poor", "50.00")
     with pytest.raises(OutOfStock, match="HEADPHONES is out of stock"):
@@ -124,7 +125,7 @@ def test_out_of_stock_and_insufficient_points_are_different_refusals(client: Led
 
 
 def test_a_back_dated_redemption_cannot_take_a_unit_restocked_after_its_instant(client: LedgerClient) -> None:
-    program = programme(client, pending_days=0)
+    program = programme(client, clock=story_clock, pending_days=0)
     member(program, "c1")
     program.restock(RestockCommand(reward=MUG, units=1, restock_id="rs-1", at=T0.replace(day=20)))
     with pytest.raises(OutOfStock):
@@ -160,14 +161,14 @@ def test_concurrent_back_dated_redemptions_take_only_the_units_in_stock_at_their
     and the stock was below zero at T (a tester saw 4 of 10 posted, the stock at -3).
     """
 
-    setup = programme(client, pending_days=0)
+    setup = programme(client, clock=story_clock, pending_days=0)
     racers = [f"b{n:02d}" for n in range(10)]
     for customer in racers:
         member(setup, customer)
     at = T0.replace(day=15)
     setup.restock(RestockCommand(reward=MUG, units=1, restock_id="rs-before", at=T0.replace(day=12)))
     setup.restock(RestockCommand(reward=MUG, units=20, restock_id="rs-after", at=T0.replace(day=20)))
-    programs = [programme(c, pending_days=0) for c in clients[: len(racers)]]
+    programs = [programme(c, clock=story_clock, pending_days=0) for c in clients[: len(racers)]]
     commands = [RedeemCommand(customer=customer, redemption_id=f"rb-{customer}", reward=MUG, at=at) for customer in racers]
     results = redeem_all_at_once(programs, commands)
 
@@ -189,7 +190,7 @@ def test_back_dated_redemptions_of_a_reward_stocked_before_counters_open_its_cou
     The first take opens the counter (once), then each take counts on it: exactly one unit is taken, and
     the stock is never below zero at any instant."""
 
-    setup = programme(client, pending_days=0)
+    setup = programme(client, clock=story_clock, pending_days=0)
     racers = [f"l{n:02d}" for n in range(10)]
     for customer in racers:
         member(setup, customer)
@@ -209,7 +210,7 @@ def test_back_dated_redemptions_of_a_reward_stocked_before_counters_open_its_cou
             schema_version=setup.schema_version,
         )
     assert units(client, stock) == 21 and not list(client.accounts(counter))
-    programs = [programme(c, pending_days=0) for c in clients[: len(racers)]]
+    programs = [programme(c, clock=story_clock, pending_days=0) for c in clients[: len(racers)]]
     at = T0.replace(day=15)
     commands = [RedeemCommand(customer=customer, redemption_id=f"rl-{customer}", reward=MUG, at=at) for customer in racers]
     results = redeem_all_at_once(programs, commands)
@@ -232,7 +233,7 @@ def test_a_redemption_whose_stock_was_read_while_a_restock_committed_is_planned_
     history has it, the balance does not, and the stock read at day 15 comes out 5 short. Only the reward's
     counter moved (c1's own did not): the redemption is planned again from fresh reads and takes the unit."""
 
-    setup = programme(client, pending_days=0)
+    setup = programme(client, clock=story_clock, pending_days=0)
     member(setup, "c1")
     setup.restock(RestockCommand(reward=MUG, units=1, restock_id="rs-1", at=T0.replace(day=12)))
     now = setup.executor.clock()
@@ -257,7 +258,7 @@ def _invoke(ledger_url: str, ledger_name: str, *args: str, env: dict[str, str] |
 
 
 def test_a_retried_restock_posts_once(client: LedgerClient, ledger_url: str, ledger_name: str) -> None:
-    programme(client, pending_days=0)
+    programme(client, clock=story_clock, pending_days=0)
     args = ("catalogue", "restock", "--reward", "TOTE-BAG", "--units", "5", "--restock-id", "rs-77", "-f", "json")
     first = _invoke(ledger_url, ledger_name, *args)
     again = _invoke(ledger_url, ledger_name, *args)
@@ -292,7 +293,7 @@ def test_a_retried_restock_posts_once(client: LedgerClient, ledger_url: str, led
 def test_bad_input_is_one_line_exit_2_and_posts_nothing(
     client: LedgerClient, ledger_url: str, ledger_name: str, args: tuple[str, ...], said: str
 ) -> None:
-    program = programme(client, pending_days=0)
+    program = programme(client, clock=story_clock, pending_days=0)
     member(program, "c1")
     program.restock(RestockCommand(reward=MUG, units=2, restock_id="rs-0", at=T0))
     before = len(list(client.transactions()))
@@ -305,10 +306,12 @@ def test_bad_input_is_one_line_exit_2_and_posts_nothing(
 
 
 def test_catalogue_list_and_show_read_the_stock_from_the_ledger(client: LedgerClient, ledger_url: str, ledger_name: str) -> None:
-    program = programme(client, pending_days=0)
+    program = programme(client, clock=story_clock, pending_days=0)
     member(program, "c1")
     program.restock(RestockCommand(reward=MUG, units=4, restock_id="rs-1", at=T0))
-    redeemed = _invoke(ledger_url, ledger_name, "redeem", "-c", "c1", "--redemption", "r-1", "--reward", MUG, "-f", "json")
+    # dated and reconciled at fixed instants: c1's points (earned at T0) are spendable then on whatever day this runs
+    on = (T0 + timedelta(days=1)).isoformat()
+    redeemed = _invoke(ledger_url, ledger_name, "redeem", "-c", "c1", "--redemption", "r-1", "--reward", MUG, "--at", on, "-f", "json")
     assert redeemed.exit_code == 0, redeemed.output
     assert json.loads(redeemed.stdout)["points"] == MUG_PRICE
     listed = _invoke(ledger_url, ledger_name, "catalogue", "list", "-f", "json")
@@ -330,19 +333,20 @@ def test_catalogue_list_and_show_read_the_stock_from_the_ledger(client: LedgerCl
     mug_row = next(line for line in wide.stdout.splitlines() if MUG in line)
     assert mug_row.split()[-4:] == ["3", "0", "4", "1"], wide.stdout  # in stock, reserved, received, delivered
     # the books with stock on them still reconcile (trial balance per asset, metadata, roll-forward)
-    checked = _invoke(ledger_url, ledger_name, "reconcile", "-f", "json")
+    checked = _invoke(ledger_url, ledger_name, "reconcile", "--as-of", STORY_NOW.isoformat(), "-f", "json")
     assert checked.exit_code == 0, checked.output
 
 
 def test_a_retry_with_or_without_the_reward_s_price_is_the_same_redemption(client: LedgerClient, ledger_url: str, ledger_name: str) -> None:
-    program = programme(client, pending_days=0)
+    program = programme(client, clock=story_clock, pending_days=0)
     member(program, "c1")
+    on = ("--at", (T0 + timedelta(days=1)).isoformat())  # c1's points are spendable then, whatever day this runs
     program.restock(RestockCommand(reward=MUG, units=2, restock_id="rs-1", at=T0))
-    first = _invoke(ledger_url, ledger_name, "redeem", "-c", "c1", "--redemption", "PI-1", "-p", str(MUG_PRICE), "--reward", MUG, "-f", "json")
-    again = _invoke(ledger_url, ledger_name, "redeem", "-c", "c1", "--redemption", "PI-1", "--reward", MUG, "-f", "json")
+    first = _invoke(ledger_url, ledger_name, "redeem", "-c", "c1", "--redemption", "PI-1", "-p", str(MUG_PRICE), "--reward", MUG, *on, "-f", "json")
+    again = _invoke(ledger_url, ledger_name, "redeem", "-c", "c1", "--redemption", "PI-1", "--reward", MUG, *on, "-f", "json")
     assert (first.exit_code, again.exit_code) == (0, 0), (first.output, again.output)
     one, two = json.loads(first.stdout), json.loads(again.stdout)
     assert (one["replayed"], two["replayed"]) == (False, True) and one["transactions"] == two["transactions"]
-    other = _invoke(ledger_url, ledger_name, "redeem", "-c", "c1", "--redemption", "PI-1", "-p", str(MUG_PRICE + 1), "--reward", MUG)
+    other = _invoke(ledger_url, ledger_name, "redeem", "-c", "c1", "--redemption", "PI-1", "-p", str(MUG_PRICE + 1), "--reward", MUG, *on)
     assert other.exit_code != 0 and "PI-1" in other.stderr and len(other.stderr.strip().splitlines()) == 1, other.output
     assert units(client, "catalogue:MUG-BLUE:stock") == 1 and len(list(client.transactions(metadata={"operation": "redeem"}))) == 1

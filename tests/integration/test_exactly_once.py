@@ -17,7 +17,7 @@ from typing import Callable, Iterator
 
 import httpx
 import pytest
-from support.programme import T0, programme, usd
+from support.programme import T0, programme, story_clock, usd
 from typer.testing import CliRunner
 
 from loyalty_accounts.cli import app
@@ -67,7 +67,7 @@ def assert_one_posting_two_same_answers(outcomes: list[object]) -> None:
 
 def test_twin_spends_of_the_whole_balance_get_the_same_transaction(clients: tuple[LedgerClient, LedgerClient]) -> None:
     one, two = clients
-    first = programme(one, pending_days=0)
+    first = programme(one, clock=story_clock, pending_days=0)
     second = LoyaltyProgram(two, first.chart, first.catalogue, rules=first.rules)
     for r in range(ROUNDS):
         customer = f"c{r}"
@@ -81,7 +81,7 @@ def test_twin_spends_of_the_whole_balance_get_the_same_transaction(clients: tupl
 
 def test_twin_awards_of_the_last_slot_get_the_same_transaction(clients: tuple[LedgerClient, LedgerClient]) -> None:
     one, two = clients
-    first = programme(one, pending_days=0)
+    first = programme(one, clock=story_clock, pending_days=0)
     second = LoyaltyProgram(two, first.chart, first.catalogue, rules=first.rules)
     for r in range(ROUNDS):
         customer = f"e{r}"
@@ -136,7 +136,7 @@ def test_a_lost_response_is_not_a_replay_for_the_call_that_posted(ledger_url: st
     transport = LoseFirstTransactionResponse()
     connection = LedgerConnection(url=ledger_url, ledger=ledger_name, backoff_initial_s=0.01)
     with LedgerClient(connection, transport=transport) as lossy, LedgerClient(connection) as plain:
-        program = programme(lossy, pending_days=0)
+        program = programme(lossy, clock=story_clock, pending_days=0)
         command = EarnCommand(customer="c1", order_id="A-1", amount=usd("25.90"), ordered_at=T0)
         first = program.earn(command)
         assert transport.lost == 2  # the lost attempt and its retry
@@ -151,7 +151,7 @@ def test_a_lost_response_is_not_a_replay_for_the_call_that_posted(ledger_url: st
 def test_a_retry_racing_its_own_first_attempt_is_still_not_a_replay(ledger_url: str, ledger_name: str) -> None:
     connection = LedgerConnection(url=ledger_url, ledger=ledger_name, backoff_initial_s=0)
     with LedgerClient(connection) as plain:
-        program = programme(plain, pending_days=0)
+        program = programme(plain, clock=story_clock, pending_days=0)
         for r in range(5):
             program.earn(EarnCommand(customer=f"c{r}", order_id=f"o{r}", amount=usd("100"), ordered_at=T0))
             transport = LoseFirstTransactionResponse(in_flight=True)

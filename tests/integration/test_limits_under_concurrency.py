@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Callable, TypeVar
 
-from support.programme import T0, programme, usd
+from support.programme import T0, programme, story_clock, usd
 
 from loyalty_accounts.errors import LoyaltyError, OperationRefused
 from loyalty_accounts.ledger import LedgerClient
@@ -55,7 +55,7 @@ def bonus_paid(client: LedgerClient, customer: str, campaign: str) -> int:
 
 
 def test_a_campaign_cap_holds_when_four_earns_race(client: LedgerClient) -> None:
-    program = programme(client, pending_days=0)
+    program = programme(client, clock=story_clock, pending_days=0)
     results = at_once(
         [
             (lambda n=n: program.earn(
@@ -72,7 +72,7 @@ def test_a_campaign_cap_holds_when_four_earns_race(client: LedgerClient) -> None
 
 
 def test_a_once_per_customer_award_is_given_once_when_four_race(client: LedgerClient) -> None:
-    program = programme(client, pending_days=0)
+    program = programme(client, clock=story_clock, pending_days=0)
     results = at_once([(lambda n=n: program.engage("c1", "sign_up", f"k{n}", T0)) for n in range(4)])
     awarded = [r for r in results if not isinstance(r, LoyaltyError)]
     refused = [r for r in results if isinstance(r, LoyaltyError)]
@@ -81,21 +81,21 @@ def test_a_once_per_customer_award_is_given_once_when_four_race(client: LedgerCl
 
 
 def test_a_daily_award_is_given_once_a_day_when_four_race(client: LedgerClient) -> None:
-    program = programme(client, pending_days=0)
+    program = programme(client, clock=story_clock, pending_days=0)
     results = at_once([(lambda n=n: program.engage("c1", "app_login", f"login-{n}", T0)) for n in range(4)])
     assert sum(not isinstance(r, LoyaltyError) for r in results) == 1
     assert program.balance("c1").spendable == 5
 
 
 def test_a_clawback_debt_is_repaid_once_when_two_earns_race(client: LedgerClient) -> None:
-    program = programme(client, pending_days=0, refund_shortfall="claw_back")
+    program = programme(client, clock=story_clock, pending_days=0, refund_shortfall="claw_back")
     program.earn(EarnCommand(customer="c1", order_id="o-1", amount=usd("50.00"), ordered_at=T0))
     program.redeem(RedeemCommand(customer="c1", redemption_id="r-1", points=50, at=T0))
     program.refund(RefundCommand(customer="c1", order_id="o-1", refund_id="f-1", amount=usd("50.00"), at=T0))
     clawback = client.account("customers:c1:clawback")
     assert clawback.balance("PTS") == -50  # the customer owes 50 points
     # pending points again (14 days) for the two racing earns, as in the example
-    program = programme(client, refund_shortfall="claw_back")
+    program = programme(client, clock=story_clock, refund_shortfall="claw_back")
     later = T0.replace(day=20)
     results = at_once(
         [
@@ -113,7 +113,7 @@ def test_a_clawback_debt_is_repaid_once_when_two_earns_race(client: LedgerClient
 
 
 def test_an_order_is_not_refunded_beyond_its_amount_when_two_refunds_race(client: LedgerClient) -> None:
-    program = programme(client, pending_days=0)
+    program = programme(client, clock=story_clock, pending_days=0)
     program.earn(EarnCommand(customer="c1", order_id="o-1", amount=usd("100.00"), ordered_at=T0))
     results = at_once(
         [

@@ -23,7 +23,7 @@ from decimal import Decimal
 import pytest
 from support.finance_books import MOVE
 from support.interleave import CommitBeforeHistory
-from support.programme import T0, days, programme
+from support.programme import STORY_NOW, T0, days, programme, story_clock
 from typer.testing import CliRunner
 
 from loyalty_accounts.cli import app as loyalty_app
@@ -54,7 +54,7 @@ def balance(client: LedgerClient, address: str, asset: str) -> int:
 
 
 def test_the_pool_s_balances_tie_to_the_partners_statements(client: LedgerClient, ledger_url: str, ledger_name: str) -> None:
-    program = programme(client, pending_days=0)
+    program = programme(client, clock=story_clock, pending_days=0)
     program.execute(PoolContributeCommand(pool="travel", partner="skyway", contribution_id="c-1", points=3000, at=T0))
     result = cli(ledger_url, ledger_name, "pool", "contribute", "--pool", "travel", "--partner", "cityrail",
                  "--contribution", "c-2", "--amount", "9.00", "--at", T0.isoformat(), "-f", "json")
@@ -71,7 +71,7 @@ def test_the_pool_s_balances_tie_to_the_partners_statements(client: LedgerClient
     for partner, figures in expected.items():
         got = tuple(balance(client, chart.pool_account("travel", partner, role), "PTS") for role in ROLES)
         assert got == (-figures[0], *figures[1:])
-    reports = FinanceReports(client, chart)
+    reports = FinanceReports(client, chart, clock=story_clock)  # as of the story's now: m2's 7 points not yet due
     position = reports.pool("travel")
     statements = {p: reports.partner_statement(p) for p in expected}
     for partner, statement in statements.items():
@@ -107,7 +107,7 @@ def test_the_pool_s_balances_tie_to_the_partners_statements(client: LedgerClient
 
 
 def test_concurrent_draws_cannot_overdraw_the_pool(client: LedgerClient, ledger_url: str, ledger_name: str) -> None:
-    program = programme(client, pending_days=0)
+    program = programme(client, clock=story_clock, pending_days=0)
     program.execute(PoolContributeCommand(pool="travel", partner="skyway", contribution_id="c-1", points=30, at=T0))
     program.execute(PoolContributeCommand(pool="travel", partner="cityrail", contribution_id="c-2", points=10, at=T0))
     with LedgerClient(LedgerConnection(url=ledger_url, ledger=ledger_name)) as other:
@@ -173,7 +173,7 @@ def test_a_retried_contribution_posts_once(ledger_url: str, ledger_name: str) ->
 def test_bad_input_is_one_line_a_non_zero_exit_and_posts_nothing(
     client: LedgerClient, ledger_url: str, ledger_name: str, args: list[str], code: int, message: str
 ) -> None:
-    program = programme(client, pending_days=0)
+    program = programme(client, clock=story_clock, pending_days=0)
     program.execute(PoolContributeCommand(pool="travel", partner="skyway", contribution_id="c-1", points=30, at=T0))
     program.execute(PoolContributeCommand(pool="travel", partner="cityrail", contribution_id="c-2", points=10, at=T0))
     before = len(list(client.transactions()))
@@ -202,9 +202,9 @@ def test_back_dated_concurrent_draws_take_only_the_funds_at_their_instant(ledger
     exactly one draw posts, and no funds account is ever negative at any instant."""
 
     t = T0 + days(1)
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = STORY_NOW  # after T; the drawn points (expiring T + 1 day + 365 days) are not yet due then
     with LedgerClient(LedgerConnection(url=ledger_url, ledger=ledger_name)) as client:
-        program = programme(client, pending_days=0)
+        program = programme(client, clock=story_clock, pending_days=0)
         program.execute(PoolContributeCommand(pool="travel", partner="skyway", contribution_id="c-1", points=3, at=T0))
         program.execute(PoolContributeCommand(pool="travel", partner="cityrail", contribution_id="c-2", points=1, at=T0))
         program.execute(PoolContributeCommand(pool="travel", partner="skyway", contribution_id="c-3", points=300, at=now))
@@ -228,7 +228,7 @@ def test_back_dated_concurrent_draws_take_only_the_funds_at_their_instant(ledger
             assert lowest == 0 and running == left
         # one contribution and draw each on the pool's counter: 4 contributions + 1 draw
         assert balance(client, chart.pool_sequence("travel"), chart.control_asset) == -5
-        reconciliation = FinanceReports(client, chart).reconcile()
+        reconciliation = FinanceReports(client, chart, clock=story_clock).reconcile()
         assert reconciliation.ok, [c for c in reconciliation.checks if c.status != "pass"]
 
 
@@ -236,7 +236,7 @@ def test_a_pool_funded_before_counters_has_its_counter_opened_by_the_first_draw(
     """Funds moved in without the counter leg (a contribution posted before pools had counters): the
     counter has no balance row for the ledger to lock, so the draw opens it first, then counts on it."""
 
-    program = programme(client, pending_days=0)
+    program = programme(client, clock=story_clock, pending_days=0)
     chart = program.chart
     for partner, points in (("skyway", 30), ("cityrail", 10)):
         client.post(
@@ -271,7 +271,7 @@ def test_a_pool_redemption_of_a_catalogue_reward_records_it_as_a_catalogue_redem
     its type, gift_card); a label the catalogue does not list writes the label only. The reconciliation's
     metadata check passes on what was posted."""
 
-    program = programme(client, pending_days=0)
+    program = programme(client, clock=story_clock, pending_days=0)
     program.execute(PoolContributeCommand(pool="travel", partner="skyway", contribution_id="c-1", points=6000, at=T0))
     program.execute(PoolContributeCommand(pool="travel", partner="cityrail", contribution_id="c-2", points=2000, at=T0))
     program.execute(PoolEarnCommand(customer="m1", pool="travel", earn_id="e-1", points=5000, at=T0 + days(1)))
@@ -280,7 +280,8 @@ def test_a_pool_redemption_of_a_catalogue_reward_records_it_as_a_catalogue_redem
         ["pool", "redeem", "-c", "m1", "--pool", "travel", "--redemption", "pr-2", "-p", "50", "--reward", "lounge"],
         ["redeem", "-c", "m1", "--redemption", "r-1", "--reward", "GIFT-25"],
     ):
-        result = cli(ledger_url, ledger_name, *args, "-f", "json")
+        # dated in the story (m1's points, earned at T + 1 day, are spendable then whatever day this runs)
+        result = cli(ledger_url, ledger_name, *args, "--at", (T0 + days(2)).isoformat(), "-f", "json")
         assert result.exit_code == 0, result.output
     pooled, labelled, plain = (client.find_by_reference(ref) for ref in ("pool_redeem:pr-1", "pool_redeem:pr-2", "redeem:r-1"))
     assert pooled is not None and labelled is not None and plain is not None
@@ -290,7 +291,7 @@ def test_a_pool_redemption_of_a_catalogue_reward_records_it_as_a_catalogue_redem
     # the pool's partners paid for the catalogue reward: 2250 charged 1688 to skyway, 562 to cityrail (3:1, the tie to the larger share)
     assert pooled.metadata["charges"] == "cityrail=562,skyway=1688"
     assert program.balance("m1").spendable == 5000 - 2250 - 50 - 2250
-    reconciliation = FinanceReports(client, program.chart).reconcile()
+    reconciliation = FinanceReports(client, program.chart, clock=story_clock).reconcile()
     assert reconciliation.ok, [c for c in reconciliation.checks if c.status != "pass"]
 
 
@@ -301,7 +302,7 @@ def test_ten_concurrent_draws_on_a_pool_holding_enough_for_all_all_post(ledger_u
 
     t = T0 + days(1)
     with LedgerClient(LedgerConnection(url=ledger_url, ledger=ledger_name)) as client:
-        program = programme(client, pending_days=0)
+        program = programme(client, clock=story_clock, pending_days=0)
         program.execute(PoolContributeCommand(pool="travel", partner="skyway", contribution_id="c-1", points=300, at=T0))
         program.execute(PoolContributeCommand(pool="travel", partner="cityrail", contribution_id="c-2", points=100, at=T0))
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable
 
-from support.programme import T0, earn, programme
+from support.programme import T0, earn, programme, story_clock
 
 from loyalty_accounts.ledger import LedgerClient
 from loyalty_accounts.operations import AdjustCommand, RedeemCommand
@@ -40,7 +40,7 @@ def racing(client: LedgerClient, method: str, meanwhile: Callable[[], object]) -
 
 
 def test_a_back_dated_redeem_is_planned_again_after_a_credit_between_its_reads(client: LedgerClient) -> None:
-    here, there = programme(client, pending_days=0), programme(client, pending_days=0)
+    here, there = programme(client, clock=story_clock, pending_days=0), programme(client, clock=story_clock, pending_days=0)
     there.adjust(credit("seed", 100, -1))
     there.adjust(credit("later", 10, 1))
     fired = racing(client, "transactions", lambda: there.adjust(credit("race", 50, 1.5)))
@@ -50,7 +50,7 @@ def test_a_back_dated_redeem_is_planned_again_after_a_credit_between_its_reads(c
 
 
 def test_an_import_order_is_read_again_after_an_earn_between_its_book_reads(client: LedgerClient, tmp_path: Path) -> None:
-    here, there = programme(client, pending_days=0), programme(client, pending_days=0)
+    here, there = programme(client, clock=story_clock, pending_days=0), programme(client, clock=story_clock, pending_days=0)
     there.earn(earn("c1", "b1", "100.00", T0 + HOUR))
     path = tmp_path / "orders.csv"
     stamp = T0.isoformat().replace("+00:00", "Z")

@@ -66,7 +66,8 @@ def failing(result: Reconciliation) -> set[str]:
 
 
 def cli_reconcile(url: str, ledger: str, *extra: str) -> tuple[int, dict]:  # type: ignore[type-arg]
-    run = CliRunner().invoke(cli, ["--ledger-url", url, "--ledger", ledger, "reconcile", "--json", *extra])
+    """``loyalty reconcile`` as of NOW, the "now" :func:`reconcile` reads at (not the day the suite runs on)."""
+    run = CliRunner().invoke(cli, ["--ledger-url", url, "--ledger", ledger, "reconcile", "--as-of", NOW.isoformat(), "--json", *extra])
     return run.exit_code, json.loads(run.stdout)
 
 
@@ -219,7 +220,7 @@ def test_a_refund_dated_before_its_order_fails(books: Books) -> None:
 
 def test_a_history_made_by_the_programme_reconciles(ledger_url: str, ledger_name: str) -> None:
     with LedgerClient(LedgerConnection(url=ledger_url, ledger=ledger_name)) as client:
-        program = programme(client, pending_days=0)
+        program = programme(client, clock=lambda: NOW, pending_days=0)
         for i in range(4):  # the fourth app order finds the campaign's 450 used up
             program.earn(EarnCommand(customer="c1", order_id=f"o-{i}", amount=usd("10.00"),
                                      ordered_at=at(f"2026-11-24T10:0{i}:00"), channel="app", category="general"))

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from support.programme import T0, earn, programme as repo_programme, rules_without_review
+from support.programme import T0, earn, programme as repo_programme, rules_without_review, story_clock
 
 from loyalty_accounts.errors import InsufficientPoints
 from loyalty_accounts.ledger import LedgerClient
@@ -50,7 +50,7 @@ def methods(recorder: Recorder) -> Counter[str]:
 
 
 def test_an_operation_after_the_horizon_costs_two_requests_then_one(client: LedgerClient, requests: Recorder) -> None:
-    program = programme(client, pending_days=0)
+    program = programme(client, clock=story_clock, pending_days=0)
     program.earn(earn("c1", "o1", "100.00", T0))  # a new customer: openings and a history check
     requests.reset()
     program.earn(earn("c1", "o2", "40.00", T0 + HOUR))  # T0 is outside every capped campaign of rules.yaml
@@ -64,7 +64,7 @@ def test_an_operation_after_the_horizon_costs_two_requests_then_one(client: Ledg
     program.redeem(RedeemCommand(customer="c1", redemption_id="r2", points=5, at=T0 + 2 * HOUR + HOUR / 4))
     assert methods(requests) == Counter({"POST": 1})
     # another process (a fresh programme) knows nothing: one listing and the post
-    other = programme(client, pending_days=0)
+    other = programme(client, clock=story_clock, pending_days=0)
     requests.reset()
     other.redeem(RedeemCommand(customer="c1", redemption_id="r3", points=5, at=T0 + 2 * HOUR + HOUR / 2))
     assert methods(requests) == Counter({"GET": 1, "POST": 1})
@@ -80,8 +80,8 @@ def test_an_operation_after_the_horizon_costs_two_requests_then_one(client: Ledg
 def test_a_guess_made_stale_by_another_process_is_refused_by_the_server(client: LedgerClient) -> None:
     """Two processes on one customer: each posts from what it last knew; the server's sequence leg decides."""
 
-    here = programme(client, pending_days=0)
-    there = programme(client, pending_days=0)
+    here = programme(client, clock=story_clock, pending_days=0)
+    there = programme(client, clock=story_clock, pending_days=0)
     here.earn(earn("c1", "o1", "100.00", T0))
     here.redeem(RedeemCommand(customer="c1", redemption_id="r1", points=10, at=T0 + HOUR))
     there.redeem(RedeemCommand(customer="c1", redemption_id="r2", points=80, at=T0 + 2 * HOUR))
@@ -96,7 +96,7 @@ def test_a_guess_made_stale_by_another_process_is_refused_by_the_server(client: 
 def test_an_import_chunk_of_known_customers_costs_one_lookup_and_one_bulk_post(
     client: LedgerClient, requests: Recorder, tmp_path: Path
 ) -> None:
-    program = programme(client, pending_days=0)
+    program = programme(client, clock=story_clock, pending_days=0)
     header = "customer,order_id,amount,currency,ordered_at"
 
     def orders(name: str, first: int, hours: int) -> Path:
@@ -115,7 +115,7 @@ def test_an_import_chunk_of_known_customers_costs_one_lookup_and_one_bulk_post(
 def test_an_import_chunk_of_new_customers_opens_their_controls_first_without_looking_them_up(
     client: LedgerClient, tmp_path: Path
 ) -> None:
-    program = programme(client, pending_days=0)
+    program = programme(client, clock=story_clock, pending_days=0)
     stamp = (T0 + HOUR).isoformat().replace("+00:00", "Z")
     path = tmp_path / "new.csv"
     rows = [f"n{i},new{i},25.00,USD,{stamp}" for i in range(4)]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
-from support.programme import T0, days, programme, usd
+from support.programme import T0, days, programme, story_clock, usd
 
 from loyalty_accounts.errors import LoyaltyError
 from loyalty_accounts.ledger import LedgerClient
@@ -51,7 +51,7 @@ def test_tier_over_a_rolling_window_with_back_dated_orders(client: LedgerClient)
 
 
 def test_a_campaign_earn_explains_itself_on_the_server(client: LedgerClient) -> None:
-    program = programme(client, pending_days=0)
+    program = programme(client, clock=story_clock, pending_days=0)
     # Black Friday electronics on the web: 250 + bf-2026 ×3 (+500) = 750
     result = program.earn(earn("c1", "bf-1", "250.00", datetime(2026, 11, 28, 15, tzinfo=UTC), category="electronics", channel="web"))
     assert result.points == 750
@@ -72,7 +72,7 @@ ROUNDS = 6
 
 def test_once_per_customer_award_under_concurrency(client: LedgerClient) -> None:
     # Each round races 10 awards on a customer whose counter has never been used.
-    program = programme(client, pending_days=0)
+    program = programme(client, clock=story_clock, pending_days=0)
     customers = [f"c{n}" for n in range(ROUNDS)]
     for customer in customers:
         with ThreadPoolExecutor(max_workers=10) as pool:
@@ -88,7 +88,7 @@ def test_once_per_customer_award_under_concurrency(client: LedgerClient) -> None
 
 
 def test_the_same_key_in_parallel_is_one_award(client: LedgerClient) -> None:
-    program = programme(client, pending_days=0)
+    program = programme(client, clock=story_clock, pending_days=0)
     with ThreadPoolExecutor(max_workers=10) as pool:
         results = list(pool.map(lambda _: program.engage("c1", "sign_up", "k1", T0), range(10)))
     assert len({r.transactions[0].id for r in results}) == 1
@@ -98,7 +98,7 @@ def test_the_same_key_in_parallel_is_one_award(client: LedgerClient) -> None:
 
 def test_n_per_day_award_under_concurrency(client: LedgerClient) -> None:
     # Each round races 10 reviews on a day whose counter has never been used (2 a day allowed).
-    program = programme(client, pending_days=0)
+    program = programme(client, clock=story_clock, pending_days=0)
     first = datetime(2026, 3, 1, 9, tzinfo=UTC)
     for n in range(ROUNDS):
         day = first + days(n)

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Iterable
 
 import pytest
-from support.programme import T0, days, earn, programme, usd
+from support.programme import T0, days, earn, programme, story_clock, usd
 
 from loyalty_accounts.errors import InsufficientPoints, InvalidCommand, UnknownEntity
 from loyalty_accounts.ledger import LedgerClient
@@ -52,7 +52,7 @@ def bucket_of(program: LoyaltyProgram, customer: str) -> str:
 
 
 def test_a_redeem_dated_before_the_points_were_earned_is_refused(client: LedgerClient) -> None:
-    program = programme(client, pending_days=0)
+    program = programme(client, clock=story_clock, pending_days=0)
     program.earn(earn("c1", "o1", "60", at=MAR_1))
     with pytest.raises(InsufficientPoints, match="customer c1 has 0 spendable points; 60 needed"):
         program.redeem(RedeemCommand(customer="c1", redemption_id="r1", points=60, at=FEB_1))
@@ -66,7 +66,7 @@ def test_a_redeem_dated_before_the_points_were_earned_is_refused(client: LedgerC
 
 
 def test_a_back_dated_spend_that_would_leave_a_later_instant_negative_is_refused(client: LedgerClient) -> None:
-    program = programme(client, pending_days=0)
+    program = programme(client, clock=story_clock, pending_days=0)
     program.earn(earn("c1", "o1", "100", at=T0))  # January
     bucket = bucket_of(program, "c1")
     program.redeem(RedeemCommand(customer="c1", redemption_id="r-mar", points=70, at=MAR_1))
@@ -82,7 +82,7 @@ def test_a_back_dated_spend_that_would_leave_a_later_instant_negative_is_refused
 
 
 def test_a_spend_fully_taken_later_leaves_nothing_for_an_earlier_date(client: LedgerClient) -> None:
-    program = programme(client, pending_days=0)
+    program = programme(client, clock=story_clock, pending_days=0)
     program.earn(earn("c1", "o1", "100", at=T0))  # January
     program.redeem(RedeemCommand(customer="c1", redemption_id="r-mar", points=100, at=MAR_1))
     with pytest.raises(InsufficientPoints, match="customer c1 has 0 spendable points; 50 needed"):
@@ -92,7 +92,7 @@ def test_a_spend_fully_taken_later_leaves_nothing_for_an_earlier_date(client: Le
 
 
 def test_a_refund_dated_before_its_order_is_refused(client: LedgerClient) -> None:
-    program = programme(client, pending_days=0)
+    program = programme(client, clock=story_clock, pending_days=0)
     program.earn(earn("c1", "o1", "100", at=MAR_1))
     with pytest.raises(InvalidCommand, match=r"refund f1 is dated 2026-02-15T00:00:00Z, before its order o1 \(2026-03-01T00:00:00Z\)"):
         program.refund(RefundCommand(customer="c1", order_id="o1", refund_id="f1", amount=usd("50"), at=datetime(2026, 2, 15, tzinfo=timezone.utc)))
@@ -105,7 +105,7 @@ def test_a_refund_dated_before_its_order_is_refused(client: LedgerClient) -> Non
 
 
 def test_a_capture_dated_before_its_hold_is_refused(client: LedgerClient) -> None:
-    program = programme(client, pending_days=0)
+    program = programme(client, clock=story_clock, pending_days=0)
     program.earn(earn("c1", "o1", "100", at=T0))
     program.hold(HoldCommand(customer="c1", hold_id="h1", points=40, at=T0 + days(1)))
     with pytest.raises(InvalidCommand, match="capture of hold h1 is dated .* before the hold"):
@@ -137,7 +137,7 @@ def test_an_expiry_as_of_before_a_lapsed_void_expires_what_the_bucket_held_then(
 
 
 def test_an_earn_repays_only_the_debt_that_exists_from_its_date_on(client: LedgerClient) -> None:
-    program = programme(client, pending_days=0, refund_shortfall="claw_back")
+    program = programme(client, clock=story_clock, pending_days=0, refund_shortfall="claw_back")
     program.earn(earn("c1", "o1", "100", at=T0))
     program.redeem(RedeemCommand(customer="c1", redemption_id="r1", points=100, at=T0 + days(1)))
     program.refund(RefundCommand(customer="c1", order_id="o1", refund_id="f1", amount=usd("100"), at=T0 + days(10)))

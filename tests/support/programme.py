@@ -24,6 +24,18 @@ from loyalty_accounts.vocabulary.amounts import Money
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 1, 10, 12, 0, tzinfo=timezone.utc)
+STORY_NOW = datetime(2026, 12, 1, tzinfo=timezone.utc)
+"""The "now" of the stories the tests tell at fixed dates (T0's, the app week of 2026-11's): after every one of
+their instants and before the first of their buckets expires (T0 + 365 days, 2027-01-10). A programme or a report
+that reads anything as of now (what is due, pending, held, lapsed) is given :func:`story_clock`, so that it answers
+the same whatever day the suite runs on; with the system clock it would answer differently once the story's
+buckets came due."""
+
+
+def story_clock() -> datetime:
+    """The clock of a story told at fixed dates: always :data:`STORY_NOW`."""
+
+    return STORY_NOW
 
 
 def chart_with(**policies: Any) -> Chart:

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 import pytest
 from support.fake_ledger import FakeLedger
-from support.programme import T0, earn, programme
+from support.programme import T0, earn, programme, story_clock
 
 from loyalty_accounts.errors import InvalidCommand
 from loyalty_accounts.operations import HoldCommand, OpenCounterCommand, ReleaseCommand, VoidCommand
@@ -123,7 +123,7 @@ def test_a_bad_identifier_is_refused_before_anything_is_read(method: str, bad: s
 def test_a_well_formed_identifier_is_read() -> None:
     # The control: the same recording ledger sees the reads of a valid call.
     ledger = Recording(FakeLedger())
-    program = programme(ledger, pending_days=0)  # type: ignore[arg-type]
+    program = programme(ledger, clock=story_clock, pending_days=0)  # type: ignore[arg-type]
     program.earn(earn("c1", "o1", "10"))
     ledger.calls.clear()
     assert program.balance("c1").spendable == 10
@@ -132,7 +132,7 @@ def test_a_well_formed_identifier_is_read() -> None:
 
 def test_execute_runs_any_registered_command_and_refuses_one_without_an_entry() -> None:
     ledger = FakeLedger()
-    program = programme(ledger, pending_days=0)
+    program = programme(ledger, clock=story_clock, pending_days=0)
     program.earn(earn("c1", "o1", "10"))
     held = program.execute(HoldCommand(customer="c1", hold_id="h1", points=4, at=T0))
     assert (held.operation, held.reference, held.points, held.replayed) == ("hold", "hold:h1", 4, False)

@@ -9,7 +9,7 @@ from typing import Callable
 
 import pytest
 from support.fake_ledger import FakeLedger
-from support.programme import T0, earn, programme, rules_reviewing_above, trial_balance_holds
+from support.programme import T0, earn, programme, rules_reviewing_above, story_clock, trial_balance_holds
 
 from loyalty_accounts.errors import DuplicateOperation, InvalidCommand, OutOfStock
 from loyalty_accounts.operations import RedeemCommand
@@ -22,7 +22,7 @@ def restock(units: int, key: str) -> RestockCommand:
 
 
 def test_restock_is_exactly_once_and_the_catalogue_reads_the_ledger(ledger: FakeLedger) -> None:
-    program = programme(ledger, pending_days=0)
+    program = programme(ledger, clock=story_clock, pending_days=0)
     first = program.restock(restock(2, "rs-1"))
     again = program.restock(restock(2, "rs-1"))
     assert (first.replayed, again.replayed) == (False, True)
@@ -39,7 +39,7 @@ def test_restock_is_exactly_once_and_the_catalogue_reads_the_ledger(ledger: Fake
 
 def test_a_reward_redeemed_with_or_without_its_price_given_is_one_redemption(ledger: FakeLedger) -> None:
     # --reward MUG-BLUE -p 1000 and --reward MUG-BLUE (priced 1000 by the catalogue) are the same command
-    program = programme(ledger, pending_days=0)
+    program = programme(ledger, clock=story_clock, pending_days=0)
     program.restock(restock(3, "rs-1"))
     program.earn(earn("c1", "o1", "5000", at=T0))
     given = program.redeem(RedeemCommand(customer="c1", redemption_id="r1", reward="MUG-BLUE", points=1000, at=T0))
@@ -60,7 +60,7 @@ def test_a_reward_redeemed_with_or_without_its_price_given_is_one_redemption(led
 
 
 def test_restock_refuses_unknown_and_non_physical_rewards_before_posting(ledger: FakeLedger) -> None:
-    program = programme(ledger, pending_days=0)
+    program = programme(ledger, clock=story_clock, pending_days=0)
     with pytest.raises(InvalidCommand, match="'NOPE' is not in the catalogue"):
         program.restock(RestockCommand(reward="NOPE", units=1, restock_id="rs-1", at=T0))
     with pytest.raises(InvalidCommand, match="CASH-25 is not physical"):
@@ -87,11 +87,11 @@ class LastUnitTakenFirst(FakeLedger):
 
 def test_a_plan_that_lost_the_last_unit_is_re_planned_and_refused_as_out_of_stock() -> None:
     ledger = LastUnitTakenFirst()
-    program = programme(ledger, pending_days=0)
+    program = programme(ledger, clock=story_clock, pending_days=0)
     program.restock(restock(1, "rs-1"))
     for customer in ("c1", "c2"):
         program.earn(earn(customer, f"o-{customer}", "1000", at=T0))
-    other = programme(ledger, pending_days=0)  # another process: its own executor
+    other = programme(ledger, clock=story_clock, pending_days=0)  # another process: its own executor
     ledger.rival = lambda: other.redeem(RedeemCommand(customer="c1", redemption_id="r-c1", reward="MUG-BLUE", at=T0))
     with pytest.raises(OutOfStock):
         program.redeem(RedeemCommand(customer="c2", redemption_id="r-c2", reward="MUG-BLUE", at=T0))

@@ -15,6 +15,7 @@ from decimal import Decimal
 import pytest
 from support.fake_ledger import FakeLedger
 from support.programme import (
+    story_clock,
     T0,
     chart_with,
     days,
@@ -45,7 +46,7 @@ def test_without_rules_nothing_is_priced(ledger):
     assert ledger.posts == 0
 
 def test_explain_adds_up_to_what_was_posted(ledger):
-    program = programme(ledger, pending_days=0)
+    program = programme(ledger, clock=story_clock, pending_days=0)
     # Black Friday 2026 (New York: 2026-11-27 05:00Z to 2026-12-01 05:00Z), electronics on the web:
     # 250.00 × 1 = 250; bf-2026 ×3 adds 500 → 750
     when = datetime(2026, 11, 28, 15, tzinfo=UTC)
@@ -66,7 +67,7 @@ def test_explain_adds_up_to_what_was_posted(ledger):
         program.explain("nope")
 
 def test_quote_reads_the_ledger_but_posts_nothing(ledger):
-    program = programme(ledger, pending_days=0)
+    program = programme(ledger, clock=story_clock, pending_days=0)
     program.earn(earn("c1", "o1", "6000.00", T0))
     quoted = program.quote(earn("c1", "o2", "100.00", T0 + days(1)))
     assert (quoted.tier, quoted.points) == ("silver", 125)
@@ -74,7 +75,7 @@ def test_quote_reads_the_ledger_but_posts_nothing(ledger):
     assert program.earn(earn("c1", "o2", "100.00", T0 + days(1))).points == 125
 
 def test_a_campaign_cap_per_customer_is_a_budget_over_its_life(ledger):
-    program = programme(ledger, pending_days=0)
+    program = programme(ledger, clock=story_clock, pending_days=0)
     # app-week-2026-11: +150 per app order, at most 450 per customer; 2026-11-23..29 Paris
     week = datetime(2026, 11, 24, 12, tzinfo=UTC)
     got = [program.earn(earn("c1", f"a{i}", "10.00", week + timedelta(hours=i), channel="app")).points for i in range(3)]
@@ -84,7 +85,7 @@ def test_a_campaign_cap_per_customer_is_a_budget_over_its_life(ledger):
     assert program.explain("early").breakdown.campaigns[0].cap == "customer"
 
 def test_orders_without_category_or_channel_use_the_rules_defaults_and_keep_their_replays(ledger):
-    program = programme(ledger, pending_days=0)
+    program = programme(ledger, clock=story_clock, pending_days=0)
     first = program.earn(earn("c1", "o1", "10.00", T0))
     assert program.explain("o1").breakdown.category == "general" and program.explain("o1").breakdown.channel == "store"
     assert program.earn(earn("c1", "o1", "10.00", T0)).replayed
@@ -96,13 +97,13 @@ def test_orders_without_category_or_channel_use_the_rules_defaults_and_keep_thei
         no_defaults.earn(earn("c1", "o1", "10.00", T0))
 
 def test_an_excluded_category_posts_nothing_and_says_why(ledger):
-    program = programme(ledger, pending_days=0)
+    program = programme(ledger, clock=story_clock, pending_days=0)
     result = program.earn(earn("c1", "o1", "50.00", T0, category="gift_cards"))
     assert result.points == 0 and not result.transactions and result.note == "the order earns no points (excluded category)"
     assert ledger.posts == 0
 
 def test_money_in_another_currency_is_priced_by_its_rate(ledger):
-    program = programme(ledger, pending_days=0)
+    program = programme(ledger, clock=story_clock, pending_days=0)
     # 10.95 EUR × 1.1 = 12.045 → 12; 1999 JPY × 0.01 = 19.99 → 19
     eur = EarnCommand(customer="c1", order_id="e1", amount=Money(amount=Decimal("10.95"), currency="EUR"), ordered_at=T0)
     jpy = EarnCommand(customer="c1", order_id="j1", amount=Money(amount=Decimal("1999"), currency="JPY"), ordered_at=T0)
@@ -112,7 +113,7 @@ def test_money_in_another_currency_is_priced_by_its_rate(ledger):
 
 
 def test_once_per_customer_award(ledger):
-    program = programme(ledger, pending_days=0)
+    program = programme(ledger, clock=story_clock, pending_days=0)
     first = program.engage("c1", "sign_up", "k1", T0)
     assert first.points == 500 and first.posted
     assert program.balance("c1").spendable == 500
@@ -131,7 +132,7 @@ def test_once_per_customer_award(ledger):
     trial_balance_holds(ledger)
 
 def test_n_per_day_award(ledger):
-    program = programme(ledger, pending_days=0)
+    program = programme(ledger, clock=story_clock, pending_days=0)
     # review_written: 50 points, at most 2 a day (programme calendar: UTC)
     day = datetime(2026, 3, 1, 8, tzinfo=UTC)
     assert program.engage("c1", "review_written", "r1", day).points == 50
@@ -149,7 +150,7 @@ def test_n_per_day_award(ledger):
     assert ledger.posts == 5
 
 def test_engagement_repays_a_clawback_debt_first(ledger):
-    program = programme(ledger, pending_days=0, refund_shortfall="claw_back")
+    program = programme(ledger, clock=story_clock, pending_days=0, refund_shortfall="claw_back")
     program.earn(earn("c1", "o1", "100.00", T0))
     program.redeem(RedeemCommand(customer="c1", redemption_id="r1", points=100, at=T0))
     program.refund(RefundCommand(customer="c1", order_id="o1", refund_id="f1", amount=usd("40.00"), at=T0))
@@ -174,7 +175,7 @@ class AwardsBehindOurBack(FakeLedger):
 
 def test_the_ledger_refuses_an_award_a_concurrent_one_already_took():
     ledger = AwardsBehindOurBack()
-    program = programme(ledger, pending_days=0)
+    program = programme(ledger, clock=story_clock, pending_days=0)
     ledger.armed = True
     with pytest.raises(EngagementLimitReached):
         program.engage("c1", "sign_up", "k1", T0)

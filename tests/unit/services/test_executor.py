@@ -15,7 +15,7 @@ from typing import Callable
 
 import pytest
 from support.fake_ledger import FakeLedger
-from support.programme import T0, programme, trial_balance_holds, usd
+from support.programme import T0, programme, story_clock, trial_balance_holds, usd
 from support.races import FundsBeforeReference, TwinAfterLookup
 
 from loyalty_accounts.chart import Chart
@@ -54,7 +54,7 @@ def earn(order: str, amount: str, customer: str = "c1") -> EarnCommand:
 def funded(ledger: FundsBeforeReference) -> LoyaltyProgram:
     """c1 with 100 spendable points (100.00 USD at ×1, no chargeback window) and c2 known."""
 
-    program = programme(ledger, pending_days=0)
+    program = programme(ledger, clock=story_clock, pending_days=0)
     program.earn(earn("o1", "100.00"))
     program.earn(earn("o2", "1.00", customer="c2"))
     return program
@@ -119,7 +119,7 @@ def test_a_spend_refused_for_funds_with_its_reference_free_is_still_refused() ->
 
 def test_the_losing_twin_of_an_award_gets_the_original_not_limit_reached() -> None:
     ledger = FundsBeforeReference()
-    program = programme(ledger, pending_days=0)
+    program = programme(ledger, clock=story_clock, pending_days=0)
     ledger.twin = "engage"  # sign_up: once per customer, so the twin took the only slot
     result = program.engage("c1", "sign_up", "k1", T0)
     assert result.replayed is True and result.points == 500
@@ -132,7 +132,7 @@ def test_the_losing_twin_of_an_award_gets_the_original_not_limit_reached() -> No
 
 def test_an_earn_whose_order_time_was_not_given_is_the_same_command_a_second_later() -> None:
     ledger = FakeLedger()
-    program = programme(ledger, pending_days=0)
+    program = programme(ledger, clock=story_clock, pending_days=0)
 
     def unstated(at_now: timedelta) -> EarnCommand:
         return EarnCommand(
@@ -156,7 +156,7 @@ def test_an_earn_whose_order_time_was_not_given_is_the_same_command_a_second_lat
 
 def test_a_twin_posted_before_the_balances_were_read_is_a_replay_not_a_refusal() -> None:
     ledger = TwinAfterLookup()
-    program = programme(ledger, pending_days=0)
+    program = programme(ledger, clock=story_clock, pending_days=0)
     program.earn(earn("o1", "100.00"))
     spend = RedeemCommand(customer="c1", redemption_id="r1", points=100, at=T0)
     ledger.reference, ledger.twin = "redeem:r1", lambda: program.redeem(spend)
@@ -167,7 +167,7 @@ def test_a_twin_posted_before_the_balances_were_read_is_a_replay_not_a_refusal()
 
 def test_a_twin_award_counted_before_the_counters_were_read_is_a_replay_not_limit_reached() -> None:
     ledger = TwinAfterLookup()
-    program = programme(ledger, pending_days=0)
+    program = programme(ledger, clock=story_clock, pending_days=0)
     ledger.reference, ledger.twin = "engage:sign_up:c1:k1", lambda: program.engage("c1", "sign_up", "k1", T0)
     result = program.engage("c1", "sign_up", "k1", T0)
     assert result.replayed is True and result.points == 500
@@ -176,7 +176,7 @@ def test_a_twin_award_counted_before_the_counters_were_read_is_a_replay_not_limi
 
 def test_a_twin_refund_read_as_an_earlier_refund_is_a_replay_not_a_small_refund() -> None:
     ledger = TwinAfterLookup()
-    program = programme(ledger, pending_days=0)
+    program = programme(ledger, clock=story_clock, pending_days=0)
     program.earn(earn("o1", "100.00"))
     refund = RefundCommand(customer="c1", order_id="o1", refund_id="f1", amount=usd("100.00"), at=T0)
     ledger.reference, ledger.twin = "refund:f1", lambda: program.refund(refund)
@@ -192,7 +192,7 @@ def test_a_twin_refund_read_as_an_earlier_refund_is_a_replay_not_a_small_refund(
 
 def test_repeating_an_earn_posts_once_and_a_changed_one_is_refused() -> None:
     ledger = FakeLedger()
-    program = programme(ledger, pending_days=0)
+    program = programme(ledger, clock=story_clock, pending_days=0)
     first = program.earn(earn("o1", "10"))
     again = program.earn(earn("o1", "10"))
     assert again.replayed and again.transactions[0].id == first.transactions[0].id
@@ -221,7 +221,7 @@ class SpendsBehindOurBack(FakeLedger):
 
 def test_a_concurrent_spend_is_caught_by_the_ledger_and_replanned() -> None:
     ledger = SpendsBehindOurBack(steal=30)
-    program = programme(ledger, pending_days=0)
+    program = programme(ledger, clock=story_clock, pending_days=0)
     program.earn(earn("o1", "100"))
     ledger.armed = True
     result = program.redeem(RedeemCommand(customer="c1", redemption_id="r1", points=60, at=T0))
@@ -287,7 +287,7 @@ BONUS: Operation[BonusCommand, int] = Operation(
 
 def test_a_registered_operation_runs_read_plan_post_exactly_once() -> None:
     ledger = FakeLedger()
-    program = programme(ledger, pending_days=0)
+    program = programme(ledger, clock=story_clock, pending_days=0)
     program.earn(earn("o1", "100.00"))
     executor = Executor(ledger, program.chart, program.catalogue, program.rules, registry={**OPERATIONS, "bonus": BONUS})
     first = executor.run(BonusCommand(customer="c1", bonus_id="b1", points=600, at=T0))

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from support.fake_ledger import FakeLedger
-from support.programme import T0, programme as repo_programme, rules_without_review, usd
+from support.programme import T0, programme as repo_programme, rules_without_review, story_clock, usd
 
 from loyalty_accounts.errors import InsufficientPoints, UnknownEntity
 from loyalty_accounts.operations import EarnCommand, Reading, RedeemCommand, TransferCommand
@@ -79,7 +79,7 @@ def redeem(key: str, points: int, at: datetime, customer: str = "c1") -> RedeemC
 
 def test_the_horizon_follows_the_latest_dated_transaction_forward_only() -> None:
     ledger = FakeLedger()
-    program = programme(ledger, pending_days=0)
+    program = programme(ledger, clock=story_clock, pending_days=0)
     program.earn(earn("o1", "100.00", T0))
     assert horizon(program, ledger, "c1") == -microseconds(T0)
     program.earn(earn("o0", "10.00", T0 - 24 * HOUR))  # back-dated: the latest stays T0
@@ -98,13 +98,13 @@ def test_the_horizon_follows_the_latest_dated_transaction_forward_only() -> None
 
 def test_an_operation_dated_after_the_horizon_reads_one_listing_and_no_history() -> None:
     ledger = CountingLedger()
-    programme(ledger, pending_days=0).earn(earn("o1", "100.00", T0))
+    programme(ledger, clock=story_clock, pending_days=0).earn(earn("o1", "100.00", T0))
     # each operation from a process that knows nothing of c1 yet (see test_last_known.py for one that does)
-    program = programme(ledger, pending_days=0)
+    program = programme(ledger, clock=story_clock, pending_days=0)
     ledger.reads.clear()
     program.redeem(redeem("r1", 40, T0 + HOUR))
     assert ledger.reads == Counter({"accounts": 1})
-    program = programme(ledger, pending_days=0)
+    program = programme(ledger, clock=story_clock, pending_days=0)
     ledger.reads.clear()
     program.earn(earn("o2", "20.00", T0 + 2 * HOUR))
     # the earn's own reads (tier, clawback) come from the guard's listing; the only other
@@ -115,7 +115,7 @@ def test_an_operation_dated_after_the_horizon_reads_one_listing_and_no_history()
 
 def test_an_operation_dated_before_the_horizon_plans_from_the_history() -> None:
     ledger = CountingLedger()
-    program = programme(ledger, pending_days=0)
+    program = programme(ledger, clock=story_clock, pending_days=0)
     program.earn(earn("o1", "100.00", T0))
     program.redeem(redeem("r1", 100, T0 + 2 * HOUR))
     ledger.reads.clear()
@@ -130,7 +130,7 @@ def test_a_customer_with_history_but_no_horizon_gets_one_at_its_latest_instant()
     """History posted without the guard (older ledgers): the first operation reads it and sets the horizon."""
 
     ledger = FakeLedger()
-    program = programme(ledger, pending_days=0)
+    program = programme(ledger, clock=story_clock, pending_days=0)
     chart, catalogue, rules = program.chart, program.catalogue, program.rules
     assert rules is not None
     later = T0 + 5 * HOUR
@@ -152,7 +152,7 @@ def test_the_snapshot_answers_what_the_history_answers(seed: int) -> None:
 
     rng = random.Random(seed)
     ledger = FakeLedger()
-    program = programme(ledger, pending_days=0)
+    program = programme(ledger, clock=story_clock, pending_days=0)
     at = T0
     for n in range(12):
         at += timedelta(minutes=rng.randint(1, 600))
@@ -178,7 +178,7 @@ def test_the_snapshot_answers_what_the_history_answers(seed: int) -> None:
 
 def test_a_known_customer_without_points_is_refused_for_funds_not_as_unknown() -> None:
     ledger = FakeLedger()
-    program = programme(ledger, pending_days=14)
+    program = programme(ledger, clock=story_clock, pending_days=14)
     program.earn(earn("o1", "100.00", T0))  # pending: the customer has no bucket yet
     with pytest.raises(InsufficientPoints):
         program.redeem(redeem("r2", 1, T0 + 2 * HOUR))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from support.programme import T0, programme as repo_programme, rules_without_review
+from support.programme import T0, programme as repo_programme, rules_without_review, story_clock
 from test_horizon import CountingLedger, earn, redeem
 
 from loyalty_accounts.errors import InsufficientPoints, PeriodClosed
@@ -34,7 +34,7 @@ HOUR = timedelta(hours=1)
 
 def test_the_second_operation_of_a_customer_reads_nothing() -> None:
     ledger = CountingLedger()
-    program = programme(ledger, pending_days=0)
+    program = programme(ledger, clock=story_clock, pending_days=0)
     program.earn(earn("o1", "100.00", T0))
     ledger.reads.clear()
     program.earn(earn("o2", "40.00", T0 + HOUR))
@@ -48,7 +48,7 @@ def test_the_second_operation_of_a_customer_reads_nothing() -> None:
 
 def test_a_stale_guess_never_spends_what_another_process_spent() -> None:
     ledger = CountingLedger()
-    here, there = programme(ledger, pending_days=0), programme(ledger, pending_days=0)
+    here, there = programme(ledger, clock=story_clock, pending_days=0), programme(ledger, clock=story_clock, pending_days=0)
     here.earn(earn("o1", "100.00", T0))
     here.redeem(redeem("r1", 10, T0 + HOUR))  # here now guesses 90 spendable
     there.redeem(redeem("r2", 80, T0 + 2 * HOUR))  # another process leaves 10
@@ -62,7 +62,7 @@ def test_a_stale_guess_never_spends_what_another_process_spent() -> None:
 
 def test_a_stale_guess_never_refuses_what_another_process_earned() -> None:
     ledger = CountingLedger()
-    here, there = programme(ledger, pending_days=0), programme(ledger, pending_days=0)
+    here, there = programme(ledger, clock=story_clock, pending_days=0), programme(ledger, clock=story_clock, pending_days=0)
     here.earn(earn("o1", "10.00", T0))
     here.redeem(redeem("r1", 10, T0 + HOUR))  # here now guesses 0 spendable
     there.earn(earn("o2", "50.00", T0 + 2 * HOUR))
@@ -73,7 +73,7 @@ def test_a_stale_guess_never_refuses_what_another_process_earned() -> None:
 
 def test_a_replay_after_a_guess_is_answered_with_the_original() -> None:
     ledger = CountingLedger()
-    here, there = programme(ledger, pending_days=0), programme(ledger, pending_days=0)
+    here, there = programme(ledger, clock=story_clock, pending_days=0), programme(ledger, clock=story_clock, pending_days=0)
     here.earn(earn("o1", "100.00", T0))
     here.redeem(redeem("r1", 10, T0 + HOUR))
     there.redeem(redeem("r2", 20, T0 + 2 * HOUR))
@@ -84,7 +84,7 @@ def test_a_replay_after_a_guess_is_answered_with_the_original() -> None:
 
 def test_a_period_closed_elsewhere_refuses_a_guessed_post() -> None:
     ledger = CountingLedger()
-    here, there = programme(ledger, pending_days=0), programme(ledger, pending_days=0)
+    here, there = programme(ledger, clock=story_clock, pending_days=0), programme(ledger, clock=story_clock, pending_days=0)
     here.earn(earn("o1", "100.00", T0))
     there.close_period(T0 + 2 * HOUR)
     with pytest.raises(PeriodClosed):
@@ -94,7 +94,7 @@ def test_a_period_closed_elsewhere_refuses_a_guessed_post() -> None:
 
 def test_a_transfer_forgets_both_customers() -> None:
     ledger = CountingLedger()
-    program = programme(ledger, pending_days=0)
+    program = programme(ledger, clock=story_clock, pending_days=0)
     program.earn(earn("o1", "100.00", T0))
     program.earn(earn("o2", "100.00", T0, customer="c2"))
     program.transfer(TransferCommand(customer="c1", to_customer="c2", transfer_id="t1", points=10, at=T0 + HOUR))
@@ -144,7 +144,7 @@ def test_the_least_recently_used_customer_is_forgotten_first() -> None:
 
 def test_what_was_known_for_other_filters_is_kept_across_operations() -> None:
     ledger = CountingLedger()
-    program = programme(ledger, pending_days=0)
+    program = programme(ledger, clock=story_clock, pending_days=0)
     program.earn(earn("o1", "100.00", T0))
     program.redeem(redeem("r1", 10, T0 + HOUR))
     awarded = program.engage("c1", "app_login", "e1", T0 + HOUR).points  # reads its counters once

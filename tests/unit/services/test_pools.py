@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 from support.fake_ledger import FakeLedger
-from support.programme import T0, days, programme, trial_balance_holds
+from support.programme import T0, days, programme, story_clock, trial_balance_holds
 
 from loyalty_accounts.errors import DuplicateOperation, InsufficientPoints, InvalidCommand
 from loyalty_accounts.operations.pool_contribute import PoolContributeCommand
@@ -26,7 +26,7 @@ def contribute(program: LoyaltyProgram, partner: str, key: str, points: int, day
 
 
 def test_draws_are_charged_by_shares_and_every_figure_is_a_balance(ledger: FakeLedger) -> None:
-    program = programme(ledger, pending_days=0)
+    program = programme(ledger, clock=story_clock, pending_days=0)
     contribute(program, "skyway", "c-1", 3000)
     contribute(program, "cityrail", "c-2", 1001)  # 9.009 → 9.01
     earned = program.execute(PoolEarnCommand(customer="m1", pool="travel", earn_id="e-1", points=10, at=T0 + days(1)))
@@ -47,7 +47,7 @@ def test_draws_are_charged_by_shares_and_every_figure_is_a_balance(ledger: FakeL
 
 
 def test_the_partner_statements_tie_to_the_pool(ledger: FakeLedger) -> None:
-    program = programme(ledger, pending_days=0)
+    program = programme(ledger, clock=story_clock, pending_days=0)
     contribute(program, "skyway", "c-1", 300)
     contribute(program, "cityrail", "c-2", 100)
     program.execute(PoolEarnCommand(customer="m1", pool="travel", earn_id="e-1", points=10, at=T0 + days(1)))
@@ -68,7 +68,7 @@ def test_the_partner_statements_tie_to_the_pool(ledger: FakeLedger) -> None:
 
 
 def test_a_draw_the_pool_cannot_cover_is_refused_and_posts_nothing(ledger: FakeLedger) -> None:
-    program = programme(ledger, pending_days=0)
+    program = programme(ledger, clock=story_clock, pending_days=0)
     contribute(program, "skyway", "c-1", 30)
     contribute(program, "cityrail", "c-2", 1000)
     posts = ledger.posts
@@ -83,7 +83,7 @@ def test_a_draw_the_pool_cannot_cover_is_refused_and_posts_nothing(ledger: FakeL
 
 
 def test_a_contribution_run_again_is_a_replay_and_another_with_its_key_is_refused(ledger: FakeLedger) -> None:
-    program = programme(ledger, pending_days=0)
+    program = programme(ledger, clock=story_clock, pending_days=0)
     command = PoolContributeCommand(pool="travel", partner="skyway", contribution_id="c-1", points=300, at=T0)
     first = program.execute(command)
     again = program.execute(command.model_copy(update={"at": T0 + days(1)}))
@@ -94,7 +94,7 @@ def test_a_contribution_run_again_is_a_replay_and_another_with_its_key_is_refuse
 
 
 def test_an_undeclared_pool_or_a_partner_outside_it_is_bad_input(ledger: FakeLedger) -> None:
-    program = programme(ledger, pending_days=0)
+    program = programme(ledger, clock=story_clock, pending_days=0)
     posts = ledger.posts
     with pytest.raises(InvalidCommand, match="unknown pool 'nowhere'"):
         program.execute(PoolEarnCommand(customer="m1", pool="nowhere", earn_id="e-1", points=1, at=T0))
@@ -107,7 +107,7 @@ def test_a_pool_redemption_is_held_to_the_catalogue_reward_it_names(ledger: Fake
     """A catalogue SKU in a pool redemption: a physical one would be handed out without taking its stock,
     another at any price; both are bad input and post nothing. A label the catalogue does not list is free."""
 
-    program = programme(ledger, pending_days=0)
+    program = programme(ledger, clock=story_clock, pending_days=0)
     contribute(program, "skyway", "c-1", 6000)
     contribute(program, "cityrail", "c-2", 2000)
     program.execute(PoolEarnCommand(customer="m1", pool="travel", earn_id="e-1", points=3000, at=T0 + days(1)))

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 from support.fake_ledger import FakeLedger
-from support.programme import T0, earn, programme
+from support.programme import T0, earn, programme, story_clock
 
 from loyalty_accounts.errors import InsufficientPoints
 from loyalty_accounts.operations import AdjustCommand, RedeemCommand
@@ -48,7 +48,7 @@ def racing(ledger: FakeLedger, meanwhile: Callable[[], object]) -> list[int]:
 
 def test_a_back_dated_spend_refused_on_mixed_reads_is_planned_again() -> None:
     ledger = FakeLedger()
-    here, there = programme(ledger, pending_days=0), programme(ledger, pending_days=0)
+    here, there = programme(ledger, clock=story_clock, pending_days=0), programme(ledger, clock=story_clock, pending_days=0)
     there.adjust(credit("seed", 100, -1))
     there.adjust(credit("later", 10, 1))
     fired = racing(ledger, lambda: there.adjust(credit("race", 50, 1.5)))
@@ -59,7 +59,7 @@ def test_a_back_dated_spend_refused_on_mixed_reads_is_planned_again() -> None:
 
 def test_a_refusal_on_reads_nothing_changed_stands() -> None:
     ledger = FakeLedger()
-    here, there = programme(ledger, pending_days=0), programme(ledger, pending_days=0)
+    here, there = programme(ledger, clock=story_clock, pending_days=0), programme(ledger, clock=story_clock, pending_days=0)
     there.adjust(credit("seed", 100, -1))
     there.redeem(RedeemCommand(customer="c1", redemption_id="r0", points=50, at=T0 + HOUR))
     # at T0 the customer had 100, but 50 of them are spent later: only 50 can be taken back-dated
@@ -70,7 +70,7 @@ def test_a_refusal_on_reads_nothing_changed_stands() -> None:
 
 def test_an_import_order_refused_on_mixed_reads_is_read_again_and_posted(tmp_path: Path) -> None:
     ledger = FakeLedger()
-    here, there = programme(ledger, pending_days=0), programme(ledger, pending_days=0)
+    here, there = programme(ledger, clock=story_clock, pending_days=0), programme(ledger, clock=story_clock, pending_days=0)
     there.earn(earn("c1", "b1", "100.00", T0 + HOUR))
     path = tmp_path / "orders.csv"
     stamp = T0.isoformat().replace("+00:00", "Z")

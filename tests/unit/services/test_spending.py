@@ -10,7 +10,7 @@ from datetime import date
 
 import pytest
 from support.fake_ledger import FakeLedger
-from support.programme import T0, days, earn, programme, trial_balance_holds
+from support.programme import T0, days, earn, programme, story_clock, trial_balance_holds
 
 from loyalty_accounts.errors import (
     InsufficientPoints,
@@ -31,7 +31,7 @@ from loyalty_accounts.operations import (
 
 
 def test_redeem_spends_soonest_expiring_first(ledger: FakeLedger) -> None:
-    program = programme(ledger, pending_days=0, expiry_days=365)
+    program = programme(ledger, clock=story_clock, pending_days=0, expiry_days=365)
     program.earn(earn("c1", "o1", "50", at=T0))
     program.earn(earn("c1", "o2", "40", at=T0 + days(30)))
     program.redeem(RedeemCommand(customer="c1", redemption_id="r1", points=70, at=T0 + days(31)))
@@ -43,7 +43,7 @@ def test_redeem_spends_soonest_expiring_first(ledger: FakeLedger) -> None:
     trial_balance_holds(ledger)
 
 def test_unknown_customer_is_an_error_and_posts_nothing(ledger: FakeLedger) -> None:
-    program = programme(ledger, pending_days=0)
+    program = programme(ledger, clock=story_clock, pending_days=0)
     with pytest.raises(UnknownEntity):
         program.redeem(RedeemCommand(customer="ghost", redemption_id="r1", points=1, at=T0))
     with pytest.raises(UnknownEntity):
@@ -51,7 +51,7 @@ def test_unknown_customer_is_an_error_and_posts_nothing(ledger: FakeLedger) -> N
     assert ledger.posts == 0
 
 def test_capture_part_of_a_hold_returns_the_rest_to_its_buckets(ledger: FakeLedger) -> None:
-    program = programme(ledger, pending_days=0, expiry_days=365)
+    program = programme(ledger, clock=story_clock, pending_days=0, expiry_days=365)
     program.earn(earn("c1", "o1", "30", at=T0))
     program.earn(earn("c1", "o2", "30", at=T0 + days(1)))
     program.hold(HoldCommand(customer="c1", hold_id="h1", points=50, at=T0 + days(2)))
@@ -66,7 +66,7 @@ def test_capture_part_of_a_hold_returns_the_rest_to_its_buckets(ledger: FakeLedg
     trial_balance_holds(ledger)
 
 def test_void_returns_points_to_the_very_buckets_and_only_once(ledger: FakeLedger) -> None:
-    program = programme(ledger, pending_days=0, expiry_days=365)
+    program = programme(ledger, clock=story_clock, pending_days=0, expiry_days=365)
     program.earn(earn("c1", "o1", "30", at=T0))
     program.earn(earn("c1", "o2", "30", at=T0 + days(1)))
     before = program.balance("c1").buckets
@@ -80,7 +80,7 @@ def test_void_returns_points_to_the_very_buckets_and_only_once(ledger: FakeLedge
     trial_balance_holds(ledger)
 
 def test_a_captured_hold_cannot_be_voided_a_business_refusal(ledger: FakeLedger) -> None:
-    program = programme(ledger, pending_days=0, expiry_days=365)
+    program = programme(ledger, clock=story_clock, pending_days=0, expiry_days=365)
     program.earn(earn("c1", "o1", "30", at=T0))
     program.hold(HoldCommand(customer="c1", hold_id="h1", points=20, at=T0 + days(1)))
     program.capture(CaptureCommand(customer="c1", hold_id="h1", points=20, at=T0 + days(1)))
@@ -89,7 +89,7 @@ def test_a_captured_hold_cannot_be_voided_a_business_refusal(ledger: FakeLedger)
     assert refused.value.exit_code == 1
 
 def test_transfer_keeps_each_points_expiry(ledger: FakeLedger) -> None:
-    program = programme(ledger, pending_days=0, expiry_days=365)
+    program = programme(ledger, clock=story_clock, pending_days=0, expiry_days=365)
     program.earn(earn("a", "o1", "10", at=T0))
     program.earn(earn("a", "o2", "10", at=T0 + days(5)))
     program.transfer(TransferCommand(customer="a", to_customer="b", transfer_id="t1", points=15, at=T0 + days(6)))
@@ -97,7 +97,7 @@ def test_transfer_keeps_each_points_expiry(ledger: FakeLedger) -> None:
     assert program.balance("a").spendable == 5
 
 def test_partner_exchange_and_conversion_move_every_leg(ledger: FakeLedger) -> None:
-    program = programme(ledger, pending_days=0)
+    program = programme(ledger, clock=story_clock, pending_days=0)
     program.earn(earn("c1", "o1", "1000"))
     # skyway outbound: 3 PTS per mile, we owe 0.0125 USD per mile.
     program.exchange_out(ExchangeOutCommand(customer="c1", exchange_id="x1", partner="skyway", partner_points=100, at=T0))
@@ -117,7 +117,7 @@ def test_partner_exchange_and_conversion_move_every_leg(ledger: FakeLedger) -> N
     trial_balance_holds(ledger)
 
 def test_adjustments_need_a_reason_and_move_both_ways(ledger: FakeLedger) -> None:
-    program = programme(ledger, pending_days=0)
+    program = programme(ledger, clock=story_clock, pending_days=0)
     program.earn(earn("c1", "o1", "10"))
     program.adjust(AdjustCommand(customer="c1", adjustment_id="a1", direction="credit", points=5, reason="goodwill", at=T0))
     program.adjust(AdjustCommand(customer="c1", adjustment_id="a2", direction="debit", points=12, reason="fraud-review", at=T0))
@@ -140,7 +140,7 @@ def test_a_void_that_loses_to_a_capture_says_captured() -> None:
             return super().post(plan, **kwargs)
 
     ledger = CapturesFirst()
-    program = programme(ledger, pending_days=0)
+    program = programme(ledger, clock=story_clock, pending_days=0)
     program.earn(earn("c1", "o1", "100.00"))
     program.hold(HoldCommand(customer="c1", hold_id="h1", points=100, at=T0))
     with pytest.raises(OperationRefused, match="was captured"):

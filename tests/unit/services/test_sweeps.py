@@ -9,13 +9,13 @@ from __future__ import annotations
 from datetime import date
 
 from support.fake_ledger import FakeLedger
-from support.programme import T0, days, earn, programme, trial_balance_holds
+from support.programme import T0, days, earn, programme, story_clock, trial_balance_holds
 
 from loyalty_accounts.operations import HoldCommand
 
 
 def test_earn_lands_pending_then_release_makes_it_spendable(ledger: FakeLedger) -> None:
-    program = programme(ledger, pending_days=14, expiry_days=365)
+    program = programme(ledger, clock=story_clock, pending_days=14, expiry_days=365)
     result = program.earn(earn("c1", "o1", "120.50"))
     assert result.points == 120 and not result.replayed
     bal = program.balance("c1")
@@ -34,7 +34,7 @@ def test_earn_lands_pending_then_release_makes_it_spendable(ledger: FakeLedger) 
     trial_balance_holds(ledger)
 
 def test_lapsed_holds_are_voided_in_bulk(ledger: FakeLedger) -> None:
-    program = programme(ledger, pending_days=0, hold_ttl_minutes=30)
+    program = programme(ledger, clock=story_clock, pending_days=0, hold_ttl_minutes=30)
     program.earn(earn("c1", "o1", "100"))
     program.hold(HoldCommand(customer="c1", hold_id="h1", points=10, at=T0))
     program.hold(HoldCommand(customer="c1", hold_id="h2", points=10, at=T0 + days(1)))
@@ -43,7 +43,7 @@ def test_lapsed_holds_are_voided_in_bulk(ledger: FakeLedger) -> None:
     assert {h.hold_id for h in program.balance("c1").holds} == {"h2"}
 
 def test_expiry_drains_due_buckets_once(ledger: FakeLedger) -> None:
-    program = programme(ledger, pending_days=0, expiry_days=30)
+    program = programme(ledger, clock=story_clock, pending_days=0, expiry_days=30)
     program.earn(earn("c1", "o1", "10", at=T0))
     program.earn(earn("c2", "o2", "20", at=T0))
     program.earn(earn("c2", "o3", "5", at=T0 + days(20)))

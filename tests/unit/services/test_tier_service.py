@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from support.programme import (
+    story_clock,
     T0,
     days,
     earn,
@@ -61,7 +62,7 @@ def test_tier_upgrades_with_a_back_dated_order_priced_at_its_own_instant_then_do
     trial_balance_holds(ledger)
 
 def test_spending_moving_and_expiring_points_never_costs_a_tier(ledger):
-    program = programme(ledger, pending_days=0, expiry_days=30)
+    program = programme(ledger, clock=story_clock, pending_days=0, expiry_days=30)
     program.earn(earn("c1", "o1", "5000.00", T0))
     program.redeem(RedeemCommand(customer="c1", redemption_id="r1", points=3000, at=T0 + days(1)))
     program.transfer(TransferCommand(customer="c1", to_customer="c2", transfer_id="t1", points=1000, at=T0 + days(2)))
@@ -90,7 +91,7 @@ def test_a_refund_lowers_the_window_of_its_order_from_the_refund_on(ledger):
     trial_balance_holds(ledger)
 
 def test_tier_of_an_unknown_customer_and_a_lifetime_window(ledger):
-    program = programme(ledger, pending_days=0, rules=rules_text(("{window: rolling, days: 365}", "{window: lifetime}")))
+    program = programme(ledger, clock=story_clock, pending_days=0, rules=rules_text(("{window: rolling, days: 365}", "{window: lifetime}")))
     with pytest.raises(UnknownEntity):
         program.tier("ghost", T0)
     program.earn(earn("c1", "o1", "5000.00", T0))
@@ -98,7 +99,7 @@ def test_tier_of_an_unknown_customer_and_a_lifetime_window(ledger):
     assert program.tier("c1", T0 + days(3000)).tier == "silver"
 
 def test_an_award_never_qualifies_for_a_tier(ledger):
-    program = programme(ledger, pending_days=0)
+    program = programme(ledger, clock=story_clock, pending_days=0)
     program.engage("c1", "referral_completed", "ref-1", T0)
     assert program.balance("c1").spendable == 1000
     assert program.tier("c1", T0 + days(1)).qualifying_points == 0

@@ -15,13 +15,13 @@ from decimal import Decimal
 import pytest
 from support.fake_ledger import FakeLedger
 from support.programme import (
-    story_clock,
     T0,
     chart_with,
     days,
     earn,
     programme,
     rules_text,
+    story_clock,
     trial_balance_holds,
     usd,
 )

@@ -11,12 +11,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from support.programme import (
-    story_clock,
     T0,
     days,
     earn,
     programme,
     rules_text,
+    story_clock,
     trial_balance_holds,
     usd,
 )

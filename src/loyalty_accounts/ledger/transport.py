@@ -442,18 +442,17 @@ class Transport:
             log.debug("%s: %s %s -> %d", what, request.method, request.url.path, status)
         if 200 <= status < 300 or status in accept:
             return response
-        if status in _NOT_A_LEDGER_STATUSES and error_fields(response)[0].startswith("HTTP_"):
+        code, message, _ = error_fields(response)
+        if status in _NOT_A_LEDGER_STATUSES and code.startswith("HTTP_"):
             # Formance answers every route it has with a JSON error; a bare 404/405/501 is another server
             # (chi's "404 page not found" on a wrong base path, a web server on the wrong port). Retrying cannot help.
             request = response.request
             raise LedgerUnavailable(
                 f"{what}: the server at {self.connection.shown_url} is not a Formance ledger API "
-                f"({request.method} {request.url.path} -> {status}, {error_fields(response)[1]}); "
-                "check the ledger URL and its base path",
-                code=f"HTTP_{status}",
+                f"({request.method} {request.url.path} -> {status}, {message}); check the ledger URL and its base path",
+                code=code,
             )
         if status >= 500 or status == 429:
-            code, message, _ = error_fields(response)
             # 429 (RFC 6585): rate limited, the request was not processed; a 5xx may come after work was done.
             raise _Transient(f"HTTP {status} {code}: {message}", code=code, maybe_applied=status != 429)
         raise error_from_response(what, response)
